@@ -1,0 +1,427 @@
+//===- HgcAttrs.cpp - hgc placement attributes ---------------------------===//
+//
+// Parsing, printing and verification of #hgc.tier_policy, #hgc.placement and
+// #hgc.head_placement. The three share one body syntax so a placement can
+// nest tier policies and head overrides without repeating attribute prefixes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/HgcDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/HgcAttrs.cpp.inc"
+
+void HgcDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/HgcAttrs.cpp.inc"
+      >();
+}
+
+namespace {
+/// Parses `keyword` and maps it through `symbolize`, reporting the accepted
+/// spellings on failure.
+template <typename EnumT>
+FailureOr<EnumT> parseEnumKeyword(AsmParser &parser, StringRef what,
+                                  std::optional<EnumT> (*symbolize)(StringRef),
+                                  StringRef accepted) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<EnumT> value = symbolize(keyword);
+  if (!value)
+    return parser.emitError(loc, "unknown ")
+           << what << " '" << keyword << "', expected one of " << accepted;
+  return *value;
+}
+
+/// Shortest decimal spelling of a fraction that reads back to the same double
+/// and lexes as a float, never as an integer token count: 0.05, 1.0, 1.0e-05.
+std::string formatFraction(const llvm::APFloat &value) {
+  double number = value.convertToDouble();
+  char text[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof(text), "%.*g", precision, number);
+    if (std::strtod(text, nullptr) == number)
+      break;
+  }
+  std::string result(text);
+  if (result.find('.') == std::string::npos)
+    result.insert(std::min(result.find('e'), result.size()), ".0");
+  return result;
+}
+
+/// Parses `[elt, elt, ...]` (possibly empty) with `parseElement`.
+ParseResult parseSquareList(AsmParser &parser,
+                            function_ref<ParseResult()> parseElement) {
+  return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                        parseElement);
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// TierPolicyAttr
+//===----------------------------------------------------------------------===//
+
+// tier = selection[(budget = N|F[, block = N][, bits = N])]
+TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  FailureOr<Tier> tier = parseEnumKeyword<Tier>(
+      parser, "tier", symbolizeTier, "device, host, cxl, storage");
+  if (failed(tier) || parser.parseEqual())
+    return {};
+  FailureOr<Selection> selection = parseEnumKeyword<Selection>(
+      parser, "selection", symbolizeSelection,
+      "dense, exact_topk, block_topk, quant_topk");
+  if (failed(selection))
+    return {};
+
+  int64_t budgetTokens = 0, blockSize = 0, quantBits = 0;
+  double fraction = 0.0;
+  if (*selection == Selection::BlockTopK)
+    blockSize = 16;
+  if (*selection == Selection::QuantTopK)
+    quantBits = 8;
+  llvm::SmallDenseSet<StringRef> seen;
+  auto parseOption = [&]() -> ParseResult {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return failure();
+    if (!seen.insert(key).second)
+      return parser.emitError(keyLoc, "duplicate option '") << key << "'";
+    if (key == "budget") {
+      OptionalParseResult asInt = parser.parseOptionalInteger(budgetTokens);
+      if (asInt.has_value())
+        return *asInt;
+      return parser.parseFloat(fraction);
+    }
+    if (key == "block")
+      return parser.parseInteger(blockSize);
+    if (key == "bits")
+      return parser.parseInteger(quantBits);
+    return parser.emitError(keyLoc, "unknown selection option '")
+           << key << "', expected budget, block or bits";
+  };
+  if (succeeded(parser.parseOptionalLParen()) &&
+      (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
+    return {};
+  return parser.getChecked<TierPolicyAttr>(loc, parser.getContext(), *tier,
+                                           *selection, budgetTokens,
+                                           llvm::APFloat(fraction), blockSize,
+                                           quantBits);
+}
+
+void TierPolicyAttr::printBody(AsmPrinter &printer) const {
+  printer << stringifyTier(getTier()) << " = "
+          << stringifySelection(getSelection());
+  if (isDense())
+    return;
+  printer << "(budget = ";
+  if (getBudgetTokens() > 0)
+    printer << getBudgetTokens();
+  else
+    printer << formatFraction(getBudgetFraction());
+  if (getSelection() == Selection::BlockTopK)
+    printer << ", block = " << getBlockSize();
+  if (getSelection() == Selection::QuantTopK)
+    printer << ", bits = " << getQuantBits();
+  printer << ")";
+}
+
+Attribute TierPolicyAttr::parse(AsmParser &parser, Type) {
+  if (parser.parseLess())
+    return {};
+  TierPolicyAttr attr = parseBody(parser);
+  if (!attr || parser.parseGreater())
+    return {};
+  return attr;
+}
+
+void TierPolicyAttr::print(AsmPrinter &printer) const {
+  printer << "<";
+  printBody(printer);
+  printer << ">";
+}
+
+LogicalResult
+TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       Tier tier, Selection selection, int64_t budgetTokens,
+                       llvm::APFloat budgetFractionAttr, int64_t blockSize,
+                       int64_t quantBits) {
+  StringRef name = stringifySelection(selection);
+  double budgetFraction = budgetFractionAttr.convertToDouble();
+  if (selection == Selection::Dense) {
+    if (budgetTokens != 0 || budgetFraction != 0.0 || blockSize != 0 ||
+        quantBits != 0)
+      return emitError() << "dense selection on tier '" << stringifyTier(tier)
+                         << "' takes no budget, block or bits";
+    return success();
+  }
+  if (budgetTokens < 0)
+    return emitError() << "'" << name << "' budget must be positive, got "
+                       << budgetTokens;
+  if (budgetTokens > 0 && budgetFraction != 0.0)
+    return emitError() << "'" << name
+                       << "' budget is either a count or a fraction, not both";
+  if (budgetTokens == 0 &&
+      (!std::isfinite(budgetFraction) || budgetFraction <= 0.0 ||
+       budgetFraction > 1.0))
+    return emitError() << "'" << name
+                       << "' needs a budget: a positive count or a fraction "
+                          "in (0, 1], got "
+                       << budgetFraction;
+  if (selection == Selection::BlockTopK) {
+    if (blockSize <= 0 || !llvm::isPowerOf2_64(blockSize))
+      return emitError() << "block_topk block must be a positive power of "
+                            "two, got "
+                         << blockSize;
+  } else if (blockSize != 0) {
+    return emitError() << "'" << name << "' takes no block size";
+  }
+  if (selection == Selection::QuantTopK) {
+    if (quantBits != 4 && quantBits != 8)
+      return emitError() << "quant_topk bits must be 4 or 8, got "
+                         << quantBits;
+  } else if (quantBits != 0) {
+    return emitError() << "'" << name << "' takes no bits";
+  }
+  return success();
+}
+
+int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
+  if (residentTokens <= 0)
+    return 0;
+  if (isDense())
+    return residentTokens;
+  int64_t unit = getSelection() == Selection::BlockTopK ? getBlockSize() : 1;
+  int64_t candidates = llvm::divideCeil(residentTokens, unit);
+  int64_t chosen = getBudgetTokens() > 0
+                       ? getBudgetTokens()
+                       : static_cast<int64_t>(std::ceil(
+                             getBudgetFraction().convertToDouble() * double(candidates)));
+  return std::min(residentTokens, std::min(chosen, candidates) * unit);
+}
+
+//===----------------------------------------------------------------------===//
+// HeadPlacementAttr
+//===----------------------------------------------------------------------===//
+
+// [h, h, ...] = <placement body>
+HeadPlacementAttr HeadPlacementAttr::parseBody(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<int64_t> heads;
+  if (parseSquareList(parser,
+                      [&]() { return parser.parseInteger(heads.emplace_back()); }) ||
+      parser.parseEqual())
+    return {};
+  PlacementAttr placement =
+      PlacementAttr::parseBody(parser, /*allowHeads=*/false);
+  if (!placement)
+    return {};
+  return parser.getChecked<HeadPlacementAttr>(loc, parser.getContext(), heads,
+                                              placement);
+}
+
+void HeadPlacementAttr::printBody(AsmPrinter &printer) const {
+  printer << "[";
+  llvm::interleaveComma(getHeads(), printer);
+  printer << "] = ";
+  getPlacement().printBody(printer);
+}
+
+Attribute HeadPlacementAttr::parse(AsmParser &parser, Type) {
+  if (parser.parseLess())
+    return {};
+  HeadPlacementAttr attr = parseBody(parser);
+  if (!attr || parser.parseGreater())
+    return {};
+  return attr;
+}
+
+void HeadPlacementAttr::print(AsmPrinter &printer) const {
+  printer << "<";
+  printBody(printer);
+  printer << ">";
+}
+
+LogicalResult
+HeadPlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          ArrayRef<int64_t> heads, PlacementAttr placement) {
+  if (heads.empty())
+    return emitError() << "head placement names no KV heads";
+  llvm::SmallDenseSet<int64_t> seen;
+  for (int64_t head : heads) {
+    if (head < 0)
+      return emitError() << "KV head index must be >= 0, got " << head;
+    if (!seen.insert(head).second)
+      return emitError() << "KV head " << head << " is listed twice";
+  }
+  if (!placement.getHeads().empty())
+    return emitError() << "a head placement cannot override heads again";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// PlacementAttr
+//===----------------------------------------------------------------------===//
+
+// <[sink = N, ][window = N, ]tiers = [...][, heads = [...]]>
+PlacementAttr PlacementAttr::parseBody(AsmParser &parser, bool allowHeads) {
+  SMLoc loc = parser.getCurrentLocation();
+  int64_t sink = 0, window = 0;
+  SmallVector<TierPolicyAttr> tiers;
+  SmallVector<HeadPlacementAttr> heads;
+  bool sawTiers = false;
+  llvm::SmallDenseSet<StringRef> seen;
+  auto parseEntry = [&]() -> ParseResult {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return failure();
+    if (!seen.insert(key).second)
+      return parser.emitError(keyLoc, "duplicate placement entry '")
+             << key << "'";
+    if (key == "sink")
+      return parser.parseInteger(sink);
+    if (key == "window")
+      return parser.parseInteger(window);
+    if (key == "tiers") {
+      sawTiers = true;
+      return parseSquareList(parser, [&]() -> ParseResult {
+        tiers.push_back(TierPolicyAttr::parseBody(parser));
+        return success(static_cast<bool>(tiers.back()));
+      });
+    }
+    if (key == "heads") {
+      if (!allowHeads)
+        return parser.emitError(keyLoc,
+                                "a head placement cannot override heads");
+      return parseSquareList(parser, [&]() -> ParseResult {
+        heads.push_back(HeadPlacementAttr::parseBody(parser));
+        return success(static_cast<bool>(heads.back()));
+      });
+    }
+    return parser.emitError(keyLoc, "unknown placement entry '")
+           << key << "', expected sink, window, tiers or heads";
+  };
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater,
+                                     parseEntry))
+    return {};
+  if (!sawTiers) {
+    parser.emitError(loc, "placement needs a 'tiers' list");
+    return {};
+  }
+  return parser.getChecked<PlacementAttr>(loc, parser.getContext(), sink,
+                                          window, tiers, heads);
+}
+
+void PlacementAttr::printBody(AsmPrinter &printer) const {
+  printer << "<";
+  if (getSink() != 0)
+    printer << "sink = " << getSink() << ", ";
+  if (getWindow() != 0)
+    printer << "window = " << getWindow() << ", ";
+  printer << "tiers = [";
+  llvm::interleaveComma(getTiers(), printer,
+                        [&](TierPolicyAttr tier) { tier.printBody(printer); });
+  printer << "]";
+  if (!getHeads().empty()) {
+    printer << ", heads = [";
+    llvm::interleaveComma(getHeads(), printer, [&](HeadPlacementAttr head) {
+      head.printBody(printer);
+    });
+    printer << "]";
+  }
+  printer << ">";
+}
+
+Attribute PlacementAttr::parse(AsmParser &parser, Type) {
+  return parseBody(parser, /*allowHeads=*/true);
+}
+
+void PlacementAttr::print(AsmPrinter &printer) const { printBody(printer); }
+
+LogicalResult
+PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t sink, int64_t window,
+                      ArrayRef<TierPolicyAttr> tiers,
+                      ArrayRef<HeadPlacementAttr> heads) {
+  if (sink < 0)
+    return emitError() << "placement sink must be >= 0, got " << sink;
+  if (window < 0)
+    return emitError() << "placement window must be >= 0, got " << window;
+  if (tiers.empty())
+    return emitError() << "placement needs at least one tier";
+  for (size_t i = 1; i < tiers.size(); ++i) {
+    if (tiers[i].getTier() <= tiers[i - 1].getTier())
+      return emitError() << "placement tiers must be listed fastest first, "
+                            "each once: '"
+                         << stringifyTier(tiers[i].getTier()) << "' after '"
+                         << stringifyTier(tiers[i - 1].getTier()) << "'";
+  }
+  StringRef first = stringifyTier(tiers.front().getTier());
+  if (tiers.size() == 1 && (sink != 0 || window != 0))
+    return emitError() << "with the single tier '" << first
+                       << "' every token lives there: sink and window must "
+                          "be 0";
+  if (tiers.size() > 1 && sink + window == 0)
+    return emitError() << "the first tier '" << first
+                       << "' holds only the hot set: sink + window must be > 0";
+  llvm::SmallDenseSet<int64_t> overridden;
+  for (HeadPlacementAttr head : heads)
+    for (int64_t index : head.getHeads())
+      if (!overridden.insert(index).second)
+        return emitError() << "KV head " << index
+                           << " is overridden more than once";
+  return success();
+}
+
+PlacementAttr PlacementAttr::getForHead(int64_t kvHead) const {
+  for (HeadPlacementAttr head : getHeads())
+    if (llvm::is_contained(head.getHeads(), kvHead))
+      return head.getPlacement();
+  return *this;
+}
+
+TierPolicyAttr PlacementAttr::getTierPolicy(Tier tier) const {
+  for (TierPolicyAttr policy : getTiers())
+    if (policy.getTier() == tier)
+      return policy;
+  return {};
+}
+
+SmallVector<int64_t> PlacementAttr::getResidentTokens(int64_t seqLen) const {
+  SmallVector<int64_t> resident(getTiers().size(), 0);
+  seqLen = std::max<int64_t>(seqLen, 0);
+  if (resident.size() == 1) {
+    resident[0] = seqLen;
+    return resident;
+  }
+  resident[0] = std::min(seqLen, getSink() + getWindow());
+  resident[1] = seqLen - resident[0];
+  return resident;
+}
+
+int64_t PlacementAttr::getMaxOverriddenHead() const {
+  int64_t maxHead = -1;
+  for (HeadPlacementAttr head : getHeads())
+    for (int64_t index : head.getHeads())
+      maxHead = std::max(maxHead, index);
+  return maxHead;
+}

@@ -1,0 +1,124 @@
+//===- HgcAttrs.td - hgc attributes --------------------------*- tablegen -*-===//
+
+#ifndef HGC_DIALECT_HGCATTRS_TD
+#define HGC_DIALECT_HGCATTRS_TD
+
+include "dialect/HgcBase.td"
+
+class Hgc_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<Hgc_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
+  let summary = "how one tier's resident tokens are attended";
+  let description = [{
+    `tier = selection[(options)]`. `dense` attends every resident token. The
+    sparse selections attend a subset chosen per (sequence, KV head):
+
+    * `exact_topk(budget = B)`: the B tokens with the highest exact scores
+      (HGCA);
+    * `block_topk(budget = B, block = N)`: the B blocks of N tokens with the
+      highest upper-bound score from per-block key min/max summaries
+      (Quest, ScoutAttention); N is a power of two, default 16;
+    * `quant_topk(budget = B, bits = b)`: top-B tokens scored from keys
+      quantized to b = 8 or 4 bits (HCAttention).
+
+    A budget is a token (or block) count when written as an integer and a
+    fraction of the tier's resident tokens in (0, 1] when written as a float.
+
+    ```mlir
+    #hgc.tier_policy<device = dense>
+    #hgc.tier_policy<host = exact_topk(budget = 0.05)>
+    #hgc.tier_policy<host = block_topk(budget = 64, block = 16)>
+    #hgc.tier_policy<storage = quant_topk(budget = 512, bits = 4)>
+    ```
+  }];
+  let parameters = (ins "::mlir::hgc::Tier":$tier,
+                        "::mlir::hgc::Selection":$selection,
+                        DefaultValuedParameter<"int64_t", "0">:$budgetTokens,
+                        DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$budgetFraction,
+                        DefaultValuedParameter<"int64_t", "0">:$blockSize,
+                        DefaultValuedParameter<"int64_t", "0">:$quantBits);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    bool isDense() const { return getSelection() == Selection::Dense; }
+    /// Tokens attended on this tier when it holds `residentTokens` of one
+    /// sequence and KV head: every token for dense, else the budget (in
+    /// tokens, blocks converted to tokens) clamped to what is resident.
+    int64_t getAttendedTokens(int64_t residentTokens) const;
+    /// Print the body `tier = selection(...)` without the attribute prefix.
+    void printBody(::mlir::AsmPrinter &printer) const;
+    /// Parse the body printed by printBody.
+    static TierPolicyAttr parseBody(::mlir::AsmParser &parser);
+  }];
+}
+
+def Hgc_PlacementAttr : Hgc_Attr<"Placement", "placement"> {
+  let summary = "where the KV tokens of an attention live and how they are read";
+  let description = [{
+    `tiers` lists tier policies fastest first, each tier at most once and in
+    tier order (device, host, cxl, storage). The hot set, the first `sink`
+    tokens (attention sinks) and the last `window` tokens (recent window),
+    lives on the first tier; every other token lives on the second tier (the
+    runtime spills to later tiers under capacity limits). With one tier all
+    tokens live there and `sink`/`window` must be 0; with several tiers the
+    hot set must be non-empty.
+
+    `heads` overrides the placement for chosen KV heads with a nested placement
+    (HeadInfer's head-wise offload, Fluxion's per-head budgets). A KV head
+    appears in at most one override; nested placements have no overrides.
+
+    ```mlir
+    // Everything on the device, exact.
+    #hgc.placement<tiers = [device = dense]>
+    // HGCA: sinks and recent window dense on the device, the rest on the host
+    // attended over a per-head exact top-5%.
+    #hgc.placement<sink = 4, window = 1024,
+                   tiers = [device = dense, host = exact_topk(budget = 0.05)]>
+    // ... with KV heads 6 and 7 entirely on the host, exact.
+    #hgc.placement<sink = 4, window = 1024,
+                   tiers = [device = dense, host = exact_topk(budget = 0.05)],
+                   heads = [[6, 7] = <tiers = [host = dense]>]>
+    ```
+  }];
+  let parameters = (ins
+      DefaultValuedParameter<"int64_t", "0">:$sink,
+      DefaultValuedParameter<"int64_t", "0">:$window,
+      ArrayRefParameter<"::mlir::hgc::TierPolicyAttr">:$tiers,
+      OptionalArrayRefParameter<"::mlir::hgc::HeadPlacementAttr">:$heads);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The placement that applies to KV head `kvHead` (an override or this).
+    PlacementAttr getForHead(int64_t kvHead) const;
+    /// The policy of `tier`, or null when the placement does not use it.
+    TierPolicyAttr getTierPolicy(Tier tier) const;
+    /// Tokens of a sequence of `seqLen` tokens resident on each listed tier.
+    ::llvm::SmallVector<int64_t> getResidentTokens(int64_t seqLen) const;
+    /// Largest KV head index named by an override, or -1.
+    int64_t getMaxOverriddenHead() const;
+    void printBody(::mlir::AsmPrinter &printer) const;
+    static PlacementAttr parseBody(::mlir::AsmParser &parser, bool allowHeads);
+  }];
+}
+
+def Hgc_HeadPlacementAttr : Hgc_Attr<"HeadPlacement", "head_placement"> {
+  let summary = "a placement override for a set of KV heads";
+  let description = [{
+    ```mlir
+    #hgc.head_placement<[0, 3] = <tiers = [device = dense]>>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$heads,
+                        "::mlir::hgc::PlacementAttr":$placement);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    void printBody(::mlir::AsmPrinter &printer) const;
+    static HeadPlacementAttr parseBody(::mlir::AsmParser &parser);
+  }];
+}
+
+#endif // HGC_DIALECT_HGCATTRS_TD

@@ -1,0 +1,277 @@
+//===- HgcOps.td - hgc operations ----------------------------*- tablegen -*-===//
+
+#ifndef HGC_DIALECT_HGCOPS_TD
+#define HGC_DIALECT_HGCOPS_TD
+
+include "dialect/HgcBase.td"
+include "dialect/HgcAttrs.td"
+include "dialect/HgcTypes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Hgc_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
+def Hgc_I32Tensor : RankedTensorOf<[I32]>;
+def Hgc_Tensor : RankedTensorOf<[AnyType]>;
+
+//===----------------------------------------------------------------------===//
+// Model level
+//===----------------------------------------------------------------------===//
+
+def Hgc_AttentionOp : Hgc_Op<"attention",
+    [Pure, AttrSizedOperandSegments, AttrSizedResultSegments]> {
+  let summary = "attention with ONNX Attention (opset 23) semantics";
+  let description = [{
+    `Y = softmax(softcap(scale * Q K^T) + mask) V` over the concatenation of
+    `past_key`/`past_value` and `key`/`value`, exactly as ONNX `Attention`:
+
+    * Q, K and V are 4-D `[batch, heads, seq, head_size]` or 3-D
+      `[batch, seq, heads * head_size]`; 3-D inputs need `q_num_heads` and
+      `kv_num_heads`. `q_heads` must be a multiple of `kv_heads` (GQA).
+      Q and K share a head size; V may have its own.
+    * `scale` defaults to `1/sqrt(head_size)`; `softcap > 0` applies
+      `softcap * tanh(x / softcap)` to the scaled scores.
+    * `is_causal` masks with a lower-triangular mask aligned to the bottom
+      right, so that with past KV query `i` sees `past + i + 1` tokens.
+    * `mask` is boolean (true = attend) or additive float, broadcastable to
+      `[batch, q_heads, q_seq, total_seq]`.
+    * `present_key`/`present_value` are `past ++ current` `[batch, kv_heads,
+      total_seq, head_size]`; `qk_matmul_output` returns the scores after
+      the stage chosen by `qk_matmul_output_mode` (0: raw QK, 1: + mask,
+      2: after softcap, 3: after softmax).
+    * `nonpad_kv_seqlen` (opset 24) gives the valid KV length per batch entry;
+      it excludes past KV.
+
+    ```mlir
+    %y = hgc.attention %q, %k, %v {is_causal = true}
+        : tensor<2x8x4x64xf32>, tensor<2x2x6x64xf32>, tensor<2x2x6x64xf32>
+        -> tensor<2x8x4x64xf32>
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$query, Hgc_FloatTensor:$key,
+      Hgc_FloatTensor:$value,
+      Optional<RankedTensorOf<[I1, F16, BF16, F32, F64]>>:$mask,
+      Optional<Hgc_FloatTensor>:$past_key,
+      Optional<Hgc_FloatTensor>:$past_value,
+      Optional<RankedTensorOf<[I64]>>:$nonpad_kv_seqlen,
+      OptionalAttr<I64Attr>:$q_num_heads,
+      OptionalAttr<I64Attr>:$kv_num_heads,
+      OptionalAttr<F32Attr>:$scale,
+      DefaultValuedAttr<BoolAttr, "false">:$is_causal,
+      DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
+      DefaultValuedAttr<I64Attr, "0">:$qk_matmul_output_mode,
+      OptionalAttr<I64Attr>:$softmax_precision);
+  let results = (outs Hgc_FloatTensor:$output,
+      Optional<Hgc_FloatTensor>:$present_key,
+      Optional<Hgc_FloatTensor>:$present_value,
+      Optional<Hgc_FloatTensor>:$qk_matmul_output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`past` `(` $past_key^ `,` $past_value `:` type($past_key) `,`
+        type($past_value) `)`)?
+    (`nonpad_kv_seqlen` `(` $nonpad_kv_seqlen^ `:` type($nonpad_kv_seqlen) `)`)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `->` type($output)
+    (`present` `(` type($present_key)^ `,` type($present_value) `)`)?
+    (`qk` `(` type($qk_matmul_output)^ `)`)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "one decode step of one layer against a KV cache";
+  let description = [{
+    Attends one new query token per sequence, `query` `[batch, q_heads,
+    head_dim]`, over every token in `cache` (the current token's KV already
+    appended), and returns `[batch, q_heads, head_dim]`. `placement` says where
+    the cache's tokens live and how each tier is attended; without it the
+    attention is exact over all tokens. `scale` defaults to `1/sqrt(head_dim)`;
+    `softcap > 0` caps scores as in `hgc.attention`.
+
+    ```mlir
+    %o = hgc.decode_attention %q, %cache {placement = #hgc.placement<
+             sink = 4, window = 256,
+             tiers = [device = dense, host = exact_topk(budget = 0.05)]>}
+        : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$query, Hgc_KVCacheType:$cache,
+      OptionalAttr<F32Attr>:$scale,
+      DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
+      OptionalAttr<Hgc_PlacementAttr>:$placement);
+  let results = (outs Hgc_FloatTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $cache attr-dict `:` type($query) `,` qualified(type($cache))
+    `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Split level
+//===----------------------------------------------------------------------===//
+
+def Hgc_KVViewOp : Hgc_Op<"kv_view",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "the keys and values of a cache resident on one tier";
+  let description = [{
+    Exposes the tokens of `cache` that the cache's placement puts on `tier` as
+    `[batch, kv_heads, tokens, head_dim]` key and value tensors, padded to the
+    longest sequence, with each sequence's valid token count in `lengths`.
+
+    ```mlir
+    %k, %v, %len = hgc.kv_view %cache tier host
+        : !hgc.kv_cache<8x128xf16>
+        -> tensor<?x8x?x128xf16>, tensor<?x8x?x128xf16>, tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier);
+  let results = (outs Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
+      Hgc_I32Tensor:$lengths);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($key) `,` type($value) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
+  let summary = "choose the tokens or blocks a sparse tier attends";
+  let description = [{
+    Returns `[batch, kv_heads, k]` i32 indices, highest score first, into the
+    tier's tokens (`exact_topk`, `quant_topk`) or blocks of `block_size`
+    tokens (`block_topk`). Entries past a sequence's valid candidates are -1.
+    Grouped-query attention selects once per KV head: a candidate's score is
+    the maximum over the group's query heads, so any token that matters to one
+    query head of the group is kept.
+
+    `inputs` depend on `policy`:
+    * `exact_topk`: keys `[batch, kv_heads, tokens, head_dim]`;
+    * `block_topk`: per-block key minimum and maximum, each
+      `[batch, kv_heads, blocks, head_dim]`;
+    * `quant_topk`: i8 key codes `[batch, kv_heads, tokens, head_dim]` and f32
+      per-token scales `[batch, kv_heads, tokens]`.
+
+    `lengths` `[batch]` gives the valid candidates (tokens or blocks) per
+    sequence; without it every candidate is valid.
+
+    ```mlir
+    %idx = hgc.select exact_topk %q, %k lengths(%len) {k = 64}
+        : (tensor<1x32x128xf32>, tensor<1x8x?x128xf16>, tensor<1xi32>)
+        -> tensor<1x8x64xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_SelectionAttr:$policy, Hgc_FloatTensor:$query,
+      Variadic<Hgc_Tensor>:$inputs, Optional<Hgc_I32Tensor>:$lengths,
+      ConfinedAttr<I64Attr, [IntPositive]>:$k,
+      DefaultValuedAttr<I64Attr, "1">:$block_size,
+      OptionalAttr<F32Attr>:$scale);
+  let results = (outs Hgc_I32Tensor:$indices);
+  let assemblyFormat = [{
+    custom<EnumKeyword>($policy) $query `,` $inputs (`lengths` `(` $lengths^ `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_PartialAttentionOp : Hgc_Op<"partial_attention",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "attention over part of the KV, returning output and LSE";
+  let description = [{
+    Attends `query` `[batch, q_heads, head_dim]` over `key`/`value`
+    `[batch, kv_heads, tokens, head_dim]` and returns the normalized output
+    `[batch, q_heads, v_head_dim]` and its natural-log log-sum-exp
+    `[batch, q_heads]` (f32), the pair `hgc.lse_merge` combines. With
+    `indices` `[batch, kv_heads, k]` only the selected tokens (or blocks of
+    `block_size` tokens) are attended; negative indices are skipped. With
+    `lengths` `[batch]` only the first `lengths[b]` tokens are valid. A row
+    with nothing to attend yields output 0 and LSE -inf, never NaN.
+
+    ```mlir
+    %o, %lse = hgc.partial_attention %q, %k, %v indices(%idx)
+        : (tensor<1x32x128xf32>, tensor<1x8x?x128xf16>, tensor<1x8x?x128xf16>,
+           tensor<1x8x64xi32>) -> (tensor<1x32x128xf32>, tensor<1x32xf32>)
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$query, Hgc_FloatTensor:$key,
+      Hgc_FloatTensor:$value, Optional<Hgc_I32Tensor>:$indices,
+      Optional<Hgc_I32Tensor>:$lengths,
+      OptionalAttr<F32Attr>:$scale,
+      DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
+      DefaultValuedAttr<I64Attr, "1">:$block_size);
+  let results = (outs Hgc_FloatTensor:$output,
+      RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`indices` `(` $indices^ `)`)?
+    (`lengths` `(` $lengths^ `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_TransferOp : Hgc_Op<"transfer",
+    [AllTypesMatch<["source", "result"]>]> {
+  let summary = "asynchronous copy of a value between tiers";
+  let description = [{
+    Starts copying `source` from tier `from` to tier `to` once every token in
+    `dependencies` has completed, and returns the copy with a completion
+    token. The copy may be read only after an `hgc.wait` on that token.
+
+    ```mlir
+    %qh, %t = hgc.transfer %q from device to host : tensor<1x32x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyType:$source, Hgc_TierAttr:$from, Hgc_TierAttr:$to,
+      Variadic<Hgc_TokenType>:$dependencies);
+  let results = (outs AnyType:$result, Hgc_TokenType:$token);
+  let assemblyFormat = [{
+    $source `from` custom<EnumKeyword>($from) `to` custom<EnumKeyword>($to) (`after` `[` $dependencies^ `]`)? attr-dict
+    `:` type($source)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_WaitOp : Hgc_Op<"wait",
+    [AttrSizedOperandSegments, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "wait for asynchronous work, then use its values";
+  let description = [{
+    Blocks until every token has completed and forwards `values` unchanged.
+    Uses of a transferred value go through the wait's result, so the wait can
+    sit right before the first use.
+
+    ```mlir
+    %qh2 = hgc.wait %t ready %qh : tensor<1x32x128xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Hgc_TokenType>:$tokens,
+      Variadic<AnyType>:$values);
+  let results = (outs Variadic<AnyType>:$results);
+  let assemblyFormat = [{
+    $tokens (`ready` $values^ `:` type($values))? attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_LseMergeOp : Hgc_Op<"lse_merge", [Pure, AttrSizedOperandSegments]> {
+  let summary = "exact merge of partial attentions by log-sum-exp";
+  let description = [{
+    Combines n >= 2 partials `(output_i, lse_i)` of the same query over
+    disjoint KV: `lse = log(sum_i exp(lse_i))`,
+    `output = sum_i output_i * exp(lse_i - lse)`. Partials with LSE -inf
+    contribute nothing; when every partial is empty the output is 0 and the
+    LSE -inf. `lse_i` has the shape of `output_i` without its last dimension.
+
+    ```mlir
+    %o, %lse = hgc.lse_merge %od, %oh lse %ld, %lh
+        : tensor<1x32x128xf32>, tensor<1x32xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Hgc_FloatTensor>:$outputs,
+      Variadic<RankedTensorOf<[F32]>>:$lses);
+  let results = (outs Hgc_FloatTensor:$output, RankedTensorOf<[F32]>:$lse);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+}
+
+#endif // HGC_DIALECT_HGCOPS_TD
