@@ -66,6 +66,7 @@ def Hgc_Tier : I32EnumAttr<"Tier",
 
 def Hgc_TierAttr : EnumAttr<Hgc_Dialect, Hgc_Tier, "tier"> {
   let summary = "a memory tier: device, host, cxl or storage";
+  let assemblyFormat = "`<` $value `>`";
 }
 
 def Hgc_SelectDense : I32EnumAttrCase<"Dense", 0, "dense">;
@@ -83,6 +84,7 @@ def Hgc_Selection : I32EnumAttr<"Selection",
 
 def Hgc_SelectionAttr : EnumAttr<Hgc_Dialect, Hgc_Selection, "selection"> {
   let summary = "a selection policy: dense, exact_topk, block_topk, quant_topk";
+  let assemblyFormat = "`<` $value `>`";
 }
 
 #endif // HGC_DIALECT_HGCBASE_TD

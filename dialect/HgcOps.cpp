@@ -406,8 +406,6 @@ LogicalResult SelectOp::verify() {
   }
   if (failed(verifyLengths(op, getLengths(), (*q)[0])))
     return failure();
-  if (!getIndices().getType().getElementType().isInteger(32))
-    return emitOpError("indices must be i32");
   return verifyShape(op, "indices", getIndices().getType(),
                      {(*q)[0], c[1], static_cast<int64_t>(getK())});
 }

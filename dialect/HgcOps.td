@@ -226,7 +226,7 @@ def Hgc_TransferOp : Hgc_Op<"transfer",
       Variadic<Hgc_TokenType>:$dependencies);
   let results = (outs AnyType:$result, Hgc_TokenType:$token);
   let assemblyFormat = [{
-    $source `from` custom<EnumKeyword>($from) `to` custom<EnumKeyword>($to) (`after` `[` $dependencies^ `]`)? attr-dict
+    $source `from` custom<EnumKeyword>($from) `to` custom<EnumKeyword>($to) (`after` $dependencies^)? attr-dict
     `:` type($source)
   }];
   let hasVerifier = 1;

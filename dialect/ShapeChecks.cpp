@@ -88,7 +88,5 @@ LogicalResult hgc::verifyPartial(Operation *op, RankedTensorType output,
     return op->emitOpError("partial output needs at least one dimension");
   if (failed(verifyShape(op, "output", output, outputShape)))
     return failure();
-  if (!lse.getElementType().isF32())
-    return op->emitOpError("LSE must be f32, got ") << lse.getElementType();
   return verifyShape(op, "lse", lse, output.getShape().drop_back());
 }

@@ -33,7 +33,7 @@ LogicalResult verifyBroadcastable(Operation *op, StringRef name,
                                   ShapedType type, ArrayRef<int64_t> target);
 
 /// Checks a partial attention result: `output` has `outputShape` and `lse`
-/// is f32 shaped like `output` without its last dimension.
+/// is shaped like `output` without its last dimension.
 LogicalResult verifyPartial(Operation *op, RankedTensorType output,
                             RankedTensorType lse,
                             ArrayRef<int64_t> outputShape);

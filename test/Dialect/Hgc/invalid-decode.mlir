@@ -1,0 +1,117 @@
+// RUN: hgc-opt %s -split-input-file -verify-diagnostics
+
+func.func @decode_query_rank(%q: tensor<1x32x1x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{query must be [batch, q_heads, head_dim], got 'tensor<1x32x1x128xf32>'}}
+  %o = hgc.decode_attention %q, %c : tensor<1x32x1x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x1x128xf32>
+  return
+}
+
+// -----
+
+func.func @decode_groups(%q: tensor<1x12x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{q_heads (12) must be a multiple of kv_heads (8)}}
+  %o = hgc.decode_attention %q, %c : tensor<1x12x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x12x128xf32>
+  return
+}
+
+// -----
+
+func.func @decode_head_dim(%q: tensor<1x32x64xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{query head_dim (64) must equal cache head_dim (128)}}
+  %o = hgc.decode_attention %q, %c : tensor<1x32x64xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @decode_output_type(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{output type 'tensor<1x32x128xf16>' must match the query type 'tensor<1x32x128xf32>'}}
+  %o = hgc.decode_attention %q, %c : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf16>
+  return
+}
+
+// -----
+
+func.func @decode_scale(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{scale must be finite}}
+  %o = hgc.decode_attention %q, %c {scale = 0x7FC00000 : f32} : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @decode_head_override_range(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{placement overrides KV head 8 but the cache has 8 KV heads}}
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.1)],
+      heads = [[8] = <tiers = [host = dense]>]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @decode_window_exceeds_capacity(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16, max_tokens = 1024>) {
+  // expected-error @+1 {{placement hot set (sink + window = 1028) exceeds the cache's max_tokens 1024}}
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 1024,
+      tiers = [device = dense, host = exact_topk(budget = 0.1)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16, max_tokens = 1024> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @decode_budget_exceeds_capacity(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16, max_tokens = 1024>) {
+  // A head override's budget is checked too: 128 blocks of 16 tokens.
+  // expected-error @+1 {{budget of tier 'host' exceeds the cache's max_tokens 1024}}
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.1)],
+      heads = [[0] = <window = 8, tiers = [device = dense, host = block_topk(budget = 128)]>]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16, max_tokens = 1024> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @kv_view_types_differ(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{key and value views must have one type, got 'tensor<?x8x?x64xf32>' and 'tensor<?x8x?x32xf32>'}}
+  %k, %v, %l = hgc.kv_view %c tier host : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @kv_view_element_type(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{view element type 'f16' differs from the cache's 'f32'}}
+  %k, %v, %l = hgc.kv_view %c tier host : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @kv_view_heads(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{'key' has shape [?, 4, ?, 64], expected [?, 8, ?, 64]}}
+  %k, %v, %l = hgc.kv_view %c tier device : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @kv_view_lengths(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{'lengths' has shape [3], expected [2]}}
+  %k, %v, %l = hgc.kv_view %c tier host : !hgc.kv_cache<8x64xf32>
+      -> tensor<2x8x?x64xf32>, tensor<2x8x?x64xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @kv_view_unknown_tier(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{unknown keyword 'gpu'}}
+  %k, %v, %l = hgc.kv_view %c tier gpu : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>
+  return
+}
