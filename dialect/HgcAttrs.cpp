@@ -81,13 +81,13 @@ ParseResult parseSquareList(AsmParser &parser,
 // tier = selection[(budget = N|F[, block = N][, bits = N])]
 TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
-  FailureOr<Tier> tier = parseEnumKeyword<Tier>(
-      parser, "tier", symbolizeTier, "device, host, cxl, storage");
+  FailureOr<Tier> tier = parseEnumKeyword<Tier>(parser, "tier", symbolizeTier,
+                                                "device, host, cxl, storage");
   if (failed(tier) || parser.parseEqual())
     return {};
-  FailureOr<Selection> selection = parseEnumKeyword<Selection>(
-      parser, "selection", symbolizeSelection,
-      "dense, exact_topk, block_topk, quant_topk");
+  FailureOr<Selection> selection =
+      parseEnumKeyword<Selection>(parser, "selection", symbolizeSelection,
+                                  "dense, exact_topk, block_topk, quant_topk");
   if (failed(selection))
     return {};
 
@@ -121,10 +121,9 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   if (succeeded(parser.parseOptionalLParen()) &&
       (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
     return {};
-  return parser.getChecked<TierPolicyAttr>(loc, parser.getContext(), *tier,
-                                           *selection, budgetTokens,
-                                           llvm::APFloat(fraction), blockSize,
-                                           quantBits);
+  return parser.getChecked<TierPolicyAttr>(
+      loc, parser.getContext(), *tier, *selection, budgetTokens,
+      llvm::APFloat(fraction), blockSize, quantBits);
 }
 
 void TierPolicyAttr::printBody(AsmPrinter &printer) const {
@@ -160,8 +159,8 @@ void TierPolicyAttr::print(AsmPrinter &printer) const {
 }
 
 LogicalResult
-TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       Tier tier, Selection selection, int64_t budgetTokens,
+TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
+                       Selection selection, int64_t budgetTokens,
                        llvm::APFloat budgetFractionAttr, int64_t blockSize,
                        int64_t quantBits) {
   StringRef name = stringifySelection(selection);
@@ -179,9 +178,8 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (budgetTokens > 0 && budgetFraction != 0.0)
     return emitError() << "'" << name
                        << "' budget is either a count or a fraction, not both";
-  if (budgetTokens == 0 &&
-      (!std::isfinite(budgetFraction) || budgetFraction <= 0.0 ||
-       budgetFraction > 1.0))
+  if (budgetTokens == 0 && (!std::isfinite(budgetFraction) ||
+                            budgetFraction <= 0.0 || budgetFraction > 1.0))
     return emitError() << "'" << name
                        << "' needs a budget: a positive count or a fraction "
                           "in (0, 1], got "
@@ -196,8 +194,7 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   if (selection == Selection::QuantTopK) {
     if (quantBits != 4 && quantBits != 8)
-      return emitError() << "quant_topk bits must be 4 or 8, got "
-                         << quantBits;
+      return emitError() << "quant_topk bits must be 4 or 8, got " << quantBits;
   } else if (quantBits != 0) {
     return emitError() << "'" << name << "' takes no bits";
   }
@@ -211,10 +208,11 @@ int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
     return residentTokens;
   int64_t unit = getSelection() == Selection::BlockTopK ? getBlockSize() : 1;
   int64_t candidates = llvm::divideCeil(residentTokens, unit);
-  int64_t chosen = getBudgetTokens() > 0
-                       ? getBudgetTokens()
-                       : static_cast<int64_t>(std::ceil(
-                             getBudgetFraction().convertToDouble() * double(candidates)));
+  int64_t chosen =
+      getBudgetTokens() > 0
+          ? getBudgetTokens()
+          : static_cast<int64_t>(std::ceil(
+                getBudgetFraction().convertToDouble() * double(candidates)));
   return std::min(residentTokens, std::min(chosen, candidates) * unit);
 }
 
@@ -226,8 +224,9 @@ int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
 HeadPlacementAttr HeadPlacementAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<int64_t> heads;
-  if (parseSquareList(parser,
-                      [&]() { return parser.parseInteger(heads.emplace_back()); }) ||
+  if (parseSquareList(
+          parser,
+          [&]() { return parser.parseInteger(heads.emplace_back()); }) ||
       parser.parseEqual())
     return {};
   PlacementAttr placement =
@@ -357,11 +356,9 @@ Attribute PlacementAttr::parse(AsmParser &parser, Type) {
 
 void PlacementAttr::print(AsmPrinter &printer) const { printBody(printer); }
 
-LogicalResult
-PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                      int64_t sink, int64_t window,
-                      ArrayRef<TierPolicyAttr> tiers,
-                      ArrayRef<HeadPlacementAttr> heads) {
+LogicalResult PlacementAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, int64_t sink, int64_t window,
+    ArrayRef<TierPolicyAttr> tiers, ArrayRef<HeadPlacementAttr> heads) {
   if (sink < 0)
     return emitError() << "placement sink must be >= 0, got " << sink;
   if (window < 0)

@@ -54,8 +54,7 @@ void printEnumKeyword(OpAsmPrinter &printer, Operation *, SelectionAttr attr) {
 #include "dialect/HgcOps.cpp.inc"
 
 namespace {
-LogicalResult verifyScaleAndSoftcap(Operation *op,
-                                    std::optional<APFloat> scale,
+LogicalResult verifyScaleAndSoftcap(Operation *op, std::optional<APFloat> scale,
                                     APFloat softcap) {
   if (scale && !scale->isFinite())
     return op->emitOpError("scale must be finite");
@@ -120,9 +119,8 @@ FailureOr<HeadsView> getHeadsView(Operation *op, StringRef name, Value value,
   ArrayRef<int64_t> s = type.getShape();
   if (type.getRank() == 4) {
     if (numHeads && !ShapedType::isDynamic(s[1]) && s[1] != *numHeads)
-      return op->emitOpError() << numHeadsAttr << " = " << *numHeads
-                               << " but '" << name << "' has " << s[1]
-                               << " heads";
+      return op->emitOpError() << numHeadsAttr << " = " << *numHeads << " but '"
+                               << name << "' has " << s[1] << " heads";
     return HeadsView{s[0], s[1], s[2], s[3]};
   }
   if (type.getRank() != 3)
@@ -131,14 +129,14 @@ FailureOr<HeadsView> getHeadsView(Operation *op, StringRef name, Value value,
                                 "[batch, heads, seq, head_size], got "
                              << type;
   if (!numHeads)
-    return op->emitOpError() << "3-D '" << name << "' needs the "
-                             << numHeadsAttr << " attribute";
+    return op->emitOpError()
+           << "3-D '" << name << "' needs the " << numHeadsAttr << " attribute";
   int64_t headSize = ShapedType::kDynamic;
   if (!ShapedType::isDynamic(s[2])) {
     if (s[2] % *numHeads != 0)
-      return op->emitOpError() << "'" << name << "' hidden size " << s[2]
-                               << " is not divisible by " << numHeadsAttr
-                               << " = " << *numHeads;
+      return op->emitOpError()
+             << "'" << name << "' hidden size " << s[2]
+             << " is not divisible by " << numHeadsAttr << " = " << *numHeads;
     headSize = s[2] / *numHeads;
   }
   return HeadsView{s[0], *numHeads, s[1], headSize};
@@ -224,8 +222,8 @@ LogicalResult AttentionOp::verify() {
                           {q->batch, k->heads, total, v->headSize}))))
     return failure();
   if (getNonpadKvSeqlen() &&
-      failed(verifyShape(op, "nonpad_kv_seqlen",
-                         getNonpadKvSeqlen().getType(), {q->batch})))
+      failed(verifyShape(op, "nonpad_kv_seqlen", getNonpadKvSeqlen().getType(),
+                         {q->batch})))
     return failure();
 
   // Mask: boolean or additive in the query's type, broadcastable to
@@ -253,8 +251,7 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyShape(op, "output", getOutput().getType(), outputShape)))
     return failure();
   if (getQkMatmulOutput() &&
-      failed(verifyShape(op, "qk_matmul_output",
-                         getQkMatmulOutput().getType(),
+      failed(verifyShape(op, "qk_matmul_output", getQkMatmulOutput().getType(),
                          {q->batch, q->heads, q->seq, total})))
     return failure();
   return success();
@@ -358,11 +355,10 @@ LogicalResult SelectOp::verify() {
   size_t expectedInputs = policy == Selection::ExactTopK ? 1 : 2;
   if (getInputs().size() != expectedInputs)
     return emitOpError() << "'" << name << "' takes " << expectedInputs
-                         << (policy == Selection::ExactTopK
-                                 ? " input (keys)"
-                                 : policy == Selection::BlockTopK
-                                       ? " inputs (block key min, max)"
-                                       : " inputs (key codes, scales)")
+                         << (policy == Selection::ExactTopK ? " input (keys)"
+                             : policy == Selection::BlockTopK
+                                 ? " inputs (block key min, max)"
+                                 : " inputs (key codes, scales)")
                          << ", got " << getInputs().size();
   if (policy == Selection::BlockTopK) {
     if (getBlockSize() <= 0 || !llvm::isPowerOf2_64(getBlockSize()))
@@ -397,8 +393,8 @@ LogicalResult SelectOp::verify() {
       return failure();
   } else {
     if (!isa<FloatType>(elt))
-      return emitOpError("'") << name << "' keys must be floating point, got "
-                              << elt;
+      return emitOpError("'")
+             << name << "' keys must be floating point, got " << elt;
     if (policy == Selection::BlockTopK &&
         getInputs()[1].getType() != candidates)
       return emitOpError("block key min and max must have one type, got ")
@@ -469,10 +465,11 @@ LogicalResult TransferOp::verify() {
 // WaitOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult WaitOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location>, ValueRange operands,
-    DictionaryAttr, OpaqueProperties properties, RegionRange,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+WaitOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                         ValueRange operands, DictionaryAttr,
+                         OpaqueProperties properties, RegionRange,
+                         SmallVectorImpl<Type> &inferredReturnTypes) {
   for (Value operand : operands)
     if (!isa<TokenType>(operand.getType()))
       inferredReturnTypes.push_back(operand.getType());
@@ -524,8 +521,7 @@ LogicalResult LseMergeOp::verify() {
   if (getOutputs().size() < 2)
     return emitOpError("merges at least 2 partials, got ")
            << getOutputs().size();
-  for (auto [i, output, lse] :
-       llvm::enumerate(getOutputs(), getLses())) {
+  for (auto [i, output, lse] : llvm::enumerate(getOutputs(), getLses())) {
     if (output.getType() != getOutput().getType())
       return emitOpError("partial ")
              << i << " output type " << output.getType()

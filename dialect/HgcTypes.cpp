@@ -43,7 +43,7 @@ Type KVCacheType::parse(AsmParser &parser) {
     SMLoc keyLoc = parser.getCurrentLocation();
     if (parser.parseKeyword(&key) || parser.parseEqual())
       return {};
-    bool *seen = key == "page_size" ? &seenPage
+    bool *seen = key == "page_size"    ? &seenPage
                  : key == "max_tokens" ? &seenMax
                                        : nullptr;
     if (!seen) {
@@ -76,16 +76,15 @@ void KVCacheType::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult
-KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
-                    int64_t kvHeads, int64_t headDim, Type elementType,
-                    int64_t pageSize, int64_t maxTokens) {
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t kvHeads, int64_t headDim,
+                                  Type elementType, int64_t pageSize,
+                                  int64_t maxTokens) {
   if (kvHeads <= 0)
     return emitError() << "kv_cache needs a positive KV head count, got "
                        << kvHeads;
   if (headDim <= 0)
-    return emitError() << "kv_cache needs a positive head dim, got "
-                       << headDim;
+    return emitError() << "kv_cache needs a positive head dim, got " << headDim;
   if (!elementType.isF32() && !elementType.isF16() && !elementType.isBF16())
     return emitError() << "kv_cache element type must be f32, f16 or bf16, got "
                        << elementType;

@@ -75,10 +75,8 @@ LogicalResult hgc::verifyBroadcastable(Operation *op, StringRef name,
   }
   if (ok)
     return success();
-  return op->emitOpError() << "'" << name << "' of shape "
-                           << formatShape(shape)
-                           << " does not broadcast to "
-                           << formatShape(target);
+  return op->emitOpError() << "'" << name << "' of shape " << formatShape(shape)
+                           << " does not broadcast to " << formatShape(target);
 }
 
 LogicalResult hgc::verifyPartial(Operation *op, RankedTensorType output,

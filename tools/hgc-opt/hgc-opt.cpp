@@ -23,5 +23,6 @@ int main(int argc, char **argv) {
   mlir::registerAllToLLVMIRTranslations(registry);
   registry.insert<mlir::hgc::HgcDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "hgc optimizer driver: hybrid CPU-GPU attention\n", registry));
+      argc, argv, "hgc optimizer driver: hybrid CPU-GPU attention\n",
+      registry));
 }

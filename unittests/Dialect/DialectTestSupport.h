@@ -26,13 +26,11 @@ protected:
     context.loadDialect<mlir::hgc::HgcDialect>();
   }
 
-  template <typename AttrT>
-  AttrT parseAttr(llvm::StringRef text) {
+  template <typename AttrT> AttrT parseAttr(llvm::StringRef text) {
     return llvm::dyn_cast_or_null<AttrT>(mlir::parseAttribute(text, &context));
   }
 
-  template <typename TypeT>
-  TypeT parseType(llvm::StringRef text) {
+  template <typename TypeT> TypeT parseType(llvm::StringRef text) {
     return llvm::dyn_cast_or_null<TypeT>(mlir::parseType(text, &context));
   }
 

@@ -33,7 +33,8 @@ TEST_F(KVCacheTypeTest, ParametersRoundTrip) {
   std::string text;
   llvm::raw_string_ostream os(text);
   Type(cache).print(os);
-  EXPECT_EQ(text, "!hgc.kv_cache<4x256xbf16, page_size = 64, max_tokens = 65536>");
+  EXPECT_EQ(text,
+            "!hgc.kv_cache<4x256xbf16, page_size = 64, max_tokens = 65536>");
 }
 
 TEST_F(KVCacheTypeTest, InvalidParametersAreDiagnosed) {
@@ -41,7 +42,8 @@ TEST_F(KVCacheTypeTest, InvalidParametersAreDiagnosed) {
   EXPECT_NE(diagnostics.find("element type must be f32, f16 or bf16"),
             std::string::npos)
       << diagnostics;
-  EXPECT_FALSE(parseType<KVCacheType>("!hgc.kv_cache<8x128xf16, page_size = 3>"));
+  EXPECT_FALSE(
+      parseType<KVCacheType>("!hgc.kv_cache<8x128xf16, page_size = 3>"));
   EXPECT_NE(diagnostics.find("page_size must be a positive power of two"),
             std::string::npos)
       << diagnostics;

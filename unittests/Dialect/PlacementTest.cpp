@@ -24,8 +24,8 @@ TEST_F(PlacementTest, DenseAttendsEveryResidentToken) {
 }
 
 TEST_F(PlacementTest, TokenBudgetIsClampedToResidentTokens) {
-  auto policy =
-      parseAttr<TierPolicyAttr>("#hgc.tier_policy<host = exact_topk(budget = 256)>");
+  auto policy = parseAttr<TierPolicyAttr>(
+      "#hgc.tier_policy<host = exact_topk(budget = 256)>");
   ASSERT_TRUE(policy);
   EXPECT_EQ(policy.getAttendedTokens(10000), 256);
   EXPECT_EQ(policy.getAttendedTokens(100), 100);
@@ -33,8 +33,8 @@ TEST_F(PlacementTest, TokenBudgetIsClampedToResidentTokens) {
 }
 
 TEST_F(PlacementTest, FractionalBudgetRoundsUp) {
-  auto policy =
-      parseAttr<TierPolicyAttr>("#hgc.tier_policy<host = exact_topk(budget = 0.05)>");
+  auto policy = parseAttr<TierPolicyAttr>(
+      "#hgc.tier_policy<host = exact_topk(budget = 0.05)>");
   ASSERT_TRUE(policy);
   EXPECT_EQ(policy.getAttendedTokens(1000), 50);
   EXPECT_EQ(policy.getAttendedTokens(1001), 51);
@@ -57,8 +57,8 @@ TEST_F(PlacementTest, BlockBudgetCountsWholeBlocks) {
 }
 
 TEST_F(PlacementTest, QuantDefaultsToEightBits) {
-  auto policy =
-      parseAttr<TierPolicyAttr>("#hgc.tier_policy<cxl = quant_topk(budget = 8)>");
+  auto policy = parseAttr<TierPolicyAttr>(
+      "#hgc.tier_policy<cxl = quant_topk(budget = 8)>");
   ASSERT_TRUE(policy);
   EXPECT_EQ(policy.getQuantBits(), 8);
   EXPECT_EQ(policy.getTier(), Tier::Cxl);
@@ -77,7 +77,8 @@ TEST_F(PlacementTest, ResidentTokensSplitHotSetAndRest) {
 }
 
 TEST_F(PlacementTest, SingleTierHoldsEverything) {
-  auto placement = parseAttr<PlacementAttr>("#hgc.placement<tiers = [host = dense]>");
+  auto placement =
+      parseAttr<PlacementAttr>("#hgc.placement<tiers = [host = dense]>");
   ASSERT_TRUE(placement);
   EXPECT_EQ(placement.getResidentTokens(4096), (SmallVector<int64_t>{4096}));
   EXPECT_TRUE(placement.getTierPolicy(Tier::Host));
@@ -114,10 +115,10 @@ TEST_F(PlacementTest, PrintParseRoundTrip) {
 }
 
 TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
-  auto device = TierPolicyAttr::get(&context, Tier::Device, Selection::Dense,
-                                    0, llvm::APFloat(0.0), 0, 0);
-  auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK,
-                                  0, llvm::APFloat(0.05), 0, 0);
+  auto device = TierPolicyAttr::get(&context, Tier::Device, Selection::Dense, 0,
+                                    llvm::APFloat(0.0), 0, 0);
+  auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
+                                  llvm::APFloat(0.05), 0, 0);
   auto built = PlacementAttr::get(&context, 4, 1024, {device, host}, {});
   EXPECT_EQ(built, parseAttr<PlacementAttr>(
                        "#hgc.placement<sink = 4, window = 1024, tiers = "
@@ -140,10 +141,10 @@ TEST_F(PlacementTest, NestedOverridesAreRejectedThroughTheApi) {
 
 TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
   auto loc = UnknownLoc::get(&context);
-  EXPECT_FALSE(TierPolicyAttr::getChecked(
-      [&] { return emitError(loc); }, &context, Tier::Host,
-      Selection::ExactTopK, int64_t{0}, llvm::APFloat(2.0), int64_t{0},
-      int64_t{0}));
+  EXPECT_FALSE(
+      TierPolicyAttr::getChecked([&] { return emitError(loc); }, &context,
+                                 Tier::Host, Selection::ExactTopK, int64_t{0},
+                                 llvm::APFloat(2.0), int64_t{0}, int64_t{0}));
   EXPECT_NE(diagnostics.find("fraction in (0, 1], got 2"), std::string::npos)
       << diagnostics;
 }
