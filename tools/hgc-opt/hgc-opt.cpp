@@ -1,11 +1,12 @@
 //===- hgc-opt.cpp - mlir-opt with the hgc dialect -----------------------===//
 //
 // The pass-development driver: every upstream dialect, pass and translation
-// mlir-opt has, plus the hgc dialect.
+// mlir-opt has, plus the hgc dialect and passes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/HgcDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -16,6 +17,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::hgc::registerHgcPasses();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

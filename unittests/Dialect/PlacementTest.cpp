@@ -149,4 +149,16 @@ TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
       << diagnostics;
 }
 
+TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
+  // The parser cannot produce both; the C++ builder can.
+  auto loc = UnknownLoc::get(&context);
+  EXPECT_FALSE(
+      TierPolicyAttr::getChecked([&] { return emitError(loc); }, &context,
+                                 Tier::Host, Selection::ExactTopK, int64_t{64},
+                                 llvm::APFloat(0.5), int64_t{0}, int64_t{0}));
+  EXPECT_NE(diagnostics.find("either a count or a fraction, not both"),
+            std::string::npos)
+      << diagnostics;
+}
+
 } // namespace

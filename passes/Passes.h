@@ -1,0 +1,21 @@
+//===- Passes.h - hgc passes ------------------------------------*- C++ -*-===//
+
+#ifndef HGC_PASSES_PASSES_H
+#define HGC_PASSES_PASSES_H
+
+#include "dialect/HgcDialect.h"
+#include "passes/PlacementOptions.h"
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::hgc {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace mlir::hgc
+
+#endif // HGC_PASSES_PASSES_H

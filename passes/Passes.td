@@ -1,0 +1,49 @@
+//===- Passes.td - hgc passes --------------------------------*- tablegen -*-===//
+
+#ifndef HGC_PASSES_PASSES_TD
+#define HGC_PASSES_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def PlaceKVPass : Pass<"hgc-place-kv"> {
+  let summary = "Attach a #hgc.placement to decode attention from a policy";
+  let description = [{
+    Gives every `hgc.decode_attention` without a placement the placement the
+    policy describes; placements already in the IR (written by hand or by a
+    frontend) are kept. Policies:
+
+    * `full`: every token on one tier, attended exactly
+      (`tiers = [device = dense]`; on a machine without a GPU the device tier
+      runs on the host).
+    * `hgca`: the first `sink` tokens and the last `window` tokens dense on
+      the device, every other token on the host attended over an exact
+      per-KV-head top-`budget` (HGCA).
+
+    `budget` uses the attribute's spelling: an integer is a token count, a
+    number with a decimal point a fraction in (0, 1] of the host tokens. The
+    result is checked against the cache (e.g. a window larger than the cache's
+    `max_tokens` is an error at the op).
+
+    The option names and defaults are those of every hgc entry point
+    (`hgc compile/run/plan`, the JIT): see `passes/PlacementOptions.h`.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string",
+           "::mlir::hgc::PlacementOptions{}.policy",
+           "placement policy: full (all tokens on one tier, exact) or hgca "
+           "(sinks + recent window dense on the device, the rest on the host "
+           "over an exact per-KV-head top-k)">,
+    Option<"sink", "sink", "int64_t", "::mlir::hgc::PlacementOptions{}.sink",
+           "attention-sink tokens kept on the device (hgca)">,
+    Option<"window", "window", "int64_t",
+           "::mlir::hgc::PlacementOptions{}.window",
+           "most recent tokens kept on the device (hgca)">,
+    Option<"budget", "budget", "std::string",
+           "::mlir::hgc::PlacementOptions{}.budget",
+           "host tokens attended per KV head (hgca): an integer count, or a "
+           "fraction in (0, 1] written with a decimal point">
+  ];
+  let dependentDialects = ["::mlir::hgc::HgcDialect"];
+}
+
+#endif // HGC_PASSES_PASSES_TD

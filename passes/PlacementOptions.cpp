@@ -1,0 +1,59 @@
+//===- PlacementOptions.cpp - policies to #hgc.placement -----------------===//
+
+#include "passes/PlacementOptions.h"
+
+#include "mlir/IR/Diagnostics.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+/// Reads a budget as the attribute syntax does: digits only is a token count,
+/// anything with a decimal point or exponent a fraction.
+LogicalResult parseBudget(StringRef text, int64_t &tokens, double &fraction,
+                          function_ref<InFlightDiagnostic()> emitError) {
+  tokens = 0;
+  fraction = 0.0;
+  text = text.trim();
+  bool isCount = !text.empty() &&
+                 llvm::all_of(text, [](char c) { return llvm::isDigit(c); });
+  if (isCount ? text.getAsInteger(10, tokens) : text.getAsDouble(fraction))
+    return emitError() << "budget '" << text
+                       << "' is neither a token count (256) nor a fraction "
+                          "(0.05)";
+  return success();
+}
+} // namespace
+
+FailureOr<PlacementAttr>
+hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
+                    function_ref<InFlightDiagnostic()> emitError) {
+  auto dense = [&](Tier tier) {
+    return TierPolicyAttr::get(context, tier, Selection::Dense, int64_t{0},
+                               llvm::APFloat(0.0), int64_t{0}, int64_t{0});
+  };
+  if (options.policy == "full")
+    return PlacementAttr::get(context, 0, 0, {dense(Tier::Device)}, {});
+  if (options.policy != "hgca") {
+    emitError() << "unknown placement policy '" << options.policy
+                << "', expected full or hgca";
+    return failure();
+  }
+  int64_t tokens;
+  double fraction;
+  if (failed(parseBudget(options.budget, tokens, fraction, emitError)))
+    return failure();
+  TierPolicyAttr host = TierPolicyAttr::getChecked(
+      emitError, context, Tier::Host, Selection::ExactTopK, tokens,
+      llvm::APFloat(fraction), int64_t{0}, int64_t{0});
+  if (!host)
+    return failure();
+  PlacementAttr placement = PlacementAttr::getChecked(
+      emitError, context, options.sink, options.window,
+      {dense(Tier::Device), host}, ArrayRef<HeadPlacementAttr>{});
+  if (!placement)
+    return failure();
+  return placement;
+}

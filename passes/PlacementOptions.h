@@ -1,0 +1,37 @@
+//===- PlacementOptions.h - the placement vocabulary ------------*- C++ -*-===//
+//
+// The one set of placement options, names and defaults shared by every entry
+// point that compiles: the hgc-place-kv pass, the hgc driver and the JIT.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_PASSES_PLACEMENTOPTIONS_H
+#define HGC_PASSES_PLACEMENTOPTIONS_H
+
+#include "dialect/HgcDialect.h"
+
+#include <string>
+
+namespace mlir::hgc {
+
+struct PlacementOptions {
+  /// `full` or `hgca`.
+  std::string policy = "full";
+  /// Attention-sink tokens on the device tier (hgca).
+  int64_t sink = 4;
+  /// Most recent tokens on the device tier (hgca).
+  int64_t window = 1024;
+  /// Host tokens attended per KV head (hgca): "256" is a count, "0.05" a
+  /// fraction of the host tokens.
+  std::string budget = "0.05";
+};
+
+/// The placement `options` describe, or a failure reported through
+/// `emitError` (unknown policy, malformed budget, invalid placement).
+FailureOr<PlacementAttr>
+buildPlacement(MLIRContext *context, const PlacementOptions &options,
+               function_ref<InFlightDiagnostic()> emitError);
+
+} // namespace mlir::hgc
+
+#endif // HGC_PASSES_PLACEMENTOPTIONS_H

@@ -1,0 +1,25 @@
+// Bad options fail before any IR is touched, naming the option; a placement
+// that does not fit a cache is an error at the op.
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=quest" 2>&1 | FileCheck %s --check-prefix=POLICY
+// POLICY: error: hgc-place-kv: unknown placement policy 'quest', expected full or hgca
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=5%" 2>&1 | FileCheck %s --check-prefix=BUDGET
+// BUDGET: error: hgc-place-kv: budget '5%' is neither a token count (256) nor a fraction (0.05)
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=1.5" 2>&1 | FileCheck %s --check-prefix=FRACTION
+// FRACTION: error: hgc-place-kv: 'exact_topk' needs a budget: a positive count or a fraction in (0, 1], got 1.5
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca sink=0 window=0" 2>&1 | FileCheck %s --check-prefix=HOTSET
+// HOTSET: error: hgc-place-kv: the first tier 'device' holds only the hot set: sink + window must be > 0
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca window=4096" 2>&1 | FileCheck %s --check-prefix=CAPACITY
+// CAPACITY: place-kv-invalid.mlir:[[@LINE+4]]:8: error: 'hgc.decode_attention' op placement hot set (sink + window = 4100) exceeds the cache's max_tokens 2048
+func.func @small_cache(%q: tensor<1x32x128xf32>,
+                       %c: !hgc.kv_cache<8x128xf16, max_tokens = 2048>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16, max_tokens = 2048>
+      -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}

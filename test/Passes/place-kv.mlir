@@ -1,0 +1,60 @@
+// RUN: hgc-opt %s -split-input-file -hgc-place-kv | FileCheck %s --check-prefix=FULL
+// RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=hgca" | FileCheck %s --check-prefix=HGCA
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hgca sink=0 window=256 budget=64" | FileCheck %s --check-prefix=TOKENS
+
+// The default policy is full: one tier, exact.
+// FULL-LABEL: func.func @unplaced
+// FULL: hgc.decode_attention
+// FULL-SAME: placement = #hgc.placement<tiers = [device = dense]>
+
+// HGCA defaults: 4 sinks, a 1024-token window, an exact top-5% on the host.
+// HGCA-LABEL: func.func @unplaced
+// HGCA: hgc.decode_attention
+// HGCA-SAME: placement = #hgc.placement<sink = 4, window = 1024, tiers = [device = dense, host = exact_topk(budget = 0.05)]>
+
+// An integer budget is a token count.
+// TOKENS-LABEL: func.func @unplaced
+// TOKENS: hgc.decode_attention
+// TOKENS-SAME: placement = #hgc.placement<window = 256, tiers = [device = dense, host = exact_topk(budget = 64)]>
+func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// A placement already in the IR is kept, whatever the policy.
+// FULL-LABEL: func.func @placed
+// FULL: placement = #hgc.placement<tiers = [host = dense]>
+// HGCA-LABEL: func.func @placed
+// HGCA: placement = #hgc.placement<tiers = [host = dense]>
+// TOKENS-LABEL: func.func @placed
+// TOKENS: placement = #hgc.placement<tiers = [host = dense]>
+func.func @placed(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<tiers = [host = dense]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// Every decode attention in the module is placed, in nested regions too.
+// HGCA-LABEL: func.func @two_layers
+// HGCA: scf.execute_region
+// HGCA: hgc.decode_attention {{.*}}placement = #hgc.placement<sink = 4, window = 1024
+// HGCA: hgc.decode_attention {{.*}}placement = #hgc.placement<sink = 4, window = 1024
+func.func @two_layers(%q: tensor<2x8x64xf32>, %c0: !hgc.kv_cache<2x64xbf16>,
+                      %c1: !hgc.kv_cache<2x64xbf16>) -> tensor<2x8x64xf32> {
+  %h = scf.execute_region -> tensor<2x8x64xf32> {
+    %o0 = hgc.decode_attention %q, %c0
+        : tensor<2x8x64xf32>, !hgc.kv_cache<2x64xbf16> -> tensor<2x8x64xf32>
+    scf.yield %o0 : tensor<2x8x64xf32>
+  }
+  %o1 = hgc.decode_attention %h, %c1
+      : tensor<2x8x64xf32>, !hgc.kv_cache<2x64xbf16> -> tensor<2x8x64xf32>
+  return %o1 : tensor<2x8x64xf32>
+}
