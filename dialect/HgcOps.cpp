@@ -352,6 +352,14 @@ LogicalResult SelectOp::verify() {
                        "or quant_topk");
   if (getScale() && !getScale()->isFinite())
     return emitOpError("scale must be finite");
+  std::optional<llvm::APFloat> fraction = getFraction();
+  if (static_cast<bool>(getK()) == static_cast<bool>(fraction))
+    return emitOpError("needs a budget: exactly one of 'k' (a count) or "
+                       "'fraction'");
+  if (fraction && (!fraction->isFiniteNonZero() || fraction->isNegative() ||
+                   fraction->convertToDouble() > 1.0))
+    return emitOpError("fraction must be in (0, 1], got ")
+           << fraction->convertToDouble();
   size_t expectedInputs = policy == Selection::ExactTopK ? 1 : 2;
   if (getInputs().size() != expectedInputs)
     return emitOpError() << "'" << name << "' takes " << expectedInputs
@@ -402,8 +410,11 @@ LogicalResult SelectOp::verify() {
   }
   if (failed(verifyLengths(op, getLengths(), (*q)[0])))
     return failure();
-  return verifyShape(op, "indices", getIndices().getType(),
-                     {(*q)[0], c[1], static_cast<int64_t>(getK())});
+  if (fraction && !getIndices().getType().isDynamicDim(2))
+    return emitOpError("a fractional budget is sized at run time: the last "
+                       "indices dimension must be dynamic");
+  int64_t k = getK() ? static_cast<int64_t>(*getK()) : ShapedType::kDynamic;
+  return verifyShape(op, "indices", getIndices().getType(), {(*q)[0], c[1], k});
 }
 
 //===----------------------------------------------------------------------===//

@@ -142,6 +142,9 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
     Returns `[batch, kv_heads, k]` i32 indices, highest score first, into the
     tier's tokens (`exact_topk`, `quant_topk`) or blocks of `block_size`
     tokens (`block_topk`). Entries past a sequence's valid candidates are -1.
+    The budget is either a count `k` (a static result size) or a `fraction`
+    in (0, 1] of each sequence's candidates, rounded up (a dynamic result
+    size: the longest sequence's count).
     Grouped-query attention selects once per KV head: a candidate's score is
     the maximum over the group's query heads, so any token that matters to one
     query head of the group is kept.
@@ -164,7 +167,8 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   }];
   let arguments = (ins Hgc_SelectionAttr:$policy, Hgc_FloatTensor:$query,
       Variadic<Hgc_Tensor>:$inputs, Optional<Hgc_I32Tensor>:$lengths,
-      ConfinedAttr<I64Attr, [IntPositive]>:$k,
+      OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
+      OptionalAttr<F64Attr>:$fraction,
       DefaultValuedAttr<I64Attr, "1">:$block_size,
       OptionalAttr<F32Attr>:$scale);
   let results = (outs Hgc_I32Tensor:$indices);

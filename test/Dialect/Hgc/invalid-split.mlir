@@ -18,6 +18,42 @@ func.func @select_k_positive(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>)
 
 // -----
 
+func.func @select_no_budget(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{needs a budget: exactly one of 'k' (a count) or 'fraction'}}
+  %i = hgc.select exact_topk %q, %k
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x?xi32>
+  return
+}
+
+// -----
+
+func.func @select_two_budgets(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{needs a budget: exactly one of 'k' (a count) or 'fraction'}}
+  %i = hgc.select exact_topk %q, %k {k = 4 : i64, fraction = 0.5 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_fraction_range(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{fraction must be in (0, 1], got 1.5}}
+  %i = hgc.select exact_topk %q, %k {fraction = 1.5 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x?xi32>
+  return
+}
+
+// -----
+
+func.func @select_fraction_static(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{a fractional budget is sized at run time: the last indices dimension must be dynamic}}
+  %i = hgc.select exact_topk %q, %k {fraction = 0.1 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x10xi32>
+  return
+}
+
+// -----
+
 func.func @select_scale(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
   // expected-error @+1 {{scale must be finite}}
   %i = hgc.select exact_topk %q, %k {k = 4 : i64, scale = 0xFF800000 : f32}

@@ -131,6 +131,19 @@ func.func @select_exact_topk(%q: tensor<1x32x128xf32>, %k: tensor<1x8x?x128xf16>
 
 // -----
 
+// A fractional budget sizes the result at run time.
+// CHECK-LABEL: func.func @select_fraction
+// CHECK: hgc.select exact_topk %{{.+}}, %{{.+}} {fraction = 5.000000e-02 : f64}
+// CHECK-SAME: -> tensor<2x8x?xi32>
+func.func @select_fraction(%q: tensor<2x32x128xf32>, %k: tensor<2x8x?x128xf32>)
+    -> tensor<2x8x?xi32> {
+  %idx = hgc.select exact_topk %q, %k {fraction = 0.05 : f64}
+      : (tensor<2x32x128xf32>, tensor<2x8x?x128xf32>) -> tensor<2x8x?xi32>
+  return %idx : tensor<2x8x?xi32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @select_block_topk
 // CHECK: hgc.select block_topk %{{.+}}, %[[MIN:[a-z0-9_]+]], %[[MAX:[a-z0-9_]+]] {block_size = 16 : i64, k = 8 : i64}
 func.func @select_block_topk(%q: tensor<2x8x64xf32>, %kmin: tensor<2x2x32x64xf32>,
