@@ -46,4 +46,29 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
   let dependentDialects = ["::mlir::hgc::HgcDialect"];
 }
 
+def SplitAttentionPass : Pass<"hgc-split-attention"> {
+  let summary = "Split placed decode attention into per-tier partials and an "
+                "LSE merge";
+  let description = [{
+    Rewrites every `hgc.decode_attention` that carries a `#hgc.placement` into
+    one partial attention per tier, merged exactly:
+
+    * `hgc.kv_view` exposes the tokens resident on the tier;
+    * a `dense` tier is attended whole by `hgc.partial_attention`;
+    * an `exact_topk` tier first runs `hgc.select` (a count `k` or a
+      `fraction` of the tier's tokens, per KV head, the maximum over the
+      group's query heads) and attends the selected tokens;
+    * `hgc.lse_merge` combines the partials (a single tier needs no merge);
+      partials accumulate in f32 and the result is truncated back to the
+      query's element type.
+
+    Decode attention without a placement is left alone (run `hgc-place-kv`
+    first). Per-head overrides and the `block_topk`/`quant_topk` selections
+    need run-time block summaries and quantized keys from the KV runtime and
+    are reported as errors until it provides them.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // HGC_PASSES_PASSES_TD

@@ -1,0 +1,80 @@
+// RUN: hgc-opt %s -split-input-file -hgc-split-attention | FileCheck %s
+
+// One tier: a view and a dense partial, no merge.
+// CHECK-LABEL: func.func @full
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: %[[K:[a-z0-9_]+]], %[[V:[a-z0-9_]+]], %[[N:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier device
+// CHECK-SAME: -> tensor<1x8x?x128xf16>, tensor<1x8x?x128xf16>, tensor<1xi32>
+// CHECK: %[[O:[a-z0-9_]+]], %{{.+}} = hgc.partial_attention %[[Q]], %[[K]], %[[V]] lengths(%[[N]])
+// CHECK-SAME: -> (tensor<1x32x128xf32>, tensor<1x32xf32>)
+// CHECK-NOT: hgc.lse_merge
+// CHECK-NOT: hgc.decode_attention
+// CHECK: return %[[O]]
+func.func @full(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<tiers = [device = dense]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// HGCA with a fractional budget: the device tier dense, the host tier
+// selected (a run-time sized top-k) then attended, an exact merge, and the
+// f32 accumulation truncated back to the query's bf16. Scale and softcap
+// reach every partial and the selection.
+// CHECK-LABEL: func.func @hgca_fraction
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x32x128xbf16>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xbf16>)
+// CHECK: %[[KD:[a-z0-9_]+]], %[[VD:[a-z0-9_]+]], %[[ND:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier device
+// CHECK: %[[OD:[a-z0-9_]+]], %[[LD:[a-z0-9_]+]] = hgc.partial_attention %[[Q]], %[[KD]], %[[VD]] lengths(%[[ND]])
+// CHECK-SAME: scale = 5.000000e-01 : f32, softcap = 3.000000e+01 : f32
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select exact_topk %[[Q]], %[[KH]] lengths(%[[NH]])
+// CHECK-SAME: fraction = 5.000000e-02 : f64, scale = 5.000000e-01 : f32
+// CHECK-SAME: -> tensor<2x8x?xi32>
+// CHECK: %[[OH:[a-z0-9_]+]], %[[LH:[a-z0-9_]+]] = hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK: %[[O:[a-z0-9_]+]], %{{.+}} = hgc.lse_merge %[[OD]], %[[OH]] lse %[[LD]], %[[LH]] : tensor<2x32x128xf32>, tensor<2x32xf32>
+// CHECK: %[[T:.+]] = arith.truncf %[[O]] : tensor<2x32x128xf32> to tensor<2x32x128xbf16>
+// CHECK: return %[[T]]
+func.func @hgca_fraction(%q: tensor<2x32x128xbf16>, %c: !hgc.kv_cache<8x128xbf16>)
+    -> tensor<2x32x128xbf16> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.05)]>,
+      scale = 0.5 : f32, softcap = 30.0 : f32}
+      : tensor<2x32x128xbf16>, !hgc.kv_cache<8x128xbf16> -> tensor<2x32x128xbf16>
+  return %o : tensor<2x32x128xbf16>
+}
+
+// -----
+
+// A token-count budget gives a static selection size; three tiers merge
+// three partials.
+// CHECK-LABEL: func.func @three_tiers_count
+// CHECK: hgc.kv_view %{{.+}} tier device
+// CHECK: hgc.kv_view %{{.+}} tier host
+// CHECK: hgc.select exact_topk {{.*}}{k = 256 : i64}
+// CHECK-SAME: -> tensor<?x2x256xi32>
+// CHECK: hgc.kv_view %{{.+}} tier storage
+// CHECK-NOT: hgc.select
+// CHECK: hgc.lse_merge %{{.+}}, %{{.+}}, %{{.+}} lse
+// CHECK-NOT: arith.truncf
+func.func @three_tiers_count(%q: tensor<?x8x64xf32>, %c: !hgc.kv_cache<2x64xf32>)
+    -> tensor<?x8x64xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<window = 128,
+      tiers = [device = dense, host = exact_topk(budget = 256), storage = dense]>}
+      : tensor<?x8x64xf32>, !hgc.kv_cache<2x64xf32> -> tensor<?x8x64xf32>
+  return %o : tensor<?x8x64xf32>
+}
+
+// -----
+
+// Without a placement there is nothing to split.
+// CHECK-LABEL: func.func @unplaced
+// CHECK: hgc.decode_attention
+// CHECK-NOT: hgc.partial_attention
+func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
