@@ -478,12 +478,11 @@ LogicalResult TransferOp::verify() {
 
 LogicalResult
 WaitOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
-                         ValueRange operands, DictionaryAttr,
-                         OpaqueProperties properties, RegionRange,
+                         ValueRange operands, DictionaryAttr attributes,
+                         OpaqueProperties properties, RegionRange regions,
                          SmallVectorImpl<Type> &inferredReturnTypes) {
-  for (Value operand : operands)
-    if (!isa<TokenType>(operand.getType()))
-      inferredReturnTypes.push_back(operand.getType());
+  WaitOp::Adaptor adaptor(operands, attributes, properties, regions);
+  llvm::append_range(inferredReturnTypes, adaptor.getValues().getTypes());
   return success();
 }
 

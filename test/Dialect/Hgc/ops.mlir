@@ -222,3 +222,14 @@ func.func @lse_merge(%o0: tensor<1x32x128xf32>, %o1: tensor<1x32x128xf32>,
       : tensor<1x32x128xf32>, tensor<1x32xf32>
   return %o, %lse : tensor<1x32x128xf32>, tensor<1x32xf32>
 }
+
+// -----
+
+// A token may itself be a forwarded value.
+// CHECK-LABEL: func.func @wait_forwards_token
+// CHECK: %[[T:.+]] = hgc.wait %{{.+}} ready %{{.+}} : !hgc.token
+// CHECK: return %[[T]]
+func.func @wait_forwards_token(%a: !hgc.token, %b: !hgc.token) -> !hgc.token {
+  %t = hgc.wait %a ready %b : !hgc.token
+  return %t : !hgc.token
+}
