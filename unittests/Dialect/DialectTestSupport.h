@@ -7,10 +7,12 @@
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include "gtest/gtest.h"
 
+#include <functional>
 #include <string>
 
 namespace hgc_test {
@@ -32,6 +34,16 @@ protected:
 
   template <typename TypeT> TypeT parseType(llvm::StringRef text) {
     return llvm::dyn_cast_or_null<TypeT>(mlir::parseType(text, &context));
+  }
+
+  /// An error emitter for the C++ getChecked builders.
+  std::function<mlir::InFlightDiagnostic()> emitAtUnknownLoc() {
+    return [this] { return mlir::emitError(mlir::UnknownLoc::get(&context)); };
+  }
+
+  /// True when a recorded diagnostic contains `text`.
+  bool diagnosed(llvm::StringRef text) const {
+    return llvm::StringRef(diagnostics).contains(text);
   }
 
   static std::string print(mlir::Attribute attr) {

@@ -131,33 +131,25 @@ TEST_F(PlacementTest, NestedOverridesAreRejectedThroughTheApi) {
   auto inner = PlacementAttr::get(&context, 0, 0, {host}, {});
   auto head = HeadPlacementAttr::get(&context, {0}, inner);
   auto outer = PlacementAttr::get(&context, 0, 0, {host}, {head});
-  auto loc = UnknownLoc::get(&context);
-  EXPECT_FALSE(HeadPlacementAttr::getChecked(
-      [&] { return emitError(loc); }, &context, ArrayRef<int64_t>{1}, outer));
-  EXPECT_NE(diagnostics.find("a head placement cannot override heads again"),
-            std::string::npos)
+  EXPECT_FALSE(HeadPlacementAttr::getChecked(emitAtUnknownLoc(), &context,
+                                             ArrayRef<int64_t>{1}, outer));
+  EXPECT_TRUE(diagnosed("a head placement cannot override heads again"))
       << diagnostics;
 }
 
 TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
-  auto loc = UnknownLoc::get(&context);
-  EXPECT_FALSE(
-      TierPolicyAttr::getChecked([&] { return emitError(loc); }, &context,
-                                 Tier::Host, Selection::ExactTopK, int64_t{0},
-                                 llvm::APFloat(2.0), int64_t{0}, int64_t{0}));
-  EXPECT_NE(diagnostics.find("fraction in (0, 1], got 2"), std::string::npos)
-      << diagnostics;
+  EXPECT_FALSE(TierPolicyAttr::getChecked(
+      emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
+      int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0}));
+  EXPECT_TRUE(diagnosed("fraction in (0, 1], got 2")) << diagnostics;
 }
 
 TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
   // The parser cannot produce both; the C++ builder can.
-  auto loc = UnknownLoc::get(&context);
-  EXPECT_FALSE(
-      TierPolicyAttr::getChecked([&] { return emitError(loc); }, &context,
-                                 Tier::Host, Selection::ExactTopK, int64_t{64},
-                                 llvm::APFloat(0.5), int64_t{0}, int64_t{0}));
-  EXPECT_NE(diagnostics.find("either a count or a fraction, not both"),
-            std::string::npos)
+  EXPECT_FALSE(TierPolicyAttr::getChecked(
+      emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
+      int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0}));
+  EXPECT_TRUE(diagnosed("either a count or a fraction, not both"))
       << diagnostics;
 }
 
