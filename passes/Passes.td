@@ -71,4 +71,25 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
+  let summary = "Lower split-level hgc ops to parallel loops over buffers";
+  let description = [{
+    Lowers `hgc.partial_attention` (online softmax, f32 accumulation; rows
+    with nothing to attend give output 0 and LSE -inf), `hgc.select
+    exact_topk` (per-KV-head scores as the maximum over the group's query
+    heads, then a partial selection, highest first, ties to the lower index,
+    -1 past the valid candidates) and `hgc.lse_merge` to `scf.parallel` over
+    independent rows with `scf.for` inside, reading operands through
+    `bufferization.to_buffer` and returning fresh buffers through
+    `bufferization.to_tensor`. `hgc.transfer` and `hgc.wait` become their
+    host-fallback meaning: the value itself. One-shot bufferization finishes
+    the module (see the `hgc-host-pipeline`).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // HGC_PASSES_PASSES_TD

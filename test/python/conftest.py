@@ -16,6 +16,14 @@ def hgc_opt():
     return tool
 
 
+@pytest.fixture(scope="session")
+def hgc_runner():
+    tool = BUILD / "bin" / "hgc-runner"
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: build first (scripts/build.sh)")
+    return tool
+
+
 def mlir_inputs():
     """Every .mlir file the suite and the examples ship."""
     return sorted((ROOT / "test").rglob("*.mlir")) + sorted(

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
 #include "passes/Passes.h"
 
@@ -18,6 +19,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::hgc::registerHgcPasses();
+  mlir::hgc::registerHgcPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

@@ -1,0 +1,485 @@
+//===- LowerToLoops.cpp - split-level hgc ops to parallel loops ----------===//
+//
+// Lowers hgc.partial_attention, hgc.select, hgc.lse_merge to scf loops over
+// memrefs (scf.parallel over the independent rows, scf.for inside), and
+// hgc.transfer/hgc.wait to their host-fallback meaning (the value itself).
+// Each op reads its tensor operands through bufferization.to_buffer and
+// returns a fresh buffer through bufferization.to_tensor, so one-shot
+// bufferization takes the module the rest of the way.
+//
+// The loop nests are the reference form every target starts from: the
+// scf.parallel dimensions are (batch, head) rows, the form GPU mapping and
+// OpenMP conversion both consume. Accumulation is f32 whatever the KV type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/HgcOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <limits>
+
+namespace mlir::hgc {
+#define GEN_PASS_DEF_LOWERTOLOOPSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::hgc
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+
+/// Small vocabulary over ImplicitLocOpBuilder for the loop nests below.
+struct Emitter {
+  ImplicitLocOpBuilder &b;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+  }
+  Value dim(Value memref, int64_t d) {
+    return memref::DimOp::create(b, memref, d);
+  }
+  /// The read-only buffer behind a tensor operand.
+  Value buffer(Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+    return bufferization::ToBufferOp::create(b, memrefType, tensor,
+                                             /*read_only=*/true);
+  }
+  /// A fresh buffer shaped like `type`, dynamic sizes taken from `sizes`.
+  Value alloc(RankedTensorType type, ArrayRef<Value> sizes) {
+    SmallVector<Value> dynamic;
+    for (auto [i, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(sizes[i]);
+    return memref::AllocOp::create(
+        b, MemRefType::get(type.getShape(), type.getElementType()), dynamic);
+  }
+  Value tensor(Value buffer, Type type) {
+    return bufferization::ToTensorOp::create(b, type, buffer,
+                                             /*restrict=*/true,
+                                             /*writable=*/true);
+  }
+  Value load(Value memref, ValueRange indices) {
+    return memref::LoadOp::create(b, memref, indices);
+  }
+  /// Loads and widens to f32, the accumulation type.
+  Value loadF32(Value memref, ValueRange indices) {
+    Value v = load(memref, indices);
+    Type type = v.getType();
+    if (type.isF32())
+      return v;
+    if (type.getIntOrFloatBitWidth() < 32)
+      return arith::ExtFOp::create(b, b.getF32Type(), v);
+    return arith::TruncFOp::create(b, b.getF32Type(), v);
+  }
+  /// Stores an f32 value into a buffer of any float type.
+  void storeF32(Value v, Value memref, ValueRange indices) {
+    Type type = cast<MemRefType>(memref.getType()).getElementType();
+    if (type.getIntOrFloatBitWidth() < 32)
+      v = arith::TruncFOp::create(b, type, v);
+    else if (!type.isF32())
+      v = arith::ExtFOp::create(b, type, v);
+    memref::StoreOp::create(b, v, memref, indices);
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
+  Value max(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  Value exp(Value x) { return math::ExpOp::create(b, x); }
+  Value log(Value x) { return math::LogOp::create(b, x); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value fcmp(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, p, x, y);
+  }
+  Value icmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value toIndex(Value i32) {
+    return arith::IndexCastOp::create(b, b.getIndexType(), i32);
+  }
+  /// Valid tokens of sequence `batch`: lengths[batch] clamped to [0, tokens].
+  Value validTokens(Value lengths, Value batch, Value tokens) {
+    if (!lengths)
+      return tokens;
+    Value n = toIndex(load(lengths, batch));
+    n = arith::MaxSIOp::create(b, n, index(0));
+    return arith::MinSIOp::create(b, n, tokens);
+  }
+  /// `scale` or the default 1/sqrt(head_dim).
+  Value scale(std::optional<APFloat> attr, Value headDim) {
+    if (attr)
+      return f32(attr->convertToDouble());
+    Value d = arith::IndexCastOp::create(b, b.getI64Type(), headDim);
+    d = arith::SIToFPOp::create(b, b.getF32Type(), d);
+    return math::RsqrtOp::create(b, d);
+  }
+  /// for (i = lb; i < ub; ++i) with loop-carried values.
+  ValueRange forLoop(Value lb, Value ub, ValueRange init,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto loop = scf::ForOp::create(
+        b, lb, ub, index(1), init,
+        [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nested.getInsertionBlock(),
+                              nested.getInsertionPoint());
+          scf::YieldOp::create(b, body(iv, args));
+        });
+    return loop.getResults();
+  }
+  /// if (cond) then() else carried; both yield `carried`'s types.
+  ValueRange ifThen(Value cond, ValueRange carried,
+                    function_ref<SmallVector<Value>()> then) {
+    auto op = scf::IfOp::create(b, carried.getTypes(), cond,
+                                /*withElseRegion=*/true);
+    // Without results the builder adds empty yields; ours replace them.
+    for (Region *region : {&op.getThenRegion(), &op.getElseRegion()})
+      if (!region->front().empty())
+        region->front().getTerminator()->erase();
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&op.getThenRegion().front());
+      scf::YieldOp::create(b, then());
+      b.setInsertionPointToStart(&op.getElseRegion().front());
+      scf::YieldOp::create(b, carried);
+    }
+    return op.getResults();
+  }
+  /// scf.parallel over [0, ub_i) with no reductions.
+  void parallel(ArrayRef<Value> ubs, function_ref<void(ValueRange)> body) {
+    if (ubs.empty()) {
+      body({});
+      return;
+    }
+    SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    scf::ParallelOp::create(
+        b, lbs, ubs, steps,
+        [&](OpBuilder &nested, Location loc, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nested.getInsertionBlock(),
+                              nested.getInsertionPoint());
+          body(ivs);
+        });
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// hgc.partial_attention: online softmax over the attended tokens.
+//===----------------------------------------------------------------------===//
+
+void lowerPartialAttention(PartialAttentionOp op) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  Value q = e.buffer(op.getQuery()), k = e.buffer(op.getKey()),
+        v = e.buffer(op.getValue());
+  Value indices = op.getIndices() ? e.buffer(op.getIndices()) : Value();
+  Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
+  Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
+  Value kvHeads = e.dim(k, 1), tokens = e.dim(k, 2), vHeadDim = e.dim(v, 3);
+  Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
+  Value scale = e.scale(op.getScale(), headDim);
+  double softcap = op.getSoftcap().convertToDouble();
+  Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, vHeadDim});
+  Value lse = e.alloc(op.getLse().getType(), {batch, qHeads});
+
+  e.parallel({batch, qHeads}, [&](ValueRange row) {
+    Value bi = row[0], h = row[1];
+    Value hk = arith::DivUIOp::create(b, h, group);
+    Value n = e.validTokens(lengths, bi, tokens);
+    Value acc = memref::AllocaOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{vHeadDim});
+    e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, e.f32(0), acc, d);
+      return SmallVector<Value>{};
+    });
+
+    // Folds token `t` into the running (max, sum, acc).
+    auto attend = [&](Value t, ValueRange ml) -> SmallVector<Value> {
+      Value dot = e.forLoop(
+          e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange s) {
+            Value prod =
+                e.mul(e.loadF32(q, {bi, h, d}), e.loadF32(k, {bi, hk, t, d}));
+            return SmallVector<Value>{e.add(s[0], prod)};
+          })[0];
+      Value score = e.mul(dot, scale);
+      if (softcap > 0) {
+        Value cap = e.f32(softcap);
+        score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+      }
+      Value m = ml[0], l = ml[1];
+      Value mNew = e.max(m, score);
+      Value correction = e.exp(e.sub(m, mNew));
+      Value p = e.exp(e.sub(score, mNew));
+      Value lNew = e.add(e.mul(l, correction), p);
+      e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+        Value a = memref::LoadOp::create(b, acc, d);
+        a = e.add(e.mul(a, correction), e.mul(p, e.loadF32(v, {bi, hk, t, d})));
+        memref::StoreOp::create(b, a, acc, d);
+        return SmallVector<Value>{};
+      });
+      return {mNew, lNew};
+    };
+
+    SmallVector<Value> init = {e.negInf(), e.f32(0)};
+    ValueRange ml;
+    if (indices) {
+      Value blockSize = e.index(op.getBlockSize());
+      ml = e.forLoop(
+          e.index(0), e.dim(indices, 2), init, [&](Value j, ValueRange c) {
+            Value selected = e.load(indices, {bi, hk, j});
+            Value valid = e.icmp(arith::CmpIPredicate::sge, selected, e.i32(0));
+            ValueRange r = e.ifThen(valid, c, [&]() {
+              Value start =
+                  arith::MulIOp::create(b, e.toIndex(selected), blockSize);
+              return llvm::to_vector(e.forLoop(
+                  e.index(0), blockSize, c, [&](Value u, ValueRange cc) {
+                    Value t = arith::AddIOp::create(b, start, u);
+                    Value inRange = e.icmp(arith::CmpIPredicate::slt, t, n);
+                    return llvm::to_vector(
+                        e.ifThen(inRange, cc, [&]() { return attend(t, cc); }));
+                  }));
+            });
+            return llvm::to_vector(r);
+          });
+    } else {
+      ml = e.forLoop(e.index(0), n, init, attend);
+    }
+
+    // An empty row has sum 0: output 0 and LSE -inf, never NaN.
+    Value m = ml[0], l = ml[1];
+    Value nonEmpty = e.fcmp(arith::CmpFPredicate::OGT, l, e.f32(0));
+    Value inverse = e.select(nonEmpty, e.div(e.f32(1), l), e.f32(0));
+    e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+      e.storeF32(e.mul(memref::LoadOp::create(b, acc, d), inverse), out,
+                 {bi, h, d});
+      return SmallVector<Value>{};
+    });
+    Value logSum = e.add(m, e.log(e.select(nonEmpty, l, e.f32(1))));
+    memref::StoreOp::create(b, e.select(nonEmpty, logSum, e.negInf()), lse,
+                            ValueRange{bi, h});
+  });
+
+  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
+  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
+// hgc.lse_merge
+//===----------------------------------------------------------------------===//
+
+void lowerLseMerge(LseMergeOp op) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  SmallVector<Value> outputs, lses;
+  for (Value o : op.getOutputs())
+    outputs.push_back(e.buffer(o));
+  for (Value l : op.getLses())
+    lses.push_back(e.buffer(l));
+  int64_t rank = op.getOutput().getType().getRank();
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < rank; ++d)
+    sizes.push_back(e.dim(outputs.front(), d));
+  Value out = e.alloc(op.getOutput().getType(), sizes);
+  Value lse = e.alloc(op.getLse().getType(), ArrayRef(sizes).drop_back());
+
+  e.parallel(ArrayRef(sizes).drop_back(), [&](ValueRange row) {
+    SmallVector<Value> partLse;
+    Value m = e.negInf();
+    for (Value l : lses) {
+      partLse.push_back(e.loadF32(l, row));
+      m = e.max(m, partLse.back());
+    }
+    // All partials empty: weights exp(-inf - 0) = 0, output 0, LSE -inf.
+    Value empty = e.fcmp(arith::CmpFPredicate::OEQ, m, e.negInf());
+    Value mSafe = e.select(empty, e.f32(0), m);
+    SmallVector<Value> weights;
+    Value sum = e.f32(0);
+    for (Value l : partLse) {
+      weights.push_back(e.exp(e.sub(l, mSafe)));
+      sum = e.add(sum, weights.back());
+    }
+    Value positive = e.fcmp(arith::CmpFPredicate::OGT, sum, e.f32(0));
+    Value inverse = e.select(positive, e.div(e.f32(1), sum), e.f32(0));
+    e.forLoop(e.index(0), sizes.back(), {}, [&](Value d, ValueRange) {
+      SmallVector<Value> at(row.begin(), row.end());
+      at.push_back(d);
+      Value acc = e.f32(0);
+      for (auto [o, w] : llvm::zip(outputs, weights))
+        acc = e.add(acc, e.mul(w, e.loadF32(o, at)));
+      e.storeF32(e.mul(acc, inverse), out, at);
+      return SmallVector<Value>{};
+    });
+    Value logSum = e.add(mSafe, e.log(e.select(positive, sum, e.f32(1))));
+    memref::StoreOp::create(b, e.select(positive, logSum, e.negInf()), lse,
+                            row);
+  });
+  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
+  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
+  op.erase();
+}
+
+//===----------------------------------------------------------------------===//
+// hgc.select exact_topk
+//===----------------------------------------------------------------------===//
+
+LogicalResult lowerSelect(SelectOp op) {
+  if (op.getPolicy() != Selection::ExactTopK)
+    return op.emitOpError("lowering of '")
+           << stringifySelection(op.getPolicy())
+           << "' needs block summaries or quantized keys from the KV runtime";
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  Value q = e.buffer(op.getQuery()), k = e.buffer(op.getInputs()[0]);
+  Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
+  Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
+  Value kvHeads = e.dim(k, 1), tokens = e.dim(k, 2);
+  Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
+  Value scale = e.scale(op.getScale(), headDim);
+
+  // Candidates to keep for a sequence of `n` tokens.
+  auto budgetFor = [&](Value n) -> Value {
+    if (std::optional<uint64_t> count = op.getK())
+      return e.index(*count);
+    Value nf = arith::SIToFPOp::create(
+        b, b.getF64Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
+    Value chosen = math::CeilOp::create(
+        b, arith::MulFOp::create(
+               b, nf,
+               arith::ConstantOp::create(
+                   b, b.getF64FloatAttr(op.getFraction()->convertToDouble()))));
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        arith::FPToSIOp::create(b, b.getI64Type(), chosen));
+  };
+  // The result holds the largest budget over the batch.
+  Value width;
+  RankedTensorType resultType = op.getIndices().getType();
+  if (!resultType.isDynamicDim(2)) {
+    width = e.index(resultType.getDimSize(2));
+  } else {
+    width =
+        e.forLoop(e.index(0), batch, {e.index(0)}, [&](Value bi, ValueRange w) {
+          Value n = e.validTokens(lengths, bi, tokens);
+          return SmallVector<Value>{
+              arith::MaxSIOp::create(b, w[0], budgetFor(n))};
+        })[0];
+  }
+  Value out = e.alloc(resultType, {batch, kvHeads, width});
+
+  e.parallel({batch, kvHeads}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1];
+    Value n = e.validTokens(lengths, bi, tokens);
+    Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
+    // Score of a token for the group: the maximum over its query heads.
+    Value scores = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{n});
+    e.forLoop(e.index(0), n, {}, [&](Value t, ValueRange) {
+      Value best = e.forLoop(
+          e.index(0), group, {e.negInf()}, [&](Value g, ValueRange m) {
+            Value h = arith::AddIOp::create(
+                b, arith::MulIOp::create(b, hk, group), g);
+            Value dot = e.forLoop(
+                e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange s) {
+                  return SmallVector<Value>{
+                      e.add(s[0], e.mul(e.loadF32(q, {bi, h, d}),
+                                        e.loadF32(k, {bi, hk, t, d})))};
+                })[0];
+            return SmallVector<Value>{e.max(m[0], e.mul(dot, scale))};
+          })[0];
+      memref::StoreOp::create(b, best, scores, t);
+      return SmallVector<Value>{};
+    });
+    // Partial selection: `keep` rounds of argmax, highest first, ties to the
+    // lower index; a chosen score is retired to -inf.
+    e.forLoop(e.index(0), width, {}, [&](Value j, ValueRange) {
+      Value active = e.icmp(arith::CmpIPredicate::slt, j, keep);
+      Value chosen = e.ifThen(active, {e.i32(-1)}, [&]() {
+        ValueRange found = e.forLoop(
+            e.index(0), n, {e.negInf(), e.i32(-1)},
+            [&](Value t, ValueRange best) {
+              Value s = memref::LoadOp::create(b, scores, t);
+              Value better = e.fcmp(arith::CmpFPredicate::OGT, s, best[0]);
+              Value ti = arith::IndexCastOp::create(b, b.getI32Type(), t);
+              return SmallVector<Value>{e.select(better, s, best[0]),
+                                        e.select(better, ti, best[1])};
+            });
+        Value index = found[1];
+        Value hit = e.icmp(arith::CmpIPredicate::sge, index, e.i32(0));
+        e.ifThen(hit, {}, [&]() {
+          memref::StoreOp::create(b, e.negInf(), scores, e.toIndex(index));
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{index};
+      })[0];
+      memref::StoreOp::create(b, chosen, out, ValueRange{bi, hk, j});
+      return SmallVector<Value>{};
+    });
+    // The deallocation pipeline frees `scores` (it rejects explicit frees).
+  });
+  op.getIndices().replaceAllUsesWith(e.tensor(out, resultType));
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Host fallback of the asynchronous ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult lowerAsync(Operation *root) {
+  root->walk([](WaitOp op) {
+    op.replaceAllUsesWith(op.getValues());
+    op.erase();
+  });
+  SmallVector<TransferOp> transfers;
+  root->walk([&](TransferOp op) { transfers.push_back(op); });
+  for (TransferOp op : llvm::reverse(transfers)) {
+    op.getResult().replaceAllUsesWith(op.getSource());
+    for (Operation *user : op.getToken().getUsers())
+      if (!isa<TransferOp>(user))
+        return user->emitOpError("uses an hgc.token the host fallback "
+                                 "cannot provide");
+  }
+  for (TransferOp op : llvm::reverse(transfers))
+    op.erase();
+  return success();
+}
+
+struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    if (failed(lowerAsync(root)))
+      return signalPassFailure();
+    SmallVector<Operation *> ops;
+    root->walk([&](Operation *op) {
+      if (isa<PartialAttentionOp, LseMergeOp, SelectOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      if (auto partial = dyn_cast<PartialAttentionOp>(op))
+        lowerPartialAttention(partial);
+      else if (auto merge = dyn_cast<LseMergeOp>(op))
+        lowerLseMerge(merge);
+      else if (failed(lowerSelect(cast<SelectOp>(op))))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,86 @@
+//===- Pipelines.cpp - named hgc pass pipelines --------------------------===//
+
+#include "codegen/Pipelines.h"
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+void hgc::buildHybridPipeline(OpPassManager &pm,
+                              const PlacementOptions &options) {
+  PlaceKVPassOptions place;
+  place.policy = options.policy;
+  place.sink = options.sink;
+  place.window = options.window;
+  place.budget = options.budget;
+  pm.addPass(createPlaceKVPass(place));
+  pm.addPass(createSplitAttentionPass());
+}
+
+void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
+  pm.addPass(createLowerToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  // LLVM intrinsics first (exp, log, rsqrt); libm for the rest (tanh).
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+namespace {
+struct HybridPipelineOptions
+    : public PassPipelineOptions<HybridPipelineOptions> {
+  PassOptions::Option<std::string> policy{
+      *this, "policy", llvm::cl::desc("placement policy: full or hgca"),
+      llvm::cl::init(PlacementOptions{}.policy)};
+  PassOptions::Option<int64_t> sink{
+      *this, "sink", llvm::cl::desc("attention-sink tokens on the device"),
+      llvm::cl::init(PlacementOptions{}.sink)};
+  PassOptions::Option<int64_t> window{
+      *this, "window", llvm::cl::desc("most recent tokens on the device"),
+      llvm::cl::init(PlacementOptions{}.window)};
+  PassOptions::Option<std::string> budget{
+      *this, "budget",
+      llvm::cl::desc("host tokens attended per KV head: count or fraction"),
+      llvm::cl::init(PlacementOptions{}.budget)};
+};
+} // namespace
+
+void hgc::registerHgcPipelines() {
+  PassPipelineRegistration<HybridPipelineOptions>(
+      "hgc-hybrid-pipeline",
+      "Place KV and split decode attention into per-tier partials",
+      [](OpPassManager &pm, const HybridPipelineOptions &options) {
+        buildHybridPipeline(pm,
+                            PlacementOptions{options.policy, options.sink,
+                                             options.window, options.budget});
+      });
+  PassPipelineRegistration<>(
+      "hgc-host-pipeline",
+      "Lower split-level hgc to loops and the LLVM dialect for the host",
+      buildHostLoweringPipeline);
+}

@@ -1,0 +1,30 @@
+//===- Pipelines.h - named hgc pass pipelines -------------------*- C++ -*-===//
+//
+// The pipelines every entry point reuses (hgc-opt, the runner, later the
+// driver and the JIT), so that one lowering is tested and shipped.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_CODEGEN_PIPELINES_H
+#define HGC_CODEGEN_PIPELINES_H
+
+#include "passes/PlacementOptions.h"
+
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::hgc {
+
+/// place -> split: decode attention to per-tier partials and an LSE merge.
+void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
+
+/// split-level hgc on tensors -> loops -> buffers -> LLVM dialect, runnable on
+/// the host (the device tier falls back to the same loops).
+void buildHostLoweringPipeline(OpPassManager &pm);
+
+/// Registers `hgc-hybrid-pipeline` and `hgc-host-pipeline` with the same
+/// option names as the hgc-place-kv pass.
+void registerHgcPipelines();
+
+} // namespace mlir::hgc
+
+#endif // HGC_CODEGEN_PIPELINES_H

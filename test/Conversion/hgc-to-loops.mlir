@@ -1,0 +1,97 @@
+// RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops | FileCheck %s
+
+// Online softmax: rows (batch, q head) in parallel, tokens in order, f16 KV
+// widened to f32, an empty row guarded to output 0 and LSE -inf.
+// CHECK-LABEL: func.func @partial_dense
+// CHECK: %[[Q:.+]] = bufferization.to_buffer %{{.+}} read_only
+// CHECK: %[[OUT:.+]] = memref.alloc() : memref<2x8x16xf32>
+// CHECK: %[[LSE:.+]] = memref.alloc() : memref<2x8xf32>
+// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]]) =
+// CHECK:   arith.divui %[[H]]
+// CHECK:   memref.alloca
+// CHECK:   scf.for {{.+}} iter_args(%[[M:.+]] = %{{.+}}, %[[L:.+]] = %{{.+}}) -> (f32, f32)
+// CHECK:     arith.extf {{.+}} : f16 to f32
+// CHECK:     arith.maximumf
+// CHECK:     math.exp
+// CHECK:   arith.cmpf ogt
+// CHECK:   math.log
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: hgc.partial_attention
+func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
+    %v: tensor<2x2x?x16xf16>, %n: tensor<2xi32>)
+    -> (tensor<2x8x16xf32>, tensor<2x8xf32>) {
+  %o, %l = hgc.partial_attention %q, %k, %v lengths(%n)
+      : (tensor<2x8x16xf32>, tensor<2x2x?x16xf16>, tensor<2x2x?x16xf16>,
+         tensor<2xi32>) -> (tensor<2x8x16xf32>, tensor<2x8xf32>)
+  return %o, %l : tensor<2x8x16xf32>, tensor<2x8xf32>
+}
+
+// -----
+
+// Selected blocks: negative indices skipped, tokens past the length skipped,
+// softcap through tanh.
+// CHECK-LABEL: func.func @partial_blocks
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK:   arith.cmpi sge
+// CHECK:   scf.if
+// CHECK:     arith.muli
+// CHECK:     scf.for
+// CHECK:       arith.cmpi slt
+// CHECK:       math.tanh
+func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
+    %i: tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
+  %o, %l = hgc.partial_attention %q, %k, %k indices(%i)
+      {block_size = 16 : i64, softcap = 30.0 : f32}
+      : (tensor<1x4x8xf32>, tensor<1x2x64x8xbf16>, tensor<1x2x64x8xbf16>,
+         tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
+  return %o, %l : tensor<1x4x8xf32>, tensor<1x4xf32>
+}
+
+// -----
+
+// Selection: per KV head, the maximum over the group, then rounds of argmax;
+// a fractional budget sizes the result from the longest sequence.
+// CHECK-LABEL: func.func @select_fraction
+// CHECK: %[[W:.+]] = scf.for {{.+}} -> (index)
+// CHECK:   math.ceil
+// CHECK: memref.alloc(%[[W]]) : memref<2x2x?xi32>
+// CHECK: scf.parallel
+// CHECK:   arith.maximumf
+// CHECK:   arith.cmpf ogt
+// CHECK-NOT: hgc.select
+func.func @select_fraction(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf32>,
+    %n: tensor<2xi32>) -> tensor<2x2x?xi32> {
+  %i = hgc.select exact_topk %q, %k lengths(%n) {fraction = 0.25 : f64}
+      : (tensor<2x8x16xf32>, tensor<2x2x?x16xf32>, tensor<2xi32>) -> tensor<2x2x?xi32>
+  return %i : tensor<2x2x?xi32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @merge
+// CHECK: scf.parallel
+// CHECK:   arith.cmpf oeq
+// CHECK:   math.exp
+// CHECK:   math.exp
+// CHECK:   scf.for
+// CHECK-NOT: hgc.lse_merge
+func.func @merge(%a: tensor<1x4x8xf32>, %b: tensor<1x4x8xf32>, %la: tensor<1x4xf32>,
+    %lb: tensor<1x4xf32>) -> tensor<1x4x8xf32> {
+  %o, %l = hgc.lse_merge %a, %b lse %la, %lb : tensor<1x4x8xf32>, tensor<1x4xf32>
+  return %o : tensor<1x4x8xf32>
+}
+
+// -----
+
+// On the host the asynchronous ops are the values themselves.
+// CHECK-LABEL: func.func @transfers
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<4xf32>)
+// CHECK-NOT: hgc.
+// CHECK: return %[[X]]
+func.func @transfers(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %y, %t = hgc.transfer %x from device to host : tensor<4xf32>
+  %z, %t2 = hgc.transfer %y from host to device after %t : tensor<4xf32>
+  %w = hgc.wait %t, %t2 ready %z : tensor<4xf32>
+  return %w : tensor<4xf32>
+}

@@ -1,0 +1,105 @@
+"""float64 numpy references for the hgc ops and small helpers to run them.
+
+Everything here is independent of hgc's lowering: plain loops and numpy in
+float64, following the op descriptions in docs/dialect/Hgc.md.
+"""
+import pathlib
+import subprocess
+
+import numpy as np
+
+NEG_INF = -np.inf
+
+
+def bf16_bits(x):
+    """Rounds float32 values to bfloat16 and returns (bits as uint16, the
+    rounded values as float64) so a reference sees exactly what hgc reads."""
+    x = np.asarray(x, np.float32)
+    bits = x.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    values = (rounded.astype(np.uint32) << 16).view(np.float32)
+    return rounded, values.astype(np.float64)
+
+
+def as_kv(x, dtype):
+    """(array to feed hgc, float64 values hgc will read) for a KV dtype."""
+    if dtype == "bf16":
+        return bf16_bits(x)
+    array = np.asarray(x).astype(dtype)
+    return array, array.astype(np.float64)
+
+
+def partial_attention(q, k, v, lengths=None, indices=None, block_size=1,
+                      scale=None, softcap=0.0):
+    """Output [B, Hq, Dv] and LSE [B, Hq] over the attended tokens."""
+    batch, q_heads, dim = q.shape
+    kv_heads, tokens = k.shape[1], k.shape[2]
+    group = q_heads // kv_heads
+    scale = 1.0 / np.sqrt(dim) if scale is None else scale
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    lse = np.full((batch, q_heads), NEG_INF)
+    for b in range(batch):
+        n = tokens if lengths is None else max(0, min(int(lengths[b]), tokens))
+        for h in range(q_heads):
+            hk = h // group
+            if indices is None:
+                chosen = list(range(n))
+            else:
+                chosen = [i * block_size + u for i in indices[b, hk] if i >= 0
+                          for u in range(block_size)
+                          if i * block_size + u < n]
+            if not chosen:
+                continue
+            s = k[b, hk, chosen] @ q[b, h] * scale
+            if softcap > 0:
+                s = softcap * np.tanh(s / softcap)
+            m = s.max()
+            p = np.exp(s - m)
+            out[b, h] = p @ v[b, hk, chosen] / p.sum()
+            lse[b, h] = m + np.log(p.sum())
+    return out, lse
+
+
+def select_scores(q, k, scale=None):
+    """Per (batch, KV head, token): max over the group's query heads."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    scale = 1.0 / np.sqrt(dim) if scale is None else scale
+    per_head = np.einsum("bhd,bktd->bhkt", q, k)
+    scores = np.empty(k.shape[:3])
+    for hk in range(kv_heads):
+        scores[:, hk] = per_head[:, hk * group:(hk + 1) * group, hk].max(1)
+    return scores * scale
+
+
+def lse_merge(outputs, lses):
+    lses = np.stack(lses)
+    m = lses.max(0)
+    safe = np.where(np.isneginf(m), 0.0, m)
+    w = np.exp(lses - safe)
+    total = w.sum(0)
+    out = np.einsum("p...,p...d->...d", w, np.stack(outputs))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(total[..., None] > 0, out / total[..., None], 0.0)
+        lse = np.where(total > 0, safe + np.log(total), NEG_INF)
+    return out, lse
+
+
+def run_hgc(runner, tmp_path, source, inputs, extra=()):
+    """Runs @main of `source` with `inputs` (arg0, arg1, ...) and returns
+    the results as numpy arrays."""
+    tmp_path = pathlib.Path(tmp_path)
+    program = tmp_path / "program.mlir"
+    program.write_text(source)
+    args = [str(runner), str(program), "--output-dir", str(tmp_path / "out")]
+    for i, array in enumerate(inputs):
+        path = tmp_path / f"arg{i}.npy"
+        np.save(path, array)
+        args.append(f"--input=arg{i}={path}")
+    result = subprocess.run(args + list(extra), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    outputs = sorted((tmp_path / "out").glob("out*.npy"),
+                     key=lambda p: int(p.stem[3:]))
+    return [np.load(p) for p in outputs]
