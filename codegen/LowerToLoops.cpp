@@ -439,6 +439,96 @@ LogicalResult lowerSelect(SelectOp op) {
 }
 
 //===----------------------------------------------------------------------===//
+// hgc.kv_view of a cache bound over plain tensors
+//===----------------------------------------------------------------------===//
+
+/// Gathers the tokens `placement` puts on the view's tier out of the bound
+/// key/value tensors: on the first tier the sinks then the recent window
+/// (every token when the sequence fits the hot set), on the second tier the
+/// tokens between them. Later tiers hold nothing without capacity limits.
+LogicalResult lowerKVView(KVViewOp op) {
+  auto bind = op.getCache().getDefiningOp<BindKVOp>();
+  if (!bind)
+    return op.emitOpError("reads a runtime-owned cache; the host lowering "
+                          "resolves only caches bound with hgc.bind_kv");
+  PlacementAttr placement = op.getPlacementAttr();
+  if (!placement)
+    return op.emitOpError("needs a placement to slice plain KV tensors");
+  ArrayRef<TierPolicyAttr> tiers = placement.getTiers();
+  int64_t tierIndex = llvm::find_if(tiers,
+                                    [&](TierPolicyAttr t) {
+                                      return t.getTier() == op.getTier();
+                                    }) -
+                      tiers.begin();
+
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  Value key = e.buffer(bind.getKey()), value = e.buffer(bind.getValue());
+  Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
+  Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), tokens = e.dim(key, 2),
+        headDim = e.dim(key, 3);
+  Value sink = e.index(placement.getSink());
+  Value hot = e.index(placement.getSink() + placement.getWindow());
+  Value zero = e.index(0);
+  auto count = [&](Value n) -> Value {
+    if (tiers.size() == 1)
+      return n;
+    if (tierIndex == 0)
+      return arith::MinSIOp::create(b, n, hot);
+    if (tierIndex == 1)
+      return arith::MaxSIOp::create(b, arith::SubIOp::create(b, n, hot), zero);
+    return zero;
+  };
+  auto source = [&](Value j, Value n) -> Value {
+    if (tiers.size() == 1)
+      return j;
+    if (tierIndex == 1)
+      return arith::AddIOp::create(b, sink, j);
+    // Past the sinks, the window ends at the sequence's last token.
+    Value fits = e.icmp(arith::CmpIPredicate::sle, n, hot);
+    Value inSinks = e.icmp(arith::CmpIPredicate::slt, j, sink);
+    Value windowed =
+        arith::AddIOp::create(b, arith::SubIOp::create(b, n, hot), j);
+    return e.select(arith::OrIOp::create(b, fits, inSinks), j, windowed);
+  };
+
+  Value width = e.forLoop(zero, batch, {zero}, [&](Value bi, ValueRange w) {
+    Value n = e.validTokens(lengths, bi, tokens);
+    return SmallVector<Value>{arith::MaxSIOp::create(b, w[0], count(n))};
+  })[0];
+  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
+  Value keyOut = e.alloc(op.getKey().getType(), sizes);
+  Value valueOut = e.alloc(op.getValue().getType(), sizes);
+  Value lengthsOut = e.alloc(op.getLengths().getType(), {batch});
+  e.parallel({batch}, [&](ValueRange row) {
+    Value n = e.validTokens(lengths, row[0], tokens);
+    Value c = arith::IndexCastOp::create(b, b.getI32Type(), count(n));
+    memref::StoreOp::create(b, c, lengthsOut, row[0]);
+  });
+  e.parallel({batch, kvHeads}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1];
+    Value n = e.validTokens(lengths, bi, tokens);
+    e.forLoop(zero, count(n), {}, [&](Value j, ValueRange) {
+      Value t = source(j, n);
+      e.forLoop(zero, headDim, {}, [&](Value d, ValueRange) {
+        memref::StoreOp::create(b, e.load(key, {bi, hk, t, d}), keyOut,
+                                ValueRange{bi, hk, j, d});
+        memref::StoreOp::create(b, e.load(value, {bi, hk, t, d}), valueOut,
+                                ValueRange{bi, hk, j, d});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  });
+  op.getKey().replaceAllUsesWith(e.tensor(keyOut, op.getKey().getType()));
+  op.getValue().replaceAllUsesWith(e.tensor(valueOut, op.getValue().getType()));
+  op.getLengths().replaceAllUsesWith(
+      e.tensor(lengthsOut, op.getLengths().getType()));
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Host fallback of the asynchronous ops
 //===----------------------------------------------------------------------===//
 
@@ -467,18 +557,36 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     if (failed(lowerAsync(root)))
       return signalPassFailure();
     SmallVector<Operation *> ops;
-    root->walk([&](Operation *op) {
-      if (isa<PartialAttentionOp, LseMergeOp, SelectOp>(op))
+    WalkResult unsupported = root->walk([&](Operation *op) {
+      if (isa<AttentionOp, DecodeAttentionOp>(op)) {
+        op->emitOpError("is not lowered to loops directly; run the "
+                        "hgc-hybrid-pipeline (bind, place, split) first");
+        return WalkResult::interrupt();
+      }
+      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp>(op))
         ops.push_back(op);
+      return WalkResult::advance();
     });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
     for (Operation *op : ops) {
+      LogicalResult lowered = success();
       if (auto partial = dyn_cast<PartialAttentionOp>(op))
         lowerPartialAttention(partial);
       else if (auto merge = dyn_cast<LseMergeOp>(op))
         lowerLseMerge(merge);
-      else if (failed(lowerSelect(cast<SelectOp>(op))))
+      else if (auto select = dyn_cast<SelectOp>(op))
+        lowered = lowerSelect(select);
+      else
+        lowered = lowerKVView(cast<KVViewOp>(op));
+      if (failed(lowered))
         return signalPassFailure();
     }
+    // Bound caches are read only through the views lowered above.
+    root->walk([](BindKVOp op) {
+      if (op->use_empty())
+        op.erase();
+    });
   }
 };
 

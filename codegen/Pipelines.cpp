@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -22,12 +23,15 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
   place.sink = options.sink;
   place.window = options.window;
   place.budget = options.budget;
+  pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(place));
   pm.addPass(createSplitAttentionPass());
 }
 
 void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createLowerToLoopsPass());
+  // Elementwise arith on tensors (precision casts around the partials).
+  pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -36,6 +40,7 @@ void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -14,7 +14,8 @@
 
 namespace mlir::hgc {
 
-/// place -> split: decode attention to per-tier partials and an LSE merge.
+/// bind -> place -> split: single-query attention to decode attention on a
+/// cache, then per-tier partials and an LSE merge.
 void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
 
 /// split-level hgc on tensors -> loops -> buffers -> LLVM dialect, runnable on

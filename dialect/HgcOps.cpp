@@ -310,12 +310,50 @@ void DecodeAttentionOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// BindKVOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult BindKVOp::verify() {
+  Operation *op = getOperation();
+  KVCacheType cache = getCache().getType();
+  if (getKey().getType() != getValue().getType())
+    return emitOpError("key and value must have one type, got ")
+           << getKey().getType() << " and " << getValue().getType();
+  if (getKey().getType().getElementType() != cache.getElementType())
+    return emitOpError("key element type ")
+           << getKey().getType().getElementType()
+           << " differs from the cache's " << cache.getElementType();
+  int64_t batch = getKey().getType().getRank() == 4
+                      ? getKey().getType().getDimSize(0)
+                      : ShapedType::kDynamic;
+  if (failed(verifyShape(op, "key", getKey().getType(),
+                         {batch, cache.getKvHeads(), ShapedType::kDynamic,
+                          cache.getHeadDim()})))
+    return failure();
+  int64_t tokens = getKey().getType().getDimSize(2);
+  if (!cache.isUnbounded() && !ShapedType::isDynamic(tokens) &&
+      tokens > cache.getMaxTokens())
+    return emitOpError("binds ")
+           << tokens << " tokens to a cache of max_tokens "
+           << cache.getMaxTokens();
+  return verifyLengths(op, getLengths(), batch);
+}
+
+//===----------------------------------------------------------------------===//
 // KVViewOp
 //===----------------------------------------------------------------------===//
 
 LogicalResult KVViewOp::verify() {
   Operation *op = getOperation();
   KVCacheType cache = getCache().getType();
+  if (PlacementAttr placement = getPlacementAttr()) {
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+    if (!placement.getHeads().empty())
+      return emitOpError("views one placement for all KV heads; per-head "
+                         "overrides need one view per head group");
+  }
   if (getKey().getType() != getValue().getType())
     return emitOpError("key and value views must have one type, got ")
            << getKey().getType() << " and " << getValue().getType();

@@ -108,6 +108,32 @@ def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
   let hasVerifier = 1;
 }
 
+def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure]> {
+  let summary = "a KV cache over plain key and value tensors";
+  let description = [{
+    Binds `key`/`value` `[batch, kv_heads, tokens, head_dim]` (a model's
+    past ++ current KV) as a cache, with `lengths` `[batch]` valid tokens per
+    sequence (all tokens without it). This is how a model-level program
+    reaches `hgc.decode_attention` before a runtime owns the memory: the
+    host lowering resolves each tier's `hgc.kv_view` by slicing these tensors
+    per the placement.
+
+    ```mlir
+    %cache = hgc.bind_kv %k, %v lengths(%n)
+        : tensor<2x8x?x128xf16>, tensor<2x8x?x128xf16>, tensor<2xi32>
+        -> !hgc.kv_cache<8x128xf16>
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
+      Optional<Hgc_I32Tensor>:$lengths);
+  let results = (outs Hgc_KVCacheType:$cache);
+  let assemblyFormat = [{
+    $key `,` $value (`lengths` `(` $lengths^ `:` type($lengths) `)`)? attr-dict
+    `:` type($key) `,` type($value) `->` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Split level
 //===----------------------------------------------------------------------===//
@@ -116,9 +142,12 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
     [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
   let summary = "the keys and values of a cache resident on one tier";
   let description = [{
-    Exposes the tokens of `cache` that the cache's placement puts on `tier` as
+    Exposes the tokens of `cache` that `placement` puts on `tier` as
     `[batch, kv_heads, tokens, head_dim]` key and value tensors, padded to the
     longest sequence, with each sequence's valid token count in `lengths`.
+    Tokens keep their order; on the first tier the sinks come before the
+    recent window. Without `placement` the runtime's own placement of the
+    cache decides.
 
     ```mlir
     %k, %v, %len = hgc.kv_view %cache tier host
@@ -126,7 +155,8 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
         -> tensor<?x8x?x128xf16>, tensor<?x8x?x128xf16>, tensor<?xi32>
     ```
   }];
-  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier);
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement);
   let results = (outs Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
       Hgc_I32Tensor:$lengths);
   let assemblyFormat = [{

@@ -5,6 +5,24 @@
 
 include "mlir/Pass/PassBase.td"
 
+def BindKVCachePass : Pass<"hgc-bind-kv-cache"> {
+  let summary = "Turn single-query attention over past ++ current KV into "
+                "decode attention on a KV cache";
+  let description = [{
+    Rewrites an `hgc.attention` that is one decode step (4-D, one query token,
+    no mask, no QK output, value head size equal to the key head size, KV in
+    f32/f16/bf16) into `hgc.decode_attention` on `hgc.bind_kv` of the present
+    KV, the concatenation of `past_key`/`past_value` and `key`/`value` along
+    the sequence. `nonpad_kv_seqlen` becomes the cache's lengths. Causality
+    needs nothing: a single query aligned to the bottom right sees every token.
+    `present_key`/`present_value` uses read the concatenation. Other
+    attention is left alone.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def PlaceKVPass : Pass<"hgc-place-kv"> {
   let summary = "Attach a #hgc.placement to decode attention from a policy";
   let description = [{

@@ -47,8 +47,9 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       {batch, cache.getKvHeads(), ShapedType::kDynamic, cache.getHeadDim()},
       cache.getElementType());
   auto lengthsType = RankedTensorType::get({batch}, builder.getI32Type());
-  auto view = KVViewOp::create(builder, loc, kvType, kvType, lengthsType,
-                               op.getCache(), policy.getTier());
+  auto view =
+      KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
+                       policy.getTier(), op.getPlacementAttr());
 
   Value indices;
   if (selection == Selection::ExactTopK) {

@@ -14,3 +14,30 @@ func.func @escaping_token(%x: tensor<4xf32>) -> !hgc.token {
   %y, %t = hgc.transfer %x from device to host : tensor<4xf32>
   return %t : !hgc.token
 }
+
+// -----
+
+func.func @runtime_cache(%c: !hgc.kv_cache<2x8xf32>) -> tensor<?x2x?x8xf32> {
+  // expected-error @+1 {{reads a runtime-owned cache; the host lowering resolves only caches bound with hgc.bind_kv}}
+  %k, %v, %n = hgc.kv_view %c tier device {placement = #hgc.placement<tiers = [device = dense]>}
+      : !hgc.kv_cache<2x8xf32> -> tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?xi32>
+  return %k : tensor<?x2x?x8xf32>
+}
+
+// -----
+
+func.func @unplaced_view(%k: tensor<1x2x4x8xf32>) -> tensor<1x2x?x8xf32> {
+  %c = hgc.bind_kv %k, %k : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> !hgc.kv_cache<2x8xf32>
+  // expected-error @+1 {{needs a placement to slice plain KV tensors}}
+  %kk, %v, %n = hgc.kv_view %c tier device : !hgc.kv_cache<2x8xf32>
+      -> tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>, tensor<1xi32>
+  return %kk : tensor<1x2x?x8xf32>
+}
+
+// -----
+
+func.func @model_level(%q: tensor<1x4x8xf32>, %c: !hgc.kv_cache<2x8xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{is not lowered to loops directly; run the hgc-hybrid-pipeline (bind, place, split) first}}
+  %o = hgc.decode_attention %q, %c : tensor<1x4x8xf32>, !hgc.kv_cache<2x8xf32> -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}

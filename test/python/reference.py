@@ -103,3 +103,36 @@ def run_hgc(runner, tmp_path, source, inputs, extra=()):
     outputs = sorted((tmp_path / "out").glob("out*.npy"),
                      key=lambda p: int(p.stem[3:]))
     return [np.load(p) for p in outputs]
+
+
+def bf16_to_float(bits):
+    return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(
+        np.float32).astype(np.float64)
+
+
+def hybrid_decode(q, k, v, lengths, sink, window, budget):
+    """HGCA on one decode step, float64: the first `sink` and last `window`
+    tokens dense, the tokens between them attended over a per-KV-head exact
+    top-k (score = max over the group's query heads); `budget` an int count
+    or a float fraction of the host tokens, rounded up. Exact attention over
+    the union of the two sets, which is what the LSE merge must reproduce."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    scores = select_scores(q, k)
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    for b in range(batch):
+        n = int(lengths[b])
+        hot = list(range(n)) if n <= sink + window else (
+            list(range(sink)) + list(range(n - window, n)))
+        host = [] if n <= sink + window else list(range(sink, n - window))
+        keep = budget if isinstance(budget, int) else int(np.ceil(budget * len(host)))
+        keep = min(keep, len(host))
+        for hk in range(kv_heads):
+            order = np.argsort(-scores[b, hk, host], kind="stable")[:keep]
+            chosen = hot + [host[i] for i in order]
+            for h in range(hk * group, (hk + 1) * group):
+                s = k[b, hk, chosen] @ q[b, h] / np.sqrt(dim)
+                p = np.exp(s - s.max())
+                out[b, h] = p @ v[b, hk, chosen] / p.sum()
+    return out

@@ -189,6 +189,8 @@ int main(int argc, char **argv) {
   auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
                                                /*sizeLevel=*/0, nullptr);
   options.transformer = transformer;
+  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS};
+  options.sharedLibPaths = sharedLibs;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)
     fail("JIT compilation failed: " + llvm::toString(engine.takeError()));

@@ -115,3 +115,63 @@ func.func @kv_view_unknown_tier(%c: !hgc.kv_cache<8x64xf32>) {
       -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>
   return
 }
+
+// -----
+
+func.func @kv_view_tier_not_placed(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{tier 'cxl' is not in the placement}}
+  %k, %v, %l = hgc.kv_view %c tier cxl {placement = #hgc.placement<window = 4,
+      tiers = [device = dense, host = dense]>} : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @kv_view_head_overrides(%c: !hgc.kv_cache<8x64xf32>) {
+  // expected-error @+1 {{views one placement for all KV heads; per-head overrides need one view per head group}}
+  %k, %v, %l = hgc.kv_view %c tier device {placement = #hgc.placement<tiers = [device = dense],
+      heads = [[1] = <tiers = [host = dense]>]>} : !hgc.kv_cache<8x64xf32>
+      -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @bind_types(%k: tensor<1x8x4x64xf32>, %v: tensor<1x8x5x64xf32>) {
+  // expected-error @+1 {{key and value must have one type, got 'tensor<1x8x4x64xf32>' and 'tensor<1x8x5x64xf32>'}}
+  %c = hgc.bind_kv %k, %v : tensor<1x8x4x64xf32>, tensor<1x8x5x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_element(%k: tensor<1x8x4x64xf32>) {
+  // expected-error @+1 {{key element type 'f32' differs from the cache's 'f16'}}
+  %c = hgc.bind_kv %k, %k : tensor<1x8x4x64xf32>, tensor<1x8x4x64xf32> -> !hgc.kv_cache<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @bind_heads(%k: tensor<1x4x4x64xf32>) {
+  // expected-error @+1 {{'key' has shape [1, 4, 4, 64], expected [1, 8, ?, 64]}}
+  %c = hgc.bind_kv %k, %k : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_capacity(%k: tensor<1x8x40x64xf32>) {
+  // expected-error @+1 {{binds 40 tokens to a cache of max_tokens 32}}
+  %c = hgc.bind_kv %k, %k : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32, max_tokens = 32>
+  return
+}
+
+// -----
+
+func.func @bind_lengths(%k: tensor<2x8x40x64xf32>, %n: tensor<3xi32>) {
+  // expected-error @+1 {{'lengths' has shape [3], expected [2]}}
+  %c = hgc.bind_kv %k, %k lengths(%n : tensor<3xi32>) : tensor<2x8x40x64xf32>, tensor<2x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}

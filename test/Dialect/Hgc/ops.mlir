@@ -106,6 +106,20 @@ func.func @decode_attention_hgca(%q: tensor<1x32x128xbf16>,
 
 // -----
 
+// CHECK-LABEL: func.func @bind_kv
+// CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%{{.+}} : tensor<2xi32>) : tensor<2x8x?x64xbf16>, tensor<2x8x?x64xbf16> -> !hgc.kv_cache<8x64xbf16>
+// CHECK: hgc.kv_view %{{.+}} tier host {placement = #hgc.placement<window = 16, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+func.func @bind_kv(%k: tensor<2x8x?x64xbf16>, %n: tensor<2xi32>) -> tensor<2x8x?x64xbf16> {
+  %c = hgc.bind_kv %k, %k lengths(%n : tensor<2xi32>)
+      : tensor<2x8x?x64xbf16>, tensor<2x8x?x64xbf16> -> !hgc.kv_cache<8x64xbf16>
+  %kh, %vh, %nh = hgc.kv_view %c tier host {placement = #hgc.placement<window = 16,
+      tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : !hgc.kv_cache<8x64xbf16> -> tensor<2x8x?x64xbf16>, tensor<2x8x?x64xbf16>, tensor<2xi32>
+  return %kh : tensor<2x8x?x64xbf16>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @kv_view
 // CHECK: = hgc.kv_view %{{.+}} tier host : !hgc.kv_cache<8x64xf32>
 // CHECK-SAME: -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>

@@ -1,0 +1,58 @@
+// RUN: hgc-opt %s -split-input-file -hgc-bind-kv-cache | FileCheck %s
+
+// One decode step with past KV: present = past ++ current, bound as a cache;
+// the query loses its sequence axis; present_key reads the concatenation.
+// CHECK-LABEL: func.func @decode_step
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x8x1x16xf16>, %[[K:[a-z0-9]+]]: tensor<2x2x1x16xf16>, %[[V:[a-z0-9]+]]: tensor<2x2x1x16xf16>, %[[PK:[a-z0-9]+]]: tensor<2x2x?x16xf16>, %[[PV:[a-z0-9]+]]: tensor<2x2x?x16xf16>)
+// CHECK: %[[KEYS:.+]] = tensor.concat dim(2) %[[PK]], %[[K]]
+// CHECK: %[[VALUES:.+]] = tensor.concat dim(2) %[[PV]], %[[V]]
+// CHECK: %[[CACHE:.+]] = hgc.bind_kv %[[KEYS]], %[[VALUES]] : tensor<2x2x?x16xf16>, tensor<2x2x?x16xf16> -> !hgc.kv_cache<2x16xf16>
+// CHECK: %[[Q3:.+]] = tensor.collapse_shape %[[Q]] {{\[}}[0], [1], [2, 3]] : tensor<2x8x1x16xf16> into tensor<2x8x16xf16>
+// CHECK: %[[O:.+]] = hgc.decode_attention %[[Q3]], %[[CACHE]] {scale = 2.500000e-01 : f32, softcap = 5.000000e+01 : f32}
+// CHECK: %[[Y:.+]] = tensor.expand_shape %[[O]] {{\[}}[0], [1], [2, 3]]
+// CHECK: return %[[Y]], %[[KEYS]]
+func.func @decode_step(%q: tensor<2x8x1x16xf16>, %k: tensor<2x2x1x16xf16>,
+    %v: tensor<2x2x1x16xf16>, %pk: tensor<2x2x?x16xf16>, %pv: tensor<2x2x?x16xf16>)
+    -> (tensor<2x8x1x16xf16>, tensor<2x2x?x16xf16>) {
+  %y, %present_k, %present_v = hgc.attention %q, %k, %v
+      past(%pk, %pv : tensor<2x2x?x16xf16>, tensor<2x2x?x16xf16>)
+      {is_causal = true, scale = 0.25 : f32, softcap = 50.0 : f32}
+      : tensor<2x8x1x16xf16>, tensor<2x2x1x16xf16>, tensor<2x2x1x16xf16>
+      -> tensor<2x8x1x16xf16> present(tensor<2x2x?x16xf16>, tensor<2x2x?x16xf16>)
+  return %y, %present_k : tensor<2x8x1x16xf16>, tensor<2x2x?x16xf16>
+}
+
+// -----
+
+// Padding lengths (opset 24) become the cache's lengths.
+// CHECK-LABEL: func.func @nonpad
+// CHECK: %[[N:.+]] = arith.trunci %{{.+}} : tensor<3xi64> to tensor<3xi32>
+// CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%[[N]] : tensor<3xi32>)
+// CHECK: hgc.decode_attention
+func.func @nonpad(%q: tensor<3x4x1x8xf32>, %k: tensor<3x4x10x8xf32>,
+    %n: tensor<3xi64>) -> tensor<3x4x1x8xf32> {
+  %y = hgc.attention %q, %k, %k nonpad_kv_seqlen(%n : tensor<3xi64>)
+      : tensor<3x4x1x8xf32>, tensor<3x4x10x8xf32>, tensor<3x4x10x8xf32> -> tensor<3x4x1x8xf32>
+  return %y : tensor<3x4x1x8xf32>
+}
+
+// -----
+
+// Not a single decode step: prefill (several queries), a mask, 3-D inputs,
+// and a value head size unlike the key's all stay hgc.attention.
+// CHECK-LABEL: func.func @not_decode_steps
+// CHECK-COUNT-4: hgc.attention
+// CHECK-NOT: hgc.decode_attention
+func.func @not_decode_steps(%q4: tensor<1x4x3x8xf32>, %k: tensor<1x4x3x8xf32>,
+    %q1: tensor<1x4x1x8xf32>, %m: tensor<1x3xi1>, %q3: tensor<1x1x32xf32>,
+    %k3: tensor<1x3x32xf32>, %v4: tensor<1x4x3x4xf32>) {
+  %a = hgc.attention %q4, %k, %k
+      : tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32> -> tensor<1x4x3x8xf32>
+  %b = hgc.attention %q1, %k, %k mask(%m : tensor<1x3xi1>)
+      : tensor<1x4x1x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32> -> tensor<1x4x1x8xf32>
+  %c = hgc.attention %q3, %k3, %k3 {q_num_heads = 4 : i64, kv_num_heads = 4 : i64}
+      : tensor<1x1x32xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32> -> tensor<1x1x32xf32>
+  %d = hgc.attention %q1, %k, %v4
+      : tensor<1x4x1x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x4xf32> -> tensor<1x4x1x4xf32>
+  return
+}
