@@ -26,6 +26,7 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
   pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(place));
   pm.addPass(createSplitAttentionPass());
+  pm.addPass(createInsertTransfersPass());
 }
 
 void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
@@ -78,7 +79,8 @@ struct HybridPipelineOptions
 void hgc::registerHgcPipelines() {
   PassPipelineRegistration<HybridPipelineOptions>(
       "hgc-hybrid-pipeline",
-      "Place KV and split decode attention into per-tier partials",
+      "Bind, place and split decode attention into per-tier partials with "
+      "explicit transfers",
       [](OpPassManager &pm, const HybridPipelineOptions &options) {
         buildHybridPipeline(pm,
                             PlacementOptions{options.policy, options.sink,

@@ -14,8 +14,9 @@
 
 namespace mlir::hgc {
 
-/// bind -> place -> split: single-query attention to decode attention on a
-/// cache, then per-tier partials and an LSE merge.
+/// bind -> place -> split -> transfers: single-query attention to decode
+/// attention on a cache, then per-tier partials, an LSE merge, and the
+/// asynchronous moves between tiers.
 void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
 
 /// split-level hgc on tensors -> loops -> buffers -> LLVM dialect, runnable on

@@ -89,6 +89,23 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def InsertTransfersPass : Pass<"hgc-insert-transfers"> {
+  let summary = "Make the data movement of split attention explicit and "
+                "asynchronous";
+  let description = [{
+    The query and the merged output live on the device tier. For every
+    `hgc.select` and `hgc.partial_attention` that reads KV viewed on another
+    tier (host, cxl, storage), this pass starts an `hgc.transfer` of its query
+    to that tier right after the query is defined, and sends the partial's
+    output and LSE back to the device right after they are computed. Each
+    `hgc.wait` sits immediately before the first use of the moved value, so
+    the copies overlap the device's dense partial and the other tier's
+    selection. One query copy per tier is shared by all its users. Ops that
+    already read moved values are left alone, so the pass is idempotent.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect"];
+}
+
 def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
   let summary = "Lower split-level hgc ops to parallel loops over buffers";
   let description = [{
