@@ -18,6 +18,7 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -132,6 +133,8 @@ int main(int argc, char **argv) {
   if (!buffer)
     fail(inputFile + ": " + buffer.getError().message());
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  // Diagnostics as file:line:col: error: with the source line.
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
@@ -189,7 +192,7 @@ int main(int argc, char **argv) {
   auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
                                                /*sizeLevel=*/0, nullptr);
   options.transformer = transformer;
-  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS};
+  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME};
   options.sharedLibPaths = sharedLibs;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)
