@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <limits>
@@ -113,10 +114,13 @@ struct Emitter {
     return arith::IndexCastOp::create(b, b.getIndexType(), i32);
   }
   /// Valid tokens of sequence `batch`: lengths[batch] clamped to [0, tokens].
-  Value validTokens(Value lengths, Value batch, Value tokens) {
+  Value validTokens(Value lengths, Value batch, Value tokens,
+                    bool isI64 = false) {
     if (!lengths)
       return tokens;
-    Value n = toIndex(load(lengths, batch));
+    Value raw = load(lengths, batch);
+    Value n = isI64 ? arith::IndexCastOp::create(b, b.getIndexType(), raw)
+                    : toIndex(raw);
     n = arith::MaxSIOp::create(b, n, index(0));
     return arith::MinSIOp::create(b, n, tokens);
   }
@@ -280,6 +284,213 @@ void lowerPartialAttention(PartialAttentionOp op) {
 }
 
 //===----------------------------------------------------------------------===//
+// hgc.attention: the reference semantics, one online softmax per query row.
+//===----------------------------------------------------------------------===//
+
+/// Reads Q/K/V in the [batch, heads, seq, head] view whatever their rank:
+/// 3-D operands are [batch, seq, heads * head].
+struct HeadsAccessor {
+  Value buffer;
+  Value headSize;
+  bool isRank3;
+
+  Value load(Emitter &e, Value b, Value h, Value s, Value d) {
+    if (!isRank3)
+      return e.loadF32(buffer, {b, h, s, d});
+    Value column =
+        arith::AddIOp::create(e.b, arith::MulIOp::create(e.b, h, headSize), d);
+    return e.loadF32(buffer, {b, s, column});
+  }
+  void store(Emitter &e, Value v, Value b, Value h, Value s, Value d) {
+    if (!isRank3)
+      return e.storeF32(v, buffer, {b, h, s, d});
+    Value column =
+        arith::AddIOp::create(e.b, arith::MulIOp::create(e.b, h, headSize), d);
+    e.storeF32(v, buffer, {b, s, column});
+  }
+};
+
+LogicalResult lowerAttention(AttentionOp op) {
+  if (op.getQkMatmulOutput())
+    return op.emitOpError("qk_matmul_output is not lowered to loops yet");
+  if (op.getPresentKey() &&
+      cast<RankedTensorType>(op.getKey().getType()).getRank() != 4)
+    return op.emitOpError("present KV of 3-D inputs is not lowered yet");
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  RankedTensorType qType = op.getQuery().getType();
+  bool rank3 = qType.getRank() == 3;
+  Value qBuf = e.buffer(op.getQuery()), kBuf = e.buffer(op.getKey()),
+        vBuf = e.buffer(op.getValue());
+  Value batch = e.dim(qBuf, 0);
+  Value qHeads, kvHeads, qLen, kvLen, headDim, vHeadDim;
+  if (rank3) {
+    qHeads = e.index(*op.getQNumHeads());
+    kvHeads = e.index(*op.getKvNumHeads());
+    qLen = e.dim(qBuf, 1);
+    kvLen = e.dim(kBuf, 1);
+    headDim = arith::DivUIOp::create(b, e.dim(qBuf, 2), qHeads);
+    vHeadDim = arith::DivUIOp::create(b, e.dim(vBuf, 2), kvHeads);
+  } else {
+    qHeads = e.dim(qBuf, 1);
+    kvHeads = e.dim(kBuf, 1);
+    qLen = e.dim(qBuf, 2);
+    kvLen = e.dim(kBuf, 2);
+    headDim = e.dim(qBuf, 3);
+    vHeadDim = e.dim(vBuf, 3);
+  }
+  HeadsAccessor q{qBuf, headDim, rank3}, k{kBuf, headDim, rank3},
+      v{vBuf, vHeadDim, rank3};
+  Value pastKey = op.getPastKey() ? e.buffer(op.getPastKey()) : Value();
+  Value pastValue = op.getPastValue() ? e.buffer(op.getPastValue()) : Value();
+  Value past = pastKey ? e.dim(pastKey, 2) : e.index(0);
+  Value total = arith::AddIOp::create(b, past, kvLen);
+  Value nonpad =
+      op.getNonpadKvSeqlen() ? e.buffer(op.getNonpadKvSeqlen()) : Value();
+  Value mask = op.getMask() ? e.buffer(op.getMask()) : Value();
+  Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
+  Value scale = e.scale(op.getScale(), headDim);
+  double softcap = op.getSoftcap().convertToDouble();
+
+  SmallVector<Value> outSizes =
+      rank3 ? SmallVector<Value>{batch, qLen,
+                                 arith::MulIOp::create(b, qHeads, vHeadDim)}
+            : SmallVector<Value>{batch, qHeads, qLen, vHeadDim};
+  Value out = e.alloc(op.getOutput().getType(), outSizes);
+  HeadsAccessor y{out, vHeadDim, rank3};
+
+  // Key/value token `t` of the present KV: past first, then current.
+  auto loadKV = [&](HeadsAccessor &current, Value pastBuf, Value bi, Value hk,
+                    Value t, Value d) -> Value {
+    if (!pastBuf)
+      return current.load(e, bi, hk, t, d);
+    Value inPast = e.icmp(arith::CmpIPredicate::slt, t, past);
+    auto ifOp = scf::IfOp::create(b, b.getF32Type(), inPast,
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(b, e.loadF32(pastBuf, {bi, hk, t, d}));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(
+        b, current.load(e, bi, hk, arith::SubIOp::create(b, t, past), d));
+    return ifOp.getResult(0);
+  };
+  // The mask element for (b, h, s, t), broadcast from the right; tokens
+  // past a shorter mask's last dimension are masked (ONNX pads it).
+  auto maskTerm =
+      [&](Value bi, Value h, Value s,
+          Value t) -> std::pair<Value, Value> /*(allowed, additive)*/ {
+    if (!mask)
+      return {Value(), Value()};
+    auto type = cast<MemRefType>(mask.getType());
+    int64_t rank = type.getRank();
+    SmallVector<Value> full = {bi, h, s, t}, at;
+    for (int64_t i = 0; i < rank; ++i) {
+      int64_t axis = 4 - rank + i;
+      at.push_back(type.getDimSize(i) == 1 ? e.index(0) : full[axis]);
+    }
+    Value inMask = e.icmp(arith::CmpIPredicate::slt, t, e.dim(mask, rank - 1));
+    at.back() = e.select(inMask, t, e.index(0));
+    Value element = e.load(mask, at);
+    if (type.getElementType().isInteger(1))
+      return {arith::AndIOp::create(b, inMask, element), Value()};
+    return {inMask, e.loadF32(mask, at)};
+  };
+
+  e.parallel({batch, qHeads, qLen}, [&](ValueRange row) {
+    Value bi = row[0], h = row[1], s = row[2];
+    Value hk = arith::DivUIOp::create(b, h, group);
+    // Keys this query may see: the causal frontier and the padding length.
+    Value limit = total;
+    if (nonpad)
+      limit = e.validTokens(nonpad, bi, total, /*isI64=*/true);
+    if (op.getIsCausal()) {
+      Value offset = past;
+      if (nonpad && !pastKey)
+        offset = arith::SubIOp::create(b, limit, qLen);
+      Value frontier = arith::AddIOp::create(
+          b, arith::AddIOp::create(b, s, offset), e.index(1));
+      frontier = arith::MaxSIOp::create(b, frontier, e.index(0));
+      limit = arith::MinSIOp::create(b, limit, frontier);
+    }
+    Value acc = memref::AllocaOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{vHeadDim});
+    e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, e.f32(0), acc, d);
+      return SmallVector<Value>{};
+    });
+    ValueRange ml = e.forLoop(
+        e.index(0), limit, {e.negInf(), e.f32(0)},
+        [&](Value t, ValueRange c) -> SmallVector<Value> {
+          auto [allowed, additive] = maskTerm(bi, h, s, t);
+          auto attend = [&]() -> SmallVector<Value> {
+            Value dot = e.forLoop(
+                e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
+                  Value kd = loadKV(k, pastKey, bi, hk, t, d);
+                  return SmallVector<Value>{
+                      e.add(a[0], e.mul(q.load(e, bi, h, s, d), kd))};
+                })[0];
+            Value score = e.mul(dot, scale);
+            if (softcap > 0) {
+              Value cap = e.f32(softcap);
+              score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+            }
+            if (additive)
+              score = e.add(score, additive);
+            // A -inf score (from the mask) contributes nothing.
+            Value finite = e.fcmp(arith::CmpFPredicate::OGT, score, e.negInf());
+            return llvm::to_vector(e.ifThen(finite, c, [&]() {
+              Value mNew = e.max(c[0], score);
+              Value correction = e.exp(e.sub(c[0], mNew));
+              Value p = e.exp(e.sub(score, mNew));
+              e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+                Value a = memref::LoadOp::create(b, acc, d);
+                Value vd = loadKV(v, pastValue, bi, hk, t, d);
+                memref::StoreOp::create(
+                    b, e.add(e.mul(a, correction), e.mul(p, vd)), acc, d);
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{mNew,
+                                        e.add(e.mul(c[1], correction), p)};
+            }));
+          };
+          if (!allowed)
+            return attend();
+          return llvm::to_vector(e.ifThen(allowed, c, attend));
+        });
+    // A fully masked row gives 0 (ONNX's convention).
+    Value l = ml[1];
+    Value nonEmpty = e.fcmp(arith::CmpFPredicate::OGT, l, e.f32(0));
+    Value inverse = e.select(nonEmpty, e.div(e.f32(1), l), e.f32(0));
+    e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+      y.store(e, e.mul(memref::LoadOp::create(b, acc, d), inverse), bi, h, s,
+              d);
+      return SmallVector<Value>{};
+    });
+  });
+  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
+  if (op.getPresentKey()) {
+    for (auto [present, pastValueOrKey, current] :
+         {std::make_tuple(op.getPresentKey(), op.getPastKey(), op.getKey()),
+          std::make_tuple(op.getPresentValue(), op.getPastValue(),
+                          op.getValue())}) {
+      Value joined =
+          pastValueOrKey
+              ? tensor::ConcatOp::create(b, /*dim=*/2,
+                                         ValueRange{pastValueOrKey, current})
+                    .getResult()
+              : current;
+      if (joined.getType() != present.getType())
+        joined = tensor::CastOp::create(b, present.getType(), joined);
+      present.replaceAllUsesWith(joined);
+    }
+  }
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // hgc.lse_merge
 //===----------------------------------------------------------------------===//
 
@@ -386,11 +597,14 @@ LogicalResult lowerSelect(SelectOp op) {
     Value bi = row[0], hk = row[1];
     Value n = e.validTokens(lengths, bi, tokens);
     Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
+    // Keeping every candidate needs no scores: the indices in order.
+    Value keepAll = e.icmp(arith::CmpIPredicate::sge, keep, n);
+    Value scored = e.select(keepAll, e.index(0), n);
     // Score of a token for the group: the maximum over its query heads.
     Value scores = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{n});
-    e.forLoop(e.index(0), n, {}, [&](Value t, ValueRange) {
+        ValueRange{scored});
+    e.forLoop(e.index(0), scored, {}, [&](Value t, ValueRange) {
       Value best = e.forLoop(
           e.index(0), group, {e.negInf()}, [&](Value g, ValueRange m) {
             Value h = arith::AddIOp::create(
@@ -406,11 +620,17 @@ LogicalResult lowerSelect(SelectOp op) {
       memref::StoreOp::create(b, best, scores, t);
       return SmallVector<Value>{};
     });
-    // Partial selection: `keep` rounds of argmax, highest first, ties to the
-    // lower index; a chosen score is retired to -inf.
+    // Otherwise `keep` rounds of argmax (ties to the lower index), each
+    // retiring its winner to -inf.
     e.forLoop(e.index(0), width, {}, [&](Value j, ValueRange) {
       Value active = e.icmp(arith::CmpIPredicate::slt, j, keep);
-      Value chosen = e.ifThen(active, {e.i32(-1)}, [&]() {
+      Value jIndex = arith::IndexCastOp::create(b, b.getI32Type(), j);
+      Value identity = e.select(active, jIndex, e.i32(-1));
+      Value scan = arith::AndIOp::create(
+          b, active,
+          arith::XOrIOp::create(
+              b, keepAll, arith::ConstantOp::create(b, b.getBoolAttr(true))));
+      Value chosen = e.ifThen(scan, {identity}, [&]() {
         ValueRange found = e.forLoop(
             e.index(0), n, {e.negInf(), e.i32(-1)},
             [&](Value t, ValueRange best) {
@@ -558,12 +778,13 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       return signalPassFailure();
     SmallVector<Operation *> ops;
     WalkResult unsupported = root->walk([&](Operation *op) {
-      if (isa<AttentionOp, DecodeAttentionOp>(op)) {
+      if (isa<DecodeAttentionOp>(op)) {
         op->emitOpError("is not lowered to loops directly; run the "
                         "hgc-hybrid-pipeline (bind, place, split) first");
         return WalkResult::interrupt();
       }
-      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp>(op))
+      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp, AttentionOp>(
+              op))
         ops.push_back(op);
       return WalkResult::advance();
     });
@@ -577,6 +798,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
         lowerLseMerge(merge);
       else if (auto select = dyn_cast<SelectOp>(op))
         lowered = lowerSelect(select);
+      else if (auto attention = dyn_cast<AttentionOp>(op))
+        lowered = lowerAttention(attention);
       else
         lowered = lowerKVView(cast<KVViewOp>(op));
       if (failed(lowered))

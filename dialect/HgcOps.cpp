@@ -234,8 +234,16 @@ LogicalResult AttentionOp::verify() {
         maskType.getElementType() != elementType)
       return emitOpError("mask must be i1 or the query's element type ")
              << elementType << ", got " << maskType.getElementType();
-    if (failed(verifyBroadcastable(op, "mask", maskType,
-                                   {q->batch, q->heads, q->seq, total})))
+    // ONNX pads a mask shorter than the total sequence with "masked".
+    int64_t maskTokens = maskType.getShape().back();
+    if (!ShapedType::isDynamic(maskTokens) && !ShapedType::isDynamic(total) &&
+        maskTokens > total)
+      return emitOpError("mask covers ")
+             << maskTokens << " tokens but the total sequence has " << total;
+    auto leading = RankedTensorType::get(maskType.getShape().drop_back(),
+                                         maskType.getElementType());
+    if (failed(verifyBroadcastable(op, "mask", leading,
+                                   {q->batch, q->heads, q->seq})))
       return failure();
   }
 

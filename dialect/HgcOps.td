@@ -33,7 +33,8 @@ def Hgc_AttentionOp : Hgc_Op<"attention",
     * `is_causal` masks with a lower-triangular mask aligned to the bottom
       right, so that with past KV query `i` sees `past + i + 1` tokens.
     * `mask` is boolean (true = attend) or additive float, broadcastable to
-      `[batch, q_heads, q_seq, total_seq]`.
+      `[batch, q_heads, q_seq, total_seq]`; a last dimension shorter than
+      `total_seq` masks the remaining tokens.
     * `present_key`/`present_value` are `past ++ current` `[batch, kv_heads,
       total_seq, head_size]`; `qk_matmul_output` returns the scores after
       the stage chosen by `qk_matmul_output_mode` (0: raw QK, 1: + mask,
@@ -169,8 +170,9 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
 def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   let summary = "choose the tokens or blocks a sparse tier attends";
   let description = [{
-    Returns `[batch, kv_heads, k]` i32 indices, highest score first, into the
-    tier's tokens (`exact_topk`, `quant_topk`) or blocks of `block_size`
+    Returns `[batch, kv_heads, k]` i32 indices of the highest-scoring
+    candidates (in no guaranteed order: attention does not depend on it) into
+    the tier's tokens (`exact_topk`, `quant_topk`) or blocks of `block_size`
     tokens (`block_topk`). Entries past a sequence's valid candidates are -1.
     The budget is either a count `k` (a static result size) or a `fraction`
     in (0, 1] of each sequence's candidates, rounded up (a dynamic result

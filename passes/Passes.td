@@ -112,19 +112,24 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
     Lowers `hgc.partial_attention` (online softmax, f32 accumulation; rows
     with nothing to attend give output 0 and LSE -inf), `hgc.select
     exact_topk` (per-KV-head scores as the maximum over the group's query
-    heads, then a partial selection, highest first, ties to the lower index,
-    -1 past the valid candidates) and `hgc.lse_merge` to `scf.parallel` over
+    heads, then a partial selection; -1 past the valid candidates) and `hgc.lse_merge` to `scf.parallel` over
     independent rows with `scf.for` inside, reading operands through
     `bufferization.to_buffer` and returning fresh buffers through
     `bufferization.to_tensor`. `hgc.transfer` and `hgc.wait` become their
-    host-fallback meaning: the value itself. One-shot bufferization finishes
-    the module (see the `hgc-host-pipeline`).
+    host-fallback meaning: the value itself. `hgc.attention` (the reference
+    semantics) becomes one online softmax per (batch, head, query) row with
+    the ONNX rules: bottom-right causal frontier, boolean or additive masks
+    broadcast from the right (a shorter mask masks the rest), padding lengths,
+    softcap before the mask, fully masked rows 0. `hgc.kv_view` of an
+    `hgc.bind_kv` cache gathers the tokens its placement puts on the tier.
+    One-shot bufferization finishes the module (see the `hgc-host-pipeline`).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 #endif // HGC_PASSES_PASSES_TD

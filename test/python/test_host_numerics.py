@@ -121,8 +121,10 @@ func.func @main(%q: {qt}, %k: {kt}, %n: tensor<{b}xi32>) -> {it} {{
     for bi in range(b):
         n, count = lengths[bi], min(keep[bi], lengths[bi])
         for hk in range(hkv):
+            # The op promises the top set, not an order.
             want = np.argsort(-scores[bi, hk, :n], kind="stable")[:count]
-            np.testing.assert_array_equal(indices[bi, hk, :count], want)
+            np.testing.assert_array_equal(np.sort(indices[bi, hk, :count]),
+                                          np.sort(want))
             assert np.all(indices[bi, hk, count:] == -1)
 
 

@@ -202,9 +202,18 @@ func.func @mask_element_type(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %
 
 // -----
 
-func.func @mask_not_broadcastable(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %m: tensor<3x4xi1>) {
-  // expected-error @+1 {{'mask' of shape [3, 4] does not broadcast to [1, 2, 3, 3]}}
+func.func @mask_too_long(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %m: tensor<3x4xi1>) {
+  // expected-error @+1 {{mask covers 4 tokens but the total sequence has 3}}
   %y = hgc.attention %q, %k, %k mask(%m : tensor<3x4xi1>)
+      : tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_not_broadcastable(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %m: tensor<2x3xi1>) {
+  // expected-error @+1 {{'mask' of shape [2] does not broadcast to [1, 2, 3]}}
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<2x3xi1>)
       : tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32> -> tensor<1x2x3x8xf32>
   return
 }
