@@ -90,6 +90,7 @@ def run_hgc(runner, tmp_path, source, inputs, extra=()):
     """Runs @main of `source` with `inputs` (arg0, arg1, ...) and returns
     the results as numpy arrays."""
     tmp_path = pathlib.Path(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     program = tmp_path / "program.mlir"
     program.write_text(source)
     args = [str(runner), str(program), "--output-dir", str(tmp_path / "out")]

@@ -150,3 +150,46 @@ func.func @main(%o0: {o}, %o1: {o}, %o2: {o}, %l0: {l}, %l1: {l}, %l2: {l})
     np.testing.assert_allclose(out, want[0], atol=ATOL, rtol=RTOL)
     np.testing.assert_allclose(lse, want[1], atol=ATOL, rtol=RTOL)
     assert np.all(out[1, 2] == 0) and np.isneginf(lse[1, 2])
+
+
+def merge_program(parts, shape):
+    o, l = tensor(shape, "f32"), tensor(shape[:-1], "f32")
+    outs = ", ".join(f"%o{i}: {o}" for i in range(parts))
+    lses = ", ".join(f"%l{i}: {l}" for i in range(parts))
+    names_o = ", ".join(f"%o{i}" for i in range(parts))
+    names_l = ", ".join(f"%l{i}" for i in range(parts))
+    return f"""
+func.func @main({outs}, {lses}) -> ({o}, {l}) {{
+  %o, %l = hgc.lse_merge {names_o} lse {names_l} : {o}, {l}
+  return %o, %l : {o}, {l}
+}}"""
+
+
+def test_merge_with_empty_partition_is_identity(hgc_runner, tmp_path):
+    """An empty partition (LSE -inf) leaves the other exactly unchanged."""
+    rng = np.random.default_rng(21)
+    shape = (3, 4, 32)
+    out = rng.standard_normal(shape).astype(np.float32)
+    lse = (2 * rng.standard_normal(shape[:2])).astype(np.float32)
+    empty_out = rng.standard_normal(shape).astype(np.float32)  # ignored
+    empty_lse = np.full(shape[:2], -np.inf, np.float32)
+    merged, merged_lse = ref.run_hgc(hgc_runner, tmp_path, merge_program(2, shape),
+                                     [out, empty_out, lse, empty_lse])
+    np.testing.assert_array_equal(merged, out)
+    np.testing.assert_array_equal(merged_lse, lse)
+
+
+def test_merge_order_does_not_matter(hgc_runner, tmp_path):
+    rng = np.random.default_rng(22)
+    shape = (2, 8, 64)
+    outs = [rng.standard_normal(shape).astype(np.float32) for _ in range(4)]
+    lses = [(4 * rng.standard_normal(shape[:2])).astype(np.float32)
+            for _ in range(4)]
+    program = merge_program(4, shape)
+    first = ref.run_hgc(hgc_runner, tmp_path / "a", program, outs + lses)
+    order = [2, 0, 3, 1]
+    second = ref.run_hgc(hgc_runner, tmp_path / "b", program,
+                         [outs[i] for i in order] + [lses[i] for i in order])
+    # Equal up to float32 rounding of the sums.
+    np.testing.assert_allclose(first[0], second[0], atol=1e-6, rtol=1e-6)
+    np.testing.assert_allclose(first[1], second[1], atol=1e-6, rtol=1e-6)
