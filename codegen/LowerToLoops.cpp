@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -423,7 +424,8 @@ LogicalResult lowerAttention(AttentionOp op) {
     ValueRange ml = e.forLoop(
         e.index(0), limit, {e.negInf(), e.f32(0)},
         [&](Value t, ValueRange c) -> SmallVector<Value> {
-          auto [allowed, additive] = maskTerm(bi, h, s, t);
+          std::pair<Value, Value> term = maskTerm(bi, h, s, t);
+          Value allowed = term.first, additive = term.second;
           auto attend = [&]() -> SmallVector<Value> {
             Value dot = e.forLoop(
                 e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
@@ -776,6 +778,22 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     Operation *root = getOperation();
     if (failed(lowerAsync(root)))
       return signalPassFailure();
+    // Aggregated linalg ops (linalg.softmax of attention that was not
+    // raised) become the generics the rest of the host pipeline lowers.
+    SmallVector<linalg::AggregatedOpInterface> aggregated;
+    root->walk(
+        [&](linalg::AggregatedOpInterface op) { aggregated.push_back(op); });
+    for (linalg::AggregatedOpInterface op : aggregated) {
+      OpBuilder builder(op);
+      FailureOr<SmallVector<Value>> replacements =
+          op.decomposeOperation(builder);
+      if (failed(replacements)) {
+        op->emitOpError("cannot be decomposed for the host");
+        return signalPassFailure();
+      }
+      op->replaceAllUsesWith(*replacements);
+      op->erase();
+    }
     SmallVector<Operation *> ops;
     WalkResult unsupported = root->walk([&](Operation *op) {
       if (isa<DecodeAttentionOp>(op)) {

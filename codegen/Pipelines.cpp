@@ -23,6 +23,7 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
   place.sink = options.sink;
   place.window = options.window;
   place.budget = options.budget;
+  pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(place));
   pm.addPass(createSplitAttentionPass());

@@ -14,9 +14,9 @@
 
 namespace mlir::hgc {
 
-/// bind -> place -> split -> transfers: single-query attention to decode
-/// attention on a cache, then per-tier partials, an LSE merge, and the
-/// asynchronous moves between tiers.
+/// raise -> bind -> place -> split -> transfers: decomposed attention to
+/// hgc.attention, single-query attention to decode attention on a cache, then
+/// per-tier partials, an LSE merge, and the asynchronous moves between tiers.
 void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
 
 /// split-level hgc on tensors -> loops -> buffers -> LLVM dialect, runnable on

@@ -5,6 +5,25 @@
 
 include "mlir/Pass/PassBase.td"
 
+def RaiseAttentionPass : Pass<"hgc-raise-attention"> {
+  let summary = "Raise decomposed attention (matmul, scale, mask, softmax, "
+                "matmul) to hgc.attention";
+  let description = [{
+    Matches the graph exporters write for scaled dot-product attention once it
+    is in linalg, anchored on a 4-D `linalg.softmax` over the key axis:
+    a batched contraction `Q x K^T` (named op or `linalg.generic`, K given
+    directly or transposed), optional scaling by splat constants (`mulf`,
+    `divf`, `linalg.mul`, `linalg.div`; the product becomes `scale`), an
+    optional mask added with the scores' shape, the softmax, and the
+    contraction with V. K and V expanded from fewer KV heads the ONNX way
+    (`linalg.broadcast` of a group axis after the head axis, collapsed into
+    it) become grouped-query attention. Anything else is left alone.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def BindKVCachePass : Pass<"hgc-bind-kv-cache"> {
   let summary = "Turn single-query attention over past ++ current KV into "
                 "decode attention on a KV cache";
@@ -128,6 +147,7 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }

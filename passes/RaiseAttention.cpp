@@ -1,0 +1,253 @@
+//===- RaiseAttention.cpp - decomposed attention to hgc.attention --------===//
+//
+// Matches the graph an exporter writes for attention once it is in linalg:
+//
+//   S = contract(Q, K^T)            Q [B,H,Sq,D], K [B,H,T,D] (or K^T given)
+//   S = S * c | S / c               splat constant, optional, repeatable
+//   S = S + M                       mask of S's shape, optional
+//   P = linalg.softmax(S, dim 3)
+//   Y = contract(P, V)              V [B,H,T,Dv] (or V^T given)
+//
+// with K and V optionally expanded from fewer KV heads the way ONNX repeats
+// them (linalg.broadcast of a group axis after the head axis, collapsed into
+// the head axis). Contractions are recognized by their indexing maps, so named
+// ops and linalg.generic both match. The result is one hgc.attention.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/HgcOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::hgc {
+#define GEN_PASS_DEF_RAISEATTENTIONPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::hgc
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+
+/// A batched contraction out = lhs x rhs over two batch dims, with its
+/// operands in [batch0, batch1, rows, reduced] and [batch0, batch1, reduced,
+/// cols] or transposed layouts.
+struct Contraction {
+  Value lhs, rhs;
+  /// rhs is given as [b0, b1, cols, reduced] (e.g. K for Q K^T).
+  bool rhsIsTransposed;
+};
+
+/// The splat float value of `v`, looking through linalg.fill.
+std::optional<double> getSplat(Value v) {
+  if (auto fill = v.getDefiningOp<linalg::FillOp>())
+    v = fill.value();
+  FloatAttr scalar;
+  if (matchPattern(v, m_Constant(&scalar)))
+    return scalar.getValueAsDouble();
+  DenseElementsAttr dense;
+  if (matchPattern(v, m_Constant(&dense)) && dense.isSplat() &&
+      isa<FloatType>(dense.getElementType()))
+    return dense.getSplatValue<APFloat>().convertToDouble();
+  return std::nullopt;
+}
+
+/// Matches `op` as a 4-D contraction with zero-initialized accumulator.
+FailureOr<Contraction> matchContraction(Operation *op) {
+  auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
+  if (!linalgOp || !linalg::isaContractionOpInterface(linalgOp) ||
+      linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1)
+    return failure();
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(linalgOp);
+  if (failed(dims) || dims->batch.size() != 2 || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1)
+    return failure();
+  std::optional<double> init = getSplat(linalgOp.getDpsInits()[0]);
+  if (!init || *init != 0.0)
+    return failure();
+  MLIRContext *ctx = op->getContext();
+  auto d = [&](unsigned pos) { return getAffineDimExpr(pos, ctx); };
+  AffineExpr b0 = d(dims->batch[0]), b1 = d(dims->batch[1]), m = d(dims->m[0]),
+             n = d(dims->n[0]), k = d(dims->k[0]);
+  SmallVector<AffineMap> maps = linalgOp.getIndexingMapsArray();
+  unsigned count = linalgOp.getNumLoops();
+  auto is = [&](AffineMap map, ArrayRef<AffineExpr> exprs) {
+    return map == AffineMap::get(count, 0, exprs, ctx);
+  };
+  if (!is(maps[2], {b0, b1, m, n}))
+    return failure();
+  for (int lhs = 0; lhs < 2; ++lhs) {
+    AffineMap lhsMap = maps[lhs], rhsMap = maps[1 - lhs];
+    if (!is(lhsMap, {b0, b1, m, k}))
+      continue;
+    Value lhsValue = linalgOp.getDpsInputs()[lhs];
+    Value rhsValue = linalgOp.getDpsInputs()[1 - lhs];
+    if (is(rhsMap, {b0, b1, k, n}))
+      return Contraction{lhsValue, rhsValue, /*rhsIsTransposed=*/false};
+    if (is(rhsMap, {b0, b1, n, k}))
+      return Contraction{lhsValue, rhsValue, /*rhsIsTransposed=*/true};
+  }
+  return failure();
+}
+
+/// Swaps the last two axes of a 4-D tensor.
+Value transposeLastTwo(PatternRewriter &rewriter, Location loc, Value v) {
+  if (auto transpose = v.getDefiningOp<linalg::TransposeOp>())
+    if (transpose.getPermutation() == ArrayRef<int64_t>{0, 1, 3, 2})
+      return transpose.getInput();
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, v);
+  std::swap(sizes[2], sizes[3]);
+  Value init =
+      tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+  return linalg::TransposeOp::create(rewriter, loc, v, init,
+                                     ArrayRef<int64_t>{0, 1, 3, 2})
+      .getResult()[0];
+}
+
+/// The KV heads behind an ONNX-style head repeat ([h0, h0, h1, h1, ...]):
+/// collapse_shape [[0], [1, 2], [3], [4]] of a broadcast adding axis 2.
+Value lookThroughHeadRepeat(Value v) {
+  auto collapse = v.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse)
+    return v;
+  SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
+  SmallVector<ReassociationIndices> expected = {{0}, {1, 2}, {3}, {4}};
+  auto broadcast = collapse.getSrc().getDefiningOp<linalg::BroadcastOp>();
+  if (groups != expected || !broadcast ||
+      broadcast.getDimensions() != ArrayRef<int64_t>{2})
+    return v;
+  return broadcast.getInput();
+}
+
+/// True for values on the Q K^T side of a mask add: the contraction itself
+/// or a scaling of it.
+bool isScoresSide(Value v) {
+  Operation *def = v.getDefiningOp();
+  return def &&
+         (succeeded(matchContraction(def)) ||
+          isa<arith::MulFOp, linalg::MulOp, arith::DivFOp, linalg::DivOp>(def));
+}
+
+struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::SoftmaxOp softmax,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(softmax.getInput().getType());
+    if (!type || type.getRank() != 4 || softmax.getDimension() != 3)
+      return rewriter.notifyMatchFailure(softmax,
+                                         "not a 4-D softmax over keys");
+    if (!softmax->hasOneUse())
+      return rewriter.notifyMatchFailure(softmax, "probabilities escape");
+    Operation *pvOp = *softmax->getUsers().begin();
+    FailureOr<Contraction> pv = matchContraction(pvOp);
+    if (failed(pv) || pv->lhs != softmax.getResult()[0])
+      return rewriter.notifyMatchFailure(softmax,
+                                         "softmax does not feed P x V");
+
+    // Walk back from the softmax input: mask add, scale muls/divs, QK.
+    Value scores = softmax.getInput();
+    Value mask;
+    double scale = 1.0;
+    while (Operation *def = scores.getDefiningOp()) {
+      if (!def->hasOneUse())
+        break;
+      auto binary = [&](Value &x, Value &y) {
+        x = def->getOperand(0);
+        y = def->getOperand(1);
+      };
+      Value x, y;
+      if (isa<arith::AddFOp, linalg::AddOp>(def) && !mask) {
+        binary(x, y);
+        // The scores side comes from the contraction or its scaling.
+        if (!isScoresSide(y) == !isScoresSide(x))
+          break;
+        if (isScoresSide(y))
+          std::swap(x, y);
+        mask = y;
+        scores = x;
+        continue;
+      }
+      if (isa<arith::MulFOp, linalg::MulOp>(def)) {
+        binary(x, y);
+        std::optional<double> c = getSplat(y);
+        if (!c) {
+          std::swap(x, y);
+          c = getSplat(y);
+        }
+        if (!c)
+          break;
+        scale *= *c;
+        scores = x;
+        continue;
+      }
+      if (isa<arith::DivFOp, linalg::DivOp>(def)) {
+        binary(x, y);
+        std::optional<double> c = getSplat(y);
+        if (!c || *c == 0.0)
+          break;
+        scale /= *c;
+        scores = x;
+        continue;
+      }
+      break;
+    }
+    FailureOr<Contraction> qk = matchContraction(scores.getDefiningOp());
+    if (failed(qk))
+      return rewriter.notifyMatchFailure(softmax, "no Q x K^T contraction");
+    if (mask && mask.getType() != type)
+      return rewriter.notifyMatchFailure(softmax,
+                                         "mask is not shaped like the scores");
+
+    Location loc = pvOp->getLoc();
+    rewriter.setInsertionPoint(pvOp);
+    Value query = qk->lhs;
+    Value key = qk->rhsIsTransposed ? qk->rhs
+                                    : transposeLastTwo(rewriter, loc, qk->rhs);
+    Value value = pv->rhsIsTransposed ? transposeLastTwo(rewriter, loc, pv->rhs)
+                                      : pv->rhs;
+    Value groupedKey = lookThroughHeadRepeat(key);
+    Value groupedValue = lookThroughHeadRepeat(value);
+    if ((groupedKey == key) == (groupedValue == value)) {
+      key = groupedKey;
+      value = groupedValue;
+    }
+    Type resultType = pvOp->getResult(0).getType();
+    auto elementType = type.getElementType();
+    if (getElementTypeOrSelf(query.getType()) != elementType ||
+        getElementTypeOrSelf(key.getType()) != elementType ||
+        getElementTypeOrSelf(value.getType()) != elementType ||
+        getElementTypeOrSelf(resultType) != elementType)
+      return rewriter.notifyMatchFailure(softmax, "mixed element types");
+
+    auto attention = AttentionOp::create(
+        rewriter, loc, resultType, /*present_key=*/Type(),
+        /*present_value=*/Type(), /*qk_matmul_output=*/Type(), query, key,
+        value, mask, /*past_key=*/Value(), /*past_value=*/Value(),
+        /*nonpad_kv_seqlen=*/Value(), /*q_num_heads=*/IntegerAttr(),
+        /*kv_num_heads=*/IntegerAttr(), rewriter.getF32FloatAttr(scale),
+        rewriter.getBoolAttr(false), rewriter.getF32FloatAttr(0.0f),
+        rewriter.getI64IntegerAttr(0), /*softmax_precision=*/IntegerAttr());
+    rewriter.replaceOp(pvOp, attention.getOutput());
+    return success();
+  }
+};
+
+struct RaiseAttentionPass
+    : hgc::impl::RaiseAttentionPassBase<RaiseAttentionPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<RaiseSoftmaxAttention>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
