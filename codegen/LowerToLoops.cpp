@@ -23,6 +23,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <limits>
@@ -136,8 +137,13 @@ struct Emitter {
   /// for (i = lb; i < ub; ++i) with loop-carried values.
   ValueRange forLoop(Value lb, Value ub, ValueRange init,
                      function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    return forLoop(lb, ub, init, index(1), body);
+  }
+  /// for (i = lb; i < ub; i += step) with loop-carried values.
+  ValueRange forLoop(Value lb, Value ub, ValueRange init, Value step,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
     auto loop = scf::ForOp::create(
-        b, lb, ub, index(1), init,
+        b, lb, ub, step, init,
         [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nested.getInsertionBlock(),
@@ -183,10 +189,72 @@ struct Emitter {
 };
 
 //===----------------------------------------------------------------------===//
-// hgc.partial_attention: online softmax over the attended tokens.
+// hgc.partial_attention: split-K online softmax over the attended tokens.
 //===----------------------------------------------------------------------===//
 
-void lowerPartialAttention(PartialAttentionOp op) {
+/// f32 lanes per vector: one AVX2 register, and a divisor of every head dim
+/// hgc targets (64, 80, 96, 128, 256).
+constexpr int64_t kLanes = 8;
+
+/// Head-dim loops over [0, size): 8-wide vectors when the size is static and
+/// a multiple of 8 (the loop form the x86 backend turns into FMAs), scalar
+/// otherwise.
+struct HeadDimLoop {
+  Emitter &e;
+  Value size;
+  bool vectorized;
+
+  HeadDimLoop(Emitter &e, Value size, int64_t staticSize)
+      : e(e), size(size), vectorized(!ShapedType::isDynamic(staticSize) &&
+                                     staticSize % kLanes == 0) {}
+
+  Value step() { return e.index(vectorized ? kLanes : 1); }
+  Type f32Type() {
+    return vectorized ? Type(VectorType::get({kLanes}, e.b.getF32Type()))
+                      : Type(e.b.getF32Type());
+  }
+  /// Loads lanes [d, d + step) of `memref` at `prefix`, widened to f32.
+  Value load(Value memref, ValueRange prefix, Value d) {
+    SmallVector<Value> at(prefix.begin(), prefix.end());
+    at.push_back(d);
+    if (!vectorized)
+      return e.loadF32(memref, at);
+    Type elt = cast<MemRefType>(memref.getType()).getElementType();
+    Value v =
+        vector::LoadOp::create(e.b, VectorType::get({kLanes}, elt), memref, at);
+    if (elt.isF32())
+      return v;
+    Type wide = VectorType::get({kLanes}, e.b.getF32Type());
+    if (elt.getIntOrFloatBitWidth() < 32)
+      return arith::ExtFOp::create(e.b, wide, v);
+    return arith::TruncFOp::create(e.b, wide, v);
+  }
+  void store(Value v, Value memref, ValueRange prefix, Value d) {
+    SmallVector<Value> at(prefix.begin(), prefix.end());
+    at.push_back(d);
+    if (vectorized)
+      vector::StoreOp::create(e.b, v, memref, at);
+    else
+      memref::StoreOp::create(e.b, v, memref, at);
+  }
+  Value splat(Value scalar) {
+    return vectorized ? vector::BroadcastOp::create(e.b, f32Type(), scalar)
+                      : scalar;
+  }
+  Value zero() { return splat(e.f32(0)); }
+  /// Horizontal sum of a dot-product accumulator.
+  Value sum(Value v) {
+    return vectorized
+               ? vector::ReductionOp::create(e.b, vector::CombiningKind::ADD, v)
+               : v;
+  }
+  Value fma(Value a, Value b, Value c) {
+    return vectorized ? vector::FMAOp::create(e.b, a, b, c).getResult()
+                      : e.add(e.mul(a, b), c);
+  }
+};
+
+void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
   Value q = e.buffer(op.getQuery()), k = e.buffer(op.getKey()),
@@ -198,29 +266,50 @@ void lowerPartialAttention(PartialAttentionOp op) {
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
   double softcap = op.getSoftcap().convertToDouble();
+  HeadDimLoop qkLoop(e, headDim, op.getQuery().getType().getDimSize(2));
+  HeadDimLoop pvLoop(e, vHeadDim, op.getValue().getType().getDimSize(3));
   Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, vHeadDim});
   Value lse = e.alloc(op.getLse().getType(), {batch, qHeads});
 
-  e.parallel({batch, qHeads}, [&](ValueRange row) {
-    Value bi = row[0], h = row[1];
+  // Split-K: the attended units (tokens, or selected entries) are cut into
+  // chunks of `splitTokens` (in tokens) that run in parallel with their own
+  // (max, sum, acc); a second pass merges the chunks by log-sum-exp.
+  Value blockSize = e.index(op.getBlockSize());
+  Value units = indices ? e.dim(indices, 2) : tokens;
+  Value chunk = e.index(std::max<int64_t>(1, splitTokens / op.getBlockSize()));
+  Value splits = arith::CeilDivUIOp::create(b, units, chunk);
+  splits = arith::MaxUIOp::create(b, splits, e.index(1));
+  auto f32Buffer = [&](ArrayRef<Value> sizes) {
+    SmallVector<int64_t> shape(sizes.size(), ShapedType::kDynamic);
+    return memref::AllocOp::create(b, MemRefType::get(shape, b.getF32Type()),
+                                   sizes);
+  };
+  Value partMax = f32Buffer({batch, qHeads, splits});
+  Value partSum = f32Buffer({batch, qHeads, splits});
+  Value partAcc = f32Buffer({batch, qHeads, splits, vHeadDim});
+
+  e.parallel({batch, qHeads, splits}, [&](ValueRange row) {
+    Value bi = row[0], h = row[1], sp = row[2];
     Value hk = arith::DivUIOp::create(b, h, group);
     Value n = e.validTokens(lengths, bi, tokens);
-    Value acc = memref::AllocaOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{vHeadDim});
+    Value begin = arith::MulIOp::create(b, sp, chunk);
+    Value end = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, begin, chunk), indices ? units : n);
+    SmallVector<Value> acc = {bi, h, sp};
     e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, e.f32(0), acc, d);
+      memref::StoreOp::create(b, e.f32(0), partAcc, ValueRange{bi, h, sp, d});
       return SmallVector<Value>{};
     });
 
     // Folds token `t` into the running (max, sum, acc).
     auto attend = [&](Value t, ValueRange ml) -> SmallVector<Value> {
-      Value dot = e.forLoop(
-          e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange s) {
-            Value prod =
-                e.mul(e.loadF32(q, {bi, h, d}), e.loadF32(k, {bi, hk, t, d}));
-            return SmallVector<Value>{e.add(s[0], prod)};
-          })[0];
+      Value dot =
+          qkLoop.sum(e.forLoop(e.index(0), headDim, {qkLoop.zero()},
+                               qkLoop.step(), [&](Value d, ValueRange s) {
+                                 return SmallVector<Value>{qkLoop.fma(
+                                     qkLoop.load(q, {bi, h}, d),
+                                     qkLoop.load(k, {bi, hk, t}, d), s[0])};
+                               })[0]);
       Value score = e.mul(dot, scale);
       if (softcap > 0) {
         Value cap = e.f32(softcap);
@@ -231,50 +320,77 @@ void lowerPartialAttention(PartialAttentionOp op) {
       Value correction = e.exp(e.sub(m, mNew));
       Value p = e.exp(e.sub(score, mNew));
       Value lNew = e.add(e.mul(l, correction), p);
-      e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
-        Value a = memref::LoadOp::create(b, acc, d);
-        a = e.add(e.mul(a, correction), e.mul(p, e.loadF32(v, {bi, hk, t, d})));
-        memref::StoreOp::create(b, a, acc, d);
-        return SmallVector<Value>{};
-      });
+      Value correctionV = pvLoop.splat(correction), pV = pvLoop.splat(p);
+      e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
+                [&](Value d, ValueRange) {
+                  Value a = pvLoop.load(partAcc, acc, d);
+                  a = pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d),
+                                 e.mul(a, correctionV));
+                  pvLoop.store(a, partAcc, acc, d);
+                  return SmallVector<Value>{};
+                });
       return {mNew, lNew};
     };
 
     SmallVector<Value> init = {e.negInf(), e.f32(0)};
     ValueRange ml;
     if (indices) {
-      Value blockSize = e.index(op.getBlockSize());
-      ml = e.forLoop(
-          e.index(0), e.dim(indices, 2), init, [&](Value j, ValueRange c) {
-            Value selected = e.load(indices, {bi, hk, j});
-            Value valid = e.icmp(arith::CmpIPredicate::sge, selected, e.i32(0));
-            ValueRange r = e.ifThen(valid, c, [&]() {
-              Value start =
-                  arith::MulIOp::create(b, e.toIndex(selected), blockSize);
-              return llvm::to_vector(e.forLoop(
-                  e.index(0), blockSize, c, [&](Value u, ValueRange cc) {
-                    Value t = arith::AddIOp::create(b, start, u);
-                    Value inRange = e.icmp(arith::CmpIPredicate::slt, t, n);
-                    return llvm::to_vector(
-                        e.ifThen(inRange, cc, [&]() { return attend(t, cc); }));
-                  }));
-            });
-            return llvm::to_vector(r);
-          });
+      ml = e.forLoop(begin, end, init, [&](Value j, ValueRange c) {
+        Value selected = e.load(indices, {bi, hk, j});
+        Value valid = e.icmp(arith::CmpIPredicate::sge, selected, e.i32(0));
+        ValueRange r = e.ifThen(valid, c, [&]() {
+          Value start =
+              arith::MulIOp::create(b, e.toIndex(selected), blockSize);
+          return llvm::to_vector(
+              e.forLoop(e.index(0), blockSize, c, [&](Value u, ValueRange cc) {
+                Value t = arith::AddIOp::create(b, start, u);
+                Value inRange = e.icmp(arith::CmpIPredicate::slt, t, n);
+                return llvm::to_vector(
+                    e.ifThen(inRange, cc, [&]() { return attend(t, cc); }));
+              }));
+        });
+        return llvm::to_vector(r);
+      });
     } else {
-      ml = e.forLoop(e.index(0), n, init, attend);
+      ml = e.forLoop(begin, end, init, attend);
     }
+    memref::StoreOp::create(b, ml[0], partMax, acc);
+    memref::StoreOp::create(b, ml[1], partSum, acc);
+  });
 
-    // An empty row has sum 0: output 0 and LSE -inf, never NaN.
-    Value m = ml[0], l = ml[1];
+  // Merge the chunks; an empty row (every sum 0) gives output 0 and LSE
+  // -inf, never NaN.
+  e.parallel({batch, qHeads}, [&](ValueRange row) {
+    Value bi = row[0], h = row[1];
+    Value m = e.forLoop(
+        e.index(0), splits, {e.negInf()}, [&](Value sp, ValueRange c) {
+          Value ms = memref::LoadOp::create(b, partMax, ValueRange{bi, h, sp});
+          return SmallVector<Value>{e.max(c[0], ms)};
+        })[0];
+    Value empty = e.fcmp(arith::CmpFPredicate::OEQ, m, e.negInf());
+    Value mSafe = e.select(empty, e.f32(0), m);
+    auto weight = [&](Value sp) {
+      return e.exp(e.sub(
+          memref::LoadOp::create(b, partMax, ValueRange{bi, h, sp}), mSafe));
+    };
+    Value l =
+        e.forLoop(e.index(0), splits, {e.f32(0)}, [&](Value sp, ValueRange c) {
+          Value ls = memref::LoadOp::create(b, partSum, ValueRange{bi, h, sp});
+          return SmallVector<Value>{e.add(c[0], e.mul(weight(sp), ls))};
+        })[0];
     Value nonEmpty = e.fcmp(arith::CmpFPredicate::OGT, l, e.f32(0));
     Value inverse = e.select(nonEmpty, e.div(e.f32(1), l), e.f32(0));
     e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
-      e.storeF32(e.mul(memref::LoadOp::create(b, acc, d), inverse), out,
-                 {bi, h, d});
+      Value a = e.forLoop(
+          e.index(0), splits, {e.f32(0)}, [&](Value sp, ValueRange c) {
+            Value as =
+                memref::LoadOp::create(b, partAcc, ValueRange{bi, h, sp, d});
+            return SmallVector<Value>{e.add(c[0], e.mul(weight(sp), as))};
+          })[0];
+      e.storeF32(e.mul(a, inverse), out, {bi, h, d});
       return SmallVector<Value>{};
     });
-    Value logSum = e.add(m, e.log(e.select(nonEmpty, l, e.f32(1))));
+    Value logSum = e.add(mSafe, e.log(e.select(nonEmpty, l, e.f32(1))));
     memref::StoreOp::create(b, e.select(nonEmpty, logSum, e.negInf()), lse,
                             ValueRange{bi, h});
   });
@@ -774,6 +890,7 @@ LogicalResult lowerAsync(Operation *root) {
 }
 
 struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
+  using Base::Base;
   void runOnOperation() override {
     Operation *root = getOperation();
     if (failed(lowerAsync(root)))
@@ -811,7 +928,7 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     for (Operation *op : ops) {
       LogicalResult lowered = success();
       if (auto partial = dyn_cast<PartialAttentionOp>(op))
-        lowerPartialAttention(partial);
+        lowerPartialAttention(partial, kvSplit);
       else if (auto merge = dyn_cast<LseMergeOp>(op))
         lowerLseMerge(merge);
       else if (auto select = dyn_cast<SelectOp>(op))

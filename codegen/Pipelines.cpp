@@ -54,6 +54,9 @@ void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
   // LLVM intrinsics first (exp, log, rsqrt); libm for the rest (tanh).
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+  ConvertVectorToLLVMPassOptions vectorOptions;
+  vectorOptions.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorOptions));
   // Before scf-to-cf: the OpenMP conversion wraps bodies in alloca scopes.
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());

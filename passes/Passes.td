@@ -128,8 +128,11 @@ def InsertTransfersPass : Pass<"hgc-insert-transfers"> {
 def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
   let summary = "Lower split-level hgc ops to parallel loops over buffers";
   let description = [{
-    Lowers `hgc.partial_attention` (online softmax, f32 accumulation; rows
-    with nothing to attend give output 0 and LSE -inf), `hgc.select
+    Lowers `hgc.partial_attention` to a split-K online softmax:
+    `scf.parallel` over (batch, q head, KV split) with 8-wide vector loops
+    over the head dim (static head dims that are multiples of 8; scalar
+    otherwise), then a parallel log-sum-exp merge of the splits (f32
+    accumulation; rows with nothing to attend give output 0 and LSE -inf), `hgc.select
     exact_topk` (per-KV-head scores as the maximum over the group's query
     heads, then a partial selection; -1 past the valid candidates) and `hgc.lse_merge` to `scf.parallel` over
     independent rows with `scf.for` inside, reading operands through
@@ -149,7 +152,13 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
                            "::mlir::memref::MemRefDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",
-                           "::mlir::tensor::TensorDialect"];
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"kvSplit", "kv-split", "int64_t", "2048",
+           "tokens per KV split of hgc.partial_attention: longer token ranges "
+           "run as parallel chunks merged by log-sum-exp (split-K)">
+  ];
 }
 
 #endif // HGC_PASSES_PASSES_TD

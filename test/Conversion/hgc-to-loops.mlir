@@ -1,22 +1,34 @@
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops | FileCheck %s
 
-// Online softmax: rows (batch, q head) in parallel, tokens in order, f16 KV
-// widened to f32, an empty row guarded to output 0 and LSE -inf.
+// Split-K online softmax: (batch, q head, KV split) in parallel, tokens of a
+// split in order, 8-wide f16 loads widened to f32 and FMAs over the head dim;
+// a second parallel loop merges the splits and guards empty rows (0, -inf).
+// RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops="kv-split=16" \
+// RUN:   | FileCheck %s --check-prefix=SPLIT
 // CHECK-LABEL: func.func @partial_dense
 // CHECK: %[[Q:.+]] = bufferization.to_buffer %{{.+}} read_only
 // CHECK: %[[OUT:.+]] = memref.alloc() : memref<2x8x16xf32>
 // CHECK: %[[LSE:.+]] = memref.alloc() : memref<2x8xf32>
-// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]]) =
-// CHECK:   arith.divui %[[H]]
-// CHECK:   memref.alloca
-// CHECK:   scf.for {{.+}} iter_args(%[[M:.+]] = %{{.+}}, %[[L:.+]] = %{{.+}}) -> (f32, f32)
-// CHECK:     arith.extf {{.+}} : f16 to f32
+// CHECK: %[[CHUNKS:.+]] = arith.ceildivui %{{.+}}, %c2048
+// CHECK: %[[SPLITS:.+]] = arith.maxui %[[CHUNKS]]
+// CHECK: scf.parallel (%{{.+}}, %{{.+}}, %{{.+}}) = {{.+}} to (%{{.+}}, %{{.+}}, %[[SPLITS]])
+// CHECK:   scf.for {{.+}} iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (f32, f32)
+// CHECK:     scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>)
+// CHECK:       vector.load %[[Q]]{{.+}} vector<8xf32>
+// CHECK:       vector.load {{.+}} : memref<2x2x?x16xf16>, vector<8xf16>
+// CHECK:       arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
+// CHECK:       vector.fma
+// CHECK:     vector.reduction <add>
 // CHECK:     arith.maximumf
 // CHECK:     math.exp
+// CHECK: scf.parallel
+// CHECK:   arith.cmpf oeq
 // CHECK:   arith.cmpf ogt
 // CHECK:   math.log
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK-NOT: hgc.partial_attention
+// SPLIT-LABEL: func.func @partial_dense
+// SPLIT: arith.ceildivui %{{.+}}, %c16
 func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
     %v: tensor<2x2x?x16xf16>, %n: tensor<2xi32>)
     -> (tensor<2x8x16xf32>, tensor<2x8xf32>) {
@@ -30,7 +42,9 @@ func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
 
 // Selected blocks: negative indices skipped, tokens past the length skipped,
 // softcap through tanh.
+// The head dim 8 is one vector; block chunks count blocks (2048 / 16).
 // CHECK-LABEL: func.func @partial_blocks
+// CHECK: arith.ceildivui %{{.+}}, %c128
 // CHECK: scf.parallel
 // CHECK: scf.for
 // CHECK:   arith.cmpi sge

@@ -193,3 +193,30 @@ def test_merge_order_does_not_matter(hgc_runner, tmp_path):
     # Equal up to float32 rounding of the sums.
     np.testing.assert_allclose(first[0], second[0], atol=1e-6, rtol=1e-6)
     np.testing.assert_allclose(first[1], second[1], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("d, t, indexed", [(12, 4500, False), (24, 5000, True)],
+                         ids=["scalar-head-dim-splits", "indexed-splits"])
+def test_partial_split_k(hgc_runner, tmp_path, d, t, indexed):
+    """Token ranges longer than one KV split (2048) run as parallel chunks
+    merged by LSE; head dims that are no multiple of 8 take the scalar path."""
+    rng = np.random.default_rng(d)
+    b, hq, hkv = 2, 4, 2
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    v = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    lengths = np.array([t, t - 777], np.int32)
+    args = [q, k, v, lengths]
+    idx = None
+    if indexed:
+        idx = np.stack([np.stack([rng.permutation(t)[:3000]
+                                  for _ in range(hkv)]) for _ in range(b)])
+        idx = idx.astype(np.int32)
+        args.append(idx)
+    program = partial_program(b, hq, hkv, t, d, "f32",
+                              3000 if indexed else None)
+    out, lse = ref.run_hgc(hgc_runner, tmp_path, program, args)
+    want = ref.partial_attention(*(x.astype(np.float64) for x in (q, k, v)),
+                                 lengths, idx)
+    np.testing.assert_allclose(out, want[0], atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(lse, want[1], atol=ATOL, rtol=RTOL)
