@@ -321,22 +321,32 @@ void DecodeAttentionOp::getEffects(
 // BindKVOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult BindKVOp::verify() {
-  Operation *op = getOperation();
-  KVCacheType cache = getCache().getType();
-  if (getKey().getType() != getValue().getType())
-    return emitOpError("key and value must have one type, got ")
-           << getKey().getType() << " and " << getValue().getType();
-  if (getKey().getType().getElementType() != cache.getElementType())
-    return emitOpError("key element type ")
-           << getKey().getType().getElementType()
-           << " differs from the cache's " << cache.getElementType();
-  int64_t batch = getKey().getType().getRank() == 4
-                      ? getKey().getType().getDimSize(0)
-                      : ShapedType::kDynamic;
-  if (failed(verifyShape(op, "key", getKey().getType(),
+namespace {
+/// Checks key/value tensors `[batch, kv_heads, tokens, head_dim]` (and their
+/// `[batch]` lengths) against the cache they are bound to or viewed from.
+LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
+                              RankedTensorType value, KVCacheType cache,
+                              Value lengths) {
+  if (key != value)
+    return op->emitOpError("key and value must have one type, got ")
+           << key << " and " << value;
+  if (key.getElementType() != cache.getElementType())
+    return op->emitOpError("key element type ")
+           << key.getElementType() << " differs from the cache's "
+           << cache.getElementType();
+  int64_t batch = key.getRank() == 4 ? key.getDimSize(0) : ShapedType::kDynamic;
+  if (failed(verifyShape(op, "key", key,
                          {batch, cache.getKvHeads(), ShapedType::kDynamic,
                           cache.getHeadDim()})))
+    return failure();
+  return verifyLengths(op, lengths, batch);
+}
+} // namespace
+
+LogicalResult BindKVOp::verify() {
+  KVCacheType cache = getCache().getType();
+  if (failed(verifyKVOfCache(getOperation(), getKey().getType(),
+                             getValue().getType(), cache, getLengths())))
     return failure();
   int64_t tokens = getKey().getType().getDimSize(2);
   if (!cache.isUnbounded() && !ShapedType::isDynamic(tokens) &&
@@ -344,7 +354,7 @@ LogicalResult BindKVOp::verify() {
     return emitOpError("binds ")
            << tokens << " tokens to a cache of max_tokens "
            << cache.getMaxTokens();
-  return verifyLengths(op, getLengths(), batch);
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -362,21 +372,8 @@ LogicalResult KVViewOp::verify() {
       return emitOpError("views one placement for all KV heads; per-head "
                          "overrides need one view per head group");
   }
-  if (getKey().getType() != getValue().getType())
-    return emitOpError("key and value views must have one type, got ")
-           << getKey().getType() << " and " << getValue().getType();
-  if (getKey().getType().getElementType() != cache.getElementType())
-    return emitOpError("view element type ")
-           << getKey().getType().getElementType()
-           << " differs from the cache's " << cache.getElementType();
-  int64_t batch = getKey().getType().getRank() == 4
-                      ? getKey().getType().getDimSize(0)
-                      : ShapedType::kDynamic;
-  if (failed(verifyShape(op, "key", getKey().getType(),
-                         {batch, cache.getKvHeads(), ShapedType::kDynamic,
-                          cache.getHeadDim()})))
-    return failure();
-  return verifyLengths(op, getLengths(), batch);
+  return verifyKVOfCache(op, getKey().getType(), getValue().getType(), cache,
+                         getLengths());
 }
 
 void KVViewOp::getEffects(

@@ -8,20 +8,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("HGC_BUILD_DIR", ROOT / "build"))
 
 
-@pytest.fixture(scope="session")
-def hgc_opt():
-    tool = BUILD / "bin" / "hgc-opt"
+def built_tool(name):
+    tool = BUILD / "bin" / name
     if not tool.exists():
         pytest.fail(f"{tool} is missing: build first (scripts/build.sh)")
     return tool
+
+
+@pytest.fixture(scope="session")
+def hgc_opt():
+    return built_tool("hgc-opt")
 
 
 @pytest.fixture(scope="session")
 def hgc_runner():
-    tool = BUILD / "bin" / "hgc-runner"
-    if not tool.exists():
-        pytest.fail(f"{tool} is missing: build first (scripts/build.sh)")
-    return tool
+    return built_tool("hgc-runner")
 
 
 def mlir_inputs():

@@ -74,7 +74,7 @@ func.func @decode_budget_exceeds_capacity(%q: tensor<1x32x128xf32>, %c: !hgc.kv_
 // -----
 
 func.func @kv_view_types_differ(%c: !hgc.kv_cache<8x64xf32>) {
-  // expected-error @+1 {{key and value views must have one type, got 'tensor<?x8x?x64xf32>' and 'tensor<?x8x?x32xf32>'}}
+  // expected-error @+1 {{key and value must have one type, got 'tensor<?x8x?x64xf32>' and 'tensor<?x8x?x32xf32>'}}
   %k, %v, %l = hgc.kv_view %c tier host : !hgc.kv_cache<8x64xf32>
       -> tensor<?x8x?x64xf32>, tensor<?x8x?x32xf32>, tensor<?xi32>
   return
@@ -83,7 +83,7 @@ func.func @kv_view_types_differ(%c: !hgc.kv_cache<8x64xf32>) {
 // -----
 
 func.func @kv_view_element_type(%c: !hgc.kv_cache<8x64xf32>) {
-  // expected-error @+1 {{view element type 'f16' differs from the cache's 'f32'}}
+  // expected-error @+1 {{key element type 'f16' differs from the cache's 'f32'}}
   %k, %v, %l = hgc.kv_view %c tier host : !hgc.kv_cache<8x64xf32>
       -> tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16>, tensor<?xi32>
   return
