@@ -1,0 +1,134 @@
+//===- CApi.cpp - the C ABI over KVCache ---------------------------------===//
+//
+// Every entry point validates its pointers, runs the C++ operation, records
+// the message of a failure for hgc_rt_last_error(), and returns the status.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hgc-rt/kv_cache.h"
+
+#include "KVCache.h"
+
+#include <string>
+
+using namespace hgc::rt;
+
+struct hgc_rt_kv_cache {
+  std::unique_ptr<KVCache> impl;
+};
+
+namespace {
+thread_local std::string lastError;
+
+hgc_rt_status report(const Result &result) {
+  lastError = result.message;
+  return result.status;
+}
+
+hgc_rt_status nullArgument(const char *what) {
+  return report(Result::error(HGC_RT_INVALID_ARGUMENT,
+                              std::string(what) + " is null"));
+}
+} // namespace
+
+extern "C" {
+
+hgc_rt_status hgc_rt_kv_create(const hgc_rt_kv_config *config,
+                               hgc_rt_kv_cache **cache) {
+  if (!config || !cache)
+    return nullArgument("config or cache");
+  auto handle = std::make_unique<hgc_rt_kv_cache>();
+  if (hgc_rt_status status = report(KVCache::create(*config, handle->impl)))
+    return status;
+  *cache = handle.release();
+  return HGC_RT_OK;
+}
+
+void hgc_rt_kv_destroy(hgc_rt_kv_cache *cache) { delete cache; }
+
+hgc_rt_status hgc_rt_kv_add_sequence(hgc_rt_kv_cache *cache, int64_t seq) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->addSequence(seq));
+}
+
+hgc_rt_status hgc_rt_kv_release_sequence(hgc_rt_kv_cache *cache, int64_t seq) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->releaseSequence(seq));
+}
+
+hgc_rt_status hgc_rt_kv_append(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, const hgc_rt_kv_block *block) {
+  if (!cache || !block)
+    return nullArgument("cache or block");
+  return report(cache->impl->append(seq, layer, *block));
+}
+
+hgc_rt_status hgc_rt_kv_read(hgc_rt_kv_cache *cache, int64_t seq, int32_t layer,
+                             int64_t first, int64_t count, void *keys,
+                             void *values) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->read(seq, layer, first, count, keys, values));
+}
+
+hgc_rt_status hgc_rt_kv_length(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, int64_t *tokens) {
+  if (!cache || !tokens)
+    return nullArgument("cache or tokens");
+  return report(cache->impl->length(seq, layer, *tokens));
+}
+
+hgc_rt_status hgc_rt_kv_page_tier(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, int64_t page,
+                                  hgc_rt_tier *tier) {
+  if (!cache || !tier)
+    return nullArgument("cache or tier");
+  return report(cache->impl->pageTier(seq, layer, page, *tier));
+}
+
+hgc_rt_status hgc_rt_kv_page_summary(hgc_rt_kv_cache *cache, int64_t seq,
+                                     int32_t layer, int64_t page,
+                                     int32_t head, float *key_min,
+                                     float *key_max) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(
+      cache->impl->pageSummary(seq, layer, page, head, key_min, key_max));
+}
+
+hgc_rt_status hgc_rt_kv_page_quantized(hgc_rt_kv_cache *cache, int64_t seq,
+                                       int32_t layer, int64_t page,
+                                       int32_t head, int8_t *codes,
+                                       float *scales) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(
+      cache->impl->pageQuantized(seq, layer, page, head, codes, scales));
+}
+
+hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, int64_t page, uint64_t *ticket) {
+  if (!cache || !ticket)
+    return nullArgument("cache or ticket");
+  return report(cache->impl->recall(seq, layer, page, *ticket));
+}
+
+hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->wait(ticket));
+}
+
+hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
+                                  hgc_rt_kv_stats *stats) {
+  if (!cache || !stats)
+    return nullArgument("cache or stats");
+  *stats = cache->impl->stats();
+  return report(Result::ok());
+}
+
+const char *hgc_rt_last_error(void) { return lastError.c_str(); }
+
+} // extern "C"

@@ -1,0 +1,69 @@
+//===- PageStore.h - fixed-size page slots of one memory tier ---*- C++ -*-===//
+//
+// Each tier hands out slots of one size. Host and the host-emulated device
+// tier allocate aligned heap memory; the storage tier maps slots of a file
+// (MAP_SHARED), so pages larger than RAM live on disk and are addressed the
+// same way. Slots are reused through a free list; capacity is in slots.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_RUNTIME_PAGESTORE_H
+#define HGC_RUNTIME_PAGESTORE_H
+
+#include "hgc-rt/kv_cache.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hgc::rt {
+
+/// A page slot: its index in the store and where its bytes are.
+struct Slot {
+  int64_t index = -1;
+  char *data = nullptr;
+};
+
+class PageStore {
+public:
+  virtual ~PageStore() = default;
+
+  /// A free slot, or HGC_RT_CAPACITY / HGC_RT_IO (message in `error`).
+  hgc_rt_status allocate(Slot &slot, std::string &error);
+  void release(const Slot &slot);
+  int64_t used() const;
+
+  hgc_rt_tier tier() const { return kind; }
+  size_t slotBytes() const { return bytes; }
+
+protected:
+  PageStore(hgc_rt_tier kind, size_t bytes, int64_t capacity)
+      : kind(kind), bytes(bytes), capacity(capacity) {}
+  /// Memory for slot `index`, which has never been handed out before.
+  virtual hgc_rt_status create(int64_t index, char *&data,
+                               std::string &error) = 0;
+
+private:
+  hgc_rt_tier kind;
+  size_t bytes;
+  int64_t capacity; // 0: unbounded
+  mutable std::mutex mutex;
+  std::vector<Slot> freeSlots;
+  int64_t created = 0;
+  int64_t inUse = 0;
+};
+
+/// Host memory (and the host-emulated device tier).
+std::unique_ptr<PageStore> createHeapStore(hgc_rt_tier tier, size_t bytes,
+                                           int64_t capacity);
+
+/// Slots of a file in `directory` (created, removed on destruction).
+std::unique_ptr<PageStore> createFileStore(const std::string &directory,
+                                           size_t bytes, int64_t capacity,
+                                           std::string &error);
+
+} // namespace hgc::rt
+
+#endif // HGC_RUNTIME_PAGESTORE_H

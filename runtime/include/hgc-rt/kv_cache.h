@@ -1,0 +1,142 @@
+/*===- hgc-rt/kv_cache.h - the hgc KV runtime, C ABI ------------*- C -*-===*\
+|*                                                                            *|
+|* A multi-tier KV cache for long-context decoding. The runtime owns the      *|
+|* memory of every tier (device, host, file-backed storage), keeps the hot    *|
+|* set (attention sinks and the recent window) on the device, moves the rest  *|
+|* down as the window slides and up on recall, and keeps per-page key         *|
+|* summaries current. Every call returns a status; hgc_rt_last_error() holds  *|
+|* the message of the calling thread's last failure. Nothing aborts.          *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef HGC_RT_KV_CACHE_H
+#define HGC_RT_KV_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hgc_rt_status {
+  HGC_RT_OK = 0,
+  HGC_RT_INVALID_ARGUMENT = 1, /* null pointer, negative count, bad config */
+  HGC_RT_SHAPE_MISMATCH = 2,   /* dtype / heads / head dim unlike the cache */
+  HGC_RT_UNKNOWN_SEQUENCE = 3,
+  HGC_RT_OUT_OF_RANGE = 4,     /* layer, token or page index */
+  HGC_RT_CAPACITY = 5,         /* every tier that may hold the data is full */
+  HGC_RT_IO = 6,               /* storage tier file I/O */
+  HGC_RT_DEVICE = 7,           /* device memory or copy failure */
+} hgc_rt_status;
+
+typedef enum hgc_rt_dtype {
+  HGC_RT_F32 = 0,
+  HGC_RT_F16 = 1,
+  HGC_RT_BF16 = 2,
+} hgc_rt_dtype;
+
+/* Fastest first, as #hgc.placement orders them. */
+typedef enum hgc_rt_tier {
+  HGC_RT_TIER_DEVICE = 0,
+  HGC_RT_TIER_HOST = 1,
+  HGC_RT_TIER_STORAGE = 2,
+} hgc_rt_tier;
+
+typedef struct hgc_rt_kv_config {
+  int32_t layers;
+  int32_t kv_heads;
+  int32_t head_dim;
+  hgc_rt_dtype dtype;
+  int32_t page_tokens; /* tokens per page; a power of two */
+  /* Placement: pages holding one of the first `sink` or last `window`
+   * tokens of a sequence live on the device tier. */
+  int64_t sink;
+  int64_t window;
+  /* Capacity per tier in pages (0 = unbounded). Data that does not fit
+   * spills to the next tier. */
+  int64_t device_pages;
+  int64_t host_pages;
+  /* Directory for the storage tier's file; NULL or "" disables the tier. */
+  const char *storage_dir;
+  /* Keep int8 copies of the keys with a scale per token and head. */
+  int32_t quantize_keys;
+} hgc_rt_kv_config;
+
+/* One block of tokens of one sequence and layer, laid out
+ * [kv_heads][tokens][head_dim] for keys and for values. */
+typedef struct hgc_rt_kv_block {
+  hgc_rt_dtype dtype;
+  int32_t kv_heads;
+  int32_t head_dim;
+  int64_t tokens;
+  const void *keys;
+  const void *values;
+} hgc_rt_kv_block;
+
+typedef struct hgc_rt_kv_stats {
+  int64_t pages[3];          /* pages resident per tier */
+  int64_t tokens;            /* tokens across all sequences and layers */
+  int64_t moved_pages;       /* pages moved between tiers so far */
+  double metadata_bytes_per_token;
+  int32_t device_is_cuda;    /* 0: the device tier is host-emulated */
+} hgc_rt_kv_stats;
+
+typedef struct hgc_rt_kv_cache hgc_rt_kv_cache;
+
+hgc_rt_status hgc_rt_kv_create(const hgc_rt_kv_config *config,
+                               hgc_rt_kv_cache **cache);
+void hgc_rt_kv_destroy(hgc_rt_kv_cache *cache);
+
+hgc_rt_status hgc_rt_kv_add_sequence(hgc_rt_kv_cache *cache, int64_t seq);
+hgc_rt_status hgc_rt_kv_release_sequence(hgc_rt_kv_cache *cache, int64_t seq);
+
+/* Appends tokens; all or nothing (a failure leaves the sequence unchanged).
+ * Pages that leave the window move down a tier. */
+hgc_rt_status hgc_rt_kv_append(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, const hgc_rt_kv_block *block);
+
+/* Copies tokens [first, first + count) back, from whatever tier holds them,
+ * into keys/values laid out [kv_heads][count][head_dim]. */
+hgc_rt_status hgc_rt_kv_read(hgc_rt_kv_cache *cache, int64_t seq, int32_t layer,
+                             int64_t first, int64_t count, void *keys,
+                             void *values);
+
+hgc_rt_status hgc_rt_kv_length(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, int64_t *tokens);
+hgc_rt_status hgc_rt_kv_page_tier(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, int64_t page,
+                                  hgc_rt_tier *tier);
+
+/* Per-channel key minimum and maximum of one page and KV head (Quest-style
+ * block summaries), head_dim floats each. */
+hgc_rt_status hgc_rt_kv_page_summary(hgc_rt_kv_cache *cache, int64_t seq,
+                                     int32_t layer, int64_t page,
+                                     int32_t head, float *key_min,
+                                     float *key_max);
+
+/* int8 key codes [page_tokens][head_dim] and scales [page_tokens] of one
+ * page and head (the cache must quantize keys). */
+hgc_rt_status hgc_rt_kv_page_quantized(hgc_rt_kv_cache *cache, int64_t seq,
+                                       int32_t layer, int64_t page,
+                                       int32_t head, int8_t *codes,
+                                       float *scales);
+
+/* Starts moving a page up to the device tier (periodic recall); *ticket
+ * identifies the copy for hgc_rt_kv_wait. */
+hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, int64_t page, uint64_t *ticket);
+/* Blocks until the copy finished and returns its status. */
+hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
+
+hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
+                                  hgc_rt_kv_stats *stats);
+
+/* The calling thread's last error message ("" after success). */
+const char *hgc_rt_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HGC_RT_KV_CACHE_H */

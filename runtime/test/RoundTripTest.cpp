@@ -1,0 +1,248 @@
+//===- RoundTripTest.cpp - nothing lost, nothing corrupted ---------------===//
+//
+// Randomized property test: appends of random sizes to random sequences and
+// layers, window slides, spills under small tier capacities, recalls; after
+// every operation each appended token reads back bit-exactly from whatever
+// tier holds it, and the page summaries match the keys. Many seeds.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestSupport.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <map>
+#include <unistd.h>
+
+using namespace hgc_rt_test;
+
+namespace {
+
+struct Shadow {
+  std::vector<uint8_t> keys, values; // per head, concatenated by token later
+};
+
+float toFloat(const hgc_rt_kv_config &c, const uint8_t *p) {
+  if (c.dtype == HGC_RT_F32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  if (c.dtype == HGC_RT_BF16) {
+    uint32_t w = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  }
+  // f16 values in the tests are normal numbers.
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t bits = sign | ((((h >> 10) & 0x1f) + 112) << 23) |
+                  (uint32_t(h & 0x3ff) << 13);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+class RoundTrip : public ::testing::TestWithParam<int> {};
+
+TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
+  const int seed = GetParam();
+  std::mt19937_64 rng(seed);
+  std::string dir = temporaryDirectory();
+  hgc_rt_kv_config c{};
+  c.layers = 2;
+  c.kv_heads = 1 + int32_t(rng() % 3);
+  c.head_dim = 8 * (1 + int32_t(rng() % 4));
+  c.dtype = hgc_rt_dtype(rng() % 3);
+  c.page_tokens = 1 << (rng() % 4);
+  c.sink = int64_t(rng() % 5);
+  c.window = int64_t(rng() % 24);
+  c.device_pages = 2 + int64_t(rng() % 8);
+  c.host_pages = 4 + int64_t(rng() % 16);
+  c.storage_dir = dir.c_str();
+  c.quantize_keys = int32_t(rng() % 2);
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
+  size_t row = size_t(c.head_dim) * elementBytes(c.dtype);
+
+  // shadow[seq][layer][head] = bytes of all tokens of that head, in order.
+  std::map<int64_t, std::vector<std::vector<std::vector<uint8_t>>>> keys,
+      values;
+  for (int64_t s = 0; s < 3; ++s) {
+    ASSERT_EQ(hgc_rt_kv_add_sequence(cache, s), HGC_RT_OK);
+    keys[s].assign(c.layers, std::vector<std::vector<uint8_t>>(c.kv_heads));
+    values[s] = keys[s];
+  }
+
+  auto verify = [&](int64_t s, int32_t layer) {
+    int64_t tokens = 0;
+    ASSERT_EQ(hgc_rt_kv_length(cache, s, layer, &tokens), HGC_RT_OK);
+    ASSERT_EQ(size_t(tokens) * row, keys[s][layer][0].size());
+    std::vector<uint8_t> k(size_t(c.kv_heads) * tokens * row),
+        v(k.size());
+    ASSERT_EQ(hgc_rt_kv_read(cache, s, layer, 0, tokens, k.data(), v.data()),
+              HGC_RT_OK)
+        << hgc_rt_last_error();
+    for (int32_t h = 0; h < c.kv_heads; ++h) {
+      ASSERT_EQ(0, std::memcmp(k.data() + h * tokens * row,
+                               keys[s][layer][h].data(), tokens * row))
+          << "keys of sequence " << s << " layer " << layer << " head " << h;
+      ASSERT_EQ(0, std::memcmp(v.data() + h * tokens * row,
+                               values[s][layer][h].data(), tokens * row));
+    }
+    // Summaries: per-channel min/max of each page's keys.
+    int64_t pages = (tokens + c.page_tokens - 1) / c.page_tokens;
+    std::vector<float> lo(c.head_dim), hi(c.head_dim);
+    for (int64_t p = 0; p < pages; ++p)
+      for (int32_t h = 0; h < c.kv_heads; ++h) {
+        ASSERT_EQ(hgc_rt_kv_page_summary(cache, s, layer, p, h, lo.data(),
+                                         hi.data()),
+                  HGC_RT_OK);
+        for (int32_t d = 0; d < c.head_dim; ++d) {
+          float want_lo = INFINITY, want_hi = -INFINITY;
+          for (int64_t t = p * c.page_tokens;
+               t < std::min<int64_t>(tokens, (p + 1) * c.page_tokens); ++t) {
+            float x = toFloat(c, keys[s][layer][h].data() + t * row +
+                                     d * elementBytes(c.dtype));
+            want_lo = std::min(want_lo, x);
+            want_hi = std::max(want_hi, x);
+          }
+          ASSERT_EQ(lo[d], want_lo);
+          ASSERT_EQ(hi[d], want_hi);
+        }
+      }
+  };
+
+  for (int op = 0; op < 60; ++op) {
+    int64_t s = int64_t(rng() % 3);
+    int32_t layer = int32_t(rng() % c.layers);
+    if (rng() % 5 == 0) {
+      int64_t tokens = 0;
+      hgc_rt_kv_length(cache, s, layer, &tokens);
+      if (tokens > 0) {
+        uint64_t ticket = 0;
+        int64_t page = int64_t(rng() % ((tokens + c.page_tokens - 1) /
+                                        c.page_tokens));
+        ASSERT_EQ(hgc_rt_kv_recall(cache, s, layer, page, &ticket), HGC_RT_OK);
+        hgc_rt_status status = hgc_rt_kv_wait(cache, ticket);
+        ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
+            << hgc_rt_last_error();
+      }
+    } else {
+      int64_t n = int64_t(rng() % 17);
+      std::vector<uint8_t> k = randomKV(rng, c, n), v = randomKV(rng, c, n);
+      hgc_rt_kv_block block{c.dtype, c.kv_heads, c.head_dim, n, k.data(),
+                            v.data()};
+      ASSERT_EQ(hgc_rt_kv_append(cache, s, layer, &block), HGC_RT_OK)
+          << hgc_rt_last_error();
+      for (int32_t h = 0; h < c.kv_heads; ++h) {
+        auto &kk = keys[s][layer][h];
+        auto &vv = values[s][layer][h];
+        kk.insert(kk.end(), k.begin() + h * n * row, k.begin() + (h + 1) * n * row);
+        vv.insert(vv.end(), v.begin() + h * n * row, v.begin() + (h + 1) * n * row);
+      }
+    }
+    verify(s, layer);
+  }
+  // Every page sits on exactly one tier and the tiers account for all.
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  int64_t pages = 0, tokens = 0;
+  for (int64_t s = 0; s < 3; ++s)
+    for (int32_t layer = 0; layer < c.layers; ++layer) {
+      int64_t n = 0;
+      hgc_rt_kv_length(cache, s, layer, &n);
+      tokens += n;
+      pages += (n + c.page_tokens - 1) / c.page_tokens;
+      verify(s, layer);
+    }
+  EXPECT_EQ(stats.tokens, tokens);
+  EXPECT_EQ(stats.pages[0] + stats.pages[1] + stats.pages[2], pages);
+  EXPECT_LE(stats.pages[0], c.device_pages);
+  EXPECT_LE(stats.pages[1], c.host_pages);
+  hgc_rt_kv_destroy(cache);
+  rmdir(dir.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, RoundTrip, ::testing::Range(0, 40));
+
+TEST(Placement, HotSetOnDeviceColdPagesMoveDown) {
+  hgc_rt_kv_config c{};
+  c.layers = 1;
+  c.kv_heads = 2;
+  c.head_dim = 8;
+  c.dtype = HGC_RT_F32;
+  c.page_tokens = 4;
+  c.sink = 4;
+  c.window = 8;
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 7), HGC_RT_OK);
+  std::mt19937_64 rng(1);
+  for (int step = 0; step < 40; ++step) {
+    std::vector<uint8_t> k = randomKV(rng, c, 1), v = randomKV(rng, c, 1);
+    hgc_rt_kv_block block{c.dtype, 2, 8, 1, k.data(), v.data()};
+    ASSERT_EQ(hgc_rt_kv_append(cache, 7, 0, &block), HGC_RT_OK);
+  }
+  // 40 tokens, pages of 4: page 0 holds the sinks, pages 8 and 9 the last 8
+  // tokens (window), pages 1..7 moved to the host as the window slid.
+  for (int64_t p = 0; p < 10; ++p) {
+    hgc_rt_tier tier;
+    ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, p, &tier), HGC_RT_OK);
+    bool hot = p == 0 || p >= 8;
+    EXPECT_EQ(tier, hot ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST) << "page " << p;
+  }
+  // Recall brings a cold page up; it stays until released.
+  uint64_t ticket = 0;
+  ASSERT_EQ(hgc_rt_kv_recall(cache, 7, 0, 3, &ticket), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_wait(cache, ticket), HGC_RT_OK);
+  hgc_rt_tier tier;
+  ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 3, &tier), HGC_RT_OK);
+  EXPECT_EQ(tier, HGC_RT_TIER_DEVICE);
+  hgc_rt_kv_stats stats{};
+  hgc_rt_kv_get_stats(cache, &stats);
+  EXPECT_EQ(stats.moved_pages, 7 + 1);
+  // Summaries: 2 x (2 heads x 8 channels x 4 bytes) per 4-token page = 32.
+  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 32.0);
+  hgc_rt_kv_destroy(cache);
+}
+
+TEST(Quantization, CodesReconstructKeysWithinHalfAStep) {
+  hgc_rt_kv_config c{};
+  c.layers = 1;
+  c.kv_heads = 2;
+  c.head_dim = 16;
+  c.dtype = HGC_RT_F32;
+  c.page_tokens = 8;
+  c.quantize_keys = 1;
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 0), HGC_RT_OK);
+  std::mt19937_64 rng(3);
+  std::vector<uint8_t> k = randomKV(rng, c, 8), v = randomKV(rng, c, 8);
+  hgc_rt_kv_block block{c.dtype, 2, 16, 8, k.data(), v.data()};
+  ASSERT_EQ(hgc_rt_kv_append(cache, 0, 0, &block), HGC_RT_OK);
+  std::vector<int8_t> codes(8 * 16);
+  std::vector<float> scales(8);
+  for (int32_t h = 0; h < 2; ++h) {
+    ASSERT_EQ(hgc_rt_kv_page_quantized(cache, 0, 0, 0, h, codes.data(),
+                                       scales.data()),
+              HGC_RT_OK);
+    for (int t = 0; t < 8; ++t)
+      for (int d = 0; d < 16; ++d) {
+        float x;
+        std::memcpy(&x, k.data() + 4 * ((h * 8 + t) * 16 + d), 4);
+        EXPECT_NEAR(codes[t * 16 + d] * scales[t], x, scales[t] * 0.5001f);
+      }
+  }
+  hgc_rt_kv_stats stats{};
+  hgc_rt_kv_get_stats(cache, &stats);
+  // Summaries 2*2*16*4/8 = 32, int8 keys + scale 2*(16+4) = 40.
+  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 72.0);
+  hgc_rt_kv_destroy(cache);
+}
+
+} // namespace
