@@ -26,8 +26,8 @@ hgc_rt_status report(const Result &result) {
 }
 
 hgc_rt_status nullArgument(const char *what) {
-  return report(Result::error(HGC_RT_INVALID_ARGUMENT,
-                              std::string(what) + " is null"));
+  return report(
+      Result::error(HGC_RT_INVALID_ARGUMENT, std::string(what) + " is null"));
 }
 } // namespace
 
@@ -89,9 +89,8 @@ hgc_rt_status hgc_rt_kv_page_tier(hgc_rt_kv_cache *cache, int64_t seq,
 }
 
 hgc_rt_status hgc_rt_kv_page_summary(hgc_rt_kv_cache *cache, int64_t seq,
-                                     int32_t layer, int64_t page,
-                                     int32_t head, float *key_min,
-                                     float *key_max) {
+                                     int32_t layer, int64_t page, int32_t head,
+                                     float *key_min, float *key_max) {
   if (!cache)
     return nullArgument("cache");
   return report(

@@ -29,9 +29,9 @@ uint64_t CopyEngine::submit(std::function<Result()> copy) {
 Result CopyEngine::wait(uint64_t ticket) {
   std::unique_lock<std::mutex> lock(mutex);
   if (ticket == 0 || ticket >= nextTicket)
-    return Result::error(HGC_RT_INVALID_ARGUMENT,
-                         "ticket " + std::to_string(ticket) +
-                             " was never issued");
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "ticket " +
+                                                      std::to_string(ticket) +
+                                                      " was never issued");
   auto isQueued = [&] {
     for (auto &entry : queue)
       if (entry.first == ticket)
@@ -43,9 +43,9 @@ Result CopyEngine::wait(uint64_t ticket) {
   });
   auto it = finished.find(ticket);
   if (it == finished.end())
-    return Result::error(HGC_RT_INVALID_ARGUMENT,
-                         "ticket " + std::to_string(ticket) +
-                             " was already waited on");
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "ticket " +
+                                                      std::to_string(ticket) +
+                                                      " was already waited on");
   Result result = std::move(it->second);
   finished.erase(it);
   return result;

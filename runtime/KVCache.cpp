@@ -59,8 +59,7 @@ float halfToFloat(uint16_t h) {
 } // namespace
 
 KVCache::KVCache(const hgc_rt_kv_config &config)
-    : config(config),
-      storageDir(config.storage_dir ? config.storage_dir : ""),
+    : config(config), storageDir(config.storage_dir ? config.storage_dir : ""),
       elementBytes(config.dtype == HGC_RT_F32 ? 4 : 2),
       halfPageBytes(size_t(config.kv_heads) * config.page_tokens *
                     config.head_dim * elementBytes) {}
@@ -163,11 +162,11 @@ Result KVCache::lockSequence(int64_t seq, int32_t layer,
 bool KVCache::isHot(int64_t page, int64_t tokens) const {
   int64_t begin = page * config.page_tokens;
   int64_t end = std::min<int64_t>(begin + config.page_tokens, tokens);
-  return begin < config.sink || (config.window > 0 && end > tokens - config.window);
+  return begin < config.sink ||
+         (config.window > 0 && end > tokens - config.window);
 }
 
-Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier,
-                         Slot &slot) {
+Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot) {
   std::string reasons;
   for (int t = preferred; t <= HGC_RT_TIER_STORAGE; ++t) {
     PageStore *candidate = store(hgc_rt_tier(t));
@@ -184,8 +183,8 @@ Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier,
     reasons += std::string(reasons.empty() ? "" : ", ") +
                tierName(hgc_rt_tier(t)) + ": " + error;
   }
-  return Result::error(HGC_RT_CAPACITY, "no tier has room for a page (" +
-                                            reasons + ")");
+  return Result::error(HGC_RT_CAPACITY,
+                       "no tier has room for a page (" + reasons + ")");
 }
 
 Result KVCache::move(Page &page, hgc_rt_tier target) {
@@ -252,15 +251,15 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
                        const hgc_rt_kv_block &block) {
   if (block.dtype != config.dtype || block.kv_heads != config.kv_heads ||
       block.head_dim != config.head_dim)
-    return Result::error(
-        HGC_RT_SHAPE_MISMATCH,
-        std::string("block is ") + dtypeName(block.dtype) + " " +
-            std::to_string(block.kv_heads) + "x" +
-            std::to_string(block.head_dim) + " (KV heads x head dim), cache holds " +
-            dtypeName(config.dtype) + " " + std::to_string(config.kv_heads) +
-            "x" + std::to_string(config.head_dim));
-  if (block.tokens < 0 ||
-      (block.tokens > 0 && (!block.keys || !block.values)))
+    return Result::error(HGC_RT_SHAPE_MISMATCH,
+                         std::string("block is ") + dtypeName(block.dtype) +
+                             " " + std::to_string(block.kv_heads) + "x" +
+                             std::to_string(block.head_dim) +
+                             " (KV heads x head dim), cache holds " +
+                             dtypeName(config.dtype) + " " +
+                             std::to_string(config.kv_heads) + "x" +
+                             std::to_string(config.head_dim));
+  if (block.tokens < 0 || (block.tokens > 0 && (!block.keys || !block.values)))
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "block needs tokens >= 0 and key/value data");
   std::shared_ptr<Sequence> sequence;
@@ -276,8 +275,7 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
   // A page no lower tier has room for stays where it is, intact.
   for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
     Page &page = layer.pages[p];
-    if (page.tier == HGC_RT_TIER_DEVICE && !page.recalled &&
-        !isHot(p, tokens))
+    if (page.tier == HGC_RT_TIER_DEVICE && !page.recalled && !isHot(p, tokens))
       (void)move(page, HGC_RT_TIER_HOST);
   }
 
@@ -368,8 +366,7 @@ Result KVCache::length(int64_t seq, int32_t layer, int64_t &tokens) {
 namespace {
 Result pageOutOfRange(int64_t page, size_t pages) {
   return Result::error(HGC_RT_OUT_OF_RANGE, "page " + std::to_string(page) +
-                                                " of " +
-                                                std::to_string(pages));
+                                                " of " + std::to_string(pages));
 }
 } // namespace
 
@@ -454,9 +451,9 @@ Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
       Slot slot;
       std::string error;
       if (store(HGC_RT_TIER_DEVICE)->allocate(slot, error) != HGC_RT_OK)
-        return Result::error(HGC_RT_CAPACITY,
-                             "cannot recall page " + std::to_string(page) +
-                                 " to the device: " + error);
+        return Result::error(HGC_RT_CAPACITY, "cannot recall page " +
+                                                  std::to_string(page) +
+                                                  " to the device: " + error);
       std::memcpy(slot.data, p.slot.data, 2 * halfPageBytes);
       store(p.tier)->release(p.slot);
       p.tier = HGC_RT_TIER_DEVICE;

@@ -72,9 +72,7 @@ private:
                       std::unique_lock<std::mutex> &lock);
   /// A slot on `preferred` or, when full, the next tier down.
   Result allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot);
-  PageStore *store(hgc_rt_tier tier) const {
-    return stores[tier].get();
-  }
+  PageStore *store(hgc_rt_tier tier) const { return stores[tier].get(); }
   /// Moves `page` to a slot on `target` (or lower). Keeps it where it is,
   /// with an error, when no tier has room.
   Result move(Page &page, hgc_rt_tier target);

@@ -108,9 +108,8 @@ private:
 };
 } // namespace
 
-std::unique_ptr<PageStore> hgc::rt::createHeapStore(hgc_rt_tier tier,
-                                                    size_t bytes,
-                                                    int64_t capacity) {
+std::unique_ptr<PageStore>
+hgc::rt::createHeapStore(hgc_rt_tier tier, size_t bytes, int64_t capacity) {
   return std::make_unique<HeapStore>(tier, bytes, capacity);
 }
 
@@ -122,8 +121,8 @@ hgc::rt::createFileStore(const std::string &directory, size_t bytes,
   path.push_back('\0');
   int fd = mkstemp(path.data());
   if (fd < 0) {
-    error = directory + ": cannot create the storage tier file: " +
-            std::strerror(errno);
+    error = directory +
+            ": cannot create the storage tier file: " + std::strerror(errno);
     return nullptr;
   }
   return std::make_unique<FileStore>(fd, path.data(), bytes, capacity);

@@ -46,8 +46,8 @@ TEST(Concurrency, AppendReadRecallFromManyThreads) {
       for (int step = 0; step < steps && !failed; ++step) {
         int64_t n = 1 + int64_t(rng() % 4);
         std::vector<uint8_t> k = randomKV(rng, c, n), v = k;
-        hgc_rt_kv_block block{c.dtype, c.kv_heads, c.head_dim, n, k.data(),
-                              v.data()};
+        hgc_rt_kv_block block{c.dtype, c.kv_heads, c.head_dim,
+                              n,       k.data(),   v.data()};
         if (hgc_rt_kv_append(cache, w, 0, &block) != HGC_RT_OK)
           failed = true;
         for (int32_t h = 0; h < c.kv_heads; ++h)

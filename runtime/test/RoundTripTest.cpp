@@ -39,8 +39,8 @@ float toFloat(const hgc_rt_kv_config &c, const uint8_t *p) {
   }
   // f16 values in the tests are normal numbers.
   uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t bits = sign | ((((h >> 10) & 0x1f) + 112) << 23) |
-                  (uint32_t(h & 0x3ff) << 13);
+  uint32_t bits =
+      sign | ((((h >> 10) & 0x1f) + 112) << 23) | (uint32_t(h & 0x3ff) << 13);
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
@@ -81,8 +81,9 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     int64_t tokens = 0;
     ASSERT_EQ(hgc_rt_kv_length(cache, s, layer, &tokens), HGC_RT_OK);
     ASSERT_EQ(size_t(tokens) * row, keys[s][layer][0].size());
-    std::vector<uint8_t> k(size_t(c.kv_heads) * tokens * row),
-        v(k.size());
+    if (tokens == 0)
+      return;
+    std::vector<uint8_t> k(size_t(c.kv_heads) * tokens * row), v(k.size());
     ASSERT_EQ(hgc_rt_kv_read(cache, s, layer, 0, tokens, k.data(), v.data()),
               HGC_RT_OK)
         << hgc_rt_last_error();
@@ -98,9 +99,9 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     std::vector<float> lo(c.head_dim), hi(c.head_dim);
     for (int64_t p = 0; p < pages; ++p)
       for (int32_t h = 0; h < c.kv_heads; ++h) {
-        ASSERT_EQ(hgc_rt_kv_page_summary(cache, s, layer, p, h, lo.data(),
-                                         hi.data()),
-                  HGC_RT_OK);
+        ASSERT_EQ(
+            hgc_rt_kv_page_summary(cache, s, layer, p, h, lo.data(), hi.data()),
+            HGC_RT_OK);
         for (int32_t d = 0; d < c.head_dim; ++d) {
           float want_lo = INFINITY, want_hi = -INFINITY;
           for (int64_t t = p * c.page_tokens;
@@ -124,8 +125,8 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
       hgc_rt_kv_length(cache, s, layer, &tokens);
       if (tokens > 0) {
         uint64_t ticket = 0;
-        int64_t page = int64_t(rng() % ((tokens + c.page_tokens - 1) /
-                                        c.page_tokens));
+        int64_t page =
+            int64_t(rng() % ((tokens + c.page_tokens - 1) / c.page_tokens));
         ASSERT_EQ(hgc_rt_kv_recall(cache, s, layer, page, &ticket), HGC_RT_OK);
         hgc_rt_status status = hgc_rt_kv_wait(cache, ticket);
         ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
@@ -134,15 +135,17 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     } else {
       int64_t n = int64_t(rng() % 17);
       std::vector<uint8_t> k = randomKV(rng, c, n), v = randomKV(rng, c, n);
-      hgc_rt_kv_block block{c.dtype, c.kv_heads, c.head_dim, n, k.data(),
-                            v.data()};
+      hgc_rt_kv_block block{c.dtype, c.kv_heads, c.head_dim,
+                            n,       k.data(),   v.data()};
       ASSERT_EQ(hgc_rt_kv_append(cache, s, layer, &block), HGC_RT_OK)
           << hgc_rt_last_error();
       for (int32_t h = 0; h < c.kv_heads; ++h) {
         auto &kk = keys[s][layer][h];
         auto &vv = values[s][layer][h];
-        kk.insert(kk.end(), k.begin() + h * n * row, k.begin() + (h + 1) * n * row);
-        vv.insert(vv.end(), v.begin() + h * n * row, v.begin() + (h + 1) * n * row);
+        kk.insert(kk.end(), k.begin() + h * n * row,
+                  k.begin() + (h + 1) * n * row);
+        vv.insert(vv.end(), v.begin() + h * n * row,
+                  v.begin() + (h + 1) * n * row);
       }
     }
     verify(s, layer);
@@ -193,7 +196,8 @@ TEST(Placement, HotSetOnDeviceColdPagesMoveDown) {
     hgc_rt_tier tier;
     ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, p, &tier), HGC_RT_OK);
     bool hot = p == 0 || p >= 8;
-    EXPECT_EQ(tier, hot ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST) << "page " << p;
+    EXPECT_EQ(tier, hot ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST)
+        << "page " << p;
   }
   // Recall brings a cold page up; it stays until released.
   uint64_t ticket = 0;

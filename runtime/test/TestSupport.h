@@ -20,9 +20,8 @@ inline size_t elementBytes(hgc_rt_dtype dtype) {
 
 /// Random bytes for `tokens` tokens of keys or values, [heads][tokens][dim].
 /// Half-precision payloads are kept finite so summaries are comparable.
-inline std::vector<uint8_t> randomKV(std::mt19937_64 &rng,
-                                     const hgc_rt_kv_config &config,
-                                     int64_t tokens) {
+inline std::vector<uint8_t>
+randomKV(std::mt19937_64 &rng, const hgc_rt_kv_config &config, int64_t tokens) {
   size_t count = size_t(config.kv_heads) * tokens * config.head_dim;
   std::vector<uint8_t> bytes(count * elementBytes(config.dtype));
   std::normal_distribution<float> normal;
