@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -82,8 +83,16 @@ Result KVCache::create(const hgc_rt_kv_config &c,
     return invalid("sink, window and capacities must be >= 0");
   std::unique_ptr<KVCache> built(new KVCache(c));
   size_t slot = 2 * built->halfPageBytes;
-  built->stores[HGC_RT_TIER_DEVICE] =
-      createHeapStore(HGC_RT_TIER_DEVICE, slot, c.device_pages);
+  // CUDA device memory when a driver and a GPU exist (and
+  // HGC_RT_DEVICE=emulated does not ask otherwise), else host-emulated.
+  const char *device = std::getenv("HGC_RT_DEVICE");
+  std::string why;
+  if (!device || std::string(device) != "emulated")
+    built->stores[HGC_RT_TIER_DEVICE] =
+        createCudaStore(slot, c.device_pages, why);
+  if (!built->stores[HGC_RT_TIER_DEVICE])
+    built->stores[HGC_RT_TIER_DEVICE] =
+        createHeapStore(HGC_RT_TIER_DEVICE, slot, c.device_pages);
   built->stores[HGC_RT_TIER_HOST] =
       createHeapStore(HGC_RT_TIER_HOST, slot, c.host_pages);
   if (!built->storageDir.empty()) {
@@ -187,6 +196,22 @@ Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot) {
                        "no tier has room for a page (" + reasons + ")");
 }
 
+Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
+                         const Slot &target) {
+  size_t bytes = 2 * halfPageBytes;
+  if (source.data && target.data) {
+    std::memcpy(target.data, source.data, bytes);
+    return Result::ok();
+  }
+  // Device memory the host cannot address: through a staging buffer.
+  std::vector<char> staging(bytes);
+  std::string error;
+  hgc_rt_status status = from->read(source, 0, staging.data(), bytes, error);
+  if (status == HGC_RT_OK)
+    status = to->write(target, 0, staging.data(), bytes, error);
+  return status == HGC_RT_OK ? Result::ok() : Result::error(status, error);
+}
+
 Result KVCache::move(Page &page, hgc_rt_tier target) {
   if (page.tier == target)
     return Result::ok();
@@ -194,7 +219,11 @@ Result KVCache::move(Page &page, hgc_rt_tier target) {
   Slot slot;
   if (Result r = allocate(target, tier, slot); r.failed())
     return r;
-  std::memcpy(slot.data, page.slot.data, 2 * halfPageBytes);
+  if (Result r = copyPage(store(page.tier), page.slot, store(tier), slot);
+      r.failed()) {
+    store(tier)->release(slot);
+    return r;
+  }
   store(page.tier)->release(page.slot);
   page.tier = tier;
   page.slot = slot;
@@ -302,21 +331,34 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
   for (Page &page : fresh)
     layer.pages.push_back(std::move(page));
 
+  // The length changes only once every byte is in place: a failed device
+  // copy leaves the sequence as it was.
   size_t rowBytes = size_t(config.head_dim) * elementBytes;
   const char *keys = static_cast<const char *>(block.keys);
   const char *values = static_cast<const char *>(block.values);
+  std::string error;
   for (int64_t i = 0; i < block.tokens; ++i) {
     int64_t global = layer.tokens + i;
     Page &page = layer.pages[global / pt];
     int64_t offset = global % pt;
+    PageStore *tier = store(page.tier);
     for (int32_t h = 0; h < config.kv_heads; ++h) {
       size_t source = (size_t(h) * block.tokens + i) * rowBytes;
       size_t target = (size_t(h) * pt + offset) * rowBytes;
-      std::memcpy(page.slot.data + target, keys + source, rowBytes);
-      std::memcpy(page.slot.data + halfPageBytes + target, values + source,
-                  rowBytes);
-      updateMetadata(page, offset, keys + source, h);
+      hgc_rt_status status =
+          tier->write(page.slot, target, keys + source, rowBytes, error);
+      if (status == HGC_RT_OK)
+        status = tier->write(page.slot, halfPageBytes + target, values + source,
+                             rowBytes, error);
+      if (status != HGC_RT_OK)
+        return Result::error(status, error);
     }
+  }
+  for (int64_t i = 0; i < block.tokens; ++i) {
+    int64_t global = layer.tokens + i;
+    for (int32_t h = 0; h < config.kv_heads; ++h)
+      updateMetadata(layer.pages[global / pt], global % pt,
+                     keys + (size_t(h) * block.tokens + i) * rowBytes, h);
   }
   layer.tokens = tokens;
   totalTokens += block.tokens;
@@ -339,16 +381,23 @@ Result KVCache::read(int64_t seq, int32_t layerIndex, int64_t first,
     return Result::error(HGC_RT_INVALID_ARGUMENT, "null output buffer");
   int64_t pt = config.page_tokens;
   size_t rowBytes = size_t(config.head_dim) * elementBytes;
+  std::string error;
   for (int64_t i = 0; i < count; ++i) {
     const Page &page = layer.pages[(first + i) / pt];
     int64_t offset = (first + i) % pt;
+    PageStore *tier = store(page.tier);
     for (int32_t h = 0; h < config.kv_heads; ++h) {
       size_t target = (size_t(h) * count + i) * rowBytes;
       size_t source = (size_t(h) * pt + offset) * rowBytes;
-      std::memcpy(static_cast<char *>(keys) + target, page.slot.data + source,
-                  rowBytes);
-      std::memcpy(static_cast<char *>(values) + target,
-                  page.slot.data + halfPageBytes + source, rowBytes);
+      hgc_rt_status status =
+          tier->read(page.slot, source, static_cast<char *>(keys) + target,
+                     rowBytes, error);
+      if (status == HGC_RT_OK)
+        status =
+            tier->read(page.slot, halfPageBytes + source,
+                       static_cast<char *>(values) + target, rowBytes, error);
+      if (status != HGC_RT_OK)
+        return Result::error(status, error);
     }
   }
   return Result::ok();
@@ -454,7 +503,12 @@ Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
         return Result::error(HGC_RT_CAPACITY, "cannot recall page " +
                                                   std::to_string(page) +
                                                   " to the device: " + error);
-      std::memcpy(slot.data, p.slot.data, 2 * halfPageBytes);
+      if (Result r =
+              copyPage(store(p.tier), p.slot, store(HGC_RT_TIER_DEVICE), slot);
+          r.failed()) {
+        store(HGC_RT_TIER_DEVICE)->release(slot);
+        return r;
+      }
       store(p.tier)->release(p.slot);
       p.tier = HGC_RT_TIER_DEVICE;
       p.slot = slot;
@@ -481,6 +535,6 @@ hgc_rt_kv_stats KVCache::stats() const {
           ? double(config.kv_heads) * (config.head_dim + sizeof(float))
           : 0.0;
   s.metadata_bytes_per_token = summaries + quantized;
-  s.device_is_cuda = 0;
+  s.device_is_cuda = stores[HGC_RT_TIER_DEVICE]->isCuda() ? 1 : 0;
   return s;
 }

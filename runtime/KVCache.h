@@ -76,6 +76,9 @@ private:
   /// Moves `page` to a slot on `target` (or lower). Keeps it where it is,
   /// with an error, when no tier has room.
   Result move(Page &page, hgc_rt_tier target);
+  /// Copies a whole page between slots of any two tiers.
+  Result copyPage(PageStore *from, const Slot &source, PageStore *to,
+                  const Slot &target);
   bool isHot(int64_t page, int64_t tokens) const;
   /// Folds the key of token `offset`, head `head` into the page summaries.
   void updateMetadata(Page &page, int64_t offset, const char *key,

@@ -20,10 +20,13 @@
 
 namespace hgc::rt {
 
-/// A page slot: its index in the store and where its bytes are.
+/// A page slot: its index in the store and where its bytes are. `data` is
+/// null for memory the host cannot address (CUDA device memory), which is
+/// then reached through PageStore::read/write only.
 struct Slot {
   int64_t index = -1;
   char *data = nullptr;
+  uint64_t device = 0;
 };
 
 class PageStore {
@@ -35,15 +38,23 @@ public:
   void release(const Slot &slot);
   int64_t used() const;
 
+  /// Copies bytes into / out of a slot (HGC_RT_DEVICE on a failed copy).
+  virtual hgc_rt_status write(const Slot &slot, size_t offset,
+                              const void *source, size_t count,
+                              std::string &error);
+  virtual hgc_rt_status read(const Slot &slot, size_t offset, void *target,
+                             size_t count, std::string &error) const;
+  /// True when slots are CUDA device memory.
+  virtual bool isCuda() const { return false; }
+
   hgc_rt_tier tier() const { return kind; }
   size_t slotBytes() const { return bytes; }
 
 protected:
   PageStore(hgc_rt_tier kind, size_t bytes, int64_t capacity)
       : kind(kind), bytes(bytes), capacity(capacity) {}
-  /// Memory for slot `index`, which has never been handed out before.
-  virtual hgc_rt_status create(int64_t index, char *&data,
-                               std::string &error) = 0;
+  /// Memory for `slot` (its index set), which has never been handed out.
+  virtual hgc_rt_status create(Slot &slot, std::string &error) = 0;
 
 private:
   hgc_rt_tier kind;
@@ -58,6 +69,11 @@ private:
 /// Host memory (and the host-emulated device tier).
 std::unique_ptr<PageStore> createHeapStore(hgc_rt_tier tier, size_t bytes,
                                            int64_t capacity);
+
+/// CUDA device memory through the driver API opened with dlopen, or null
+/// with the reason in `error` when there is no driver or no GPU.
+std::unique_ptr<PageStore> createCudaStore(size_t bytes, int64_t capacity,
+                                           std::string &error);
 
 /// Slots of a file in `directory` (created, removed on destruction).
 std::unique_ptr<PageStore> createFileStore(const std::string &directory,

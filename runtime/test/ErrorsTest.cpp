@@ -100,3 +100,19 @@ TEST(Errors, ExhaustedCapacityWritesNothing) {
 }
 
 } // namespace
+
+namespace {
+TEST(Device, EmulatedOnRequestOrWithoutADriver) {
+  // HGC_RT_DEVICE=emulated forces the host-emulated device tier; without it
+  // the runtime uses CUDA when libcuda.so.1 and a GPU exist.
+  setenv("HGC_RT_DEVICE", "emulated", 1);
+  hgc_rt_kv_config c = smallConfig();
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  EXPECT_EQ(stats.device_is_cuda, 0);
+  hgc_rt_kv_destroy(cache);
+  unsetenv("HGC_RT_DEVICE");
+}
+} // namespace
