@@ -114,6 +114,16 @@ hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->recall(seq, layer, page, *ticket));
 }
 
+hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, hgc_rt_tier tier, int32_t q_heads,
+                               const float *query, float scale, float *output,
+                               float *lse) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->attend(seq, layer, tier, q_heads, query, scale,
+                                    output, lse));
+}
+
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket) {
   if (!cache)
     return nullArgument("cache");

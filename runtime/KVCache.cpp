@@ -475,6 +475,72 @@ Result KVCache::pageQuantized(int64_t seq, int32_t layerIndex, int64_t page,
 }
 
 //===----------------------------------------------------------------------===//
+// Attention where the data lives
+//===----------------------------------------------------------------------===//
+
+Result KVCache::attend(int64_t seq, int32_t layerIndex, hgc_rt_tier tier,
+                       int32_t qHeads, const float *query, float scale,
+                       float *output, float *lse) {
+  if (tier < HGC_RT_TIER_DEVICE || tier > HGC_RT_TIER_STORAGE)
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "unknown tier");
+  if (qHeads <= 0 || qHeads % config.kv_heads != 0)
+    return Result::error(HGC_RT_SHAPE_MISMATCH,
+                         "q_heads (" + std::to_string(qHeads) +
+                             ") must be a multiple of kv_heads (" +
+                             std::to_string(config.kv_heads) + ")");
+  if (!query || !output || !lse)
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "null query or output");
+  if (store(tier) && store(tier)->isCuda())
+    return Result::error(HGC_RT_DEVICE,
+                         "pages in CUDA memory are attended by the compiled "
+                         "device kernels");
+  std::shared_ptr<Sequence> sequence;
+  std::unique_lock<std::mutex> lock;
+  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
+    return r;
+  const Layer &layer = sequence->layers[layerIndex];
+  int32_t dim = config.head_dim, group = qHeads / config.kv_heads;
+  int64_t pt = config.page_tokens;
+  size_t rowBytes = size_t(dim) * elementBytes;
+  for (int32_t h = 0; h < qHeads; ++h) {
+    const float *q = query + size_t(h) * dim;
+    float *acc = output + size_t(h) * dim;
+    std::fill(acc, acc + dim, 0.0f);
+    float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+    int32_t hk = h / group;
+    for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
+      const Page &page = layer.pages[p];
+      if (page.tier != tier)
+        continue;
+      int64_t count = std::min<int64_t>(pt, layer.tokens - p * pt);
+      for (int64_t t = 0; t < count; ++t) {
+        const char *k = page.slot.data + (size_t(hk) * pt + t) * rowBytes;
+        const char *v = k + halfPageBytes;
+        float dot = 0.0f;
+        for (int32_t d = 0; d < dim; ++d)
+          dot += q[d] * toFloat(k + size_t(d) * elementBytes);
+        float s = dot * scale;
+        float mNew = std::max(m, s);
+        float correction = std::exp(m - mNew), weight = std::exp(s - mNew);
+        l = l * correction + weight;
+        for (int32_t d = 0; d < dim; ++d)
+          acc[d] = acc[d] * correction +
+                   weight * toFloat(v + size_t(d) * elementBytes);
+        m = mNew;
+      }
+    }
+    if (l > 0.0f) {
+      for (int32_t d = 0; d < dim; ++d)
+        acc[d] /= l;
+      lse[h] = m + std::log(l);
+    } else {
+      lse[h] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  return Result::ok();
+}
+
+//===----------------------------------------------------------------------===//
 // Recall
 //===----------------------------------------------------------------------===//
 

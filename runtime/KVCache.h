@@ -41,6 +41,8 @@ public:
                      float *keyMin, float *keyMax);
   Result pageQuantized(int64_t seq, int32_t layer, int64_t page, int32_t head,
                        int8_t *codes, float *scales);
+  Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
+                const float *query, float scale, float *output, float *lse);
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
   Result wait(uint64_t ticket);
   hgc_rt_kv_stats stats() const;

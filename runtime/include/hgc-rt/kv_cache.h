@@ -129,6 +129,19 @@ hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
 /* Blocks until the copy finished and returns its status. */
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
 
+/* Partial attention of one query token over the tokens of (seq, layer) that
+ * live on `tier`, computed where they live (the storage tier reads its mapped
+ * file pages in place, InstInfer-style): query [q_heads][head_dim] f32 with
+ * q_heads a multiple of kv_heads, output [q_heads][head_dim] f32 and the
+ * natural-log LSE [q_heads]. A tier holding none of the tokens gives output 0
+ * and LSE -inf, so the partials of all tiers merge exactly by log-sum-exp.
+ * Pages in CUDA memory are attended by the compiled device kernels instead
+ * (HGC_RT_DEVICE). */
+hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, hgc_rt_tier tier,
+                               int32_t q_heads, const float *query,
+                               float scale, float *output, float *lse);
+
 hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
                                   hgc_rt_kv_stats *stats);
 
