@@ -419,59 +419,54 @@ Result pageOutOfRange(int64_t page, size_t pages) {
 }
 } // namespace
 
-Result KVCache::pageTier(int64_t seq, int32_t layerIndex, int64_t page,
-                         hgc_rt_tier &tier) {
+Result KVCache::withPage(int64_t seq, int32_t layerIndex, int64_t page,
+                         const std::function<Result(Page &)> &use) {
   std::shared_ptr<Sequence> sequence;
   std::unique_lock<std::mutex> lock;
   if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
     return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  if (page < 0 || page >= int64_t(layer.pages.size()))
-    return pageOutOfRange(page, layer.pages.size());
-  tier = layer.pages[page].tier;
-  return Result::ok();
+  std::vector<Page> &pages = sequence->layers[layerIndex].pages;
+  if (page < 0 || page >= int64_t(pages.size()))
+    return pageOutOfRange(page, pages.size());
+  return use(pages[page]);
 }
 
-Result KVCache::pageSummary(int64_t seq, int32_t layerIndex, int64_t page,
+Result KVCache::pageTier(int64_t seq, int32_t layer, int64_t page,
+                         hgc_rt_tier &tier) {
+  return withPage(seq, layer, page, [&](Page &p) {
+    tier = p.tier;
+    return Result::ok();
+  });
+}
+
+Result KVCache::pageSummary(int64_t seq, int32_t layer, int64_t page,
                             int32_t head, float *keyMin, float *keyMax) {
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  if (page < 0 || page >= int64_t(layer.pages.size()))
-    return pageOutOfRange(page, layer.pages.size());
   if (head < 0 || head >= config.kv_heads || !keyMin || !keyMax)
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "head out of range or null output");
-  const Page &p = layer.pages[page];
-  size_t at = size_t(head) * config.head_dim;
-  std::copy_n(p.keyMin.data() + at, config.head_dim, keyMin);
-  std::copy_n(p.keyMax.data() + at, config.head_dim, keyMax);
-  return Result::ok();
+  return withPage(seq, layer, page, [&](Page &p) {
+    size_t at = size_t(head) * config.head_dim;
+    std::copy_n(p.keyMin.data() + at, config.head_dim, keyMin);
+    std::copy_n(p.keyMax.data() + at, config.head_dim, keyMax);
+    return Result::ok();
+  });
 }
 
-Result KVCache::pageQuantized(int64_t seq, int32_t layerIndex, int64_t page,
+Result KVCache::pageQuantized(int64_t seq, int32_t layer, int64_t page,
                               int32_t head, int8_t *codes, float *scales) {
   if (!config.quantize_keys)
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "the cache does not quantize keys");
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  if (page < 0 || page >= int64_t(layer.pages.size()))
-    return pageOutOfRange(page, layer.pages.size());
   if (head < 0 || head >= config.kv_heads || !codes || !scales)
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "head out of range or null output");
-  const Page &p = layer.pages[page];
-  size_t rows = size_t(config.page_tokens);
-  std::copy_n(p.codes.data() + size_t(head) * rows * config.head_dim,
-              rows * config.head_dim, codes);
-  std::copy_n(p.scales.data() + size_t(head) * rows, rows, scales);
-  return Result::ok();
+  return withPage(seq, layer, page, [&](Page &p) {
+    size_t rows = size_t(config.page_tokens);
+    std::copy_n(p.codes.data() + size_t(head) * rows * config.head_dim,
+                rows * config.head_dim, codes);
+    std::copy_n(p.scales.data() + size_t(head) * rows, rows, scales);
+    return Result::ok();
+  });
 }
 
 //===----------------------------------------------------------------------===//

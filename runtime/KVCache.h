@@ -16,6 +16,7 @@
 #include "Result.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,6 +73,10 @@ private:
   Result lockSequence(int64_t seq, int32_t layer,
                       std::shared_ptr<Sequence> &sequence,
                       std::unique_lock<std::mutex> &lock);
+  /// Runs `use` on page `page` of (seq, layer) under the sequence lock, after
+  /// checking that the sequence, layer and page exist.
+  Result withPage(int64_t seq, int32_t layer, int64_t page,
+                  const std::function<Result(Page &)> &use);
   /// A slot on `preferred` or, when full, the next tier down.
   Result allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot);
   PageStore *store(hgc_rt_tier tier) const { return stores[tier].get(); }
