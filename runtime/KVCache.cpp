@@ -497,6 +497,9 @@ Result KVCache::attend(int64_t seq, int32_t layerIndex, hgc_rt_tier tier,
   int32_t dim = config.head_dim, group = qHeads / config.kv_heads;
   int64_t pt = config.page_tokens;
   size_t rowBytes = size_t(dim) * elementBytes;
+  // Query heads are independent: one per OpenMP thread (the pool the
+  // generated host kernels use).
+#pragma omp parallel for schedule(static)
   for (int32_t h = 0; h < qHeads; ++h) {
     const float *q = query + size_t(h) * dim;
     float *acc = output + size_t(h) * dim;
