@@ -78,3 +78,19 @@ def test_nonsense_input(hgc_opt, tmp_path, content, expected):
     path = tmp_path / "nonsense.mlir"
     path.write_bytes(content)
     assert check_no_crash(hgc_opt, path, path.name) == expected
+
+
+@pytest.mark.parametrize("source", mlir_inputs(), ids=lambda p: p.name)
+@pytest.mark.parametrize("policy", ["full", "hgca"])
+def test_pipelines_never_crash(hgc_opt, source, policy):
+    """Every shipped input, valid or not, through both named pipelines:
+    success or located errors, never a crash."""
+    result = subprocess.run(
+        [str(hgc_opt), str(source), "-split-input-file",
+         f"-hgc-hybrid-pipeline=policy={policy} sink=2 window=4 budget=0.5",
+         "-hgc-host-pipeline", "-o", "/dev/null"],
+        capture_output=True, timeout=120)
+    assert result.returncode in (0, 1), result.stderr.decode(errors="replace")
+    assert not any(m in result.stderr for m in CRASH_MARKERS)
+    if result.returncode == 1:
+        assert LOCATED_ERROR.search(result.stderr)
