@@ -114,6 +114,24 @@ hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->recall(seq, layer, page, *ticket));
 }
 
+hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache, const int64_t *seqs,
+                                    int32_t batch, int32_t layer,
+                                    hgc_rt_tier tier, int64_t *max_tokens) {
+  if (!cache || !max_tokens)
+    return nullArgument("cache or max_tokens");
+  return report(cache->impl->viewTokens(seqs, batch, layer, tier, *max_tokens));
+}
+
+hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
+                             int32_t batch, int32_t layer, hgc_rt_tier tier,
+                             int64_t capacity, void *keys, void *values,
+                             int32_t *lengths) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->view(seqs, batch, layer, tier, capacity, keys,
+                                  values, lengths));
+}
+
 hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, hgc_rt_tier tier, int32_t q_heads,
                                const float *query, float scale, float *output,

@@ -470,6 +470,98 @@ Result KVCache::pageQuantized(int64_t seq, int32_t layer, int64_t page,
 }
 
 //===----------------------------------------------------------------------===//
+// Views for compiled code
+//===----------------------------------------------------------------------===//
+
+Result KVCache::gatherTier(const Layer &layer, hgc_rt_tier tier,
+                           int64_t capacity, char *keys, char *values,
+                           int64_t &count) {
+  int64_t pt = config.page_tokens;
+  size_t rowBytes = size_t(config.head_dim) * elementBytes;
+  std::string error;
+  count = 0;
+  for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
+    const Page &page = layer.pages[p];
+    if (page.tier != tier)
+      continue;
+    int64_t tokens = std::min<int64_t>(pt, layer.tokens - p * pt);
+    if (keys) {
+      if (count + tokens > capacity)
+        return Result::error(HGC_RT_OUT_OF_RANGE, "view capacity " +
+                                                      std::to_string(capacity) +
+                                                      " is too small");
+      PageStore *from = store(tier);
+      for (int32_t h = 0; h < config.kv_heads; ++h) {
+        // A head's tokens are contiguous in the page: one copy per page.
+        size_t source = size_t(h) * pt * rowBytes;
+        size_t target = (size_t(h) * capacity + count) * rowBytes;
+        hgc_rt_status status = from->read(page.slot, source, keys + target,
+                                          tokens * rowBytes, error);
+        if (status == HGC_RT_OK)
+          status = from->read(page.slot, halfPageBytes + source,
+                              values + target, tokens * rowBytes, error);
+        if (status != HGC_RT_OK)
+          return Result::error(status, error);
+      }
+    }
+    count += tokens;
+  }
+  return Result::ok();
+}
+
+Result KVCache::viewTokens(const int64_t *seqs, int32_t batch, int32_t layer,
+                           hgc_rt_tier tier, int64_t &maxTokens) {
+  if (batch < 0 || (batch > 0 && !seqs))
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "null or negative batch");
+  if (tier < HGC_RT_TIER_DEVICE || tier > HGC_RT_TIER_STORAGE)
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "unknown tier");
+  maxTokens = 0;
+  for (int32_t b = 0; b < batch; ++b) {
+    std::shared_ptr<Sequence> sequence;
+    std::unique_lock<std::mutex> lock;
+    if (Result r = lockSequence(seqs[b], layer, sequence, lock); r.failed())
+      return r;
+    int64_t count = 0;
+    if (Result r = gatherTier(sequence->layers[layer], tier, 0, nullptr,
+                              nullptr, count);
+        r.failed())
+      return r;
+    maxTokens = std::max(maxTokens, count);
+  }
+  return Result::ok();
+}
+
+Result KVCache::view(const int64_t *seqs, int32_t batch, int32_t layer,
+                     hgc_rt_tier tier, int64_t capacity, void *keys,
+                     void *values, int32_t *lengths) {
+  if (batch < 0 || (batch > 0 && (!seqs || !keys || !values || !lengths)) ||
+      capacity < 0)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "null output, negative batch or capacity");
+  if (tier < HGC_RT_TIER_DEVICE || tier > HGC_RT_TIER_STORAGE)
+    return Result::error(HGC_RT_INVALID_ARGUMENT, "unknown tier");
+  size_t perSequence =
+      size_t(config.kv_heads) * capacity * config.head_dim * elementBytes;
+  std::memset(keys, 0, perSequence * batch);
+  std::memset(values, 0, perSequence * batch);
+  for (int32_t b = 0; b < batch; ++b) {
+    std::shared_ptr<Sequence> sequence;
+    std::unique_lock<std::mutex> lock;
+    if (Result r = lockSequence(seqs[b], layer, sequence, lock); r.failed())
+      return r;
+    int64_t count = 0;
+    if (Result r =
+            gatherTier(sequence->layers[layer], tier, capacity,
+                       static_cast<char *>(keys) + b * perSequence,
+                       static_cast<char *>(values) + b * perSequence, count);
+        r.failed())
+      return r;
+    lengths[b] = int32_t(count);
+  }
+  return Result::ok();
+}
+
+//===----------------------------------------------------------------------===//
 // Attention where the data lives
 //===----------------------------------------------------------------------===//
 

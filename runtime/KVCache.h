@@ -42,6 +42,11 @@ public:
                      float *keyMin, float *keyMax);
   Result pageQuantized(int64_t seq, int32_t layer, int64_t page, int32_t head,
                        int8_t *codes, float *scales);
+  Result viewTokens(const int64_t *seqs, int32_t batch, int32_t layer,
+                    hgc_rt_tier tier, int64_t &maxTokens);
+  Result view(const int64_t *seqs, int32_t batch, int32_t layer,
+              hgc_rt_tier tier, int64_t capacity, void *keys, void *values,
+              int32_t *lengths);
   Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
                 const float *query, float scale, float *output, float *lse);
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
@@ -83,6 +88,11 @@ private:
   /// Moves `page` to a slot on `target` (or lower). Keeps it where it is,
   /// with an error, when no tier has room.
   Result move(Page &page, hgc_rt_tier target);
+  /// Copies the tokens of `layer` on `tier` into `keys`/`values` laid out
+  /// [kv_heads][capacity][head_dim]; their count in `count`. With null
+  /// outputs only counts.
+  Result gatherTier(const Layer &layer, hgc_rt_tier tier, int64_t capacity,
+                    char *keys, char *values, int64_t &count);
   /// Copies a whole page between slots of any two tiers.
   Result copyPage(PageStore *from, const Slot &source, PageStore *to,
                   const Slot &target);

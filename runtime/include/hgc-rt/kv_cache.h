@@ -129,6 +129,21 @@ hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
 /* Blocks until the copy finished and returns its status. */
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
 
+/* The view an hgc.kv_view hands compiled code: for a batch of sequences, the
+ * tokens of `layer` resident on `tier`, in token order, as padded keys and
+ * values [batch][kv_heads][capacity][head_dim] with each sequence's count in
+ * lengths[batch] (i32). hgc_rt_kv_view_tokens gives the capacity needed (the
+ * largest count in the batch); a smaller capacity is HGC_RT_OUT_OF_RANGE.
+ * Padding past a sequence's length is zero. */
+hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache,
+                                    const int64_t *seqs, int32_t batch,
+                                    int32_t layer, hgc_rt_tier tier,
+                                    int64_t *max_tokens);
+hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
+                             int32_t batch, int32_t layer, hgc_rt_tier tier,
+                             int64_t capacity, void *keys, void *values,
+                             int32_t *lengths);
+
 /* Partial attention of one query token over the tokens of (seq, layer) that
  * live on `tier`, computed where they live (the storage tier reads its mapped
  * file pages in place, InstInfer-style): query [q_heads][head_dim] f32 with
