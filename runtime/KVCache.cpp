@@ -1,6 +1,7 @@
 //===- KVCache.cpp - the multi-tier KV cache -----------------------------===//
 
 #include "KVCache.h"
+#include "Numa.h"
 
 #include <algorithm>
 #include <cmath>
@@ -86,15 +87,31 @@ Result KVCache::create(const hgc_rt_kv_config &c,
   // CUDA device memory when a driver and a GPU exist (and
   // HGC_RT_DEVICE=emulated does not ask otherwise), else host-emulated.
   const char *device = std::getenv("HGC_RT_DEVICE");
+  std::shared_ptr<CudaDriver> driver;
   std::string why;
   if (!device || std::string(device) != "emulated")
-    built->stores[HGC_RT_TIER_DEVICE] =
-        createCudaStore(slot, c.device_pages, why);
-  if (!built->stores[HGC_RT_TIER_DEVICE])
-    built->stores[HGC_RT_TIER_DEVICE] =
-        createHeapStore(HGC_RT_TIER_DEVICE, slot, c.device_pages);
+    driver = CudaDriver::open(why);
+  HostPlacement host;
+  host.driver = driver;
+  if (c.host_numa_nodes && *c.host_numa_nodes) {
+    std::string error;
+    if (!numa::parseNodeList(c.host_numa_nodes, host.numaNodes, error))
+      return invalid(error);
+    std::vector<int> online = numa::onlineNodes();
+    for (int node : host.numaNodes)
+      if (std::find(online.begin(), online.end(), node) == online.end())
+        return invalid("NUMA node " + std::to_string(node) +
+                       " is not online (" + std::to_string(online.size()) +
+                       " online)");
+  } else if (std::vector<int> online = numa::onlineNodes(); online.size() > 1) {
+    host.numaNodes = online;
+  }
+  built->numaNodes = int32_t(host.numaNodes.size());
+  built->stores[HGC_RT_TIER_DEVICE] =
+      driver ? createCudaStore(driver, slot, c.device_pages)
+             : createHostStore(HGC_RT_TIER_DEVICE, slot, c.device_pages, {});
   built->stores[HGC_RT_TIER_HOST] =
-      createHeapStore(HGC_RT_TIER_HOST, slot, c.host_pages);
+      createHostStore(HGC_RT_TIER_HOST, slot, c.host_pages, std::move(host));
   if (!built->storageDir.empty()) {
     std::string error;
     built->stores[HGC_RT_TIER_STORAGE] =
@@ -199,16 +216,18 @@ Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot) {
 Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
                          const Slot &target) {
   size_t bytes = 2 * halfPageBytes;
-  if (source.data && target.data) {
-    std::memcpy(target.data, source.data, bytes);
-    return Result::ok();
-  }
-  // Device memory the host cannot address: through a staging buffer.
-  std::vector<char> staging(bytes);
   std::string error;
-  hgc_rt_status status = from->read(source, 0, staging.data(), bytes, error);
-  if (status == HGC_RT_OK)
-    status = to->write(target, 0, staging.data(), bytes, error);
+  hgc_rt_status status = HGC_RT_OK;
+  // One side is always host-addressable (only the device tier may not be):
+  // one copy, straight from or into pinned host pages when CUDA is there.
+  if (source.data && target.data)
+    std::memcpy(target.data, source.data, bytes);
+  else if (source.data)
+    status = to->write(target, 0, source.data, bytes, error);
+  else if (target.data)
+    status = from->read(source, 0, target.data, bytes, error);
+  else
+    return Result::error(HGC_RT_DEVICE, "device-to-device page copy");
   return status == HGC_RT_OK ? Result::ok() : Result::error(status, error);
 }
 
@@ -337,22 +356,27 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
   const char *keys = static_cast<const char *>(block.keys);
   const char *values = static_cast<const char *>(block.values);
   std::string error;
-  for (int64_t i = 0; i < block.tokens; ++i) {
+  // Tokens of one head within one page are contiguous on both sides: one
+  // copy per (page, head) run, which matters when the page is on a GPU.
+  for (int64_t i = 0; i < block.tokens;) {
     int64_t global = layer.tokens + i;
     Page &page = layer.pages[global / pt];
     int64_t offset = global % pt;
+    int64_t run = std::min(pt - offset, block.tokens - i);
     PageStore *tier = store(page.tier);
     for (int32_t h = 0; h < config.kv_heads; ++h) {
       size_t source = (size_t(h) * block.tokens + i) * rowBytes;
       size_t target = (size_t(h) * pt + offset) * rowBytes;
+      size_t bytes = size_t(run) * rowBytes;
       hgc_rt_status status =
-          tier->write(page.slot, target, keys + source, rowBytes, error);
+          tier->write(page.slot, target, keys + source, bytes, error);
       if (status == HGC_RT_OK)
         status = tier->write(page.slot, halfPageBytes + target, values + source,
-                             rowBytes, error);
+                             bytes, error);
       if (status != HGC_RT_OK)
         return Result::error(status, error);
     }
+    i += run;
   }
   for (int64_t i = 0; i < block.tokens; ++i) {
     int64_t global = layer.tokens + i;
@@ -382,23 +406,24 @@ Result KVCache::read(int64_t seq, int32_t layerIndex, int64_t first,
   int64_t pt = config.page_tokens;
   size_t rowBytes = size_t(config.head_dim) * elementBytes;
   std::string error;
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t i = 0; i < count;) {
     const Page &page = layer.pages[(first + i) / pt];
     int64_t offset = (first + i) % pt;
+    int64_t run = std::min(pt - offset, count - i);
     PageStore *tier = store(page.tier);
     for (int32_t h = 0; h < config.kv_heads; ++h) {
       size_t target = (size_t(h) * count + i) * rowBytes;
       size_t source = (size_t(h) * pt + offset) * rowBytes;
-      hgc_rt_status status =
-          tier->read(page.slot, source, static_cast<char *>(keys) + target,
-                     rowBytes, error);
+      size_t bytes = size_t(run) * rowBytes;
+      hgc_rt_status status = tier->read(
+          page.slot, source, static_cast<char *>(keys) + target, bytes, error);
       if (status == HGC_RT_OK)
-        status =
-            tier->read(page.slot, halfPageBytes + source,
-                       static_cast<char *>(values) + target, rowBytes, error);
+        status = tier->read(page.slot, halfPageBytes + source,
+                            static_cast<char *>(values) + target, bytes, error);
       if (status != HGC_RT_OK)
         return Result::error(status, error);
     }
+    i += run;
   }
   return Result::ok();
 }
@@ -692,5 +717,7 @@ hgc_rt_kv_stats KVCache::stats() const {
           : 0.0;
   s.metadata_bytes_per_token = summaries + quantized;
   s.device_is_cuda = stores[HGC_RT_TIER_DEVICE]->isCuda() ? 1 : 0;
+  s.host_is_pinned = stores[HGC_RT_TIER_HOST]->isPinned() ? 1 : 0;
+  s.host_numa_nodes = numaNodes;
   return s;
 }

@@ -104,6 +104,7 @@ private:
 
   hgc_rt_kv_config config;
   std::string storageDir;
+  int32_t numaNodes = 0; // host-tier NUMA nodes pages interleave over
   size_t elementBytes;
   size_t halfPageBytes; // keys (or values) of one page
   std::unique_ptr<PageStore> stores[3];

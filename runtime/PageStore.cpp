@@ -1,11 +1,13 @@
 //===- PageStore.cpp - fixed-size page slots of one memory tier ----------===//
 
 #include "PageStore.h"
+#include "Numa.h"
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -57,29 +59,73 @@ int64_t PageStore::used() const {
 }
 
 namespace {
-class HeapStore final : public PageStore {
+/// Host memory in arenas of many slots, so that NUMA binding and CUDA page
+/// registration (both per mapping, both costly) happen once per arena.
+class HostStore final : public PageStore {
 public:
-  HeapStore(hgc_rt_tier tier, size_t bytes, int64_t capacity)
-      : PageStore(tier, bytes, capacity) {}
-  ~HeapStore() override {
-    for (char *block : blocks)
-      std::free(block);
+  HostStore(hgc_rt_tier tier, size_t bytes, int64_t capacity,
+            HostPlacement placement)
+      : PageStore(tier, bytes, capacity), placement(std::move(placement)),
+        stride((bytes + 63) / 64 * 64) {
+    size_t perArena = std::max<size_t>(1, kArenaBytes / stride);
+    if (capacity > 0)
+      perArena = std::min<size_t>(perArena, size_t(capacity));
+    slotsPerArena = perArena;
+    size_t page = size_t(sysconf(_SC_PAGESIZE));
+    arenaBytes = (slotsPerArena * stride + page - 1) / page * page;
   }
+  ~HostStore() override {
+    for (char *arena : arenas) {
+      if (placement.driver)
+        placement.driver->unregisterHost(arena);
+      munmap(arena, arenaBytes);
+    }
+  }
+  bool isPinned() const override { return placement.driver != nullptr; }
 
 protected:
   hgc_rt_status create(Slot &slot, std::string &error) override {
-    size_t rounded = (slotBytes() + 63) / 64 * 64;
-    slot.data = static_cast<char *>(std::aligned_alloc(64, rounded));
-    if (!slot.data) {
-      error = "out of host memory";
-      return HGC_RT_CAPACITY;
-    }
-    blocks.push_back(slot.data);
+    size_t arena = size_t(slot.index) / slotsPerArena;
+    if (arena == arenas.size())
+      if (hgc_rt_status status = map(error))
+        return status;
+    slot.data = arenas[arena] + (size_t(slot.index) % slotsPerArena) * stride;
     return HGC_RT_OK;
   }
 
 private:
-  std::vector<char *> blocks;
+  static constexpr size_t kArenaBytes = size_t(2) << 20;
+
+  hgc_rt_status map(std::string &error) {
+    void *memory = mmap(nullptr, arenaBytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+      error = "out of host memory";
+      return HGC_RT_CAPACITY;
+    }
+    // Arenas go round-robin over the chosen nodes: pages interleave.
+    const std::vector<int> &nodes = placement.numaNodes;
+    if (!nodes.empty() &&
+        !numa::bind(memory, arenaBytes, nodes[arenas.size() % nodes.size()],
+                    error)) {
+      munmap(memory, arenaBytes);
+      return HGC_RT_CAPACITY;
+    }
+    if (placement.driver &&
+        !placement.driver->registerHost(memory, arenaBytes)) {
+      munmap(memory, arenaBytes);
+      error = "cannot pin host pages for the GPU (cuMemHostRegister)";
+      return HGC_RT_CAPACITY;
+    }
+    arenas.push_back(static_cast<char *>(memory));
+    return HGC_RT_OK;
+  }
+
+  HostPlacement placement;
+  size_t stride;
+  size_t slotsPerArena;
+  size_t arenaBytes;
+  std::vector<char *> arenas;
 };
 
 class FileStore final : public PageStore {
@@ -123,89 +169,28 @@ private:
 } // namespace
 
 namespace {
-/// The few CUDA driver entry points the device tier needs, resolved from
-/// libcuda.so.1 at run time so that hgc builds and runs without CUDA.
-struct CudaDriver {
-  using Init = int (*)(unsigned);
-  using DeviceGet = int (*)(int *, int);
-  using DeviceGetCount = int (*)(int *);
-  using PrimaryCtxRetain = int (*)(void **, int);
-  using CtxSetCurrent = int (*)(void *);
-  using MemAlloc = int (*)(uint64_t *, size_t);
-  using MemFree = int (*)(uint64_t);
-  using MemcpyHtoD = int (*)(uint64_t, const void *, size_t);
-  using MemcpyDtoH = int (*)(void *, uint64_t, size_t);
-
-  void *library = nullptr;
-  void *context = nullptr;
-  CtxSetCurrent ctxSetCurrent = nullptr;
-  MemAlloc memAlloc = nullptr;
-  MemFree memFree = nullptr;
-  MemcpyHtoD memcpyHtoD = nullptr;
-  MemcpyDtoH memcpyDtoH = nullptr;
-
-  template <typename T> T symbol(const char *name) {
-    return reinterpret_cast<T>(dlsym(library, name));
-  }
-
-  bool open(std::string &error) {
-    library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-      error = "no CUDA driver (libcuda.so.1)";
-      return false;
-    }
-    auto init = symbol<Init>("cuInit");
-    auto count = symbol<DeviceGetCount>("cuDeviceGetCount");
-    auto get = symbol<DeviceGet>("cuDeviceGet");
-    auto retain = symbol<PrimaryCtxRetain>("cuDevicePrimaryCtxRetain");
-    ctxSetCurrent = symbol<CtxSetCurrent>("cuCtxSetCurrent");
-    memAlloc = symbol<MemAlloc>("cuMemAlloc_v2");
-    memFree = symbol<MemFree>("cuMemFree_v2");
-    memcpyHtoD = symbol<MemcpyHtoD>("cuMemcpyHtoD_v2");
-    memcpyDtoH = symbol<MemcpyDtoH>("cuMemcpyDtoH_v2");
-    int devices = 0, device = 0;
-    if (!init || !count || !get || !retain || !ctxSetCurrent || !memAlloc ||
-        !memFree || !memcpyHtoD || !memcpyDtoH) {
-      error = "libcuda.so.1 lacks a driver entry point";
-    } else if (init(0) != 0 || count(&devices) != 0 || devices == 0) {
-      error = "no CUDA device";
-    } else if (get(&device, 0) != 0 || retain(&context, device) != 0) {
-      error = "cannot create a CUDA context";
-    } else {
-      return true;
-    }
-    dlclose(library);
-    library = nullptr;
-    return false;
-  }
-  /// Binds the context to the calling thread (every thread may copy).
-  bool current() const { return ctxSetCurrent(context) == 0; }
-};
-
 /// Device pages in CUDA memory; the host reaches them only by copies.
 class CudaStore final : public PageStore {
 public:
-  CudaStore(CudaDriver driver, size_t bytes, int64_t capacity)
-      : PageStore(HGC_RT_TIER_DEVICE, bytes, capacity), driver(driver) {}
+  CudaStore(std::shared_ptr<CudaDriver> driver, size_t bytes, int64_t capacity)
+      : PageStore(HGC_RT_TIER_DEVICE, bytes, capacity),
+        driver(std::move(driver)) {}
   ~CudaStore() override {
-    if (driver.current())
-      for (uint64_t pointer : allocations)
-        driver.memFree(pointer);
+    for (uint64_t pointer : allocations)
+      driver->free(pointer);
   }
   bool isCuda() const override { return true; }
 
   hgc_rt_status write(const Slot &slot, size_t offset, const void *source,
                       size_t count, std::string &error) override {
-    if (driver.current() &&
-        driver.memcpyHtoD(slot.device + offset, source, count) == 0)
+    if (driver->copyToDevice(slot.device + offset, source, count))
       return HGC_RT_OK;
     error = "host-to-device copy failed";
     return HGC_RT_DEVICE;
   }
   hgc_rt_status read(const Slot &slot, size_t offset, void *target,
                      size_t count, std::string &error) const override {
-    if (driver.current() &&
-        driver.memcpyDtoH(target, slot.device + offset, count) == 0)
+    if (driver->copyToHost(target, slot.device + offset, count))
       return HGC_RT_OK;
     error = "device-to-host copy failed";
     return HGC_RT_DEVICE;
@@ -213,7 +198,7 @@ public:
 
 protected:
   hgc_rt_status create(Slot &slot, std::string &error) override {
-    if (!driver.current() || driver.memAlloc(&slot.device, slotBytes()) != 0) {
+    if (!driver->allocate(slot.device, slotBytes())) {
       error = "out of device memory";
       return HGC_RT_CAPACITY;
     }
@@ -222,22 +207,23 @@ protected:
   }
 
 private:
-  CudaDriver driver;
+  std::shared_ptr<CudaDriver> driver;
   std::vector<uint64_t> allocations;
 };
 } // namespace
 
 std::unique_ptr<PageStore>
-hgc::rt::createCudaStore(size_t bytes, int64_t capacity, std::string &error) {
-  CudaDriver driver;
-  if (!driver.open(error))
-    return nullptr;
-  return std::make_unique<CudaStore>(driver, bytes, capacity);
+hgc::rt::createCudaStore(std::shared_ptr<CudaDriver> driver, size_t bytes,
+                         int64_t capacity) {
+  return std::make_unique<CudaStore>(std::move(driver), bytes, capacity);
 }
 
-std::unique_ptr<PageStore>
-hgc::rt::createHeapStore(hgc_rt_tier tier, size_t bytes, int64_t capacity) {
-  return std::make_unique<HeapStore>(tier, bytes, capacity);
+std::unique_ptr<PageStore> hgc::rt::createHostStore(hgc_rt_tier tier,
+                                                    size_t bytes,
+                                                    int64_t capacity,
+                                                    HostPlacement placement) {
+  return std::make_unique<HostStore>(tier, bytes, capacity,
+                                     std::move(placement));
 }
 
 std::unique_ptr<PageStore>

@@ -1,15 +1,17 @@
 //===- PageStore.h - fixed-size page slots of one memory tier ---*- C++ -*-===//
 //
 // Each tier hands out slots of one size. Host and the host-emulated device
-// tier allocate aligned heap memory; the storage tier maps slots of a file
-// (MAP_SHARED), so pages larger than RAM live on disk and are addressed the
-// same way. Slots are reused through a free list; capacity is in slots.
+// tier carve them from anonymous-memory arenas (NUMA-placed, CUDA-pinned); the
+// storage tier maps slots of a file (MAP_SHARED), so pages larger than RAM live
+// on disk and are addressed the same way. Slots are reused through a free list;
+// capacity is in slots.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef HGC_RUNTIME_PAGESTORE_H
 #define HGC_RUNTIME_PAGESTORE_H
 
+#include "CudaDriver.h"
 #include "hgc-rt/kv_cache.h"
 
 #include <cstdint>
@@ -46,6 +48,8 @@ public:
                              size_t count, std::string &error) const;
   /// True when slots are CUDA device memory.
   virtual bool isCuda() const { return false; }
+  /// True when slots are host memory registered with CUDA (DMA-able).
+  virtual bool isPinned() const { return false; }
 
   hgc_rt_tier tier() const { return kind; }
   size_t slotBytes() const { return bytes; }
@@ -66,14 +70,21 @@ private:
   int64_t inUse = 0;
 };
 
-/// Host memory (and the host-emulated device tier).
-std::unique_ptr<PageStore> createHeapStore(hgc_rt_tier tier, size_t bytes,
-                                           int64_t capacity);
+/// Where host pages go: NUMA nodes to interleave over (empty: the
+/// kernel's default policy) and the CUDA driver that pins them (or null).
+struct HostPlacement {
+  std::vector<int> numaNodes;
+  std::shared_ptr<CudaDriver> driver;
+};
 
-/// CUDA device memory through the driver API opened with dlopen, or null
-/// with the reason in `error` when there is no driver or no GPU.
-std::unique_ptr<PageStore> createCudaStore(size_t bytes, int64_t capacity,
-                                           std::string &error);
+/// Host memory (and the host-emulated device tier).
+std::unique_ptr<PageStore> createHostStore(hgc_rt_tier tier, size_t bytes,
+                                           int64_t capacity,
+                                           HostPlacement placement);
+
+/// CUDA device memory.
+std::unique_ptr<PageStore> createCudaStore(std::shared_ptr<CudaDriver> driver,
+                                           size_t bytes, int64_t capacity);
 
 /// Slots of a file in `directory` (created, removed on destruction).
 std::unique_ptr<PageStore> createFileStore(const std::string &directory,

@@ -61,6 +61,10 @@ typedef struct hgc_rt_kv_config {
   const char *storage_dir;
   /* Keep int8 copies of the keys with a scale per token and head. */
   int32_t quantize_keys;
+  /* NUMA nodes for host pages, a Linux node list ("0", "0-3,6"): page
+   * arenas interleave over them. NULL or "": every online node when there
+   * are several, else the kernel's default. */
+  const char *host_numa_nodes;
 } hgc_rt_kv_config;
 
 /* One block of tokens of one sequence and layer, laid out
@@ -80,6 +84,8 @@ typedef struct hgc_rt_kv_stats {
   int64_t moved_pages;       /* pages moved between tiers so far */
   double metadata_bytes_per_token;
   int32_t device_is_cuda;    /* 0: the device tier is host-emulated */
+  int32_t host_is_pinned;    /* 1: host pages are registered with CUDA */
+  int32_t host_numa_nodes;   /* nodes host pages interleave over; 0: default */
 } hgc_rt_kv_stats;
 
 typedef struct hgc_rt_kv_cache hgc_rt_kv_cache;

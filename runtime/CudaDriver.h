@@ -1,0 +1,73 @@
+//===- CudaDriver.h - the CUDA driver API, opened at run time ---*- C++ -*-===//
+//
+// The runtime builds and runs without CUDA: the few driver entry points it
+// uses are resolved from libcuda.so.1 (or $HGC_RT_CUDA_LIBRARY, which tests
+// point at a host-memory stand-in) with dlopen. One driver object is shared
+// by the device tier (device memory, stream copies) and the host tier (page
+// registration, so host pages are pinned and copies are DMA).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_RUNTIME_CUDADRIVER_H
+#define HGC_RUNTIME_CUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hgc::rt {
+
+class CudaDriver {
+public:
+  /// The driver with a context on device 0, or null with the reason in
+  /// `error` when there is no driver library, entry point or device.
+  static std::shared_ptr<CudaDriver> open(std::string &error);
+  ~CudaDriver();
+  CudaDriver(const CudaDriver &) = delete;
+  CudaDriver &operator=(const CudaDriver &) = delete;
+
+  bool allocate(uint64_t &pointer, size_t bytes);
+  void free(uint64_t pointer);
+  /// Page-locks host memory so the GPU copies it by DMA.
+  bool registerHost(void *memory, size_t bytes);
+  void unregisterHost(void *memory);
+  /// Copies on a non-blocking stream of a pool, waiting for completion:
+  /// copies from different threads overlap instead of queueing on the
+  /// legacy default stream.
+  bool copyToDevice(uint64_t target, const void *source, size_t bytes);
+  bool copyToHost(void *target, uint64_t source, size_t bytes);
+
+private:
+  CudaDriver() = default;
+  template <typename T> bool resolve(T &entry, const char *name);
+  bool current() const;
+  void *acquireStream();
+  void releaseStream(void *stream);
+  /// Runs `enqueue(stream)` on a pooled stream and waits for it.
+  template <typename Enqueue> bool copyOnStream(Enqueue enqueue);
+
+  using Status = int;
+  void *library = nullptr;
+  void *context = nullptr;
+  Status (*ctxSetCurrent)(void *) = nullptr;
+  Status (*memAlloc)(uint64_t *, size_t) = nullptr;
+  Status (*memFree)(uint64_t) = nullptr;
+  Status (*memHostRegister)(void *, size_t, unsigned) = nullptr;
+  Status (*memHostUnregister)(void *) = nullptr;
+  Status (*streamCreate)(void **, unsigned) = nullptr;
+  Status (*streamDestroy)(void *) = nullptr;
+  Status (*streamSynchronize)(void *) = nullptr;
+  Status (*memcpyHtoDAsync)(uint64_t, const void *, size_t, void *) = nullptr;
+  Status (*memcpyDtoHAsync)(void *, uint64_t, size_t, void *) = nullptr;
+
+  std::mutex streamMutex;
+  std::vector<void *> idleStreams;
+  std::vector<void *> allStreams;
+};
+
+} // namespace hgc::rt
+
+#endif // HGC_RUNTIME_CUDADRIVER_H
