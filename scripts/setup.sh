@@ -9,6 +9,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 apt_packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
   libomp-22-dev libclang-rt-22-dev cmake ninja-build libgtest-dev valgrind
+  libprotobuf-dev protobuf-compiler
   python3 python3-venv
 )
 missing=()

@@ -11,27 +11,21 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Pipelines.h"
-#include "dialect/HgcDialect.h"
-#include "tools/hgc-runner/Npy.h"
+#include "tools/support/HostExecution.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
 
@@ -66,66 +60,14 @@ namespace {
   llvm::errs() << "hgc-runner: error: " << message << "\n";
   std::exit(1);
 }
-
-std::string describe(ArrayRef<int64_t> shape, StringRef descr) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  llvm::interleave(shape, os, "x");
-  os << " (" << descr << ")";
-  return text;
-}
-
-std::string typeToString(Type type) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << type;
-  return text;
-}
-
-/// The .npy descriptor that carries `type`.
-std::string npyDescr(Type type) {
-  if (type.isF32())
-    return "<f4";
-  if (type.isF16())
-    return "<f2";
-  if (type.isBF16())
-    return "<u2";
-  if (type.isF64())
-    return "<f8";
-  if (type.isInteger(32))
-    return "<i4";
-  if (type.isInteger(64))
-    return "<i8";
-  if (type.isInteger(1))
-    return "|b1";
-  return "";
-}
-
-/// A memref descriptor as the LLVM lowering lays it out: allocated and
-/// aligned pointers, offset, sizes, strides, each one 8-byte word.
-SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
-  SmallVector<int64_t> words = {reinterpret_cast<int64_t>(data),
-                                reinterpret_cast<int64_t>(data), 0};
-  words.append(shape.begin(), shape.end());
-  SmallVector<int64_t> strides(shape.size(), 1);
-  for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
-    strides[i] = strides[i + 1] * shape[i + 1];
-  words.append(strides.begin(), strides.end());
-  return words;
-}
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "hgc host runner\n");
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
 
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  registry.insert<hgc::HgcDialect>();
+  hgc::registerToolDialects(registry);
   MLIRContext context(registry);
 
   llvm::SourceMgr sourceMgr;
@@ -154,105 +96,38 @@ int main(int argc, char **argv) {
   std::vector<hgc::NpyArray> arrays;
   for (auto [i, type] : llvm::enumerate(signature.getInputs())) {
     std::string name = "arg" + std::to_string(i);
-    auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || npyDescr(tensor.getElementType()).empty())
-      fail("@" + entry + " " + name + " has type " + typeToString(type) +
-           ", which the host runner cannot feed");
     auto path = byName.find(name);
-    if (path == byName.end())
-      fail("missing --input " + name + "=FILE.npy for " + typeToString(type));
+    if (path == byName.end()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << type;
+      fail("missing --input " + name + "=FILE.npy for " + text);
+    }
     llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
     if (!array)
       fail(llvm::toString(array.takeError()));
-    std::string want = npyDescr(tensor.getElementType());
-    bool ok =
-        array->descr == want && array->shape.size() == size_t(tensor.getRank());
-    for (size_t d = 0; ok && d < array->shape.size(); ++d)
-      ok = tensor.isDynamicDim(d) || tensor.getDimSize(d) == array->shape[d];
-    if (!ok)
-      fail(path->second + ": " + name + " expects " +
-           describe(tensor.getShape(), want) + ", got " +
-           describe(array->shape, array->descr));
+    if (llvm::Error error = hgc::checkInput(name, type, *array))
+      fail(path->second + ": @" + entry + " " +
+           llvm::toString(std::move(error)));
     arrays.push_back(std::move(*array));
   }
-  for (Type type : signature.getResults())
-    if (!isa<RankedTensorType>(type) ||
-        npyDescr(cast<RankedTensorType>(type).getElementType()).empty())
-      fail("@" + entry + " returns " + typeToString(type) +
-           ", which the host runner cannot write");
 
-  PassManager pm(&context);
-  if (split)
+  if (split) {
+    PassManager pm(&context);
     hgc::buildHybridPipeline(pm, {policy, sink, window, budget});
-  hgc::buildHostLoweringPipeline(pm);
-  if (failed(pm.run(*module)))
-    return 1;
-
-  ExecutionEngineOptions options;
-  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
-                                               /*sizeLevel=*/0, nullptr);
-  options.transformer = transformer;
-  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME};
-  options.sharedLibPaths = sharedLibs;
-  auto engine = ExecutionEngine::create(*module, options);
-  if (!engine)
-    fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
-
-  // Packed calling convention: one pointer per descriptor word, then one
-  // pointer to the (flat, all 8-byte words) result struct.
-  SmallVector<SmallVector<int64_t>> descriptors;
-  for (hgc::NpyArray &array : arrays)
-    descriptors.push_back(makeDescriptor(array.data.data(), array.shape));
-  SmallVector<void *> packed;
-  for (SmallVector<int64_t> &words : descriptors)
-    for (int64_t &word : words)
-      packed.push_back(&word);
-  size_t resultWords = 0;
-  for (Type type : signature.getResults())
-    resultWords += 3 + 2 * cast<RankedTensorType>(type).getRank();
-  SmallVector<int64_t> results(resultWords, 0);
-  packed.push_back(results.data());
-  if (llvm::Error error = (*engine)->invokePacked(entry, packed))
-    fail("running @" + entry + ": " + llvm::toString(std::move(error)));
-
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  std::vector<hgc::NpyArray> outputs;
+  if (llvm::Error error = hgc::runOnHost(*module, entry, arrays, outputs))
+    fail(llvm::toString(std::move(error)));
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
     fail(outputDir + ": " + error.message());
-  int64_t *word = results.data();
-  for (auto [i, type] : llvm::enumerate(signature.getResults())) {
-    auto tensor = cast<RankedTensorType>(type);
-    int64_t rank = tensor.getRank();
-    auto *allocated = reinterpret_cast<char *>(word[0]);
-    auto *aligned = reinterpret_cast<char *>(word[1]);
-    int64_t offset = word[2];
-    ArrayRef<int64_t> sizes(word + 3, rank), strides(word + 3 + rank, rank);
-    hgc::NpyArray out;
-    out.descr = npyDescr(tensor.getElementType());
-    out.shape.assign(sizes.begin(), sizes.end());
-    int64_t elementSize = hgc::getNpyElementSize(out.descr);
-    out.data.resize(out.getNumElements() * elementSize);
-    // Copy element by element through the strides (results may be views).
-    SmallVector<int64_t> at(rank, 0);
-    for (int64_t linear = 0; linear < out.getNumElements(); ++linear) {
-      int64_t source = offset;
-      for (int64_t d = 0; d < rank; ++d)
-        source += at[d] * strides[d];
-      std::memcpy(out.data.data() + linear * elementSize,
-                  aligned + source * elementSize, elementSize);
-      for (int64_t d = rank - 1; d >= 0 && ++at[d] == sizes[d]; --d)
-        at[d] = 0;
-    }
-    // Fresh results are owned by the caller; results aliasing an input are
-    // not freed.
-    bool ownsBuffer = llvm::none_of(arrays, [&](const hgc::NpyArray &array) {
-      return array.data.data() == allocated;
-    });
-    if (ownsBuffer)
-      std::free(allocated);
+  for (auto [i, out] : llvm::enumerate(outputs)) {
     llvm::SmallString<128> path(outputDir);
     llvm::sys::path::append(path, "out" + std::to_string(i) + ".npy");
     if (llvm::Error error = hgc::writeNpy(path, out))
       fail(llvm::toString(std::move(error)));
-    word += 3 + 2 * rank;
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 //===- Npy.cpp - NumPy .npy arrays ---------------------------------------===//
 
-#include "tools/hgc-runner/Npy.h"
+#include "tools/support/Npy.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -21,6 +21,7 @@ int64_t mlir::hgc::getNpyElementSize(StringRef descr) {
       .Case("<f2", 2)
       .Case("<u2", 2)
       .Case("|b1", 1)
+      .Case("|i1", 1)
       .Default(0);
 }
 

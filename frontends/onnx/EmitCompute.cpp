@@ -1,0 +1,328 @@
+//===- EmitCompute.cpp - ONNX MatMul, Gemm, Softmax, reductions ----------===//
+//
+// Contractions are linalg.generic with f32 accumulation for 16-bit floats
+// (then truncated), Softmax is linalg.softmax (the op hgc-raise-attention
+// anchors on), reductions are linalg.reduce.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/Folder.h"
+#include "frontends/onnx/GraphBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::hgc::onnx;
+
+namespace {
+/// Accumulation type of a float element type: f32 for 16-bit floats.
+Type accumulatorType(OpBuilder &b, Type element) {
+  return element.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : element;
+}
+
+Value zeroFilled(GraphBuilder &g, ArrayRef<int64_t> shape, Type element) {
+  Value init = tensor::EmptyOp::create(g.b, g.loc, shape, element);
+  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getZeroAttr(element));
+  return linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
+}
+
+/// Rounds an accumulator tensor back to `element`.
+Value truncateTo(GraphBuilder &g, Value value, Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType() == element)
+    return value;
+  return buildBroadcastGeneric(
+      g, {value}, type.getShape(), element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        return arith::TruncFOp::create(b, loc, element, args[0]);
+      });
+}
+
+LogicalResult emitMatMul(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1))
+    return node.fail("needs two inputs");
+  GraphValue &a = node.input(0), &bIn = node.input(1);
+  if (!isFloatType(a.type) || a.type != bIn.type)
+    return node.fail("needs floating-point inputs of one type");
+  if (a.shape.empty() || bIn.shape.empty())
+    return node.fail("inputs must have rank >= 1");
+  // 1-D operands get a unit dim that the result then drops (numpy rules).
+  SmallVector<int64_t> aShape = a.shape, bShape = bIn.shape;
+  bool aVector = aShape.size() == 1, bVector = bShape.size() == 1;
+  if (aVector)
+    aShape.insert(aShape.begin(), 1);
+  if (bVector)
+    bShape.push_back(1);
+  int64_t m = aShape[aShape.size() - 2], k = aShape.back();
+  int64_t n = bShape.back();
+  if (bShape[bShape.size() - 2] != k)
+    return node.fail("inner dimensions differ (" + std::to_string(k) + " vs " +
+                     std::to_string(bShape[bShape.size() - 2]) + ")");
+  SmallVector<int64_t> batch;
+  if (!broadcastShapes(ArrayRef<int64_t>(aShape).drop_back(2),
+                       ArrayRef<int64_t>(bShape).drop_back(2), batch))
+    return node.fail("batch dimensions do not broadcast");
+  Value aValue = buildReshape(g, node.operand(0), aShape);
+  Value bValue = buildReshape(g, node.operand(1), bShape);
+
+  int64_t nb = int64_t(batch.size());
+  unsigned dims = unsigned(nb + 3); // batch..., m, n, k
+  auto operandMap = [&](ArrayRef<int64_t> shape, unsigned row, unsigned col) {
+    int64_t lead = nb - (int64_t(shape.size()) - 2);
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < int64_t(shape.size()) - 2; ++d)
+      exprs.push_back(shape[d] == 1 && batch[lead + d] != 1
+                          ? g.b.getAffineConstantExpr(0)
+                          : g.b.getAffineDimExpr(unsigned(lead + d)));
+    exprs.push_back(g.b.getAffineDimExpr(row));
+    exprs.push_back(g.b.getAffineDimExpr(col));
+    return AffineMap::get(dims, 0, exprs, g.b.getContext());
+  };
+  unsigned dm = unsigned(nb), dn = unsigned(nb + 1), dk = unsigned(nb + 2);
+  SmallVector<AffineExpr> outExprs;
+  for (unsigned d = 0; d < unsigned(nb); ++d)
+    outExprs.push_back(g.b.getAffineDimExpr(d));
+  outExprs.push_back(g.b.getAffineDimExpr(dm));
+  outExprs.push_back(g.b.getAffineDimExpr(dn));
+  SmallVector<AffineMap> maps = {
+      operandMap(aShape, dm, dk), operandMap(bShape, dk, dn),
+      AffineMap::get(dims, 0, outExprs, g.b.getContext())};
+  SmallVector<utils::IteratorType> iterators(dims,
+                                             utils::IteratorType::parallel);
+  iterators[dk] = utils::IteratorType::reduction;
+  SmallVector<int64_t> outShape = batch;
+  outShape.push_back(m);
+  outShape.push_back(n);
+  Type element = g.elementType(a.type);
+  Type acc = accumulatorType(g.b, element);
+  Value init = zeroFilled(g, outShape, acc);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{aValue, bValue}, ValueRange{init},
+      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value x = args[0], y = args[1];
+        if (x.getType() != acc) {
+          x = arith::ExtFOp::create(b, loc, acc, x);
+          y = arith::ExtFOp::create(b, loc, acc, y);
+        }
+        Value product = arith::MulFOp::create(b, loc, x, y);
+        Value sum = arith::AddFOp::create(b, loc, args[2], product);
+        linalg::YieldOp::create(b, loc, sum);
+      });
+  Value result = truncateTo(g, generic.getResult(0), element);
+  SmallVector<int64_t> finalShape = batch;
+  if (!aVector)
+    finalShape.push_back(m);
+  if (!bVector)
+    finalShape.push_back(n);
+  node.setResult(0, buildReshape(g, result, finalShape), a.type);
+  return success();
+}
+
+LogicalResult emitSoftmax(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  GraphValue &x = node.input(0);
+  if (!isFloatType(x.type))
+    return node.fail("needs a floating-point input");
+  int64_t rank = int64_t(x.shape.size());
+  int64_t axis = getIntAttr(node.node, "axis", g.opset >= 13 ? -1 : 1);
+  if (rank == 0 || !normalizeAxis(axis, rank))
+    return node.fail("axis is out of range");
+  // Before opset 13 Softmax normalized over all dims from `axis` on.
+  if (g.opset < 13 && axis != rank - 1)
+    return node.fail("opset < 13 Softmax over several trailing dims is not "
+                     "supported");
+  Value init =
+      tensor::EmptyOp::create(g.b, g.loc, x.shape, g.elementType(x.type));
+  auto softmax = linalg::SoftmaxOp::create(g.b, g.loc, init.getType(),
+                                           node.operand(0), init, axis);
+  node.setResult(0, softmax.getResult()[0], x.type);
+  return success();
+}
+
+LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
+  GraphBuilder &g = node.g;
+  GraphValue &x = node.input(0);
+  if (!isFloatType(x.type))
+    return node.fail("needs a floating-point input");
+  int64_t rank = int64_t(x.shape.size());
+  std::optional<SmallVector<int64_t>> axes;
+  if (g.opset >= 18 || (op == "ReduceSum" && g.opset >= 13)) {
+    if (node.hasInput(1)) {
+      const HostTensor *given = node.constantInput(1);
+      if (!given)
+        return node.fail("axes must be known at compile time");
+      axes = SmallVector<int64_t>(given->ints.begin(), given->ints.end());
+    }
+  } else {
+    axes = getIntsAttr(node.node, "axes");
+  }
+  bool keepDims = getIntAttr(node.node, "keepdims", 1) != 0;
+  SmallVector<bool> reduced(rank, false);
+  if (!axes || axes->empty()) {
+    if (axes && getIntAttr(node.node, "noop_with_empty_axes", 0)) {
+      g.define(node.node.output(0), x);
+      return success();
+    }
+    reduced.assign(rank, true);
+  } else {
+    for (int64_t axis : *axes) {
+      if (!normalizeAxis(axis, rank))
+        return node.fail("axis is out of range");
+      reduced[axis] = true;
+    }
+  }
+  SmallVector<int64_t> dims, kept, keptShape;
+  int64_t count = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (reduced[d]) {
+      dims.push_back(d);
+      count *= x.shape[d];
+    } else {
+      kept.push_back(x.shape[d]);
+    }
+    keptShape.push_back(reduced[d] ? 1 : x.shape[d]);
+  }
+  Type element = g.elementType(x.type);
+  Type acc = accumulatorType(g.b, element);
+  bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
+  Value init = tensor::EmptyOp::create(g.b, g.loc, kept, acc);
+  TypedAttr start =
+      isMax   ? g.b.getFloatAttr(acc, -std::numeric_limits<double>::infinity())
+      : isMin ? g.b.getFloatAttr(acc, std::numeric_limits<double>::infinity())
+              : g.b.getFloatAttr(acc, 0.0);
+  Value startValue = arith::ConstantOp::create(g.b, g.loc, start);
+  init = linalg::FillOp::create(g.b, g.loc, startValue, init).getResult(0);
+  auto reduce = linalg::ReduceOp::create(
+      g.b, g.loc, ValueRange{node.operand(0)}, ValueRange{init}, dims,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value in = args[0];
+        if (in.getType() != acc)
+          in = arith::ExtFOp::create(b, loc, acc, in);
+        if (op == "ReduceSumSquare")
+          in = arith::MulFOp::create(b, loc, in, in);
+        Value r = isMax ? Value(arith::MaximumFOp::create(b, loc, in, args[1]))
+                  : isMin
+                      ? Value(arith::MinimumFOp::create(b, loc, in, args[1]))
+                      : Value(arith::AddFOp::create(b, loc, in, args[1]));
+        linalg::YieldOp::create(b, loc, r);
+      });
+  Value result = reduce.getResult(0);
+  if (op == "ReduceMean") {
+    result = buildBroadcastGeneric(
+        g, {result}, kept, acc,
+        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          Value n = arith::ConstantOp::create(
+              b, loc, b.getFloatAttr(acc, double(count)));
+          return arith::DivFOp::create(b, loc, args[0], n);
+        });
+  }
+  result = truncateTo(g, result, element);
+  if (keepDims)
+    result = buildReshape(g, result, keptShape);
+  node.setResult(0, result, x.type);
+  return success();
+}
+
+/// Gemm: alpha * op(A) op(B) + beta * C, through MatMul's emitter on
+/// transposed/reshaped operands built here.
+LogicalResult emitGemm(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1))
+    return node.fail("needs A and B");
+  GraphValue &a = node.input(0), &bIn = node.input(1);
+  if (a.shape.size() != 2 || bIn.shape.size() != 2 || !isFloatType(a.type) ||
+      a.type != bIn.type)
+    return node.fail("needs 2-D floating-point A and B of one type");
+  bool transA = getIntAttr(node.node, "transA", 0) != 0;
+  bool transB = getIntAttr(node.node, "transB", 0) != 0;
+  float alpha = getFloatAttr(node.node, "alpha", 1.0f);
+  float beta = getFloatAttr(node.node, "beta", 1.0f);
+  int64_t m = transA ? a.shape[1] : a.shape[0];
+  int64_t k = transA ? a.shape[0] : a.shape[1];
+  int64_t kb = transB ? bIn.shape[1] : bIn.shape[0];
+  int64_t n = transB ? bIn.shape[0] : bIn.shape[1];
+  if (k != kb)
+    return node.fail("inner dimensions differ");
+  Type element = g.elementType(a.type);
+  Type acc = accumulatorType(g.b, element);
+  auto map = [&](bool transposed, unsigned row, unsigned col) {
+    return AffineMap::get(3, 0,
+                          {g.b.getAffineDimExpr(transposed ? col : row),
+                           g.b.getAffineDimExpr(transposed ? row : col)},
+                          g.b.getContext());
+  };
+  SmallVector<AffineMap> maps = {map(transA, 0, 2), map(transB, 2, 1),
+                                 g.b.getMultiDimIdentityMap(2)};
+  maps[2] =
+      AffineMap::get(3, 0, {g.b.getAffineDimExpr(0), g.b.getAffineDimExpr(1)},
+                     g.b.getContext());
+  Value init = zeroFilled(g, {m, n}, acc);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{node.operand(0), node.operand(1)},
+      ValueRange{init}, maps,
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction},
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value x = args[0], y = args[1];
+        if (x.getType() != acc) {
+          x = arith::ExtFOp::create(b, loc, acc, x);
+          y = arith::ExtFOp::create(b, loc, acc, y);
+        }
+        Value product = arith::MulFOp::create(b, loc, x, y);
+        linalg::YieldOp::create(
+            b, loc, Value(arith::AddFOp::create(b, loc, args[2], product)));
+      });
+  SmallVector<Value> inputs = {generic.getResult(0)};
+  SmallVector<int64_t> shape = {m, n};
+  bool hasC = node.hasInput(2);
+  if (hasC) {
+    SmallVector<int64_t> ignored;
+    if (!broadcastShapes(shape, node.input(2).shape, ignored) ||
+        ignored != shape)
+      return node.fail("C does not broadcast to the result");
+    inputs.push_back(node.operand(2));
+  }
+  Value result = buildBroadcastGeneric(
+      g, inputs, shape, element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value r = arith::MulFOp::create(
+            b, loc, args[0],
+            arith::ConstantOp::create(b, loc, b.getFloatAttr(acc, alpha)));
+        if (hasC) {
+          Value c = args[1];
+          if (c.getType() != acc)
+            c = arith::ExtFOp::create(b, loc, acc, c);
+          c = arith::MulFOp::create(
+              b, loc, c,
+              arith::ConstantOp::create(b, loc, b.getFloatAttr(acc, beta)));
+          r = arith::AddFOp::create(b, loc, r, c);
+        }
+        return r.getType() == element
+                   ? r
+                   : Value(arith::TruncFOp::create(b, loc, element, r));
+      });
+  node.setResult(0, result, a.type);
+  return success();
+}
+} // namespace
+
+std::optional<LogicalResult>
+mlir::hgc::onnx::emitComputeNode(NodeEmitter &node) {
+  llvm::StringRef op = node.node.op_type();
+  if (op == "MatMul")
+    return emitMatMul(node);
+  if (op == "Gemm")
+    return emitGemm(node);
+  if (op == "Softmax" ||
+      llvm::is_contained({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+                          "ReduceSumSquare"},
+                         op)) {
+    if (!node.hasInput(0))
+      return node.fail("needs an input");
+    return op == "Softmax" ? emitSoftmax(node) : emitReduce(node, op);
+  }
+  return std::nullopt;
+}

@@ -1,0 +1,568 @@
+//===- Folder.cpp - evaluating ONNX nodes at import time -----------------===//
+
+#include "frontends/onnx/Folder.h"
+
+#include "llvm/ADT/StringSwitch.h"
+
+#include <cmath>
+#include <functional>
+
+using namespace mlir::hgc::onnx;
+using llvm::ArrayRef;
+using llvm::SmallVector;
+
+bool mlir::hgc::onnx::normalizeAxis(int64_t &axis, int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return false;
+  if (axis < 0)
+    axis += rank;
+  return true;
+}
+
+bool mlir::hgc::onnx::inferReshape(ArrayRef<int64_t> input,
+                                   ArrayRef<int64_t> target, bool allowZero,
+                                   llvm::SmallVectorImpl<int64_t> &result,
+                                   std::string &error) {
+  int64_t count = 1, known = 1, inferred = -1;
+  for (int64_t d : input)
+    count *= d;
+  result.clear();
+  for (size_t i = 0; i < target.size(); ++i) {
+    int64_t dim = target[i];
+    if (dim == 0 && !allowZero) {
+      if (i >= input.size()) {
+        error = "Reshape copies dimension " + std::to_string(i) +
+                " the input does not have";
+        return false;
+      }
+      dim = input[i];
+    }
+    if (dim == -1) {
+      if (inferred >= 0) {
+        error = "Reshape has more than one -1";
+        return false;
+      }
+      inferred = int64_t(i);
+    } else if (dim < 0) {
+      error = "Reshape to negative dimension " + std::to_string(dim);
+      return false;
+    } else {
+      known *= dim;
+    }
+    result.push_back(dim);
+  }
+  if (inferred >= 0) {
+    if (known == 0 || count % known != 0) {
+      error =
+          "Reshape cannot infer -1 for " + std::to_string(count) + " elements";
+      return false;
+    }
+    result[inferred] = count / known;
+    known *= result[inferred];
+  }
+  if (known != count) {
+    error = "Reshape of " + std::to_string(count) + " elements to " +
+            std::to_string(known);
+    return false;
+  }
+  return true;
+}
+
+bool mlir::hgc::onnx::resolveSlice(ArrayRef<int64_t> shape,
+                                   const HostTensor &starts,
+                                   const HostTensor &ends,
+                                   const HostTensor *axes,
+                                   const HostTensor *steps, SliceBounds &bounds,
+                                   std::string &error) {
+  int64_t rank = int64_t(shape.size());
+  bounds.starts.assign(rank, 0);
+  bounds.sizes.assign(shape.begin(), shape.end());
+  bounds.steps.assign(rank, 1);
+  int64_t n = starts.size();
+  if (ends.size() != n || (axes && axes->size() != n) ||
+      (steps && steps->size() != n)) {
+    error = "Slice starts, ends, axes and steps differ in length";
+    return false;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t axis = axes ? axes->asInt(i) : i;
+    if (!normalizeAxis(axis, rank)) {
+      error = "Slice axis " + std::to_string(axis) + " is out of range";
+      return false;
+    }
+    int64_t dim = shape[axis], step = steps ? steps->asInt(i) : 1;
+    if (step == 0) {
+      error = "Slice step is 0";
+      return false;
+    }
+    int64_t start = starts.asInt(i), end = ends.asInt(i);
+    if (start < 0)
+      start += dim;
+    if (end < 0)
+      end += dim;
+    if (step > 0) {
+      start = std::clamp<int64_t>(start, 0, dim);
+      end = std::clamp<int64_t>(end, 0, dim);
+      bounds.sizes[axis] = end > start ? (end - start + step - 1) / step : 0;
+    } else {
+      start = std::clamp<int64_t>(start, 0, dim - 1);
+      end = std::clamp<int64_t>(end, -1, dim - 1);
+      bounds.sizes[axis] =
+          start > end ? (start - end + (-step) - 1) / (-step) : 0;
+    }
+    bounds.starts[axis] = start;
+    bounds.steps[axis] = step;
+  }
+  return true;
+}
+
+namespace {
+using Binary = std::function<double(double, double)>;
+using IntBinary = std::function<int64_t(int64_t, int64_t)>;
+
+/// Broadcast elementwise op. `resultType` 0 = the first input's type.
+bool elementwise(
+    ArrayRef<const HostTensor *> in, int32_t resultType,
+    const std::function<void(HostTensor &, int64_t, ArrayRef<int64_t>)> &body,
+    HostTensor &out, std::string &error) {
+  SmallVector<int64_t> shape(in[0]->shape.begin(), in[0]->shape.end());
+  for (const HostTensor *t : in.drop_front()) {
+    SmallVector<int64_t> next;
+    if (!broadcastShapes(shape, t->shape, next)) {
+      error = "operand shapes do not broadcast";
+      return false;
+    }
+    shape = next;
+  }
+  out = HostTensor(resultType ? resultType : in[0]->type, shape);
+  SmallVector<int64_t> at(in.size());
+  for (int64_t i = 0, e = out.size(); i < e; ++i) {
+    for (size_t k = 0; k < in.size(); ++k)
+      at[k] = broadcastIndex(i, shape, in[k]->shape);
+    body(out, i, at);
+  }
+  return true;
+}
+
+int64_t product(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+} // namespace
+
+FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
+                                     int64_t opset,
+                                     ArrayRef<const HostTensor *> in,
+                                     llvm::SmallVectorImpl<HostTensor> &outputs,
+                                     std::string &error) {
+  const std::string &op = node.op_type();
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return FoldResult::NotFoldable;
+  for (const HostTensor *t : in)
+    if (t && t->size() > kMaxFoldedElements)
+      return FoldResult::NotFoldable;
+  auto fail = [&](const std::string &message) {
+    error = message;
+    return FoldResult::Failed;
+  };
+  auto need = [&](size_t count) {
+    return in.size() >= count &&
+           llvm::all_of(in.take_front(count),
+                        [](const HostTensor *t) { return t != nullptr; });
+  };
+  HostTensor out;
+
+  // Arithmetic and comparisons with numpy broadcasting.
+  std::optional<Binary> floatOp =
+      llvm::StringSwitch<std::optional<Binary>>(op)
+          .Case("Add", Binary(std::plus<double>()))
+          .Case("Sub", Binary(std::minus<double>()))
+          .Case("Mul", Binary(std::multiplies<double>()))
+          .Case("Div", Binary(std::divides<double>()))
+          .Case("Pow",
+                Binary([](double a, double b) { return std::pow(a, b); }))
+          .Case("Max",
+                Binary([](double a, double b) { return std::max(a, b); }))
+          .Case("Min",
+                Binary([](double a, double b) { return std::min(a, b); }))
+          .Default(std::nullopt);
+  std::optional<IntBinary> compare =
+      llvm::StringSwitch<std::optional<IntBinary>>(op)
+          .Case("Equal", IntBinary([](int64_t c, int64_t) { return c == 0; }))
+          .Case("Less", IntBinary([](int64_t c, int64_t) { return c < 0; }))
+          .Case("Greater", IntBinary([](int64_t c, int64_t) { return c > 0; }))
+          .Case("LessOrEqual",
+                IntBinary([](int64_t c, int64_t) { return c <= 0; }))
+          .Case("GreaterOrEqual",
+                IntBinary([](int64_t c, int64_t) { return c >= 0; }))
+          .Default(std::nullopt);
+  if (floatOp || compare || op == "Mod" || op == "And" || op == "Or" ||
+      op == "Xor") {
+    if (!need(2) || in.size() != 2)
+      return FoldResult::NotFoldable;
+    if (in[0]->type != in[1]->type)
+      return fail("operands have different element types (" +
+                  dataTypeName(in[0]->type) + ", " + dataTypeName(in[1]->type) +
+                  ")");
+    bool isFloat = in[0]->isFloat();
+    bool fmod = getIntAttr(node, "fmod", 0) != 0;
+    bool divideByZero = false;
+    bool ok = elementwise(
+        in, compare ? int32_t(kBool) : 0,
+        [&](HostTensor &o, int64_t i, ArrayRef<int64_t> at) {
+          if (compare) {
+            double a = in[0]->asDouble(at[0]), b = in[1]->asDouble(at[1]);
+            int64_t c = isFloat
+                            ? (a < b   ? -1
+                               : a > b ? 1
+                                       : 0)
+                            : (in[0]->ints[at[0]] < in[1]->ints[at[1]]   ? -1
+                               : in[0]->ints[at[0]] > in[1]->ints[at[1]] ? 1
+                                                                         : 0);
+            o.ints[i] = (isFloat && (std::isnan(a) || std::isnan(b)))
+                            ? 0
+                            : (*compare)(c, 0);
+            return;
+          }
+          if (isFloat) {
+            double a = in[0]->floats[at[0]], b = in[1]->floats[at[1]];
+            if (op == "Mod")
+              o.set(i, fmod ? std::fmod(a, b) : a - b * std::floor(a / b));
+            else
+              o.set(i, (*floatOp)(a, b));
+            return;
+          }
+          int64_t a = in[0]->ints[at[0]], b = in[1]->ints[at[1]];
+          if (op == "And" || op == "Or" || op == "Xor") {
+            o.ints[i] = op == "And"  ? (a && b)
+                        : op == "Or" ? (a || b)
+                                     : (!a != !b);
+            return;
+          }
+          if ((op == "Div" || op == "Mod") && b == 0) {
+            divideByZero = true;
+            return;
+          }
+          int64_t r = op == "Add"   ? a + b
+                      : op == "Sub" ? a - b
+                      : op == "Mul" ? a * b
+                      : op == "Div" ? a / b
+                      : op == "Max" ? std::max(a, b)
+                      : op == "Min" ? std::min(a, b)
+                      : op == "Pow" ? int64_t(std::pow(double(a), double(b)))
+                                    : 0;
+          if (op == "Mod") {
+            r = a % b;
+            if (!fmod && r != 0 && ((r < 0) != (b < 0)))
+              r += b;
+          }
+          o.setInt(i, r);
+        },
+        out, error);
+    if (!ok)
+      return FoldResult::Failed;
+    if (divideByZero)
+      return fail("integer division by zero");
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Identity" || op == "Cast" || op == "CastLike" || op == "Sqrt" ||
+      op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Exp" ||
+      op == "Log" || op == "Tanh" || op == "Floor" || op == "Ceil" ||
+      op == "Not" || op == "Sign") {
+    if (!need(1))
+      return FoldResult::NotFoldable;
+    const HostTensor &x = *in[0];
+    int32_t type = x.type;
+    if (op == "Cast")
+      type = int32_t(getIntAttr(node, "to", 0));
+    if (op == "CastLike") {
+      if (!need(2))
+        return FoldResult::NotFoldable;
+      type = in[1]->type;
+    }
+    if (!isSupportedType(type))
+      return fail("Cast to unsupported type " + dataTypeName(type));
+    out = HostTensor(type, x.shape);
+    for (int64_t i = 0, e = x.size(); i < e; ++i) {
+      double v = x.asDouble(i);
+      if (op == "Sqrt")
+        v = std::sqrt(v);
+      else if (op == "Neg")
+        v = -v;
+      else if (op == "Abs")
+        v = std::fabs(v);
+      else if (op == "Reciprocal")
+        v = 1.0 / v;
+      else if (op == "Exp")
+        v = std::exp(v);
+      else if (op == "Log")
+        v = std::log(v);
+      else if (op == "Tanh")
+        v = std::tanh(v);
+      else if (op == "Floor")
+        v = std::floor(v);
+      else if (op == "Ceil")
+        v = std::ceil(v);
+      else if (op == "Sign")
+        v = v > 0 ? 1 : v < 0 ? -1 : 0;
+      else if (op == "Not")
+        v = v == 0.0;
+      if (!x.isFloat() && !out.isFloat())
+        out.setInt(i, op == "Neg"    ? -x.ints[i]
+                      : op == "Abs"  ? std::abs(x.ints[i])
+                      : op == "Not"  ? !x.ints[i]
+                      : op == "Sign" ? (x.ints[i] > 0) - (x.ints[i] < 0)
+                                     : x.ints[i]);
+      else
+        out.set(i, v);
+    }
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Where") {
+    if (!need(3))
+      return FoldResult::NotFoldable;
+    if (in[1]->type != in[2]->type)
+      return fail("Where branches have different element types");
+    if (!elementwise(
+            in, in[1]->type,
+            [&](HostTensor &o, int64_t i, ArrayRef<int64_t> at) {
+              const HostTensor *from = in[0]->ints[at[0]] ? in[1] : in[2];
+              size_t k = in[0]->ints[at[0]] ? 1 : 2;
+              if (o.isFloat())
+                o.floats[i] = from->floats[at[k]];
+              else
+                o.ints[i] = from->ints[at[k]];
+            },
+            out, error))
+      return FoldResult::Failed;
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Concat") {
+    for (const HostTensor *t : in)
+      if (!t)
+        return FoldResult::NotFoldable;
+    if (in.empty())
+      return fail("Concat needs inputs");
+    int64_t rank = int64_t(in[0]->shape.size());
+    int64_t axis = getIntAttr(node, "axis", 0);
+    if (!normalizeAxis(axis, rank) || rank == 0)
+      return fail("Concat axis " + std::to_string(axis) + " is out of range");
+    SmallVector<int64_t> shape(in[0]->shape.begin(), in[0]->shape.end());
+    shape[axis] = 0;
+    for (const HostTensor *t : in) {
+      if (int64_t(t->shape.size()) != rank || t->type != in[0]->type)
+        return fail("Concat inputs differ in rank or element type");
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != axis && t->shape[d] != in[0]->shape[d])
+          return fail("Concat inputs differ outside the axis");
+      shape[axis] += t->shape[axis];
+    }
+    out = HostTensor(in[0]->type, shape);
+    int64_t outer = product(ArrayRef<int64_t>(shape).take_front(axis));
+    int64_t inner = product(ArrayRef<int64_t>(shape).drop_front(axis + 1));
+    int64_t written = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (const HostTensor *t : in)
+        for (int64_t j = 0, e = t->shape[axis] * inner; j < e; ++j, ++written)
+          if (out.isFloat())
+            out.floats[written] = t->floats[o * e + j];
+          else
+            out.ints[written] = t->ints[o * e + j];
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Gather") {
+    if (!need(2))
+      return FoldResult::NotFoldable;
+    const HostTensor &data = *in[0], &indices = *in[1];
+    int64_t rank = int64_t(data.shape.size());
+    int64_t axis = getIntAttr(node, "axis", 0);
+    if (rank == 0 || !normalizeAxis(axis, rank))
+      return fail("Gather axis is out of range");
+    SmallVector<int64_t> shape(data.shape.begin(), data.shape.begin() + axis);
+    shape.append(indices.shape.begin(), indices.shape.end());
+    shape.append(data.shape.begin() + axis + 1, data.shape.end());
+    out = HostTensor(data.type, shape);
+    int64_t outer = product(ArrayRef<int64_t>(data.shape).take_front(axis));
+    int64_t inner = product(ArrayRef<int64_t>(data.shape).drop_front(axis + 1));
+    int64_t dim = data.shape[axis], written = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t k = 0; k < indices.size(); ++k) {
+        int64_t index = indices.asInt(k);
+        if (index < -dim || index >= dim)
+          return fail("Gather index " + std::to_string(index) +
+                      " is out of range for dimension " + std::to_string(dim));
+        if (index < 0)
+          index += dim;
+        for (int64_t j = 0; j < inner; ++j, ++written) {
+          int64_t from = (o * dim + index) * inner + j;
+          if (out.isFloat())
+            out.floats[written] = data.floats[from];
+          else
+            out.ints[written] = data.ints[from];
+        }
+      }
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" ||
+      op == "Flatten") {
+    if (!need(1))
+      return FoldResult::NotFoldable;
+    const HostTensor &x = *in[0];
+    SmallVector<int64_t> shape;
+    std::optional<SmallVector<int64_t>> axes;
+    if (op == "Reshape") {
+      if (!need(2))
+        return FoldResult::NotFoldable;
+      if (!inferReshape(x.shape, in[1]->ints,
+                        getIntAttr(node, "allowzero", 0) != 0, shape, error))
+        return FoldResult::Failed;
+    } else if (op == "Flatten") {
+      int64_t axis = getIntAttr(node, "axis", 1);
+      int64_t rank = int64_t(x.shape.size());
+      if (axis < 0)
+        axis += rank;
+      if (axis < 0 || axis > rank)
+        return fail("Flatten axis is out of range");
+      shape = {product(ArrayRef<int64_t>(x.shape).take_front(axis)),
+               product(ArrayRef<int64_t>(x.shape).drop_front(axis))};
+    } else {
+      if (opset >= 13) {
+        if (in.size() > 1 && in[1])
+          axes = SmallVector<int64_t>(in[1]->ints.begin(), in[1]->ints.end());
+        else if (in.size() > 1)
+          return FoldResult::NotFoldable;
+      } else {
+        axes = getIntsAttr(node, "axes");
+      }
+      if (op == "Unsqueeze") {
+        if (!axes)
+          return fail("Unsqueeze needs axes");
+        int64_t rank = int64_t(x.shape.size() + axes->size());
+        SmallVector<bool> inserted(rank, false);
+        for (int64_t axis : *axes) {
+          if (!normalizeAxis(axis, rank) || inserted[axis])
+            return fail("Unsqueeze axis is out of range or repeated");
+          inserted[axis] = true;
+        }
+        for (int64_t d = 0, from = 0; d < rank; ++d)
+          shape.push_back(inserted[d] ? 1 : x.shape[from++]);
+      } else {
+        int64_t rank = int64_t(x.shape.size());
+        SmallVector<bool> removed(rank, false);
+        if (axes) {
+          for (int64_t axis : *axes) {
+            if (!normalizeAxis(axis, rank) || x.shape[axis] != 1)
+              return fail("Squeeze axis is out of range or not of size 1");
+            removed[axis] = true;
+          }
+        } else {
+          for (int64_t d = 0; d < rank; ++d)
+            removed[d] = x.shape[d] == 1;
+        }
+        for (int64_t d = 0; d < rank; ++d)
+          if (!removed[d])
+            shape.push_back(x.shape[d]);
+      }
+    }
+    out = x;
+    out.shape = shape;
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Slice") {
+    if (!need(3) || (in.size() > 3 && !in[3] && node.input(3) != "") ||
+        (in.size() > 4 && !in[4] && node.input(4) != ""))
+      return FoldResult::NotFoldable;
+    SliceBounds b;
+    if (!resolveSlice(in[0]->shape, *in[1], *in[2],
+                      in.size() > 3 ? in[3] : nullptr,
+                      in.size() > 4 ? in[4] : nullptr, b, error))
+      return FoldResult::Failed;
+    const HostTensor &x = *in[0];
+    out = HostTensor(x.type, b.sizes);
+    SmallVector<int64_t> strides = getStrides(x.shape);
+    for (int64_t i = 0, e = out.size(); i < e; ++i) {
+      int64_t rest = i, from = 0;
+      for (int64_t d = int64_t(b.sizes.size()) - 1; d >= 0; --d) {
+        int64_t coordinate = rest % b.sizes[d];
+        rest /= b.sizes[d];
+        from += (b.starts[d] + coordinate * b.steps[d]) * strides[d];
+      }
+      if (out.isFloat())
+        out.floats[i] = x.floats[from];
+      else
+        out.ints[i] = x.ints[from];
+    }
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Range") {
+    if (!need(3))
+      return FoldResult::NotFoldable;
+    double start = in[0]->asDouble(0), limit = in[1]->asDouble(0),
+           delta = in[2]->asDouble(0);
+    if (delta == 0)
+      return fail("Range delta is 0");
+    int64_t n =
+        std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+    if (n > kMaxFoldedElements)
+      return FoldResult::NotFoldable;
+    out = HostTensor(in[0]->type, {n});
+    for (int64_t i = 0; i < n; ++i)
+      out.set(i, start + double(i) * delta);
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "ConstantOfShape" || op == "Expand") {
+    if (!need(op == "Expand" ? 2 : 1))
+      return FoldResult::NotFoldable;
+    const HostTensor &shapeTensor = *in[op == "Expand" ? 1 : 0];
+    SmallVector<int64_t> shape(shapeTensor.ints.begin(),
+                               shapeTensor.ints.end());
+    for (int64_t d : shape)
+      if (d < 0)
+        return fail(op + " to a negative dimension");
+    HostTensor value(kFloat, {});
+    if (op == "Expand") {
+      value = *in[0];
+      SmallVector<int64_t> result;
+      if (!broadcastShapes(value.shape, shape, result))
+        return fail("Expand shape does not broadcast with the input");
+      shape = result;
+    } else if (const auto *attribute = findAttribute(node, "value")) {
+      if (!readTensor(attribute->t(), "", value, error))
+        return FoldResult::Failed;
+      if (value.size() != 1)
+        return fail("ConstantOfShape value must have one element");
+      value.shape.clear();
+    }
+    if (product(shape) > kMaxFoldedElements)
+      return FoldResult::NotFoldable;
+    out = HostTensor(value.type, shape);
+    for (int64_t i = 0, e = out.size(); i < e; ++i) {
+      int64_t from = broadcastIndex(i, shape, value.shape);
+      if (out.isFloat())
+        out.floats[i] = value.floats[from];
+      else
+        out.ints[i] = value.ints[from];
+    }
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+  return FoldResult::NotFoldable;
+}

@@ -1,0 +1,49 @@
+//===- Folder.h - evaluating ONNX nodes at import time ----------*- C++ -*-===//
+//
+// Evaluates a node whose inputs are all known HostTensors (shape arithmetic,
+// scales, small masks), so the emitted IR holds only the real computation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_FRONTENDS_ONNX_FOLDER_H
+#define HGC_FRONTENDS_ONNX_FOLDER_H
+
+#include "frontends/onnx/OnnxModel.h"
+
+namespace mlir::hgc::onnx {
+
+enum class FoldResult { Folded, NotFoldable, Failed };
+
+/// Largest result the importer folds; bigger ones are emitted as IR.
+constexpr int64_t kMaxFoldedElements = int64_t(1) << 16;
+
+/// Evaluates `node` on `inputs` (null for an absent optional input).
+/// NotFoldable: an op the folder does not know or a result too large;
+/// Failed: the node is invalid (message in `error`).
+FoldResult foldNode(const ::onnx::NodeProto &node, int64_t opset,
+                    llvm::ArrayRef<const HostTensor *> inputs,
+                    llvm::SmallVectorImpl<HostTensor> &outputs,
+                    std::string &error);
+
+/// Normalizes a possibly negative `axis` of a rank-`rank` tensor; false when
+/// out of range.
+bool normalizeAxis(int64_t &axis, int64_t rank);
+
+/// The shape Reshape produces for `input` and `target` (0 copies a dim
+/// unless `allowZero`, one -1 is inferred); false with `error`.
+bool inferReshape(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> target,
+                  bool allowZero, llvm::SmallVectorImpl<int64_t> &result,
+                  std::string &error);
+
+/// Slice parameters resolved against `shape`: per dim start, size, step.
+struct SliceBounds {
+  llvm::SmallVector<int64_t> starts, sizes, steps;
+};
+bool resolveSlice(llvm::ArrayRef<int64_t> shape, const HostTensor &starts,
+                  const HostTensor &ends, const HostTensor *axes,
+                  const HostTensor *steps, SliceBounds &bounds,
+                  std::string &error);
+
+} // namespace mlir::hgc::onnx
+
+#endif // HGC_FRONTENDS_ONNX_FOLDER_H

@@ -1,0 +1,208 @@
+//===- GraphBuilder.cpp - state of one ONNX graph import -----------------===//
+
+#include "frontends/onnx/GraphBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include "llvm/ADT/APFloat.h"
+
+using namespace mlir;
+using namespace mlir::hgc::onnx;
+
+Type GraphBuilder::elementType(int32_t type) {
+  switch (type) {
+  case kFloat:
+    return b.getF32Type();
+  case kFloat16:
+    return b.getF16Type();
+  case kBFloat16:
+    return b.getBF16Type();
+  case kDouble:
+    return b.getF64Type();
+  case kBool:
+    return b.getI1Type();
+  case kUInt8:
+  case kInt8:
+    return b.getI8Type();
+  case kInt16:
+    return b.getI16Type();
+  case kInt32:
+  case kUInt32:
+    return b.getI32Type();
+  default:
+    return b.getI64Type();
+  }
+}
+
+RankedTensorType GraphBuilder::tensorType(llvm::ArrayRef<int64_t> shape,
+                                          int32_t type) {
+  return RankedTensorType::get(shape, elementType(type));
+}
+
+Value GraphBuilder::constantTensor(const HostTensor &tensor) {
+  RankedTensorType type = tensorType(tensor.shape, tensor.type);
+  Type element = type.getElementType();
+  DenseElementsAttr attr;
+  if (auto floatType = dyn_cast<FloatType>(element)) {
+    SmallVector<APFloat> values;
+    values.reserve(tensor.floats.size());
+    for (double v : tensor.floats) {
+      APFloat f(v);
+      bool lost;
+      f.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                &lost);
+      values.push_back(f);
+    }
+    attr = DenseElementsAttr::get(type, values);
+  } else {
+    unsigned width = element.getIntOrFloatBitWidth();
+    SmallVector<APInt> values;
+    values.reserve(tensor.ints.size());
+    for (int64_t v : tensor.ints)
+      values.push_back(APInt(width, uint64_t(v), /*isSigned=*/true,
+                             /*implicitTrunc=*/true));
+    attr = DenseElementsAttr::get(type, values);
+  }
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+Value GraphBuilder::materialize(llvm::StringRef name) {
+  GraphValue &v = values[name];
+  if (!v.value && v.constant)
+    v.value = constantTensor(*v.constant);
+  return v.value;
+}
+
+void GraphBuilder::defineValue(llvm::StringRef name, Value value,
+                               int32_t type) {
+  GraphValue v;
+  v.value = value;
+  v.type = type;
+  auto shape = cast<RankedTensorType>(value.getType()).getShape();
+  v.shape.assign(shape.begin(), shape.end());
+  values[name] = std::move(v);
+}
+
+LogicalResult NodeEmitter::fail(const llvm::Twine &message) {
+  return emitError(g.loc) << where << ": " << message;
+}
+
+Value mlir::hgc::onnx::buildBroadcastGeneric(
+    GraphBuilder &g, llvm::ArrayRef<Value> inputs,
+    llvm::ArrayRef<int64_t> shape, Type resultElement,
+    std::function<Value(OpBuilder &, Location, ValueRange)> body) {
+  OpBuilder &b = g.b;
+  int64_t rank = int64_t(shape.size());
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs) {
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t lead = rank - type.getRank();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      exprs.push_back(type.getDimSize(d) == 1 && shape[lead + d] != 1
+                          ? b.getAffineConstantExpr(0)
+                          : b.getAffineDimExpr(unsigned(lead + d)));
+    maps.push_back(AffineMap::get(unsigned(rank), 0, exprs, b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(unsigned(rank)));
+  Value init = tensor::EmptyOp::create(b, g.loc, shape, resultElement);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, g.loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nested, Location loc, ValueRange args) {
+        Value result = body(nested, loc, args.drop_back());
+        linalg::YieldOp::create(nested, loc, result);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::hgc::onnx::convertScalar(OpBuilder &b, Location loc, Value value,
+                                     int32_t from, int32_t to, Type toType) {
+  Type fromType = value.getType();
+  if (fromType == toType)
+    return value;
+  bool fromFloat = isFloatType(from), toFloat = isFloatType(to);
+  bool fromUnsigned =
+      from == kUInt8 || from == kUInt32 || from == kUInt64 || from == kBool;
+  if (fromFloat && toFloat) {
+    if (fromType.getIntOrFloatBitWidth() < toType.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, loc, toType, value);
+    if (fromType.getIntOrFloatBitWidth() > toType.getIntOrFloatBitWidth())
+      return arith::TruncFOp::create(b, loc, toType, value);
+    // f16 <-> bf16: through f32.
+    Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+    return arith::TruncFOp::create(b, loc, toType, wide);
+  }
+  if (to == kBool) {
+    if (fromFloat) {
+      Value zero =
+          arith::ConstantOp::create(b, loc, b.getFloatAttr(fromType, 0));
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
+                                   zero);
+    }
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getIntegerAttr(fromType, 0));
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
+  }
+  if (fromFloat) {
+    bool toUnsigned = to == kUInt8 || to == kUInt32 || to == kUInt64;
+    if (toUnsigned)
+      return arith::FPToUIOp::create(b, loc, toType, value);
+    return arith::FPToSIOp::create(b, loc, toType, value);
+  }
+  if (toFloat) {
+    if (fromUnsigned)
+      return arith::UIToFPOp::create(b, loc, toType, value);
+    return arith::SIToFPOp::create(b, loc, toType, value);
+  }
+  unsigned fromWidth = fromType.getIntOrFloatBitWidth(),
+           toWidth = toType.getIntOrFloatBitWidth();
+  if (fromWidth > toWidth)
+    return arith::TruncIOp::create(b, loc, toType, value);
+  if (fromUnsigned)
+    return arith::ExtUIOp::create(b, loc, toType, value);
+  return arith::ExtSIOp::create(b, loc, toType, value);
+}
+
+Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
+                                    llvm::ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getShape() == shape)
+    return value;
+  auto target = RankedTensorType::get(shape, type.getElementType());
+  // Collapse everything to 1-D, then expand to the target: valid for any
+  // two static shapes with the same element count.
+  Value flat = value;
+  if (type.getRank() != 1) {
+    SmallVector<ReassociationIndices> all;
+    if (type.getRank() > 0) {
+      all.emplace_back();
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all.back().push_back(d);
+    }
+    auto flatType = RankedTensorType::get(
+        type.getRank() > 0 ? ArrayRef<int64_t>{type.getNumElements()}
+                           : ArrayRef<int64_t>{},
+        type.getElementType());
+    if (type.getRank() == 0)
+      flat = tensor::ExpandShapeOp::create(
+          g.b, g.loc, RankedTensorType::get({1}, type.getElementType()), value,
+          SmallVector<ReassociationIndices>{});
+    else
+      flat = tensor::CollapseShapeOp::create(g.b, g.loc, flatType, value, all);
+  }
+  if (target.getRank() == 1)
+    return flat;
+  SmallVector<ReassociationIndices> all;
+  if (target.getRank() > 0) {
+    all.emplace_back();
+    for (int64_t d = 0; d < target.getRank(); ++d)
+      all.back().push_back(d);
+  }
+  if (target.getRank() == 0)
+    return tensor::CollapseShapeOp::create(g.b, g.loc, target, flat, all);
+  return tensor::ExpandShapeOp::create(g.b, g.loc, target, flat, all);
+}

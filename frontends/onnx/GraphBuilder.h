@@ -1,0 +1,114 @@
+//===- GraphBuilder.h - state of one ONNX graph import ----------*- C++ -*-===//
+//
+// Maps ONNX value names to MLIR values or import-time constants and gives the
+// op emitters (Emit*.cpp) typed access to a node's operands and results.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_FRONTENDS_ONNX_GRAPHBUILDER_H
+#define HGC_FRONTENDS_ONNX_GRAPHBUILDER_H
+
+#include "frontends/onnx/OnnxModel.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+#include <optional>
+
+namespace mlir::hgc::onnx {
+
+/// One ONNX value: a run-time MLIR value, an import-time constant, or both
+/// (a constant materialized on first use).
+struct GraphValue {
+  Value value;
+  std::optional<HostTensor> constant;
+  int32_t type = kFloat;
+  llvm::SmallVector<int64_t> shape;
+};
+
+class GraphBuilder {
+public:
+  GraphBuilder(OpBuilder &builder, int64_t opset) : b(builder), opset(opset) {}
+
+  OpBuilder &b;
+  int64_t opset;
+  Location loc = b.getUnknownLoc(); // the current node's location
+
+  /// The MLIR element type of an ONNX element type.
+  Type elementType(int32_t type);
+  RankedTensorType tensorType(llvm::ArrayRef<int64_t> shape, int32_t type);
+
+  bool has(llvm::StringRef name) const {
+    return !name.empty() && values.count(name);
+  }
+  GraphValue &lookup(llvm::StringRef name) { return values[name]; }
+  void define(llvm::StringRef name, GraphValue value) {
+    values[name] = std::move(value);
+  }
+  /// The MLIR value of `name`, materializing a constant on first use.
+  Value materialize(llvm::StringRef name);
+  Value constantTensor(const HostTensor &tensor);
+  void defineValue(llvm::StringRef name, Value value, int32_t type);
+
+private:
+  llvm::StringMap<GraphValue> values;
+};
+
+/// A node being emitted: operands by position, results to define.
+struct NodeEmitter {
+  GraphBuilder &g;
+  const ::onnx::NodeProto &node;
+  std::string where; // describeNode() for messages
+
+  size_t numInputs() const { return size_t(node.input_size()); }
+  bool hasInput(size_t i) const {
+    return i < numInputs() && !node.input(int(i)).empty();
+  }
+  GraphValue &input(size_t i) { return g.lookup(node.input(int(i))); }
+  Value operand(size_t i) { return g.materialize(node.input(int(i))); }
+  /// The constant value of input `i`, or null when it is only known at run
+  /// time.
+  const HostTensor *constantInput(size_t i) {
+    GraphValue &v = input(i);
+    return v.constant ? &*v.constant : nullptr;
+  }
+  bool wantsOutput(size_t i) const {
+    return i < size_t(node.output_size()) && !node.output(int(i)).empty();
+  }
+  void setResult(size_t i, Value value, int32_t type) {
+    if (wantsOutput(i))
+      g.defineValue(node.output(int(i)), value, type);
+  }
+  /// Reports `message` at the node and returns failure.
+  LogicalResult fail(const llvm::Twine &message);
+};
+
+/// Emits the IR of one node whose inputs are not all constant.
+LogicalResult emitNode(NodeEmitter &node);
+
+// Per-family emitters; each returns std::nullopt when the op is not theirs.
+std::optional<LogicalResult> emitElementwiseNode(NodeEmitter &node);
+std::optional<LogicalResult> emitStructuralNode(NodeEmitter &node);
+std::optional<LogicalResult> emitComputeNode(NodeEmitter &node);
+std::optional<LogicalResult> emitAttentionNode(NodeEmitter &node);
+
+/// A linalg.generic over `shape` reading `inputs` with numpy broadcasting;
+/// `body` maps the scalar operands to the result scalar.
+Value buildBroadcastGeneric(
+    GraphBuilder &g, llvm::ArrayRef<Value> inputs,
+    llvm::ArrayRef<int64_t> shape, Type resultElement,
+    std::function<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Converts scalar `value` of ONNX type `from` to ONNX type `to`.
+Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,
+                    int32_t to, Type toType);
+
+/// `value` reshaped (same element count) to `shape`.
+Value buildReshape(GraphBuilder &g, Value value, llvm::ArrayRef<int64_t> shape);
+
+} // namespace mlir::hgc::onnx
+
+#endif // HGC_FRONTENDS_ONNX_GRAPHBUILDER_H

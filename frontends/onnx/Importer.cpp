@@ -1,0 +1,287 @@
+//===- Importer.cpp - ONNX models to MLIR --------------------------------===//
+
+#include "frontends/onnx/Importer.h"
+#include "frontends/onnx/Folder.h"
+#include "frontends/onnx/GraphBuilder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mlir::hgc::onnx;
+
+namespace {
+std::string shapeText(llvm::ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return "scalar";
+  std::string text;
+  for (auto [i, d] : llvm::enumerate(shape))
+    text += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return text;
+}
+
+/// The default-domain opset the model imports.
+int64_t defaultOpset(const ::onnx::ModelProto &model) {
+  for (const auto &entry : model.opset_import())
+    if (entry.domain().empty() || entry.domain() == "ai.onnx")
+      return entry.version();
+  return 1;
+}
+
+/// Declared graph inputs, minus initializers.
+std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph) {
+  llvm::StringSet<> initializers;
+  for (const auto &tensor : graph.initializer())
+    initializers.insert(tensor.name());
+  std::vector<GraphInput> inputs;
+  for (const auto &info : graph.input()) {
+    if (initializers.contains(info.name()))
+      continue;
+    GraphInput input{info.name(), {}, 0};
+    if (info.type().has_tensor_type()) {
+      const auto &tensor = info.type().tensor_type();
+      input.type = tensor.elem_type();
+      for (const auto &dim : tensor.shape().dim())
+        input.shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+    }
+    inputs.push_back(std::move(input));
+  }
+  return inputs;
+}
+
+class Importer {
+public:
+  Importer(MLIRContext *context, const std::string &path,
+           const ::onnx::ModelProto &model, const ImportOptions &options)
+      : context(context), path(path), model(model), options(options),
+        builder(context), graph(builder, defaultOpset(model)),
+        fileLoc(FileLineColLoc::get(context, path, 0, 0)) {
+    baseDir = llvm::sys::path::parent_path(path).str();
+  }
+
+  FailureOr<ImportedModel> run();
+
+private:
+  LogicalResult fail(const llvm::Twine &message) {
+    return emitError(fileLoc) << message;
+  }
+  LogicalResult importNode(const ::onnx::NodeProto &node, int index);
+  LogicalResult importConstant(NodeEmitter &emitter);
+
+  MLIRContext *context;
+  std::string path, baseDir;
+  const ::onnx::ModelProto &model;
+  const ImportOptions &options;
+  OpBuilder builder;
+  GraphBuilder graph;
+  Location fileLoc;
+};
+} // namespace
+
+FailureOr<ImportedModel> Importer::run() {
+  const ::onnx::GraphProto &g = model.graph();
+  ImportedModel result;
+  result.module = ModuleOp::create(fileLoc);
+  builder.setInsertionPointToEnd(result.module->getBody());
+
+  // Arguments: declared inputs, with shapes completed from the options.
+  SmallVector<Type> argumentTypes;
+  std::vector<GraphInput> inputs = declaredInputs(g);
+  for (GraphInput &input : inputs) {
+    if (!isSupportedType(input.type))
+      return fail("graph input '" + input.name + "' has unsupported type " +
+                  dataTypeName(input.type));
+    auto given = options.inputShapes.find(input.name);
+    if (given != options.inputShapes.end()) {
+      bool agrees = given->second.size() == input.shape.size();
+      for (size_t d = 0; agrees && d < input.shape.size(); ++d)
+        agrees = input.shape[d] < 0 || input.shape[d] == given->second[d];
+      if (!agrees)
+        return fail("graph input '" + input.name + "' is declared " +
+                    shapeText(input.shape) + ", given " +
+                    shapeText(given->second));
+      input.shape = given->second;
+    }
+    if (llvm::is_contained(input.shape, -1))
+      return fail("graph input '" + input.name + "' has shape " +
+                  shapeText(input.shape) +
+                  ": give its symbolic dimensions a size (an input file or "
+                  "--shape)");
+    argumentTypes.push_back(graph.tensorType(input.shape, input.type));
+    result.inputNames.push_back(input.name);
+  }
+  auto function =
+      func::FuncOp::create(builder, fileLoc, options.entry,
+                           builder.getFunctionType(argumentTypes, {}));
+  Block *body = function.addEntryBlock();
+  builder.setInsertionPointToStart(body);
+  for (auto [i, input] : llvm::enumerate(inputs))
+    graph.defineValue(input.name, body->getArgument(unsigned(i)), input.type);
+
+  for (const auto &proto : g.initializer()) {
+    GraphValue value;
+    HostTensor tensor;
+    std::string error;
+    if (!readTensor(proto, baseDir, tensor, error))
+      return fail("initializer " + error);
+    value.type = tensor.type;
+    value.shape = tensor.shape;
+    value.constant = std::move(tensor);
+    graph.define(proto.name(), std::move(value));
+  }
+
+  for (auto [index, node] : llvm::enumerate(g.node()))
+    if (failed(importNode(node, int(index))))
+      return failure();
+
+  SmallVector<Value> outputs;
+  graph.loc = fileLoc;
+  for (const auto &info : g.output()) {
+    if (!graph.has(info.name()))
+      return fail("graph output '" + info.name() + "' is never computed");
+    outputs.push_back(graph.materialize(info.name()));
+    result.outputNames.push_back(info.name());
+  }
+  func::ReturnOp::create(builder, fileLoc, outputs);
+  function.setType(
+      builder.getFunctionType(argumentTypes, ValueRange(outputs).getTypes()));
+  return result;
+}
+
+LogicalResult Importer::importConstant(NodeEmitter &emitter) {
+  const ::onnx::NodeProto &node = emitter.node;
+  HostTensor tensor;
+  std::string error;
+  if (const auto *attribute = findAttribute(node, "value")) {
+    if (!readTensor(attribute->t(), baseDir, tensor, error))
+      return emitter.fail(error);
+  } else if (const auto *attribute = findAttribute(node, "value_float")) {
+    tensor = HostTensor(kFloat, {});
+    tensor.set(0, attribute->f());
+  } else if (const auto *attribute = findAttribute(node, "value_int")) {
+    tensor = HostTensor::fromInts({attribute->i()});
+    tensor.shape.clear();
+  } else if (const auto *attribute = findAttribute(node, "value_floats")) {
+    tensor = HostTensor(kFloat, {int64_t(attribute->floats_size())});
+    for (int i = 0; i < attribute->floats_size(); ++i)
+      tensor.set(i, attribute->floats(i));
+  } else if (const auto *attribute = findAttribute(node, "value_ints")) {
+    tensor = HostTensor::fromInts(llvm::SmallVector<int64_t>(
+        attribute->ints().begin(), attribute->ints().end()));
+  } else {
+    return emitter.fail("Constant without a supported value attribute");
+  }
+  GraphValue value;
+  value.type = tensor.type;
+  value.shape = tensor.shape;
+  value.constant = std::move(tensor);
+  graph.define(node.output(0), std::move(value));
+  return success();
+}
+
+LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
+  NodeEmitter emitter{graph, node, describeNode(node, index)};
+  std::string locName = node.name().empty()
+                            ? node.op_type() + "#" + std::to_string(index)
+                            : node.name();
+  graph.loc = NameLoc::get(StringAttr::get(context, locName), fileLoc);
+  for (int i = 0; i < node.input_size(); ++i)
+    if (!node.input(i).empty() && !graph.has(node.input(i)))
+      return emitter.fail("input '" + node.input(i) + "' is not defined");
+  if (node.output_size() == 0)
+    return emitter.fail("node has no outputs");
+  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+  const std::string &op = node.op_type();
+
+  if (standard && op == "Constant")
+    return importConstant(emitter);
+  if (standard && (op == "Shape" || op == "Size")) {
+    if (!emitter.hasInput(0))
+      return emitter.fail("needs an input");
+    llvm::ArrayRef<int64_t> shape = emitter.input(0).shape;
+    HostTensor tensor;
+    if (op == "Size") {
+      int64_t count = 1;
+      for (int64_t d : shape)
+        count *= d;
+      tensor = HostTensor::fromInts({count});
+      tensor.shape.clear();
+    } else {
+      int64_t rank = int64_t(shape.size());
+      int64_t start = getIntAttr(node, "start", 0),
+              end = getIntAttr(node, "end", rank);
+      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+      tensor = HostTensor::fromInts(
+          shape.slice(start, std::max<int64_t>(end - start, 0)));
+    }
+    GraphValue value;
+    value.type = kInt64;
+    value.shape = tensor.shape;
+    value.constant = std::move(tensor);
+    graph.define(node.output(0), std::move(value));
+    return success();
+  }
+
+  // Everything known: evaluate now.
+  SmallVector<const HostTensor *> constants;
+  bool allConstant = true;
+  for (int i = 0; i < node.input_size(); ++i) {
+    if (node.input(i).empty()) {
+      constants.push_back(nullptr);
+      continue;
+    }
+    const HostTensor *constant = emitter.constantInput(size_t(i));
+    allConstant &= constant != nullptr;
+    constants.push_back(constant);
+  }
+  if (allConstant) {
+    SmallVector<HostTensor> results;
+    std::string error;
+    switch (foldNode(node, graph.opset, constants, results, error)) {
+    case FoldResult::Failed:
+      return emitter.fail(error);
+    case FoldResult::Folded:
+      for (auto [i, tensor] : llvm::enumerate(results)) {
+        if (!emitter.wantsOutput(i))
+          continue;
+        GraphValue value;
+        value.type = tensor.type;
+        value.shape = tensor.shape;
+        value.constant = std::move(tensor);
+        graph.define(node.output(int(i)), std::move(value));
+      }
+      return success();
+    case FoldResult::NotFoldable:
+      break;
+    }
+  }
+  return emitNode(emitter);
+}
+
+FailureOr<ImportedModel>
+mlir::hgc::onnx::importOnnxFile(MLIRContext *context, const std::string &path,
+                                const ImportOptions &options) {
+  ::onnx::ModelProto model;
+  std::string error;
+  if (!loadModel(path, model, error)) {
+    emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
+    return failure();
+  }
+  Importer importer(context, path, model, options);
+  return importer.run();
+}
+
+FailureOr<std::vector<GraphInput>>
+mlir::hgc::onnx::readGraphInputs(MLIRContext *context,
+                                 const std::string &path) {
+  ::onnx::ModelProto model;
+  std::string error;
+  if (!loadModel(path, model, error)) {
+    emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
+    return failure();
+  }
+  return declaredInputs(model.graph());
+}

@@ -1,0 +1,58 @@
+//===- Importer.h - ONNX models to MLIR -------------------------*- C++ -*-===//
+//
+// Imports an ONNX graph as one func.func: graph inputs (not initializers)
+// become arguments in order, graph outputs results. Attention ops become
+// hgc.attention; everything else lowers to upstream dialects (linalg,
+// tensor, arith, math) so whole graphs run. Shape arithmetic is evaluated
+// at import time. Unsupported ops and invalid nodes are errors located at
+// the node (its name or index, and op type), never skipped.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_FRONTENDS_ONNX_IMPORTER_H
+#define HGC_FRONTENDS_ONNX_IMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/ADT/SmallVector.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::hgc::onnx {
+
+struct ImportOptions {
+  /// Shapes for graph inputs, by name: fill symbolic dimensions (and must
+  /// agree with the fixed ones).
+  std::map<std::string, llvm::SmallVector<int64_t>> inputShapes;
+  /// Name of the generated function.
+  std::string entry = "main";
+};
+
+struct ImportedModel {
+  OwningOpRef<ModuleOp> module;
+  std::vector<std::string> inputNames;  // the function's arguments, in order
+  std::vector<std::string> outputNames; // its results, in order
+};
+
+/// Reads and imports the model at `path`. Errors are reported through the
+/// context's diagnostic handler; returns failure after reporting.
+FailureOr<ImportedModel> importOnnxFile(MLIRContext *context,
+                                        const std::string &path,
+                                        const ImportOptions &options);
+
+/// The graph inputs of the model at `path` (excluding initializers) with
+/// their declared shapes (-1 for symbolic dimensions) and ONNX element types.
+struct GraphInput {
+  std::string name;
+  llvm::SmallVector<int64_t> shape;
+  int32_t type;
+};
+FailureOr<std::vector<GraphInput>> readGraphInputs(MLIRContext *context,
+                                                   const std::string &path);
+
+} // namespace mlir::hgc::onnx
+
+#endif // HGC_FRONTENDS_ONNX_IMPORTER_H

@@ -1,0 +1,119 @@
+//===- Plan.cpp - the placement plan of a model's attention --------------===//
+
+#include "tools/hgc/Plan.h"
+
+#include "dialect/HgcOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/Format.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+std::string nameOf(Operation *op) {
+  std::string name;
+  op->getLoc()->walk([&](Location loc) {
+    if (auto named = dyn_cast<NameLoc>(loc)) {
+      name = named.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name.empty() ? "<unnamed>" : name;
+}
+
+std::string bytesText(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%.1f ", bytes) << units[unit];
+  return text;
+}
+
+std::string selectionText(TierPolicyAttr policy) {
+  std::string text = stringifySelection(policy.getSelection()).str();
+  if (policy.isDense())
+    return text;
+  llvm::raw_string_ostream os(text);
+  if (policy.getBudgetTokens() > 0)
+    os << " budget " << policy.getBudgetTokens() << " tokens";
+  else
+    os << " budget " << policy.getBudgetFraction().convertToDouble();
+  return text;
+}
+
+void printDecode(DecodeAttentionOp op, llvm::raw_ostream &os) {
+  auto query = cast<RankedTensorType>(op.getQuery().getType());
+  auto cacheType = cast<KVCacheType>(op.getCache().getType());
+  auto bind = op.getCache().getDefiningOp<BindKVOp>();
+  os << "attention '" << nameOf(op) << "': decode step, batch "
+     << query.getDimSize(0) << ", q_heads " << query.getDimSize(1)
+     << ", kv_heads " << cacheType.getKvHeads() << ", head_dim "
+     << cacheType.getHeadDim() << ", kv " << cacheType.getElementType();
+  if (!bind) {
+    os << ", tokens known at run time (runtime cache)\n";
+    return;
+  }
+  auto key = cast<RankedTensorType>(bind.getKey().getType());
+  auto value = cast<RankedTensorType>(bind.getValue().getType());
+  int64_t tokens = key.getDimSize(2);
+  os << ", " << tokens << " tokens per sequence\n";
+  double bytesPerToken =
+      double(key.getDimSize(0)) * cacheType.getKvHeads() *
+      double(key.getDimSize(3) + value.getDimSize(3)) *
+      (cacheType.getElementType().getIntOrFloatBitWidth() / 8);
+  PlacementAttr placement = op.getPlacementAttr();
+  if (!placement) {
+    os << "  device  dense  tokens " << tokens << " (100.0%)  "
+       << bytesText(bytesPerToken * tokens) << "  attended " << tokens << "\n";
+    return;
+  }
+  SmallVector<int64_t> resident = placement.getResidentTokens(tokens);
+  for (auto [policy, count] : llvm::zip(placement.getTiers(), resident)) {
+    os << "  " << llvm::left_justify(stringifyTier(policy.getTier()), 7) << " "
+       << llvm::left_justify(selectionText(policy), 26) << " tokens " << count
+       << " (" << llvm::format("%.1f%%", tokens ? 100.0 * count / tokens : 0.0)
+       << ")  " << bytesText(bytesPerToken * count) << "  attended "
+       << policy.getAttendedTokens(count) << " per kv head\n";
+  }
+}
+} // namespace
+
+LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
+                             llvm::raw_ostream &os) {
+  PassManager pm(module.getContext());
+  PlaceKVPassOptions place;
+  place.policy = options.policy;
+  place.sink = options.sink;
+  place.window = options.window;
+  place.budget = options.budget;
+  pm.addPass(createRaiseAttentionPass());
+  pm.addPass(createBindKVCachePass());
+  pm.addPass(createPlaceKVPass(place));
+  if (failed(pm.run(module)))
+    return failure();
+  os << "placement: policy " << options.policy << ", sink " << options.sink
+     << ", window " << options.window << ", budget " << options.budget << "\n";
+  int64_t count = 0;
+  module.walk([&](Operation *op) {
+    if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
+      printDecode(decode, os);
+      ++count;
+    } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+      auto q = cast<RankedTensorType>(attention.getQuery().getType());
+      os << "attention '" << nameOf(op) << "': not a decode step over a "
+         << "cache (query " << q << "): exact on the device tier\n";
+      ++count;
+    }
+  });
+  if (count == 0)
+    os << "no attention in the model\n";
+  return success();
+}

@@ -1,0 +1,378 @@
+//===- hgc.cpp - the hgc compiler driver ---------------------------------===//
+//
+//   hgc compile MODEL.onnx [--target host|hybrid] [--emit mlir|llvm|obj] -o OUT
+//   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
+//   hgc plan MODEL.onnx
+//
+// Every subcommand takes the placement options of hgc-place-kv (--policy,
+// --sink, --window, --budget) with the same names and defaults, and
+// --shape NAME=AxBxC for symbolic input dimensions. Errors are one line,
+// `hgc: error: FILE: message`, and a non-zero exit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Pipelines.h"
+#include "dialect/HgcOps.h"
+#include "frontends/onnx/HostTensor.h"
+#include "frontends/onnx/Importer.h"
+#include "tools/hgc/Plan.h"
+#include "tools/support/HostExecution.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <chrono>
+#include <cstdlib>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::SubCommand compileCommand("compile",
+                                     "compile an ONNX model's computation");
+static cl::SubCommand runCommand("run", "compile and run an ONNX model on "
+                                        ".npy inputs");
+static cl::SubCommand planCommand("plan", "print where each attention's KV "
+                                          "lives and how it is read");
+
+static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
+#define HGC_ALL_SUBCOMMANDS                                                    \
+  cl::sub(compileCommand), cl::sub(runCommand), cl::sub(planCommand)
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx>"),
+                                      HGC_ALL_SUBCOMMANDS);
+static cl::opt<std::string> policy("policy",
+                                   cl::init(hgc::PlacementOptions{}.policy),
+                                   cl::desc("placement policy: full or hgca"),
+                                   HGC_ALL_SUBCOMMANDS,
+                                   cl::cat(placementCategory));
+static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
+                             cl::desc("attention-sink tokens on the device"),
+                             HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+static cl::opt<int64_t> window("window",
+                               cl::init(hgc::PlacementOptions{}.window),
+                               cl::desc("recent tokens on the device"),
+                               HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+static cl::opt<std::string>
+    budget("budget", cl::init(hgc::PlacementOptions{}.budget),
+           cl::desc("host tokens per KV head: a count or a fraction"),
+           HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+static cl::list<std::string>
+    shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
+           HGC_ALL_SUBCOMMANDS);
+
+static cl::opt<std::string> target("target", cl::init("hybrid"),
+                                   cl::desc("host (no split), hybrid (split "
+                                            "per placement), nvptx"),
+                                   cl::sub(compileCommand));
+static cl::opt<std::string> emit("emit", cl::init("mlir"),
+                                 cl::desc("mlir (after hgc's passes), llvm "
+                                          "(LLVM IR), obj (object file)"),
+                                 cl::sub(compileCommand));
+static cl::opt<std::string> outputPath("o", cl::Required,
+                                       cl::desc("output file"),
+                                       cl::sub(compileCommand));
+
+static cl::list<std::string>
+    inputs("input", cl::desc("NAME=FILE.npy: the value of a graph input"),
+           cl::sub(runCommand));
+static cl::opt<std::string> outputDir("output-dir", cl::Required,
+                                      cl::desc("where NAME.npy are written"),
+                                      cl::sub(runCommand));
+
+namespace {
+[[noreturn]] void fail(const llvm::Twine &message) {
+  llvm::errs() << "hgc: error: " << message << "\n";
+  std::exit(1);
+}
+
+/// One line per diagnostic: "hgc: error: FILE: message".
+LogicalResult printDiagnostic(Diagnostic &diagnostic) {
+  std::string file;
+  diagnostic.getLocation()->walk([&](Location loc) {
+    if (auto fileLoc = dyn_cast<FileLineColLoc>(loc)) {
+      file = fileLoc.getFilename().str();
+      if (fileLoc.getLine())
+        file += ":" + std::to_string(fileLoc.getLine()) + ":" +
+                std::to_string(fileLoc.getColumn());
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  std::string message = diagnostic.str();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  llvm::errs() << "hgc: "
+               << (diagnostic.getSeverity() == DiagnosticSeverity::Error
+                       ? "error: "
+                       : "note: ")
+               << (file.empty() ? std::string() : file + ": ") << message
+               << "\n";
+  return success();
+}
+
+hgc::PlacementOptions placementOptions() {
+  return {policy, sink, window, budget};
+}
+
+llvm::SmallVector<int64_t> parseShape(StringRef name, StringRef text) {
+  llvm::SmallVector<int64_t> shape;
+  if (text == "scalar")
+    return shape;
+  llvm::SmallVector<StringRef> parts;
+  text.split(parts, 'x');
+  for (StringRef part : parts) {
+    int64_t dim;
+    if (part.getAsInteger(10, dim) || dim < 0)
+      fail("--shape " + name + "=" + text + ": expected e.g. 1x8x128");
+    shape.push_back(dim);
+  }
+  return shape;
+}
+
+/// The .npy descriptor of an ONNX element type ("" when none).
+std::string npyDescrOf(int32_t type) {
+  namespace onnx = hgc::onnx;
+  switch (type) {
+  case onnx::kFloat:
+    return "<f4";
+  case onnx::kFloat16:
+    return "<f2";
+  case onnx::kBFloat16:
+    return "<u2";
+  case onnx::kDouble:
+    return "<f8";
+  case onnx::kInt64:
+    return "<i8";
+  case onnx::kInt32:
+    return "<i4";
+  case onnx::kInt8:
+    return "|i1";
+  case onnx::kBool:
+    return "|b1";
+  default:
+    return "";
+  }
+}
+
+std::string shapeText(ArrayRef<int64_t> shape) {
+  std::string text;
+  for (auto [i, d] : llvm::enumerate(shape))
+    text += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return shape.empty() ? "scalar" : text;
+}
+
+hgc::onnx::ImportOptions importOptionsFromShapes() {
+  hgc::onnx::ImportOptions options;
+  for (const std::string &spec : shapes) {
+    auto [name, text] = StringRef(spec).split('=');
+    if (text.empty())
+      fail("--shape '" + spec + "' is not NAME=AxBxC");
+    options.inputShapes[name.str()] = parseShape(name, text);
+  }
+  return options;
+}
+
+OwningOpRef<ModuleOp> importModel(MLIRContext &context,
+                                  const hgc::onnx::ImportOptions &options,
+                                  std::vector<std::string> *outputNames) {
+  auto imported = hgc::onnx::importOnnxFile(&context, modelPath, options);
+  if (failed(imported))
+    std::exit(1);
+  if (failed(verify(*imported->module)))
+    std::exit(1);
+  if (outputNames)
+    *outputNames = imported->outputNames;
+  return std::move(imported->module);
+}
+
+void runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> add) {
+  PassManager pm(module.getContext());
+  add(pm);
+  if (failed(pm.run(module)))
+    std::exit(1);
+}
+
+std::string fileNameFor(StringRef output) {
+  std::string name = output.str();
+  for (char &c : name)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
+        c != '-')
+      c = '_';
+  return name;
+}
+
+int runModel(MLIRContext &context) {
+  auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
+  if (failed(declared))
+    return 1;
+  llvm::StringMap<std::string> byName;
+  for (const std::string &spec : inputs) {
+    auto [nameRef, path] = StringRef(spec).split('=');
+    StringRef name = nameRef;
+    if (path.empty())
+      fail("--input '" + spec + "' is not NAME=FILE.npy");
+    if (llvm::none_of(*declared, [&](const hgc::onnx::GraphInput &input) {
+          return input.name == name;
+        })) {
+      std::string names;
+      for (const auto &input : *declared)
+        names += (names.empty() ? "" : ", ") + input.name;
+      fail(modelPath + ": the model has no input '" + name +
+           "' (inputs: " + names + ")");
+    }
+    byName[name] = path.str();
+  }
+  hgc::onnx::ImportOptions options = importOptionsFromShapes();
+  std::vector<hgc::NpyArray> arrays;
+  for (const hgc::onnx::GraphInput &input : *declared) {
+    auto path = byName.find(input.name);
+    if (path == byName.end())
+      fail(modelPath + ": missing --input " + input.name + "=FILE.npy (" +
+           hgc::onnx::dataTypeName(input.type) + " " + shapeText(input.shape) +
+           ")");
+    llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
+    if (!array)
+      fail(llvm::toString(array.takeError()));
+    std::string want = npyDescrOf(input.type);
+    bool ok = array->descr == want && array->shape.size() == input.shape.size();
+    for (size_t d = 0; ok && d < input.shape.size(); ++d)
+      ok = input.shape[d] < 0 || input.shape[d] == array->shape[d];
+    if (!ok)
+      fail(path->second + ": input '" + input.name + "' expects " +
+           hgc::onnx::dataTypeName(input.type) + " " + shapeText(input.shape) +
+           " (" + want + "), got " +
+           hgc::describeArray(array->shape, array->descr));
+    options.inputShapes[input.name] = array->shape;
+    arrays.push_back(std::move(*array));
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> outputNames;
+  OwningOpRef<ModuleOp> module = importModel(context, options, &outputNames);
+  hgc::PlacementOptions placement = placementOptions();
+  runPasses(*module,
+            [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
+  std::vector<hgc::NpyArray> results;
+  if (llvm::Error error = hgc::runOnHost(*module, "main", arrays, results))
+    fail(modelPath + ": " + llvm::toString(std::move(error)));
+  auto done = std::chrono::steady_clock::now();
+  if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
+    fail(outputDir + ": " + error.message());
+  for (auto [name, result] : llvm::zip(outputNames, results)) {
+    llvm::SmallString<128> path(outputDir);
+    llvm::sys::path::append(path, fileNameFor(name) + ".npy");
+    if (llvm::Error error = hgc::writeNpy(path, result))
+      fail(llvm::toString(std::move(error)));
+  }
+  llvm::errs() << "hgc: ran " << modelPath << " in "
+               << std::chrono::duration<double>(done - start).count()
+               << " s (compile + run)\n";
+  return 0;
+}
+
+int compileModel(MLIRContext &context) {
+  if (target == "nvptx")
+    fail("--target nvptx: the NVPTX code generator is not part of this "
+         "build yet; use host or hybrid");
+  if (target != "host" && target != "hybrid")
+    fail("--target " + target + ": expected host, hybrid or nvptx");
+  if (emit != "mlir" && emit != "llvm" && emit != "obj")
+    fail("--emit " + emit + ": expected mlir, llvm or obj");
+  OwningOpRef<ModuleOp> module =
+      importModel(context, importOptionsFromShapes(), nullptr);
+  hgc::PlacementOptions placement = placementOptions();
+  if (target == "host")
+    placement.policy = "full"; // one tier: no split to make
+  runPasses(*module,
+            [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
+  std::error_code error;
+  llvm::ToolOutputFile output(outputPath, error,
+                              emit == "obj" ? llvm::sys::fs::OF_None
+                                            : llvm::sys::fs::OF_Text);
+  if (error)
+    fail(outputPath + ": " + error.message());
+  if (emit == "mlir") {
+    module->print(output.os());
+    output.keep();
+    return 0;
+  }
+  runPasses(*module,
+            [](PassManager &pm) { hgc::buildHostLoweringPipeline(pm); });
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, "hgc");
+  if (!llvmModule)
+    fail(modelPath + ": translation to LLVM IR failed");
+  if (emit == "llvm") {
+    llvmModule->print(output.os(), nullptr);
+    output.keep();
+    return 0;
+  }
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string lookupError;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple, lookupError);
+  if (!llvmTarget)
+    fail("no host target: " + lookupError);
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), "", llvm::TargetOptions(),
+      llvm::Reloc::PIC_));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, output.os(), nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    fail("the host target cannot emit object files");
+  codegen.run(*llvmModule);
+  output.keep();
+  return 0;
+}
+
+int planModel(MLIRContext &context) {
+  OwningOpRef<ModuleOp> module =
+      importModel(context, importOptionsFromShapes(), nullptr);
+  hgc::PlacementOptions placement = placementOptions();
+  if (failed(hgc::printPlan(*module, placement, llvm::outs())))
+    return 1;
+  return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions({&placementCategory, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(argc, argv,
+                              "hgc: hybrid CPU-GPU attention "
+                              "compiler for ONNX models\n");
+  DialectRegistry registry;
+  hgc::registerToolDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  ScopedDiagnosticHandler diagnostics(&context, printDiagnostic);
+  if (!llvm::sys::fs::exists(modelPath))
+    fail(modelPath + ": no such file");
+  if (compileCommand)
+    return compileModel(context);
+  if (runCommand)
+    return runModel(context);
+  if (planCommand)
+    return planModel(context);
+  fail("expected a subcommand: compile, run or plan (see --help)");
+}

@@ -1,0 +1,197 @@
+//===- HostExecution.cpp - JIT-run an hgc function on .npy arrays --------===//
+
+#include "tools/support/HostExecution.h"
+
+#include "codegen/Pipelines.h"
+#include "dialect/HgcDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/Support/TargetSelect.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+void hgc::registerToolDialects(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<hgc::HgcDialect>();
+}
+
+std::string hgc::getNpyDescr(Type type) {
+  if (type.isF32())
+    return "<f4";
+  if (type.isF16())
+    return "<f2";
+  if (type.isBF16())
+    return "<u2";
+  if (type.isF64())
+    return "<f8";
+  if (type.isInteger(32))
+    return "<i4";
+  if (type.isInteger(64))
+    return "<i8";
+  if (type.isInteger(8))
+    return "|i1";
+  if (type.isInteger(1))
+    return "|b1";
+  return "";
+}
+
+std::string hgc::describeArray(ArrayRef<int64_t> shape, StringRef descr) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (shape.empty())
+    os << "scalar";
+  llvm::interleave(shape, os, "x");
+  os << " (" << descr << ")";
+  return text;
+}
+
+llvm::Error hgc::checkInput(StringRef name, Type type, const NpyArray &array) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  std::string want = tensor ? getNpyDescr(tensor.getElementType()) : "";
+  if (want.empty()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << type;
+    return llvm::createStringError(name + " has type " + text +
+                                   ", which the host runner cannot feed");
+  }
+  bool ok =
+      array.descr == want && array.shape.size() == size_t(tensor.getRank());
+  for (size_t d = 0; ok && d < array.shape.size(); ++d)
+    ok = tensor.isDynamicDim(d) || tensor.getDimSize(d) == array.shape[d];
+  if (ok)
+    return llvm::Error::success();
+  return llvm::createStringError(
+      name + " expects " + describeArray(tensor.getShape(), want) + ", got " +
+      describeArray(array.shape, array.descr));
+}
+
+namespace {
+/// A memref descriptor as the LLVM lowering lays it out: allocated and
+/// aligned pointers, offset, sizes, strides, each one 8-byte word.
+SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> words = {reinterpret_cast<int64_t>(data),
+                                reinterpret_cast<int64_t>(data), 0};
+  words.append(shape.begin(), shape.end());
+  SmallVector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  words.append(strides.begin(), strides.end());
+  return words;
+}
+} // namespace
+
+llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
+                           std::vector<NpyArray> &inputs,
+                           std::vector<NpyArray> &outputs) {
+  auto function = module.lookupSymbol<func::FuncOp>(entry);
+  if (!function)
+    return llvm::createStringError("no function @" + entry);
+  FunctionType signature = function.getFunctionType();
+  SmallVector<RankedTensorType> resultTypes;
+  for (Type type : signature.getResults()) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || getNpyDescr(tensor.getElementType()).empty()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << type;
+      return llvm::createStringError("@" + entry + " returns " + text +
+                                     ", which the host runner cannot write");
+    }
+    resultTypes.push_back(tensor);
+  }
+
+  PassManager pm(module.getContext());
+  hgc::buildHostLoweringPipeline(pm);
+  if (failed(pm.run(module)))
+    return llvm::createStringError("host lowering failed");
+
+  static bool targetsReady = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)targetsReady;
+  ExecutionEngineOptions options;
+  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                               /*sizeLevel=*/0, nullptr);
+  options.transformer = transformer;
+  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME};
+  options.sharedLibPaths = sharedLibs;
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine)
+    return llvm::createStringError("JIT compilation failed: " +
+                                   llvm::toString(engine.takeError()));
+
+  // Packed calling convention: one pointer per descriptor word, then one
+  // pointer to the (flat, all 8-byte words) result struct.
+  SmallVector<SmallVector<int64_t>> descriptors;
+  for (NpyArray &array : inputs)
+    descriptors.push_back(makeDescriptor(array.data.data(), array.shape));
+  SmallVector<void *> packed;
+  for (SmallVector<int64_t> &words : descriptors)
+    for (int64_t &word : words)
+      packed.push_back(&word);
+  size_t resultWords = 0;
+  for (RankedTensorType type : resultTypes)
+    resultWords += 3 + 2 * type.getRank();
+  SmallVector<int64_t> results(resultWords, 0);
+  packed.push_back(results.data());
+  if (llvm::Error error = (*engine)->invokePacked(entry, packed))
+    return llvm::createStringError("running @" + entry + ": " +
+                                   llvm::toString(std::move(error)));
+
+  // Fresh results are owned by the caller; a buffer returned twice, or one
+  // aliasing an input, is freed at most once and never when it is an input.
+  llvm::SmallPtrSet<void *, 8> released;
+  for (NpyArray &array : inputs)
+    released.insert(array.data.data());
+  // memref.get_global (constant results) marks its descriptor this way.
+  released.insert(reinterpret_cast<void *>(0xdeadbeef));
+  outputs.clear();
+  int64_t *word = results.data();
+  for (RankedTensorType tensor : resultTypes) {
+    int64_t rank = tensor.getRank();
+    auto *allocated = reinterpret_cast<char *>(word[0]);
+    auto *aligned = reinterpret_cast<char *>(word[1]);
+    int64_t offset = word[2];
+    ArrayRef<int64_t> sizes(word + 3, rank), strides(word + 3 + rank, rank);
+    NpyArray out;
+    out.descr = getNpyDescr(tensor.getElementType());
+    out.shape.assign(sizes.begin(), sizes.end());
+    int64_t elementSize = getNpyElementSize(out.descr);
+    out.data.resize(out.getNumElements() * elementSize);
+    // Copy element by element through the strides (results may be views).
+    SmallVector<int64_t> at(rank, 0);
+    for (int64_t linear = 0; linear < out.getNumElements(); ++linear) {
+      int64_t source = offset;
+      for (int64_t d = 0; d < rank; ++d)
+        source += at[d] * strides[d];
+      std::memcpy(out.data.data() + linear * elementSize,
+                  aligned + source * elementSize, elementSize);
+      for (int64_t d = rank - 1; d >= 0 && ++at[d] == sizes[d]; --d)
+        at[d] = 0;
+    }
+    outputs.push_back(std::move(out));
+    word += 3 + 2 * rank;
+  }
+  word = results.data();
+  for (RankedTensorType tensor : resultTypes) {
+    void *allocated = reinterpret_cast<void *>(word[0]);
+    if (released.insert(allocated).second)
+      std::free(allocated);
+    word += 3 + 2 * tensor.getRank();
+  }
+  return llvm::Error::success();
+}

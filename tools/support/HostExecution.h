@@ -1,0 +1,45 @@
+//===- HostExecution.h - JIT-run an hgc function on .npy arrays -*- C++ -*-===//
+//
+// The one place that turns a lowered module into running code for the
+// tools: checks .npy inputs against the entry function's signature, lowers
+// through the host pipeline, JIT-compiles with MLIR's ExecutionEngine
+// (LLVM's libomp and the C runner utils loaded) and returns every result as
+// an array. hgc-runner and `hgc run` share it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
+#define HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
+
+#include "tools/support/Npy.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+
+#include <vector>
+
+namespace mlir::hgc {
+
+/// Every dialect the tools parse or produce, and their LLVM translations.
+void registerToolDialects(DialectRegistry &registry);
+
+/// The .npy descriptor that carries `type`, or "" when none does.
+std::string getNpyDescr(Type type);
+
+/// "2x3x4 (<f4)".
+std::string describeArray(ArrayRef<int64_t> shape, StringRef descr);
+
+/// An error naming `name` when `array` does not fit `type` (static dims must
+/// match, dynamic ones take any size).
+llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
+
+/// Lowers `module` (already through any hgc pipelines) for the host, JIT
+/// compiles it and runs `entry` on `inputs`, one per argument, checked by
+/// the caller. Fills `outputs`, one per result.
+llvm::Error runOnHost(ModuleOp module, StringRef entry,
+                      std::vector<NpyArray> &inputs,
+                      std::vector<NpyArray> &outputs);
+
+} // namespace mlir::hgc
+
+#endif // HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
