@@ -107,8 +107,7 @@ int main(int argc, char **argv) {
     if (!array)
       fail(llvm::toString(array.takeError()));
     if (llvm::Error error = hgc::checkInput(name, type, *array))
-      fail(path->second + ": @" + entry + " " +
-           llvm::toString(std::move(error)));
+      fail(path->second + ": " + llvm::toString(std::move(error)));
     arrays.push_back(std::move(*array));
   }
 
