@@ -428,11 +428,6 @@ struct HeadsAccessor {
 };
 
 LogicalResult lowerAttention(AttentionOp op) {
-  if (op.getQkMatmulOutput())
-    return op.emitOpError("qk_matmul_output is not lowered to loops yet");
-  if (op.getPresentKey() &&
-      cast<RankedTensorType>(op.getKey().getType()).getRank() != 4)
-    return op.emitOpError("present KV of 3-D inputs is not lowered yet");
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
   RankedTensorType qType = op.getQuery().getType();
@@ -475,6 +470,11 @@ LogicalResult lowerAttention(AttentionOp op) {
             : SmallVector<Value>{batch, qHeads, qLen, vHeadDim};
   Value out = e.alloc(op.getOutput().getType(), outSizes);
   HeadsAccessor y{out, vHeadDim, rank3};
+  Value qkOut;
+  int64_t qkMode = op.getQkMatmulOutputMode();
+  if (op.getQkMatmulOutput())
+    qkOut =
+        e.alloc(op.getQkMatmulOutput().getType(), {batch, qHeads, qLen, total});
 
   // Key/value token `t` of the present KV: past first, then current.
   auto loadKV = [&](HeadsAccessor &current, Value pastBuf, Value bi, Value hk,
@@ -586,22 +586,61 @@ LogicalResult lowerAttention(AttentionOp op) {
               d);
       return SmallVector<Value>{};
     });
+    if (!qkOut)
+      return;
+    // The scores of every present token at the stage the mode names, as the
+    // ONNX reference computes them: 0 and 1 the scaled (softcapped) QK, 2
+    // with the mask and causal bias added (-inf where disallowed), 3 the
+    // softmax (0 for disallowed tokens and fully masked rows).
+    e.forLoop(e.index(0), total, {}, [&](Value t, ValueRange) {
+      Value dot = e.forLoop(
+          e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
+            Value kd = loadKV(k, pastKey, bi, hk, t, d);
+            return SmallVector<Value>{
+                e.add(a[0], e.mul(q.load(e, bi, h, s, d), kd))};
+          })[0];
+      Value score = e.mul(dot, scale);
+      if (softcap > 0) {
+        Value cap = e.f32(softcap);
+        score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+      }
+      if (qkMode >= 2) {
+        std::pair<Value, Value> term = maskTerm(bi, h, s, t);
+        Value allowed = e.icmp(arith::CmpIPredicate::slt, t, limit);
+        if (term.first)
+          allowed = arith::AndIOp::create(b, allowed, term.first);
+        if (term.second)
+          score = e.add(score, term.second);
+        score = e.select(allowed, score, e.negInf());
+        if (qkMode == 3) {
+          Value p = e.mul(e.exp(e.sub(score, ml[0])), inverse);
+          score = e.select(allowed, p, e.f32(0));
+        }
+      }
+      e.storeF32(score, qkOut, {bi, h, s, t});
+      return SmallVector<Value>{};
+    });
   });
   op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
+  if (qkOut)
+    op.getQkMatmulOutput().replaceAllUsesWith(
+        e.tensor(qkOut, op.getQkMatmulOutput().getType()));
   if (op.getPresentKey()) {
-    for (auto [present, pastValueOrKey, current] :
-         {std::make_tuple(op.getPresentKey(), op.getPastKey(), op.getKey()),
-          std::make_tuple(op.getPresentValue(), op.getPastValue(),
-                          op.getValue())}) {
-      Value joined =
-          pastValueOrKey
-              ? tensor::ConcatOp::create(b, /*dim=*/2,
-                                         ValueRange{pastValueOrKey, current})
-                    .getResult()
-              : current;
-      if (joined.getType() != present.getType())
-        joined = tensor::CastOp::create(b, present.getType(), joined);
-      present.replaceAllUsesWith(joined);
+    // present = past ++ current as [batch, kv_heads, total, head], whatever
+    // the rank of the current key and value.
+    for (auto [present, current, pastBuf, dim] :
+         {std::make_tuple(op.getPresentKey(), &k, pastKey, headDim),
+          std::make_tuple(op.getPresentValue(), &v, pastValue, vHeadDim)}) {
+      auto type = cast<RankedTensorType>(present.getType());
+      Value buffer = e.alloc(type, {batch, kvHeads, total, dim});
+      e.parallel({batch, kvHeads, total}, [&](ValueRange at) {
+        e.forLoop(e.index(0), dim, {}, [&](Value d, ValueRange) {
+          e.storeF32(loadKV(*current, pastBuf, at[0], at[1], at[2], d), buffer,
+                     {at[0], at[1], at[2], d});
+          return SmallVector<Value>{};
+        });
+      });
+      present.replaceAllUsesWith(e.tensor(buffer, type));
     }
   }
   op.erase();

@@ -227,6 +227,7 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
 
   // Everything known: evaluate now.
   SmallVector<const HostTensor *> constants;
+  HostTensor typeOnly;
   bool allConstant = true;
   for (int i = 0; i < node.input_size(); ++i) {
     if (node.input(i).empty()) {
@@ -234,6 +235,11 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
       continue;
     }
     const HostTensor *constant = emitter.constantInput(size_t(i));
+    // CastLike reads only the element type of its second input.
+    if (!constant && standard && op == "CastLike" && i == 1) {
+      typeOnly = HostTensor(emitter.input(1).type, {0});
+      constant = &typeOnly;
+    }
     allConstant &= constant != nullptr;
     constants.push_back(constant);
   }

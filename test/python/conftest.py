@@ -29,3 +29,8 @@ def mlir_inputs():
     """Every .mlir file the suite and the examples ship."""
     return sorted((ROOT / "test").rglob("*.mlir")) + sorted(
         (ROOT / "examples").glob("*.mlir"))
+
+
+@pytest.fixture(scope="session")
+def hgc():
+    return built_tool("hgc")
