@@ -94,6 +94,7 @@ std::optional<LogicalResult> emitElementwiseNode(NodeEmitter &node);
 std::optional<LogicalResult> emitStructuralNode(NodeEmitter &node);
 std::optional<LogicalResult> emitComputeNode(NodeEmitter &node);
 std::optional<LogicalResult> emitAttentionNode(NodeEmitter &node);
+std::optional<LogicalResult> emitTransformerNode(NodeEmitter &node);
 
 /// A linalg.generic over `shape` reading `inputs` with numpy broadcasting;
 /// `body` maps the scalar operands to the result scalar.

@@ -45,7 +45,8 @@ std::string selectionText(TierPolicyAttr policy) {
   if (policy.getBudgetTokens() > 0)
     os << " budget " << policy.getBudgetTokens() << " tokens";
   else
-    os << " budget " << policy.getBudgetFraction().convertToDouble();
+    os << " budget "
+       << llvm::format("%g", policy.getBudgetFraction().convertToDouble());
   return text;
 }
 

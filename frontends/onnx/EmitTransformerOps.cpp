@@ -1,0 +1,238 @@
+//===- EmitTransformerOps.cpp - RMSNormalization, RotaryEmbedding --------===//
+//
+// The opset-23 building blocks of Llama-style decoders, each as linalg
+// generics computing in f32 (ONNX's stash_type default) and rounding to the
+// input type at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/Folder.h"
+#include "frontends/onnx/GraphBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::hgc::onnx;
+
+namespace {
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  return v.getType().isF32()
+             ? v
+             : Value(arith::ExtFOp::create(b, loc, b.getF32Type(), v));
+}
+Value fromF32(OpBuilder &b, Location loc, Value v, Type element) {
+  return element.isF32() ? v
+                         : Value(arith::TruncFOp::create(b, loc, element, v));
+}
+
+/// Y = X / sqrt(mean(X^2 over dims axis..) + epsilon) * scale.
+LogicalResult emitRmsNormalization(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1))
+    return node.fail("needs X and scale");
+  GraphValue &x = node.input(0);
+  if (!isFloatType(x.type) || node.input(1).type != x.type)
+    return node.fail("X and scale must be floating point of one type");
+  int64_t rank = int64_t(x.shape.size());
+  int64_t axis = getIntAttr(node.node, "axis", -1);
+  if (rank == 0 || !normalizeAxis(axis, rank))
+    return node.fail("axis is out of range");
+  double epsilon = getFloatAttr(node.node, "epsilon", 1e-5f);
+  SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
+  SmallVector<int64_t> ignored;
+  if (!broadcastShapes(normalized, node.input(1).shape, ignored) ||
+      ignored != normalized)
+    return node.fail("scale does not broadcast to the normalized dims");
+  int64_t count = 1;
+  for (int64_t d : normalized)
+    count *= d;
+
+  // Sum of squares per leading index, kept as [lead..., 1, ...].
+  SmallVector<int64_t> kept(x.shape.begin(), x.shape.end());
+  SmallVector<AffineExpr> keptExprs;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d >= axis)
+      kept[d] = 1;
+    keptExprs.push_back(d >= axis ? g.b.getAffineConstantExpr(0)
+                                  : g.b.getAffineDimExpr(unsigned(d)));
+  }
+  Value init = tensor::EmptyOp::create(g.b, g.loc, kept, g.b.getF32Type());
+  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF32FloatAttr(0));
+  init = linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t d = 0; d < rank; ++d)
+    iterators.push_back(d >= axis ? utils::IteratorType::reduction
+                                  : utils::IteratorType::parallel);
+  SmallVector<AffineMap> maps = {
+      g.b.getMultiDimIdentityMap(unsigned(rank)),
+      AffineMap::get(unsigned(rank), 0, keptExprs, g.b.getContext())};
+  auto sum = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{node.operand(0)}, ValueRange{init},
+      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value v = toF32(b, loc, args[0]);
+        Value squared = arith::MulFOp::create(b, loc, v, v);
+        linalg::YieldOp::create(
+            b, loc, Value(arith::AddFOp::create(b, loc, args[1], squared)));
+      });
+  Type element = g.elementType(x.type);
+  Value result = buildBroadcastGeneric(
+      g, {node.operand(0), sum.getResult(0), node.operand(1)}, x.shape, element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value n =
+            arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(count)));
+        Value eps = arith::ConstantOp::create(
+            b, loc, b.getF32FloatAttr(float(epsilon)));
+        Value meanSquare = arith::DivFOp::create(b, loc, args[1], n);
+        Value inverse = math::RsqrtOp::create(
+            b, loc, arith::AddFOp::create(b, loc, meanSquare, eps));
+        Value normalizedValue =
+            arith::MulFOp::create(b, loc, toF32(b, loc, args[0]), inverse);
+        Value scaled = arith::MulFOp::create(b, loc, normalizedValue,
+                                             toF32(b, loc, args[2]));
+        return fromF32(b, loc, scaled, element);
+      });
+  node.setResult(0, result, x.type);
+  return success();
+}
+
+/// Opset-23 RotaryEmbedding: X [batch, heads, seq, head] or [batch, seq,
+/// heads * head]; cos/sin caches [positions, rotary/2] indexed by
+/// position_ids [batch, seq], or [batch, seq, rotary/2] without them.
+LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  for (size_t i = 0; i < 3; ++i)
+    if (!node.hasInput(i))
+      return node.fail("needs X, cos_cache and sin_cache");
+  GraphValue &x = node.input(0);
+  if (!isFloatType(x.type) || node.input(1).type != x.type ||
+      node.input(2).type != x.type)
+    return node.fail("X and the caches must be floating point of one type");
+  int64_t rank = int64_t(x.shape.size());
+  if (rank != 3 && rank != 4)
+    return node.fail("X must be 3-D or 4-D");
+  int64_t heads =
+      rank == 4 ? x.shape[1] : getIntAttr(node.node, "num_heads", 0);
+  if (heads <= 0 || (rank == 3 && x.shape[2] % heads))
+    return node.fail("3-D X needs num_heads dividing its hidden size");
+  int64_t headSize = rank == 4 ? x.shape[3] : x.shape[2] / heads;
+  int64_t rotary = getIntAttr(node.node, "rotary_embedding_dim", 0);
+  if (rotary == 0)
+    rotary = headSize;
+  if (rotary > headSize || rotary % 2)
+    return node.fail("rotary_embedding_dim must be even and <= head size");
+  int64_t half = rotary / 2;
+  bool interleaved = getIntAttr(node.node, "interleaved", 0) != 0;
+  bool hasPositions = node.hasInput(3);
+  llvm::ArrayRef<int64_t> cosShape = node.input(1).shape;
+  if (cosShape.empty() || cosShape.back() != half ||
+      node.input(2).shape != node.input(1).shape)
+    return node.fail("cos/sin caches must end in rotary_embedding_dim/2 = " +
+                     std::to_string(half));
+  if (hasPositions && cosShape.size() != 2)
+    return node.fail("with position_ids the caches are [positions, rotary/2]");
+  if (!hasPositions && cosShape.size() != 3)
+    return node.fail("without position_ids the caches are [batch, seq, "
+                     "rotary/2]");
+  int64_t maxPosition = cosShape[0];
+
+  Value xValue = node.operand(0), cosValue = node.operand(1),
+        sinValue = node.operand(2);
+  Value positions = hasPositions ? node.operand(3) : Value();
+  Type element = g.elementType(x.type);
+  Value init = tensor::EmptyOp::create(g.b, g.loc, x.shape, element);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{g.b.getMultiDimIdentityMap(unsigned(rank))},
+      iterators, [&](OpBuilder &b, Location loc, ValueRange) {
+        auto index = [&](int64_t v) {
+          return Value(arith::ConstantIndexOp::create(b, loc, v));
+        };
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < rank; ++d)
+          at.push_back(linalg::IndexOp::create(b, loc, d));
+        Value batch = at[0];
+        Value seq = rank == 4 ? at[2] : at[1];
+        Value d =
+            rank == 4
+                ? at[3]
+                : Value(arith::RemUIOp::create(b, loc, at[2], index(headSize)));
+        auto loadX = [&](Value dim) -> Value {
+          SmallVector<Value> where = at;
+          if (rank == 4)
+            where[3] = dim;
+          else
+            where[2] = arith::AddIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, at[2], d), dim);
+          return toF32(b, loc,
+                       tensor::ExtractOp::create(b, loc, xValue, where));
+        };
+        Value xd = loadX(d);
+        Value inRotary = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::ult, d, index(rotary));
+        // Within the rotary part: the pair partner and the frequency index.
+        Value dSafe = arith::MinUIOp::create(b, loc, d, index(rotary - 1));
+        Value first, frequency, partner;
+        if (interleaved) {
+          Value odd = arith::RemUIOp::create(b, loc, dSafe, index(2));
+          first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, odd,
+                                        index(0));
+          frequency = arith::DivUIOp::create(b, loc, dSafe, index(2));
+          partner = arith::SelectOp::create(
+              b, loc, first, arith::AddIOp::create(b, loc, dSafe, index(1)),
+              arith::SubIOp::create(b, loc, dSafe, index(1)));
+        } else {
+          first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                        dSafe, index(half));
+          frequency = arith::RemUIOp::create(b, loc, dSafe, index(half));
+          partner = arith::SelectOp::create(
+              b, loc, first, arith::AddIOp::create(b, loc, dSafe, index(half)),
+              arith::SubIOp::create(b, loc, dSafe, index(half)));
+        }
+        SmallVector<Value> cacheAt;
+        if (hasPositions) {
+          Value position = tensor::ExtractOp::create(b, loc, positions,
+                                                     ValueRange{batch, seq});
+          position =
+              arith::IndexCastOp::create(b, loc, b.getIndexType(), position);
+          // Positions outside the cache are clamped: never read out of
+          // bounds.
+          position = arith::MaxSIOp::create(b, loc, position, index(0));
+          position =
+              arith::MinSIOp::create(b, loc, position, index(maxPosition - 1));
+          cacheAt = {position, frequency};
+        } else {
+          cacheAt = {batch, seq, frequency};
+        }
+        Value c =
+            toF32(b, loc, tensor::ExtractOp::create(b, loc, cosValue, cacheAt));
+        Value s =
+            toF32(b, loc, tensor::ExtractOp::create(b, loc, sinValue, cacheAt));
+        Value other = loadX(partner);
+        // first: x*cos - partner*sin; second: x*cos + partner*sin.
+        Value xc = arith::MulFOp::create(b, loc, xd, c);
+        Value ps = arith::MulFOp::create(b, loc, other, s);
+        Value rotated = arith::SelectOp::create(
+            b, loc, first, arith::SubFOp::create(b, loc, xc, ps),
+            arith::AddFOp::create(b, loc, xc, ps));
+        Value result = arith::SelectOp::create(b, loc, inRotary, rotated, xd);
+        linalg::YieldOp::create(b, loc, fromF32(b, loc, result, element));
+      });
+  node.setResult(0, generic.getResult(0), x.type);
+  return success();
+}
+} // namespace
+
+std::optional<LogicalResult>
+mlir::hgc::onnx::emitTransformerNode(NodeEmitter &node) {
+  llvm::StringRef op = node.node.op_type();
+  if (op == "RMSNormalization")
+    return emitRmsNormalization(node);
+  if (op == "RotaryEmbedding")
+    return emitRotaryEmbedding(node);
+  return std::nullopt;
+}
