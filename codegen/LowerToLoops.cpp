@@ -632,6 +632,23 @@ LogicalResult lowerAttention(AttentionOp op) {
          {std::make_tuple(op.getPresentKey(), &k, pastKey, headDim),
           std::make_tuple(op.getPresentValue(), &v, pastValue, vHeadDim)}) {
       auto type = cast<RankedTensorType>(present.getType());
+      if (!rank3) {
+        // Already [batch, kv_heads, seq, head]: one concatenation (copies of
+        // contiguous rows once bufferized).
+        Value currentTensor =
+            present == op.getPresentKey() ? op.getKey() : op.getValue();
+        Value pastTensor =
+            present == op.getPresentKey() ? op.getPastKey() : op.getPastValue();
+        Value joined = pastTensor ? tensor::ConcatOp::create(
+                                        b, /*dim=*/2,
+                                        ValueRange{pastTensor, currentTensor})
+                                        .getResult()
+                                  : currentTensor;
+        if (joined.getType() != type)
+          joined = tensor::CastOp::create(b, type, joined);
+        present.replaceAllUsesWith(joined);
+        continue;
+      }
       Value buffer = e.alloc(type, {batch, kvHeads, total, dim});
       e.parallel({batch, kvHeads, total}, [&](ValueRange at) {
         e.forLoop(e.index(0), dim, {}, [&](Value d, ValueRange) {

@@ -15,3 +15,16 @@ def test_run_decode_step(hgc_runner):
     assert len(errors) == 3
     assert errors[0] < 1e-5 and errors[1] < 1e-5   # full, hgca keep-all
     assert errors[2] > 1e-3                         # a 25% budget is sparse
+
+
+def test_llama_main_job(hgc):
+    """README command (1): plan, hybrid and exact decode steps, onnxruntime."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "llama" / "run_decode.py"),
+         "--past", "700", "--window", "128", "--steps", "2"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("decode step, batch 1, q_heads 8, kv_heads 2") == 2
+    assert "host    exact_topk budget 0.05" in out
+    assert out.count("max |outputs - onnxruntime|") == 2

@@ -29,6 +29,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/TargetSelect.h"
@@ -268,7 +269,9 @@ int runModel(MLIRContext &context) {
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
   std::vector<hgc::NpyArray> results;
-  if (llvm::Error error = hgc::runOnHost(*module, "main", arrays, results))
+  hgc::HostTimings timings;
+  if (llvm::Error error =
+          hgc::runOnHost(*module, "main", arrays, results, &timings))
     fail(modelPath + ": " + llvm::toString(std::move(error)));
   auto done = std::chrono::steady_clock::now();
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
@@ -279,9 +282,10 @@ int runModel(MLIRContext &context) {
     if (llvm::Error error = hgc::writeNpy(path, result))
       fail(llvm::toString(std::move(error)));
   }
-  llvm::errs() << "hgc: ran " << modelPath << " in "
-               << std::chrono::duration<double>(done - start).count()
-               << " s (compile + run)\n";
+  double total = std::chrono::duration<double>(done - start).count();
+  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
+                               modelPath.c_str(), total - timings.runSeconds,
+                               timings.runSeconds);
   return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "llvm/Support/TargetSelect.h"
 
+#include <chrono>
 #include <cstring>
 
 using namespace mlir;
@@ -94,7 +95,9 @@ SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
 
 llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
                            std::vector<NpyArray> &inputs,
-                           std::vector<NpyArray> &outputs) {
+                           std::vector<NpyArray> &outputs,
+                           HostTimings *timings) {
+  auto start = std::chrono::steady_clock::now();
   auto function = module.lookupSymbol<func::FuncOp>(entry);
   if (!function)
     return llvm::createStringError("no function @" + entry);
@@ -148,9 +151,16 @@ llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
     resultWords += 3 + 2 * type.getRank();
   SmallVector<int64_t> results(resultWords, 0);
   packed.push_back(results.data());
+  auto compiled = std::chrono::steady_clock::now();
   if (llvm::Error error = (*engine)->invokePacked(entry, packed))
     return llvm::createStringError("running @" + entry + ": " +
                                    llvm::toString(std::move(error)));
+  auto ran = std::chrono::steady_clock::now();
+  if (timings) {
+    timings->compileSeconds =
+        std::chrono::duration<double>(compiled - start).count();
+    timings->runSeconds = std::chrono::duration<double>(ran - compiled).count();
+  }
 
   // Fresh results are owned by the caller; a buffer returned twice, or one
   // aliasing an input, is freed at most once and never when it is an input.

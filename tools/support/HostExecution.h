@@ -33,12 +33,19 @@ std::string describeArray(ArrayRef<int64_t> shape, StringRef descr);
 /// match, dynamic ones take any size).
 llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
 
+/// Seconds spent lowering + JIT-compiling, and running.
+struct HostTimings {
+  double compileSeconds = 0;
+  double runSeconds = 0;
+};
+
 /// Lowers `module` (already through any hgc pipelines) for the host, JIT
 /// compiles it and runs `entry` on `inputs`, one per argument, checked by
-/// the caller. Fills `outputs`, one per result.
+/// the caller. Fills `outputs`, one per result, and `timings` if given.
 llvm::Error runOnHost(ModuleOp module, StringRef entry,
                       std::vector<NpyArray> &inputs,
-                      std::vector<NpyArray> &outputs);
+                      std::vector<NpyArray> &outputs,
+                      HostTimings *timings = nullptr);
 
 } // namespace mlir::hgc
 
