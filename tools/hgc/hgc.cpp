@@ -117,6 +117,16 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
   });
   std::string message = diagnostic.str();
   std::replace(message.begin(), message.end(), '\n', ' ');
+  // Name the ONNX node an op came from, unless the message already does.
+  diagnostic.getLocation()->walk([&](Location loc) {
+    if (auto named = dyn_cast<NameLoc>(loc)) {
+      std::string node = "'" + named.getName().str() + "'";
+      if (message.find(node) == std::string::npos)
+        message = "node " + node + ": " + message;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
   llvm::errs() << "hgc: "
                << (diagnostic.getSeverity() == DiagnosticSeverity::Error
                        ? "error: "

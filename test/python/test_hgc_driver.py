@@ -1,0 +1,199 @@
+"""The hgc driver: subcommands, help, and every error path.
+
+Errors are one line `hgc: error: ...` naming the file / tensor / node, with
+exit code 1 (never a crash or a signal).
+"""
+import subprocess
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from conftest import ROOT
+
+BACKEND = ROOT / "test" / "onnx-backend-node"
+GQA = BACKEND / "test_attention_4d_gqa_with_past_and_present" / "model.onnx"
+
+
+def run(hgc, *args):
+    return subprocess.run([hgc, *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+def expect_error(result, *fragments):
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("hgc: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def save_model(path, nodes, inputs, outputs, opset=23, initializers=()):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    onnx.save(model, path)
+    return path
+
+
+def attention_model(path, q=(1, 2, 1, 8), k=(1, 2, 5, 8), kv_type=None):
+    f = TensorProto.FLOAT
+    return save_model(path, [helper.make_node("Attention", ["Q", "K", "V"],
+                                              ["Y"], name="attn")],
+                      [helper.make_tensor_value_info("Q", f, list(q)),
+                       helper.make_tensor_value_info("K", kv_type or f, list(k)),
+                       helper.make_tensor_value_info("V", kv_type or f, list(k))],
+                      [helper.make_tensor_value_info("Y", f, None)])
+
+
+def inputs(tmp_path, **arrays):
+    args = []
+    for name, value in arrays.items():
+        np.save(tmp_path / f"{name}.npy", value)
+        args += ["--input", f"{name}={tmp_path / name}.npy"]
+    return args
+
+
+def randn(*shape, dtype=np.float32):
+    return np.random.default_rng(0).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("command", ["compile", "run", "plan"])
+def test_help(hgc, command):
+    result = run(hgc, command, "--help")
+    assert result.returncode == 0
+    for option in ("--policy", "--sink", "--window", "--budget", "--shape"):
+        assert option in result.stdout
+
+
+def test_missing_and_malformed_models(hgc, tmp_path):
+    expect_error(run(hgc, "plan", tmp_path / "none.onnx"), "none.onnx",
+                 "no such file")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    expect_error(run(hgc, "plan", garbage), "garbage.onnx",
+                 "not a valid ONNX model")
+    data = GQA.read_bytes()
+    for cut in (1, len(data) // 3, len(data) - 7):
+        truncated = tmp_path / f"cut{cut}.onnx"
+        truncated.write_bytes(data[:cut])
+        expect_error(run(hgc, "plan", truncated), truncated.name)
+
+
+def test_input_errors(hgc, tmp_path):
+    model = attention_model(tmp_path / "m.onnx")
+    q, k = randn(1, 2, 1, 8), randn(1, 2, 5, 8)
+    out = ["--output-dir", tmp_path / "out"]
+    expect_error(run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k), *out),
+                 "missing --input V=FILE.npy", "float 1x2x5x8")
+    expect_error(run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k, V=k, W=k),
+                     *out), "no input 'W'", "inputs: Q, K, V")
+    expect_error(run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k,
+                                                V=k.astype(np.float64)), *out),
+                 "V.npy", "input 'V' expects float 1x2x5x8 (<f4)",
+                 "got 1x2x5x8 (<f8)")
+    expect_error(run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k,
+                                                V=randn(2, 5, 8)), *out),
+                 "input 'V' expects float 1x2x5x8", "got 2x5x8")
+    expect_error(run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k,
+                                                V=randn(1, 2, 6, 8)), *out),
+                 "got 1x2x6x8")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"\x93NUMPY garbage")
+    expect_error(run(hgc, "run", model, "--input", f"Q={bad}", *out),
+                 "bad.npy")
+    expect_error(run(hgc, "run", model, "--input", "Q", *out),
+                 "is not NAME=FILE.npy")
+
+
+def test_unsupported_op_names_node_type_and_domain(hgc, tmp_path):
+    f = TensorProto.FLOAT
+    model = save_model(
+        tmp_path / "custom.onnx",
+        [helper.make_node("Relu", ["X"], ["A"], name="first"),
+         helper.make_node("FancyOp", ["A"], ["Y"], name="mystery",
+                          domain="com.example")],
+        [helper.make_tensor_value_info("X", f, [4])],
+        [helper.make_tensor_value_info("Y", f, [4])])
+    expect_error(run(hgc, "plan", model), "custom.onnx", "node 'mystery'",
+                 "unsupported ONNX op 'FancyOp'", "domain 'com.example'")
+
+
+def test_invalid_nodes_are_located(hgc, tmp_path):
+    f = TensorProto.FLOAT
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [3, 5])
+    model = save_model(
+        tmp_path / "reshape.onnx",
+        [helper.make_node("Reshape", ["X", "shape"], ["Y"], name="bad_reshape")],
+        [helper.make_tensor_value_info("X", f, [4, 4])],
+        [helper.make_tensor_value_info("Y", f, None)], initializers=[shape])
+    expect_error(run(hgc, "plan", model), "node 'bad_reshape' (Reshape)",
+                 "16 elements")
+    heads = attention_model(tmp_path / "heads.onnx", q=(1, 3, 1, 8),
+                            k=(1, 2, 5, 8))
+    expect_error(run(hgc, "plan", heads), "heads.onnx", "attn")
+
+
+def test_symbolic_dims_need_a_shape(hgc, tmp_path):
+    model = attention_model(tmp_path / "sym.onnx", q=("b", 2, 1, 8),
+                            k=("b", 2, "t", 8))
+    expect_error(run(hgc, "plan", model), "graph input 'Q' has shape ?x2x1x8",
+                 "--shape")
+    expect_error(run(hgc, "plan", model, "--shape", "Q=1x2x1x9"),
+                 "declared ?x2x1x8, given 1x2x1x9")
+    result = run(hgc, "plan", model, "--shape", "Q=1x2x1x8",
+                 "--shape", "K=1x2x40x8", "--shape", "V=1x2x40x8")
+    assert result.returncode == 0, result.stderr
+    assert "attention 'attn'" in result.stdout
+
+
+def test_zero_length_kv_and_nan_inputs_do_not_crash(hgc, tmp_path):
+    model = attention_model(tmp_path / "m.onnx", k=(1, 2, 0, 8))
+    q = randn(1, 2, 1, 8)
+    empty = np.zeros((1, 2, 0, 8), np.float32)
+    result = run(hgc, "run", model, *inputs(tmp_path, Q=q, K=empty, V=empty),
+                 "--output-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    # No key to attend: ONNX's fully-masked convention gives zeros.
+    assert np.array_equal(np.load(tmp_path / "out" / "Y.npy"),
+                          np.zeros((1, 2, 1, 8), np.float32))
+    model = attention_model(tmp_path / "n.onnx")
+    k = randn(1, 2, 5, 8)
+    k[0, 1, 2, 3] = np.nan
+    result = run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k, V=randn(1, 2, 5, 8)),
+                 "--output-dir", tmp_path / "nan")
+    assert result.returncode == 0, result.stderr
+    y = np.load(tmp_path / "nan" / "Y.npy")
+    assert np.isnan(y[0, 1]).all() and np.isfinite(y[0, 0]).all()
+
+
+def test_compile_emits_mlir_llvm_and_objects(hgc, tmp_path):
+    for emit, check in (("mlir", lambda b: b"hgc." in b or b"func.func" in b),
+                        ("llvm", lambda b: b"define" in b),
+                        ("obj", lambda b: b[:4] == b"\x7fELF")):
+        out = tmp_path / f"m.{emit}"
+        result = run(hgc, "compile", GQA, "--emit", emit, "-o", out)
+        assert result.returncode == 0, result.stderr
+        assert check(out.read_bytes()), emit
+    expect_error(run(hgc, "compile", GQA, "--emit", "wasm", "-o",
+                     tmp_path / "x"), "--emit wasm")
+    expect_error(run(hgc, "compile", GQA, "--target", "tpu", "-o",
+                     tmp_path / "x"), "--target tpu")
+
+
+def test_plan_reports_tiers_and_bytes(hgc, tmp_path):
+    model = attention_model(tmp_path / "p.onnx", q=(1, 4, 1, 16),
+                            k=(1, 2, 3000, 16))
+    result = run(hgc, "plan", model, "--policy", "hgca", "--window", "1000",
+                 "--budget", "0.1")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "decode step, batch 1, q_heads 4, kv_heads 2, head_dim 16" in out
+    # 4 sink + 1000 window on the device, the rest on the host; f32 K and V
+    # of 2 heads x 16 dims = 256 bytes per token.
+    assert "device  dense" in out and "tokens 1004 (33.5%)" in out
+    assert "host    exact_topk budget 0.1" in out and "tokens 1996" in out
+    assert "attended 200 per kv head" in out
+    expect_error(run(hgc, "plan", model, "--policy", "magic"), "magic")
