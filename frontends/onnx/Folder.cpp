@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 
 using namespace mlir::hgc::onnx;
 using llvm::ArrayRef;
@@ -117,6 +118,12 @@ bool mlir::hgc::onnx::resolveSlice(ArrayRef<int64_t> shape,
 }
 
 namespace {
+/// Element count, saturated so that oversized results are never folded.
+int64_t product(ArrayRef<int64_t> shape) {
+  int64_t n = countElements(shape);
+  return n < 0 ? std::numeric_limits<int64_t>::max() : n;
+}
+
 using Binary = std::function<double(double, double)>;
 using IntBinary = std::function<int64_t(int64_t, int64_t)>;
 
@@ -134,6 +141,10 @@ bool elementwise(
     }
     shape = next;
   }
+  if (product(shape) > kMaxFoldedElements) {
+    error.clear(); // too large to fold, not invalid
+    return false;
+  }
   out = HostTensor(resultType ? resultType : in[0]->type, shape);
   SmallVector<int64_t> at(in.size());
   for (int64_t i = 0, e = out.size(); i < e; ++i) {
@@ -144,12 +155,6 @@ bool elementwise(
   return true;
 }
 
-int64_t product(ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
 } // namespace
 
 FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
@@ -207,6 +212,8 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
                   dataTypeName(in[0]->type) + ", " + dataTypeName(in[1]->type) +
                   ")");
     bool isFloat = in[0]->isFloat();
+    if ((op == "And" || op == "Or" || op == "Xor") && in[0]->type != kBool)
+      return fail(op + " needs bool inputs");
     bool fmod = getIntAttr(node, "fmod", 0) != 0;
     bool divideByZero = false;
     bool ok = elementwise(
@@ -262,7 +269,7 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
         },
         out, error);
     if (!ok)
-      return FoldResult::Failed;
+      return error.empty() ? FoldResult::NotFoldable : FoldResult::Failed;
     if (divideByZero)
       return fail("integer division by zero");
     outputs.push_back(std::move(out));
@@ -329,6 +336,8 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
       return FoldResult::NotFoldable;
     if (in[1]->type != in[2]->type)
       return fail("Where branches have different element types");
+    if (in[0]->type != kBool)
+      return fail("Where condition must be bool");
     if (!elementwise(
             in, in[1]->type,
             [&](HostTensor &o, int64_t i, ArrayRef<int64_t> at) {
@@ -340,7 +349,7 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
                 o.ints[i] = from->ints[at[k]];
             },
             out, error))
-      return FoldResult::Failed;
+      return error.empty() ? FoldResult::NotFoldable : FoldResult::Failed;
     outputs.push_back(std::move(out));
     return FoldResult::Folded;
   }
@@ -391,6 +400,8 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
     SmallVector<int64_t> shape(data.shape.begin(), data.shape.begin() + axis);
     shape.append(indices.shape.begin(), indices.shape.end());
     shape.append(data.shape.begin() + axis + 1, data.shape.end());
+    if (product(shape) > kMaxFoldedElements)
+      return FoldResult::NotFoldable;
     out = HostTensor(data.type, shape);
     int64_t outer = product(ArrayRef<int64_t>(data.shape).take_front(axis));
     int64_t inner = product(ArrayRef<int64_t>(data.shape).drop_front(axis + 1));
@@ -513,14 +524,18 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
   if (op == "Range") {
     if (!need(3))
       return FoldResult::NotFoldable;
+    if (in[0]->size() != 1 || in[1]->size() != 1 || in[2]->size() != 1)
+      return fail("Range start, limit and delta must be scalars");
     double start = in[0]->asDouble(0), limit = in[1]->asDouble(0),
            delta = in[2]->asDouble(0);
     if (delta == 0)
       return fail("Range delta is 0");
-    int64_t n =
-        std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
-    if (n > kMaxFoldedElements)
+    double steps = std::ceil((limit - start) / delta);
+    if (!std::isfinite(steps))
+      return fail("Range bounds are not finite");
+    if (steps > double(kMaxFoldedElements))
       return FoldResult::NotFoldable;
+    int64_t n = std::max<int64_t>(0, int64_t(steps));
     out = HostTensor(in[0]->type, {n});
     for (int64_t i = 0; i < n; ++i)
       out.set(i, start + double(i) * delta);

@@ -76,10 +76,16 @@ HostTensor HostTensor::fromInts(llvm::ArrayRef<int64_t> values, int32_t type) {
   return t;
 }
 
-int64_t HostTensor::size() const {
+int64_t HostTensor::size() const { return countElements(shape); }
+
+int64_t mlir::hgc::onnx::countElements(llvm::ArrayRef<int64_t> shape) {
+  constexpr int64_t limit = int64_t(1) << 48;
   int64_t n = 1;
-  for (int64_t d : shape)
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > limit / d))
+      return -1;
     n *= d;
+  }
   return n;
 }
 

@@ -72,6 +72,10 @@ double roundToType(double value, int32_t type);
 /// Wraps `value` to an integer type's width (bool: != 0).
 int64_t wrapToType(int64_t value, int32_t type);
 
+/// Elements of `shape`, or -1 when a dim is negative or the count exceeds
+/// 2^48 (no tensor the importer materializes gets near that).
+int64_t countElements(llvm::ArrayRef<int64_t> shape);
+
 /// numpy broadcasting of two shapes; false when they do not broadcast.
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
                      llvm::SmallVectorImpl<int64_t> &result);

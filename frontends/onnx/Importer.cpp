@@ -280,6 +280,20 @@ mlir::hgc::onnx::importOnnxFile(MLIRContext *context, const std::string &path,
   return importer.run();
 }
 
+FailureOr<ImportedModel>
+mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
+                                  const std::string &name,
+                                  const ImportOptions &options) {
+  ::onnx::ModelProto model;
+  std::string error;
+  if (!parseModel(bytes, name, model, error)) {
+    emitError(FileLineColLoc::get(context, name, 0, 0)) << error;
+    return failure();
+  }
+  Importer importer(context, name, model, options);
+  return importer.run();
+}
+
 FailureOr<std::vector<GraphInput>>
 mlir::hgc::onnx::readGraphInputs(MLIRContext *context,
                                  const std::string &path) {

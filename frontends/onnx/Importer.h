@@ -43,6 +43,13 @@ FailureOr<ImportedModel> importOnnxFile(MLIRContext *context,
                                         const std::string &path,
                                         const ImportOptions &options);
 
+/// Imports a serialized model held in memory; `name` stands for its path
+/// (messages, external data relative to its folder).
+FailureOr<ImportedModel> importOnnxBuffer(MLIRContext *context,
+                                          llvm::StringRef bytes,
+                                          const std::string &name,
+                                          const ImportOptions &options);
+
 /// The graph inputs of the model at `path` (excluding initializers) with
 /// their declared shapes (-1 for symbolic dimensions) and ONNX element types.
 struct GraphInput {

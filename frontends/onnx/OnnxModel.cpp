@@ -4,6 +4,7 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -13,6 +14,25 @@
 
 using namespace mlir::hgc::onnx;
 
+bool mlir::hgc::onnx::parseModel(llvm::StringRef bytes, const std::string &name,
+                                 ::onnx::ModelProto &model,
+                                 std::string &error) {
+  google::protobuf::io::CodedInputStream stream(
+      reinterpret_cast<const uint8_t *>(bytes.data()), int(bytes.size()));
+  // Models with weights inline may exceed protobuf's 64 MiB default.
+  stream.SetTotalBytesLimit(INT32_MAX);
+  if (bytes.size() > size_t(INT32_MAX) ||
+      !model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    error = name + ": not a valid ONNX model (malformed or truncated protobuf)";
+    return false;
+  }
+  if (!model.has_graph()) {
+    error = name + ": the model has no graph";
+    return false;
+  }
+  return true;
+}
+
 bool mlir::hgc::onnx::loadModel(const std::string &path,
                                 ::onnx::ModelProto &model, std::string &error) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
@@ -21,20 +41,7 @@ bool mlir::hgc::onnx::loadModel(const std::string &path,
     error = path + ": " + buffer.getError().message();
     return false;
   }
-  google::protobuf::io::CodedInputStream stream(
-      reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart()),
-      int((*buffer)->getBufferSize()));
-  // Models with weights inline may exceed protobuf's 64 MiB default.
-  stream.SetTotalBytesLimit(INT32_MAX);
-  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    error = path + ": not a valid ONNX model (malformed or truncated protobuf)";
-    return false;
-  }
-  if (!model.has_graph()) {
-    error = path + ": the model has no graph";
-    return false;
-  }
-  return true;
+  return parseModel((*buffer)->getBuffer(), path, model, error);
 }
 
 namespace {
@@ -121,23 +128,19 @@ bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
             dataTypeName(proto.data_type());
     return false;
   }
-  llvm::SmallVector<int64_t> shape;
-  for (int64_t dim : proto.dims()) {
-    if (dim < 0 || dim > (int64_t(1) << 40)) {
-      error = name + " has invalid dimension " + std::to_string(dim);
-      return false;
-    }
-    shape.push_back(dim);
+  llvm::SmallVector<int64_t> shape(proto.dims().begin(), proto.dims().end());
+  int64_t count = countElements(shape);
+  if (count < 0) {
+    error = name + " has invalid dims";
+    return false;
   }
-  tensor = HostTensor(proto.data_type(), shape);
-  int64_t count = tensor.size();
-  size_t width = rawElementBytes(tensor.type);
+  size_t width = rawElementBytes(proto.data_type());
   auto sizeMismatch = [&](size_t got) {
     error = name + " holds " + std::to_string(got) + " values, its dims need " +
             std::to_string(count);
     return false;
   };
-
+  // Sizes are checked against the data before anything is allocated.
   if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
@@ -149,8 +152,23 @@ bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
       else if (entry.key() == "length")
         length = std::atoll(entry.value().c_str());
     }
+    // Like ONNX's checker: a relative path inside the model's folder, to a
+    // regular file (never a device or a directory).
+    if (location.empty() || llvm::sys::path::is_absolute(location) ||
+        llvm::is_contained(llvm::make_range(llvm::sys::path::begin(location),
+                                            llvm::sys::path::end(location)),
+                           "..")) {
+      error = name + ": external data location '" + location +
+              "' must be a relative path inside the model's folder";
+      return false;
+    }
     llvm::SmallString<256> path(baseDir);
     llvm::sys::path::append(path, location);
+    if (!llvm::sys::fs::is_regular_file(path)) {
+      error = name + ": external data '" + std::string(path) +
+              "' is not a readable file";
+      return false;
+    }
     auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
     if (location.empty() || !buffer) {
       error = name + ": cannot read external data '" + std::string(path) + "'" +
@@ -160,49 +178,63 @@ bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
     size_t need = size_t(count) * width;
     if (length >= 0 && size_t(length) != need)
       return sizeMismatch(size_t(length) / width);
-    if (offset < 0 || size_t(offset) + need > (*buffer)->getBufferSize()) {
+    if (offset < 0 || size_t(offset) > (*buffer)->getBufferSize() ||
+        need > (*buffer)->getBufferSize() - size_t(offset)) {
       error = name + ": external data '" + std::string(path) +
               "' is shorter than the tensor";
       return false;
     }
+    tensor = HostTensor(proto.data_type(), shape);
     decodeRaw((*buffer)->getBufferStart() + offset, tensor);
     return true;
   }
   if (proto.has_raw_data()) {
     if (proto.raw_data().size() != size_t(count) * width)
       return sizeMismatch(proto.raw_data().size() / width);
+    tensor = HostTensor(proto.data_type(), shape);
     decodeRaw(proto.raw_data().data(), tensor);
     return true;
   }
+  int64_t stored;
+  switch (proto.data_type()) {
+  case kFloat:
+    stored = proto.float_data_size();
+    break;
+  case kDouble:
+    stored = proto.double_data_size();
+    break;
+  case kInt64:
+    stored = proto.int64_data_size();
+    break;
+  case kUInt32:
+  case kUInt64:
+    stored = proto.uint64_data_size();
+    break;
+  default:
+    stored = proto.int32_data_size();
+  }
+  if (stored != count)
+    return sizeMismatch(size_t(stored));
+  tensor = HostTensor(proto.data_type(), shape);
   switch (tensor.type) {
   case kFloat:
-    if (proto.float_data_size() != count)
-      return sizeMismatch(proto.float_data_size());
     for (int64_t i = 0; i < count; ++i)
       tensor.floats[i] = proto.float_data(int(i));
     return true;
   case kDouble:
-    if (proto.double_data_size() != count)
-      return sizeMismatch(proto.double_data_size());
     for (int64_t i = 0; i < count; ++i)
       tensor.floats[i] = proto.double_data(int(i));
     return true;
   case kInt64:
-    if (proto.int64_data_size() != count)
-      return sizeMismatch(proto.int64_data_size());
     for (int64_t i = 0; i < count; ++i)
       tensor.ints[i] = proto.int64_data(int(i));
     return true;
   case kUInt32:
   case kUInt64:
-    if (proto.uint64_data_size() != count)
-      return sizeMismatch(proto.uint64_data_size());
     for (int64_t i = 0; i < count; ++i)
       tensor.ints[i] = int64_t(proto.uint64_data(int(i)));
     return true;
   default: // int32_data carries every narrower type, halves as bits
-    if (proto.int32_data_size() != count)
-      return sizeMismatch(proto.int32_data_size());
     for (int64_t i = 0; i < count; ++i) {
       int32_t value = proto.int32_data(int(i));
       if (tensor.isFloat())

@@ -17,6 +17,10 @@
 
 namespace mlir::hgc::onnx {
 
+/// Parses the serialized model `bytes` (`name` for messages).
+bool parseModel(llvm::StringRef bytes, const std::string &name,
+                ::onnx::ModelProto &model, std::string &error);
+
 /// Reads `path` into `model`; false with a one-line reason in `error`
 /// (missing file, truncated or malformed protobuf, no graph).
 bool loadModel(const std::string &path, ::onnx::ModelProto &model,
