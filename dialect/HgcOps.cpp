@@ -234,6 +234,9 @@ LogicalResult AttentionOp::verify() {
         maskType.getElementType() != elementType)
       return emitOpError("mask must be i1 or the query's element type ")
              << elementType << ", got " << maskType.getElementType();
+    if (maskType.getRank() == 0)
+      return emitOpError("mask must have rank >= 1 (its last dimension is "
+                         "the token dimension)");
     // ONNX pads a mask shorter than the total sequence with "masked".
     int64_t maskTokens = maskType.getShape().back();
     if (!ShapedType::isDynamic(maskTokens) && !ShapedType::isDynamic(total) &&

@@ -36,9 +36,11 @@ def Hgc_AttentionOp : Hgc_Op<"attention",
       `[batch, q_heads, q_seq, total_seq]`; a last dimension shorter than
       `total_seq` masks the remaining tokens.
     * `present_key`/`present_value` are `past ++ current` `[batch, kv_heads,
-      total_seq, head_size]`; `qk_matmul_output` returns the scores after
-      the stage chosen by `qk_matmul_output_mode` (0: raw QK, 1: + mask,
-      2: after softcap, 3: after softmax).
+      total_seq, head_size]`; `qk_matmul_output` `[batch, q_heads, q_seq,
+      total_seq]` returns the scores at the stage `qk_matmul_output_mode`
+      names, as ONNX's reference orders them: 0 and 1 the scaled QK^T after
+      softcap (if any), 2 with the mask and causal bias added (-inf where
+      disallowed), 3 the softmax probabilities (0 where disallowed).
     * `nonpad_kv_seqlen` (opset 24) gives the valid KV length per batch entry;
       it excludes past KV.
 

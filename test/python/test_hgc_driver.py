@@ -134,6 +134,19 @@ def test_invalid_nodes_are_located(hgc, tmp_path):
     heads = attention_model(tmp_path / "heads.onnx", q=(1, 3, 1, 8),
                             k=(1, 2, 5, 8))
     expect_error(run(hgc, "plan", heads), "heads.onnx", "attn")
+    # Found by the fuzzer: a rank-0 mask once crashed the verifier.
+    f = TensorProto.FLOAT
+    scalar_mask = save_model(
+        tmp_path / "scalar_mask.onnx",
+        [helper.make_node("Attention", ["Q", "K", "V", "M"], ["Y"],
+                          name="attn")],
+        [helper.make_tensor_value_info("Q", f, [1, 2, 1, 8]),
+         helper.make_tensor_value_info("K", f, [1, 2, 5, 8]),
+         helper.make_tensor_value_info("V", f, [1, 2, 5, 8]),
+         helper.make_tensor_value_info("M", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("Y", f, None)])
+    expect_error(run(hgc, "plan", scalar_mask), "node 'attn'",
+                 "mask must have rank >= 1")
 
 
 def test_symbolic_dims_need_a_shape(hgc, tmp_path):

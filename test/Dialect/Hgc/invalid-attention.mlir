@@ -202,6 +202,15 @@ func.func @mask_element_type(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %
 
 // -----
 
+func.func @scalar_mask(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %m: tensor<i1>) {
+  // expected-error @+1 {{mask must have rank >= 1}}
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<i1>)
+      : tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32> -> tensor<1x2x3x8xf32>
+  return
+}
+
+// -----
+
 func.func @mask_too_long(%q: tensor<1x2x3x8xf32>, %k: tensor<1x2x3x8xf32>, %m: tensor<3x4xi1>) {
   // expected-error @+1 {{mask covers 4 tokens but the total sequence has 3}}
   %y = hgc.attention %q, %k, %k mask(%m : tensor<3x4xi1>)
