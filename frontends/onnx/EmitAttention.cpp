@@ -91,8 +91,7 @@ LogicalResult buildAttention(NodeEmitter &node, const AttentionOperands &a) {
   bool wantsPresent = node.wantsOutput(1) || node.wantsOutput(2);
   if (wantsPresent) {
     results.push_back(g.tensorType({batch, kvHeads, total, headSize}, q.type));
-    results.push_back(
-        g.tensorType({batch, kvHeads, total, valueSize}, q.type));
+    results.push_back(g.tensorType({batch, kvHeads, total, valueSize}, q.type));
     resultSegments[1] = resultSegments[2] = 1;
   }
   if (node.wantsOutput(3)) {

@@ -259,6 +259,8 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
       if (!target)
         return node.fail("Expand needs a shape known at compile time");
       SmallVector<int64_t> result;
+      if (llvm::any_of(target->ints, [](int64_t d) { return d < 0; }))
+        return node.fail("Expand to a negative dimension");
       if (!broadcastShapes(shape, target->ints, result))
         return node.fail("Expand shape does not broadcast with the input");
       shape = result;

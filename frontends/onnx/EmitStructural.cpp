@@ -310,7 +310,7 @@ LogicalResult emitConstantOfShape(NodeEmitter &node) {
   GraphBuilder &g = node.g;
   const HostTensor *shape = node.constantInput(0);
   if (!shape)
-    return node.fail("shape must be known at compile time");
+    return node.fail("shape must be given and known at compile time");
   HostTensor value(kFloat, {});
   std::string error;
   if (const auto *attribute = findAttribute(node.node, "value"))

@@ -69,9 +69,11 @@ struct NodeEmitter {
   }
   GraphValue &input(size_t i) { return g.lookup(node.input(int(i))); }
   Value operand(size_t i) { return g.materialize(node.input(int(i))); }
-  /// The constant value of input `i`, or null when it is only known at run
-  /// time.
+  /// The constant value of input `i`, or null when it is absent or only
+  /// known at run time.
   const HostTensor *constantInput(size_t i) {
+    if (!hasInput(i))
+      return nullptr;
     GraphValue &v = input(i);
     return v.constant ? &*v.constant : nullptr;
   }
