@@ -25,6 +25,10 @@ namespace mlir::hgc::onnx {
 struct GraphValue {
   Value value;
   std::optional<HostTensor> constant;
+  /// For a graph input: its value for this compilation when the caller gave
+  /// it (ImportOptions::knownInputValues). Only ops whose result shape
+  /// depends on it read it; the value stays a run-time argument.
+  std::optional<HostTensor> known;
   int32_t type = kFloat;
   llvm::SmallVector<int64_t> shape;
 };
@@ -76,6 +80,13 @@ struct NodeEmitter {
       return nullptr;
     GraphValue &v = input(i);
     return v.constant ? &*v.constant : nullptr;
+  }
+  /// The value of input `i` known at compile time: a constant, or a graph
+  /// input's value given for this compilation; null otherwise.
+  const HostTensor *shapeDefiningInput(size_t i) {
+    if (const HostTensor *constant = constantInput(i))
+      return constant;
+    return hasInput(i) && input(i).known ? &*input(i).known : nullptr;
   }
   bool wantsOutput(size_t i) const {
     return i < size_t(node.output_size()) && !node.output(int(i)).empty();

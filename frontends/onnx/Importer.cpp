@@ -117,8 +117,18 @@ FailureOr<ImportedModel> Importer::run() {
                            builder.getFunctionType(argumentTypes, {}));
   Block *body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
-  for (auto [i, input] : llvm::enumerate(inputs))
+  for (auto [i, input] : llvm::enumerate(inputs)) {
     graph.defineValue(input.name, body->getArgument(unsigned(i)), input.type);
+    auto known = options.knownInputValues.find(input.name);
+    if (known == options.knownInputValues.end())
+      continue;
+    HostTensor tensor(input.type, input.shape);
+    if (tensor.isFloat() || int64_t(known->second.size()) != tensor.size())
+      return fail("the value given for graph input '" + input.name +
+                  "' does not fit its type");
+    tensor.ints.assign(known->second.begin(), known->second.end());
+    graph.lookup(input.name).known = std::move(tensor);
+  }
 
   for (const auto &proto : g.initializer()) {
     GraphValue value;

@@ -27,6 +27,10 @@ struct ImportOptions {
   /// Shapes for graph inputs, by name: fill symbolic dimensions (and must
   /// agree with the fixed ones).
   std::map<std::string, llvm::SmallVector<int64_t>> inputShapes;
+  /// Values of (small, integer) graph inputs for this compilation, by name:
+  /// read only where a result shape depends on one (GroupQueryAttention's
+  /// total_sequence_length). The code is then specific to those values.
+  std::map<std::string, std::vector<int64_t>> knownInputValues;
   /// Name of the generated function.
   std::string entry = "main";
 };

@@ -95,3 +95,112 @@ def test_unsupported_forms_are_named(hgc, tmp_path):
     assert result.returncode == 1
     assert "node 'mha' (com.microsoft.MultiHeadAttention)" in result.stderr
     assert "key_padding_mask is not supported" in result.stderr
+
+
+def gqa_model(path, batch, seq, past, heads, kv_heads, head, softcap=0.0):
+    names = ["query", "key", "value"] + (
+        ["past_key", "past_value"] if past else ["", ""]) + [
+        "seqlens_k", "total_sequence_length"]
+    attrs = dict(num_heads=heads, kv_num_heads=kv_heads)
+    if softcap:
+        attrs["softcap"] = softcap
+    node = helper.make_node("GroupQueryAttention", names,
+                            ["output", "present_key", "present_value"],
+                            domain="com.microsoft", name="gqa", **attrs)
+    inputs = [
+        helper.make_tensor_value_info("query", F, [batch, seq, heads * head]),
+        helper.make_tensor_value_info("key", F, [batch, seq, kv_heads * head]),
+        helper.make_tensor_value_info("value", F,
+                                      [batch, seq, kv_heads * head])]
+    if past:
+        inputs += [helper.make_tensor_value_info(
+            n, F, [batch, kv_heads, past, head])
+            for n in ("past_key", "past_value")]
+    inputs += [helper.make_tensor_value_info("seqlens_k", TensorProto.INT32,
+                                             [batch]),
+               helper.make_tensor_value_info("total_sequence_length",
+                                             TensorProto.INT32, [])]
+    outputs = [helper.make_tensor_value_info(n, F, None)
+               for n in ("output", "present_key", "present_value")]
+    graph = helper.make_graph([node], "gqa", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 23), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    onnx.save(model, path)
+    return model
+
+
+@pytest.mark.parametrize("seq,past,lengths,softcap", [
+    (1, 16, [17, 17], 0.0),     # decode, full past buffers
+    (1, 16, [17, 11], 0.0),     # decode, sequences of different lengths
+    (5, 0, [5, 5], 0.0),        # prompt
+    (3, 8, [11], 0.0),          # chunk of 3 tokens after a past (batch 1:
+                                # onnxruntime's rule for chunks)
+    (1, 16, [17, 9], 30.0),     # softcap
+])
+def test_group_query_attention(hgc, tmp_path, seq, past, lengths, softcap):
+    batch, heads, kv_heads, head = len(lengths), 4, 2, 8
+    model = gqa_model(tmp_path / "g.onnx", batch, seq, past, heads, kv_heads,
+                      head, softcap)
+    rng = np.random.default_rng(seq * 100 + past)
+    feeds = {
+        "query": rng.standard_normal((batch, seq, heads * head)),
+        "key": rng.standard_normal((batch, seq, kv_heads * head)),
+        "value": rng.standard_normal((batch, seq, kv_heads * head)),
+    }
+    if past:
+        for name in ("past_key", "past_value"):
+            feeds[name] = rng.standard_normal((batch, kv_heads, past, head))
+    feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    feeds["seqlens_k"] = np.array(lengths, np.int32) - 1
+    feeds["total_sequence_length"] = np.array(max(lengths), np.int32)
+    args = []
+    for name, value in feeds.items():
+        np.save(tmp_path / f"{name}.npy", value)
+        args += ["--input", f"{name}={tmp_path / name}.npy"]
+    session = onnxruntime.InferenceSession(str(tmp_path / "g.onnx"))
+    want = dict(zip(["output", "present_key", "present_value"],
+                    session.run(None, feeds)))
+    # Exact, and split per a keep-all hybrid placement (the per-sequence
+    # lengths then drive the device/host split).
+    for placement in ([], ["--policy", "hgca", "--window", "4",
+                           "--budget", "1.0"]):
+        out = tmp_path / f"out{len(placement)}"
+        result = subprocess.run([hgc, "run", tmp_path / "g.onnx", *args,
+                                 "--output-dir", out, *placement],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        got = {n: np.load(out / f"{n}.npy") for n in want}
+        for name in want:
+            assert got[name].shape == want[name].shape, name
+        # Compare what is defined: each sequence's tokens (onnxruntime
+        # leaves the rest of a present buffer unspecified).
+        for b, length in enumerate(lengths):
+            np.testing.assert_allclose(got["output"][b], want["output"][b],
+                                       rtol=1e-4, atol=1e-4)
+            for name in ("present_key", "present_value"):
+                np.testing.assert_allclose(got[name][b, :, :length],
+                                           want[name][b, :, :length],
+                                           rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_group_query_attention_errors(hgc, tmp_path):
+    gqa_model(tmp_path / "g.onnx", 1, 1, 16, 4, 2, 8)
+    result = subprocess.run([hgc, "plan", tmp_path / "g.onnx"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "node 'gqa' (com.microsoft.GroupQueryAttention)" in result.stderr
+    assert "total_sequence_length must be known at compile time" in result.stderr
+    result = subprocess.run([hgc, "plan", tmp_path / "g.onnx", "--value",
+                             "total_sequence_length=17"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "attention 'gqa': decode step" in result.stdout
+    model = onnx.load(tmp_path / "g.onnx")
+    model.graph.node[0].attribute.append(helper.make_attribute("do_rotary", 1))
+    onnx.save(model, tmp_path / "rotary.onnx")
+    result = subprocess.run([hgc, "plan", tmp_path / "rotary.onnx", "--value",
+                             "total_sequence_length=17"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "do_rotary is not supported" in result.stderr

@@ -39,6 +39,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -76,6 +77,11 @@ static cl::opt<std::string>
 static cl::list<std::string>
     shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
            HGC_ALL_SUBCOMMANDS);
+static cl::list<std::string> values(
+    "value",
+    cl::desc("NAME=N[,N...]: an integer graph input's value, for ops whose "
+             "result shape depends on it (run takes it from the input file)"),
+    HGC_ALL_SUBCOMMANDS);
 
 static cl::opt<std::string> target("target", cl::init("hybrid"),
                                    cl::desc("host (no split), hybrid (split "
@@ -195,6 +201,19 @@ hgc::onnx::ImportOptions importOptionsFromShapes() {
       fail("--shape '" + spec + "' is not NAME=AxBxC");
     options.inputShapes[name.str()] = parseShape(name, text);
   }
+  for (const std::string &spec : values) {
+    auto [name, text] = StringRef(spec).split('=');
+    llvm::SmallVector<StringRef> parts;
+    text.split(parts, ',');
+    std::vector<int64_t> numbers;
+    for (StringRef part : parts) {
+      int64_t number;
+      if (part.trim().getAsInteger(10, number))
+        fail("--value '" + spec + "' is not NAME=N[,N...]");
+      numbers.push_back(number);
+    }
+    options.knownInputValues[name.str()] = numbers;
+  }
   return options;
 }
 
@@ -216,6 +235,12 @@ void runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> add) {
   add(pm);
   if (failed(pm.run(module)))
     std::exit(1);
+}
+
+int32_t readInt32(const char *bytes) {
+  int32_t value;
+  std::memcpy(&value, bytes, 4);
+  return value;
 }
 
 std::string fileNameFor(StringRef output) {
@@ -269,6 +294,21 @@ int runModel(MLIRContext &context) {
            " (" + want + "), got " +
            hgc::describeArray(array->shape, array->descr));
     options.inputShapes[input.name] = array->shape;
+    // Small integer inputs may size results (GroupQueryAttention's
+    // total_sequence_length): the compiler may read their values.
+    if ((array->descr == "<i8" || array->descr == "<i4") &&
+        array->getNumElements() <= 16) {
+      std::vector<int64_t> numbers;
+      for (int64_t i = 0; i < array->getNumElements(); ++i) {
+        int64_t number = 0;
+        if (array->descr == "<i8")
+          std::memcpy(&number, array->data.data() + 8 * i, 8);
+        else
+          number = int64_t(readInt32(array->data.data() + 4 * i));
+        numbers.push_back(number);
+      }
+      options.knownInputValues[input.name] = numbers;
+    }
     arrays.push_back(std::move(*array));
   }
 

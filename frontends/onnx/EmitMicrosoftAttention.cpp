@@ -1,0 +1,240 @@
+//===- EmitMicrosoftAttention.cpp - com.microsoft attention ops ----------===//
+//
+// MultiHeadAttention and GroupQueryAttention (onnxruntime's contrib ops, as
+// exported by its transformer optimizers) onto hgc.attention.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/AttentionBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::hgc::onnx;
+
+namespace {
+/// Rejects inputs [first, end) by name when present.
+LogicalResult rejectInputs(NodeEmitter &node, size_t first,
+                           llvm::ArrayRef<const char *> names) {
+  for (size_t i = first; i < node.numInputs(); ++i)
+    if (node.hasInput(i))
+      return node.fail(std::string(i - first < names.size()
+                                       ? names[i - first]
+                                       : "input " + std::to_string(i)) +
+                       " is not supported");
+  return success();
+}
+
+/// MultiHeadAttention with separate 3-D query, key and value [batch, seq,
+/// heads * head]: q_num_heads = kv_num_heads = num_heads, `unidirectional`
+/// as is_causal, attention_bias as the additive mask, past/present (BNSH) as
+/// in ONNX Attention. Packed QKV, the projection bias and key_padding_mask
+/// are rejected by name.
+LogicalResult emitMultiHeadAttention(NodeEmitter &node) {
+  if (!node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2))
+    return node.fail("needs separate query, key and value (packed QKV is not "
+                     "supported)");
+  if (node.hasInput(3))
+    return node.fail("the input projection bias is not supported");
+  if (node.hasInput(4))
+    return node.fail("key_padding_mask is not supported; use attention_bias");
+  if (failed(
+          rejectInputs(node, 8, {"past_sequence_length", "cache_indirection"})))
+    return failure();
+  for (size_t i = 0; i < 3; ++i)
+    if (node.input(i).shape.size() != 3)
+      return node.fail("query, key and value must be 3-D [batch, seq, "
+                       "hidden]");
+  std::optional<int64_t> heads = getOptionalIntAttr(node.node, "num_heads");
+  if (!heads || *heads <= 0)
+    return node.fail("needs a positive num_heads");
+  AttentionOperands a;
+  a.query = node.operand(0);
+  a.key = node.operand(1);
+  a.value = node.operand(2);
+  if (node.hasInput(5))
+    a.mask = node.operand(5);
+  if (node.hasInput(6) || node.hasInput(7)) {
+    if (!node.hasInput(6) || !node.hasInput(7))
+      return node.fail("past_key and past_value come together");
+    a.pastKey = node.operand(6);
+    a.pastValue = node.operand(7);
+  }
+  a.qHeads = a.kvHeads = *heads;
+  a.scale = getOptionalFloatAttr(node.node, "scale");
+  a.causal = getIntAttr(node.node, "unidirectional", 0) != 0;
+  a.wantsPresent = node.wantsOutput(1) || node.wantsOutput(2);
+  FailureOr<Operation *> op = buildAttention(node, a);
+  if (failed(op))
+    return failure();
+  int32_t type = node.input(0).type;
+  node.setResult(0, (*op)->getResult(0), type);
+  if (a.wantsPresent) {
+    node.setResult(1, (*op)->getResult(1), type);
+    node.setResult(2, (*op)->getResult(2), type);
+  }
+  return success();
+}
+
+/// present[b, h, t] for GroupQueryAttention: sequence b holds
+/// len = seqlens_k[b] + 1 tokens, the S new ones at [len - S, len); tokens
+/// before come from the past buffer (as do any after, unused), the rest 0.
+Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
+                   int64_t length) {
+  auto currentType = cast<RankedTensorType>(current.getType());
+  int64_t batch = currentType.getDimSize(0), heads = currentType.getDimSize(1),
+          seq = currentType.getDimSize(2), head = currentType.getDimSize(3);
+  int64_t pastLength =
+      past ? cast<RankedTensorType>(past.getType()).getDimSize(2) : 0;
+  Type element = currentType.getElementType();
+  Value init = tensor::EmptyOp::create(g.b, g.loc, {batch, heads, length, head},
+                                       element);
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{g.b.getMultiDimIdentityMap(4)}, iterators,
+      [&](OpBuilder &b, Location loc, ValueRange) {
+        auto index = [&](int64_t v) {
+          return Value(arith::ConstantIndexOp::create(b, loc, v));
+        };
+        Value bi = linalg::IndexOp::create(b, loc, 0);
+        Value h = linalg::IndexOp::create(b, loc, 1);
+        Value t = linalg::IndexOp::create(b, loc, 2);
+        Value d = linalg::IndexOp::create(b, loc, 3);
+        Value len = tensor::ExtractOp::create(b, loc, seqlens, ValueRange{bi});
+        len = arith::IndexCastOp::create(b, loc, b.getIndexType(), len);
+        len = arith::AddIOp::create(b, loc, len, index(1));
+        Value start = arith::SubIOp::create(b, loc, len, index(seq));
+        Value offset = arith::SubIOp::create(b, loc, t, start);
+        Value isNew = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, offset,
+                                  index(0)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, offset,
+                                  index(seq)));
+        // Clamped reads: the select picks the meaningful one.
+        Value newAt = arith::MinSIOp::create(
+            b, loc, arith::MaxSIOp::create(b, loc, offset, index(0)),
+            index(seq - 1));
+        Value fromNew = tensor::ExtractOp::create(b, loc, current,
+                                                  ValueRange{bi, h, newAt, d});
+        Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+        Value fromPast = zero;
+        if (pastLength > 0) {
+          Value pastAt =
+              arith::MinSIOp::create(b, loc, t, index(pastLength - 1));
+          Value inPast = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt, t, index(pastLength));
+          Value read = tensor::ExtractOp::create(b, loc, past,
+                                                 ValueRange{bi, h, pastAt, d});
+          fromPast = arith::SelectOp::create(b, loc, inPast, read, zero);
+        }
+        Value result =
+            arith::SelectOp::create(b, loc, isNew, fromNew, fromPast);
+        linalg::YieldOp::create(b, loc, result);
+      });
+  return generic.getResult(0);
+}
+
+/// GroupQueryAttention: inputs query, key, value [batch, seq, heads * head],
+/// past_key/past_value [batch, kv_heads, past, head], seqlens_k [batch]
+/// (tokens per sequence - 1), total_sequence_length (scalar); causal over
+/// each sequence's tokens. The present length, max(past,
+/// total_sequence_length), must be known at compile time (a constant, or
+/// the input's value given to the compiler, as `hgc run` does).
+LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2))
+    return node.fail("needs separate query, key and value (packed QKV is not "
+                     "supported)");
+  if (!node.hasInput(5) || !node.hasInput(6))
+    return node.fail("needs seqlens_k and total_sequence_length");
+  if (failed(rejectInputs(node, 7,
+                          {"cos_cache (rotary)", "sin_cache (rotary)",
+                           "position_ids", "attention_bias", "head_sink"})))
+    return failure();
+  if (getIntAttr(node.node, "do_rotary", 0))
+    return node.fail("do_rotary is not supported; apply RotaryEmbedding "
+                     "before the attention");
+  if (getIntAttr(node.node, "local_window_size", -1) != -1)
+    return node.fail("local_window_size is not supported");
+  if (getIntAttr(node.node, "smooth_softmax", 0))
+    return node.fail("smooth_softmax is not supported");
+  if (node.wantsOutput(3))
+    return node.fail("output_qk is not supported");
+  int64_t heads = getIntAttr(node.node, "num_heads", 0);
+  int64_t kvHeads = getIntAttr(node.node, "kv_num_heads", 0);
+  if (heads <= 0 || kvHeads <= 0 || heads % kvHeads)
+    return node.fail("num_heads must be a positive multiple of kv_num_heads");
+  for (size_t i = 0; i < 3; ++i)
+    if (node.input(i).shape.size() != 3)
+      return node.fail("query, key and value must be 3-D [batch, seq, "
+                       "hidden]");
+  GraphValue &query = node.input(0);
+  int64_t batch = query.shape[0], seq = query.shape[1];
+  if (node.input(1).shape[2] % kvHeads || query.shape[2] % heads)
+    return node.fail("hidden sizes are not multiples of the head counts");
+  GraphValue &seqlens = node.input(5);
+  if (seqlens.shape != SmallVector<int64_t>{batch} || isFloatType(seqlens.type))
+    return node.fail("seqlens_k must be an integer tensor [batch]");
+  const HostTensor *total = node.shapeDefiningInput(6);
+  if (!total || total->size() != 1)
+    return node.fail(
+        "total_sequence_length must be known at compile time "
+        "(a constant, --value, or its input file given to hgc run)");
+  int64_t totalLength = total->asInt(0);
+  if (totalLength < seq)
+    return node.fail("total_sequence_length " + std::to_string(totalLength) +
+                     " is shorter than the new tokens (" + std::to_string(seq) +
+                     ")");
+  bool hasPast = node.hasInput(3) || node.hasInput(4);
+  if (hasPast && (!node.hasInput(3) || !node.hasInput(4)))
+    return node.fail("past_key and past_value come together");
+  int64_t pastLength = hasPast ? node.input(3).shape[2] : 0;
+  if (hasPast && node.input(3).shape.size() != 4)
+    return node.fail("past_key must be 4-D [batch, kv_heads, past, head]");
+  int64_t length = std::max(pastLength, totalLength);
+
+  Value keys = splitHeads(g, node.operand(1), kvHeads);
+  Value values = splitHeads(g, node.operand(2), kvHeads);
+  Value presentKey = buildPresent(g, hasPast ? node.operand(3) : Value(), keys,
+                                  node.operand(5), length);
+  Value presentValue = buildPresent(g, hasPast ? node.operand(4) : Value(),
+                                    values, node.operand(5), length);
+  // Valid tokens per sequence, for the causal frontier and the padding.
+  Value tokens = buildBroadcastGeneric(
+      g, {node.operand(5)}, {batch}, g.b.getI64Type(),
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value wide = convertScalar(b, loc, args[0], seqlens.type, kInt64,
+                                   b.getI64Type());
+        Value one = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1));
+        return arith::AddIOp::create(b, loc, wide, one);
+      });
+  AttentionOperands a;
+  a.query = splitHeads(g, node.operand(0), heads);
+  a.key = presentKey;
+  a.value = presentValue;
+  a.nonpad = tokens;
+  a.causal = true;
+  a.scale = getOptionalFloatAttr(node.node, "scale");
+  a.softcap = getFloatAttr(node.node, "softcap", 0.0f);
+  FailureOr<Operation *> op = buildAttention(node, a);
+  if (failed(op))
+    return failure();
+  node.setResult(0, mergeHeads(g, (*op)->getResult(0)), query.type);
+  node.setResult(1, presentKey, query.type);
+  node.setResult(2, presentValue, query.type);
+  return success();
+}
+} // namespace
+
+std::optional<LogicalResult>
+mlir::hgc::onnx::emitMicrosoftAttentionNode(NodeEmitter &node) {
+  if (node.node.op_type() == "MultiHeadAttention")
+    return emitMultiHeadAttention(node);
+  if (node.node.op_type() == "GroupQueryAttention")
+    return emitGroupQueryAttention(node);
+  return std::nullopt;
+}
