@@ -492,6 +492,23 @@ LogicalResult lowerAttention(AttentionOp op) {
         b, current.load(e, bi, hk, arith::SubIOp::create(b, t, past), d));
     return ifOp.getResult(0);
   };
+  // scale * q.k for query (b, h, s) and token t, softcapped: the score
+  // before any mask.
+  auto scaledScore = [&](Value bi, Value h, Value s, Value hk,
+                         Value t) -> Value {
+    Value dot =
+        e.forLoop(e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
+          Value kd = loadKV(k, pastKey, bi, hk, t, d);
+          return SmallVector<Value>{
+              e.add(a[0], e.mul(q.load(e, bi, h, s, d), kd))};
+        })[0];
+    Value score = e.mul(dot, scale);
+    if (softcap > 0) {
+      Value cap = e.f32(softcap);
+      score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+    }
+    return score;
+  };
   // The mask element for (b, h, s, t), broadcast from the right; tokens
   // past a shorter mask's last dimension are masked (ONNX pads it).
   auto maskTerm =
@@ -543,17 +560,7 @@ LogicalResult lowerAttention(AttentionOp op) {
           std::pair<Value, Value> term = maskTerm(bi, h, s, t);
           Value allowed = term.first, additive = term.second;
           auto attend = [&]() -> SmallVector<Value> {
-            Value dot = e.forLoop(
-                e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
-                  Value kd = loadKV(k, pastKey, bi, hk, t, d);
-                  return SmallVector<Value>{
-                      e.add(a[0], e.mul(q.load(e, bi, h, s, d), kd))};
-                })[0];
-            Value score = e.mul(dot, scale);
-            if (softcap > 0) {
-              Value cap = e.f32(softcap);
-              score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
-            }
+            Value score = scaledScore(bi, h, s, hk, t);
             if (additive)
               score = e.add(score, additive);
             // A -inf score (from the mask) contributes nothing.
@@ -593,17 +600,7 @@ LogicalResult lowerAttention(AttentionOp op) {
     // with the mask and causal bias added (-inf where disallowed), 3 the
     // softmax (0 for disallowed tokens and fully masked rows).
     e.forLoop(e.index(0), total, {}, [&](Value t, ValueRange) {
-      Value dot = e.forLoop(
-          e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange a) {
-            Value kd = loadKV(k, pastKey, bi, hk, t, d);
-            return SmallVector<Value>{
-                e.add(a[0], e.mul(q.load(e, bi, h, s, d), kd))};
-          })[0];
-      Value score = e.mul(dot, scale);
-      if (softcap > 0) {
-        Value cap = e.f32(softcap);
-        score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
-      }
+      Value score = scaledScore(bi, h, s, hk, t);
       if (qkMode >= 2) {
         std::pair<Value, Value> term = maskTerm(bi, h, s, t);
         Value allowed = e.icmp(arith::CmpIPredicate::slt, t, limit);

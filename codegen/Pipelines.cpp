@@ -16,8 +16,8 @@
 using namespace mlir;
 using namespace mlir::hgc;
 
-void hgc::buildHybridPipeline(OpPassManager &pm,
-                              const PlacementOptions &options) {
+void hgc::buildPlacementPipeline(OpPassManager &pm,
+                                 const PlacementOptions &options) {
   PlaceKVPassOptions place;
   place.policy = options.policy;
   place.sink = options.sink;
@@ -26,6 +26,11 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
   pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(place));
+}
+
+void hgc::buildHybridPipeline(OpPassManager &pm,
+                              const PlacementOptions &options) {
+  buildPlacementPipeline(pm, options);
   pm.addPass(createSplitAttentionPass());
   pm.addPass(createInsertTransfersPass());
 }

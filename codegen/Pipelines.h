@@ -14,6 +14,10 @@
 
 namespace mlir::hgc {
 
+/// raise -> bind -> place: decode attention annotated with its placement
+/// (what `hgc plan` reports), not yet split.
+void buildPlacementPipeline(OpPassManager &pm, const PlacementOptions &options);
+
 /// raise -> bind -> place -> split -> transfers: decomposed attention to
 /// hgc.attention, single-query attention to decode attention on a cache, then
 /// per-tier partials, an LSE merge, and the asynchronous moves between tiers.

@@ -33,67 +33,19 @@ FailureOr<std::optional<SmallVector<int64_t>>> getAxes(NodeEmitter &node) {
 }
 
 LogicalResult emitReshapeLike(NodeEmitter &node, llvm::StringRef op) {
-  // The folder knows every shape rule; run it on a stand-in of the right
-  // shape (no data) to get the result shape.
   GraphValue &input = node.input(0);
-  HostTensor shapeOnly;
-  shapeOnly.type = kInt64;
-  shapeOnly.shape = input.shape;
+  std::optional<SmallVector<int64_t>> axes;
+  if (op == "Squeeze" || op == "Unsqueeze") {
+    auto given = getAxes(node);
+    if (failed(given))
+      return failure();
+    axes = *given;
+  }
   SmallVector<int64_t> shape;
   std::string error;
-  if (op == "Reshape") {
-    const HostTensor *target =
-        node.hasInput(1) ? node.constantInput(1) : nullptr;
-    if (!target)
-      return node.fail("Reshape needs a shape known at compile time");
-    if (!inferReshape(input.shape, target->ints,
-                      getIntAttr(node.node, "allowzero", 0) != 0, shape, error))
-      return node.fail(error);
-  } else if (op == "Flatten") {
-    int64_t rank = int64_t(input.shape.size());
-    int64_t axis = getIntAttr(node.node, "axis", 1);
-    if (axis < 0)
-      axis += rank;
-    if (axis < 0 || axis > rank)
-      return node.fail("Flatten axis is out of range");
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < rank; ++d)
-      (d < axis ? outer : inner) *= input.shape[d];
-    shape = {outer, inner};
-  } else {
-    auto axes = getAxes(node);
-    if (failed(axes))
-      return failure();
-    int64_t rank = int64_t(input.shape.size());
-    if (op == "Unsqueeze") {
-      if (!*axes)
-        return node.fail("Unsqueeze needs axes");
-      int64_t outRank = rank + int64_t((*axes)->size());
-      SmallVector<bool> inserted(outRank, false);
-      for (int64_t axis : **axes) {
-        if (!normalizeAxis(axis, outRank) || inserted[axis])
-          return node.fail("Unsqueeze axis is out of range or repeated");
-        inserted[axis] = true;
-      }
-      for (int64_t d = 0, from = 0; d < outRank; ++d)
-        shape.push_back(inserted[d] ? 1 : input.shape[from++]);
-    } else {
-      SmallVector<bool> removed(rank, false);
-      if (*axes) {
-        for (int64_t axis : **axes) {
-          if (!normalizeAxis(axis, rank) || input.shape[axis] != 1)
-            return node.fail("Squeeze axis is out of range or not of size 1");
-          removed[axis] = true;
-        }
-      } else {
-        for (int64_t d = 0; d < rank; ++d)
-          removed[d] = input.shape[d] == 1;
-      }
-      for (int64_t d = 0; d < rank; ++d)
-        if (!removed[d])
-          shape.push_back(input.shape[d]);
-    }
-  }
+  if (!inferReshapeLike(node.node, input.shape, node.constantInput(1), axes,
+                        shape, error))
+    return node.fail(error);
   node.setResult(0, buildReshape(node.g, node.operand(0), shape), input.type);
   return success();
 }

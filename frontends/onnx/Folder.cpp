@@ -69,6 +69,72 @@ bool mlir::hgc::onnx::inferReshape(ArrayRef<int64_t> input,
   return true;
 }
 
+bool mlir::hgc::onnx::inferReshapeLike(
+    const ::onnx::NodeProto &node, ArrayRef<int64_t> input,
+    const HostTensor *target, const std::optional<SmallVector<int64_t>> &axes,
+    llvm::SmallVectorImpl<int64_t> &result, std::string &error) {
+  const std::string &op = node.op_type();
+  int64_t rank = int64_t(input.size());
+  result.clear();
+  if (op == "Reshape") {
+    if (!target) {
+      error = "Reshape needs a shape known at compile time";
+      return false;
+    }
+    return inferReshape(input, target->ints,
+                        getIntAttr(node, "allowzero", 0) != 0, result, error);
+  }
+  if (op == "Flatten") {
+    int64_t axis = getIntAttr(node, "axis", 1);
+    if (axis < 0)
+      axis += rank;
+    if (axis < 0 || axis > rank) {
+      error = "Flatten axis is out of range";
+      return false;
+    }
+    int64_t outer = countElements(input.take_front(axis));
+    int64_t inner = countElements(input.drop_front(axis));
+    result.assign({outer, inner});
+    return true;
+  }
+  if (op == "Unsqueeze") {
+    if (!axes) {
+      error = "Unsqueeze needs axes";
+      return false;
+    }
+    int64_t outRank = rank + int64_t(axes->size());
+    SmallVector<bool> inserted(outRank, false);
+    for (int64_t axis : *axes) {
+      if (!normalizeAxis(axis, outRank) || inserted[axis]) {
+        error = "Unsqueeze axis is out of range or repeated";
+        return false;
+      }
+      inserted[axis] = true;
+    }
+    for (int64_t d = 0, from = 0; d < outRank; ++d)
+      result.push_back(inserted[d] ? 1 : input[from++]);
+    return true;
+  }
+  // Squeeze: the given axes (of size 1), or every dim of size 1.
+  SmallVector<bool> removed(rank, false);
+  if (axes) {
+    for (int64_t axis : *axes) {
+      if (!normalizeAxis(axis, rank) || input[axis] != 1) {
+        error = "Squeeze axis is out of range or not of size 1";
+        return false;
+      }
+      removed[axis] = true;
+    }
+  } else {
+    for (int64_t d = 0; d < rank; ++d)
+      removed[d] = input[d] == 1;
+  }
+  for (int64_t d = 0; d < rank; ++d)
+    if (!removed[d])
+      result.push_back(input[d]);
+  return true;
+}
+
 bool mlir::hgc::onnx::resolveSlice(ArrayRef<int64_t> shape,
                                    const HostTensor &starts,
                                    const HostTensor &ends,
@@ -428,66 +494,22 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
 
   if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" ||
       op == "Flatten") {
-    if (!need(1))
+    if (!need(1) || (op == "Reshape" && !need(2)))
       return FoldResult::NotFoldable;
-    const HostTensor &x = *in[0];
-    SmallVector<int64_t> shape;
     std::optional<SmallVector<int64_t>> axes;
-    if (op == "Reshape") {
-      if (!need(2))
-        return FoldResult::NotFoldable;
-      if (!inferReshape(x.shape, in[1]->ints,
-                        getIntAttr(node, "allowzero", 0) != 0, shape, error))
-        return FoldResult::Failed;
-    } else if (op == "Flatten") {
-      int64_t axis = getIntAttr(node, "axis", 1);
-      int64_t rank = int64_t(x.shape.size());
-      if (axis < 0)
-        axis += rank;
-      if (axis < 0 || axis > rank)
-        return fail("Flatten axis is out of range");
-      shape = {product(ArrayRef<int64_t>(x.shape).take_front(axis)),
-               product(ArrayRef<int64_t>(x.shape).drop_front(axis))};
-    } else {
-      if (opset >= 13) {
-        if (in.size() > 1 && in[1])
-          axes = SmallVector<int64_t>(in[1]->ints.begin(), in[1]->ints.end());
-        else if (in.size() > 1)
-          return FoldResult::NotFoldable;
-      } else {
+    if (op == "Squeeze" || op == "Unsqueeze") {
+      if (opset < 13)
         axes = getIntsAttr(node, "axes");
-      }
-      if (op == "Unsqueeze") {
-        if (!axes)
-          return fail("Unsqueeze needs axes");
-        int64_t rank = int64_t(x.shape.size() + axes->size());
-        SmallVector<bool> inserted(rank, false);
-        for (int64_t axis : *axes) {
-          if (!normalizeAxis(axis, rank) || inserted[axis])
-            return fail("Unsqueeze axis is out of range or repeated");
-          inserted[axis] = true;
-        }
-        for (int64_t d = 0, from = 0; d < rank; ++d)
-          shape.push_back(inserted[d] ? 1 : x.shape[from++]);
-      } else {
-        int64_t rank = int64_t(x.shape.size());
-        SmallVector<bool> removed(rank, false);
-        if (axes) {
-          for (int64_t axis : *axes) {
-            if (!normalizeAxis(axis, rank) || x.shape[axis] != 1)
-              return fail("Squeeze axis is out of range or not of size 1");
-            removed[axis] = true;
-          }
-        } else {
-          for (int64_t d = 0; d < rank; ++d)
-            removed[d] = x.shape[d] == 1;
-        }
-        for (int64_t d = 0; d < rank; ++d)
-          if (!removed[d])
-            shape.push_back(x.shape[d]);
-      }
+      else if (in.size() > 1 && in[1])
+        axes = SmallVector<int64_t>(in[1]->ints.begin(), in[1]->ints.end());
+      else if (in.size() > 1)
+        return FoldResult::NotFoldable;
     }
-    out = x;
+    SmallVector<int64_t> shape;
+    if (!inferReshapeLike(node, in[0]->shape, op == "Reshape" ? in[1] : nullptr,
+                          axes, shape, error))
+      return FoldResult::Failed;
+    out = *in[0];
     out.shape = shape;
     outputs.push_back(std::move(out));
     return FoldResult::Folded;

@@ -35,6 +35,15 @@ bool inferReshape(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> target,
                   bool allowZero, llvm::SmallVectorImpl<int64_t> &result,
                   std::string &error);
 
+/// The result shape of a Reshape (`target`: its shape input), Flatten,
+/// Squeeze or Unsqueeze (`axes`: absent when none are given) `node` applied
+/// to `input`; false with `error`.
+bool inferReshapeLike(const ::onnx::NodeProto &node,
+                      llvm::ArrayRef<int64_t> input, const HostTensor *target,
+                      const std::optional<llvm::SmallVector<int64_t>> &axes,
+                      llvm::SmallVectorImpl<int64_t> &result,
+                      std::string &error);
+
 /// Slice parameters resolved against `shape`: per dim start, size, step.
 struct SliceBounds {
   llvm::SmallVector<int64_t> starts, sizes, steps;

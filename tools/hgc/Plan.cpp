@@ -2,8 +2,8 @@
 
 #include "tools/hgc/Plan.h"
 
+#include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
-#include "passes/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -90,14 +90,7 @@ void printDecode(DecodeAttentionOp op, llvm::raw_ostream &os) {
 LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
                              llvm::raw_ostream &os) {
   PassManager pm(module.getContext());
-  PlaceKVPassOptions place;
-  place.policy = options.policy;
-  place.sink = options.sink;
-  place.window = options.window;
-  place.budget = options.budget;
-  pm.addPass(createRaiseAttentionPass());
-  pm.addPass(createBindKVCachePass());
-  pm.addPass(createPlaceKVPass(place));
+  buildPlacementPipeline(pm, options);
   if (failed(pm.run(module)))
     return failure();
   os << "placement: policy " << options.policy << ", sink " << options.sink
