@@ -71,6 +71,10 @@ LogicalResult emitTranspose(NodeEmitter &node) {
     shape.push_back(input.shape[p]);
   }
   GraphBuilder &g = node.g;
+  if (rank <= 1) { // nothing to permute (and linalg.transpose wants rank >= 1)
+    g.define(node.node.output(0), input);
+    return success();
+  }
   Value init =
       tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(input.type));
   auto transpose =
