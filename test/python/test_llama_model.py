@@ -79,3 +79,30 @@ def test_hybrid_keep_all_equals_full(hgc, model, tmp_path):
     for name in full:
         np.testing.assert_allclose(hybrid[name], full[name], rtol=1e-5,
                                    atol=1e-5, err_msg=name)
+
+
+def test_external_data_weights(hgc, tmp_path):
+    """Weights in a separate file (onnx's external data) load and match."""
+    proto = build_model.build(layers=1, seed=4)
+    path = tmp_path / "external.onnx"
+    onnx.save_model(proto, path, save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="weights.bin",
+                    size_threshold=1024)
+    assert (tmp_path / "weights.bin").stat().st_size > 1 << 20
+    assert path.stat().st_size < 64 << 10
+    feeds = build_model.decode_inputs(proto, past=40, seed=4)
+    (tmp_path / "run").mkdir()
+    got = run_hgc(hgc, path, feeds, tmp_path / "run")
+    want = reference(path, feeds)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4,
+                                   err_msg=name)
+    # A missing weights file is a clear error, not a crash.
+    (tmp_path / "weights.bin").unlink()
+    args = []
+    for name in feeds:
+        args += ["--input", f"{name}={tmp_path / 'run' / name}.npy"]
+    result = subprocess.run([hgc, "run", path, *args, "--output-dir",
+                             tmp_path / "out"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "weights.bin" in result.stderr and "external data" in result.stderr
