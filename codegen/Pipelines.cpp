@@ -23,6 +23,10 @@ void hgc::buildPlacementPipeline(OpPassManager &pm,
   place.sink = options.sink;
   place.window = options.window;
   place.budget = options.budget;
+  // Imported graphs carry identity copies and reshape chains (Cast,
+  // Identity, Unsqueeze/Reshape pairs) between the ops raising looks for.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(place));

@@ -13,11 +13,16 @@ def RaiseAttentionPass : Pass<"hgc-raise-attention"> {
     is in linalg, anchored on a 4-D `linalg.softmax` over the key axis:
     a batched contraction `Q x K^T` (named op or `linalg.generic`, K given
     directly or transposed), optional scaling by splat constants (`mulf`,
-    `divf`, `linalg.mul`, `linalg.div`; the product becomes `scale`), an
-    optional mask added with the scores' shape, the softmax, and the
+    `divf`, `linalg.mul`, `linalg.div` or an elementwise `linalg.generic`
+    reading a broadcast constant; of the scores, or of Q and K^T each as
+    ONNX's function body does; the product becomes `scale`), an optional
+    mask added to the scores (of their shape, or broadcast numpy-style from
+    the right; an all-zero bias is dropped), the softmax, and the
     contraction with V. K and V expanded from fewer KV heads the ONNX way
-    (`linalg.broadcast` of a group axis after the head axis, collapsed into
-    it) become grouped-query attention. Anything else is left alone.
+    (`linalg.broadcast` of a group axis after the head axis, or the
+    importer's unsqueeze + broadcasting `linalg.generic`, collapsed into the
+    head axis) become grouped-query attention. Scores used elsewhere, a
+    softcap, or a mask with any other indexing are left alone.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::linalg::LinalgDialect",

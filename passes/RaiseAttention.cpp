@@ -120,11 +120,100 @@ Value lookThroughHeadRepeat(Value v) {
     return v;
   SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
   SmallVector<ReassociationIndices> expected = {{0}, {1, 2}, {3}, {4}};
-  auto broadcast = collapse.getSrc().getDefiningOp<linalg::BroadcastOp>();
-  if (groups != expected || !broadcast ||
-      broadcast.getDimensions() != ArrayRef<int64_t>{2})
+  if (groups != expected)
     return v;
-  return broadcast.getInput();
+  if (auto broadcast = collapse.getSrc().getDefiningOp<linalg::BroadcastOp>())
+    return broadcast.getDimensions() == ArrayRef<int64_t>{2}
+               ? broadcast.getInput()
+               : v;
+  // As imported from ONNX: Unsqueeze (expand_shape adding a unit axis 2),
+  // Expand (a generic reading that axis at 0), Reshape.
+  auto generic = collapse.getSrc().getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return v;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  MLIRContext *ctx = v.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  AffineMap expectedMap = AffineMap::get(
+      5, 0, {d(0), d(1), getAffineConstantExpr(0, ctx), d(3), d(4)}, ctx);
+  if (&body.front() != yield.getOperation() ||
+      yield.getValues()[0] != body.getArgument(0) ||
+      generic.getIndexingMapsArray()[0] != expectedMap ||
+      !generic.getIndexingMapsArray()[1].isIdentity())
+    return v;
+  auto expand =
+      generic.getDpsInputs()[0].getDefiningOp<tensor::ExpandShapeOp>();
+  SmallVector<ReassociationIndices> unsqueeze = {{0}, {1}, {2, 3}, {4}};
+  if (!expand || expand.getReassociationIndices() != unsqueeze ||
+      cast<RankedTensorType>(expand.getResultType()).getDimSize(2) != 1)
+    return v;
+  return expand.getSrc();
+}
+
+/// A binary elementwise linalg.generic `out = x OP y` (all loops parallel,
+/// identity output map, body one `OpTy` of the two inputs), as an exporter's
+/// Mul/Add/Div imports: its operands and their indexing maps.
+struct Elementwise {
+  Value x, y;
+  AffineMap xMap, yMap;
+};
+template <typename OpTy>
+std::optional<Elementwise> matchElementwise(Operation *op) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !generic.getIndexingMapsArray()[2].isIdentity())
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto inner = yield.getValues()[0].getDefiningOp<OpTy>();
+  if (!inner || &body.front() != inner.getOperation() ||
+      inner->getOperand(0) != body.getArgument(0) ||
+      inner->getOperand(1) != body.getArgument(1))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  return Elementwise{generic.getDpsInputs()[0], generic.getDpsInputs()[1],
+                     maps[0], maps[1]};
+}
+
+/// True when `map` reads a tensor of `type` broadcast numpy-style (aligned
+/// to the right) over the loops: what hgc.attention's mask accepts.
+bool isRightAlignedBroadcast(AffineMap map, RankedTensorType type) {
+  int64_t loops = map.getNumDims(), rank = type.getRank();
+  if (map.getNumResults() != rank || rank > loops)
+    return false;
+  for (int64_t i = 0; i < rank; ++i) {
+    AffineExpr expr = map.getResult(i);
+    if (expr == getAffineDimExpr(unsigned(loops - rank + i), map.getContext()))
+      continue;
+    auto constant = dyn_cast<AffineConstantExpr>(expr);
+    if (!constant || constant.getValue() != 0 || type.getDimSize(i) != 1)
+      return false;
+  }
+  return true;
+}
+
+/// `v` without a scaling by a splat constant (`v * c`, `c * v`), folding c
+/// into `scale`; only when the scaling has no other use.
+Value peelScale(Value v, double &scale) {
+  Operation *def = v.getDefiningOp();
+  if (!def || !def->hasOneUse())
+    return v;
+  std::optional<Elementwise> mul = matchElementwise<arith::MulFOp>(def);
+  if (!mul)
+    return v;
+  if (std::optional<double> c = getSplat(mul->y); c && mul->xMap.isIdentity()) {
+    scale *= *c;
+    return mul->x;
+  }
+  if (std::optional<double> c = getSplat(mul->x); c && mul->yMap.isIdentity()) {
+    scale *= *c;
+    return mul->y;
+  }
+  return v;
 }
 
 /// True for values on the Q K^T side of a mask add: the contraction itself
@@ -133,7 +222,10 @@ bool isScoresSide(Value v) {
   Operation *def = v.getDefiningOp();
   return def &&
          (succeeded(matchContraction(def)) ||
-          isa<arith::MulFOp, linalg::MulOp, arith::DivFOp, linalg::DivOp>(def));
+          isa<arith::MulFOp, linalg::MulOp, arith::DivFOp, linalg::DivOp>(
+              def) ||
+          matchElementwise<arith::MulFOp>(def) ||
+          matchElementwise<arith::DivFOp>(def));
 }
 
 struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
@@ -165,6 +257,50 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
         y = def->getOperand(1);
       };
       Value x, y;
+      if (std::optional<Elementwise> add = matchElementwise<arith::AddFOp>(def);
+          add && !mask) {
+        // scores + bias: the bias broadcasts into the scores' shape.
+        bool xScores = isScoresSide(add->x), yScores = isScoresSide(add->y);
+        if (xScores == yScores)
+          break;
+        if (yScores) {
+          std::swap(add->x, add->y);
+          std::swap(add->xMap, add->yMap);
+        }
+        auto biasType = dyn_cast<RankedTensorType>(add->y.getType());
+        if (!add->xMap.isIdentity() || !biasType ||
+            !isRightAlignedBroadcast(add->yMap, biasType))
+          break;
+        std::optional<double> zero = getSplat(add->y);
+        if (!zero || *zero != 0.0)
+          mask = add->y; // an all-zero bias is no mask
+        scores = add->x;
+        continue;
+      }
+      if (std::optional<Elementwise> mul =
+              matchElementwise<arith::MulFOp>(def)) {
+        std::optional<double> c;
+        if (mul->xMap.isIdentity() && (c = getSplat(mul->y))) {
+          scale *= *c;
+          scores = mul->x;
+          continue;
+        }
+        if (mul->yMap.isIdentity() && (c = getSplat(mul->x))) {
+          scale *= *c;
+          scores = mul->y;
+          continue;
+        }
+        break;
+      }
+      if (std::optional<Elementwise> div =
+              matchElementwise<arith::DivFOp>(def)) {
+        std::optional<double> c = getSplat(div->y);
+        if (!div->xMap.isIdentity() || !c || *c == 0.0)
+          break;
+        scale /= *c;
+        scores = div->x;
+        continue;
+      }
       if (isa<arith::AddFOp, linalg::AddOp>(def) && !mask) {
         binary(x, y);
         // The scores side comes from the contraction or its scaling.
@@ -203,9 +339,13 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
     FailureOr<Contraction> qk = matchContraction(scores.getDefiningOp());
     if (failed(qk))
       return rewriter.notifyMatchFailure(softmax, "no Q x K^T contraction");
-    if (mask && mask.getType() != type)
-      return rewriter.notifyMatchFailure(softmax,
-                                         "mask is not shaped like the scores");
+    // Exporters may scale Q and K^T each by sqrt(scale) instead.
+    qk->lhs = peelScale(qk->lhs, scale);
+    qk->rhs = peelScale(qk->rhs, scale);
+    auto maskType = mask ? dyn_cast<RankedTensorType>(mask.getType()) : nullptr;
+    if (mask && (!maskType || maskType.getRank() == 0 ||
+                 maskType.getElementType() != type.getElementType()))
+      return rewriter.notifyMatchFailure(softmax, "mask of another type");
 
     Location loc = pvOp->getLoc();
     rewriter.setInsertionPoint(pvOp);

@@ -110,3 +110,112 @@ func.func @not_attention(%x: tensor<1x2x3x4xf32>, %v: tensor<1x2x4x8xf32>)
   %p2 = linalg.softmax dimension(3) ins(%x : tensor<1x2x3x4xf32>) outs(%p0 : tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32>
   return %y, %p2 : tensor<1x2x3x8xf32>, tensor<1x2x3x4xf32>
 }
+
+// -----
+
+// As the ONNX importer writes an exporter's attention (after canonicalize):
+// Q and K^T each scaled by sqrt(scale) through a broadcast 1-element
+// constant, K^T from linalg.transpose, a right-aligned [Sq, T] bias.
+// CHECK-LABEL: func.func @onnx_expanded
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x3x4x8xf32>, %[[K:.*]]: tensor<2x3x6x8xf32>, %[[V:.*]]: tensor<2x3x6x8xf32>, %[[M:.*]]: tensor<4x6xf32>)
+// CHECK: %[[Y:.*]] = hgc.attention %[[Q]], %[[K]], %[[V]] mask(%[[M]] : tensor<4x6xf32>) {scale = 0.353553{{[0-9]*}} : f32}
+// CHECK-NOT: linalg.softmax
+// CHECK: return %[[Y]]
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#one = affine_map<(d0, d1, d2, d3) -> (0)>
+#bias = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#qk_q = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#qk_k = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>
+#qk_o = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+func.func @onnx_expanded(%q: tensor<2x3x4x8xf32>, %k: tensor<2x3x6x8xf32>,
+                         %v: tensor<2x3x6x8xf32>, %m: tensor<4x6xf32>)
+    -> tensor<2x3x4x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %root = arith.constant dense<0.594603539> : tensor<1xf32>
+  %kt_init = tensor.empty() : tensor<2x3x8x6xf32>
+  %kt = linalg.transpose ins(%k : tensor<2x3x6x8xf32>) outs(%kt_init : tensor<2x3x8x6xf32>) permutation = [0, 1, 3, 2]
+  %q_init = tensor.empty() : tensor<2x3x4x8xf32>
+  %qs = linalg.generic {indexing_maps = [#id, #one, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q, %root : tensor<2x3x4x8xf32>, tensor<1xf32>) outs(%q_init : tensor<2x3x4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  } -> tensor<2x3x4x8xf32>
+  %kts = linalg.generic {indexing_maps = [#id, #one, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%kt, %root : tensor<2x3x8x6xf32>, tensor<1xf32>) outs(%kt_init : tensor<2x3x8x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  } -> tensor<2x3x8x6xf32>
+  %s_init = tensor.empty() : tensor<2x3x4x6xf32>
+  %s_zero = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x3x4x6xf32>) -> tensor<2x3x4x6xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%qs, %kts : tensor<2x3x4x8xf32>, tensor<2x3x8x6xf32>) outs(%s_zero : tensor<2x3x4x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3x4x6xf32>
+  %sm = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s, %m : tensor<2x3x4x6xf32>, tensor<4x6xf32>) outs(%s_init : tensor<2x3x4x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.addf %a, %b : f32
+    linalg.yield %p : f32
+  } -> tensor<2x3x4x6xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<2x3x4x6xf32>) outs(%s_init : tensor<2x3x4x6xf32>) -> tensor<2x3x4x6xf32>
+  %y_zero = linalg.fill ins(%zero : f32) outs(%q_init : tensor<2x3x4x8xf32>) -> tensor<2x3x4x8xf32>
+  %y = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : tensor<2x3x4x6xf32>, tensor<2x3x6x8xf32>) outs(%y_zero : tensor<2x3x4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %t = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %t : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3x4x8xf32>
+  return %y : tensor<2x3x4x8xf32>
+}
+
+// -----
+
+// A bias read through a map that is not numpy broadcasting ([B, Sq, T]
+// indexed by batch, query, key: it skips the head axis) is not a mask
+// hgc.attention can express: nothing is raised.
+// CHECK-LABEL: func.func @bias_not_right_aligned
+// CHECK-NOT: hgc.attention
+// CHECK: linalg.softmax
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#skip_heads = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+#qk_q = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#qk_k = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+#qk_o = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+#pv_v = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>
+func.func @bias_not_right_aligned(%q: tensor<2x3x4x8xf32>, %k: tensor<2x3x6x8xf32>,
+                                  %v: tensor<2x3x6x8xf32>, %m: tensor<2x4x6xf32>)
+    -> tensor<2x3x4x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s_init = tensor.empty() : tensor<2x3x4x6xf32>
+  %s_zero = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x3x4x6xf32>) -> tensor<2x3x4x6xf32>
+  %s = linalg.generic {indexing_maps = [#qk_q, #qk_k, #qk_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<2x3x4x8xf32>, tensor<2x3x6x8xf32>) outs(%s_zero : tensor<2x3x4x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3x4x6xf32>
+  %sm = linalg.generic {indexing_maps = [#id, #skip_heads, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s, %m : tensor<2x3x4x6xf32>, tensor<2x4x6xf32>) outs(%s_init : tensor<2x3x4x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.addf %a, %b : f32
+    linalg.yield %p : f32
+  } -> tensor<2x3x4x6xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<2x3x4x6xf32>) outs(%s_init : tensor<2x3x4x6xf32>) -> tensor<2x3x4x6xf32>
+  %y_init = tensor.empty() : tensor<2x3x4x8xf32>
+  %y_zero = linalg.fill ins(%zero : f32) outs(%y_init : tensor<2x3x4x8xf32>) -> tensor<2x3x4x8xf32>
+  %y = linalg.generic {indexing_maps = [#qk_q, #pv_v, #qk_o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : tensor<2x3x4x6xf32>, tensor<2x3x6x8xf32>) outs(%y_zero : tensor<2x3x4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %t = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %t : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3x4x8xf32>
+  return %y : tensor<2x3x4x8xf32>
+}
