@@ -24,9 +24,11 @@ bool mlir::hgc::onnx::inferReshape(ArrayRef<int64_t> input,
                                    ArrayRef<int64_t> target, bool allowZero,
                                    llvm::SmallVectorImpl<int64_t> &result,
                                    std::string &error) {
-  int64_t count = 1, known = 1, inferred = -1;
-  for (int64_t d : input)
-    count *= d;
+  int64_t count = countElements(input), known = 1, inferred = -1;
+  if (count < 0) {
+    error = "Reshape of a tensor with too many elements";
+    return false;
+  }
   result.clear();
   for (size_t i = 0; i < target.size(); ++i) {
     int64_t dim = target[i];
@@ -48,7 +50,11 @@ bool mlir::hgc::onnx::inferReshape(ArrayRef<int64_t> input,
       error = "Reshape to negative dimension " + std::to_string(dim);
       return false;
     } else {
-      known *= dim;
+      // Saturating: a product past any real count is a mismatch anyway,
+      // and a later 0 still makes it 0.
+      known = dim > 0 && known > std::numeric_limits<int64_t>::max() / dim
+                  ? std::numeric_limits<int64_t>::max()
+                  : known * dim;
     }
     result.push_back(dim);
   }
@@ -94,6 +100,10 @@ bool mlir::hgc::onnx::inferReshapeLike(
     }
     int64_t outer = countElements(input.take_front(axis));
     int64_t inner = countElements(input.drop_front(axis));
+    if (outer < 0 || inner < 0 || countElements(input) < 0) {
+      error = "Flatten of a tensor with too many elements";
+      return false;
+    }
     result.assign({outer, inner});
     return true;
   }

@@ -104,6 +104,9 @@ FailureOr<ImportedModel> Importer::run() {
                     shapeText(given->second));
       input.shape = given->second;
     }
+    if (!llvm::is_contained(input.shape, -1) && countElements(input.shape) < 0)
+      return fail("graph input '" + input.name + "' has shape " +
+                  shapeText(input.shape) + ": too many elements");
     if (llvm::is_contained(input.shape, -1))
       return fail("graph input '" + input.name + "' has shape " +
                   shapeText(input.shape) +
