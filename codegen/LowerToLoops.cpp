@@ -196,6 +196,10 @@ struct Emitter {
 /// hgc targets (64, 80, 96, 128, 256).
 constexpr int64_t kLanes = 8;
 
+/// Tokens scored before the online softmax rescales (dense partials): the
+/// block's scores for a whole GQA group stay in L1.
+constexpr int64_t kTokenBlock = 16;
+
 /// Head-dim loops over [0, size): 8-wide vectors when the size is static and
 /// a multiple of 8 (the loop form the x86 backend turns into FMAs), scalar
 /// otherwise.
@@ -288,54 +292,171 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   Value partSum = f32Buffer({batch, qHeads, splits});
   Value partAcc = f32Buffer({batch, qHeads, splits, vHeadDim});
 
-  e.parallel({batch, qHeads, splits}, [&](ValueRange row) {
-    Value bi = row[0], h = row[1], sp = row[2];
-    Value hk = arith::DivUIOp::create(b, h, group);
-    Value n = e.validTokens(lengths, bi, tokens);
-    Value begin = arith::MulIOp::create(b, sp, chunk);
-    Value end = arith::MinSIOp::create(
-        b, arith::AddIOp::create(b, begin, chunk), indices ? units : n);
-    SmallVector<Value> acc = {bi, h, sp};
-    e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, e.f32(0), partAcc, ValueRange{bi, h, sp, d});
-      return SmallVector<Value>{};
-    });
+  // q . k for query head h and token t, scaled (and softcapped).
+  auto scoreOf = [&](Value bi, Value h, Value hk, Value t) -> Value {
+    Value dot =
+        qkLoop.sum(e.forLoop(e.index(0), headDim, {qkLoop.zero()},
+                             qkLoop.step(), [&](Value d, ValueRange s) {
+                               return SmallVector<Value>{qkLoop.fma(
+                                   qkLoop.load(q, {bi, h}, d),
+                                   qkLoop.load(k, {bi, hk, t}, d), s[0])};
+                             })[0]);
+    Value score = e.mul(dot, scale);
+    if (softcap > 0) {
+      Value cap = e.f32(softcap);
+      score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+    }
+    return score;
+  };
 
-    // Folds token `t` into the running (max, sum, acc).
-    auto attend = [&](Value t, ValueRange ml) -> SmallVector<Value> {
-      Value dot =
-          qkLoop.sum(e.forLoop(e.index(0), headDim, {qkLoop.zero()},
-                               qkLoop.step(), [&](Value d, ValueRange s) {
-                                 return SmallVector<Value>{qkLoop.fma(
-                                     qkLoop.load(q, {bi, h}, d),
-                                     qkLoop.load(k, {bi, hk, t}, d), s[0])};
-                               })[0]);
-      Value score = e.mul(dot, scale);
-      if (softcap > 0) {
-        Value cap = e.f32(softcap);
-        score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
-      }
-      Value m = ml[0], l = ml[1];
-      Value mNew = e.max(m, score);
-      Value correction = e.exp(e.sub(m, mNew));
-      Value p = e.exp(e.sub(score, mNew));
-      Value lNew = e.add(e.mul(l, correction), p);
-      Value correctionV = pvLoop.splat(correction), pV = pvLoop.splat(p);
-      e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
-                [&](Value d, ValueRange) {
-                  Value a = pvLoop.load(partAcc, acc, d);
-                  a = pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d),
-                                 e.mul(a, correctionV));
-                  pvLoop.store(a, partAcc, acc, d);
-                  return SmallVector<Value>{};
+  if (!indices) {
+    // Dense: one pass over a KV head's chunk serves every query head of its
+    // group (K and V rows are read from memory once, then from L1), and the
+    // online softmax rescales once per block of tokens, not per token.
+    e.parallel({batch, kvHeads, splits}, [&](ValueRange row) {
+      Value bi = row[0], hk = row[1], sp = row[2];
+      Value h0 = arith::MulIOp::create(b, hk, group);
+      Value n = e.validTokens(lengths, bi, tokens);
+      Value begin = arith::MulIOp::create(b, sp, chunk);
+      Value end =
+          arith::MinSIOp::create(b, arith::AddIOp::create(b, begin, chunk), n);
+      auto scratch = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
+        return memref::AllocaOp::create(
+            b, MemRefType::get(shape, b.getF32Type()), sizes);
+      };
+      Value runMax = scratch({ShapedType::kDynamic}, group);
+      Value runSum = scratch({ShapedType::kDynamic}, group);
+      Value scores = scratch({ShapedType::kDynamic, kTokenBlock}, group);
+      auto accAt = [&](Value g) -> SmallVector<Value> {
+        return {bi, arith::AddIOp::create(b, h0, g), sp};
+      };
+      auto forEachHead = [&](function_ref<void(Value)> body) {
+        e.forLoop(e.index(0), group, {}, [&](Value g, ValueRange) {
+          body(g);
+          return SmallVector<Value>{};
+        });
+      };
+      auto forEachLane = [&](function_ref<void(Value)> body) {
+        e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
+                  [&](Value d, ValueRange) {
+                    body(d);
+                    return SmallVector<Value>{};
+                  });
+      };
+      forEachHead([&](Value g) {
+        memref::StoreOp::create(b, e.negInf(), runMax, g);
+        memref::StoreOp::create(b, e.f32(0), runSum, g);
+        forEachLane([&](Value d) {
+          pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d);
+        });
+      });
+      e.forLoop(
+          begin, end, {}, e.index(kTokenBlock), [&](Value tb, ValueRange) {
+            Value count = arith::SubIOp::create(
+                b,
+                arith::MinSIOp::create(
+                    b, arith::AddIOp::create(b, tb, e.index(kTokenBlock)), end),
+                tb);
+            // Scores of the block, every head of the group per K row.
+            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+              Value t = arith::AddIOp::create(b, tb, j);
+              forEachHead([&](Value g) {
+                Value h = arith::AddIOp::create(b, h0, g);
+                memref::StoreOp::create(b, scoreOf(bi, h, hk, t), scores,
+                                        ValueRange{g, j});
+              });
+              return SmallVector<Value>{};
+            });
+            // New running max per head; rescale its sum and accumulator once.
+            forEachHead([&](Value g) {
+              Value m = memref::LoadOp::create(b, runMax, g);
+              Value mNew =
+                  e.forLoop(e.index(0), count, {m}, [&](Value j, ValueRange c) {
+                    Value sj =
+                        memref::LoadOp::create(b, scores, ValueRange{g, j});
+                    return SmallVector<Value>{e.max(c[0], sj)};
+                  })[0];
+              Value correction = e.exp(e.sub(m, mNew));
+              memref::StoreOp::create(b, mNew, runMax, g);
+              memref::StoreOp::create(
+                  b, e.mul(memref::LoadOp::create(b, runSum, g), correction),
+                  runSum, g);
+              Value correctionV = pvLoop.splat(correction);
+              forEachLane([&](Value d) {
+                Value a = pvLoop.load(partAcc, accAt(g), d);
+                pvLoop.store(e.mul(a, correctionV), partAcc, accAt(g), d);
+              });
+            });
+            // Probabilities times V, every head of the group per V row.
+            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+              Value t = arith::AddIOp::create(b, tb, j);
+              forEachHead([&](Value g) {
+                Value p = e.exp(
+                    e.sub(memref::LoadOp::create(b, scores, ValueRange{g, j}),
+                          memref::LoadOp::create(b, runMax, g)));
+                memref::StoreOp::create(
+                    b, e.add(memref::LoadOp::create(b, runSum, g), p), runSum,
+                    g);
+                Value pV = pvLoop.splat(p);
+                forEachLane([&](Value d) {
+                  Value a = pvLoop.load(partAcc, accAt(g), d);
+                  pvLoop.store(
+                      pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d), a),
+                      partAcc, accAt(g), d);
                 });
-      return {mNew, lNew};
-    };
+              });
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+      forEachHead([&](Value g) {
+        SmallVector<Value> at = accAt(g);
+        memref::StoreOp::create(b, memref::LoadOp::create(b, runMax, g),
+                                partMax, at);
+        memref::StoreOp::create(b, memref::LoadOp::create(b, runSum, g),
+                                partSum, at);
+      });
+    });
+  }
 
-    SmallVector<Value> init = {e.negInf(), e.f32(0)};
-    ValueRange ml;
-    if (indices) {
-      ml = e.forLoop(begin, end, init, [&](Value j, ValueRange c) {
+  // Selected entries (sparse): per query head, token by token, in the
+  // order the selection gives.
+  if (indices)
+    e.parallel({batch, qHeads, splits}, [&](ValueRange row) {
+      Value bi = row[0], h = row[1], sp = row[2];
+      Value hk = arith::DivUIOp::create(b, h, group);
+      Value n = e.validTokens(lengths, bi, tokens);
+      Value begin = arith::MulIOp::create(b, sp, chunk);
+      Value end = arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, begin, chunk), indices ? units : n);
+      SmallVector<Value> acc = {bi, h, sp};
+      e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
+        memref::StoreOp::create(b, e.f32(0), partAcc, ValueRange{bi, h, sp, d});
+        return SmallVector<Value>{};
+      });
+
+      // Folds token `t` into the running (max, sum, acc).
+      auto attend = [&](Value t, ValueRange ml) -> SmallVector<Value> {
+        Value score = scoreOf(bi, h, hk, t);
+        Value m = ml[0], l = ml[1];
+        Value mNew = e.max(m, score);
+        Value correction = e.exp(e.sub(m, mNew));
+        Value p = e.exp(e.sub(score, mNew));
+        Value lNew = e.add(e.mul(l, correction), p);
+        Value correctionV = pvLoop.splat(correction), pV = pvLoop.splat(p);
+        e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
+                  [&](Value d, ValueRange) {
+                    Value a = pvLoop.load(partAcc, acc, d);
+                    a = pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d),
+                                   e.mul(a, correctionV));
+                    pvLoop.store(a, partAcc, acc, d);
+                    return SmallVector<Value>{};
+                  });
+        return {mNew, lNew};
+      };
+
+      SmallVector<Value> init = {e.negInf(), e.f32(0)};
+      ValueRange ml = e.forLoop(begin, end, init, [&](Value j, ValueRange c) {
         Value selected = e.load(indices, {bi, hk, j});
         Value valid = e.icmp(arith::CmpIPredicate::sge, selected, e.i32(0));
         ValueRange r = e.ifThen(valid, c, [&]() {
@@ -351,12 +472,9 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
         });
         return llvm::to_vector(r);
       });
-    } else {
-      ml = e.forLoop(begin, end, init, attend);
-    }
-    memref::StoreOp::create(b, ml[0], partMax, acc);
-    memref::StoreOp::create(b, ml[1], partSum, acc);
-  });
+      memref::StoreOp::create(b, ml[0], partMax, acc);
+      memref::StoreOp::create(b, ml[1], partSum, acc);
+    });
 
   // Merge the chunks; an empty row (every sum 0) gives output 0 and LSE
   // -inf, never NaN.

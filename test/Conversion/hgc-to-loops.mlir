@@ -1,26 +1,36 @@
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops | FileCheck %s
 
-// Split-K online softmax: (batch, q head, KV split) in parallel, tokens of a
-// split in order, 8-wide f16 loads widened to f32 and FMAs over the head dim;
-// a second parallel loop merges the splits and guards empty rows (0, -inf).
+// Split-K online softmax, dense: (batch, KV head, KV split) in parallel so a
+// GQA group's query heads share one pass over their K/V rows; tokens in
+// blocks of 16 (scores into a [group, 16] scratch, one rescale per block),
+// 8-wide f16 loads widened to f32 and FMAs over the head dim; a second
+// parallel loop merges the splits and guards empty rows (0, -inf).
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops="kv-split=16" \
 // RUN:   | FileCheck %s --check-prefix=SPLIT
 // CHECK-LABEL: func.func @partial_dense
 // CHECK: %[[Q:.+]] = bufferization.to_buffer %{{.+}} read_only
+// CHECK: %[[KVHEADS:.+]] = memref.dim %{{.+}}, %c1{{.*}} : memref<2x2x?x16xf16>
+// CHECK: %[[GROUP:.+]] = arith.divui %{{.+}}, %[[KVHEADS]]
 // CHECK: %[[OUT:.+]] = memref.alloc() : memref<2x8x16xf32>
 // CHECK: %[[LSE:.+]] = memref.alloc() : memref<2x8xf32>
 // CHECK: %[[CHUNKS:.+]] = arith.ceildivui %{{.+}}, %c2048
 // CHECK: %[[SPLITS:.+]] = arith.maxui %[[CHUNKS]]
-// CHECK: scf.parallel (%{{.+}}, %{{.+}}, %{{.+}}) = {{.+}} to (%{{.+}}, %{{.+}}, %[[SPLITS]])
-// CHECK:   scf.for {{.+}} iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (f32, f32)
-// CHECK:     scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>)
-// CHECK:       vector.load %[[Q]]{{.+}} vector<8xf32>
-// CHECK:       vector.load {{.+}} : memref<2x2x?x16xf16>, vector<8xf16>
-// CHECK:       arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
-// CHECK:       vector.fma
-// CHECK:     vector.reduction <add>
+// CHECK: scf.parallel (%{{.+}}, %{{.+}}, %{{.+}}) = {{.+}} to (%{{.+}}, %[[KVHEADS]], %[[SPLITS]])
+// CHECK:   %[[SCORES:.+]] = memref.alloca(%[[GROUP]]) : memref<?x16xf32>
+// CHECK:   scf.for {{.+}} step %c16
+// CHECK:     scf.for
+// CHECK:       scf.for
+// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>)
+// CHECK:           vector.load %[[Q]]{{.+}} vector<8xf32>
+// CHECK:           vector.load {{.+}} : memref<2x2x?x16xf16>, vector<8xf16>
+// CHECK:           arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
+// CHECK:           vector.fma
+// CHECK:         vector.reduction <add>
+// CHECK:         memref.store {{.+}}, %[[SCORES]]
 // CHECK:     arith.maximumf
 // CHECK:     math.exp
+// CHECK:     math.exp
+// CHECK:     vector.fma
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq
 // CHECK:   arith.cmpf ogt

@@ -1,9 +1,12 @@
 //===- hgc-bench.cpp - hgc benchmarks and soak tests ---------------------===//
 //
 //   hgc-bench kv-stress [--seconds S] [--ops N] [--threads T] [--storage-dir D]
+//   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
+//                       [--repeats N] [--no-peers]
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionBench.h"
 #include "KVStress.h"
 
 #include <cstdio>
@@ -17,6 +20,13 @@ int usage(int code) {
       code ? stderr : stdout,
       "usage: hgc-bench kv-stress [--seconds S] [--ops N] "
       "[--threads T] [--storage-dir DIR]\n"
+      "       hgc-bench attention [--quick] [--json FILE] [--plot FILE.png] "
+      "[--repeats N] [--no-peers]\n"
+      "  attention  host decode attention: hgc dense and sparse vs the "
+      "machine's\n"
+      "             read bandwidth, numpy and onnxruntime (medians; "
+      "--quick: a\n"
+      "             representative subset in under 5 minutes)\n"
       "  kv-stress  soak the KV runtime across device, host and "
       "storage tiers\n"
       "             from several threads; prints verified/lost/moved "
@@ -33,6 +43,36 @@ int main(int argc, char **argv) {
   std::string command = argv[1];
   if (command == "--help" || command == "-h")
     return usage(0);
+  if (command == "attention") {
+    AttentionBenchOptions options;
+    for (int i = 2; i < argc; ++i) {
+      std::string flag = argv[i];
+      if (flag == "--help" || flag == "-h")
+        return usage(0);
+      if (flag == "--quick") {
+        options.quick = true;
+      } else if (flag == "--no-peers") {
+        options.peers = false;
+      } else if ((flag == "--json" || flag == "--plot" ||
+                  flag == "--repeats") &&
+                 i + 1 < argc) {
+        const char *value = argv[++i];
+        if (flag == "--json")
+          options.json = value;
+        else if (flag == "--plot")
+          options.plot = value;
+        else if ((options.repeats = std::atoi(value)) <= 0) {
+          std::fprintf(stderr, "hgc-bench: bad --repeats '%s'\n", value);
+          return 1;
+        }
+      } else {
+        std::fprintf(stderr, "hgc-bench: unknown or incomplete option '%s'\n",
+                     flag.c_str());
+        return 1;
+      }
+    }
+    return runAttentionBench(options);
+  }
   if (command != "kv-stress") {
     std::fprintf(stderr, "hgc-bench: unknown command '%s'\n", argv[1]);
     return usage(1);

@@ -93,17 +93,14 @@ SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
 }
 } // namespace
 
-llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
-                           std::vector<NpyArray> &inputs,
-                           std::vector<NpyArray> &outputs,
-                           HostTimings *timings) {
-  auto start = std::chrono::steady_clock::now();
+llvm::Expected<std::unique_ptr<hgc::HostProgram>>
+hgc::HostProgram::compile(ModuleOp module, StringRef entry) {
   auto function = module.lookupSymbol<func::FuncOp>(entry);
   if (!function)
     return llvm::createStringError("no function @" + entry);
-  FunctionType signature = function.getFunctionType();
-  SmallVector<RankedTensorType> resultTypes;
-  for (Type type : signature.getResults()) {
+  std::unique_ptr<HostProgram> program(new HostProgram());
+  program->entry = entry.str();
+  for (Type type : function.getFunctionType().getResults()) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor || getNpyDescr(tensor.getElementType()).empty()) {
       std::string text;
@@ -112,7 +109,7 @@ llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
       return llvm::createStringError("@" + entry + " returns " + text +
                                      ", which the host runner cannot write");
     }
-    resultTypes.push_back(tensor);
+    program->resultTypes.push_back(tensor);
   }
 
   PassManager pm(module.getContext());
@@ -136,7 +133,14 @@ llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
   if (!engine)
     return llvm::createStringError("JIT compilation failed: " +
                                    llvm::toString(engine.takeError()));
+  program->engine = std::move(*engine);
+  return program;
+}
 
+hgc::HostProgram::~HostProgram() = default;
+
+llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
+                                  std::vector<NpyArray> &outputs) {
   // Packed calling convention: one pointer per descriptor word, then one
   // pointer to the (flat, all 8-byte words) result struct.
   SmallVector<SmallVector<int64_t>> descriptors;
@@ -151,17 +155,9 @@ llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
     resultWords += 3 + 2 * type.getRank();
   SmallVector<int64_t> results(resultWords, 0);
   packed.push_back(results.data());
-  auto compiled = std::chrono::steady_clock::now();
-  if (llvm::Error error = (*engine)->invokePacked(entry, packed))
+  if (llvm::Error error = engine->invokePacked(entry, packed))
     return llvm::createStringError("running @" + entry + ": " +
                                    llvm::toString(std::move(error)));
-  auto ran = std::chrono::steady_clock::now();
-  if (timings) {
-    timings->compileSeconds =
-        std::chrono::duration<double>(compiled - start).count();
-    timings->runSeconds = std::chrono::duration<double>(ran - compiled).count();
-  }
-
   // Fresh results are owned by the caller; a buffer returned twice, or one
   // aliasing an input, is freed at most once and never when it is an input.
   llvm::SmallPtrSet<void *, 8> released;
@@ -202,6 +198,26 @@ llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
     if (released.insert(allocated).second)
       std::free(allocated);
     word += 3 + 2 * tensor.getRank();
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
+                           std::vector<NpyArray> &inputs,
+                           std::vector<NpyArray> &outputs,
+                           HostTimings *timings) {
+  auto start = std::chrono::steady_clock::now();
+  auto program = HostProgram::compile(module, entry);
+  if (!program)
+    return program.takeError();
+  auto compiled = std::chrono::steady_clock::now();
+  if (llvm::Error error = (*program)->run(inputs, outputs))
+    return error;
+  auto ran = std::chrono::steady_clock::now();
+  if (timings) {
+    timings->compileSeconds =
+        std::chrono::duration<double>(compiled - start).count();
+    timings->runSeconds = std::chrono::duration<double>(ran - compiled).count();
   }
   return llvm::Error::success();
 }

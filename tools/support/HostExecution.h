@@ -18,6 +18,10 @@
 
 #include <vector>
 
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
 namespace mlir::hgc {
 
 /// Every dialect the tools parse or produce, and their LLVM translations.
@@ -32,6 +36,26 @@ std::string describeArray(ArrayRef<int64_t> shape, StringRef descr);
 /// An error naming `name` when `array` does not fit `type` (static dims must
 /// match, dynamic ones take any size).
 llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
+
+/// A function lowered for the host and JIT-compiled once, run many times.
+class HostProgram {
+public:
+  /// Lowers `module` (already through any hgc pipelines) for the host and
+  /// JIT-compiles it (LLVM's libomp and the C runner utils loaded).
+  static llvm::Expected<std::unique_ptr<HostProgram>> compile(ModuleOp module,
+                                                              StringRef entry);
+  ~HostProgram();
+  /// Runs the entry on `inputs`, one per argument (checked by the caller);
+  /// fills `outputs`, one per result.
+  llvm::Error run(std::vector<NpyArray> &inputs,
+                  std::vector<NpyArray> &outputs);
+
+private:
+  HostProgram() = default;
+  std::string entry;
+  SmallVector<RankedTensorType> resultTypes;
+  std::unique_ptr<ExecutionEngine> engine;
+};
 
 /// Seconds spent lowering + JIT-compiling, and running.
 struct HostTimings {

@@ -1,0 +1,43 @@
+"""`hgc-bench attention` runs and writes the documented JSON rows.
+
+Checks the interface and schema only (a bounded --quick run without peers,
+one repeat); speed is measured by the benchmark itself, not by tests.
+"""
+import json
+import subprocess
+
+from conftest import built_tool
+
+FIELDS = {"system", "mode", "batch", "context", "kv_dtype", "budget",
+          "time_ms", "gbps", "fraction_of_bandwidth",
+          "speedup_vs_onnxruntime"}
+
+
+def test_quick_rows(tmp_path):
+    bench = built_tool("hgc-bench")
+    out = tmp_path / "rows.json"
+    result = subprocess.run([bench, "attention", "--quick", "--no-peers",
+                             "--repeats", "1", "--json", out],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "read bandwidth" in result.stdout
+    rows = json.loads(out.read_text())
+    assert {r["mode"] for r in rows} == {"dense", "sparse"}
+    assert {r["kv_dtype"] for r in rows} == {"f32", "f16", "bf16"}
+    assert any(r["mode"] == "dense" and r["kv_dtype"] == "f16"
+               and r["context"] >= 16384 for r in rows)
+    for row in rows:
+        assert FIELDS <= set(row)
+        assert row["system"] == "hgc" and row["time_ms"] > 0
+        assert 0 < row["fraction_of_bandwidth"] < 2
+        assert row["speedup_vs_onnxruntime"] is None  # no peers run
+
+
+def test_bad_options():
+    bench = built_tool("hgc-bench")
+    result = subprocess.run([bench, "attention", "--repeats", "zero"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "--repeats" in result.stderr
+    result = subprocess.run([bench, "attention", "--bogus"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "--bogus" in result.stderr
