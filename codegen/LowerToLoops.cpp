@@ -1005,15 +1005,30 @@ LogicalResult lowerKVView(KVViewOp op) {
     Value n = e.validTokens(lengths, bi, tokens);
     return SmallVector<Value>{arith::MaxSIOp::create(b, w[0], count(n))};
   })[0];
-  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
-  Value keyOut = e.alloc(op.getKey().getType(), sizes);
-  Value valueOut = e.alloc(op.getValue().getType(), sizes);
   Value lengthsOut = e.alloc(op.getLengths().getType(), {batch});
   e.parallel({batch}, [&](ValueRange row) {
     Value n = e.validTokens(lengths, row[0], tokens);
     Value c = arith::IndexCastOp::create(b, b.getI32Type(), count(n));
     memref::StoreOp::create(b, c, lengthsOut, row[0]);
   });
+  op.getLengths().replaceAllUsesWith(
+      e.tensor(lengthsOut, op.getLengths().getType()));
+  // One tier holds every token: the view is the bound tensors themselves
+  // (no copy; the partial reads them in place).
+  if (tiers.size() == 1) {
+    for (auto [result, bound] : {std::pair(op.getKey(), bind.getKey()),
+                                 std::pair(op.getValue(), bind.getValue())}) {
+      Value view = bound;
+      if (view.getType() != result.getType())
+        view = tensor::CastOp::create(b, result.getType(), view);
+      result.replaceAllUsesWith(view);
+    }
+    op.erase();
+    return success();
+  }
+  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
+  Value keyOut = e.alloc(op.getKey().getType(), sizes);
+  Value valueOut = e.alloc(op.getValue().getType(), sizes);
   e.parallel({batch, kvHeads}, [&](ValueRange row) {
     Value bi = row[0], hk = row[1];
     Value n = e.validTokens(lengths, bi, tokens);
@@ -1031,8 +1046,6 @@ LogicalResult lowerKVView(KVViewOp op) {
   });
   op.getKey().replaceAllUsesWith(e.tensor(keyOut, op.getKey().getType()));
   op.getValue().replaceAllUsesWith(e.tensor(valueOut, op.getValue().getType()));
-  op.getLengths().replaceAllUsesWith(
-      e.tensor(lengthsOut, op.getLengths().getType()));
   op.erase();
   return success();
 }
