@@ -1,0 +1,30 @@
+//===- Lowerings.h - hgc ops to host loop nests -----------------------------===//
+//
+// One entry per split-level op; LowerToLoops.cpp drives them. Each reads its
+// tensor operands through bufferization.to_buffer and returns fresh buffers
+// through bufferization.to_tensor, so one-shot bufferization takes the module
+// the rest of the way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_CODEGEN_LOWERINGS_H
+#define HGC_CODEGEN_LOWERINGS_H
+
+#include "dialect/HgcOps.h"
+
+namespace mlir::hgc::lowering {
+
+/// Split-K online softmax; `splitTokens` tokens per parallel chunk.
+void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens);
+/// Log-sum-exp combination of partial outputs.
+void lowerLseMerge(LseMergeOp op);
+/// Top-k selection (exact per token, or per block from key summaries).
+LogicalResult lowerSelect(SelectOp op);
+/// The reference semantics of hgc.attention (prefill, masks, past KV).
+LogicalResult lowerAttention(AttentionOp op);
+/// A tier's view of a cache bound over plain tensors.
+LogicalResult lowerKVView(KVViewOp op);
+
+} // namespace mlir::hgc::lowering
+
+#endif // HGC_CODEGEN_LOWERINGS_H
