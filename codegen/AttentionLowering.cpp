@@ -1,7 +1,8 @@
-//===- AttentionLowering.cpp - hgc.attention reference loops ----------------===//
+//===- AttentionLowering.cpp - hgc.attention reference loops
+//----------------===//
 
-#include "codegen/Lowerings.h"
 #include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
 
 using namespace mlir;
 using namespace mlir::hgc;

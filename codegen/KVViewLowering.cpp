@@ -1,7 +1,8 @@
-//===- KVViewLowering.cpp - hgc.kv_view of bound tensors --------------------===//
+//===- KVViewLowering.cpp - hgc.kv_view of bound tensors
+//--------------------===//
 
-#include "codegen/Lowerings.h"
 #include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -87,6 +88,34 @@ LogicalResult lowerKVView(KVViewOp op) {
     op.erase();
     return success();
   }
+  // The host tier is one token range per row, [sink, sink + count): a
+  // slice of the bound tensors, read in place. (The offset is clamped so an
+  // empty tier of a short sequence stays in bounds.)
+  if (tierIndex == 1) {
+    Value offset = arith::MinSIOp::create(b, sink, tokens);
+    for (auto [result, bound, buffer] :
+         {std::tuple(op.getKey(), bind.getKey(), key),
+          std::tuple(op.getValue(), bind.getValue(), value)}) {
+      auto boundType = cast<RankedTensorType>(bound.getType());
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           offset, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {
+          b.getIndexAttr(boundType.getDimSize(0)),
+          b.getIndexAttr(boundType.getDimSize(1)), width,
+          b.getIndexAttr(boundType.getDimSize(3))};
+      for (auto [i, size] : llvm::enumerate(boundType.getShape()))
+        if (ShapedType::isDynamic(size))
+          sizes[i] = e.dim(buffer, i);
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      Value slice =
+          tensor::ExtractSliceOp::create(b, bound, offsets, sizes, strides);
+      if (slice.getType() != result.getType())
+        slice = tensor::CastOp::create(b, result.getType(), slice);
+      result.replaceAllUsesWith(slice);
+    }
+    op.erase();
+    return success();
+  }
   SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
   Value keyOut = e.alloc(op.getKey().getType(), sizes);
   Value valueOut = e.alloc(op.getValue().getType(), sizes);
@@ -110,6 +139,5 @@ LogicalResult lowerKVView(KVViewOp op) {
   op.erase();
   return success();
 }
-
 
 } // namespace mlir::hgc::lowering

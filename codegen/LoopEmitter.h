@@ -1,4 +1,5 @@
-//===- LoopEmitter.h - builders for the host loop nests ---------------------===//
+//===- LoopEmitter.h - builders for the host loop nests
+//---------------------===//
 //
 // The small vocabulary every hgc-to-loops lowering writes its loop nests in:
 // constants, buffers behind tensor operands, f32-widening loads, scf loops
@@ -21,6 +22,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace mlir::hgc::lowering {
@@ -40,10 +42,18 @@ struct Emitter {
   Value dim(Value memref, int64_t d) {
     return memref::DimOp::create(b, memref, d);
   }
-  /// The read-only buffer behind a tensor operand.
+  /// The read-only buffer behind a tensor operand. Any strides (with unit
+  /// innermost one, what vector loads need): a slice of a bound KV tensor is
+  /// read in place, not copied to an identity layout first.
   Value buffer(Value tensor) {
     auto type = cast<RankedTensorType>(tensor.getType());
-    auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+    SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+    if (!strides.empty())
+      strides.back() = 1;
+    auto layout =
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+    auto memrefType =
+        MemRefType::get(type.getShape(), type.getElementType(), layout);
     return bufferization::ToBufferOp::create(b, memrefType, tensor,
                                              /*read_only=*/true);
   }
@@ -88,6 +98,12 @@ struct Emitter {
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
   Value max(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  /// max(x, y) for values that are never NaN and where -0 == +0 (scores):
+  /// one vmaxss instead of IEEE maximum's compare-and-blend.
+  Value fastMax(Value x, Value y) {
+    return arith::MaximumFOp::create(
+        b, x, y, arith::FastMathFlags::nnan | arith::FastMathFlags::nsz);
+  }
   Value exp(Value x) { return math::ExpOp::create(b, x); }
   Value log(Value x) { return math::LogOp::create(b, x); }
   Value select(Value c, Value x, Value y) {
@@ -178,6 +194,24 @@ struct Emitter {
 /// f32 lanes per vector: one AVX2 register, and a divisor of every head dim
 /// hgc targets (64, 80, 96, 128, 256).
 constexpr int64_t kLanes = 8;
+
+/// Most query heads whose accumulators live in registers at once (with the
+/// K/V vector and the query lanes they fit AVX2's sixteen registers).
+constexpr int64_t kMaxHeadTile = 8;
+
+/// Query heads of a GQA group processed together, sharing each K/V load and
+/// its widening: the largest divisor of a static group up to kMaxHeadTile
+/// (1 when the head counts are dynamic).
+inline int64_t headTile(int64_t qHeads, int64_t kvHeads) {
+  if (ShapedType::isDynamic(qHeads) || ShapedType::isDynamic(kvHeads) ||
+      kvHeads <= 0 || qHeads % kvHeads != 0)
+    return 1;
+  int64_t group = qHeads / kvHeads;
+  for (int64_t tile = std::min(group, kMaxHeadTile); tile > 1; --tile)
+    if (group % tile == 0)
+      return tile;
+  return 1;
+}
 
 /// Head-dim loops over [0, size): 8-wide vectors when the size is static and
 /// a multiple of 8 (the loop form the x86 backend turns into FMAs), scalar

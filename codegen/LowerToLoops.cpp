@@ -16,6 +16,9 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_LOWERTOLOOPSPASS
@@ -102,6 +105,23 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       if (failed(lowered))
         return signalPassFailure();
     }
+    // The kernels' exps (f32 scalars and vectors) as inline polynomials
+    // (within 2 ulp): a libm call per probability would cost more than the
+    // FMAs around it. Tensor exps of imported models are left to libm.
+    SmallVector<Operation *> exps;
+    root->walk([&](math::ExpOp op) {
+      if (!isa<TensorType>(op.getType()) &&
+          getElementTypeOrSelf(op.getType()).isF32())
+        exps.push_back(op);
+    });
+    RewritePatternSet patterns(&getContext());
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      return name == math::ExpOp::getOperationName();
+    });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingOps);
+    if (failed(applyOpPatternsGreedily(exps, std::move(patterns), config)))
+      return signalPassFailure();
     // Bound caches are read only through the views lowered above.
     root->walk([](BindKVOp op) {
       if (op->use_empty())
@@ -111,4 +131,3 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
 };
 
 } // namespace
-

@@ -1,7 +1,8 @@
-//===- PartialAttentionLowering.cpp - hgc.partial_attention, hgc.lse_merge --===//
+//===- PartialAttentionLowering.cpp - hgc.partial_attention, hgc.lse_merge
+//--===//
 
-#include "codegen/Lowerings.h"
 #include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -12,8 +13,8 @@ namespace mlir::hgc::lowering {
 // hgc.partial_attention: split-K online softmax over the attended tokens.
 //===----------------------------------------------------------------------===//
 
-/// Tokens scored before the online softmax rescales (dense partials): the
-/// block's scores for a whole GQA group stay in L1.
+/// Tokens scored before the online softmax rescales: the block's scores for
+/// a whole GQA group stay in L1, and the exps of a block run back to back.
 constexpr int64_t kTokenBlock = 16;
 
 void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
@@ -30,16 +31,33 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   double softcap = op.getSoftcap().convertToDouble();
   HeadDimLoop qkLoop(e, headDim, op.getQuery().getType().getDimSize(2));
   HeadDimLoop pvLoop(e, vHeadDim, op.getValue().getType().getDimSize(3));
+  // V rows share K's lanes when the head dims agree (statically).
+  bool prefetchValues =
+      qkLoop.vectorized && op.getQuery().getType().getDimSize(2) ==
+                               op.getValue().getType().getDimSize(3);
+  int64_t tile = headTile(op.getQuery().getType().getDimSize(1),
+                          op.getKey().getType().getDimSize(1));
+  // Lane chunks per PV step: two when the tile's accumulators for both,
+  // the V vectors and a probability still fit the 16 vector registers.
+  int64_t vDim = op.getValue().getType().getDimSize(3);
+  int64_t pvChunks =
+      pvLoop.vectorized && vDim % (2 * kLanes) == 0 && 3 * tile + 2 <= 16 ? 2
+                                                                          : 1;
+  int64_t pvLanes = pvChunks * (pvLoop.vectorized ? kLanes : 1);
   Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, vHeadDim});
   Value lse = e.alloc(op.getLse().getType(), {batch, qHeads});
 
-  // Split-K: the attended units (tokens, or selected entries) are cut into
-  // chunks of `splitTokens` (in tokens) that run in parallel with their own
+  // Positions are what the kernel walks: the tokens themselves (dense), or
+  // the selected entries expanded to block_size tokens each (sparse).
+  // Split-K cuts them into chunks that run in parallel with their own
   // (max, sum, acc); a second pass merges the chunks by log-sum-exp.
   Value blockSize = e.index(op.getBlockSize());
-  Value units = indices ? e.dim(indices, 2) : tokens;
-  Value chunk = e.index(std::max<int64_t>(1, splitTokens / op.getBlockSize()));
-  Value splits = arith::CeilDivUIOp::create(b, units, chunk);
+  Value positions =
+      indices ? arith::MulIOp::create(b, e.dim(indices, 2), blockSize) : tokens;
+  int64_t chunkPositions =
+      std::max(kTokenBlock, splitTokens / kTokenBlock * kTokenBlock);
+  Value chunk = e.index(chunkPositions);
+  Value splits = arith::CeilDivUIOp::create(b, positions, chunk);
   splits = arith::MaxUIOp::create(b, splits, e.index(1));
   auto f32Buffer = [&](ArrayRef<Value> sizes) {
     SmallVector<int64_t> shape(sizes.size(), ShapedType::kDynamic);
@@ -50,189 +68,230 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   Value partSum = f32Buffer({batch, qHeads, splits});
   Value partAcc = f32Buffer({batch, qHeads, splits, vHeadDim});
 
-  // q . k for query head h and token t, scaled (and softcapped).
-  auto scoreOf = [&](Value bi, Value h, Value hk, Value t) -> Value {
-    Value dot =
-        qkLoop.sum(e.forLoop(e.index(0), headDim, {qkLoop.zero()},
-                             qkLoop.step(), [&](Value d, ValueRange s) {
-                               return SmallVector<Value>{qkLoop.fma(
-                                   qkLoop.load(q, {bi, h}, d),
-                                   qkLoop.load(k, {bi, hk, t}, d), s[0])};
-                             })[0]);
-    Value score = e.mul(dot, scale);
-    if (softcap > 0) {
-      Value cap = e.f32(softcap);
-      score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
-    }
-    return score;
-  };
-
-  if (!indices) {
-    // Dense: one pass over a KV head's chunk serves every query head of its
-    // group (K and V rows are read from memory once, then from L1), and the
-    // online softmax rescales once per block of tokens, not per token.
-    e.parallel({batch, kvHeads, splits}, [&](ValueRange row) {
-      Value bi = row[0], hk = row[1], sp = row[2];
-      Value h0 = arith::MulIOp::create(b, hk, group);
-      Value n = e.validTokens(lengths, bi, tokens);
-      Value begin = arith::MulIOp::create(b, sp, chunk);
-      Value end =
-          arith::MinSIOp::create(b, arith::AddIOp::create(b, begin, chunk), n);
-      auto scratch = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
-        return memref::AllocaOp::create(
-            b, MemRefType::get(shape, b.getF32Type()), sizes);
-      };
-      Value runMax = scratch({ShapedType::kDynamic}, group);
-      Value runSum = scratch({ShapedType::kDynamic}, group);
-      Value scores = scratch({ShapedType::kDynamic, kTokenBlock}, group);
-      auto accAt = [&](Value g) -> SmallVector<Value> {
-        return {bi, arith::AddIOp::create(b, h0, g), sp};
-      };
-      auto forEachHead = [&](function_ref<void(Value)> body) {
-        e.forLoop(e.index(0), group, {}, [&](Value g, ValueRange) {
-          body(g);
-          return SmallVector<Value>{};
-        });
-      };
-      auto forEachLane = [&](function_ref<void(Value)> body) {
-        e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
-                  [&](Value d, ValueRange) {
-                    body(d);
-                    return SmallVector<Value>{};
-                  });
-      };
-      forEachHead([&](Value g) {
-        memref::StoreOp::create(b, e.negInf(), runMax, g);
-        memref::StoreOp::create(b, e.f32(0), runSum, g);
-        forEachLane([&](Value d) {
-          pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d);
-        });
-      });
-      e.forLoop(
-          begin, end, {}, e.index(kTokenBlock), [&](Value tb, ValueRange) {
-            Value count = arith::SubIOp::create(
-                b,
-                arith::MinSIOp::create(
-                    b, arith::AddIOp::create(b, tb, e.index(kTokenBlock)), end),
-                tb);
-            // Scores of the block, every head of the group per K row.
-            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
-              Value t = arith::AddIOp::create(b, tb, j);
-              forEachHead([&](Value g) {
-                Value h = arith::AddIOp::create(b, h0, g);
-                memref::StoreOp::create(b, scoreOf(bi, h, hk, t), scores,
-                                        ValueRange{g, j});
-              });
-              return SmallVector<Value>{};
-            });
-            // New running max per head; rescale its sum and accumulator once.
-            forEachHead([&](Value g) {
-              Value m = memref::LoadOp::create(b, runMax, g);
-              Value mNew =
-                  e.forLoop(e.index(0), count, {m}, [&](Value j, ValueRange c) {
-                    Value sj =
-                        memref::LoadOp::create(b, scores, ValueRange{g, j});
-                    return SmallVector<Value>{e.max(c[0], sj)};
-                  })[0];
-              Value correction = e.exp(e.sub(m, mNew));
-              memref::StoreOp::create(b, mNew, runMax, g);
-              memref::StoreOp::create(
-                  b, e.mul(memref::LoadOp::create(b, runSum, g), correction),
-                  runSum, g);
-              Value correctionV = pvLoop.splat(correction);
-              forEachLane([&](Value d) {
-                Value a = pvLoop.load(partAcc, accAt(g), d);
-                pvLoop.store(e.mul(a, correctionV), partAcc, accAt(g), d);
-              });
-            });
-            // Probabilities times V, every head of the group per V row.
-            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
-              Value t = arith::AddIOp::create(b, tb, j);
-              forEachHead([&](Value g) {
-                Value p = e.exp(
-                    e.sub(memref::LoadOp::create(b, scores, ValueRange{g, j}),
-                          memref::LoadOp::create(b, runMax, g)));
-                memref::StoreOp::create(
-                    b, e.add(memref::LoadOp::create(b, runSum, g), p), runSum,
-                    g);
-                Value pV = pvLoop.splat(p);
-                forEachLane([&](Value d) {
-                  Value a = pvLoop.load(partAcc, accAt(g), d);
-                  pvLoop.store(
-                      pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d), a),
-                      partAcc, accAt(g), d);
-                });
-              });
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
-      forEachHead([&](Value g) {
-        SmallVector<Value> at = accAt(g);
-        memref::StoreOp::create(b, memref::LoadOp::create(b, runMax, g),
-                                partMax, at);
-        memref::StoreOp::create(b, memref::LoadOp::create(b, runSum, g),
-                                partSum, at);
-      });
-    });
-  }
-
-  // Selected entries (sparse): per query head, token by token, in the
-  // order the selection gives.
-  if (indices)
-    e.parallel({batch, qHeads, splits}, [&](ValueRange row) {
-      Value bi = row[0], h = row[1], sp = row[2];
-      Value hk = arith::DivUIOp::create(b, h, group);
-      Value n = e.validTokens(lengths, bi, tokens);
-      Value begin = arith::MulIOp::create(b, sp, chunk);
-      Value end = arith::MinSIOp::create(
-          b, arith::AddIOp::create(b, begin, chunk), indices ? units : n);
-      SmallVector<Value> acc = {bi, h, sp};
-      e.forLoop(e.index(0), vHeadDim, {}, [&](Value d, ValueRange) {
-        memref::StoreOp::create(b, e.f32(0), partAcc, ValueRange{bi, h, sp, d});
+  // One pass over a KV head's chunk serves every query head of its group:
+  // K and V rows come from memory once, then from L1.
+  e.parallel({batch, kvHeads, splits}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1], sp = row[2];
+    Value h0 = arith::MulIOp::create(b, hk, group);
+    Value n = e.validTokens(lengths, bi, tokens);
+    Value begin = arith::MulIOp::create(b, sp, chunk);
+    Value end = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, begin, chunk), indices ? positions : n);
+    auto scratch = [&](ArrayRef<int64_t> shape, Type type, ValueRange sizes) {
+      return memref::AllocaOp::create(b, MemRefType::get(shape, type), sizes);
+    };
+    Type f32 = b.getF32Type();
+    Value runMax = scratch({ShapedType::kDynamic}, f32, group);
+    Value runSum = scratch({ShapedType::kDynamic}, f32, group);
+    Value rescale = scratch({ShapedType::kDynamic}, f32, group);
+    // Scores of the block, then (in place) its probabilities.
+    Value weights =
+        scratch({ShapedType::kDynamic, kTokenBlock}, f32, ValueRange{group});
+    // Sparse: the block's tokens, -1 where an entry is skipped.
+    Value blockTokens =
+        indices ? scratch({kTokenBlock}, b.getIndexType(), {}) : Value();
+    auto headOf = [&](Value g) { return arith::AddIOp::create(b, h0, g); };
+    auto accAt = [&](Value g) -> SmallVector<Value> {
+      return {bi, headOf(g), sp};
+    };
+    auto forEachHead = [&](function_ref<void(Value)> body) {
+      e.forLoop(e.index(0), group, {}, [&](Value g, ValueRange) {
+        body(g);
         return SmallVector<Value>{};
       });
+    };
+    // Tiles of `tile` heads: g0 + 0 .. g0 + tile - 1.
+    auto forEachTile = [&](function_ref<void(ArrayRef<Value>)> body) {
+      e.forLoop(e.index(0), group, {}, e.index(tile),
+                [&](Value g0, ValueRange) {
+                  SmallVector<Value> heads;
+                  for (int64_t i = 0; i < tile; ++i)
+                    heads.push_back(arith::AddIOp::create(b, g0, e.index(i)));
+                  body(heads);
+                  return SmallVector<Value>{};
+                });
+    };
+    auto forEachLane = [&](function_ref<void(Value)> body) {
+      e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
+                [&](Value d, ValueRange) {
+                  body(d);
+                  return SmallVector<Value>{};
+                });
+    };
+    // Runs `body` on the block's j-th token; sparse skips entries that
+    // select nothing (carrying `skipped` instead) without touching K or V.
+    Value tb;
+    auto onToken = [&](Value j, ValueRange skipped,
+                       function_ref<SmallVector<Value>(Value)> body) {
+      if (!indices)
+        return body(arith::AddIOp::create(b, tb, j));
+      Value t = memref::LoadOp::create(b, blockTokens, j);
+      Value valid = e.icmp(arith::CmpIPredicate::sge, t, e.index(0));
+      return llvm::to_vector(
+          e.ifThen(valid, skipped, [&]() { return body(t); }));
+    };
 
-      // Folds token `t` into the running (max, sum, acc).
-      auto attend = [&](Value t, ValueRange ml) -> SmallVector<Value> {
-        Value score = scoreOf(bi, h, hk, t);
-        Value m = ml[0], l = ml[1];
-        Value mNew = e.max(m, score);
-        Value correction = e.exp(e.sub(m, mNew));
-        Value p = e.exp(e.sub(score, mNew));
-        Value lNew = e.add(e.mul(l, correction), p);
-        Value correctionV = pvLoop.splat(correction), pV = pvLoop.splat(p);
-        e.forLoop(e.index(0), vHeadDim, {}, pvLoop.step(),
-                  [&](Value d, ValueRange) {
-                    Value a = pvLoop.load(partAcc, acc, d);
-                    a = pvLoop.fma(pV, pvLoop.load(v, {bi, hk, t}, d),
-                                   e.mul(a, correctionV));
-                    pvLoop.store(a, partAcc, acc, d);
-                    return SmallVector<Value>{};
-                  });
-        return {mNew, lNew};
-      };
-
-      SmallVector<Value> init = {e.negInf(), e.f32(0)};
-      ValueRange ml = e.forLoop(begin, end, init, [&](Value j, ValueRange c) {
-        Value selected = e.load(indices, {bi, hk, j});
-        Value valid = e.icmp(arith::CmpIPredicate::sge, selected, e.i32(0));
-        ValueRange r = e.ifThen(valid, c, [&]() {
-          Value start =
-              arith::MulIOp::create(b, e.toIndex(selected), blockSize);
-          return llvm::to_vector(
-              e.forLoop(e.index(0), blockSize, c, [&](Value u, ValueRange cc) {
-                Value t = arith::AddIOp::create(b, start, u);
-                Value inRange = e.icmp(arith::CmpIPredicate::slt, t, n);
-                return llvm::to_vector(
-                    e.ifThen(inRange, cc, [&]() { return attend(t, cc); }));
-              }));
-        });
-        return llvm::to_vector(r);
-      });
-      memref::StoreOp::create(b, ml[0], partMax, acc);
-      memref::StoreOp::create(b, ml[1], partSum, acc);
+    forEachHead([&](Value g) {
+      memref::StoreOp::create(b, e.negInf(), runMax, g);
+      memref::StoreOp::create(b, e.f32(0), runSum, g);
+      forEachLane(
+          [&](Value d) { pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d); });
     });
+    e.forLoop(
+        begin, end, {}, e.index(kTokenBlock),
+        [&](Value blockStart, ValueRange) {
+          tb = blockStart;
+          Value count = arith::SubIOp::create(
+              b,
+              arith::MinSIOp::create(
+                  b, arith::AddIOp::create(b, tb, e.index(kTokenBlock)), end),
+              tb);
+          if (indices)
+            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+              Value position = arith::AddIOp::create(b, tb, j);
+              Value entry = e.load(
+                  indices,
+                  {bi, hk, arith::DivUIOp::create(b, position, blockSize)});
+              Value t = arith::AddIOp::create(
+                  b, arith::MulIOp::create(b, e.toIndex(entry), blockSize),
+                  arith::RemUIOp::create(b, position, blockSize));
+              Value valid = arith::AndIOp::create(
+                  b, e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0)),
+                  e.icmp(arith::CmpIPredicate::slt, t, n));
+              memref::StoreOp::create(b, e.select(valid, t, e.index(-1)),
+                                      blockTokens, j);
+              return SmallVector<Value>{};
+            });
+          // A short last block: its missing scores are -inf.
+          forEachHead([&](Value g) {
+            e.forLoop(count, e.index(kTokenBlock), {},
+                      [&](Value j, ValueRange) {
+                        memref::StoreOp::create(b, e.negInf(), weights,
+                                                ValueRange{g, j});
+                        return SmallVector<Value>{};
+                      });
+          });
+          // Scores: each K row (widened once) against the tile's query heads.
+          forEachTile([&](ArrayRef<Value> heads) {
+            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+              SmallVector<Value> skipped(heads.size(), e.negInf());
+              SmallVector<Value> scores = onToken(j, skipped, [&](Value t) {
+                SmallVector<Value> zeros(heads.size(), qkLoop.zero());
+                ValueRange dots = e.forLoop(
+                    e.index(0), headDim, zeros, qkLoop.step(),
+                    [&](Value d, ValueRange acc) {
+                      Value key = qkLoop.load(k, {bi, hk, t}, d);
+                      // The PV pass reads V column-chunk-wise across the
+                      // block's rows, a pattern the hardware prefetchers miss:
+                      // pull each row in while its K row streams.
+                      if (prefetchValues)
+                        memref::PrefetchOp::create(b, v,
+                                                   ValueRange{bi, hk, t, d},
+                                                   /*isWrite=*/false,
+                                                   /*localityHint=*/3,
+                                                   /*isDataCache=*/true);
+                      SmallVector<Value> next;
+                      for (auto [g, a] : llvm::zip(heads, acc))
+                        next.push_back(qkLoop.fma(
+                            qkLoop.load(q, {bi, headOf(g)}, d), key, a));
+                      return next;
+                    });
+                SmallVector<Value> result;
+                for (Value dot : dots) {
+                  Value score = e.mul(qkLoop.sum(dot), scale);
+                  if (softcap > 0) {
+                    Value cap = e.f32(softcap);
+                    score =
+                        e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+                  }
+                  result.push_back(score);
+                }
+                return result;
+              });
+              for (auto [g, score] : llvm::zip(heads, scores))
+                memref::StoreOp::create(b, score, weights, ValueRange{g, j});
+              return SmallVector<Value>{};
+            });
+          });
+          // Online softmax, once per block and head, on the block's 16 scores
+          // as one vector (entries past `count` hold -inf and weigh 0): new
+          // max, the rescale of what came before, the probabilities in place.
+          auto blockType = VectorType::get({kTokenBlock}, f32);
+          forEachHead([&](Value g) {
+            Value m = memref::LoadOp::create(b, runMax, g);
+            Value scores = vector::LoadOp::create(b, blockType, weights,
+                                                  ValueRange{g, e.index(0)});
+            Value mNew =
+                e.fastMax(m, vector::ReductionOp::create(
+                                 b, vector::CombiningKind::MAXNUMF, scores));
+            // Nothing attended yet: exps against 0 give the zeros they should.
+            Value mSafe =
+                e.select(e.fcmp(arith::CmpFPredicate::OEQ, mNew, e.negInf()),
+                         e.f32(0), mNew);
+            Value correction = e.exp(e.sub(m, mSafe));
+            Value p = e.exp(e.sub(
+                scores, vector::BroadcastOp::create(b, blockType, mSafe)));
+            vector::StoreOp::create(b, p, weights, ValueRange{g, e.index(0)});
+            Value sum = e.add(
+                e.mul(memref::LoadOp::create(b, runSum, g), correction),
+                vector::ReductionOp::create(b, vector::CombiningKind::ADD, p));
+            memref::StoreOp::create(b, mNew, runMax, g);
+            memref::StoreOp::create(b, sum, runSum, g);
+            memref::StoreOp::create(b, correction, rescale, g);
+          });
+          // Probabilities times V: per group of lane chunks the tile's
+          // accumulators stay in registers over the block, each V row widened
+          // once and each probability broadcast once per group.
+          forEachTile([&](ArrayRef<Value> heads) {
+            e.forLoop(
+                e.index(0), vHeadDim, {}, e.index(pvLanes),
+                [&](Value d0, ValueRange) {
+                  SmallVector<Value> lanes;
+                  for (int64_t c = 0; c < pvChunks; ++c)
+                    lanes.push_back(arith::AddIOp::create(
+                        b, d0, e.index(c * (pvLanes / pvChunks))));
+                  SmallVector<Value> acc;
+                  for (Value g : heads) {
+                    Value correction =
+                        pvLoop.splat(memref::LoadOp::create(b, rescale, g));
+                    for (Value d : lanes)
+                      acc.push_back(
+                          e.mul(pvLoop.load(partAcc, accAt(g), d), correction));
+                  }
+                  ValueRange sums = e.forLoop(
+                      e.index(0), count, acc, [&](Value j, ValueRange running) {
+                        return onToken(j, running, [&](Value t) {
+                          SmallVector<Value> values;
+                          for (Value d : lanes)
+                            values.push_back(pvLoop.load(v, {bi, hk, t}, d));
+                          SmallVector<Value> next;
+                          for (auto [i, g] : llvm::enumerate(heads)) {
+                            Value p = pvLoop.splat(memref::LoadOp::create(
+                                b, weights, ValueRange{g, j}));
+                            for (auto [c, value] : llvm::enumerate(values))
+                              next.push_back(pvLoop.fma(
+                                  p, value, running[i * values.size() + c]));
+                          }
+                          return next;
+                        });
+                      });
+                  for (auto [i, g] : llvm::enumerate(heads))
+                    for (auto [c, d] : llvm::enumerate(lanes))
+                      pvLoop.store(sums[i * lanes.size() + c], partAcc,
+                                   accAt(g), d);
+                  return SmallVector<Value>{};
+                });
+          });
+          return SmallVector<Value>{};
+        });
+    forEachHead([&](Value g) {
+      SmallVector<Value> at = accAt(g);
+      memref::StoreOp::create(b, memref::LoadOp::create(b, runMax, g), partMax,
+                              at);
+      memref::StoreOp::create(b, memref::LoadOp::create(b, runSum, g), partSum,
+                              at);
+    });
+  });
 
   // Merge the chunks; an empty row (every sum 0) gives output 0 and LSE
   // -inf, never NaN.

@@ -1,28 +1,130 @@
-//===- SelectLowering.cpp - hgc.select to loops -----------------------------===//
+//===- SelectLowering.cpp - hgc.select to loops
+//-----------------------------===//
+//
+// Per (batch, KV head) row: score every candidate (a token's exact q.k, or a
+// block's upper bound from its key min/max summaries), maximum over the GQA
+// group's query heads, then find the k-th largest score by a 4-pass radix
+// select over order-preserving 32-bit keys (O(n) per pass, no sort), and
+// emit the chosen candidates in ascending order (sequential reads for the
+// partial), ties broken toward the lower index.
+//
+//===----------------------------------------------------------------------===//
 
-#include "codegen/Lowerings.h"
 #include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
 
 namespace mlir::hgc::lowering {
+namespace {
+
+/// Radix-select digits: 4 passes of 8 bits over a 32-bit key.
+constexpr int64_t kDigitBits = 8, kBins = 1 << kDigitBits;
+
+/// An unsigned 32-bit key that orders like the f32 score: negative floats
+/// flipped entirely, non-negative ones with the sign bit set.
+Value orderedKey(Emitter &e, Value score) {
+  ImplicitLocOpBuilder &b = e.b;
+  Value bits = arith::BitcastOp::create(b, b.getI32Type(), score);
+  Value sign = arith::ShRSIOp::create(b, bits, e.i32(31));
+  Value mask = arith::OrIOp::create(b, sign, e.i32(INT32_MIN));
+  return arith::XOrIOp::create(b, bits, mask);
+}
+
+/// The k-th largest of `keys[0, n)` (unsigned, 1 <= k <= n) and how many of
+/// the keys equal to it belong to the top k.
+std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
+  ImplicitLocOpBuilder &b = e.b;
+  Value histogram =
+      memref::AllocaOp::create(b, MemRefType::get({kBins}, b.getI32Type()));
+  ValueRange found = e.forLoop(
+      e.index(0), e.index(32 / kDigitBits), {e.i32(0), k},
+      [&](Value pass, ValueRange state) {
+        Value prefix = state[0], remaining = state[1];
+        Value passI32 = arith::IndexCastOp::create(b, b.getI32Type(), pass);
+        Value shift = arith::SubIOp::create(
+            b, e.i32(32 - kDigitBits),
+            arith::MulIOp::create(b, passI32, e.i32(kDigitBits)));
+        // Bits fixed by earlier passes (none in the first; a shift by 32
+        // would be poison, so that pass selects 0 instead).
+        Value fixed = e.select(
+            e.icmp(arith::CmpIPredicate::eq, pass, e.index(0)), e.i32(0),
+            arith::ShLIOp::create(
+                b, e.i32(-1),
+                arith::AddIOp::create(b, shift, e.i32(kDigitBits))));
+        e.forLoop(e.index(0), e.index(kBins), {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, e.i32(0), histogram, d);
+          return SmallVector<Value>{};
+        });
+        e.forLoop(e.index(0), n, {}, [&](Value t, ValueRange) {
+          Value key = memref::LoadOp::create(b, keys, t);
+          Value matches = e.icmp(arith::CmpIPredicate::eq,
+                                 arith::AndIOp::create(b, key, fixed), prefix);
+          Value digit = arith::AndIOp::create(
+              b, arith::ShRUIOp::create(b, key, shift), e.i32(kBins - 1));
+          Value bin = e.toIndex(digit);
+          Value count = memref::LoadOp::create(b, histogram, bin);
+          Value add = arith::ExtUIOp::create(b, b.getI32Type(), matches);
+          memref::StoreOp::create(b, arith::AddIOp::create(b, count, add),
+                                  histogram, bin);
+          return SmallVector<Value>{};
+        });
+        // From the highest digit down: the bin where the count reaches
+        // `remaining` holds the k-th key; bins above it are all taken.
+        Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
+        ValueRange scan = e.forLoop(
+            e.index(0), e.index(kBins),
+            {e.index(0), e.index(0), e.index(0), falseV},
+            [&](Value i, ValueRange s) {
+              Value cumulative = s[0], digit = s[1], above = s[2], done = s[3];
+              Value d = arith::SubIOp::create(b, e.index(kBins - 1), i);
+              Value next = arith::AddIOp::create(
+                  b, cumulative,
+                  e.toIndex(memref::LoadOp::create(b, histogram, d)));
+              Value hit = arith::AndIOp::create(
+                  b,
+                  arith::XOrIOp::create(
+                      b, done,
+                      arith::ConstantOp::create(b, b.getBoolAttr(true))),
+                  e.icmp(arith::CmpIPredicate::sge, next, remaining));
+              return SmallVector<Value>{next, e.select(hit, d, digit),
+                                        e.select(hit, cumulative, above),
+                                        arith::OrIOp::create(b, done, hit)};
+            });
+        Value digit = arith::IndexCastOp::create(b, b.getI32Type(), scan[1]);
+        return SmallVector<Value>{
+            arith::OrIOp::create(b, prefix,
+                                 arith::ShLIOp::create(b, digit, shift)),
+            arith::SubIOp::create(b, remaining, scan[2])};
+      });
+  return {found[0], found[1]};
+}
+
+} // namespace
 
 LogicalResult lowerSelect(SelectOp op) {
-  if (op.getPolicy() != Selection::ExactTopK)
-    return op.emitOpError("lowering of '")
-           << stringifySelection(op.getPolicy())
-           << "' needs block summaries or quantized keys from the KV runtime";
+  Selection policy = op.getPolicy();
+  if (policy == Selection::QuantTopK)
+    return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
+                          "from the KV runtime");
+  bool byBlock = policy == Selection::BlockTopK;
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  Value q = e.buffer(op.getQuery()), k = e.buffer(op.getInputs()[0]);
+  Value q = e.buffer(op.getQuery());
+  Value first = e.buffer(op.getInputs()[0]);
+  Value second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
   Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
   Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
-  Value kvHeads = e.dim(k, 1), tokens = e.dim(k, 2);
+  Value kvHeads = e.dim(first, 1), candidates = e.dim(first, 2);
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
+  auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
+  HeadDimLoop lanes(e, headDim, inputType.getDimSize(3));
+  int64_t tile =
+      headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
 
-  // Candidates to keep for a sequence of `n` tokens.
+  // Candidates to keep for a sequence of `n`.
   auto budgetFor = [&](Value n) -> Value {
     if (std::optional<uint64_t> count = op.getK())
       return e.index(*count);
@@ -45,72 +147,108 @@ LogicalResult lowerSelect(SelectOp op) {
   } else {
     width =
         e.forLoop(e.index(0), batch, {e.index(0)}, [&](Value bi, ValueRange w) {
-          Value n = e.validTokens(lengths, bi, tokens);
+          Value n = e.validTokens(lengths, bi, candidates);
           return SmallVector<Value>{
               arith::MaxSIOp::create(b, w[0], budgetFor(n))};
         })[0];
   }
   Value out = e.alloc(resultType, {batch, kvHeads, width});
 
+  // A candidate's score for query head h: q.k scaled, or for a block the
+  // largest q.k any key inside its per-lane [min, max] box can reach.
+  auto scoresOf = [&](Value bi, Value hk, Value c, ArrayRef<Value> heads) {
+    SmallVector<Value> zeros(heads.size(), lanes.zero());
+    ValueRange sums = e.forLoop(
+        e.index(0), headDim, zeros, lanes.step(), [&](Value d, ValueRange acc) {
+          Value lo = lanes.load(first, {bi, hk, c}, d);
+          Value hi = byBlock ? lanes.load(second, {bi, hk, c}, d) : Value();
+          SmallVector<Value> next;
+          for (auto [h, a] : llvm::zip(heads, acc)) {
+            Value query = lanes.load(q, {bi, h}, d);
+            if (!byBlock) {
+              next.push_back(lanes.fma(query, lo, a));
+              continue;
+            }
+            // The scale folds into the query so a negative one bounds too.
+            query = e.mul(query, lanes.splat(scale));
+            next.push_back(
+                e.add(a, e.fastMax(e.mul(query, lo), e.mul(query, hi))));
+          }
+          return next;
+        });
+    SmallVector<Value> scores;
+    for (Value sum : sums)
+      scores.push_back(byBlock ? lanes.sum(sum) : e.mul(lanes.sum(sum), scale));
+    return scores;
+  };
+
   e.parallel({batch, kvHeads}, [&](ValueRange row) {
     Value bi = row[0], hk = row[1];
-    Value n = e.validTokens(lengths, bi, tokens);
+    Value n = e.validTokens(lengths, bi, candidates);
     Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
-    // Keeping every candidate needs no scores: the indices in order.
-    Value keepAll = e.icmp(arith::CmpIPredicate::sge, keep, n);
-    Value scored = e.select(keepAll, e.index(0), n);
-    // Score of a token for the group: the maximum over its query heads.
-    Value scores = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{scored});
-    e.forLoop(e.index(0), scored, {}, [&](Value t, ValueRange) {
-      Value best = e.forLoop(
-          e.index(0), group, {e.negInf()}, [&](Value g, ValueRange m) {
-            Value h = arith::AddIOp::create(
-                b, arith::MulIOp::create(b, hk, group), g);
-            Value dot = e.forLoop(
-                e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange s) {
-                  return SmallVector<Value>{
-                      e.add(s[0], e.mul(e.loadF32(q, {bi, h, d}),
-                                        e.loadF32(k, {bi, hk, t, d})))};
-                })[0];
-            return SmallVector<Value>{e.max(m[0], e.mul(dot, scale))};
-          })[0];
-      memref::StoreOp::create(b, best, scores, t);
-      return SmallVector<Value>{};
-    });
-    // Otherwise `keep` rounds of argmax (ties to the lower index), each
-    // retiring its winner to -inf.
-    e.forLoop(e.index(0), width, {}, [&](Value j, ValueRange) {
-      Value active = e.icmp(arith::CmpIPredicate::slt, j, keep);
-      Value jIndex = arith::IndexCastOp::create(b, b.getI32Type(), j);
-      Value identity = e.select(active, jIndex, e.i32(-1));
-      Value scan = arith::AndIOp::create(
-          b, active,
-          arith::XOrIOp::create(
-              b, keepAll, arith::ConstantOp::create(b, b.getBoolAttr(true))));
-      Value chosen = e.ifThen(scan, {identity}, [&]() {
-        ValueRange found = e.forLoop(
-            e.index(0), n, {e.negInf(), e.i32(-1)},
-            [&](Value t, ValueRange best) {
-              Value s = memref::LoadOp::create(b, scores, t);
-              Value better = e.fcmp(arith::CmpFPredicate::OGT, s, best[0]);
-              Value ti = arith::IndexCastOp::create(b, b.getI32Type(), t);
-              return SmallVector<Value>{e.select(better, s, best[0]),
-                                        e.select(better, ti, best[1])};
+    Value keys = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+        ValueRange{n});
+    Value partial = arith::AndIOp::create(
+        b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
+        e.icmp(arith::CmpIPredicate::slt, keep, n));
+    auto ifOp = scf::IfOp::create(b, partial, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenYield());
+      Value h0 = arith::MulIOp::create(b, hk, group);
+      e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
+        Value best =
+            e.forLoop(e.index(0), group, {e.negInf()}, e.index(tile),
+                      [&](Value g0, ValueRange m) {
+                        SmallVector<Value> heads;
+                        for (int64_t i = 0; i < tile; ++i)
+                          heads.push_back(arith::AddIOp::create(
+                              b, h0, arith::AddIOp::create(b, g0, e.index(i))));
+                        Value running = m[0];
+                        for (Value s : scoresOf(bi, hk, c, heads))
+                          running = e.fastMax(running, s);
+                        return SmallVector<Value>{running};
+                      })[0];
+        memref::StoreOp::create(b, orderedKey(e, best), keys, c);
+        return SmallVector<Value>{};
+      });
+      auto [threshold, ties] = radixSelect(e, keys, n, keep);
+      // Candidates above the threshold, and the first `ties` equal to it.
+      e.forLoop(
+          e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
+            Value key = memref::LoadOp::create(b, keys, c);
+            Value tie = arith::AndIOp::create(
+                b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
+                e.icmp(arith::CmpIPredicate::slt, s[1], ties));
+            Value take = arith::OrIOp::create(
+                b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
+            e.ifThen(take, {}, [&]() {
+              memref::StoreOp::create(
+                  b, arith::IndexCastOp::create(b, b.getI32Type(), c), out,
+                  ValueRange{bi, hk, s[0]});
+              return SmallVector<Value>{};
             });
-        Value index = found[1];
-        Value hit = e.icmp(arith::CmpIPredicate::sge, index, e.i32(0));
-        e.ifThen(hit, {}, [&]() {
-          memref::StoreOp::create(b, e.negInf(), scores, e.toIndex(index));
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{index};
-      })[0];
-      memref::StoreOp::create(b, chosen, out, ValueRange{bi, hk, j});
+            return SmallVector<Value>{
+                e.select(take, arith::AddIOp::create(b, s[0], e.index(1)),
+                         s[0]),
+                e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)),
+                         s[1])};
+          });
+      b.setInsertionPoint(ifOp.elseYield());
+      // Keeping every candidate (or none) needs no scores.
+      e.forLoop(e.index(0), keep, {}, [&](Value j, ValueRange) {
+        memref::StoreOp::create(
+            b, arith::IndexCastOp::create(b, b.getI32Type(), j), out,
+            ValueRange{bi, hk, j});
+        return SmallVector<Value>{};
+      });
+    }
+    e.forLoop(keep, width, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, e.i32(-1), out, ValueRange{bi, hk, j});
       return SmallVector<Value>{};
     });
-    // The deallocation pipeline frees `scores` (it rejects explicit frees).
+    // The deallocation pipeline frees `keys` (it rejects explicit frees).
   });
   op.getIndices().replaceAllUsesWith(e.tensor(out, resultType));
   op.erase();

@@ -1,9 +1,10 @@
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops -verify-diagnostics
 
-func.func @block_select(%q: tensor<1x4x8xf32>, %a: tensor<1x2x4x8xf32>) -> tensor<1x2x2xi32> {
-  // expected-error @+1 {{lowering of 'block_topk' needs block summaries or quantized keys from the KV runtime}}
-  %i = hgc.select block_topk %q, %a, %a {k = 2 : i64, block_size = 16 : i64}
-      : (tensor<1x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x2xi32>
+func.func @quant_select(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x4x8xi8>,
+    %scales: tensor<1x2x4xf32>) -> tensor<1x2x2xi32> {
+  // expected-error @+1 {{lowering of 'quant_topk' needs quantized keys from the KV runtime}}
+  %i = hgc.select quant_topk %q, %codes, %scales {k = 2 : i64}
+      : (tensor<1x4x8xf32>, tensor<1x2x4x8xi8>, tensor<1x2x4xf32>) -> tensor<1x2x2xi32>
   return %i : tensor<1x2x2xi32>
 }
 

@@ -7,9 +7,13 @@
 // parallel loop merges the splits and guards empty rows (0, -inf).
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops="kv-split=16" \
 // RUN:   | FileCheck %s --check-prefix=SPLIT
+// Every f32 exp of the kernels is an inline polynomial, not a libm call.
+// RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops \
+// RUN:   | FileCheck %s --check-prefix=NOEXP
+// NOEXP-NOT: math.exp
 // CHECK-LABEL: func.func @partial_dense
-// CHECK: %[[Q:.+]] = bufferization.to_buffer %{{.+}} read_only
-// CHECK: %[[KVHEADS:.+]] = memref.dim %{{.+}}, %c1{{.*}} : memref<2x2x?x16xf16>
+// CHECK: %[[Q:.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<2x8x16xf32> to memref<2x8x16xf32, strided<[?, ?, 1], offset: ?>>
+// CHECK: %[[KVHEADS:.+]] = memref.dim %{{.+}}, %c1{{.*}} : memref<2x2x?x16xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK: %[[GROUP:.+]] = arith.divui %{{.+}}, %[[KVHEADS]]
 // CHECK: %[[OUT:.+]] = memref.alloc() : memref<2x8x16xf32>
 // CHECK: %[[LSE:.+]] = memref.alloc() : memref<2x8xf32>
@@ -18,19 +22,29 @@
 // CHECK: scf.parallel (%{{.+}}, %{{.+}}, %{{.+}}) = {{.+}} to (%{{.+}}, %[[KVHEADS]], %[[SPLITS]])
 // CHECK:   %[[SCORES:.+]] = memref.alloca(%[[GROUP]]) : memref<?x16xf32>
 // CHECK:   scf.for {{.+}} step %c16
-// CHECK:     scf.for
+// A short last block is padded with -inf scores.
+// CHECK:     memref.store %{{.+}}, %[[SCORES]]
+// The 4 query heads of a group share each widened K row.
+// CHECK:     scf.for {{.+}} to %[[GROUP]] step %c4
 // CHECK:       scf.for
-// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>)
-// CHECK:           vector.load %[[Q]]{{.+}} vector<8xf32>
-// CHECK:           vector.load {{.+}} : memref<2x2x?x16xf16>, vector<8xf16>
+// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:           vector.load {{.+}} : memref<2x2x?x16xf16, strided<[?, ?, ?, 1], offset: ?>>, vector<8xf16>
 // CHECK:           arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
-// CHECK:           vector.fma
+// CHECK:           memref.prefetch
+// CHECK:           vector.load %[[Q]]{{.+}} vector<8xf32>
+// CHECK-COUNT-4:   vector.fma
 // CHECK:         vector.reduction <add>
 // CHECK:         memref.store {{.+}}, %[[SCORES]]
-// CHECK:     arith.maximumf
-// CHECK:     math.exp
-// CHECK:     math.exp
-// CHECK:     vector.fma
+// One online-softmax update per head and block, on a 16-lane vector.
+// CHECK:     vector.load %[[SCORES]]{{.+}} vector<16xf32>
+// CHECK:     vector.reduction <maxnumf>
+// CHECK:     arith.subf {{.+}} : vector<16xf32>
+// CHECK:     vector.store {{.+}}, %[[SCORES]]
+// P times V: 2 lane chunks x 4 heads of accumulators carried over the block.
+// CHECK:     scf.for {{.+}} to %[[GROUP]] step %c4
+// CHECK:       scf.for {{.+}} step %c16
+// CHECK:         scf.for {{.+}} iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-8:   vector.fma
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq
 // CHECK:   arith.cmpf ogt
@@ -50,18 +64,27 @@ func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
 
 // -----
 
-// Selected blocks: negative indices skipped, tokens past the length skipped,
-// softcap through tanh.
-// The head dim 8 is one vector; block chunks count blocks (2048 / 16).
+// Selected blocks: the kernel walks positions (entries x block_size tokens,
+// split in chunks of 2048); each block of 16 positions first resolves its
+// tokens (-1 for a negative entry or a token past the length), then skips
+// those without touching K or V. Softcap through tanh.
 // CHECK-LABEL: func.func @partial_blocks
-// CHECK: arith.ceildivui %{{.+}}, %c128
+// CHECK: %[[POSITIONS:.+]] = arith.muli %{{.+}}, %c16
+// CHECK: arith.ceildivui %[[POSITIONS]], %c2048
 // CHECK: scf.parallel
-// CHECK: scf.for
-// CHECK:   arith.cmpi sge
-// CHECK:   scf.if
-// CHECK:     arith.muli
+// CHECK:   %[[TOKENS:.+]] = memref.alloca() : memref<16xindex>
+// CHECK:   scf.for
 // CHECK:     scf.for
+// CHECK:       arith.divui
+// CHECK:       memref.load
+// CHECK:       arith.remui
+// CHECK:       arith.cmpi sge
 // CHECK:       arith.cmpi slt
+// CHECK:       memref.store %{{.+}}, %[[TOKENS]]
+// CHECK:     memref.load %[[TOKENS]]
+// CHECK:     arith.cmpi sge
+// CHECK:     scf.if
+// CHECK:       vector.load {{.+}} vector<8xbf16>
 // CHECK:       math.tanh
 func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
     %i: tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
@@ -74,15 +97,41 @@ func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
 
 // -----
 
-// Selection: per KV head, the maximum over the group, then rounds of argmax;
-// a fractional budget sizes the result from the longest sequence.
+// Exact selection per KV head: a token's score is the maximum over the
+// group's query heads (4 heads share each widened K row), stored as an
+// order-preserving i32 key; a 4-pass radix select (8-bit digits, a 256-bin
+// histogram) finds the k-th largest key; one more pass writes the chosen
+// tokens in ascending order (ties to the lower index) and -1 past them.
+// Keeping every token (or none) skips the scores. A fractional budget sizes
+// the result from the longest sequence.
 // CHECK-LABEL: func.func @select_fraction
 // CHECK: %[[W:.+]] = scf.for {{.+}} -> (index)
 // CHECK:   math.ceil
-// CHECK: memref.alloc(%[[W]]) : memref<2x2x?xi32>
+// CHECK: %[[OUT:.+]] = memref.alloc(%[[W]]) : memref<2x2x?xi32>
 // CHECK: scf.parallel
-// CHECK:   arith.maximumf
-// CHECK:   arith.cmpf ogt
+// CHECK:   %[[KEYS:.+]] = memref.alloc(%{{.+}}) : memref<?xi32>
+// CHECK:   scf.if
+// CHECK:     scf.for
+// CHECK:       scf.for {{.+}} step %c4
+// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-4:   vector.fma
+// CHECK:       arith.bitcast {{.+}} : f32 to i32
+// CHECK:       arith.shrsi
+// CHECK:       arith.xori
+// CHECK:       memref.store {{.+}}, %[[KEYS]]
+// CHECK:     %[[HIST:.+]] = memref.alloca() : memref<256xi32>
+// CHECK:     %[[KTH:.+]]:2 = scf.for {{.+}} to %c4{{.*}} -> (i32, index)
+// CHECK:       arith.shrui
+// CHECK:       memref.store {{.+}}, %[[HIST]]
+// CHECK:       scf.for {{.+}} to %c256{{.*}} -> (index, index, index, i1)
+// CHECK:     scf.for {{.+}} -> (index, index)
+// CHECK:       arith.cmpi ugt, %{{.+}}, %[[KTH]]#0
+// CHECK:       scf.if
+// CHECK:         memref.store {{.+}}, %[[OUT]]
+// CHECK:   } else {
+// CHECK:     memref.store {{.+}}, %[[OUT]]
+// CHECK:   scf.for
+// CHECK:     memref.store %c-1_i32, %[[OUT]]
 // CHECK-NOT: hgc.select
 func.func @select_fraction(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf32>,
     %n: tensor<2xi32>) -> tensor<2x2x?xi32> {
@@ -96,8 +145,7 @@ func.func @select_fraction(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf32>,
 // CHECK-LABEL: func.func @merge
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq
-// CHECK:   math.exp
-// CHECK:   math.exp
+// CHECK:   math.fma
 // CHECK:   scf.for
 // CHECK-NOT: hgc.lse_merge
 func.func @merge(%a: tensor<1x4x8xf32>, %b: tensor<1x4x8xf32>, %la: tensor<1x4xf32>,

@@ -1,12 +1,14 @@
 // The named host pipeline takes split-level hgc to the LLVM dialect: rows on
-// OpenMP threads, math as LLVM intrinsics, nothing of hgc/scf/memref left.
+// OpenMP threads, exps as inline polynomials (FMAs), math as LLVM
+// intrinsics, nothing of hgc/scf/memref left.
 // RUN: hgc-opt %s -hgc-host-pipeline | FileCheck %s
 
 // CHECK-LABEL: llvm.func @step
 // CHECK: omp.parallel
 // CHECK: omp.wsloop
-// CHECK: llvm.intr.exp
+// CHECK: llvm.intr.fma
 // CHECK: llvm.intr.log
+// CHECK-NOT: @expf
 // CHECK-NOT: hgc.
 // CHECK-NOT: scf.
 // CHECK-NOT: memref.

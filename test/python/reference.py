@@ -73,6 +73,40 @@ def select_scores(q, k, scale=None):
     return scores * scale
 
 
+def block_summaries(k, block):
+    """Per-block key minimum and maximum [batch, kv_heads, blocks, dim] over
+    the first `lengths` tokens' blocks (a short last block summarizes what
+    it holds)."""
+    batch, kv_heads, tokens, dim = k.shape
+    blocks = -(-tokens // block)
+    lo = np.empty((batch, kv_heads, blocks, dim), k.dtype)
+    hi = np.empty_like(lo)
+    for j in range(blocks):
+        part = k[:, :, j * block:(j + 1) * block]
+        lo[:, :, j], hi[:, :, j] = part.min(2), part.max(2)
+    return lo, hi
+
+
+def block_scores(q, lo, hi, scale=None):
+    """Upper bound of scale * q.k over each block's [min, max] box, max over
+    the group's query heads: [batch, kv_heads, blocks]."""
+    batch, q_heads, dim = q.shape
+    kv_heads = lo.shape[1]
+    group = q_heads // kv_heads
+    scale = 1.0 / np.sqrt(dim) if scale is None else scale
+    scores = np.full(lo.shape[:3], -np.inf)
+    for h in range(q_heads):
+        qs = q[:, h, None, :] * scale
+        bound = np.maximum(qs * lo[:, h // group], qs * hi[:, h // group]).sum(-1)
+        scores[:, h // group] = np.maximum(scores[:, h // group], bound)
+    return scores
+
+
+def top_set(scores, count):
+    """The `count` highest entries, ties to the lower index (ascending)."""
+    return np.sort(np.argsort(-scores, kind="stable")[:count])
+
+
 def lse_merge(outputs, lses):
     lses = np.stack(lses)
     m = lses.max(0)

@@ -128,6 +128,67 @@ func.func @main(%q: {qt}, %k: {kt}, %n: tensor<{b}xi32>) -> {it} {{
             assert np.all(indices[bi, hk, count:] == -1)
 
 
+def select_program(policy, b, hq, hkv, t, d, elt, budget, width):
+    qt, kt = tensor((b, hq, d), "f32"), tensor((b, hkv, t, d), elt)
+    it = f"tensor<{b}x{hkv}x{width}xi32>"
+    inputs = f"%k" if policy == "exact_topk" else "%k, %k2"
+    types = kt if policy == "exact_topk" else f"{kt}, {kt}"
+    args = f"%k: {kt}" + ("" if policy == "exact_topk" else f", %k2: {kt}")
+    return f"""
+func.func @main(%q: {qt}, {args}, %n: tensor<{b}xi32>) -> {it} {{
+  %i = hgc.select {policy} %q, {inputs} lengths(%n) {budget}
+      : ({qt}, {types}, tensor<{b}xi32>) -> {it}
+  return %i : {it}
+}}"""
+
+
+def test_select_ties_and_long_rows(hgc_runner, tmp_path):
+    """Thousands of candidates over every radix digit, most scores tied
+    (keys drawn from 40 rows): the top set is exact, ties go to the lower
+    index, and the chosen tokens come out in ascending order."""
+    rng = np.random.default_rng(5)
+    b, hq, hkv, t, d = 2, 8, 2, 5000, 16
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    pool = rng.standard_normal((40, d)).astype(np.float32)
+    k = pool[rng.integers(0, 40, (b, hkv, t))]
+    lengths = np.array([5000, 3111], np.int32)
+    program = select_program("exact_topk", b, hq, hkv, t, d, "f32",
+                             "{k = 333 : i64}", 333)
+    (indices,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, k, lengths])
+    scores = ref.select_scores(q.astype(np.float64), k.astype(np.float64))
+    for bi in range(b):
+        for hk in range(hkv):
+            # Tied f32 keys are bit-identical rows: equal scores in hgc too.
+            want = ref.top_set(scores[bi, hk, :lengths[bi]], 333)
+            np.testing.assert_array_equal(indices[bi, hk], want)
+
+
+@pytest.mark.parametrize("elt", ["float32", "float16"])
+def test_select_block_topk(hgc_runner, tmp_path, elt):
+    """Block selection from per-block key min/max: the blocks whose
+    upper-bound score is highest, ascending, -1 past a short row."""
+    rng = np.random.default_rng(9)
+    b, hq, hkv, blocks, d, block = 2, 8, 2, 300, 16, 16
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k_in, k = ref.as_kv(rng.standard_normal((b, hkv, blocks * block, d)),
+                        elt if elt != "float32" else np.float32)
+    lo, hi = ref.block_summaries(k, block)
+    lo_in, hi_in = lo.astype(k_in.dtype), hi.astype(k_in.dtype)
+    lengths = np.array([300, 7], np.int32)
+    program = select_program("block_topk", b, hq, hkv, blocks, d,
+                             MLIR_TYPE[elt],
+                             "{k = 12 : i64, block_size = 16 : i64}", 12)
+    (indices,) = ref.run_hgc(hgc_runner, tmp_path, program,
+                             [q, lo_in, hi_in, lengths])
+    scores = ref.block_scores(q.astype(np.float64), lo, hi)
+    for bi in range(b):
+        for hk in range(hkv):
+            count = min(12, lengths[bi])
+            want = ref.top_set(scores[bi, hk, :lengths[bi]], count)
+            np.testing.assert_array_equal(indices[bi, hk, :count], want)
+            assert np.all(indices[bi, hk, count:] == -1)
+
+
 def test_lse_merge(hgc_runner, tmp_path):
     rng = np.random.default_rng(5)
     shape = (2, 6, 16)

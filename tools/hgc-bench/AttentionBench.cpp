@@ -201,22 +201,32 @@ struct HgcRunner {
         randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype),
         randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype)};
     std::vector<hgc::NpyArray> outputs;
-    std::vector<double> times;
-    auto started = std::chrono::steady_clock::now();
-    for (int i = 0; i < 2 + repeats; ++i) {
-      auto start = std::chrono::steady_clock::now();
+    using Clock = std::chrono::steady_clock;
+    auto step = [&]() -> std::optional<double> {
+      auto start = Clock::now();
       if (llvm::Error error = (*compiled)->run(inputs, outputs)) {
         llvm::errs() << llvm::toString(std::move(error)) << "\n";
         return std::nullopt;
       }
-      double ms = std::chrono::duration<double, std::milli>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-      if (i >= 2)
-        times.push_back(ms);
+      return std::chrono::duration<double, std::milli>(Clock::now() - start)
+          .count();
+    };
+    // Warm up for 2 steps and at least half a second (thread pool, page
+    // tables, clock ramp) before timing.
+    auto started = Clock::now();
+    for (int i = 0;
+         i < 2 || Clock::now() - started < std::chrono::milliseconds(500); ++i)
+      if (!step())
+        return std::nullopt;
+    std::vector<double> times;
+    started = Clock::now();
+    for (int i = 0; i < repeats; ++i) {
+      std::optional<double> ms = step();
+      if (!ms)
+        return std::nullopt;
+      times.push_back(*ms);
       // Long rows stop early once a stable median is in hand.
-      if (times.size() >= 5 &&
-          std::chrono::steady_clock::now() - started > std::chrono::seconds(8))
+      if (times.size() >= 5 && Clock::now() - started > std::chrono::seconds(8))
         break;
     }
     std::sort(times.begin(), times.end());
