@@ -251,10 +251,13 @@ LogicalResult lowerAttention(AttentionOp op) {
         present.replaceAllUsesWith(joined);
         continue;
       }
-      Value buffer = e.alloc(type, {batch, kvHeads, total, dim});
+      // Structured bindings cannot be captured before C++20.
+      HeadsAccessor &source = *current;
+      Value pastSource = pastBuf, headSize = dim;
+      Value buffer = e.alloc(type, {batch, kvHeads, total, headSize});
       e.parallel({batch, kvHeads, total}, [&](ValueRange at) {
-        e.forLoop(e.index(0), dim, {}, [&](Value d, ValueRange) {
-          e.storeF32(loadKV(*current, pastBuf, at[0], at[1], at[2], d), buffer,
+        e.forLoop(e.index(0), headSize, {}, [&](Value d, ValueRange) {
+          e.storeF32(loadKV(source, pastSource, at[0], at[1], at[2], d), buffer,
                      {at[0], at[1], at[2], d});
           return SmallVector<Value>{};
         });
