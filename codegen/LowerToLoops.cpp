@@ -83,8 +83,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
                         "hgc-hybrid-pipeline (bind, place, split) first");
         return WalkResult::interrupt();
       }
-      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp, AttentionOp>(
-              op))
+      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp,
+              KVSummariesOp, AttentionOp>(op))
         ops.push_back(op);
       return WalkResult::advance();
     });
@@ -100,6 +100,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
         lowered = lowerSelect(select);
       else if (auto attention = dyn_cast<AttentionOp>(op))
         lowered = lowerAttention(attention);
+      else if (auto summaries = dyn_cast<KVSummariesOp>(op))
+        lowered = lowerKVSummaries(summaries);
       else
         lowered = lowerKVView(cast<KVViewOp>(op));
       if (failed(lowered))

@@ -25,6 +25,8 @@ LogicalResult lowerSelect(SelectOp op);
 LogicalResult lowerAttention(AttentionOp op);
 /// A tier's view of a cache bound over plain tensors.
 LogicalResult lowerKVView(KVViewOp op);
+/// A tier's per-block key summaries of a cache bound over plain tensors.
+LogicalResult lowerKVSummaries(KVSummariesOp op);
 
 } // namespace mlir::hgc::lowering
 

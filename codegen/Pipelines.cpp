@@ -23,6 +23,7 @@ void hgc::buildPlacementPipeline(OpPassManager &pm,
   place.sink = options.sink;
   place.window = options.window;
   place.budget = options.budget;
+  place.block = options.block;
   // Imported graphs carry identity copies and reshape chains (Cast,
   // Identity, Unsqueeze/Reshape pairs) between the ops raising looks for.
   pm.addPass(createCanonicalizerPass());
@@ -81,7 +82,8 @@ namespace {
 struct HybridPipelineOptions
     : public PassPipelineOptions<HybridPipelineOptions> {
   PassOptions::Option<std::string> policy{
-      *this, "policy", llvm::cl::desc("placement policy: full or hgca"),
+      *this, "policy",
+      llvm::cl::desc("placement policy: full, hgca or quest"),
       llvm::cl::init(PlacementOptions{}.policy)};
   PassOptions::Option<int64_t> sink{
       *this, "sink", llvm::cl::desc("attention-sink tokens on the device"),
@@ -93,6 +95,10 @@ struct HybridPipelineOptions
       *this, "budget",
       llvm::cl::desc("host tokens attended per KV head: count or fraction"),
       llvm::cl::init(PlacementOptions{}.budget)};
+  PassOptions::Option<int64_t> block{
+      *this, "block",
+      llvm::cl::desc("tokens per selected block (quest): a power of two"),
+      llvm::cl::init(PlacementOptions{}.block)};
 };
 } // namespace
 
@@ -104,7 +110,8 @@ void hgc::registerHgcPipelines() {
       [](OpPassManager &pm, const HybridPipelineOptions &options) {
         buildHybridPipeline(pm,
                             PlacementOptions{options.policy, options.sink,
-                                             options.window, options.budget});
+                                             options.window, options.budget,
+                                             options.block});
       });
   PassPipelineRegistration<>(
       "hgc-host-pipeline",

@@ -329,20 +329,30 @@ namespace {
 /// `[batch]` lengths) against the cache they are bound to or viewed from.
 LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
                               RankedTensorType value, KVCacheType cache,
-                              Value lengths) {
+                              Value lengths, StringRef keyName = "key",
+                              StringRef valueName = "value") {
   if (key != value)
-    return op->emitOpError("key and value must have one type, got ")
-           << key << " and " << value;
+    return op->emitOpError() << keyName << " and " << valueName
+                             << " must have one type, got " << key << " and "
+                             << value;
   if (key.getElementType() != cache.getElementType())
-    return op->emitOpError("key element type ")
-           << key.getElementType() << " differs from the cache's "
-           << cache.getElementType();
+    return op->emitOpError() << keyName << " element type "
+                             << key.getElementType()
+                             << " differs from the cache's "
+                             << cache.getElementType();
   int64_t batch = key.getRank() == 4 ? key.getDimSize(0) : ShapedType::kDynamic;
-  if (failed(verifyShape(op, "key", key,
+  if (failed(verifyShape(op, keyName, key,
                          {batch, cache.getKvHeads(), ShapedType::kDynamic,
                           cache.getHeadDim()})))
     return failure();
   return verifyLengths(op, lengths, batch);
+}
+
+LogicalResult verifyBlockSize(Operation *op, StringRef name, int64_t block) {
+  if (block <= 0 || !llvm::isPowerOf2_64(block))
+    return op->emitOpError() << name << " must be a positive power of two, got "
+                             << block;
+  return success();
 }
 } // namespace
 
@@ -357,7 +367,28 @@ LogicalResult BindKVOp::verify() {
     return emitOpError("binds ")
            << tokens << " tokens to a cache of max_tokens "
            << cache.getMaxTokens();
-  return success();
+  if (static_cast<bool>(getKeyMin()) != static_cast<bool>(getKeyMax()))
+    return emitOpError("summaries need both the key minimum and maximum");
+  if (static_cast<bool>(getKeyMin()) != getSummaryBlock().has_value())
+    return emitOpError("summaries and summary_block go together");
+  if (!getKeyMin())
+    return success();
+  int64_t block = static_cast<int64_t>(*getSummaryBlock());
+  if (failed(verifyBlockSize(getOperation(), "summary_block", block)))
+    return failure();
+  auto keyMin = cast<RankedTensorType>(getKeyMin().getType());
+  auto keyMax = cast<RankedTensorType>(getKeyMax().getType());
+  if (failed(verifyKVOfCache(getOperation(), keyMin, keyMax, cache,
+                             /*lengths=*/Value(), "key minimum",
+                             "key maximum")))
+    return failure();
+  // One summary per block of `block` tokens, the last one possibly short.
+  int64_t blocks = ShapedType::isDynamic(tokens)
+                       ? ShapedType::kDynamic
+                       : llvm::divideCeil(tokens, block);
+  return verifyShape(getOperation(), "key minimum", keyMin,
+                     {getKey().getType().getDimSize(0), cache.getKvHeads(),
+                      blocks, cache.getHeadDim()});
 }
 
 //===----------------------------------------------------------------------===//
@@ -380,6 +411,28 @@ LogicalResult KVViewOp::verify() {
 }
 
 void KVViewOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
+// KVSummariesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVSummariesOp::verify() {
+  if (failed(verifyBlockSize(getOperation(), "block_size", getBlockSize())))
+    return failure();
+  if (PlacementAttr placement = getPlacementAttr())
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+  return verifyKVOfCache(getOperation(), getKeyMin().getType(),
+                         getKeyMax().getType(), getCache().getType(),
+                         getLengths(), "key minimum", "key maximum");
+}
+
+void KVSummariesOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());

@@ -111,7 +111,7 @@ def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
   let hasVerifier = 1;
 }
 
-def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure]> {
+def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
   let summary = "a KV cache over plain key and value tensors";
   let description = [{
     Binds `key`/`value` `[batch, kv_heads, tokens, head_dim]` (a model's
@@ -121,17 +121,29 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure]> {
     host lowering resolves each tier's `hgc.kv_view` by slicing these tensors
     per the placement.
 
+    `summaries` are the engine's per-block key minimum and maximum
+    `[batch, kv_heads, ceil(tokens / summary_block), head_dim]` over blocks
+    of `summary_block` tokens from token 0 (kept up to date as tokens are
+    appended, as the KV runtime keeps its page summaries): block selection
+    reads them instead of every key.
+
     ```mlir
-    %cache = hgc.bind_kv %k, %v lengths(%n)
-        : tensor<2x8x?x128xf16>, tensor<2x8x?x128xf16>, tensor<2xi32>
+    %cache = hgc.bind_kv %k, %v lengths(%n : tensor<2xi32>)
+        summaries(%kmin, %kmax : tensor<2x8x?x128xf16>, tensor<2x8x?x128xf16>)
+        {summary_block = 16 : i64}
+        : tensor<2x8x?x128xf16>, tensor<2x8x?x128xf16>
         -> !hgc.kv_cache<8x128xf16>
     ```
   }];
   let arguments = (ins Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
-      Optional<Hgc_I32Tensor>:$lengths);
+      Optional<Hgc_I32Tensor>:$lengths, Optional<Hgc_FloatTensor>:$keyMin,
+      Optional<Hgc_FloatTensor>:$keyMax,
+      OptionalAttr<I64Attr>:$summary_block);
   let results = (outs Hgc_KVCacheType:$cache);
   let assemblyFormat = [{
-    $key `,` $value (`lengths` `(` $lengths^ `:` type($lengths) `)`)? attr-dict
+    $key `,` $value (`lengths` `(` $lengths^ `:` type($lengths) `)`)?
+    (`summaries` `(` $keyMin^ `,` $keyMax `:` type($keyMin) `,` type($keyMax)
+     `)`)? attr-dict
     `:` type($key) `,` type($value) `->` qualified(type($cache))
   }];
   let hasVerifier = 1;
@@ -165,6 +177,36 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
   let assemblyFormat = [{
     $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
     type($key) `,` type($value) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_KVSummariesOp : Hgc_Op<"kv_summaries",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "per-block key minimum and maximum of one tier's tokens";
+  let description = [{
+    Summarizes the keys `hgc.kv_view` exposes for the same cache, tier and
+    placement in blocks of `block_size` tokens (from the view's first token;
+    a short last block summarizes what it holds): the channel-wise minimum
+    and maximum `[batch, kv_heads, blocks, head_dim]` and each sequence's
+    block count in `lengths`. `hgc.select block_topk` scores blocks from
+    them (Quest). A cache that keeps summaries (a runtime's pages, or
+    `hgc.bind_kv` with `summaries` aligned to the tier) is read, not
+    recomputed.
+
+    ```mlir
+    %min, %max, %blocks = hgc.kv_summaries %cache tier host {block_size = 16 : i64}
+        : !hgc.kv_cache<8x128xf16>
+        -> tensor<1x8x?x128xf16>, tensor<1x8x?x128xf16>, tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement, I64Attr:$block_size);
+  let results = (outs Hgc_FloatTensor:$keyMin, Hgc_FloatTensor:$keyMax,
+      Hgc_I32Tensor:$lengths);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($keyMin) `,` type($keyMax) `,` type($lengths)
   }];
   let hasVerifier = 1;
 }

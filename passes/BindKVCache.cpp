@@ -63,7 +63,9 @@ void bindDecodeStep(AttentionOp op) {
   }
   auto cacheType =
       KVCacheType::get(k.getDimSize(1), k.getDimSize(3), k.getElementType());
-  Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths);
+  Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
+                                 /*keyMin=*/Value(), /*keyMax=*/Value(),
+                                 /*summary_block=*/IntegerAttr());
 
   SmallVector<ReassociationIndices> dropQueryAxis = {{0}, {1}, {2, 3}};
   Value query =

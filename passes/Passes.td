@@ -60,6 +60,9 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
     * `hgca`: the first `sink` tokens and the last `window` tokens dense on
       the device, every other token on the host attended over an exact
       per-KV-head top-`budget` (HGCA).
+    * `quest`: the same tiers, the host attending its top blocks of `block`
+      tokens, scored from per-block key min/max summaries (Quest,
+      ScoutAttention); `budget` tokens become whole blocks.
 
     `budget` uses the attribute's spelling: an integer is a token count, a
     number with a decimal point a fraction in (0, 1] of the host tokens. The
@@ -72,9 +75,10 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
   let options = [
     Option<"policy", "policy", "std::string",
            "::mlir::hgc::PlacementOptions{}.policy",
-           "placement policy: full (all tokens on one tier, exact) or hgca "
+           "placement policy: full (all tokens on one tier, exact), hgca "
            "(sinks + recent window dense on the device, the rest on the host "
-           "over an exact per-KV-head top-k)">,
+           "over an exact per-KV-head top-k) or quest (the host's top blocks "
+           "from key min/max summaries)">,
     Option<"sink", "sink", "int64_t", "::mlir::hgc::PlacementOptions{}.sink",
            "attention-sink tokens kept on the device (hgca)">,
     Option<"window", "window", "int64_t",
@@ -82,8 +86,11 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
            "most recent tokens kept on the device (hgca)">,
     Option<"budget", "budget", "std::string",
            "::mlir::hgc::PlacementOptions{}.budget",
-           "host tokens attended per KV head (hgca): an integer count, or a "
-           "fraction in (0, 1] written with a decimal point">
+           "host tokens attended per KV head (hgca, quest): an integer "
+           "count, or a fraction in (0, 1] written with a decimal point">,
+    Option<"block", "block", "int64_t",
+           "::mlir::hgc::PlacementOptions{}.block",
+           "tokens per selected block (quest): a power of two">
   ];
   let dependentDialects = ["::mlir::hgc::HgcDialect"];
 }
@@ -100,14 +107,16 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
     * an `exact_topk` tier first runs `hgc.select` (a count `k` or a
       `fraction` of the tier's tokens, per KV head, the maximum over the
       group's query heads) and attends the selected tokens;
+    * a `block_topk` tier reads its per-block key summaries
+      (`hgc.kv_summaries`), selects blocks by their upper-bound score and
+      attends the selected blocks' tokens;
     * `hgc.lse_merge` combines the partials (a single tier needs no merge);
       partials accumulate in f32 and the result is truncated back to the
       query's element type.
 
     Decode attention without a placement is left alone (run `hgc-place-kv`
-    first). Per-head overrides and the `block_topk`/`quant_topk` selections
-    need run-time block summaries and quantized keys from the KV runtime and
-    are reported as errors until it provides them.
+    first). Per-head overrides and `quant_topk` (quantized keys from the KV
+    runtime) are reported as errors.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::arith::ArithDialect"];

@@ -18,7 +18,7 @@ struct PlaceKVPass : hgc::impl::PlaceKVPassBase<PlaceKVPass> {
   // The options name one placement for the whole run: build (and validate)
   // it once, so a bad option fails before any IR is touched.
   LogicalResult initialize(MLIRContext *context) override {
-    PlacementOptions options{policy, sink, window, budget};
+    PlacementOptions options{policy, sink, window, budget, block};
     FailureOr<PlacementAttr> built = buildPlacement(context, options, [&]() {
       return emitError(UnknownLoc::get(context), "hgc-place-kv: ");
     });

@@ -5,6 +5,7 @@
 #include "mlir/IR/Diagnostics.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -36,18 +37,29 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
   };
   if (options.policy == "full")
     return PlacementAttr::get(context, 0, 0, {dense(Tier::Device)}, {});
-  if (options.policy != "hgca") {
+  bool byBlock = options.policy == "quest";
+  if (options.policy != "hgca" && !byBlock) {
     emitError() << "unknown placement policy '" << options.policy
-                << "', expected full or hgca";
+                << "', expected full, hgca or quest";
     return failure();
   }
   int64_t tokens;
   double fraction;
   if (failed(parseBudget(options.budget, tokens, fraction, emitError)))
     return failure();
+  if (byBlock && (options.block <= 0 || !llvm::isPowerOf2_64(options.block))) {
+    emitError() << "block must be a positive power of two, got "
+                << options.block;
+    return failure();
+  }
+  // The budget always counts tokens; block_topk's counts blocks.
+  if (byBlock)
+    tokens = llvm::divideCeil(tokens, options.block);
   TierPolicyAttr host = TierPolicyAttr::getChecked(
-      emitError, context, Tier::Host, Selection::ExactTopK, tokens,
-      llvm::APFloat(fraction), int64_t{0}, int64_t{0});
+      emitError, context, Tier::Host,
+      byBlock ? Selection::BlockTopK : Selection::ExactTopK, tokens,
+      llvm::APFloat(fraction), byBlock ? options.block : int64_t{0},
+      int64_t{0});
   if (!host)
     return failure();
   PlacementAttr placement = PlacementAttr::getChecked(

@@ -15,7 +15,8 @@
 namespace mlir::hgc {
 
 struct PlacementOptions {
-  /// `full` or `hgca`.
+  /// `full`, `hgca` (exact top-k on the host) or `quest` (top blocks on the
+  /// host, scored from per-block key min/max summaries).
   std::string policy = "full";
   /// Attention-sink tokens on the device tier (hgca).
   int64_t sink = 4;
@@ -24,6 +25,8 @@ struct PlacementOptions {
   /// Host tokens attended per KV head (hgca): "256" is a count, "0.05" a
   /// fraction of the host tokens.
   std::string budget = "0.05";
+  /// Tokens per block of `quest`'s selection (a power of two).
+  int64_t block = 16;
 };
 
 /// The placement `options` describe, or a failure reported through

@@ -37,11 +37,10 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
   int64_t batch = queryType.getDimSize(0);
   int64_t qHeads = queryType.getDimSize(1);
   Selection selection = policy.getSelection();
-  if (selection != Selection::Dense && selection != Selection::ExactTopK)
+  if (selection == Selection::QuantTopK)
     return op.emitOpError("cannot split tier '")
-           << stringifyTier(policy.getTier()) << "': '"
-           << stringifySelection(selection)
-           << "' needs block summaries or quantized keys from the KV runtime";
+           << stringifyTier(policy.getTier())
+           << "': 'quant_topk' needs quantized keys from the KV runtime";
 
   auto kvType = RankedTensorType::get(
       {batch, cache.getKvHeads(), ShapedType::kDynamic, cache.getHeadDim()},
@@ -51,20 +50,32 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
                        policy.getTier(), op.getPlacementAttr());
 
+  // Candidates: the tier's tokens (exact), or its blocks scored from their
+  // key summaries.
   Value indices;
-  if (selection == Selection::ExactTopK) {
+  int64_t blockSize = 1;
+  if (selection != Selection::Dense) {
+    SmallVector<Value> inputs = {view.getKey()};
+    Value candidates = view.getLengths();
+    if (selection == Selection::BlockTopK) {
+      blockSize = policy.getBlockSize();
+      auto summaries = KVSummariesOp::create(
+          builder, loc, kvType, kvType, lengthsType, op.getCache(),
+          policy.getTier(), op.getPlacementAttr(), blockSize);
+      inputs = {summaries.getKeyMin(), summaries.getKeyMax()};
+      candidates = summaries.getLengths();
+    }
     bool byCount = policy.getBudgetTokens() > 0;
     int64_t k = byCount ? policy.getBudgetTokens() : ShapedType::kDynamic;
     auto indicesType = RankedTensorType::get({batch, cache.getKvHeads(), k},
                                              builder.getI32Type());
     auto select = SelectOp::create(
-        builder, loc, indicesType, selection, op.getQuery(),
-        ValueRange{view.getKey()}, view.getLengths(),
-        byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
+        builder, loc, indicesType, selection, op.getQuery(), inputs,
+        candidates, byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
         byCount ? FloatAttr()
                 : builder.getF64FloatAttr(
                       policy.getBudgetFraction().convertToDouble()),
-        /*block_size=*/1, op.getScaleAttr());
+        blockSize, op.getScaleAttr());
     indices = select.getIndices();
   }
 
@@ -74,7 +85,7 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
   auto partial = PartialAttentionOp::create(
       builder, loc, outputType, lseType, op.getQuery(), view.getKey(),
       view.getValue(), indices, view.getLengths(), op.getScaleAttr(),
-      op.getSoftcapAttr(), builder.getI64IntegerAttr(1));
+      op.getSoftcapAttr(), builder.getI64IntegerAttr(blockSize));
   return Partial{partial.getOutput(), partial.getLse()};
 }
 

@@ -42,3 +42,14 @@ func.func @model_level(%q: tensor<1x4x8xf32>, %c: !hgc.kv_cache<2x8xf32>) -> ten
   %o = hgc.decode_attention %q, %c : tensor<1x4x8xf32>, !hgc.kv_cache<2x8xf32> -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>
 }
+
+// -----
+
+func.func @summaries_of_hot_set(%k: tensor<1x2x40x8xf32>) -> tensor<1x2x?x8xf32> {
+  %c = hgc.bind_kv %k, %k : tensor<1x2x40x8xf32>, tensor<1x2x40x8xf32> -> !hgc.kv_cache<2x8xf32>
+  // expected-error @+1 {{summarizes one token range; the first of several tiers holds the sinks and the window apart}}
+  %lo, %hi, %n = hgc.kv_summaries %c tier device {block_size = 16 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 1)]>}
+      : !hgc.kv_cache<2x8xf32> -> tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>, tensor<1xi32>
+  return %lo : tensor<1x2x?x8xf32>
+}

@@ -142,6 +142,51 @@ func.func @select_fraction(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf32>,
 
 // -----
 
+// Host-tier summaries computed from the bound keys: per (batch, KV head,
+// block) the lane-wise min/max over the block's tokens (from token sink +
+// block * 16), narrowed back to the key type.
+// CHECK-LABEL: func.func @summaries_computed
+// CHECK: arith.ceildivui %{{.+}}, %c16
+// CHECK: %[[MIN:.+]] = memref.alloc(%{{.+}}) : memref<1x2x?x8xf16>
+// CHECK: %[[MAX:.+]] = memref.alloc(%{{.+}}) : memref<1x2x?x8xf16>
+// CHECK: scf.parallel
+// CHECK:   scf.for {{.+}} step %c8
+// CHECK:     vector.load {{.+}} vector<8xf16>
+// CHECK:     scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK:       arith.minimumf {{.+}} : vector<8xf32>
+// CHECK:       arith.maximumf {{.+}} : vector<8xf32>
+// CHECK:     arith.truncf {{.+}} : vector<8xf32> to vector<8xf16>
+// CHECK:     vector.store {{.+}}, %[[MIN]]
+// CHECK:     vector.store {{.+}}, %[[MAX]]
+func.func @summaries_computed(%k: tensor<1x2x100x8xf16>) -> tensor<1x2x?x8xf16> {
+  %c = hgc.bind_kv %k, %k : tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16> -> !hgc.kv_cache<2x8xf16>
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {block_size = 16 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 2)]>}
+      : !hgc.kv_cache<2x8xf16> -> tensor<1x2x?x8xf16>, tensor<1x2x?x8xf16>, tensor<1xi32>
+  return %lo : tensor<1x2x?x8xf16>
+}
+
+// -----
+
+// Summaries bound with the cache whose blocks line up with the host tier
+// (sink 16 = block 1): a slice from block 1, read in place.
+// CHECK-LABEL: func.func @summaries_bound
+// CHECK-SAME: %[[S:[a-z0-9]+]]: tensor<1x2x7x8xf16>
+// CHECK-NOT: memref.alloc({{.+}}) : memref<1x2x?x8xf16>
+// CHECK: tensor.extract_slice %[[S]][0, 0, %{{.+}}, 0] [1, 2, %{{.+}}, 8] [1, 1, 1, 1]
+func.func @summaries_bound(%k: tensor<1x2x100x8xf16>, %s: tensor<1x2x7x8xf16>)
+    -> tensor<1x2x?x8xf16> {
+  %c = hgc.bind_kv %k, %k summaries(%s, %s : tensor<1x2x7x8xf16>, tensor<1x2x7x8xf16>)
+      {summary_block = 16 : i64}
+      : tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16> -> !hgc.kv_cache<2x8xf16>
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {block_size = 16 : i64,
+      placement = #hgc.placement<sink = 16, window = 8, tiers = [device = dense, host = block_topk(budget = 2)]>}
+      : !hgc.kv_cache<2x8xf16> -> tensor<1x2x?x8xf16>, tensor<1x2x?x8xf16>, tensor<1xi32>
+  return %lo : tensor<1x2x?x8xf16>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @merge
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq

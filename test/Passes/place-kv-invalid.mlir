@@ -1,8 +1,11 @@
 // Bad options fail before any IR is touched, naming the option; a placement
 // that does not fit a cache is an error at the op.
 
-// RUN: not hgc-opt %s -hgc-place-kv="policy=quest" 2>&1 | FileCheck %s --check-prefix=POLICY
-// POLICY: error: hgc-place-kv: unknown placement policy 'quest', expected full or hgca
+// RUN: not hgc-opt %s -hgc-place-kv="policy=scout" 2>&1 | FileCheck %s --check-prefix=POLICY
+// POLICY: error: hgc-place-kv: unknown placement policy 'scout', expected full, hgca or quest
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=quest block=12" 2>&1 | FileCheck %s --check-prefix=BLOCK
+// BLOCK: error: hgc-place-kv: block must be a positive power of two, got 12
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=5%" 2>&1 | FileCheck %s --check-prefix=BUDGET
 // BUDGET: error: hgc-place-kv: budget '5%' is neither a token count (256) nor a fraction (0.05)

@@ -2,6 +2,8 @@
 // RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=hgca" | FileCheck %s --check-prefix=HGCA
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hgca sink=0 window=256 budget=64" | FileCheck %s --check-prefix=TOKENS
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=quest sink=16 window=256 budget=100 block=32" | FileCheck %s --check-prefix=QUEST
 
 // The default policy is full: one tier, exact.
 // FULL-LABEL: func.func @unplaced
@@ -17,6 +19,11 @@
 // TOKENS-LABEL: func.func @unplaced
 // TOKENS: hgc.decode_attention
 // TOKENS-SAME: placement = #hgc.placement<window = 256, tiers = [device = dense, host = exact_topk(budget = 64)]>
+
+// Quest selects host blocks: a token budget rounds up to whole blocks.
+// QUEST-LABEL: func.func @unplaced
+// QUEST: hgc.decode_attention
+// QUEST-SAME: placement = #hgc.placement<sink = 16, window = 256, tiers = [device = dense, host = block_topk(budget = 4, block = 32)]>
 func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c

@@ -68,6 +68,29 @@ func.func @three_tiers_count(%q: tensor<?x8x64xf32>, %c: !hgc.kv_cache<2x64xf32>
 
 // -----
 
+// Block selection: the host tier's per-block key summaries feed block_topk,
+// whose block indices the partial expands to the blocks' tokens.
+// CHECK-LABEL: func.func @quest_blocks
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK: %[[MIN:[a-zA-Z0-9_]+]], %[[MAX:[a-zA-Z0-9_]+]], %[[NB:[a-zA-Z0-9_]+]] = hgc.kv_summaries %[[C]] tier host
+// CHECK-SAME: block_size = 32 : i64
+// CHECK-SAME: -> tensor<1x8x?x128xf16>, tensor<1x8x?x128xf16>, tensor<1xi32>
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select block_topk %[[Q]], %[[MIN]], %[[MAX]] lengths(%[[NB]])
+// CHECK-SAME: block_size = 32 : i64, k = 8 : i64
+// CHECK: hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK-SAME: block_size = 32 : i64
+// CHECK: hgc.lse_merge
+func.func @quest_blocks(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 32, window = 64,
+      tiers = [device = dense, host = block_topk(budget = 8, block = 32)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
 // Without a placement there is nothing to split.
 // CHECK-LABEL: func.func @unplaced
 // CHECK: hgc.decode_attention

@@ -145,12 +145,18 @@ def bf16_to_float(bits):
         np.float32).astype(np.float64)
 
 
-def hybrid_decode(q, k, v, lengths, sink, window, budget):
+def hybrid_decode(q, k, v, lengths, sink, window, budget, block=None,
+                  summaries=None):
     """HGCA on one decode step, float64: the first `sink` and last `window`
     tokens dense, the tokens between them attended over a per-KV-head exact
     top-k (score = max over the group's query heads); `budget` an int count
     or a float fraction of the host tokens, rounded up. Exact attention over
-    the union of the two sets, which is what the LSE merge must reproduce."""
+    the union of the two sets, which is what the LSE merge must reproduce.
+
+    With `block` (quest): the host tokens in blocks of `block` from the first
+    host token, each scored by the upper bound over its key min/max (from
+    `summaries` = (lo, hi) over absolute blocks when given, else from the
+    keys); an int budget counts tokens, rounded up to blocks."""
     batch, q_heads, dim = q.shape
     kv_heads = k.shape[1]
     group = q_heads // kv_heads
@@ -161,11 +167,31 @@ def hybrid_decode(q, k, v, lengths, sink, window, budget):
         hot = list(range(n)) if n <= sink + window else (
             list(range(sink)) + list(range(n - window, n)))
         host = [] if n <= sink + window else list(range(sink, n - window))
-        keep = budget if isinstance(budget, int) else int(np.ceil(budget * len(host)))
-        keep = min(keep, len(host))
+        units = [[t] for t in host] if block is None else [
+            host[i:i + block] for i in range(0, len(host), block)]
+        if isinstance(budget, int):
+            keep = budget if block is None else -(-budget // block)
+        else:
+            keep = int(np.ceil(budget * len(units)))
+        keep = min(keep, len(units))
         for hk in range(kv_heads):
-            order = np.argsort(-scores[b, hk, host], kind="stable")[:keep]
-            chosen = hot + [host[i] for i in order]
+            if block is None:
+                unit_scores = scores[b, hk, host]
+            else:
+                unit_scores = np.empty(len(units))
+                for i, tokens in enumerate(units):
+                    if summaries is None:
+                        lo = k[b, hk, tokens].min(0)[None]
+                        hi = k[b, hk, tokens].max(0)[None]
+                    else:
+                        j = tokens[0] // block
+                        lo = summaries[0][b, hk, j][None]
+                        hi = summaries[1][b, hk, j][None]
+                    unit_scores[i] = block_scores(
+                        q[b:b + 1, hk * group:(hk + 1) * group],
+                        lo[None, None], hi[None, None])[0, 0, 0]
+            order = np.argsort(-unit_scores, kind="stable")[:keep]
+            chosen = hot + [t for i in order for t in units[i]]
             for h in range(hk * group, (hk + 1) * group):
                 s = k[b, hk, chosen] @ q[b, h] / np.sqrt(dim)
                 p = np.exp(s - s.max())

@@ -31,6 +31,12 @@ def test_quick_rows(tmp_path):
         assert row["system"] == "hgc" and row["time_ms"] > 0
         assert 0 < row["fraction_of_bandwidth"] < 2
         assert row["speedup_vs_onnxruntime"] is None  # no peers run
+        # Sparse rows time their selection alone too: a share of the step.
+        share = row["selection_share"]
+        assert (share is None) == (row["mode"] == "dense")
+        assert share is None or 0 < share < 1.5
+    assert {r["policy"] for r in rows if r["mode"] == "sparse"} == \
+        {"hgca", "quest"}
 
 
 def test_bad_options():

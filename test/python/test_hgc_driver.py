@@ -210,3 +210,20 @@ def test_plan_reports_tiers_and_bytes(hgc, tmp_path):
     assert "host    exact_topk budget 0.1" in out and "tokens 1996" in out
     assert "attended 200 per kv head" in out
     expect_error(run(hgc, "plan", model, "--policy", "magic"), "magic")
+
+
+def test_plan_and_run_quest_blocks(hgc, tmp_path):
+    """--policy quest --block: the host selects whole blocks (a 100-token
+    budget is 4 blocks of 32); the same flags run the model, and a block
+    size that is not a power of two is a one-line error."""
+    model = attention_model(tmp_path / "q.onnx", q=(1, 4, 1, 16),
+                            k=(1, 2, 3000, 16))
+    flags = ["--policy", "quest", "--sink", "32", "--window", "1000",
+             "--budget", "100", "--block", "32"]
+    result = run(hgc, "plan", model, *flags)
+    assert result.returncode == 0, result.stderr
+    assert "block 32" in result.stdout
+    assert "host    block_topk budget 4 blocks (blocks of 32)" in result.stdout
+    assert "attended 128 per kv head" in result.stdout
+    expect_error(run(hgc, "plan", model, "--policy", "quest", "--block", "24"),
+                 "block must be a positive power of two, got 24")

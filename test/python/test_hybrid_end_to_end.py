@@ -95,6 +95,71 @@ def test_sparse_hgca_matches_reference(hgc_runner, tmp_path, budget, heads):
     assert np.abs(y - exact).max() > 1e-4, "a sparse budget should not be exact"
 
 
+@pytest.mark.parametrize("budget", ["0.25", "20"])
+@pytest.mark.parametrize("heads", [(8, 2), (4, 4)], ids=["gqa", "mha"])
+def test_quest_matches_reference(hgc_runner, tmp_path, budget, heads):
+    """Host blocks of 8 scored from key min/max summaries computed in the
+    program (the host tier starts at sink 3, not on a block boundary; its
+    last block is short); a count budget of 20 tokens is 3 blocks."""
+    sink, window, block = 3, 10, 8
+    y, q, keys, vals = run_step(
+        hgc_runner, tmp_path, "f32", heads, 80,
+        ["--policy=quest", f"--sink={sink}", f"--window={window}",
+         f"--budget={budget}", f"--block={block}"], seed=4)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    parsed = int(budget) if budget.isdigit() else float(budget)
+    want = ref.hybrid_decode(q, keys, vals, lengths, sink, window, parsed,
+                             block=block)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    exact, _ = ref.partial_attention(q, keys, vals, lengths)
+    assert np.abs(y - exact).max() > 1e-4, "a sparse budget should not be exact"
+
+
+@pytest.mark.parametrize("elt", ["f32", "f16"])
+def test_quest_keep_all_is_exact(hgc_runner, tmp_path, elt):
+    y, q, keys, vals = run_step(
+        hgc_runner, tmp_path, elt, (8, 2), 99,
+        ["--policy=quest", "--sink=4", "--window=16", "--budget=1.0",
+         "--block=16"], seed=5)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    want, _ = ref.partial_attention(q, keys, vals, lengths)
+    np.testing.assert_allclose(y, want, atol=TOLERANCE[elt], rtol=TOLERANCE[elt])
+
+
+def test_quest_reads_bound_summaries(hgc_runner, tmp_path):
+    """Summaries bound with the cache (an engine's, kept per block from
+    token 0) are what block selection reads when the host tier starts on a
+    block boundary: summaries of other keys select other blocks, exactly as
+    the reference selects from them."""
+    rng = np.random.default_rng(6)
+    b, hq, hkv, t, d, block = 2, 8, 2, 200, 16, 16
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    v = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    decoy = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    lo, hi = ref.block_summaries(decoy, block)
+    blocks = lo.shape[2]
+    f = lambda *s: "tensor<" + "x".join(map(str, s)) + "xf32>"
+    qt, kt, st = f(b, hq, d), f(b, hkv, t, d), f(b, hkv, blocks, d)
+    program = f"""
+func.func @main(%q: {qt}, %k: {kt}, %v: {kt}, %lo: {st}, %hi: {st}) -> {qt} {{
+  %c = hgc.bind_kv %k, %v summaries(%lo, %hi : {st}, {st})
+      {{summary_block = {block} : i64}} : {kt}, {kt} -> !hgc.kv_cache<{hkv}x{d}xf32>
+  %o = hgc.decode_attention %q, %c : {qt}, !hgc.kv_cache<{hkv}x{d}xf32> -> {qt}
+  return %o : {qt}
+}}"""
+    args = ["--split", "--policy=quest", "--sink=16", "--window=32",
+            "--budget=0.3", f"--block={block}"]
+    (y,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, k, v, lo, hi], args)
+    q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
+    want = ref.hybrid_decode(q64, k64, v64, [t] * b, 16, 32, 0.3, block=block,
+                             summaries=(lo.astype(np.float64),
+                                        hi.astype(np.float64)))
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    own = ref.hybrid_decode(q64, k64, v64, [t] * b, 16, 32, 0.3, block=block)
+    assert np.abs(want - own).max() > 1e-4, "decoy summaries must matter"
+
+
 def test_nonpad_lengths_per_sequence(hgc_runner, tmp_path):
     """Sequences of different lengths in one batch (opset-24 nonpad)."""
     rng = np.random.default_rng(3)

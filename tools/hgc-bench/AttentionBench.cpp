@@ -31,18 +31,31 @@ using namespace mlir;
 namespace {
 constexpr int64_t kQueryHeads = 32, kKVHeads = 8, kHeadDim = 128;
 
+/// Sparse rows keep the sinks and a recent window dense on the device tier.
+constexpr int64_t kSink = 16, kWindow = 64;
+
 struct Shape {
   std::string mode; // dense | sparse
   int64_t batch, context;
-  std::string dtype; // f32 | f16 | bf16
-  double budget;     // host fraction attended (sparse); 1 for dense
+  std::string dtype;           // f32 | f16 | bf16
+  double budget;               // host fraction attended (sparse); 1 for dense
+  std::string policy = "full"; // full (dense) | hgca | quest (sparse)
+  int64_t block = 0;           // quest: tokens per selected block
 };
+
+/// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
+/// starts on a block boundary and reads the bound summaries in place.
+int64_t sinkOf(const Shape &s) {
+  return s.policy == "quest" ? std::max(kSink, s.block) : kSink;
+}
 
 struct Row {
   std::string system;
   Shape shape;
   double timeMs = 0, bytes = 0;
   std::optional<double> speedupVsOrt;
+  /// Sparse: the selection alone, as a share of the whole step.
+  std::optional<double> selectionShare;
 };
 
 int64_t elementBytes(const std::string &dtype) {
@@ -54,33 +67,99 @@ std::string npyDescr(const std::string &dtype) {
 }
 
 /// KV bytes a decode step reads: dense reads every key and value; sparse
-/// reads every key once to score it, then the selected keys and values
-/// (and the device tier's sink + window densely).
-double bytesTouched(const Shape &s, int64_t sink, int64_t window) {
+/// reads the device tier's sink + window densely, then hgca every host key
+/// once to score it or quest two summaries per host block, then the selected
+/// keys and values.
+double bytesTouched(const Shape &s) {
   double perToken =
       double(s.batch) * kKVHeads * kHeadDim * elementBytes(s.dtype);
   if (s.mode == "dense")
     return 2 * perToken * double(s.context);
-  double device = std::min<double>(double(s.context), double(sink + window));
+  double device =
+      std::min<double>(double(s.context), double(sinkOf(s) + kWindow));
   double host = double(s.context) - device;
+  if (s.policy == "quest") {
+    double blocks = std::ceil(host / double(s.block));
+    double chosen = std::min(host, std::ceil(blocks * s.budget) * s.block);
+    return perToken * (2 * device + 2 * blocks + 2 * chosen);
+  }
   double chosen = std::ceil(host * s.budget);
   return perToken * (2 * device + host + 2 * chosen);
 }
 
+std::string tensorType(llvm::ArrayRef<int64_t> shape, llvm::StringRef elt) {
+  std::string text = "tensor<";
+  for (int64_t d : shape)
+    text += std::to_string(d) + "x";
+  return text + elt.str() + ">";
+}
+
+int64_t summaryBlocks(const Shape &s) {
+  return s.block ? (s.context + s.block - 1) / s.block : 0;
+}
+
+/// One decode step over a bound cache; quest binds the engine's per-block
+/// key summaries with it (kept on append, as the KV runtime keeps its page
+/// summaries), so selection reads them instead of every key.
 std::string program(const Shape &s) {
-  std::string kv = std::to_string(s.batch) + "x" + std::to_string(kKVHeads) +
-                   "x" + std::to_string(s.context) + "x" +
-                   std::to_string(kHeadDim) + "x" + s.dtype;
-  std::string q = std::to_string(s.batch) + "x" + std::to_string(kQueryHeads) +
-                  "x" + std::to_string(kHeadDim) + "xf32";
+  std::string kv =
+      tensorType({s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
+  std::string sum =
+      tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
   std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
                       std::to_string(kHeadDim) + "x" + s.dtype + ">";
-  return "func.func @main(%q: tensor<" + q + ">, %k: tensor<" + kv +
-         ">, %v: tensor<" + kv + ">) -> tensor<" + q + "> {\n" +
-         "  %c = hgc.bind_kv %k, %v : tensor<" + kv + ">, tensor<" + kv +
-         "> -> " + cache + "\n" +
-         "  %o = hgc.decode_attention %q, %c : tensor<" + q + ">, " + cache +
-         " -> tensor<" + q + ">\n" + "  return %o : tensor<" + q + ">\n}\n";
+  bool quest = s.policy == "quest";
+  std::string args = "%q: " + q + ", %k: " + kv + ", %v: " + kv;
+  std::string summaries;
+  if (quest) {
+    args += ", %lo: " + sum + ", %hi: " + sum;
+    summaries = " summaries(%lo, %hi : " + sum + ", " + sum +
+                ") {summary_block = " + std::to_string(s.block) + " : i64}";
+  }
+  return "func.func @main(" + args + ") -> " + q + " {\n" +
+         "  %c = hgc.bind_kv %k, %v" + summaries + " : " + kv + ", " + kv +
+         " -> " + cache + "\n" + "  %o = hgc.decode_attention %q, %c : " + q +
+         ", " + cache + " -> " + q + "\n" + "  return %o : " + q + "\n}\n";
+}
+
+/// The sparse step's selection alone, at the split level: exact top-k over
+/// the host tier's keys, or block top-k over its bound summaries.
+std::string selectionProgram(const Shape &s) {
+  int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
+  bool quest = s.policy == "quest";
+  std::string kv =
+      tensorType({s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
+  std::string sum =
+      tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
+  int64_t first = quest ? sinkOf(s) / s.block : sinkOf(s);
+  int64_t count = quest ? (host + s.block - 1) / s.block : host;
+  std::string slice = tensorType({s.batch, kKVHeads, count, kHeadDim}, s.dtype);
+  std::string out = "tensor<" + std::to_string(s.batch) + "x" +
+                    std::to_string(kKVHeads) + "x?xi32>";
+  auto take = [&](const std::string &name, const std::string &from) {
+    return "  %" + name + " = tensor.extract_slice %" + from + "[0, 0, " +
+           std::to_string(first) + ", 0] [" + std::to_string(s.batch) + ", " +
+           std::to_string(kKVHeads) + ", " + std::to_string(count) + ", " +
+           std::to_string(kHeadDim) + "] [1, 1, 1, 1] : " + (quest ? sum : kv) +
+           " to " + slice + "\n";
+  };
+  std::string budget =
+      "{fraction = " + std::to_string(s.budget) + " : f64" +
+      (quest ? ", block_size = " + std::to_string(s.block) + " : i64"
+             : std::string()) +
+      "}";
+  if (quest)
+    return "func.func @main(%q: " + q + ", %lo: " + sum + ", %hi: " + sum +
+           ") -> " + out + " {\n" + take("a", "lo") + take("b", "hi") +
+           "  %i = hgc.select block_topk %q, %a, %b " + budget + " : (" + q +
+           ", " + slice + ", " + slice + ") -> " + out +
+           "\n  return %i : " + out + "\n}\n";
+  return "func.func @main(%q: " + q + ", %k: " + kv + ") -> " + out + " {\n" +
+         take("a", "k") + "  %i = hgc.select exact_topk %q, %a " + budget +
+         " : (" + q + ", " + slice + ") -> " + out + "\n  return %i : " + out +
+         "\n}\n";
 }
 
 /// Random normal values as `dtype` bits.
@@ -118,6 +197,74 @@ hgc::NpyArray randomArray(std::mt19937 &rng, llvm::ArrayRef<int64_t> shape,
   return array;
 }
 
+/// The float value of one `dtype` element.
+float elementValue(const char *at, const std::string &dtype) {
+  if (dtype == "f32") {
+    float x;
+    std::memcpy(&x, at, 4);
+    return x;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, at, 2);
+  if (dtype == "bf16") {
+    uint32_t wide = uint32_t(bits) << 16;
+    float x;
+    std::memcpy(&x, &wide, 4);
+    return x;
+  }
+  llvm::APFloat half(llvm::APFloat::IEEEhalf(), llvm::APInt(16, bits));
+  return half.convertToFloat();
+}
+
+/// Per-block key minimum and maximum of `keys` [B, H, T, D] over blocks of
+/// `block` tokens from token 0: what an engine keeps as tokens are appended.
+std::pair<hgc::NpyArray, hgc::NpyArray>
+blockSummaries(const hgc::NpyArray &keys, const std::string &dtype,
+               int64_t block) {
+  int64_t batch = keys.shape[0], heads = keys.shape[1], tokens = keys.shape[2],
+          dim = keys.shape[3];
+  int64_t blocks = (tokens + block - 1) / block;
+  size_t width = size_t(elementBytes(dtype));
+  hgc::NpyArray lo = keys, hi;
+  lo.shape = {batch, heads, blocks, dim};
+  lo.data.assign(size_t(lo.getNumElements()) * width, 0);
+  hi = lo;
+  // f16 values decoded once: the table turns 2^16 bit patterns into floats.
+  std::vector<float> halfTable;
+  if (dtype == "f16")
+    for (uint32_t bits = 0; bits < (1u << 16); ++bits) {
+      uint16_t narrow = uint16_t(bits);
+      halfTable.push_back(
+          elementValue(reinterpret_cast<const char *>(&narrow), dtype));
+    }
+  auto value = [&](const char *at) {
+    if (!halfTable.empty()) {
+      uint16_t bits;
+      std::memcpy(&bits, at, 2);
+      return halfTable[bits];
+    }
+    return elementValue(at, dtype);
+  };
+  for (int64_t bh = 0; bh < batch * heads; ++bh)
+    for (int64_t j = 0; j < blocks; ++j)
+      for (int64_t d = 0; d < dim; ++d) {
+        const char *lowest = nullptr, *highest = nullptr;
+        for (int64_t t = j * block; t < std::min(tokens, (j + 1) * block);
+             ++t) {
+          const char *at =
+              keys.data.data() + size_t((bh * tokens + t) * dim + d) * width;
+          if (!lowest || value(at) < value(lowest))
+            lowest = at;
+          if (!highest || value(at) > value(highest))
+            highest = at;
+        }
+        size_t out = size_t((bh * blocks + j) * dim + d) * width;
+        std::memcpy(lo.data.data() + out, lowest, width);
+        std::memcpy(hi.data.data() + out, highest, width);
+      }
+  return {std::move(lo), std::move(hi)};
+}
+
 /// The machine's read bandwidth, GB/s, on all cores: a sum over 1 GiB
 /// (STREAM-style, the best of several passes).
 double measureReadBandwidth() {
@@ -150,7 +297,9 @@ std::vector<Shape> shapes(bool quick) {
     list.push_back({"dense", 1, 16384, "f32", 1.0});
     list.push_back({"dense", 1, 16384, "bf16", 1.0});
     list.push_back({"dense", 8, 4096, "f16", 1.0});
-    list.push_back({"sparse", 1, 32768, "f16", 0.05});
+    list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca"});
+    for (int64_t block : {16, 64})
+      list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", block});
     return list;
   }
   for (std::string dtype : {"f32", "f16", "bf16"}) {
@@ -159,9 +308,14 @@ std::vector<Shape> shapes(bool quick) {
     for (int64_t t : {4096, 16384, 32768})
       list.push_back({"dense", 8, t, dtype, 1.0});
   }
+  // Sparse: exact top-k, and Quest's blocks of 16 (its default page) and 64.
   for (double budget : {0.02, 0.05, 0.10})
-    for (int64_t t : {32768, 131072})
-      list.push_back({"sparse", 1, t, "f16", budget});
+    for (int64_t t : {32768, 131072}) {
+      list.push_back({"sparse", 1, t, "f16", budget, "hgca"});
+      list.push_back({"sparse", 1, t, "f16", budget, "quest", 16});
+    }
+  for (int64_t t : {32768, 131072})
+    list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64});
   return list;
 }
 
@@ -174,37 +328,75 @@ struct HgcRunner {
     return registry;
   }
 
-  /// Median milliseconds of one decode step, or nullopt (error printed).
-  std::optional<double> time(const Shape &s, int repeats) {
-    OwningOpRef<ModuleOp> module =
-        parseSourceString<ModuleOp>(program(s), &context);
+  /// Compiles `text` (placed and split per `s` when `split`) for the host.
+  std::unique_ptr<hgc::HostProgram> compile(const std::string &text,
+                                            const Shape &s, bool split) {
+    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
     if (!module)
-      return std::nullopt;
+      return nullptr;
     hgc::PlacementOptions placement;
     if (s.mode == "sparse") {
-      placement.policy = "hgca";
-      placement.window = 64;
+      placement.policy = s.policy;
+      placement.sink = sinkOf(s);
+      placement.window = kWindow;
+      if (s.block)
+        placement.block = s.block;
       placement.budget = std::to_string(s.budget);
     }
     PassManager pm(&context);
-    hgc::buildHybridPipeline(pm, placement);
+    if (split)
+      hgc::buildHybridPipeline(pm, placement);
     if (failed(pm.run(*module)))
-      return std::nullopt;
+      return nullptr;
     auto compiled = hgc::HostProgram::compile(*module, "main");
     if (!compiled) {
       llvm::errs() << llvm::toString(compiled.takeError()) << "\n";
-      return std::nullopt;
+      return nullptr;
     }
+    return std::move(*compiled);
+  }
+
+  /// Median milliseconds of one decode step (and, sparse, of its selection
+  /// alone), or nullopt (error printed).
+  std::optional<std::pair<double, std::optional<double>>> time(const Shape &s,
+                                                               int repeats) {
+    std::unique_ptr<hgc::HostProgram> step = compile(program(s), s, true);
+    if (!step)
+      return std::nullopt;
     std::mt19937 rng(7);
-    std::vector<hgc::NpyArray> inputs = {
-        randomArray(rng, {s.batch, kQueryHeads, kHeadDim}, "f32"),
-        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype),
-        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype)};
+    hgc::NpyArray q = randomArray(rng, {s.batch, kQueryHeads, kHeadDim}, "f32");
+    hgc::NpyArray k =
+        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+    hgc::NpyArray v =
+        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+    std::vector<hgc::NpyArray> inputs = {q, k, v}, selectInputs = {q, k};
+    if (s.policy == "quest") {
+      auto [lo, hi] = blockSummaries(k, s.dtype, s.block);
+      inputs.push_back(lo);
+      inputs.push_back(hi);
+      selectInputs = {q, lo, hi};
+    }
+    std::optional<double> stepMs = median(*step, inputs, repeats);
+    if (!stepMs || s.mode == "dense")
+      return std::make_pair(*stepMs, std::optional<double>());
+    std::unique_ptr<hgc::HostProgram> select =
+        compile(selectionProgram(s), s, false);
+    if (!select)
+      return std::nullopt;
+    std::optional<double> selectMs = median(*select, selectInputs, repeats);
+    if (!selectMs)
+      return std::nullopt;
+    return std::make_pair(*stepMs, std::optional<double>(*selectMs));
+  }
+
+  std::optional<double> median(hgc::HostProgram &compiled,
+                               std::vector<hgc::NpyArray> &inputs,
+                               int repeats) {
     std::vector<hgc::NpyArray> outputs;
     using Clock = std::chrono::steady_clock;
     auto step = [&]() -> std::optional<double> {
       auto start = Clock::now();
-      if (llvm::Error error = (*compiled)->run(inputs, outputs)) {
+      if (llvm::Error error = compiled.run(inputs, outputs)) {
         llvm::errs() << llvm::toString(std::move(error)) << "\n";
         return std::nullopt;
       }
@@ -235,10 +427,22 @@ struct HgcRunner {
 };
 
 llvm::json::Object shapeJson(const Shape &s) {
-  return llvm::json::Object{{"mode", s.mode},       {"batch", s.batch},
-                            {"context", s.context}, {"kv_dtype", s.dtype},
-                            {"budget", s.budget},   {"q_heads", kQueryHeads},
-                            {"kv_heads", kKVHeads}, {"head_dim", kHeadDim}};
+  return llvm::json::Object{{"mode", s.mode},
+                            {"policy", s.policy},
+                            {"block", s.block ? llvm::json::Value(s.block)
+                                              : llvm::json::Value(nullptr)},
+                            {"batch", s.batch},
+                            {"context", s.context},
+                            {"kv_dtype", s.dtype},
+                            {"budget", s.budget},
+                            {"q_heads", kQueryHeads},
+                            {"kv_heads", kKVHeads},
+                            {"head_dim", kHeadDim}};
+}
+
+/// `quest/16` for quest's block size, the policy name otherwise.
+std::string policyText(const Shape &s) {
+  return s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
 }
 
 std::string key(const Shape &s) {
@@ -298,7 +502,7 @@ std::vector<Row> runPeers(const std::vector<Shape> &list, int repeats) {
     if (!ms)
       continue; // the peer cannot run this shape
     row.timeMs = *ms;
-    row.bytes = bytesTouched(row.shape, 0, 0);
+    row.bytes = bytesTouched(row.shape);
     rows.push_back(row);
   }
   llvm::sys::fs::remove(in);
@@ -318,18 +522,22 @@ int runAttentionBench(const AttentionBenchOptions &options) {
   HgcRunner hgc;
   std::vector<Row> rows;
   for (const Shape &s : list) {
-    std::optional<double> ms = hgc.time(s, repeats);
-    if (!ms) {
+    auto timed = hgc.time(s, repeats);
+    if (!timed) {
       llvm::errs() << "hgc-bench: failed to run hgc on " << key(s) << "\n";
       return 1;
     }
-    Row row{"hgc", s, *ms, bytesTouched(s, 4, 64), std::nullopt};
+    double ms = timed->first;
+    Row row{"hgc", s, ms, bytesTouched(s), std::nullopt, std::nullopt};
+    if (timed->second)
+      row.selectionShare = *timed->second / ms;
     rows.push_back(row);
-    llvm::outs() << llvm::format("hgc %-6s batch %-2lld context %-7lld %-4s "
-                                 "budget %.2f: %9.3f ms %7.1f GB/s\n",
-                                 s.mode.c_str(), (long long)s.batch,
-                                 (long long)s.context, s.dtype.c_str(),
-                                 s.budget, *ms, row.bytes / *ms / 1e6);
+    llvm::outs() << llvm::format("hgc %-6s %-5s batch %-2lld context %-7lld "
+                                 "%-4s budget %.2f: %9.3f ms %7.1f GB/s\n",
+                                 s.mode.c_str(), policyText(s).c_str(),
+                                 (long long)s.batch, (long long)s.context,
+                                 s.dtype.c_str(), s.budget, ms,
+                                 row.bytes / ms / 1e6);
     llvm::outs().flush();
   }
   if (options.peers) {
@@ -341,32 +549,41 @@ int runAttentionBench(const AttentionBenchOptions &options) {
   for (const Row &row : rows)
     if (row.system == "onnxruntime")
       ort[key(row.shape)] = row.timeMs;
+  // onnxruntime has no sparse decode: sparse rows get no ratio.
   for (Row &row : rows) {
     auto found = ort.find(key(row.shape));
-    if (found != ort.end())
+    if (found != ort.end() && row.shape.mode == "dense")
       row.speedupVsOrt = found->second / row.timeMs;
   }
 
-  llvm::outs() << "\nsystem       mode   batch context kv    budget   time_ms"
-                  "     GB/s  of_bw  vs_ort\n";
+  llvm::outs() << "\nsystem       mode   policy   batch context kv    budget "
+                  "  time_ms     GB/s  of_bw  vs_ort  select\n";
   llvm::json::Array json;
   for (const Row &row : rows) {
     double gbps = row.bytes / row.timeMs / 1e6;
     llvm::outs() << llvm::format(
-        "%-12s %-6s %5lld %7lld %-5s %6.2f %9.3f %8.1f %5.0f%% ",
-        row.system.c_str(), row.shape.mode.c_str(), (long long)row.shape.batch,
+        "%-12s %-6s %-8s %5lld %7lld %-5s %6.2f %9.3f %8.1f %5.0f%% ",
+        row.system.c_str(), row.shape.mode.c_str(),
+        policyText(row.shape).c_str(), (long long)row.shape.batch,
         (long long)row.shape.context, row.shape.dtype.c_str(), row.shape.budget,
         row.timeMs, gbps, 100 * gbps / bandwidth);
     if (row.speedupVsOrt)
-      llvm::outs() << llvm::format("%6.2fx\n", *row.speedupVsOrt);
+      llvm::outs() << llvm::format("%6.2fx", *row.speedupVsOrt);
     else
-      llvm::outs() << "     -\n";
+      llvm::outs() << "      -";
+    if (row.selectionShare)
+      llvm::outs() << llvm::format("  %5.1f%%\n", 100 * *row.selectionShare);
+    else
+      llvm::outs() << "       -\n";
     llvm::json::Object object = shapeJson(row.shape);
     object["system"] = row.system;
     object["time_ms"] = row.timeMs;
     object["gbps"] = gbps;
     object["fraction_of_bandwidth"] = gbps / bandwidth;
     object["bandwidth_gbps"] = bandwidth;
+    object["selection_share"] = row.selectionShare
+                                    ? llvm::json::Value(*row.selectionShare)
+                                    : llvm::json::Value(nullptr);
     object["speedup_vs_onnxruntime"] =
         row.speedupVsOrt ? llvm::json::Value(*row.speedupVsOrt)
                          : llvm::json::Value(nullptr);

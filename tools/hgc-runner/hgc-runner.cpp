@@ -45,7 +45,7 @@ static cl::opt<bool> split("split",
                                     "(hgc-hybrid-pipeline)"));
 static cl::opt<std::string> policy("policy",
                                    cl::init(hgc::PlacementOptions{}.policy),
-                                   cl::desc("placement policy: full or hgca"));
+                                   cl::desc("placement policy: full, hgca or quest"));
 static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
                              cl::desc("attention-sink tokens on the device"));
 static cl::opt<int64_t> window("window",
@@ -54,6 +54,8 @@ static cl::opt<int64_t> window("window",
 static cl::opt<std::string>
     budget("budget", cl::init(hgc::PlacementOptions{}.budget),
            cl::desc("host tokens per KV head: a count or a fraction"));
+static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
+                              cl::desc("tokens per selected block (quest)"));
 
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
@@ -113,7 +115,7 @@ int main(int argc, char **argv) {
 
   if (split) {
     PassManager pm(&context);
-    hgc::buildHybridPipeline(pm, {policy, sink, window, budget});
+    hgc::buildHybridPipeline(pm, {policy, sink, window, budget, block});
     if (failed(pm.run(*module)))
       return 1;
   }

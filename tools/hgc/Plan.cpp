@@ -42,11 +42,15 @@ std::string selectionText(TierPolicyAttr policy) {
   if (policy.isDense())
     return text;
   llvm::raw_string_ostream os(text);
+  bool byBlock = policy.getSelection() == Selection::BlockTopK;
   if (policy.getBudgetTokens() > 0)
-    os << " budget " << policy.getBudgetTokens() << " tokens";
+    os << " budget " << policy.getBudgetTokens()
+       << (byBlock ? " blocks" : " tokens");
   else
     os << " budget "
        << llvm::format("%g", policy.getBudgetFraction().convertToDouble());
+  if (byBlock)
+    os << " (blocks of " << policy.getBlockSize() << ")";
   return text;
 }
 
@@ -94,7 +98,10 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   if (failed(pm.run(module)))
     return failure();
   os << "placement: policy " << options.policy << ", sink " << options.sink
-     << ", window " << options.window << ", budget " << options.budget << "\n";
+     << ", window " << options.window << ", budget " << options.budget;
+  if (options.policy == "quest")
+    os << ", block " << options.block;
+  os << "\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {

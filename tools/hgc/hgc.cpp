@@ -60,7 +60,7 @@ static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                       HGC_ALL_SUBCOMMANDS);
 static cl::opt<std::string> policy("policy",
                                    cl::init(hgc::PlacementOptions{}.policy),
-                                   cl::desc("placement policy: full or hgca"),
+                                   cl::desc("placement policy: full, hgca or quest"),
                                    HGC_ALL_SUBCOMMANDS,
                                    cl::cat(placementCategory));
 static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
@@ -74,6 +74,9 @@ static cl::opt<std::string>
     budget("budget", cl::init(hgc::PlacementOptions{}.budget),
            cl::desc("host tokens per KV head: a count or a fraction"),
            HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
+                              cl::desc("tokens per selected block (quest)"),
+                              HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
 static cl::list<std::string>
     shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
            HGC_ALL_SUBCOMMANDS);
@@ -143,7 +146,7 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
 }
 
 hgc::PlacementOptions placementOptions() {
-  return {policy, sink, window, budget};
+  return {policy, sink, window, budget, block};
 }
 
 llvm::SmallVector<int64_t> parseShape(StringRef name, StringRef text) {

@@ -175,3 +175,54 @@ func.func @bind_lengths(%k: tensor<2x8x40x64xf32>, %n: tensor<3xi32>) {
   %c = hgc.bind_kv %k, %k lengths(%n : tensor<3xi32>) : tensor<2x8x40x64xf32>, tensor<2x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
   return
 }
+
+// -----
+
+func.func @bind_summaries_block(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x3x64xf32>) {
+  // expected-error @+1 {{summaries and summary_block go together}}
+  %c = hgc.bind_kv %k, %k summaries(%s, %s : tensor<1x8x3x64xf32>, tensor<1x8x3x64xf32>)
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_summaries_power(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x4x64xf32>) {
+  // expected-error @+1 {{summary_block must be a positive power of two, got 12}}
+  %c = hgc.bind_kv %k, %k summaries(%s, %s : tensor<1x8x4x64xf32>, tensor<1x8x4x64xf32>)
+      {summary_block = 12 : i64}
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_summaries_one(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x3x64xf32>) {
+  // expected-error @+1 {{summaries need both the key minimum and maximum}}
+  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0>,
+      summary_block = 16 : i64}>
+      : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x3x64xf32>)
+      -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_summaries_types(%k: tensor<1x8x40x64xf32>, %lo: tensor<1x8x3x64xf32>,
+    %hi: tensor<1x8x3x64xf16>) {
+  // expected-error @+1 {{key minimum and key maximum must have one type, got 'tensor<1x8x3x64xf32>' and 'tensor<1x8x3x64xf16>'}}
+  %c = hgc.bind_kv %k, %k summaries(%lo, %hi : tensor<1x8x3x64xf32>, tensor<1x8x3x64xf16>)
+      {summary_block = 16 : i64}
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_summaries_blocks(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x2x64xf32>) {
+  // expected-error @+1 {{'key minimum' has shape [1, 8, 2, 64], expected [1, 8, 3, 64]}}
+  %c = hgc.bind_kv %k, %k summaries(%s, %s : tensor<1x8x2x64xf32>, tensor<1x8x2x64xf32>)
+      {summary_block = 16 : i64}
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}

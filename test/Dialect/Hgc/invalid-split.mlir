@@ -427,3 +427,31 @@ func.func @merge_scalar_output(%o: tensor<f32>, %l: tensor<f32>) {
   %r, %rl = hgc.lse_merge %o, %o lse %l, %l : tensor<f32>, tensor<f32>
   return
 }
+
+// -----
+
+func.func @summaries_block(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{block_size must be a positive power of two, got 3}}
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {block_size = 3 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @summaries_tier(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{tier 'storage' is not in the placement}}
+  %lo, %hi, %n = hgc.kv_summaries %c tier storage {block_size = 16 : i64,
+      placement = #hgc.placement<window = 16, tiers = [device = dense, host = block_topk(budget = 2)]>}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @summaries_element(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{key minimum element type 'f32' differs from the cache's 'f16'}}
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {block_size = 16 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>, tensor<1xi32>
+  return
+}

@@ -120,6 +120,26 @@ func.func @bind_kv(%k: tensor<2x8x?x64xbf16>, %n: tensor<2xi32>) -> tensor<2x8x?
 
 // -----
 
+// A cache bound with an engine's per-block key summaries, and a tier's
+// summaries read through hgc.kv_summaries.
+// CHECK-LABEL: func.func @bind_summaries
+// CHECK: %[[C:.+]] = hgc.bind_kv %{{.+}}, %{{.+}} summaries(%{{.+}}, %{{.+}} : tensor<1x8x3x64xf16>, tensor<1x8x3x64xf16>) {summary_block = 16 : i64} : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+// CHECK: hgc.kv_summaries %[[C]] tier host {block_size = 16 : i64, placement = #hgc.placement<sink = 16, window = 16, tiers = [device = dense, host = block_topk(budget = 1, block = 16)]>}
+// CHECK-SAME: : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi32>
+func.func @bind_summaries(%k: tensor<1x8x40x64xf16>, %s: tensor<1x8x3x64xf16>)
+    -> tensor<1x8x?x64xf16> {
+  %c = hgc.bind_kv %k, %k summaries(%s, %s : tensor<1x8x3x64xf16>, tensor<1x8x3x64xf16>)
+      {summary_block = 16 : i64}
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {block_size = 16 : i64,
+      placement = #hgc.placement<sink = 16, window = 16,
+                                 tiers = [device = dense, host = block_topk(budget = 1, block = 16)]>}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>, tensor<1xi32>
+  return %lo : tensor<1x8x?x64xf16>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @kv_view
 // CHECK: = hgc.kv_view %{{.+}} tier host : !hgc.kv_cache<8x64xf32>
 // CHECK-SAME: -> tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?xi32>
