@@ -71,8 +71,8 @@ struct BoundTier {
     // Past the sinks, the window ends at the sequence's last token.
     Value fits = e.icmp(arith::CmpIPredicate::sle, n, e.index(hot()));
     Value inSinks = e.icmp(arith::CmpIPredicate::slt, j, e.index(sink()));
-    Value windowed =
-        arith::AddIOp::create(b, arith::SubIOp::create(b, n, e.index(hot())), j);
+    Value windowed = arith::AddIOp::create(
+        b, arith::SubIOp::create(b, n, e.index(hot())), j);
     return e.select(arith::OrIOp::create(b, fits, inSinks), j, windowed);
   }
   /// The longest sequence's `units(count)` over the batch, and each
@@ -91,8 +91,8 @@ struct BoundTier {
     Value out = e.alloc(lengthsType, {batch});
     e.parallel({batch}, [&](ValueRange row) {
       Value n = e.validTokens(lengths, row[0], tokens);
-      Value c = arith::IndexCastOp::create(b, b.getI32Type(),
-                                           units(count(e, n)));
+      Value c =
+          arith::IndexCastOp::create(b, b.getI32Type(), units(count(e, n)));
       memref::StoreOp::create(b, c, out, row[0]);
     });
     return {width, e.tensor(out, lengthsType)};
@@ -111,8 +111,9 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
   SmallVector<OpFoldResult> sizes;
   for (auto [i, size] : llvm::enumerate(boundType.getShape()))
     sizes.push_back(i == 2 ? OpFoldResult(width)
-                    : ShapedType::isDynamic(size) ? OpFoldResult(e.dim(buffer, i))
-                                                  : b.getIndexAttr(size));
+                    : ShapedType::isDynamic(size)
+                        ? OpFoldResult(e.dim(buffer, i))
+                        : b.getIndexAttr(size));
   SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
   Value slice =
       tensor::ExtractSliceOp::create(b, bound, offsets, sizes, strides);
@@ -129,8 +130,8 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
 /// The tier's tokens of the bound key/value tensors: the tensors themselves
 /// or a slice when they are one range (read in place), else gathered.
 LogicalResult lowerKVView(KVViewOp op) {
-  FailureOr<BoundTier> tier = BoundTier::get(op, op.getCache(), op.getTier(),
-                                             op.getPlacementAttr());
+  FailureOr<BoundTier> tier =
+      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;
@@ -141,9 +142,9 @@ LogicalResult lowerKVView(KVViewOp op) {
   Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), tokens = e.dim(key, 2),
         headDim = e.dim(key, 3);
   Value zero = e.index(0);
-  auto [width, lengthsOut] =
-      tier->widthAndLengths(e, lengths, batch, tokens, op.getLengths().getType(),
-                            [](Value c) { return c; });
+  auto [width, lengthsOut] = tier->widthAndLengths(e, lengths, batch, tokens,
+                                                   op.getLengths().getType(),
+                                                   [](Value c) { return c; });
   op.getLengths().replaceAllUsesWith(lengthsOut);
   if (std::optional<int64_t> start = tier->rangeStart()) {
     Value offset = e.index(*start);
@@ -187,8 +188,8 @@ LogicalResult lowerKVView(KVViewOp op) {
 /// cache was bound with when their blocks line up with the tier's, else
 /// computed from the keys (one pass over them).
 LogicalResult lowerKVSummaries(KVSummariesOp op) {
-  FailureOr<BoundTier> tier = BoundTier::get(op, op.getCache(), op.getTier(),
-                                             op.getPlacementAttr());
+  FailureOr<BoundTier> tier =
+      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
   if (failed(tier))
     return failure();
   std::optional<int64_t> start = tier->rangeStart();
@@ -215,9 +216,8 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   if (bind.getKeyMin() && bound && int64_t(*bound) == block &&
       *start % block == 0) {
     Value offset = e.index(*start / block);
-    for (auto [result, summary] :
-         {std::pair(op.getKeyMin(), bind.getKeyMin()),
-          std::pair(op.getKeyMax(), bind.getKeyMax())})
+    for (auto [result, summary] : {std::pair(op.getKeyMin(), bind.getKeyMin()),
+                                   std::pair(op.getKeyMax(), bind.getKeyMax())})
       result.replaceAllUsesWith(sliceTokens(e, summary, e.buffer(summary),
                                             offset, width, result.getType()));
     op.erase();
@@ -231,8 +231,8 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   auto narrow = [&](Value wide) -> Value {
     if (element.isF32())
       return wide;
-    Type to = lanes.vectorized ? Type(VectorType::get({kLanes}, element))
-                               : element;
+    Type to =
+        lanes.vectorized ? Type(VectorType::get({kLanes}, element)) : element;
     return arith::TruncFOp::create(b, to, wide);
   };
   SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
@@ -247,9 +247,9 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
     // them defined.
     Value empty = e.icmp(arith::CmpIPredicate::sge, first, last);
     e.forLoop(e.index(0), headDim, {}, lanes.step(), [&](Value d, ValueRange) {
-      Value at = arith::MinSIOp::create(
-          b, tier->source(e, first, n),
-          arith::SubIOp::create(b, tokens, e.index(1)));
+      Value at =
+          arith::MinSIOp::create(b, tier->source(e, first, n),
+                                 arith::SubIOp::create(b, tokens, e.index(1)));
       ValueRange seeds = e.ifThen(
           arith::XOrIOp::create(
               b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),

@@ -220,10 +220,26 @@ struct HeadDimLoop {
   Emitter &e;
   Value size;
   bool vectorized;
+  int64_t staticSize;
 
   HeadDimLoop(Emitter &e, Value size, int64_t staticSize)
       : e(e), size(size), vectorized(!ShapedType::isDynamic(staticSize) &&
-                                     staticSize % kLanes == 0) {}
+                                     staticSize % kLanes == 0),
+        staticSize(staticSize) {}
+
+  /// Runs `body(d, carried)` over every chunk of the head dim. A static
+  /// vectorized size (up to 256 lanes) is unrolled in the IR: no loop
+  /// overhead between the FMAs of a token, whatever LLVM's unroller decides.
+  SmallVector<Value>
+  over(ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    if (!vectorized || staticSize > 256)
+      return llvm::to_vector(e.forLoop(e.index(0), size, init, step(), body));
+    SmallVector<Value> carried(init.begin(), init.end());
+    for (int64_t d = 0; d < staticSize; d += kLanes)
+      carried = body(e.index(d), carried);
+    return carried;
+  }
 
   Value step() { return e.index(vectorized ? kLanes : 1); }
   Type f32Type() {
@@ -264,6 +280,51 @@ struct HeadDimLoop {
     return vectorized
                ? vector::ReductionOp::create(e.b, vector::CombiningKind::ADD, v)
                : v;
+  }
+  /// Horizontal sums of several dot-product accumulators. Two, four or
+  /// eight 8-lane accumulators are reduced together by pairwise shuffles
+  /// (a transposing add tree, ~3 ops per sum instead of ~6 each).
+  SmallVector<Value> sums(ArrayRef<Value> accumulators) {
+    int64_t n = accumulators.size();
+    if (!vectorized || kLanes != 8 || (n != 2 && n != 4 && n != 8)) {
+      SmallVector<Value> each;
+      for (Value v : accumulators)
+        each.push_back(sum(v));
+      return each;
+    }
+    ImplicitLocOpBuilder &b = e.b;
+    // [x0+x1, x2+x3, y0+y1, y2+y3 | x4+x5, x6+x7, y4+y5, y6+y7]
+    auto pairAdd = [&](Value x, Value y) -> Value {
+      Value even = vector::ShuffleOp::create(
+          b, x, y, ArrayRef<int64_t>{0, 2, 8, 10, 4, 6, 12, 14});
+      Value odd = vector::ShuffleOp::create(
+          b, x, y, ArrayRef<int64_t>{1, 3, 9, 11, 5, 7, 13, 15});
+      return arith::AddFOp::create(b, even, odd);
+    };
+    // Four accumulators to [sum a, sum b, sum c, sum d].
+    auto fourSums = [&](Value a0, Value a1, Value a2, Value a3) -> Value {
+      Value both = pairAdd(pairAdd(a0, a1), pairAdd(a2, a3));
+      Value low = vector::ExtractStridedSliceOp::create(
+          b, both, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{4},
+          ArrayRef<int64_t>{1});
+      Value high = vector::ExtractStridedSliceOp::create(
+          b, both, ArrayRef<int64_t>{4}, ArrayRef<int64_t>{4},
+          ArrayRef<int64_t>{1});
+      return arith::AddFOp::create(b, low, high);
+    };
+    SmallVector<Value> quads;
+    if (n == 2)
+      quads.push_back(fourSums(accumulators[0], accumulators[1],
+                               accumulators[0], accumulators[1]));
+    else
+      for (int64_t i = 0; i < n; i += 4)
+        quads.push_back(fourSums(accumulators[i], accumulators[i + 1],
+                                 accumulators[i + 2], accumulators[i + 3]));
+    SmallVector<Value> each;
+    for (int64_t i = 0; i < n; ++i)
+      each.push_back(
+          vector::ExtractOp::create(b, quads[i / 4], ArrayRef<int64_t>{i % 4}));
+    return each;
   }
   Value fma(Value a, Value b, Value c) {
     return vectorized ? vector::FMAOp::create(e.b, a, b, c).getResult()

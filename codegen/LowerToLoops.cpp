@@ -83,8 +83,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
                         "hgc-hybrid-pipeline (bind, place, split) first");
         return WalkResult::interrupt();
       }
-      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp,
-              KVSummariesOp, AttentionOp>(op))
+      if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp, KVSummariesOp,
+              AttentionOp>(op))
         ops.push_back(op);
       return WalkResult::advance();
     });

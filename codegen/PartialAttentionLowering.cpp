@@ -31,10 +31,15 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   double softcap = op.getSoftcap().convertToDouble();
   HeadDimLoop qkLoop(e, headDim, op.getQuery().getType().getDimSize(2));
   HeadDimLoop pvLoop(e, vHeadDim, op.getValue().getType().getDimSize(3));
-  // V rows share K's lanes when the head dims agree (statically).
-  bool prefetchValues =
-      qkLoop.vectorized && op.getQuery().getType().getDimSize(2) ==
-                               op.getValue().getType().getDimSize(3);
+  // Cache lines of a V row to prefetch (a static head dim), each
+  // `lineLanes` elements.
+  Type kvElement = op.getValue().getType().getElementType();
+  int64_t lineLanes =
+      64 / std::max<int64_t>(1, kvElement.getIntOrFloatBitWidth() / 8);
+  int64_t vDimStatic = op.getValue().getType().getDimSize(3);
+  int64_t prefetchLines = ShapedType::isDynamic(vDimStatic)
+                              ? 0
+                              : llvm::divideCeil(vDimStatic, lineLanes);
   int64_t tile = headTile(op.getQuery().getType().getDimSize(1),
                           op.getKey().getType().getDimSize(1));
   // Lane chunks per PV step: two when the tile's accumulators for both,
@@ -177,28 +182,27 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
               SmallVector<Value> skipped(heads.size(), e.negInf());
               SmallVector<Value> scores = onToken(j, skipped, [&](Value t) {
                 SmallVector<Value> zeros(heads.size(), qkLoop.zero());
-                ValueRange dots = e.forLoop(
-                    e.index(0), headDim, zeros, qkLoop.step(),
-                    [&](Value d, ValueRange acc) {
+                SmallVector<Value> dots =
+                    qkLoop.over(zeros, [&](Value d, ValueRange acc) {
                       Value key = qkLoop.load(k, {bi, hk, t}, d);
-                      // The PV pass reads V column-chunk-wise across the
-                      // block's rows, a pattern the hardware prefetchers miss:
-                      // pull each row in while its K row streams.
-                      if (prefetchValues)
-                        memref::PrefetchOp::create(b, v,
-                                                   ValueRange{bi, hk, t, d},
-                                                   /*isWrite=*/false,
-                                                   /*localityHint=*/3,
-                                                   /*isDataCache=*/true);
                       SmallVector<Value> next;
                       for (auto [g, a] : llvm::zip(heads, acc))
                         next.push_back(qkLoop.fma(
                             qkLoop.load(q, {bi, headOf(g)}, d), key, a));
                       return next;
                     });
+                // The PV pass reads V column-chunk-wise across the block's
+                // rows, a pattern the hardware prefetchers miss: pull each
+                // row in (one prefetch per cache line) while its K row
+                // streams.
+                for (int64_t line = 0; line < prefetchLines; ++line)
+                  memref::PrefetchOp::create(
+                      b, v, ValueRange{bi, hk, t, e.index(line * lineLanes)},
+                      /*isWrite=*/false, /*localityHint=*/3,
+                      /*isDataCache=*/true);
                 SmallVector<Value> result;
-                for (Value dot : dots) {
-                  Value score = e.mul(qkLoop.sum(dot), scale);
+                for (Value dot : qkLoop.sums(dots)) {
+                  Value score = e.mul(dot, scale);
                   if (softcap > 0) {
                     Value cap = e.f32(softcap);
                     score =

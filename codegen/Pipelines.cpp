@@ -82,8 +82,7 @@ namespace {
 struct HybridPipelineOptions
     : public PassPipelineOptions<HybridPipelineOptions> {
   PassOptions::Option<std::string> policy{
-      *this, "policy",
-      llvm::cl::desc("placement policy: full, hgca or quest"),
+      *this, "policy", llvm::cl::desc("placement policy: full, hgca or quest"),
       llvm::cl::init(PlacementOptions{}.policy)};
   PassOptions::Option<int64_t> sink{
       *this, "sink", llvm::cl::desc("attention-sink tokens on the device"),
@@ -108,10 +107,9 @@ void hgc::registerHgcPipelines() {
       "Bind, place and split decode attention into per-tier partials with "
       "explicit transfers",
       [](OpPassManager &pm, const HybridPipelineOptions &options) {
-        buildHybridPipeline(pm,
-                            PlacementOptions{options.policy, options.sink,
-                                             options.window, options.budget,
-                                             options.block});
+        buildHybridPipeline(pm, PlacementOptions{options.policy, options.sink,
+                                                 options.window, options.budget,
+                                                 options.block});
       });
   PassPipelineRegistration<>(
       "hgc-host-pipeline",

@@ -158,27 +158,25 @@ LogicalResult lowerSelect(SelectOp op) {
   // largest q.k any key inside its per-lane [min, max] box can reach.
   auto scoresOf = [&](Value bi, Value hk, Value c, ArrayRef<Value> heads) {
     SmallVector<Value> zeros(heads.size(), lanes.zero());
-    ValueRange sums = e.forLoop(
-        e.index(0), headDim, zeros, lanes.step(), [&](Value d, ValueRange acc) {
-          Value lo = lanes.load(first, {bi, hk, c}, d);
-          Value hi = byBlock ? lanes.load(second, {bi, hk, c}, d) : Value();
-          SmallVector<Value> next;
-          for (auto [h, a] : llvm::zip(heads, acc)) {
-            Value query = lanes.load(q, {bi, h}, d);
-            if (!byBlock) {
-              next.push_back(lanes.fma(query, lo, a));
-              continue;
-            }
-            // The scale folds into the query so a negative one bounds too.
-            query = e.mul(query, lanes.splat(scale));
-            next.push_back(
-                e.add(a, e.fastMax(e.mul(query, lo), e.mul(query, hi))));
-          }
-          return next;
-        });
+    SmallVector<Value> sums = lanes.over(zeros, [&](Value d, ValueRange acc) {
+      Value lo = lanes.load(first, {bi, hk, c}, d);
+      Value hi = byBlock ? lanes.load(second, {bi, hk, c}, d) : Value();
+      SmallVector<Value> next;
+      for (auto [h, a] : llvm::zip(heads, acc)) {
+        Value query = lanes.load(q, {bi, h}, d);
+        if (!byBlock) {
+          next.push_back(lanes.fma(query, lo, a));
+          continue;
+        }
+        // The scale folds into the query so a negative one bounds too.
+        query = e.mul(query, lanes.splat(scale));
+        next.push_back(e.add(a, e.fastMax(e.mul(query, lo), e.mul(query, hi))));
+      }
+      return next;
+    });
     SmallVector<Value> scores;
-    for (Value sum : sums)
-      scores.push_back(byBlock ? lanes.sum(sum) : e.mul(lanes.sum(sum), scale));
+    for (Value sum : lanes.sums(sums))
+      scores.push_back(byBlock ? sum : e.mul(sum, scale));
     return scores;
   };
 

@@ -27,13 +27,18 @@
 // The 4 query heads of a group share each widened K row.
 // CHECK:     scf.for {{.+}} to %[[GROUP]] step %c4
 // CHECK:       scf.for
-// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK:           vector.load {{.+}} : memref<2x2x?x16xf16, strided<[?, ?, ?, 1], offset: ?>>, vector<8xf16>
-// CHECK:           arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
-// CHECK:           memref.prefetch
-// CHECK:           vector.load %[[Q]]{{.+}} vector<8xf32>
-// CHECK-COUNT-4:   vector.fma
-// CHECK:         vector.reduction <add>
+// The head dim (2 vectors of 8) is unrolled: per chunk one widened K
+// vector for 4 FMAs; one prefetch per cache line of the V row; the 4 dot
+// products reduced together by a shuffle tree.
+// CHECK:         vector.load {{.+}} : memref<2x2x?x16xf16, strided<[?, ?, ?, 1], offset: ?>>, vector<8xf16>
+// CHECK:         arith.extf {{.+}} : vector<8xf16> to vector<8xf32>
+// CHECK:         vector.load %[[Q]]{{.+}} vector<8xf32>
+// CHECK-COUNT-4: vector.fma
+// CHECK:         vector.load {{.+}} vector<8xf16>
+// CHECK-COUNT-4: vector.fma
+// CHECK:         memref.prefetch
+// CHECK-COUNT-6: vector.shuffle
+// CHECK:         vector.extract_strided_slice
 // CHECK:         memref.store {{.+}}, %[[SCORES]]
 // One online-softmax update per head and block, on a 16-lane vector.
 // CHECK:     vector.load %[[SCORES]]{{.+}} vector<16xf32>
@@ -98,7 +103,8 @@ func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
 // -----
 
 // Exact selection per KV head: a token's score is the maximum over the
-// group's query heads (4 heads share each widened K row), stored as an
+// group's query heads (4 heads share each widened K row, their dot products
+// reduced together), stored as an
 // order-preserving i32 key; a 4-pass radix select (8-bit digits, a 256-bin
 // histogram) finds the k-th largest key; one more pass writes the chosen
 // tokens in ascending order (ties to the lower index) and -1 past them.
@@ -113,8 +119,8 @@ func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
 // CHECK:   scf.if
 // CHECK:     scf.for
 // CHECK:       scf.for {{.+}} step %c4
-// CHECK:         scf.for {{.+}} step %c8 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK-COUNT-4:   vector.fma
+// CHECK-COUNT-8: vector.fma
+// CHECK-COUNT-6: vector.shuffle
 // CHECK:       arith.bitcast {{.+}} : f32 to i32
 // CHECK:       arith.shrsi
 // CHECK:       arith.xori

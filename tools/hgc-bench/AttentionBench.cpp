@@ -517,7 +517,15 @@ int runAttentionBench(const AttentionBenchOptions &options) {
                                "GB/s\n",
                                bandwidth);
   llvm::outs().flush();
-  std::vector<Shape> list = shapes(options.quick);
+  std::vector<Shape> list;
+  for (const Shape &s : shapes(options.quick))
+    if (llvm::StringRef(policyText(s) + "/" + key(s)).contains(options.only))
+      list.push_back(s);
+  if (list.empty()) {
+    llvm::errs() << "hgc-bench: no row matches --only '" << options.only
+                 << "'\n";
+    return 1;
+  }
   int repeats = options.repeats > 0 ? options.repeats : 20;
   HgcRunner hgc;
   std::vector<Row> rows;

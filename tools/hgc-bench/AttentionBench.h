@@ -19,6 +19,7 @@ struct AttentionBenchOptions {
   std::string plot;   // PNG plot, when set
   int repeats = 0;    // 0: per row, enough for a stable median
   bool peers = true;  // numpy / onnxruntime rows
+  std::string only;   // rows whose policy/batch/context/kv contains this
 };
 
 int runAttentionBench(const AttentionBenchOptions &options);

@@ -2,7 +2,7 @@
 //
 //   hgc-bench kv-stress [--seconds S] [--ops N] [--threads T] [--storage-dir D]
 //   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
-//                       [--repeats N] [--no-peers]
+//                       [--repeats N] [--no-peers] [--only ROW]
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,11 +22,15 @@ int usage(int code) {
       "[--threads T] [--storage-dir DIR]\n"
       "       hgc-bench attention [--quick] [--json FILE] [--plot FILE.png] "
       "[--repeats N] [--no-peers]\n"
+      "                           [--only ROW]\n"
       "  attention  host decode attention: hgc dense and sparse vs the "
       "machine's\n"
       "             read bandwidth, numpy and onnxruntime (medians; "
       "--quick: a\n"
-      "             representative subset in under 5 minutes)\n"
+      "             representative subset in under 5 minutes; --only: the "
+      "rows\n"
+      "             whose policy/batch/context/kv contains ROW, e.g. "
+      "full/1/32768/f16)\n"
       "  kv-stress  soak the KV runtime across device, host and "
       "storage tiers\n"
       "             from several threads; prints verified/lost/moved "
@@ -53,14 +57,16 @@ int main(int argc, char **argv) {
         options.quick = true;
       } else if (flag == "--no-peers") {
         options.peers = false;
-      } else if ((flag == "--json" || flag == "--plot" ||
-                  flag == "--repeats") &&
+      } else if ((flag == "--json" || flag == "--plot" || flag == "--repeats" ||
+                  flag == "--only") &&
                  i + 1 < argc) {
         const char *value = argv[++i];
         if (flag == "--json")
           options.json = value;
         else if (flag == "--plot")
           options.plot = value;
+        else if (flag == "--only")
+          options.only = value;
         else if ((options.repeats = std::atoi(value)) <= 0) {
           std::fprintf(stderr, "hgc-bench: bad --repeats '%s'\n", value);
           return 1;
