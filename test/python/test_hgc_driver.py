@@ -196,6 +196,18 @@ def test_compile_emits_mlir_llvm_and_objects(hgc, tmp_path):
                      tmp_path / "x"), "--target tpu")
 
 
+def test_compile_objects_for_a_named_cpu(hgc, tmp_path):
+    """--cpu picks the object's CPU (an AVX-512 one here), not the build
+    machine's; a name LLVM does not know is a one-line error."""
+    out = tmp_path / "m.o"
+    result = run(hgc, "compile", GQA, "--emit", "obj", "--cpu", "znver4",
+                 "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x7fELF"
+    expect_error(run(hgc, "compile", GQA, "--emit", "obj", "--cpu", "zen99",
+                     "-o", tmp_path / "x.o"), "unknown --cpu 'zen99'")
+
+
 def test_plan_reports_tiers_and_bytes(hgc, tmp_path):
     model = attention_model(tmp_path / "p.onnx", q=(1, 4, 1, 16),
                             k=(1, 2, 3000, 16))

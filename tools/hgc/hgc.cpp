@@ -26,6 +26,7 @@
 
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -58,11 +59,10 @@ static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
 static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                       cl::desc("<model.onnx>"),
                                       HGC_ALL_SUBCOMMANDS);
-static cl::opt<std::string> policy("policy",
-                                   cl::init(hgc::PlacementOptions{}.policy),
-                                   cl::desc("placement policy: full, hgca or quest"),
-                                   HGC_ALL_SUBCOMMANDS,
-                                   cl::cat(placementCategory));
+static cl::opt<std::string>
+    policy("policy", cl::init(hgc::PlacementOptions{}.policy),
+           cl::desc("placement policy: full, hgca or quest"),
+           HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
 static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
                              cl::desc("attention-sink tokens on the device"),
                              HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
@@ -94,6 +94,11 @@ static cl::opt<std::string> emit("emit", cl::init("mlir"),
                                  cl::desc("mlir (after hgc's passes), llvm "
                                           "(LLVM IR), obj (object file)"),
                                  cl::sub(compileCommand));
+static cl::opt<std::string>
+    cpu("cpu", cl::init("native"),
+        cl::desc("CPU the object file is tuned for (--emit obj): native "
+                 "(this machine's) or an LLVM CPU name, e.g. znver4"),
+        cl::sub(compileCommand));
 static cl::opt<std::string> outputPath("o", cl::Required,
                                        cl::desc("output file"),
                                        cl::sub(compileCommand));
@@ -388,9 +393,18 @@ int compileModel(MLIRContext &context) {
       llvm::TargetRegistry::lookupTarget(triple, lookupError);
   if (!llvmTarget)
     fail("no host target: " + lookupError);
+  // The vector width the kernels use (8 f32 lanes) is the same for every
+  // CPU; the CPU picks instruction selection (AVX2 / AVX-512 encodings,
+  // F16C conversions) and scheduling.
+  std::string cpuName =
+      cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.getValue();
+  // Checked first: LLVM would only warn and fall back to a generic CPU.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      llvmTarget->createMCSubtargetInfo(triple, "", ""));
+  if (!subtarget || !subtarget->isCPUStringValid(cpuName))
+    fail("unknown --cpu '" + cpu + "' for " + triple.str());
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), "", llvm::TargetOptions(),
-      llvm::Reloc::PIC_));
+      triple, cpuName, "", llvm::TargetOptions(), llvm::Reloc::PIC_));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
   llvm::legacy::PassManager codegen;
