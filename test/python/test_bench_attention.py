@@ -47,3 +47,32 @@ def test_bad_options():
     result = subprocess.run([bench, "attention", "--bogus"],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "--bogus" in result.stderr
+
+
+def test_peers_check_and_time_every_system(tmp_path):
+    """bench/attention_peers.py on small shapes: numpy, onnxruntime and IREE
+    each checked against numpy and timed; bfloat16 (no numpy input) gives
+    null times, never a crash."""
+    import os
+    import sys
+    shapes = [dict(batch=b, context=t, kv_dtype=dt, q_heads=8, kv_heads=2,
+                   head_dim=64)
+              for b, t, dt in ((1, 256, "f16"), (2, 100, "f32"),
+                               (1, 64, "bf16"))]
+    (tmp_path / "shapes.json").write_text(json.dumps(shapes))
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "bench",
+                          "attention_peers.py")
+    result = subprocess.run(
+        [sys.executable, script, "--shapes", tmp_path / "shapes.json",
+         "--out", tmp_path / "out.json", "--repeats", "2"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "cannot run" not in result.stdout, result.stdout
+    rows = json.loads((tmp_path / "out.json").read_text())
+    assert len(rows) == 9
+    for row in rows:
+        assert row["system"] in {"numpy", "onnxruntime", "iree"}
+        if row["kv_dtype"] == "bf16":
+            assert row["time_ms"] is None
+        else:
+            assert row["time_ms"] > 0, row

@@ -53,7 +53,7 @@ struct Row {
   std::string system;
   Shape shape;
   double timeMs = 0, bytes = 0;
-  std::optional<double> speedupVsOrt;
+  std::optional<double> speedupVsOrt, speedupVsIree;
   /// Sparse: the selection alone, as a share of the whole step.
   std::optional<double> selectionShare;
 };
@@ -536,7 +536,7 @@ int runAttentionBench(const AttentionBenchOptions &options) {
       return 1;
     }
     double ms = timed->first;
-    Row row{"hgc", s, ms, bytesTouched(s), std::nullopt, std::nullopt};
+    Row row{"hgc", s, ms, bytesTouched(s)};
     if (timed->second)
       row.selectionShare = *timed->second / ms;
     rows.push_back(row);
@@ -552,20 +552,30 @@ int runAttentionBench(const AttentionBenchOptions &options) {
     std::vector<Row> peers = runPeers(list, std::min(repeats, 10));
     rows.insert(rows.end(), peers.begin(), peers.end());
   }
-  // Ratios to onnxruntime's dense time on the same shape.
-  std::map<std::string, double> ort;
-  for (const Row &row : rows)
-    if (row.system == "onnxruntime")
-      ort[key(row.shape)] = row.timeMs;
-  // onnxruntime has no sparse decode: sparse rows get no ratio.
+  // Ratios to the peers' dense times on the same shape.
+  auto timesOf = [&](llvm::StringRef system) {
+    std::map<std::string, double> times;
+    for (const Row &row : rows)
+      if (row.system == system)
+        times[key(row.shape)] = row.timeMs;
+    return times;
+  };
+  std::map<std::string, double> ort = timesOf("onnxruntime"),
+                                iree = timesOf("iree");
+  // The peers have no sparse decode: sparse rows get no ratio.
   for (Row &row : rows) {
+    if (row.shape.mode != "dense")
+      continue;
     auto found = ort.find(key(row.shape));
-    if (found != ort.end() && row.shape.mode == "dense")
+    if (found != ort.end())
       row.speedupVsOrt = found->second / row.timeMs;
+    found = iree.find(key(row.shape));
+    if (found != iree.end())
+      row.speedupVsIree = found->second / row.timeMs;
   }
 
   llvm::outs() << "\nsystem       mode   policy   batch context kv    budget "
-                  "  time_ms     GB/s  of_bw  vs_ort  select\n";
+                  "  time_ms     GB/s  of_bw  vs_ort vs_iree  select\n";
   llvm::json::Array json;
   for (const Row &row : rows) {
     double gbps = row.bytes / row.timeMs / 1e6;
@@ -575,10 +585,12 @@ int runAttentionBench(const AttentionBenchOptions &options) {
         policyText(row.shape).c_str(), (long long)row.shape.batch,
         (long long)row.shape.context, row.shape.dtype.c_str(), row.shape.budget,
         row.timeMs, gbps, 100 * gbps / bandwidth);
-    if (row.speedupVsOrt)
-      llvm::outs() << llvm::format("%6.2fx", *row.speedupVsOrt);
-    else
-      llvm::outs() << "      -";
+    for (std::optional<double> ratio : {row.speedupVsOrt, row.speedupVsIree}) {
+      if (ratio)
+        llvm::outs() << llvm::format("%7.2fx", *ratio);
+      else
+        llvm::outs() << "       -";
+    }
     if (row.selectionShare)
       llvm::outs() << llvm::format("  %5.1f%%\n", 100 * *row.selectionShare);
     else
@@ -591,6 +603,9 @@ int runAttentionBench(const AttentionBenchOptions &options) {
     object["bandwidth_gbps"] = bandwidth;
     object["selection_share"] = row.selectionShare
                                     ? llvm::json::Value(*row.selectionShare)
+                                    : llvm::json::Value(nullptr);
+    object["speedup_vs_iree"] = row.speedupVsIree
+                                    ? llvm::json::Value(*row.speedupVsIree)
                                     : llvm::json::Value(nullptr);
     object["speedup_vs_onnxruntime"] =
         row.speedupVsOrt ? llvm::json::Value(*row.speedupVsOrt)
