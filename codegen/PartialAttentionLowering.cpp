@@ -59,8 +59,13 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   Value blockSize = e.index(op.getBlockSize());
   Value positions =
       indices ? arith::MulIOp::create(b, e.dim(indices, 2), blockSize) : tokens;
+  // Selected blocks of whole 16-token blocks are attended block by block;
+  // chunks then hold whole entries.
+  bool wholeBlocks = indices && op.getBlockSize() % kTokenBlock == 0;
   int64_t chunkPositions =
       std::max(kTokenBlock, splitTokens / kTokenBlock * kTokenBlock);
+  if (wholeBlocks)
+    chunkPositions = llvm::alignTo(chunkPositions, op.getBlockSize());
   Value chunk = e.index(chunkPositions);
   Value splits = arith::CeilDivUIOp::create(b, positions, chunk);
   splits = arith::MaxUIOp::create(b, splits, e.index(1));
@@ -93,8 +98,9 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
     Value weights =
         scratch({ShapedType::kDynamic, kTokenBlock}, f32, ValueRange{group});
     // Sparse: the block's tokens, -1 where an entry is skipped.
-    Value blockTokens =
-        indices ? scratch({kTokenBlock}, b.getIndexType(), {}) : Value();
+    Value blockTokens = indices && !wholeBlocks
+                            ? scratch({kTokenBlock}, b.getIndexType(), {})
+                            : Value();
     auto headOf = [&](Value g) { return arith::AddIOp::create(b, h0, g); };
     auto accAt = [&](Value g) -> SmallVector<Value> {
       return {bi, headOf(g), sp};
@@ -126,9 +132,10 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
     // Runs `body` on the block's j-th token; sparse skips entries that
     // select nothing (carrying `skipped` instead) without touching K or V.
     Value tb;
+    bool resolving = false;
     auto onToken = [&](Value j, ValueRange skipped,
                        function_ref<SmallVector<Value>(Value)> body) {
-      if (!indices)
+      if (!resolving)
         return body(arith::AddIOp::create(b, tb, j));
       Value t = memref::LoadOp::create(b, blockTokens, j);
       Value valid = e.icmp(arith::CmpIPredicate::sge, t, e.index(0));
@@ -142,152 +149,185 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
       forEachLane(
           [&](Value d) { pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d); });
     });
-    e.forLoop(
-        begin, end, {}, e.index(kTokenBlock),
-        [&](Value blockStart, ValueRange) {
-          tb = blockStart;
-          Value count = arith::SubIOp::create(
-              b,
-              arith::MinSIOp::create(
-                  b, arith::AddIOp::create(b, tb, e.index(kTokenBlock)), end),
-              tb);
-          if (indices)
-            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
-              Value position = arith::AddIOp::create(b, tb, j);
-              Value entry = e.load(
-                  indices,
-                  {bi, hk, arith::DivUIOp::create(b, position, blockSize)});
-              Value t = arith::AddIOp::create(
-                  b, arith::MulIOp::create(b, e.toIndex(entry), blockSize),
-                  arith::RemUIOp::create(b, position, blockSize));
-              Value valid = arith::AndIOp::create(
-                  b, e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0)),
-                  e.icmp(arith::CmpIPredicate::slt, t, n));
-              memref::StoreOp::create(b, e.select(valid, t, e.index(-1)),
-                                      blockTokens, j);
-              return SmallVector<Value>{};
-            });
-          // A short last block: its missing scores are -inf.
-          forEachHead([&](Value g) {
-            e.forLoop(count, e.index(kTokenBlock), {},
-                      [&](Value j, ValueRange) {
-                        memref::StoreOp::create(b, e.negInf(), weights,
-                                                ValueRange{g, j});
-                        return SmallVector<Value>{};
-                      });
-          });
-          // Scores: each K row (widened once) against the tile's query heads.
-          forEachTile([&](ArrayRef<Value> heads) {
-            e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
-              SmallVector<Value> skipped(heads.size(), e.negInf());
-              SmallVector<Value> scores = onToken(j, skipped, [&](Value t) {
-                SmallVector<Value> zeros(heads.size(), qkLoop.zero());
-                SmallVector<Value> dots =
-                    qkLoop.over(zeros, [&](Value d, ValueRange acc) {
-                      Value key = qkLoop.load(k, {bi, hk, t}, d);
-                      SmallVector<Value> next;
-                      for (auto [g, a] : llvm::zip(heads, acc))
-                        next.push_back(qkLoop.fma(
-                            qkLoop.load(q, {bi, headOf(g)}, d), key, a));
-                      return next;
-                    });
-                // The PV pass reads V column-chunk-wise across the block's
-                // rows, a pattern the hardware prefetchers miss: pull each
-                // row in (one prefetch per cache line) while its K row
-                // streams.
-                for (int64_t line = 0; line < prefetchLines; ++line)
-                  memref::PrefetchOp::create(
-                      b, v, ValueRange{bi, hk, t, e.index(line * lineLanes)},
-                      /*isWrite=*/false, /*localityHint=*/3,
-                      /*isDataCache=*/true);
-                SmallVector<Value> result;
-                for (Value dot : qkLoop.sums(dots)) {
-                  Value score = e.mul(dot, scale);
-                  if (softcap > 0) {
-                    Value cap = e.f32(softcap);
-                    score =
-                        e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
-                  }
-                  result.push_back(score);
-                }
-                return result;
-              });
-              for (auto [g, score] : llvm::zip(heads, scores))
-                memref::StoreOp::create(b, score, weights, ValueRange{g, j});
-              return SmallVector<Value>{};
-            });
-          });
-          // Online softmax, once per block and head, on the block's 16 scores
-          // as one vector (entries past `count` hold -inf and weigh 0): new
-          // max, the rescale of what came before, the probabilities in place.
-          auto blockType = VectorType::get({kTokenBlock}, f32);
-          forEachHead([&](Value g) {
-            Value m = memref::LoadOp::create(b, runMax, g);
-            Value scores = vector::LoadOp::create(b, blockType, weights,
-                                                  ValueRange{g, e.index(0)});
-            Value mNew =
-                e.fastMax(m, vector::ReductionOp::create(
-                                 b, vector::CombiningKind::MAXNUMF, scores));
-            // Nothing attended yet: exps against 0 give the zeros they should.
-            Value mSafe =
-                e.select(e.fcmp(arith::CmpFPredicate::OEQ, mNew, e.negInf()),
-                         e.f32(0), mNew);
-            Value correction = e.exp(e.sub(m, mSafe));
-            Value p = e.exp(e.sub(
-                scores, vector::BroadcastOp::create(b, blockType, mSafe)));
-            vector::StoreOp::create(b, p, weights, ValueRange{g, e.index(0)});
-            Value sum = e.add(
-                e.mul(memref::LoadOp::create(b, runSum, g), correction),
-                vector::ReductionOp::create(b, vector::CombiningKind::ADD, p));
-            memref::StoreOp::create(b, mNew, runMax, g);
-            memref::StoreOp::create(b, sum, runSum, g);
-            memref::StoreOp::create(b, correction, rescale, g);
-          });
-          // Probabilities times V: per group of lane chunks the tile's
-          // accumulators stay in registers over the block, each V row widened
-          // once and each probability broadcast once per group.
-          forEachTile([&](ArrayRef<Value> heads) {
-            e.forLoop(
-                e.index(0), vHeadDim, {}, e.index(pvLanes),
-                [&](Value d0, ValueRange) {
-                  SmallVector<Value> lanes;
-                  for (int64_t c = 0; c < pvChunks; ++c)
-                    lanes.push_back(arith::AddIOp::create(
-                        b, d0, e.index(c * (pvLanes / pvChunks))));
-                  SmallVector<Value> acc;
-                  for (Value g : heads) {
-                    Value correction =
-                        pvLoop.splat(memref::LoadOp::create(b, rescale, g));
-                    for (Value d : lanes)
-                      acc.push_back(
-                          e.mul(pvLoop.load(partAcc, accAt(g), d), correction));
-                  }
-                  ValueRange sums = e.forLoop(
-                      e.index(0), count, acc, [&](Value j, ValueRange running) {
-                        return onToken(j, running, [&](Value t) {
-                          SmallVector<Value> values;
-                          for (Value d : lanes)
-                            values.push_back(pvLoop.load(v, {bi, hk, t}, d));
-                          SmallVector<Value> next;
-                          for (auto [i, g] : llvm::enumerate(heads)) {
-                            Value p = pvLoop.splat(memref::LoadOp::create(
-                                b, weights, ValueRange{g, j}));
-                            for (auto [c, value] : llvm::enumerate(values))
-                              next.push_back(pvLoop.fma(
-                                  p, value, running[i * values.size() + c]));
-                          }
-                          return next;
-                        });
-                      });
-                  for (auto [i, g] : llvm::enumerate(heads))
-                    for (auto [c, d] : llvm::enumerate(lanes))
-                      pvLoop.store(sums[i * lanes.size() + c], partAcc,
-                                   accAt(g), d);
-                  return SmallVector<Value>{};
-                });
-          });
+    // One block of up to 16 positions from `blockStart`: tokens themselves,
+    // or (resolve) positions into the selected entries.
+    auto processBlock = [&](Value blockStart, Value count, bool resolve) {
+      tb = blockStart;
+      resolving = resolve;
+      if (resolve)
+        e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+          Value position = arith::AddIOp::create(b, tb, j);
+          Value entry =
+              e.load(indices,
+                     {bi, hk, arith::DivUIOp::create(b, position, blockSize)});
+          Value t = arith::AddIOp::create(
+              b, arith::MulIOp::create(b, e.toIndex(entry), blockSize),
+              arith::RemUIOp::create(b, position, blockSize));
+          Value valid = arith::AndIOp::create(
+              b, e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0)),
+              e.icmp(arith::CmpIPredicate::slt, t, n));
+          memref::StoreOp::create(b, e.select(valid, t, e.index(-1)),
+                                  blockTokens, j);
           return SmallVector<Value>{};
         });
+      // A short last block: its missing scores are -inf.
+      forEachHead([&](Value g) {
+        e.forLoop(count, e.index(kTokenBlock), {}, [&](Value j, ValueRange) {
+          memref::StoreOp::create(b, e.negInf(), weights, ValueRange{g, j});
+          return SmallVector<Value>{};
+        });
+      });
+      // Scores: each K row (widened once) against the tile's query heads.
+      forEachTile([&](ArrayRef<Value> heads) {
+        e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
+          SmallVector<Value> skipped(heads.size(), e.negInf());
+          SmallVector<Value> scores = onToken(j, skipped, [&](Value t) {
+            SmallVector<Value> zeros(heads.size(), qkLoop.zero());
+            SmallVector<Value> dots =
+                qkLoop.over(zeros, [&](Value d, ValueRange acc) {
+                  Value key = qkLoop.load(k, {bi, hk, t}, d);
+                  SmallVector<Value> next;
+                  for (auto [g, a] : llvm::zip(heads, acc))
+                    next.push_back(
+                        qkLoop.fma(qkLoop.load(q, {bi, headOf(g)}, d), key, a));
+                  return next;
+                });
+            // The PV pass reads V column-chunk-wise across the block's
+            // rows, a pattern the hardware prefetchers miss: pull each
+            // row in (one prefetch per cache line) while its K row
+            // streams.
+            for (int64_t line = 0; line < prefetchLines; ++line)
+              memref::PrefetchOp::create(
+                  b, v, ValueRange{bi, hk, t, e.index(line * lineLanes)},
+                  /*isWrite=*/false, /*localityHint=*/3,
+                  /*isDataCache=*/true);
+            SmallVector<Value> result;
+            for (Value dot : qkLoop.sums(dots)) {
+              Value score = e.mul(dot, scale);
+              if (softcap > 0) {
+                Value cap = e.f32(softcap);
+                score = e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
+              }
+              result.push_back(score);
+            }
+            return result;
+          });
+          for (auto [g, score] : llvm::zip(heads, scores))
+            memref::StoreOp::create(b, score, weights, ValueRange{g, j});
+          return SmallVector<Value>{};
+        });
+      });
+      // Online softmax, once per block and head, on the block's 16 scores
+      // as one vector (entries past `count` hold -inf and weigh 0): new
+      // max, the rescale of what came before, the probabilities in place.
+      auto blockType = VectorType::get({kTokenBlock}, f32);
+      forEachHead([&](Value g) {
+        Value m = memref::LoadOp::create(b, runMax, g);
+        Value scores = vector::LoadOp::create(b, blockType, weights,
+                                              ValueRange{g, e.index(0)});
+        Value mNew =
+            e.fastMax(m, vector::ReductionOp::create(
+                             b, vector::CombiningKind::MAXNUMF, scores));
+        // Nothing attended yet: exps against 0 give the zeros they should.
+        Value mSafe =
+            e.select(e.fcmp(arith::CmpFPredicate::OEQ, mNew, e.negInf()),
+                     e.f32(0), mNew);
+        Value correction = e.exp(e.sub(m, mSafe));
+        Value p = e.exp(
+            e.sub(scores, vector::BroadcastOp::create(b, blockType, mSafe)));
+        vector::StoreOp::create(b, p, weights, ValueRange{g, e.index(0)});
+        Value sum = e.add(
+            e.mul(memref::LoadOp::create(b, runSum, g), correction),
+            vector::ReductionOp::create(b, vector::CombiningKind::ADD, p));
+        memref::StoreOp::create(b, mNew, runMax, g);
+        memref::StoreOp::create(b, sum, runSum, g);
+        memref::StoreOp::create(b, correction, rescale, g);
+      });
+      // Probabilities times V: per group of lane chunks the tile's
+      // accumulators stay in registers over the block, each V row widened
+      // once and each probability broadcast once per group.
+      forEachTile([&](ArrayRef<Value> heads) {
+        e.forLoop(e.index(0), vHeadDim, {}, e.index(pvLanes),
+                  [&](Value d0, ValueRange) {
+                    SmallVector<Value> lanes;
+                    for (int64_t c = 0; c < pvChunks; ++c)
+                      lanes.push_back(arith::AddIOp::create(
+                          b, d0, e.index(c * (pvLanes / pvChunks))));
+                    SmallVector<Value> acc;
+                    for (Value g : heads) {
+                      Value correction =
+                          pvLoop.splat(memref::LoadOp::create(b, rescale, g));
+                      for (Value d : lanes)
+                        acc.push_back(e.mul(pvLoop.load(partAcc, accAt(g), d),
+                                            correction));
+                    }
+                    ValueRange sums = e.forLoop(
+                        e.index(0), count, acc,
+                        [&](Value j, ValueRange running) {
+                          return onToken(j, running, [&](Value t) {
+                            SmallVector<Value> values;
+                            for (Value d : lanes)
+                              values.push_back(pvLoop.load(v, {bi, hk, t}, d));
+                            SmallVector<Value> next;
+                            for (auto [i, g] : llvm::enumerate(heads)) {
+                              Value p = pvLoop.splat(memref::LoadOp::create(
+                                  b, weights, ValueRange{g, j}));
+                              for (auto [c, value] : llvm::enumerate(values))
+                                next.push_back(pvLoop.fma(
+                                    p, value, running[i * values.size() + c]));
+                            }
+                            return next;
+                          });
+                        });
+                    for (auto [i, g] : llvm::enumerate(heads))
+                      for (auto [c, d] : llvm::enumerate(lanes))
+                        pvLoop.store(sums[i * lanes.size() + c], partAcc,
+                                     accAt(g), d);
+                    return SmallVector<Value>{};
+                  });
+      });
+    };
+    // The `kTokenBlock` positions from `first`, clipped to `last`.
+    auto blockCount = [&](Value first, Value last) -> Value {
+      return arith::SubIOp::create(
+          b,
+          arith::MinSIOp::create(
+              b, arith::AddIOp::create(b, first, e.index(kTokenBlock)), last),
+          first);
+    };
+    if (wholeBlocks) {
+      // Selected blocks that are whole token blocks: each selected entry is
+      // a contiguous token range, attended like dense tokens (no per-token
+      // resolution or branch).
+      Value lastEntry = arith::DivUIOp::create(b, end, blockSize);
+      e.forLoop(
+          arith::DivUIOp::create(b, begin, blockSize), lastEntry, {},
+          [&](Value entryIndex, ValueRange) {
+            Value entry = e.load(indices, {bi, hk, entryIndex});
+            e.ifThen(
+                e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0)), {}, [&]() {
+                  Value start =
+                      arith::MulIOp::create(b, e.toIndex(entry), blockSize);
+                  Value stop = arith::MinSIOp::create(
+                      b, arith::AddIOp::create(b, start, blockSize), n);
+                  e.forLoop(start, stop, {}, e.index(kTokenBlock),
+                            [&](Value first, ValueRange) {
+                              processBlock(first, blockCount(first, stop),
+                                           /*resolve=*/false);
+                              return SmallVector<Value>{};
+                            });
+                  return SmallVector<Value>{};
+                });
+            return SmallVector<Value>{};
+          });
+    } else {
+      e.forLoop(begin, end, {}, e.index(kTokenBlock),
+                [&](Value first, ValueRange) {
+                  processBlock(first, blockCount(first, end),
+                               /*resolve=*/static_cast<bool>(indices));
+                  return SmallVector<Value>{};
+                });
+    }
     forEachHead([&](Value g) {
       SmallVector<Value> at = accAt(g);
       memref::StoreOp::create(b, memref::LoadOp::create(b, runMax, g), partMax,

@@ -69,12 +69,41 @@ func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
 
 // -----
 
-// Selected blocks: the kernel walks positions (entries x block_size tokens,
-// split in chunks of 2048); each block of 16 positions first resolves its
-// tokens (-1 for a negative entry or a token past the length), then skips
-// those without touching K or V. Softcap through tanh.
+// Selected blocks of whole 16-token blocks: chunks of 2048 positions hold
+// whole entries; each selected entry (negative ones skipped) is a token
+// range clipped to the sequence's length, attended 16 tokens at a time like
+// dense tokens (no per-token resolution). Softcap through tanh.
 // CHECK-LABEL: func.func @partial_blocks
 // CHECK: %[[POSITIONS:.+]] = arith.muli %{{.+}}, %c16
+// CHECK: arith.ceildivui %[[POSITIONS]], %c2048
+// CHECK: scf.parallel
+// CHECK-NOT: memref<16xindex>
+// CHECK:   scf.for %[[E:.+]] = %{{.+}} to %{{.+}} step
+// CHECK:     %[[ENTRY:.+]] = memref.load %{{.+}}[%{{.+}}, %{{.+}}, %[[E]]]
+// CHECK:     arith.cmpi sge, %[[ENTRY]], %c0_i32
+// CHECK:     scf.if
+// CHECK:       arith.muli
+// CHECK:       arith.minsi
+// CHECK:       scf.for {{.+}} step %c16
+// CHECK:         vector.load {{.+}} vector<8xbf16>
+// CHECK:         math.tanh
+func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
+    %i: tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
+  %o, %l = hgc.partial_attention %q, %k, %k indices(%i)
+      {block_size = 16 : i64, softcap = 30.0 : f32}
+      : (tensor<1x4x8xf32>, tensor<1x2x64x8xbf16>, tensor<1x2x64x8xbf16>,
+         tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
+  return %o, %l : tensor<1x4x8xf32>, tensor<1x4xf32>
+}
+
+// -----
+
+// Selected blocks smaller than a token block: the kernel walks positions
+// (entries x block_size tokens); each block of 16 positions first resolves
+// its tokens (-1 for a negative entry or a token past the length), then
+// skips those without touching K or V.
+// CHECK-LABEL: func.func @partial_entries
+// CHECK: %[[POSITIONS:.+]] = arith.muli %{{.+}}, %c4
 // CHECK: arith.ceildivui %[[POSITIONS]], %c2048
 // CHECK: scf.parallel
 // CHECK:   %[[TOKENS:.+]] = memref.alloca() : memref<16xindex>
@@ -89,14 +118,13 @@ func.func @partial_dense(%q: tensor<2x8x16xf32>, %k: tensor<2x2x?x16xf16>,
 // CHECK:     memref.load %[[TOKENS]]
 // CHECK:     arith.cmpi sge
 // CHECK:     scf.if
-// CHECK:       vector.load {{.+}} vector<8xbf16>
-// CHECK:       math.tanh
-func.func @partial_blocks(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xbf16>,
-    %i: tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
-  %o, %l = hgc.partial_attention %q, %k, %k indices(%i)
-      {block_size = 16 : i64, softcap = 30.0 : f32}
-      : (tensor<1x4x8xf32>, tensor<1x2x64x8xbf16>, tensor<1x2x64x8xbf16>,
-         tensor<1x2x3xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
+// CHECK:       vector.load {{.+}} vector<8xf32>
+func.func @partial_entries(%q: tensor<1x4x8xf32>, %k: tensor<1x2x64x8xf32>,
+    %i: tensor<1x2x3xi32>, %n: tensor<1xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>) {
+  %o, %l = hgc.partial_attention %q, %k, %k indices(%i) lengths(%n)
+      {block_size = 4 : i64}
+      : (tensor<1x4x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>,
+         tensor<1x2x3xi32>, tensor<1xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
   return %o, %l : tensor<1x4x8xf32>, tensor<1x4xf32>
 }
 

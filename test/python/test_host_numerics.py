@@ -256,11 +256,15 @@ def test_merge_order_does_not_matter(hgc_runner, tmp_path):
     np.testing.assert_allclose(first[1], second[1], atol=1e-6, rtol=1e-6)
 
 
-@pytest.mark.parametrize("d, t, indexed", [(12, 4500, False), (24, 5000, True)],
-                         ids=["scalar-head-dim-splits", "indexed-splits"])
-def test_partial_split_k(hgc_runner, tmp_path, d, t, indexed):
+@pytest.mark.parametrize("d, t, indexed, block", [
+    (12, 4500, False, 1), (24, 5000, True, 1), (16, 9000, True, 32)],
+    ids=["scalar-head-dim-splits", "indexed-splits", "whole-block-splits"])
+def test_partial_split_k(hgc_runner, tmp_path, d, t, indexed, block):
     """Token ranges longer than one KV split (2048) run as parallel chunks
-    merged by LSE; head dims that are no multiple of 8 take the scalar path."""
+    merged by LSE; head dims that are no multiple of 8 take the scalar path.
+    Selected blocks of whole 16-token blocks (32 here) are attended as token
+    ranges: chunks of whole entries, a length that cuts a block, -1 entries
+    and a short last block of the sequence."""
     rng = np.random.default_rng(d)
     b, hq, hkv = 2, 4, 2
     q = rng.standard_normal((b, hq, d)).astype(np.float32)
@@ -269,15 +273,18 @@ def test_partial_split_k(hgc_runner, tmp_path, d, t, indexed):
     lengths = np.array([t, t - 777], np.int32)
     args = [q, k, v, lengths]
     idx = None
+    count = 3000 if block == 1 else 200
     if indexed:
-        idx = np.stack([np.stack([rng.permutation(t)[:3000]
+        candidates = -(-t // block)
+        idx = np.stack([np.stack([rng.permutation(candidates)[:count]
                                   for _ in range(hkv)]) for _ in range(b)])
         idx = idx.astype(np.int32)
+        idx[0, 1, ::7] = -1
         args.append(idx)
     program = partial_program(b, hq, hkv, t, d, "f32",
-                              3000 if indexed else None)
+                              count if indexed else None, block)
     out, lse = ref.run_hgc(hgc_runner, tmp_path, program, args)
     want = ref.partial_attention(*(x.astype(np.float64) for x in (q, k, v)),
-                                 lengths, idx)
+                                 lengths, idx, block)
     np.testing.assert_allclose(out, want[0], atol=ATOL, rtol=RTOL)
     np.testing.assert_allclose(lse, want[1], atol=ATOL, rtol=RTOL)
