@@ -1,5 +1,4 @@
-//===- AttentionLowering.cpp - hgc.attention reference loops
-//----------------===//
+//===- AttentionLowering.cpp - hgc.attention reference loops --------------===//
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"

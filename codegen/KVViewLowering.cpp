@@ -1,5 +1,4 @@
-//===- KVViewLowering.cpp - hgc.kv_view of bound tensors
-//--------------------===//
+//===- KVViewLowering.cpp - views of bound KV caches ----------------------===//
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"

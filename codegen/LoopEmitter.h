@@ -1,5 +1,4 @@
-//===- LoopEmitter.h - builders for the host loop nests
-//---------------------===//
+//===- LoopEmitter.h - host loop-nest builders ------------------*- C++ -*-===//
 //
 // The small vocabulary every hgc-to-loops lowering writes its loop nests in:
 // constants, buffers behind tensor operands, f32-widening loads, scf loops

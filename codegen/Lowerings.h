@@ -1,5 +1,4 @@
-//===- Lowerings.h - hgc ops to host loop nests
-//-----------------------------===//
+//===- Lowerings.h - hgc ops to host loop nests -----------------*- C++ -*-===//
 //
 // One entry per split-level op; LowerToLoops.cpp drives them. Each reads its
 // tensor operands through bufferization.to_buffer and returns fresh buffers

@@ -1,5 +1,4 @@
-//===- PartialAttentionLowering.cpp - hgc.partial_attention, hgc.lse_merge
-//--===//
+//===- PartialAttentionLowering.cpp - partials and LSE merge --------------===//
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"

@@ -1,5 +1,4 @@
-//===- SelectLowering.cpp - hgc.select to loops
-//-----------------------------===//
+//===- SelectLowering.cpp - hgc.select to loops ---------------------------===//
 //
 // Per (batch, KV head) row: score every candidate (a token's exact q.k, or a
 // block's upper bound from its key min/max summaries), maximum over the GQA
