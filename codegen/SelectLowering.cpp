@@ -210,7 +210,9 @@ LogicalResult lowerSelect(SelectOp op) {
         memref::StoreOp::create(b, orderedKey(e, best), keys, c);
         return SmallVector<Value>{};
       });
-      auto [threshold, ties] = radixSelect(e, keys, n, keep);
+      // Not a structured binding: lambdas below capture them (C++17).
+      std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
+      Value threshold = kth.first, ties = kth.second;
       // Candidates above the threshold, and the first `ties` equal to it.
       e.forLoop(
           e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
