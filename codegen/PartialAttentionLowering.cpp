@@ -35,15 +35,13 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   Type kvElement = op.getValue().getType().getElementType();
   int64_t lineLanes =
       64 / std::max<int64_t>(1, kvElement.getIntOrFloatBitWidth() / 8);
-  int64_t vDimStatic = op.getValue().getType().getDimSize(3);
-  int64_t prefetchLines = ShapedType::isDynamic(vDimStatic)
-                              ? 0
-                              : llvm::divideCeil(vDimStatic, lineLanes);
+  int64_t vDim = op.getValue().getType().getDimSize(3);
+  int64_t prefetchLines =
+      ShapedType::isDynamic(vDim) ? 0 : llvm::divideCeil(vDim, lineLanes);
   int64_t tile = headTile(op.getQuery().getType().getDimSize(1),
                           op.getKey().getType().getDimSize(1));
   // Lane chunks per PV step: two when the tile's accumulators for both,
   // the V vectors and a probability still fit the 16 vector registers.
-  int64_t vDim = op.getValue().getType().getDimSize(3);
   int64_t pvChunks =
       pvLoop.vectorized && vDim % (2 * kLanes) == 0 && 3 * tile + 2 <= 16 ? 2
                                                                           : 1;

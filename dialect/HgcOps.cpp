@@ -332,14 +332,13 @@ LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
                               Value lengths, StringRef keyName = "key",
                               StringRef valueName = "value") {
   if (key != value)
-    return op->emitOpError() << keyName << " and " << valueName
-                             << " must have one type, got " << key << " and "
-                             << value;
+    return op->emitOpError()
+           << keyName << " and " << valueName << " must have one type, got "
+           << key << " and " << value;
   if (key.getElementType() != cache.getElementType())
-    return op->emitOpError() << keyName << " element type "
-                             << key.getElementType()
-                             << " differs from the cache's "
-                             << cache.getElementType();
+    return op->emitOpError()
+           << keyName << " element type " << key.getElementType()
+           << " differs from the cache's " << cache.getElementType();
   int64_t batch = key.getRank() == 4 ? key.getDimSize(0) : ShapedType::kDynamic;
   if (failed(verifyShape(op, keyName, key,
                          {batch, cache.getKvHeads(), ShapedType::kDynamic,
@@ -350,8 +349,8 @@ LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
 
 LogicalResult verifyBlockSize(Operation *op, StringRef name, int64_t block) {
   if (block <= 0 || !llvm::isPowerOf2_64(block))
-    return op->emitOpError() << name << " must be a positive power of two, got "
-                             << block;
+    return op->emitOpError()
+           << name << " must be a positive power of two, got " << block;
   return success();
 }
 } // namespace

@@ -80,10 +80,10 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
            "over an exact per-KV-head top-k) or quest (the host's top blocks "
            "from key min/max summaries)">,
     Option<"sink", "sink", "int64_t", "::mlir::hgc::PlacementOptions{}.sink",
-           "attention-sink tokens kept on the device (hgca)">,
+           "attention-sink tokens kept on the device (hgca, quest)">,
     Option<"window", "window", "int64_t",
            "::mlir::hgc::PlacementOptions{}.window",
-           "most recent tokens kept on the device (hgca)">,
+           "most recent tokens kept on the device (hgca, quest)">,
     Option<"budget", "budget", "std::string",
            "::mlir::hgc::PlacementOptions{}.budget",
            "host tokens attended per KV head (hgca, quest): an integer "

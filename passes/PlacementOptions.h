@@ -18,11 +18,11 @@ struct PlacementOptions {
   /// `full`, `hgca` (exact top-k on the host) or `quest` (top blocks on the
   /// host, scored from per-block key min/max summaries).
   std::string policy = "full";
-  /// Attention-sink tokens on the device tier (hgca).
+  /// Attention-sink tokens on the device tier (hgca, quest).
   int64_t sink = 4;
-  /// Most recent tokens on the device tier (hgca).
+  /// Most recent tokens on the device tier (hgca, quest).
   int64_t window = 1024;
-  /// Host tokens attended per KV head (hgca): "256" is a count, "0.05" a
+  /// Host tokens attended per KV head (hgca, quest): "256" is a count, "0.05" a
   /// fraction of the host tokens.
   std::string budget = "0.05";
   /// Tokens per block of `quest`'s selection (a power of two).

@@ -70,8 +70,8 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
     auto indicesType = RankedTensorType::get({batch, cache.getKvHeads(), k},
                                              builder.getI32Type());
     auto select = SelectOp::create(
-        builder, loc, indicesType, selection, op.getQuery(), inputs,
-        candidates, byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
+        builder, loc, indicesType, selection, op.getQuery(), inputs, candidates,
+        byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
         byCount ? FloatAttr()
                 : builder.getF64FloatAttr(
                       policy.getBudgetFraction().convertToDouble()),

@@ -536,7 +536,8 @@ int runAttentionBench(const AttentionBenchOptions &options) {
       return 1;
     }
     double ms = timed->first;
-    Row row{"hgc", s, ms, bytesTouched(s)};
+    Row row{"hgc",        s,           ms, bytesTouched(s), std::nullopt,
+            std::nullopt, std::nullopt};
     if (timed->second)
       row.selectionShare = *timed->second / ms;
     rows.push_back(row);

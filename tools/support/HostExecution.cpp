@@ -169,7 +169,6 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
   int64_t *word = results.data();
   for (RankedTensorType tensor : resultTypes) {
     int64_t rank = tensor.getRank();
-    auto *allocated = reinterpret_cast<char *>(word[0]);
     auto *aligned = reinterpret_cast<char *>(word[1]);
     int64_t offset = word[2];
     ArrayRef<int64_t> sizes(word + 3, rank), strides(word + 3 + rank, rank);
