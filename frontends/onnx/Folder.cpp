@@ -334,8 +334,9 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
                       : op == "Div" ? a / b
                       : op == "Max" ? std::max(a, b)
                       : op == "Min" ? std::min(a, b)
-                      : op == "Pow" ? int64_t(std::pow(double(a), double(b)))
-                                    : 0;
+                      : op == "Pow"
+                          ? saturateToInt64(std::pow(double(a), double(b)))
+                          : 0;
           if (op == "Mod") {
             r = a % b;
             if (!fmod && r != 0 && ((r < 0) != (b < 0)))

@@ -4,6 +4,9 @@
 
 #include "llvm/ADT/APFloat.h"
 
+#include <cmath>
+#include <limits>
+
 using namespace mlir::hgc::onnx;
 
 bool mlir::hgc::onnx::isFloatType(int32_t type) {
@@ -93,7 +96,8 @@ void HostTensor::set(int64_t i, double value) {
   if (isFloat())
     floats[i] = roundToType(value, type);
   else
-    ints[i] = type == kBool ? value != 0.0 : wrapToType(int64_t(value), type);
+    ints[i] =
+        type == kBool ? value != 0.0 : wrapToType(saturateToInt64(value), type);
 }
 
 void HostTensor::setInt(int64_t i, int64_t value) {
@@ -116,6 +120,18 @@ double mlir::hgc::onnx::roundToType(double value, int32_t type) {
   f.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
             &lost);
   return f.convertToDouble();
+}
+
+int64_t mlir::hgc::onnx::saturateToInt64(double value) {
+  if (std::isnan(value))
+    return 0;
+  // 2^63 is exact in double; anything at or beyond it saturates.
+  constexpr double bound = 9223372036854775808.0;
+  if (value >= bound)
+    return std::numeric_limits<int64_t>::max();
+  if (value < -bound)
+    return std::numeric_limits<int64_t>::min();
+  return int64_t(value);
 }
 
 int64_t mlir::hgc::onnx::wrapToType(int64_t value, int32_t type) {

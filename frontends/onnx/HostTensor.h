@@ -71,6 +71,10 @@ struct HostTensor {
 double roundToType(double value, int32_t type);
 /// Wraps `value` to an integer type's width (bool: != 0).
 int64_t wrapToType(int64_t value, int32_t type);
+/// `value` truncated toward zero into int64, saturating at the type's range
+/// and 0 for NaN: float-to-int conversions of folded values never overflow
+/// (ONNX leaves out-of-range casts undefined; C++ makes them UB).
+int64_t saturateToInt64(double value);
 
 /// Elements of `shape`, or -1 when a dim is negative or the count exceeds
 /// 2^48 (no tensor the importer materializes gets near that).
