@@ -76,7 +76,13 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       op->replaceAllUsesWith(*replacements);
       op->erase();
     }
+    if (target != "host" && target != "nvptx") {
+      root->emitError("unknown target '") << target
+                                          << "', expected host or nvptx";
+      return signalPassFailure();
+    }
     SmallVector<Operation *> ops;
+    llvm::SmallPtrSet<Operation *, 4> devicePartials;
     WalkResult unsupported = root->walk([&](Operation *op) {
       if (isa<DecodeAttentionOp>(op)) {
         op->emitOpError("is not lowered to loops directly; run the "
@@ -86,13 +92,23 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       if (isa<PartialAttentionOp, LseMergeOp, SelectOp, KVViewOp, KVSummariesOp,
               AttentionOp>(op))
         ops.push_back(op);
+      if (auto partial = dyn_cast<PartialAttentionOp>(op))
+        if (target == "nvptx" && isDevicePartial(partial))
+          devicePartials.insert(op);
       return WalkResult::advance();
     });
     if (unsupported.wasInterrupted())
       return signalPassFailure();
+    if (!devicePartials.empty() && !isa<ModuleOp>(root)) {
+      root->emitError("target=nvptx runs on a builtin.module");
+      return signalPassFailure();
+    }
+    int64_t deviceId = 0;
     for (Operation *op : ops) {
       LogicalResult lowered = success();
-      if (auto partial = dyn_cast<PartialAttentionOp>(op))
+      if (devicePartials.contains(op))
+        lowerPartialAttentionToCall(cast<PartialAttentionOp>(op), deviceId++);
+      else if (auto partial = dyn_cast<PartialAttentionOp>(op))
         lowerPartialAttention(partial, kvSplit);
       else if (auto merge = dyn_cast<LseMergeOp>(op))
         lowerLseMerge(merge);
@@ -112,7 +128,9 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     // FMAs around it. Tensor exps of imported models are left to libm.
     SmallVector<Operation *> exps;
     root->walk([&](math::ExpOp op) {
+      // Device kernels keep math.exp: the GPU lowering has its own.
       if (!isa<TensorType>(op.getType()) &&
+          !op->getParentOfType<gpu::GPUModuleOp>() &&
           getElementTypeOrSelf(op.getType()).isF32())
         exps.push_back(op);
     });

@@ -12,6 +12,9 @@
 
 #include "dialect/HgcOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
 namespace mlir::hgc::lowering {
 
 /// Split-K online softmax; `splitTokens` tokens per parallel chunk.
@@ -26,6 +29,21 @@ LogicalResult lowerAttention(AttentionOp op);
 LogicalResult lowerKVView(KVViewOp op);
 /// A tier's per-block key summaries of a cache bound over plain tensors.
 LogicalResult lowerKVSummaries(KVSummariesOp op);
+
+/// A dense partial over the device tier's view (what the GPU target runs).
+bool isDevicePartial(PartialAttentionOp op);
+/// The module's `gpu.module @hgc_kernels`, created on first use.
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
+/// Device partial -> a call of `@hgc_device_partial_<id>` (a bodiless
+/// declaration carrying scale and softcap) over identity-layout buffers of
+/// its operands and fresh output/LSE buffers the callee writes.
+void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id);
+/// A call of such a declaration.
+bool isDevicePartialCall(func::CallOp call);
+/// The call -> copies in, split and merge kernels (appended to `kernels`),
+/// copies out on one stream; a wait before the first read of the results.
+LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
+                                  int64_t splitTokens);
 
 } // namespace mlir::hgc::lowering
 

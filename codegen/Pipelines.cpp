@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassOptions.h"
@@ -40,8 +42,32 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
   pm.addPass(createInsertTransfersPass());
 }
 
+/// GPU chips hgc emits PTX for.
+static constexpr llvm::StringLiteral kChips[] = {"sm_80", "sm_86", "sm_89",
+                                                 "sm_90"};
+
+LogicalResult
+hgc::verifyTargetOptions(const TargetOptions &options,
+                         function_ref<InFlightDiagnostic()> emitError) {
+  if (options.target != "host" && options.target != "nvptx")
+    return emitError() << "unknown target '" << options.target
+                       << "', expected host or nvptx";
+  if (!llvm::is_contained(kChips, options.chip))
+    return emitError() << "unknown chip '" << options.chip
+                       << "', expected sm_80, sm_86, sm_89 or sm_90";
+  return success();
+}
+
 void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
-  pm.addPass(createLowerToLoopsPass());
+  buildLoweringPipeline(pm, TargetOptions{});
+}
+
+void hgc::buildLoweringPipeline(OpPassManager &pm,
+                                const TargetOptions &options) {
+  bool gpu = options.target == "nvptx";
+  LowerToLoopsPassOptions loops;
+  loops.target = options.target;
+  pm.addPass(createLowerToLoopsPass(loops));
   // Elementwise arith on tensors (precision casts around the partials).
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
@@ -54,6 +80,22 @@ void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   // Returned arguments are cloned by the deallocation pipeline.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  if (gpu) {
+    // After deallocation, which does not know GPU ops: device partials
+    // become kernels and launches; twins copy the kernels before those
+    // become NVVM.
+    pm.addPass(createLaunchDevicePartialsPass());
+    pm.addPass(createGpuHostTwinsPass());
+    GpuNVVMAttachTargetOptions attach;
+    attach.chip = options.chip;
+    attach.optLevel = 3;
+    pm.addPass(createGpuNVVMAttachTarget(attach));
+    OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+    kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(createCanonicalizerPass());
+    kernels.addPass(createCSEPass());
+    kernels.addPass(createReconcileUnrealizedCastsPass());
+  }
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createCanonicalizerPass());
   // Independent rows run on OpenMP threads (LLVM's libomp); the device tier's
@@ -75,6 +117,14 @@ void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
+  if (gpu) {
+    // Launches and copies become mgpu* calls; the kernels become PTX text
+    // embedded in the module (loaded by mgpuModuleLoadJIT at start-up).
+    pm.addPass(createGpuToLLVMConversionPass());
+    GpuModuleToBinaryPassOptions binary;
+    binary.compilationTarget = "isa";
+    pm.addPass(createGpuModuleToBinaryPass(binary));
+  }
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
@@ -101,7 +151,38 @@ struct HybridPipelineOptions
 };
 } // namespace
 
+std::string hgc::collectPtx(ModuleOp module) {
+  std::string ptx;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute object : binary.getObjects())
+      if (auto gpuObject = dyn_cast<gpu::ObjectAttr>(object))
+        if (gpuObject.getFormat() == gpu::CompilationTarget::Assembly)
+          ptx += gpuObject.getObject().getValue().str();
+  });
+  return ptx;
+}
+
+namespace {
+struct LoweringPipelineOptions
+    : public PassPipelineOptions<LoweringPipelineOptions> {
+  PassOptions::Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("where the device tier runs: host or nvptx"),
+      llvm::cl::init(TargetOptions{}.target)};
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("GPU chip of target nvptx: sm_80 .. sm_90"),
+      llvm::cl::init(TargetOptions{}.chip)};
+};
+} // namespace
+
 void hgc::registerHgcPipelines() {
+  PassPipelineRegistration<LoweringPipelineOptions>(
+      "hgc-lowering-pipeline",
+      "Lower split-level hgc for a target: loops for the host, GPU kernels "
+      "(PTX) and launches for nvptx, then the LLVM dialect",
+      [](OpPassManager &pm, const LoweringPipelineOptions &options) {
+        buildLoweringPipeline(pm, TargetOptions{options.target, options.chip});
+      });
   PassPipelineRegistration<HybridPipelineOptions>(
       "hgc-hybrid-pipeline",
       "Bind, place and split decode attention into per-tier partials with "

@@ -10,6 +10,7 @@
 
 #include "passes/PlacementOptions.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
 namespace mlir::hgc {
@@ -23,12 +24,33 @@ void buildPlacementPipeline(OpPassManager &pm, const PlacementOptions &options);
 /// per-tier partials, an LSE merge, and the asynchronous moves between tiers.
 void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
 
-/// split-level hgc on tensors -> loops -> buffers -> LLVM dialect, runnable on
-/// the host (the device tier falls back to the same loops).
+/// Where the device tier runs, shared by every entry point that lowers:
+/// `target` host (the device tier runs the host tier's loops) or nvptx (GPU
+/// kernels, PTX for `chip`, launched through the runtime's mgpu* entry
+/// points, which emulate the GPU on the host where there is none).
+struct TargetOptions {
+  std::string target = "host";
+  std::string chip = "sm_80";
+};
+
+/// An error through `emitError` unless `options` name a known target/chip.
+LogicalResult verifyTargetOptions(const TargetOptions &options,
+                                  function_ref<InFlightDiagnostic()> emitError);
+
+/// split-level hgc on tensors -> loops (and, for nvptx, kernels with their
+/// host twins and PTX) -> buffers -> LLVM dialect.
+void buildLoweringPipeline(OpPassManager &pm, const TargetOptions &options);
+
+/// buildLoweringPipeline for target host: runnable on the host (the device
+/// tier falls back to the same loops).
 void buildHostLoweringPipeline(OpPassManager &pm);
 
-/// Registers `hgc-hybrid-pipeline` and `hgc-host-pipeline` with the same
-/// option names as the hgc-place-kv pass.
+/// The PTX of every gpu.binary object in `module` (after the nvptx
+/// lowering), concatenated; "" when there is none.
+std::string collectPtx(ModuleOp module);
+
+/// Registers `hgc-hybrid-pipeline` (the hgc-place-kv option names),
+/// `hgc-host-pipeline` and `hgc-lowering-pipeline` (target, chip).
 void registerHgcPipelines();
 
 } // namespace mlir::hgc

@@ -167,12 +167,63 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
-                           "::mlir::vector::VectorDialect"];
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::gpu::GPUDialect"];
   let options = [
     Option<"kvSplit", "kv-split", "int64_t", "2048",
            "tokens per KV split of hgc.partial_attention: longer token ranges "
-           "run as parallel chunks merged by log-sum-exp (split-K)">
+           "run as parallel chunks merged by log-sum-exp (split-K)">,
+    Option<"target", "target", "std::string", "\"host\"",
+           "where the device tier runs: host (the same loops as the host "
+           "tier) or nvptx (a call of @hgc_device_partial_N over buffers, "
+           "which hgc-launch-device-partials turns into GPU kernels)">
   ];
+}
+
+def LaunchDevicePartialsPass
+    : Pass<"hgc-launch-device-partials", "ModuleOp"> {
+  let summary = "Run the device tier's partials as GPU kernels on a stream";
+  let description = [{
+    Replaces each call of an `@hgc_device_partial_N` declaration (what
+    `convert-hgc-to-loops{target=nvptx}` leaves for a dense device-tier
+    partial, after bufferization and buffer deallocation) with: device
+    buffers and asynchronous copies of query, K, V and lengths; a launch of
+    the split kernel on grid (KV splits, KV heads, batch), warps over the GQA
+    group's query heads, K/V tiles staged in workgroup memory, warp-shuffle
+    reductions; a launch of the split-merge kernel; asynchronous copies of
+    output and LSE back; and one `gpu.wait` just before the first read of
+    the results. The kernels go to `gpu.module @hgc_kernels`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"splitTokens", "kv-split", "int64_t", "512",
+           "tokens per KV split of a device partial (one block each, merged "
+           "by log-sum-exp)">
+  ];
+}
+
+def GpuHostTwinsPass : Pass<"hgc-gpu-host-twins", "ModuleOp"> {
+  let summary = "Give every GPU kernel a host twin the runtime's SIMT "
+                "emulator runs";
+  let description = [{
+    For each kernel `gpu.func @k` of a `gpu.module`, adds a public
+    `func.func @__hgc_emu_k` with the same arguments and body, where thread,
+    block and grid ids, `gpu.barrier` and `gpu.shuffle` become calls into the
+    runtime's emulator (`hgc_emu_*`) and workgroup attributions become
+    module globals (the emulator runs one block at a time). On a machine
+    without a GPU the runtime's `mgpuLaunchKernel` runs the twin once per
+    thread of every block, so the program takes the same launch path with
+    the device tier emulated on the host. Kernel arguments must be memrefs or
+    integers (every launch parameter is one 8-byte word).
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 #endif // HGC_PASSES_PASSES_TD

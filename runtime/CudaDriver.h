@@ -29,6 +29,37 @@ public:
   CudaDriver(const CudaDriver &) = delete;
   CudaDriver &operator=(const CudaDriver &) = delete;
 
+  using Status = int;
+  /// What compiled GPU programs need beyond the KV tiers' copies: modules,
+  /// launches, streams, events (the mgpu* wrappers' CUDA side).
+  struct KernelApi {
+    Status (*moduleLoadData)(void **, const void *) = nullptr;
+    Status (*moduleUnload)(void *) = nullptr;
+    Status (*moduleGetFunction)(void **, void *, const char *) = nullptr;
+    Status (*launchKernel)(void *, unsigned, unsigned, unsigned, unsigned,
+                           unsigned, unsigned, unsigned, void *, void **,
+                           void **) = nullptr;
+    Status (*streamCreate)(void **, unsigned) = nullptr;
+    Status (*streamDestroy)(void *) = nullptr;
+    Status (*streamSynchronize)(void *) = nullptr;
+    Status (*streamWaitEvent)(void *, void *, unsigned) = nullptr;
+    Status (*eventCreate)(void **, unsigned) = nullptr;
+    Status (*eventDestroy)(void *) = nullptr;
+    Status (*eventRecord)(void *, void *) = nullptr;
+    Status (*eventSynchronize)(void *) = nullptr;
+    Status (*memcpyAsync)(uint64_t, uint64_t, size_t, void *) = nullptr;
+    Status (*memsetD32Async)(uint64_t, unsigned, size_t, void *) = nullptr;
+    Status (*memsetD16Async)(uint64_t, unsigned short, size_t,
+                             void *) = nullptr;
+  };
+  /// The kernel entry points, or null when the library lacks one of them
+  /// (a stand-in driver of the KV tier tests).
+  const KernelApi *kernelApi() const {
+    return hasKernelApi ? &kernels : nullptr;
+  }
+  /// Makes the driver's context current on the calling thread.
+  bool makeCurrent() const { return current(); }
+
   bool allocate(uint64_t &pointer, size_t bytes);
   void free(uint64_t pointer);
   /// Page-locks host memory so the GPU copies it by DMA.
@@ -49,8 +80,9 @@ private:
   /// Runs `enqueue(stream)` on a pooled stream and waits for it.
   template <typename Enqueue> bool copyOnStream(Enqueue enqueue);
 
-  using Status = int;
   void *library = nullptr;
+  KernelApi kernels;
+  bool hasKernelApi = false;
   void *context = nullptr;
   Status (*ctxSetCurrent)(void *) = nullptr;
   Status (*memAlloc)(uint64_t *, size_t) = nullptr;

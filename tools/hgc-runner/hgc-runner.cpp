@@ -57,6 +57,14 @@ static cl::opt<std::string>
 static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
                               cl::desc("tokens per selected block (quest)"));
 
+static cl::opt<std::string>
+    target("target", cl::init(hgc::TargetOptions{}.target),
+           cl::desc("where the device tier runs: host or nvptx (GPU "
+                    "kernels, emulated on the host where there is no GPU)"));
+static cl::opt<std::string>
+    chip("chip", cl::init(hgc::TargetOptions{}.chip),
+         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"));
+
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
   llvm::errs() << "hgc-runner: error: " << message << "\n";
@@ -120,7 +128,8 @@ int main(int argc, char **argv) {
       return 1;
   }
   std::vector<hgc::NpyArray> outputs;
-  if (llvm::Error error = hgc::runOnHost(*module, entry, arrays, outputs))
+  if (llvm::Error error = hgc::runOnHost(*module, entry, arrays, outputs,
+                                         nullptr, {target, chip}))
     fail(llvm::toString(std::move(error)));
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
     fail(outputDir + ": " + error.message());

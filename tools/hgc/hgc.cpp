@@ -1,11 +1,13 @@
 //===- hgc.cpp - the hgc compiler driver ---------------------------------===//
 //
-//   hgc compile MODEL.onnx [--target host|hybrid] [--emit mlir|llvm|obj] -o OUT
+//   hgc compile MODEL.onnx [--target host|hybrid|nvptx] [--chip sm_80]
+//               [--emit mlir|llvm|obj|ptx] -o OUT
 //   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
 //   hgc plan MODEL.onnx
 //
 // Every subcommand takes the placement options of hgc-place-kv (--policy,
-// --sink, --window, --budget) with the same names and defaults, and
+// --sink, --window, --budget, --block) and the target options (--target,
+// --chip) with the same names and defaults, and
 // --shape NAME=AxBxC for symbolic input dimensions. Errors are one line,
 // `hgc: error: FILE: message`, and a non-zero exit.
 //
@@ -86,13 +88,21 @@ static cl::list<std::string> values(
              "result shape depends on it (run takes it from the input file)"),
     HGC_ALL_SUBCOMMANDS);
 
-static cl::opt<std::string> target("target", cl::init("hybrid"),
-                                   cl::desc("host (no split), hybrid (split "
-                                            "per placement), nvptx"),
-                                   cl::sub(compileCommand));
+static cl::OptionCategory targetCategory("Target (hgc-lowering-pipeline)");
+static cl::opt<std::string> target(
+    "target", cl::init("hybrid"),
+    cl::desc("host (one tier, no split), hybrid (split per placement, the "
+             "device tier on host loops), nvptx (split, the device tier as "
+             "GPU kernels; emulated on the host where there is no GPU)"),
+    HGC_ALL_SUBCOMMANDS, cl::cat(targetCategory));
+static cl::opt<std::string>
+    chip("chip", cl::init(hgc::TargetOptions{}.chip),
+         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"),
+         HGC_ALL_SUBCOMMANDS, cl::cat(targetCategory));
 static cl::opt<std::string> emit("emit", cl::init("mlir"),
                                  cl::desc("mlir (after hgc's passes), llvm "
-                                          "(LLVM IR), obj (object file)"),
+                                          "(LLVM IR), obj (object file), ptx "
+                                          "(the device kernels, --target nvptx)"),
                                  cl::sub(compileCommand));
 static cl::opt<std::string>
     cpu("cpu", cl::init("native"),
@@ -151,7 +161,30 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
 }
 
 hgc::PlacementOptions placementOptions() {
-  return {policy, sink, window, budget, block};
+  hgc::PlacementOptions placement{policy, sink, window, budget, block};
+  if (target == "host")
+    placement.policy = "full"; // one tier: no split to make
+  return placement;
+}
+
+/// The lowering target --target/--chip name (checked, or a one-line error).
+hgc::TargetOptions targetOptions() {
+  if (target != "host" && target != "hybrid" && target != "nvptx")
+    fail("--target " + target + ": expected host, hybrid or nvptx");
+  hgc::TargetOptions options;
+  options.target = target == "nvptx" ? "nvptx" : "host";
+  options.chip = chip;
+  std::string error;
+  MLIRContext context;
+  ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diagnostic) {
+    error = diagnostic.str();
+    return success();
+  });
+  if (failed(hgc::verifyTargetOptions(options, [&]() {
+        return mlir::emitError(UnknownLoc::get(&context));
+      })))
+    fail("--chip " + chip + ": " + error);
+  return options;
 }
 
 llvm::SmallVector<int64_t> parseShape(StringRef name, StringRef text) {
@@ -320,6 +353,7 @@ int runModel(MLIRContext &context) {
     arrays.push_back(std::move(*array));
   }
 
+  hgc::TargetOptions lowering = targetOptions();
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> outputNames;
   OwningOpRef<ModuleOp> module = importModel(context, options, &outputNames);
@@ -329,7 +363,7 @@ int runModel(MLIRContext &context) {
   std::vector<hgc::NpyArray> results;
   hgc::HostTimings timings;
   if (llvm::Error error =
-          hgc::runOnHost(*module, "main", arrays, results, &timings))
+          hgc::runOnHost(*module, "main", arrays, results, &timings, lowering))
     fail(modelPath + ": " + llvm::toString(std::move(error)));
   auto done = std::chrono::steady_clock::now();
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
@@ -348,18 +382,14 @@ int runModel(MLIRContext &context) {
 }
 
 int compileModel(MLIRContext &context) {
-  if (target == "nvptx")
-    fail("--target nvptx: the NVPTX code generator is not part of this "
-         "build yet; use host or hybrid");
-  if (target != "host" && target != "hybrid")
-    fail("--target " + target + ": expected host, hybrid or nvptx");
-  if (emit != "mlir" && emit != "llvm" && emit != "obj")
-    fail("--emit " + emit + ": expected mlir, llvm or obj");
+  hgc::TargetOptions lowering = targetOptions();
+  if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "ptx")
+    fail("--emit " + emit + ": expected mlir, llvm, obj or ptx");
+  if (emit == "ptx" && lowering.target != "nvptx")
+    fail("--emit ptx needs --target nvptx");
   OwningOpRef<ModuleOp> module =
       importModel(context, importOptionsFromShapes(), nullptr);
   hgc::PlacementOptions placement = placementOptions();
-  if (target == "host")
-    placement.policy = "full"; // one tier: no split to make
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
   std::error_code error;
@@ -373,8 +403,18 @@ int compileModel(MLIRContext &context) {
     output.keep();
     return 0;
   }
-  runPasses(*module,
-            [](PassManager &pm) { hgc::buildHostLoweringPipeline(pm); });
+  runPasses(*module, [&](PassManager &pm) {
+    hgc::buildLoweringPipeline(pm, lowering);
+  });
+  if (emit == "ptx") {
+    std::string ptx = hgc::collectPtx(*module);
+    if (ptx.empty())
+      fail(modelPath + ": no device-tier attention to emit PTX for (the "
+                       "placement puts no dense partial on the device)");
+    output.os() << ptx;
+    output.keep();
+    return 0;
+  }
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(*module, llvmContext, "hgc");
@@ -428,7 +468,8 @@ int planModel(MLIRContext &context) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions({&placementCategory, &cl::getGeneralCategory()});
+  cl::HideUnrelatedOptions(
+      {&placementCategory, &targetCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(argc, argv,
                               "hgc: hybrid CPU-GPU attention "
                               "compiler for ONNX models\n");

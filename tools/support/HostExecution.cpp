@@ -13,6 +13,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
+#include "hgc-rt/gpu.h"
+
 #include "llvm/Support/TargetSelect.h"
 
 #include <chrono>
@@ -94,7 +96,8 @@ SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
 } // namespace
 
 llvm::Expected<std::unique_ptr<hgc::HostProgram>>
-hgc::HostProgram::compile(ModuleOp module, StringRef entry) {
+hgc::HostProgram::compile(ModuleOp module, StringRef entry,
+                          const TargetOptions &target) {
   auto function = module.lookupSymbol<func::FuncOp>(entry);
   if (!function)
     return llvm::createStringError("no function @" + entry);
@@ -112,10 +115,14 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry) {
     program->resultTypes.push_back(tensor);
   }
 
+  if (failed(verifyTargetOptions(target, [&]() {
+        return module.emitError();
+      })))
+    return llvm::createStringError("invalid target options");
   PassManager pm(module.getContext());
-  hgc::buildHostLoweringPipeline(pm);
+  hgc::buildLoweringPipeline(pm, target);
   if (failed(pm.run(module)))
-    return llvm::createStringError("host lowering failed");
+    return llvm::createStringError(target.target + " lowering failed");
 
   static bool targetsReady = [] {
     llvm::InitializeNativeTarget();
@@ -127,7 +134,8 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry) {
   auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
                                                /*sizeLevel=*/0, nullptr);
   options.transformer = transformer;
-  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME};
+  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME,
+                                      HGC_RUNTIME_LIBRARY};
   options.sharedLibPaths = sharedLibs;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
@@ -155,9 +163,23 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
     resultWords += 3 + 2 * type.getRank();
   SmallVector<int64_t> results(resultWords, 0);
   packed.push_back(results.data());
+  // Emulated kernels are this engine's host twins.
+  hgc_rt_gpu_set_kernel_resolver(
+      [](void *context, const char *name) -> void * {
+        auto symbol = static_cast<ExecutionEngine *>(context)->lookup(name);
+        if (!symbol) {
+          llvm::consumeError(symbol.takeError());
+          return nullptr;
+        }
+        return *symbol;
+      },
+      engine.get());
+  hgc_rt_gpu_take_error();
   if (llvm::Error error = engine->invokePacked(entry, packed))
     return llvm::createStringError("running @" + entry + ": " +
                                    llvm::toString(std::move(error)));
+  if (const char *gpuError = hgc_rt_gpu_take_error())
+    return llvm::createStringError("running @" + entry + ": " + gpuError);
   // Fresh results are owned by the caller; a buffer returned twice, or one
   // aliasing an input, is freed at most once and never when it is an input.
   llvm::SmallPtrSet<void *, 8> released;
@@ -204,9 +226,10 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
 llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
                            std::vector<NpyArray> &inputs,
                            std::vector<NpyArray> &outputs,
-                           HostTimings *timings) {
+                           HostTimings *timings,
+                           const TargetOptions &target) {
   auto start = std::chrono::steady_clock::now();
-  auto program = HostProgram::compile(module, entry);
+  auto program = HostProgram::compile(module, entry, target);
   if (!program)
     return program.takeError();
   auto compiled = std::chrono::steady_clock::now();

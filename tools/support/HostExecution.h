@@ -11,6 +11,7 @@
 #ifndef HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
 #define HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
 
+#include "codegen/Pipelines.h"
 #include "tools/support/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -40,10 +41,13 @@ llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {
 public:
-  /// Lowers `module` (already through any hgc pipelines) for the host and
-  /// JIT-compiles it (LLVM's libomp and the C runner utils loaded).
-  static llvm::Expected<std::unique_ptr<HostProgram>> compile(ModuleOp module,
-                                                              StringRef entry);
+  /// Lowers `module` (already through any hgc pipelines) for `target` and
+  /// JIT-compiles it (LLVM's libomp, the C runner utils and the hgc runtime
+  /// loaded). Target nvptx launches its kernels through the runtime's mgpu*
+  /// entry points: on the GPU, or emulated on the host where there is none.
+  static llvm::Expected<std::unique_ptr<HostProgram>>
+  compile(ModuleOp module, StringRef entry,
+          const TargetOptions &target = TargetOptions{});
   ~HostProgram();
   /// Runs the entry on `inputs`, one per argument (checked by the caller);
   /// fills `outputs`, one per result.
@@ -69,7 +73,8 @@ struct HostTimings {
 llvm::Error runOnHost(ModuleOp module, StringRef entry,
                       std::vector<NpyArray> &inputs,
                       std::vector<NpyArray> &outputs,
-                      HostTimings *timings = nullptr);
+                      HostTimings *timings = nullptr,
+                      const TargetOptions &target = TargetOptions{});
 
 } // namespace mlir::hgc
 

@@ -1,0 +1,282 @@
+//===- GpuPartialAttentionLowering.cpp - device partials as launches ------===//
+//
+// A dense partial attention of the device tier is lowered in two steps. In
+// convert-hgc-to-loops it becomes a call of a bodiless private function over
+// its buffers (output and LSE written by the callee), which bufferization
+// and buffer deallocation treat as an ordinary call. After them,
+// hgc-launch-device-partials replaces each call with work on one GPU stream:
+// operands copied to device memory, the split kernel and the split-merge
+// kernel, output and LSE copied back, all asynchronous; a single wait sits
+// just before the first read of the results, so the host tier's selection
+// and sparse partial run while the device works.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/GpuKernels.h"
+#include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+using namespace mlir::hgc::gpu_kernels;
+
+namespace mlir::hgc::lowering {
+
+bool isDevicePartial(PartialAttentionOp op) {
+  if (op.getIndices())
+    return false;
+  auto view = op.getKey().getDefiningOp<KVViewOp>();
+  return view && view.getTier() == Tier::Device;
+}
+
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  constexpr StringLiteral kName = "hgc_kernels";
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kName))
+    return existing;
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(module.getContext()));
+  OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+  return gpu::GPUModuleOp::create(builder, module.getLoc(), kName);
+}
+
+/// The op of `block` that holds the first use of any of `values` (after
+/// `after`), or the block's terminator.
+static Operation *firstUser(ValueRange values, Operation *after) {
+  Block *block = after->getBlock();
+  Operation *first = block->getTerminator();
+  for (Value v : values)
+    for (Operation *user : v.getUsers())
+      if (Operation *ancestor = block->findAncestorOpInBlock(*user))
+        if (after->isBeforeInBlock(ancestor) &&
+            ancestor->isBeforeInBlock(first))
+          first = ancestor;
+  return first;
+}
+
+/// Attribute names on the declaration a device partial is called through.
+constexpr StringLiteral kDevicePartialAttr = "hgc.device_partial";
+constexpr StringLiteral kScaleAttr = "hgc.scale";
+constexpr StringLiteral kSoftcapAttr = "hgc.softcap";
+
+void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  // Kernel arguments are dense buffers; bufferization copies any strided
+  // view (a slice of a bound cache) into one.
+  auto identityBuffer = [&](Value tensor) -> Value {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+        /*read_only=*/true);
+  };
+  SmallVector<Value> operands = {identityBuffer(op.getQuery()),
+                                 identityBuffer(op.getKey()),
+                                 identityBuffer(op.getValue())};
+  if (op.getLengths())
+    operands.push_back(identityBuffer(op.getLengths()));
+  Value batch = e.dim(operands[0], 0);
+  Value qHeads = e.dim(operands[0], 1), headDim = e.dim(operands[0], 2);
+  Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, headDim});
+  Value lse = e.alloc(op.getLse().getType(), {batch, qHeads});
+  operands.append({out, lse});
+
+  auto module = op->getParentOfType<ModuleOp>();
+  OpBuilder declarations = OpBuilder::atBlockEnd(module.getBody());
+  auto callee = func::FuncOp::create(
+      declarations, op.getLoc(), "hgc_device_partial_" + std::to_string(id),
+      b.getFunctionType(ValueRange(operands).getTypes(), {}));
+  callee.setPrivate();
+  callee->setAttr(kDevicePartialAttr, b.getUnitAttr());
+  if (op.getScale())
+    callee->setAttr(kScaleAttr, op.getScaleAttr());
+  callee->setAttr(kSoftcapAttr, op.getSoftcapAttr());
+  func::CallOp::create(b, callee, operands);
+  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
+  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
+  op.erase();
+}
+
+bool isDevicePartialCall(func::CallOp call) {
+  auto module = call->getParentOfType<ModuleOp>();
+  auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+  return callee && callee->hasAttr(kDevicePartialAttr);
+}
+
+LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
+                                  int64_t splitTokens) {
+  auto module = call->getParentOfType<ModuleOp>();
+  auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+  ValueRange args = call.getOperands();
+  bool hasLengths = args.size() == 6;
+  auto queryType = cast<MemRefType>(args[0].getType());
+  auto keyType = cast<MemRefType>(args[1].getType());
+  auto valueType = cast<MemRefType>(args[2].getType());
+  if (keyType.getDimSize(3) != valueType.getDimSize(3))
+    return call.emitOpError("of a device partial needs equal key and value "
+                            "head dims");
+  DecodeKernelConfig config;
+  config.qHeads = queryType.getDimSize(1);
+  config.kvHeads = keyType.getDimSize(1);
+  config.headDim = queryType.getDimSize(2);
+  config.queryElement = queryType.getElementType();
+  config.kvElement = keyType.getElementType();
+  config.hasLengths = hasLengths;
+  if (auto scale = callee->getAttrOfType<FloatAttr>(kScaleAttr))
+    config.scale = scale.getValueAsDouble();
+  if (auto softcap = callee->getAttrOfType<FloatAttr>(kSoftcapAttr))
+    config.softcap = softcap.getValueAsDouble();
+  config.splitTokens = splitTokens;
+  if (ShapedType::isDynamic(config.headDim) ||
+      keyType.getDimSize(3) != config.headDim)
+    config.headDim = 0;
+  std::string why;
+  FailureOr<DecodeKernelPlan> plan = planDecodeKernel(config, why);
+  if (failed(plan))
+    return call.emitOpError("cannot run the device partial as a GPU kernel: ")
+           << why;
+
+  OpBuilder kernelBuilder(call.getContext());
+  std::string base = callee.getSymName().str();
+  gpu::GPUFuncOp partialKernel = emitDecodePartialKernel(
+      kernelBuilder, call.getLoc(), kernels, base, config, *plan);
+  gpu::GPUFuncOp mergeKernel =
+      emitSplitMergeKernel(kernelBuilder, call.getLoc(), kernels,
+                           base + "_merge", config.qHeads, config.headDim);
+
+  ImplicitLocOpBuilder b(call.getLoc(), call);
+  Emitter e{b};
+  Type tokenType = gpu::AsyncTokenType::get(call.getContext());
+  auto dims = [&](Value memref) {
+    SmallVector<Value> sizes;
+    for (int64_t d = 0, r = cast<MemRefType>(memref.getType()).getRank();
+         d < r; ++d)
+      sizes.push_back(e.dim(memref, d));
+    return sizes;
+  };
+  auto dynamicOf = [](MemRefType type, ArrayRef<Value> sizes) {
+    SmallVector<Value> dynamic;
+    for (auto [i, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(sizes[i]);
+    return dynamic;
+  };
+
+  Value token = gpu::WaitOp::create(b, tokenType, ValueRange{}).getAsyncToken();
+  SmallVector<Value> deviceBuffers;
+  auto deviceAlloc = [&](MemRefType type, ArrayRef<Value> sizes) {
+    auto alloc = gpu::AllocOp::create(b, type, tokenType, ValueRange{token},
+                                      dynamicOf(type, sizes), ValueRange{},
+                                      /*hostShared=*/false);
+    token = alloc.getAsyncToken();
+    deviceBuffers.push_back(alloc.getMemref());
+    return alloc.getMemref();
+  };
+  auto copy = [&](Value target, Value source) {
+    token = gpu::MemcpyOp::create(b, tokenType, ValueRange{token}, target,
+                                  source)
+                .getAsyncToken();
+  };
+  auto toDevice = [&](Value host) {
+    Value device = deviceAlloc(cast<MemRefType>(host.getType()), dims(host));
+    copy(device, host);
+    return device;
+  };
+  auto retype = [&](Value memref, Type kernelType) -> Value {
+    if (memref.getType() == kernelType)
+      return memref;
+    return memref::CastOp::create(b, kernelType, memref);
+  };
+
+  Value query = toDevice(args[0]), key = toDevice(args[1]),
+        value = toDevice(args[2]);
+  Value lengths = hasLengths ? toDevice(args[3]) : Value();
+  Value hostOut = args[args.size() - 2], hostLse = args.back();
+  Value batch = e.dim(query, 0), tokens = e.dim(key, 2);
+  Value splits = arith::MaxUIOp::create(
+      b, arith::CeilDivUIOp::create(b, tokens, e.index(plan->splitTokens)),
+      e.index(1));
+  Value qHeads = e.index(config.qHeads), headDim = e.index(config.headDim);
+  Type f32 = b.getF32Type();
+  constexpr int64_t dyn = ShapedType::kDynamic;
+  auto partType = MemRefType::get({dyn, dyn, dyn}, f32);
+  auto accType = MemRefType::get({dyn, dyn, dyn, dyn}, f32);
+  Value partMax = deviceAlloc(partType, {batch, qHeads, splits});
+  Value partSum = deviceAlloc(partType, {batch, qHeads, splits});
+  Value partAcc = deviceAlloc(accType, {batch, qHeads, splits, headDim});
+  Value out = deviceAlloc(cast<MemRefType>(hostOut.getType()), dims(hostOut));
+  Value lse = deviceAlloc(cast<MemRefType>(hostLse.getType()), dims(hostLse));
+
+  auto launch = [&](gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+                    int64_t threads, ArrayRef<Value> operands) {
+    SmallVector<Value> arguments;
+    for (auto [v, type] : llvm::zip(operands, kernel.getArgumentTypes()))
+      arguments.push_back(retype(v, type));
+    token = gpu::LaunchFuncOp::create(
+                b, kernel, grid,
+                gpu::KernelDim3{e.index(threads), e.index(1), e.index(1)},
+                Value(), arguments, tokenType, ValueRange{token})
+                .getAsyncToken();
+  };
+  SmallVector<Value> partialOperands = {query, key, value};
+  if (lengths)
+    partialOperands.push_back(lengths);
+  partialOperands.append({partMax, partSum, partAcc});
+  launch(partialKernel, {splits, e.index(config.kvHeads), batch},
+         plan->threads(), partialOperands);
+  launch(mergeKernel, {qHeads, batch, e.index(1)}, kWarpSize,
+         {partMax, partSum, partAcc, out, lse});
+  copy(hostOut, out);
+  copy(hostLse, lse);
+  for (Value buffer : deviceBuffers)
+    token = gpu::DeallocOp::create(b, tokenType, ValueRange{token}, buffer)
+                .getAsyncToken();
+
+  // The host reads the results only after the stream is done; everything
+  // between the call and that first read overlaps the device.
+  Operation *use = firstUser({hostOut, hostLse}, call);
+  b.setInsertionPoint(use);
+  gpu::WaitOp::create(b, Type(), ValueRange{token});
+  call.erase();
+  return success();
+}
+
+} // namespace mlir::hgc::lowering
+
+//===----------------------------------------------------------------------===//
+// hgc-launch-device-partials
+//===----------------------------------------------------------------------===//
+
+namespace mlir::hgc {
+#define GEN_PASS_DEF_LAUNCHDEVICEPARTIALSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::hgc
+
+namespace {
+struct LaunchDevicePartialsPass
+    : hgc::impl::LaunchDevicePartialsPassBase<LaunchDevicePartialsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::CallOp> calls;
+    module.walk([&](func::CallOp call) {
+      if (lowering::isDevicePartialCall(call))
+        calls.push_back(call);
+    });
+    if (calls.empty())
+      return;
+    gpu::GPUModuleOp kernels = lowering::getOrCreateKernelModule(module);
+    for (func::CallOp call : calls)
+      if (failed(lowering::launchDevicePartial(call, kernels, splitTokens)))
+        return signalPassFailure();
+    for (func::FuncOp callee :
+         llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      if (callee->hasAttr(lowering::kDevicePartialAttr) &&
+          callee.getSymbolUses(module)->empty())
+        callee.erase();
+  }
+};
+} // namespace

@@ -1,0 +1,321 @@
+//===- GpuEntryPoints.cpp - the mgpu* ABI of compiled GPU programs -------===//
+//
+// The functions MLIR's gpu-to-llvm lowering calls, with the signatures of
+// MLIR's CUDA runtime wrappers. The CUDA back end forwards to the driver;
+// the emulated one keeps "device" memory on the host, runs streams eagerly
+// (a copy or launch is complete when its call returns) and launches a
+// kernel's host twin on the SIMT emulator. Errors are kept for
+// hgc_rt_gpu_take_error, since these calls return no status.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDriver.h"
+#include "SimtEmulator.h"
+#include "hgc-rt/gpu.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <mutex>
+#include <string>
+
+using namespace hgc::rt;
+
+namespace {
+
+struct Backend {
+  std::shared_ptr<CudaDriver> driver; // null: emulated
+  const CudaDriver::KernelApi *api = nullptr;
+  std::mutex mutex;
+  std::string error, taken;
+  hgc_rt_kernel_resolver resolver = nullptr;
+  void *resolverContext = nullptr;
+
+  static Backend &get() {
+    static Backend backend;
+    return backend;
+  }
+  void fail(const std::string &what) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (error.empty())
+      error = what;
+  }
+  bool check(CudaDriver::Status status, const char *call) {
+    if (status == 0)
+      return true;
+    fail(std::string(call) + " failed with CUDA error " +
+         std::to_string(status));
+    return false;
+  }
+
+private:
+  Backend() {
+    const char *mode = std::getenv("HGC_RT_GPU");
+    if (mode && std::strcmp(mode, "emulate") == 0)
+      return;
+    std::string why;
+    driver = CudaDriver::open(why);
+    if (driver && driver->kernelApi())
+      api = driver->kernelApi();
+    else
+      driver.reset();
+  }
+};
+
+/// Stand-ins of the emulated back end.
+struct EmulatedModule {};
+struct EmulatedFunction {
+  void *twin;
+};
+char emulatedStream, emulatedEvent;
+
+bool current(Backend &backend) {
+  return backend.driver->makeCurrent() ||
+         (backend.fail("cannot make the CUDA context current"), false);
+}
+
+} // namespace
+
+extern "C" {
+
+const char *hgc_rt_gpu_backend(void) {
+  return Backend::get().api ? "cuda" : "emulated";
+}
+
+void hgc_rt_gpu_set_kernel_resolver(hgc_rt_kernel_resolver resolver,
+                                    void *context) {
+  Backend &backend = Backend::get();
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  backend.resolver = resolver;
+  backend.resolverContext = context;
+}
+
+const char *hgc_rt_gpu_take_error(void) {
+  Backend &backend = Backend::get();
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  if (backend.error.empty())
+    return nullptr;
+  backend.taken = std::move(backend.error);
+  backend.error.clear();
+  return backend.taken.c_str();
+}
+
+void mgpuSetDefaultDevice(int32_t) {}
+
+void *mgpuModuleLoad(void *data, size_t) {
+  Backend &backend = Backend::get();
+  if (!backend.api)
+    return new EmulatedModule();
+  void *module = nullptr;
+  if (current(backend))
+    backend.check(backend.api->moduleLoadData(&module, data),
+                  "cuModuleLoadData");
+  return module;
+}
+
+// PTX text: the driver JIT-compiles it for the device it runs on.
+void *mgpuModuleLoadJIT(void *data, int) { return mgpuModuleLoad(data, 0); }
+
+void mgpuModuleUnload(void *module) {
+  Backend &backend = Backend::get();
+  if (!backend.api) {
+    delete static_cast<EmulatedModule *>(module);
+    return;
+  }
+  if (module && current(backend))
+    backend.check(backend.api->moduleUnload(module), "cuModuleUnload");
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  Backend &backend = Backend::get();
+  if (backend.api) {
+    void *function = nullptr;
+    if (module && current(backend))
+      backend.check(backend.api->moduleGetFunction(&function, module, name),
+                    "cuModuleGetFunction");
+    return function;
+  }
+  std::string twinName = std::string("__hgc_emu_") + name;
+  void *twin = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(backend.mutex);
+    twin = backend.resolver
+               ? backend.resolver(backend.resolverContext, twinName.c_str())
+               : dlsym(RTLD_DEFAULT, twinName.c_str());
+  }
+  if (!twin) {
+    backend.fail("kernel " + std::string(name) +
+                 " has no host twin to emulate (" + twinName + ")");
+    return nullptr;
+  }
+  return new EmulatedFunction{twin};
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedBytes, void *stream,
+                      void **params, void **extra, size_t paramsCount) {
+  Backend &backend = Backend::get();
+  if (!function)
+    return; // Its lookup failed and said why.
+  if (backend.api) {
+    if (current(backend))
+      backend.check(backend.api->launchKernel(function, gridX, gridY, gridZ,
+                                              blockX, blockY, blockZ,
+                                              sharedBytes, stream, params,
+                                              extra),
+                    "cuLaunchKernel");
+    return;
+  }
+  auto *emulated = static_cast<EmulatedFunction *>(function);
+  // Workgroup memory of twins is module-global: one block at a time in the
+  // whole process.
+  static std::mutex launches;
+  std::lock_guard<std::mutex> lock(launches);
+  LaunchShape shape{{gridX, gridY, gridZ}, {blockX, blockY, blockZ}};
+  std::string error;
+  if (!emulateLaunch(emulated->twin, shape, params, paramsCount, error))
+    backend.fail("emulated kernel launch: " + error);
+}
+
+void *mgpuStreamCreate() {
+  Backend &backend = Backend::get();
+  if (!backend.api)
+    return &emulatedStream;
+  void *stream = nullptr;
+  if (current(backend))
+    backend.check(backend.api->streamCreate(&stream, /*non-blocking=*/1),
+                  "cuStreamCreate");
+  return stream;
+}
+
+void mgpuStreamDestroy(void *stream) {
+  Backend &backend = Backend::get();
+  if (backend.api && stream && current(backend))
+    backend.check(backend.api->streamDestroy(stream), "cuStreamDestroy");
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  Backend &backend = Backend::get();
+  if (backend.api && stream && current(backend))
+    backend.check(backend.api->streamSynchronize(stream),
+                  "cuStreamSynchronize");
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  Backend &backend = Backend::get();
+  if (backend.api && stream && event && current(backend))
+    backend.check(backend.api->streamWaitEvent(stream, event, 0),
+                  "cuStreamWaitEvent");
+}
+
+void *mgpuEventCreate() {
+  Backend &backend = Backend::get();
+  if (!backend.api)
+    return &emulatedEvent;
+  void *event = nullptr;
+  if (current(backend))
+    backend.check(backend.api->eventCreate(&event, /*disable timing=*/2),
+                  "cuEventCreate");
+  return event;
+}
+
+void mgpuEventDestroy(void *event) {
+  Backend &backend = Backend::get();
+  if (backend.api && event && current(backend))
+    backend.check(backend.api->eventDestroy(event), "cuEventDestroy");
+}
+
+void mgpuEventSynchronize(void *event) {
+  Backend &backend = Backend::get();
+  if (backend.api && event && current(backend))
+    backend.check(backend.api->eventSynchronize(event), "cuEventSynchronize");
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  Backend &backend = Backend::get();
+  if (backend.api && event && current(backend))
+    backend.check(backend.api->eventRecord(event, stream), "cuEventRecord");
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool) {
+  Backend &backend = Backend::get();
+  size_t size = bytes ? bytes : 1;
+  if (!backend.api) {
+    // 256-byte aligned like cuMemAlloc: kernels assume 16-byte vectors.
+    void *memory = std::aligned_alloc(256, (size + 255) / 256 * 256);
+    if (!memory)
+      backend.fail("cannot allocate " + std::to_string(bytes) +
+                   " bytes of emulated device memory");
+    return memory;
+  }
+  uint64_t pointer = 0;
+  if (!current(backend) ||
+      (stream && !backend.check(backend.api->streamSynchronize(stream),
+                                "cuStreamSynchronize")))
+    return nullptr;
+  if (!backend.driver->allocate(pointer, size))
+    backend.fail("cannot allocate " + std::to_string(bytes) +
+                 " bytes of device memory");
+  return reinterpret_cast<void *>(pointer);
+}
+
+void mgpuMemFree(void *pointer, void *stream) {
+  Backend &backend = Backend::get();
+  if (!backend.api) {
+    std::free(pointer);
+    return;
+  }
+  if (!pointer || !current(backend))
+    return;
+  // Work queued on the stream may still read the buffer.
+  if (stream)
+    backend.check(backend.api->streamSynchronize(stream),
+                  "cuStreamSynchronize");
+  backend.driver->free(reinterpret_cast<uint64_t>(pointer));
+}
+
+void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
+  Backend &backend = Backend::get();
+  if (!backend.api) {
+    if (bytes)
+      std::memmove(target, source, bytes);
+    return;
+  }
+  if (current(backend))
+    backend.check(backend.api->memcpyAsync(reinterpret_cast<uint64_t>(target),
+                                           reinterpret_cast<uint64_t>(source),
+                                           bytes, stream),
+                  "cuMemcpyAsync");
+}
+
+void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
+  Backend &backend = Backend::get();
+  if (!backend.api) {
+    auto *words = static_cast<unsigned *>(target);
+    for (size_t i = 0; i < count; ++i)
+      words[i] = value;
+    return;
+  }
+  if (current(backend))
+    backend.check(backend.api->memsetD32Async(
+                      reinterpret_cast<uint64_t>(target), value, count, stream),
+                  "cuMemsetD32Async");
+}
+
+void mgpuMemset16(void *target, unsigned short value, size_t count,
+                  void *stream) {
+  Backend &backend = Backend::get();
+  if (!backend.api) {
+    auto *halves = static_cast<unsigned short *>(target);
+    for (size_t i = 0; i < count; ++i)
+      halves[i] = value;
+    return;
+  }
+  if (current(backend))
+    backend.check(backend.api->memsetD16Async(
+                      reinterpret_cast<uint64_t>(target), value, count, stream),
+                  "cuMemsetD16Async");
+}
+
+} // extern "C"

@@ -1,0 +1,38 @@
+/*===- hgc-rt/gpu.h - compiled programs' GPU back end -------------*- C -*-===*
+ *
+ * Programs compiled with target nvptx call MLIR's mgpu* entry points
+ * (module load, launch, streams, events, device memory, copies); the
+ * runtime provides them over the CUDA driver (opened with dlopen), or, where
+ * there is no GPU or HGC_RT_GPU=emulate, over host memory with kernels run
+ * by the SIMT emulator through their host twins.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef HGC_RT_GPU_H
+#define HGC_RT_GPU_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "cuda" or "emulated": the back end the mgpu* entry points use (chosen on
+ * first use and fixed for the process). */
+const char *hgc_rt_gpu_backend(void);
+
+/* Finds the host twin `name` (for example "__hgc_emu_k") of a kernel; the
+ * default looks in the process's global symbols (dlsym), a JIT sets its
+ * own. */
+typedef void *(*hgc_rt_kernel_resolver)(void *context, const char *name);
+void hgc_rt_gpu_set_kernel_resolver(hgc_rt_kernel_resolver resolver,
+                                    void *context);
+
+/* The first error of an mgpu* call since the last take (they return no
+ * status), or NULL; the caller owns nothing, the text lives until the next
+ * take. */
+const char *hgc_rt_gpu_take_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HGC_RT_GPU_H */
