@@ -65,19 +65,12 @@ constexpr StringLiteral kSoftcapAttr = "hgc.softcap";
 void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  // Kernel arguments are dense buffers; bufferization copies any strided
-  // view (a slice of a bound cache) into one.
-  auto identityBuffer = [&](Value tensor) -> Value {
-    auto type = cast<RankedTensorType>(tensor.getType());
-    return bufferization::ToBufferOp::create(
-        b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-        /*read_only=*/true);
-  };
-  SmallVector<Value> operands = {identityBuffer(op.getQuery()),
-                                 identityBuffer(op.getKey()),
-                                 identityBuffer(op.getValue())};
+  // Views of any strides (a slice of a bound cache): the launch makes
+  // them dense before copying them to the device.
+  SmallVector<Value> operands = {e.buffer(op.getQuery()), e.buffer(op.getKey()),
+                                 e.buffer(op.getValue())};
   if (op.getLengths())
-    operands.push_back(identityBuffer(op.getLengths()));
+    operands.push_back(e.buffer(op.getLengths()));
   Value batch = e.dim(operands[0], 0);
   Value qHeads = e.dim(operands[0], 1), headDim = e.dim(operands[0], 2);
   Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, headDim});
@@ -180,8 +173,18 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
                                   source)
                 .getAsyncToken();
   };
+  // Host staging of strided views, freed after the wait.
+  SmallVector<Value> staging;
   auto toDevice = [&](Value host) {
-    Value device = deviceAlloc(cast<MemRefType>(host.getType()), dims(host));
+    auto type = cast<MemRefType>(host.getType());
+    auto dense = MemRefType::get(type.getShape(), type.getElementType());
+    if (!type.getLayout().isIdentity()) {
+      Value packed = memref::AllocOp::create(b, dense, dynamicOf(dense, dims(host)));
+      memref::CopyOp::create(b, host, packed);
+      staging.push_back(packed);
+      host = packed;
+    }
+    Value device = deviceAlloc(dense, dims(host));
     copy(device, host);
     return device;
   };
@@ -240,6 +243,8 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   Operation *use = firstUser({hostOut, hostLse}, call);
   b.setInsertionPoint(use);
   gpu::WaitOp::create(b, Type(), ValueRange{token});
+  for (Value packed : staging)
+    memref::DeallocOp::create(b, packed);
   call.erase();
   return success();
 }

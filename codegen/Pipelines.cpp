@@ -46,16 +46,13 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
 static constexpr llvm::StringLiteral kChips[] = {"sm_80", "sm_86", "sm_89",
                                                  "sm_90"};
 
-LogicalResult
-hgc::verifyTargetOptions(const TargetOptions &options,
-                         function_ref<InFlightDiagnostic()> emitError) {
+std::string hgc::checkTargetOptions(const TargetOptions &options) {
   if (options.target != "host" && options.target != "nvptx")
-    return emitError() << "unknown target '" << options.target
-                       << "', expected host or nvptx";
+    return "unknown target '" + options.target + "', expected host or nvptx";
   if (!llvm::is_contained(kChips, options.chip))
-    return emitError() << "unknown chip '" << options.chip
-                       << "', expected sm_80, sm_86, sm_89 or sm_90";
-  return success();
+    return "unknown chip '" + options.chip +
+           "', expected sm_80, sm_86, sm_89 or sm_90";
+  return "";
 }
 
 void hgc::buildHostLoweringPipeline(OpPassManager &pm) {

@@ -33,9 +33,8 @@ struct TargetOptions {
   std::string chip = "sm_80";
 };
 
-/// An error through `emitError` unless `options` name a known target/chip.
-LogicalResult verifyTargetOptions(const TargetOptions &options,
-                                  function_ref<InFlightDiagnostic()> emitError);
+/// "" when `options` name a known target and chip, else why not (one line).
+std::string checkTargetOptions(const TargetOptions &options);
 
 /// split-level hgc on tensors -> loops (and, for nvptx, kernels with their
 /// host twins and PTX) -> buffers -> LLVM dialect.

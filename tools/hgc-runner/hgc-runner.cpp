@@ -75,6 +75,9 @@ namespace {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "hgc host runner\n");
+  std::string targetError = hgc::checkTargetOptions({target, chip});
+  if (!targetError.empty())
+    fail(targetError);
 
   DialectRegistry registry;
   hgc::registerToolDialects(registry);

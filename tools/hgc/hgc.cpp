@@ -174,15 +174,8 @@ hgc::TargetOptions targetOptions() {
   hgc::TargetOptions options;
   options.target = target == "nvptx" ? "nvptx" : "host";
   options.chip = chip;
-  std::string error;
-  MLIRContext context;
-  ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diagnostic) {
-    error = diagnostic.str();
-    return success();
-  });
-  if (failed(hgc::verifyTargetOptions(options, [&]() {
-        return mlir::emitError(UnknownLoc::get(&context));
-      })))
+  std::string error = hgc::checkTargetOptions(options);
+  if (!error.empty())
     fail("--chip " + chip + ": " + error);
   return options;
 }

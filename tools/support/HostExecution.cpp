@@ -115,10 +115,9 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry,
     program->resultTypes.push_back(tensor);
   }
 
-  if (failed(verifyTargetOptions(target, [&]() {
-        return module.emitError();
-      })))
-    return llvm::createStringError("invalid target options");
+  std::string targetError = checkTargetOptions(target);
+  if (!targetError.empty())
+    return llvm::createStringError(targetError);
   PassManager pm(module.getContext());
   hgc::buildLoweringPipeline(pm, target);
   if (failed(pm.run(module)))

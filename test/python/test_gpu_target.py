@@ -1,0 +1,171 @@
+"""The nvptx target: device-tier kernels as PTX, and the compiled program run
+through the runtime's launch path.
+
+Without a GPU the runtime emulates it (kernels' host twins on the SIMT
+emulator), so every case here runs on a CPU-only machine and the numerics
+are those of the kernel code that is compiled to PTX. Numerics are compared
+with float64 numpy (reference.py): f32 atol 2e-5, f16 2e-3, bf16 1.5e-2 (the
+output is rounded to the query type). PTX is assembled by the CUDA toolkit's
+ptxas for sm_80 and sm_90 with -v; a kernel that spills or keeps a stack
+frame fails. Where ptxas is missing those cases are skipped.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import reference as ref
+from test_hybrid_end_to_end import TOLERANCE, attention_program, decode_output, encode
+
+PTXAS = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas"
+    if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+NVPTX = ["--target=nvptx"]
+
+
+def lower_to_ptx(hgc_opt, tmp_path, source, chip, policy="full"):
+    program = tmp_path / "program.mlir"
+    program.write_text(source)
+    result = subprocess.run(
+        [str(hgc_opt), str(program),
+         f"-hgc-hybrid-pipeline=policy={policy} sink=4 window=64 budget=0.25",
+         f"-hgc-lowering-pipeline=target=nvptx chip={chip}"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    objects = re.findall(r'assembly = "((?:[^"\\]|\\.)*)"', result.stdout)
+    assert objects, "no PTX in the lowered module"
+    ptx = "".join(objects)
+    return re.sub(r"\\([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)),
+                  ptx).replace("\\\\", "\\")
+
+
+def assemble(tmp_path, ptx, chip):
+    """ptxas -v on `ptx`; returns its report per kernel."""
+    if PTXAS is None:
+        pytest.skip("no ptxas (CUDA toolkit) on this machine")
+    source = tmp_path / f"kernels_{chip}.ptx"
+    source.write_text(ptx)
+    result = subprocess.run(
+        [PTXAS, f"-arch={chip}", "-v", str(source), "-o",
+         str(tmp_path / f"kernels_{chip}.cubin")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("chip", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("elt", ["f16", "bf16", "f32"])
+@pytest.mark.parametrize("d", [64, 80, 96, 128, 160, 192, 256])
+@pytest.mark.parametrize("heads", [(8, 8), (32, 8)], ids=["mha", "gqa4"])
+def test_ptx_assembles_without_spills(hgc_opt, tmp_path, chip, elt, d, heads):
+    hq, hkv = heads
+    ptx = lower_to_ptx(hgc_opt, tmp_path,
+                       attention_program(1, hq, hkv, 300, d, elt), chip)
+    assert f".target {chip}" in ptx
+    # 16-byte loads of K/V from global and from the staged tile; the warp's
+    # reductions are shuffles; nothing lives in local memory.
+    assert re.search(r"ld\.global(\.nc)?\.v4\.(b32|u32|f32)", ptx), "no 16-byte loads"
+    assert re.search(r"ld\.shared\.v4\.(b32|u32|f32)", ptx), "no 16-byte shared loads"
+    assert "shfl.sync.bfly.b32" in ptx
+    assert "bar.sync" in ptx or "barrier.sync" in ptx
+    assert ".local" not in ptx
+    report = assemble(tmp_path, ptx, chip)
+    kernels = re.findall(r"Compiling entry function '(\w+)'", report)
+    assert len(kernels) == 2, report
+    assert "0 bytes spill stores, 0 bytes spill loads" in report
+    assert report.count("0 bytes stack frame") == len(kernels), report
+
+
+def run_step(runner, tmp_path, elt, b, heads, past, d, policy_args, seed,
+             target=NVPTX):
+    rng = np.random.default_rng(seed)
+    hq, hkv = heads
+    arrays = [rng.standard_normal(shape) for shape in (
+        (b, hq, 1, d), (b, hkv, 1, d), (b, hkv, 1, d), (b, hkv, past, d),
+        (b, hkv, past, d))]
+    fed, values = zip(*(encode(x, elt) for x in arrays))
+    (y,) = ref.run_hgc(runner, tmp_path,
+                       attention_program(b, hq, hkv, past, d, elt), list(fed),
+                       ["--split"] + policy_args + target)
+    q, k, v, pk, pv = values
+    keys = np.concatenate([pk, k], axis=2)
+    vals = np.concatenate([pv, v], axis=2)
+    return decode_output(y, elt)[:, :, 0], q[:, :, 0], keys, vals
+
+
+@pytest.mark.parametrize("elt", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize("shape", [
+    (2, (8, 2), 99, 64),    # GQA group of 4: four warps share a tile
+    (1, (4, 4), 40, 128),   # MHA: one warp, lanes over 16-byte slices
+    (1, (16, 2), 30, 80),   # head dim 80: 5 slices per lane, 2 heads a warp
+    (1, (2, 1), 20, 256),   # a row of 256 over the whole warp
+], ids=["gqa-d64", "mha-d128", "g8-d80", "d256"])
+def test_full_on_device_is_exact(hgc_runner, tmp_path, elt, shape):
+    b, heads, past, d = shape
+    y, q, keys, vals = run_step(hgc_runner, tmp_path, elt, b, heads, past, d,
+                                ["--policy=full"], seed=11)
+    want, _ = ref.partial_attention(q, keys, vals, [keys.shape[2]] * b)
+    np.testing.assert_allclose(y, want, atol=TOLERANCE[elt], rtol=TOLERANCE[elt])
+
+
+def test_device_splits_are_merged(hgc_runner, tmp_path):
+    """1100 tokens: three KV splits of 512 (blocks of their own), the last
+    one short, merged on the device by log-sum-exp."""
+    y, q, keys, vals = run_step(hgc_runner, tmp_path, "f16", 1, (4, 2), 1099,
+                                64, ["--policy=full"], seed=12)
+    want, _ = ref.partial_attention(q, keys, vals, [keys.shape[2]])
+    np.testing.assert_allclose(y, want, atol=2e-3, rtol=2e-3)
+
+
+@pytest.mark.parametrize("policy", ["hgca", "quest"])
+def test_hybrid_program_matches_reference(hgc_runner, tmp_path, policy):
+    """The hybrid program: the device kernels over sinks + window, the host
+    tier's selection and sparse partial, merged on the host."""
+    sink, window, budget = 3, 40, 0.25
+    block = 8 if policy == "quest" else None
+    args = [f"--policy={policy}", f"--sink={sink}", f"--window={window}",
+            f"--budget={budget}"] + ([f"--block={block}"] if block else [])
+    y, q, keys, vals = run_step(hgc_runner, tmp_path, "f32", 2, (8, 2), 150,
+                                64, args, seed=13)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    want = ref.hybrid_decode(q, keys, vals, lengths, sink, window, budget,
+                             block=block)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    host, _, _, _ = run_step(hgc_runner, tmp_path / "host", "f32", 2, (8, 2),
+                             150, 64, args, seed=13, target=[])
+    np.testing.assert_allclose(y, host, atol=1e-6, rtol=1e-6)
+
+
+def test_per_sequence_lengths_and_empty_rows(hgc_runner, tmp_path):
+    """Device lengths per sequence (opset-24 nonpad): one sequence of 37
+    valid tokens, one with none (output 0, never NaN)."""
+    rng = np.random.default_rng(14)
+    b, hq, hkv, t, d = 2, 8, 2, 90, 64
+    q = rng.standard_normal((b, hq, 1, d)).astype(np.float32)
+    k = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    v = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    lengths = np.array([37, 0], np.int64)
+    program = attention_program(b, hq, hkv, t - 1, d, "f32", nonpad=True)
+    (y,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, k, v, lengths],
+                       ["--split", "--policy=full"] + NVPTX)
+    want, _ = ref.partial_attention(q[:, :, 0].astype(np.float64),
+                                    k.astype(np.float64), v.astype(np.float64),
+                                    lengths)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y[:, :, 0], want, atol=2e-5, rtol=2e-5)
+
+
+def test_target_errors_are_one_line(hgc_runner, tmp_path):
+    program = tmp_path / "p.mlir"
+    program.write_text(attention_program(1, 2, 2, 3, 16, "f32"))
+    for flags, fragment in ((["--target=cuda"], "unknown target 'cuda'"),
+                            (["--target=nvptx", "--chip=sm_70"],
+                             "unknown chip 'sm_70'")):
+        result = subprocess.run(
+            [str(hgc_runner), str(program), "--output-dir", str(tmp_path),
+             "--split"] + flags, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert fragment in result.stderr, result.stderr
