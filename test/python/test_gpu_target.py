@@ -169,3 +169,77 @@ def test_target_errors_are_one_line(hgc_runner, tmp_path):
              "--split"] + flags, capture_output=True, text=True, timeout=60)
         assert result.returncode != 0
         assert fragment in result.stderr, result.stderr
+
+
+def decode_model(tmp_path, past=300, heads=(8, 2), d=64):
+    from test_hgc_driver import attention_model
+    hq, hkv = heads
+    return attention_model(tmp_path / "decode.onnx", q=(1, hq, 1, d),
+                           k=(1, hkv, past, d))
+
+
+def test_compile_emits_ptx_and_objects(hgc, tmp_path):
+    from test_hgc_driver import expect_error, run
+    model = decode_model(tmp_path)
+    for chip in ("sm_80", "sm_90"):
+        ptx = tmp_path / f"model_{chip}.ptx"
+        result = run(hgc, "compile", model, "--target", "nvptx", "--chip",
+                     chip, "--emit", "ptx", "-o", ptx)
+        assert result.returncode == 0, result.stderr
+        text = ptx.read_text()
+        assert f".target {chip}" in text and ".entry hgc_device_partial_0(" in text
+        report = assemble(tmp_path, text, chip)
+        assert "0 bytes spill stores" in report
+    # The object carries the PTX and the host code that launches it.
+    obj = tmp_path / "model.o"
+    result = run(hgc, "compile", model, "--target", "nvptx", "--emit", "obj",
+                 "-o", obj)
+    assert result.returncode == 0, result.stderr
+    data = obj.read_bytes()
+    assert data[:4] == b"\x7fELF" and b".target sm_80" in data
+    assert b"mgpuLaunchKernel" in data and b"__hgc_emu_hgc_device_partial_0" in data
+    expect_error(run(hgc, "compile", model, "--emit", "ptx", "-o",
+                     tmp_path / "x"), "--emit ptx needs --target nvptx")
+    expect_error(run(hgc, "compile", model, "--target", "nvptx", "--chip",
+                     "sm_70", "--emit", "ptx", "-o", tmp_path / "x"),
+                 "unknown chip 'sm_70'")
+    expect_error(run(hgc, "plan", model, "--target", "gpu"), "--target gpu")
+
+
+def test_run_model_on_the_nvptx_target(hgc, tmp_path):
+    """hgc run --target nvptx: the same outputs as the host target (the
+    device tier's kernels emulated here), and as numpy."""
+    from test_hgc_driver import inputs, run
+    model = decode_model(tmp_path)
+    rng = np.random.default_rng(21)
+    q = rng.standard_normal((1, 8, 1, 64)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 300, 64)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 300, 64)).astype(np.float32)
+    args = inputs(tmp_path, Q=q, K=k, V=v)
+    outputs = {}
+    for target in ("hybrid", "nvptx"):
+        out = tmp_path / target
+        result = run(hgc, "run", model, *args, "--output-dir", out, "--target",
+                     target, "--policy", "hgca", "--window", "64", "--budget",
+                     "1.0")
+        assert result.returncode == 0, result.stderr
+        outputs[target] = np.load(out / "Y.npy")
+    np.testing.assert_allclose(outputs["nvptx"], outputs["hybrid"], atol=1e-6)
+    want, _ = ref.partial_attention(q[:, :, 0].astype(np.float64),
+                                    k.astype(np.float64), v.astype(np.float64))
+    np.testing.assert_allclose(outputs["nvptx"][:, :, 0], want, atol=2e-5)
+
+
+def test_plan_shows_the_device_kernel(hgc, tmp_path):
+    from test_hgc_driver import run
+    model = decode_model(tmp_path, past=3000, heads=(32, 8), d=128)
+    result = run(hgc, "plan", model, "--target", "nvptx", "--chip", "sm_90",
+                 "--policy", "hgca", "--window", "1020")
+    assert result.returncode == 0, result.stderr
+    # 1024 device tokens in splits of 512; a group of 4 heads = 4 warps; f32
+    # rows of 128 are 32 lanes x one 16-byte load.
+    assert ("kernel  sm_90: grid (2, 8, 1) x 128 threads (4 warps x 1 q heads), "
+            "16-byte loads, 32 lanes per row, tiles of 32 tokens "
+            "(32.0 KiB shared), splits of 512") in result.stdout, result.stdout
+    plain = run(hgc, "plan", model, "--policy", "hgca")
+    assert "kernel" not in plain.stdout

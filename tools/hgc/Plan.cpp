@@ -2,6 +2,7 @@
 
 #include "tools/hgc/Plan.h"
 
+#include "codegen/GpuKernels.h"
 #include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
 
@@ -54,7 +55,38 @@ std::string selectionText(TierPolicyAttr policy) {
   return text;
 }
 
-void printDecode(DecodeAttentionOp op, llvm::raw_ostream &os) {
+/// The device kernel that would attend `tokens` device tokens of `op`.
+void printKernel(DecodeAttentionOp op, int64_t tokens,
+                 const TargetOptions &target, llvm::raw_ostream &os) {
+  auto query = cast<RankedTensorType>(op.getQuery().getType());
+  auto cacheType = cast<KVCacheType>(op.getCache().getType());
+  gpu_kernels::DecodeKernelConfig config;
+  config.qHeads = query.getDimSize(1);
+  config.kvHeads = cacheType.getKvHeads();
+  config.headDim = cacheType.getHeadDim();
+  config.queryElement = query.getElementType();
+  config.kvElement = cacheType.getElementType();
+  std::string why;
+  FailureOr<gpu_kernels::DecodeKernelPlan> plan =
+      gpu_kernels::planDecodeKernel(config, why);
+  os << "  kernel  " << target.chip << ": ";
+  if (failed(plan)) {
+    os << "none (" << why << ")\n";
+    return;
+  }
+  int64_t splits = std::max<int64_t>(1, llvm::divideCeil(tokens, plan->splitTokens));
+  int64_t bytes = config.kvElement.getIntOrFloatBitWidth() / 8;
+  os << "grid (" << splits << ", " << config.kvHeads << ", "
+     << query.getDimSize(0) << ") x " << plan->threads() << " threads ("
+     << plan->warps << " warps x " << plan->headsPerWarp << " q heads), "
+     << plan->vectorElements * bytes << "-byte loads, " << plan->lanesPerToken
+     << " lanes per row, tiles of " << plan->tileTokens << " tokens ("
+     << bytesText(plan->sharedBytes) << " shared), splits of "
+     << plan->splitTokens << "\n";
+}
+
+void printDecode(DecodeAttentionOp op, const TargetOptions &target,
+                 llvm::raw_ostream &os) {
   auto query = cast<RankedTensorType>(op.getQuery().getType());
   auto cacheType = cast<KVCacheType>(op.getCache().getType());
   auto bind = op.getCache().getDefiningOp<BindKVOp>();
@@ -78,6 +110,8 @@ void printDecode(DecodeAttentionOp op, llvm::raw_ostream &os) {
   if (!placement) {
     os << "  device  dense  tokens " << tokens << " (100.0%)  "
        << bytesText(bytesPerToken * tokens) << "  attended " << tokens << "\n";
+    if (target.target == "nvptx")
+      printKernel(op, tokens, target, os);
     return;
   }
   SmallVector<int64_t> resident = placement.getResidentTokens(tokens);
@@ -87,11 +121,15 @@ void printDecode(DecodeAttentionOp op, llvm::raw_ostream &os) {
        << " (" << llvm::format("%.1f%%", tokens ? 100.0 * count / tokens : 0.0)
        << ")  " << bytesText(bytesPerToken * count) << "  attended "
        << policy.getAttendedTokens(count) << " per kv head\n";
+    if (target.target == "nvptx" && policy.getTier() == Tier::Device &&
+        policy.isDense())
+      printKernel(op, count, target, os);
   }
 }
 } // namespace
 
 LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
+                             const TargetOptions &target,
                              llvm::raw_ostream &os) {
   PassManager pm(module.getContext());
   buildPlacementPipeline(pm, options);
@@ -105,7 +143,7 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   int64_t count = 0;
   module.walk([&](Operation *op) {
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
-      printDecode(decode, os);
+      printDecode(decode, target, os);
       ++count;
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       auto q = cast<RankedTensorType>(attention.getQuery().getType());

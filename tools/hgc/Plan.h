@@ -3,6 +3,7 @@
 #ifndef HGC_TOOLS_HGC_PLAN_H
 #define HGC_TOOLS_HGC_PLAN_H
 
+#include "codegen/Pipelines.h"
 #include "passes/PlacementOptions.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -13,9 +14,10 @@ namespace mlir::hgc {
 
 /// Runs raise -> bind -> place on `module` and prints, per attention op,
 /// its heads and, per tier, the resident tokens and bytes and how the tier
-/// is read (dense, or the selection and its budget).
+/// is read (dense, or the selection and its budget); for target nvptx also
+/// the device kernel's launch shape.
 LogicalResult printPlan(ModuleOp module, const PlacementOptions &options,
-                        llvm::raw_ostream &os);
+                        const TargetOptions &target, llvm::raw_ostream &os);
 
 } // namespace mlir::hgc
 

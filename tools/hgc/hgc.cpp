@@ -450,10 +450,11 @@ int compileModel(MLIRContext &context) {
 }
 
 int planModel(MLIRContext &context) {
+  hgc::TargetOptions lowering = targetOptions();
   OwningOpRef<ModuleOp> module =
       importModel(context, importOptionsFromShapes(), nullptr);
   hgc::PlacementOptions placement = placementOptions();
-  if (failed(hgc::printPlan(*module, placement, llvm::outs())))
+  if (failed(hgc::printPlan(*module, placement, lowering, llvm::outs())))
     return 1;
   return 0;
 }
