@@ -71,10 +71,31 @@ gpu_kernels::planDecodeKernel(const DecodeKernelConfig &config,
   tile = std::max(plan.tokensPerStep,
                   tile / plan.tokensPerStep * plan.tokensPerStep);
   plan.tileTokens = tile;
-  plan.splitTokens =
-      std::max(tile, config.splitTokens / tile * tile);
+  plan.minSplitTokens =
+      std::max<int64_t>(tile, llvm::alignTo(config.minSplitTokens, tile));
   plan.sharedBytes = 2 * tile * rowBytes;
   return plan;
+}
+
+int64_t gpu_kernels::splitTokensFor(const DecodeKernelPlan &plan,
+                                    int64_t tokens, int64_t rows) {
+  int64_t splits = llvm::divideCeil(kTargetBlocks, std::max<int64_t>(1, rows));
+  int64_t chunk =
+      llvm::alignTo(llvm::divideCeil(tokens, splits), plan.tileTokens);
+  return std::max(plan.minSplitTokens, chunk);
+}
+
+Value gpu_kernels::emitSplitTokens(ImplicitLocOpBuilder &b,
+                                   const DecodeKernelPlan &plan, Value tokens,
+                                   Value rows) {
+  Emitter e{b};
+  Value splits = arith::CeilDivUIOp::create(
+      b, e.index(kTargetBlocks), arith::MaxUIOp::create(b, rows, e.index(1)));
+  Value chunk = arith::CeilDivUIOp::create(b, tokens, splits);
+  Value tile = e.index(plan.tileTokens);
+  chunk = arith::MulIOp::create(b, arith::CeilDivUIOp::create(b, chunk, tile),
+                                tile);
+  return arith::MaxUIOp::create(b, chunk, e.index(plan.minSplitTokens));
 }
 
 namespace {
@@ -152,7 +173,7 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   SmallVector<Type> arguments = {queryType, kvType, kvType};
   if (config.hasLengths)
     arguments.push_back(MemRefType::get({dyn}, builder.getI32Type()));
-  arguments.append({partType, partType, accType});
+  arguments.append({partType, partType, accType, builder.getIndexType()});
   auto workgroupSpace = gpu::AddressSpaceAttr::get(
       context, gpu::GPUDialect::getWorkgroupAddressSpace());
   auto tileType = MemRefType::get({plan.tileTokens, d}, config.kvElement,
@@ -169,6 +190,7 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   Value lengths = config.hasLengths ? func.getArgument(arg++) : Value();
   Value partMax = func.getArgument(arg++), partSum = func.getArgument(arg++),
         partAcc = func.getArgument(arg++);
+  Value splitTokens = func.getArgument(arg++);
   Value keyTile = func.getWorkgroupAttributions()[0];
   Value valueTile = func.getWorkgroupAttributions()[1];
 
@@ -188,9 +210,9 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   Value bi = e.blockId(gpu::Dimension::z);
   Value tokens = e.dim(key, 2);
   Value n = e.validTokens(lengths, bi, tokens);
-  Value begin = e.mulIdx(split, plan.splitTokens);
+  Value begin = arith::MulIOp::create(b, split, splitTokens);
   Value end = arith::MinSIOp::create(
-      b, arith::AddIOp::create(b, begin, e.index(plan.splitTokens)), n);
+      b, arith::AddIOp::create(b, begin, splitTokens), n);
   // Element offset of this lane's i-th slice of a row.
   auto column = [&](int64_t i) {
     return e.mulIdx(e.addIdx(sub, e.index(i * lpt)), vw);

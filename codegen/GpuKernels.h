@@ -11,6 +11,7 @@
 #define HGC_CODEGEN_GPUKERNELS_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <optional>
 
@@ -28,7 +29,8 @@ struct DecodeKernelConfig {
   bool hasLengths = false;
   std::optional<double> scale; // default 1/sqrt(headDim)
   double softcap = 0;
-  int64_t splitTokens = 512;
+  /// Fewest tokens per KV split (more splits only while each keeps this).
+  int64_t minSplitTokens = 256;
 };
 
 /// How a kernel maps work to threads, derived from the configuration alone:
@@ -36,7 +38,8 @@ struct DecodeKernelConfig {
 /// heads of the GQA group (`headsPerWarp` each), a K/V row read by
 /// `lanesPerToken` lanes with `vectorsPerLane` loads of `vectorElements`
 /// (16 bytes when the head dim allows), `tokensPerStep` rows per warp step,
-/// and `tileTokens` rows of K and of V staged in workgroup memory.
+/// and `tileTokens` rows of K and of V staged in workgroup memory. Splits
+/// are chosen at run time (splitTokens below).
 struct DecodeKernelPlan {
   int64_t vectorElements;
   int64_t lanesPerToken;
@@ -45,7 +48,7 @@ struct DecodeKernelPlan {
   int64_t warps;
   int64_t headsPerWarp;
   int64_t tileTokens;
-  int64_t splitTokens;
+  int64_t minSplitTokens;
   int64_t sharedBytes;
   int64_t threads() const { return warps * kWarpSize; }
 };
@@ -54,11 +57,25 @@ struct DecodeKernelPlan {
 FailureOr<DecodeKernelPlan> planDecodeKernel(const DecodeKernelConfig &config,
                                              std::string &why);
 
+/// Blocks a launch aims for: two per SM of the largest targets (132 SMs on
+/// H100/H200, 108 on A100), so that short sequences still fill the GPU.
+constexpr int64_t kTargetBlocks = 264;
+
+/// Tokens per KV split for `tokens` tokens when `rows` (batch x KV heads)
+/// blocks share each split: as many splits as kTargetBlocks asks for, each
+/// of at least `plan.minSplitTokens` and a whole number of tiles.
+int64_t splitTokensFor(const DecodeKernelPlan &plan, int64_t tokens,
+                       int64_t rows);
+/// The same choice in IR, for token counts known at run time.
+Value emitSplitTokens(ImplicitLocOpBuilder &b, const DecodeKernelPlan &plan,
+                      Value tokens, Value rows);
+
 /// Appends `gpu.func @name` to `module`: per block, the split's online
 /// softmax (max, sum, unnormalized accumulator) for each query head of one
 /// KV head. Arguments: query [B,Hq,D], key and value [B,Hkv,T,D], lengths
 /// [B] (when configured), partial max and sum [B,Hq,S], accumulators
-/// [B,Hq,S,D]; launched on grid (S, Hkv, B), `plan.threads()` threads.
+/// [B,Hq,S,D], and the tokens per split (index); launched on grid
+/// (S, Hkv, B), `plan.threads()` threads.
 gpu::GPUFuncOp emitDecodePartialKernel(OpBuilder &builder, Location loc,
                                        gpu::GPUModuleOp module, StringRef name,
                                        const DecodeKernelConfig &config,

@@ -100,7 +100,7 @@ bool isDevicePartialCall(func::CallOp call) {
 }
 
 LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
-                                  int64_t splitTokens) {
+                                  int64_t minSplitTokens) {
   auto module = call->getParentOfType<ModuleOp>();
   auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
   ValueRange args = call.getOperands();
@@ -122,7 +122,7 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
     config.scale = scale.getValueAsDouble();
   if (auto softcap = callee->getAttrOfType<FloatAttr>(kSoftcapAttr))
     config.softcap = softcap.getValueAsDouble();
-  config.splitTokens = splitTokens;
+  config.minSplitTokens = minSplitTokens;
   if (ShapedType::isDynamic(config.headDim) ||
       keyType.getDimSize(3) != config.headDim)
     config.headDim = 0;
@@ -199,9 +199,13 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   Value lengths = hasLengths ? toDevice(args[3]) : Value();
   Value hostOut = args[args.size() - 2], hostLse = args.back();
   Value batch = e.dim(query, 0), tokens = e.dim(key, 2);
+  // Splits chosen per call: enough blocks to fill the GPU, no split
+  // shorter than the minimum.
+  Value splitTokens = emitSplitTokens(
+      b, *plan, tokens,
+      arith::MulIOp::create(b, batch, e.index(config.kvHeads)));
   Value splits = arith::MaxUIOp::create(
-      b, arith::CeilDivUIOp::create(b, tokens, e.index(plan->splitTokens)),
-      e.index(1));
+      b, arith::CeilDivUIOp::create(b, tokens, splitTokens), e.index(1));
   Value qHeads = e.index(config.qHeads), headDim = e.index(config.headDim);
   Type f32 = b.getF32Type();
   constexpr int64_t dyn = ShapedType::kDynamic;
@@ -227,7 +231,7 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   SmallVector<Value> partialOperands = {query, key, value};
   if (lengths)
     partialOperands.push_back(lengths);
-  partialOperands.append({partMax, partSum, partAcc});
+  partialOperands.append({partMax, partSum, partAcc, splitTokens});
   launch(partialKernel, {splits, e.index(config.kvHeads), batch},
          plan->threads(), partialOperands);
   launch(mergeKernel, {qHeads, batch, e.index(1)}, kWarpSize,
@@ -275,7 +279,7 @@ struct LaunchDevicePartialsPass
       return;
     gpu::GPUModuleOp kernels = lowering::getOrCreateKernelModule(module);
     for (func::CallOp call : calls)
-      if (failed(lowering::launchDevicePartial(call, kernels, splitTokens)))
+      if (failed(lowering::launchDevicePartial(call, kernels, minSplitTokens)))
         return signalPassFailure();
     for (func::FuncOp callee :
          llvm::make_early_inc_range(module.getOps<func::FuncOp>()))

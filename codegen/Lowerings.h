@@ -43,7 +43,7 @@ bool isDevicePartialCall(func::CallOp call);
 /// The call -> copies in, split and merge kernels (appended to `kernels`),
 /// copies out on one stream; a wait before the first read of the results.
 LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
-                                  int64_t splitTokens);
+                                  int64_t minSplitTokens);
 
 } // namespace mlir::hgc::lowering
 

@@ -188,7 +188,9 @@ def LaunchDevicePartialsPass
     `convert-hgc-to-loops{target=nvptx}` leaves for a dense device-tier
     partial, after bufferization and buffer deallocation) with: device
     buffers and asynchronous copies of query, K, V and lengths; a launch of
-    the split kernel on grid (KV splits, KV heads, batch), warps over the GQA
+    the split kernel on grid (KV splits, KV heads, batch) (splits chosen at
+    run time for about 264 blocks, none shorter than `min-kv-split`), warps
+    over the GQA
     group's query heads, K/V tiles staged in workgroup memory, warp-shuffle
     reductions; a launch of the split-merge kernel; asynchronous copies of
     output and LSE back; and one `gpu.wait` just before the first read of
@@ -201,9 +203,10 @@ def LaunchDevicePartialsPass
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
   let options = [
-    Option<"splitTokens", "kv-split", "int64_t", "512",
-           "tokens per KV split of a device partial (one block each, merged "
-           "by log-sum-exp)">
+    Option<"minSplitTokens", "min-kv-split", "int64_t", "256",
+           "fewest tokens per KV split of a device partial (one block each, "
+           "merged by log-sum-exp); the split is chosen at run time so that "
+           "a launch has about 264 blocks">
   ];
 }
 

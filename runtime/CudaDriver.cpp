@@ -76,7 +76,10 @@ std::shared_ptr<CudaDriver> CudaDriver::open(std::string &error) {
       d.resolve(k.eventSynchronize, "cuEventSynchronize") &&
       d.resolve(k.memcpyAsync, "cuMemcpyAsync") &&
       d.resolve(k.memsetD32Async, "cuMemsetD32Async") &&
-      d.resolve(k.memsetD16Async, "cuMemsetD16Async");
+      d.resolve(k.memsetD16Async, "cuMemsetD16Async") &&
+      d.resolve(k.eventElapsedTime, "cuEventElapsedTime") &&
+      d.resolve(k.deviceGetAttribute, "cuDeviceGetAttribute");
+  k.device = device;
   return driver;
 }
 

@@ -51,6 +51,9 @@ public:
     Status (*memsetD32Async)(uint64_t, unsigned, size_t, void *) = nullptr;
     Status (*memsetD16Async)(uint64_t, unsigned short, size_t,
                              void *) = nullptr;
+    Status (*eventElapsedTime)(float *, void *, void *) = nullptr;
+    Status (*deviceGetAttribute)(int *, int, int) = nullptr;
+    int device = 0;
   };
   /// The kernel entry points, or null when the library lacks one of them
   /// (a stand-in driver of the KV tier tests).

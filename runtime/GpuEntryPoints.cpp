@@ -13,6 +13,7 @@
 #include "SimtEmulator.h"
 #include "hgc-rt/gpu.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -30,6 +31,9 @@ struct Backend {
   std::string error, taken;
   hgc_rt_kernel_resolver resolver = nullptr;
   void *resolverContext = nullptr;
+  bool timing = false;
+  double kernelSeconds = 0;
+  long long launches = 0;
 
   static Backend &get() {
     static Backend backend;
@@ -48,17 +52,26 @@ struct Backend {
     return false;
   }
 
+  /// Set when HGC_RT_GPU=cuda found no usable device: every call fails.
+  std::string unavailable;
+
 private:
   Backend() {
+    const char *timed = std::getenv("HGC_RT_GPU_TIMING");
+    timing = timed && std::strcmp(timed, "1") == 0;
     const char *mode = std::getenv("HGC_RT_GPU");
     if (mode && std::strcmp(mode, "emulate") == 0)
       return;
     std::string why;
     driver = CudaDriver::open(why);
+    if (driver && !driver->kernelApi())
+      why = "the CUDA driver lacks the module and launch entry points";
     if (driver && driver->kernelApi())
       api = driver->kernelApi();
     else
       driver.reset();
+    if (!api && mode && std::strcmp(mode, "cuda") == 0)
+      unavailable = "HGC_RT_GPU=cuda, but " + why;
   }
 };
 
@@ -72,6 +85,20 @@ char emulatedStream, emulatedEvent;
 bool current(Backend &backend) {
   return backend.driver->makeCurrent() ||
          (backend.fail("cannot make the CUDA context current"), false);
+}
+
+/// False (and the reason kept) when CUDA was required but is not there.
+bool usable(Backend &backend) {
+  if (backend.unavailable.empty())
+    return true;
+  backend.fail(backend.unavailable);
+  return false;
+}
+
+void addKernelTime(Backend &backend, double seconds) {
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  backend.kernelSeconds += seconds;
+  ++backend.launches;
 }
 
 } // namespace
@@ -90,6 +117,35 @@ void hgc_rt_gpu_set_kernel_resolver(hgc_rt_kernel_resolver resolver,
   backend.resolverContext = context;
 }
 
+void hgc_rt_gpu_kernel_time(double *seconds, long long *launches) {
+  Backend &backend = Backend::get();
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  if (seconds)
+    *seconds = backend.kernelSeconds;
+  if (launches)
+    *launches = backend.launches;
+}
+
+void hgc_rt_gpu_reset_kernel_time(void) {
+  Backend &backend = Backend::get();
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  backend.kernelSeconds = 0;
+  backend.launches = 0;
+}
+
+double hgc_rt_gpu_peak_bandwidth(void) {
+  Backend &backend = Backend::get();
+  if (!backend.api || !current(backend))
+    return 0;
+  // CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE (kHz), ..._GLOBAL_MEMORY_BUS_WIDTH
+  // (bits); double data rate.
+  int clockKHz = 0, busBits = 0;
+  if (backend.api->deviceGetAttribute(&clockKHz, 36, backend.api->device) ||
+      backend.api->deviceGetAttribute(&busBits, 37, backend.api->device))
+    return 0;
+  return 2.0 * clockKHz * 1e3 * busBits / 8;
+}
+
 const char *hgc_rt_gpu_take_error(void) {
   Backend &backend = Backend::get();
   std::lock_guard<std::mutex> lock(backend.mutex);
@@ -104,6 +160,8 @@ void mgpuSetDefaultDevice(int32_t) {}
 
 void *mgpuModuleLoad(void *data, size_t) {
   Backend &backend = Backend::get();
+  if (!usable(backend))
+    return nullptr;
   if (!backend.api)
     return new EmulatedModule();
   void *module = nullptr;
@@ -118,6 +176,8 @@ void *mgpuModuleLoadJIT(void *data, int) { return mgpuModuleLoad(data, 0); }
 
 void mgpuModuleUnload(void *module) {
   Backend &backend = Backend::get();
+  if (!module)
+    return;
   if (!backend.api) {
     delete static_cast<EmulatedModule *>(module);
     return;
@@ -128,6 +188,8 @@ void mgpuModuleUnload(void *module) {
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   Backend &backend = Backend::get();
+  if (!usable(backend))
+    return nullptr;
   if (backend.api) {
     void *function = nullptr;
     if (module && current(backend))
@@ -159,12 +221,25 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   if (!function)
     return; // Its lookup failed and said why.
   if (backend.api) {
-    if (current(backend))
-      backend.check(backend.api->launchKernel(function, gridX, gridY, gridZ,
-                                              blockX, blockY, blockZ,
-                                              sharedBytes, stream, params,
-                                              extra),
-                    "cuLaunchKernel");
+    if (!current(backend))
+      return;
+    void *start = nullptr, *end = nullptr;
+    const CudaDriver::KernelApi &api = *backend.api;
+    bool timed = backend.timing && api.eventCreate(&start, 0) == 0 &&
+                 api.eventCreate(&end, 0) == 0 &&
+                 api.eventRecord(start, stream) == 0;
+    backend.check(api.launchKernel(function, gridX, gridY, gridZ, blockX,
+                                   blockY, blockZ, sharedBytes, stream, params,
+                                   extra),
+                  "cuLaunchKernel");
+    float milliseconds = 0;
+    if (timed && api.eventRecord(end, stream) == 0 &&
+        api.eventSynchronize(end) == 0 &&
+        api.eventElapsedTime(&milliseconds, start, end) == 0)
+      addKernelTime(backend, milliseconds * 1e-3);
+    for (void *event : {start, end})
+      if (event)
+        api.eventDestroy(event);
     return;
   }
   auto *emulated = static_cast<EmulatedFunction *>(function);
@@ -174,8 +249,13 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   std::lock_guard<std::mutex> lock(launches);
   LaunchShape shape{{gridX, gridY, gridZ}, {blockX, blockY, blockZ}};
   std::string error;
+  auto begin = std::chrono::steady_clock::now();
   if (!emulateLaunch(emulated->twin, shape, params, paramsCount, error))
     backend.fail("emulated kernel launch: " + error);
+  if (backend.timing)
+    addKernelTime(backend, std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - begin)
+                               .count());
 }
 
 void *mgpuStreamCreate() {
@@ -240,6 +320,8 @@ void mgpuEventRecord(void *event, void *stream) {
 
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool) {
   Backend &backend = Backend::get();
+  if (!usable(backend))
+    return nullptr;
   size_t size = bytes ? bytes : 1;
   if (!backend.api) {
     // 256-byte aligned like cuMemAlloc: kernels assume 16-byte vectors.
@@ -277,8 +359,11 @@ void mgpuMemFree(void *pointer, void *stream) {
 
 void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
   Backend &backend = Backend::get();
+  // A failed allocation (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target)
+    return;
   if (!backend.api) {
-    if (bytes)
+    if (bytes && source)
       std::memmove(target, source, bytes);
     return;
   }
@@ -291,6 +376,9 @@ void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
 
 void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
   Backend &backend = Backend::get();
+  // A failed allocation (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target)
+    return;
   if (!backend.api) {
     auto *words = static_cast<unsigned *>(target);
     for (size_t i = 0; i < count; ++i)
@@ -306,6 +394,9 @@ void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
 void mgpuMemset16(void *target, unsigned short value, size_t count,
                   void *stream) {
   Backend &backend = Backend::get();
+  // A failed allocation (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target)
+    return;
   if (!backend.api) {
     auto *halves = static_cast<unsigned short *>(target);
     for (size_t i = 0; i < count; ++i)

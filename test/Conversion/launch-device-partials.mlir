@@ -12,8 +12,16 @@
 // CHECK: gpu.memcpy async [%[[T0]]] %[[Q]], %arg0
 // CHECK: gpu.alloc async {{.*}} : memref<1x2x?x64xf16>
 // CHECK: gpu.memcpy async
-// CHECK: %[[SPLITS:.*]] = arith.ceildivui %{{.*}}, %c512
-// CHECK: %[[L1:.*]] = gpu.launch_func async [%{{.*}}] @hgc_kernels::@hgc_device_partial_0 blocks in (%{{.*}}, %c2, %c1) threads in (%c128, %c1, %c1)
+// Tokens per split for ~264 blocks over 1 x 2 (batch x KV heads) rows: the
+// tokens over 132 splits, whole 64-token tiles, at least 256.
+// CHECK: %[[PER:.*]] = arith.ceildivui %[[TOKENS:.*]], %c132
+// CHECK: %[[TILES:.*]] = arith.ceildivui %[[PER]], %c64
+// CHECK: %[[ALIGNED:.*]] = arith.muli %[[TILES]], %c64
+// CHECK: %[[CHUNK:.*]] = arith.maxui %[[ALIGNED]], %c256
+// CHECK: %[[S:.*]] = arith.ceildivui %[[TOKENS]], %[[CHUNK]]
+// CHECK: %[[SPLITS:.*]] = arith.maxui %[[S]], %c1
+// CHECK: %[[L1:.*]] = gpu.launch_func async [%{{.*}}] @hgc_kernels::@hgc_device_partial_0 blocks in (%[[SPLITS]], %c2, %c1) threads in (%c128, %c1, %c1)
+// CHECK-SAME: %[[CHUNK]] : index)
 // CHECK: %[[L2:.*]] = gpu.launch_func async [%[[L1]]] @hgc_kernels::@hgc_device_partial_0_merge blocks in (%c8, %c1, %c1) threads in (%c32, %c1, %c1)
 // CHECK: gpu.memcpy async [%[[L2]]] %[[OUT:.*]], %{{.*}} : memref<1x8x64xf32>, memref<1x8x64xf32>
 // CHECK: gpu.memcpy async
@@ -72,7 +80,7 @@ func.func private @hgc_device_partial_0(memref<1x8x64xf16>, memref<1x2x?x64xf16>
 // CHECK: gpu.launch_func async {{.*}} @hgc_kernels::@hgc_device_partial_3 blocks in (%{{.*}}, %c1, %c2) threads in (%c32, %c1, %c1)
 // CHECK: gpu.wait [
 // CHECK: memref.dealloc %[[PACKED]]
-// CHECK: gpu.func @hgc_device_partial_3(%{{.*}}: memref<?x1x128xf32>, %{{.*}}: memref<?x1x?x128xf32>, %{{.*}}: memref<?x1x?x128xf32>, %{{.*}}: memref<?x1x?xf32>, %{{.*}}: memref<?x1x?xf32>, %{{.*}}: memref<?x1x?x128xf32>)
+// CHECK: gpu.func @hgc_device_partial_3(%{{.*}}: memref<?x1x128xf32>, %{{.*}}: memref<?x1x?x128xf32>, %{{.*}}: memref<?x1x?x128xf32>, %{{.*}}: memref<?x1x?xf32>, %{{.*}}: memref<?x1x?xf32>, %{{.*}}: memref<?x1x?x128xf32>, %{{.*}}: index)
 // CHECK-SAME: kernel
 // CHECK: arith.constant 5.000000e-01 : f32
 // CHECK: vector.load {{.*}} : memref<?x1x?x128xf32>, vector<4xf32>

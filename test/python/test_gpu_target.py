@@ -112,8 +112,9 @@ def test_full_on_device_is_exact(hgc_runner, tmp_path, elt, shape):
 
 
 def test_device_splits_are_merged(hgc_runner, tmp_path):
-    """1100 tokens: three KV splits of 512 (blocks of their own), the last
-    one short, merged on the device by log-sum-exp."""
+    """1100 tokens over 2 KV heads: five KV splits of 256 (blocks of their
+    own; 264 blocks would want more, but no split is shorter than 256), the
+    last one short, merged on the device by log-sum-exp."""
     y, q, keys, vals = run_step(hgc_runner, tmp_path, "f16", 1, (4, 2), 1099,
                                 64, ["--policy=full"], seed=12)
     want, _ = ref.partial_attention(q, keys, vals, [keys.shape[2]])
@@ -236,10 +237,16 @@ def test_plan_shows_the_device_kernel(hgc, tmp_path):
     result = run(hgc, "plan", model, "--target", "nvptx", "--chip", "sm_90",
                  "--policy", "hgca", "--window", "1020")
     assert result.returncode == 0, result.stderr
-    # 1024 device tokens in splits of 512; a group of 4 heads = 4 warps; f32
-    # rows of 128 are 32 lanes x one 16-byte load.
-    assert ("kernel  sm_90: grid (2, 8, 1) x 128 threads (4 warps x 1 q heads), "
+    # 1024 device tokens: 8 KV heads would take 33 splits for 264 blocks,
+    # but no split is shorter than 256 tokens; a group of 4 heads = 4 warps;
+    # f32 rows of 128 are 32 lanes x one 16-byte load.
+    assert ("kernel  sm_90: grid (4, 8, 1) x 128 threads (4 warps x 1 q heads), "
             "16-byte loads, 32 lanes per row, tiles of 32 tokens "
-            "(32.0 KiB shared), splits of 512") in result.stdout, result.stdout
+            "(32.0 KiB shared), splits of 256 tokens") in result.stdout, result.stdout
+    long = run(hgc, "plan", decode_model(tmp_path, past=100000, heads=(32, 8),
+                                         d=128),
+               "--target", "nvptx", "--policy", "full")
+    # 100000 tokens: 33 splits of 3040 (95 tiles of 32) for 264 blocks.
+    assert "grid (33, 8, 1)" in long.stdout and "splits of 3040 tokens" in long.stdout, long.stdout
     plain = run(hgc, "plan", model, "--policy", "hgca")
     assert "kernel" not in plain.stdout

@@ -20,13 +20,18 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "hgc-rt/gpu.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 using namespace mlir;
@@ -64,6 +69,12 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     chip("chip", cl::init(hgc::TargetOptions{}.chip),
          cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"));
+
+static cl::opt<unsigned>
+    repeat("repeat", cl::init(1),
+           cl::desc("runs of the compiled program; with more than one, a "
+                    "JSON line of timings (medians over the runs after the "
+                    "first) goes to stdout"));
 
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
@@ -131,9 +142,37 @@ int main(int argc, char **argv) {
       return 1;
   }
   std::vector<hgc::NpyArray> outputs;
-  if (llvm::Error error = hgc::runOnHost(*module, entry, arrays, outputs,
-                                         nullptr, {target, chip}))
-    fail(llvm::toString(std::move(error)));
+  auto program = hgc::HostProgram::compile(*module, entry, {target, chip});
+  if (!program)
+    fail(llvm::toString(program.takeError()));
+  std::vector<double> runSeconds, kernelSeconds;
+  long long launches = 0;
+  for (unsigned i = 0; i < std::max(1u, unsigned(repeat)); ++i) {
+    hgc_rt_gpu_reset_kernel_time();
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error error = (*program)->run(arrays, outputs))
+      fail(llvm::toString(std::move(error)));
+    runSeconds.push_back(std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
+    double seconds = 0;
+    hgc_rt_gpu_kernel_time(&seconds, &launches);
+    kernelSeconds.push_back(seconds);
+  }
+  if (repeat > 1) {
+    // The first run pays for lazy initialization (module load, pages).
+    auto median = [](std::vector<double> v) {
+      v.erase(v.begin());
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    llvm::outs() << llvm::format(
+        "{\"backend\": \"%s\", \"runs\": %u, \"median_run_s\": %.9g, "
+        "\"median_kernel_s\": %.9g, \"launches_per_run\": %lld, "
+        "\"peak_bandwidth_bytes_per_s\": %.6g}\n",
+        hgc_rt_gpu_backend(), unsigned(repeat), median(runSeconds),
+        median(kernelSeconds), launches, hgc_rt_gpu_peak_bandwidth());
+  }
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
     fail(outputDir + ": " + error.message());
   for (auto [i, out] : llvm::enumerate(outputs)) {

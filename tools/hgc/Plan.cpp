@@ -74,15 +74,18 @@ void printKernel(DecodeAttentionOp op, int64_t tokens,
     os << "none (" << why << ")\n";
     return;
   }
-  int64_t splits = std::max<int64_t>(1, llvm::divideCeil(tokens, plan->splitTokens));
+  int64_t batch = query.getDimSize(0);
+  int64_t splitTokens =
+      gpu_kernels::splitTokensFor(*plan, tokens, batch * config.kvHeads);
+  int64_t splits = std::max<int64_t>(1, llvm::divideCeil(tokens, splitTokens));
   int64_t bytes = config.kvElement.getIntOrFloatBitWidth() / 8;
-  os << "grid (" << splits << ", " << config.kvHeads << ", "
-     << query.getDimSize(0) << ") x " << plan->threads() << " threads ("
+  os << "grid (" << splits << ", " << config.kvHeads << ", " << batch
+     << ") x " << plan->threads() << " threads ("
      << plan->warps << " warps x " << plan->headsPerWarp << " q heads), "
      << plan->vectorElements * bytes << "-byte loads, " << plan->lanesPerToken
      << " lanes per row, tiles of " << plan->tileTokens << " tokens ("
-     << bytesText(plan->sharedBytes) << " shared), splits of "
-     << plan->splitTokens << "\n";
+     << bytesText(plan->sharedBytes) << " shared), splits of " << splitTokens
+     << " tokens\n";
 }
 
 void printDecode(DecodeAttentionOp op, const TargetOptions &target,

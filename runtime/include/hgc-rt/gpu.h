@@ -15,9 +15,22 @@
 extern "C" {
 #endif
 
-/* "cuda" or "emulated": the back end the mgpu* entry points use (chosen on
- * first use and fixed for the process). */
+/* "cuda" or "emulated": the back end the mgpu* entry points use, chosen on
+ * first use and fixed for the process: CUDA when a driver and a device are
+ * there, else emulated. HGC_RT_GPU=emulate forces the emulator;
+ * HGC_RT_GPU=cuda forces CUDA (without a device every mgpu* call then
+ * fails, and hgc_rt_gpu_take_error says why). */
 const char *hgc_rt_gpu_backend(void);
+
+/* With HGC_RT_GPU_TIMING=1, every launch is timed (CUDA events around it,
+ * waited for; wall time when emulated): the total seconds and the number
+ * of launches since the last reset. */
+void hgc_rt_gpu_kernel_time(double *seconds, long long *launches);
+void hgc_rt_gpu_reset_kernel_time(void);
+
+/* The device's theoretical DRAM bandwidth in bytes per second (memory clock
+ * x bus width x 2), or 0 when emulated. */
+double hgc_rt_gpu_peak_bandwidth(void);
 
 /* Finds the host twin `name` (for example "__hgc_emu_k") of a kernel; the
  * default looks in the process's global symbols (dlsym), a JIT sets its
