@@ -1,7 +1,8 @@
 //===- SimtEmulator.cpp - GPU kernels run on the host ---------------------===//
 //
-// A block's threads are ucontext fibers scheduled round-robin on the calling
-// thread. A barrier (block or warp) is a generation counter: a fiber
+// A block's threads are fibers scheduled round-robin on the calling thread,
+// switched by a few instructions on x86-64 (callee-saved registers and the
+// stack pointer; ucontext elsewhere, whose switches cost a system call). A barrier (block or warp) is a generation counter: a fiber
 // arrives, and yields until the last live member arrives and advances the
 // generation. Fibers that finish leave the count, so a barrier after an
 // early exit still releases. A full round without progress is a deadlock.
@@ -20,6 +21,42 @@
 #include <vector>
 
 using namespace hgc::rt;
+
+#if defined(__x86_64__)
+// hgc_emu_switch(&save, load): saves the callee-saved registers, MXCSR and
+// the x87 control word on the current stack, stores the stack pointer in
+// *save, and resumes the context whose stack pointer is `load`.
+extern "C" void hgc_emu_switch(void **save, void *load);
+asm(R"(
+  .text
+  .p2align 4
+  .hidden hgc_emu_switch
+  .type hgc_emu_switch, @function
+hgc_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size hgc_emu_switch, .-hgc_emu_switch
+)");
+#endif
 
 namespace {
 
@@ -42,7 +79,8 @@ struct Barrier {
 };
 
 struct Fiber {
-  ucontext_t context;
+  ucontext_t context;  // without the fast switch
+  void *sp = nullptr;  // with it
   void *stack = nullptr;
   int64_t thread[3] = {0, 0, 0};
   int64_t linear = 0;
@@ -58,6 +96,7 @@ struct Block {
   std::vector<Fiber> fibers;
   size_t current = 0;
   ucontext_t scheduler;
+  void *schedulerSp = nullptr;
   Barrier block;
   std::vector<Barrier> warps;
   std::vector<std::array<int32_t, kWarp>> words;
@@ -70,7 +109,21 @@ Fiber &self() { return active->fibers[active->current]; }
 
 void yield() {
   Fiber &fiber = self();
+#if defined(__x86_64__)
+  hgc_emu_switch(&fiber.sp, active->schedulerSp);
+#else
   swapcontext(&fiber.context, &active->scheduler);
+#endif
+}
+
+/// Runs fiber `t` of `b` until it yields or finishes.
+void resume(Block &b, int64_t t) {
+  b.current = t;
+#if defined(__x86_64__)
+  hgc_emu_switch(&b.schedulerSp, b.fibers[t].sp);
+#else
+  swapcontext(&b.scheduler, &b.fibers[t].context);
+#endif
 }
 
 void arriveAndWait(Barrier &barrier) {
@@ -112,8 +165,34 @@ void fiberMain() {
   --warp.live;
   b.block.releaseIfComplete();
   warp.releaseIfComplete();
-  // Returning resumes uc_link: the scheduler.
+  // Returning resumes uc_link: the scheduler (ucontext).
 }
+
+#if defined(__x86_64__)
+/// A fast-switch fiber's first frame: it is never resumed once done.
+[[noreturn]] void fiberEntry() {
+  fiberMain();
+  Fiber &fiber = self();
+  hgc_emu_switch(&fiber.sp, active->schedulerSp);
+  __builtin_unreachable();
+}
+
+/// A fresh stack whose first switch "returns" into fiberEntry, with the
+/// stack aligned as at a function's entry.
+void *initialStack(void *stack) {
+  auto top = (reinterpret_cast<uintptr_t>(stack) + kStackBytes) & ~uintptr_t(15);
+  auto *slot = reinterpret_cast<uint64_t *>(top);
+  *--slot = 0;                                         // fiberEntry's return
+  *--slot = reinterpret_cast<uint64_t>(&fiberEntry);   // popped by ret
+  for (int i = 0; i < 6; ++i)
+    *--slot = 0;                                       // rbp, rbx, r12-r15
+  uint32_t control[2] = {0, 0};
+  asm volatile("stmxcsr %0" : "=m"(control[0]));
+  asm volatile("fnstcw %0" : "=m"(control[1]));
+  *--slot = uint64_t(control[0]) | uint64_t(control[1]) << 32;
+  return slot;
+}
+#endif
 
 /// Runs every fiber of `b` to completion; false on a deadlock.
 bool runBlock(Block &b) {
@@ -131,11 +210,15 @@ bool runBlock(Block &b) {
     fiber.thread[0] = t % b.shape.block[0];
     fiber.thread[1] = (t / b.shape.block[0]) % b.shape.block[1];
     fiber.thread[2] = t / (b.shape.block[0] * b.shape.block[1]);
+#if defined(__x86_64__)
+    fiber.sp = initialStack(fiber.stack);
+#else
     getcontext(&fiber.context);
     fiber.context.uc_stack.ss_sp = fiber.stack;
     fiber.context.uc_stack.ss_size = kStackBytes;
     fiber.context.uc_link = &b.scheduler;
     makecontext(&fiber.context, fiberMain, 0);
+#endif
   }
   int64_t remaining = threads;
   while (remaining > 0) {
@@ -143,8 +226,7 @@ bool runBlock(Block &b) {
     for (int64_t t = 0; t < threads; ++t) {
       if (b.fibers[t].done)
         continue;
-      b.current = t;
-      swapcontext(&b.scheduler, &b.fibers[t].context);
+      resume(b, t);
       if (b.fibers[t].done)
         --remaining;
     }
