@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import reference as ref
-from test_hybrid_end_to_end import TOLERANCE, attention_program, decode_output, encode
+import test_hybrid_end_to_end as hybrid
+from test_hybrid_end_to_end import TOLERANCE, attention_program
 
 PTXAS = shutil.which("ptxas") or (
     "/usr/local/cuda/bin/ptxas"
@@ -81,19 +82,8 @@ def test_ptx_assembles_without_spills(hgc_opt, tmp_path, chip, elt, d, heads):
 
 def run_step(runner, tmp_path, elt, b, heads, past, d, policy_args, seed,
              target=NVPTX):
-    rng = np.random.default_rng(seed)
-    hq, hkv = heads
-    arrays = [rng.standard_normal(shape) for shape in (
-        (b, hq, 1, d), (b, hkv, 1, d), (b, hkv, 1, d), (b, hkv, past, d),
-        (b, hkv, past, d))]
-    fed, values = zip(*(encode(x, elt) for x in arrays))
-    (y,) = ref.run_hgc(runner, tmp_path,
-                       attention_program(b, hq, hkv, past, d, elt), list(fed),
-                       ["--split"] + policy_args + target)
-    q, k, v, pk, pv = values
-    keys = np.concatenate([pk, k], axis=2)
-    vals = np.concatenate([pv, v], axis=2)
-    return decode_output(y, elt)[:, :, 0], q[:, :, 0], keys, vals
+    return hybrid.run_step(runner, tmp_path, elt, heads, past,
+                           policy_args + target, seed, b=b, d=d)
 
 
 @pytest.mark.parametrize("elt", ["f32", "f16", "bf16"])

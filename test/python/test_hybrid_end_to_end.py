@@ -50,9 +50,11 @@ def decode_output(y, elt):
     return ref.bf16_to_float(y) if elt == "bf16" else y.astype(np.float64)
 
 
-def run_step(runner, tmp_path, elt, heads, past, policy_args, seed):
+def run_step(runner, tmp_path, elt, heads, past, policy_args, seed, b=2, d=16):
+    """One random decode step through hgc-runner --split `policy_args`:
+    (output, query, keys, values) as float64, batch-major, no query axis."""
     rng = np.random.default_rng(seed)
-    b, (hq, hkv), d = 2, heads, 16
+    hq, hkv = heads
     arrays = [rng.standard_normal(shape) for shape in (
         (b, hq, 1, d), (b, hkv, 1, d), (b, hkv, 1, d), (b, hkv, past, d),
         (b, hkv, past, d))]
