@@ -19,6 +19,7 @@ import pytest
 
 import reference as ref
 import test_hybrid_end_to_end as hybrid
+from conftest import ROOT
 from test_hybrid_end_to_end import TOLERANCE, attention_program
 
 PTXAS = shutil.which("ptxas") or (
@@ -28,6 +29,7 @@ NVPTX = ["--target=nvptx"]
 
 
 def lower_to_ptx(hgc_opt, tmp_path, source, chip, policy="full"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     program = tmp_path / "program.mlir"
     program.write_text(source)
     result = subprocess.run(
@@ -36,9 +38,14 @@ def lower_to_ptx(hgc_opt, tmp_path, source, chip, policy="full"):
          f"-hgc-lowering-pipeline=target=nvptx chip={chip}"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    objects = re.findall(r'assembly = "((?:[^"\\]|\\.)*)"', result.stdout)
-    assert objects, "no PTX in the lowered module"
-    ptx = "".join(objects)
+    ptx = extract_ptx(result.stdout)
+    assert ptx, "no PTX in the lowered module"
+    return ptx
+
+
+def extract_ptx(module_text):
+    """The PTX of the gpu.binary objects in printed MLIR (escapes undone)."""
+    ptx = "".join(re.findall(r'assembly = "((?:[^"\\]|\\.)*)"', module_text))
     return re.sub(r"\\([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)),
                   ptx).replace("\\\\", "\\")
 
@@ -240,3 +247,57 @@ def test_plan_shows_the_device_kernel(hgc, tmp_path):
     assert "grid (33, 8, 1)" in long.stdout and "splits of 3040 tokens" in long.stdout, long.stdout
     plain = run(hgc, "plan", model, "--policy", "hgca")
     assert "kernel" not in plain.stdout
+
+
+def test_scale_and_softcap_on_the_device(hgc_runner, hgc_opt, tmp_path):
+    """An explicit scale and a softcap (Gemma-style) reach the kernel: the
+    emulated kernel matches numpy, and the PTX (tanh included) assembles."""
+    rng = np.random.default_rng(22)
+    q = rng.standard_normal((1, 8, 64)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 100, 64)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 100, 64)).astype(np.float32)
+    program = """
+func.func @main(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>,
+                %v: tensor<1x2x100x64xf32>) -> tensor<1x8x64xf32> {
+  %c = hgc.bind_kv %k, %v : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>
+      -> !hgc.kv_cache<2x64xf32>
+  %o = hgc.decode_attention %q, %c {softcap = 2.0 : f32, scale = 0.3 : f32}
+      : tensor<1x8x64xf32>, !hgc.kv_cache<2x64xf32> -> tensor<1x8x64xf32>
+  return %o : tensor<1x8x64xf32>
+}"""
+    (y,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, k, v],
+                       ["--split", "--policy=full"] + NVPTX)
+    want, _ = ref.partial_attention(q.astype(np.float64), k.astype(np.float64),
+                                    v.astype(np.float64), scale=0.3, softcap=2.0)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    plain, _ = ref.partial_attention(q.astype(np.float64), k.astype(np.float64),
+                                     v.astype(np.float64), scale=0.3)
+    assert np.abs(y - plain).max() > 1e-3, "the softcap must matter"
+    report = assemble(tmp_path, lower_to_ptx(hgc_opt, tmp_path / "ptx", program,
+                                             "sm_80"), "sm_80")
+    assert "0 bytes spill stores" in report
+
+
+def lit_nvptx_runs():
+    """(file, hgc-opt arguments) of every lit RUN line that lowers to PTX."""
+    runs = []
+    for path in sorted((ROOT / "test").rglob("*.mlir")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"// RUN: hgc-opt %s (.*?) \|", line)
+            if match and "-hgc-lowering-pipeline=\"target=nvptx" in match.group(1):
+                runs.append((path, match.group(1)))
+    return runs
+
+
+@pytest.mark.parametrize("path,arguments", lit_nvptx_runs(),
+                         ids=lambda x: getattr(x, "name", None) or "")
+def test_lit_ptx_assembles(hgc_opt, tmp_path, path, arguments):
+    """The PTX the lit suite checks textually is also what ptxas accepts."""
+    import shlex
+    result = subprocess.run([str(hgc_opt), str(path), *shlex.split(arguments)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    ptx = extract_ptx(result.stdout)
+    chip = re.search(r"\.target (sm_\d+)", ptx).group(1)
+    report = assemble(tmp_path, ptx, chip)
+    assert "0 bytes spill stores" in report and "0 bytes stack frame" in report
