@@ -210,6 +210,30 @@ def LaunchDevicePartialsPass
   ];
 }
 
+def LowerStablehloPass : Pass<"hgc-lower-stablehlo", "ModuleOp"> {
+  let summary = "Lower the imported StableHLO subset to linalg, tensor and arith";
+  let description = [{
+    Rewrites every `stablehlo` op of the subset hgc imports into upstream ops
+    on tensors, following the StableHLO specification: elementwise ops,
+    `compare`, `select`, `convert` and `iota` become `linalg.generic` with
+    scalar `arith`/`math` bodies; `constant` an `arith.constant`;
+    `broadcast_in_dim` a `linalg.generic` that reads size-1 operand
+    dimensions at 0; `transpose` a `linalg.transpose`; `reshape` a
+    `tensor.reshape`; `dot_general` one `linalg.generic` over (batch, lhs
+    free, rhs free, contracting) loops that accumulates in f32 for narrower
+    float results (as XLA does) and rounds once; `reduce` a `linalg.reduce`
+    whose body is the reducer on scalars; `composite` a call of its
+    decomposition. `func.call` of private helpers stays. Unsupported input
+    (`custom_call` targets, variadic `reduce`, unsigned or complex element
+    types) is a located error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def GpuHostTwinsPass : Pass<"hgc-gpu-host-twins", "ModuleOp"> {
   let summary = "Give every GPU kernel a host twin the runtime's SIMT "
                 "emulator runs";

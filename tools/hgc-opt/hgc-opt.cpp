@@ -7,6 +7,7 @@
 
 #include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
+#include "frontends/stablehlo/StablehloDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -25,7 +26,7 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   // gpu-module-to-binary and the LLVM export need the IR translations.
   mlir::registerAllToLLVMIRTranslations(registry);
-  registry.insert<mlir::hgc::HgcDialect>();
+  registry.insert<mlir::hgc::HgcDialect, mlir::hgc::shlo::ShloDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "hgc optimizer driver: hybrid CPU-GPU attention\n",
       registry));

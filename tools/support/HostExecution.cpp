@@ -4,6 +4,7 @@
 
 #include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
+#include "frontends/stablehlo/StablehloDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -26,7 +27,7 @@ void hgc::registerToolDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<hgc::HgcDialect>();
+  registry.insert<hgc::HgcDialect, hgc::shlo::ShloDialect>();
 }
 
 std::string hgc::getNpyDescr(Type type) {

@@ -1,0 +1,516 @@
+//===- LowerStablehlo.cpp - the StableHLO subset to upstream dialects ----===//
+//
+// Each op becomes upstream ops on tensors with the StableHLO specification's
+// semantics, so an imported program runs through hgc's host pipeline and the
+// attention in it can be raised like an ONNX model's. Ops are rewritten in
+// program order; a reduce's body is translated to scalars with its op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/stablehlo/StablehloDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::hgc {
+#define GEN_PASS_DEF_LOWERSTABLEHLOPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::hgc
+
+using namespace mlir;
+using namespace mlir::hgc;
+using namespace mlir::hgc::shlo;
+
+namespace {
+
+Type elementOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+
+/// Integers are signless in arith; StableHLO's unsigned types are not
+/// imported (JAX's attention programs use signed and boolean integers).
+LogicalResult checkElementType(Operation *op) {
+  for (Type type : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+    Type element = getElementTypeOrSelf(type);
+    if (auto integer = dyn_cast<IntegerType>(element); integer && !integer.isSignless())
+      return op->emitOpError("has element type ")
+             << element << ", which hgc does not import (signless integers only)";
+    if (isa<ComplexType>(element))
+      return op->emitOpError("has a complex element type, which hgc does not import");
+  }
+  return success();
+}
+
+/// The scalar `x` converted from `from` to `to` as stablehlo.convert does:
+/// floats round to nearest, floats to integers truncate toward zero, i1 is
+/// unsigned (true = 1), integers to i1 compare with zero.
+Value convertScalar(OpBuilder &b, Location loc, Value x, Type to) {
+  Type from = x.getType();
+  if (from == to)
+    return x;
+  auto fromFloat = dyn_cast<FloatType>(from), toFloat = dyn_cast<FloatType>(to);
+  if (fromFloat && toFloat)
+    return fromFloat.getWidth() < toFloat.getWidth()
+               ? arith::ExtFOp::create(b, loc, to, x).getResult()
+               : arith::TruncFOp::create(b, loc, to, x).getResult();
+  if (to.isInteger(1)) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(from));
+    return fromFloat ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
+                                             x, zero)
+                           .getResult()
+                     : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                             x, zero)
+                           .getResult();
+  }
+  if (fromFloat)
+    return arith::FPToSIOp::create(b, loc, to, x);
+  bool unsignedSource = from.isInteger(1);
+  if (toFloat)
+    return unsignedSource ? arith::UIToFPOp::create(b, loc, to, x).getResult()
+                          : arith::SIToFPOp::create(b, loc, to, x).getResult();
+  unsigned fromWidth = from.getIntOrFloatBitWidth(),
+           toWidth = to.getIntOrFloatBitWidth();
+  if (fromWidth < toWidth)
+    return unsignedSource ? arith::ExtUIOp::create(b, loc, to, x).getResult()
+                          : arith::ExtSIOp::create(b, loc, to, x).getResult();
+  return arith::TruncIOp::create(b, loc, to, x);
+}
+
+arith::CmpFPredicate floatPredicate(ComparisonDirection direction) {
+  switch (direction) {
+  case ComparisonDirection::EQ:
+    return arith::CmpFPredicate::OEQ;
+  case ComparisonDirection::NE:
+    return arith::CmpFPredicate::UNE;
+  case ComparisonDirection::GE:
+    return arith::CmpFPredicate::OGE;
+  case ComparisonDirection::GT:
+    return arith::CmpFPredicate::OGT;
+  case ComparisonDirection::LE:
+    return arith::CmpFPredicate::OLE;
+  case ComparisonDirection::LT:
+    return arith::CmpFPredicate::OLT;
+  }
+  llvm_unreachable("comparison direction");
+}
+
+arith::CmpIPredicate integerPredicate(ComparisonDirection direction,
+                                      bool isUnsigned) {
+  using P = arith::CmpIPredicate;
+  switch (direction) {
+  case ComparisonDirection::EQ:
+    return P::eq;
+  case ComparisonDirection::NE:
+    return P::ne;
+  case ComparisonDirection::GE:
+    return isUnsigned ? P::uge : P::sge;
+  case ComparisonDirection::GT:
+    return isUnsigned ? P::ugt : P::sgt;
+  case ComparisonDirection::LE:
+    return isUnsigned ? P::ule : P::sle;
+  case ComparisonDirection::LT:
+    return isUnsigned ? P::ult : P::slt;
+  }
+  llvm_unreachable("comparison direction");
+}
+
+/// The scalar body of elementwise `op` on element values `args`, or null
+/// when `op` is not elementwise.
+Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
+  Location loc = op->getLoc();
+  Type element = args.empty() ? result : args.back().getType();
+  bool isFloat = isa<FloatType>(element);
+  auto binary = [&](auto floatOp, auto intOp) -> Value {
+    using F = decltype(floatOp);
+    using I = decltype(intOp);
+    if (isFloat)
+      return F::create(b, loc, args[0], args[1]);
+    return I::create(b, loc, args[0], args[1]);
+  };
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](AddOp) { return binary(arith::AddFOp(), arith::AddIOp()); })
+      .Case([&](SubtractOp) { return binary(arith::SubFOp(), arith::SubIOp()); })
+      .Case([&](MultiplyOp) { return binary(arith::MulFOp(), arith::MulIOp()); })
+      .Case([&](DivideOp) { return binary(arith::DivFOp(), arith::DivSIOp()); })
+      .Case([&](MaximumOp) {
+        return binary(arith::MaximumFOp(), arith::MaxSIOp());
+      })
+      .Case([&](MinimumOp) {
+        return binary(arith::MinimumFOp(), arith::MinSIOp());
+      })
+      .Case([&](PowerOp) -> Value {
+        if (!isFloat)
+          return nullptr;
+        return math::PowFOp::create(b, loc, args[0], args[1]);
+      })
+      .Case([&](AndOp) -> Value {
+        return arith::AndIOp::create(b, loc, args[0], args[1]);
+      })
+      .Case([&](OrOp) -> Value {
+        return arith::OrIOp::create(b, loc, args[0], args[1]);
+      })
+      .Case([&](ExpOp) -> Value { return math::ExpOp::create(b, loc, args[0]); })
+      .Case([&](LogOp) -> Value { return math::LogOp::create(b, loc, args[0]); })
+      .Case([&](TanhOp) -> Value {
+        return math::TanhOp::create(b, loc, args[0]);
+      })
+      .Case([&](LogisticOp) -> Value {
+        // 1 / (1 + exp(-x))
+        Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1));
+        Value e = math::ExpOp::create(b, loc,
+                                      arith::NegFOp::create(b, loc, args[0]));
+        return arith::DivFOp::create(b, loc, one,
+                                     arith::AddFOp::create(b, loc, one, e));
+      })
+      .Case([&](NegOp) -> Value {
+        if (isFloat)
+          return arith::NegFOp::create(b, loc, args[0]);
+        Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+        return arith::SubIOp::create(b, loc, zero, args[0]);
+      })
+      .Case([&](SqrtOp) -> Value { return math::SqrtOp::create(b, loc, args[0]); })
+      .Case([&](RsqrtOp) -> Value {
+        return math::RsqrtOp::create(b, loc, args[0]);
+      })
+      .Case([&](AbsOp) -> Value {
+        if (isFloat)
+          return math::AbsFOp::create(b, loc, args[0]);
+        return math::AbsIOp::create(b, loc, args[0]);
+      })
+      .Case([&](NotOp) -> Value {
+        Value ones = arith::ConstantOp::create(
+            b, loc, b.getIntegerAttr(element, APInt::getAllOnes(
+                                                  element.getIntOrFloatBitWidth())));
+        return arith::XOrIOp::create(b, loc, args[0], ones);
+      })
+      .Case([&](ConvertOp) { return convertScalar(b, loc, args[0], result); })
+      .Case([&](SelectOp) -> Value {
+        return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+      })
+      .Case([&](CompareOp compare) -> Value {
+        Type operand = args[0].getType();
+        if (isa<FloatType>(operand))
+          return arith::CmpFOp::create(
+              b, loc, floatPredicate(compare.getComparisonDirection()), args[0],
+              args[1]);
+        bool isUnsigned =
+            operand.isInteger(1) ||
+            compare.getCompareType() == ComparisonType::UNSIGNED;
+        return arith::CmpIOp::create(
+            b, loc,
+            integerPredicate(compare.getComparisonDirection(), isUnsigned),
+            args[0], args[1]);
+      })
+      .Default([](Operation *) { return Value(); });
+}
+
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+}
+
+/// linalg.generic over `resultType`'s shape with identity maps (rank-0
+/// operands broadcast), body `emitScalar`.
+FailureOr<Value> lowerElementwise(OpBuilder &b, Operation *op) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  Location loc = op->getLoc();
+  int64_t rank = resultType.getRank();
+  MLIRContext *context = b.getContext();
+  SmallVector<AffineMap> maps;
+  for (Value operand : op->getOperands()) {
+    auto type = cast<RankedTensorType>(operand.getType());
+    maps.push_back(type.getRank() == 0 && rank > 0
+                       ? AffineMap::get(rank, 0, {}, context)
+                       : AffineMap::getMultiDimIdentityMap(rank, context));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  bool failedBody = false;
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, op->getOperands(), emptyLike(b, loc, resultType), maps,
+      iterators, [&](OpBuilder &nested, Location, ValueRange args) {
+        Value v = emitScalar(nested, op, args.drop_back(),
+                             resultType.getElementType());
+        if (!v) {
+          failedBody = true;
+          v = args.back();
+        }
+        linalg::YieldOp::create(nested, loc, v);
+      });
+  if (failedBody) {
+    generic->erase();
+    return op->emitOpError("has no lowering for ") << resultType;
+  }
+  return generic.getResult(0);
+}
+
+FailureOr<Value> lowerBroadcast(OpBuilder &b, BroadcastInDimOp op) {
+  auto from = cast<RankedTensorType>(op.getOperand().getType());
+  auto to = cast<RankedTensorType>(op.getType());
+  MLIRContext *context = b.getContext();
+  SmallVector<AffineExpr> exprs;
+  for (auto [i, d] : llvm::enumerate(op.getBroadcastDimensions()))
+    exprs.push_back(from.getDimSize(i) == 1 && to.getDimSize(d) != 1
+                        ? getAffineConstantExpr(0, context)
+                        : getAffineDimExpr(d, context));
+  int64_t rank = to.getRank();
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(rank, 0, exprs, context),
+      AffineMap::getMultiDimIdentityMap(rank, context)};
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Location loc = op.getLoc();
+  return linalg::GenericOp::create(
+             b, loc, to, ValueRange{op.getOperand()}, emptyLike(b, loc, to),
+             maps, iterators,
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               linalg::YieldOp::create(nested, loc, args[0]);
+             })
+      .getResult(0);
+}
+
+FailureOr<Value> lowerIota(OpBuilder &b, IotaOp op) {
+  auto type = cast<RankedTensorType>(op.getType());
+  int64_t rank = type.getRank();
+  Location loc = op.getLoc();
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(rank, b.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{}, emptyLike(b, loc, type), maps,
+             iterators,
+             [&](OpBuilder &nested, Location, ValueRange) {
+               Value i = linalg::IndexOp::create(nested, loc,
+                                                 op.getIotaDimension());
+               Type element = type.getElementType();
+               Value v = arith::IndexCastOp::create(nested, loc,
+                                                    nested.getI64Type(), i);
+               v = convertScalar(nested, loc, v, element);
+               linalg::YieldOp::create(nested, loc, v);
+             })
+      .getResult(0);
+}
+
+/// One generic over loops (result dims..., contracting dims...).
+FailureOr<Value> lowerDotGeneral(OpBuilder &b, DotGeneralOp op) {
+  auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+  auto rhsType = cast<RankedTensorType>(op.getRhs().getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  DotDimensionNumbersAttr dims = op.getDotDimensionNumbers();
+  ArrayRef<int64_t> lhsBatch = dims.getLhsBatchingDimensions(),
+                    rhsBatch = dims.getRhsBatchingDimensions(),
+                    lhsContract = dims.getLhsContractingDimensions(),
+                    rhsContract = dims.getRhsContractingDimensions();
+  MLIRContext *context = b.getContext();
+  int64_t results = resultType.getRank();
+  int64_t loops = results + int64_t(lhsContract.size());
+  int64_t batch = lhsBatch.size();
+  int64_t lhsFree = lhsType.getRank() - batch - int64_t(lhsContract.size());
+  auto operandMap = [&](RankedTensorType type, ArrayRef<int64_t> batching,
+                        ArrayRef<int64_t> contracting, int64_t freeBase) {
+    SmallVector<AffineExpr> exprs;
+    int64_t free = 0;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (auto *it = llvm::find(batching, d); it != batching.end())
+        exprs.push_back(getAffineDimExpr(it - batching.begin(), context));
+      else if (auto *jt = llvm::find(contracting, d); jt != contracting.end())
+        exprs.push_back(
+            getAffineDimExpr(results + (jt - contracting.begin()), context));
+      else
+        exprs.push_back(getAffineDimExpr(freeBase + free++, context));
+    }
+    return AffineMap::get(loops, 0, exprs, context);
+  };
+  SmallVector<AffineExpr> outExprs;
+  for (int64_t d = 0; d < results; ++d)
+    outExprs.push_back(getAffineDimExpr(d, context));
+  SmallVector<AffineMap> maps = {
+      operandMap(lhsType, lhsBatch, lhsContract, batch),
+      operandMap(rhsType, rhsBatch, rhsContract, batch + lhsFree),
+      AffineMap::get(loops, 0, outExprs, context)};
+  SmallVector<utils::IteratorType> iterators(results,
+                                             utils::IteratorType::parallel);
+  iterators.append(lhsContract.size(), utils::IteratorType::reduction);
+  // Narrow float results accumulate in f32 and round once.
+  Type element = resultType.getElementType();
+  Type accumulator = element;
+  if (auto floatType = dyn_cast<FloatType>(element);
+      floatType && floatType.getWidth() < 32)
+    accumulator = b.getF32Type();
+  auto accType = RankedTensorType::get(resultType.getShape(), accumulator);
+  Location loc = op.getLoc();
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accumulator));
+  Value init =
+      linalg::FillOp::create(b, loc, zero, emptyLike(b, loc, accType))
+          .getResult(0);
+  bool isFloat = isa<FloatType>(accumulator);
+  Value sum = linalg::GenericOp::create(
+                  b, loc, accType, ValueRange{op.getLhs(), op.getRhs()}, init,
+                  maps, iterators,
+                  [&](OpBuilder &nested, Location, ValueRange args) {
+                    Value x = convertScalar(nested, loc, args[0], accumulator);
+                    Value y = convertScalar(nested, loc, args[1], accumulator);
+                    Value product =
+                        isFloat ? arith::MulFOp::create(nested, loc, x, y)
+                                      .getResult()
+                                : arith::MulIOp::create(nested, loc, x, y)
+                                      .getResult();
+                    Value next =
+                        isFloat ? arith::AddFOp::create(nested, loc, args[2],
+                                                        product)
+                                      .getResult()
+                                : arith::AddIOp::create(nested, loc, args[2],
+                                                        product)
+                                      .getResult();
+                    linalg::YieldOp::create(nested, loc, next);
+                  })
+                  .getResult(0);
+  if (accumulator == element)
+    return sum;
+  SmallVector<AffineMap> identity(
+      2, AffineMap::getMultiDimIdentityMap(results, context));
+  SmallVector<utils::IteratorType> parallel(results,
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, resultType, ValueRange{sum}, emptyLike(b, loc, resultType),
+             identity, parallel,
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               linalg::YieldOp::create(
+                   nested, loc, convertScalar(nested, loc, args[0], element));
+             })
+      .getResult(0);
+}
+
+FailureOr<Value> lowerReduce(OpBuilder &b, ReduceOp op) {
+  if (op.getInputs().size() != 1)
+    return op.emitOpError("with ")
+           << op.getInputs().size()
+           << " inputs is not imported (single-input reduce only)";
+  Location loc = op.getLoc();
+  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
+  Value initScalar =
+      tensor::ExtractOp::create(b, loc, op.getInitValues()[0], ValueRange{});
+  Value init = linalg::FillOp::create(b, loc, initScalar,
+                                      emptyLike(b, loc, resultType))
+                   .getResult(0);
+  Block &body = op.getBody().front();
+  LogicalResult bodyResult = success();
+  auto reduce = linalg::ReduceOp::create(
+      b, loc, ValueRange{op.getInputs()[0]}, ValueRange{init},
+      op.getDimensions(),
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        // linalg's (element, accumulator); the reducer's (accumulator,
+        // element), each a rank-0 tensor there, a scalar here.
+        IRMapping scalars;
+        scalars.map(body.getArgument(0), args[1]);
+        scalars.map(body.getArgument(1), args[0]);
+        for (Operation &inner : body.without_terminator()) {
+          SmallVector<Value> operands;
+          for (Value v : inner.getOperands())
+            operands.push_back(scalars.lookupOrNull(v));
+          Value v;
+          if (llvm::all_of(operands, [](Value x) { return bool(x); }))
+            v = emitScalar(nested, &inner, operands,
+                           elementOf(inner.getResult(0)));
+          if (!v) {
+            bodyResult = inner.emitOpError("is not supported in a reducer");
+            v = args[1];
+          }
+          scalars.map(inner.getResult(0), v);
+        }
+        Value result =
+            scalars.lookupOrNull(body.getTerminator()->getOperand(0));
+        linalg::YieldOp::create(nested, loc, result ? result : args[1]);
+      });
+  if (failed(bodyResult)) {
+    reduce->erase();
+    return failure();
+  }
+  return reduce->getResult(0);
+}
+
+FailureOr<Value> lowerReshape(OpBuilder &b, ReshapeOp op) {
+  auto type = cast<RankedTensorType>(op.getType());
+  Location loc = op.getLoc();
+  auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
+  Value shape = arith::ConstantOp::create(
+      b, loc, DenseIntElementsAttr::get(shapeType, type.getShape()));
+  return tensor::ReshapeOp::create(b, loc, type, op.getOperand(), shape)
+      .getResult();
+}
+
+FailureOr<Value> lowerTranspose(OpBuilder &b, TransposeOp op) {
+  auto type = cast<RankedTensorType>(op.getType());
+  Location loc = op.getLoc();
+  return linalg::TransposeOp::create(b, loc, op.getOperand(),
+                                     emptyLike(b, loc, type),
+                                     op.getPermutation())
+      ->getResult(0);
+}
+
+LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
+  if (failed(checkElementType(op)))
+    return failure();
+  rewriter.setInsertionPoint(op);
+  if (auto composite = dyn_cast<CompositeOp>(op)) {
+    // Its decomposition is its meaning.
+    auto call = func::CallOp::create(rewriter, op->getLoc(),
+                                     composite.getDecompositionAttr(),
+                                     op->getResultTypes(), op->getOperands());
+    rewriter.replaceOp(op, call.getResults());
+    return success();
+  }
+  if (auto custom = dyn_cast<CustomCallOp>(op))
+    return op->emitOpError("target '")
+           << custom.getCallTargetName() << "' is not supported";
+  FailureOr<Value> lowered =
+      llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
+          .Case([&](ConstantOp c) -> FailureOr<Value> {
+            return arith::ConstantOp::create(rewriter, op->getLoc(),
+                                             cast<TypedAttr>(c.getValue()))
+                .getResult();
+          })
+          .Case([&](BroadcastInDimOp o) { return lowerBroadcast(rewriter, o); })
+          .Case([&](IotaOp o) { return lowerIota(rewriter, o); })
+          .Case([&](DotGeneralOp o) { return lowerDotGeneral(rewriter, o); })
+          .Case([&](ReduceOp o) { return lowerReduce(rewriter, o); })
+          .Case([&](ReshapeOp o) { return lowerReshape(rewriter, o); })
+          .Case([&](TransposeOp o) { return lowerTranspose(rewriter, o); })
+          .Default([&](Operation *o) -> FailureOr<Value> {
+            if (o->getNumResults() != 1 ||
+                !isa<RankedTensorType>(o->getResult(0).getType()))
+              return o->emitOpError("is not expected here");
+            return lowerElementwise(rewriter, o);
+          });
+  if (failed(lowered))
+    return failure();
+  rewriter.replaceOp(op, *lowered);
+  return success();
+}
+
+struct LowerStablehloPass
+    : hgc::impl::LowerStablehloPassBase<LowerStablehloPass> {
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (!isa<ShloDialect>(op->getDialect()))
+        return WalkResult::advance();
+      ops.push_back(op);
+      // A reduce's body goes with it.
+      return isa<ReduceOp>(op) ? WalkResult::skip() : WalkResult::advance();
+    });
+    IRRewriter rewriter(&getContext());
+    bool failed = false;
+    for (Operation *op : ops)
+      if (mlir::failed(lowerOp(rewriter, op)))
+        failed = true;
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,29 @@
+//===- StablehloDialect.h - the StableHLO subset hgc imports ----*- C++ -*-===//
+
+#ifndef HGC_FRONTENDS_STABLEHLO_STABLEHLODIALECT_H
+#define HGC_FRONTENDS_STABLEHLO_STABLEHLODIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "frontends/stablehlo/StablehloDialect.h.inc"
+#include "frontends/stablehlo/StablehloEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "frontends/stablehlo/StablehloAttrs.h.inc"
+
+namespace mlir::hgc::shlo {
+// Shared by the elementwise ops' parsers, printers and verifiers.
+ParseResult parseElementwise(OpAsmParser &parser, OperationState &result,
+                             int arity);
+void printElementwise(OpAsmPrinter &printer, Operation *op);
+LogicalResult verifyElementwise(Operation *op);
+} // namespace mlir::hgc::shlo
+
+#define GET_OP_CLASSES
+#include "frontends/stablehlo/StablehloOps.h.inc"
+
+#endif // HGC_FRONTENDS_STABLEHLO_STABLEHLODIALECT_H
