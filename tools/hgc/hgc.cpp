@@ -5,6 +5,11 @@
 //   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
 //   hgc plan MODEL.onnx
 //
+// MODEL is an ONNX model or a StableHLO module (.mlir, as JAX exports it);
+// a StableHLO module's inputs are its @main arguments (arg0, arg1, ... unless
+// the module names them) and its outputs out0, ... or their
+// jax.result_info names.
+//
 // Every subcommand takes the placement options of hgc-place-kv (--policy,
 // --sink, --window, --budget, --block) and the target options (--target,
 // --chip) with the same names and defaults, and
@@ -17,9 +22,11 @@
 #include "dialect/HgcOps.h"
 #include "frontends/onnx/HostTensor.h"
 #include "frontends/onnx/Importer.h"
+#include "frontends/stablehlo/Importer.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/HostExecution.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -59,7 +66,7 @@ static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
   cl::sub(compileCommand), cl::sub(runCommand), cl::sub(planCommand)
 
 static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                                      cl::desc("<model.onnx>"),
+                                      cl::desc("<model.onnx | program.mlir>"),
                                       HGC_ALL_SUBCOMMANDS);
 static cl::opt<std::string>
     policy("policy", cl::init(hgc::PlacementOptions{}.policy),
@@ -254,6 +261,17 @@ hgc::onnx::ImportOptions importOptionsFromShapes() {
 OwningOpRef<ModuleOp> importModel(MLIRContext &context,
                                   const hgc::onnx::ImportOptions &options,
                                   std::vector<std::string> *outputNames) {
+  if (hgc::shlo::isStablehloPath(modelPath)) {
+    if (!shapes.empty() || !values.empty())
+      fail(modelPath + ": --shape and --value apply to ONNX models; a "
+                       "StableHLO module's shapes are static");
+    auto program = hgc::shlo::importStablehloFile(&context, modelPath);
+    if (failed(program))
+      std::exit(1);
+    if (outputNames)
+      *outputNames = program->outputNames;
+    return std::move(program->module);
+  }
   auto imported = hgc::onnx::importOnnxFile(&context, modelPath, options);
   if (failed(imported))
     std::exit(1);
@@ -286,7 +304,82 @@ std::string fileNameFor(StringRef output) {
   return name;
 }
 
+/// Runs `module`'s @main on `arrays` for the options' placement and target
+/// and writes each result as DIR/NAME.npy.
+int runAndWrite(OwningOpRef<ModuleOp> module, std::vector<hgc::NpyArray> &arrays,
+                const std::vector<std::string> &outputNames,
+                const hgc::TargetOptions &lowering,
+                std::chrono::steady_clock::time_point start) {
+  hgc::PlacementOptions placement = placementOptions();
+  runPasses(*module,
+            [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
+  std::vector<hgc::NpyArray> results;
+  hgc::HostTimings timings;
+  if (llvm::Error error =
+          hgc::runOnHost(*module, "main", arrays, results, &timings, lowering))
+    fail(modelPath + ": " + llvm::toString(std::move(error)));
+  auto done = std::chrono::steady_clock::now();
+  if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
+    fail(outputDir + ": " + error.message());
+  for (auto [name, result] : llvm::zip(outputNames, results)) {
+    llvm::SmallString<128> path(outputDir);
+    llvm::sys::path::append(path, fileNameFor(name) + ".npy");
+    if (llvm::Error error = hgc::writeNpy(path, result))
+      fail(llvm::toString(std::move(error)));
+  }
+  double total = std::chrono::duration<double>(done - start).count();
+  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
+                               modelPath.c_str(), total - timings.runSeconds,
+                               timings.runSeconds);
+  return 0;
+}
+
+/// hgc run on StableHLO: inputs named by @main's argument names (arg0, ...
+/// unless the module names them), checked against its signature.
+int runStablehlo(MLIRContext &context) {
+  hgc::TargetOptions lowering = targetOptions();
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> outputNames;
+  auto program = hgc::shlo::importStablehloFile(&context, modelPath);
+  if (failed(program))
+    return 1;
+  llvm::StringMap<std::string> byName;
+  std::string names;
+  for (const std::string &name : program->inputNames)
+    names += (names.empty() ? "" : ", ") + name;
+  for (const std::string &spec : inputs) {
+    auto [name, path] = StringRef(spec).split('=');
+    if (path.empty())
+      fail("--input '" + spec + "' is not NAME=FILE.npy");
+    if (!llvm::is_contained(program->inputNames, name.str()))
+      fail(modelPath + ": @main has no argument '" + name + "' (arguments: " +
+           names + ")");
+    byName[name] = path.str();
+  }
+  auto main = program->module->lookupSymbol<func::FuncOp>("main");
+  std::vector<hgc::NpyArray> arrays;
+  for (auto [name, type] :
+       llvm::zip(program->inputNames, main.getFunctionType().getInputs())) {
+    auto path = byName.find(name);
+    if (path == byName.end()) {
+      std::string text;
+      llvm::raw_string_ostream(text) << type;
+      fail(modelPath + ": missing --input " + name + "=FILE.npy (" + text + ")");
+    }
+    llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
+    if (!array)
+      fail(llvm::toString(array.takeError()));
+    if (llvm::Error error = hgc::checkInput(name, type, *array))
+      fail(path->second + ": " + llvm::toString(std::move(error)));
+    arrays.push_back(std::move(*array));
+  }
+  return runAndWrite(std::move(program->module), arrays, program->outputNames,
+                     lowering, start);
+}
+
 int runModel(MLIRContext &context) {
+  if (hgc::shlo::isStablehloPath(modelPath))
+    return runStablehlo(context);
   auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
   if (failed(declared))
     return 1;
@@ -350,28 +443,7 @@ int runModel(MLIRContext &context) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> outputNames;
   OwningOpRef<ModuleOp> module = importModel(context, options, &outputNames);
-  hgc::PlacementOptions placement = placementOptions();
-  runPasses(*module,
-            [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
-  std::vector<hgc::NpyArray> results;
-  hgc::HostTimings timings;
-  if (llvm::Error error =
-          hgc::runOnHost(*module, "main", arrays, results, &timings, lowering))
-    fail(modelPath + ": " + llvm::toString(std::move(error)));
-  auto done = std::chrono::steady_clock::now();
-  if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
-    fail(outputDir + ": " + error.message());
-  for (auto [name, result] : llvm::zip(outputNames, results)) {
-    llvm::SmallString<128> path(outputDir);
-    llvm::sys::path::append(path, fileNameFor(name) + ".npy");
-    if (llvm::Error error = hgc::writeNpy(path, result))
-      fail(llvm::toString(std::move(error)));
-  }
-  double total = std::chrono::duration<double>(done - start).count();
-  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
-                               modelPath.c_str(), total - timings.runSeconds,
-                               timings.runSeconds);
-  return 0;
+  return runAndWrite(std::move(module), arrays, outputNames, lowering, start);
 }
 
 int compileModel(MLIRContext &context) {
@@ -466,7 +538,8 @@ int main(int argc, char **argv) {
       {&placementCategory, &targetCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(argc, argv,
                               "hgc: hybrid CPU-GPU attention "
-                              "compiler for ONNX models\n");
+                              "compiler for ONNX models and StableHLO "
+                              "modules\n");
   DialectRegistry registry;
   hgc::registerToolDialects(registry);
   MLIRContext context(registry);

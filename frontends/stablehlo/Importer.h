@@ -1,0 +1,40 @@
+//===- Importer.h - StableHLO text (JAX's export) to hgc's input -*- C++ -*-===//
+//
+// Reads a StableHLO module in either print form (`jax.jit(f).lower(...)
+// .as_text()`, or the generic form of `compiler_ir('stablehlo')`), checks
+// it has an entry function, names its arguments and results, and lowers it
+// to upstream dialects (hgc-lower-stablehlo): the same kind of module the
+// ONNX importer produces, ready for hgc's pipelines.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_FRONTENDS_STABLEHLO_IMPORTER_H
+#define HGC_FRONTENDS_STABLEHLO_IMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::hgc::shlo {
+
+struct ImportedProgram {
+  OwningOpRef<ModuleOp> module;
+  /// @main's arguments: their `jax.arg_info` names, else arg0, arg1, ...
+  std::vector<std::string> inputNames;
+  /// @main's results: their `jax.result_info` names, else out0, out1, ...
+  std::vector<std::string> outputNames;
+};
+
+/// Whether `path` names StableHLO text (a .mlir file).
+bool isStablehloPath(StringRef path);
+
+/// Parses and lowers `path`; diagnostics (located in the file) go to the
+/// context's handler.
+FailureOr<ImportedProgram> importStablehloFile(MLIRContext *context,
+                                               StringRef path);
+
+} // namespace mlir::hgc::shlo
+
+#endif // HGC_FRONTENDS_STABLEHLO_IMPORTER_H
