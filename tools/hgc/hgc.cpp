@@ -258,13 +258,17 @@ hgc::onnx::ImportOptions importOptionsFromShapes() {
   return options;
 }
 
+void rejectOnnxOnlyOptions() {
+  if (!shapes.empty() || !values.empty())
+    fail(modelPath + ": --shape and --value apply to ONNX models; a "
+                     "StableHLO module's shapes are static");
+}
+
 OwningOpRef<ModuleOp> importModel(MLIRContext &context,
                                   const hgc::onnx::ImportOptions &options,
                                   std::vector<std::string> *outputNames) {
   if (hgc::shlo::isStablehloPath(modelPath)) {
-    if (!shapes.empty() || !values.empty())
-      fail(modelPath + ": --shape and --value apply to ONNX models; a "
-                       "StableHLO module's shapes are static");
+    rejectOnnxOnlyOptions();
     auto program = hgc::shlo::importStablehloFile(&context, modelPath);
     if (failed(program))
       std::exit(1);
@@ -337,6 +341,7 @@ int runAndWrite(OwningOpRef<ModuleOp> module, std::vector<hgc::NpyArray> &arrays
 /// hgc run on StableHLO: inputs named by @main's argument names (arg0, ...
 /// unless the module names them), checked against its signature.
 int runStablehlo(MLIRContext &context) {
+  rejectOnnxOnlyOptions();
   hgc::TargetOptions lowering = targetOptions();
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> outputNames;

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Attention programs written with JAX, exported as StableHLO text.
+
+Each program is a jitted function and its example inputs; `export` writes it
+in both print forms JAX has: the pretty one (`jax.jit(f).lower(...)
+.as_text()`) and the generic one (`compiler_ir('stablehlo').operation
+.get_asm(print_generic_op_form=True)`). Run as a script, it writes every
+program into a folder (pretty and generic .mlir, inputs as argN.npy, JAX's
+result as expected.npy) for `hgc run`.
+"""
+import argparse
+import pathlib
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+jax.config.update("jax_platforms", "cpu")
+
+DTYPES = {"f32": jnp.float32, "f16": jnp.float16, "bf16": jnp.bfloat16}
+
+
+def dpa(dtype, b, t, s, n, k, h, mask=False, causal=False, scale=None):
+    """jax.nn.dot_product_attention (BTNH, GQA when k < n), XLA's lowering."""
+    rng = np.random.default_rng(b * 1000 + t * 100 + s + n + k + h)
+    q = rng.standard_normal((b, t, n, h)).astype(np.float32)
+    kv = [rng.standard_normal((b, s, k, h)).astype(np.float32) for _ in range(2)]
+    args = [jnp.asarray(x, DTYPES[dtype]) for x in (q, *kv)]
+    if mask:
+        args.append(jnp.asarray(rng.random((b, n, t, s)) > 0.3))
+
+    def attention(q, k, v, m=None):
+        return jax.nn.dot_product_attention(q, k, v, mask=m, is_causal=causal,
+                                            scale=scale, implementation="xla")
+    return attention, args
+
+
+def einsum_softmax(dtype, b, t, s, n, h, scale=None):
+    """Attention written by hand: einsum, jax.nn.softmax, einsum (BTNH)."""
+    rng = np.random.default_rng(7 * b + t + s + n + h)
+    args = [jnp.asarray(rng.standard_normal(shape).astype(np.float32),
+                        DTYPES[dtype])
+            for shape in ((b, t, n, h), (b, s, n, h), (b, s, n, h))]
+    factor = scale if scale is not None else 1.0 / np.sqrt(h)
+
+    def attention(q, k, v):
+        logits = jnp.einsum("btnh,bsnh->bnts", q, k) * factor
+        probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+        return jnp.einsum("bnts,bsnh->btnh", probs.astype(q.dtype), v)
+    return attention, args
+
+
+PROGRAMS = {
+    "mha_decode": lambda: dpa("f32", 2, 1, 40, 4, 4, 32),
+    "gqa_decode": lambda: dpa("f32", 1, 1, 64, 8, 2, 64),
+    "gqa_bf16": lambda: dpa("bf16", 1, 1, 48, 8, 2, 64),
+    "mqa_scale": lambda: dpa("f32", 1, 1, 33, 4, 1, 64, scale=0.2),
+    "causal_prefill": lambda: dpa("f32", 1, 6, 6, 4, 2, 16, causal=True),
+    "masked": lambda: dpa("f32", 2, 3, 20, 4, 2, 16, mask=True),
+    "einsum_softmax": lambda: einsum_softmax("f32", 1, 1, 50, 4, 32),
+    "einsum_softmax_scale": lambda: einsum_softmax("f32", 2, 2, 17, 2, 16,
+                                                    scale=0.3),
+}
+
+
+def export(name):
+    """(pretty text, generic text, inputs as numpy, JAX's result)."""
+    function, args = PROGRAMS[name]()
+    lowered = jax.jit(function).lower(*args)
+    pretty = lowered.as_text()
+    generic = lowered.compiler_ir("stablehlo").operation.get_asm(
+        print_generic_op_form=True)
+    result = jax.jit(function)(*args)
+    return pretty, generic, [np.asarray(a) for a in args], np.asarray(result)
+
+
+def to_npy(array):
+    """bfloat16 travels as its bits (uint16), as hgc reads it."""
+    if array.dtype == jnp.bfloat16:
+        return array.view(np.uint16)
+    return array
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=pathlib.Path)
+    folder = parser.parse_args().folder
+    for name in PROGRAMS:
+        pretty, generic, inputs, result = export(name)
+        out = folder / name
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pretty.mlir").write_text(pretty)
+        (out / "generic.mlir").write_text(generic)
+        for i, array in enumerate(inputs):
+            np.save(out / f"arg{i}.npy", to_npy(array))
+        np.save(out / "expected.npy", to_npy(result))
+        print(out)
+
+
+if __name__ == "__main__":
+    main()

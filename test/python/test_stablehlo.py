@@ -1,0 +1,113 @@
+"""The StableHLO frontend against JAX itself.
+
+jax_programs.py writes attention programs with real JAX (CPU) in both print
+forms; `hgc run` executes each and is compared with JAX's own result:
+f32 atol/rtol 2e-5, bf16 1.5e-2 (the output is bfloat16). Malformed text and
+unsupported ops must be located one-line errors.
+"""
+import subprocess
+
+import numpy as np
+import pytest
+
+import jax_programs
+from test_hgc_driver import expect_error, run
+
+TOLERANCE = {np.float32: 2e-5, np.uint16: 1.5e-2}
+
+
+def as_float(array):
+    if array.dtype == np.uint16:  # bfloat16 bits
+        return (array.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return array.astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def exported():
+    return {name: jax_programs.export(name) for name in jax_programs.PROGRAMS}
+
+
+def write_inputs(tmp_path, inputs):
+    args = []
+    for i, array in enumerate(inputs):
+        path = tmp_path / f"arg{i}.npy"
+        np.save(path, jax_programs.to_npy(array))
+        args += ["--input", f"arg{i}={path}"]
+    return args
+
+
+@pytest.mark.parametrize("form", ["pretty", "generic"])
+@pytest.mark.parametrize("name", list(jax_programs.PROGRAMS))
+def test_program_matches_jax(hgc, tmp_path, exported, name, form):
+    pretty, generic, inputs, want = exported[name]
+    program = tmp_path / f"{name}.mlir"
+    program.write_text(pretty if form == "pretty" else generic)
+    result = run(hgc, "run", program, *write_inputs(tmp_path, inputs),
+                 "--output-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    # JAX names the result: result.npy.
+    got = np.load(tmp_path / "out" / "result.npy")
+    want = jax_programs.to_npy(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    tolerance = TOLERANCE[want.dtype.type]
+    np.testing.assert_allclose(as_float(got), as_float(want), atol=tolerance,
+                               rtol=tolerance)
+
+
+def test_forms_print_alike(hgc_opt, tmp_path, exported):
+    """The generic form, parsed and printed, is the pretty form's print."""
+    pretty, generic, _, _ = exported["masked"]
+    outputs = []
+    for form, text in (("pretty", pretty), ("generic", generic)):
+        path = tmp_path / f"{form}.mlir"
+        path.write_text(text)
+        result = subprocess.run([hgc_opt, path], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert "stablehlo.dot_general" in outputs[0]
+
+
+def test_bad_programs_are_located_errors(hgc, tmp_path, exported):
+    pretty = exported["gqa_decode"][0]
+    cases = {
+        "truncated": (pretty[: len(pretty) // 2], "error"),
+        "unknown_op": (pretty.replace("stablehlo.exponential",
+                                      "stablehlo.frobnicate"),
+                       "custom op 'stablehlo.frobnicate' is unknown"),
+        "bad_dims": (pretty.replace("contracting_dims = [4] x [3]",
+                                    "contracting_dims = [4] x [2]"),
+                     "contracting dimension 2 is invalid"),
+        "custom_call": ("""
+func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %y = stablehlo.custom_call @mystery(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}""", "target 'mystery' is not supported"),
+        "no_main": ("func.func @f() { return }", "no function @main"),
+    }
+    for name, (text, fragment) in cases.items():
+        path = tmp_path / f"{name}.mlir"
+        path.write_text(text)
+        result = run(hgc, "run", path, "--output-dir", tmp_path / "out")
+        expect_error(result, fragment)
+        if name not in ("no_main",):
+            assert f"{name}.mlir:" in result.stderr, result.stderr
+
+
+def test_input_errors_name_the_argument(hgc, tmp_path, exported):
+    pretty, _, inputs, _ = exported["gqa_decode"]
+    program = tmp_path / "p.mlir"
+    program.write_text(pretty)
+    args = write_inputs(tmp_path, inputs)
+    expect_error(run(hgc, "run", program, *args[:-2], "--output-dir",
+                     tmp_path / "o"), "missing --input arg2=FILE.npy")
+    expect_error(run(hgc, "run", program, *args, "--input", f"q={args[1][5:]}",
+                     "--output-dir", tmp_path / "o"),
+                 "@main has no argument 'q'")
+    swapped = args[:1] + ["arg0=" + args[3].split("=", 1)[1]] + args[2:]
+    expect_error(run(hgc, "run", program, *swapped, "--output-dir",
+                     tmp_path / "o"), "arg0 expects")
+    expect_error(run(hgc, "run", program, *args, "--shape", "x=1",
+                     "--output-dir", tmp_path / "o"),
+                 "--shape and --value apply to ONNX models")
