@@ -210,6 +210,25 @@ def LaunchDevicePartialsPass
   ];
 }
 
+def RaiseStablehloAttentionPass
+    : Pass<"hgc-raise-stablehlo-attention", "ModuleOp"> {
+  let summary = "Raise attention written in StableHLO to hgc.attention";
+  let description = [{
+    Matches `dot_general(Q, K)`, splat scalings, at most one mask
+    (`select(mask, S, -big)` or `S + bias`), transposes and converts, a
+    softmax over the key axis (`exp(S - max S) / sum exp(S - max S)`, the
+    max possibly clamped by -inf), an optional convert, and
+    `dot_general(P, V)`; the axes are named by their roles in the two
+    contractions, so JAX's BTNH layout, GQA's group axis and XLA's
+    transposes all match. The match becomes Q, K, V (and the mask, as an
+    additive bias in Q's type) rearranged to `[batch, heads, positions,
+    dim]`, one `hgc.attention` with the scale, and its output rearranged
+    into the P x V result's layout. Anything else is left to
+    `hgc-lower-stablehlo`.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect"];
+}
+
 def LowerStablehloPass : Pass<"hgc-lower-stablehlo", "ModuleOp"> {
   let summary = "Lower the imported StableHLO subset to linalg, tensor and arith";
   let description = [{

@@ -9,6 +9,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "llvm/Support/SourceMgr.h"
 
@@ -57,6 +58,10 @@ shlo::importStablehloFile(MLIRContext *context, StringRef path) {
   program.outputNames = namesOf(main.getResAttrsAttr(), main.getNumResults(),
                                 "jax.result_info", "out");
   PassManager pm(context);
+  // Helpers inlined first: JAX's masks are built in @_where and @tril.
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createRaiseStablehloAttentionPass());
   pm.addPass(createLowerStablehloPass());
   if (failed(pm.run(*module)) || failed(verify(*module)))
     return failure();

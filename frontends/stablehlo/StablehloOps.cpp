@@ -11,6 +11,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Transforms/InliningUtils.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -127,7 +128,23 @@ void DotAlgorithmAttr::print(AsmPrinter &printer) const {
           << (getAllowImpreciseAccumulation() ? "true" : "false") << '>';
 }
 
+namespace {
+/// JAX outlines helpers (@_where, @tril) as private functions; inlining them
+/// puts a mask next to the attention it belongs to. Every op of the subset
+/// is pure or region-local, so any of them may be inlined.
+struct ShloInliner : DialectInlinerInterface {
+  using DialectInlinerInterface::DialectInlinerInterface;
+  bool isLegalToInline(Operation *, Region *, bool, IRMapping &) const final {
+    return true;
+  }
+  bool isLegalToInline(Region *, Region *, bool, IRMapping &) const final {
+    return true;
+  }
+};
+} // namespace
+
 void ShloDialect::initialize() {
+  addInterfaces<ShloInliner>();
   addOperations<
 #define GET_OP_LIST
 #include "frontends/stablehlo/StablehloOps.cpp.inc"
