@@ -371,10 +371,14 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
       for (int64_t p : permutation)
         permuted.push_back(type.getDimSize(p));
       auto permutedType = RankedTensorType::get(permuted, type.getElementType());
-      Value t = TransposeOp::create(rewriter, loc, permutedType, x,
-                                    rewriter.getDenseI64ArrayAttr(permutation));
-      return ReshapeOp::create(
-          rewriter, loc, RankedTensorType::get(shape, type.getElementType()), t);
+      Value t = x;
+      if (!llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
+        t = TransposeOp::create(rewriter, loc, permutedType, x,
+                                rewriter.getDenseI64ArrayAttr(permutation));
+      auto shaped = RankedTensorType::get(shape, type.getElementType());
+      if (shaped == t.getType())
+        return t;
+      return ReshapeOp::create(rewriter, loc, shaped, t);
     };
     int64_t b = sizeOf(Batch), hkv = sizeOf(KvHead), g = sizeOf(Group),
             t = sizeOf(Query), s = sizeOf(Key), d = sizeOf(HeadDim),
@@ -466,10 +470,13 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     SmallVector<int64_t> permuted;
     for (int64_t p : permutation)
       permuted.push_back(split[p]);
-    Value result = TransposeOp::create(
-        rewriter, loc, RankedTensorType::get(permuted, element), grouped,
-        rewriter.getDenseI64ArrayAttr(permutation));
-    result = ReshapeOp::create(rewriter, loc, resultType, result);
+    Value result = grouped;
+    if (!llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
+      result = TransposeOp::create(
+          rewriter, loc, RankedTensorType::get(permuted, element), grouped,
+          rewriter.getDenseI64ArrayAttr(permutation));
+    if (result.getType() != resultType)
+      result = ReshapeOp::create(rewriter, loc, resultType, result);
     rewriter.replaceOp(pv, result);
     return success();
   }

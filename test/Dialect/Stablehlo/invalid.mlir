@@ -1,0 +1,154 @@
+// RUN: hgc-opt %s -split-input-file -verify-diagnostics
+
+func.func @shape_mismatch(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{operand #1 of shape 'tensor<3x2xf32>' does not match the result 'tensor<2x3xf32>'}}
+  %0 = "stablehlo.add"(%a, %b) : (tensor<2x3xf32>, tensor<3x2xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @select_predicate(%p: tensor<2xf32>, %a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{predicate must be a tensor of i1}}
+  %0 = stablehlo.select %p, %a, %a : tensor<2xf32>, tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @iota_dim() -> tensor<2x3xi32> {
+  // expected-error @+1 {{iota dimension 2 is outside rank 2}}
+  %0 = stablehlo.iota dim = 2 : tensor<2x3xi32>
+  return %0 : tensor<2x3xi32>
+}
+
+// -----
+
+func.func @reshape_count(%a: tensor<2x3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{cannot reshape 'tensor<2x3xf32>' into 'tensor<4xf32>'}}
+  %0 = stablehlo.reshape %a : (tensor<2x3xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @not_a_permutation(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{dims are not a permutation of 0..1}}
+  %0 = stablehlo.transpose %a, dims = [1, 1] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @transpose_shape(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{result 'tensor<2x3xf32>' is not 'tensor<2x3xf32>' permuted}}
+  %0 = stablehlo.transpose %a, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @broadcast_dims(%a: tensor<3xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{operand dimension 0 (3) cannot broadcast to 4}}
+  %0 = stablehlo.broadcast_in_dim %a, dims = [1] : (tensor<3xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @broadcast_rank(%a: tensor<3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{needs one dim per operand dimension (1), got 2}}
+  %0 = stablehlo.broadcast_in_dim %a, dims = [0, 1] : (tensor<3xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @compare_types(%a: tensor<2xf32>, %b: tensor<2xi32>) -> tensor<2xi1> {
+  // expected-error @+1 {{compares 'tensor<2xf32>' with 'tensor<2xi32>'}}
+  %0 = stablehlo.compare LT, %a, %b : (tensor<2xf32>, tensor<2xi32>) -> tensor<2xi1>
+  return %0 : tensor<2xi1>
+}
+
+// -----
+
+func.func @compare_direction(%a: tensor<2xf32>) -> tensor<2xi1> {
+  // expected-error @+1 {{unknown comparison direction SOMETIMES}}
+  %0 = stablehlo.compare SOMETIMES, %a, %a : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>
+  return %0 : tensor<2xi1>
+}
+
+// -----
+
+func.func @dot_dims(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{rhs contracting dimension 2 is invalid for 'tensor<3x4xf32>'}}
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [2] : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @dot_sizes(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{contracting dimensions differ in size}}
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @dot_result(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{result 'tensor<4x2xf32>' is not batch x lhs free x rhs free dimensions}}
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<4x2xf32>
+  return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @dot_field(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{unknown dot_general field 'fast'}}
+  %0 = stablehlo.dot_general %a, %b, fast = [1] : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @dot_precision(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{unknown precision FASTEST}}
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0], precision = [FASTEST, DEFAULT] : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @reduce_result(%a: tensor<2x3xf32>, %c: tensor<f32>) -> tensor<3xf32> {
+  // expected-error @+1 {{result #0 'tensor<3xf32>' is not the input without the reduced dimensions}}
+  %0 = stablehlo.reduce(%a init: %c) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @reduce_init(%a: tensor<2x3xf32>, %c: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{init value #0 must be a scalar tensor of 'f32'}}
+  %0 = "stablehlo.reduce"(%a, %c) <{dimensions = array<i64: 1>}> ({
+  ^bb0(%x: tensor<f32>, %y: tensor<f32>):
+    "stablehlo.return"(%x) : (tensor<f32>) -> ()
+  }) : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @reducer_op(%a: tensor<2x3xf32>, %c: tensor<f32>) -> tensor<2xf32> {
+  // expected-error @+1 {{unknown reducer op stablehlo.fold}}
+  %0 = stablehlo.reduce(%a init: %c) applies stablehlo.fold across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @functional_arity(%a: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{expected a (2 operand types) -> (1 result type) function type}}
+  %0 = stablehlo.add %a, %a : (tensor<2xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}

@@ -1,0 +1,85 @@
+// RUN: hgc-opt %s -split-input-file | hgc-opt -split-input-file | FileCheck %s
+// RUN: hgc-opt %s -split-input-file -mlir-print-op-generic \
+// RUN:   | hgc-opt -split-input-file | FileCheck %s
+
+// Every op of the subset in StableHLO's pretty form, printed back the same
+// way from both print forms.
+
+// CHECK-LABEL: func.func @elementwise
+// CHECK: stablehlo.add %arg0, %arg1 : tensor<2x3xf32>
+// CHECK: stablehlo.subtract %{{.*}}, %arg1 : tensor<2x3xf32>
+// CHECK: stablehlo.multiply
+// CHECK: stablehlo.divide
+// CHECK: stablehlo.maximum
+// CHECK: stablehlo.minimum
+// CHECK: stablehlo.exponential %{{.*}} : tensor<2x3xf32>
+// CHECK: stablehlo.tanh
+// CHECK: stablehlo.negate
+// CHECK: stablehlo.rsqrt
+// CHECK: stablehlo.convert %{{.*}} : (tensor<2x3xf32>) -> tensor<2x3xbf16>
+// CHECK: stablehlo.compare GT, %arg0, %arg1, FLOAT : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xi1>
+// CHECK: stablehlo.and %{{.*}}, %{{.*}} : tensor<2x3xi1>
+// CHECK: stablehlo.select %{{.*}}, %arg0, %arg1 : tensor<2x3xi1>, tensor<2x3xf32>
+func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xbf16>) {
+  %0 = stablehlo.add %a, %b : tensor<2x3xf32>
+  %1 = stablehlo.subtract %0, %b : tensor<2x3xf32>
+  %2 = stablehlo.multiply %1, %b : tensor<2x3xf32>
+  %3 = stablehlo.divide %2, %b : tensor<2x3xf32>
+  %4 = stablehlo.maximum %3, %b : tensor<2x3xf32>
+  %5 = stablehlo.minimum %4, %b : tensor<2x3xf32>
+  %6 = stablehlo.exponential %5 : tensor<2x3xf32>
+  %7 = stablehlo.tanh %6 : tensor<2x3xf32>
+  %8 = stablehlo.negate %7 : tensor<2x3xf32>
+  %9 = stablehlo.rsqrt %8 : tensor<2x3xf32>
+  %10 = stablehlo.convert %9 : (tensor<2x3xf32>) -> tensor<2x3xbf16>
+  %11 = stablehlo.compare GT, %a, %b, FLOAT : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xi1>
+  %12 = stablehlo.and %11, %11 : tensor<2x3xi1>
+  %13 = stablehlo.select %12, %a, %b : tensor<2x3xi1>, tensor<2x3xf32>
+  return %13, %10 : tensor<2x3xf32>, tensor<2x3xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @structural
+// CHECK: stablehlo.constant dense<1.250000e-01> : tensor<f32>
+// CHECK: stablehlo.broadcast_in_dim %{{.*}}, dims = [] : (tensor<f32>) -> tensor<2x3xf32>
+// CHECK: stablehlo.iota dim = 1 : tensor<2x3xi32>
+// CHECK: stablehlo.reshape %arg0 : (tensor<2x3xf32>) -> tensor<3x2xf32>
+// CHECK: stablehlo.transpose %arg0, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+// CHECK: stablehlo.dot_general %arg0, %{{.*}}, batching_dims = [0] x [0], contracting_dims = [1] x [1], precision = [DEFAULT, HIGHEST] : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2xf32>
+// CHECK: stablehlo.dot_general %arg0, %{{.*}}, contracting_dims = [1] x [0], algorithm = <lhs_precision_type = bf16, rhs_precision_type = bf16, accumulation_type = f32, lhs_component_count = 1, rhs_component_count = 1, num_primitive_operations = 1, allow_imprecise_accumulation = false> : (tensor<2x3xf32>, tensor<3x2xf32>) -> tensor<2x2xf32>
+// CHECK: stablehlo.reduce(%arg0 init: %{{.*}}) applies stablehlo.maximum across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+// CHECK: stablehlo.reduce(%arg0 init: %{{.*}}) across dimensions = [0] : (tensor<2x3xf32>, tensor<f32>) -> tensor<3xf32>
+// CHECK-NEXT: reducer(%[[A:.*]]: tensor<f32>, %[[B:.*]]: tensor<f32>)
+// CHECK: stablehlo.return %{{.*}} : tensor<f32>
+func.func @structural(%a: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi32>, tensor<3x2xf32>, tensor<2xf32>, tensor<2x2xf32>, tensor<2xf32>, tensor<3xf32>) {
+  %c = stablehlo.constant dense<1.250000e-01> : tensor<f32>
+  %0 = stablehlo.broadcast_in_dim %c, dims = [] : (tensor<f32>) -> tensor<2x3xf32>
+  %1 = stablehlo.iota dim = 1 : tensor<2x3xi32>
+  %2 = stablehlo.reshape %a : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  %3 = stablehlo.transpose %a, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  %4 = stablehlo.dot_general %a, %0, batching_dims = [0] x [0], contracting_dims = [1] x [1], precision = [DEFAULT, HIGHEST] : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2xf32>
+  %5 = stablehlo.dot_general %a, %3, contracting_dims = [1] x [0], algorithm = <lhs_precision_type = bf16, rhs_precision_type = bf16, accumulation_type = f32, lhs_component_count = 1, rhs_component_count = 1, num_primitive_operations = 1, allow_imprecise_accumulation = false> : (tensor<2x3xf32>, tensor<3x2xf32>) -> tensor<2x2xf32>
+  %6 = stablehlo.reduce(%a init: %c) applies stablehlo.maximum across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  %7 = stablehlo.reduce(%a init: %c) across dimensions = [0] : (tensor<2x3xf32>, tensor<f32>) -> tensor<3xf32>
+   reducer(%x: tensor<f32>, %y: tensor<f32>) {
+    %s = stablehlo.add %x, %y : tensor<f32>
+    %t = stablehlo.multiply %s, %s : tensor<f32>
+    stablehlo.return %t : tensor<f32>
+  }
+  return %0, %1, %2, %6, %5, %4, %7 : tensor<2x3xf32>, tensor<2x3xi32>, tensor<3x2xf32>, tensor<2xf32>, tensor<2x2xf32>, tensor<2xf32>, tensor<3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @calls
+// CHECK: stablehlo.custom_call @some_target(%arg0) {has_side_effect = false} : (tensor<4xf32>) -> tensor<4xf32>
+// CHECK: stablehlo.composite "my.attention" %arg0 {composite_attributes = {scale = 5.000000e-01 : f32}, decomposition = @decomposition} : (tensor<4xf32>) -> tensor<4xf32>
+func.func @calls(%a: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %0 = stablehlo.custom_call @some_target(%a) {has_side_effect = false} : (tensor<4xf32>) -> tensor<4xf32>
+  %1 = stablehlo.composite "my.attention" %a {composite_attributes = {scale = 0.5 : f32}, decomposition = @decomposition} : (tensor<4xf32>) -> tensor<4xf32>
+  return %0, %1 : tensor<4xf32>, tensor<4xf32>
+}
+func.func private @decomposition(%a: tensor<4xf32>) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}
