@@ -356,6 +356,64 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
       size[vRoles[d]] = vType.getDimSize(d);
     auto sizeOf = [&](Role r) { return size.count(r) ? size[r] : 1; };
 
+    // Every axis must have its own role among those its operand may have.
+    auto arrangeable = [](ArrayRef<Role> roles, ArrayRef<Role> want) {
+      for (auto [i, r] : llvm::enumerate(roles))
+        if (!llvm::is_contained(want, r) ||
+            llvm::count(roles, r) != 1)
+          return false;
+      return true;
+    };
+    SmallVector<Role> maskRoles;
+    if (mask)
+      for (int label : mask->labels)
+        maskRoles.push_back(roleOfLabel(label));
+    if (!arrangeable(qRoles, {Batch, KvHead, Group, Query, HeadDim}) ||
+        !arrangeable(kRoles, {Batch, KvHead, Key, HeadDim}) ||
+        !arrangeable(vRoles, {Batch, KvHead, Key, ValueDim}) ||
+        (mask && (mask->labels.empty() ||
+                  !arrangeable(maskRoles, {Batch, KvHead, Group, Query, Key}))))
+      return rewriter.notifyMatchFailure(pv, "axes without a unique role");
+
+    // Back into P x V's layout: [B, KV heads, group, query, value dim] then
+    // the result's axis order.
+    SmallVector<int> pvLabels;
+    {
+      SmallVector<int> pLabels(labels);
+      // Express both operands in role terms for resultLabels.
+      SmallVector<int> pRoleLabels, vRoleLabels;
+      for (int label : pLabels)
+        pRoleLabels.push_back(1000 + int(roleOfLabel(label)));
+      for (Role r : vRoles)
+        vRoleLabels.push_back(1000 + int(r));
+      pvLabels = pSide == 0 ? resultLabels(pv, pRoleLabels, vRoleLabels)
+                            : resultLabels(pv, vRoleLabels, pRoleLabels);
+    }
+    SmallVector<Role> present = {Batch, KvHead, Group, Query, ValueDim};
+    SmallVector<int64_t> split;
+    for (Role r : present)
+      split.push_back(sizeOf(r));
+    SmallVector<Role> have = present;
+    SmallVector<Role> want;
+    for (int label : pvLabels)
+      want.push_back(Role(label - 1000));
+    // Roles the result lacks are unit axes of `grouped`: drop them.
+    if (!arrangeable(want, have))
+      return rewriter.notifyMatchFailure(pv, "P x V keeps other axes");
+    SmallVector<int64_t> permutation;
+    for (Role r : want)
+      permutation.push_back(llvm::find(have, r) - have.begin());
+    SmallVector<int64_t> rest;
+    for (int64_t i = 0; i < int64_t(have.size()); ++i)
+      if (!llvm::is_contained(permutation, i)) {
+        if (split[i] != 1)
+          return rewriter.notifyMatchFailure(pv, "an axis lost on the way");
+        rest.push_back(i);
+      }
+    permutation.append(rest);
+    SmallVector<int64_t> permuted;
+    for (int64_t p : permutation)
+      permuted.push_back(split[p]);
     Location loc = pv.getLoc();
     // `x` with roles `roles` in the order `want` (missing roles are unit
     // axes), reshaped to `shape`.
@@ -391,11 +449,6 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
         arrange(v, vRoles, {Batch, KvHead, Key, ValueDim}, {b, hkv, s, dv});
     Value bias;
     if (mask) {
-      if (mask->labels.empty())
-        return rewriter.notifyMatchFailure(pv, "mask axes unknown");
-      SmallVector<Role> maskRoles;
-      for (int label : mask->labels)
-        maskRoles.push_back(roleOfLabel(label));
       Value m = mask->value;
       auto maskType = cast<RankedTensorType>(m.getType());
       if (mask->isSelect) {
@@ -430,46 +483,9 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
         rewriter.getF32FloatAttr(scale), rewriter.getBoolAttr(false),
         rewriter.getF32FloatAttr(0.0f), rewriter.getI64IntegerAttr(0),
         IntegerAttr());
-    // Back into P x V's layout: [B, KV heads, group, query, value dim] then
-    // the result's axis order.
-    SmallVector<int> pvLabels;
-    {
-      SmallVector<int> pLabels(labels);
-      // Express both operands in role terms for resultLabels.
-      SmallVector<int> pRoleLabels, vRoleLabels;
-      for (int label : pLabels)
-        pRoleLabels.push_back(1000 + int(roleOfLabel(label)));
-      for (Role r : vRoles)
-        vRoleLabels.push_back(1000 + int(r));
-      pvLabels = pSide == 0 ? resultLabels(pv, pRoleLabels, vRoleLabels)
-                            : resultLabels(pv, vRoleLabels, pRoleLabels);
-    }
-    SmallVector<Role> present = {Batch, KvHead, Group, Query, ValueDim};
-    SmallVector<int64_t> split;
-    for (Role r : present)
-      split.push_back(sizeOf(r));
     Value grouped = ReshapeOp::create(
         rewriter, loc, RankedTensorType::get(split, element),
         attention.getOutput());
-    SmallVector<Role> have = present;
-    SmallVector<Role> want;
-    for (int label : pvLabels)
-      want.push_back(Role(label - 1000));
-    // Roles the result lacks are unit axes of `grouped`: drop them.
-    SmallVector<int64_t> permutation;
-    for (Role r : want)
-      permutation.push_back(llvm::find(have, r) - have.begin());
-    SmallVector<int64_t> rest;
-    for (int64_t i = 0; i < int64_t(have.size()); ++i)
-      if (!llvm::is_contained(permutation, i)) {
-        if (split[i] != 1)
-          return rewriter.notifyMatchFailure(pv, "an axis lost on the way");
-        rest.push_back(i);
-      }
-    permutation.append(rest);
-    SmallVector<int64_t> permuted;
-    for (int64_t p : permutation)
-      permuted.push_back(split[p]);
     Value result = grouped;
     if (!llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
       result = TransposeOp::create(
