@@ -57,6 +57,9 @@ shlo::importStablehloFile(MLIRContext *context, StringRef path) {
                                "jax.arg_info", "arg");
   program.outputNames = namesOf(main.getResAttrsAttr(), main.getNumResults(),
                                 "jax.result_info", "out");
+  // Composites (jax.lax.composite) are their decompositions; with the
+  // helpers inlined first, attention inside them is raised too.
+  shlo::callDecompositions(*module);
   PassManager pm(context);
   // Helpers inlined first: JAX's masks are built in @_where and @tril.
   pm.addPass(createInlinerPass());

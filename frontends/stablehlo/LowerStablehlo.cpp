@@ -456,14 +456,6 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
   if (failed(checkElementType(op)))
     return failure();
   rewriter.setInsertionPoint(op);
-  if (auto composite = dyn_cast<CompositeOp>(op)) {
-    // Its decomposition is its meaning.
-    auto call = func::CallOp::create(rewriter, op->getLoc(),
-                                     composite.getDecompositionAttr(),
-                                     op->getResultTypes(), op->getOperands());
-    rewriter.replaceOp(op, call.getResults());
-    return success();
-  }
   if (auto custom = dyn_cast<CustomCallOp>(op))
     return op->emitOpError("target '")
            << custom.getCallTargetName() << "' is not supported";
@@ -495,6 +487,7 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
 struct LowerStablehloPass
     : hgc::impl::LowerStablehloPassBase<LowerStablehloPass> {
   void runOnOperation() override {
+    callDecompositions(getOperation());
     SmallVector<Operation *> ops;
     getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (!isa<ShloDialect>(op->getDialect()))
@@ -514,3 +507,16 @@ struct LowerStablehloPass
 };
 
 } // namespace
+
+void shlo::callDecompositions(Operation *root) {
+  SmallVector<CompositeOp> composites;
+  root->walk([&](CompositeOp op) { composites.push_back(op); });
+  IRRewriter rewriter(root->getContext());
+  for (CompositeOp composite : composites) {
+    rewriter.setInsertionPoint(composite);
+    auto call = func::CallOp::create(
+        rewriter, composite.getLoc(), composite.getDecompositionAttr(),
+        composite->getResultTypes(), composite.getInputs());
+    rewriter.replaceOp(composite, call.getResults());
+  }
+}

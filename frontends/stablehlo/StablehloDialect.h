@@ -26,4 +26,10 @@ LogicalResult verifyElementwise(Operation *op);
 #define GET_OP_CLASSES
 #include "frontends/stablehlo/StablehloOps.h.inc"
 
+namespace mlir::hgc::shlo {
+/// Replaces every stablehlo.composite under `root` by a call of its
+/// decomposition (its meaning), so inlining exposes what it computes.
+void callDecompositions(Operation *root);
+} // namespace mlir::hgc::shlo
+
 #endif // HGC_FRONTENDS_STABLEHLO_STABLEHLODIALECT_H

@@ -51,6 +51,13 @@ def einsum_softmax(dtype, b, t, s, n, h, scale=None):
     return attention, args
 
 
+def composite(dtype, b, t, s, n, k, h):
+    """dot_product_attention wrapped in jax.lax.composite (a named op with
+    its decomposition)."""
+    inner, args = dpa(dtype, b, t, s, n, k, h)
+    return jax.lax.composite(inner, name="example.attention"), args
+
+
 PROGRAMS = {
     "mha_decode": lambda: dpa("f32", 2, 1, 40, 4, 4, 32),
     "gqa_decode": lambda: dpa("f32", 1, 1, 64, 8, 2, 64),
@@ -61,6 +68,7 @@ PROGRAMS = {
     "einsum_softmax": lambda: einsum_softmax("f32", 1, 1, 50, 4, 32),
     "einsum_softmax_scale": lambda: einsum_softmax("f32", 2, 2, 17, 2, 16,
                                                     scale=0.3),
+    "composite": lambda: composite("f32", 1, 1, 24, 4, 2, 32),
 }
 
 

@@ -113,7 +113,8 @@ def test_input_errors_name_the_argument(hgc, tmp_path, exported):
                  "--shape and --value apply to ONNX models")
 
 
-DECODE = ["mha_decode", "gqa_decode", "gqa_bf16", "mqa_scale", "einsum_softmax"]
+DECODE = ["mha_decode", "gqa_decode", "gqa_bf16", "mqa_scale", "einsum_softmax",
+          "composite"]
 
 
 @pytest.mark.parametrize("name", list(jax_programs.PROGRAMS))
