@@ -127,11 +127,10 @@ int main(int argc, char **argv) {
       os << type;
       fail("missing --input " + name + "=FILE.npy for " + text);
     }
-    llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
+    llvm::Expected<hgc::NpyArray> array =
+        hgc::readInput(name, type, path->second);
     if (!array)
       fail(llvm::toString(array.takeError()));
-    if (llvm::Error error = hgc::checkInput(name, type, *array))
-      fail(path->second + ": " + llvm::toString(std::move(error)));
     arrays.push_back(std::move(*array));
   }
 

@@ -371,11 +371,10 @@ int runStablehlo(MLIRContext &context) {
       llvm::raw_string_ostream(text) << type;
       fail(modelPath + ": missing --input " + name + "=FILE.npy (" + text + ")");
     }
-    llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
+    llvm::Expected<hgc::NpyArray> array =
+        hgc::readInput(name, type, path->second);
     if (!array)
       fail(llvm::toString(array.takeError()));
-    if (llvm::Error error = hgc::checkInput(name, type, *array))
-      fail(path->second + ": " + llvm::toString(std::move(error)));
     arrays.push_back(std::move(*array));
   }
   return runAndWrite(std::move(program->module), arrays, program->outputNames,

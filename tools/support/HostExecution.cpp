@@ -81,6 +81,17 @@ llvm::Error hgc::checkInput(StringRef name, Type type, const NpyArray &array) {
       describeArray(array.shape, array.descr));
 }
 
+llvm::Expected<hgc::NpyArray> hgc::readInput(StringRef name, Type type,
+                                              StringRef path) {
+  llvm::Expected<NpyArray> array = readNpy(path);
+  if (!array)
+    return array.takeError();
+  if (llvm::Error error = checkInput(name, type, *array))
+    return llvm::createStringError(path + ": " +
+                                   llvm::toString(std::move(error)));
+  return array;
+}
+
 namespace {
 /// A memref descriptor as the LLVM lowering lays it out: allocated and
 /// aligned pointers, offset, sizes, strides, each one 8-byte word.

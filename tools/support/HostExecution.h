@@ -38,6 +38,10 @@ std::string describeArray(ArrayRef<int64_t> shape, StringRef descr);
 /// match, dynamic ones take any size).
 llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
 
+/// The .npy file `path` as the value of argument `name` of `type`: an
+/// error naming the file when it cannot be read or does not fit.
+llvm::Expected<NpyArray> readInput(StringRef name, Type type, StringRef path);
+
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {
 public:
