@@ -168,3 +168,30 @@ def test_hybrid_split_of_a_jax_program(hgc, tmp_path, exported, name, target):
     got = np.load(out / "result.npy")[:, 0]
     np.testing.assert_allclose(got, hybrid, atol=2e-5, rtol=2e-5)
     assert np.abs(got - as_float(want)[:, 0]).max() > 1e-4, "sparse must differ"
+
+
+def test_damaged_text_never_crashes(hgc, tmp_path, exported):
+    """Truncations and token swaps of real exports, in both forms: each is
+    a clean run or a one-line located error, never a signal."""
+    rng = np.random.default_rng(5)
+    pretty, generic = exported["masked"][:2]
+    swaps = [("dims = [", "dims = [9, "), ("x [", "x [7, "), ("tensor<", "tensor<0x"),
+             ("applies stablehlo.maximum", "applies stablehlo.dot_general"),
+             ("SIGNED", "FLOAT"), ("i1>", "f32>"), ("%", "%x"),
+             ("dense<", "dense<[1, 2]"), ("stablehlo.add", "stablehlo.compare")]
+    cases = []
+    for text in (pretty, generic):
+        for cut in rng.integers(0, len(text), 12):
+            cases.append(text[:cut])
+        for old, new in swaps:
+            positions = [i for i in range(len(text)) if text.startswith(old, i)]
+            if positions:
+                i = int(rng.choice(positions))
+                cases.append(text[:i] + new + text[i + len(old):])
+    for n, text in enumerate(cases):
+        path = tmp_path / f"case{n}.mlir"
+        path.write_text(text)
+        result = run(hgc, "plan", path)
+        assert result.returncode in (0, 1), (n, result.returncode, result.stderr)
+        if result.returncode:
+            assert result.stderr.startswith("hgc: error: "), result.stderr
