@@ -75,11 +75,8 @@ private:
   }
 };
 
-/// Stand-ins of the emulated back end.
+/// Stand-ins of the emulated back end (an emulated function is its twin).
 struct EmulatedModule {};
-struct EmulatedFunction {
-  void *twin;
-};
 char emulatedStream, emulatedEvent;
 
 bool current(Backend &backend) {
@@ -210,7 +207,7 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
                  " has no host twin to emulate (" + twinName + ")");
     return nullptr;
   }
-  return new EmulatedFunction{twin};
+  return twin;
 }
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
@@ -242,7 +239,6 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
         api.eventDestroy(event);
     return;
   }
-  auto *emulated = static_cast<EmulatedFunction *>(function);
   // Workgroup memory of twins is module-global: one block at a time in the
   // whole process.
   static std::mutex launches;
@@ -250,7 +246,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   LaunchShape shape{{gridX, gridY, gridZ}, {blockX, blockY, blockZ}};
   std::string error;
   auto begin = std::chrono::steady_clock::now();
-  if (!emulateLaunch(emulated->twin, shape, params, paramsCount, error))
+  if (!emulateLaunch(function, shape, params, paramsCount, error))
     backend.fail("emulated kernel launch: " + error);
   if (backend.timing)
     addKernelTime(backend, std::chrono::duration<double>(
