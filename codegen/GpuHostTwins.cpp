@@ -74,10 +74,9 @@ LogicalResult buildTwin(ModuleOp module, gpu::GPUFuncOp kernel) {
     {
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPoint(twin);
-      memref::GlobalOp::create(builder, loc, global,
-                               builder.getStringAttr("private"), plain,
-                               Attribute(), /*constant=*/false,
-                               builder.getI64IntegerAttr(64));
+      memref::GlobalOp::create(
+          builder, loc, global, builder.getStringAttr("private"), plain,
+          Attribute(), /*constant=*/false, builder.getI64IntegerAttr(64));
     }
     Value view = memref::GetGlobalOp::create(builder, loc, plain, global);
     entry.getArgument(arguments + index - 1).replaceAllUsesWith(view);
@@ -112,15 +111,15 @@ LogicalResult buildTwin(ModuleOp module, gpu::GPUFuncOp kernel) {
       replacement =
           emitIdCall(b, at, module, "hgc_emu_grid_dim", dim.getDimension());
     else if (isa<gpu::BarrierOp>(op)) {
-      func::CallOp::create(b, at, declareRuntime(module, "hgc_emu_barrier", {}, {}),
+      func::CallOp::create(b, at,
+                           declareRuntime(module, "hgc_emu_barrier", {}, {}),
                            ValueRange{});
     } else if (auto shuffle = dyn_cast<gpu::ShuffleOp>(op)) {
       Type type = shuffle.getValue().getType();
       if (!type.isF32() && !type.isInteger(32))
         return shuffle.emitOpError("of ") << type << " is not emulated";
       Value mode = arith::ConstantOp::create(
-          b, at,
-          b.getI32IntegerAttr(static_cast<int32_t>(shuffle.getMode())));
+          b, at, b.getI32IntegerAttr(static_cast<int32_t>(shuffle.getMode())));
       // The emulator shuffles 32-bit words; it reports every source lane
       // it reads as valid, which holds for the full-warp widths hgc emits.
       Value word = shuffle.getValue();
@@ -130,11 +129,10 @@ LogicalResult buildTwin(ModuleOp module, gpu::GPUFuncOp kernel) {
           module, "hgc_emu_shuffle",
           {b.getI32Type(), b.getI32Type(), b.getI32Type(), b.getI32Type()},
           {b.getI32Type()});
-      Value result =
-          func::CallOp::create(b, at, callee,
-                               ValueRange{word, shuffle.getOffset(),
-                                          shuffle.getWidth(), mode})
-              .getResult(0);
+      Value result = func::CallOp::create(b, at, callee,
+                                          ValueRange{word, shuffle.getOffset(),
+                                                     shuffle.getWidth(), mode})
+                         .getResult(0);
       if (type.isF32())
         result = arith::BitcastOp::create(b, at, type, result);
       Value valid = arith::ConstantOp::create(b, at, b.getBoolAttr(true));
@@ -152,8 +150,7 @@ LogicalResult buildTwin(ModuleOp module, gpu::GPUFuncOp kernel) {
   return success();
 }
 
-struct GpuHostTwinsPass
-    : hgc::impl::GpuHostTwinsPassBase<GpuHostTwinsPass> {
+struct GpuHostTwinsPass : hgc::impl::GpuHostTwinsPassBase<GpuHostTwinsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<gpu::GPUFuncOp> kernels;

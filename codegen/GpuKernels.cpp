@@ -198,8 +198,8 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
                 vpl = plan.vectorsPerLane, tps = plan.tokensPerStep,
                 hpw = plan.headsPerWarp, group = hq / hkv;
   int64_t kvAlign = vw * (config.kvElement.getIntOrFloatBitWidth() / 8);
-  int64_t queryAlign =
-      std::min<int64_t>(16, vw * config.queryElement.getIntOrFloatBitWidth() / 8);
+  int64_t queryAlign = std::min<int64_t>(
+      16, vw * config.queryElement.getIntOrFloatBitWidth() / 8);
   Value tid = e.threadId();
   Value lane = arith::RemUIOp::create(b, tid, e.index(kWarpSize));
   Value warp = arith::DivUIOp::create(b, tid, e.index(kWarpSize));
@@ -219,8 +219,8 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   };
   SmallVector<Value> heads;
   for (int64_t j = 0; j < hpw; ++j)
-    heads.push_back(e.addIdx(
-        e.mulIdx(hk, group), e.addIdx(e.mulIdx(warp, hpw), e.index(j))));
+    heads.push_back(e.addIdx(e.mulIdx(hk, group),
+                             e.addIdx(e.mulIdx(warp, hpw), e.index(j))));
   // The warp's query slices stay in registers for the whole split.
   SmallVector<Value> queries;
   for (Value h : heads)
@@ -249,46 +249,45 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
         // Stage the tile: every thread copies 16-byte slices; rows past
         // the split repeat its last row (their scores are masked).
         Value last = arith::SubIOp::create(b, end, e.index(1));
-        e.forLoop(tid, e.index(plan.tileTokens * chunks), {},
-                  e.index(plan.threads()), [&](Value at, ValueRange) {
-                    Value row = arith::DivUIOp::create(b, at, e.index(chunks));
-                    Value col = e.mulIdx(
-                        arith::RemUIOp::create(b, at, e.index(chunks)), vw);
-                    Value token =
-                        arith::MinSIOp::create(b, e.addIdx(t0, row), last);
-                    auto vt = VectorType::get({vw}, config.kvElement);
-                    for (auto [global, tile] :
-                         {std::pair(key, keyTile), std::pair(value, valueTile)}) {
-                      Value slice = vector::LoadOp::create(
-                          b, vt, global, ValueRange{bi, hk, token, col},
-                          false, llvm::MaybeAlign(kvAlign));
-                      vector::StoreOp::create(b, slice, tile,
-                                              ValueRange{row, col}, false,
-                                              llvm::MaybeAlign(kvAlign));
-                    }
-                    return SmallVector<Value>{};
-                  });
+        e.forLoop(
+            tid, e.index(plan.tileTokens * chunks), {}, e.index(plan.threads()),
+            [&](Value at, ValueRange) {
+              Value row = arith::DivUIOp::create(b, at, e.index(chunks));
+              Value col =
+                  e.mulIdx(arith::RemUIOp::create(b, at, e.index(chunks)), vw);
+              Value token = arith::MinSIOp::create(b, e.addIdx(t0, row), last);
+              auto vt = VectorType::get({vw}, config.kvElement);
+              for (auto [global, tile] :
+                   {std::pair(key, keyTile), std::pair(value, valueTile)}) {
+                Value slice = vector::LoadOp::create(
+                    b, vt, global, ValueRange{bi, hk, token, col}, false,
+                    llvm::MaybeAlign(kvAlign));
+                vector::StoreOp::create(b, slice, tile, ValueRange{row, col},
+                                        false, llvm::MaybeAlign(kvAlign));
+              }
+              return SmallVector<Value>{};
+            });
         gpu::BarrierOp::create(b);
         SmallVector<Value> next = e.forLoop(
             e.index(0), e.index(plan.tileTokens), carried, e.index(tps),
             [&](Value s0, ValueRange running) {
               Value row = e.addIdx(s0, slot);
-              Value valid = e.icmp(arith::CmpIPredicate::slt,
-                                   e.addIdx(t0, row), end);
+              Value valid =
+                  e.icmp(arith::CmpIPredicate::slt, e.addIdx(t0, row), end);
               SmallVector<Value> keys, values;
               for (int64_t i = 0; i < vpl; ++i) {
-                keys.push_back(e.loadF32Vector(keyTile, {row, column(i)}, vw,
-                                               kvAlign));
-                values.push_back(e.loadF32Vector(valueTile, {row, column(i)},
-                                                 vw, kvAlign));
+                keys.push_back(
+                    e.loadF32Vector(keyTile, {row, column(i)}, vw, kvAlign));
+                values.push_back(
+                    e.loadF32Vector(valueTile, {row, column(i)}, vw, kvAlign));
               }
               SmallVector<Value> out;
               for (int64_t j = 0; j < hpw; ++j) {
                 ValueRange mine = running.slice(j * perHead, perHead);
                 Value dots = zeroVector;
                 for (int64_t i = 0; i < vpl; ++i)
-                  dots = vector::FMAOp::create(b, queries[j * vpl + i],
-                                               keys[i], dots);
+                  dots = vector::FMAOp::create(b, queries[j * vpl + i], keys[i],
+                                               dots);
                 Value dot = vector::ReductionOp::create(
                     b, vector::CombiningKind::ADD, dots);
                 // The row's slices live in lpt adjacent lanes.
@@ -313,8 +312,8 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
                 out.push_back(e.add(e.mul(mine[1], correction), p));
                 Value pv = e.splat(p, vw), cv = e.splat(correction, vw);
                 for (int64_t i = 0; i < vpl; ++i)
-                  out.push_back(vector::FMAOp::create(
-                      b, pv, values[i], e.mul(mine[2 + i], cv)));
+                  out.push_back(vector::FMAOp::create(b, pv, values[i],
+                                                      e.mul(mine[2 + i], cv)));
               }
               return out;
             });
@@ -324,10 +323,8 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
       });
 
   // Rows of the step were spread over the warp's slots: sum the slots.
-  Value isSlotLeader =
-      e.icmp(arith::CmpIPredicate::eq, slot, e.index(0));
-  Value isLaneLeader =
-      e.icmp(arith::CmpIPredicate::eq, lane, e.index(0));
+  Value isSlotLeader = e.icmp(arith::CmpIPredicate::eq, slot, e.index(0));
+  Value isLaneLeader = e.icmp(arith::CmpIPredicate::eq, lane, e.index(0));
   for (int64_t j = 0; j < hpw; ++j) {
     ValueRange mine = ValueRange(state).slice(j * perHead, perHead);
     Value sum = e.butterfly(mine[1], lpt, kWarpSize / 2, false);
@@ -382,35 +379,34 @@ gpu::GPUFuncOp gpu_kernels::emitSplitMergeKernel(OpBuilder &builder,
   Value h = e.blockId(gpu::Dimension::x), bi = e.blockId(gpu::Dimension::y);
   Value lane = e.threadId();
   Value splits = e.dim(partMax, 2);
-  Value m = e.forLoop(e.index(0), splits, {e.negInf()},
-                      [&](Value s, ValueRange c) {
-                        return SmallVector<Value>{
-                            e.max(c[0], e.load(partMax, {bi, h, s}))};
-                      })[0];
+  Value m =
+      e.forLoop(e.index(0), splits, {e.negInf()}, [&](Value s, ValueRange c) {
+        return SmallVector<Value>{e.max(c[0], e.load(partMax, {bi, h, s}))};
+      })[0];
   Value empty = e.fcmp(arith::CmpFPredicate::OEQ, m, e.negInf());
   Value mSafe = e.select(empty, e.f32(0), m);
   auto weight = [&](Value s) {
     return e.exp(e.sub(e.load(partMax, {bi, h, s}), mSafe));
   };
-  Value l = e.forLoop(e.index(0), splits, {e.f32(0)},
-                      [&](Value s, ValueRange c) {
-                        return SmallVector<Value>{e.add(
-                            c[0], e.mul(weight(s), e.load(partSum, {bi, h, s})))};
-                      })[0];
+  Value l =
+      e.forLoop(e.index(0), splits, {e.f32(0)}, [&](Value s, ValueRange c) {
+        return SmallVector<Value>{
+            e.add(c[0], e.mul(weight(s), e.load(partSum, {bi, h, s})))};
+      })[0];
   Value nonEmpty = e.fcmp(arith::CmpFPredicate::OGT, l, e.f32(0));
   Value inverse = e.select(nonEmpty, e.div(e.f32(1), l), e.f32(0));
-  e.forLoop(lane, e.index(headDim), {}, e.index(kWarpSize),
-            [&](Value dd, ValueRange) {
-              Value a = e.forLoop(
-                  e.index(0), splits, {e.f32(0)}, [&](Value s, ValueRange c) {
-                    return SmallVector<Value>{e.add(
-                        c[0],
-                        e.mul(weight(s), e.load(partAcc, {bi, h, s, dd})))};
-                  })[0];
-              memref::StoreOp::create(b, e.mul(a, inverse), out,
-                                      ValueRange{bi, h, dd});
-              return SmallVector<Value>{};
-            });
+  e.forLoop(
+      lane, e.index(headDim), {}, e.index(kWarpSize),
+      [&](Value dd, ValueRange) {
+        Value a = e.forLoop(
+            e.index(0), splits, {e.f32(0)}, [&](Value s, ValueRange c) {
+              return SmallVector<Value>{e.add(
+                  c[0], e.mul(weight(s), e.load(partAcc, {bi, h, s, dd})))};
+            })[0];
+        memref::StoreOp::create(b, e.mul(a, inverse), out,
+                                ValueRange{bi, h, dd});
+        return SmallVector<Value>{};
+      });
   e.ifThen(e.icmp(arith::CmpIPredicate::eq, lane, e.index(0)), {}, [&]() {
     Value logSum = e.add(mSafe, e.log(e.select(nonEmpty, l, e.f32(1))));
     memref::StoreOp::create(b, e.select(nonEmpty, logSum, e.negInf()), lse,

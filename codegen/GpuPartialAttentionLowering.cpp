@@ -145,8 +145,8 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   Type tokenType = gpu::AsyncTokenType::get(call.getContext());
   auto dims = [&](Value memref) {
     SmallVector<Value> sizes;
-    for (int64_t d = 0, r = cast<MemRefType>(memref.getType()).getRank();
-         d < r; ++d)
+    for (int64_t d = 0, r = cast<MemRefType>(memref.getType()).getRank(); d < r;
+         ++d)
       sizes.push_back(e.dim(memref, d));
     return sizes;
   };
@@ -169,9 +169,9 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
     return alloc.getMemref();
   };
   auto copy = [&](Value target, Value source) {
-    token = gpu::MemcpyOp::create(b, tokenType, ValueRange{token}, target,
-                                  source)
-                .getAsyncToken();
+    token =
+        gpu::MemcpyOp::create(b, tokenType, ValueRange{token}, target, source)
+            .getAsyncToken();
   };
   // Host staging of strided views, freed after the wait.
   SmallVector<Value> staging;
@@ -179,7 +179,8 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
     auto type = cast<MemRefType>(host.getType());
     auto dense = MemRefType::get(type.getShape(), type.getElementType());
     if (!type.getLayout().isIdentity()) {
-      Value packed = memref::AllocOp::create(b, dense, dynamicOf(dense, dims(host)));
+      Value packed =
+          memref::AllocOp::create(b, dense, dynamicOf(dense, dims(host)));
       memref::CopyOp::create(b, host, packed);
       staging.push_back(packed);
       host = packed;
@@ -201,9 +202,9 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   Value batch = e.dim(query, 0), tokens = e.dim(key, 2);
   // Splits chosen per call: enough blocks to fill the GPU, no split
   // shorter than the minimum.
-  Value splitTokens = emitSplitTokens(
-      b, *plan, tokens,
-      arith::MulIOp::create(b, batch, e.index(config.kvHeads)));
+  Value splitTokens =
+      emitSplitTokens(b, *plan, tokens,
+                      arith::MulIOp::create(b, batch, e.index(config.kvHeads)));
   Value splits = arith::MaxUIOp::create(
       b, arith::CeilDivUIOp::create(b, tokens, splitTokens), e.index(1));
   Value qHeads = e.index(config.qHeads), headDim = e.index(config.headDim);

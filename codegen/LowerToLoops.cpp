@@ -77,8 +77,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       op->erase();
     }
     if (target != "host" && target != "nvptx") {
-      root->emitError("unknown target '") << target
-                                          << "', expected host or nvptx";
+      root->emitError("unknown target '")
+          << target << "', expected host or nvptx";
       return signalPassFailure();
     }
     SmallVector<Operation *> ops;

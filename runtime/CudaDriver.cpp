@@ -61,24 +61,23 @@ std::shared_ptr<CudaDriver> CudaDriver::open(std::string &error) {
     return nullptr;
   }
   KernelApi &k = d.kernels;
-  d.hasKernelApi =
-      d.resolve(k.moduleLoadData, "cuModuleLoadData") &&
-      d.resolve(k.moduleUnload, "cuModuleUnload") &&
-      d.resolve(k.moduleGetFunction, "cuModuleGetFunction") &&
-      d.resolve(k.launchKernel, "cuLaunchKernel") &&
-      d.resolve(k.streamCreate, "cuStreamCreate") &&
-      d.resolve(k.streamDestroy, "cuStreamDestroy_v2") &&
-      d.resolve(k.streamSynchronize, "cuStreamSynchronize") &&
-      d.resolve(k.streamWaitEvent, "cuStreamWaitEvent") &&
-      d.resolve(k.eventCreate, "cuEventCreate") &&
-      d.resolve(k.eventDestroy, "cuEventDestroy_v2") &&
-      d.resolve(k.eventRecord, "cuEventRecord") &&
-      d.resolve(k.eventSynchronize, "cuEventSynchronize") &&
-      d.resolve(k.memcpyAsync, "cuMemcpyAsync") &&
-      d.resolve(k.memsetD32Async, "cuMemsetD32Async") &&
-      d.resolve(k.memsetD16Async, "cuMemsetD16Async") &&
-      d.resolve(k.eventElapsedTime, "cuEventElapsedTime") &&
-      d.resolve(k.deviceGetAttribute, "cuDeviceGetAttribute");
+  d.hasKernelApi = d.resolve(k.moduleLoadData, "cuModuleLoadData") &&
+                   d.resolve(k.moduleUnload, "cuModuleUnload") &&
+                   d.resolve(k.moduleGetFunction, "cuModuleGetFunction") &&
+                   d.resolve(k.launchKernel, "cuLaunchKernel") &&
+                   d.resolve(k.streamCreate, "cuStreamCreate") &&
+                   d.resolve(k.streamDestroy, "cuStreamDestroy_v2") &&
+                   d.resolve(k.streamSynchronize, "cuStreamSynchronize") &&
+                   d.resolve(k.streamWaitEvent, "cuStreamWaitEvent") &&
+                   d.resolve(k.eventCreate, "cuEventCreate") &&
+                   d.resolve(k.eventDestroy, "cuEventDestroy_v2") &&
+                   d.resolve(k.eventRecord, "cuEventRecord") &&
+                   d.resolve(k.eventSynchronize, "cuEventSynchronize") &&
+                   d.resolve(k.memcpyAsync, "cuMemcpyAsync") &&
+                   d.resolve(k.memsetD32Async, "cuMemsetD32Async") &&
+                   d.resolve(k.memsetD16Async, "cuMemsetD16Async") &&
+                   d.resolve(k.eventElapsedTime, "cuEventElapsedTime") &&
+                   d.resolve(k.deviceGetAttribute, "cuDeviceGetAttribute");
   k.device = device;
   return driver;
 }

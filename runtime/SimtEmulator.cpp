@@ -2,10 +2,11 @@
 //
 // A block's threads are fibers scheduled round-robin on the calling thread,
 // switched by a few instructions on x86-64 (callee-saved registers and the
-// stack pointer; ucontext elsewhere, whose switches cost a system call). A barrier (block or warp) is a generation counter: a fiber
-// arrives, and yields until the last live member arrives and advances the
-// generation. Fibers that finish leave the count, so a barrier after an
-// early exit still releases. A full round without progress is a deadlock.
+// stack pointer; ucontext elsewhere, whose switches cost a system call). A
+// barrier (block or warp) is a generation counter: a fiber arrives, and yields
+// until the last live member arrives and advances the generation. Fibers that
+// finish leave the count, so a barrier after an early exit still releases. A
+// full round without progress is a deadlock.
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,8 +80,8 @@ struct Barrier {
 };
 
 struct Fiber {
-  ucontext_t context;  // without the fast switch
-  void *sp = nullptr;  // with it
+  ucontext_t context; // without the fast switch
+  void *sp = nullptr; // with it
   void *stack = nullptr;
   int64_t thread[3] = {0, 0, 0};
   int64_t linear = 0;
@@ -148,7 +149,8 @@ template <size_t N> void callN(void *twin, void **params) {
   callWords(twin, params, std::make_index_sequence<N>{});
 }
 template <size_t... N>
-constexpr std::array<Caller, sizeof...(N)> makeCallers(std::index_sequence<N...>) {
+constexpr std::array<Caller, sizeof...(N)>
+makeCallers(std::index_sequence<N...>) {
   return {&callN<N>...};
 }
 constexpr auto kCallers =
@@ -180,12 +182,13 @@ void fiberMain() {
 /// A fresh stack whose first switch "returns" into fiberEntry, with the
 /// stack aligned as at a function's entry.
 void *initialStack(void *stack) {
-  auto top = (reinterpret_cast<uintptr_t>(stack) + kStackBytes) & ~uintptr_t(15);
+  auto top =
+      (reinterpret_cast<uintptr_t>(stack) + kStackBytes) & ~uintptr_t(15);
   auto *slot = reinterpret_cast<uint64_t *>(top);
-  *--slot = 0;                                         // fiberEntry's return
-  *--slot = reinterpret_cast<uint64_t>(&fiberEntry);   // popped by ret
+  *--slot = 0;                                       // fiberEntry's return
+  *--slot = reinterpret_cast<uint64_t>(&fiberEntry); // popped by ret
   for (int i = 0; i < 6; ++i)
-    *--slot = 0;                                       // rbp, rbx, r12-r15
+    *--slot = 0; // rbp, rbx, r12-r15
   uint32_t control[2] = {0, 0};
   asm volatile("stmxcsr %0" : "=m"(control[0]));
   asm volatile("fnstcw %0" : "=m"(control[1]));
@@ -238,8 +241,8 @@ bool runBlock(Block &b) {
 
 } // namespace
 
-bool hgc::rt::emulateLaunch(void *twin, const LaunchShape &shape,
-                            void **params, size_t count, std::string &error) {
+bool hgc::rt::emulateLaunch(void *twin, const LaunchShape &shape, void **params,
+                            size_t count, std::string &error) {
   int64_t threads = 1;
   for (int d = 0; d < 3; ++d) {
     if (shape.grid[d] < 0 || shape.block[d] <= 0) {
@@ -254,8 +257,9 @@ bool hgc::rt::emulateLaunch(void *twin, const LaunchShape &shape,
     return false;
   }
   if (count > kMaxEmulatedParams) {
-    error = "kernel with " + std::to_string(count) + " parameter words (at most " +
-            std::to_string(kMaxEmulatedParams) + " emulated)";
+    error = "kernel with " + std::to_string(count) +
+            " parameter words (at most " + std::to_string(kMaxEmulatedParams) +
+            " emulated)";
     return false;
   }
   Block b;
@@ -333,8 +337,8 @@ int32_t hgc_emu_shuffle(int32_t value, int32_t offset, int32_t width,
     source = base + offset;
     break;
   }
-  int32_t result = source >= base && source < base + segment ? words[source]
-                                                             : value;
+  int32_t result =
+      source >= base && source < base + segment ? words[source] : value;
   // Nobody overwrites a word before every lane has read.
   arriveAndWait(active->warps[warp]);
   return result;

@@ -7,8 +7,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/Support/SourceMgr.h"
@@ -35,14 +35,15 @@ static std::vector<std::string> namesOf(ArrayAttr attrs, size_t count,
   return names;
 }
 
-FailureOr<shlo::ImportedProgram>
-shlo::importStablehloFile(MLIRContext *context, StringRef path) {
+FailureOr<shlo::ImportedProgram> shlo::importStablehloFile(MLIRContext *context,
+                                                           StringRef path) {
   context->loadDialect<ShloDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   std::string error;
   auto buffer = openInputFile(path, &error);
   if (!buffer)
-    return emitError(UnknownLoc::get(context)) << path << ": " << error, failure();
+    return emitError(UnknownLoc::get(context)) << path << ": " << error,
+           failure();
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, context);
   if (!module)

@@ -1,4 +1,5 @@
-//===- Importer.h - StableHLO text (JAX's export) to hgc's input -*- C++ -*-===//
+//===- Importer.h - StableHLO text (JAX's export) to hgc's input -*- C++
+//-*-===//
 //
 // Reads a StableHLO module in either print form (`jax.jit(f).lower(...)
 // .as_text()`, or the generic form of `compiler_ir('stablehlo')`), checks

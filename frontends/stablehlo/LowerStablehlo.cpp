@@ -31,18 +31,24 @@ using namespace mlir::hgc::shlo;
 
 namespace {
 
-Type elementOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+Type elementOf(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
 
 /// Integers are signless in arith; StableHLO's unsigned types are not
 /// imported (JAX's attention programs use signed and boolean integers).
 LogicalResult checkElementType(Operation *op) {
-  for (Type type : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+  for (Type type :
+       llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
     Type element = getElementTypeOrSelf(type);
-    if (auto integer = dyn_cast<IntegerType>(element); integer && !integer.isSignless())
+    if (auto integer = dyn_cast<IntegerType>(element);
+        integer && !integer.isSignless())
       return op->emitOpError("has element type ")
-             << element << ", which hgc does not import (signless integers only)";
+             << element
+             << ", which hgc does not import (signless integers only)";
     if (isa<ComplexType>(element))
-      return op->emitOpError("has a complex element type, which hgc does not import");
+      return op->emitOpError(
+          "has a complex element type, which hgc does not import");
   }
   return success();
 }
@@ -135,8 +141,10 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
   };
   return llvm::TypeSwitch<Operation *, Value>(op)
       .Case([&](AddOp) { return binary(arith::AddFOp(), arith::AddIOp()); })
-      .Case([&](SubtractOp) { return binary(arith::SubFOp(), arith::SubIOp()); })
-      .Case([&](MultiplyOp) { return binary(arith::MulFOp(), arith::MulIOp()); })
+      .Case(
+          [&](SubtractOp) { return binary(arith::SubFOp(), arith::SubIOp()); })
+      .Case(
+          [&](MultiplyOp) { return binary(arith::MulFOp(), arith::MulIOp()); })
       .Case([&](DivideOp) { return binary(arith::DivFOp(), arith::DivSIOp()); })
       .Case([&](MaximumOp) {
         return binary(arith::MaximumFOp(), arith::MaxSIOp());
@@ -155,16 +163,19 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
       .Case([&](OrOp) -> Value {
         return arith::OrIOp::create(b, loc, args[0], args[1]);
       })
-      .Case([&](ExpOp) -> Value { return math::ExpOp::create(b, loc, args[0]); })
-      .Case([&](LogOp) -> Value { return math::LogOp::create(b, loc, args[0]); })
+      .Case(
+          [&](ExpOp) -> Value { return math::ExpOp::create(b, loc, args[0]); })
+      .Case(
+          [&](LogOp) -> Value { return math::LogOp::create(b, loc, args[0]); })
       .Case([&](TanhOp) -> Value {
         return math::TanhOp::create(b, loc, args[0]);
       })
       .Case([&](LogisticOp) -> Value {
         // 1 / (1 + exp(-x))
-        Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1));
-        Value e = math::ExpOp::create(b, loc,
-                                      arith::NegFOp::create(b, loc, args[0]));
+        Value one =
+            arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1));
+        Value e =
+            math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, args[0]));
         return arith::DivFOp::create(b, loc, one,
                                      arith::AddFOp::create(b, loc, one, e));
       })
@@ -174,7 +185,9 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
         Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
         return arith::SubIOp::create(b, loc, zero, args[0]);
       })
-      .Case([&](SqrtOp) -> Value { return math::SqrtOp::create(b, loc, args[0]); })
+      .Case([&](SqrtOp) -> Value {
+        return math::SqrtOp::create(b, loc, args[0]);
+      })
       .Case([&](RsqrtOp) -> Value {
         return math::RsqrtOp::create(b, loc, args[0]);
       })
@@ -185,8 +198,9 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
       })
       .Case([&](NotOp) -> Value {
         Value ones = arith::ConstantOp::create(
-            b, loc, b.getIntegerAttr(element, APInt::getAllOnes(
-                                                  element.getIntOrFloatBitWidth())));
+            b, loc,
+            b.getIntegerAttr(
+                element, APInt::getAllOnes(element.getIntOrFloatBitWidth())));
         return arith::XOrIOp::create(b, loc, args[0], ones);
       })
       .Case([&](ConvertOp) { return convertScalar(b, loc, args[0], result); })
@@ -199,9 +213,8 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
           return arith::CmpFOp::create(
               b, loc, floatPredicate(compare.getComparisonDirection()), args[0],
               args[1]);
-        bool isUnsigned =
-            operand.isInteger(1) ||
-            compare.getCompareType() == ComparisonType::UNSIGNED;
+        bool isUnsigned = operand.isInteger(1) ||
+                          compare.getCompareType() == ComparisonType::UNSIGNED;
         return arith::CmpIOp::create(
             b, loc,
             integerPredicate(compare.getComparisonDirection(), isUnsigned),
@@ -211,7 +224,8 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
 }
 
 Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type) {
-  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                 type.getElementType());
 }
 
 /// linalg.generic over `resultType`'s shape with identity maps (rank-0
@@ -229,11 +243,12 @@ FailureOr<Value> lowerElementwise(OpBuilder &b, Operation *op) {
                        : AffineMap::getMultiDimIdentityMap(rank, context));
   }
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
   bool failedBody = false;
   auto generic = linalg::GenericOp::create(
-      b, loc, resultType, op->getOperands(), emptyLike(b, loc, resultType), maps,
-      iterators, [&](OpBuilder &nested, Location, ValueRange args) {
+      b, loc, resultType, op->getOperands(), emptyLike(b, loc, resultType),
+      maps, iterators, [&](OpBuilder &nested, Location, ValueRange args) {
         Value v = emitScalar(nested, op, args.drop_back(),
                              resultType.getElementType());
         if (!v) {
@@ -262,7 +277,8 @@ FailureOr<Value> lowerBroadcast(OpBuilder &b, BroadcastInDimOp op) {
   SmallVector<AffineMap> maps = {
       AffineMap::get(rank, 0, exprs, context),
       AffineMap::getMultiDimIdentityMap(rank, context)};
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
   Location loc = op.getLoc();
   return linalg::GenericOp::create(
              b, loc, to, ValueRange{op.getOperand()}, emptyLike(b, loc, to),
@@ -279,13 +295,14 @@ FailureOr<Value> lowerIota(OpBuilder &b, IotaOp op) {
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = {
       AffineMap::getMultiDimIdentityMap(rank, b.getContext())};
-  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, type, ValueRange{}, emptyLike(b, loc, type), maps,
              iterators,
              [&](OpBuilder &nested, Location, ValueRange) {
-               Value i = linalg::IndexOp::create(nested, loc,
-                                                 op.getIotaDimension());
+               Value i =
+                   linalg::IndexOp::create(nested, loc, op.getIotaDimension());
                Type element = type.getElementType();
                Value v = arith::IndexCastOp::create(nested, loc,
                                                     nested.getI64Type(), i);
@@ -344,31 +361,27 @@ FailureOr<Value> lowerDotGeneral(OpBuilder &b, DotGeneralOp op) {
   auto accType = RankedTensorType::get(resultType.getShape(), accumulator);
   Location loc = op.getLoc();
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accumulator));
-  Value init =
-      linalg::FillOp::create(b, loc, zero, emptyLike(b, loc, accType))
-          .getResult(0);
+  Value init = linalg::FillOp::create(b, loc, zero, emptyLike(b, loc, accType))
+                   .getResult(0);
   bool isFloat = isa<FloatType>(accumulator);
-  Value sum = linalg::GenericOp::create(
-                  b, loc, accType, ValueRange{op.getLhs(), op.getRhs()}, init,
-                  maps, iterators,
-                  [&](OpBuilder &nested, Location, ValueRange args) {
-                    Value x = convertScalar(nested, loc, args[0], accumulator);
-                    Value y = convertScalar(nested, loc, args[1], accumulator);
-                    Value product =
-                        isFloat ? arith::MulFOp::create(nested, loc, x, y)
-                                      .getResult()
-                                : arith::MulIOp::create(nested, loc, x, y)
-                                      .getResult();
-                    Value next =
-                        isFloat ? arith::AddFOp::create(nested, loc, args[2],
-                                                        product)
-                                      .getResult()
-                                : arith::AddIOp::create(nested, loc, args[2],
-                                                        product)
-                                      .getResult();
-                    linalg::YieldOp::create(nested, loc, next);
-                  })
-                  .getResult(0);
+  Value sum =
+      linalg::GenericOp::create(
+          b, loc, accType, ValueRange{op.getLhs(), op.getRhs()}, init, maps,
+          iterators,
+          [&](OpBuilder &nested, Location, ValueRange args) {
+            Value x = convertScalar(nested, loc, args[0], accumulator);
+            Value y = convertScalar(nested, loc, args[1], accumulator);
+            Value product =
+                isFloat ? arith::MulFOp::create(nested, loc, x, y).getResult()
+                        : arith::MulIOp::create(nested, loc, x, y).getResult();
+            Value next =
+                isFloat ? arith::AddFOp::create(nested, loc, args[2], product)
+                              .getResult()
+                        : arith::AddIOp::create(nested, loc, args[2], product)
+                              .getResult();
+            linalg::YieldOp::create(nested, loc, next);
+          })
+          .getResult(0);
   if (accumulator == element)
     return sum;
   SmallVector<AffineMap> identity(
@@ -394,15 +407,14 @@ FailureOr<Value> lowerReduce(OpBuilder &b, ReduceOp op) {
   auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
   Value initScalar =
       tensor::ExtractOp::create(b, loc, op.getInitValues()[0], ValueRange{});
-  Value init = linalg::FillOp::create(b, loc, initScalar,
-                                      emptyLike(b, loc, resultType))
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(b, loc, initScalar, emptyLike(b, loc, resultType))
+          .getResult(0);
   Block &body = op.getBody().front();
   LogicalResult bodyResult = success();
   auto reduce = linalg::ReduceOp::create(
       b, loc, ValueRange{op.getInputs()[0]}, ValueRange{init},
-      op.getDimensions(),
-      [&](OpBuilder &nested, Location, ValueRange args) {
+      op.getDimensions(), [&](OpBuilder &nested, Location, ValueRange args) {
         // linalg's (element, accumulator); the reducer's (accumulator,
         // element), each a rank-0 tensor there, a scalar here.
         IRMapping scalars;

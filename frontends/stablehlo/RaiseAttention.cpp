@@ -134,19 +134,22 @@ SmallVector<int> resultLabels(DotGeneralOp dot, ArrayRef<int> lhs,
   auto free = [&](ArrayRef<int> operand, ArrayRef<int64_t> batching,
                   ArrayRef<int64_t> contracting) {
     for (int64_t d = 0; d < int64_t(operand.size()); ++d)
-      if (!llvm::is_contained(batching, d) && !llvm::is_contained(contracting, d))
+      if (!llvm::is_contained(batching, d) &&
+          !llvm::is_contained(contracting, d))
         labels.push_back(operand[d]);
   };
-  free(lhs, dims.getLhsBatchingDimensions(), dims.getLhsContractingDimensions());
-  free(rhs, dims.getRhsBatchingDimensions(), dims.getRhsContractingDimensions());
+  free(lhs, dims.getLhsBatchingDimensions(),
+       dims.getLhsContractingDimensions());
+  free(rhs, dims.getRhsBatchingDimensions(),
+       dims.getRhsContractingDimensions());
   return labels;
 }
 
 /// Operand labels for `dot`: `lhs`/`rhs` are filled from a role per axis.
 struct Mask {
-  Value value;            // on the logits' shape at its op
+  Value value; // on the logits' shape at its op
   SmallVector<int> labels;
-  bool isSelect;          // select(pred, S, fill) vs S + bias
+  bool isSelect; // select(pred, S, fill) vs S + bias
   double fill;
 };
 
@@ -230,7 +233,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     if (qkDims.getLhsContractingDimensions().size() != 1)
       return rewriter.notifyMatchFailure(qk, "not one contracted head dim");
     auto placeholder = [](Value v) {
-      return SmallVector<int>(cast<RankedTensorType>(v.getType()).getRank(), -1);
+      return SmallVector<int>(cast<RankedTensorType>(v.getType()).getRank(),
+                              -1);
     };
     // Provisional labels: a unique id per axis (lhs i -> i, rhs j -> 100+j).
     SmallVector<int> lhsIds = placeholder(qk.getLhs()),
@@ -248,9 +252,11 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
           permuted.push_back(labels[p]);
         labels = permuted;
       }
-      if (mask && (op->getOperand(0) == mask->value ||
-                   (op->getNumOperands() > 1 && op->getOperand(1) == mask->value) ||
-                   (isa<shlo::SelectOp>(op) && cast<shlo::SelectOp>(op).getPred() == mask->value)))
+      if (mask &&
+          (op->getOperand(0) == mask->value ||
+           (op->getNumOperands() > 1 && op->getOperand(1) == mask->value) ||
+           (isa<shlo::SelectOp>(op) &&
+            cast<shlo::SelectOp>(op).getPred() == mask->value)))
         mask->labels = labels;
     }
     int keyId = labels[softmax->axis];
@@ -281,7 +287,9 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
 
     // Roles by provisional id.
     llvm::DenseMap<int, Role> role;
-    auto idOf = [&](bool lhs, int64_t d) { return lhs ? int(d) : 100 + int(d); };
+    auto idOf = [&](bool lhs, int64_t d) {
+      return lhs ? int(d) : 100 + int(d);
+    };
     bool qIsLhs = keyOnRhs;
     // Two batch axes: (batch, KV head); one: batch only. Both operands'
     // ids of a batch pair get the role (the result is labelled by the lhs).
@@ -294,8 +302,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     // and the GQA group.
     int64_t queryAxis = qFree.front(), groupAxis = -1;
     if (qFree.size() == 2) {
-      bool secondIsQuery = qType.getDimSize(qFree[1]) == 1 &&
-                           qType.getDimSize(qFree[0]) != 1;
+      bool secondIsQuery =
+          qType.getDimSize(qFree[1]) == 1 && qType.getDimSize(qFree[0]) != 1;
       queryAxis = secondIsQuery ? qFree[1] : qFree[0];
       groupAxis = secondIsQuery ? qFree[0] : qFree[1];
       role[idOf(qIsLhs, groupAxis)] = Group;
@@ -306,10 +314,12 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     // P x V: P's contracted axis is the key axis, V's batch axes pair with
     // P's batch axes, V has one free axis (the value dim).
     DotDimensionNumbersAttr pvDims = pv.getDotDimensionNumbers();
-    ArrayRef<int64_t> pContract = pSide == 0 ? pvDims.getLhsContractingDimensions()
-                                             : pvDims.getRhsContractingDimensions();
-    ArrayRef<int64_t> vContract = pSide == 0 ? pvDims.getRhsContractingDimensions()
-                                             : pvDims.getLhsContractingDimensions();
+    ArrayRef<int64_t> pContract = pSide == 0
+                                      ? pvDims.getLhsContractingDimensions()
+                                      : pvDims.getRhsContractingDimensions();
+    ArrayRef<int64_t> vContract = pSide == 0
+                                      ? pvDims.getRhsContractingDimensions()
+                                      : pvDims.getLhsContractingDimensions();
     ArrayRef<int64_t> pBatch = pSide == 0 ? pvDims.getLhsBatchingDimensions()
                                           : pvDims.getRhsBatchingDimensions();
     ArrayRef<int64_t> vBatch = pSide == 0 ? pvDims.getRhsBatchingDimensions()
@@ -342,7 +352,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
 
     Type element = qType.getElementType();
     auto resultType = cast<RankedTensorType>(pv.getType());
-    if (kType.getElementType() != element || vType.getElementType() != element ||
+    if (kType.getElementType() != element ||
+        vType.getElementType() != element ||
         resultType.getElementType() != element)
       return rewriter.notifyMatchFailure(pv, "mixed element types");
 
@@ -359,8 +370,7 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     // Every axis must have its own role among those its operand may have.
     auto arrangeable = [](ArrayRef<Role> roles, ArrayRef<Role> want) {
       for (auto [i, r] : llvm::enumerate(roles))
-        if (!llvm::is_contained(want, r) ||
-            llvm::count(roles, r) != 1)
+        if (!llvm::is_contained(want, r) || llvm::count(roles, r) != 1)
           return false;
       return true;
     };
@@ -428,7 +438,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
       SmallVector<int64_t> permuted;
       for (int64_t p : permutation)
         permuted.push_back(type.getDimSize(p));
-      auto permutedType = RankedTensorType::get(permuted, type.getElementType());
+      auto permutedType =
+          RankedTensorType::get(permuted, type.getElementType());
       Value t = x;
       if (!llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
         t = TransposeOp::create(rewriter, loc, permutedType, x,
@@ -444,7 +455,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
     rewriter.setInsertionPoint(pv);
     Value query = arrange(q, qRoles, {Batch, KvHead, Group, Query, HeadDim},
                           {b, hkv * g, t, d});
-    Value key = arrange(k, kRoles, {Batch, KvHead, Key, HeadDim}, {b, hkv, s, d});
+    Value key =
+        arrange(k, kRoles, {Batch, KvHead, Key, HeadDim}, {b, hkv, s, d});
     Value value =
         arrange(v, vRoles, {Batch, KvHead, Key, ValueDim}, {b, hkv, s, dv});
     Value bias;
@@ -459,7 +471,8 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
         auto splat = [&](double x) -> Value {
           Value c = ConstantOp::create(
               rewriter, loc, scalar,
-              DenseElementsAttr::get(scalar, rewriter.getFloatAttr(element, x)));
+              DenseElementsAttr::get(scalar,
+                                     rewriter.getFloatAttr(element, x)));
           return BroadcastInDimOp::create(rewriter, loc, biasType, c,
                                           rewriter.getDenseI64ArrayAttr({}));
         };
@@ -467,7 +480,7 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
         if (!element.isF32() && !element.isBF16())
           fill = std::max(fill, -6.0e4); // f16's range
         m = shlo::SelectOp::create(rewriter, loc, biasType, m, splat(0.0),
-                             splat(fill));
+                                   splat(fill));
       } else if (maskType.getElementType() != element) {
         m = ConvertOp::create(
             rewriter, loc, RankedTensorType::get(maskType.getShape(), element),
@@ -483,9 +496,9 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
         rewriter.getF32FloatAttr(scale), rewriter.getBoolAttr(false),
         rewriter.getF32FloatAttr(0.0f), rewriter.getI64IntegerAttr(0),
         IntegerAttr());
-    Value grouped = ReshapeOp::create(
-        rewriter, loc, RankedTensorType::get(split, element),
-        attention.getOutput());
+    Value grouped =
+        ReshapeOp::create(rewriter, loc, RankedTensorType::get(split, element),
+                          attention.getOutput());
     Value result = grouped;
     if (!llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
       result = TransposeOp::create(

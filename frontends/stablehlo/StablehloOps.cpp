@@ -34,8 +34,9 @@ static void printIntegerList(AsmPrinter &printer, ArrayRef<int64_t> values);
 
 namespace {
 /// `<key = value, ...>` where `parseValue(key)` reads each value.
-ParseResult parseFields(AsmParser &parser,
-                        function_ref<ParseResult(StringRef, SMLoc)> parseValue) {
+ParseResult
+parseFields(AsmParser &parser,
+            function_ref<ParseResult(StringRef, SMLoc)> parseValue) {
   if (parser.parseLess())
     return failure();
   if (succeeded(parser.parseOptionalGreater()))
@@ -274,8 +275,8 @@ void mlir::hgc::shlo::printElementwise(OpAsmPrinter &printer, Operation *op) {
   printer.printOptionalAttrDict(op->getAttrs());
   printer << " : ";
   Type result = op->getResult(0).getType();
-  bool same = llvm::all_of(op->getOperandTypes(),
-                           [&](Type t) { return t == result; });
+  bool same =
+      llvm::all_of(op->getOperandTypes(), [&](Type t) { return t == result; });
   if (same) {
     printer << result;
     return;
@@ -300,10 +301,9 @@ LogicalResult mlir::hgc::shlo::verifyElementwise(Operation *op) {
              << i << " of shape " << type << " does not match the result "
              << result;
   }
-  if (isa<SelectOp>(op) &&
-      !cast<RankedTensorType>(op->getOperand(0).getType())
-           .getElementType()
-           .isInteger(1))
+  if (isa<SelectOp>(op) && !cast<RankedTensorType>(op->getOperand(0).getType())
+                                .getElementType()
+                                .isInteger(1))
     return op->emitOpError("predicate must be a tensor of i1");
   return success();
 }
@@ -611,16 +611,18 @@ LogicalResult DotGeneralOp::verify() {
   auto result = cast<RankedTensorType>(getType());
   DotDimensionNumbersAttr dims = getDotDimensionNumbers();
   auto check = [&](ArrayRef<int64_t> list, RankedTensorType type,
-                   StringRef what, SmallVectorImpl<bool> &used) -> LogicalResult {
+                   StringRef what,
+                   SmallVectorImpl<bool> &used) -> LogicalResult {
     for (int64_t d : list) {
       if (d < 0 || d >= type.getRank() || used[d])
-        return emitOpError(what) << " dimension " << d << " is invalid for "
-                                 << type;
+        return emitOpError(what)
+               << " dimension " << d << " is invalid for " << type;
       used[d] = true;
     }
     return success();
   };
-  SmallVector<bool> lhsUsed(lhs.getRank(), false), rhsUsed(rhs.getRank(), false);
+  SmallVector<bool> lhsUsed(lhs.getRank(), false),
+      rhsUsed(rhs.getRank(), false);
   if (failed(check(dims.getLhsBatchingDimensions(), lhs, "lhs batching",
                    lhsUsed)) ||
       failed(check(dims.getRhsBatchingDimensions(), rhs, "rhs batching",
@@ -698,8 +700,7 @@ ParseResult ReduceOp::parse(OpAsmParser &parser, OperationState &result) {
   if (parser.parseKeyword("across") || parser.parseKeyword("dimensions") ||
       parser.parseEqual() || parseIntegerList(parser, dimensions) ||
       parser.parseOptionalAttrDict(result.attributes) || parser.parseColon() ||
-      parseFunctionalType(parser, 2 * inputs.size(), operandTypes,
-                          resultTypes))
+      parseFunctionalType(parser, 2 * inputs.size(), operandTypes, resultTypes))
     return failure();
   SmallVector<OpAsmParser::UnresolvedOperand> all(inputs);
   all.append(inits);
@@ -712,8 +713,7 @@ ParseResult ReduceOp::parse(OpAsmParser &parser, OperationState &result) {
   size_t n = inputs.size();
   if (applied) {
     if (n != 1)
-      return parser.emitError(appliedLoc,
-                              "`applies` needs a single input");
+      return parser.emitError(appliedLoc, "`applies` needs a single input");
     Type scalar = operandTypes[1];
     OpBuilder builder(parser.getContext());
     Location at = result.location;
@@ -758,7 +758,8 @@ void ReduceOp::print(OpAsmPrinter &printer) {
   if (n == 1 && block.getOperations().size() == 2) {
     Operation &first = block.front();
     auto ret = dyn_cast<ReturnOp>(block.back());
-    if (first.getNumOperands() == 2 && first.getOperand(0) == block.getArgument(0) &&
+    if (first.getNumOperands() == 2 &&
+        first.getOperand(0) == block.getArgument(0) &&
         first.getOperand(1) == block.getArgument(1) && ret &&
         ret->getNumOperands() == 1 && ret->getOperand(0) == first.getResult(0))
       single = &first;
@@ -795,15 +796,15 @@ LogicalResult ReduceOp::verify() {
   auto first = cast<RankedTensorType>(getInputs()[0].getType());
   for (int64_t d : getDimensions())
     if (d < 0 || d >= first.getRank())
-      return emitOpError("dimension ") << d << " is outside rank "
-                                       << first.getRank();
+      return emitOpError("dimension ")
+             << d << " is outside rank " << first.getRank();
   for (size_t i = 0; i < n; ++i) {
     auto input = cast<RankedTensorType>(getInputs()[i].getType());
     auto init = cast<RankedTensorType>(getInitValues()[i].getType());
     auto result = cast<RankedTensorType>(getResults()[i].getType());
     if (init.getRank() != 0 || init.getElementType() != input.getElementType())
-      return emitOpError("init value #") << i << " must be a scalar tensor of "
-                                         << input.getElementType();
+      return emitOpError("init value #")
+             << i << " must be a scalar tensor of " << input.getElementType();
     SmallVector<int64_t> kept;
     for (int64_t d = 0; d < input.getRank(); ++d)
       if (!llvm::is_contained(getDimensions(), d))
@@ -827,8 +828,7 @@ ParseResult ReturnOp::parse(OpAsmParser &parser, OperationState &result) {
   if (parser.parseOperandList(operands) ||
       parser.parseOptionalAttrDict(result.attributes))
     return failure();
-  if (!operands.empty() &&
-      (parser.parseColon() || parser.parseTypeList(types)))
+  if (!operands.empty() && (parser.parseColon() || parser.parseTypeList(types)))
     return failure();
   return parser.resolveOperands(operands, types, loc, result.operands);
 }

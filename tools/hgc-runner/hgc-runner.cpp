@@ -151,9 +151,9 @@ int main(int argc, char **argv) {
     auto start = std::chrono::steady_clock::now();
     if (llvm::Error error = (*program)->run(arrays, outputs))
       fail(llvm::toString(std::move(error)));
-    runSeconds.push_back(std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count());
+    runSeconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
     double seconds = 0;
     hgc_rt_gpu_kernel_time(&seconds, &launches);
     kernelSeconds.push_back(seconds);

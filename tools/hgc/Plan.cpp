@@ -79,13 +79,12 @@ void printKernel(DecodeAttentionOp op, int64_t tokens,
       gpu_kernels::splitTokensFor(*plan, tokens, batch * config.kvHeads);
   int64_t splits = std::max<int64_t>(1, llvm::divideCeil(tokens, splitTokens));
   int64_t bytes = config.kvElement.getIntOrFloatBitWidth() / 8;
-  os << "grid (" << splits << ", " << config.kvHeads << ", " << batch
-     << ") x " << plan->threads() << " threads ("
-     << plan->warps << " warps x " << plan->headsPerWarp << " q heads), "
-     << plan->vectorElements * bytes << "-byte loads, " << plan->lanesPerToken
-     << " lanes per row, tiles of " << plan->tileTokens << " tokens ("
-     << bytesText(plan->sharedBytes) << " shared), splits of " << splitTokens
-     << " tokens\n";
+  os << "grid (" << splits << ", " << config.kvHeads << ", " << batch << ") x "
+     << plan->threads() << " threads (" << plan->warps << " warps x "
+     << plan->headsPerWarp << " q heads), " << plan->vectorElements * bytes
+     << "-byte loads, " << plan->lanesPerToken << " lanes per row, tiles of "
+     << plan->tileTokens << " tokens (" << bytesText(plan->sharedBytes)
+     << " shared), splits of " << splitTokens << " tokens\n";
 }
 
 void printDecode(DecodeAttentionOp op, const TargetOptions &target,

@@ -106,11 +106,12 @@ static cl::opt<std::string>
     chip("chip", cl::init(hgc::TargetOptions{}.chip),
          cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"),
          HGC_ALL_SUBCOMMANDS, cl::cat(targetCategory));
-static cl::opt<std::string> emit("emit", cl::init("mlir"),
-                                 cl::desc("mlir (after hgc's passes), llvm "
-                                          "(LLVM IR), obj (object file), ptx "
-                                          "(the device kernels, --target nvptx)"),
-                                 cl::sub(compileCommand));
+static cl::opt<std::string>
+    emit("emit", cl::init("mlir"),
+         cl::desc("mlir (after hgc's passes), llvm "
+                  "(LLVM IR), obj (object file), ptx "
+                  "(the device kernels, --target nvptx)"),
+         cl::sub(compileCommand));
 static cl::opt<std::string>
     cpu("cpu", cl::init("native"),
         cl::desc("CPU the object file is tuned for (--emit obj): native "
@@ -310,7 +311,8 @@ std::string fileNameFor(StringRef output) {
 
 /// Runs `module`'s @main on `arrays` for the options' placement and target
 /// and writes each result as DIR/NAME.npy.
-int runAndWrite(OwningOpRef<ModuleOp> module, std::vector<hgc::NpyArray> &arrays,
+int runAndWrite(OwningOpRef<ModuleOp> module,
+                std::vector<hgc::NpyArray> &arrays,
                 const std::vector<std::string> &outputNames,
                 const hgc::TargetOptions &lowering,
                 std::chrono::steady_clock::time_point start) {
@@ -357,8 +359,8 @@ int runStablehlo(MLIRContext &context) {
     if (path.empty())
       fail("--input '" + spec + "' is not NAME=FILE.npy");
     if (!llvm::is_contained(program->inputNames, name.str()))
-      fail(modelPath + ": @main has no argument '" + name + "' (arguments: " +
-           names + ")");
+      fail(modelPath + ": @main has no argument '" + name +
+           "' (arguments: " + names + ")");
     byName[name] = path.str();
   }
   auto main = program->module->lookupSymbol<func::FuncOp>("main");
@@ -369,7 +371,8 @@ int runStablehlo(MLIRContext &context) {
     if (path == byName.end()) {
       std::string text;
       llvm::raw_string_ostream(text) << type;
-      fail(modelPath + ": missing --input " + name + "=FILE.npy (" + text + ")");
+      fail(modelPath + ": missing --input " + name + "=FILE.npy (" + text +
+           ")");
     }
     llvm::Expected<hgc::NpyArray> array =
         hgc::readInput(name, type, path->second);
@@ -472,9 +475,8 @@ int compileModel(MLIRContext &context) {
     output.keep();
     return 0;
   }
-  runPasses(*module, [&](PassManager &pm) {
-    hgc::buildLoweringPipeline(pm, lowering);
-  });
+  runPasses(*module,
+            [&](PassManager &pm) { hgc::buildLoweringPipeline(pm, lowering); });
   if (emit == "ptx") {
     std::string ptx = hgc::collectPtx(*module);
     if (ptx.empty())

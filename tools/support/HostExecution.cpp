@@ -82,7 +82,7 @@ llvm::Error hgc::checkInput(StringRef name, Type type, const NpyArray &array) {
 }
 
 llvm::Expected<hgc::NpyArray> hgc::readInput(StringRef name, Type type,
-                                              StringRef path) {
+                                             StringRef path) {
   llvm::Expected<NpyArray> array = readNpy(path);
   if (!array)
     return array.takeError();
@@ -146,7 +146,7 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry,
                                                /*sizeLevel=*/0, nullptr);
   options.transformer = transformer;
   SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME,
-                                      HGC_RUNTIME_LIBRARY};
+                                       HGC_RUNTIME_LIBRARY};
   options.sharedLibPaths = sharedLibs;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
@@ -236,8 +236,7 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
 
 llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
                            std::vector<NpyArray> &inputs,
-                           std::vector<NpyArray> &outputs,
-                           HostTimings *timings,
+                           std::vector<NpyArray> &outputs, HostTimings *timings,
                            const TargetOptions &target) {
   auto start = std::chrono::steady_clock::now();
   auto program = HostProgram::compile(module, entry, target);

@@ -103,11 +103,12 @@ TEST_F(EmulatedGpu, MissingTwinAndBadLaunchAreErrors) {
   EXPECT_NE(std::string(error).find("__hgc_emu_absent"), std::string::npos);
   EXPECT_EQ(hgc_rt_gpu_take_error(), nullptr) << "an error is taken once";
   void *function = mgpuModuleGetFunction(module, "scale");
-  mgpuLaunchKernel(function, 1, 1, 1, 4096, 1, 1, 0, nullptr, nullptr,
-                   nullptr, 0);
+  mgpuLaunchKernel(function, 1, 1, 1, 4096, 1, 1, 0, nullptr, nullptr, nullptr,
+                   0);
   error = hgc_rt_gpu_take_error();
   ASSERT_NE(error, nullptr);
-  EXPECT_NE(std::string(error).find("4096 threads"), std::string::npos) << error;
+  EXPECT_NE(std::string(error).find("4096 threads"), std::string::npos)
+      << error;
   mgpuModuleUnload(module);
 }
 

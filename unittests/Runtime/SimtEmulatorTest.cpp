@@ -30,15 +30,16 @@ bool launch(void *twin, LaunchShape shape, std::vector<void *> words,
 
 int64_t linearThread() {
   return hgc_emu_thread_id(0) +
-         hgc_emu_block_dim(0) *
-             (hgc_emu_thread_id(1) + hgc_emu_block_dim(1) * hgc_emu_thread_id(2));
+         hgc_emu_block_dim(0) * (hgc_emu_thread_id(1) +
+                                 hgc_emu_block_dim(1) * hgc_emu_thread_id(2));
 }
 
 // Block-wide barrier: every thread sees every other thread's write.
 float sharedWords[1024];
 void rotateThroughShared(float *out) {
   int64_t t = linearThread();
-  int64_t n = hgc_emu_block_dim(0) * hgc_emu_block_dim(1) * hgc_emu_block_dim(2);
+  int64_t n =
+      hgc_emu_block_dim(0) * hgc_emu_block_dim(1) * hgc_emu_block_dim(2);
   sharedWords[t] = float(t);
   hgc_emu_barrier();
   float next = sharedWords[(t + 1) % n];
@@ -70,12 +71,12 @@ void shuffleAll(int32_t *out) {
   int64_t t = linearThread();
   int32_t lane = int32_t(t % 32), value = int32_t(100 * (t / 32) + lane);
   int32_t *row = out + t * 6;
-  row[0] = hgc_emu_shuffle(value, 5, 32, 0);  // xor
-  row[1] = hgc_emu_shuffle(value, 3, 32, 1);  // down
-  row[2] = hgc_emu_shuffle(value, 3, 32, 2);  // up
-  row[3] = hgc_emu_shuffle(value, 7, 32, 3);  // idx
-  row[4] = hgc_emu_shuffle(value, 2, 8, 1);   // down within 8 lanes
-  row[5] = hgc_emu_shuffle(value, 4, 8, 0);   // xor within 8 lanes
+  row[0] = hgc_emu_shuffle(value, 5, 32, 0); // xor
+  row[1] = hgc_emu_shuffle(value, 3, 32, 1); // down
+  row[2] = hgc_emu_shuffle(value, 3, 32, 2); // up
+  row[3] = hgc_emu_shuffle(value, 7, 32, 3); // idx
+  row[4] = hgc_emu_shuffle(value, 2, 8, 1);  // down within 8 lanes
+  row[5] = hgc_emu_shuffle(value, 4, 8, 0);  // xor within 8 lanes
 }
 
 TEST(SimtEmulator, ShuffleModesAndSegments) {
@@ -100,10 +101,12 @@ TEST(SimtEmulator, ShuffleModesAndSegments) {
 
 // Ids over a 3-D grid and block: every (block, thread) runs exactly once.
 void countIds(int32_t *seen) {
-  int64_t block = hgc_emu_block_id(0) +
-                  hgc_emu_grid_dim(0) *
-                      (hgc_emu_block_id(1) + hgc_emu_grid_dim(1) * hgc_emu_block_id(2));
-  int64_t threads = hgc_emu_block_dim(0) * hgc_emu_block_dim(1) * hgc_emu_block_dim(2);
+  int64_t block =
+      hgc_emu_block_id(0) +
+      hgc_emu_grid_dim(0) *
+          (hgc_emu_block_id(1) + hgc_emu_grid_dim(1) * hgc_emu_block_id(2));
+  int64_t threads =
+      hgc_emu_block_dim(0) * hgc_emu_block_dim(1) * hgc_emu_block_dim(2);
   ++seen[block * threads + linearThread()];
 }
 
@@ -111,8 +114,8 @@ TEST(SimtEmulator, EveryThreadOfEveryBlockOnce) {
   LaunchShape shape{{3, 2, 2}, {4, 2, 3}};
   std::vector<int32_t> seen(12 * 24, 0);
   std::string error;
-  ASSERT_TRUE(launch(reinterpret_cast<void *>(&countIds), shape, {seen.data()},
-                     error))
+  ASSERT_TRUE(
+      launch(reinterpret_cast<void *>(&countIds), shape, {seen.data()}, error))
       << error;
   for (int32_t count : seen)
     EXPECT_EQ(count, 1);
@@ -173,8 +176,8 @@ TEST(SimtEmulator, BadShapesAreReported) {
                       {{1, 1, 1}, {1, 1, 1}}, many, error));
   EXPECT_NE(error.find("parameter words"), std::string::npos) << error;
   // An empty grid runs nothing.
-  EXPECT_TRUE(launch(reinterpret_cast<void *>(&nothing),
-                     {{0, 1, 1}, {1, 1, 1}}, {}, error));
+  EXPECT_TRUE(launch(reinterpret_cast<void *>(&nothing), {{0, 1, 1}, {1, 1, 1}},
+                     {}, error));
 }
 
 } // namespace
