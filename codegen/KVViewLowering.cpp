@@ -122,6 +122,64 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
 }
 } // namespace
 
+/// Channel-wise key min/max of blocks of `block` tokens of each (sequence,
+/// KV head): the j-th tier token of sequence `bi` is `source(j, bi)` of
+/// `key`, which holds `tokens` tokens; the tier has `count(bi)` of them.
+std::pair<Value, Value>
+emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
+                 int64_t block, Value tokens,
+                 function_ref<Value(Value)> count,
+                 function_ref<Value(Value, Value)> source) {
+  ImplicitLocOpBuilder &b = e.b;
+  Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), headDim = e.dim(key, 3);
+  Value blockSize = e.index(block);
+  Type element = type.getElementType();
+  HeadDimLoop lanes(e, headDim, type.getDimSize(3));
+  // Summaries keep the keys' type: min/max of exact values are exact.
+  auto narrow = [&](Value wide) -> Value {
+    if (element.isF32())
+      return wide;
+    Type to =
+        lanes.vectorized ? Type(VectorType::get({kLanes}, element)) : element;
+    return arith::TruncFOp::create(b, to, wide);
+  };
+  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
+  Value keyMin = e.alloc(type, sizes), keyMax = e.alloc(type, sizes);
+  e.parallel({batch, kvHeads, width}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1], blk = row[2];
+    Value first = arith::MulIOp::create(b, blk, blockSize);
+    Value last = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, first, blockSize), count(bi));
+    // Blocks past a shorter sequence's end are never selected; zeros keep
+    // them defined.
+    Value empty = e.icmp(arith::CmpIPredicate::sge, first, last);
+    e.forLoop(e.index(0), headDim, {}, lanes.step(), [&](Value d, ValueRange) {
+      Value at =
+          arith::MinSIOp::create(b, source(first, bi),
+                                 arith::SubIOp::create(b, tokens, e.index(1)));
+      ValueRange seeds = e.ifThen(
+          arith::XOrIOp::create(
+              b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),
+          {lanes.zero(), lanes.zero()}, [&]() {
+            Value k0 = lanes.load(key, {bi, hk, at}, d);
+            return SmallVector<Value>{k0, k0};
+          });
+      ValueRange range = e.forLoop(
+          arith::AddIOp::create(b, first, e.index(1)), last,
+          {seeds[0], seeds[1]}, [&](Value j, ValueRange m) {
+            Value k = lanes.load(key, {bi, hk, source(j, bi)}, d);
+            return SmallVector<Value>{arith::MinimumFOp::create(b, m[0], k),
+                                      arith::MaximumFOp::create(b, m[1], k)};
+          });
+      SmallVector<Value> at4 = {bi, hk, blk};
+      lanes.store(narrow(range[0]), keyMin, at4, d);
+      lanes.store(narrow(range[1]), keyMax, at4, d);
+      return SmallVector<Value>{};
+    });
+  });
+  return {keyMin, keyMax};
+}
+
 //===----------------------------------------------------------------------===//
 // hgc.kv_view
 //===----------------------------------------------------------------------===//
@@ -201,8 +259,7 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   Emitter e{b};
   Value key = e.buffer(bind.getKey());
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
-  Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), tokens = e.dim(key, 2),
-        headDim = e.dim(key, 3);
+  Value batch = e.dim(key, 0), tokens = e.dim(key, 2);
   Value blockSize = e.index(block);
   auto blocksOf = [&](Value count) {
     return arith::CeilDivUIOp::create(b, count, blockSize).getResult();
@@ -224,51 +281,14 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   }
 
   RankedTensorType type = op.getKeyMin().getType();
-  Type element = type.getElementType();
-  HeadDimLoop lanes(e, headDim, type.getDimSize(3));
-  // Summaries keep the keys' type: min/max of exact values are exact.
-  auto narrow = [&](Value wide) -> Value {
-    if (element.isF32())
-      return wide;
-    Type to =
-        lanes.vectorized ? Type(VectorType::get({kLanes}, element)) : element;
-    return arith::TruncFOp::create(b, to, wide);
-  };
-  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
-  Value keyMin = e.alloc(type, sizes), keyMax = e.alloc(type, sizes);
-  e.parallel({batch, kvHeads, width}, [&](ValueRange row) {
-    Value bi = row[0], hk = row[1], blk = row[2];
-    Value n = e.validTokens(lengths, bi, tokens);
-    Value first = arith::MulIOp::create(b, blk, blockSize);
-    Value last = arith::MinSIOp::create(
-        b, arith::AddIOp::create(b, first, blockSize), tier->count(e, n));
-    // Blocks past a shorter sequence's end are never selected; zeros keep
-    // them defined.
-    Value empty = e.icmp(arith::CmpIPredicate::sge, first, last);
-    e.forLoop(e.index(0), headDim, {}, lanes.step(), [&](Value d, ValueRange) {
-      Value at =
-          arith::MinSIOp::create(b, tier->source(e, first, n),
-                                 arith::SubIOp::create(b, tokens, e.index(1)));
-      ValueRange seeds = e.ifThen(
-          arith::XOrIOp::create(
-              b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),
-          {lanes.zero(), lanes.zero()}, [&]() {
-            Value k0 = lanes.load(key, {bi, hk, at}, d);
-            return SmallVector<Value>{k0, k0};
-          });
-      ValueRange range = e.forLoop(
-          arith::AddIOp::create(b, first, e.index(1)), last,
-          {seeds[0], seeds[1]}, [&](Value j, ValueRange m) {
-            Value k = lanes.load(key, {bi, hk, tier->source(e, j, n)}, d);
-            return SmallVector<Value>{arith::MinimumFOp::create(b, m[0], k),
-                                      arith::MaximumFOp::create(b, m[1], k)};
-          });
-      SmallVector<Value> at4 = {bi, hk, blk};
-      lanes.store(narrow(range[0]), keyMin, at4, d);
-      lanes.store(narrow(range[1]), keyMax, at4, d);
-      return SmallVector<Value>{};
-    });
-  });
+  auto [keyMin, keyMax] = emitKeySummaries(
+      e, type, key, width, block, tokens,
+      [&](Value bi) {
+        return tier->count(e, e.validTokens(lengths, bi, tokens));
+      },
+      [&](Value j, Value bi) {
+        return tier->source(e, j, e.validTokens(lengths, bi, tokens));
+      });
   op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
   op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
   op.erase();

@@ -117,9 +117,14 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       else if (auto attention = dyn_cast<AttentionOp>(op))
         lowered = lowerAttention(attention);
       else if (auto summaries = dyn_cast<KVSummariesOp>(op))
-        lowered = lowerKVSummaries(summaries);
+        lowered = summaries.getCache().getDefiningOp<RuntimeKVOp>()
+                      ? lowerRuntimeKVSummaries(summaries)
+                      : lowerKVSummaries(summaries);
+      else if (auto view = cast<KVViewOp>(op);
+               view.getCache().getDefiningOp<RuntimeKVOp>())
+        lowered = lowerRuntimeKVView(view);
       else
-        lowered = lowerKVView(cast<KVViewOp>(op));
+        lowered = lowerKVView(view);
       if (failed(lowered))
         return signalPassFailure();
     }
@@ -143,9 +148,9 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     if (failed(applyOpPatternsGreedily(exps, std::move(patterns), config)))
       return signalPassFailure();
     // Bound caches are read only through the views lowered above.
-    root->walk([](BindKVOp op) {
-      if (op->use_empty())
-        op.erase();
+    root->walk([](Operation *op) {
+      if (isa<BindKVOp, RuntimeKVOp>(op) && op->use_empty())
+        op->erase();
     });
   }
 };

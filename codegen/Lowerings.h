@@ -30,6 +30,22 @@ LogicalResult lowerKVView(KVViewOp op);
 /// A tier's per-block key summaries of a cache bound over plain tensors.
 LogicalResult lowerKVSummaries(KVSummariesOp op);
 
+/// A tier's view of a cache the KV runtime owns (hgc.runtime_kv): calls of
+/// hgc-rt/compiled.h filling fresh buffers.
+LogicalResult lowerRuntimeKVView(KVViewOp op);
+/// Key summaries of a runtime cache's tier, computed from its view.
+LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op);
+
+struct Emitter;
+/// Channel-wise key min/max `type` of blocks of `block` tokens per
+/// (sequence, KV head), `width` blocks wide: the j-th tier token of sequence
+/// `bi` is token `source(j, bi)` of `key` (which holds `tokens`), and the
+/// tier has `count(bi)` of them.
+std::pair<Value, Value>
+emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
+                 int64_t block, Value tokens, function_ref<Value(Value)> count,
+                 function_ref<Value(Value, Value)> source);
+
 /// A dense partial over the device tier's view (what the GPU target runs).
 bool isDevicePartial(PartialAttentionOp op);
 /// The module's `gpu.module @hgc_kernels`, created on first use.

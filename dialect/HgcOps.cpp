@@ -355,6 +355,14 @@ LogicalResult verifyBlockSize(Operation *op, StringRef name, int64_t block) {
 }
 } // namespace
 
+LogicalResult RuntimeKVOp::verify() {
+  if (getSequences().getType().getRank() != 1)
+    return emitOpError("sequences must be one id per sequence [batch], got "
+                       "rank ")
+           << getSequences().getType().getRank();
+  return success();
+}
+
 LogicalResult BindKVOp::verify() {
   KVCacheType cache = getCache().getType();
   if (failed(verifyKVOfCache(getOperation(), getKey().getType(),

@@ -149,6 +149,32 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def Hgc_RuntimeKVOp : Hgc_Op<"runtime_kv", [Pure]> {
+  let summary = "one layer of a KV cache the hgc KV runtime owns";
+  let description = [{
+    The cache of layer `layer` of the runtime cache `handle` (an
+    `hgc_rt_kv_cache *` as an integer) for the batch of sequence ids
+    `sequences` `[batch]`. The runtime places its pages itself (sinks and
+    recent window on the device tier, the rest on the host); `hgc.kv_view` and
+    `hgc.kv_summaries` of it lower to the runtime's tier views
+    (`hgc-rt/compiled.h`). This is how the JIT's decode step reads KV it
+    never sees.
+
+    ```mlir
+    %cache = hgc.runtime_kv %handle[%seqs] layer %layer
+        : tensor<?xi64> -> !hgc.kv_cache<8x128xf16, page_size = 64>
+    ```
+  }];
+  let arguments = (ins I64:$handle, RankedTensorOf<[I64]>:$sequences,
+      I32:$layer);
+  let results = (outs Hgc_KVCacheType:$cache);
+  let assemblyFormat = [{
+    $handle `[` $sequences `]` `layer` $layer attr-dict `:` type($sequences)
+    `->` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Split level
 //===----------------------------------------------------------------------===//

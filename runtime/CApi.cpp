@@ -148,6 +148,14 @@ hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket) {
   return report(cache->impl->wait(ticket));
 }
 
+hgc_rt_status hgc_rt_kv_get_config(hgc_rt_kv_cache *cache,
+                                   hgc_rt_kv_config *config) {
+  if (!cache || !config)
+    return nullArgument("cache or config");
+  *config = cache->impl->getConfig();
+  return report(Result::ok());
+}
+
 hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
                                   hgc_rt_kv_stats *stats) {
   if (!cache || !stats)

@@ -52,6 +52,13 @@ public:
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
   Result wait(uint64_t ticket);
   hgc_rt_kv_stats stats() const;
+  /// The configuration, strings left out (the caller's may be gone).
+  hgc_rt_kv_config getConfig() const {
+    hgc_rt_kv_config copy = config;
+    copy.storage_dir = nullptr;
+    copy.host_numa_nodes = nullptr;
+    return copy;
+  }
 
 private:
   struct Page {

@@ -15,10 +15,12 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "hgc-rt/gpu.h"
+#include "hgc-rt/kv_cache.h"
 
 #include "llvm/Support/TargetSelect.h"
 
 #include <chrono>
+#include <dlfcn.h>
 #include <cstring>
 
 using namespace mlir;
@@ -107,6 +109,41 @@ SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
 }
 } // namespace
 
+SmallVector<std::string> hgc::getRuntimeLibraryPaths() {
+  SmallVector<std::string> paths = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME};
+  // Installed or in the build tree: wherever the dynamic loader found it.
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&hgc_rt_kv_create), &info) &&
+      info.dli_fname)
+    paths.push_back(info.dli_fname);
+  else
+    paths.push_back(HGC_RUNTIME_LIBRARY);
+  return paths;
+}
+
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+hgc::createHostEngine(ModuleOp module, bool enableObjectDump) {
+  static bool targetsReady = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)targetsReady;
+  ExecutionEngineOptions options;
+  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                               /*sizeLevel=*/0, nullptr);
+  options.transformer = transformer;
+  SmallVector<std::string> paths = getRuntimeLibraryPaths();
+  SmallVector<StringRef> sharedLibs(paths.begin(), paths.end());
+  options.sharedLibPaths = sharedLibs;
+  options.enableObjectDump = enableObjectDump;
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine)
+    return llvm::createStringError("JIT compilation failed: " +
+                                   llvm::toString(engine.takeError()));
+  return engine;
+}
+
 llvm::Expected<std::unique_ptr<hgc::HostProgram>>
 hgc::HostProgram::compile(ModuleOp module, StringRef entry,
                           const TargetOptions &target) {
@@ -135,23 +172,9 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry,
   if (failed(pm.run(module)))
     return llvm::createStringError(target.target + " lowering failed");
 
-  static bool targetsReady = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    return true;
-  }();
-  (void)targetsReady;
-  ExecutionEngineOptions options;
-  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
-                                               /*sizeLevel=*/0, nullptr);
-  options.transformer = transformer;
-  SmallVector<StringRef> sharedLibs = {HGC_C_RUNNER_UTILS, HGC_OPENMP_RUNTIME,
-                                       HGC_RUNTIME_LIBRARY};
-  options.sharedLibPaths = sharedLibs;
-  auto engine = ExecutionEngine::create(module, options);
+  auto engine = createHostEngine(module);
   if (!engine)
-    return llvm::createStringError("JIT compilation failed: " +
-                                   llvm::toString(engine.takeError()));
+    return engine.takeError();
   program->engine = std::move(*engine);
   return program;
 }

@@ -42,6 +42,16 @@ llvm::Error checkInput(StringRef name, Type type, const NpyArray &array);
 /// error naming the file when it cannot be read or does not fit.
 llvm::Expected<NpyArray> readInput(StringRef name, Type type, StringRef path);
 
+/// The shared libraries generated code calls: MLIR's C runner utils,
+/// LLVM's libomp and the hgc runtime (found where this process loaded it).
+SmallVector<std::string> getRuntimeLibraryPaths();
+
+/// JIT-compiles `module` (lowered to the LLVM dialect) at O3 with the
+/// runtime libraries loaded; `enableObjectDump` keeps the object file for
+/// ExecutionEngine::dumpToObjectFile.
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+createHostEngine(ModuleOp module, bool enableObjectDump = false);
+
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {
 public:

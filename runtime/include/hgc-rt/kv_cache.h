@@ -163,6 +163,11 @@ hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t q_heads, const float *query,
                                float scale, float *output, float *lse);
 
+/* The configuration the cache was created with; storage_dir and
+ * host_numa_nodes come back NULL. */
+hgc_rt_status hgc_rt_kv_get_config(hgc_rt_kv_cache *cache,
+                                   hgc_rt_kv_config *config);
+
 hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
                                   hgc_rt_kv_stats *stats);
 

@@ -1,0 +1,164 @@
+//===- RuntimeKVLowering.cpp - views of runtime-owned KV caches -----------===//
+//
+// A tier of an hgc.runtime_kv cache is gathered by the KV runtime into fresh
+// buffers (hgc-rt/compiled.h): one call for the capacity the batch needs,
+// one that fills keys, values and lengths. Pointers cross as i64, which is
+// how the C entry points take them on the 64-bit targets hgc supports.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace mlir::hgc::lowering {
+
+namespace {
+constexpr StringLiteral kViewTokens = "hgc_rt_compiled_view_tokens";
+constexpr StringLiteral kView = "hgc_rt_compiled_view";
+
+/// The runtime's number for `tier` (hgc_rt_tier), if it has the tier; a
+/// placement of one tier reads every token (HGC_RT_COMPILED_ALL_TIERS).
+std::optional<int32_t> runtimeTier(Tier tier, PlacementAttr placement) {
+  if (placement && placement.getTiers().size() == 1)
+    return -1;
+  switch (tier) {
+  case Tier::Device:
+    return 0;
+  case Tier::Host:
+    return 1;
+  case Tier::Storage:
+    return 2;
+  default:
+    return std::nullopt;
+  }
+}
+
+func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto callee = func::FuncOp::create(b, module.getLoc(), name, type);
+  callee.setPrivate();
+  return callee;
+}
+
+/// The address of `memref`'s first element, as i64.
+Value addressOf(Emitter &e, Value memref) {
+  ImplicitLocOpBuilder &b = e.b;
+  auto type = cast<MemRefType>(memref.getType());
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, memref);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
+  Value offsetBytes = arith::MulIOp::create(
+      b, metadata.getOffset(), e.index(type.getElementTypeBitWidth() / 8));
+  return arith::IndexCastOp::create(b, b.getI64Type(),
+                                    arith::AddIOp::create(b, base, offsetBytes));
+}
+
+struct RuntimeView {
+  Value key, value, lengths; // fresh buffers
+  Value capacity;            // index: tokens per (sequence, head) row
+};
+
+/// Emits the runtime calls gathering `tier` of `cache` into buffers of the
+/// view types.
+FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
+                              PlacementAttr placement, RankedTensorType kvType,
+                              RankedTensorType lengthsType) {
+  std::optional<int32_t> number = runtimeTier(tier, placement);
+  if (!number)
+    return op->emitOpError("reads tier '")
+           << stringifyTier(tier) << "', which the KV runtime does not have";
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op->emitOpError("reads a runtime cache outside a builtin.module");
+  ImplicitLocOpBuilder b(op->getLoc(), op);
+  Emitter e{b};
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  func::FuncOp viewTokens = declare(
+      module, kViewTokens, b.getFunctionType({i64, i64, i64, i32, i32}, {i64}));
+  func::FuncOp view = declare(
+      module, kView,
+      b.getFunctionType({i64, i64, i64, i32, i32, i64, i64, i64, i64}, {}));
+
+  Value sequences = e.buffer(cache.getSequences());
+  Value batch = e.dim(sequences, 0);
+  Value batch64 = arith::IndexCastOp::create(b, i64, batch);
+  Value tierValue = arith::ConstantOp::create(b, b.getI32IntegerAttr(*number));
+  Value sequencesAddress = addressOf(e, sequences);
+  SmallVector<Value> common = {cache.getHandle(), sequencesAddress, batch64,
+                               cache.getLayer(), tierValue};
+  Value capacity64 = func::CallOp::create(b, viewTokens, common).getResult(0);
+  Value capacity = arith::IndexCastOp::create(b, b.getIndexType(), capacity64);
+  KVCacheType type = cache.getCache().getType();
+  SmallVector<Value> sizes = {batch, e.index(type.getKvHeads()), capacity,
+                              e.index(type.getHeadDim())};
+  RuntimeView out;
+  out.key = e.alloc(kvType, sizes);
+  out.value = e.alloc(kvType, sizes);
+  out.lengths = e.alloc(lengthsType, {batch});
+  out.capacity = capacity;
+  SmallVector<Value> operands = common;
+  operands.append({capacity64, addressOf(e, out.key), addressOf(e, out.value),
+                   addressOf(e, out.lengths)});
+  func::CallOp::create(b, view, operands);
+  return out;
+}
+} // namespace
+
+LogicalResult lowerRuntimeKVView(KVViewOp op) {
+  auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
+  FailureOr<RuntimeView> view = gather(op, cache, op.getTier(), op.getPlacementAttr(),
+                                       op.getKey().getType(),
+                                       op.getLengths().getType());
+  if (failed(view))
+    return failure();
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  op.getKey().replaceAllUsesWith(e.tensor(view->key, op.getKey().getType()));
+  op.getValue().replaceAllUsesWith(
+      e.tensor(view->value, op.getValue().getType()));
+  op.getLengths().replaceAllUsesWith(
+      e.tensor(view->lengths, op.getLengths().getType()));
+  op.erase();
+  return success();
+}
+
+/// From the tier's view (the runtime's pages keep f32 summaries of their
+/// own page size; recomputing in the view's blocks keeps any block size and
+/// the keys' type).
+LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
+  auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
+  RankedTensorType type = op.getKeyMin().getType();
+  FailureOr<RuntimeView> view =
+      gather(op, cache, op.getTier(), op.getPlacementAttr(), type,
+             op.getLengths().getType());
+  if (failed(view))
+    return failure();
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  int64_t block = op.getBlockSize();
+  Value blockSize = e.index(block);
+  Value batch = e.dim(view->key, 0);
+  Value width = arith::CeilDivUIOp::create(b, view->capacity, blockSize);
+  auto count = [&](Value bi) { return e.toIndex(e.load(view->lengths, bi)); };
+  Value blocks = e.alloc(op.getLengths().getType(), {batch});
+  e.parallel({batch}, [&](ValueRange row) {
+    Value n = arith::CeilDivUIOp::create(b, count(row[0]), blockSize);
+    memref::StoreOp::create(
+        b, arith::IndexCastOp::create(b, b.getI32Type(), n), blocks, row[0]);
+  });
+  auto [keyMin, keyMax] = emitKeySummaries(
+      e, type, view->key, width, block, view->capacity, count,
+      [](Value j, Value) { return j; });
+  op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
+  op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
+  op.getLengths().replaceAllUsesWith(
+      e.tensor(blocks, op.getLengths().getType()));
+  op.erase();
+  return success();
+}
+
+} // namespace mlir::hgc::lowering

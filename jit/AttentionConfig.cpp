@@ -1,0 +1,153 @@
+//===- AttentionConfig.cpp - checked configurations and their IR ----------===//
+
+#include "jit/Jit.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace hgc::jit;
+
+namespace {
+Failure invalid(std::string message) {
+  return {HGC_INVALID_ARGUMENT, std::move(message)};
+}
+
+bool knownPolicy(const std::string &policy) {
+  return policy == "full" || policy == "hgca" || policy == "quest";
+}
+
+const char *elementTypeName(hgc_dtype dtype) {
+  switch (dtype) {
+  case HGC_F32:
+    return "f32";
+  case HGC_F16:
+    return "f16";
+  case HGC_BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+/// An f32 as MLIR's exact hexadecimal literal.
+std::string hexFloat(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return "0x" + llvm::utohexstr(bits, /*LowerCase=*/false, /*Width=*/8);
+}
+} // namespace
+
+Failure AttentionConfig::fromC(const hgc_attention_config &c,
+                               AttentionConfig &out) {
+  if (c.q_heads <= 0 || c.kv_heads <= 0 || c.head_dim <= 0)
+    return invalid("q_heads (" + std::to_string(c.q_heads) + "), kv_heads (" +
+                   std::to_string(c.kv_heads) + ") and head_dim (" +
+                   std::to_string(c.head_dim) + ") must be positive");
+  if (c.q_heads % c.kv_heads != 0)
+    return invalid("q_heads (" + std::to_string(c.q_heads) +
+                   ") must be a multiple of kv_heads (" +
+                   std::to_string(c.kv_heads) + ")");
+  if (c.kv_dtype != HGC_F32 && c.kv_dtype != HGC_F16 && c.kv_dtype != HGC_BF16)
+    return invalid("kv_dtype " + std::to_string(int(c.kv_dtype)) +
+                   " is not HGC_F32, HGC_F16 or HGC_BF16");
+  if (!(c.scale >= 0) || !(c.softcap >= 0))
+    return invalid("scale and softcap must be >= 0 (0: default, none)");
+  if (!c.placement.policy || !c.placement.budget)
+    return invalid("placement.policy and placement.budget must be set "
+                   "(hgc_attention_config_init)");
+  if (c.num_overrides < 0 || (c.num_overrides > 0 && !c.overrides))
+    return invalid("num_overrides is " + std::to_string(c.num_overrides) +
+                   " but overrides is null");
+  AttentionConfig config;
+  config.qHeads = c.q_heads;
+  config.kvHeads = c.kv_heads;
+  config.headDim = c.head_dim;
+  config.kvDtype = c.kv_dtype;
+  config.scale = c.scale;
+  config.softcap = c.softcap;
+  config.causal = c.causal != 0;
+  config.placement = {c.placement.policy, c.placement.sink, c.placement.window,
+                      c.placement.budget, c.placement.block};
+  if (!knownPolicy(config.placement.policy))
+    return invalid("unknown placement policy '" + config.placement.policy +
+                   "', expected full, hgca or quest");
+  if (config.placement.sink < 0 || config.placement.window < 0)
+    return invalid("placement sink and window must be >= 0");
+  std::vector<bool> taken(c.kv_heads, false);
+  for (int32_t i = 0; i < c.num_overrides; ++i) {
+    const hgc_head_override &o = c.overrides[i];
+    std::string which = "override " + std::to_string(i);
+    if (!o.policy || !o.budget)
+      return invalid(which + ": policy and budget must be set");
+    if (o.kv_heads <= 0 || o.first_kv_head < 0 ||
+        int64_t(o.first_kv_head) + o.kv_heads > c.kv_heads)
+      return invalid(which + ": KV heads [" + std::to_string(o.first_kv_head) +
+                     ", " + std::to_string(int64_t(o.first_kv_head) + o.kv_heads) +
+                     ") are not within [0, " + std::to_string(c.kv_heads) + ")");
+    for (int32_t h = o.first_kv_head; h < o.first_kv_head + o.kv_heads; ++h) {
+      if (taken[h])
+        return invalid(which + ": KV head " + std::to_string(h) +
+                       " is already overridden");
+      taken[h] = true;
+    }
+    HeadPolicy head;
+    head.firstKvHead = o.first_kv_head;
+    head.kvHeads = o.kv_heads;
+    head.placement = config.placement;
+    head.placement.policy = o.policy;
+    head.placement.budget = o.budget;
+    head.placement.block = o.block;
+    if (!knownPolicy(head.placement.policy))
+      return invalid(which + ": unknown policy '" + head.placement.policy +
+                     "', expected full, hgca or quest");
+    config.overrides.push_back(std::move(head));
+  }
+  if (!config.overrides.empty() && config.placement.policy == "full")
+    return invalid("per-head overrides refine a hybrid placement; policy "
+                   "'full' has no host tier");
+  out = std::move(config);
+  return Failure::ok();
+}
+
+std::string AttentionConfig::describe() const {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto placementText = [&](const mlir::hgc::PlacementOptions &p) {
+    os << "policy=" << p.policy << " sink=" << p.sink << " window=" << p.window
+       << " budget=" << p.budget << " block=" << p.block;
+  };
+  os << "q_heads=" << qHeads << " kv_heads=" << kvHeads
+     << " head_dim=" << headDim << " kv_dtype=" << elementTypeName(kvDtype)
+     << " scale=" << hexFloat(scale) << " softcap=" << hexFloat(softcap)
+     << " causal=" << causal << " ";
+  placementText(placement);
+  for (const HeadPolicy &head : overrides) {
+    os << " heads[" << head.firstKvHead << "+" << head.kvHeads << "]:";
+    placementText(head.placement);
+  }
+  return text;
+}
+
+std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  std::string query = "tensor<?x" + std::to_string(config.qHeads) + "x" +
+                      std::to_string(config.headDim) + "xf32>";
+  std::string cache = "!hgc.kv_cache<" + std::to_string(config.kvHeads) + "x" +
+                      std::to_string(config.headDim) + "x" +
+                      elementTypeName(config.kvDtype) + ">";
+  os << "func.func @hgc_decode(%q: " << query
+     << ", %seqs: tensor<?xi64>, %cache: i64, %layer: i32) -> " << query
+     << " {\n"
+     << "  %kv = hgc.runtime_kv %cache[%seqs] layer %layer : tensor<?xi64> -> "
+     << cache << "\n"
+     << "  %o = hgc.decode_attention %q, %kv {";
+  if (config.scale > 0)
+    os << "scale = " << hexFloat(config.scale) << " : f32, ";
+  os << "softcap = " << hexFloat(config.softcap) << " : f32} : " << query
+     << ", " << cache << " -> " << query << "\n"
+     << "  return %o : " << query << "\n}\n";
+  return text;
+}

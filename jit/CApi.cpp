@@ -1,0 +1,447 @@
+//===- CApi.cpp - hgc-c/jit.h over the JIT and the KV runtime -------------===//
+//
+// Every entry point checks its arguments, runs, records a failure's message
+// for hgc_last_error() and returns its status. LLVM is built without
+// exceptions and nothing here throws; allocation failure is the only way
+// out, as for any C library.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hgc-c/jit.h"
+
+#include "jit/Jit.h"
+
+#include "hgc-rt/compiled.h"
+#include "hgc-rt/gpu.h"
+#include "hgc-rt/kv_cache.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+using namespace hgc::jit;
+
+struct ContextState {
+  std::string target; // "host" or "cuda"
+  int32_t threads = 0;
+  std::unique_ptr<KernelCache> kernels;
+};
+
+struct hgc_context {
+  std::shared_ptr<ContextState> state;
+};
+
+struct hgc_kernel {
+  std::shared_ptr<ContextState> context;
+  std::shared_ptr<Kernel> kernel;
+};
+
+struct hgc_kv_cache {
+  std::shared_ptr<ContextState> context;
+  AttentionConfig config;
+  int32_t layers = 0;
+  hgc_rt_kv_cache *runtime = nullptr;
+  ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
+};
+
+namespace {
+thread_local std::string lastError;
+
+hgc_status report(const Failure &failure) {
+  lastError = failure.message;
+  return failure.status;
+}
+
+hgc_status fail(hgc_status status, std::string message) {
+  return report({status, std::move(message)});
+}
+
+hgc_status nullArgument(const char *what) {
+  return fail(HGC_INVALID_ARGUMENT, std::string(what) + " is null");
+}
+
+/// The runtime's statuses are the first eight of ours.
+hgc_status fromRuntime(hgc_rt_status status) {
+  lastError = status == HGC_RT_OK ? "" : hgc_rt_last_error();
+  return hgc_status(status);
+}
+
+double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+/// A memref descriptor of a dense row-major buffer (see the packed calling
+/// convention: allocated, aligned, offset, sizes, strides).
+template <int Rank> struct Descriptor {
+  void *allocated, *aligned;
+  int64_t offset, sizes[Rank], strides[Rank];
+  Descriptor(const void *data, const int64_t (&shape)[Rank])
+      : allocated(const_cast<void *>(data)), aligned(allocated), offset(0) {
+    int64_t stride = 1;
+    for (int d = Rank - 1; d >= 0; --d) {
+      sizes[d] = shape[d];
+      strides[d] = stride;
+      stride *= shape[d];
+    }
+  }
+};
+
+/// Host tokens one KV head of a sequence attends under `policy` when the
+/// host tier holds `host` of them (hgc.select's budget, rounded up).
+int64_t selectedTokens(const mlir::hgc::PlacementOptions &policy,
+                       int64_t host) {
+  if (policy.policy == "full")
+    return host;
+  int64_t block = policy.policy == "quest" ? policy.block : 1;
+  int64_t units = (host + block - 1) / block;
+  std::string budget = policy.budget;
+  bool isCount = !budget.empty() && budget.find_first_not_of("0123456789") ==
+                                        std::string::npos;
+  int64_t keep = isCount ? (std::atoll(budget.c_str()) + block - 1) / block
+                         : int64_t(std::ceil(std::atof(budget.c_str()) *
+                                             double(units) - 1e-9));
+  keep = std::min(keep, units);
+  return std::min(keep * block, host);
+}
+} // namespace
+
+extern "C" {
+
+const char *hgc_status_name(hgc_status status) {
+  switch (status) {
+  case HGC_OK:
+    return "HGC_OK";
+  case HGC_INVALID_ARGUMENT:
+    return "HGC_INVALID_ARGUMENT";
+  case HGC_SHAPE_MISMATCH:
+    return "HGC_SHAPE_MISMATCH";
+  case HGC_UNKNOWN_SEQUENCE:
+    return "HGC_UNKNOWN_SEQUENCE";
+  case HGC_OUT_OF_RANGE:
+    return "HGC_OUT_OF_RANGE";
+  case HGC_CAPACITY:
+    return "HGC_CAPACITY";
+  case HGC_IO:
+    return "HGC_IO";
+  case HGC_DEVICE:
+    return "HGC_DEVICE";
+  case HGC_COMPILE:
+    return "HGC_COMPILE";
+  case HGC_INTERNAL:
+    return "HGC_INTERNAL";
+  }
+  return "HGC_UNKNOWN_STATUS";
+}
+
+const char *hgc_last_error(void) { return lastError.c_str(); }
+
+void hgc_context_options_init(hgc_context_options *options) {
+  if (!options)
+    return;
+  std::memset(options, 0, sizeof(*options));
+  options->target = HGC_TARGET_AUTO;
+}
+
+hgc_status hgc_context_create(const hgc_context_options *options,
+                              hgc_context **context) {
+  if (!options || !context)
+    return nullArgument("options or context");
+  auto state = std::make_shared<ContextState>();
+  switch (options->target) {
+  case HGC_TARGET_HOST:
+    state->target = "host";
+    break;
+  case HGC_TARGET_CUDA:
+    state->target = "cuda";
+    break;
+  case HGC_TARGET_AUTO:
+    state->target =
+        std::strcmp(hgc_rt_gpu_backend(), "cuda") == 0 ? "cuda" : "host";
+    break;
+  }
+  if (state->target.empty())
+    return fail(HGC_INVALID_ARGUMENT,
+                "target " + std::to_string(int(options->target)) +
+                    " is not HGC_TARGET_AUTO, HGC_TARGET_HOST or "
+                    "HGC_TARGET_CUDA");
+  if (options->threads < 0)
+    return fail(HGC_INVALID_ARGUMENT, "threads must be >= 0");
+  state->threads = options->threads;
+  mlir::hgc::TargetOptions target;
+  if (state->target == "cuda") {
+    target.target = "nvptx";
+    if (options->chip)
+      target.chip = options->chip;
+  }
+  std::string targetError = mlir::hgc::checkTargetOptions(target);
+  if (!targetError.empty())
+    return fail(HGC_INVALID_ARGUMENT, targetError);
+  const char *directory = options->cache_dir;
+  if (!directory)
+    directory = std::getenv("HGC_CACHE_DIR");
+  state->kernels =
+      std::make_unique<KernelCache>(target, directory ? directory : "");
+  *context = new hgc_context{std::move(state)};
+  return report(Failure::ok());
+}
+
+void hgc_context_release(hgc_context *context) { delete context; }
+
+const char *hgc_context_target(const hgc_context *context) {
+  return context ? context->state->target.c_str() : "";
+}
+
+void hgc_attention_config_init(hgc_attention_config *config) {
+  if (!config)
+    return;
+  std::memset(config, 0, sizeof(*config));
+  // The one set of placement defaults (passes/PlacementOptions.h).
+  static const mlir::hgc::PlacementOptions defaults;
+  config->kv_dtype = HGC_F16;
+  config->causal = 1;
+  config->placement.policy = defaults.policy.c_str();
+  config->placement.sink = defaults.sink;
+  config->placement.window = defaults.window;
+  config->placement.budget = defaults.budget.c_str();
+  config->placement.block = defaults.block;
+}
+
+hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
+                       hgc_kernel **kernel) {
+  if (!context || !config || !kernel)
+    return nullArgument("context, config or kernel");
+  AttentionConfig checked;
+  if (Failure failure = AttentionConfig::fromC(*config, checked);
+      failure.failed())
+    return report(failure);
+  std::shared_ptr<Kernel> compiled;
+  if (Failure failure = context->state->kernels->get(checked, compiled);
+      failure.failed())
+    return report(failure);
+  *kernel = new hgc_kernel{context->state, std::move(compiled)};
+  return report(Failure::ok());
+}
+
+hgc_status hgc_kernel_get_info(const hgc_kernel *kernel, hgc_kernel_info *info) {
+  if (!kernel || !info)
+    return nullArgument("kernel or info");
+  info->origin = kernel->kernel->origin;
+  info->seconds = kernel->kernel->seconds;
+  info->key = kernel->kernel->key.c_str();
+  info->target = kernel->kernel->target.c_str();
+  return report(Failure::ok());
+}
+
+void hgc_kernel_release(hgc_kernel *kernel) { delete kernel; }
+
+void hgc_kv_cache_options_init(hgc_kv_cache_options *options) {
+  if (!options)
+    return;
+  std::memset(options, 0, sizeof(*options));
+  options->layers = 1;
+  options->page_tokens = 64;
+}
+
+hgc_status hgc_kv_cache_create(hgc_context *context,
+                               const hgc_attention_config *config,
+                               const hgc_kv_cache_options *options,
+                               hgc_kv_cache **cache) {
+  if (!context || !config || !options || !cache)
+    return nullArgument("context, config, options or cache");
+  AttentionConfig checked;
+  if (Failure failure = AttentionConfig::fromC(*config, checked);
+      failure.failed())
+    return report(failure);
+  hgc_rt_kv_config runtime{};
+  runtime.layers = options->layers;
+  runtime.kv_heads = checked.kvHeads;
+  runtime.head_dim = checked.headDim;
+  runtime.dtype = hgc_rt_dtype(checked.kvDtype);
+  runtime.page_tokens = options->page_tokens ? options->page_tokens : 64;
+  // Policy full keeps every token on the device tier.
+  bool full = checked.placement.policy == "full";
+  runtime.sink = full ? 0 : checked.placement.sink;
+  runtime.window = full ? int64_t(1) << 40 : checked.placement.window;
+  runtime.device_pages = options->device_pages;
+  runtime.host_pages = options->host_pages;
+  runtime.host_numa_nodes = options->host_numa_nodes;
+  auto made = std::make_unique<hgc_kv_cache>();
+  if (hgc_status status = fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))
+    return status;
+  made->context = context->state;
+  made->config = std::move(checked);
+  made->layers = options->layers;
+  *cache = made.release();
+  return HGC_OK;
+}
+
+void hgc_kv_cache_release(hgc_kv_cache *cache) { delete cache; }
+
+hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq) {
+  if (!cache)
+    return nullArgument("cache");
+  return fromRuntime(hgc_rt_kv_add_sequence(cache->runtime, seq));
+}
+
+hgc_status hgc_kv_release_sequence(hgc_kv_cache *cache, int64_t seq) {
+  if (!cache)
+    return nullArgument("cache");
+  return fromRuntime(hgc_rt_kv_release_sequence(cache->runtime, seq));
+}
+
+hgc_status hgc_kv_append(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                         int64_t tokens, const void *keys, const void *values) {
+  if (!cache)
+    return nullArgument("cache");
+  hgc_rt_kv_block block{hgc_rt_dtype(cache->config.kvDtype),
+                        cache->config.kvHeads, cache->config.headDim, tokens,
+                        keys, values};
+  return fromRuntime(hgc_rt_kv_append(cache->runtime, seq, layer, &block));
+}
+
+hgc_status hgc_kv_length(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                         int64_t *tokens) {
+  if (!cache)
+    return nullArgument("cache");
+  return fromRuntime(hgc_rt_kv_length(cache->runtime, seq, layer, tokens));
+}
+
+hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                       int64_t first, int64_t count, void *keys, void *values) {
+  if (!cache)
+    return nullArgument("cache");
+  return fromRuntime(hgc_rt_kv_read(cache->runtime, seq, layer, first, count,
+                                    keys, values));
+}
+
+hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
+                                  hgc_kv_cache_stats *stats) {
+  if (!cache || !stats)
+    return nullArgument("cache or stats");
+  hgc_rt_kv_stats runtime;
+  if (hgc_status status = fromRuntime(hgc_rt_kv_get_stats(cache->runtime, &runtime)))
+    return status;
+  stats->pages[0] = runtime.pages[0];
+  stats->pages[1] = runtime.pages[1];
+  stats->tokens = runtime.tokens;
+  stats->device_is_cuda = runtime.device_is_cuda;
+  return HGC_OK;
+}
+
+hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
+                      int32_t batch, const int64_t *seqs, const float *queries,
+                      float *outputs, hgc_step_stats *stats) {
+  auto start = std::chrono::steady_clock::now();
+  if (!kernel || !cache || !seqs || !queries || !outputs)
+    return nullArgument("kernel, cache, seqs, queries or outputs");
+  if (batch <= 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "batch must be positive, got " + std::to_string(batch));
+  const AttentionConfig &k = kernel->kernel->config, &c = cache->config;
+  bool full = k.placement.policy == "full", cacheFull = c.placement.policy == "full";
+  if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
+      k.kvDtype != c.kvDtype ||
+      (!full && (cacheFull || k.placement.sink != c.placement.sink ||
+                 k.placement.window != c.placement.window)))
+    return fail(HGC_SHAPE_MISMATCH,
+                "kernel (" + k.describe() + ") does not fit the cache (" +
+                    c.describe() + ")");
+  if (layer < 0 || layer >= cache->layers)
+    return fail(HGC_OUT_OF_RANGE, "layer " + std::to_string(layer) +
+                                      " is not in [0, " +
+                                      std::to_string(cache->layers) + ")");
+  for (int32_t b = 0; b < batch; ++b) {
+    int64_t tokens = 0;
+    if (hgc_status status = fromRuntime(
+            hgc_rt_kv_length(cache->runtime, seqs[b], layer, &tokens)))
+      return status;
+    if (tokens == 0)
+      return fail(HGC_OUT_OF_RANGE,
+                  "sequence " + std::to_string(seqs[b]) + " has no tokens in "
+                  "layer " + std::to_string(layer) + "; append its KV first");
+  }
+
+  int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
+  int64_t sequenceShape[1] = {batch};
+  Descriptor<3> query(queries, queryShape);
+  Descriptor<1> sequences(seqs, sequenceShape);
+  int64_t handle = reinterpret_cast<int64_t>(cache->runtime);
+  int32_t layerValue = layer;
+  Descriptor<3> result(nullptr, queryShape);
+  // Packed: one pointer per argument word (descriptors flattened), then the
+  // result descriptor.
+  void *packed[] = {&query.allocated,  &query.aligned,      &query.offset,
+                    &query.sizes[0],   &query.sizes[1],     &query.sizes[2],
+                    &query.strides[0], &query.strides[1],   &query.strides[2],
+                    &sequences.allocated, &sequences.aligned, &sequences.offset,
+                    &sequences.sizes[0], &sequences.strides[0], &handle,
+                    &layerValue,       &result};
+  if (kernel->context->threads > 0)
+    omp_set_num_threads(kernel->context->threads);
+  hgc_rt_compiled_reset();
+  hgc_rt_gpu_reset_kernel_time();
+  auto computeStart = std::chrono::steady_clock::now();
+  Failure failure = invokeDecode(*kernel->kernel->code, packed);
+  double computeSeconds = since(computeStart);
+  if (const char *viewError = hgc_rt_compiled_take_error())
+    failure = {HGC_INTERNAL, viewError};
+  if (!failure.failed()) {
+    // The result is fresh and dense unless the lowering returned a view.
+    const char *base = static_cast<const char *>(result.aligned) +
+                       result.offset * sizeof(float);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < k.qHeads; ++h)
+        std::memcpy(outputs + (b * k.qHeads + h) * k.headDim,
+                    base + (b * result.strides[0] + h * result.strides[1]) *
+                               sizeof(float),
+                    k.headDim * sizeof(float));
+  }
+  if (result.allocated && result.allocated != queries)
+    std::free(result.allocated);
+  if (failure.failed())
+    return report(failure);
+
+  if (stats) {
+    hgc_rt_compiled_stats views;
+    hgc_rt_compiled_get_stats(&views);
+    double kernelSeconds = 0;
+    long long launches = 0;
+    hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
+    std::memset(stats, 0, sizeof(*stats));
+    for (int32_t b = 0; b < batch; ++b) {
+      int64_t total = 0, device = 0;
+      hgc_rt_kv_length(cache->runtime, seqs[b], layer, &total);
+      if (!full)
+        hgc_rt_kv_view_tokens(cache->runtime, &seqs[b], 1, layer,
+                              HGC_RT_TIER_DEVICE, &device);
+      int64_t host = full ? 0 : total - device;
+      stats->tokens[0] += full ? total : device;
+      stats->tokens[1] += host;
+      int32_t defaultHeads = k.kvHeads;
+      for (const HeadPolicy &head : k.overrides) {
+        stats->selected_tokens +=
+            head.kvHeads * selectedTokens(head.placement, host);
+        defaultHeads -= head.kvHeads;
+      }
+      if (!full)
+        stats->selected_tokens +=
+            defaultHeads * selectedTokens(k.placement, host);
+    }
+    for (int t = 0; t < 2; ++t)
+      stats->gather_seconds[t] = views.seconds[t];
+    stats->compute_seconds =
+        computeSeconds - views.seconds[0] - views.seconds[1];
+    stats->device_kernel_seconds = kernelSeconds;
+    stats->bytes_moved = views.bytes[0] + views.bytes[1] +
+                         2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
+    stats->seconds = since(start);
+  }
+  return HGC_OK;
+}
+
+} // extern "C"

@@ -1,0 +1,101 @@
+//===- Jit.h - libhgc internals ---------------------------------*- C++ -*-===//
+//
+// The C++ behind hgc-c/jit.h: configurations checked and keyed, kernels
+// compiled through the named pipelines and cached (memory, then disk), and
+// the handles the C API hands out.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_JIT_JIT_H
+#define HGC_JIT_JIT_H
+
+#include "hgc-c/jit.h"
+
+#include "codegen/Pipelines.h"
+
+#include "llvm/Support/Error.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hgc::jit {
+
+/// A failure with the status the C API returns for it.
+struct Failure {
+  hgc_status status = HGC_OK;
+  std::string message;
+  static Failure ok() { return {}; }
+  bool failed() const { return status != HGC_OK; }
+};
+
+/// One host-tier policy for a range of KV heads.
+struct HeadPolicy {
+  int32_t firstKvHead = 0, kvHeads = 0;
+  mlir::hgc::PlacementOptions placement;
+};
+
+/// A checked attention configuration with owned strings.
+struct AttentionConfig {
+  int32_t qHeads = 0, kvHeads = 0, headDim = 0;
+  hgc_dtype kvDtype = HGC_F16;
+  float scale = 0, softcap = 0;
+  bool causal = true;
+  mlir::hgc::PlacementOptions placement;
+  std::vector<HeadPolicy> overrides;
+
+  /// Checks and copies `config`; the message names the bad field.
+  static Failure fromC(const hgc_attention_config &config,
+                       AttentionConfig &out);
+  /// Every field, canonically: configurations that compile alike print
+  /// alike.
+  std::string describe() const;
+};
+
+/// The decode function of `config` in the hgc dialect (before the hybrid
+/// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer).
+std::string buildDecodeModule(const AttentionConfig &config);
+
+class CompiledCode;
+
+/// A compiled decode kernel (shared by every handle on its configuration).
+struct Kernel {
+  AttentionConfig config;
+  std::string key, target;
+  hgc_kernel_origin origin = HGC_KERNEL_COMPILED;
+  double seconds = 0;
+  std::shared_ptr<CompiledCode> code;
+};
+
+/// Compiles (or finds) kernels: one in-memory table per context, object
+/// files under a cache directory shared between processes.
+class KernelCache {
+public:
+  KernelCache(mlir::hgc::TargetOptions target, std::string directory);
+  ~KernelCache();
+  Failure get(const AttentionConfig &config, std::shared_ptr<Kernel> &kernel);
+  const mlir::hgc::TargetOptions &getTarget() const { return target; }
+
+private:
+  struct Entry {
+    bool ready = false;
+    Failure failure;
+    std::shared_ptr<Kernel> kernel;
+  };
+  mlir::hgc::TargetOptions target;
+  std::string directory;
+  std::mutex mutex;
+  std::condition_variable compiled;
+  std::map<std::string, std::shared_ptr<Entry>> entries;
+};
+
+/// Runs the packed @hgc_decode of `code`.
+Failure invokeDecode(CompiledCode &code, void **packedArguments);
+
+} // namespace hgc::jit
+
+#endif // HGC_JIT_JIT_H

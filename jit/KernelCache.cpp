@@ -1,0 +1,361 @@
+//===- KernelCache.cpp - compile once, reuse in memory and on disk --------===//
+//
+// A kernel is compiled through the driver's pipelines (hgc-hybrid-pipeline
+// with the configuration's placement, then hgc-lowering-pipeline for the
+// context's target) by MLIR's ExecutionEngine. Its object file goes to the
+// cache directory under a hash of the key; a later process links that
+// object with ORC instead of compiling. Concurrent requests for one key wait
+// for the first compile.
+//
+//===----------------------------------------------------------------------===//
+
+#include "jit/Jit.h"
+
+#include "dialect/HgcOps.h"
+#include "tools/support/HostExecution.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/SectionMemoryManager.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/DynamicLibrary.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/xxhash.h"
+#include "llvm/TargetParser/Host.h"
+
+#include "hgc-rt/gpu.h"
+
+#include <chrono>
+#include <unistd.h>
+
+using namespace hgc::jit;
+using namespace mlir;
+namespace mhgc = mlir::hgc;
+
+namespace hgc::jit {
+/// The machine code of one kernel: an ExecutionEngine that compiled it, or
+/// an ORC JIT that linked its cached object.
+class CompiledCode {
+public:
+  std::unique_ptr<ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> linked;
+  void (*decode)(void **) = nullptr;
+
+  void *lookup(const char *name) {
+    if (engine) {
+      auto symbol = engine->lookup(name);
+      if (symbol)
+        return *symbol;
+      llvm::consumeError(symbol.takeError());
+      return nullptr;
+    }
+    auto symbol = linked->lookup(name);
+    if (symbol)
+      return symbol->toPtr<void *>();
+    llvm::consumeError(symbol.takeError());
+    return nullptr;
+  }
+};
+} // namespace hgc::jit
+
+namespace {
+constexpr const char *kEntry = "hgc_decode";
+
+/// The code whose emulated GPU kernels this thread may launch now: the
+/// runtime's twin resolver is process-wide, the kernel being run is not.
+thread_local CompiledCode *currentCode = nullptr;
+
+void *resolveTwin(void *, const char *name) {
+  return currentCode ? currentCode->lookup(name) : nullptr;
+}
+
+struct CurrentCode {
+  CompiledCode *previous;
+  explicit CurrentCode(CompiledCode *code) : previous(currentCode) {
+    static bool installed = [] {
+      hgc_rt_gpu_set_kernel_resolver(resolveTwin, nullptr);
+      return true;
+    }();
+    (void)installed;
+    currentCode = code;
+  }
+  ~CurrentCode() { currentCode = previous; }
+};
+
+/// What makes machine code differ besides the configuration.
+std::string environmentKey(const mhgc::TargetOptions &target) {
+  std::string features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    if (feature.second)
+      features += feature.first().str() + ",";
+  return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) +
+         " llvm=" LLVM_VERSION_STRING " target=" + target.target +
+         (target.target == "nvptx" ? " chip=" + target.chip : "") +
+         " cpu=" + llvm::sys::getHostCPUName().str() + " features=" +
+         llvm::utohexstr(llvm::xxh3_64bits(features));
+}
+
+/// The placement of `config` as an attribute, per-head overrides included;
+/// failures report the diagnostic's text.
+FailureOr<mhgc::PlacementAttr> buildFullPlacement(MLIRContext &context,
+                                                 const AttentionConfig &config,
+                                                 std::string &error) {
+  auto report = [&]() {
+    return emitError(UnknownLoc::get(&context), "placement: ");
+  };
+  FailureOr<mhgc::PlacementAttr> base =
+      mhgc::buildPlacement(&context, config.placement, report);
+  if (failed(base) || config.overrides.empty())
+    return base;
+  SmallVector<mhgc::HeadPlacementAttr> heads;
+  for (const HeadPolicy &head : config.overrides) {
+    FailureOr<mhgc::PlacementAttr> nested =
+        mhgc::buildPlacement(&context, head.placement, report);
+    if (failed(nested))
+      return failure();
+    SmallVector<int64_t> ids;
+    for (int32_t h = head.firstKvHead; h < head.firstKvHead + head.kvHeads; ++h)
+      ids.push_back(h);
+    // A nested full placement is all device; on the runtime's pages a
+    // "full" head attends its host tokens exactly instead.
+    mhgc::PlacementAttr placement = *nested;
+    if (head.placement.policy == "full")
+      placement = mhgc::PlacementAttr::get(
+          &context, base->getSink(), base->getWindow(),
+          {base->getTiers().front(),
+           mhgc::TierPolicyAttr::get(&context, mhgc::Tier::Host,
+                                    mhgc::Selection::Dense, int64_t{0},
+                                    llvm::APFloat(0.0), int64_t{0},
+                                    int64_t{0})},
+          {});
+    heads.push_back(mhgc::HeadPlacementAttr::get(&context, ids, placement));
+  }
+  (void)error;
+  return mhgc::PlacementAttr::get(&context, base->getSink(), base->getWindow(),
+                                 base->getTiers(), heads);
+}
+
+Failure compile(const AttentionConfig &config,
+                const mhgc::TargetOptions &target, bool keepObject,
+                std::unique_ptr<ExecutionEngine> &engine) {
+  DialectRegistry registry;
+  mhgc::registerToolDialects(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
+    if (diagnostic.getSeverity() == DiagnosticSeverity::Error) {
+      if (!diagnostics.empty())
+        diagnostics += "; ";
+      diagnostics += diagnostic.str();
+    }
+    return success();
+  });
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(buildDecodeModule(config), &context);
+  if (!module)
+    return {HGC_INTERNAL, "generated IR does not parse: " + diagnostics};
+  std::string error;
+  FailureOr<mhgc::PlacementAttr> placement =
+      buildFullPlacement(context, config, error);
+  if (failed(placement))
+    return {HGC_INVALID_ARGUMENT, diagnostics};
+  module->walk([&](mhgc::DecodeAttentionOp op) {
+    op.setPlacementAttr(*placement);
+  });
+  if (failed(mlir::verify(*module)))
+    return {HGC_INVALID_ARGUMENT, "configuration: " + diagnostics};
+
+  PassManager pm(&context);
+  mhgc::buildHybridPipeline(pm, config.placement);
+  mhgc::buildLoweringPipeline(pm, target);
+  if (failed(pm.run(*module)))
+    return {HGC_COMPILE, "compiling " + config.describe() + ": " + diagnostics};
+  auto created = mhgc::createHostEngine(*module, keepObject);
+  if (!created)
+    return {HGC_COMPILE, llvm::toString(created.takeError())};
+  engine = std::move(*created);
+  return Failure::ok();
+}
+
+/// Links a cached object file with ORC, the runtime libraries resolvable.
+Failure link(const std::string &path, std::unique_ptr<llvm::orc::LLJIT> &jit) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return {HGC_IO, path + ": " + buffer.getError().message()};
+  static bool targetsReady = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)targetsReady;
+  auto created =
+      llvm::orc::LLJITBuilder()
+          .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession &session) {
+            return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                session, [](const llvm::MemoryBuffer &) {
+                  return std::make_unique<llvm::SectionMemoryManager>();
+                });
+          })
+          .create();
+  if (!created)
+    return {HGC_INTERNAL, llvm::toString(created.takeError())};
+  std::unique_ptr<llvm::orc::LLJIT> result = std::move(*created);
+  for (const std::string &library : mhgc::getRuntimeLibraryPaths()) {
+    std::string message;
+    if (llvm::sys::DynamicLibrary::getPermanentLibrary(library.c_str(),
+                                                       &message)
+            .isValid() == false)
+      return {HGC_IO, "loading " + library + ": " + message};
+  }
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          result->getDataLayout().getGlobalPrefix());
+  if (!generator)
+    return {HGC_INTERNAL, llvm::toString(generator.takeError())};
+  result->getMainJITDylib().addGenerator(std::move(*generator));
+  if (llvm::Error error = result->addObjectFile(std::move(*buffer)))
+    return {HGC_IO, path + ": " + llvm::toString(std::move(error))};
+  if (llvm::Error error = result->initialize(result->getMainJITDylib()))
+    return {HGC_IO, path + ": " + llvm::toString(std::move(error))};
+  jit = std::move(result);
+  return Failure::ok();
+}
+
+bool readFile(const std::string &path, std::string &text) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return false;
+  text = (*buffer)->getBuffer().str();
+  return true;
+}
+
+/// Writes `write(tmp)`'s file to `path` atomically (readers of the cache
+/// directory see a whole file or none).
+bool publish(const std::string &path,
+             const std::function<bool(const std::string &)> &write) {
+  std::string temporary =
+      path + ".tmp." + std::to_string(getpid()) + "." +
+      std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
+  if (!write(temporary))
+    return false;
+  if (llvm::sys::fs::rename(temporary, path)) {
+    llvm::sys::fs::remove(temporary);
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+KernelCache::KernelCache(mhgc::TargetOptions target,
+                         std::string directory)
+    : target(std::move(target)), directory(std::move(directory)) {}
+
+KernelCache::~KernelCache() = default;
+
+Failure KernelCache::get(const AttentionConfig &config,
+                         std::shared_ptr<Kernel> &kernel) {
+  auto start = std::chrono::steady_clock::now();
+  std::string key = config.describe() + " " + environmentKey(target);
+  std::shared_ptr<Entry> entry;
+  bool mine = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    auto [it, inserted] = entries.try_emplace(key);
+    if (inserted)
+      it->second = std::make_shared<Entry>();
+    entry = it->second;
+    mine = inserted;
+    if (!mine) {
+      compiled.wait(lock, [&] { return entry->ready; });
+      if (entry->failure.failed())
+        return entry->failure;
+      kernel = std::make_shared<Kernel>(*entry->kernel);
+      kernel->origin = HGC_KERNEL_MEMORY;
+      kernel->seconds = std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+      return Failure::ok();
+    }
+  }
+
+  auto made = std::make_shared<Kernel>();
+  made->config = config;
+  made->key = key;
+  made->target = target.target == "nvptx" ? "cuda" : "host";
+  made->code = std::make_shared<CompiledCode>();
+  Failure failure;
+  std::string stem;
+  if (!directory.empty())
+    stem = directory + "/" + llvm::utohexstr(llvm::xxh3_64bits(key));
+  std::string cachedKey;
+  if (!stem.empty() && readFile(stem + ".key", cachedKey) && cachedKey == key &&
+      !link(stem + ".o", made->code->linked).failed()) {
+    made->origin = HGC_KERNEL_DISK;
+  } else {
+    CurrentCode current(made->code.get());
+    failure = compile(config, target, /*keepObject=*/!stem.empty(),
+                      made->code->engine);
+    if (!failure.failed() && !stem.empty()) {
+      // A cache that cannot be written costs later processes a compile, not
+      // this one its kernel.
+      llvm::sys::fs::create_directories(directory);
+      if (publish(stem + ".o", [&](const std::string &path) {
+            made->code->engine->dumpToObjectFile(path);
+            return llvm::sys::fs::exists(path);
+          }))
+        publish(stem + ".key", [&](const std::string &path) {
+          std::error_code error;
+          llvm::raw_fd_ostream os(path, error);
+          os << key;
+          return !error;
+        });
+    }
+  }
+  if (!failure.failed()) {
+    made->code->decode =
+        reinterpret_cast<void (*)(void **)>(made->code->lookup(
+            (std::string("_mlir_") + kEntry).c_str()));
+    if (!made->code->decode)
+      failure = {HGC_INTERNAL, "compiled code has no @" + std::string(kEntry)};
+  }
+  made->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    entry->ready = true;
+    entry->failure = failure;
+    if (failure.failed())
+      entries.erase(key); // a later call tries again
+    else
+      entry->kernel = made;
+  }
+  compiled.notify_all();
+  if (failure.failed())
+    return failure;
+  kernel = made;
+  return Failure::ok();
+}
+
+namespace hgc::jit {
+Failure invokeDecode(CompiledCode &code, void **packedArguments) {
+  CurrentCode current(&code);
+  hgc_rt_gpu_take_error();
+  code.decode(packedArguments);
+  if (const char *gpuError = hgc_rt_gpu_take_error())
+    return {HGC_DEVICE, gpuError};
+  return Failure::ok();
+}
+} // namespace hgc::jit

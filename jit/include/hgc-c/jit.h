@@ -1,0 +1,209 @@
+/*===- hgc-c/jit.h - the hgc JIT, C API ---------------------------*- C -*-===*\
+|*                                                                            *|
+|* What an inference engine links to use hgc at run time: describe one        *|
+|* layer's attention, get a compiled hybrid decode kernel (cached in memory   *|
+|* and on disk), hand KV to the runtime-owned multi-tier cache, and run       *|
+|* batched decode steps. Every function returns an hgc_status; on failure     *|
+|* hgc_last_error() holds a one-line message for the calling thread. Nothing  *|
+|* aborts and no C++ exception crosses this boundary. All handles may be      *|
+|* used from several threads at once.                                         *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef HGC_C_JIT_H
+#define HGC_C_JIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HGC_JIT_API_VERSION 1
+
+#if defined(__GNUC__)
+#define HGC_API __attribute__((visibility("default")))
+#else
+#define HGC_API
+#endif
+
+typedef enum hgc_status {
+  HGC_OK = 0,
+  HGC_INVALID_ARGUMENT = 1, /* null pointer, bad configuration or option */
+  HGC_SHAPE_MISMATCH = 2,   /* heads / head dim / dtype / placement unlike */
+  HGC_UNKNOWN_SEQUENCE = 3,
+  HGC_OUT_OF_RANGE = 4,     /* layer index, empty sequence */
+  HGC_CAPACITY = 5,         /* every KV tier that may hold the data is full */
+  HGC_IO = 6,               /* cache directory or storage I/O */
+  HGC_DEVICE = 7,           /* GPU missing or failing */
+  HGC_COMPILE = 8,          /* the compiler rejected the configuration */
+  HGC_INTERNAL = 9,
+} hgc_status;
+
+/* "HGC_OK", "HGC_SHAPE_MISMATCH", ... */
+HGC_API const char *hgc_status_name(hgc_status status);
+/* The calling thread's last error message ("" after success). */
+HGC_API const char *hgc_last_error(void);
+
+typedef enum hgc_dtype { HGC_F32 = 0, HGC_F16 = 1, HGC_BF16 = 2 } hgc_dtype;
+
+/*===-- Context --------------------------------------------------------===*/
+
+typedef enum hgc_target {
+  HGC_TARGET_AUTO = 0, /* cuda when the runtime finds a GPU, else host */
+  HGC_TARGET_HOST = 1, /* every tier on the CPU (OpenMP, vectorized) */
+  HGC_TARGET_CUDA = 2, /* the device tier as NVPTX kernels */
+} hgc_target;
+
+typedef struct hgc_context_options {
+  hgc_target target;
+  const char *chip;      /* NVPTX chip for cuda; NULL: "sm_80" */
+  int32_t threads;       /* OpenMP threads per decode step; 0: libomp's */
+  /* Compiled kernels are kept here as object files and reused by later
+   * processes; NULL: $HGC_CACHE_DIR, else no disk cache. */
+  const char *cache_dir;
+} hgc_context_options;
+
+typedef struct hgc_context hgc_context;
+
+HGC_API void hgc_context_options_init(hgc_context_options *options);
+HGC_API hgc_status hgc_context_create(const hgc_context_options *options,
+                              hgc_context **context);
+/* Kernels and caches made from the context keep it alive. */
+HGC_API void hgc_context_release(hgc_context *context);
+/* "host" or "cuda": what HGC_TARGET_AUTO resolved to. */
+HGC_API const char *hgc_context_target(const hgc_context *context);
+
+/*===-- Attention configuration -----------------------------------------===*/
+
+/* The placement vocabulary of `hgc compile/run/plan` and hgc-opt's
+ * hgc-place-kv: same names, same defaults (hgc_attention_config_init). */
+typedef struct hgc_placement {
+  const char *policy; /* "full", "hgca" (exact top-k), "quest" (top blocks) */
+  int64_t sink;       /* attention-sink tokens on the device tier */
+  int64_t window;     /* most recent tokens on the device tier */
+  const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */
+  int64_t block;      /* tokens per block of quest's selection */
+} hgc_placement;
+
+/* Another host-tier policy for some KV heads (Fluxion-style per-head
+ * budgets; policy "full" attends a head's host tokens exactly, as HeadInfer
+ * keeps chosen heads whole). Sinks and window are the cache's, for all
+ * heads. */
+typedef struct hgc_head_override {
+  int32_t first_kv_head;
+  int32_t kv_heads; /* heads [first_kv_head, first_kv_head + kv_heads) */
+  const char *policy;
+  const char *budget;
+  int64_t block;
+} hgc_head_override;
+
+typedef struct hgc_attention_config {
+  int32_t q_heads;
+  int32_t kv_heads; /* divides q_heads (grouped-query attention) */
+  int32_t head_dim;
+  hgc_dtype kv_dtype;
+  float scale;   /* 0: 1/sqrt(head_dim) */
+  int32_t causal; /* a decode query sees its whole sequence either way */
+  float softcap; /* > 0: scores become softcap * tanh(score / softcap) */
+  hgc_placement placement;
+  const hgc_head_override *overrides;
+  int32_t num_overrides;
+} hgc_attention_config;
+
+/* MHA-free defaults: placement as the driver's defaults, scale 0, causal 1. */
+HGC_API void hgc_attention_config_init(hgc_attention_config *config);
+
+/*===-- Kernels ----------------------------------------------------------===*/
+
+typedef struct hgc_kernel hgc_kernel;
+
+typedef enum hgc_kernel_origin {
+  HGC_KERNEL_COMPILED = 0,  /* compiled by this call */
+  HGC_KERNEL_MEMORY = 1,    /* this process had it */
+  HGC_KERNEL_DISK = 2,      /* loaded from the cache directory */
+} hgc_kernel_origin;
+
+typedef struct hgc_kernel_info {
+  hgc_kernel_origin origin;
+  double seconds;     /* what hgc_compile took for it */
+  const char *key;    /* the cache key (lives as long as the kernel) */
+  const char *target; /* "host" or "cuda" */
+} hgc_kernel_info;
+
+/* The decode kernel of `config`, compiled once per configuration and
+ * context target; concurrent calls for one configuration compile it once. */
+HGC_API hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
+                       hgc_kernel **kernel);
+HGC_API hgc_status hgc_kernel_get_info(const hgc_kernel *kernel, hgc_kernel_info *info);
+HGC_API void hgc_kernel_release(hgc_kernel *kernel);
+
+/*===-- KV cache ---------------------------------------------------------===*/
+
+typedef struct hgc_kv_cache_options {
+  int32_t layers;
+  int32_t page_tokens;  /* tokens per page, a power of two; 0: 64 */
+  int64_t device_pages; /* capacity per tier in pages; 0: unbounded */
+  int64_t host_pages;
+  const char *host_numa_nodes; /* Linux node list; NULL: every node */
+} hgc_kv_cache_options;
+
+typedef struct hgc_kv_cache hgc_kv_cache;
+
+HGC_API void hgc_kv_cache_options_init(hgc_kv_cache_options *options);
+/* A cache for layers of attention `config` (heads, head dim, KV dtype, and
+ * the placement's sinks and window, which decide the device tier). */
+HGC_API hgc_status hgc_kv_cache_create(hgc_context *context,
+                               const hgc_attention_config *config,
+                               const hgc_kv_cache_options *options,
+                               hgc_kv_cache **cache);
+HGC_API void hgc_kv_cache_release(hgc_kv_cache *cache);
+
+HGC_API hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq);
+HGC_API hgc_status hgc_kv_release_sequence(hgc_kv_cache *cache, int64_t seq);
+/* Appends `tokens` tokens of keys and values, each laid out
+ * [kv_heads][tokens][head_dim] in the cache's dtype; all or nothing. */
+HGC_API hgc_status hgc_kv_append(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                         int64_t tokens, const void *keys, const void *values);
+HGC_API hgc_status hgc_kv_length(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                         int64_t *tokens);
+/* Tokens [first, first + count) back, bit-exact, laid out as appended. */
+HGC_API hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                       int64_t first, int64_t count, void *keys, void *values);
+
+/* Pages resident per tier: [0] device, [1] host. */
+typedef struct hgc_kv_cache_stats {
+  int64_t pages[2];
+  int64_t tokens;
+  int32_t device_is_cuda;
+} hgc_kv_cache_stats;
+HGC_API hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
+                                  hgc_kv_cache_stats *stats);
+
+/*===-- Decode -----------------------------------------------------------===*/
+
+/* What one decode step did, per tier ([0] device, [1] host). */
+typedef struct hgc_step_stats {
+  double seconds;               /* the whole step */
+  double gather_seconds[2];     /* reading each tier's KV for the kernels */
+  double compute_seconds;       /* the compiled kernels, all tiers */
+  double device_kernel_seconds; /* GPU kernels alone (HGC_RT_GPU_TIMING=1) */
+  int64_t tokens[2];            /* cached tokens attended from each tier */
+  int64_t selected_tokens;      /* host tokens the selection kept */
+  int64_t bytes_moved;          /* KV, queries and outputs copied */
+} hgc_step_stats;
+
+/* One decode step of `layer` for `batch` sequences `seqs`: queries and
+ * outputs [batch][q_heads][head_dim] f32. Each query attends every cached
+ * token of its sequence (append the step's KV first) as the kernel's
+ * placement says. `stats` may be NULL. */
+HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
+                      int32_t batch, const int64_t *seqs, const float *queries,
+                      float *outputs, hgc_step_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HGC_C_JIT_H */

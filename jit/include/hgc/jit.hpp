@@ -1,0 +1,184 @@
+//===- hgc/jit.hpp - C++ RAII over hgc-c/jit.h ------------------*- C++ -*-===//
+//
+// Header-only: owning handles that release themselves, and hgc::Error (a
+// std::runtime_error carrying the status) thrown in the caller's code when a
+// C call fails. The library itself never throws.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_JIT_HPP
+#define HGC_JIT_HPP
+
+#include "hgc-c/jit.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hgc {
+
+class Error : public std::runtime_error {
+public:
+  Error(hgc_status status, const std::string &message)
+      : std::runtime_error(std::string(hgc_status_name(status)) + ": " +
+                           message),
+        status_(status) {}
+  hgc_status status() const { return status_; }
+
+private:
+  hgc_status status_;
+};
+
+inline void check(hgc_status status) {
+  if (status != HGC_OK)
+    throw Error(status, hgc_last_error());
+}
+
+namespace detail {
+template <typename T, void (*Release)(T *)> struct Releaser {
+  void operator()(T *handle) const { Release(handle); }
+};
+template <typename T, void (*Release)(T *)>
+using Handle = std::unique_ptr<T, Releaser<T, Release>>;
+} // namespace detail
+
+/// An attention configuration that owns its strings and overrides.
+struct AttentionConfig {
+  int32_t qHeads = 0, kvHeads = 0, headDim = 0;
+  hgc_dtype kvDtype = HGC_F16;
+  float scale = 0, softcap = 0;
+  bool causal = true;
+  std::string policy, budget;
+  int64_t sink, window, block;
+  struct Override {
+    int32_t firstKvHead, kvHeads;
+    std::string policy, budget;
+    int64_t block = 16;
+  };
+  std::vector<Override> overrides;
+
+  AttentionConfig() {
+    hgc_attention_config defaults;
+    hgc_attention_config_init(&defaults);
+    policy = defaults.placement.policy;
+    budget = defaults.placement.budget;
+    sink = defaults.placement.sink;
+    window = defaults.placement.window;
+    block = defaults.placement.block;
+  }
+
+  /// The C view; valid while this object lives and is not changed.
+  hgc_attention_config get() const {
+    hgc_attention_config c;
+    hgc_attention_config_init(&c);
+    c.q_heads = qHeads;
+    c.kv_heads = kvHeads;
+    c.head_dim = headDim;
+    c.kv_dtype = kvDtype;
+    c.scale = scale;
+    c.softcap = softcap;
+    c.causal = causal;
+    c.placement = {policy.c_str(), sink, window, budget.c_str(), block};
+    cOverrides.clear();
+    for (const Override &o : overrides)
+      cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),
+                            o.budget.c_str(), o.block});
+    c.overrides = cOverrides.data();
+    c.num_overrides = int32_t(cOverrides.size());
+    return c;
+  }
+
+private:
+  mutable std::vector<hgc_head_override> cOverrides;
+};
+
+class Kernel {
+public:
+  explicit Kernel(hgc_kernel *kernel) : handle(kernel) {}
+  hgc_kernel *get() const { return handle.get(); }
+  hgc_kernel_info info() const {
+    hgc_kernel_info result;
+    check(hgc_kernel_get_info(handle.get(), &result));
+    return result;
+  }
+
+private:
+  detail::Handle<hgc_kernel, hgc_kernel_release> handle;
+};
+
+class KVCache {
+public:
+  explicit KVCache(hgc_kv_cache *cache) : handle(cache) {}
+  hgc_kv_cache *get() const { return handle.get(); }
+  void addSequence(int64_t seq) { check(hgc_kv_add_sequence(get(), seq)); }
+  void releaseSequence(int64_t seq) {
+    check(hgc_kv_release_sequence(get(), seq));
+  }
+  void append(int64_t seq, int32_t layer, int64_t tokens, const void *keys,
+              const void *values) {
+    check(hgc_kv_append(get(), seq, layer, tokens, keys, values));
+  }
+  int64_t length(int64_t seq, int32_t layer) {
+    int64_t tokens;
+    check(hgc_kv_length(get(), seq, layer, &tokens));
+    return tokens;
+  }
+  /// One decode step (see hgc_decode); returns its statistics.
+  hgc_step_stats decode(const Kernel &kernel, int32_t layer,
+                        const std::vector<int64_t> &seqs, const float *queries,
+                        float *outputs) {
+    hgc_step_stats stats;
+    check(hgc_decode(kernel.get(), get(), layer, int32_t(seqs.size()),
+                     seqs.data(), queries, outputs, &stats));
+    return stats;
+  }
+
+private:
+  detail::Handle<hgc_kv_cache, hgc_kv_cache_release> handle;
+};
+
+class Context {
+public:
+  explicit Context(hgc_target target = HGC_TARGET_AUTO, int32_t threads = 0,
+                   const char *cacheDir = nullptr) {
+    hgc_context_options options;
+    hgc_context_options_init(&options);
+    options.target = target;
+    options.threads = threads;
+    options.cache_dir = cacheDir;
+    hgc_context *context;
+    check(hgc_context_create(&options, &context));
+    handle.reset(context);
+  }
+  hgc_context *get() const { return handle.get(); }
+  std::string target() const { return hgc_context_target(get()); }
+
+  Kernel compile(const AttentionConfig &config) {
+    hgc_attention_config c = config.get();
+    hgc_kernel *kernel;
+    check(hgc_compile(get(), &c, &kernel));
+    return Kernel(kernel);
+  }
+  KVCache createCache(const AttentionConfig &config, int32_t layers,
+                      int32_t pageTokens = 64, int64_t devicePages = 0,
+                      int64_t hostPages = 0) {
+    hgc_attention_config c = config.get();
+    hgc_kv_cache_options options;
+    hgc_kv_cache_options_init(&options);
+    options.layers = layers;
+    options.page_tokens = pageTokens;
+    options.device_pages = devicePages;
+    options.host_pages = hostPages;
+    hgc_kv_cache *cache;
+    check(hgc_kv_cache_create(get(), &c, &options, &cache));
+    return KVCache(cache);
+  }
+
+private:
+  detail::Handle<hgc_context, hgc_context_release> handle;
+};
+
+} // namespace hgc
+
+#endif // HGC_JIT_HPP
