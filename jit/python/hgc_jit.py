@@ -1,0 +1,319 @@
+"""Python binding of libhgc (hgc-c/jit.h) over ctypes, with numpy arrays.
+
+    import hgc_jit
+    ctx = hgc_jit.Context(target="host")
+    cfg = hgc_jit.AttentionConfig(q_heads=32, kv_heads=8, head_dim=128,
+                                  kv_dtype="f16", policy="hgca", window=1024)
+    kernel = ctx.compile(cfg)
+    cache = ctx.create_cache(cfg, layers=32)
+    cache.add_sequence(0)
+    cache.append(0, layer, keys, values)       # [kv_heads, tokens, head_dim]
+    out, stats = cache.decode(kernel, layer, [0], queries)  # [batch, q, dim]
+
+Failures raise hgc_jit.Error with the C status name and message. The library
+is found next to this file's build tree, or at $HGC_LIBRARY.
+"""
+import ctypes
+import os
+import pathlib
+
+import numpy as np
+
+_here = pathlib.Path(__file__).resolve()
+
+
+def _find_library():
+    if os.environ.get("HGC_LIBRARY"):
+        return os.environ["HGC_LIBRARY"]
+    build = pathlib.Path(os.environ.get("HGC_BUILD_DIR",
+                                        _here.parents[2] / "build"))
+    for candidate in (build / "lib" / "libhgc.so", _here.parent / "libhgc.so"):
+        if candidate.exists():
+            return str(candidate)
+    return "libhgc.so.0"
+
+
+_lib = ctypes.CDLL(_find_library())
+
+_STATUS = ["HGC_OK", "HGC_INVALID_ARGUMENT", "HGC_SHAPE_MISMATCH",
+           "HGC_UNKNOWN_SEQUENCE", "HGC_OUT_OF_RANGE", "HGC_CAPACITY",
+           "HGC_IO", "HGC_DEVICE", "HGC_COMPILE", "HGC_INTERNAL"]
+_DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16),
+           "bf16": (2, np.uint16)}  # bf16 travels as its raw 16 bits
+_TARGETS = {"auto": 0, "host": 1, "cuda": 2}
+ORIGINS = ["compiled", "memory", "disk"]
+
+
+class Error(RuntimeError):
+    def __init__(self, status, message):
+        self.status = _STATUS[status] if status < len(_STATUS) else str(status)
+        super().__init__(f"{self.status}: {message}")
+
+
+class _ContextOptions(ctypes.Structure):
+    _fields_ = [("target", ctypes.c_int), ("chip", ctypes.c_char_p),
+                ("threads", ctypes.c_int32), ("cache_dir", ctypes.c_char_p)]
+
+
+class _Placement(ctypes.Structure):
+    _fields_ = [("policy", ctypes.c_char_p), ("sink", ctypes.c_int64),
+                ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
+                ("block", ctypes.c_int64)]
+
+
+class _HeadOverride(ctypes.Structure):
+    _fields_ = [("first_kv_head", ctypes.c_int32),
+                ("kv_heads", ctypes.c_int32), ("policy", ctypes.c_char_p),
+                ("budget", ctypes.c_char_p), ("block", ctypes.c_int64)]
+
+
+class _AttentionConfig(ctypes.Structure):
+    _fields_ = [("q_heads", ctypes.c_int32), ("kv_heads", ctypes.c_int32),
+                ("head_dim", ctypes.c_int32), ("kv_dtype", ctypes.c_int),
+                ("scale", ctypes.c_float), ("causal", ctypes.c_int32),
+                ("softcap", ctypes.c_float), ("placement", _Placement),
+                ("overrides", ctypes.POINTER(_HeadOverride)),
+                ("num_overrides", ctypes.c_int32)]
+
+
+class _KernelInfo(ctypes.Structure):
+    _fields_ = [("origin", ctypes.c_int), ("seconds", ctypes.c_double),
+                ("key", ctypes.c_char_p), ("target", ctypes.c_char_p)]
+
+
+class _CacheOptions(ctypes.Structure):
+    _fields_ = [("layers", ctypes.c_int32), ("page_tokens", ctypes.c_int32),
+                ("device_pages", ctypes.c_int64),
+                ("host_pages", ctypes.c_int64),
+                ("host_numa_nodes", ctypes.c_char_p)]
+
+
+class _CacheStats(ctypes.Structure):
+    _fields_ = [("pages", ctypes.c_int64 * 2), ("tokens", ctypes.c_int64),
+                ("device_is_cuda", ctypes.c_int32)]
+
+
+class StepStats(ctypes.Structure):
+    _fields_ = [("seconds", ctypes.c_double),
+                ("gather_seconds", ctypes.c_double * 2),
+                ("compute_seconds", ctypes.c_double),
+                ("device_kernel_seconds", ctypes.c_double),
+                ("tokens", ctypes.c_int64 * 2),
+                ("selected_tokens", ctypes.c_int64),
+                ("bytes_moved", ctypes.c_int64)]
+
+
+_vp = ctypes.c_void_p
+_lib.hgc_last_error.restype = ctypes.c_char_p
+_lib.hgc_context_target.restype = ctypes.c_char_p
+_lib.hgc_context_target.argtypes = [_vp]
+for _name in ("hgc_context_release", "hgc_kernel_release",
+              "hgc_kv_cache_release"):
+    getattr(_lib, _name).argtypes = [_vp]
+    getattr(_lib, _name).restype = None
+_lib.hgc_context_create.argtypes = [ctypes.POINTER(_ContextOptions),
+                                    ctypes.POINTER(_vp)]
+_lib.hgc_compile.argtypes = [_vp, ctypes.POINTER(_AttentionConfig),
+                             ctypes.POINTER(_vp)]
+_lib.hgc_kernel_get_info.argtypes = [_vp, ctypes.POINTER(_KernelInfo)]
+_lib.hgc_kv_cache_create.argtypes = [_vp, ctypes.POINTER(_AttentionConfig),
+                                     ctypes.POINTER(_CacheOptions),
+                                     ctypes.POINTER(_vp)]
+_lib.hgc_kv_add_sequence.argtypes = [_vp, ctypes.c_int64]
+_lib.hgc_kv_release_sequence.argtypes = [_vp, ctypes.c_int64]
+_lib.hgc_kv_append.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                               ctypes.c_int64, _vp, _vp]
+_lib.hgc_kv_length.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                               ctypes.POINTER(ctypes.c_int64)]
+_lib.hgc_kv_read.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                             ctypes.c_int64, ctypes.c_int64, _vp, _vp]
+_lib.hgc_kv_cache_get_stats.argtypes = [_vp, ctypes.POINTER(_CacheStats)]
+_lib.hgc_decode.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
+                            _vp, _vp, ctypes.POINTER(StepStats)]
+_lib.hgc_attention_config_init.argtypes = [ctypes.POINTER(_AttentionConfig)]
+_lib.hgc_attention_config_init.restype = None
+
+
+def _check(status):
+    if status != 0:
+        raise Error(status, _lib.hgc_last_error().decode())
+
+
+def _defaults():
+    config = _AttentionConfig()
+    _lib.hgc_attention_config_init(ctypes.byref(config))
+    return config
+
+
+_DEFAULT = _defaults()
+
+
+class AttentionConfig:
+    """The attention of one layer; placement names and defaults are the
+    driver's (`policy`, `sink`, `window`, `budget`, `block`). `overrides` is
+    a list of (first_kv_head, kv_heads, policy, budget[, block])."""
+
+    def __init__(self, q_heads, kv_heads, head_dim, kv_dtype="f16",
+                 scale=0.0, causal=True, softcap=0.0,
+                 policy=_DEFAULT.placement.policy.decode(),
+                 sink=_DEFAULT.placement.sink,
+                 window=_DEFAULT.placement.window,
+                 budget=_DEFAULT.placement.budget.decode(),
+                 block=_DEFAULT.placement.block, overrides=()):
+        if kv_dtype not in _DTYPES:
+            raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
+                        f"{sorted(_DTYPES)}")
+        self.q_heads, self.kv_heads, self.head_dim = q_heads, kv_heads, head_dim
+        self.kv_dtype, self.scale, self.causal = kv_dtype, scale, causal
+        self.softcap, self.policy, self.sink = softcap, policy, sink
+        self.window, self.budget, self.block = window, str(budget), block
+        self.overrides = list(overrides)
+
+    def _c(self):
+        self._keep = []
+        keep = self._keep.append
+        c = _AttentionConfig(self.q_heads, self.kv_heads, self.head_dim,
+                             _DTYPES[self.kv_dtype][0], self.scale,
+                             int(self.causal), self.softcap)
+        policy, budget = self.policy.encode(), self.budget.encode()
+        keep(policy)
+        keep(budget)
+        c.placement = _Placement(policy, self.sink, self.window, budget,
+                                 self.block)
+        if self.overrides:
+            array = (_HeadOverride * len(self.overrides))()
+            for i, o in enumerate(self.overrides):
+                first, heads, pol, bud = o[:4]
+                array[i] = _HeadOverride(first, heads, pol.encode(),
+                                         str(bud).encode(),
+                                         o[4] if len(o) > 4 else 16)
+            keep(array)
+            c.overrides = array
+            c.num_overrides = len(self.overrides)
+        return c
+
+
+class Kernel:
+    def __init__(self, handle, config, context):
+        self._handle, self.config, self._context = handle, config, context
+
+    def info(self):
+        info = _KernelInfo()
+        _check(_lib.hgc_kernel_get_info(self._handle, ctypes.byref(info)))
+        return {"origin": ORIGINS[info.origin], "seconds": info.seconds,
+                "key": info.key.decode(), "target": info.target.decode()}
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_kernel_release(self._handle)
+            self._handle = None
+
+
+class KVCache:
+    def __init__(self, handle, config, context):
+        self._handle, self.config, self._context = handle, config, context
+        self._dtype = _DTYPES[config.kv_dtype][1]
+
+    def add_sequence(self, seq):
+        _check(_lib.hgc_kv_add_sequence(self._handle, seq))
+
+    def release_sequence(self, seq):
+        _check(_lib.hgc_kv_release_sequence(self._handle, seq))
+
+    def append(self, seq, layer, keys, values):
+        """keys, values: [kv_heads, tokens, head_dim] of the cache's dtype."""
+        keys = np.ascontiguousarray(keys, dtype=self._dtype)
+        values = np.ascontiguousarray(values, dtype=self._dtype)
+        if keys.shape != values.shape or keys.ndim != 3:
+            raise Error(2, f"keys {keys.shape} and values {values.shape} must "
+                        "both be [kv_heads, tokens, head_dim]")
+        c = self.config
+        if keys.shape[0] != c.kv_heads or keys.shape[2] != c.head_dim:
+            raise Error(2, f"keys {keys.shape} do not fit [kv_heads="
+                        f"{c.kv_heads}, tokens, head_dim={c.head_dim}]")
+        _check(_lib.hgc_kv_append(self._handle, seq, layer, keys.shape[1],
+                                  keys.ctypes.data, values.ctypes.data))
+
+    def length(self, seq, layer):
+        tokens = ctypes.c_int64()
+        _check(_lib.hgc_kv_length(self._handle, seq, layer,
+                                  ctypes.byref(tokens)))
+        return tokens.value
+
+    def read(self, seq, layer, first=0, count=None):
+        if count is None:
+            count = self.length(seq, layer) - first
+        c = self.config
+        keys = np.empty((c.kv_heads, count, c.head_dim), self._dtype)
+        values = np.empty_like(keys)
+        _check(_lib.hgc_kv_read(self._handle, seq, layer, first, count,
+                                keys.ctypes.data, values.ctypes.data))
+        return keys, values
+
+    def stats(self):
+        stats = _CacheStats()
+        _check(_lib.hgc_kv_cache_get_stats(self._handle, ctypes.byref(stats)))
+        return {"pages": list(stats.pages), "tokens": stats.tokens,
+                "device_is_cuda": bool(stats.device_is_cuda)}
+
+    def decode(self, kernel, layer, seqs, queries):
+        """queries [batch, q_heads, head_dim] -> (outputs, StepStats)."""
+        c = kernel.config
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        seqs = np.ascontiguousarray(seqs, dtype=np.int64)
+        if queries.shape != (len(seqs), c.q_heads, c.head_dim):
+            raise Error(2, f"queries {queries.shape} do not fit [batch="
+                        f"{len(seqs)}, q_heads={c.q_heads}, head_dim="
+                        f"{c.head_dim}]")
+        outputs = np.empty_like(queries)
+        stats = StepStats()
+        _check(_lib.hgc_decode(kernel._handle, self._handle, layer, len(seqs),
+                               seqs.ctypes.data, queries.ctypes.data,
+                               outputs.ctypes.data, ctypes.byref(stats)))
+        return outputs, stats
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_kv_cache_release(self._handle)
+            self._handle = None
+
+
+class Context:
+    def __init__(self, target="auto", threads=0, cache_dir=None, chip=None):
+        if target not in _TARGETS:
+            raise Error(1, f"target {target!r} is not auto, host or cuda")
+        options = _ContextOptions(_TARGETS[target],
+                                  chip.encode() if chip else None, threads,
+                                  None if cache_dir is None
+                                  else str(cache_dir).encode())
+        handle = _vp()
+        _check(_lib.hgc_context_create(ctypes.byref(options),
+                                       ctypes.byref(handle)))
+        self._handle = handle
+
+    @property
+    def target(self):
+        return _lib.hgc_context_target(self._handle).decode()
+
+    def compile(self, config):
+        handle = _vp()
+        c = config._c()
+        _check(_lib.hgc_compile(self._handle, ctypes.byref(c),
+                                ctypes.byref(handle)))
+        return Kernel(handle, config, self)
+
+    def create_cache(self, config, layers, page_tokens=64, device_pages=0,
+                     host_pages=0):
+        options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
+                                None)
+        handle = _vp()
+        c = config._c()
+        _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),
+                                        ctypes.byref(options),
+                                        ctypes.byref(handle)))
+        return KVCache(handle, config, self)
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_context_release(self._handle)
+            self._handle = None

@@ -1,0 +1,297 @@
+"""libhgc through its Python binding: decode steps on runtime-owned KV checked
+against float64 numpy, statistics, the kernel cache (memory and disk, across
+processes), the emulated cuda target, and the error paths.
+
+Tolerances: 2e-5 absolute for f32 KV (f32 kernels, float64 reference over the
+same inputs), 5e-5 for f16/bf16 KV (the reference reads the same rounded KV).
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import BUILD, ROOT
+
+sys.path.insert(0, str(ROOT / "jit" / "python"))
+import hgc_jit  # noqa: E402
+
+BF16 = "bf16"
+
+
+def to_numpy_kv(x, dtype):
+    """Random KV as the cache stores it, and its exact float64 value."""
+    if dtype == "f32":
+        stored = x.astype(np.float32)
+        return stored, stored.astype(np.float64)
+    if dtype == "f16":
+        stored = x.astype(np.float16)
+        return stored, stored.astype(np.float64)
+    bits = (x.astype(np.float32).view(np.uint32) + 0x8000) >> 16
+    stored = bits.astype(np.uint16)
+    return stored, (stored.astype(np.uint32) << 16).view(np.float32).astype(
+        np.float64)
+
+
+def hot_tokens(n, sink, window, page):
+    """The tokens of pages holding a sink or window token: the device tier."""
+    hot = set()
+    for p in range(-(-n // page)):
+        tokens = range(p * page, min(n, (p + 1) * page))
+        if any(t < sink or t >= n - window for t in tokens):
+            hot.update(tokens)
+    return sorted(hot)
+
+
+def reference(q, k, v, policy, sink, window, budget, block, page, scale=None,
+              softcap=0.0):
+    """One sequence: q [H, D], k/v [Hkv, n, D] float64 -> [H, D]."""
+    heads, dim = q.shape
+    kv_heads, n, _ = k.shape
+    group = heads // kv_heads
+    scale = 1 / np.sqrt(dim) if not scale else scale
+    if policy == "full":
+        keep = [list(range(n))] * kv_heads
+    else:
+        hot = hot_tokens(n, sink, window, page)
+        host = [t for t in range(n) if t not in set(hot)]
+        keep = []
+        for hk in range(kv_heads):
+            s = (q[hk * group:(hk + 1) * group] @ k[hk, host].T).max(0) \
+                if host else np.zeros(0)
+            if policy == "hgca":
+                units = [[t] for t in host]
+                unit_scores = s
+            else:
+                units = [host[i:i + block] for i in range(0, len(host), block)]
+                qg = q[hk * group:(hk + 1) * group]
+                unit_scores = np.array([
+                    np.maximum(qg * k[hk, u].min(0), qg * k[hk, u].max(0))
+                    .sum(1).max() for u in units])
+            if "." in budget:
+                count = int(np.ceil(float(budget) * len(units)))
+            else:
+                count = -(-int(budget) // (block if policy == "quest" else 1))
+            count = min(count, len(units))
+            order = np.argsort(-unit_scores, kind="stable")[:count]
+            chosen = sorted(t for i in order for t in units[i])
+            keep.append(sorted(set(hot) | set(chosen)))
+    out = np.zeros((heads, dim))
+    for h in range(heads):
+        tokens = keep[h // group]
+        scores = k[h // group, tokens] @ q[h] * scale
+        if softcap > 0:
+            scores = softcap * np.tanh(scores / softcap)
+        p = np.exp(scores - scores.max())
+        out[h] = p @ v[h // group, tokens] / p.sum()
+    return out
+
+
+def make_cache(ctx, config, lengths, layers=2, page=16, seed=0):
+    rng = np.random.default_rng(seed)
+    cache = ctx.create_cache(config, layers=layers, page_tokens=page)
+    exact = {}
+    for seq, n in enumerate(lengths):
+        cache.add_sequence(seq)
+        for layer in range(layers):
+            raw = rng.standard_normal((2, config.kv_heads, n, config.head_dim))
+            k, k64 = to_numpy_kv(raw[0], config.kv_dtype)
+            v, v64 = to_numpy_kv(raw[1], config.kv_dtype)
+            cache.append(seq, layer, k, v)
+            exact[seq, layer] = (k64, v64)
+    return cache, exact
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return hgc_jit.Context(target="host", cache_dir="")
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", BF16])
+@pytest.mark.parametrize("policy,budget", [("full", "0.05"), ("hgca", "0.25"),
+                                           ("hgca", "40"), ("quest", "0.3")])
+def test_decode_matches_float64(ctx, dtype, policy, budget):
+    config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=64,
+                                     kv_dtype=dtype, policy=policy, sink=4,
+                                     window=48, budget=budget, block=16)
+    lengths = [300, 17, 129]
+    cache, exact = make_cache(ctx, config, lengths)
+    kernel = ctx.compile(config)
+    rng = np.random.default_rng(1)
+    queries = rng.standard_normal((3, 8, 64)).astype(np.float32)
+    out, stats = cache.decode(kernel, 1, [0, 1, 2], queries)
+    tolerance = 2e-5 if dtype == "f32" else 5e-5
+    for seq in range(3):
+        k, v = exact[seq, 1]
+        want = reference(queries[seq].astype(np.float64), k, v, policy, 4, 48,
+                         budget, 16, 16)
+        np.testing.assert_allclose(out[seq], want, atol=tolerance, rtol=0)
+    hot = sum(len(hot_tokens(n, 4, 48, 16)) for n in lengths)
+    if policy == "full":
+        assert list(stats.tokens) == [sum(lengths), 0]
+    else:
+        assert list(stats.tokens) == [hot, sum(lengths) - hot]
+        assert 0 < stats.selected_tokens <= 2 * stats.tokens[1]
+    assert stats.bytes_moved > 0 and stats.seconds > 0
+
+
+def test_scale_and_softcap(ctx):
+    config = hgc_jit.AttentionConfig(q_heads=4, kv_heads=4, head_dim=32,
+                                     kv_dtype="f32", policy="hgca", sink=2,
+                                     window=16, budget="0.5", scale=0.3,
+                                     softcap=5.0)
+    cache, exact = make_cache(ctx, config, [200], layers=1, seed=3)
+    queries = np.random.default_rng(4).standard_normal((1, 4, 32)) * 3
+    out, _ = cache.decode(ctx.compile(config), 0, [0], queries)
+    k, v = exact[0, 0]
+    want = reference(queries[0], k, v, "hgca", 2, 16, "0.5", 16, 16, scale=0.3,
+                     softcap=5.0)
+    np.testing.assert_allclose(out[0], want, atol=2e-5, rtol=0)
+
+
+def test_growing_kv_round_trips_bit_exactly(ctx):
+    config = hgc_jit.AttentionConfig(q_heads=2, kv_heads=1, head_dim=16,
+                                     kv_dtype="f16", policy="hgca", sink=4,
+                                     window=32, budget="0.1")
+    cache = ctx.create_cache(config, layers=1, page_tokens=8)
+    cache.add_sequence(9)
+    rng = np.random.default_rng(5)
+    appended = []
+    for _ in range(120):
+        kv = rng.standard_normal((2, 1, 1, 16)).astype(np.float16)
+        cache.append(9, 0, kv[0], kv[1])
+        appended.append(kv)
+    keys, values = cache.read(9, 0)
+    want = np.concatenate(appended, axis=2)
+    assert keys.tobytes() == want[0].tobytes()
+    assert values.tobytes() == want[1].tobytes()
+    assert cache.stats()["pages"][1] > 0  # pages moved down as KV grew
+
+
+def test_in_memory_cache_and_keys(ctx):
+    config = hgc_jit.AttentionConfig(q_heads=4, kv_heads=2, head_dim=32,
+                                     policy="hgca", window=64)
+    first = ctx.compile(config).info()
+    again = ctx.compile(config).info()
+    assert again["origin"] == "memory" and again["key"] == first["key"]
+    other = hgc_jit.AttentionConfig(q_heads=4, kv_heads=2, head_dim=32,
+                                    policy="hgca", window=65)
+    assert ctx.compile(other).info()["key"] != first["key"]
+
+
+CHILD = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {python!r})
+import hgc_jit
+ctx = hgc_jit.Context(target={target!r}, cache_dir={cache!r})
+config = hgc_jit.AttentionConfig(q_heads=4, kv_heads=2, head_dim=32,
+                                 kv_dtype="f16", policy="hgca", sink=4,
+                                 window=32, budget="0.25")
+kernel = ctx.compile(config)
+cache = ctx.create_cache(config, layers=1, page_tokens=16)
+rng = np.random.default_rng(0)
+for seq, n in enumerate([150, 90]):
+    cache.add_sequence(seq)
+    kv = rng.standard_normal((2, 2, n, 32)).astype(np.float16)
+    cache.append(seq, 0, kv[0], kv[1])
+q = rng.standard_normal((2, 4, 32)).astype(np.float32)
+out, _ = cache.decode(kernel, 0, [0, 1], q)
+print(json.dumps({{"origin": kernel.info()["origin"],
+                   "out": out.ravel().tolist()}}))
+"""
+
+
+def run_child(tmp_path, target="host", env=None):
+    script = CHILD.format(python=str(ROOT / "jit" / "python"), target=target,
+                          cache=str(tmp_path / "kernels"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_disk_cache_serves_a_new_process(tmp_path):
+    first = run_child(tmp_path)
+    second = run_child(tmp_path)
+    assert first["origin"] == "compiled" and second["origin"] == "disk"
+    assert first["out"] == second["out"]
+    objects = list((tmp_path / "kernels").glob("*.o"))
+    assert len(objects) == 1
+    # A damaged object is not trusted blindly: it is recompiled or rejected
+    # with an error, never run.
+    objects[0].write_bytes(b"not an object")
+    third = run_child(tmp_path)
+    assert third["origin"] == "compiled" and third["out"] == first["out"]
+
+
+def test_cuda_target_on_the_emulator_equals_host(tmp_path):
+    host = run_child(tmp_path / "h")
+    cuda = run_child(tmp_path / "c", target="cuda",
+                     env={"HGC_RT_GPU": "emulate"})
+    np.testing.assert_allclose(cuda["out"], host["out"], atol=1e-5, rtol=0)
+
+
+def test_error_paths(ctx):
+    good = hgc_jit.AttentionConfig(q_heads=4, kv_heads=2, head_dim=32,
+                                   policy="hgca", window=32)
+    cases = [
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(4, 3, 32)),
+         "HGC_INVALID_ARGUMENT", "multiple of kv_heads"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(4, 2, 32, policy="x")),
+         "HGC_INVALID_ARGUMENT", "unknown placement policy"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="quest", block=12)),
+         "HGC_INVALID_ARGUMENT", "power of two"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hgca", overrides=[(1, 2, "full", "0.1")])),
+         "HGC_INVALID_ARGUMENT", "KV heads [1, 3)"),
+        (lambda: hgc_jit.Context(target="tpu"), "HGC_INVALID_ARGUMENT",
+         "target"),
+    ]
+    cache = ctx.create_cache(good, layers=1, page_tokens=16, host_pages=2,
+                             device_pages=4)
+    cache.add_sequence(0)
+    kernel = ctx.compile(good)
+    kv = np.ones((2, 2, 40, 32), np.float16)
+    cache.append(0, 0, kv[0], kv[1])
+    q = np.ones((1, 4, 32), np.float32)
+    wide = ctx.compile(hgc_jit.AttentionConfig(4, 2, 64, policy="hgca",
+                                               window=32))
+    cases += [
+        (lambda: cache.decode(kernel, 0, [5], q), "HGC_UNKNOWN_SEQUENCE",
+         "5"),
+        (lambda: cache.decode(kernel, 3, [0], q), "HGC_OUT_OF_RANGE",
+         "layer 3"),
+        (lambda: cache.decode(kernel, 0, [0], np.ones((1, 4, 16))),
+         "HGC_SHAPE_MISMATCH", "queries"),
+        (lambda: cache.decode(wide, 0, [0], np.ones((1, 4, 64))),
+         "HGC_SHAPE_MISMATCH", "does not fit the cache"),
+        (lambda: cache.append(0, 0, np.ones((2, 4000, 32)),
+                              np.ones((2, 4000, 32))),
+         "HGC_CAPACITY", ""),
+        (lambda: cache.append(7, 0, kv[0], kv[1]), "HGC_UNKNOWN_SEQUENCE",
+         ""),
+        (lambda: cache.append(0, 0, np.ones((3, 1, 32)), np.ones((3, 1, 32))),
+         "HGC_SHAPE_MISMATCH", ""),
+    ]
+    for call, status, text in cases:
+        with pytest.raises(hgc_jit.Error) as error:
+            call()
+        assert error.value.status == status, str(error.value)
+        assert text in str(error.value)
+    assert cache.length(0, 0) == 40  # failures changed nothing
+
+
+def test_engine_loop_example():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "jit_engine_loop.py"),
+         "--layers", "2", "--steps", "12", "--lengths", "70,150,33",
+         "--window", "32", "--head-dim", "32"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every step: hybrid within" in done.stdout
