@@ -127,8 +127,7 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
 /// `key`, which holds `tokens` tokens; the tier has `count(bi)` of them.
 std::pair<Value, Value>
 emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
-                 int64_t block, Value tokens,
-                 function_ref<Value(Value)> count,
+                 int64_t block, Value tokens, function_ref<Value(Value)> count,
                  function_ref<Value(Value, Value)> source) {
   ImplicitLocOpBuilder &b = e.b;
   Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), headDim = e.dim(key, 3);
@@ -154,9 +153,8 @@ emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
     // them defined.
     Value empty = e.icmp(arith::CmpIPredicate::sge, first, last);
     e.forLoop(e.index(0), headDim, {}, lanes.step(), [&](Value d, ValueRange) {
-      Value at =
-          arith::MinSIOp::create(b, source(first, bi),
-                                 arith::SubIOp::create(b, tokens, e.index(1)));
+      Value at = arith::MinSIOp::create(
+          b, source(first, bi), arith::SubIOp::create(b, tokens, e.index(1)));
       ValueRange seeds = e.ifThen(
           arith::XOrIOp::create(
               b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),

@@ -53,8 +53,8 @@ Value addressOf(Emitter &e, Value memref) {
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, memref);
   Value offsetBytes = arith::MulIOp::create(
       b, metadata.getOffset(), e.index(type.getElementTypeBitWidth() / 8));
-  return arith::IndexCastOp::create(b, b.getI64Type(),
-                                    arith::AddIOp::create(b, base, offsetBytes));
+  return arith::IndexCastOp::create(
+      b, b.getI64Type(), arith::AddIOp::create(b, base, offsetBytes));
 }
 
 struct RuntimeView {
@@ -110,9 +110,9 @@ FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
 
 LogicalResult lowerRuntimeKVView(KVViewOp op) {
   auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
-  FailureOr<RuntimeView> view = gather(op, cache, op.getTier(), op.getPlacementAttr(),
-                                       op.getKey().getType(),
-                                       op.getLengths().getType());
+  FailureOr<RuntimeView> view =
+      gather(op, cache, op.getTier(), op.getPlacementAttr(),
+             op.getKey().getType(), op.getLengths().getType());
   if (failed(view))
     return failure();
   ImplicitLocOpBuilder b(op.getLoc(), op);
@@ -147,12 +147,12 @@ LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
   Value blocks = e.alloc(op.getLengths().getType(), {batch});
   e.parallel({batch}, [&](ValueRange row) {
     Value n = arith::CeilDivUIOp::create(b, count(row[0]), blockSize);
-    memref::StoreOp::create(
-        b, arith::IndexCastOp::create(b, b.getI32Type(), n), blocks, row[0]);
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI32Type(), n),
+                            blocks, row[0]);
   });
-  auto [keyMin, keyMax] = emitKeySummaries(
-      e, type, view->key, width, block, view->capacity, count,
-      [](Value j, Value) { return j; });
+  auto [keyMin, keyMax] =
+      emitKeySummaries(e, type, view->key, width, block, view->capacity, count,
+                       [](Value j, Value) { return j; });
   op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
   op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
   op.getLengths().replaceAllUsesWith(

@@ -83,9 +83,10 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
       return invalid(which + ": policy and budget must be set");
     if (o.kv_heads <= 0 || o.first_kv_head < 0 ||
         int64_t(o.first_kv_head) + o.kv_heads > c.kv_heads)
-      return invalid(which + ": KV heads [" + std::to_string(o.first_kv_head) +
-                     ", " + std::to_string(int64_t(o.first_kv_head) + o.kv_heads) +
-                     ") are not within [0, " + std::to_string(c.kv_heads) + ")");
+      return invalid(
+          which + ": KV heads [" + std::to_string(o.first_kv_head) + ", " +
+          std::to_string(int64_t(o.first_kv_head) + o.kv_heads) +
+          ") are not within [0, " + std::to_string(c.kv_heads) + ")");
     for (int32_t h = o.first_kv_head; h < o.first_kv_head + o.kv_heads; ++h) {
       if (taken[h])
         return invalid(which + ": KV head " + std::to_string(h) +

@@ -70,8 +70,7 @@ hgc_status fromRuntime(hgc_rt_status status) {
 }
 
 double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
@@ -100,11 +99,12 @@ int64_t selectedTokens(const mlir::hgc::PlacementOptions &policy,
   int64_t block = policy.policy == "quest" ? policy.block : 1;
   int64_t units = (host + block - 1) / block;
   std::string budget = policy.budget;
-  bool isCount = !budget.empty() && budget.find_first_not_of("0123456789") ==
-                                        std::string::npos;
-  int64_t keep = isCount ? (std::atoll(budget.c_str()) + block - 1) / block
-                         : int64_t(std::ceil(std::atof(budget.c_str()) *
-                                             double(units) - 1e-9));
+  bool isCount = !budget.empty() &&
+                 budget.find_first_not_of("0123456789") == std::string::npos;
+  int64_t keep = isCount
+                     ? (std::atoll(budget.c_str()) + block - 1) / block
+                     : int64_t(std::ceil(
+                           std::atof(budget.c_str()) * double(units) - 1e-9));
   keep = std::min(keep, units);
   return std::min(keep * block, host);
 }
@@ -227,7 +227,8 @@ hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
   return report(Failure::ok());
 }
 
-hgc_status hgc_kernel_get_info(const hgc_kernel *kernel, hgc_kernel_info *info) {
+hgc_status hgc_kernel_get_info(const hgc_kernel *kernel,
+                               hgc_kernel_info *info) {
   if (!kernel || !info)
     return nullArgument("kernel or info");
   info->origin = kernel->kernel->origin;
@@ -271,7 +272,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.host_pages = options->host_pages;
   runtime.host_numa_nodes = options->host_numa_nodes;
   auto made = std::make_unique<hgc_kv_cache>();
-  if (hgc_status status = fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))
+  if (hgc_status status =
+          fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))
     return status;
   made->context = context->state;
   made->config = std::move(checked);
@@ -299,8 +301,11 @@ hgc_status hgc_kv_append(hgc_kv_cache *cache, int64_t seq, int32_t layer,
   if (!cache)
     return nullArgument("cache");
   hgc_rt_kv_block block{hgc_rt_dtype(cache->config.kvDtype),
-                        cache->config.kvHeads, cache->config.headDim, tokens,
-                        keys, values};
+                        cache->config.kvHeads,
+                        cache->config.headDim,
+                        tokens,
+                        keys,
+                        values};
   return fromRuntime(hgc_rt_kv_append(cache->runtime, seq, layer, &block));
 }
 
@@ -315,8 +320,8 @@ hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
                        int64_t first, int64_t count, void *keys, void *values) {
   if (!cache)
     return nullArgument("cache");
-  return fromRuntime(hgc_rt_kv_read(cache->runtime, seq, layer, first, count,
-                                    keys, values));
+  return fromRuntime(
+      hgc_rt_kv_read(cache->runtime, seq, layer, first, count, keys, values));
 }
 
 hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
@@ -324,7 +329,8 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
   if (!cache || !stats)
     return nullArgument("cache or stats");
   hgc_rt_kv_stats runtime;
-  if (hgc_status status = fromRuntime(hgc_rt_kv_get_stats(cache->runtime, &runtime)))
+  if (hgc_status status =
+          fromRuntime(hgc_rt_kv_get_stats(cache->runtime, &runtime)))
     return status;
   stats->pages[0] = runtime.pages[0];
   stats->pages[1] = runtime.pages[1];
@@ -343,14 +349,15 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     return fail(HGC_INVALID_ARGUMENT,
                 "batch must be positive, got " + std::to_string(batch));
   const AttentionConfig &k = kernel->kernel->config, &c = cache->config;
-  bool full = k.placement.policy == "full", cacheFull = c.placement.policy == "full";
+  bool full = k.placement.policy == "full",
+       cacheFull = c.placement.policy == "full";
   if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
       k.kvDtype != c.kvDtype ||
       (!full && (cacheFull || k.placement.sink != c.placement.sink ||
                  k.placement.window != c.placement.window)))
-    return fail(HGC_SHAPE_MISMATCH,
-                "kernel (" + k.describe() + ") does not fit the cache (" +
-                    c.describe() + ")");
+    return fail(HGC_SHAPE_MISMATCH, "kernel (" + k.describe() +
+                                        ") does not fit the cache (" +
+                                        c.describe() + ")");
   if (layer < 0 || layer >= cache->layers)
     return fail(HGC_OUT_OF_RANGE, "layer " + std::to_string(layer) +
                                       " is not in [0, " +
@@ -361,9 +368,11 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
             hgc_rt_kv_length(cache->runtime, seqs[b], layer, &tokens)))
       return status;
     if (tokens == 0)
-      return fail(HGC_OUT_OF_RANGE,
-                  "sequence " + std::to_string(seqs[b]) + " has no tokens in "
-                  "layer " + std::to_string(layer) + "; append its KV first");
+      return fail(HGC_OUT_OF_RANGE, "sequence " + std::to_string(seqs[b]) +
+                                        " has no tokens in "
+                                        "layer " +
+                                        std::to_string(layer) +
+                                        "; append its KV first");
   }
 
   int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
@@ -375,12 +384,23 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
   Descriptor<3> result(nullptr, queryShape);
   // Packed: one pointer per argument word (descriptors flattened), then the
   // result descriptor.
-  void *packed[] = {&query.allocated,  &query.aligned,      &query.offset,
-                    &query.sizes[0],   &query.sizes[1],     &query.sizes[2],
-                    &query.strides[0], &query.strides[1],   &query.strides[2],
-                    &sequences.allocated, &sequences.aligned, &sequences.offset,
-                    &sequences.sizes[0], &sequences.strides[0], &handle,
-                    &layerValue,       &result};
+  void *packed[] = {&query.allocated,
+                    &query.aligned,
+                    &query.offset,
+                    &query.sizes[0],
+                    &query.sizes[1],
+                    &query.sizes[2],
+                    &query.strides[0],
+                    &query.strides[1],
+                    &query.strides[2],
+                    &sequences.allocated,
+                    &sequences.aligned,
+                    &sequences.offset,
+                    &sequences.sizes[0],
+                    &sequences.strides[0],
+                    &handle,
+                    &layerValue,
+                    &result};
   if (kernel->context->threads > 0)
     omp_set_num_threads(kernel->context->threads);
   hgc_rt_compiled_reset();
@@ -437,8 +457,9 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     stats->compute_seconds =
         computeSeconds - views.seconds[0] - views.seconds[1];
     stats->device_kernel_seconds = kernelSeconds;
-    stats->bytes_moved = views.bytes[0] + views.bytes[1] +
-                         2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
+    stats->bytes_moved =
+        views.bytes[0] + views.bytes[1] +
+        2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
     stats->seconds = since(start);
   }
   return HGC_OK;

@@ -17,15 +17,15 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
 #include "llvm/ExecutionEngine/SectionMemoryManager.h"
-#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -102,15 +102,15 @@ std::string environmentKey(const mhgc::TargetOptions &target) {
   return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) +
          " llvm=" LLVM_VERSION_STRING " target=" + target.target +
          (target.target == "nvptx" ? " chip=" + target.chip : "") +
-         " cpu=" + llvm::sys::getHostCPUName().str() + " features=" +
-         llvm::utohexstr(llvm::xxh3_64bits(features));
+         " cpu=" + llvm::sys::getHostCPUName().str() +
+         " features=" + llvm::utohexstr(llvm::xxh3_64bits(features));
 }
 
 /// The placement of `config` as an attribute, per-head overrides included;
 /// failures report the diagnostic's text.
 FailureOr<mhgc::PlacementAttr> buildFullPlacement(MLIRContext &context,
-                                                 const AttentionConfig &config,
-                                                 std::string &error) {
+                                                  const AttentionConfig &config,
+                                                  std::string &error) {
   auto report = [&]() {
     return emitError(UnknownLoc::get(&context), "placement: ");
   };
@@ -134,16 +134,15 @@ FailureOr<mhgc::PlacementAttr> buildFullPlacement(MLIRContext &context,
       placement = mhgc::PlacementAttr::get(
           &context, base->getSink(), base->getWindow(),
           {base->getTiers().front(),
-           mhgc::TierPolicyAttr::get(&context, mhgc::Tier::Host,
-                                    mhgc::Selection::Dense, int64_t{0},
-                                    llvm::APFloat(0.0), int64_t{0},
-                                    int64_t{0})},
+           mhgc::TierPolicyAttr::get(
+               &context, mhgc::Tier::Host, mhgc::Selection::Dense, int64_t{0},
+               llvm::APFloat(0.0), int64_t{0}, int64_t{0})},
           {});
     heads.push_back(mhgc::HeadPlacementAttr::get(&context, ids, placement));
   }
   (void)error;
   return mhgc::PlacementAttr::get(&context, base->getSink(), base->getWindow(),
-                                 base->getTiers(), heads);
+                                  base->getTiers(), heads);
 }
 
 Failure compile(const AttentionConfig &config,
@@ -171,9 +170,8 @@ Failure compile(const AttentionConfig &config,
       buildFullPlacement(context, config, error);
   if (failed(placement))
     return {HGC_INVALID_ARGUMENT, diagnostics};
-  module->walk([&](mhgc::DecodeAttentionOp op) {
-    op.setPlacementAttr(*placement);
-  });
+  module->walk(
+      [&](mhgc::DecodeAttentionOp op) { op.setPlacementAttr(*placement); });
   if (failed(mlir::verify(*module)))
     return {HGC_INVALID_ARGUMENT, "configuration: " + diagnostics};
 
@@ -202,12 +200,13 @@ Failure link(const std::string &path, std::unique_ptr<llvm::orc::LLJIT> &jit) {
   (void)targetsReady;
   auto created =
       llvm::orc::LLJITBuilder()
-          .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession &session) {
-            return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
-                session, [](const llvm::MemoryBuffer &) {
-                  return std::make_unique<llvm::SectionMemoryManager>();
-                });
-          })
+          .setObjectLinkingLayerCreator(
+              [](llvm::orc::ExecutionSession &session) {
+                return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                    session, [](const llvm::MemoryBuffer &) {
+                      return std::make_unique<llvm::SectionMemoryManager>();
+                    });
+              })
           .create();
   if (!created)
     return {HGC_INTERNAL, llvm::toString(created.takeError())};
@@ -258,8 +257,7 @@ bool publish(const std::string &path,
 }
 } // namespace
 
-KernelCache::KernelCache(mhgc::TargetOptions target,
-                         std::string directory)
+KernelCache::KernelCache(mhgc::TargetOptions target, std::string directory)
     : target(std::move(target)), directory(std::move(directory)) {}
 
 KernelCache::~KernelCache() = default;
@@ -324,9 +322,8 @@ Failure KernelCache::get(const AttentionConfig &config,
     }
   }
   if (!failure.failed()) {
-    made->code->decode =
-        reinterpret_cast<void (*)(void **)>(made->code->lookup(
-            (std::string("_mlir_") + kEntry).c_str()));
+    made->code->decode = reinterpret_cast<void (*)(void **)>(
+        made->code->lookup((std::string("_mlir_") + kEntry).c_str()));
     if (!made->code->decode)
       failure = {HGC_INTERNAL, "compiled code has no @" + std::string(kEntry)};
   }

@@ -106,8 +106,8 @@ extern "C" int64_t hgc_rt_compiled_view_tokens(hgc_rt_kv_cache *cache,
 extern "C" void hgc_rt_compiled_view(hgc_rt_kv_cache *cache,
                                      const int64_t *seqs, int64_t batch,
                                      int32_t layer, int32_t tier,
-                                     int64_t capacity, void *keys,
-                                     void *values, int32_t *lengths) {
+                                     int64_t capacity, void *keys, void *values,
+                                     int32_t *lengths) {
   auto start = std::chrono::steady_clock::now();
   hgc_rt_kv_config config;
   if (!validTier(tier) || batch > INT32_MAX ||
@@ -133,9 +133,9 @@ extern "C" void hgc_rt_compiled_view(hgc_rt_kv_cache *cache,
   stats.tokens[slot] += tokens;
   stats.bytes[slot] +=
       2 * tokens * int64_t(config.kv_heads) * config.head_dim * elementBytes;
-  stats.seconds[slot] += std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  stats.seconds[slot] +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
 }
 
 extern "C" void hgc_rt_compiled_reset(void) { state() = ThreadState(); }

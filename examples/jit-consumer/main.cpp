@@ -34,7 +34,8 @@ int main() {
       std::vector<float> kv(2 * row * (200 + 50 * seq));
       for (float &x : kv)
         x = uniform(random);
-      cache.append(seq, 0, 200 + 50 * seq, kv.data(), kv.data() + kv.size() / 2);
+      cache.append(seq, 0, 200 + 50 * seq, kv.data(),
+                   kv.data() + kv.size() / 2);
     }
     std::vector<float> q(seqs.size() * config.qHeads * config.headDim),
         out(q.size()), ref(q.size());

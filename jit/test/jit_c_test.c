@@ -14,7 +14,7 @@
     if (!(cond)) {                                                             \
       fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__);                   \
       fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, " (last error: %s)\n", hgc_last_error());               \
+      fprintf(stderr, " (last error: %s)\n", hgc_last_error());                \
       exit(1);                                                                 \
     }                                                                          \
   } while (0)
@@ -52,8 +52,8 @@ static unsigned short toHalf(float f) {
 static float fromHalf(unsigned short h) {
   unsigned sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f,
            mantissa = h & 0x3ff;
-  unsigned bits = exponent ? sign | ((exponent + 112) << 23) | (mantissa << 13)
-                           : sign;
+  unsigned bits =
+      exponent ? sign | ((exponent + 112) << 23) | (mantissa << 13) : sign;
   float f;
   memcpy(&f, &bits, 4);
   return f;
@@ -204,11 +204,12 @@ int main(void) {
                 HGC_SHAPE_MISMATCH);
   hgc_kernel_release(other);
   int64_t unknown[2] = {7, 1000};
-  EXPECT_STATUS(hgc_decode(hybrid, cache, 0, 2, unknown, queries, outputs, NULL),
-                HGC_UNKNOWN_SEQUENCE);
-  EXPECT_STATUS(hgc_decode(hybrid, cache, LAYERS, 2, seqs, queries, outputs,
-                           NULL),
-                HGC_OUT_OF_RANGE);
+  EXPECT_STATUS(
+      hgc_decode(hybrid, cache, 0, 2, unknown, queries, outputs, NULL),
+      HGC_UNKNOWN_SEQUENCE);
+  EXPECT_STATUS(
+      hgc_decode(hybrid, cache, LAYERS, 2, seqs, queries, outputs, NULL),
+      HGC_OUT_OF_RANGE);
   EXPECT_STATUS(hgc_decode(hybrid, cache, 0, 0, seqs, queries, outputs, NULL),
                 HGC_INVALID_ARGUMENT);
   OK(hgc_kv_add_sequence(cache, 5));
@@ -228,7 +229,8 @@ int main(void) {
                 HGC_UNKNOWN_SEQUENCE);
   options.target = (hgc_target)9;
   hgc_context *badContext;
-  EXPECT_STATUS(hgc_context_create(&options, &badContext), HGC_INVALID_ARGUMENT);
+  EXPECT_STATUS(hgc_context_create(&options, &badContext),
+                HGC_INVALID_ARGUMENT);
 
   hgc_kernel_release(hybrid);
   hgc_kernel_release(full);

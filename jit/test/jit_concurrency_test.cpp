@@ -18,7 +18,9 @@ hgc::AttentionConfig configFor(int variant) {
   config.kvHeads = kKvHeads;
   config.headDim = kDim;
   config.kvDtype = HGC_F32;
-  config.policy = variant % 3 == 0 ? "full" : variant % 3 == 1 ? "hgca" : "quest";
+  config.policy = variant % 3 == 0   ? "full"
+                  : variant % 3 == 1 ? "hgca"
+                                     : "quest";
   config.sink = 4;
   config.window = 32;
   config.budget = "0.25";
@@ -94,7 +96,8 @@ int main() {
         return 1;
       }
     if (compiled != 0) {
-      std::fprintf(stderr, "FAILED: kernels compiled again after the threads\n");
+      std::fprintf(stderr,
+                   "FAILED: kernels compiled again after the threads\n");
       return 1;
     }
     std::printf("jit concurrency: %d threads x 20 steps agree\n", kThreads);

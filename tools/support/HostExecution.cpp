@@ -20,8 +20,8 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <chrono>
-#include <dlfcn.h>
 #include <cstring>
+#include <dlfcn.h>
 
 using namespace mlir;
 

@@ -33,11 +33,11 @@ typedef enum hgc_status {
   HGC_INVALID_ARGUMENT = 1, /* null pointer, bad configuration or option */
   HGC_SHAPE_MISMATCH = 2,   /* heads / head dim / dtype / placement unlike */
   HGC_UNKNOWN_SEQUENCE = 3,
-  HGC_OUT_OF_RANGE = 4,     /* layer index, empty sequence */
-  HGC_CAPACITY = 5,         /* every KV tier that may hold the data is full */
-  HGC_IO = 6,               /* cache directory or storage I/O */
-  HGC_DEVICE = 7,           /* GPU missing or failing */
-  HGC_COMPILE = 8,          /* the compiler rejected the configuration */
+  HGC_OUT_OF_RANGE = 4, /* layer index, empty sequence */
+  HGC_CAPACITY = 5,     /* every KV tier that may hold the data is full */
+  HGC_IO = 6,           /* cache directory or storage I/O */
+  HGC_DEVICE = 7,       /* GPU missing or failing */
+  HGC_COMPILE = 8,      /* the compiler rejected the configuration */
   HGC_INTERNAL = 9,
 } hgc_status;
 
@@ -58,8 +58,8 @@ typedef enum hgc_target {
 
 typedef struct hgc_context_options {
   hgc_target target;
-  const char *chip;      /* NVPTX chip for cuda; NULL: "sm_80" */
-  int32_t threads;       /* OpenMP threads per decode step; 0: libomp's */
+  const char *chip; /* NVPTX chip for cuda; NULL: "sm_80" */
+  int32_t threads;  /* OpenMP threads per decode step; 0: libomp's */
   /* Compiled kernels are kept here as object files and reused by later
    * processes; NULL: $HGC_CACHE_DIR, else no disk cache. */
   const char *cache_dir;
@@ -69,7 +69,7 @@ typedef struct hgc_context hgc_context;
 
 HGC_API void hgc_context_options_init(hgc_context_options *options);
 HGC_API hgc_status hgc_context_create(const hgc_context_options *options,
-                              hgc_context **context);
+                                      hgc_context **context);
 /* Kernels and caches made from the context keep it alive. */
 HGC_API void hgc_context_release(hgc_context *context);
 /* "host" or "cuda": what HGC_TARGET_AUTO resolved to. */
@@ -104,9 +104,9 @@ typedef struct hgc_attention_config {
   int32_t kv_heads; /* divides q_heads (grouped-query attention) */
   int32_t head_dim;
   hgc_dtype kv_dtype;
-  float scale;   /* 0: 1/sqrt(head_dim) */
+  float scale;    /* 0: 1/sqrt(head_dim) */
   int32_t causal; /* a decode query sees its whole sequence either way */
-  float softcap; /* > 0: scores become softcap * tanh(score / softcap) */
+  float softcap;  /* > 0: scores become softcap * tanh(score / softcap) */
   hgc_placement placement;
   const hgc_head_override *overrides;
   int32_t num_overrides;
@@ -120,9 +120,9 @@ HGC_API void hgc_attention_config_init(hgc_attention_config *config);
 typedef struct hgc_kernel hgc_kernel;
 
 typedef enum hgc_kernel_origin {
-  HGC_KERNEL_COMPILED = 0,  /* compiled by this call */
-  HGC_KERNEL_MEMORY = 1,    /* this process had it */
-  HGC_KERNEL_DISK = 2,      /* loaded from the cache directory */
+  HGC_KERNEL_COMPILED = 0, /* compiled by this call */
+  HGC_KERNEL_MEMORY = 1,   /* this process had it */
+  HGC_KERNEL_DISK = 2,     /* loaded from the cache directory */
 } hgc_kernel_origin;
 
 typedef struct hgc_kernel_info {
@@ -134,9 +134,11 @@ typedef struct hgc_kernel_info {
 
 /* The decode kernel of `config`, compiled once per configuration and
  * context target; concurrent calls for one configuration compile it once. */
-HGC_API hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
-                       hgc_kernel **kernel);
-HGC_API hgc_status hgc_kernel_get_info(const hgc_kernel *kernel, hgc_kernel_info *info);
+HGC_API hgc_status hgc_compile(hgc_context *context,
+                               const hgc_attention_config *config,
+                               hgc_kernel **kernel);
+HGC_API hgc_status hgc_kernel_get_info(const hgc_kernel *kernel,
+                                       hgc_kernel_info *info);
 HGC_API void hgc_kernel_release(hgc_kernel *kernel);
 
 /*===-- KV cache ---------------------------------------------------------===*/
@@ -155,22 +157,24 @@ HGC_API void hgc_kv_cache_options_init(hgc_kv_cache_options *options);
 /* A cache for layers of attention `config` (heads, head dim, KV dtype, and
  * the placement's sinks and window, which decide the device tier). */
 HGC_API hgc_status hgc_kv_cache_create(hgc_context *context,
-                               const hgc_attention_config *config,
-                               const hgc_kv_cache_options *options,
-                               hgc_kv_cache **cache);
+                                       const hgc_attention_config *config,
+                                       const hgc_kv_cache_options *options,
+                                       hgc_kv_cache **cache);
 HGC_API void hgc_kv_cache_release(hgc_kv_cache *cache);
 
 HGC_API hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq);
 HGC_API hgc_status hgc_kv_release_sequence(hgc_kv_cache *cache, int64_t seq);
 /* Appends `tokens` tokens of keys and values, each laid out
  * [kv_heads][tokens][head_dim] in the cache's dtype; all or nothing. */
-HGC_API hgc_status hgc_kv_append(hgc_kv_cache *cache, int64_t seq, int32_t layer,
-                         int64_t tokens, const void *keys, const void *values);
-HGC_API hgc_status hgc_kv_length(hgc_kv_cache *cache, int64_t seq, int32_t layer,
-                         int64_t *tokens);
+HGC_API hgc_status hgc_kv_append(hgc_kv_cache *cache, int64_t seq,
+                                 int32_t layer, int64_t tokens,
+                                 const void *keys, const void *values);
+HGC_API hgc_status hgc_kv_length(hgc_kv_cache *cache, int64_t seq,
+                                 int32_t layer, int64_t *tokens);
 /* Tokens [first, first + count) back, bit-exact, laid out as appended. */
 HGC_API hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
-                       int64_t first, int64_t count, void *keys, void *values);
+                               int64_t first, int64_t count, void *keys,
+                               void *values);
 
 /* Pages resident per tier: [0] device, [1] host. */
 typedef struct hgc_kv_cache_stats {
@@ -179,7 +183,7 @@ typedef struct hgc_kv_cache_stats {
   int32_t device_is_cuda;
 } hgc_kv_cache_stats;
 HGC_API hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
-                                  hgc_kv_cache_stats *stats);
+                                          hgc_kv_cache_stats *stats);
 
 /*===-- Decode -----------------------------------------------------------===*/
 
@@ -198,9 +202,10 @@ typedef struct hgc_step_stats {
  * outputs [batch][q_heads][head_dim] f32. Each query attends every cached
  * token of its sequence (append the step's KV first) as the kernel's
  * placement says. `stats` may be NULL. */
-HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
-                      int32_t batch, const int64_t *seqs, const float *queries,
-                      float *outputs, hgc_step_stats *stats);
+HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache,
+                              int32_t layer, int32_t batch, const int64_t *seqs,
+                              const float *queries, float *outputs,
+                              hgc_step_stats *stats);
 
 #ifdef __cplusplus
 }

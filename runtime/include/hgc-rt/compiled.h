@@ -25,9 +25,8 @@ extern "C" {
 /* hgc_rt_kv_view_tokens for compiled code: the capacity a view of `tier`
  * needs for `batch` sequences `seqs` (an int64 array) of `layer`; 0 after a
  * failure. */
-int64_t hgc_rt_compiled_view_tokens(hgc_rt_kv_cache *cache,
-                                    const int64_t *seqs, int64_t batch,
-                                    int32_t layer, int32_t tier);
+int64_t hgc_rt_compiled_view_tokens(hgc_rt_kv_cache *cache, const int64_t *seqs,
+                                    int64_t batch, int32_t layer, int32_t tier);
 
 /* hgc_rt_kv_view for compiled code. After a failure every length is 0. */
 void hgc_rt_compiled_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
@@ -38,9 +37,9 @@ void hgc_rt_compiled_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
 /* What this thread's views read since the last reset, per tier (views of
  * all tiers count as the device tier's, where such a program attends). */
 typedef struct hgc_rt_compiled_stats {
-  int64_t tokens[3];  /* tokens handed to compiled code */
-  int64_t bytes[3];   /* key and value bytes copied out of the tier */
-  double seconds[3];  /* time spent gathering them */
+  int64_t tokens[3]; /* tokens handed to compiled code */
+  int64_t bytes[3];  /* key and value bytes copied out of the tier */
+  double seconds[3]; /* time spent gathering them */
 } hgc_rt_compiled_stats;
 
 /* Clears this thread's kept failure and statistics. */

@@ -24,10 +24,10 @@ typedef enum hgc_rt_status {
   HGC_RT_INVALID_ARGUMENT = 1, /* null pointer, negative count, bad config */
   HGC_RT_SHAPE_MISMATCH = 2,   /* dtype / heads / head dim unlike the cache */
   HGC_RT_UNKNOWN_SEQUENCE = 3,
-  HGC_RT_OUT_OF_RANGE = 4,     /* layer, token or page index */
-  HGC_RT_CAPACITY = 5,         /* every tier that may hold the data is full */
-  HGC_RT_IO = 6,               /* storage tier file I/O */
-  HGC_RT_DEVICE = 7,           /* device memory or copy failure */
+  HGC_RT_OUT_OF_RANGE = 4, /* layer, token or page index */
+  HGC_RT_CAPACITY = 5,     /* every tier that may hold the data is full */
+  HGC_RT_IO = 6,           /* storage tier file I/O */
+  HGC_RT_DEVICE = 7,       /* device memory or copy failure */
 } hgc_rt_status;
 
 typedef enum hgc_rt_dtype {
@@ -79,13 +79,13 @@ typedef struct hgc_rt_kv_block {
 } hgc_rt_kv_block;
 
 typedef struct hgc_rt_kv_stats {
-  int64_t pages[3];          /* pages resident per tier */
-  int64_t tokens;            /* tokens across all sequences and layers */
-  int64_t moved_pages;       /* pages moved between tiers so far */
+  int64_t pages[3];    /* pages resident per tier */
+  int64_t tokens;      /* tokens across all sequences and layers */
+  int64_t moved_pages; /* pages moved between tiers so far */
   double metadata_bytes_per_token;
-  int32_t device_is_cuda;    /* 0: the device tier is host-emulated */
-  int32_t host_is_pinned;    /* 1: host pages are registered with CUDA */
-  int32_t host_numa_nodes;   /* nodes host pages interleave over; 0: default */
+  int32_t device_is_cuda;  /* 0: the device tier is host-emulated */
+  int32_t host_is_pinned;  /* 1: host pages are registered with CUDA */
+  int32_t host_numa_nodes; /* nodes host pages interleave over; 0: default */
 } hgc_rt_kv_stats;
 
 typedef struct hgc_rt_kv_cache hgc_rt_kv_cache;
@@ -117,9 +117,8 @@ hgc_rt_status hgc_rt_kv_page_tier(hgc_rt_kv_cache *cache, int64_t seq,
 /* Per-channel key minimum and maximum of one page and KV head (Quest-style
  * block summaries), head_dim floats each. */
 hgc_rt_status hgc_rt_kv_page_summary(hgc_rt_kv_cache *cache, int64_t seq,
-                                     int32_t layer, int64_t page,
-                                     int32_t head, float *key_min,
-                                     float *key_max);
+                                     int32_t layer, int64_t page, int32_t head,
+                                     float *key_min, float *key_max);
 
 /* int8 key codes [page_tokens][head_dim] and scales [page_tokens] of one
  * page and head (the cache must quantize keys). */
@@ -141,10 +140,9 @@ hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
  * lengths[batch] (i32). hgc_rt_kv_view_tokens gives the capacity needed (the
  * largest count in the batch); a smaller capacity is HGC_RT_OUT_OF_RANGE.
  * Padding past a sequence's length is zero. */
-hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache,
-                                    const int64_t *seqs, int32_t batch,
-                                    int32_t layer, hgc_rt_tier tier,
-                                    int64_t *max_tokens);
+hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache, const int64_t *seqs,
+                                    int32_t batch, int32_t layer,
+                                    hgc_rt_tier tier, int64_t *max_tokens);
 hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
                              int32_t batch, int32_t layer, hgc_rt_tier tier,
                              int64_t capacity, void *keys, void *values,
@@ -159,9 +157,9 @@ hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
  * Pages in CUDA memory are attended by the compiled device kernels instead
  * (HGC_RT_DEVICE). */
 hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
-                               int32_t layer, hgc_rt_tier tier,
-                               int32_t q_heads, const float *query,
-                               float scale, float *output, float *lse);
+                               int32_t layer, hgc_rt_tier tier, int32_t q_heads,
+                               const float *query, float scale, float *output,
+                               float *lse);
 
 /* The configuration the cache was created with; storage_dir and
  * host_numa_nodes come back NULL. */
