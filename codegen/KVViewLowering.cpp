@@ -98,18 +98,21 @@ struct BoundTier {
   }
 };
 
-/// `bound[:, :, offset : offset + width, :]` (offset clamped to the bound
-/// size so an empty range stays in bounds), cast to `type`.
+/// `bound[:, heads, offset : offset + width, :]` (offset clamped to the
+/// bound size so an empty range stays in bounds), cast to `type`; `heads` is
+/// the result's KV head range from `firstHead`.
 Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
-                  Value width, Type type) {
+                  Value width, Type type, int64_t firstHead) {
   ImplicitLocOpBuilder &b = e.b;
   auto boundType = cast<RankedTensorType>(bound.getType());
   offset = arith::MinSIOp::create(b, offset, e.dim(buffer, 2));
-  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                       offset, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> offsets = {
+      b.getIndexAttr(0), b.getIndexAttr(firstHead), offset, b.getIndexAttr(0)};
   SmallVector<OpFoldResult> sizes;
+  int64_t heads = cast<RankedTensorType>(type).getDimSize(1);
   for (auto [i, size] : llvm::enumerate(boundType.getShape()))
-    sizes.push_back(i == 2 ? OpFoldResult(width)
+    sizes.push_back(i == 2   ? OpFoldResult(width)
+                    : i == 1 ? OpFoldResult(b.getIndexAttr(heads))
                     : ShapedType::isDynamic(size)
                         ? OpFoldResult(e.dim(buffer, i))
                         : b.getIndexAttr(size));
@@ -121,6 +124,25 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
   return slice;
 }
 } // namespace
+
+Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
+                      int64_t heads) {
+  if (!first)
+    return buffer;
+  ImplicitLocOpBuilder &b = e.b;
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                       b.getIndexAttr(int64_t(*first)),
+                                       b.getIndexAttr(0), b.getIndexAttr(0)};
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < 4; ++d)
+    sizes.push_back(d == 1 ? b.getIndexAttr(heads)
+                    : type.isDynamicDim(d)
+                        ? OpFoldResult(e.dim(buffer, d))
+                        : b.getIndexAttr(type.getDimSize(d)));
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  return memref::SubViewOp::create(b, buffer, offsets, sizes, strides);
+}
 
 /// Channel-wise key min/max of blocks of `block` tokens of each (sequence,
 /// KV head): the j-th tier token of sequence `bi` is `source(j, bi)` of
@@ -192,7 +214,12 @@ LogicalResult lowerKVView(KVViewOp op) {
   BindKVOp bind = tier->bind;
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  Value key = e.buffer(bind.getKey()), value = e.buffer(bind.getValue());
+  int64_t heads = op.getKey().getType().getDimSize(1);
+  int64_t firstHead = op.getFirstHead().value_or(0);
+  Value key = selectHeadGroup(e, e.buffer(bind.getKey()), op.getFirstHead(),
+                              heads),
+        value = selectHeadGroup(e, e.buffer(bind.getValue()), op.getFirstHead(),
+                                heads);
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
   Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), tokens = e.dim(key, 2),
         headDim = e.dim(key, 3);
@@ -204,9 +231,11 @@ LogicalResult lowerKVView(KVViewOp op) {
   if (std::optional<int64_t> start = tier->rangeStart()) {
     Value offset = e.index(*start);
     op.getKey().replaceAllUsesWith(sliceTokens(e, bind.getKey(), key, offset,
-                                               width, op.getKey().getType()));
-    op.getValue().replaceAllUsesWith(sliceTokens(
-        e, bind.getValue(), value, offset, width, op.getValue().getType()));
+                                               width, op.getKey().getType(),
+                                               firstHead));
+    op.getValue().replaceAllUsesWith(
+        sliceTokens(e, bind.getValue(), value, offset, width,
+                    op.getValue().getType(), firstHead));
     op.erase();
     return success();
   }
@@ -255,7 +284,9 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   int64_t block = op.getBlockSize();
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  Value key = e.buffer(bind.getKey());
+  int64_t heads = op.getKeyMin().getType().getDimSize(1);
+  Value key =
+      selectHeadGroup(e, e.buffer(bind.getKey()), op.getFirstHead(), heads);
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
   Value batch = e.dim(key, 0), tokens = e.dim(key, 2);
   Value blockSize = e.index(block);
@@ -273,7 +304,8 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
     for (auto [result, summary] : {std::pair(op.getKeyMin(), bind.getKeyMin()),
                                    std::pair(op.getKeyMax(), bind.getKeyMax())})
       result.replaceAllUsesWith(sliceTokens(e, summary, e.buffer(summary),
-                                            offset, width, result.getType()));
+                                            offset, width, result.getType(),
+                                            op.getFirstHead().value_or(0)));
     op.erase();
     return success();
   }

@@ -37,6 +37,10 @@ LogicalResult lowerRuntimeKVView(KVViewOp op);
 LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op);
 
 struct Emitter;
+/// KV heads [first, first + heads) of a [batch, kv_heads, tokens, dim]
+/// buffer (the buffer itself without `first`).
+Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
+                      int64_t heads);
 /// Channel-wise key min/max `type` of blocks of `block` tokens per
 /// (sequence, KV head), `width` blocks wide: the j-th tier token of sequence
 /// `bi` is token `source(j, bi)` of `key` (which holds `tokens`), and the

@@ -57,6 +57,21 @@ Value addressOf(Emitter &e, Value memref) {
       b, b.getI64Type(), arith::AddIOp::create(b, base, offsetBytes));
 }
 
+/// The head group of a gathered buffer as a fresh buffer of `type` (a view
+/// into the gathered one would leave deallocation two owners of it).
+Value copyHeadGroup(Emitter &e, Value gathered, std::optional<uint64_t> first,
+                    RankedTensorType type) {
+  if (!first)
+    return gathered;
+  Value group = selectHeadGroup(e, gathered, first, type.getDimSize(1));
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < 4; ++d)
+    sizes.push_back(e.dim(group, d));
+  Value fresh = e.alloc(type, sizes);
+  memref::CopyOp::create(e.b, group, fresh);
+  return fresh;
+}
+
 struct RuntimeView {
   Value key, value, lengths; // fresh buffers
   Value capacity;            // index: tokens per (sequence, head) row
@@ -95,9 +110,14 @@ FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
   KVCacheType type = cache.getCache().getType();
   SmallVector<Value> sizes = {batch, e.index(type.getKvHeads()), capacity,
                               e.index(type.getHeadDim())};
+  // Every KV head of the cache; a head group's view is a subview of it.
+  auto allHeads =
+      RankedTensorType::get({kvType.getDimSize(0), type.getKvHeads(),
+                             ShapedType::kDynamic, type.getHeadDim()},
+                            kvType.getElementType());
   RuntimeView out;
-  out.key = e.alloc(kvType, sizes);
-  out.value = e.alloc(kvType, sizes);
+  out.key = e.alloc(allHeads, sizes);
+  out.value = e.alloc(allHeads, sizes);
   out.lengths = e.alloc(lengthsType, {batch});
   out.capacity = capacity;
   SmallVector<Value> operands = common;
@@ -117,9 +137,11 @@ LogicalResult lowerRuntimeKVView(KVViewOp op) {
     return failure();
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  op.getKey().replaceAllUsesWith(e.tensor(view->key, op.getKey().getType()));
+  RankedTensorType type = op.getKey().getType();
+  op.getKey().replaceAllUsesWith(
+      e.tensor(copyHeadGroup(e, view->key, op.getFirstHead(), type), type));
   op.getValue().replaceAllUsesWith(
-      e.tensor(view->value, op.getValue().getType()));
+      e.tensor(copyHeadGroup(e, view->value, op.getFirstHead(), type), type));
   op.getLengths().replaceAllUsesWith(
       e.tensor(view->lengths, op.getLengths().getType()));
   op.erase();
@@ -150,8 +172,10 @@ LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
     memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI32Type(), n),
                             blocks, row[0]);
   });
+  Value key =
+      selectHeadGroup(e, view->key, op.getFirstHead(), type.getDimSize(1));
   auto [keyMin, keyMax] =
-      emitKeySummaries(e, type, view->key, width, block, view->capacity, count,
+      emitKeySummaries(e, type, key, width, block, view->capacity, count,
                        [](Value j, Value) { return j; });
   op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
   op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));

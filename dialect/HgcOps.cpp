@@ -330,7 +330,8 @@ namespace {
 LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
                               RankedTensorType value, KVCacheType cache,
                               Value lengths, StringRef keyName = "key",
-                              StringRef valueName = "value") {
+                              StringRef valueName = "value",
+                              std::optional<uint64_t> firstHead = {}) {
   if (key != value)
     return op->emitOpError()
            << keyName << " and " << valueName << " must have one type, got "
@@ -340,9 +341,19 @@ LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
            << keyName << " element type " << key.getElementType()
            << " differs from the cache's " << cache.getElementType();
   int64_t batch = key.getRank() == 4 ? key.getDimSize(0) : ShapedType::kDynamic;
-  if (failed(verifyShape(op, keyName, key,
-                         {batch, cache.getKvHeads(), ShapedType::kDynamic,
-                          cache.getHeadDim()})))
+  int64_t heads = cache.getKvHeads();
+  if (firstHead) {
+    // A head group [first_head, first_head + heads) of the cache.
+    heads = key.getRank() == 4 ? key.getDimSize(1) : ShapedType::kDynamic;
+    if (ShapedType::isDynamic(heads) || heads <= 0 ||
+        int64_t(*firstHead) + heads > cache.getKvHeads())
+      return op->emitOpError()
+             << "KV heads [" << *firstHead << ", " << *firstHead << " + "
+             << heads << ") are not within the cache's " << cache.getKvHeads();
+  }
+  if (failed(verifyShape(
+          op, keyName, key,
+          {batch, heads, ShapedType::kDynamic, cache.getHeadDim()})))
     return failure();
   return verifyLengths(op, lengths, batch);
 }
@@ -414,7 +425,7 @@ LogicalResult KVViewOp::verify() {
                          "overrides need one view per head group");
   }
   return verifyKVOfCache(op, getKey().getType(), getValue().getType(), cache,
-                         getLengths());
+                         getLengths(), "key", "value", getFirstHead());
 }
 
 void KVViewOp::getEffects(
@@ -436,7 +447,8 @@ LogicalResult KVSummariesOp::verify() {
              << stringifyTier(getTier()) << "' is not in the placement";
   return verifyKVOfCache(getOperation(), getKeyMin().getType(),
                          getKeyMax().getType(), getCache().getType(),
-                         getLengths(), "key minimum", "key maximum");
+                         getLengths(), "key minimum", "key maximum",
+                         getFirstHead());
 }
 
 void KVSummariesOp::getEffects(

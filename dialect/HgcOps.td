@@ -188,7 +188,9 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
     longest sequence, with each sequence's valid token count in `lengths`.
     Tokens keep their order; on the first tier the sinks come before the
     recent window. Without `placement` the runtime's own placement of the
-    cache decides.
+    cache decides. With `first_head`, the view holds only the KV heads
+    `[first_head, first_head + kv_heads of the result)`: the head group of a
+    per-head placement override.
 
     ```mlir
     %k, %v, %len = hgc.kv_view %cache tier host
@@ -197,7 +199,8 @@ def Hgc_KVViewOp : Hgc_Op<"kv_view",
     ```
   }];
   let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
-      OptionalAttr<Hgc_PlacementAttr>:$placement);
+      OptionalAttr<Hgc_PlacementAttr>:$placement,
+      OptionalAttr<I64Attr>:$first_head);
   let results = (outs Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
       Hgc_I32Tensor:$lengths);
   let assemblyFormat = [{
@@ -218,7 +221,7 @@ def Hgc_KVSummariesOp : Hgc_Op<"kv_summaries",
     block count in `lengths`. `hgc.select block_topk` scores blocks from
     them (Quest). A cache that keeps summaries (a runtime's pages, or
     `hgc.bind_kv` with `summaries` aligned to the tier) is read, not
-    recomputed.
+    recomputed. `first_head` selects a head group as for `hgc.kv_view`.
 
     ```mlir
     %min, %max, %blocks = hgc.kv_summaries %cache tier host {block_size = 16 : i64}
@@ -227,7 +230,8 @@ def Hgc_KVSummariesOp : Hgc_Op<"kv_summaries",
     ```
   }];
   let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
-      OptionalAttr<Hgc_PlacementAttr>:$placement, I64Attr:$block_size);
+      OptionalAttr<Hgc_PlacementAttr>:$placement, I64Attr:$block_size,
+      OptionalAttr<I64Attr>:$first_head);
   let results = (outs Hgc_FloatTensor:$keyMin, Hgc_FloatTensor:$keyMax,
       Hgc_I32Tensor:$lengths);
   let assemblyFormat = [{

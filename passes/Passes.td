@@ -114,12 +114,18 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
       partials accumulate in f32 and the result is truncated back to the
       query's element type.
 
+    Per-head overrides split into head groups (contiguous runs of KV heads
+    under one placement): each group's views carry `first_head`, its query
+    heads are a slice of the query, and the group outputs are inserted back
+    in head order.
+
     Decode attention without a placement is left alone (run `hgc-place-kv`
-    first). Per-head overrides and `quant_topk` (quantized keys from the KV
-    runtime) are reported as errors.
+    first). `quant_topk` (quantized keys from the KV runtime) is reported as
+    an error.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def InsertTransfersPass : Pass<"hgc-insert-transfers"> {

@@ -11,6 +11,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::hgc {
@@ -28,12 +29,44 @@ struct Partial {
   Value lse;
 };
 
-/// Emits the view, selection and partial attention of one tier.
+/// KV heads [first, first + count) attended under one placement.
+struct HeadGroup {
+  int64_t first = 0, count = 0;
+  PlacementAttr placement;
+};
+
+/// The head groups of `placement` over `kvHeads` heads, in head order: the
+/// heads of each override (split into contiguous runs) under its nested
+/// placement, the rest under the placement's own tiers. One group covering
+/// every head means no override.
+SmallVector<HeadGroup> getHeadGroups(PlacementAttr placement, int64_t kvHeads) {
+  SmallVector<PlacementAttr> owner(kvHeads);
+  PlacementAttr base = PlacementAttr::get(
+      placement.getContext(), placement.getSink(), placement.getWindow(),
+      placement.getTiers(), ArrayRef<HeadPlacementAttr>{});
+  for (int64_t h = 0; h < kvHeads; ++h)
+    owner[h] = base;
+  for (HeadPlacementAttr override : placement.getHeads())
+    for (int64_t h : override.getHeads())
+      owner[h] = override.getPlacement();
+  SmallVector<HeadGroup> groups;
+  for (int64_t h = 0; h < kvHeads; ++h) {
+    if (!groups.empty() && groups.back().placement == owner[h])
+      ++groups.back().count;
+    else
+      groups.push_back({h, 1, owner[h]});
+  }
+  return groups;
+}
+
+/// Emits the view, selection and partial attention of one tier for the KV
+/// heads of `group` (`query` holds their query heads).
 FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
-                                   TierPolicyAttr policy) {
+                                   const HeadGroup &group, bool wholeCache,
+                                   TierPolicyAttr policy, Value query) {
   Location loc = op.getLoc();
   KVCacheType cache = op.getCache().getType();
-  RankedTensorType queryType = op.getQuery().getType();
+  auto queryType = cast<RankedTensorType>(query.getType());
   int64_t batch = queryType.getDimSize(0);
   int64_t qHeads = queryType.getDimSize(1);
   Selection selection = policy.getSelection();
@@ -43,12 +76,14 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
            << "': 'quant_topk' needs quantized keys from the KV runtime";
 
   auto kvType = RankedTensorType::get(
-      {batch, cache.getKvHeads(), ShapedType::kDynamic, cache.getHeadDim()},
+      {batch, group.count, ShapedType::kDynamic, cache.getHeadDim()},
       cache.getElementType());
   auto lengthsType = RankedTensorType::get({batch}, builder.getI32Type());
+  IntegerAttr firstHead =
+      wholeCache ? IntegerAttr() : builder.getI64IntegerAttr(group.first);
   auto view =
       KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
-                       policy.getTier(), op.getPlacementAttr());
+                       policy.getTier(), group.placement, firstHead);
 
   // Candidates: the tier's tokens (exact), or its blocks scored from their
   // key summaries.
@@ -61,16 +96,16 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       blockSize = policy.getBlockSize();
       auto summaries = KVSummariesOp::create(
           builder, loc, kvType, kvType, lengthsType, op.getCache(),
-          policy.getTier(), op.getPlacementAttr(), blockSize);
+          policy.getTier(), group.placement, blockSize, firstHead);
       inputs = {summaries.getKeyMin(), summaries.getKeyMax()};
       candidates = summaries.getLengths();
     }
     bool byCount = policy.getBudgetTokens() > 0;
     int64_t k = byCount ? policy.getBudgetTokens() : ShapedType::kDynamic;
-    auto indicesType = RankedTensorType::get({batch, cache.getKvHeads(), k},
-                                             builder.getI32Type());
+    auto indicesType =
+        RankedTensorType::get({batch, group.count, k}, builder.getI32Type());
     auto select = SelectOp::create(
-        builder, loc, indicesType, selection, op.getQuery(), inputs, candidates,
+        builder, loc, indicesType, selection, query, inputs, candidates,
         byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
         byCount ? FloatAttr()
                 : builder.getF64FloatAttr(
@@ -83,33 +118,96 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
                                           builder.getF32Type());
   auto lseType = RankedTensorType::get({batch, qHeads}, builder.getF32Type());
   auto partial = PartialAttentionOp::create(
-      builder, loc, outputType, lseType, op.getQuery(), view.getKey(),
-      view.getValue(), indices, view.getLengths(), op.getScaleAttr(),
-      op.getSoftcapAttr(), builder.getI64IntegerAttr(blockSize));
+      builder, loc, outputType, lseType, query, view.getKey(), view.getValue(),
+      indices, view.getLengths(), op.getScaleAttr(), op.getSoftcapAttr(),
+      builder.getI64IntegerAttr(blockSize));
   return Partial{partial.getOutput(), partial.getLse()};
 }
 
-LogicalResult splitDecodeAttention(DecodeAttentionOp op) {
-  PlacementAttr placement = op.getPlacementAttr();
-  if (!placement.getHeads().empty())
-    return op.emitOpError("cannot split per-head placement overrides yet");
-  OpBuilder builder(op);
+/// The merged f32 output of one head group's tiers.
+FailureOr<Value> emitGroup(OpBuilder &builder, DecodeAttentionOp op,
+                           const HeadGroup &group, bool wholeCache,
+                           Value query) {
   SmallVector<Value> outputs, lses;
-  for (TierPolicyAttr policy : placement.getTiers()) {
-    FailureOr<Partial> partial = emitTierPartial(builder, op, policy);
+  for (TierPolicyAttr policy : group.placement.getTiers()) {
+    FailureOr<Partial> partial =
+        emitTierPartial(builder, op, group, wholeCache, policy, query);
     if (failed(partial))
       return failure();
     outputs.push_back(partial->output);
     lses.push_back(partial->lse);
   }
-  Value result = outputs.front();
-  if (outputs.size() > 1)
-    result = LseMergeOp::create(builder, op.getLoc(), outputs.front().getType(),
-                                lses.front().getType(), outputs, lses)
-                 .getOutput();
+  if (outputs.size() == 1)
+    return outputs.front();
+  return LseMergeOp::create(builder, op.getLoc(), outputs.front().getType(),
+                            lses.front().getType(), outputs, lses)
+      .getOutput();
+}
+
+/// `source[:, first : first + count, :]` (rank 3).
+Value sliceHeads(OpBuilder &builder, Location loc, Value source, int64_t first,
+                 int64_t count) {
+  auto type = cast<RankedTensorType>(source.getType());
+  SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(0),
+                                       builder.getIndexAttr(first),
+                                       builder.getIndexAttr(0)};
+  OpFoldResult batch =
+      type.isDynamicDim(0)
+          ? OpFoldResult(
+                tensor::DimOp::create(builder, loc, source, 0).getResult())
+          : builder.getIndexAttr(type.getDimSize(0));
+  SmallVector<OpFoldResult> sizes = {batch, builder.getIndexAttr(count),
+                                     builder.getIndexAttr(type.getDimSize(2))};
+  SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(builder, loc, source, offsets, sizes,
+                                        strides);
+}
+
+LogicalResult splitDecodeAttention(DecodeAttentionOp op) {
+  PlacementAttr placement = op.getPlacementAttr();
+  KVCacheType cache = op.getCache().getType();
   RankedTensorType queryType = op.getQuery().getType();
+  int64_t group = queryType.getDimSize(1) / cache.getKvHeads();
+  SmallVector<HeadGroup> groups = getHeadGroups(placement, cache.getKvHeads());
+  OpBuilder builder(op);
+  Location loc = op.getLoc();
+  Value result;
+  if (groups.size() == 1) {
+    FailureOr<Value> output = emitGroup(builder, op, groups.front(),
+                                        /*wholeCache=*/true, op.getQuery());
+    if (failed(output))
+      return failure();
+    result = *output;
+  } else {
+    // Per-head overrides: each head group attends its own query heads; the
+    // outputs go back in head order.
+    auto outputType =
+        RankedTensorType::get(queryType.getShape(), builder.getF32Type());
+    SmallVector<Value> dynamic;
+    if (queryType.isDynamicDim(0))
+      dynamic.push_back(
+          tensor::DimOp::create(builder, loc, op.getQuery(), 0).getResult());
+    result = tensor::EmptyOp::create(builder, loc, outputType.getShape(),
+                                     builder.getF32Type(), dynamic);
+    for (const HeadGroup &heads : groups) {
+      Value query = sliceHeads(builder, loc, op.getQuery(), heads.first * group,
+                               heads.count * group);
+      FailureOr<Value> output =
+          emitGroup(builder, op, heads, /*wholeCache=*/false, query);
+      if (failed(output))
+        return failure();
+      SmallVector<OpFoldResult> offsets = {
+          builder.getIndexAttr(0), builder.getIndexAttr(heads.first * group),
+          builder.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes =
+          tensor::getMixedSizes(builder, loc, *output);
+      SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
+      result = tensor::InsertSliceOp::create(builder, loc, *output, result,
+                                             offsets, sizes, strides);
+    }
+  }
   if (queryType.getElementType() != builder.getF32Type())
-    result = arith::TruncFOp::create(builder, op.getLoc(), queryType, result);
+    result = arith::TruncFOp::create(builder, loc, queryType, result);
   op.replaceAllUsesWith(result);
   op.erase();
   return success();

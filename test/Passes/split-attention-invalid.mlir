@@ -1,16 +1,5 @@
 // RUN: hgc-opt %s -split-input-file -hgc-split-attention -verify-diagnostics
 
-func.func @head_overrides(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
-    -> tensor<1x32x128xf32> {
-  // expected-error @+1 {{cannot split per-head placement overrides yet}}
-  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<tiers = [device = dense],
-      heads = [[7] = <tiers = [host = dense]>]>}
-      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
-  return %o : tensor<1x32x128xf32>
-}
-
-// -----
-
 func.func @quant_topk(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   // expected-error @+1 {{cannot split tier 'host': 'quant_topk' needs quantized keys from the KV runtime}}

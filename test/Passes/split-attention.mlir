@@ -101,3 +101,35 @@ func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
       : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
   return %o : tensor<1x32x128xf32>
 }
+
+// -----
+
+// Per-head overrides: each head group (KV heads in contiguous runs of one
+// placement) views its own heads, attends its query heads, and the group
+// outputs go back in head order. KV head 1 (query heads 4-7) entirely
+// dense on the host (HeadInfer); the others hgca.
+// CHECK-LABEL: func.func @head_groups
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x12x64xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<3x64xf16>)
+// CHECK: %[[OUT:.*]] = tensor.empty() : tensor<1x12x64xf32>
+// CHECK: %[[Q0:.*]] = tensor.extract_slice %[[Q]][0, 0, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: hgc.kv_view %[[C]] tier device {first_head = 0 : i64, {{.*}}} : !hgc.kv_cache<3x64xf16> -> tensor<1x1x?x64xf16>
+// CHECK: hgc.select exact_topk %[[Q0]]
+// CHECK: %[[M0:.*]], %{{.*}} = hgc.lse_merge
+// CHECK: %[[I0:.*]] = tensor.insert_slice %[[M0]] into %[[OUT]][0, 0, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: %[[Q1:.*]] = tensor.extract_slice %[[Q]][0, 4, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: %[[K1:.*]], %[[V1:.*]], %[[N1:.*]] = hgc.kv_view %[[C]] tier host {first_head = 1 : i64, placement = #hgc.placement<tiers = [host = dense]>}
+// CHECK: %[[O1:.*]], %{{.*}} = hgc.partial_attention %[[Q1]], %[[K1]], %[[V1]] lengths(%[[N1]]) : {{.*}} -> (tensor<1x4x64xf32>, tensor<1x4xf32>)
+// CHECK-NOT: hgc.lse_merge
+// CHECK: %[[I1:.*]] = tensor.insert_slice %[[O1]] into %[[I0]][0, 4, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: tensor.extract_slice %[[Q]][0, 8, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: hgc.kv_view %[[C]] tier host {first_head = 2 : i64
+// CHECK: %[[I2:.*]] = tensor.insert_slice %{{.*}} into %[[I1]][0, 8, 0] [1, 4, 64] [1, 1, 1]
+// CHECK: return %[[I2]]
+func.func @head_groups(%q: tensor<1x12x64xf32>, %c: !hgc.kv_cache<3x64xf16>)
+    -> tensor<1x12x64xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.1)],
+      heads = [[1] = <tiers = [host = dense]>]>}
+      : tensor<1x12x64xf32>, !hgc.kv_cache<3x64xf16> -> tensor<1x12x64xf32>
+  return %o : tensor<1x12x64xf32>
+}

@@ -138,6 +138,32 @@ def test_decode_matches_float64(ctx, dtype, policy, budget):
     assert stats.bytes_moved > 0 and stats.seconds > 0
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_per_head_overrides(ctx, dtype):
+    """KV heads 1 and 3 attend their host tokens exactly (HeadInfer-like),
+    head 2 with quest and its own budget (Fluxion-like), 0 with the default."""
+    config = hgc_jit.AttentionConfig(
+        q_heads=8, kv_heads=4, head_dim=32, kv_dtype=dtype, policy="hgca",
+        sink=4, window=32, budget="0.1",
+        overrides=[(1, 1, "full", "0"), (3, 1, "full", "0"),
+                   (2, 1, "quest", "0.5", 8)])
+    cache, exact = make_cache(ctx, config, [260, 75], layers=1, seed=11)
+    queries = np.random.default_rng(12).standard_normal((2, 8, 32))
+    out, stats = cache.decode(ctx.compile(config), 0, [0, 1], queries)
+    policies = {0: ("hgca", "0.1", 16), 1: ("full", None, 16),
+                2: ("quest", "0.5", 8), 3: ("full", None, 16)}
+    for seq in range(2):
+        k, v = exact[seq, 0]
+        for hk, (policy, budget, block) in policies.items():
+            if policy == "full":  # every host token: exact over all tokens
+                policy, budget = "hgca", "1.0"
+            want = reference(queries[seq, 2 * hk:2 * hk + 2], k[hk:hk + 1],
+                             v[hk:hk + 1], policy, 4, 32, budget, block, 16)
+            np.testing.assert_allclose(out[seq, 2 * hk:2 * hk + 2], want,
+                                       atol=5e-5, rtol=0)
+    assert stats.selected_tokens > 0
+
+
 def test_scale_and_softcap(ctx):
     config = hgc_jit.AttentionConfig(q_heads=4, kv_heads=4, head_dim=32,
                                      kv_dtype="f32", policy="hgca", sink=2,
@@ -250,6 +276,10 @@ def test_error_paths(ctx):
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hgca", overrides=[(1, 2, "full", "0.1")])),
          "HGC_INVALID_ARGUMENT", "KV heads [1, 3)"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hgca", overrides=[(0, 1, "full", "0"),
+                                                (0, 1, "hgca", "0.1")])),
+         "HGC_INVALID_ARGUMENT", "already overridden"),
         (lambda: hgc_jit.Context(target="tpu"), "HGC_INVALID_ARGUMENT",
          "target"),
     ]
@@ -295,3 +325,33 @@ def test_engine_loop_example():
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every step: hybrid within" in done.stdout
+
+
+OVERRIDES_ON_TARGETS = """
+import sys
+sys.path.insert(0, {python!r})
+import numpy as np, hgc_jit
+results = []
+for target in ("host", "cuda"):
+    ctx = hgc_jit.Context(target=target, cache_dir="")
+    config = hgc_jit.AttentionConfig(
+        q_heads=8, kv_heads=4, head_dim=32, kv_dtype="f16", policy="hgca",
+        sink=4, window=32, budget="0.1",
+        overrides=[(1, 1, "full", "0"), (2, 1, "quest", "0.5", 8)])
+    cache = ctx.create_cache(config, layers=1, page_tokens=16)
+    cache.add_sequence(0)
+    kv = np.random.default_rng(0).standard_normal((2, 4, 700, 32))
+    cache.append(0, 0, kv[0].astype(np.float16), kv[1].astype(np.float16))
+    q = np.random.default_rng(1).standard_normal((1, 8, 32))
+    results.append(cache.decode(ctx.compile(config), 0, [0], q)[0])
+print(float(np.abs(results[0] - results[1]).max()))
+"""
+
+
+def test_head_groups_on_the_emulated_cuda_target():
+    script = OVERRIDES_ON_TARGETS.format(python=str(ROOT / "jit" / "python"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "HGC_RT_GPU": "emulate"})
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 1e-5

@@ -226,3 +226,19 @@ func.func @bind_summaries_blocks(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x2x64x
       : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
   return
 }
+
+// -----
+
+func.func @view_head_group_out_of_range(%c: !hgc.kv_cache<4x64xf16>) {
+  // expected-error @+1 {{KV heads [3, 3 + 2) are not within the cache's 4}}
+  %k, %v, %n = hgc.kv_view %c tier host {first_head = 3 : i64} : !hgc.kv_cache<4x64xf16> -> tensor<1x2x?x64xf16>, tensor<1x2x?x64xf16>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @summaries_head_group_out_of_range(%c: !hgc.kv_cache<4x64xf16>) {
+  // expected-error @+1 {{KV heads [4, 4 + 1) are not within the cache's 4}}
+  %lo, %hi, %n = hgc.kv_summaries %c tier host {first_head = 4 : i64, block_size = 16 : i64} : !hgc.kv_cache<4x64xf16> -> tensor<1x1x?x64xf16>, tensor<1x1x?x64xf16>, tensor<1xi32>
+  return
+}
