@@ -18,9 +18,11 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 using namespace hgc::jit;
 
@@ -91,22 +93,21 @@ template <int Rank> struct Descriptor {
 };
 
 /// Host tokens one KV head of a sequence attends under `policy` when the
-/// host tier holds `host` of them (hgc.select's budget, rounded up).
+/// host tier holds `host` of them: hgc.select's budget (a count rounded up
+/// to blocks, or ceil(fraction x candidates)), at most all of them.
 int64_t selectedTokens(const mlir::hgc::PlacementOptions &policy,
                        int64_t host) {
   if (policy.policy == "full")
     return host;
   int64_t block = policy.policy == "quest" ? policy.block : 1;
   int64_t units = (host + block - 1) / block;
-  std::string budget = policy.budget;
-  bool isCount = !budget.empty() &&
-                 budget.find_first_not_of("0123456789") == std::string::npos;
-  int64_t keep = isCount
-                     ? (std::atoll(budget.c_str()) + block - 1) / block
-                     : int64_t(std::ceil(
-                           std::atof(budget.c_str()) * double(units) - 1e-9));
-  keep = std::min(keep, units);
-  return std::min(keep * block, host);
+  int64_t tokens;
+  double fraction;
+  if (!mlir::hgc::parseBudget(policy.budget, tokens, fraction))
+    return 0; // compiling the kernel rejected it already
+  int64_t keep = tokens > 0 ? (tokens + block - 1) / block
+                            : int64_t(std::ceil(double(units) * fraction));
+  return std::min(std::min(keep, units) * block, host);
 }
 } // namespace
 
@@ -362,8 +363,9 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     return fail(HGC_OUT_OF_RANGE, "layer " + std::to_string(layer) +
                                       " is not in [0, " +
                                       std::to_string(cache->layers) + ")");
+  std::vector<int64_t> lengths(batch);
   for (int32_t b = 0; b < batch; ++b) {
-    int64_t tokens = 0;
+    int64_t &tokens = lengths[b];
     if (hgc_status status = fromRuntime(
             hgc_rt_kv_length(cache->runtime, seqs[b], layer, &tokens)))
       return status;
@@ -434,8 +436,7 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
     std::memset(stats, 0, sizeof(*stats));
     for (int32_t b = 0; b < batch; ++b) {
-      int64_t total = 0, device = 0;
-      hgc_rt_kv_length(cache->runtime, seqs[b], layer, &total);
+      int64_t total = lengths[b], device = 0;
       if (!full)
         hgc_rt_kv_view_tokens(cache->runtime, &seqs[b], 1, layer,
                               HGC_RT_TIER_DEVICE, &device);

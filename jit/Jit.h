@@ -15,7 +15,6 @@
 
 #include "llvm/Support/Error.h"
 
-#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -78,7 +77,6 @@ public:
   KernelCache(mlir::hgc::TargetOptions target, std::string directory);
   ~KernelCache();
   Failure get(const AttentionConfig &config, std::shared_ptr<Kernel> &kernel);
-  const mlir::hgc::TargetOptions &getTarget() const { return target; }
 
 private:
   struct Entry {

@@ -107,10 +107,9 @@ std::string environmentKey(const mhgc::TargetOptions &target) {
 }
 
 /// The placement of `config` as an attribute, per-head overrides included;
-/// failures report the diagnostic's text.
-FailureOr<mhgc::PlacementAttr> buildFullPlacement(MLIRContext &context,
-                                                  const AttentionConfig &config,
-                                                  std::string &error) {
+/// failures are reported as diagnostics.
+FailureOr<mhgc::PlacementAttr>
+buildFullPlacement(MLIRContext &context, const AttentionConfig &config) {
   auto report = [&]() {
     return emitError(UnknownLoc::get(&context), "placement: ");
   };
@@ -140,7 +139,6 @@ FailureOr<mhgc::PlacementAttr> buildFullPlacement(MLIRContext &context,
           {});
     heads.push_back(mhgc::HeadPlacementAttr::get(&context, ids, placement));
   }
-  (void)error;
   return mhgc::PlacementAttr::get(&context, base->getSink(), base->getWindow(),
                                   base->getTiers(), heads);
 }
@@ -165,9 +163,8 @@ Failure compile(const AttentionConfig &config,
       parseSourceString<ModuleOp>(buildDecodeModule(config), &context);
   if (!module)
     return {HGC_INTERNAL, "generated IR does not parse: " + diagnostics};
-  std::string error;
   FailureOr<mhgc::PlacementAttr> placement =
-      buildFullPlacement(context, config, error);
+      buildFullPlacement(context, config);
   if (failed(placement))
     return {HGC_INVALID_ARGUMENT, diagnostics};
   module->walk(

@@ -10,18 +10,21 @@
 using namespace mlir;
 using namespace mlir::hgc;
 
-namespace {
-/// Reads a budget as the attribute syntax does: digits only is a token count,
-/// anything with a decimal point or exponent a fraction.
-LogicalResult parseBudget(StringRef text, int64_t &tokens, double &fraction,
-                          function_ref<InFlightDiagnostic()> emitError) {
+bool hgc::parseBudget(StringRef text, int64_t &tokens, double &fraction) {
   tokens = 0;
   fraction = 0.0;
   text = text.trim();
   bool isCount = !text.empty() &&
                  llvm::all_of(text, [](char c) { return llvm::isDigit(c); });
-  if (isCount ? text.getAsInteger(10, tokens) : text.getAsDouble(fraction))
-    return emitError() << "budget '" << text
+  return !(isCount ? text.getAsInteger(10, tokens)
+                   : text.getAsDouble(fraction));
+}
+
+namespace {
+LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
+                          function_ref<InFlightDiagnostic()> emitError) {
+  if (!hgc::parseBudget(text, tokens, fraction))
+    return emitError() << "budget '" << text.trim()
                        << "' is neither a token count (256) nor a fraction "
                           "(0.05)";
   return success();
@@ -45,7 +48,7 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
   }
   int64_t tokens;
   double fraction;
-  if (failed(parseBudget(options.budget, tokens, fraction, emitError)))
+  if (failed(checkBudget(options.budget, tokens, fraction, emitError)))
     return failure();
   if (byBlock && (options.block <= 0 || !llvm::isPowerOf2_64(options.block))) {
     emitError() << "block must be a positive power of two, got "

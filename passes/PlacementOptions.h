@@ -29,6 +29,10 @@ struct PlacementOptions {
   int64_t block = 16;
 };
 
+/// Reads a budget as the attribute syntax does: digits only is a token count
+/// (`tokens`), anything else a fraction; false when it is neither.
+bool parseBudget(StringRef text, int64_t &tokens, double &fraction);
+
 /// The placement `options` describe, or a failure reported through
 /// `emitError` (unknown policy, malformed budget, invalid placement).
 FailureOr<PlacementAttr>
