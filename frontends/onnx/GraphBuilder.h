@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 
 namespace mlir::hgc::onnx {
 
@@ -39,6 +40,8 @@ public:
 
   OpBuilder &b;
   int64_t opset;
+  /// Graph inputs whose given values (GraphValue::known) shaped the code.
+  std::set<std::string> usedKnownInputs;
   Location loc = b.getUnknownLoc(); // the current node's location
 
   /// The MLIR element type of an ONNX element type.
@@ -86,7 +89,10 @@ struct NodeEmitter {
   const HostTensor *shapeDefiningInput(size_t i) {
     if (const HostTensor *constant = constantInput(i))
       return constant;
-    return hasInput(i) && input(i).known ? &*input(i).known : nullptr;
+    if (!hasInput(i) || !input(i).known)
+      return nullptr;
+    g.usedKnownInputs.insert(node.input(int(i)));
+    return &*input(i).known;
   }
   bool wantsOutput(size_t i) const {
     return i < size_t(node.output_size()) && !node.output(int(i)).empty();

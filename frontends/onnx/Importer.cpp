@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 using namespace mlir;
@@ -54,8 +56,10 @@ std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph) {
 class Importer {
 public:
   Importer(MLIRContext *context, const std::string &path,
-           const ::onnx::ModelProto &model, const ImportOptions &options)
+           const ::onnx::ModelProto &model, const ImportOptions &options,
+           llvm::StringMap<TensorBytes> rawData)
       : context(context), path(path), model(model), options(options),
+        rawData(std::move(rawData)),
         builder(context), graph(builder, defaultOpset(model)),
         fileLoc(FileLineColLoc::get(context, path, 0, 0)) {
     baseDir = llvm::sys::path::parent_path(path).str();
@@ -69,11 +73,15 @@ private:
   }
   LogicalResult importNode(const ::onnx::NodeProto &node, int index);
   LogicalResult importConstant(NodeEmitter &emitter);
+  /// Where a parameter's bytes are, if `proto` becomes one.
+  std::optional<TensorBytes> parameterBytes(const ::onnx::TensorProto &proto,
+                                            std::string &error);
 
   MLIRContext *context;
   std::string path, baseDir;
   const ::onnx::ModelProto &model;
   const ImportOptions &options;
+  llvm::StringMap<TensorBytes> rawData;
   OpBuilder builder;
   GraphBuilder graph;
   Location fileLoc;
@@ -137,6 +145,22 @@ FailureOr<ImportedModel> Importer::run() {
     GraphValue value;
     HostTensor tensor;
     std::string error;
+    std::optional<TensorBytes> bytes = parameterBytes(proto, error);
+    if (!error.empty())
+      return fail("initializer " + error);
+    if (bytes) {
+      ModelParameter parameter{proto.name(), proto.data_type(),
+                               SmallVector<int64_t>(proto.dims().begin(),
+                                                    proto.dims().end()),
+                               *bytes};
+      RankedTensorType type =
+          graph.tensorType(parameter.shape, parameter.type);
+      argumentTypes.push_back(type);
+      graph.defineValue(proto.name(), body->addArgument(type, fileLoc),
+                        parameter.type);
+      result.parameters.push_back(std::move(parameter));
+      continue;
+    }
     if (!readTensor(proto, baseDir, tensor, error))
       return fail("initializer " + error);
     value.type = tensor.type;
@@ -158,9 +182,34 @@ FailureOr<ImportedModel> Importer::run() {
     result.outputNames.push_back(info.name());
   }
   func::ReturnOp::create(builder, fileLoc, outputs);
+  result.usedKnownInputs = graph.usedKnownInputs;
   function.setType(
       builder.getFunctionType(argumentTypes, ValueRange(outputs).getTypes()));
   return result;
+}
+
+std::optional<TensorBytes>
+Importer::parameterBytes(const ::onnx::TensorProto &proto, std::string &error) {
+  int64_t size = getTensorByteSize(proto);
+  if (options.parameterMinBytes < 0 || size < options.parameterMinBytes ||
+      !isSupportedType(proto.data_type()))
+    return std::nullopt;
+  TensorBytes bytes;
+  if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
+    if (!locateExternalData(proto, baseDir, bytes, error))
+      return std::nullopt;
+    return bytes;
+  }
+  // Typed fields (float_data, ...) are not the bytes the code reads.
+  auto raw = rawData.find(proto.name());
+  if (!proto.has_raw_data() || raw == rawData.end() ||
+      raw->second.length != uint64_t(size))
+    return std::nullopt;
+  bytes = raw->second;
+  llvm::SmallString<256> absolute(path);
+  llvm::sys::fs::make_absolute(absolute);
+  bytes.file = std::string(absolute);
+  return bytes;
 }
 
 LogicalResult Importer::importConstant(NodeEmitter &emitter) {
@@ -283,13 +332,22 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
 FailureOr<ImportedModel>
 mlir::hgc::onnx::importOnnxFile(MLIRContext *context, const std::string &path,
                                 const ImportOptions &options) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    emitError(FileLineColLoc::get(context, path, 0, 0))
+        << path << ": " << buffer.getError().message();
+    return failure();
+  }
   ::onnx::ModelProto model;
   std::string error;
-  if (!loadModel(path, model, error)) {
+  if (!parseModel((*buffer)->getBuffer(), path, model, error)) {
     emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
     return failure();
   }
-  Importer importer(context, path, model, options);
+  // Parameters read the file's own bytes (offsets from the serialized form).
+  Importer importer(context, path, model, options,
+                    findInitializerRawData((*buffer)->getBuffer()));
   return importer.run();
 }
 
@@ -303,18 +361,23 @@ mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
     emitError(FileLineColLoc::get(context, name, 0, 0)) << error;
     return failure();
   }
-  Importer importer(context, name, model, options);
+  // Bytes held in memory have no file to read parameters from: only
+  // external data can become parameters.
+  Importer importer(context, name, model, options, {});
   return importer.run();
 }
 
 FailureOr<std::vector<GraphInput>>
-mlir::hgc::onnx::readGraphInputs(MLIRContext *context,
-                                 const std::string &path) {
+mlir::hgc::onnx::readGraphInputs(MLIRContext *context, const std::string &path,
+                                 std::vector<std::string> *outputNames) {
   ::onnx::ModelProto model;
   std::string error;
   if (!loadModel(path, model, error)) {
     emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
     return failure();
   }
+  if (outputNames)
+    for (const auto &info : model.graph().output())
+      outputNames->push_back(info.name());
   return declaredInputs(model.graph());
 }

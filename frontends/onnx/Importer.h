@@ -12,12 +12,15 @@
 #ifndef HGC_FRONTENDS_ONNX_IMPORTER_H
 #define HGC_FRONTENDS_ONNX_IMPORTER_H
 
+#include "frontends/onnx/OnnxModel.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
 #include "llvm/ADT/SmallVector.h"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,12 +36,29 @@ struct ImportOptions {
   std::map<std::string, std::vector<int64_t>> knownInputValues;
   /// Name of the generated function.
   std::string entry = "main";
+  /// Initializers of at least this many bytes become parameters (function
+  /// arguments bound to their file bytes when the model is loaded) instead
+  /// of IR constants, so compile time and memory do not grow with weights.
+  /// Negative: every initializer is a constant.
+  int64_t parameterMinBytes = 64 << 10;
+};
+
+/// An initializer the compiled code reads where it lies in a file: the
+/// function's argument number inputNames.size() + its index.
+struct ModelParameter {
+  std::string name;
+  int32_t type; // ONNX element type
+  llvm::SmallVector<int64_t> shape;
+  TensorBytes bytes; // the model file (raw_data) or an external data file
 };
 
 struct ImportedModel {
   OwningOpRef<ModuleOp> module;
   std::vector<std::string> inputNames;  // the function's arguments, in order
   std::vector<std::string> outputNames; // its results, in order
+  std::vector<ModelParameter> parameters; // arguments after the inputs
+  /// The inputs of ImportOptions::knownInputValues the code depends on.
+  std::set<std::string> usedKnownInputs;
 };
 
 /// Reads and imports the model at `path`. Errors are reported through the
@@ -61,8 +81,9 @@ struct GraphInput {
   llvm::SmallVector<int64_t> shape;
   int32_t type;
 };
-FailureOr<std::vector<GraphInput>> readGraphInputs(MLIRContext *context,
-                                                   const std::string &path);
+FailureOr<std::vector<GraphInput>>
+readGraphInputs(MLIRContext *context, const std::string &path,
+                std::vector<std::string> *outputNames = nullptr);
 
 } // namespace mlir::hgc::onnx
 

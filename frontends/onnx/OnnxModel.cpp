@@ -44,9 +44,7 @@ bool mlir::hgc::onnx::loadModel(const std::string &path,
   return parseModel((*buffer)->getBuffer(), path, model, error);
 }
 
-namespace {
-/// Element bytes of raw_data for a type, 0 when unsupported.
-size_t rawElementBytes(int32_t type) {
+size_t mlir::hgc::onnx::getElementByteSize(int32_t type) {
   switch (type) {
   case kBool:
   case kUInt8:
@@ -69,6 +67,7 @@ size_t rawElementBytes(int32_t type) {
   }
 }
 
+namespace {
 double halfBitsToDouble(uint16_t bits, int32_t type) {
   if (type == kBFloat16) {
     uint32_t wide = uint32_t(bits) << 16;
@@ -85,7 +84,7 @@ double halfBitsToDouble(uint16_t bits, int32_t type) {
 
 /// Decodes little-endian `bytes` of `type` into `tensor`.
 void decodeRaw(const char *bytes, HostTensor &tensor) {
-  size_t width = rawElementBytes(tensor.type);
+  size_t width = getElementByteSize(tensor.type);
   for (int64_t i = 0, e = tensor.size(); i < e; ++i) {
     const char *at = bytes + i * width;
     switch (tensor.type) {
@@ -119,6 +118,155 @@ void decodeRaw(const char *bytes, HostTensor &tensor) {
 }
 } // namespace
 
+int64_t mlir::hgc::onnx::getTensorByteSize(const ::onnx::TensorProto &proto) {
+  llvm::SmallVector<int64_t> shape(proto.dims().begin(), proto.dims().end());
+  int64_t count = countElements(shape);
+  size_t width = getElementByteSize(proto.data_type());
+  if (count < 0 || !width || count > INT64_MAX / int64_t(width))
+    return -1;
+  return count * int64_t(width);
+}
+
+bool mlir::hgc::onnx::locateExternalData(const ::onnx::TensorProto &proto,
+                                         const std::string &baseDir,
+                                         TensorBytes &where,
+                                         std::string &error) {
+  std::string name = "tensor '" + proto.name() + "'";
+  int64_t need = getTensorByteSize(proto);
+  if (need < 0) {
+    error = name + " has invalid dims or an unsupported element type";
+    return false;
+  }
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &entry : proto.external_data()) {
+    if (entry.key() == "location")
+      location = entry.value();
+    else if (entry.key() == "offset")
+      offset = std::atoll(entry.value().c_str());
+    else if (entry.key() == "length")
+      length = std::atoll(entry.value().c_str());
+  }
+  // Like ONNX's checker: a relative path inside the model's folder, to a
+  // regular file (never a device or a directory).
+  if (location.empty() || llvm::sys::path::is_absolute(location) ||
+      llvm::is_contained(llvm::make_range(llvm::sys::path::begin(location),
+                                          llvm::sys::path::end(location)),
+                         "..")) {
+    error = name + ": external data location '" + location +
+            "' must be a relative path inside the model's folder";
+    return false;
+  }
+  llvm::SmallString<256> path(baseDir);
+  llvm::sys::path::append(path, location);
+  uint64_t fileSize = 0;
+  if (!llvm::sys::fs::is_regular_file(path) ||
+      llvm::sys::fs::file_size(path, fileSize)) {
+    error = name + ": external data '" + std::string(path) +
+            "' is not a readable file";
+    return false;
+  }
+  if (length >= 0 && length != need) {
+    error = name + " has " + std::to_string(length) +
+            " bytes of external data, its dims and type need " +
+            std::to_string(need);
+    return false;
+  }
+  if (offset < 0 || uint64_t(offset) > fileSize ||
+      uint64_t(need) > fileSize - uint64_t(offset)) {
+    error = name + ": external data '" + std::string(path) + "' has " +
+            std::to_string(fileSize) + " bytes, the tensor needs bytes " +
+            std::to_string(offset) + ".." + std::to_string(offset + need);
+    return false;
+  }
+  where.file = std::string(path);
+  where.offset = uint64_t(offset);
+  where.length = uint64_t(need);
+  return true;
+}
+
+namespace {
+/// Reads one protobuf varint at `at`; false past `end`.
+bool readVarint(const uint8_t *&at, const uint8_t *end, uint64_t &value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && at < end; shift += 7) {
+    uint8_t byte = *at++;
+    value |= uint64_t(byte & 0x7f) << shift;
+    if (!(byte & 0x80))
+      return true;
+  }
+  return false;
+}
+
+/// Calls `field(number, begin, end)` for each length-delimited field of the
+/// message in [begin, end), skipping the others; false when malformed.
+template <typename Fn>
+bool forEachBytesField(const uint8_t *begin, const uint8_t *end, Fn field) {
+  const uint8_t *at = begin;
+  while (at < end) {
+    uint64_t tag, size;
+    if (!readVarint(at, end, tag))
+      return false;
+    switch (tag & 7) {
+    case 0:
+      if (!readVarint(at, end, size))
+        return false;
+      break;
+    case 1:
+      at += 8;
+      break;
+    case 5:
+      at += 4;
+      break;
+    case 2:
+      if (!readVarint(at, end, size) || size > uint64_t(end - at))
+        return false;
+      field(tag >> 3, at, at + size);
+      at += size;
+      break;
+    default:
+      return false;
+    }
+  }
+  return at == end;
+}
+} // namespace
+
+llvm::StringMap<TensorBytes>
+mlir::hgc::onnx::findInitializerRawData(llvm::StringRef modelBytes) {
+  // ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.name = 8,
+  // TensorProto.raw_data = 9 (onnx.proto).
+  llvm::StringMap<TensorBytes> found;
+  auto *base = reinterpret_cast<const uint8_t *>(modelBytes.data());
+  forEachBytesField(base, base + modelBytes.size(), [&](uint64_t field,
+                                                        const uint8_t *graph,
+                                                        const uint8_t *graphEnd) {
+    if (field != 7)
+      return;
+    forEachBytesField(graph, graphEnd, [&](uint64_t field, const uint8_t *tensor,
+                                           const uint8_t *tensorEnd) {
+      if (field != 5)
+        return;
+      std::string name;
+      TensorBytes raw;
+      bool hasRaw = false;
+      forEachBytesField(tensor, tensorEnd, [&](uint64_t field, const uint8_t *at,
+                                               const uint8_t *end) {
+        if (field == 8)
+          name.assign(reinterpret_cast<const char *>(at), end - at);
+        if (field == 9) {
+          raw.offset = uint64_t(at - base);
+          raw.length = uint64_t(end - at);
+          hasRaw = true;
+        }
+      });
+      if (hasRaw)
+        found[name] = raw;
+    });
+  });
+  return found;
+}
+
 bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
                                  const std::string &baseDir, HostTensor &tensor,
                                  std::string &error) {
@@ -134,7 +282,7 @@ bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
     error = name + " has invalid dims";
     return false;
   }
-  size_t width = rawElementBytes(proto.data_type());
+  size_t width = getElementByteSize(proto.data_type());
   auto sizeMismatch = [&](size_t got) {
     error = name + " holds " + std::to_string(got) + " values, its dims need " +
             std::to_string(count);
@@ -142,50 +290,18 @@ bool mlir::hgc::onnx::readTensor(const ::onnx::TensorProto &proto,
   };
   // Sizes are checked against the data before anything is allocated.
   if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
-    std::string location;
-    int64_t offset = 0, length = -1;
-    for (const auto &entry : proto.external_data()) {
-      if (entry.key() == "location")
-        location = entry.value();
-      else if (entry.key() == "offset")
-        offset = std::atoll(entry.value().c_str());
-      else if (entry.key() == "length")
-        length = std::atoll(entry.value().c_str());
-    }
-    // Like ONNX's checker: a relative path inside the model's folder, to a
-    // regular file (never a device or a directory).
-    if (location.empty() || llvm::sys::path::is_absolute(location) ||
-        llvm::is_contained(llvm::make_range(llvm::sys::path::begin(location),
-                                            llvm::sys::path::end(location)),
-                           "..")) {
-      error = name + ": external data location '" + location +
-              "' must be a relative path inside the model's folder";
+    TensorBytes where;
+    if (!locateExternalData(proto, baseDir, where, error))
       return false;
-    }
-    llvm::SmallString<256> path(baseDir);
-    llvm::sys::path::append(path, location);
-    if (!llvm::sys::fs::is_regular_file(path)) {
-      error = name + ": external data '" + std::string(path) +
-              "' is not a readable file";
-      return false;
-    }
-    auto buffer = llvm::MemoryBuffer::getFile(path, false, false);
-    if (location.empty() || !buffer) {
-      error = name + ": cannot read external data '" + std::string(path) + "'" +
-              (buffer ? "" : ": " + buffer.getError().message());
-      return false;
-    }
-    size_t need = size_t(count) * width;
-    if (length >= 0 && size_t(length) != need)
-      return sizeMismatch(size_t(length) / width);
-    if (offset < 0 || size_t(offset) > (*buffer)->getBufferSize() ||
-        need > (*buffer)->getBufferSize() - size_t(offset)) {
-      error = name + ": external data '" + std::string(path) +
-              "' is shorter than the tensor";
+    auto buffer = llvm::MemoryBuffer::getFileSlice(
+        where.file, where.length, where.offset, /*IsVolatile=*/false);
+    if (!buffer) {
+      error = name + ": cannot read external data '" + where.file +
+              "': " + buffer.getError().message();
       return false;
     }
     tensor = HostTensor(proto.data_type(), shape);
-    decodeRaw((*buffer)->getBufferStart() + offset, tensor);
+    decodeRaw((*buffer)->getBufferStart(), tensor);
     return true;
   }
   if (proto.has_raw_data()) {

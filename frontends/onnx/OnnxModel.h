@@ -12,6 +12,8 @@
 #include "frontends/onnx/HostTensor.h"
 #include "frontends/onnx/proto/onnx.pb.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <optional>
 #include <string>
 
@@ -31,6 +33,31 @@ bool loadModel(const std::string &path, ::onnx::ModelProto &model,
 /// match the dims, or unreadable external files.
 bool readTensor(const ::onnx::TensorProto &proto, const std::string &baseDir,
                 HostTensor &tensor, std::string &error);
+
+/// Bytes per element of raw data of ONNX type `type`, 0 when unsupported.
+size_t getElementByteSize(int32_t type);
+
+/// Where a tensor's little-endian bytes lie in a file.
+struct TensorBytes {
+  std::string file; // empty: the model file itself
+  uint64_t offset = 0, length = 0;
+};
+
+/// Bytes of `proto`'s data by its dims and type, or -1 when they overflow
+/// or the type has no fixed width.
+int64_t getTensorByteSize(const ::onnx::TensorProto &proto);
+
+/// The file range of an EXTERNAL tensor, relative to `baseDir`; false with
+/// a one-line `error` (a location outside the folder, a missing file, a
+/// length that contradicts the dims, a file too short).
+bool locateExternalData(const ::onnx::TensorProto &proto,
+                        const std::string &baseDir, TensorBytes &where,
+                        std::string &error);
+
+/// The byte range of each initializer's raw_data inside the serialized model
+/// (protobuf's parsed strings are copies; compiled code reads the file).
+/// Tensors without raw_data are absent.
+llvm::StringMap<TensorBytes> findInitializerRawData(llvm::StringRef modelBytes);
 
 /// Node attributes by name.
 const ::onnx::AttributeProto *findAttribute(const ::onnx::NodeProto &node,

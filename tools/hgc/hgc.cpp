@@ -25,6 +25,7 @@
 #include "frontends/stablehlo/Importer.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/HostExecution.h"
+#include "tools/support/ModelSession.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -95,6 +96,12 @@ static cl::list<std::string> values(
              "result shape depends on it (run takes it from the input file)"),
     HGC_ALL_SUBCOMMANDS);
 
+static cl::opt<int64_t> paramMinBytes(
+    "param-min-bytes", cl::init(hgc::onnx::ImportOptions{}.parameterMinBytes),
+    cl::desc("initializers of at least this many bytes are parameters read "
+             "from their file at load time, not IR constants (-1: none)"),
+    HGC_ALL_SUBCOMMANDS);
+
 static cl::OptionCategory targetCategory("Target (hgc-lowering-pipeline)");
 static cl::opt<std::string> target(
     "target", cl::init("hybrid"),
@@ -131,6 +138,14 @@ static cl::opt<std::string> outputDir("output-dir", cl::Required,
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
   llvm::errs() << "hgc: error: " << message << "\n";
+  std::exit(1);
+}
+
+/// Exits with `error`'s message; an empty one was reported as a diagnostic.
+[[noreturn]] void failWith(llvm::Error error) {
+  std::string message = llvm::toString(std::move(error));
+  if (!message.empty())
+    fail(message);
   std::exit(1);
 }
 
@@ -203,31 +218,6 @@ llvm::SmallVector<int64_t> parseShape(StringRef name, StringRef text) {
   return shape;
 }
 
-/// The .npy descriptor of an ONNX element type ("" when none).
-std::string npyDescrOf(int32_t type) {
-  namespace onnx = hgc::onnx;
-  switch (type) {
-  case onnx::kFloat:
-    return "<f4";
-  case onnx::kFloat16:
-    return "<f2";
-  case onnx::kBFloat16:
-    return "<u2";
-  case onnx::kDouble:
-    return "<f8";
-  case onnx::kInt64:
-    return "<i8";
-  case onnx::kInt32:
-    return "<i4";
-  case onnx::kInt8:
-    return "|i1";
-  case onnx::kBool:
-    return "|b1";
-  default:
-    return "";
-  }
-}
-
 std::string shapeText(ArrayRef<int64_t> shape) {
   std::string text;
   for (auto [i, d] : llvm::enumerate(shape))
@@ -237,6 +227,7 @@ std::string shapeText(ArrayRef<int64_t> shape) {
 
 hgc::onnx::ImportOptions importOptionsFromShapes() {
   hgc::onnx::ImportOptions options;
+  options.parameterMinBytes = paramMinBytes;
   for (const std::string &spec : shapes) {
     auto [name, text] = StringRef(spec).split('=');
     if (text.empty())
@@ -265,9 +256,10 @@ void rejectOnnxOnlyOptions() {
                      "StableHLO module's shapes are static");
 }
 
-OwningOpRef<ModuleOp> importModel(MLIRContext &context,
-                                  const hgc::onnx::ImportOptions &options,
-                                  std::vector<std::string> *outputNames) {
+OwningOpRef<ModuleOp>
+importModel(MLIRContext &context, const hgc::onnx::ImportOptions &options,
+            std::vector<std::string> *outputNames,
+            std::vector<hgc::onnx::ModelParameter> *parameters = nullptr) {
   if (hgc::shlo::isStablehloPath(modelPath)) {
     rejectOnnxOnlyOptions();
     auto program = hgc::shlo::importStablehloFile(&context, modelPath);
@@ -284,6 +276,8 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context,
     std::exit(1);
   if (outputNames)
     *outputNames = imported->outputNames;
+  if (parameters)
+    *parameters = imported->parameters;
   return std::move(imported->module);
 }
 
@@ -292,12 +286,6 @@ void runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> add) {
   add(pm);
   if (failed(pm.run(module)))
     std::exit(1);
-}
-
-int32_t readInt32(const char *bytes) {
-  int32_t value;
-  std::memcpy(&value, bytes, 4);
-  return value;
 }
 
 std::string fileNameFor(StringRef output) {
@@ -309,10 +297,23 @@ std::string fileNameFor(StringRef output) {
   return name;
 }
 
+/// Writes each result as DIR/NAME.npy.
+void writeResults(ArrayRef<std::string> outputNames,
+                  ArrayRef<hgc::NpyArray> results) {
+  if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
+    fail(outputDir + ": " + error.message());
+  for (auto [name, result] : llvm::zip(outputNames, results)) {
+    llvm::SmallString<128> path(outputDir);
+    llvm::sys::path::append(path, fileNameFor(name) + ".npy");
+    if (llvm::Error error = hgc::writeNpy(path, result))
+      fail(llvm::toString(std::move(error)));
+  }
+}
+
 /// Runs `module`'s @main on `arrays` for the options' placement and target
 /// and writes each result as DIR/NAME.npy.
 int runAndWrite(OwningOpRef<ModuleOp> module,
-                std::vector<hgc::NpyArray> &arrays,
+                ArrayRef<hgc::TensorRef> arrays,
                 const std::vector<std::string> &outputNames,
                 const hgc::TargetOptions &lowering,
                 std::chrono::steady_clock::time_point start) {
@@ -325,14 +326,7 @@ int runAndWrite(OwningOpRef<ModuleOp> module,
           hgc::runOnHost(*module, "main", arrays, results, &timings, lowering))
     fail(modelPath + ": " + llvm::toString(std::move(error)));
   auto done = std::chrono::steady_clock::now();
-  if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
-    fail(outputDir + ": " + error.message());
-  for (auto [name, result] : llvm::zip(outputNames, results)) {
-    llvm::SmallString<128> path(outputDir);
-    llvm::sys::path::append(path, fileNameFor(name) + ".npy");
-    if (llvm::Error error = hgc::writeNpy(path, result))
-      fail(llvm::toString(std::move(error)));
-  }
+  writeResults(outputNames, results);
   double total = std::chrono::duration<double>(done - start).count();
   llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
                                modelPath.c_str(), total - timings.runSeconds,
@@ -380,36 +374,46 @@ int runStablehlo(MLIRContext &context) {
       fail(llvm::toString(array.takeError()));
     arrays.push_back(std::move(*array));
   }
-  return runAndWrite(std::move(program->module), arrays, program->outputNames,
-                     lowering, start);
+  SmallVector<hgc::TensorRef> arguments;
+  for (const hgc::NpyArray &array : arrays)
+    arguments.push_back({array.data.data(), array.shape});
+  return runAndWrite(std::move(program->module), arguments,
+                     program->outputNames, lowering, start);
 }
 
 int runModel(MLIRContext &context) {
   if (hgc::shlo::isStablehloPath(modelPath))
     return runStablehlo(context);
-  auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
-  if (failed(declared))
-    return 1;
+  hgc::ModelOptions options;
+  options.placement = placementOptions();
+  options.lowering = targetOptions();
+  options.split = target != "host";
+  options.parameterMinBytes = paramMinBytes;
+  options.shapes = importOptionsFromShapes().inputShapes;
+  auto session = hgc::ModelSession::open(context, modelPath, options);
+  if (!session)
+    failWith(session.takeError());
+  const std::vector<hgc::onnx::GraphInput> &declared = (*session)->getInputs();
   llvm::StringMap<std::string> byName;
   for (const std::string &spec : inputs) {
     auto [nameRef, path] = StringRef(spec).split('=');
     StringRef name = nameRef;
     if (path.empty())
       fail("--input '" + spec + "' is not NAME=FILE.npy");
-    if (llvm::none_of(*declared, [&](const hgc::onnx::GraphInput &input) {
+    if (llvm::none_of(declared, [&](const hgc::onnx::GraphInput &input) {
           return input.name == name;
         })) {
       std::string names;
-      for (const auto &input : *declared)
+      for (const auto &input : declared)
         names += (names.empty() ? "" : ", ") + input.name;
       fail(modelPath + ": the model has no input '" + name +
            "' (inputs: " + names + ")");
     }
     byName[name] = path.str();
   }
-  hgc::onnx::ImportOptions options = importOptionsFromShapes();
   std::vector<hgc::NpyArray> arrays;
-  for (const hgc::onnx::GraphInput &input : *declared) {
+  std::vector<hgc::ModelFeed> feeds;
+  for (const hgc::onnx::GraphInput &input : declared) {
     auto path = byName.find(input.name);
     if (path == byName.end())
       fail(modelPath + ": missing --input " + input.name + "=FILE.npy (" +
@@ -418,39 +422,22 @@ int runModel(MLIRContext &context) {
     llvm::Expected<hgc::NpyArray> array = hgc::readNpy(path->second);
     if (!array)
       fail(llvm::toString(array.takeError()));
-    std::string want = npyDescrOf(input.type);
-    bool ok = array->descr == want && array->shape.size() == input.shape.size();
-    for (size_t d = 0; ok && d < input.shape.size(); ++d)
-      ok = input.shape[d] < 0 || input.shape[d] == array->shape[d];
-    if (!ok)
-      fail(path->second + ": input '" + input.name + "' expects " +
-           hgc::onnx::dataTypeName(input.type) + " " + shapeText(input.shape) +
-           " (" + want + "), got " +
-           hgc::describeArray(array->shape, array->descr));
-    options.inputShapes[input.name] = array->shape;
-    // Small integer inputs may size results (GroupQueryAttention's
-    // total_sequence_length): the compiler may read their values.
-    if ((array->descr == "<i8" || array->descr == "<i4") &&
-        array->getNumElements() <= 16) {
-      std::vector<int64_t> numbers;
-      for (int64_t i = 0; i < array->getNumElements(); ++i) {
-        int64_t number = 0;
-        if (array->descr == "<i8")
-          std::memcpy(&number, array->data.data() + 8 * i, 8);
-        else
-          number = int64_t(readInt32(array->data.data() + 4 * i));
-        numbers.push_back(number);
-      }
-      options.knownInputValues[input.name] = numbers;
-    }
     arrays.push_back(std::move(*array));
   }
-
-  hgc::TargetOptions lowering = targetOptions();
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::string> outputNames;
-  OwningOpRef<ModuleOp> module = importModel(context, options, &outputNames);
-  return runAndWrite(std::move(module), arrays, outputNames, lowering, start);
+  for (auto [i, array] : llvm::enumerate(arrays)) {
+    feeds.push_back({array.descr, {array.data.data(), array.shape}});
+    if (llvm::Error error = (*session)->checkFeed(i, feeds.back()))
+      fail(byName[declared[i].name] + ": " + llvm::toString(std::move(error)));
+  }
+  std::vector<hgc::NpyArray> results;
+  hgc::ModelRunStats stats;
+  if (llvm::Error error = (*session)->run(feeds, results, &stats))
+    failWith(std::move(error));
+  writeResults((*session)->getOutputNames(), results);
+  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
+                               modelPath.c_str(), stats.compileSeconds,
+                               stats.runSeconds);
+  return 0;
 }
 
 int compileModel(MLIRContext &context) {

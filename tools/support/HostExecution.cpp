@@ -183,11 +183,20 @@ hgc::HostProgram::~HostProgram() = default;
 
 llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
                                   std::vector<NpyArray> &outputs) {
+  SmallVector<TensorRef> arguments;
+  for (const NpyArray &array : inputs)
+    arguments.push_back({array.data.data(), array.shape});
+  return run(arguments, outputs);
+}
+
+llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
+                                  std::vector<NpyArray> &outputs) {
   // Packed calling convention: one pointer per descriptor word, then one
   // pointer to the (flat, all 8-byte words) result struct.
   SmallVector<SmallVector<int64_t>> descriptors;
-  for (NpyArray &array : inputs)
-    descriptors.push_back(makeDescriptor(array.data.data(), array.shape));
+  for (const TensorRef &input : inputs)
+    descriptors.push_back(
+        makeDescriptor(const_cast<void *>(input.data), input.shape));
   SmallVector<void *> packed;
   for (SmallVector<int64_t> &words : descriptors)
     for (int64_t &word : words)
@@ -217,8 +226,8 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
   // Fresh results are owned by the caller; a buffer returned twice, or one
   // aliasing an input, is freed at most once and never when it is an input.
   llvm::SmallPtrSet<void *, 8> released;
-  for (NpyArray &array : inputs)
-    released.insert(array.data.data());
+  for (const TensorRef &input : inputs)
+    released.insert(const_cast<void *>(input.data));
   // memref.get_global (constant results) marks its descriptor this way.
   released.insert(reinterpret_cast<void *>(0xdeadbeef));
   outputs.clear();
@@ -233,7 +242,20 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
     out.shape.assign(sizes.begin(), sizes.end());
     int64_t elementSize = getNpyElementSize(out.descr);
     out.data.resize(out.getNumElements() * elementSize);
-    // Copy element by element through the strides (results may be views).
+    // Results in C order copy whole; views go element by element.
+    bool contiguous = true;
+    for (int64_t d = rank - 1, expected = 1; d >= 0; --d) {
+      contiguous &= sizes[d] == 1 || strides[d] == expected;
+      expected *= sizes[d];
+    }
+    if (contiguous) {
+      if (!out.data.empty())
+        std::memcpy(out.data.data(), aligned + offset * elementSize,
+                    out.data.size());
+      outputs.push_back(std::move(out));
+      word += 3 + 2 * rank;
+      continue;
+    }
     SmallVector<int64_t> at(rank, 0);
     for (int64_t linear = 0; linear < out.getNumElements(); ++linear) {
       int64_t source = offset;
@@ -258,7 +280,7 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
 }
 
 llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
-                           std::vector<NpyArray> &inputs,
+                           ArrayRef<TensorRef> inputs,
                            std::vector<NpyArray> &outputs, HostTimings *timings,
                            const TargetOptions &target) {
   auto start = std::chrono::steady_clock::now();

@@ -52,6 +52,13 @@ SmallVector<std::string> getRuntimeLibraryPaths();
 llvm::Expected<std::unique_ptr<ExecutionEngine>>
 createHostEngine(ModuleOp module, bool enableObjectDump = false);
 
+/// An argument's bytes (C order, the element type of its parameter) and
+/// shape; not owned.
+struct TensorRef {
+  const void *data;
+  ArrayRef<int64_t> shape;
+};
+
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {
 public:
@@ -66,6 +73,9 @@ public:
   /// Runs the entry on `inputs`, one per argument (checked by the caller);
   /// fills `outputs`, one per result.
   llvm::Error run(std::vector<NpyArray> &inputs,
+                  std::vector<NpyArray> &outputs);
+  /// The same over borrowed arguments (inputs, then bound parameters).
+  llvm::Error run(ArrayRef<TensorRef> arguments,
                   std::vector<NpyArray> &outputs);
 
 private:
@@ -85,7 +95,7 @@ struct HostTimings {
 /// compiles it and runs `entry` on `inputs`, one per argument, checked by
 /// the caller. Fills `outputs`, one per result, and `timings` if given.
 llvm::Error runOnHost(ModuleOp module, StringRef entry,
-                      std::vector<NpyArray> &inputs,
+                      ArrayRef<TensorRef> inputs,
                       std::vector<NpyArray> &outputs,
                       HostTimings *timings = nullptr,
                       const TargetOptions &target = TargetOptions{});

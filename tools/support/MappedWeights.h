@@ -1,0 +1,45 @@
+//===- MappedWeights.h - model parameters read where they lie ---*- C++ -*-===//
+//
+// Compiled models take their large weights as arguments (see
+// ImportOptions::parameterMinBytes). This maps each weight file once,
+// copy-on-write, and hands out pointers into it; a tensor whose bytes are
+// not aligned to its element size is copied once into aligned memory.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H
+#define HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace mlir::hgc {
+
+class MappedWeights {
+public:
+  /// The bytes [offset, offset + length) of `file` for tensor `name`,
+  /// aligned to `alignment`; an error names the file and the tensor when the
+  /// file cannot be mapped or is too short.
+  llvm::Expected<const void *> get(llvm::StringRef file, uint64_t offset,
+                                   uint64_t length, uint64_t alignment,
+                                   llvm::StringRef name);
+  /// Bytes copied because the file's were misaligned.
+  uint64_t getCopiedBytes() const { return copiedBytes; }
+
+private:
+  struct FreeDeleter {
+    void operator()(void *p) const { std::free(p); }
+  };
+  llvm::StringMap<std::unique_ptr<llvm::sys::fs::mapped_file_region>> files;
+  std::vector<std::unique_ptr<void, FreeDeleter>> copies;
+  uint64_t copiedBytes = 0;
+};
+
+} // namespace mlir::hgc
+
+#endif // HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H

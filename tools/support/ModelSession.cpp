@@ -1,0 +1,229 @@
+//===- ModelSession.cpp - an ONNX model compiled once, run many times ----===//
+
+#include "tools/support/ModelSession.h"
+
+#include "codegen/Pipelines.h"
+#include "frontends/onnx/HostTensor.h"
+
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <chrono>
+#include <cstring>
+
+using namespace mlir;
+
+std::string hgc::getNpyDescrOfOnnxType(int32_t type) {
+  switch (type) {
+  case onnx::kFloat:
+    return "<f4";
+  case onnx::kFloat16:
+    return "<f2";
+  case onnx::kBFloat16:
+    return "<u2";
+  case onnx::kDouble:
+    return "<f8";
+  case onnx::kInt64:
+    return "<i8";
+  case onnx::kInt32:
+    return "<i4";
+  case onnx::kInt8:
+    return "|i1";
+  case onnx::kBool:
+    return "|b1";
+  default:
+    return "";
+  }
+}
+
+namespace {
+std::string shapeText(ArrayRef<int64_t> shape) {
+  std::string text;
+  for (auto [i, d] : llvm::enumerate(shape))
+    text += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return shape.empty() ? "scalar" : text;
+}
+
+/// The values of a small integer feed, which a result shape may depend on
+/// (GroupQueryAttention's total_sequence_length); nullopt for other feeds.
+std::optional<std::vector<int64_t>> smallIntegerValues(const hgc::ModelFeed &feed) {
+  int64_t count = 1;
+  for (int64_t d : feed.tensor.shape)
+    count *= d;
+  if ((feed.descr != "<i8" && feed.descr != "<i4") || count > 16)
+    return std::nullopt;
+  std::vector<int64_t> numbers;
+  const char *bytes = static_cast<const char *>(feed.tensor.data);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t number = 0;
+    if (feed.descr == "<i8") {
+      std::memcpy(&number, bytes + 8 * i, 8);
+    } else {
+      int32_t narrow;
+      std::memcpy(&narrow, bytes + 4 * i, 4);
+      number = narrow;
+    }
+    numbers.push_back(number);
+  }
+  return numbers;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+} // namespace
+
+/// The compiled code for one input signature, its parameters bound.
+struct hgc::ModelSession::Program {
+  std::vector<SmallVector<int64_t>> shapes;        // per input
+  std::map<std::string, std::vector<int64_t>> values; // inputs read at import
+  std::unique_ptr<HostProgram> code;
+  std::vector<onnx::ModelParameter> parameters;
+  std::vector<const void *> parameterData;
+
+  bool matches(ArrayRef<onnx::GraphInput> inputs,
+               ArrayRef<ModelFeed> feeds) const {
+    for (auto [i, feed] : llvm::enumerate(feeds)) {
+      if (ArrayRef<int64_t>(shapes[i]) != feed.tensor.shape)
+        return false;
+      auto value = values.find(inputs[i].name);
+      if (value != values.end() && smallIntegerValues(feed) != value->second)
+        return false;
+    }
+    return true;
+  }
+};
+
+hgc::ModelSession::ModelSession(MLIRContext &context, std::string path,
+                                ModelOptions options)
+    : context(context), path(std::move(path)), options(std::move(options)) {}
+
+hgc::ModelSession::~ModelSession() = default;
+
+llvm::Expected<std::unique_ptr<hgc::ModelSession>>
+hgc::ModelSession::open(MLIRContext &context, StringRef path,
+                        ModelOptions options) {
+  std::unique_ptr<ModelSession> session(
+      new ModelSession(context, path.str(), std::move(options)));
+  auto declared =
+      onnx::readGraphInputs(&context, session->path, &session->outputs);
+  if (failed(declared))
+    return llvm::createStringError(""); // reported as a diagnostic
+  session->inputs = std::move(*declared);
+  for (const auto &given : session->options.shapes)
+    if (llvm::none_of(session->inputs, [&](const onnx::GraphInput &input) {
+          return input.name == given.first;
+        }))
+      return llvm::createStringError(session->path +
+                                     ": --shape names no input '" + given.first + "'");
+  return session;
+}
+
+llvm::Error hgc::ModelSession::checkFeed(size_t index,
+                                         const ModelFeed &feed) const {
+  const onnx::GraphInput &input = inputs[index];
+  std::string want = getNpyDescrOfOnnxType(input.type);
+  SmallVector<int64_t> declared = input.shape;
+  auto given = options.shapes.find(input.name);
+  if (given != options.shapes.end())
+    declared = given->second;
+  bool ok = feed.descr == want && feed.tensor.shape.size() == declared.size();
+  for (size_t d = 0; ok && d < declared.size(); ++d)
+    ok = declared[d] < 0 || declared[d] == feed.tensor.shape[d];
+  if (ok)
+    return llvm::Error::success();
+  return llvm::createStringError(
+      "input '" + input.name + "' expects " + onnx::dataTypeName(input.type) +
+      " " + shapeText(declared) + " (" + want + "), got " +
+      describeArray(feed.tensor.shape, feed.descr));
+}
+
+llvm::Expected<hgc::ModelSession::Program *>
+hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
+  compiled = false;
+  for (const std::unique_ptr<Program> &program : programs)
+    if (program->matches(inputs, feeds))
+      return program.get();
+
+  onnx::ImportOptions importOptions;
+  importOptions.parameterMinBytes = options.parameterMinBytes;
+  for (auto [input, feed] : llvm::zip(inputs, feeds)) {
+    importOptions.inputShapes[input.name] = SmallVector<int64_t>(
+        feed.tensor.shape.begin(), feed.tensor.shape.end());
+    if (std::optional<std::vector<int64_t>> numbers = smallIntegerValues(feed))
+      importOptions.knownInputValues[input.name] = *numbers;
+  }
+  auto imported = onnx::importOnnxFile(&context, path, importOptions);
+  if (failed(imported) || failed(verify(*imported->module)))
+    return llvm::createStringError(""); // reported as a diagnostic
+  PlacementOptions placement = options.placement;
+  if (!options.split)
+    placement.policy = "full"; // one tier: no split to make
+  PassManager pm(&context);
+  buildHybridPipeline(pm, placement);
+  if (failed(pm.run(*imported->module)))
+    return llvm::createStringError("");
+  auto code = HostProgram::compile(*imported->module, "main", options.lowering);
+  if (!code)
+    return llvm::createStringError(path + ": " +
+                                   llvm::toString(code.takeError()));
+
+  auto program = std::make_unique<Program>();
+  program->code = std::move(*code);
+  for (const ModelFeed &feed : feeds)
+    program->shapes.emplace_back(feed.tensor.shape.begin(),
+                                 feed.tensor.shape.end());
+  for (const std::string &name : imported->usedKnownInputs)
+    program->values[name] = importOptions.knownInputValues[name];
+  program->parameters = imported->parameters;
+  for (const onnx::ModelParameter &parameter : program->parameters) {
+    uint64_t alignment =
+        std::max<uint64_t>(1, onnx::getElementByteSize(parameter.type));
+    llvm::Expected<const void *> data =
+        weights.get(parameter.bytes.file, parameter.bytes.offset,
+                    parameter.bytes.length, alignment, parameter.name);
+    if (!data)
+      return data.takeError();
+    program->parameterData.push_back(*data);
+  }
+  compiled = true;
+  programs.push_back(std::move(program));
+  return programs.back().get();
+}
+
+llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
+                                   std::vector<NpyArray> &results,
+                                   ModelRunStats *stats) {
+  if (feeds.size() != inputs.size())
+    return llvm::createStringError(
+        path + ": expected " + std::to_string(inputs.size()) +
+        " inputs, got " + std::to_string(feeds.size()));
+  for (auto [i, feed] : llvm::enumerate(feeds))
+    if (llvm::Error error = checkFeed(i, feed))
+      return llvm::createStringError(path + ": " +
+                                     llvm::toString(std::move(error)));
+  auto start = std::chrono::steady_clock::now();
+  bool compiled = false;
+  llvm::Expected<Program *> program = getProgram(feeds, compiled);
+  if (!program)
+    return program.takeError();
+  double compileSeconds = secondsSince(start);
+  SmallVector<TensorRef> arguments;
+  for (const ModelFeed &feed : feeds)
+    arguments.push_back(feed.tensor);
+  for (auto [parameter, data] :
+       llvm::zip((*program)->parameters, (*program)->parameterData))
+    arguments.push_back({data, parameter.shape});
+  auto ran = std::chrono::steady_clock::now();
+  if (llvm::Error error = (*program)->code->run(arguments, results))
+    return llvm::createStringError(path + ": " +
+                                   llvm::toString(std::move(error)));
+  if (stats) {
+    stats->compiled = compiled;
+    stats->compileSeconds = compileSeconds;
+    stats->runSeconds = secondsSince(ran);
+    stats->programs = int64_t(programs.size());
+  }
+  return llvm::Error::success();
+}

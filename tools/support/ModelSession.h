@@ -1,0 +1,95 @@
+//===- ModelSession.h - an ONNX model compiled once, run many times -*- C++ -*-===//
+//
+// The model path of `hgc run` and of libhgc's hgc_model_* API, in
+// onnxruntime's shape: open a model with placement and target options, then
+// run feeds many times. Weights are parameters mapped from their files once
+// per session (ImportOptions::parameterMinBytes). A program is compiled per
+// input signature (shapes, and the values of the few integer inputs a
+// result shape depends on) and kept: a loop that repeats a signature
+// compiles once.
+//
+// One thread at a time may run a session; sessions are independent.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_TOOLS_SUPPORT_MODELSESSION_H
+#define HGC_TOOLS_SUPPORT_MODELSESSION_H
+
+#include "frontends/onnx/Importer.h"
+#include "passes/PlacementOptions.h"
+#include "tools/support/HostExecution.h"
+#include "tools/support/MappedWeights.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir::hgc {
+
+struct ModelOptions {
+  PlacementOptions placement;
+  TargetOptions lowering;
+  /// False: one tier, no split (`--target host`).
+  bool split = true;
+  int64_t parameterMinBytes = onnx::ImportOptions{}.parameterMinBytes;
+  /// --shape: fixed shapes for inputs (checked against every feed).
+  std::map<std::string, SmallVector<int64_t>> shapes;
+};
+
+/// One input's value: its numpy descriptor ("<f4", "<i8", ...), shape and
+/// bytes in C order (borrowed for the call).
+struct ModelFeed {
+  std::string descr;
+  TensorRef tensor;
+};
+
+struct ModelRunStats {
+  bool compiled = false; // this run compiled a program for its signature
+  double compileSeconds = 0, runSeconds = 0;
+  int64_t programs = 0; // programs compiled by the session so far
+};
+
+class ModelSession {
+public:
+  /// Reads the model's interface; compiles nothing yet. `context` reports
+  /// import and compile diagnostics and must outlive the session.
+  static llvm::Expected<std::unique_ptr<ModelSession>>
+  open(MLIRContext &context, StringRef path, ModelOptions options);
+  ~ModelSession();
+
+  const std::vector<onnx::GraphInput> &getInputs() const { return inputs; }
+  const std::vector<std::string> &getOutputNames() const { return outputs; }
+
+  /// Runs the model on `feeds`, one per input in getInputs() order; fills
+  /// `results`, one per output. A feed whose type or shape contradicts the
+  /// model is an error naming the input.
+  llvm::Error run(ArrayRef<ModelFeed> feeds, std::vector<NpyArray> &results,
+                  ModelRunStats *stats = nullptr);
+  /// "input 'NAME' expects float 1x?x8 (<f4), got ..." when feed `index`
+  /// does not fit the model.
+  llvm::Error checkFeed(size_t index, const ModelFeed &feed) const;
+
+private:
+  struct Program;
+  ModelSession(MLIRContext &context, std::string path, ModelOptions options);
+  llvm::Expected<Program *> getProgram(ArrayRef<ModelFeed> feeds,
+                                       bool &compiled);
+
+  MLIRContext &context;
+  std::string path;
+  ModelOptions options;
+  std::vector<onnx::GraphInput> inputs;
+  std::vector<std::string> outputs;
+  std::vector<std::unique_ptr<Program>> programs;
+  MappedWeights weights;
+};
+
+/// The numpy descriptor of ONNX element type `type` ("" when none).
+std::string getNpyDescrOfOnnxType(int32_t type);
+
+} // namespace mlir::hgc
+
+#endif // HGC_TOOLS_SUPPORT_MODELSESSION_H
