@@ -26,15 +26,6 @@
 
 using namespace hgc::jit;
 
-struct ContextState {
-  std::string target; // "host" or "cuda"
-  int32_t threads = 0;
-  std::unique_ptr<KernelCache> kernels;
-};
-
-struct hgc_context {
-  std::shared_ptr<ContextState> state;
-};
 
 struct hgc_kernel {
   std::shared_ptr<ContextState> context;
@@ -51,11 +42,14 @@ struct hgc_kv_cache {
 
 namespace {
 thread_local std::string lastError;
+} // namespace
 
-hgc_status report(const Failure &failure) {
+hgc_status hgc::jit::report(const Failure &failure) {
   lastError = failure.message;
   return failure.status;
 }
+
+namespace {
 
 hgc_status fail(hgc_status status, std::string message) {
   return report({status, std::move(message)});

@@ -94,6 +94,21 @@ private:
 /// Runs the packed @hgc_decode of `code`.
 Failure invokeDecode(CompiledCode &code, void **packedArguments);
 
+/// Records `failure`'s message for hgc_last_error() and returns its status.
+hgc_status report(const Failure &failure);
+
+/// What every handle made from one hgc_context shares.
+struct ContextState {
+  std::string target; // "host" or "cuda"
+  int32_t threads = 0;
+  std::unique_ptr<KernelCache> kernels;
+};
+
 } // namespace hgc::jit
+
+
+struct hgc_context {
+  std::shared_ptr<hgc::jit::ContextState> state;
+};
 
 #endif // HGC_JIT_JIT_H

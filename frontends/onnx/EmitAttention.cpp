@@ -60,7 +60,9 @@ mlir::hgc::onnx::buildAttention(NodeEmitter &node, const AttentionOperands &a) {
       return (void)node.fail("past_key and past_value must be 4-D"), failure();
     past = pastType.getDimSize(2);
   }
-  int64_t total = past + kvSeq;
+  int64_t total = ShapedType::isDynamic(past) || ShapedType::isDynamic(kvSeq)
+                      ? ShapedType::kDynamic
+                      : past + kvSeq;
   Type element = q.getElementType();
 
   SmallVector<Value> operands = {a.query, a.key, a.value};

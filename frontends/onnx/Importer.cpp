@@ -41,12 +41,14 @@ std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph) {
   for (const auto &info : graph.input()) {
     if (initializers.contains(info.name()))
       continue;
-    GraphInput input{info.name(), {}, 0};
+    GraphInput input{info.name(), {}, 0, {}};
     if (info.type().has_tensor_type()) {
       const auto &tensor = info.type().tensor_type();
       input.type = tensor.elem_type();
-      for (const auto &dim : tensor.shape().dim())
+      for (const auto &dim : tensor.shape().dim()) {
         input.shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+        input.dimNames.push_back(dim.has_dim_value() ? "" : dim.dim_param());
+      }
     }
     inputs.push_back(std::move(input));
   }
@@ -111,6 +113,17 @@ FailureOr<ImportedModel> Importer::run() {
                     shapeText(input.shape) + ", given " +
                     shapeText(given->second));
       input.shape = given->second;
+    }
+    bool dynamic = false;
+    for (auto [d, name] : llvm::enumerate(input.dimNames))
+      if (!name.empty() && options.dynamicDims.count(name)) {
+        input.shape[d] = ShapedType::kDynamic;
+        dynamic = true;
+      }
+    if (dynamic) {
+      argumentTypes.push_back(graph.tensorType(input.shape, input.type));
+      result.inputNames.push_back(input.name);
+      continue;
     }
     if (!llvm::is_contained(input.shape, -1) && countElements(input.shape) < 0)
       return fail("graph input '" + input.name + "' has shape " +
@@ -243,6 +256,22 @@ LogicalResult Importer::importConstant(NodeEmitter &emitter) {
   return success();
 }
 
+/// Only emitters that size their results from run-time dimensions may see
+/// dynamic ones; the others compute shapes at import time.
+static LogicalResult checkDynamicInputs(NodeEmitter &emitter) {
+  const ::onnx::NodeProto &node = emitter.node;
+  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+  if (standard && node.op_type() == "Attention")
+    return success();
+  for (size_t i = 0; i < emitter.numInputs(); ++i)
+    if (emitter.hasInput(i) &&
+        llvm::any_of(emitter.input(i).shape, ShapedType::isDynamic))
+      return emitter.fail("input '" + node.input(int(i)) +
+                          "' has a dynamic dimension this op cannot take yet "
+                          "(give the dimension a size)");
+  return success();
+}
+
 LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
   NodeEmitter emitter{graph, node, describeNode(node, index)};
   std::string locName = node.name().empty()
@@ -256,6 +285,8 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
     return emitter.fail("node has no outputs");
   bool standard = node.domain().empty() || node.domain() == "ai.onnx";
   const std::string &op = node.op_type();
+  if (failed(checkDynamicInputs(emitter)))
+    return failure();
 
   if (standard && op == "Constant")
     return importConstant(emitter);

@@ -34,6 +34,11 @@ struct ImportOptions {
   /// read only where a result shape depends on one (GroupQueryAttention's
   /// total_sequence_length). The code is then specific to those values.
   std::map<std::string, std::vector<int64_t>> knownInputValues;
+  /// Symbolic dimensions (dim_param names) that stay dynamic in the code,
+  /// whatever inputShapes says: one compile serves every size. Only ops
+  /// whose emitters take dynamic sizes may read them; any other is an
+  /// error naming the node (the caller then specializes).
+  std::set<std::string> dynamicDims;
   /// Name of the generated function.
   std::string entry = "main";
   /// Initializers of at least this many bytes become parameters (function
@@ -80,6 +85,8 @@ struct GraphInput {
   std::string name;
   llvm::SmallVector<int64_t> shape;
   int32_t type;
+  /// Per dimension: its symbolic name (dim_param), "" when it has none.
+  llvm::SmallVector<std::string> dimNames;
 };
 FailureOr<std::vector<GraphInput>>
 readGraphInputs(MLIRContext *context, const std::string &path,

@@ -1,7 +1,10 @@
 """Python binding of libhgc (hgc-c/jit.h) over ctypes, with numpy arrays.
 
     import hgc_jit
-    ctx = hgc_jit.Context(target="host")
+    session = hgc_jit.Session("model.onnx", policy="hgca")  # whole models
+    outputs = session.run(None, {"input_ids": ids, ...})      # many times
+
+    ctx = hgc_jit.Context(target="host")                     # one attention
     cfg = hgc_jit.AttentionConfig(q_heads=32, kv_heads=8, head_dim=128,
                                   kv_dtype="f16", policy="hgca", window=1024)
     kernel = ctx.compile(cfg)
@@ -302,6 +305,10 @@ class Context:
                                 ctypes.byref(handle)))
         return Kernel(handle, config, self)
 
+    def open_model(self, path, **options):
+        """An ONNX model in a session (see Session)."""
+        return Session(path, context=self, **options)
+
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
                      host_pages=0):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
@@ -316,4 +323,121 @@ class Context:
     def __del__(self):
         if getattr(self, "_handle", None):
             _lib.hgc_context_release(self._handle)
+            self._handle = None
+
+
+class _ModelOptions(ctypes.Structure):
+    _fields_ = [("placement", _Placement), ("param_min_bytes", ctypes.c_int64)]
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_char_p), ("rank", ctypes.c_int32),
+                ("shape", ctypes.POINTER(ctypes.c_int64)), ("data", _vp)]
+
+
+class ModelRunStats(ctypes.Structure):
+    _fields_ = [("compiled", ctypes.c_int32),
+                ("compile_seconds", ctypes.c_double),
+                ("run_seconds", ctypes.c_double),
+                ("programs", ctypes.c_int64)]
+
+
+_lib.hgc_model_options_init.argtypes = [ctypes.POINTER(_ModelOptions)]
+_lib.hgc_model_options_init.restype = None
+_lib.hgc_model_open.argtypes = [_vp, ctypes.c_char_p,
+                                ctypes.POINTER(_ModelOptions),
+                                ctypes.POINTER(_vp)]
+_lib.hgc_model_release.argtypes = [_vp]
+_lib.hgc_model_release.restype = None
+for _name in ("hgc_model_num_inputs", "hgc_model_num_outputs"):
+    getattr(_lib, _name).argtypes = [_vp]
+    getattr(_lib, _name).restype = ctypes.c_size_t
+for _name in ("hgc_model_input_name", "hgc_model_output_name"):
+    getattr(_lib, _name).argtypes = [_vp, ctypes.c_size_t]
+    getattr(_lib, _name).restype = ctypes.c_char_p
+_lib.hgc_model_run.argtypes = [_vp, ctypes.POINTER(_Tensor), ctypes.c_size_t,
+                               ctypes.POINTER(ModelRunStats)]
+_lib.hgc_model_get_output.argtypes = [_vp, ctypes.c_size_t,
+                                      ctypes.POINTER(_Tensor)]
+
+
+class Session:
+    """An ONNX model compiled by hgc, in onnxruntime's shape:
+
+        session = Session("model.onnx", policy="hgca", window=1024)
+        logits, *present = session.run(None, {"input_ids": ids, ...})
+
+    Placement options have the driver's names and defaults; `target` and
+    `threads` are the Context's (a context may be passed instead). Weights
+    stay in their files (mapped); a program is compiled per input signature
+    and reused. `last_stats` holds the last run's ModelRunStats."""
+
+    def __init__(self, path, target="host", threads=0, context=None,
+                 param_min_bytes=None, **placement):
+        self._context = context or Context(target=target, threads=threads)
+        options = _ModelOptions()
+        _lib.hgc_model_options_init(ctypes.byref(options))
+        self._keep = []
+        for key, value in placement.items():
+            if key not in ("policy", "sink", "window", "budget", "block"):
+                raise Error(1, f"unknown placement option {key!r}")
+            if key in ("policy", "budget"):
+                value = str(value).encode()
+                self._keep.append(value)
+            setattr(options.placement, key, value)
+        if param_min_bytes is not None:
+            options.param_min_bytes = param_min_bytes
+        handle = _vp()
+        _check(_lib.hgc_model_open(self._context._handle, str(path).encode(),
+                                   ctypes.byref(options),
+                                   ctypes.byref(handle)))
+        self._handle = handle
+        self.input_names = [
+            _lib.hgc_model_input_name(handle, i).decode()
+            for i in range(_lib.hgc_model_num_inputs(handle))]
+        self.output_names = [
+            _lib.hgc_model_output_name(handle, i).decode()
+            for i in range(_lib.hgc_model_num_outputs(handle))]
+        self.last_stats = None
+
+    def run(self, output_names, feeds):
+        """Outputs (a list, in `output_names` order or all) for `feeds`, a
+        dict from input name to numpy array."""
+        missing = [n for n in self.input_names if n not in feeds]
+        unknown = [n for n in feeds if n not in self.input_names]
+        if missing or unknown:
+            raise Error(2, f"inputs missing {missing}, unknown {unknown}")
+        arrays = [np.ascontiguousarray(feeds[n]) for n in self.input_names]
+        tensors = (_Tensor * max(1, len(arrays)))()
+        keep = []
+        for i, array in enumerate(arrays):
+            shape = (ctypes.c_int64 * max(1, array.ndim))(*array.shape)
+            dtype = array.dtype.str.encode()
+            keep += [shape, dtype]
+            tensors[i] = _Tensor(dtype, array.ndim, shape,
+                                 array.ctypes.data_as(_vp))
+        stats = ModelRunStats()
+        _check(_lib.hgc_model_run(self._handle, tensors, len(arrays),
+                                  ctypes.byref(stats)))
+        self.last_stats = stats
+        wanted = output_names or self.output_names
+        results = []
+        for name in wanted:
+            if name not in self.output_names:
+                raise Error(4, f"the model has no output {name!r}")
+            out = _Tensor()
+            _check(_lib.hgc_model_get_output(
+                self._handle, self.output_names.index(name),
+                ctypes.byref(out)))
+            shape = tuple(out.shape[d] for d in range(out.rank))
+            dtype = np.dtype(out.dtype.decode())
+            count = int(np.prod(shape)) if shape else 1
+            buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(
+                out.data) if count else b""
+            results.append(np.frombuffer(buffer, dtype).reshape(shape).copy())
+        return results
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_model_release(self._handle)
             self._handle = None

@@ -10,7 +10,8 @@ llvm::Expected<const void *>
 hgc::MappedWeights::get(llvm::StringRef file, uint64_t offset, uint64_t length,
                         uint64_t alignment, llvm::StringRef name) {
   auto fail = [&](const llvm::Twine &why) {
-    return llvm::createStringError(file + ": weight '" + name + "': " + why);
+    return llvm::createStringError(std::make_error_code(std::errc::io_error),
+                                   file + ": weight '" + name + "': " + why);
   };
   auto &region = files[file];
   if (!region) {

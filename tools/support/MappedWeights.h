@@ -24,7 +24,7 @@ class MappedWeights {
 public:
   /// The bytes [offset, offset + length) of `file` for tensor `name`,
   /// aligned to `alignment`; an error names the file and the tensor when the
-  /// file cannot be mapped or is too short.
+  /// file cannot be mapped or is too short (error code io_error).
   llvm::Expected<const void *> get(llvm::StringRef file, uint64_t offset,
                                    uint64_t length, uint64_t alignment,
                                    llvm::StringRef name);

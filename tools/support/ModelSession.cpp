@@ -9,6 +9,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <chrono>
+#include <optional>
 #include <cstring>
 
 using namespace mlir;
@@ -76,7 +77,7 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 /// The compiled code for one input signature, its parameters bound.
 struct hgc::ModelSession::Program {
-  std::vector<SmallVector<int64_t>> shapes;        // per input
+  std::vector<SmallVector<int64_t>> shapes; // per input; dynamic: any size
   std::map<std::string, std::vector<int64_t>> values; // inputs read at import
   std::unique_ptr<HostProgram> code;
   std::vector<onnx::ModelParameter> parameters;
@@ -85,8 +86,11 @@ struct hgc::ModelSession::Program {
   bool matches(ArrayRef<onnx::GraphInput> inputs,
                ArrayRef<ModelFeed> feeds) const {
     for (auto [i, feed] : llvm::enumerate(feeds)) {
-      if (ArrayRef<int64_t>(shapes[i]) != feed.tensor.shape)
+      if (shapes[i].size() != feed.tensor.shape.size())
         return false;
+      for (auto [want, got] : llvm::zip(shapes[i], feed.tensor.shape))
+        if (!ShapedType::isDynamic(want) && want != got)
+          return false;
       auto value = values.find(inputs[i].name);
       if (value != values.end() && smallIntegerValues(feed) != value->second)
         return false;
@@ -106,6 +110,11 @@ hgc::ModelSession::open(MLIRContext &context, StringRef path,
                         ModelOptions options) {
   std::unique_ptr<ModelSession> session(
       new ModelSession(context, path.str(), std::move(options)));
+  // Bad placement options fail here, not at the first run.
+  if (failed(buildPlacement(&context, session->options.placement, [&] {
+        return emitError(UnknownLoc::get(&context), "placement: ");
+      })))
+    return llvm::createStringError(""); // reported as a diagnostic
   auto declared =
       onnx::readGraphInputs(&context, session->path, &session->outputs);
   if (failed(declared))
@@ -146,14 +155,51 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
     if (program->matches(inputs, feeds))
       return program.get();
 
+  // A named dimension that changed since the last program stays dynamic
+  // from now on (torch.compile's automatic dynamic shapes): a decode loop
+  // whose past grows compiles twice, then never again.
+  std::set<std::string> dynamic = dynamicDims;
+  if (!programs.empty() && !staticOnly)
+    for (auto [input, feed, shape] :
+         llvm::zip(inputs, feeds, programs.back()->shapes))
+      for (auto [d, name] : llvm::enumerate(input.dimNames))
+        if (!name.empty() && !options.shapes.count(input.name) &&
+            d < shape.size() && d < feed.tensor.shape.size() &&
+            shape[d] != feed.tensor.shape[d])
+          dynamic.insert(name);
+  if (dynamic != dynamicDims) {
+    llvm::Expected<Program *> program = compileProgram(feeds, dynamic);
+    if (program) {
+      dynamicDims = dynamic;
+      compiled = true;
+      return program;
+    }
+    // Some op needs static sizes: this model specializes every signature.
+    llvm::consumeError(program.takeError());
+    staticOnly = true;
+  }
+  llvm::Expected<Program *> program = compileProgram(feeds, dynamicDims);
+  compiled = bool(program);
+  return program;
+}
+
+llvm::Expected<hgc::ModelSession::Program *>
+hgc::ModelSession::compileProgram(ArrayRef<ModelFeed> feeds,
+                                  const std::set<std::string> &dynamic) {
   onnx::ImportOptions importOptions;
   importOptions.parameterMinBytes = options.parameterMinBytes;
+  importOptions.dynamicDims = dynamic;
   for (auto [input, feed] : llvm::zip(inputs, feeds)) {
     importOptions.inputShapes[input.name] = SmallVector<int64_t>(
         feed.tensor.shape.begin(), feed.tensor.shape.end());
     if (std::optional<std::vector<int64_t>> numbers = smallIntegerValues(feed))
       importOptions.knownInputValues[input.name] = *numbers;
   }
+  // A try with dynamic dimensions may fail; its diagnostics are not the
+  // user's unless the static compile fails too.
+  std::optional<ScopedDiagnosticHandler> quiet;
+  if (!dynamic.empty())
+    quiet.emplace(&context, [](Diagnostic &) { return success(); });
   auto imported = onnx::importOnnxFile(&context, path, importOptions);
   if (failed(imported) || failed(verify(*imported->module)))
     return llvm::createStringError(""); // reported as a diagnostic
@@ -168,12 +214,17 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
   if (!code)
     return llvm::createStringError(path + ": " +
                                    llvm::toString(code.takeError()));
+  quiet.reset();
 
   auto program = std::make_unique<Program>();
   program->code = std::move(*code);
-  for (const ModelFeed &feed : feeds)
+  for (auto [input, feed] : llvm::zip(inputs, feeds)) {
     program->shapes.emplace_back(feed.tensor.shape.begin(),
                                  feed.tensor.shape.end());
+    for (auto [d, name] : llvm::enumerate(input.dimNames))
+      if (dynamic.count(name) && d < program->shapes.back().size())
+        program->shapes.back()[d] = ShapedType::kDynamic;
+  }
   for (const std::string &name : imported->usedKnownInputs)
     program->values[name] = importOptions.knownInputValues[name];
   program->parameters = imported->parameters;
@@ -187,7 +238,6 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
       return data.takeError();
     program->parameterData.push_back(*data);
   }
-  compiled = true;
   programs.push_back(std::move(program));
   return programs.back().get();
 }
@@ -203,6 +253,22 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
     if (llvm::Error error = checkFeed(i, feed))
       return llvm::createStringError(path + ": " +
                                      llvm::toString(std::move(error)));
+  // Dimensions that share a name share a size: compiled code with that
+  // dimension dynamic assumes it.
+  llvm::StringMap<std::pair<int64_t, StringRef>> named;
+  for (auto [input, feed] : llvm::zip(inputs, feeds))
+    for (auto [d, name] : llvm::enumerate(input.dimNames)) {
+      if (name.empty() || !dynamicDims.count(name))
+        continue;
+      auto [it, inserted] =
+          named.try_emplace(name, feed.tensor.shape[d], input.name);
+      if (!inserted && it->second.first != feed.tensor.shape[d])
+        return llvm::createStringError(
+            path + ": input '" + input.name + "' has " + name + " = " +
+            std::to_string(feed.tensor.shape[d]) + ", input '" +
+            it->second.second + "' has " + name + " = " +
+            std::to_string(it->second.first));
+    }
   auto start = std::chrono::steady_clock::now();
   bool compiled = false;
   llvm::Expected<Program *> program = getProgram(feeds, compiled);

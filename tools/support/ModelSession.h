@@ -6,7 +6,8 @@
 // per session (ImportOptions::parameterMinBytes). A program is compiled per
 // input signature (shapes, and the values of the few integer inputs a
 // result shape depends on) and kept: a loop that repeats a signature
-// compiles once.
+// compiles once, and a named dimension that changes between runs (the
+// past length of a decode loop) becomes dynamic where the model's ops allow.
 //
 // One thread at a time may run a session; sessions are independent.
 //
@@ -24,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,8 @@ private:
   ModelSession(MLIRContext &context, std::string path, ModelOptions options);
   llvm::Expected<Program *> getProgram(ArrayRef<ModelFeed> feeds,
                                        bool &compiled);
+  llvm::Expected<Program *> compileProgram(ArrayRef<ModelFeed> feeds,
+                                           const std::set<std::string> &dynamic);
 
   MLIRContext &context;
   std::string path;
@@ -84,6 +88,9 @@ private:
   std::vector<onnx::GraphInput> inputs;
   std::vector<std::string> outputs;
   std::vector<std::unique_ptr<Program>> programs;
+  /// Named dimensions compiled dynamic; staticOnly once that failed.
+  std::set<std::string> dynamicDims;
+  bool staticOnly = false;
   MappedWeights weights;
 };
 
