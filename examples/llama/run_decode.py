@@ -90,7 +90,7 @@ def main():
                 times[name].append(elapsed)
         start = time.perf_counter()
         want = dict(zip(names, reference.run(None, feeds)))
-        if step >= 2:
+        if step >= 1:  # its first run is its warm-up
             times["onnxruntime"].append(time.perf_counter() - start)
         worst = max(worst, max(float(np.abs(results["full"][n] - want[n]).max())
                                for n in names))
@@ -111,11 +111,14 @@ def main():
         compiled = ", ".join(f"step {s} ({t:.2f} s)" for s, t in compiles[name])
         print(f"  hgc --policy {name:5s} compiled at {compiled}")
     median = {n: statistics.median(t) * 1e3 for n, t in times.items() if t}
-    for name, ms in median.items():
+    for name in times:
         label = "onnxruntime       " if name == "onnxruntime" else \
             f"hgc --policy {name:5s}"
-        ratio = ms / median["onnxruntime"]
-        print(f"  {label} median step {ms:7.2f} ms  ({ratio:.2f}x "
+        if name not in median:
+            print(f"  {label} no warm steps (use more --steps)")
+            continue
+        ratio = median[name] / median.get("onnxruntime", median[name])
+        print(f"  {label} median step {median[name]:7.2f} ms  ({ratio:.2f}x "
               f"onnxruntime, {len(times[name])} warm steps)")
     print(f"  max |hgc full - onnxruntime| = {worst:.3g}; max |logits "
           f"{args.policy} - full| = {hybrid_worst:.3g} (logits up to "

@@ -144,7 +144,9 @@ FailureOr<ImportedModel> Importer::run() {
   for (auto [i, input] : llvm::enumerate(inputs)) {
     graph.defineValue(input.name, body->getArgument(unsigned(i)), input.type);
     auto known = options.knownInputValues.find(input.name);
-    if (known == options.knownInputValues.end())
+    // A value fixes the shape; a dynamic input has none to give.
+    if (known == options.knownInputValues.end() ||
+        llvm::any_of(input.shape, ShapedType::isDynamic))
       continue;
     HostTensor tensor(input.type, input.shape);
     if (tensor.isFloat() || int64_t(known->second.size()) != tensor.size())

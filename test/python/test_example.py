@@ -18,13 +18,18 @@ def test_run_decode_step(hgc_runner):
 
 
 def test_llama_main_job(hgc):
-    """README command (1): plan, hybrid and exact decode steps, onnxruntime."""
+    """README command (1): plan, then a decode loop in warm hgc sessions
+    (hybrid and exact) beside onnxruntime; the past becomes dynamic."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "llama" / "run_decode.py"),
-         "--past", "700", "--window", "128", "--steps", "2"],
+         "--past", "700", "--window", "128", "--steps", "4"],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("decode step, batch 1, q_heads 8, kv_heads 2") == 2
     assert "host    exact_topk budget 0.05" in out
-    assert out.count("max |outputs - onnxruntime|") == 2
+    # Steps 1 and 2 compile (the second with a dynamic past), 3 and 4 not.
+    assert out.count("compiled at step 1 ") == 2
+    assert out.count(", step 2 (") == 2 and "step 3 (" not in out
+    assert out.count("median step") == 3
+    assert "max |hgc full - onnxruntime|" in out

@@ -13,11 +13,12 @@ hgc::MappedWeights::get(llvm::StringRef file, uint64_t offset, uint64_t length,
     return llvm::createStringError(std::make_error_code(std::errc::io_error),
                                    file + ": weight '" + name + "': " + why);
   };
-  auto &region = files[file];
+  MappedFile &mapped = files[file];
+  auto &region = mapped.region;
   if (!region) {
-    uint64_t size = 0;
-    if (std::error_code error = llvm::sys::fs::file_size(file, size))
+    if (std::error_code error = llvm::sys::fs::status(file, mapped.status))
       return fail(error.message());
+    uint64_t size = mapped.status.getSize();
     if (size == 0)
       return fail("the file is empty");
     llvm::Expected<llvm::sys::fs::file_t> handle =
@@ -49,4 +50,21 @@ hgc::MappedWeights::get(llvm::StringRef file, uint64_t offset, uint64_t length,
   copies.emplace_back(copy);
   copiedBytes += length;
   return static_cast<const void *>(copy);
+}
+
+llvm::Error hgc::MappedWeights::checkUnchanged() const {
+  for (const auto &entry : files) {
+    llvm::sys::fs::file_status now;
+    const llvm::sys::fs::file_status &then = entry.second.status;
+    if (!llvm::sys::fs::status(entry.first(), now) &&
+        now.getSize() == then.getSize() &&
+        now.getLastModificationTime() == then.getLastModificationTime())
+      continue;
+    return llvm::createStringError(
+        std::make_error_code(std::errc::io_error),
+        entry.first() + ": the weight file changed since it was mapped (" +
+            llvm::Twine(then.getSize()) + " bytes then, " +
+            llvm::Twine(now.getSize()) + " now): open the model again");
+  }
+  return llvm::Error::success();
 }

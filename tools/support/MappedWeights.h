@@ -28,6 +28,10 @@ public:
   llvm::Expected<const void *> get(llvm::StringRef file, uint64_t offset,
                                    uint64_t length, uint64_t alignment,
                                    llvm::StringRef name);
+  /// An error naming the first mapped file whose size or modification time
+  /// changed since it was mapped (reading a truncated mapping would crash;
+  /// rewritten bytes would be read half old, half new).
+  llvm::Error checkUnchanged() const;
   /// Bytes copied because the file's were misaligned.
   uint64_t getCopiedBytes() const { return copiedBytes; }
 
@@ -35,7 +39,11 @@ private:
   struct FreeDeleter {
     void operator()(void *p) const { std::free(p); }
   };
-  llvm::StringMap<std::unique_ptr<llvm::sys::fs::mapped_file_region>> files;
+  struct MappedFile {
+    std::unique_ptr<llvm::sys::fs::mapped_file_region> region;
+    llvm::sys::fs::file_status status;
+  };
+  llvm::StringMap<MappedFile> files;
   std::vector<std::unique_ptr<void, FreeDeleter>> copies;
   uint64_t copiedBytes = 0;
 };

@@ -275,6 +275,8 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
   if (!program)
     return program.takeError();
   double compileSeconds = secondsSince(start);
+  if (llvm::Error error = weights.checkUnchanged())
+    return error;
   SmallVector<TensorRef> arguments;
   for (const ModelFeed &feed : feeds)
     arguments.push_back(feed.tensor);
