@@ -76,6 +76,15 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       op->replaceAllUsesWith(*replacements);
       op->erase();
     }
+    // MatMul-shaped contractions of imported models: weights streamed in
+    // order by parallel vector loops instead of linalg's column walks.
+    SmallVector<linalg::GenericOp> contractions;
+    root->walk([&](linalg::GenericOp op) {
+      if (isLowerableContraction(op))
+        contractions.push_back(op);
+    });
+    for (linalg::GenericOp op : contractions)
+      lowerContraction(op);
     if (target != "host" && target != "nvptx") {
       root->emitError("unknown target '")
           << target << "', expected host or nvptx";

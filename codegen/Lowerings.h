@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::hgc::lowering {
 
@@ -25,6 +26,11 @@ void lowerLseMerge(LseMergeOp op);
 LogicalResult lowerSelect(SelectOp op);
 /// The reference semantics of hgc.attention (prefill, masks, past KV).
 LogicalResult lowerAttention(AttentionOp op);
+/// Whether `op` is a MatMul-shaped contraction lowerContraction takes:
+/// C[b..., m, n] += A[b..., m, k] * B[k, n] into a zero-filled f32 init.
+bool isLowerableContraction(linalg::GenericOp op);
+/// Such a contraction as parallel 8-lane loops streaming B's rows in order.
+void lowerContraction(linalg::GenericOp op);
 /// A tier's view of a cache bound over plain tensors.
 LogicalResult lowerKVView(KVViewOp op);
 /// A tier's per-block key summaries of a cache bound over plain tensors.

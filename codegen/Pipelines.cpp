@@ -77,6 +77,7 @@ void hgc::buildLoweringPipeline(OpPassManager &pm,
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   // Returned arguments are cloned by the deallocation pipeline.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createExpandStridedCopiesPass());
   if (gpu) {
     // After deallocation, which does not know GPU ops: device partials
     // become kernels and launches; twins copy the kernels before those

@@ -164,6 +164,11 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
     broadcast from the right (a shorter mask masks the rest), padding lengths,
     softcap before the mask, fully masked rows 0. `hgc.kv_view` of an
     `hgc.bind_kv` cache gathers the tokens its placement puts on the tier.
+    MatMul-shaped `linalg.generic` contractions of imported models
+    (`C[b..., m, n] = sum_k A[b..., m, k] * B[k, n]` into a zero-filled f32
+    init) become loops that stream B's rows in address order with 8-lane
+    FMAs: up to 8 rows (decode) cut K into parallel chunks with partial
+    sums added afterwards, more rows run in parallel blocks of 8.
     One-shot bufferization finishes the module (see the `hgc-host-pipeline`).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
@@ -184,6 +189,24 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
            "tier) or nvptx (a call of @hgc_device_partial_N over buffers, "
            "which hgc-launch-device-partials turns into GPU kernels)">
   ];
+}
+
+def ExpandStridedCopiesPass : Pass<"hgc-expand-strided-copies"> {
+  let summary = "Copy between strided buffers with parallel row loops";
+  let description = [{
+    After bufferization, `memref.copy` between buffers that are not both
+    contiguous (a past KV written into a slice of the present KV, a slice
+    read out of a larger tensor) would call MLIR's generic `memrefCopy`,
+    which walks element by element. This rewrites each such copy as
+    `scf.parallel` over every dimension but the last (OpenMP rows) and an
+    8-lane vector loop with a scalar tail over the last one when both
+    innermost strides are statically 1 (a scalar loop otherwise).
+    Contiguous copies are left to LLVM's memcpy.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def LaunchDevicePartialsPass
