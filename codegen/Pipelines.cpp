@@ -108,7 +108,11 @@ void hgc::buildLoweringPipeline(OpPassManager &pm,
   vectorOptions.reassociateFPReductions = true;
   pm.addPass(createConvertVectorToLLVMPass(vectorOptions));
   // Before scf-to-cf: the OpenMP conversion wraps bodies in alloca scopes.
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Buffers come from the runtime's allocator (hgc-rt/host_alloc.h), which
+  // keeps large blocks for the next call instead of faulting in fresh pages.
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());

@@ -13,6 +13,7 @@
 
 #include "hgc-rt/compiled.h"
 #include "hgc-rt/gpu.h"
+#include "hgc-rt/host_alloc.h"
 #include "hgc-rt/kv_cache.h"
 
 #include <omp.h>
@@ -418,7 +419,7 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
                     k.headDim * sizeof(float));
   }
   if (result.allocated && result.allocated != queries)
-    std::free(result.allocated);
+    hgc_rt_host_free(result.allocated);
   if (failure.failed())
     return report(failure);
 

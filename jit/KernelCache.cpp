@@ -99,7 +99,10 @@ std::string environmentKey(const mhgc::TargetOptions &target) {
   for (const auto &feature : llvm::sys::getHostCPUFeatures())
     if (feature.second)
       features += feature.first().str() + ",";
+  // code-abi: what compiled code expects of the process (2: buffers from
+  // hgc-rt/host_alloc.h, not malloc).
   return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) +
+         " code-abi=2" +
          " llvm=" LLVM_VERSION_STRING " target=" + target.target +
          (target.target == "nvptx" ? " chip=" + target.chip : "") +
          " cpu=" + llvm::sys::getHostCPUName().str() +

@@ -27,7 +27,7 @@ struct hgc_model {
   std::unique_ptr<mlir::ScopedDiagnosticHandler> handler;
   std::string diagnostics; // errors of the call in progress
   std::unique_ptr<mhgc::ModelSession> session;
-  std::vector<mhgc::NpyArray> outputs;
+  std::vector<mhgc::ResultBuffer> outputs;
 };
 
 namespace {
@@ -167,15 +167,41 @@ hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
                                 hgc_tensor *output) {
   if (!model || !output)
     return invalid("model or output is null");
-  if (index >= model->outputs.size())
+  if (index >= model->outputs.size() || !model->outputs[index].getData())
     return report({HGC_OUT_OF_RANGE,
                    "output " + std::to_string(index) + " of " +
                        std::to_string(model->outputs.size()) +
                        " (run the model first)"});
-  const mhgc::NpyArray &array = model->outputs[index];
-  output->dtype = array.descr.c_str();
-  output->rank = int32_t(array.shape.size());
-  output->shape = array.shape.data();
-  output->data = array.data.data();
+  const mhgc::ResultBuffer &result = model->outputs[index];
+  output->dtype = result.getDescr().data();
+  output->rank = int32_t(result.getShape().size());
+  output->shape = result.getShape().data();
+  output->data = result.getData();
   return report(Failure::ok());
 }
+
+/// An output taken from its model: the buffer the compiled code returned.
+struct hgc_buffer {
+  mhgc::ResultBuffer result;
+};
+
+hgc_status hgc_model_take_output(hgc_model *model, size_t index,
+                                 hgc_tensor *output, hgc_buffer **buffer) {
+  if (!model || !output || !buffer)
+    return invalid("model, output or buffer is null");
+  if (index >= model->outputs.size() || !model->outputs[index].getData())
+    return report({HGC_OUT_OF_RANGE,
+                   "output " + std::to_string(index) +
+                       " is not there (run the model first; an output is "
+                       "taken once)"});
+  *buffer = new hgc_buffer{std::move(model->outputs[index])};
+  model->outputs[index] = mhgc::ResultBuffer("", {}, nullptr, nullptr, 0);
+  const mhgc::ResultBuffer &result = (*buffer)->result;
+  output->dtype = result.getDescr().data();
+  output->rank = int32_t(result.getShape().size());
+  output->shape = result.getShape().data();
+  output->data = result.getData();
+  return report(Failure::ok());
+}
+
+void hgc_buffer_release(hgc_buffer *buffer) { delete buffer; }

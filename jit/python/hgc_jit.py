@@ -359,6 +359,22 @@ _lib.hgc_model_run.argtypes = [_vp, ctypes.POINTER(_Tensor), ctypes.c_size_t,
                                ctypes.POINTER(ModelRunStats)]
 _lib.hgc_model_get_output.argtypes = [_vp, ctypes.c_size_t,
                                       ctypes.POINTER(_Tensor)]
+_lib.hgc_model_take_output.argtypes = [_vp, ctypes.c_size_t,
+                                       ctypes.POINTER(_Tensor),
+                                       ctypes.POINTER(_vp)]
+_lib.hgc_buffer_release.argtypes = [_vp]
+_lib.hgc_buffer_release.restype = None
+
+
+class _Buffer:
+    """Owns an output taken from a model; released with the last array
+    that views it."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __del__(self):
+        _lib.hgc_buffer_release(self.handle)
 
 
 class Session:
@@ -421,21 +437,27 @@ class Session:
                                   ctypes.byref(stats)))
         self.last_stats = stats
         wanted = output_names or self.output_names
-        results = []
         for name in wanted:
             if name not in self.output_names:
                 raise Error(4, f"the model has no output {name!r}")
-            out = _Tensor()
-            _check(_lib.hgc_model_get_output(
+        results = {}
+        for name in dict.fromkeys(wanted):
+            # The compiled code's own buffer becomes the array's: no copy.
+            out, handle = _Tensor(), _vp()
+            _check(_lib.hgc_model_take_output(
                 self._handle, self.output_names.index(name),
-                ctypes.byref(out)))
+                ctypes.byref(out), ctypes.byref(handle)))
+            owner = _Buffer(handle)
             shape = tuple(out.shape[d] for d in range(out.rank))
             dtype = np.dtype(out.dtype.decode())
-            count = int(np.prod(shape)) if shape else 1
-            buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(
-                out.data) if count else b""
-            results.append(np.frombuffer(buffer, dtype).reshape(shape).copy())
-        return results
+            nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+            if nbytes == 0:
+                results[name] = np.empty(shape, dtype)
+                continue
+            raw = (ctypes.c_uint8 * nbytes).from_address(out.data)
+            raw._owner = owner
+            results[name] = np.frombuffer(raw, dtype).reshape(shape)
+        return [results[name] for name in wanted]
 
     def __del__(self):
         if getattr(self, "_handle", None):

@@ -298,16 +298,37 @@ std::string fileNameFor(StringRef output) {
 }
 
 /// Writes each result as DIR/NAME.npy.
+template <typename Result>
 void writeResults(ArrayRef<std::string> outputNames,
-                  ArrayRef<hgc::NpyArray> results) {
+                  ArrayRef<Result> results,
+                  function_ref<llvm::Error(StringRef, const Result &)> write) {
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
     fail(outputDir + ": " + error.message());
   for (auto [name, result] : llvm::zip(outputNames, results)) {
     llvm::SmallString<128> path(outputDir);
     llvm::sys::path::append(path, fileNameFor(name) + ".npy");
-    if (llvm::Error error = hgc::writeNpy(path, result))
+    if (llvm::Error error = write(path, result))
       fail(llvm::toString(std::move(error)));
   }
+}
+
+void writeResults(ArrayRef<std::string> outputNames,
+                  ArrayRef<hgc::NpyArray> results) {
+  writeResults<hgc::NpyArray>(
+      outputNames, results,
+      [](StringRef path, const hgc::NpyArray &array) {
+        return hgc::writeNpy(path, array);
+      });
+}
+
+void writeResults(ArrayRef<std::string> outputNames,
+                  ArrayRef<hgc::ResultBuffer> results) {
+  writeResults<hgc::ResultBuffer>(
+      outputNames, results,
+      [](StringRef path, const hgc::ResultBuffer &result) {
+        return hgc::writeNpy(path, result.getDescr(), result.getShape(),
+                             result.getData(), result.getByteSize());
+      });
 }
 
 /// Runs `module`'s @main on `arrays` for the options' placement and target
@@ -429,7 +450,7 @@ int runModel(MLIRContext &context) {
     if (llvm::Error error = (*session)->checkFeed(i, feeds.back()))
       fail(byName[declared[i].name] + ": " + llvm::toString(std::move(error)));
   }
-  std::vector<hgc::NpyArray> results;
+  std::vector<hgc::ResultBuffer> results;
   hgc::ModelRunStats stats;
   if (llvm::Error error = (*session)->run(feeds, results, &stats))
     failWith(std::move(error));

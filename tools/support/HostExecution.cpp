@@ -15,6 +15,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "hgc-rt/gpu.h"
+#include "hgc-rt/host_alloc.h"
 #include "hgc-rt/kv_cache.h"
 
 #include "llvm/Support/TargetSelect.h"
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstring>
 #include <dlfcn.h>
+#include <utility>
 
 using namespace mlir;
 
@@ -191,6 +193,17 @@ llvm::Error hgc::HostProgram::run(std::vector<NpyArray> &inputs,
 
 llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
                                   std::vector<NpyArray> &outputs) {
+  std::vector<ResultBuffer> results;
+  if (llvm::Error error = run(inputs, results))
+    return error;
+  outputs.clear();
+  for (const ResultBuffer &result : results)
+    outputs.push_back(result.toNpy());
+  return llvm::Error::success();
+}
+
+llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
+                                  std::vector<ResultBuffer> &outputs) {
   // Packed calling convention: one pointer per descriptor word, then one
   // pointer to the (flat, all 8-byte words) result struct.
   SmallVector<SmallVector<int64_t>> descriptors;
@@ -223,60 +236,88 @@ llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
                                    llvm::toString(std::move(error)));
   if (const char *gpuError = hgc_rt_gpu_take_error())
     return llvm::createStringError("running @" + entry + ": " + gpuError);
-  // Fresh results are owned by the caller; a buffer returned twice, or one
-  // aliasing an input, is freed at most once and never when it is an input.
-  llvm::SmallPtrSet<void *, 8> released;
+  // A fresh, dense result is handed over as it is; a view, a buffer
+  // returned twice, an input or a constant (memref.get_global marks its
+  // descriptor 0xdeadbeef) is copied into a buffer of its own.
+  llvm::SmallPtrSet<void *, 8> notOurs;
   for (const TensorRef &input : inputs)
-    released.insert(const_cast<void *>(input.data));
-  // memref.get_global (constant results) marks its descriptor this way.
-  released.insert(reinterpret_cast<void *>(0xdeadbeef));
+    notOurs.insert(const_cast<void *>(input.data));
+  notOurs.insert(reinterpret_cast<void *>(0xdeadbeef));
+  llvm::SmallPtrSet<void *, 8> taken;
   outputs.clear();
   int64_t *word = results.data();
   for (RankedTensorType tensor : resultTypes) {
     int64_t rank = tensor.getRank();
+    void *allocated = reinterpret_cast<void *>(word[0]);
     auto *aligned = reinterpret_cast<char *>(word[1]);
     int64_t offset = word[2];
     ArrayRef<int64_t> sizes(word + 3, rank), strides(word + 3 + rank, rank);
-    NpyArray out;
-    out.descr = getNpyDescr(tensor.getElementType());
-    out.shape.assign(sizes.begin(), sizes.end());
-    int64_t elementSize = getNpyElementSize(out.descr);
-    out.data.resize(out.getNumElements() * elementSize);
-    // Results in C order copy whole; views go element by element.
+    word += 3 + 2 * rank;
+    std::string descr = getNpyDescr(tensor.getElementType());
+    int64_t elementSize = getNpyElementSize(descr), count = 1;
+    for (int64_t size : sizes)
+      count *= size;
     bool contiguous = true;
     for (int64_t d = rank - 1, expected = 1; d >= 0; --d) {
       contiguous &= sizes[d] == 1 || strides[d] == expected;
       expected *= sizes[d];
     }
-    if (contiguous) {
-      if (!out.data.empty())
-        std::memcpy(out.data.data(), aligned + offset * elementSize,
-                    out.data.size());
-      outputs.push_back(std::move(out));
-      word += 3 + 2 * rank;
+    char *first = aligned + offset * elementSize;
+    size_t bytes = size_t(count * elementSize);
+    if (contiguous && !notOurs.contains(allocated) &&
+        taken.insert(allocated).second) {
+      outputs.emplace_back(descr, sizes, allocated, first, bytes);
       continue;
     }
-    SmallVector<int64_t> at(rank, 0);
-    for (int64_t linear = 0; linear < out.getNumElements(); ++linear) {
-      int64_t source = offset;
-      for (int64_t d = 0; d < rank; ++d)
-        source += at[d] * strides[d];
-      std::memcpy(out.data.data() + linear * elementSize,
-                  aligned + source * elementSize, elementSize);
-      for (int64_t d = rank - 1; d >= 0 && ++at[d] == sizes[d]; --d)
-        at[d] = 0;
+    auto *copy = static_cast<char *>(_mlir_memref_to_llvm_alloc(bytes));
+    if (contiguous) {
+      if (bytes)
+        std::memcpy(copy, first, bytes);
+    } else {
+      SmallVector<int64_t> at(rank, 0);
+      for (int64_t linear = 0; linear < count; ++linear) {
+        int64_t source = 0;
+        for (int64_t d = 0; d < rank; ++d)
+          source += at[d] * strides[d];
+        std::memcpy(copy + linear * elementSize, first + source * elementSize,
+                    elementSize);
+        for (int64_t d = rank - 1; d >= 0 && ++at[d] == sizes[d]; --d)
+          at[d] = 0;
+      }
     }
-    outputs.push_back(std::move(out));
-    word += 3 + 2 * rank;
+    outputs.emplace_back(descr, sizes, copy, copy, bytes);
   }
+  // What was neither handed over nor an input (the source of a view).
   word = results.data();
   for (RankedTensorType tensor : resultTypes) {
     void *allocated = reinterpret_cast<void *>(word[0]);
-    if (released.insert(allocated).second)
-      std::free(allocated);
     word += 3 + 2 * tensor.getRank();
+    if (!notOurs.contains(allocated) && taken.insert(allocated).second)
+      hgc_rt_host_free(allocated);
   }
   return llvm::Error::success();
+}
+
+hgc::ResultBuffer::~ResultBuffer() { hgc_rt_host_free(owned); }
+
+hgc::ResultBuffer &hgc::ResultBuffer::operator=(ResultBuffer &&other) {
+  if (this != &other) {
+    hgc_rt_host_free(owned);
+    descr = std::move(other.descr);
+    shape = std::move(other.shape);
+    owned = std::exchange(other.owned, nullptr);
+    data = other.data;
+    bytes = other.bytes;
+  }
+  return *this;
+}
+
+hgc::NpyArray hgc::ResultBuffer::toNpy() const {
+  NpyArray array;
+  array.descr = descr;
+  array.shape = shape;
+  array.data.assign(data, data + bytes);
+  return array;
 }
 
 llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,

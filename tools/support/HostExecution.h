@@ -17,6 +17,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 
+#include <utility>
 #include <vector>
 
 namespace mlir {
@@ -59,6 +60,35 @@ struct TensorRef {
   ArrayRef<int64_t> shape;
 };
 
+/// A result of compiled code, in C order, owning its buffer (released with
+/// hgc_rt_host_free): the buffer the code allocated when the result is one,
+/// else a copy.
+class ResultBuffer {
+public:
+  ResultBuffer(std::string descr, ArrayRef<int64_t> shape, void *owned,
+               const char *data, size_t bytes)
+      : descr(std::move(descr)), shape(shape.begin(), shape.end()),
+        owned(owned), data(data), bytes(bytes) {}
+  ResultBuffer(ResultBuffer &&other) { *this = std::move(other); }
+  ResultBuffer &operator=(ResultBuffer &&other);
+  ~ResultBuffer();
+
+  StringRef getDescr() const { return descr; }
+  ArrayRef<int64_t> getShape() const { return shape; }
+  const char *getData() const { return data; }
+  size_t getByteSize() const { return bytes; }
+  /// Gives the buffer up: the caller releases it with hgc_rt_host_free.
+  void *release() { return std::exchange(owned, nullptr); }
+  NpyArray toNpy() const;
+
+private:
+  std::string descr;
+  SmallVector<int64_t> shape;
+  void *owned = nullptr;
+  const char *data = nullptr;
+  size_t bytes = 0;
+};
+
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {
 public:
@@ -77,6 +107,9 @@ public:
   /// The same over borrowed arguments (inputs, then bound parameters).
   llvm::Error run(ArrayRef<TensorRef> arguments,
                   std::vector<NpyArray> &outputs);
+  /// The same, handing over the buffers the code returned (no copy).
+  llvm::Error run(ArrayRef<TensorRef> arguments,
+                  std::vector<ResultBuffer> &outputs);
 
 private:
   HostProgram() = default;

@@ -243,7 +243,7 @@ hgc::ModelSession::compileProgram(ArrayRef<ModelFeed> feeds,
 }
 
 llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
-                                   std::vector<NpyArray> &results,
+                                   std::vector<ResultBuffer> &results,
                                    ModelRunStats *stats) {
   if (feeds.size() != inputs.size())
     return llvm::createStringError(

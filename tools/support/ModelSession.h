@@ -68,7 +68,7 @@ public:
   /// Runs the model on `feeds`, one per input in getInputs() order; fills
   /// `results`, one per output. A feed whose type or shape contradicts the
   /// model is an error naming the input.
-  llvm::Error run(ArrayRef<ModelFeed> feeds, std::vector<NpyArray> &results,
+  llvm::Error run(ArrayRef<ModelFeed> feeds, std::vector<ResultBuffer> &results,
                   ModelRunStats *stats = nullptr);
   /// "input 'NAME' expects float 1x?x8 (<f4), got ..." when feed `index`
   /// does not fit the model.

@@ -111,12 +111,19 @@ llvm::Expected<NpyArray> mlir::hgc::readNpy(StringRef path) {
 }
 
 llvm::Error mlir::hgc::writeNpy(StringRef path, const NpyArray &array) {
-  std::string dict =
-      "{'descr': '" + array.descr + "', 'fortran_order': False, 'shape': (";
+  return writeNpy(path, array.descr, array.shape, array.data.data(),
+                  array.data.size());
+}
+
+llvm::Error mlir::hgc::writeNpy(StringRef path, StringRef descr,
+                                llvm::ArrayRef<int64_t> shape, const char *data,
+                                size_t bytes) {
+  std::string dict = "{'descr': '" + descr.str() +
+                     "', 'fortran_order': False, 'shape': (";
   // numpy spells a 1-D shape "(5,)".
-  for (auto [i, dim] : llvm::enumerate(array.shape))
+  for (auto [i, dim] : llvm::enumerate(shape))
     dict += (i ? ", " : "") + std::to_string(dim);
-  dict += array.shape.size() == 1 ? ",), }" : "), }";
+  dict += shape.size() == 1 ? ",), }" : "), }";
   // Magic (6) + version (2) + length (2) + header, padded to 64 bytes.
   size_t total = 10 + dict.size() + 1;
   dict.append((64 - total % 64) % 64, ' ');
@@ -128,6 +135,6 @@ llvm::Error mlir::hgc::writeNpy(StringRef path, const NpyArray &array) {
                                    error.message().c_str());
   os << "\x93NUMPY" << char(1) << char(0) << char(dict.size() & 0xff)
      << char(dict.size() >> 8) << dict;
-  os.write(array.data.data(), array.data.size());
+  os.write(data, bytes);
   return llvm::Error::success();
 }

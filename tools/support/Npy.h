@@ -33,6 +33,10 @@ int64_t getNpyElementSize(llvm::StringRef descr);
 
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
+/// Writes `bytes` of C-order data of `descr` and `shape`.
+llvm::Error writeNpy(llvm::StringRef path, llvm::StringRef descr,
+                     llvm::ArrayRef<int64_t> shape, const char *data,
+                     size_t bytes);
 
 } // namespace mlir::hgc
 

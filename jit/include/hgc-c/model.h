@@ -66,6 +66,14 @@ HGC_API hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
 HGC_API hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
                                         hgc_tensor *output);
 
+/* Output `index` of the last run, taken without a copy: `output` stays valid
+ * until hgc_buffer_release(*buffer), whatever the model does next. */
+typedef struct hgc_buffer hgc_buffer;
+HGC_API hgc_status hgc_model_take_output(hgc_model *model, size_t index,
+                                         hgc_tensor *output,
+                                         hgc_buffer **buffer);
+HGC_API void hgc_buffer_release(hgc_buffer *buffer);
+
 #ifdef __cplusplus
 }
 #endif
