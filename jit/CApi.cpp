@@ -180,8 +180,8 @@ hgc_status hgc_context_create(const hgc_context_options *options,
   const char *directory = options->cache_dir;
   if (!directory)
     directory = std::getenv("HGC_CACHE_DIR");
-  state->kernels =
-      std::make_unique<KernelCache>(target, directory ? directory : "");
+  state->cacheDirectory = directory ? directory : "";
+  state->kernels = std::make_unique<KernelCache>(target, state->cacheDirectory);
   *context = new hgc_context{std::move(state)};
   return report(Failure::ok());
 }

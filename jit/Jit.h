@@ -12,6 +12,7 @@
 #include "hgc-c/jit.h"
 
 #include "codegen/Pipelines.h"
+#include "tools/support/CompiledCode.h"
 
 #include "llvm/Support/Error.h"
 
@@ -59,7 +60,6 @@ struct AttentionConfig {
 /// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer).
 std::string buildDecodeModule(const AttentionConfig &config);
 
-class CompiledCode;
 
 /// A compiled decode kernel (shared by every handle on its configuration).
 struct Kernel {
@@ -67,7 +67,7 @@ struct Kernel {
   std::string key, target;
   hgc_kernel_origin origin = HGC_KERNEL_COMPILED;
   double seconds = 0;
-  std::shared_ptr<CompiledCode> code;
+  std::shared_ptr<mlir::hgc::CompiledCode> code;
 };
 
 /// Compiles (or finds) kernels: one in-memory table per context, object
@@ -92,7 +92,7 @@ private:
 };
 
 /// Runs the packed @hgc_decode of `code`.
-Failure invokeDecode(CompiledCode &code, void **packedArguments);
+Failure invokeDecode(mlir::hgc::CompiledCode &code, void **packedArguments);
 
 /// Records `failure`'s message for hgc_last_error() and returns its status.
 hgc_status report(const Failure &failure);
@@ -101,6 +101,7 @@ hgc_status report(const Failure &failure);
 struct ContextState {
   std::string target; // "host" or "cuda"
   int32_t threads = 0;
+  std::string cacheDirectory; // "" when there is none
   std::unique_ptr<KernelCache> kernels;
 };
 

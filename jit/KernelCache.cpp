@@ -12,6 +12,7 @@
 #include "jit/Jit.h"
 
 #include "dialect/HgcOps.h"
+#include "tools/support/CompiledCode.h"
 #include "tools/support/HostExecution.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -43,70 +44,14 @@ using namespace hgc::jit;
 using namespace mlir;
 namespace mhgc = mlir::hgc;
 
-namespace hgc::jit {
-/// The machine code of one kernel: an ExecutionEngine that compiled it, or
-/// an ORC JIT that linked its cached object.
-class CompiledCode {
-public:
-  std::unique_ptr<ExecutionEngine> engine;
-  std::unique_ptr<llvm::orc::LLJIT> linked;
-  void (*decode)(void **) = nullptr;
-
-  void *lookup(const char *name) {
-    if (engine) {
-      auto symbol = engine->lookup(name);
-      if (symbol)
-        return *symbol;
-      llvm::consumeError(symbol.takeError());
-      return nullptr;
-    }
-    auto symbol = linked->lookup(name);
-    if (symbol)
-      return symbol->toPtr<void *>();
-    llvm::consumeError(symbol.takeError());
-    return nullptr;
-  }
-};
-} // namespace hgc::jit
 
 namespace {
 constexpr const char *kEntry = "hgc_decode";
 
-/// The code whose emulated GPU kernels this thread may launch now: the
-/// runtime's twin resolver is process-wide, the kernel being run is not.
-thread_local CompiledCode *currentCode = nullptr;
-
-void *resolveTwin(void *, const char *name) {
-  return currentCode ? currentCode->lookup(name) : nullptr;
-}
-
-struct CurrentCode {
-  CompiledCode *previous;
-  explicit CurrentCode(CompiledCode *code) : previous(currentCode) {
-    static bool installed = [] {
-      hgc_rt_gpu_set_kernel_resolver(resolveTwin, nullptr);
-      return true;
-    }();
-    (void)installed;
-    currentCode = code;
-  }
-  ~CurrentCode() { currentCode = previous; }
-};
-
 /// What makes machine code differ besides the configuration.
 std::string environmentKey(const mhgc::TargetOptions &target) {
-  std::string features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures())
-    if (feature.second)
-      features += feature.first().str() + ",";
-  // code-abi: what compiled code expects of the process (2: buffers from
-  // hgc-rt/host_alloc.h, not malloc).
-  return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) +
-         " code-abi=2" +
-         " llvm=" LLVM_VERSION_STRING " target=" + target.target +
-         (target.target == "nvptx" ? " chip=" + target.chip : "") +
-         " cpu=" + llvm::sys::getHostCPUName().str() +
-         " features=" + llvm::utohexstr(llvm::xxh3_64bits(features));
+  return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) + " " +
+         mhgc::getMachineCodeKey(target);
 }
 
 /// The placement of `config` as an attribute, per-head overrides included;
@@ -148,7 +93,7 @@ buildFullPlacement(MLIRContext &context, const AttentionConfig &config) {
 
 Failure compile(const AttentionConfig &config,
                 const mhgc::TargetOptions &target, bool keepObject,
-                std::unique_ptr<ExecutionEngine> &engine) {
+                std::unique_ptr<mhgc::CompiledCode> &code) {
   DialectRegistry registry;
   mhgc::registerToolDialects(registry);
   MLIRContext context(registry, MLIRContext::Threading::DISABLED);
@@ -180,55 +125,10 @@ Failure compile(const AttentionConfig &config,
   mhgc::buildLoweringPipeline(pm, target);
   if (failed(pm.run(*module)))
     return {HGC_COMPILE, "compiling " + config.describe() + ": " + diagnostics};
-  auto created = mhgc::createHostEngine(*module, keepObject);
+  auto created = mhgc::CompiledCode::compile(*module, keepObject);
   if (!created)
     return {HGC_COMPILE, llvm::toString(created.takeError())};
-  engine = std::move(*created);
-  return Failure::ok();
-}
-
-/// Links a cached object file with ORC, the runtime libraries resolvable.
-Failure link(const std::string &path, std::unique_ptr<llvm::orc::LLJIT> &jit) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return {HGC_IO, path + ": " + buffer.getError().message()};
-  static bool targetsReady = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    return true;
-  }();
-  (void)targetsReady;
-  auto created =
-      llvm::orc::LLJITBuilder()
-          .setObjectLinkingLayerCreator(
-              [](llvm::orc::ExecutionSession &session) {
-                return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
-                    session, [](const llvm::MemoryBuffer &) {
-                      return std::make_unique<llvm::SectionMemoryManager>();
-                    });
-              })
-          .create();
-  if (!created)
-    return {HGC_INTERNAL, llvm::toString(created.takeError())};
-  std::unique_ptr<llvm::orc::LLJIT> result = std::move(*created);
-  for (const std::string &library : mhgc::getRuntimeLibraryPaths()) {
-    std::string message;
-    if (llvm::sys::DynamicLibrary::getPermanentLibrary(library.c_str(),
-                                                       &message)
-            .isValid() == false)
-      return {HGC_IO, "loading " + library + ": " + message};
-  }
-  auto generator =
-      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-          result->getDataLayout().getGlobalPrefix());
-  if (!generator)
-    return {HGC_INTERNAL, llvm::toString(generator.takeError())};
-  result->getMainJITDylib().addGenerator(std::move(*generator));
-  if (llvm::Error error = result->addObjectFile(std::move(*buffer)))
-    return {HGC_IO, path + ": " + llvm::toString(std::move(error))};
-  if (llvm::Error error = result->initialize(result->getMainJITDylib()))
-    return {HGC_IO, path + ": " + llvm::toString(std::move(error))};
-  jit = std::move(result);
+  code = std::move(*created);
   return Failure::ok();
 }
 
@@ -240,21 +140,6 @@ bool readFile(const std::string &path, std::string &text) {
   return true;
 }
 
-/// Writes `write(tmp)`'s file to `path` atomically (readers of the cache
-/// directory see a whole file or none).
-bool publish(const std::string &path,
-             const std::function<bool(const std::string &)> &write) {
-  std::string temporary =
-      path + ".tmp." + std::to_string(getpid()) + "." +
-      std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
-  if (!write(temporary))
-    return false;
-  if (llvm::sys::fs::rename(temporary, path)) {
-    llvm::sys::fs::remove(temporary);
-    return false;
-  }
-  return true;
-}
 } // namespace
 
 KernelCache::KernelCache(mhgc::TargetOptions target, std::string directory)
@@ -292,28 +177,32 @@ Failure KernelCache::get(const AttentionConfig &config,
   made->config = config;
   made->key = key;
   made->target = target.target == "nvptx" ? "cuda" : "host";
-  made->code = std::make_shared<CompiledCode>();
   Failure failure;
   std::string stem;
   if (!directory.empty())
     stem = directory + "/" + llvm::utohexstr(llvm::xxh3_64bits(key));
   std::string cachedKey;
-  if (!stem.empty() && readFile(stem + ".key", cachedKey) && cachedKey == key &&
-      !link(stem + ".o", made->code->linked).failed()) {
-    made->origin = HGC_KERNEL_DISK;
-  } else {
-    CurrentCode current(made->code.get());
-    failure = compile(config, target, /*keepObject=*/!stem.empty(),
-                      made->code->engine);
+  std::unique_ptr<mhgc::CompiledCode> code;
+  if (!stem.empty() && readFile(stem + ".key", cachedKey) && cachedKey == key) {
+    auto linked = mhgc::CompiledCode::link(stem + ".o");
+    if (linked) {
+      code = std::move(*linked);
+      made->origin = HGC_KERNEL_DISK;
+    } else {
+      llvm::consumeError(linked.takeError()); // damaged: compile again
+    }
+  }
+  if (!code) {
+    failure = compile(config, target, /*keepObject=*/!stem.empty(), code);
     if (!failure.failed() && !stem.empty()) {
       // A cache that cannot be written costs later processes a compile, not
       // this one its kernel.
       llvm::sys::fs::create_directories(directory);
-      if (publish(stem + ".o", [&](const std::string &path) {
-            made->code->engine->dumpToObjectFile(path);
+      if (mhgc::publishFile(stem + ".o", [&](const std::string &path) {
+            code->writeObject(path);
             return llvm::sys::fs::exists(path);
           }))
-        publish(stem + ".key", [&](const std::string &path) {
+        mhgc::publishFile(stem + ".key", [&](const std::string &path) {
           std::error_code error;
           llvm::raw_fd_ostream os(path, error);
           os << key;
@@ -321,12 +210,9 @@ Failure KernelCache::get(const AttentionConfig &config,
         });
     }
   }
-  if (!failure.failed()) {
-    made->code->decode = reinterpret_cast<void (*)(void **)>(
-        made->code->lookup((std::string("_mlir_") + kEntry).c_str()));
-    if (!made->code->decode)
-      failure = {HGC_INTERNAL, "compiled code has no @" + std::string(kEntry)};
-  }
+  if (!failure.failed() && !code->lookup(std::string("_mlir_") + kEntry))
+    failure = {HGC_INTERNAL, "compiled code has no @" + std::string(kEntry)};
+  made->code = std::move(code);
   made->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -347,12 +233,9 @@ Failure KernelCache::get(const AttentionConfig &config,
 }
 
 namespace hgc::jit {
-Failure invokeDecode(CompiledCode &code, void **packedArguments) {
-  CurrentCode current(&code);
-  hgc_rt_gpu_take_error();
-  code.decode(packedArguments);
-  if (const char *gpuError = hgc_rt_gpu_take_error())
-    return {HGC_DEVICE, gpuError};
+Failure invokeDecode(mhgc::CompiledCode &code, void **packedArguments) {
+  if (llvm::Error error = code.invoke(kEntry, packedArguments))
+    return {HGC_DEVICE, llvm::toString(std::move(error))};
   return Failure::ok();
 }
 } // namespace hgc::jit

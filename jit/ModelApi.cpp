@@ -58,6 +58,7 @@ void hgc_model_options_init(hgc_model_options *options) {
   hgc_attention_config_init(&config);
   options->placement = config.placement;
   options->param_min_bytes = mhgc::onnx::ImportOptions{}.parameterMinBytes;
+  options->cache_dir = nullptr;
 }
 
 hgc_status hgc_model_open(hgc_context *context, const char *path,
@@ -89,6 +90,11 @@ hgc_status hgc_model_open(hgc_context *context, const char *path,
   if (context->state->target == "cuda")
     modelOptions.lowering.target = "nvptx";
   modelOptions.parameterMinBytes = options->param_min_bytes;
+  const char *cacheDir = options->cache_dir;
+  if (!cacheDir && !context->state->cacheDirectory.empty())
+    cacheDir = context->state->cacheDirectory.c_str();
+  if (cacheDir)
+    modelOptions.cacheDirectory = cacheDir;
   auto session = mhgc::ModelSession::open(*made->mlir, path, modelOptions);
   if (!session)
     return reportSession(*made, session.takeError(), HGC_INVALID_ARGUMENT);
@@ -156,6 +162,7 @@ hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
     return reportSession(*model, std::move(error), HGC_COMPILE);
   if (stats) {
     stats->compiled = runStats.compiled;
+    stats->loaded = runStats.loaded;
     stats->compile_seconds = runStats.compileSeconds;
     stats->run_seconds = runStats.runSeconds;
     stats->programs = runStats.programs;

@@ -99,6 +99,26 @@ FailureOr<ImportedModel> Importer::run() {
   // Arguments: declared inputs, with shapes completed from the options.
   SmallVector<Type> argumentTypes;
   std::vector<GraphInput> inputs = declaredInputs(g);
+  // A named dimension sized anywhere (--dim, or a given shape) has that
+  // size in every input that names it.
+  std::map<std::string, int64_t> named(options.dimSizes.begin(),
+                                       options.dimSizes.end());
+  for (const GraphInput &input : inputs) {
+    auto given = options.inputShapes.find(input.name);
+    if (given == options.inputShapes.end() ||
+        given->second.size() != input.dimNames.size())
+      continue;
+    for (auto [d, name] : llvm::enumerate(input.dimNames))
+      if (!name.empty() && !ShapedType::isDynamic(given->second[d]))
+        named.try_emplace(name, given->second[d]);
+  }
+  for (GraphInput &input : inputs)
+    for (auto [d, name] : llvm::enumerate(input.dimNames)) {
+      auto size = named.find(name);
+      if (!name.empty() && size != named.end() && input.shape[d] < 0 &&
+          !options.dynamicDims.count(name))
+        input.shape[d] = size->second;
+    }
   for (GraphInput &input : inputs) {
     if (!isSupportedType(input.type))
       return fail("graph input '" + input.name + "' has unsupported type " +
@@ -107,12 +127,17 @@ FailureOr<ImportedModel> Importer::run() {
     if (given != options.inputShapes.end()) {
       bool agrees = given->second.size() == input.shape.size();
       for (size_t d = 0; agrees && d < input.shape.size(); ++d)
-        agrees = input.shape[d] < 0 || input.shape[d] == given->second[d];
+        agrees = input.shape[d] < 0 || ShapedType::isDynamic(given->second[d]) ||
+                 input.shape[d] == given->second[d];
       if (!agrees)
         return fail("graph input '" + input.name + "' is declared " +
                     shapeText(input.shape) + ", given " +
                     shapeText(given->second));
-      input.shape = given->second;
+      // A dynamic size given keeps the declared dimension (dynamic when
+      // named in dynamicDims).
+      for (size_t d = 0; d < input.shape.size(); ++d)
+        if (!ShapedType::isDynamic(given->second[d]))
+          input.shape[d] = given->second[d];
     }
     bool dynamic = false;
     for (auto [d, name] : llvm::enumerate(input.dimNames))
@@ -213,6 +238,9 @@ Importer::parameterBytes(const ::onnx::TensorProto &proto, std::string &error) {
   if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
     if (!locateExternalData(proto, baseDir, bytes, error))
       return std::nullopt;
+    llvm::SmallString<256> absolute(bytes.file);
+    llvm::sys::fs::make_absolute(absolute);
+    bytes.file = std::string(absolute);
     return bytes;
   }
   // Typed fields (float_data, ...) are not the bytes the code reads.
@@ -401,16 +429,37 @@ mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
 }
 
 FailureOr<std::vector<GraphInput>>
-mlir::hgc::onnx::readGraphInputs(MLIRContext *context, const std::string &path,
-                                 std::vector<std::string> *outputNames) {
+mlir::hgc::onnx::readGraphInputs(MLIRContext *context,
+                                 const std::string &path) {
+  FailureOr<GraphInterface> interface = readGraphInterface(context, path);
+  if (failed(interface))
+    return failure();
+  return std::move(interface->inputs);
+}
+
+FailureOr<GraphInterface>
+mlir::hgc::onnx::readGraphInterface(MLIRContext *context,
+                                    const std::string &path) {
   ::onnx::ModelProto model;
   std::string error;
   if (!loadModel(path, model, error)) {
     emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
     return failure();
   }
-  if (outputNames)
-    for (const auto &info : model.graph().output())
-      outputNames->push_back(info.name());
-  return declaredInputs(model.graph());
+  GraphInterface interface;
+  interface.inputs = declaredInputs(model.graph());
+  for (const auto &info : model.graph().output())
+    interface.outputNames.push_back(info.name());
+  auto noteExternal = [&](const ::onnx::TensorProto &tensor) {
+    for (const auto &entry : tensor.external_data())
+      if (entry.key() == "location")
+        interface.externalDataFiles.insert(entry.value());
+  };
+  for (const auto &tensor : model.graph().initializer())
+    noteExternal(tensor);
+  for (const auto &node : model.graph().node())
+    for (const auto &attribute : node.attribute())
+      if (attribute.has_t())
+        noteExternal(attribute.t());
+  return interface;
 }

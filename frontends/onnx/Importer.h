@@ -34,6 +34,9 @@ struct ImportOptions {
   /// read only where a result shape depends on one (GroupQueryAttention's
   /// total_sequence_length). The code is then specific to those values.
   std::map<std::string, std::vector<int64_t>> knownInputValues;
+  /// Sizes of symbolic dimensions by name (dim_param), for every input that
+  /// names them (onnxruntime's free dimension overrides).
+  std::map<std::string, int64_t> dimSizes;
   /// Symbolic dimensions (dim_param names) that stay dynamic in the code,
   /// whatever inputShapes says: one compile serves every size. Only ops
   /// whose emitters take dynamic sizes may read them; any other is an
@@ -88,9 +91,19 @@ struct GraphInput {
   /// Per dimension: its symbolic name (dim_param), "" when it has none.
   llvm::SmallVector<std::string> dimNames;
 };
-FailureOr<std::vector<GraphInput>>
-readGraphInputs(MLIRContext *context, const std::string &path,
-                std::vector<std::string> *outputNames = nullptr);
+FailureOr<std::vector<GraphInput>> readGraphInputs(MLIRContext *context,
+                                                   const std::string &path);
+
+/// What a caller of the model needs before compiling it: its inputs, its
+/// outputs' names, and the external data files it reads (as written in the
+/// model, relative to its folder).
+struct GraphInterface {
+  std::vector<GraphInput> inputs;
+  std::vector<std::string> outputNames;
+  std::set<std::string> externalDataFiles;
+};
+FailureOr<GraphInterface> readGraphInterface(MLIRContext *context,
+                                             const std::string &path);
 
 } // namespace mlir::hgc::onnx
 

@@ -327,7 +327,8 @@ class Context:
 
 
 class _ModelOptions(ctypes.Structure):
-    _fields_ = [("placement", _Placement), ("param_min_bytes", ctypes.c_int64)]
+    _fields_ = [("placement", _Placement), ("param_min_bytes", ctypes.c_int64),
+                ("cache_dir", ctypes.c_char_p)]
 
 
 class _Tensor(ctypes.Structure):
@@ -336,7 +337,7 @@ class _Tensor(ctypes.Structure):
 
 
 class ModelRunStats(ctypes.Structure):
-    _fields_ = [("compiled", ctypes.c_int32),
+    _fields_ = [("compiled", ctypes.c_int32), ("loaded", ctypes.c_int32),
                 ("compile_seconds", ctypes.c_double),
                 ("run_seconds", ctypes.c_double),
                 ("programs", ctypes.c_int64)]
@@ -386,10 +387,13 @@ class Session:
     Placement options have the driver's names and defaults; `target` and
     `threads` are the Context's (a context may be passed instead). Weights
     stay in their files (mapped); a program is compiled per input signature
-    and reused. `last_stats` holds the last run's ModelRunStats."""
+    and reused, and kept in `cache_dir` (else the context's, else
+    $HGC_CACHE_DIR) for later processes. `path` may be a compiled model
+    (`hgc compile -o X.hgcm`). `last_stats` holds the last run's
+    ModelRunStats."""
 
     def __init__(self, path, target="host", threads=0, context=None,
-                 param_min_bytes=None, **placement):
+                 param_min_bytes=None, cache_dir=None, **placement):
         self._context = context or Context(target=target, threads=threads)
         options = _ModelOptions()
         _lib.hgc_model_options_init(ctypes.byref(options))
@@ -403,6 +407,9 @@ class Session:
             setattr(options.placement, key, value)
         if param_min_bytes is not None:
             options.param_min_bytes = param_min_bytes
+        if cache_dir is not None:
+            self._keep.append(str(cache_dir).encode())
+            options.cache_dir = self._keep[-1]
         handle = _vp()
         _check(_lib.hgc_model_open(self._context._handle, str(path).encode(),
                                    ctypes.byref(options),

@@ -38,7 +38,7 @@ def next_feeds(feeds, names, outputs):
 def test_decode_loop_compiles_twice_and_matches_onnxruntime(model_path):
     """20 steps, past growing: = onnxruntime each step; the past becomes
     dynamic at step 2, so nothing compiles after it."""
-    session = hgc_jit.Session(model_path, policy="full")
+    session = hgc_jit.Session(model_path, policy="full", cache_dir="")
     reference = onnxruntime.InferenceSession(str(model_path))
     feeds = build_model.decode_inputs(onnx.load(model_path), past=37, seed=5)
     compiled = []
@@ -60,8 +60,9 @@ def test_dynamic_past_equals_static_compile(model_path):
     """The dynamic program at several past lengths and batches = a
     program compiled for that one signature."""
     proto = onnx.load(model_path)
+    # No disk cache: the count of programs is this session's own.
     dynamic = hgc_jit.Session(model_path, policy="hgca", window=16,
-                              budget="0.25")
+                              budget="0.25", cache_dir="")
     for past, batch in ((20, 1), (33, 1), (64, 2), (90, 2)):
         feeds = build_model.decode_inputs(proto, past=past, batch=batch,
                                           seed=past)

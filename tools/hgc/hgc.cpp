@@ -90,6 +90,11 @@ static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
 static cl::list<std::string>
     shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
            HGC_ALL_SUBCOMMANDS);
+static cl::list<std::string> dims(
+    "dim",
+    cl::desc("NAME=N: the size of symbolic dimension NAME in every input "
+             "(onnxruntime's free dimension override)"),
+    HGC_ALL_SUBCOMMANDS);
 static cl::list<std::string> values(
     "value",
     cl::desc("NAME=N[,N...]: an integer graph input's value, for ops whose "
@@ -117,7 +122,9 @@ static cl::opt<std::string>
     emit("emit", cl::init("mlir"),
          cl::desc("mlir (after hgc's passes), llvm "
                   "(LLVM IR), obj (object file), ptx "
-                  "(the device kernels, --target nvptx)"),
+                  "(the device kernels, --target nvptx), hgcm (a compiled "
+                  "model `hgc run` loads without compiling; the default for "
+                  "-o X.hgcm)"),
          cl::sub(compileCommand));
 static cl::opt<std::string>
     cpu("cpu", cl::init("native"),
@@ -131,6 +138,11 @@ static cl::opt<std::string> outputPath("o", cl::Required,
 static cl::list<std::string>
     inputs("input", cl::desc("NAME=FILE.npy: the value of a graph input"),
            cl::sub(runCommand));
+static cl::opt<std::string> cacheDir(
+    "cache-dir",
+    cl::desc("where compiled programs are kept for later runs (default "
+             "$HGC_CACHE_DIR, else ~/.cache/hgc; empty: none)"),
+    cl::sub(runCommand));
 static cl::opt<std::string> outputDir("output-dir", cl::Required,
                                       cl::desc("where NAME.npy are written"),
                                       cl::sub(runCommand));
@@ -228,6 +240,13 @@ std::string shapeText(ArrayRef<int64_t> shape) {
 hgc::onnx::ImportOptions importOptionsFromShapes() {
   hgc::onnx::ImportOptions options;
   options.parameterMinBytes = paramMinBytes;
+  for (const std::string &spec : dims) {
+    auto [name, text] = StringRef(spec).split('=');
+    int64_t size;
+    if (name.empty() || text.getAsInteger(10, size) || size < 0)
+      fail("--dim '" + spec + "' is not NAME=N");
+    options.dimSizes[name.str()] = size;
+  }
   for (const std::string &spec : shapes) {
     auto [name, text] = StringRef(spec).split('=');
     if (text.empty())
@@ -402,6 +421,24 @@ int runStablehlo(MLIRContext &context) {
                      program->outputNames, lowering, start);
 }
 
+/// --cache-dir, else $HGC_CACHE_DIR, else $XDG_CACHE_HOME/hgc or
+/// ~/.cache/hgc.
+std::string defaultCacheDirectory() {
+  if (cacheDir.getNumOccurrences())
+    return cacheDir;
+  if (const char *directory = std::getenv("HGC_CACHE_DIR"))
+    return directory;
+  llvm::SmallString<256> path;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    path = xdg;
+  else if (!llvm::sys::path::home_directory(path))
+    return "";
+  else
+    llvm::sys::path::append(path, ".cache");
+  llvm::sys::path::append(path, "hgc");
+  return std::string(path);
+}
+
 int runModel(MLIRContext &context) {
   if (hgc::shlo::isStablehloPath(modelPath))
     return runStablehlo(context);
@@ -410,7 +447,10 @@ int runModel(MLIRContext &context) {
   options.lowering = targetOptions();
   options.split = target != "host";
   options.parameterMinBytes = paramMinBytes;
-  options.shapes = importOptionsFromShapes().inputShapes;
+  hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+  options.shapes = importOptions.inputShapes;
+  options.dimSizes = importOptions.dimSizes;
+  options.cacheDirectory = defaultCacheDirectory();
   auto session = hgc::ModelSession::open(context, modelPath, options);
   if (!session)
     failWith(session.takeError());
@@ -455,16 +495,70 @@ int runModel(MLIRContext &context) {
   if (llvm::Error error = (*session)->run(feeds, results, &stats))
     failWith(std::move(error));
   writeResults((*session)->getOutputNames(), results);
-  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
-                               modelPath.c_str(), stats.compileSeconds,
-                               stats.runSeconds);
+  llvm::errs() << llvm::format("hgc: %s: %s in %.3f s, ran in %.3f s\n",
+                               modelPath.c_str(),
+                               stats.loaded ? "loaded" : "compiled",
+                               stats.compileSeconds, stats.runSeconds);
+  return 0;
+}
+
+/// hgc compile -o X.hgcm: the model's program for the given shapes, every
+/// named symbolic dimension without a size dynamic.
+int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
+  if (hgc::shlo::isStablehloPath(modelPath))
+    fail(modelPath + ": --emit hgcm takes ONNX models");
+  hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+  auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
+  if (failed(declared))
+    return 1;
+  std::map<std::string, int64_t> named = importOptions.dimSizes;
+  for (const auto &input : *declared) {
+    auto given = importOptions.inputShapes.find(input.name);
+    if (given != importOptions.inputShapes.end())
+      for (auto [d, name] : llvm::enumerate(input.dimNames))
+        if (!name.empty() && d < given->second.size())
+          named.try_emplace(name, given->second[d]);
+  }
+  std::vector<SmallVector<int64_t>> shapes;
+  for (const auto &input : *declared) {
+    auto given = importOptions.inputShapes.find(input.name);
+    if (given != importOptions.inputShapes.end()) {
+      shapes.push_back(given->second);
+      continue;
+    }
+    SmallVector<int64_t> shape = input.shape;
+    for (auto [d, name] : llvm::enumerate(input.dimNames)) {
+      if (shape[d] >= 0)
+        continue;
+      if (name.empty())
+        fail(modelPath + ": input '" + input.name + "' dimension " +
+             std::to_string(d) + " has no name: give it a size (--shape)");
+      auto size = named.find(name);
+      shape[d] = size != named.end() ? size->second : ShapedType::kDynamic;
+    }
+    shapes.push_back(shape);
+  }
+  hgc::ModelOptions options;
+  options.placement = placementOptions();
+  options.lowering = lowering;
+  options.split = target != "host";
+  options.parameterMinBytes = paramMinBytes;
+  options.shapes = importOptions.inputShapes;
+  options.dimSizes = importOptions.dimSizes;
+  if (llvm::Error error = hgc::writeCompiledModel(outputPath, modelPath,
+                                                  options, shapes, context))
+    failWith(std::move(error));
   return 0;
 }
 
 int compileModel(MLIRContext &context) {
   hgc::TargetOptions lowering = targetOptions();
+  if (!emit.getNumOccurrences() && StringRef(outputPath).ends_with(".hgcm"))
+    emit = "hgcm";
+  if (emit == "hgcm")
+    return compileArtifact(context, lowering);
   if (emit != "mlir" && emit != "llvm" && emit != "obj" && emit != "ptx")
-    fail("--emit " + emit + ": expected mlir, llvm, obj or ptx");
+    fail("--emit " + emit + ": expected mlir, llvm, obj, ptx or hgcm");
   if (emit == "ptx" && lowering.target != "nvptx")
     fail("--emit ptx needs --target nvptx");
   OwningOpRef<ModuleOp> module =

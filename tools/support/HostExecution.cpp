@@ -1,6 +1,7 @@
 //===- HostExecution.cpp - JIT-run an hgc function on .npy arrays --------===//
 
 #include "tools/support/HostExecution.h"
+#include "tools/support/CompiledCode.h"
 
 #include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
@@ -148,7 +149,7 @@ hgc::createHostEngine(ModuleOp module, bool enableObjectDump) {
 
 llvm::Expected<std::unique_ptr<hgc::HostProgram>>
 hgc::HostProgram::compile(ModuleOp module, StringRef entry,
-                          const TargetOptions &target) {
+                          const TargetOptions &target, bool keepObject) {
   auto function = module.lookupSymbol<func::FuncOp>(entry);
   if (!function)
     return llvm::createStringError("no function @" + entry);
@@ -174,12 +175,29 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry,
   if (failed(pm.run(module)))
     return llvm::createStringError(target.target + " lowering failed");
 
-  auto engine = createHostEngine(module);
-  if (!engine)
-    return engine.takeError();
-  program->engine = std::move(*engine);
+  auto code = CompiledCode::compile(module, keepObject);
+  if (!code)
+    return code.takeError();
+  program->code = std::move(*code);
   return program;
 }
+
+llvm::Expected<std::unique_ptr<hgc::HostProgram>>
+hgc::HostProgram::load(StringRef objectPath, StringRef entry,
+                       ArrayRef<RankedTensorType> resultTypes) {
+  auto code = CompiledCode::link(objectPath);
+  if (!code)
+    return code.takeError();
+  if (!(*code)->lookup(("_mlir_" + entry).str()))
+    return llvm::createStringError(objectPath + ": no @" + entry);
+  std::unique_ptr<HostProgram> program(new HostProgram());
+  program->entry = entry.str();
+  program->resultTypes.assign(resultTypes.begin(), resultTypes.end());
+  program->code = std::move(*code);
+  return program;
+}
+
+void hgc::HostProgram::writeObject(StringRef path) { code->writeObject(path); }
 
 hgc::HostProgram::~HostProgram() = default;
 
@@ -219,23 +237,9 @@ llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
     resultWords += 3 + 2 * type.getRank();
   SmallVector<int64_t> results(resultWords, 0);
   packed.push_back(results.data());
-  // Emulated kernels are this engine's host twins.
-  hgc_rt_gpu_set_kernel_resolver(
-      [](void *context, const char *name) -> void * {
-        auto symbol = static_cast<ExecutionEngine *>(context)->lookup(name);
-        if (!symbol) {
-          llvm::consumeError(symbol.takeError());
-          return nullptr;
-        }
-        return *symbol;
-      },
-      engine.get());
-  hgc_rt_gpu_take_error();
-  if (llvm::Error error = engine->invokePacked(entry, packed))
+  if (llvm::Error error = code->invoke(entry, packed.data()))
     return llvm::createStringError("running @" + entry + ": " +
                                    llvm::toString(std::move(error)));
-  if (const char *gpuError = hgc_rt_gpu_take_error())
-    return llvm::createStringError("running @" + entry + ": " + gpuError);
   // A fresh, dense result is handed over as it is; a view, a buffer
   // returned twice, an input or a constant (memref.get_global marks its
   // descriptor 0xdeadbeef) is copied into a buffer of its own.

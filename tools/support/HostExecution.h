@@ -25,6 +25,10 @@ class ExecutionEngine;
 } // namespace mlir
 
 namespace mlir::hgc {
+class CompiledCode;
+} // namespace mlir::hgc
+
+namespace mlir::hgc {
 
 /// Every dialect the tools parse or produce, and their LLVM translations.
 void registerToolDialects(DialectRegistry &registry);
@@ -98,7 +102,16 @@ public:
   /// entry points: on the GPU, or emulated on the host where there is none.
   static llvm::Expected<std::unique_ptr<HostProgram>>
   compile(ModuleOp module, StringRef entry,
-          const TargetOptions &target = TargetOptions{});
+          const TargetOptions &target = TargetOptions{},
+          bool keepObject = false);
+  /// The entry of an object file a compile wrote (writeObject), whose
+  /// results have `resultTypes`.
+  static llvm::Expected<std::unique_ptr<HostProgram>>
+  load(StringRef objectPath, StringRef entry,
+       ArrayRef<RankedTensorType> resultTypes);
+  /// Writes the object file (compiled with keepObject).
+  void writeObject(StringRef path);
+  ArrayRef<RankedTensorType> getResultTypes() const { return resultTypes; }
   ~HostProgram();
   /// Runs the entry on `inputs`, one per argument (checked by the caller);
   /// fills `outputs`, one per result.
@@ -115,7 +128,7 @@ private:
   HostProgram() = default;
   std::string entry;
   SmallVector<RankedTensorType> resultTypes;
-  std::unique_ptr<ExecutionEngine> engine;
+  std::unique_ptr<CompiledCode> code;
 };
 
 /// Seconds spent lowering + JIT-compiling, and running.

@@ -1,18 +1,29 @@
 //===- ModelSession.cpp - an ONNX model compiled once, run many times ----===//
 
 #include "tools/support/ModelSession.h"
+#include "tools/support/CompiledCode.h"
 
 #include "codegen/Pipelines.h"
 #include "frontends/onnx/HostTensor.h"
 
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
 #include <optional>
 #include <cstring>
 
 using namespace mlir;
+namespace json = llvm::json;
 
 std::string hgc::getNpyDescrOfOnnxType(int32_t type) {
   switch (type) {
@@ -105,21 +116,159 @@ hgc::ModelSession::ModelSession(MLIRContext &context, std::string path,
 
 hgc::ModelSession::~ModelSession() = default;
 
+namespace {
+constexpr const char *kArtifactManifest = "artifact.json";
+
+json::Object placementJson(const hgc::PlacementOptions &p) {
+  return json::Object{{"policy", p.policy}, {"sink", p.sink},
+                      {"window", p.window}, {"budget", p.budget},
+                      {"block", p.block}};
+}
+
+json::Object shapesJson(const std::map<std::string, SmallVector<int64_t>> &map) {
+  json::Object object;
+  for (const auto &[name, shape] : map)
+    object[name] = json::Array(shape);
+  return object;
+}
+
+/// The model and options an artifact directory was compiled with.
+llvm::Expected<std::pair<std::string, hgc::ModelOptions>>
+readArtifact(StringRef directory, std::string &key) {
+  llvm::SmallString<256> manifest(directory);
+  llvm::sys::path::append(manifest, kArtifactManifest);
+  auto fail = [&](const llvm::Twine &why) {
+    return llvm::createStringError(directory + ": " + why);
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(manifest);
+  if (!buffer)
+    return fail("not a compiled model (" + buffer.getError().message() + ")");
+  llvm::Expected<json::Value> parsed = json::parse((*buffer)->getBuffer());
+  if (!parsed)
+    return fail("damaged " + llvm::Twine(kArtifactManifest) + ": " +
+                llvm::toString(parsed.takeError()));
+  const json::Object *root = parsed->getAsObject();
+  const json::Object *placement = root ? root->getObject("placement") : nullptr;
+  const json::Object *shapes = root ? root->getObject("shapes") : nullptr;
+  const json::Object *dims = root ? root->getObject("dims") : nullptr;
+  std::optional<StringRef> model = root ? root->getString("model") : std::nullopt,
+                           stored = root ? root->getString("key") : std::nullopt,
+                           target = root ? root->getString("target") : std::nullopt,
+                           chip = root ? root->getString("chip") : std::nullopt;
+  std::optional<bool> split = root ? root->getBoolean("split") : std::nullopt;
+  std::optional<int64_t> minBytes =
+      root ? root->getInteger("param_min_bytes") : std::nullopt;
+  if (!placement || !shapes || !dims || !model || !stored || !target || !chip ||
+      !split || !minBytes)
+    return fail("damaged " + llvm::Twine(kArtifactManifest));
+  hgc::ModelOptions options;
+  options.placement.policy = placement->getString("policy").value_or("").str();
+  options.placement.sink = placement->getInteger("sink").value_or(-1);
+  options.placement.window = placement->getInteger("window").value_or(-1);
+  options.placement.budget = placement->getString("budget").value_or("").str();
+  options.placement.block = placement->getInteger("block").value_or(-1);
+  options.lowering.target = target->str();
+  options.lowering.chip = chip->str();
+  options.split = *split;
+  options.parameterMinBytes = *minBytes;
+  for (const auto &[name, value] : *shapes) {
+    SmallVector<int64_t> shape;
+    if (const json::Array *array = value.getAsArray())
+      for (const json::Value &d : *array)
+        shape.push_back(d.getAsInteger().value_or(-1));
+    options.shapes[name.str()] = shape;
+  }
+  for (const auto &[name, value] : *dims)
+    options.dimSizes[name.str()] = value.getAsInteger().value_or(-1);
+  options.cacheDirectory = directory.str();
+  options.compileOnMiss = false;
+  key = stored->str();
+  return std::make_pair(model->str(), options);
+}
+} // namespace
+
+bool hgc::isCompiledModel(StringRef path) {
+  llvm::SmallString<256> manifest(path);
+  llvm::sys::path::append(manifest, kArtifactManifest);
+  return llvm::sys::fs::is_directory(path) &&
+         llvm::sys::fs::exists(manifest);
+}
+
+llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
+                                    const ModelOptions &options,
+                                    ArrayRef<SmallVector<int64_t>> shapes,
+                                    MLIRContext &context) {
+  ModelOptions stored = options;
+  stored.cacheDirectory = directory.str();
+  if (std::error_code error = llvm::sys::fs::create_directories(directory))
+    return llvm::createStringError(directory + ": " + error.message());
+  auto session = ModelSession::open(context, model, stored);
+  if (!session)
+    return session.takeError();
+  if (llvm::Error error = (*session)->precompile(shapes))
+    return error;
+  llvm::SmallString<256> absolute(model);
+  llvm::sys::fs::make_absolute(absolute);
+  json::Value root(json::Object{
+      {"model", std::string(absolute)},
+      {"key", (*session)->getCacheKey()},
+      {"placement", placementJson(options.placement)},
+      {"target", options.lowering.target},
+      {"chip", options.lowering.chip},
+      {"split", options.split},
+      {"param_min_bytes", options.parameterMinBytes},
+      {"shapes", shapesJson(options.shapes)},
+      {"dims", json::Object([&] {
+         json::Object dims;
+         for (const auto &[name, size] : options.dimSizes)
+           dims[name] = size;
+         return dims;
+       }())}});
+  llvm::SmallString<256> manifest(directory);
+  llvm::sys::path::append(manifest, kArtifactManifest);
+  if (!publishFile(std::string(manifest), [&](const std::string &path) {
+        std::error_code error;
+        llvm::raw_fd_ostream os(path, error);
+        os << llvm::formatv("{0:2}", root);
+        return !error;
+      }))
+    return llvm::createStringError(manifest + ": cannot be written");
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::unique_ptr<hgc::ModelSession>>
 hgc::ModelSession::open(MLIRContext &context, StringRef path,
                         ModelOptions options) {
+  std::string modelPath = path.str(), artifactKey;
+  if (isCompiledModel(path)) {
+    auto artifact = readArtifact(path, artifactKey);
+    if (!artifact)
+      return artifact.takeError();
+    modelPath = artifact->first;
+    options = artifact->second;
+  }
   std::unique_ptr<ModelSession> session(
-      new ModelSession(context, path.str(), std::move(options)));
+      new ModelSession(context, modelPath, std::move(options)));
   // Bad placement options fail here, not at the first run.
   if (failed(buildPlacement(&context, session->options.placement, [&] {
         return emitError(UnknownLoc::get(&context), "placement: ");
       })))
     return llvm::createStringError(""); // reported as a diagnostic
-  auto declared =
-      onnx::readGraphInputs(&context, session->path, &session->outputs);
-  if (failed(declared))
+  auto interface = onnx::readGraphInterface(&context, session->path);
+  if (failed(interface))
     return llvm::createStringError(""); // reported as a diagnostic
-  session->inputs = std::move(*declared);
+  session->inputs = std::move(interface->inputs);
+  session->outputs = std::move(interface->outputNames);
+  session->cacheKey =
+      session->makeCacheKey(interface->externalDataFiles);
+  if (!artifactKey.empty() && artifactKey != session->cacheKey)
+    return llvm::createStringError(
+        path + ": compiled from " + modelPath +
+        ", which (or whose external data, or this machine) differs from then: "
+        "compile it again");
+  if (!session->options.cacheDirectory.empty())
+    session->cache.emplace(session->options.cacheDirectory,
+                           session->cacheKey);
   for (const auto &given : session->options.shapes)
     if (llvm::none_of(session->inputs, [&](const onnx::GraphInput &input) {
           return input.name == given.first;
@@ -148,12 +297,88 @@ llvm::Error hgc::ModelSession::checkFeed(size_t index,
       describeArray(feed.tensor.shape, feed.descr));
 }
 
+std::string hgc::ModelSession::makeCacheKey(
+    const std::set<std::string> &externalDataFiles) const {
+  llvm::SmallString<256> absolute(path);
+  llvm::sys::fs::make_absolute(absolute);
+  std::string key = "hgc-model-cache=1 model=" + std::string(absolute);
+  if (auto bytes = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                               /*RequiresNullTerminator=*/false))
+    key += " hash=" + llvm::utohexstr(llvm::xxh3_64bits(
+                          llvm::arrayRefFromStringRef((*bytes)->getBuffer())));
+  // Small external tensors are compiled in: their files are part of the key.
+  StringRef folder = llvm::sys::path::parent_path(absolute);
+  for (const std::string &file : externalDataFiles) {
+    llvm::SmallString<256> data(folder);
+    llvm::sys::path::append(data, file);
+    llvm::sys::fs::file_status status;
+    if (!llvm::sys::fs::status(data, status))
+      key += " data=" + file + ":" + std::to_string(status.getSize()) + ":" +
+             std::to_string(status.getLastModificationTime()
+                                .time_since_epoch()
+                                .count());
+  }
+  const PlacementOptions &p = options.placement;
+  key += " policy=" + p.policy + " sink=" + std::to_string(p.sink) +
+         " window=" + std::to_string(p.window) + " budget=" + p.budget +
+         " block=" + std::to_string(p.block) +
+         " split=" + std::to_string(options.split) +
+         " param-min-bytes=" + std::to_string(options.parameterMinBytes);
+  for (const auto &[name, shape] : options.shapes)
+    key += " shape:" + name + "=" + shapeText(shape);
+  for (const auto &[name, size] : options.dimSizes)
+    key += " dim:" + name + "=" + std::to_string(size);
+  return key + " " + getMachineCodeKey(options.lowering);
+}
+
+hgc::ModelSession::Signature
+hgc::ModelSession::getSignature(ArrayRef<ModelFeed> feeds,
+                                const std::set<std::string> &dynamic) const {
+  Signature signature;
+  signature.dynamicDims = dynamic;
+  for (auto [input, feed] : llvm::zip(inputs, feeds)) {
+    signature.shapes.emplace_back(feed.tensor.shape.begin(),
+                                  feed.tensor.shape.end());
+    for (auto [d, name] : llvm::enumerate(input.dimNames))
+      if (dynamic.count(name) && d < signature.shapes.back().size())
+        signature.shapes.back()[d] = ShapedType::kDynamic;
+    if (std::optional<std::vector<int64_t>> numbers = smallIntegerValues(feed))
+      signature.values[input.name] = *numbers;
+  }
+  return signature;
+}
+
 llvm::Expected<hgc::ModelSession::Program *>
-hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
-  compiled = false;
+hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds,
+                              ModelRunStats &stats) {
   for (const std::unique_ptr<Program> &program : programs)
     if (program->matches(inputs, feeds))
       return program.get();
+  if (cache)
+    for (const CachedProgram &stored : cache->read()) {
+      Program probe;
+      probe.shapes = stored.shapes;
+      probe.values = stored.values;
+      if (!probe.matches(inputs, feeds))
+        continue;
+      llvm::Expected<Program *> program = loadProgram(stored);
+      if (!program) {
+        llvm::consumeError(program.takeError()); // damaged: compile again
+        continue;
+      }
+      dynamicDims.insert(stored.dynamicDims.begin(), stored.dynamicDims.end());
+      stats.loaded = true;
+      return program;
+    }
+  if (!options.compileOnMiss) {
+    std::string signature;
+    for (auto [input, feed] : llvm::zip(inputs, feeds))
+      signature += (signature.empty() ? "" : ", ") + input.name + " " +
+                   shapeText(feed.tensor.shape);
+    return llvm::createStringError(
+        options.cacheDirectory + ": no compiled program serves these inputs (" +
+        signature + "); compile it for them");
+  }
 
   // A named dimension that changed since the last program stays dynamic
   // from now on (torch.compile's automatic dynamic shapes): a decode loop
@@ -164,41 +389,89 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, bool &compiled) {
          llvm::zip(inputs, feeds, programs.back()->shapes))
       for (auto [d, name] : llvm::enumerate(input.dimNames))
         if (!name.empty() && !options.shapes.count(input.name) &&
-            d < shape.size() && d < feed.tensor.shape.size() &&
-            shape[d] != feed.tensor.shape[d])
+            !options.dimSizes.count(name) && d < shape.size() &&
+            d < feed.tensor.shape.size() && shape[d] != feed.tensor.shape[d])
           dynamic.insert(name);
+  stats.compiled = true;
   if (dynamic != dynamicDims) {
-    llvm::Expected<Program *> program = compileProgram(feeds, dynamic);
+    llvm::Expected<Program *> program =
+        compileProgram(getSignature(feeds, dynamic), /*quietly=*/true);
     if (program) {
       dynamicDims = dynamic;
-      compiled = true;
       return program;
     }
     // Some op needs static sizes: this model specializes every signature.
     llvm::consumeError(program.takeError());
     staticOnly = true;
   }
-  llvm::Expected<Program *> program = compileProgram(feeds, dynamicDims);
-  compiled = bool(program);
-  return program;
+  return compileProgram(getSignature(feeds, dynamicDims), /*quietly=*/false);
+}
+
+llvm::Error hgc::ModelSession::precompile(ArrayRef<SmallVector<int64_t>> shapes) {
+  Signature signature;
+  signature.shapes.assign(shapes.begin(), shapes.end());
+  for (auto [input, shape] : llvm::zip(inputs, shapes))
+    for (auto [d, name] : llvm::enumerate(input.dimNames))
+      if (d < shape.size() && ShapedType::isDynamic(shape[d]))
+        signature.dynamicDims.insert(name);
+  llvm::Expected<Program *> program =
+      compileProgram(signature, /*quietly=*/false);
+  return program ? llvm::Error::success() : program.takeError();
+}
+
+llvm::Error hgc::ModelSession::bindParameters(Program &program) {
+  for (const onnx::ModelParameter &parameter : program.parameters) {
+    uint64_t alignment =
+        std::max<uint64_t>(1, onnx::getElementByteSize(parameter.type));
+    llvm::Expected<const void *> data =
+        weights.get(parameter.bytes.file, parameter.bytes.offset,
+                    parameter.bytes.length, alignment, parameter.name);
+    if (!data)
+      return data.takeError();
+    program.parameterData.push_back(*data);
+  }
+  return llvm::Error::success();
 }
 
 llvm::Expected<hgc::ModelSession::Program *>
-hgc::ModelSession::compileProgram(ArrayRef<ModelFeed> feeds,
-                                  const std::set<std::string> &dynamic) {
+hgc::ModelSession::loadProgram(const CachedProgram &stored) {
+  SmallVector<RankedTensorType> resultTypes;
+  for (const std::string &text : stored.resultTypes) {
+    auto type = dyn_cast_or_null<RankedTensorType>(parseType(text, &context));
+    if (!type)
+      return llvm::createStringError("cached result type '" + text +
+                                     "' does not parse");
+    resultTypes.push_back(type);
+  }
+  auto code = HostProgram::load(cache->getObjectPath(stored), "main",
+                                resultTypes);
+  if (!code)
+    return code.takeError();
+  auto program = std::make_unique<Program>();
+  program->code = std::move(*code);
+  program->shapes = stored.shapes;
+  program->values = stored.values;
+  program->parameters = stored.parameters;
+  if (llvm::Error error = bindParameters(*program))
+    return std::move(error);
+  programs.push_back(std::move(program));
+  return programs.back().get();
+}
+
+llvm::Expected<hgc::ModelSession::Program *>
+hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
   onnx::ImportOptions importOptions;
   importOptions.parameterMinBytes = options.parameterMinBytes;
-  importOptions.dynamicDims = dynamic;
-  for (auto [input, feed] : llvm::zip(inputs, feeds)) {
-    importOptions.inputShapes[input.name] = SmallVector<int64_t>(
-        feed.tensor.shape.begin(), feed.tensor.shape.end());
-    if (std::optional<std::vector<int64_t>> numbers = smallIntegerValues(feed))
-      importOptions.knownInputValues[input.name] = *numbers;
-  }
-  // A try with dynamic dimensions may fail; its diagnostics are not the
-  // user's unless the static compile fails too.
+  importOptions.dynamicDims = signature.dynamicDims;
+  importOptions.dimSizes = options.dimSizes;
+  for (auto [input, shape] : llvm::zip(inputs, signature.shapes))
+    importOptions.inputShapes[input.name] = shape;
+  for (const auto &[name, numbers] : signature.values)
+    importOptions.knownInputValues[name] = numbers;
+  // A try with more dimensions dynamic may fail; its diagnostics are not
+  // the user's unless the static compile fails too.
   std::optional<ScopedDiagnosticHandler> quiet;
-  if (!dynamic.empty())
+  if (quietly)
     quiet.emplace(&context, [](Diagnostic &) { return success(); });
   auto imported = onnx::importOnnxFile(&context, path, importOptions);
   if (failed(imported) || failed(verify(*imported->module)))
@@ -210,7 +483,8 @@ hgc::ModelSession::compileProgram(ArrayRef<ModelFeed> feeds,
   buildHybridPipeline(pm, placement);
   if (failed(pm.run(*imported->module)))
     return llvm::createStringError("");
-  auto code = HostProgram::compile(*imported->module, "main", options.lowering);
+  auto code = HostProgram::compile(*imported->module, "main", options.lowering,
+                                   /*keepObject=*/cache.has_value());
   if (!code)
     return llvm::createStringError(path + ": " +
                                    llvm::toString(code.takeError()));
@@ -218,26 +492,27 @@ hgc::ModelSession::compileProgram(ArrayRef<ModelFeed> feeds,
 
   auto program = std::make_unique<Program>();
   program->code = std::move(*code);
-  for (auto [input, feed] : llvm::zip(inputs, feeds)) {
-    program->shapes.emplace_back(feed.tensor.shape.begin(),
-                                 feed.tensor.shape.end());
-    for (auto [d, name] : llvm::enumerate(input.dimNames))
-      if (dynamic.count(name) && d < program->shapes.back().size())
-        program->shapes.back()[d] = ShapedType::kDynamic;
-  }
+  program->shapes = signature.shapes;
   for (const std::string &name : imported->usedKnownInputs)
     program->values[name] = importOptions.knownInputValues[name];
   program->parameters = imported->parameters;
-  for (const onnx::ModelParameter &parameter : program->parameters) {
-    uint64_t alignment =
-        std::max<uint64_t>(1, onnx::getElementByteSize(parameter.type));
-    llvm::Expected<const void *> data =
-        weights.get(parameter.bytes.file, parameter.bytes.offset,
-                    parameter.bytes.length, alignment, parameter.name);
-    if (!data)
-      return data.takeError();
-    program->parameterData.push_back(*data);
+  if (cache) {
+    CachedProgram stored;
+    stored.shapes = program->shapes;
+    stored.values = program->values;
+    stored.dynamicDims = signature.dynamicDims;
+    for (RankedTensorType type : program->code->getResultTypes()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << type;
+      stored.resultTypes.push_back(text);
+    }
+    stored.parameters = program->parameters;
+    cache->add(std::move(stored),
+               [&](StringRef path) { program->code->writeObject(path); });
   }
+  if (llvm::Error error = bindParameters(*program))
+    return std::move(error);
   programs.push_back(std::move(program));
   return programs.back().get();
 }
@@ -270,8 +545,8 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
             std::to_string(it->second.first));
     }
   auto start = std::chrono::steady_clock::now();
-  bool compiled = false;
-  llvm::Expected<Program *> program = getProgram(feeds, compiled);
+  ModelRunStats runStats;
+  llvm::Expected<Program *> program = getProgram(feeds, runStats);
   if (!program)
     return program.takeError();
   double compileSeconds = secondsSince(start);
@@ -288,7 +563,8 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
     return llvm::createStringError(path + ": " +
                                    llvm::toString(std::move(error)));
   if (stats) {
-    stats->compiled = compiled;
+    stats->compiled = runStats.compiled;
+    stats->loaded = runStats.loaded;
     stats->compileSeconds = compileSeconds;
     stats->runSeconds = secondsSince(ran);
     stats->programs = int64_t(programs.size());

@@ -20,11 +20,13 @@
 #include "passes/PlacementOptions.h"
 #include "tools/support/HostExecution.h"
 #include "tools/support/MappedWeights.h"
+#include "tools/support/ModelCache.h"
 
 #include "mlir/IR/MLIRContext.h"
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +41,14 @@ struct ModelOptions {
   int64_t parameterMinBytes = onnx::ImportOptions{}.parameterMinBytes;
   /// --shape: fixed shapes for inputs (checked against every feed).
   std::map<std::string, SmallVector<int64_t>> shapes;
+  /// --dim: sizes of named symbolic dimensions, in every input.
+  std::map<std::string, int64_t> dimSizes;
+  /// Where compiled programs are kept for other processes (ModelCache);
+  /// empty: nowhere.
+  std::string cacheDirectory;
+  /// False: a run whose signature no cached program serves is an error
+  /// (a compiled artifact), not a compile.
+  bool compileOnMiss = true;
 };
 
 /// One input's value: its numpy descriptor ("<f4", "<i8", ...), shape and
@@ -50,6 +60,7 @@ struct ModelFeed {
 
 struct ModelRunStats {
   bool compiled = false; // this run compiled a program for its signature
+  bool loaded = false;   // this run linked a program from the cache
   double compileSeconds = 0, runSeconds = 0;
   int64_t programs = 0; // programs compiled by the session so far
 };
@@ -73,14 +84,32 @@ public:
   /// "input 'NAME' expects float 1x?x8 (<f4), got ..." when feed `index`
   /// does not fit the model.
   llvm::Error checkFeed(size_t index, const ModelFeed &feed) const;
+  /// Compiles (or finds) the program for inputs of `shapes` (one per input;
+  /// ShapedType::kDynamic for a dimension that stays dynamic) and stores it
+  /// in the cache: what `hgc compile -o X.hgcm` does.
+  llvm::Error precompile(ArrayRef<SmallVector<int64_t>> shapes);
+  /// The cache key: the model's bytes, its external data files' sizes and
+  /// times, the options and the machine.
+  const std::string &getCacheKey() const { return cacheKey; }
 
 private:
   struct Program;
   ModelSession(MLIRContext &context, std::string path, ModelOptions options);
+  /// What a program is compiled for.
+  struct Signature {
+    std::vector<SmallVector<int64_t>> shapes; // kDynamic: any size
+    std::map<std::string, std::vector<int64_t>> values;
+    std::set<std::string> dynamicDims;
+  };
+  std::string makeCacheKey(const std::set<std::string> &externalDataFiles) const;
+  Signature getSignature(ArrayRef<ModelFeed> feeds,
+                         const std::set<std::string> &dynamic) const;
   llvm::Expected<Program *> getProgram(ArrayRef<ModelFeed> feeds,
-                                       bool &compiled);
-  llvm::Expected<Program *> compileProgram(ArrayRef<ModelFeed> feeds,
-                                           const std::set<std::string> &dynamic);
+                                       ModelRunStats &stats);
+  llvm::Expected<Program *> compileProgram(const Signature &signature,
+                                           bool quietly);
+  llvm::Expected<Program *> loadProgram(const CachedProgram &stored);
+  llvm::Error bindParameters(Program &program);
 
   MLIRContext &context;
   std::string path;
@@ -88,11 +117,26 @@ private:
   std::vector<onnx::GraphInput> inputs;
   std::vector<std::string> outputs;
   std::vector<std::unique_ptr<Program>> programs;
+  std::string cacheKey;
+  std::optional<ModelCache> cache;
   /// Named dimensions compiled dynamic; staticOnly once that failed.
   std::set<std::string> dynamicDims;
   bool staticOnly = false;
   MappedWeights weights;
 };
+
+/// Whether `path` is a compiled model (`hgc compile -o X.hgcm`): a folder
+/// with the model's path, its options and the programs compiled for it.
+/// ModelSession::open takes one for a model: it runs the stored programs
+/// and compiles nothing.
+bool isCompiledModel(StringRef path);
+
+/// Compiles `model` with `options` for inputs of `shapes` (kDynamic: a
+/// dimension that stays dynamic) into the compiled-model folder `directory`.
+llvm::Error writeCompiledModel(StringRef directory, StringRef model,
+                               const ModelOptions &options,
+                               ArrayRef<SmallVector<int64_t>> shapes,
+                               MLIRContext &context);
 
 /// The numpy descriptor of ONNX element type `type` ("" when none).
 std::string getNpyDescrOfOnnxType(int32_t type);

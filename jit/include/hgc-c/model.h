@@ -25,6 +25,9 @@ typedef struct hgc_model_options {
   /* Initializers of at least this many bytes are read from their file at
    * run time instead of compiled in; < 0: none. Default 65536. */
   int64_t param_min_bytes;
+  /* Compiled programs are kept here for later processes; NULL: the
+   * context's cache_dir, else $HGC_CACHE_DIR, else none. */
+  const char *cache_dir;
 } hgc_model_options;
 
 /* A tensor by numpy's descriptor ("<f4", "<f2", "<u2" for bf16 bits, "<f8",
@@ -38,6 +41,7 @@ typedef struct hgc_tensor {
 
 typedef struct hgc_model_run_stats {
   int32_t compiled;   /* 1: this run compiled a program for its signature */
+  int32_t loaded;     /* 1: it linked one from the cache instead */
   double compile_seconds;
   double run_seconds; /* the compiled code, outputs copied out */
   int64_t programs;   /* programs the model has compiled so far */
@@ -45,7 +49,9 @@ typedef struct hgc_model_run_stats {
 
 HGC_API void hgc_model_options_init(hgc_model_options *options);
 /* Reads the model's interface (nothing is compiled yet). The context's
- * target and threads apply. */
+ * target and threads apply. `path` may also be a compiled model
+ * (`hgc compile -o X.hgcm`): its stored programs run, with the options it
+ * was compiled with, and nothing is compiled. */
 HGC_API hgc_status hgc_model_open(hgc_context *context, const char *path,
                                   const hgc_model_options *options,
                                   hgc_model **model);

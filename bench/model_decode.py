@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Whole models: hgc's warm decode step against onnxruntime's, and what
+compiling costs as the weights grow.
+
+Step rows: the bundled example model (examples/llama/build_model.py
+defaults) and a 264 MB one (4 layers, hidden 1024, 16/4 heads, ffn 2816,
+vocab 8192, weights as external data), past 8K and 32K, batch 1 and 4. Each
+row runs warm sessions on the same inputs, same threads: hgc --policy full,
+hgc --policy hgca (sink 4, window 1024, 5%), onnxruntime; medians of
+--repeat steps after two warm-ups, outputs compared.
+
+Compile rows: `hgc compile --emit obj` of models with 2 MB, 264 MB and
+1.03 GB of weights in a fresh process each: wall time, peak RSS, object
+size.
+
+    model_decode.py [--repeat 5] [--threads N] [--quick] > results.json
+"""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples" / "llama"))
+sys.path.insert(0, str(ROOT / "jit" / "python"))
+import build_model  # noqa: E402
+import hgc_jit  # noqa: E402
+
+BIG = dict(hidden=1024, heads=16, kv_heads=4, ffn=2816, vocab=8192)
+MODELS = {"bundled": dict(layers=2), "264MB": dict(layers=4, **BIG)}
+COMPILE = {"bundled": dict(layers=2), "264MB": dict(layers=4, **BIG),
+           "1GB": dict(layers=21, **BIG)}
+
+
+def save(model, path):
+    onnx.save_model(model, path, save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=path.name + ".bin",
+                    size_threshold=1024)
+    return sum(init.dims and np.prod(init.dims) * 4 or 0
+               for init in model.graph.initializer)
+
+
+def timed(run, repeat):
+    for _ in range(2):
+        outputs = run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        outputs = run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), outputs
+
+
+def step_rows(args, workdir):
+    rows = []
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = args.threads
+    context = hgc_jit.Context(target="host", threads=args.threads)
+    for name, shape in MODELS.items():
+        path = workdir / f"{name}.onnx"
+        model = build_model.build(**shape)
+        weight_bytes = save(model, path)
+        reference = onnxruntime.InferenceSession(str(path), options)
+        sessions = {"full": context.open_model(path, policy="full"),
+                    "hgca": context.open_model(path, policy="hgca")}
+        names = sessions["full"].output_names
+        for past in (8192,) if args.quick else (8192, 32768):
+            for batch in (1,) if args.quick else (1, 4):
+                feeds = build_model.decode_inputs(model, past=past,
+                                                  batch=batch)
+                row = dict(model=name, weight_bytes=int(weight_bytes),
+                           past=past, batch=batch)
+                ms, want = timed(lambda: reference.run(None, feeds),
+                                 args.repeat)
+                row["onnxruntime_ms"] = ms * 1e3
+                want = dict(zip(names, want))
+                for policy, session in sessions.items():
+                    ms, got = timed(lambda: session.run(None, feeds),
+                                    args.repeat)
+                    got = dict(zip(names, got))
+                    row[f"hgc_{policy}_ms"] = ms * 1e3
+                    row[f"hgc_{policy}_max_abs_diff_logits"] = float(
+                        np.abs(got["logits"] - want["logits"]).max())
+                    del got
+                del want, feeds
+                row["full_over_onnxruntime"] = (row["hgc_full_ms"] /
+                                                row["onnxruntime_ms"])
+                row["hgca_over_full"] = row["hgc_hgca_ms"] / row["hgc_full_ms"]
+                print(json.dumps(row), file=sys.stderr)
+                rows.append(row)
+        del sessions, reference
+    return rows
+
+
+def compile_rows(args, workdir):
+    rows = []
+    hgc = ROOT / "build" / "bin" / "hgc"
+    for name, shape in COMPILE.items():
+        if args.quick and name == "1GB":
+            continue
+        path = workdir / f"compile-{name}.onnx"
+        weight_bytes = save(build_model.build(**shape), path)
+        obj = workdir / f"compile-{name}.o"
+        shapes = ["--shape", "input_ids=1x1", "--shape", "position_ids=1x1"]
+        layers = shape["layers"]
+        kv_heads = shape.get("kv_heads", 2)
+        head = shape.get("hidden", 256) // shape.get("heads", 8)
+        for i in range(layers):
+            for kind in ("key", "value"):
+                shapes += ["--shape",
+                           f"past_{kind}_{i}=1x{kv_heads}x8192x{head}"]
+        start = time.perf_counter()
+        child = subprocess.Popen([hgc, "compile", path, "--emit", "obj",
+                                  "-o", obj, *shapes])
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        if status:
+            sys.exit(f"hgc compile {path} failed")
+        row = dict(model=name, weight_bytes=int(weight_bytes),
+                   compile_s=seconds, peak_rss_mb=usage.ru_maxrss / 1024,
+                   object_bytes=obj.stat().st_size)
+        print(json.dumps(row), file=sys.stderr)
+        rows.append(row)
+        for leftover in workdir.glob(f"compile-{name}*"):
+            leftover.unlink()
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--quick", action="store_true",
+                        help="8K, batch 1, no 1 GB model")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hgc-model-bench-") as tmp:
+        workdir = pathlib.Path(tmp)
+        result = dict(machine=dict(cpu=platform.processor() or
+                                   platform.machine(),
+                                   cores=os.cpu_count(),
+                                   threads=args.threads),
+                      onnxruntime=onnxruntime.__version__,
+                      steps=step_rows(args, workdir),
+                      compiles=compile_rows(args, workdir))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
