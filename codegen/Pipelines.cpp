@@ -96,6 +96,9 @@ void hgc::buildLoweringPipeline(OpPassManager &pm,
   }
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createCanonicalizerPass());
+  // One small function per loop nest: LLVM's loop passes scale with the
+  // function around the loops, and a model's @main holds one nest per op.
+  pm.addPass(createOutlineLoopNestsPass());
   // Independent rows run on OpenMP threads (LLVM's libomp); the device tier's
   // host fallback shares the same loops.
   pm.addPass(createConvertSCFToOpenMPPass());

@@ -209,6 +209,27 @@ def ExpandStridedCopiesPass : Pass<"hgc-expand-strided-copies"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def OutlineLoopNestsPass : Pass<"hgc-outline-loop-nests", "ModuleOp"> {
+  let summary = "Give each top-level loop nest of a function its own function";
+  let description = [{
+    A whole imported model lowers to one function with a loop nest per op:
+    thousands of loops in one LLVM function, where LLVM's loop passes
+    (IndVarSimplify above all) take time superlinear in the function's size
+    (most of a 21-layer model's compile). This moves every `scf.for` at the
+    top level of a function body (no results; what linalg and hgc's
+    lowerings leave over buffers) into a private function called in its
+    place, taking the values it uses from above as arguments (constants are
+    cloned in), marked `noinline` so LLVM keeps the functions small.
+    Nests smaller than `min-ops` operations stay where they are.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+  let options = [
+    Option<"minOps", "min-ops", "int64_t", "1",
+           "fewest operations in a loop nest worth a call">
+  ];
+}
+
 def LaunchDevicePartialsPass
     : Pass<"hgc-launch-device-partials", "ModuleOp"> {
   let summary = "Run the device tier's partials as GPU kernels on a stream";

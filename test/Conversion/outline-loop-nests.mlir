@@ -1,0 +1,60 @@
+// RUN: hgc-opt %s -split-input-file -hgc-outline-loop-nests | FileCheck %s
+// RUN: hgc-opt %s -split-input-file -hgc-outline-loop-nests="min-ops=100" \
+// RUN:   | FileCheck %s --check-prefix=BIG
+
+// Each top-level loop nest of @main moves into a private noinline function
+// that takes the buffers and bounds it uses; constants are cloned in.
+// CHECK-LABEL: func.func private @main_nest0
+// CHECK-SAME: (%{{.+}}: memref<8xf32>, %{{.+}}: memref<8xf32>, %{{.+}}: index)
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK:   arith.constant 0 : index
+// CHECK:   scf.for
+// CHECK:     arith.addf
+// CHECK-LABEL: func.func private @main_nest1
+// CHECK-SAME: (%{{.+}}: memref<8xf32>)
+// CHECK:   scf.for
+// CHECK:     scf.for
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: (%[[A:.+]]: memref<8xf32>, %[[B:.+]]: memref<8xf32>, %[[N:.+]]: index)
+// CHECK-NOT: scf.for
+// CHECK: call @main_nest0(%[[A]], %[[B]], %[[N]])
+// CHECK: call @main_nest1(%[[B]])
+// CHECK: return
+// BIG-LABEL: func.func @main
+// BIG-NOT: call
+func.func @main(%a: memref<8xf32>, %b: memref<8xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %i = %c0 to %n step %c1 {
+    %x = memref.load %a[%i] : memref<8xf32>
+    %y = arith.addf %x, %x : f32
+    memref.store %y, %b[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c8 step %c1 {
+    scf.for %j = %c0 to %c8 step %c1 {
+      %x = memref.load %b[%j] : memref<8xf32>
+      memref.store %x, %b[%i] : memref<8xf32>
+    }
+  }
+  return
+}
+
+// -----
+
+// Loops that yield values, and loops inside other ops, stay.
+// CHECK-LABEL: func.func @carried
+// CHECK: scf.for
+// CHECK-NOT: call
+func.func @carried(%a: memref<8xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  %sum = scf.for %i = %c0 to %c8 step %c1 iter_args(%s = %zero) -> f32 {
+    %x = memref.load %a[%i] : memref<8xf32>
+    %t = arith.addf %s, %x : f32
+    scf.yield %t : f32
+  }
+  return %sum : f32
+}
