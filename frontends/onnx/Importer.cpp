@@ -114,6 +114,8 @@ FailureOr<ImportedModel> Importer::run() {
   }
   for (GraphInput &input : inputs)
     for (auto [d, name] : llvm::enumerate(input.dimNames)) {
+      if (options.inputShapes.count(input.name))
+        break; // checked against its given shape below
       auto size = named.find(name);
       if (!name.empty() && size != named.end() && input.shape[d] < 0 &&
           !options.dynamicDims.count(name))
