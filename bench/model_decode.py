@@ -9,9 +9,10 @@ row runs warm sessions on the same inputs, same threads: hgc --policy full,
 hgc --policy hgca (sink 4, window 1024, 5%), onnxruntime; medians of
 --repeat steps after two warm-ups, outputs compared.
 
-Compile rows: `hgc compile --emit obj` of models with 14 MB, 264 MB and
-1.03 GB of weights in a fresh process each: wall time, peak RSS, object
-size.
+Compile rows: `hgc compile -o X.hgcm --dim batch=1 --dim seq=1` (the past
+dynamic: one artifact for every decode step) of models with 14 MB, 264 MB
+and 1.03 GB of weights in a fresh process each: wall time, peak RSS,
+artifact size.
 
 Fresh-process rows: one decode step (past 8K) in a new process, `hgc run`
 with its program cached against onnxruntime's Python session (create, run).
@@ -23,6 +24,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,20 +115,13 @@ def compile_rows(args, workdir):
             continue
         path = workdir / f"compile-{name}.onnx"
         weight_bytes = save(build_model.build(**shape), path)
-        obj = workdir / f"compile-{name}.o"
-        shapes = ["--shape", "input_ids=1x1", "--shape", "position_ids=1x1"]
-        layers = shape["layers"]
-        kv_heads = shape.get("kv_heads", 2)
-        head = shape.get("hidden", 256) // shape.get("heads", 8)
-        for i in range(layers):
-            for kind in ("key", "value"):
-                shapes += ["--shape",
-                           f"past_{kind}_{i}=1x{kv_heads}x8192x{head}"]
+        artifact = workdir / f"compile-{name}.hgcm"
         # /usr/bin/time forks hgc from itself: the peak RSS is hgc's alone
         # (a child forked from this process would count its pages).
         start = time.perf_counter()
         result = subprocess.run(["/usr/bin/time", "-f", "%M", hgc, "compile",
-                                 path, "--emit", "obj", "-o", obj, *shapes],
+                                 path, "-o", artifact, "--dim", "batch=1",
+                                 "--dim", "seq=1"],
                                 capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if result.returncode:
@@ -134,9 +129,11 @@ def compile_rows(args, workdir):
         peak_kb = int(result.stderr.strip().splitlines()[-1])
         row = dict(model=name, weight_bytes=int(weight_bytes),
                    compile_s=seconds, peak_rss_mb=peak_kb / 1024,
-                   object_bytes=obj.stat().st_size)
+                   artifact_bytes=sum(f.stat().st_size
+                                      for f in artifact.iterdir()))
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
+        shutil.rmtree(artifact)
         for leftover in workdir.glob(f"compile-{name}*"):
             leftover.unlink()
     return rows

@@ -2,8 +2,9 @@
 //
 // LLVM's loop passes cost time superlinear in the size of the function
 // around the loops; a model's single @main holds one loop nest per op. Each
-// top-level nest becomes a private noinline function so that every loop is
-// optimized inside a small function.
+// top-level nest (scf.for, and scf.parallel without reductions, whose
+// OpenMP outlining also scans the function around it) becomes a private
+// noinline function so that every loop is optimized inside a small one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,7 +26,7 @@ using namespace mlir;
 using namespace mlir::hgc;
 
 namespace {
-void outline(scf::ForOp loop, func::FuncOp parent, SymbolTable &symbols,
+void outline(Operation *loop, func::FuncOp parent, SymbolTable &symbols,
              int64_t id) {
   // Values from above: constants are cloned in, the rest become arguments.
   SetVector<Value> above;
@@ -42,9 +43,10 @@ void outline(scf::ForOp loop, func::FuncOp parent, SymbolTable &symbols,
       arguments.push_back(value);
   }
   OpBuilder b(parent);
-  auto type = b.getFunctionType(ValueRange(arguments).getTypes(), {});
+  auto type = b.getFunctionType(ValueRange(arguments).getTypes(),
+                                loop->getResultTypes());
   auto function = func::FuncOp::create(
-      b, loop.getLoc(), (parent.getName() + "_nest" + Twine(id)).str(), type);
+      b, loop->getLoc(), (parent.getName() + "_nest" + Twine(id)).str(), type);
   function.setPrivate();
   function->setAttr("passthrough", b.getArrayAttr({b.getStringAttr(
                                        "noinline")}));
@@ -56,11 +58,12 @@ void outline(scf::ForOp loop, func::FuncOp parent, SymbolTable &symbols,
     mapping.map(constant->getResults(), b.clone(*constant)->getResults());
   for (auto [value, argument] : llvm::zip(arguments, body->getArguments()))
     mapping.map(value, argument);
-  b.clone(*loop, mapping);
-  func::ReturnOp::create(b, loop.getLoc());
+  Operation *clone = b.clone(*loop, mapping);
+  func::ReturnOp::create(b, loop->getLoc(), clone->getResults());
   b.setInsertionPoint(loop);
-  func::CallOp::create(b, loop.getLoc(), function, arguments);
-  loop.erase();
+  auto call = func::CallOp::create(b, loop->getLoc(), function, arguments);
+  loop->replaceAllUsesWith(call.getResults());
+  loop->erase();
 }
 
 struct OutlineLoopNestsPass
@@ -73,16 +76,30 @@ struct OutlineLoopNestsPass
     for (func::FuncOp function : functions) {
       if (function.isExternal())
         continue;
-      SmallVector<scf::ForOp> nests;
+      SmallVector<Operation *> nests;
       for (Block &block : function.getBody())
-        for (auto loop : block.getOps<scf::ForOp>()) {
+        for (Operation &op : block) {
+          if (!isa<scf::ForOp, scf::ParallelOp>(op))
+            continue;
           int64_t size = 0;
-          loop->walk([&](Operation *) { ++size; });
-          if (loop.getNumResults() == 0 && size >= minOps)
-            nests.push_back(loop);
+          op.walk([&](Operation *) { ++size; });
+          if (size >= minOps)
+            nests.push_back(&op);
         }
       for (auto [id, loop] : llvm::enumerate(nests))
         outline(loop, function, symbols, int64_t(id));
+      // What is left of a function without loops is glue (allocations,
+      // descriptors, calls): LLVM's instruction selection, not its loop
+      // passes, is what grows with it, and optimizing it buys nothing.
+      bool loops = false;
+      function.walk([&](Operation *op) {
+        loops |= isa<scf::ForOp, scf::ParallelOp, scf::WhileOp>(op);
+      });
+      if (!nests.empty() && !loops)
+        function->setAttr("passthrough",
+                          OpBuilder(function).getArrayAttr(
+                              {OpBuilder(function).getStringAttr("noinline"),
+                               OpBuilder(function).getStringAttr("optnone")}));
     }
   }
 };

@@ -62,6 +62,9 @@ void hgc::buildHostLoweringPipeline(OpPassManager &pm) {
 void hgc::buildLoweringPipeline(OpPassManager &pm,
                                 const TargetOptions &options) {
   bool gpu = options.target == "nvptx";
+  // Elementwise chains of imported models (norms, rotary, gates, residuals)
+  // as one loop each.
+  pm.addPass(createFuseElementwisePass());
   LowerToLoopsPassOptions loops;
   loops.target = options.target;
   pm.addPass(createLowerToLoopsPass(loops));

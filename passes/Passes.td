@@ -209,17 +209,37 @@ def ExpandStridedCopiesPass : Pass<"hgc-expand-strided-copies"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def FuseElementwisePass : Pass<"hgc-fuse-elementwise"> {
+  let summary = "Fuse chains of elementwise linalg.generic ops";
+  let description = [{
+    Imported models compute normalization, rotary embedding, gated
+    activations and residual adds as one `linalg.generic` per ONNX op, each
+    a loop nest writing a buffer the next one reads. This fuses an
+    elementwise (all-parallel) producer into an elementwise consumer when
+    the consumer is its only user (upstream linalg elementwise fusion, with
+    that control): one loop, no intermediate buffer, nothing computed twice.
+    Contractions and reductions are neither fused into nor fused, so the
+    shapes `convert-hgc-to-loops` lowers itself stay as they are.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect"];
+}
+
 def OutlineLoopNestsPass : Pass<"hgc-outline-loop-nests", "ModuleOp"> {
   let summary = "Give each top-level loop nest of a function its own function";
   let description = [{
     A whole imported model lowers to one function with a loop nest per op:
     thousands of loops in one LLVM function, where LLVM's loop passes
     (IndVarSimplify above all) take time superlinear in the function's size
-    (most of a 21-layer model's compile). This moves every `scf.for` at the
-    top level of a function body (no results; what linalg and hgc's
-    lowerings leave over buffers) into a private function called in its
-    place, taking the values it uses from above as arguments (constants are
-    cloned in), marked `noinline` so LLVM keeps the functions small.
+    (most of a 21-layer model's compile), and OpenMP's outlining of each
+    parallel region scans the whole function. This moves every `scf.for`
+    and `scf.parallel` at the top level of a function body into a private
+    function called in its place, taking the values it uses from above as
+    arguments (constants are cloned in) and returning the loop's results,
+    marked `noinline` so LLVM keeps the functions small. A function left
+    without loops is glue (allocations, descriptors, calls) and is marked
+    `optnone`: instruction selection over it is what grows with the model.
     Nests smaller than `min-ops` operations stay where they are.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",

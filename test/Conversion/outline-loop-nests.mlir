@@ -16,6 +16,7 @@
 // CHECK:     scf.for
 // CHECK-LABEL: func.func @main
 // CHECK-SAME: (%[[A:.+]]: memref<8xf32>, %[[B:.+]]: memref<8xf32>, %[[N:.+]]: index)
+// CHECK-SAME: passthrough = ["noinline", "optnone"]
 // CHECK-NOT: scf.for
 // CHECK: call @main_nest0(%[[A]], %[[B]], %[[N]])
 // CHECK: call @main_nest1(%[[B]])
@@ -42,10 +43,19 @@ func.func @main(%a: memref<8xf32>, %b: memref<8xf32>, %n: index) {
 
 // -----
 
-// Loops that yield values, and loops inside other ops, stay.
+// A loop that yields values returns them from its function; the glue left
+// without loops is compiled without optimization (optnone).
+// CHECK-LABEL: func.func private @carried_nest0
+// CHECK-SAME: (%{{.+}}: memref<8xf32>) -> f32
+// CHECK:   %[[SUM:.+]] = scf.for
+// CHECK:   return %[[SUM]] : f32
 // CHECK-LABEL: func.func @carried
-// CHECK: scf.for
-// CHECK-NOT: call
+// CHECK-SAME: passthrough = ["noinline", "optnone"]
+// CHECK: %[[R:.+]] = call @carried_nest0(%arg0) : (memref<8xf32>) -> f32
+// CHECK: return %[[R]]
+// BIG-LABEL: func.func @carried
+// BIG-NOT: optnone
+// BIG: scf.for
 func.func @carried(%a: memref<8xf32>) -> f32 {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

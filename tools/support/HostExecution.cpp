@@ -178,6 +178,10 @@ hgc::HostProgram::compile(ModuleOp module, StringRef entry,
   auto code = CompiledCode::compile(module, keepObject);
   if (!code)
     return code.takeError();
+  // ORC generates machine code on first lookup: do it now, so that compile
+  // time is spent here and not in the first run.
+  if (!(*code)->lookup(("_mlir_" + entry).str()))
+    return llvm::createStringError("compiled code has no @" + entry);
   program->code = std::move(*code);
   return program;
 }
