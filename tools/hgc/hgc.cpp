@@ -28,6 +28,7 @@
 #include "tools/support/ModelSession.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -620,6 +621,12 @@ int compileModel(MLIRContext &context) {
       triple, cpuName, "", llvm::TargetOptions(), llvm::Reloc::PIC_));
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
+  // The optimization the JIT applies (O3), for this machine's CPU.
+  if (llvm::Error error = makeOptimizingTransformer(/*optLevel=*/3,
+                                                    /*sizeLevel=*/0,
+                                                    machine.get())(
+          llvmModule.get()))
+    fail(modelPath + ": " + llvm::toString(std::move(error)));
   llvm::legacy::PassManager codegen;
   if (machine->addPassesToEmitFile(codegen, output.os(), nullptr,
                                    llvm::CodeGenFileType::ObjectFile))
