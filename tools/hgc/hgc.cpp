@@ -25,6 +25,7 @@
 #include "frontends/stablehlo/Importer.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/HostExecution.h"
+#include "tools/support/CompiledModel.h"
 #include "tools/support/ModelSession.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

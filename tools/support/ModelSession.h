@@ -125,19 +125,6 @@ private:
   MappedWeights weights;
 };
 
-/// Whether `path` is a compiled model (`hgc compile -o X.hgcm`): a folder
-/// with the model's path, its options and the programs compiled for it.
-/// ModelSession::open takes one for a model: it runs the stored programs
-/// and compiles nothing.
-bool isCompiledModel(StringRef path);
-
-/// Compiles `model` with `options` for inputs of `shapes` (kDynamic: a
-/// dimension that stays dynamic) into the compiled-model folder `directory`.
-llvm::Error writeCompiledModel(StringRef directory, StringRef model,
-                               const ModelOptions &options,
-                               ArrayRef<SmallVector<int64_t>> shapes,
-                               MLIRContext &context);
-
 /// The numpy descriptor of ONNX element type `type` ("" when none).
 std::string getNpyDescrOfOnnxType(int32_t type);
 
