@@ -506,13 +506,14 @@ int runModel(MLIRContext &context) {
 
 /// hgc compile -o X.hgcm: the model's program for the given shapes, every
 /// named symbolic dimension without a size dynamic.
-int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
-  if (hgc::shlo::isStablehloPath(modelPath))
-    fail(modelPath + ": --emit hgcm takes ONNX models");
-  hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+/// The shapes `hgc compile` compiles for: given ones, and every named
+/// symbolic dimension without a size (--shape, --dim) dynamic.
+std::vector<SmallVector<int64_t>>
+compileShapes(MLIRContext &context,
+              const hgc::onnx::ImportOptions &importOptions) {
   auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
   if (failed(declared))
-    return 1;
+    std::exit(1);
   std::map<std::string, int64_t> named = importOptions.dimSizes;
   for (const auto &input : *declared) {
     auto given = importOptions.inputShapes.find(input.name);
@@ -540,6 +541,16 @@ int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
     }
     shapes.push_back(shape);
   }
+  return shapes;
+}
+
+/// hgc compile -o X.hgcm: the model's program for compileShapes.
+int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
+  if (hgc::shlo::isStablehloPath(modelPath))
+    fail(modelPath + ": --emit hgcm takes ONNX models");
+  hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+  std::vector<SmallVector<int64_t>> shapes =
+      compileShapes(context, importOptions);
   hgc::ModelOptions options;
   options.placement = placementOptions();
   options.lowering = lowering;
@@ -563,8 +574,21 @@ int compileModel(MLIRContext &context) {
     fail("--emit " + emit + ": expected mlir, llvm, obj, ptx or hgcm");
   if (emit == "ptx" && lowering.target != "nvptx")
     fail("--emit ptx needs --target nvptx");
-  OwningOpRef<ModuleOp> module =
-      importModel(context, importOptionsFromShapes(), nullptr);
+  hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+  if (!hgc::shlo::isStablehloPath(modelPath)) {
+    // Named dimensions without a size stay dynamic.
+    auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
+    if (failed(declared))
+      return 1;
+    for (auto [input, shape] :
+         llvm::zip(*declared, compileShapes(context, importOptions))) {
+      importOptions.inputShapes[input.name] = shape;
+      for (auto [d, name] : llvm::enumerate(input.dimNames))
+        if (d < shape.size() && ShapedType::isDynamic(shape[d]))
+          importOptions.dynamicDims.insert(name);
+    }
+  }
+  OwningOpRef<ModuleOp> module = importModel(context, importOptions, nullptr);
   hgc::PlacementOptions placement = placementOptions();
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
