@@ -59,9 +59,8 @@ bool isMultiplyAccumulate(linalg::GenericOp op) {
   };
   return source(mul.getLhs()) == body.getArgument(0) &&
          source(mul.getRhs()) == body.getArgument(1) &&
-         body.getOperations().size() == (mul.getLhs() == body.getArgument(0)
-                                             ? 3u
-                                             : 5u);
+         body.getOperations().size() ==
+             (mul.getLhs() == body.getArgument(0) ? 3u : 5u);
 }
 } // namespace
 
@@ -124,17 +123,15 @@ void lowering::lowerContraction(linalg::GenericOp op) {
   Value aBuffer = e.buffer(a), bBuffer = e.buffer(weights);
   Value rows = e.dim(aBuffer, 0), depth = e.dim(aBuffer, 1),
         columns = e.dim(bBuffer, 1);
-  int64_t staticRows = a2Type.getDimSize(0),
-          staticDepth = a2Type.getDimSize(1);
+  int64_t staticRows = a2Type.getDimSize(0), staticDepth = a2Type.getDimSize(1);
   Type f32 = b.getF32Type();
-  auto outType = RankedTensorType::get(
-      {staticRows, resultType.getShape().back()}, f32);
+  auto outType =
+      RankedTensorType::get({staticRows, resultType.getShape().back()}, f32);
   Value out = e.alloc(outType, {rows, columns});
 
   // Whole vectors of n, then the scalar tail.
   Value vectorEnd = arith::MulIOp::create(
-      b, arith::DivUIOp::create(b, columns, e.index(kLanes)),
-      e.index(kLanes));
+      b, arith::DivUIOp::create(b, columns, e.index(kLanes)), e.index(kLanes));
   auto vectorType = VectorType::get({kLanes}, f32);
   auto overColumns = [&](function_ref<void(Value, bool)> body) {
     e.forLoop(e.index(0), vectorEnd, {}, e.index(kLanes),
@@ -177,10 +174,10 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     };
     e.forLoop(e.index(0), count, {}, [&](Value r, ValueRange) {
       overColumns([&](Value n, bool vector) {
-        storeSum(vector ? Value(vector::BroadcastOp::create(b, vectorType,
-                                                            e.f32(0)))
-                        : e.f32(0),
-                 sums, at(r, n), vector);
+        storeSum(
+            vector ? Value(vector::BroadcastOp::create(b, vectorType, e.f32(0)))
+                   : e.f32(0),
+            sums, at(r, n), vector);
       });
       return SmallVector<Value>{};
     });
@@ -213,9 +210,8 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     e.parallel({e.index(chunks)}, [&](ValueRange ivs) {
       Value k0 = arith::MinUIOp::create(
           b, arith::MulIOp::create(b, ivs[0], chunkRows), depth);
-      Value k1 =
-          arith::MinUIOp::create(b, arith::AddIOp::create(b, k0, chunkRows),
-                                 depth);
+      Value k1 = arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, k0, chunkRows), depth);
       accumulate(partials, {ivs[0]}, e.index(0), rows, k0, k1);
     });
     e.parallel({rows}, [&](ValueRange ivs) {
@@ -230,8 +226,8 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     Value blocks = arith::CeilDivUIOp::create(b, rows, e.index(kRowBlock));
     e.parallel({blocks}, [&](ValueRange ivs) {
       Value r0 = arith::MulIOp::create(b, ivs[0], e.index(kRowBlock));
-      Value count = arith::MinUIOp::create(
-          b, e.index(kRowBlock), arith::SubIOp::create(b, rows, r0));
+      Value count = arith::MinUIOp::create(b, e.index(kRowBlock),
+                                           arith::SubIOp::create(b, rows, r0));
       Value block = memref::SubViewOp::create(
           b, out, ArrayRef<OpFoldResult>{r0, b.getIndexAttr(0)},
           ArrayRef<OpFoldResult>{count, columns},
@@ -249,8 +245,8 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(b, b.getLoc(), op.getDpsInputs()[0]);
     sizes.back() = tensor::getMixedSize(b, b.getLoc(), weights, 1);
-    result = tensor::ExpandShapeOp::create(b, resultType, result, rowsOf,
-                                           sizes);
+    result =
+        tensor::ExpandShapeOp::create(b, resultType, result, rowsOf, sizes);
   }
   op.getResult(0).replaceAllUsesWith(result);
   op.erase();

@@ -48,8 +48,8 @@ void outline(Operation *loop, func::FuncOp parent, SymbolTable &symbols,
   auto function = func::FuncOp::create(
       b, loop->getLoc(), (parent.getName() + "_nest" + Twine(id)).str(), type);
   function.setPrivate();
-  function->setAttr("passthrough", b.getArrayAttr({b.getStringAttr(
-                                       "noinline")}));
+  function->setAttr("passthrough",
+                    b.getArrayAttr({b.getStringAttr("noinline")}));
   symbols.insert(function);
   Block *body = function.addEntryBlock();
   b.setInsertionPointToStart(body);

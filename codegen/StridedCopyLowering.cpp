@@ -60,13 +60,12 @@ void expandCopy(memref::CopyOp op) {
     Value vectorEnd = e.index(0);
     if (vectorized) {
       vectorEnd = arith::MulIOp::create(
-          b, arith::DivUIOp::create(b, size, e.index(kLanes)),
-          e.index(kLanes));
-      auto vectorType =
-          VectorType::get({kLanes}, sourceType.getElementType());
+          b, arith::DivUIOp::create(b, size, e.index(kLanes)), e.index(kLanes));
+      auto vectorType = VectorType::get({kLanes}, sourceType.getElementType());
       e.forLoop(e.index(0), vectorEnd, {}, e.index(kLanes),
                 [&](Value n, ValueRange) -> SmallVector<Value> {
-                  Value v = vector::LoadOp::create(b, vectorType, source, at(n));
+                  Value v =
+                      vector::LoadOp::create(b, vectorType, source, at(n));
                   vector::StoreOp::create(b, v, target, at(n));
                   return {};
                 });

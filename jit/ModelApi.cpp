@@ -62,8 +62,7 @@ void hgc_model_options_init(hgc_model_options *options) {
 }
 
 hgc_status hgc_model_open(hgc_context *context, const char *path,
-                          const hgc_model_options *options,
-                          hgc_model **model) {
+                          const hgc_model_options *options, hgc_model **model) {
   if (!context || !path || !options || !model)
     return invalid("context, path, options or model is null");
   if (!options->placement.policy || !options->placement.budget)
@@ -175,10 +174,10 @@ hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
   if (!model || !output)
     return invalid("model or output is null");
   if (index >= model->outputs.size() || !model->outputs[index].getData())
-    return report({HGC_OUT_OF_RANGE,
-                   "output " + std::to_string(index) + " of " +
-                       std::to_string(model->outputs.size()) +
-                       " (run the model first)"});
+    return report({HGC_OUT_OF_RANGE, "output " + std::to_string(index) +
+                                         " of " +
+                                         std::to_string(model->outputs.size()) +
+                                         " (run the model first)"});
   const mhgc::ResultBuffer &result = model->outputs[index];
   output->dtype = result.getDescr().data();
   output->rank = int32_t(result.getShape().size());

@@ -61,8 +61,8 @@ public:
            const ::onnx::ModelProto &model, const ImportOptions &options,
            llvm::StringMap<TensorBytes> rawData)
       : context(context), path(path), model(model), options(options),
-        rawData(std::move(rawData)),
-        builder(context), graph(builder, defaultOpset(model)),
+        rawData(std::move(rawData)), builder(context),
+        graph(builder, defaultOpset(model)),
         fileLoc(FileLineColLoc::get(context, path, 0, 0)) {
     baseDir = llvm::sys::path::parent_path(path).str();
   }
@@ -129,7 +129,8 @@ FailureOr<ImportedModel> Importer::run() {
     if (given != options.inputShapes.end()) {
       bool agrees = given->second.size() == input.shape.size();
       for (size_t d = 0; agrees && d < input.shape.size(); ++d)
-        agrees = input.shape[d] < 0 || ShapedType::isDynamic(given->second[d]) ||
+        agrees = input.shape[d] < 0 ||
+                 ShapedType::isDynamic(given->second[d]) ||
                  input.shape[d] == given->second[d];
       if (!agrees)
         return fail("graph input '" + input.name + "' is declared " +
@@ -191,12 +192,11 @@ FailureOr<ImportedModel> Importer::run() {
     if (!error.empty())
       return fail("initializer " + error);
     if (bytes) {
-      ModelParameter parameter{proto.name(), proto.data_type(),
-                               SmallVector<int64_t>(proto.dims().begin(),
-                                                    proto.dims().end()),
-                               *bytes};
-      RankedTensorType type =
-          graph.tensorType(parameter.shape, parameter.type);
+      ModelParameter parameter{
+          proto.name(), proto.data_type(),
+          SmallVector<int64_t>(proto.dims().begin(), proto.dims().end()),
+          *bytes};
+      RankedTensorType type = graph.tensorType(parameter.shape, parameter.type);
       argumentTypes.push_back(type);
       graph.defineValue(proto.name(), body->addArgument(type, fileLoc),
                         parameter.type);

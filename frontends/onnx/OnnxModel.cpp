@@ -238,32 +238,35 @@ mlir::hgc::onnx::findInitializerRawData(llvm::StringRef modelBytes) {
   // TensorProto.raw_data = 9 (onnx.proto).
   llvm::StringMap<TensorBytes> found;
   auto *base = reinterpret_cast<const uint8_t *>(modelBytes.data());
-  forEachBytesField(base, base + modelBytes.size(), [&](uint64_t field,
-                                                        const uint8_t *graph,
-                                                        const uint8_t *graphEnd) {
-    if (field != 7)
-      return;
-    forEachBytesField(graph, graphEnd, [&](uint64_t field, const uint8_t *tensor,
-                                           const uint8_t *tensorEnd) {
-      if (field != 5)
-        return;
-      std::string name;
-      TensorBytes raw;
-      bool hasRaw = false;
-      forEachBytesField(tensor, tensorEnd, [&](uint64_t field, const uint8_t *at,
-                                               const uint8_t *end) {
-        if (field == 8)
-          name.assign(reinterpret_cast<const char *>(at), end - at);
-        if (field == 9) {
-          raw.offset = uint64_t(at - base);
-          raw.length = uint64_t(end - at);
-          hasRaw = true;
-        }
+  forEachBytesField(
+      base, base + modelBytes.size(),
+      [&](uint64_t field, const uint8_t *graph, const uint8_t *graphEnd) {
+        if (field != 7)
+          return;
+        forEachBytesField(
+            graph, graphEnd,
+            [&](uint64_t field, const uint8_t *tensor,
+                const uint8_t *tensorEnd) {
+              if (field != 5)
+                return;
+              std::string name;
+              TensorBytes raw;
+              bool hasRaw = false;
+              forEachBytesField(
+                  tensor, tensorEnd,
+                  [&](uint64_t field, const uint8_t *at, const uint8_t *end) {
+                    if (field == 8)
+                      name.assign(reinterpret_cast<const char *>(at), end - at);
+                    if (field == 9) {
+                      raw.offset = uint64_t(at - base);
+                      raw.length = uint64_t(end - at);
+                      hasRaw = true;
+                    }
+                  });
+              if (hasRaw)
+                found[name] = raw;
+            });
       });
-      if (hasRaw)
-        found[name] = raw;
-    });
-  });
   return found;
 }
 

@@ -24,8 +24,8 @@
 #include "frontends/onnx/Importer.h"
 #include "frontends/stablehlo/Importer.h"
 #include "tools/hgc/Plan.h"
-#include "tools/support/HostExecution.h"
 #include "tools/support/CompiledModel.h"
+#include "tools/support/HostExecution.h"
 #include "tools/support/ModelSession.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -92,11 +92,11 @@ static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
 static cl::list<std::string>
     shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
            HGC_ALL_SUBCOMMANDS);
-static cl::list<std::string> dims(
-    "dim",
-    cl::desc("NAME=N: the size of symbolic dimension NAME in every input "
-             "(onnxruntime's free dimension override)"),
-    HGC_ALL_SUBCOMMANDS);
+static cl::list<std::string>
+    dims("dim",
+         cl::desc("NAME=N: the size of symbolic dimension NAME in every input "
+                  "(onnxruntime's free dimension override)"),
+         HGC_ALL_SUBCOMMANDS);
 static cl::list<std::string> values(
     "value",
     cl::desc("NAME=N[,N...]: an integer graph input's value, for ops whose "
@@ -320,8 +320,7 @@ std::string fileNameFor(StringRef output) {
 
 /// Writes each result as DIR/NAME.npy.
 template <typename Result>
-void writeResults(ArrayRef<std::string> outputNames,
-                  ArrayRef<Result> results,
+void writeResults(ArrayRef<std::string> outputNames, ArrayRef<Result> results,
                   function_ref<llvm::Error(StringRef, const Result &)> write) {
   if (std::error_code error = llvm::sys::fs::create_directories(outputDir))
     fail(outputDir + ": " + error.message());
@@ -335,11 +334,10 @@ void writeResults(ArrayRef<std::string> outputNames,
 
 void writeResults(ArrayRef<std::string> outputNames,
                   ArrayRef<hgc::NpyArray> results) {
-  writeResults<hgc::NpyArray>(
-      outputNames, results,
-      [](StringRef path, const hgc::NpyArray &array) {
-        return hgc::writeNpy(path, array);
-      });
+  writeResults<hgc::NpyArray>(outputNames, results,
+                              [](StringRef path, const hgc::NpyArray &array) {
+                                return hgc::writeNpy(path, array);
+                              });
 }
 
 void writeResults(ArrayRef<std::string> outputNames,
@@ -354,8 +352,7 @@ void writeResults(ArrayRef<std::string> outputNames,
 
 /// Runs `module`'s @main on `arrays` for the options' placement and target
 /// and writes each result as DIR/NAME.npy.
-int runAndWrite(OwningOpRef<ModuleOp> module,
-                ArrayRef<hgc::TensorRef> arrays,
+int runAndWrite(OwningOpRef<ModuleOp> module, ArrayRef<hgc::TensorRef> arrays,
                 const std::vector<std::string> &outputNames,
                 const hgc::TargetOptions &lowering,
                 std::chrono::steady_clock::time_point start) {
@@ -647,10 +644,9 @@ int compileModel(MLIRContext &context) {
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
   // The optimization the JIT applies (O3), for this machine's CPU.
-  if (llvm::Error error = makeOptimizingTransformer(/*optLevel=*/3,
-                                                    /*sizeLevel=*/0,
-                                                    machine.get())(
-          llvmModule.get()))
+  if (llvm::Error error = makeOptimizingTransformer(
+          /*optLevel=*/3,
+          /*sizeLevel=*/0, machine.get())(llvmModule.get()))
     fail(modelPath + ": " + llvm::toString(std::move(error)));
   llvm::legacy::PassManager codegen;
   if (machine->addPassesToEmitFile(codegen, output.os(), nullptr,

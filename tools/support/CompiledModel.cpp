@@ -17,12 +17,15 @@ namespace {
 constexpr const char *kArtifactManifest = "artifact.json";
 
 json::Object placementJson(const hgc::PlacementOptions &p) {
-  return json::Object{{"policy", p.policy}, {"sink", p.sink},
-                      {"window", p.window}, {"budget", p.budget},
+  return json::Object{{"policy", p.policy},
+                      {"sink", p.sink},
+                      {"window", p.window},
+                      {"budget", p.budget},
                       {"block", p.block}};
 }
 
-json::Object shapesJson(const std::map<std::string, SmallVector<int64_t>> &map) {
+json::Object
+shapesJson(const std::map<std::string, SmallVector<int64_t>> &map) {
   json::Object object;
   for (const auto &[name, shape] : map)
     object[name] = json::Array(shape);
@@ -49,9 +52,12 @@ hgc::readCompiledModel(StringRef directory, std::string &key) {
   const json::Object *placement = root ? root->getObject("placement") : nullptr;
   const json::Object *shapes = root ? root->getObject("shapes") : nullptr;
   const json::Object *dims = root ? root->getObject("dims") : nullptr;
-  std::optional<StringRef> model = root ? root->getString("model") : std::nullopt,
-                           stored = root ? root->getString("key") : std::nullopt,
-                           target = root ? root->getString("target") : std::nullopt,
+  std::optional<StringRef> model =
+                               root ? root->getString("model") : std::nullopt,
+                           stored =
+                               root ? root->getString("key") : std::nullopt,
+                           target =
+                               root ? root->getString("target") : std::nullopt,
                            chip = root ? root->getString("chip") : std::nullopt;
   std::optional<bool> split = root ? root->getBoolean("split") : std::nullopt;
   std::optional<int64_t> minBytes =
@@ -87,8 +93,7 @@ hgc::readCompiledModel(StringRef directory, std::string &key) {
 bool hgc::isCompiledModel(StringRef path) {
   llvm::SmallString<256> manifest(path);
   llvm::sys::path::append(manifest, kArtifactManifest);
-  return llvm::sys::fs::is_directory(path) &&
-         llvm::sys::fs::exists(manifest);
+  return llvm::sys::fs::is_directory(path) && llvm::sys::fs::exists(manifest);
 }
 
 llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
@@ -106,21 +111,21 @@ llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
     return error;
   llvm::SmallString<256> absolute(model);
   llvm::sys::fs::make_absolute(absolute);
-  json::Value root(json::Object{
-      {"model", std::string(absolute)},
-      {"key", (*session)->getCacheKey()},
-      {"placement", placementJson(options.placement)},
-      {"target", options.lowering.target},
-      {"chip", options.lowering.chip},
-      {"split", options.split},
-      {"param_min_bytes", options.parameterMinBytes},
-      {"shapes", shapesJson(options.shapes)},
-      {"dims", json::Object([&] {
-         json::Object dims;
-         for (const auto &[name, size] : options.dimSizes)
-           dims[name] = size;
-         return dims;
-       }())}});
+  json::Value root(json::Object{{"model", std::string(absolute)},
+                                {"key", (*session)->getCacheKey()},
+                                {"placement", placementJson(options.placement)},
+                                {"target", options.lowering.target},
+                                {"chip", options.lowering.chip},
+                                {"split", options.split},
+                                {"param_min_bytes", options.parameterMinBytes},
+                                {"shapes", shapesJson(options.shapes)},
+                                {"dims", json::Object([&] {
+                                   json::Object dims;
+                                   for (const auto &[name, size] :
+                                        options.dimSizes)
+                                     dims[name] = size;
+                                   return dims;
+                                 }())}});
   llvm::SmallString<256> manifest(directory);
   llvm::sys::path::append(manifest, kArtifactManifest);
   if (!publishFile(std::string(manifest), [&](const std::string &path) {
@@ -132,4 +137,3 @@ llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
     return llvm::createStringError(manifest + ": cannot be written");
   return llvm::Error::success();
 }
-

@@ -57,12 +57,10 @@ json::Object toJson(const hgc::CachedProgram &program) {
                                       {"file", p.bytes.file},
                                       {"offset", int64_t(p.bytes.offset)},
                                       {"length", int64_t(p.bytes.length)}});
-  return json::Object{{"object", program.object},
-                      {"shapes", std::move(shapes)},
-                      {"values", std::move(values)},
-                      {"dynamic", std::move(dynamic)},
-                      {"results", std::move(results)},
-                      {"parameters", std::move(parameters)}};
+  return json::Object{
+      {"object", program.object},      {"shapes", std::move(shapes)},
+      {"values", std::move(values)},   {"dynamic", std::move(dynamic)},
+      {"results", std::move(results)}, {"parameters", std::move(parameters)}};
 }
 
 std::optional<hgc::CachedProgram> fromJson(const json::Value &value) {
@@ -90,8 +88,8 @@ std::optional<hgc::CachedProgram> fromJson(const json::Value &value) {
     std::optional<SmallVector<int64_t>> list = readDims(&numbers);
     if (!list)
       return std::nullopt;
-    program.values[name.str()] = std::vector<int64_t>(list->begin(),
-                                                      list->end());
+    program.values[name.str()] =
+        std::vector<int64_t>(list->begin(), list->end());
   }
   for (const json::Value &name : *dynamic) {
     if (!name.getAsString())
@@ -117,7 +115,9 @@ std::optional<hgc::CachedProgram> fromJson(const json::Value &value) {
         *offset < 0 || *length < 0)
       return std::nullopt;
     program.parameters.push_back(
-        {name->str(), int32_t(*type), *shape,
+        {name->str(),
+         int32_t(*type),
+         *shape,
          {path->str(), uint64_t(*offset), uint64_t(*length)}});
   }
   return program;

@@ -18,8 +18,8 @@
 #include "llvm/Support/xxhash.h"
 
 #include <chrono>
-#include <optional>
 #include <cstring>
+#include <optional>
 
 using namespace mlir;
 
@@ -56,7 +56,8 @@ std::string shapeText(ArrayRef<int64_t> shape) {
 
 /// The values of a small integer feed, which a result shape may depend on
 /// (GroupQueryAttention's total_sequence_length); nullopt for other feeds.
-std::optional<std::vector<int64_t>> smallIntegerValues(const hgc::ModelFeed &feed) {
+std::optional<std::vector<int64_t>>
+smallIntegerValues(const hgc::ModelFeed &feed) {
   int64_t count = 1;
   for (int64_t d : feed.tensor.shape)
     count *= d;
@@ -137,22 +138,20 @@ hgc::ModelSession::open(MLIRContext &context, StringRef path,
     return llvm::createStringError(""); // reported as a diagnostic
   session->inputs = std::move(interface->inputs);
   session->outputs = std::move(interface->outputNames);
-  session->cacheKey =
-      session->makeCacheKey(interface->externalDataFiles);
+  session->cacheKey = session->makeCacheKey(interface->externalDataFiles);
   if (!artifactKey.empty() && artifactKey != session->cacheKey)
     return llvm::createStringError(
         path + ": compiled from " + modelPath +
         ", which (or whose external data, or this machine) differs from then: "
         "compile it again");
   if (!session->options.cacheDirectory.empty())
-    session->cache.emplace(session->options.cacheDirectory,
-                           session->cacheKey);
+    session->cache.emplace(session->options.cacheDirectory, session->cacheKey);
   for (const auto &given : session->options.shapes)
     if (llvm::none_of(session->inputs, [&](const onnx::GraphInput &input) {
           return input.name == given.first;
         }))
-      return llvm::createStringError(session->path +
-                                     ": --shape names no input '" + given.first + "'");
+      return llvm::createStringError(
+          session->path + ": --shape names no input '" + given.first + "'");
   return session;
 }
 
@@ -169,10 +168,10 @@ llvm::Error hgc::ModelSession::checkFeed(size_t index,
     ok = declared[d] < 0 || declared[d] == feed.tensor.shape[d];
   if (ok)
     return llvm::Error::success();
-  return llvm::createStringError(
-      "input '" + input.name + "' expects " + onnx::dataTypeName(input.type) +
-      " " + shapeText(declared) + " (" + want + "), got " +
-      describeArray(feed.tensor.shape, feed.descr));
+  return llvm::createStringError("input '" + input.name + "' expects " +
+                                 onnx::dataTypeName(input.type) + " " +
+                                 shapeText(declared) + " (" + want + "), got " +
+                                 describeArray(feed.tensor.shape, feed.descr));
 }
 
 std::string hgc::ModelSession::makeCacheKey(
@@ -180,8 +179,9 @@ std::string hgc::ModelSession::makeCacheKey(
   llvm::SmallString<256> absolute(path);
   llvm::sys::fs::make_absolute(absolute);
   std::string key = "hgc-model-cache=1 model=" + std::string(absolute);
-  if (auto bytes = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                               /*RequiresNullTerminator=*/false))
+  if (auto bytes =
+          llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                      /*RequiresNullTerminator=*/false))
     key += " hash=" + llvm::utohexstr(llvm::xxh3_64bits(
                           llvm::arrayRefFromStringRef((*bytes)->getBuffer())));
   // Small external tensors are compiled in: their files are part of the key.
@@ -192,9 +192,8 @@ std::string hgc::ModelSession::makeCacheKey(
     llvm::sys::fs::file_status status;
     if (!llvm::sys::fs::status(data, status))
       key += " data=" + file + ":" + std::to_string(status.getSize()) + ":" +
-             std::to_string(status.getLastModificationTime()
-                                .time_since_epoch()
-                                .count());
+             std::to_string(
+                 status.getLastModificationTime().time_since_epoch().count());
   }
   const PlacementOptions &p = options.placement;
   key += " policy=" + p.policy + " sink=" + std::to_string(p.sink) +
@@ -227,8 +226,7 @@ hgc::ModelSession::getSignature(ArrayRef<ModelFeed> feeds,
 }
 
 llvm::Expected<hgc::ModelSession::Program *>
-hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds,
-                              ModelRunStats &stats) {
+hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
   for (const std::unique_ptr<Program> &program : programs)
     if (program->matches(inputs, feeds))
       return program.get();
@@ -285,7 +283,8 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds,
   return compileProgram(getSignature(feeds, dynamicDims), /*quietly=*/false);
 }
 
-llvm::Error hgc::ModelSession::precompile(ArrayRef<SmallVector<int64_t>> shapes) {
+llvm::Error
+hgc::ModelSession::precompile(ArrayRef<SmallVector<int64_t>> shapes) {
   Signature signature;
   signature.shapes.assign(shapes.begin(), shapes.end());
   for (auto [input, shape] : llvm::zip(inputs, shapes))
@@ -321,8 +320,8 @@ hgc::ModelSession::loadProgram(const CachedProgram &stored) {
                                      "' does not parse");
     resultTypes.push_back(type);
   }
-  auto code = HostProgram::load(cache->getObjectPath(stored), "main",
-                                resultTypes);
+  auto code =
+      HostProgram::load(cache->getObjectPath(stored), "main", resultTypes);
   if (!code)
     return code.takeError();
   auto program = std::make_unique<Program>();
@@ -400,8 +399,8 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
                                    ModelRunStats *stats) {
   if (feeds.size() != inputs.size())
     return llvm::createStringError(
-        path + ": expected " + std::to_string(inputs.size()) +
-        " inputs, got " + std::to_string(feeds.size()));
+        path + ": expected " + std::to_string(inputs.size()) + " inputs, got " +
+        std::to_string(feeds.size()));
   for (auto [i, feed] : llvm::enumerate(feeds))
     if (llvm::Error error = checkFeed(i, feed))
       return llvm::createStringError(path + ": " +

@@ -1,4 +1,5 @@
-//===- ModelSession.h - an ONNX model compiled once, run many times -*- C++ -*-===//
+//===- ModelSession.h - an ONNX model compiled once, run many times -*- C++
+//-*-===//
 //
 // The model path of `hgc run` and of libhgc's hgc_model_* API, in
 // onnxruntime's shape: open a model with placement and target options, then
@@ -101,7 +102,8 @@ private:
     std::map<std::string, std::vector<int64_t>> values;
     std::set<std::string> dynamicDims;
   };
-  std::string makeCacheKey(const std::set<std::string> &externalDataFiles) const;
+  std::string
+  makeCacheKey(const std::set<std::string> &externalDataFiles) const;
   Signature getSignature(ArrayRef<ModelFeed> feeds,
                          const std::set<std::string> &dynamic) const;
   llvm::Expected<Program *> getProgram(ArrayRef<ModelFeed> feeds,
