@@ -27,7 +27,6 @@
 
 using namespace hgc::jit;
 
-
 struct hgc_kernel {
   std::shared_ptr<ContextState> context;
   std::shared_ptr<Kernel> kernel;

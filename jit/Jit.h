@@ -60,7 +60,6 @@ struct AttentionConfig {
 /// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer).
 std::string buildDecodeModule(const AttentionConfig &config);
 
-
 /// A compiled decode kernel (shared by every handle on its configuration).
 struct Kernel {
   AttentionConfig config;
@@ -106,7 +105,6 @@ struct ContextState {
 };
 
 } // namespace hgc::jit
-
 
 struct hgc_context {
   std::shared_ptr<hgc::jit::ContextState> state;

@@ -44,7 +44,6 @@ using namespace hgc::jit;
 using namespace mlir;
 namespace mhgc = mlir::hgc;
 
-
 namespace {
 constexpr const char *kEntry = "hgc_decode";
 

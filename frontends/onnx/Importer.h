@@ -62,8 +62,8 @@ struct ModelParameter {
 
 struct ImportedModel {
   OwningOpRef<ModuleOp> module;
-  std::vector<std::string> inputNames;  // the function's arguments, in order
-  std::vector<std::string> outputNames; // its results, in order
+  std::vector<std::string> inputNames;    // the function's arguments, in order
+  std::vector<std::string> outputNames;   // its results, in order
   std::vector<ModelParameter> parameters; // arguments after the inputs
   /// The inputs of ImportOptions::knownInputValues the code depends on.
   std::set<std::string> usedKnownInputs;

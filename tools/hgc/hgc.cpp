@@ -506,13 +506,10 @@ int runModel(MLIRContext &context) {
 /// The shapes `hgc compile` compiles for: given ones, and every named
 /// symbolic dimension without a size (--shape, --dim) dynamic.
 std::vector<SmallVector<int64_t>>
-compileShapes(MLIRContext &context,
+compileShapes(ArrayRef<hgc::onnx::GraphInput> declared,
               const hgc::onnx::ImportOptions &importOptions) {
-  auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
-  if (failed(declared))
-    std::exit(1);
   std::map<std::string, int64_t> named = importOptions.dimSizes;
-  for (const auto &input : *declared) {
+  for (const auto &input : declared) {
     auto given = importOptions.inputShapes.find(input.name);
     if (given != importOptions.inputShapes.end())
       for (auto [d, name] : llvm::enumerate(input.dimNames))
@@ -520,7 +517,7 @@ compileShapes(MLIRContext &context,
           named.try_emplace(name, given->second[d]);
   }
   std::vector<SmallVector<int64_t>> shapes;
-  for (const auto &input : *declared) {
+  for (const auto &input : declared) {
     auto given = importOptions.inputShapes.find(input.name);
     if (given != importOptions.inputShapes.end()) {
       shapes.push_back(given->second);
@@ -546,8 +543,11 @@ int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
   if (hgc::shlo::isStablehloPath(modelPath))
     fail(modelPath + ": --emit hgcm takes ONNX models");
   hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
+  auto declared = hgc::onnx::readGraphInputs(&context, modelPath);
+  if (failed(declared))
+    return 1;
   std::vector<SmallVector<int64_t>> shapes =
-      compileShapes(context, importOptions);
+      compileShapes(*declared, importOptions);
   hgc::ModelOptions options;
   options.placement = placementOptions();
   options.lowering = lowering;
@@ -578,7 +578,7 @@ int compileModel(MLIRContext &context) {
     if (failed(declared))
       return 1;
     for (auto [input, shape] :
-         llvm::zip(*declared, compileShapes(context, importOptions))) {
+         llvm::zip(*declared, compileShapes(*declared, importOptions))) {
       importOptions.inputShapes[input.name] = shape;
       for (auto [d, name] : llvm::enumerate(input.dimNames))
         if (d < shape.size() && ShapedType::isDynamic(shape[d]))

@@ -48,7 +48,6 @@ hgc::MappedWeights::get(llvm::StringRef file, uint64_t offset, uint64_t length,
     return fail("out of memory copying " + llvm::Twine(length) + " bytes");
   std::memcpy(copy, bytes, length);
   copies.emplace_back(copy);
-  copiedBytes += length;
   return static_cast<const void *>(copy);
 }
 

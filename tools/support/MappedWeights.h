@@ -32,8 +32,6 @@ public:
   /// changed since it was mapped (reading a truncated mapping would crash;
   /// rewritten bytes would be read half old, half new).
   llvm::Error checkUnchanged() const;
-  /// Bytes copied because the file's were misaligned.
-  uint64_t getCopiedBytes() const { return copiedBytes; }
 
 private:
   struct FreeDeleter {
@@ -45,7 +43,6 @@ private:
   };
   llvm::StringMap<MappedFile> files;
   std::vector<std::unique_ptr<void, FreeDeleter>> copies;
-  uint64_t copiedBytes = 0;
 };
 
 } // namespace mlir::hgc

@@ -138,7 +138,9 @@ hgc::ModelSession::open(MLIRContext &context, StringRef path,
     return llvm::createStringError(""); // reported as a diagnostic
   session->inputs = std::move(interface->inputs);
   session->outputs = std::move(interface->outputNames);
-  session->cacheKey = session->makeCacheKey(interface->externalDataFiles);
+  // The key hashes the model's bytes: only where a cache will use it.
+  if (!session->options.cacheDirectory.empty())
+    session->cacheKey = session->makeCacheKey(interface->externalDataFiles);
   if (!artifactKey.empty() && artifactKey != session->cacheKey)
     return llvm::createStringError(
         path + ": compiled from " + modelPath +

@@ -118,8 +118,8 @@ llvm::Error mlir::hgc::writeNpy(StringRef path, const NpyArray &array) {
 llvm::Error mlir::hgc::writeNpy(StringRef path, StringRef descr,
                                 llvm::ArrayRef<int64_t> shape, const char *data,
                                 size_t bytes) {
-  std::string dict = "{'descr': '" + descr.str() +
-                     "', 'fortran_order': False, 'shape': (";
+  std::string dict =
+      "{'descr': '" + descr.str() + "', 'fortran_order': False, 'shape': (";
   // numpy spells a 1-D shape "(5,)".
   for (auto [i, dim] : llvm::enumerate(shape))
     dict += (i ? ", " : "") + std::to_string(dim);

@@ -40,10 +40,10 @@ typedef struct hgc_tensor {
 } hgc_tensor;
 
 typedef struct hgc_model_run_stats {
-  int32_t compiled;   /* 1: this run compiled a program for its signature */
-  int32_t loaded;     /* 1: it linked one from the cache instead */
+  int32_t compiled; /* 1: this run compiled a program for its signature */
+  int32_t loaded;   /* 1: it linked one from the cache instead */
   double compile_seconds;
-  double run_seconds; /* the compiled code, outputs copied out */
+  double run_seconds; /* the compiled code; outputs are its own buffers */
   int64_t programs;   /* programs the model has compiled so far */
 } hgc_model_run_stats;
 
@@ -61,13 +61,11 @@ HGC_API size_t hgc_model_num_inputs(const hgc_model *model);
 HGC_API size_t hgc_model_num_outputs(const hgc_model *model);
 /* Names live as long as the model; NULL past the end. */
 HGC_API const char *hgc_model_input_name(const hgc_model *model, size_t index);
-HGC_API const char *hgc_model_output_name(const hgc_model *model,
-                                          size_t index);
+HGC_API const char *hgc_model_output_name(const hgc_model *model, size_t index);
 
 /* Runs on one tensor per input, in input order. `stats` may be NULL. */
 HGC_API hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
-                                 size_t num_inputs,
-                                 hgc_model_run_stats *stats);
+                                 size_t num_inputs, hgc_model_run_stats *stats);
 /* Output `index` of the last run; valid until the next run or release. */
 HGC_API hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
                                         hgc_tensor *output);
