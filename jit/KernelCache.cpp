@@ -50,7 +50,7 @@ constexpr const char *kEntry = "hgc_decode";
 /// What makes machine code differ besides the configuration.
 std::string environmentKey(const mhgc::TargetOptions &target) {
   return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) + " " +
-         mhgc::getMachineCodeKey(target);
+         mhgc::getMachineCodeKey(target) + " " + mhgc::getCompilerBuildKey();
 }
 
 /// The placement of `config` as an attribute, per-head overrides included;

@@ -4,6 +4,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::hgc {
@@ -15,6 +16,22 @@ using namespace mlir;
 using namespace mlir::hgc;
 
 namespace {
+/// True when `op`'s mask gives each key one value per sequence, the same for
+/// every head (right-aligned `[batch or 1, 1, 1, keys]` or shorter), the
+/// shape padding masks take; whether it is padding is checked at run time.
+bool isPerKeyMask(AttentionOp op) {
+  auto mask = cast<RankedTensorType>(op.getMask().getType());
+  int64_t rank = mask.getRank();
+  ArrayRef<int64_t> dims = mask.getShape();
+  for (int64_t axis = 1; axis <= 2 && rank - 1 - axis >= 0; ++axis)
+    if (dims[rank - 1 - axis] != 1)
+      return false;
+  if (rank < 4 || dims[0] == 1)
+    return true;
+  int64_t batch = op.getQuery().getType().getDimSize(0);
+  return dims[0] == batch && !ShapedType::isDynamic(batch);
+}
+
 /// Why `op` is not a single decode step this pass can bind, or null.
 const char *whyNotDecodeStep(AttentionOp op) {
   RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType(),
@@ -23,8 +40,12 @@ const char *whyNotDecodeStep(AttentionOp op) {
     return "3-D attention";
   if (q.getDimSize(2) != 1)
     return "more than one query token";
-  if (op.getMask() || op.getQkMatmulOutput())
-    return "a mask or a QK output";
+  if (op.getQkMatmulOutput())
+    return "a QK output";
+  if (op->hasAttr(kPaddingFallbackAttr))
+    return "the dense path of a mask that is not padding";
+  if (op.getMask() && (op.getNonpadKvSeqlen() || !isPerKeyMask(op)))
+    return "a mask that is not per key, or one beside nonpad_kv_seqlen";
   if (ShapedType::isDynamic(k.getDimSize(1)) ||
       ShapedType::isDynamic(k.getDimSize(3)) ||
       k.getDimSize(3) != v.getDimSize(3))
@@ -49,18 +70,88 @@ Value castTo(OpBuilder &b, Location loc, Value value, Type type) {
   return tensor::CastOp::create(b, loc, type, value);
 }
 
-void bindDecodeStep(AttentionOp op) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
-  Value key = present(b, loc, op.getPastKey(), op.getKey());
-  Value value = present(b, loc, op.getPastValue(), op.getValue());
-  Value lengths;
-  if (Value nonpad = op.getNonpadKvSeqlen()) {
-    auto type = cast<RankedTensorType>(nonpad.getType());
-    lengths = arith::TruncIOp::create(
-        b, loc, RankedTensorType::get(type.getShape(), b.getI32Type()), nonpad);
+/// A padding mask read at run time: per sequence, the number of keys it
+/// lets through (`[batch]` i32) and whether it is exactly "the first n keys,
+/// n >= 1" for every sequence (i1). An additive mask lets a key through
+/// with 0 and excludes it with -inf or anything below half the type's
+/// lowest value (torch's finfo.min convention: exp underflows to exactly
+/// 0); a boolean mask with true / false. Anything else (a bias, holes, a
+/// sequence with no key) is not padding and keeps the dense path.
+std::pair<Value, Value> buildPaddingLengths(OpBuilder &b, Location loc,
+                                            Value mask, int64_t batch) {
+  auto type = cast<RankedTensorType>(mask.getType());
+  int64_t rank = type.getRank();
+  Type element = type.getElementType();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value keys = tensor::DimOp::create(b, loc, mask, rank - 1);
+  Value batches = arith::ConstantIndexOp::create(b, loc, batch);
+  bool perSequence = rank == 4 && type.getDimSize(0) != 1;
+  Value falseValue = arith::ConstantIntOp::create(b, loc, 0, 1);
+  Value trueValue = arith::ConstantIntOp::create(b, loc, 1, 1);
+  Value valid, threshold;
+  if (auto floatType = dyn_cast<FloatType>(element)) {
+    valid = arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, 0.0));
+    APFloat lowest = APFloat::getLargest(floatType.getFloatSemantics(), true);
+    threshold = arith::ConstantOp::create(
+        b, loc, b.getFloatAttr(floatType, lowest.convertToDouble() / 2));
   }
+  Value init =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{batch}, b.getI32Type());
+  auto overBatch = scf::ForOp::create(
+      b, loc, zero, batches, one, ValueRange{init, falseValue},
+      [&](OpBuilder &b, Location loc, Value seq, ValueRange state) {
+        Value row = perSequence ? seq : zero;
+        auto overKeys = scf::ForOp::create(
+            b, loc, zero, keys, one, ValueRange{zero, falseValue, state[1]},
+            [&](OpBuilder &b, Location loc, Value key, ValueRange acc) {
+              // acc: keys let through, an excluded key seen, not padding.
+              SmallVector<Value> at(rank, zero);
+              at[rank - 1] = key;
+              if (perSequence)
+                at[0] = row;
+              Value x = tensor::ExtractOp::create(b, loc, mask, at);
+              Value through, excluded;
+              if (valid) {
+                through = arith::CmpFOp::create(
+                    b, loc, arith::CmpFPredicate::OEQ, x, valid);
+                excluded = arith::CmpFOp::create(
+                    b, loc, arith::CmpFPredicate::OLE, x, threshold);
+              } else {
+                through = x;
+                excluded = arith::XOrIOp::create(b, loc, x, trueValue);
+              }
+              Value neither = arith::XOrIOp::create(
+                  b, loc, arith::OrIOp::create(b, loc, through, excluded),
+                  trueValue);
+              Value hole = arith::AndIOp::create(b, loc, through, acc[1]);
+              Value bad = arith::OrIOp::create(
+                  b, loc, acc[2], arith::OrIOp::create(b, loc, neither, hole));
+              Value count = arith::SelectOp::create(
+                  b, loc, through, arith::AddIOp::create(b, loc, acc[0], one),
+                  acc[0]);
+              Value seen = arith::OrIOp::create(b, loc, acc[1], excluded);
+              scf::YieldOp::create(b, loc, ValueRange{count, seen, bad});
+            });
+        Value count = overKeys.getResult(0);
+        Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            count, zero);
+        Value bad = arith::OrIOp::create(b, loc, overKeys.getResult(2), empty);
+        Value length =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), count);
+        Value lengths =
+            tensor::InsertOp::create(b, loc, length, state[0], ValueRange{seq});
+        scf::YieldOp::create(b, loc, ValueRange{lengths, bad});
+      });
+  Value padding =
+      arith::XOrIOp::create(b, loc, overBatch.getResult(1), trueValue);
+  return {overBatch.getResult(0), padding};
+}
+
+/// Decode attention of `op`'s query over `key`/`value` bound as a cache.
+Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value key,
+                  Value value, Value lengths) {
+  RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
   auto cacheType =
       KVCacheType::get(k.getDimSize(1), k.getDimSize(3), k.getElementType());
   Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
@@ -75,8 +166,41 @@ void bindDecodeStep(AttentionOp op) {
       op.getSoftcapAttr(), /*placement=*/PlacementAttr());
   Value output = tensor::ExpandShapeOp::create(b, loc, q, decode.getOutput(),
                                                dropQueryAxis);
-  op.getOutput().replaceAllUsesWith(
-      castTo(b, loc, output, op.getOutput().getType()));
+  return castTo(b, loc, output, op.getOutput().getType());
+}
+
+void bindDecodeStep(AttentionOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value key = present(b, loc, op.getPastKey(), op.getKey());
+  Value value = present(b, loc, op.getPastValue(), op.getValue());
+  Value lengths;
+  if (Value nonpad = op.getNonpadKvSeqlen()) {
+    auto type = cast<RankedTensorType>(nonpad.getType());
+    lengths = arith::TruncIOp::create(
+        b, loc, RankedTensorType::get(type.getShape(), b.getI32Type()), nonpad);
+  }
+  Value output;
+  if (Value mask = op.getMask()) {
+    // A padding mask becomes the cache's lengths; any other mask keeps the
+    // dense attention, chosen at run time.
+    int64_t batch = op.getQuery().getType().getDimSize(0);
+    auto [maskLengths, padding] = buildPaddingLengths(b, loc, mask, batch);
+    auto choice = scf::IfOp::create(b, loc, op.getOutput().getType(), padding,
+                                    /*withElseRegion=*/true);
+    OpBuilder thenBuilder = choice.getThenBodyBuilder();
+    scf::YieldOp::create(
+        thenBuilder, loc,
+        buildDecode(thenBuilder, loc, op, key, value, maskLengths));
+    OpBuilder elseBuilder = choice.getElseBodyBuilder();
+    Operation *dense = elseBuilder.clone(*op);
+    dense->setAttr(kPaddingFallbackAttr, elseBuilder.getUnitAttr());
+    scf::YieldOp::create(elseBuilder, loc, dense->getResult(0));
+    output = choice.getResult(0);
+  } else {
+    output = buildDecode(b, loc, op, key, value, lengths);
+  }
+  op.getOutput().replaceAllUsesWith(output);
   if (op.getPresentKey()) {
     op.getPresentKey().replaceAllUsesWith(
         castTo(b, loc, key, op.getPresentKey().getType()));

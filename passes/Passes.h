@@ -20,6 +20,10 @@
 
 namespace mlir::hgc {
 
+/// Marks the dense `hgc.attention` that hgc-bind-kv-cache keeps for a run
+/// whose mask turns out not to be padding (the decode path takes the rest).
+constexpr llvm::StringLiteral kPaddingFallbackAttr = "hgc.padding_fallback";
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

@@ -21,8 +21,12 @@ def RaiseAttentionPass : Pass<"hgc-raise-attention"> {
     contraction with V. K and V expanded from fewer KV heads the ONNX way
     (`linalg.broadcast` of a group axis after the head axis, or the
     importer's unsqueeze + broadcasting `linalg.generic`, collapsed into the
-    head axis) become grouped-query attention. Scores used elsewhere, a
-    softcap, or a mask with any other indexing are left alone.
+    head axis) become grouped-query attention. torch's exporters' forms are
+    seen through: K^T written as collapse_shape -> 3-D transpose ->
+    expand_shape of the leading axes (dynamo), and softmax's NaN guard
+    `where(isnan(p), 0, p)` before the contraction with V (hgc.attention
+    already gives fully masked rows 0). Scores used elsewhere, a softcap, or
+    a mask with any other indexing are left alone.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -39,11 +43,20 @@ def BindKVCachePass : Pass<"hgc-bind-kv-cache"> {
     KV, the concatenation of `past_key`/`past_value` and `key`/`value` along
     the sequence. `nonpad_kv_seqlen` becomes the cache's lengths. Causality
     needs nothing: a single query aligned to the bottom right sees every token.
-    `present_key`/`present_value` uses read the concatenation. Other
-    attention is left alone.
+    `present_key`/`present_value` uses read the concatenation.
+
+    A mask that gives one value per key and sequence (right-aligned
+    `[batch or 1, 1, 1, keys]`, what exporters build from an
+    `attention_mask` input) is read at run time: when every sequence's mask
+    is "the first n keys, n >= 1" (additive 0 then -inf or below half the
+    type's lowest value, or boolean true then false) n becomes the cache's
+    lengths; otherwise (a bias, holes, left padding, an empty row) an
+    `scf.if` runs the attention dense as it was, marked
+    `hgc.padding_fallback`. Other attention is left alone.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

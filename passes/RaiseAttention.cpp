@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -97,11 +98,47 @@ FailureOr<Contraction> matchContraction(Operation *op) {
   return failure();
 }
 
+/// For 4-D `v` = expand_shape(transpose [0, 2, 1](collapse_shape(x))), the
+/// leading axes of x flattened around a 3-D transpose of the last two (torch's
+/// dynamo exporter writes K^T so): x with its leading axes regrouped as v's
+/// and the last two not swapped; null when `v` is not that.
+Value lookThroughFlattenedTranspose(PatternRewriter &rewriter, Location loc,
+                                    Value v) {
+  auto expand = v.getDefiningOp<tensor::ExpandShapeOp>();
+  SmallVector<ReassociationIndices> split = {{0, 1}, {2}, {3}};
+  if (!expand || expand.getReassociationIndices() != split)
+    return nullptr;
+  auto transpose = expand.getSrc().getDefiningOp<linalg::TransposeOp>();
+  if (!transpose || transpose.getPermutation() != ArrayRef<int64_t>{0, 2, 1})
+    return nullptr;
+  auto collapse = transpose.getInput().getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse)
+    return nullptr;
+  auto source = cast<RankedTensorType>(collapse.getSrcType());
+  int64_t leading = source.getRank() - 2;
+  SmallVector<ReassociationIndices> merged = collapse.getReassociationIndices();
+  if (leading < 1 || merged.size() != 3 ||
+      merged[0].size() != size_t(leading) || !source.hasStaticShape())
+    return nullptr;
+  auto type = cast<RankedTensorType>(v.getType());
+  std::optional<SmallVector<ReassociationIndices>> groups =
+      getReassociationIndicesForCollapse(source.getShape().take_front(leading),
+                                         type.getShape().take_front(2));
+  if (!groups)
+    return nullptr;
+  groups->push_back({leading});
+  groups->push_back({leading + 1});
+  return tensor::CollapseShapeOp::create(rewriter, loc, collapse.getSrc(),
+                                         *groups);
+}
+
 /// Swaps the last two axes of a 4-D tensor.
 Value transposeLastTwo(PatternRewriter &rewriter, Location loc, Value v) {
   if (auto transpose = v.getDefiningOp<linalg::TransposeOp>())
     if (transpose.getPermutation() == ArrayRef<int64_t>{0, 1, 3, 2})
       return transpose.getInput();
+  if (Value unswapped = lookThroughFlattenedTranspose(rewriter, loc, v))
+    return unswapped;
   auto type = cast<RankedTensorType>(v.getType());
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, v);
   std::swap(sizes[2], sizes[3]);
@@ -152,6 +189,19 @@ Value lookThroughHeadRepeat(Value v) {
   return expand.getSrc();
 }
 
+/// The single-block body of an all-parallel `generic` with identity output
+/// map when it is one op of type `OpTy` yielded; null otherwise.
+template <typename OpTy> OpTy getSoleBodyOp(linalg::GenericOp generic) {
+  if (generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !generic.getIndexingMapsArray().back().isIdentity())
+    return nullptr;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto inner = yield.getValues()[0].getDefiningOp<OpTy>();
+  return inner && &body.front() == inner.getOperation() ? inner : nullptr;
+}
+
 /// A binary elementwise linalg.generic `out = x OP y` (all loops parallel,
 /// identity output map, body one `OpTy` of the two inputs), as an exporter's
 /// Mul/Add/Div imports: its operands and their indexing maps.
@@ -162,16 +212,11 @@ struct Elementwise {
 template <typename OpTy>
 std::optional<Elementwise> matchElementwise(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 2 ||
-      generic.getNumDpsInits() != 1 ||
-      generic.getNumParallelLoops() != generic.getNumLoops() ||
-      !generic.getIndexingMapsArray()[2].isIdentity())
+  if (!generic || generic.getNumDpsInputs() != 2)
     return std::nullopt;
   Block &body = generic.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto inner = yield.getValues()[0].getDefiningOp<OpTy>();
-  if (!inner || &body.front() != inner.getOperation() ||
-      inner->getOperand(0) != body.getArgument(0) ||
+  OpTy inner = getSoleBodyOp<OpTy>(generic);
+  if (!inner || inner->getOperand(0) != body.getArgument(0) ||
       inner->getOperand(1) != body.getArgument(1))
     return std::nullopt;
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
@@ -216,6 +261,45 @@ Value peelScale(Value v, double &scale) {
   return v;
 }
 
+/// The guard torch's exporters put after the softmax of scaled dot-product
+/// attention, `where(isnan(p), 0, p)` (a fully masked row gives 0 instead
+/// of NaN): its result when `probabilities` feeds exactly that. hgc.attention
+/// already gives fully masked rows 0, so the guard folds into the raise.
+Value matchNanGuard(Value probabilities) {
+  if (!probabilities.hasNUses(2))
+    return nullptr;
+  linalg::GenericOp isNan, select;
+  for (Operation *user : probabilities.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic)
+      return nullptr;
+    (generic.getNumDpsInputs() == 1 ? isNan : select) = generic;
+  }
+  if (!isNan || !select || select.getNumDpsInputs() != 3 ||
+      !isNan->hasOneUse() || *isNan->getUsers().begin() != select)
+    return nullptr;
+  auto compare = getSoleBodyOp<arith::CmpFOp>(isNan);
+  Block &isNanBody = isNan.getRegion().front();
+  if (!compare || compare.getPredicate() != arith::CmpFPredicate::UNO ||
+      compare.getLhs() != isNanBody.getArgument(0) ||
+      compare.getRhs() != isNanBody.getArgument(0) ||
+      !isNan.getIndexingMapsArray()[0].isIdentity())
+    return nullptr;
+  auto choose = getSoleBodyOp<arith::SelectOp>(select);
+  Block &selectBody = select.getRegion().front();
+  SmallVector<AffineMap> maps = select.getIndexingMapsArray();
+  ValueRange inputs = select.getDpsInputs();
+  std::optional<double> zero = getSplat(inputs[1]);
+  if (!choose || inputs[0] != isNan.getResult(0) ||
+      inputs[2] != probabilities || !maps[0].isIdentity() ||
+      !maps[2].isIdentity() || !zero || *zero != 0.0 ||
+      choose.getCondition() != selectBody.getArgument(0) ||
+      choose.getTrueValue() != selectBody.getArgument(1) ||
+      choose.getFalseValue() != selectBody.getArgument(2))
+    return nullptr;
+  return select.getResult(0);
+}
+
 /// True for values on the Q K^T side of a mask add: the contraction itself
 /// or a scaling of it.
 bool isScoresSide(Value v) {
@@ -237,11 +321,14 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
     if (!type || type.getRank() != 4 || softmax.getDimension() != 3)
       return rewriter.notifyMatchFailure(softmax,
                                          "not a 4-D softmax over keys");
-    if (!softmax->hasOneUse())
+    Value probabilities = softmax.getResult()[0];
+    if (Value guarded = matchNanGuard(probabilities))
+      probabilities = guarded;
+    if (!probabilities.hasOneUse())
       return rewriter.notifyMatchFailure(softmax, "probabilities escape");
-    Operation *pvOp = *softmax->getUsers().begin();
+    Operation *pvOp = *probabilities.getUsers().begin();
     FailureOr<Contraction> pv = matchContraction(pvOp);
-    if (failed(pv) || pv->lhs != softmax.getResult()[0])
+    if (failed(pv) || pv->lhs != probabilities)
       return rewriter.notifyMatchFailure(softmax,
                                          "softmax does not feed P x V");
 

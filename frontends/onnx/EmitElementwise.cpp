@@ -13,6 +13,8 @@
 
 #include "llvm/ADT/StringSwitch.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::hgc::onnx;
 
@@ -128,6 +130,22 @@ Value floatConstant(OpBuilder &b, Location loc, Type type, double value) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
 }
 
+/// ONNX IsInf of float scalar `x`: +inf and/or -inf as the flags ask.
+Value isInfinity(OpBuilder &b, Location loc, Value x, bool negative,
+                 bool positive) {
+  Type t = x.getType();
+  double inf = std::numeric_limits<double>::infinity();
+  auto equals = [&](double value) -> Value {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                 floatConstant(b, loc, t, value));
+  };
+  if (negative && positive)
+    return arith::OrIOp::create(b, loc, equals(inf), equals(-inf));
+  if (negative || positive)
+    return equals(positive ? inf : -inf);
+  return arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+}
+
 /// Float unary ops; null for an op that is not one.
 Value unaryFloat(OpBuilder &b, Location loc, llvm::StringRef op, Value x) {
   Type t = x.getType();
@@ -233,7 +251,8 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
                                    "Neg", "Floor", "Ceil", "Sin", "Cos",
                                    "Reciprocal", "Relu", "Sigmoid"},
                                   op);
-  if (unary || op == "Not" || op == "Cast" || op == "CastLike" ||
+  bool classify = op == "IsNaN" || op == "IsInf";
+  if (unary || classify || op == "Not" || op == "Cast" || op == "CastLike" ||
       op == "Expand") {
     if (!node.hasInput(0))
       return node.fail("needs an input");
@@ -248,6 +267,11 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
     }
     if (!isSupportedType(to))
       return node.fail("cast to unsupported type " + dataTypeName(to));
+    if (classify) {
+      if (!isFloatType(from))
+        return node.fail(op.str() + " needs a floating-point input");
+      to = kBool;
+    }
     if (unary && !isFloatType(from) && op != "Abs" && op != "Neg")
       return node.fail(op.str() + " of " + dataTypeName(from) +
                        " is not supported");
@@ -278,6 +302,13 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
             return convertScalar(b, loc, x, from, to, toType);
           if (op == "Expand")
             return x;
+          if (op == "IsNaN")
+            return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x,
+                                         x);
+          if (op == "IsInf")
+            return isInfinity(b, loc, x,
+                              getIntAttr(node.node, "detect_negative", 1),
+                              getIntAttr(node.node, "detect_positive", 1));
           if (!isFloatType(from)) {
             Value zero = arith::ConstantOp::create(
                 b, loc, b.getIntegerAttr(x.getType(), 0));

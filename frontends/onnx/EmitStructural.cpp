@@ -149,6 +149,21 @@ LogicalResult emitSlice(NodeEmitter &node) {
   return success();
 }
 
+/// Index `index` into a dimension of `size`: negative counts from the end,
+/// then clamped into range so a bad index cannot read outside the tensor.
+Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index, int64_t size) {
+  index = arith::IndexCastOp::create(b, loc, b.getIndexType(), index);
+  Value sizeValue = arith::ConstantIndexOp::create(b, loc, size);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+  Value wrapped = arith::AddIOp::create(b, loc, index, sizeValue);
+  index = arith::SelectOp::create(b, loc, negative, wrapped, index);
+  Value last = arith::ConstantIndexOp::create(b, loc, size - 1);
+  index = arith::MaxSIOp::create(b, loc, index, zero);
+  return arith::MinSIOp::create(b, loc, index, last);
+}
+
 LogicalResult emitGather(NodeEmitter &node) {
   GraphBuilder &g = node.g;
   GraphValue &data = node.input(0);
@@ -180,19 +195,7 @@ LogicalResult emitGather(NodeEmitter &node) {
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{node.operand(1)}, ValueRange{init},
       maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
-        Value index =
-            arith::IndexCastOp::create(b, loc, b.getIndexType(), args[0]);
-        // Negative indices count from the end; others are clamped into
-        // range so a bad index cannot read outside the tensor.
-        Value size = arith::ConstantIndexOp::create(b, loc, dim);
-        Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-        Value negative = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::slt, index, zero);
-        Value wrapped = arith::AddIOp::create(b, loc, index, size);
-        index = arith::SelectOp::create(b, loc, negative, wrapped, index);
-        Value last = arith::ConstantIndexOp::create(b, loc, dim - 1);
-        index = arith::MaxSIOp::create(b, loc, index, zero);
-        index = arith::MinSIOp::create(b, loc, index, last);
+        Value index = wrapAndClampIndex(b, loc, args[0], dim);
         SmallVector<Value> at;
         for (int64_t d = 0; d < axis; ++d)
           at.push_back(linalg::IndexOp::create(b, loc, d));
@@ -201,6 +204,62 @@ LogicalResult emitGather(NodeEmitter &node) {
           at.push_back(linalg::IndexOp::create(b, loc, d - 1 + indexRank));
         Value element = tensor::ExtractOp::create(b, loc, dataValue, at);
         linalg::YieldOp::create(b, loc, element);
+      });
+  node.setResult(0, generic.getResult(0), data.type);
+  return success();
+}
+
+/// GatherND: out[b.., i.., r..] = data[b.., indices[b.., i.., :], r..] with
+/// `batch_dims` leading dims shared by data and indices.
+LogicalResult emitGatherND(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  GraphValue &data = node.input(0);
+  GraphValue &indices = node.input(1);
+  int64_t rank = int64_t(data.shape.size());
+  int64_t indexRank = int64_t(indices.shape.size());
+  int64_t batchDims = getIntAttr(node.node, "batch_dims", 0);
+  if (isFloatType(indices.type))
+    return node.fail("indices must be integers");
+  if (indexRank < 1 || batchDims < 0 || batchDims >= std::min(rank, indexRank))
+    return node.fail("batch_dims is out of range for the input ranks");
+  int64_t depth = indices.shape.back();
+  if (ShapedType::isDynamic(depth) || depth < 1 || batchDims + depth > rank)
+    return node.fail("the last dimension of indices (" + std::to_string(depth) +
+                     ") does not fit data of rank " + std::to_string(rank));
+  for (int64_t d = 0; d < batchDims; ++d)
+    if (data.shape[d] != indices.shape[d])
+      return node.fail("batch dimension " + std::to_string(d) +
+                       " differs between data and indices");
+  // Result: indices' dims but the last, then data's dims past the indexed.
+  SmallVector<int64_t> shape(indices.shape.begin(), indices.shape.end() - 1);
+  shape.append(data.shape.begin() + batchDims + depth, data.shape.end());
+  int64_t outRank = int64_t(shape.size());
+  Value dataValue = node.operand(0), indexValue = node.operand(1);
+  Value init =
+      tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(data.type));
+  SmallVector<utils::IteratorType> iterators(outRank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{g.b.getMultiDimIdentityMap(unsigned(outRank))},
+      iterators, [&](OpBuilder &b, Location loc, ValueRange) {
+        SmallVector<Value> at, indexAt;
+        for (int64_t d = 0; d < indexRank - 1; ++d)
+          indexAt.push_back(linalg::IndexOp::create(b, loc, d));
+        for (int64_t d = 0; d < batchDims; ++d)
+          at.push_back(indexAt[d]);
+        for (int64_t k = 0; k < depth; ++k) {
+          SmallVector<Value> position = indexAt;
+          position.push_back(arith::ConstantIndexOp::create(b, loc, k));
+          Value index = tensor::ExtractOp::create(b, loc, indexValue, position);
+          at.push_back(
+              wrapAndClampIndex(b, loc, index, data.shape[batchDims + k]));
+        }
+        for (int64_t d = indexRank - 1; d < outRank; ++d)
+          at.push_back(linalg::IndexOp::create(b, loc, d));
+        linalg::YieldOp::create(
+            b, loc,
+            ValueRange{tensor::ExtractOp::create(b, loc, dataValue, at)});
       });
   node.setResult(0, generic.getResult(0), data.type);
   return success();
@@ -290,7 +349,8 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
   llvm::StringRef op = node.node.op_type();
   if (op != "ConstantOfShape" && !node.hasInput(0))
     return llvm::is_contained({"Reshape", "Flatten", "Squeeze", "Unsqueeze",
-                               "Transpose", "Concat", "Slice", "Gather", "Pad"},
+                               "Transpose", "Concat", "Slice", "Gather",
+                               "GatherND", "Pad"},
                               op)
                ? std::optional<LogicalResult>(node.fail("needs an input"))
                : std::nullopt;
@@ -307,6 +367,11 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
     if (!node.hasInput(1))
       return node.fail("needs indices");
     return emitGather(node);
+  }
+  if (op == "GatherND") {
+    if (!node.hasInput(1))
+      return node.fail("needs indices");
+    return emitGatherND(node);
   }
   if (op == "Pad")
     return emitPad(node);

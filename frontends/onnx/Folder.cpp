@@ -356,11 +356,18 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
   if (op == "Identity" || op == "Cast" || op == "CastLike" || op == "Sqrt" ||
       op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Exp" ||
       op == "Log" || op == "Tanh" || op == "Floor" || op == "Ceil" ||
-      op == "Not" || op == "Sign") {
+      op == "Not" || op == "Sign" || op == "IsNaN" || op == "IsInf") {
     if (!need(1))
       return FoldResult::NotFoldable;
     const HostTensor &x = *in[0];
     int32_t type = x.type;
+    if (op == "IsNaN" || op == "IsInf") {
+      if (!x.isFloat())
+        return fail(op + " needs a floating-point input");
+      type = kBool;
+    }
+    bool detectNegative = getIntAttr(node, "detect_negative", 1) != 0;
+    bool detectPositive = getIntAttr(node, "detect_positive", 1) != 0;
     if (op == "Cast")
       type = int32_t(getIntAttr(node, "to", 0));
     if (op == "CastLike") {
@@ -395,6 +402,10 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
         v = v > 0 ? 1 : v < 0 ? -1 : 0;
       else if (op == "Not")
         v = v == 0.0;
+      else if (op == "IsNaN")
+        v = std::isnan(v);
+      else if (op == "IsInf")
+        v = std::isinf(v) && (v > 0 ? detectPositive : detectNegative);
       if (!x.isFloat() && !out.isFloat())
         out.setInt(i, op == "Neg"    ? -x.ints[i]
                       : op == "Abs"  ? std::abs(x.ints[i])
@@ -497,6 +508,61 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
             out.floats[written] = data.floats[from];
           else
             out.ints[written] = data.ints[from];
+        }
+      }
+    outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "GatherND") {
+    if (!need(2))
+      return FoldResult::NotFoldable;
+    const HostTensor &data = *in[0], &indices = *in[1];
+    int64_t rank = int64_t(data.shape.size());
+    int64_t indexRank = int64_t(indices.shape.size());
+    int64_t batchDims = getIntAttr(node, "batch_dims", 0);
+    if (indices.isFloat())
+      return fail("GatherND indices must be integers");
+    if (indexRank < 1 || batchDims < 0 ||
+        batchDims >= std::min(rank, indexRank))
+      return fail("GatherND batch_dims is out of range for the input ranks");
+    int64_t depth = indices.shape.back();
+    if (depth < 1 || batchDims + depth > rank)
+      return fail("GatherND indices' last dimension does not fit the data");
+    for (int64_t d = 0; d < batchDims; ++d)
+      if (data.shape[d] != indices.shape[d])
+        return fail("GatherND batch dimensions of data and indices differ");
+    SmallVector<int64_t> shape(indices.shape.begin(), indices.shape.end() - 1);
+    shape.append(data.shape.begin() + batchDims + depth, data.shape.end());
+    if (product(shape) > kMaxFoldedElements)
+      return FoldResult::NotFoldable;
+    out = HostTensor(data.type, shape);
+    ArrayRef<int64_t> dataShape(data.shape);
+    int64_t batches = product(dataShape.take_front(batchDims));
+    int64_t slice = product(dataShape.drop_front(batchDims + depth));
+    int64_t perBatch = product(dataShape.drop_front(batchDims));
+    int64_t lookups = product(ArrayRef<int64_t>(indices.shape)
+                                  .drop_front(batchDims)
+                                  .drop_back()),
+            written = 0;
+    SmallVector<int64_t> strides = getStrides(dataShape);
+    for (int64_t batch = 0; batch < batches; ++batch)
+      for (int64_t l = 0; l < lookups; ++l) {
+        int64_t from = batch * perBatch;
+        for (int64_t k = 0; k < depth; ++k) {
+          int64_t dim = data.shape[batchDims + k];
+          int64_t index = indices.asInt((batch * lookups + l) * depth + k);
+          if (index < -dim || index >= dim)
+            return fail("GatherND index " + std::to_string(index) +
+                        " is out of range for dimension " +
+                        std::to_string(dim));
+          from += (index < 0 ? index + dim : index) * strides[batchDims + k];
+        }
+        for (int64_t j = 0; j < slice; ++j, ++written) {
+          if (out.isFloat())
+            out.floats[written] = data.floats[from + j];
+          else
+            out.ints[written] = data.ints[from + j];
         }
       }
     outputs.push_back(std::move(out));

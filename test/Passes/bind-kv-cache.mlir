@@ -38,21 +38,65 @@ func.func @nonpad(%q: tensor<3x4x1x8xf32>, %k: tensor<3x4x10x8xf32>,
 
 // -----
 
-// Not a single decode step: prefill (several queries), a mask, 3-D inputs,
-// and a value head size unlike the key's all stay hgc.attention.
+// Not a single decode step: prefill (several queries), a mask that differs
+// per head, 3-D inputs, and a value head size unlike the key's all stay
+// hgc.attention.
 // CHECK-LABEL: func.func @not_decode_steps
 // CHECK-COUNT-4: hgc.attention
 // CHECK-NOT: hgc.decode_attention
 func.func @not_decode_steps(%q4: tensor<1x4x3x8xf32>, %k: tensor<1x4x3x8xf32>,
-    %q1: tensor<1x4x1x8xf32>, %m: tensor<1x3xi1>, %q3: tensor<1x1x32xf32>,
+    %q1: tensor<1x4x1x8xf32>, %m: tensor<4x1x3xi1>, %q3: tensor<1x1x32xf32>,
     %k3: tensor<1x3x32xf32>, %v4: tensor<1x4x3x4xf32>) {
   %a = hgc.attention %q4, %k, %k
       : tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32> -> tensor<1x4x3x8xf32>
-  %b = hgc.attention %q1, %k, %k mask(%m : tensor<1x3xi1>)
+  %b = hgc.attention %q1, %k, %k mask(%m : tensor<4x1x3xi1>)
       : tensor<1x4x1x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32> -> tensor<1x4x1x8xf32>
   %c = hgc.attention %q3, %k3, %k3 {q_num_heads = 4 : i64, kv_num_heads = 4 : i64}
       : tensor<1x1x32xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32> -> tensor<1x1x32xf32>
   %d = hgc.attention %q1, %k, %v4
       : tensor<1x4x1x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x4xf32> -> tensor<1x4x1x4xf32>
   return
+}
+
+// -----
+
+// A per-key additive mask (what exporters build from attention_mask): read
+// at run time; padding gives the cache's lengths, anything else runs the
+// attention dense as before, marked so that it is not bound again.
+// CHECK-LABEL: func.func @padding_mask
+// CHECK-SAME: %[[M:[a-z0-9]+]]: tensor<2x1x1x10xf32>
+// CHECK-DAG: %[[LOWEST:.+]] = arith.constant -1.70141{{[0-9]*}}E+38 : f32
+// CHECK: %[[SCAN:.+]]:2 = scf.for
+// CHECK: scf.for
+// CHECK: tensor.extract %[[M]]
+// CHECK: arith.cmpf oeq
+// CHECK: arith.cmpf ole, %{{.+}}, %[[LOWEST]]
+// CHECK: %[[PADDING:.+]] = arith.xori %[[SCAN]]#1
+// CHECK: %[[Y:.+]] = scf.if %[[PADDING]]
+// CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%[[SCAN]]#0 : tensor<2xi32>)
+// CHECK: hgc.decode_attention
+// CHECK: } else {
+// CHECK: hgc.attention {{.+}} mask(%[[M]] : tensor<2x1x1x10xf32>) {hgc.padding_fallback
+// CHECK: return %[[Y]]
+func.func @padding_mask(%q: tensor<2x4x1x8xf32>, %k: tensor<2x2x10x8xf32>,
+    %m: tensor<2x1x1x10xf32>) -> tensor<2x4x1x8xf32> {
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<2x1x1x10xf32>)
+      : tensor<2x4x1x8xf32>, tensor<2x2x10x8xf32>, tensor<2x2x10x8xf32> -> tensor<2x4x1x8xf32>
+  return %y : tensor<2x4x1x8xf32>
+}
+
+// -----
+
+// A boolean mask shared by the batch: true lets a key through; the scan
+// reads row 0 for every sequence.
+// CHECK-LABEL: func.func @shared_bool_mask
+// CHECK: tensor.extract %{{.+}}[%c0, %{{.+}}] : tensor<1x10xi1>
+// CHECK: scf.if
+// CHECK: hgc.decode_attention
+// CHECK: hgc.attention
+func.func @shared_bool_mask(%q: tensor<3x4x1x8xf16>, %k: tensor<3x4x10x8xf16>,
+    %m: tensor<1x10xi1>) -> tensor<3x4x1x8xf16> {
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<1x10xi1>)
+      : tensor<3x4x1x8xf16>, tensor<3x4x10x8xf16>, tensor<3x4x10x8xf16> -> tensor<3x4x1x8xf16>
+  return %y : tensor<3x4x1x8xf16>
 }

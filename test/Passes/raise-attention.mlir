@@ -219,3 +219,121 @@ func.func @bias_not_right_aligned(%q: tensor<2x3x4x8xf32>, %k: tensor<2x3x6x8xf3
   } -> tensor<2x3x4x8xf32>
   return %y : tensor<2x3x4x8xf32>
 }
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#kt = affine_map<(b, h, s, t, d) -> (b, h, d, t)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+#id = affine_map<(b, h, s, t) -> (b, h, s, t)>
+#zero = affine_map<(b, h, s, t) -> ()>
+
+// torch's dynamo exporter: K^T as Reshape [b*h, t, d] -> Transpose [0, 2, 1]
+// -> Reshape [b, h, d, t] of the repeated KV heads, and softmax's NaN guard
+// where(isnan(p), 0, p) before P x V. The guard folds in (hgc.attention
+// gives fully masked rows 0); the repeat is seen through (2 KV heads).
+// CHECK-LABEL: func.func @torch_dynamo_form
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x4x1x16xf32>, %[[K:[a-z0-9]+]]: tensor<1x2x7x16xf32>, %[[V:[a-z0-9]+]]: tensor<1x2x7x16xf32>)
+// CHECK: %[[Y:.+]] = hgc.attention %[[Q]], %[[K]], %[[V]] {scale = 2.500000e-01 : f32}
+// CHECK-SAME: tensor<1x4x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32> -> tensor<1x4x1x16xf32>
+// CHECK-NOT: linalg.softmax
+// CHECK-NOT: arith.cmpf
+// CHECK: return %[[Y]]
+func.func @torch_dynamo_form(%q: tensor<1x4x1x16xf32>, %k: tensor<1x2x7x16xf32>,
+    %v: tensor<1x2x7x16xf32>) -> tensor<1x4x1x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %zeros = arith.constant dense<0.0> : tensor<f32>
+  %kb0 = tensor.empty() : tensor<1x2x2x7x16xf32>
+  %kb = linalg.broadcast ins(%k : tensor<1x2x7x16xf32>) outs(%kb0 : tensor<1x2x2x7x16xf32>) dimensions = [2]
+  %kflat = tensor.collapse_shape %kb [[0, 1, 2], [3], [4]] : tensor<1x2x2x7x16xf32> into tensor<4x7x16xf32>
+  %kt0 = tensor.empty() : tensor<4x16x7xf32>
+  %kt3 = linalg.transpose ins(%kflat : tensor<4x7x16xf32>) outs(%kt0 : tensor<4x16x7xf32>) permutation = [0, 2, 1]
+  %kt = tensor.expand_shape %kt3 [[0, 1], [2], [3]] output_shape [1, 4, 16, 7] : tensor<4x16x7xf32> into tensor<1x4x16x7xf32>
+  %vb0 = tensor.empty() : tensor<1x2x2x7x16xf32>
+  %vb = linalg.broadcast ins(%v : tensor<1x2x7x16xf32>) outs(%vb0 : tensor<1x2x2x7x16xf32>) dimensions = [2]
+  %vr = tensor.collapse_shape %vb [[0], [1, 2], [3], [4]] : tensor<1x2x2x7x16xf32> into tensor<1x4x7x16xf32>
+  %s0 = tensor.empty() : tensor<1x4x1x7xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %s = linalg.contract indexing_maps = [#q, #kt, #scores]
+      ins(%q, %kt : tensor<1x4x1x16xf32>, tensor<1x4x16x7xf32>)
+      outs(%s1 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %c = arith.constant dense<0.25> : tensor<1x4x1x7xf32>
+  %scaled = arith.mulf %s, %c : tensor<1x4x1x7xf32>
+  %p0 = tensor.empty() : tensor<1x4x1x7xf32>
+  %p = linalg.softmax dimension(3) ins(%scaled : tensor<1x4x1x7xf32>) outs(%p0 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %n0 = tensor.empty() : tensor<1x4x1x7xi1>
+  %nan = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p : tensor<1x4x1x7xf32>) outs(%n0 : tensor<1x4x1x7xi1>) {
+  ^bb0(%x: f32, %o: i1):
+    %u = arith.cmpf uno, %x, %x : f32
+    linalg.yield %u : i1
+  } -> tensor<1x4x1x7xi1>
+  %g = linalg.generic {indexing_maps = [#id, #zero, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%nan, %zeros, %p : tensor<1x4x1x7xi1>, tensor<f32>, tensor<1x4x1x7xf32>)
+      outs(%p0 : tensor<1x4x1x7xf32>) {
+  ^bb0(%isnan: i1, %z: f32, %x: f32, %o: f32):
+    %r = arith.select %isnan, %z, %x : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x1x7xf32>
+  %y0 = tensor.empty() : tensor<1x4x1x16xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x4x1x16xf32>) -> tensor<1x4x1x16xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%g, %vr : tensor<1x4x1x7xf32>, tensor<1x4x7x16xf32>)
+      outs(%y1 : tensor<1x4x1x16xf32>) -> tensor<1x4x1x16xf32>
+  return %y : tensor<1x4x1x16xf32>
+}
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#kt = affine_map<(b, h, s, t, d) -> (b, h, d, t)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+#id = affine_map<(b, h, s, t) -> (b, h, s, t)>
+
+// A guard that replaces NaN by something other than 0 changes the result:
+// the softmax stays.
+// CHECK-LABEL: func.func @nan_guard_not_zero
+// CHECK: linalg.softmax
+// CHECK-NOT: hgc.attention
+func.func @nan_guard_not_zero(%q: tensor<1x4x1x16xf32>, %kt: tensor<1x4x16x7xf32>,
+    %v: tensor<1x4x7x16xf32>) -> tensor<1x4x1x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ones = arith.constant dense<1.0> : tensor<1x4x1x7xf32>
+  %s0 = tensor.empty() : tensor<1x4x1x7xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %s = linalg.contract indexing_maps = [#q, #kt, #scores]
+      ins(%q, %kt : tensor<1x4x1x16xf32>, tensor<1x4x16x7xf32>)
+      outs(%s1 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %p0 = tensor.empty() : tensor<1x4x1x7xf32>
+  %p = linalg.softmax dimension(3) ins(%s : tensor<1x4x1x7xf32>) outs(%p0 : tensor<1x4x1x7xf32>) -> tensor<1x4x1x7xf32>
+  %n0 = tensor.empty() : tensor<1x4x1x7xi1>
+  %nan = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p : tensor<1x4x1x7xf32>) outs(%n0 : tensor<1x4x1x7xi1>) {
+  ^bb0(%x: f32, %o: i1):
+    %u = arith.cmpf uno, %x, %x : f32
+    linalg.yield %u : i1
+  } -> tensor<1x4x1x7xi1>
+  %g = linalg.generic {indexing_maps = [#id, #id, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%nan, %ones, %p : tensor<1x4x1x7xi1>, tensor<1x4x1x7xf32>, tensor<1x4x1x7xf32>)
+      outs(%p0 : tensor<1x4x1x7xf32>) {
+  ^bb0(%isnan: i1, %z: f32, %x: f32, %o: f32):
+    %r = arith.select %isnan, %z, %x : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x1x7xf32>
+  %y0 = tensor.empty() : tensor<1x4x1x16xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x4x1x16xf32>) -> tensor<1x4x1x16xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%g, %v : tensor<1x4x1x7xf32>, tensor<1x4x7x16xf32>)
+      outs(%y1 : tensor<1x4x1x16xf32>) -> tensor<1x4x1x16xf32>
+  return %y : tensor<1x4x1x16xf32>
+}

@@ -5,6 +5,7 @@
 #include "codegen/GpuKernels.h"
 #include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
+#include "passes/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -147,6 +148,9 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
       printDecode(decode, target, os);
       ++count;
+    } else if (op->hasAttr(kPaddingFallbackAttr)) {
+      os << "attention '" << nameOf(op) << "': runs dense instead when its "
+         << "mask is not padding (checked per run)\n";
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       auto q = cast<RankedTensorType>(attention.getQuery().getType());
       os << "attention '" << nameOf(op) << "': not a decode step over a "

@@ -23,6 +23,7 @@
 #include "frontends/onnx/HostTensor.h"
 #include "frontends/onnx/Importer.h"
 #include "frontends/stablehlo/Importer.h"
+#include "passes/Passes.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/CompiledModel.h"
 #include "tools/support/HostExecution.h"
@@ -304,6 +305,9 @@ importModel(MLIRContext &context, const hgc::onnx::ImportOptions &options,
 
 void runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> add) {
   PassManager pm(module.getContext());
+  // --mlir-print-ir-before=PASS and friends (hidden): what a pass saw.
+  if (failed(applyPassManagerCLOptions(pm)))
+    std::exit(1);
   add(pm);
   if (failed(pm.run(module)))
     std::exit(1);
@@ -670,6 +674,8 @@ int planModel(MLIRContext &context) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  hgc::registerHgcPasses();
+  registerPassManagerCLOptions();
   cl::HideUnrelatedOptions(
       {&placementCategory, &targetCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(argc, argv,

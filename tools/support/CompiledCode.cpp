@@ -21,6 +21,7 @@
 
 #include "hgc-rt/gpu.h"
 
+#include <dlfcn.h>
 #include <thread>
 #include <unistd.h>
 
@@ -160,6 +161,23 @@ std::string hgc::getMachineCodeKey(const TargetOptions &target) {
          (target.target == "nvptx" ? " chip=" + target.chip : "") +
          " cpu=" + llvm::sys::getHostCPUName().str() +
          " features=" + llvm::utohexstr(llvm::xxh3_64bits(features));
+}
+
+std::string hgc::getCompilerBuildKey() {
+  static const std::string key = [] {
+    Dl_info info;
+    if (!dladdr(reinterpret_cast<void *>(&getCompilerBuildKey), &info) ||
+        !info.dli_fname)
+      return std::string("compiler=unknown");
+    auto bytes = llvm::MemoryBuffer::getFile(info.dli_fname, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+    if (!bytes)
+      return std::string("compiler=unknown");
+    return "compiler=" +
+           llvm::utohexstr(llvm::xxh3_64bits(
+               llvm::arrayRefFromStringRef((*bytes)->getBuffer())));
+  }();
+  return key;
 }
 
 bool hgc::publishFile(const std::string &path,

@@ -65,6 +65,12 @@ private:
 /// LLVM version, the target (and chip), the host CPU and its features.
 std::string getMachineCodeKey(const TargetOptions &target);
 
+/// Which build of hgc's compiler this is: a hash of the binary or shared
+/// library holding it. Caches of compiled code key on it, so a rebuilt or
+/// upgraded hgc never reuses code an earlier compiler made; compiled
+/// artifacts (.hgcm) do not (their code stays valid across builds).
+std::string getCompilerBuildKey();
+
 /// Writes `path` atomically through `write(temporary path)`: readers see
 /// the whole file or none. False when writing or renaming failed.
 bool publishFile(const std::string &path,

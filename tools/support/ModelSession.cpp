@@ -207,7 +207,8 @@ std::string hgc::ModelSession::makeCacheKey(
     key += " shape:" + name + "=" + shapeText(shape);
   for (const auto &[name, size] : options.dimSizes)
     key += " dim:" + name + "=" + std::to_string(size);
-  return key + " " + getMachineCodeKey(options.lowering);
+  return key + " " + getMachineCodeKey(options.lowering) + " " +
+         getCompilerBuildKey();
 }
 
 hgc::ModelSession::Signature

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Exports a tiny transformers Llama with torch.onnx, as real exporters write it.
+
+A `LlamaForCausalLM` built from a config with random weights (no download),
+wrapped so that past KV goes in and present KV comes out as flat tensors
+(`past_key_values.N.key/value`, `present.N.key/value`: the names Optimum and
+onnxruntime-genai use). Both of torch's exporters run where they work:
+
+- TorchScript (`dynamo=False`, opset 17): attention decomposed into
+  MatMul/Softmax with a causal mask built in the graph;
+- dynamo (`dynamo=True`, opset 18 .. 23).
+
+Batch, sequence and past length are symbolic. The models are small (KBs)
+and checked into the tree with this script: CI does not install torch.
+Needs torch and transformers (a separate environment):
+
+    export_torch_llama.py OUT_DIR [--exporter torchscript|dynamo|all]
+"""
+import argparse
+import pathlib
+
+import numpy as np
+
+CONFIG = dict(vocab_size=128, hidden_size=64, intermediate_size=128,
+              num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, max_position_embeddings=4096,
+              rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False)
+
+
+def build_module(torch, transformers):
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**CONFIG)
+    config._attn_implementation = "sdpa"
+    model = transformers.LlamaForCausalLM(config).eval()
+    layers = config.num_hidden_layers
+
+    class FlatCache(torch.nn.Module):
+        """Past/present KV as flat tensors around the transformers model."""
+
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, position_ids, *past):
+            cache = transformers.DynamicCache(config=config)
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            out = self.model(input_ids=input_ids,
+                             attention_mask=attention_mask,
+                             position_ids=position_ids,
+                             past_key_values=cache, use_cache=True)
+            present = []
+            for i in range(layers):
+                layer = out.past_key_values.layers[i]
+                present += [layer.keys, layer.values]
+            return (out.logits, *present)
+
+    return FlatCache().eval(), config
+
+
+def example_inputs(torch, config, batch=2, seq=2, past=5):
+    heads = config.num_key_value_heads
+    head_dim = config.hidden_size // config.num_attention_heads
+    ids = torch.randint(0, config.vocab_size, (batch, seq))
+    mask = torch.ones(batch, past + seq, dtype=torch.int64)
+    positions = torch.arange(past, past + seq).expand(batch, seq)
+    kv = [torch.randn(batch, heads, past, head_dim)
+          for _ in range(2 * config.num_hidden_layers)]
+    return (ids, mask, positions, *kv)
+
+
+def names(layers):
+    inputs = ["input_ids", "attention_mask", "position_ids"]
+    outputs = ["logits"]
+    for i in range(layers):
+        inputs += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+        outputs += [f"present.{i}.key", f"present.{i}.value"]
+    return inputs, outputs
+
+
+def export(exporter, out_dir):
+    import torch
+    import transformers
+    module, config = build_module(torch, transformers)
+    inputs, outputs = names(config.num_hidden_layers)
+    args = example_inputs(torch, config)
+    path = out_dir / f"llama_{exporter}.onnx"
+    if exporter == "torchscript":
+        axes = {"input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "total"},
+                "position_ids": {0: "batch", 1: "seq"},
+                "logits": {0: "batch", 1: "seq"}}
+        for name in inputs[3:]:
+            axes[name] = {0: "batch", 2: "past"}
+        for name in outputs[1:]:
+            axes[name] = {0: "batch", 2: "total"}
+        torch.onnx.export(module, args, str(path), input_names=inputs,
+                          output_names=outputs, dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
+    else:
+        batch = torch.export.Dim("batch", min=1, max=64)
+        seq = torch.export.Dim("seq", min=1, max=2048)
+        past = torch.export.Dim("past", min=1, max=2048)
+        total = torch.export.Dim("total", min=2, max=4096)
+        shapes = [{0: batch, 1: seq}, {0: batch, 1: total},
+                  {0: batch, 1: seq}]
+        shapes.append(({0: batch, 2: past},) * (2 * config.num_hidden_layers))
+        program = torch.onnx.export(module, args, input_names=inputs,
+                                    output_names=outputs,
+                                    dynamic_shapes=shapes, opset_version=18,
+                                    dynamo=True, optimize=True)
+        program.save(str(path))
+    check(path, module, torch, config, inputs)
+    return path
+
+
+def check(path, module, torch, config, inputs):
+    """onnxruntime runs the export and agrees with torch at new shapes."""
+    import onnxruntime
+    args = example_inputs(torch, config, batch=3, seq=1, past=9)
+    with torch.no_grad():
+        expected = module(*args)
+    session = onnxruntime.InferenceSession(str(path))
+    got = session.run(None, {n: a.numpy() for n, a in zip(inputs, args)})
+    for want, have in zip(expected, got):
+        np.testing.assert_allclose(have, want.numpy(), rtol=1e-4, atol=1e-5)
+    print(f"{path}: onnxruntime equals torch")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=pathlib.Path)
+    parser.add_argument("--exporter", default="all",
+                        choices=["torchscript", "dynamo", "all"])
+    args = parser.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for exporter in ["torchscript", "dynamo"]:
+        if args.exporter in (exporter, "all"):
+            export(exporter, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()
