@@ -25,8 +25,15 @@ def RaiseAttentionPass : Pass<"hgc-raise-attention"> {
     seen through: K^T written as collapse_shape -> 3-D transpose ->
     expand_shape of the leading axes (dynamo), and softmax's NaN guard
     `where(isnan(p), 0, p)` before the contraction with V (hgc.attention
-    already gives fully masked rows 0). Scores used elsewhere, a softcap, or
-    a mask with any other indexing are left alone.
+    already gives fully masked rows 0). A soft cap `c * tanh(x / c)` between
+    the scaling and the mask becomes `softcap` (a scaling after it leaves the
+    softmax alone). f16/bf16 attention as imported (Q K^T accumulated in f32,
+    rounded to f16 and widened again, V widened for P x V) is raised in Q's
+    type: precision casts on the scores' path are dropped (hgc keeps scores
+    in f32), an additive mask of another float type is converted to Q's
+    type (0 and -inf stay exact), and the output is widened back where the
+    graph used it wider. Scores used elsewhere, or a mask with any other
+    indexing, are left alone.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -20,6 +20,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Matchers.h"
@@ -261,6 +262,59 @@ Value peelScale(Value v, double &scale) {
   return v;
 }
 
+/// The source of a float precision cast (`arith.extf`/`arith.truncf` in an
+/// elementwise generic, as ONNX Cast and f16 MatMul's rounding import), or
+/// null. Attention in f16 keeps its scores in f32 where the graph rounds
+/// them to f16 in between: raising drops such round trips.
+Value getFloatCastSource(Value v) {
+  auto generic = v.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      !generic.getIndexingMapsArray()[0].isIdentity())
+    return nullptr;
+  Block &body = generic.getRegion().front();
+  Operation *cast = getSoleBodyOp<arith::ExtFOp>(generic);
+  if (!cast)
+    cast = getSoleBodyOp<arith::TruncFOp>(generic);
+  if (!cast || cast->getOperand(0) != body.getArgument(0))
+    return nullptr;
+  return generic.getDpsInputs()[0];
+}
+
+/// `v` with float precision casts peeled off.
+Value peelFloatCasts(Value v) {
+  while (Value source = getFloatCastSource(v))
+    v = source;
+  return v;
+}
+
+/// `v` with its float elements converted to `element` (extf or truncf).
+Value castElements(PatternRewriter &rewriter, Location loc, Value v,
+                   Type element) {
+  auto type = cast<RankedTensorType>(v.getType());
+  Type from = type.getElementType();
+  if (from == element)
+    return v;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, v);
+  Value init = tensor::EmptyOp::create(rewriter, loc, sizes, element);
+  unsigned rank = unsigned(type.getRank());
+  SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  bool wider = element.getIntOrFloatBitWidth() > from.getIntOrFloatBitWidth();
+  return linalg::GenericOp::create(
+             rewriter, loc, type.clone(element), ValueRange{v},
+             ValueRange{init}, maps, iterators,
+             [&](OpBuilder &b, Location loc, ValueRange args) {
+               Value converted =
+                   wider
+                       ? Value(arith::ExtFOp::create(b, loc, element, args[0]))
+                       : Value(
+                             arith::TruncFOp::create(b, loc, element, args[0]));
+               linalg::YieldOp::create(b, loc, converted);
+             })
+      .getResult(0);
+}
+
 /// The guard torch's exporters put after the softmax of scaled dot-product
 /// attention, `where(isnan(p), 0, p)` (a fully masked row gives 0 instead
 /// of NaN): its result when `probabilities` feeds exactly that. hgc.attention
@@ -300,10 +354,51 @@ Value matchNanGuard(Value probabilities) {
   return select.getResult(0);
 }
 
+/// A soft cap `c * tanh(x / c)` (or `tanh(x * (1/c)) * c`), as Gemma-style
+/// models write it between the two contractions: x, with `softcap` set to
+/// c; null when `op` is not one or a cap was already found.
+Value matchSoftcap(Operation *op, double &softcap) {
+  std::optional<Elementwise> outer = matchElementwise<arith::MulFOp>(op);
+  if (!outer || softcap != 0.0)
+    return nullptr;
+  Value capped = outer->x;
+  std::optional<double> cap = getSplat(outer->y);
+  if (!cap || !outer->xMap.isIdentity()) {
+    capped = outer->y;
+    cap = getSplat(outer->x);
+    if (!cap || !outer->yMap.isIdentity())
+      return nullptr;
+  }
+  auto tanh = capped.getDefiningOp<linalg::GenericOp>();
+  if (!cap || *cap <= 0.0 || !tanh || !tanh->hasOneUse() ||
+      tanh.getNumDpsInputs() != 1 ||
+      !tanh.getIndexingMapsArray()[0].isIdentity() ||
+      !getSoleBodyOp<math::TanhOp>(tanh))
+    return nullptr;
+  Operation *inner = tanh.getDpsInputs()[0].getDefiningOp();
+  if (!inner || !inner->hasOneUse())
+    return nullptr;
+  // x / c or x * (1 / c), to f32 precision (the cap is stored as f32).
+  auto sameCap = [&](double c) { return std::abs(c - *cap) <= 1e-6 * *cap; };
+  if (std::optional<Elementwise> div = matchElementwise<arith::DivFOp>(inner))
+    if (std::optional<double> c = getSplat(div->y);
+        c && div->xMap.isIdentity() && sameCap(*c)) {
+      softcap = *cap;
+      return div->x;
+    }
+  if (std::optional<Elementwise> mul = matchElementwise<arith::MulFOp>(inner))
+    if (std::optional<double> c = getSplat(mul->y);
+        c && *c != 0.0 && mul->xMap.isIdentity() && sameCap(1.0 / *c)) {
+      softcap = *cap;
+      return mul->x;
+    }
+  return nullptr;
+}
+
 /// True for values on the Q K^T side of a mask add: the contraction itself
 /// or a scaling of it.
 bool isScoresSide(Value v) {
-  Operation *def = v.getDefiningOp();
+  Operation *def = peelFloatCasts(v).getDefiningOp();
   return def &&
          (succeeded(matchContraction(def)) ||
           isa<arith::MulFOp, linalg::MulOp, arith::DivFOp, linalg::DivOp>(
@@ -335,7 +430,7 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
     // Walk back from the softmax input: mask add, scale muls/divs, QK.
     Value scores = softmax.getInput();
     Value mask;
-    double scale = 1.0;
+    double scale = 1.0, softcap = 0.0;
     while (Operation *def = scores.getDefiningOp()) {
       if (!def->hasOneUse())
         break;
@@ -344,6 +439,10 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
         y = def->getOperand(1);
       };
       Value x, y;
+      if (Value source = getFloatCastSource(scores)) {
+        scores = source;
+        continue;
+      }
       if (std::optional<Elementwise> add = matchElementwise<arith::AddFOp>(def);
           add && !mask) {
         // scores + bias: the bias broadcasts into the scores' shape.
@@ -362,6 +461,13 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
         if (!zero || *zero != 0.0)
           mask = add->y; // an all-zero bias is no mask
         scores = add->x;
+        continue;
+      }
+      if (Value capped = matchSoftcap(def, softcap)) {
+        // Scaling applied after the cap cannot become `scale`.
+        if (scale != 1.0)
+          break;
+        scores = capped;
         continue;
       }
       if (std::optional<Elementwise> mul =
@@ -431,29 +537,38 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
     qk->rhs = peelScale(qk->rhs, scale);
     auto maskType = mask ? dyn_cast<RankedTensorType>(mask.getType()) : nullptr;
     if (mask && (!maskType || maskType.getRank() == 0 ||
-                 maskType.getElementType() != type.getElementType()))
-      return rewriter.notifyMatchFailure(softmax, "mask of another type");
+                 !isa<FloatType>(maskType.getElementType())))
+      return rewriter.notifyMatchFailure(softmax, "mask that is not float");
 
     Location loc = pvOp->getLoc();
     rewriter.setInsertionPoint(pvOp);
-    Value query = qk->lhs;
-    Value key = qk->rhsIsTransposed ? qk->rhs
-                                    : transposeLastTwo(rewriter, loc, qk->rhs);
-    Value value = pv->rhsIsTransposed ? transposeLastTwo(rewriter, loc, pv->rhs)
-                                      : pv->rhs;
+    // f16/bf16 attention computed with f32 accumulation: the element type
+    // is Q's; K and V are read without the graph's widening casts.
+    Value query = peelFloatCasts(qk->lhs);
+    Value keySide = peelFloatCasts(qk->rhs);
+    Value valueSide = peelFloatCasts(pv->rhs);
+    Value key = qk->rhsIsTransposed ? keySide
+                                    : transposeLastTwo(rewriter, loc, keySide);
+    Value value = pv->rhsIsTransposed
+                      ? transposeLastTwo(rewriter, loc, valueSide)
+                      : valueSide;
     Value groupedKey = lookThroughHeadRepeat(key);
     Value groupedValue = lookThroughHeadRepeat(value);
     if ((groupedKey == key) == (groupedValue == value)) {
       key = groupedKey;
       value = groupedValue;
     }
-    Type resultType = pvOp->getResult(0).getType();
-    auto elementType = type.getElementType();
-    if (getElementTypeOrSelf(query.getType()) != elementType ||
-        getElementTypeOrSelf(key.getType()) != elementType ||
+    auto pvType = cast<RankedTensorType>(pvOp->getResult(0).getType());
+    Type elementType = getElementTypeOrSelf(query.getType());
+    if (getElementTypeOrSelf(key.getType()) != elementType ||
         getElementTypeOrSelf(value.getType()) != elementType ||
-        getElementTypeOrSelf(resultType) != elementType)
+        !isa<FloatType>(elementType))
       return rewriter.notifyMatchFailure(softmax, "mixed element types");
+    Type resultType = pvType.clone(elementType);
+    // An additive mask of another float type (an f32 mask beside f16
+    // attention) in Q's type: 0 and -inf (or f32's lowest) stay exact.
+    if (mask && maskType.getElementType() != elementType)
+      mask = castElements(rewriter, loc, mask, elementType);
 
     auto attention = AttentionOp::create(
         rewriter, loc, resultType, /*present_key=*/Type(),
@@ -461,9 +576,10 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
         value, mask, /*past_key=*/Value(), /*past_value=*/Value(),
         /*nonpad_kv_seqlen=*/Value(), /*q_num_heads=*/IntegerAttr(),
         /*kv_num_heads=*/IntegerAttr(), rewriter.getF32FloatAttr(scale),
-        rewriter.getBoolAttr(false), rewriter.getF32FloatAttr(0.0f),
+        rewriter.getBoolAttr(false), rewriter.getF32FloatAttr(float(softcap)),
         rewriter.getI64IntegerAttr(0), /*softmax_precision=*/IntegerAttr());
-    rewriter.replaceOp(pvOp, attention.getOutput());
+    rewriter.replaceOp(pvOp, castElements(rewriter, loc, attention.getOutput(),
+                                          pvType.getElementType()));
     return success();
   }
 };

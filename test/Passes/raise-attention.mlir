@@ -337,3 +337,205 @@ func.func @nan_guard_not_zero(%q: tensor<1x4x1x16xf32>, %kt: tensor<1x4x16x7xf32
       outs(%y1 : tensor<1x4x1x16xf32>) -> tensor<1x4x1x16xf32>
   return %y : tensor<1x4x1x16xf32>
 }
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#k = affine_map<(b, h, s, t, d) -> (b, h, t, d)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+#id = affine_map<(b, h, s, t) -> (b, h, s, t)>
+
+// Gemma-style soft cap between the contractions: scale, / cap, tanh, * cap.
+// CHECK-LABEL: func.func @softcap
+// CHECK: hgc.attention %{{.+}}, %{{.+}}, %{{.+}} {scale = 2.500000e-01 : f32, softcap = 5.000000e+01 : f32}
+// CHECK-NOT: math.tanh
+func.func @softcap(%q: tensor<1x2x1x16xf32>, %k: tensor<1x2x7x16xf32>,
+    %v: tensor<1x2x7x16xf32>) -> tensor<1x2x1x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %quarter = arith.constant dense<0.25> : tensor<1x2x1x7xf32>
+  %cap = arith.constant dense<50.0> : tensor<1x2x1x7xf32>
+  %s0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #scores],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<1x2x1x16xf32>, tensor<1x2x7x16xf32>) outs(%s1 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %scaled = arith.mulf %s, %quarter : tensor<1x2x1x7xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%scaled, %cap : tensor<1x2x1x7xf32>, tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %r = arith.divf %a, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %t = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.tanh %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %capped = linalg.generic {indexing_maps = [#id, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%t, %cap : tensor<1x2x1x7xf32>, tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %r = arith.mulf %a, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %p0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %p = linalg.softmax dimension(3) ins(%capped : tensor<1x2x1x7xf32>) outs(%p0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %y0 = tensor.empty() : tensor<1x2x1x16xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%p, %v : tensor<1x2x1x7xf32>, tensor<1x2x7x16xf32>)
+      outs(%y1 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  return %y : tensor<1x2x1x16xf32>
+}
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#k = affine_map<(b, h, s, t, d) -> (b, h, t, d)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+#id = affine_map<(b, h, s, t) -> (b, h, s, t)>
+
+// A scaling after the cap is not ONNX's softcap(scale * QK^T): left alone.
+// CHECK-LABEL: func.func @scaled_after_softcap
+// CHECK: math.tanh
+// CHECK: linalg.softmax
+// CHECK-NOT: hgc.attention
+func.func @scaled_after_softcap(%q: tensor<1x2x1x16xf32>, %k: tensor<1x2x7x16xf32>,
+    %v: tensor<1x2x7x16xf32>) -> tensor<1x2x1x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %two = arith.constant dense<2.0> : tensor<1x2x1x7xf32>
+  %cap = arith.constant dense<50.0> : tensor<1x2x1x7xf32>
+  %s0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #scores],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<1x2x1x16xf32>, tensor<1x2x7x16xf32>) outs(%s1 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s, %cap : tensor<1x2x1x7xf32>, tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %r = arith.divf %a, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %t = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.tanh %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %capped = linalg.generic {indexing_maps = [#id, #id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%t, %cap : tensor<1x2x1x7xf32>, tensor<1x2x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %r = arith.mulf %a, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %doubled = arith.mulf %capped, %two : tensor<1x2x1x7xf32>
+  %p0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %p = linalg.softmax dimension(3) ins(%doubled : tensor<1x2x1x7xf32>) outs(%p0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %y0 = tensor.empty() : tensor<1x2x1x16xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%p, %v : tensor<1x2x1x7xf32>, tensor<1x2x7x16xf32>)
+      outs(%y1 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  return %y : tensor<1x2x1x16xf32>
+}
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#k = affine_map<(b, h, s, t, d) -> (b, h, t, d)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+#id = affine_map<(b, h, s, t) -> (b, h, s, t)>
+#mask = affine_map<(b, h, s, t) -> (0, 0, 0, t)>
+
+// f16 attention as the importer writes an exporter's f16 graph: QK^T
+// accumulated in f32 and rounded to f16, widened again for an f32 mask and
+// softmax, V widened for P x V. Raised in f16 (scores stay f32 inside); the
+// f32 mask narrowed to f16; the f16 output widened for the f32 users.
+// CHECK-LABEL: func.func @f16_widened
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x2x1x16xf16>, %[[K:[a-z0-9]+]]: tensor<1x2x7x16xf16>, %[[V:[a-z0-9]+]]: tensor<1x2x7x16xf16>, %[[M:[a-z0-9]+]]: tensor<1x1x1x7xf32>)
+// CHECK: %[[M16:.+]] = linalg.generic {{.+}} ins(%[[M]] : tensor<1x1x1x7xf32>)
+// CHECK: arith.truncf
+// CHECK: %[[A:.+]] = hgc.attention %[[Q]], %[[K]], %[[V]] mask(%[[M16]] : tensor<1x1x1x7xf16>)
+// CHECK-SAME: -> tensor<1x2x1x16xf16>
+// CHECK: %[[Y:.+]] = linalg.generic {{.+}} ins(%[[A]] : tensor<1x2x1x16xf16>)
+// CHECK: arith.extf
+// CHECK: return %[[Y]] : tensor<1x2x1x16xf32>
+func.func @f16_widened(%q: tensor<1x2x1x16xf16>, %k: tensor<1x2x7x16xf16>,
+    %v: tensor<1x2x7x16xf16>, %m: tensor<1x1x1x7xf32>) -> tensor<1x2x1x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #scores],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<1x2x1x16xf16>, tensor<1x2x7x16xf16>) outs(%s1 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f16, %b: f16, %acc: f32):
+    %a32 = arith.extf %a : f16 to f32
+    %b32 = arith.extf %b : f16 to f32
+    %m32 = arith.mulf %a32, %b32 : f32
+    %r = arith.addf %acc, %m32 : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %h0 = tensor.empty() : tensor<1x2x1x7xf16>
+  %s16 = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : tensor<1x2x1x7xf32>) outs(%h0 : tensor<1x2x1x7xf16>) {
+  ^bb0(%a: f32, %o: f16):
+    %r = arith.truncf %a : f32 to f16
+    linalg.yield %r : f16
+  } -> tensor<1x2x1x7xf16>
+  %s32 = linalg.generic {indexing_maps = [#id, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s16 : tensor<1x2x1x7xf16>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f16, %o: f32):
+    %r = arith.extf %a : f16 to f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %masked = linalg.generic {indexing_maps = [#id, #mask, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s32, %m : tensor<1x2x1x7xf32>, tensor<1x1x1x7xf32>) outs(%s0 : tensor<1x2x1x7xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.addf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x7xf32>
+  %p0 = tensor.empty() : tensor<1x2x1x7xf32>
+  %p = linalg.softmax dimension(3) ins(%masked : tensor<1x2x1x7xf32>) outs(%p0 : tensor<1x2x1x7xf32>) -> tensor<1x2x1x7xf32>
+  %w0 = tensor.empty() : tensor<1x2x7x16xf32>
+  %v32 = linalg.generic {indexing_maps = [affine_map<(b, h, t, d) -> (b, h, t, d)>, affine_map<(b, h, t, d) -> (b, h, t, d)>],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%v : tensor<1x2x7x16xf16>) outs(%w0 : tensor<1x2x7x16xf32>) {
+  ^bb0(%a: f16, %o: f32):
+    %r = arith.extf %a : f16 to f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x7x16xf32>
+  %y0 = tensor.empty() : tensor<1x2x1x16xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%p, %v32 : tensor<1x2x1x7xf32>, tensor<1x2x7x16xf32>)
+      outs(%y1 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
+  return %y : tensor<1x2x1x16xf32>
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Exports a tiny transformers Llama with torch.onnx, as real exporters write it.
+"""Exports tiny transformers decoders with torch.onnx, as real exporters write them.
 
-A `LlamaForCausalLM` built from a config with random weights (no download),
+A `LlamaForCausalLM` (and a `Gemma2ForCausalLM`: attention logits soft-capped
+with tanh, eager attention) built from a config with random weights (no
+download), in float32 or float16,
 wrapped so that past KV goes in and present KV comes out as flat tensors
 (`past_key_values.N.key/value`, `present.N.key/value`: the names Optimum and
 onnxruntime-genai use). Both of torch's exporters run where they work:
@@ -14,7 +16,10 @@ Batch, sequence and past length are symbolic. The models are small (KBs)
 and checked into the tree with this script: CI does not install torch.
 Needs torch and transformers (a separate environment):
 
-    export_torch_llama.py OUT_DIR [--exporter torchscript|dynamo|all]
+    export_torch_decoders.py OUT_DIR [--exporter torchscript|dynamo|all]
+        [--arch llama|gemma2] [--dtype float32|float16]
+
+writes OUT_DIR/{arch}[_fp16]_{exporter}.onnx.
 """
 import argparse
 import pathlib
@@ -23,15 +28,27 @@ import numpy as np
 
 CONFIG = dict(vocab_size=128, hidden_size=64, intermediate_size=128,
               num_hidden_layers=2, num_attention_heads=4,
-              num_key_value_heads=2, max_position_embeddings=4096,
-              rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False)
+              num_key_value_heads=2, head_dim=16,
+              max_position_embeddings=4096, rms_norm_eps=1e-5,
+              rope_theta=10000.0, tie_word_embeddings=False)
+ARCHS = {
+    # sdpa: torch's exporters decompose scaled_dot_product_attention.
+    "llama": ("LlamaConfig", "LlamaForCausalLM", "sdpa", {}),
+    # Soft-capped logits need eager attention (MatMul, tanh, Softmax).
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "eager",
+               dict(attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+                    query_pre_attn_scalar=16, sliding_window=4096)),
+}
+DTYPES = {"float32": "", "float16": "_fp16"}
 
 
-def build_module(torch, transformers):
+def build_module(torch, transformers, arch="llama", dtype="float32"):
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(**CONFIG)
-    config._attn_implementation = "sdpa"
-    model = transformers.LlamaForCausalLM(config).eval()
+    config_class, model_class, attention, extra = ARCHS[arch]
+    config = getattr(transformers, config_class)(**CONFIG, **extra)
+    config._attn_implementation = attention
+    model = getattr(transformers, model_class)(config).eval()
+    model = model.to(getattr(torch, dtype))
     layers = config.num_hidden_layers
 
     class FlatCache(torch.nn.Module):
@@ -60,11 +77,11 @@ def build_module(torch, transformers):
 
 def example_inputs(torch, config, batch=2, seq=2, past=5):
     heads = config.num_key_value_heads
-    head_dim = config.hidden_size // config.num_attention_heads
+    head_dim = config.head_dim
     ids = torch.randint(0, config.vocab_size, (batch, seq))
     mask = torch.ones(batch, past + seq, dtype=torch.int64)
     positions = torch.arange(past, past + seq).expand(batch, seq)
-    kv = [torch.randn(batch, heads, past, head_dim)
+    kv = [torch.randn(batch, heads, past, head_dim, dtype=config.torch_dtype)
           for _ in range(2 * config.num_hidden_layers)]
     return (ids, mask, positions, *kv)
 
@@ -78,13 +95,14 @@ def names(layers):
     return inputs, outputs
 
 
-def export(exporter, out_dir):
+def export(exporter, out_dir, arch="llama", dtype="float32"):
     import torch
     import transformers
-    module, config = build_module(torch, transformers)
+    module, config = build_module(torch, transformers, arch, dtype)
+    config.torch_dtype = getattr(torch, dtype)
     inputs, outputs = names(config.num_hidden_layers)
     args = example_inputs(torch, config)
-    path = out_dir / f"llama_{exporter}.onnx"
+    path = out_dir / f"{arch}{DTYPES[dtype]}_{exporter}.onnx"
     if exporter == "torchscript":
         axes = {"input_ids": {0: "batch", 1: "seq"},
                 "attention_mask": {0: "batch", 1: "total"},
@@ -122,8 +140,10 @@ def check(path, module, torch, config, inputs):
         expected = module(*args)
     session = onnxruntime.InferenceSession(str(path))
     got = session.run(None, {n: a.numpy() for n, a in zip(inputs, args)})
+    tolerance = 1e-4 if config.torch_dtype == torch.float32 else 2e-2
     for want, have in zip(expected, got):
-        np.testing.assert_allclose(have, want.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(have, want.numpy(), rtol=tolerance,
+                                   atol=tolerance)
     print(f"{path}: onnxruntime equals torch")
 
 
@@ -132,11 +152,13 @@ def main():
     parser.add_argument("out_dir", type=pathlib.Path)
     parser.add_argument("--exporter", default="all",
                         choices=["torchscript", "dynamo", "all"])
+    parser.add_argument("--arch", default="llama", choices=list(ARCHS))
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for exporter in ["torchscript", "dynamo"]:
         if args.exporter in (exporter, "all"):
-            export(exporter, args.out_dir)
+            export(exporter, args.out_dir, args.arch, args.dtype)
 
 
 if __name__ == "__main__":
