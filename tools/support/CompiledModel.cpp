@@ -102,6 +102,7 @@ llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
                                     MLIRContext &context) {
   ModelOptions stored = options;
   stored.cacheDirectory = directory.str();
+  stored.keyOnCompilerBuild = false;
   if (std::error_code error = llvm::sys::fs::create_directories(directory))
     return llvm::createStringError(directory + ": " + error.message());
   auto session = ModelSession::open(context, model, stored);

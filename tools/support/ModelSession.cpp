@@ -125,6 +125,7 @@ hgc::ModelSession::open(MLIRContext &context, StringRef path,
       return artifact.takeError();
     modelPath = artifact->first;
     options = artifact->second;
+    options.keyOnCompilerBuild = false;
   }
   std::unique_ptr<ModelSession> session(
       new ModelSession(context, modelPath, std::move(options)));
@@ -207,8 +208,8 @@ std::string hgc::ModelSession::makeCacheKey(
     key += " shape:" + name + "=" + shapeText(shape);
   for (const auto &[name, size] : options.dimSizes)
     key += " dim:" + name + "=" + std::to_string(size);
-  return key + " " + getMachineCodeKey(options.lowering) + " " +
-         getCompilerBuildKey();
+  key += " " + getMachineCodeKey(options.lowering);
+  return options.keyOnCompilerBuild ? key + " " + getCompilerBuildKey() : key;
 }
 
 hgc::ModelSession::Signature

@@ -50,6 +50,10 @@ struct ModelOptions {
   /// False: a run whose signature no cached program serves is an error
   /// (a compiled artifact), not a compile.
   bool compileOnMiss = true;
+  /// Whether cached programs are keyed on the compiler's build too (a cache
+  /// that a rebuilt hgc must not reuse); false for compiled artifacts, whose
+  /// code stays valid across builds of the same code ABI.
+  bool keyOnCompilerBuild = true;
 };
 
 /// One input's value: its numpy descriptor ("<f4", "<i8", ...), shape and
