@@ -5,6 +5,9 @@
 // top-level nest (scf.for, and scf.parallel without reductions, whose
 // OpenMP outlining also scans the function around it) becomes a private
 // noinline function so that every loop is optimized inside a small one.
+// Nests that are the same code (the same op in every layer of a model, its
+// weights passed in as arguments) share one function: LLVM compiles a
+// repeated layer's loops once, not once per layer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +20,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
 
+#include <map>
+
 namespace mlir::hgc {
 #define GEN_PASS_DEF_OUTLINELOOPNESTSPASS
 #include "passes/Passes.h.inc"
@@ -26,8 +31,48 @@ using namespace mlir;
 using namespace mlir::hgc;
 
 namespace {
+/// Outlined functions by their signature and structure, to find one that is
+/// the same code as a new one.
+class OutlinedFunctions {
+public:
+  /// An existing function equivalent to `function`, or null (then
+  /// `function` is remembered).
+  func::FuncOp findOrAdd(func::FuncOp function) {
+    std::vector<func::FuncOp> &bucket =
+        buckets[{function.getFunctionType(), structuralHash(function)}];
+    for (func::FuncOp existing : bucket)
+      if (OperationEquivalence::isRegionEquivalentTo(
+              &existing.getBody(), &function.getBody(),
+              OperationEquivalence::IgnoreLocations))
+        return existing;
+    bucket.push_back(function);
+    return nullptr;
+  }
+
+private:
+  static llvm::hash_code structuralHash(func::FuncOp function) {
+    llvm::hash_code hash(0);
+    auto ignoreValues = [](Value) { return llvm::hash_code(0); };
+    function.getBody().walk([&](Operation *op) {
+      hash =
+          llvm::hash_combine(hash, OperationEquivalence::computeHash(
+                                       op, ignoreValues, ignoreValues,
+                                       OperationEquivalence::IgnoreLocations));
+    });
+    return hash;
+  }
+
+  std::map<std::pair<FunctionType, size_t>, std::vector<func::FuncOp>,
+           std::function<bool(const std::pair<FunctionType, size_t> &,
+                              const std::pair<FunctionType, size_t> &)>>
+      buckets{[](const auto &a, const auto &b) {
+        return std::make_pair(a.first.getAsOpaquePointer(), a.second) <
+               std::make_pair(b.first.getAsOpaquePointer(), b.second);
+      }};
+};
+
 void outline(Operation *loop, func::FuncOp parent, SymbolTable &symbols,
-             int64_t id) {
+             OutlinedFunctions &outlined, int64_t id) {
   // Values from above: constants are cloned in, the rest become arguments.
   SetVector<Value> above;
   getUsedValuesDefinedAbove(loop->getRegions(), above);
@@ -60,6 +105,10 @@ void outline(Operation *loop, func::FuncOp parent, SymbolTable &symbols,
     mapping.map(value, argument);
   Operation *clone = b.clone(*loop, mapping);
   func::ReturnOp::create(b, loop->getLoc(), clone->getResults());
+  if (func::FuncOp same = outlined.findOrAdd(function)) {
+    symbols.erase(function);
+    function = same;
+  }
   b.setInsertionPoint(loop);
   auto call = func::CallOp::create(b, loop->getLoc(), function, arguments);
   loop->replaceAllUsesWith(call.getResults());
@@ -72,6 +121,7 @@ struct OutlineLoopNestsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
+    OutlinedFunctions outlined;
     SmallVector<func::FuncOp> functions(module.getOps<func::FuncOp>());
     for (func::FuncOp function : functions) {
       if (function.isExternal())
@@ -87,7 +137,7 @@ struct OutlineLoopNestsPass
             nests.push_back(&op);
         }
       for (auto [id, loop] : llvm::enumerate(nests))
-        outline(loop, function, symbols, int64_t(id));
+        outline(loop, function, symbols, outlined, int64_t(id));
       // What is left of a function without loops is glue (allocations,
       // descriptors, calls): LLVM's instruction selection, not its loop
       // passes, is what grows with it, and optimizing it buys nothing.

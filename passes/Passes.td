@@ -260,7 +260,10 @@ def OutlineLoopNestsPass : Pass<"hgc-outline-loop-nests", "ModuleOp"> {
     marked `noinline` so LLVM keeps the functions small. A function left
     without loops is glue (allocations, descriptors, calls) and is marked
     `optnone`: instruction selection over it is what grows with the model.
-    Nests smaller than `min-ops` operations stay where they are.
+    Nests that are the same code (equal up to locations, as the same op of
+    every layer is once its weights are arguments) share one function, so
+    LLVM compiles a repeated layer's loops once. Nests smaller than
+    `min-ops` operations stay where they are.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::LLVM::LLVMDialect"];

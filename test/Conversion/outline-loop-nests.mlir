@@ -68,3 +68,49 @@ func.func @carried(%a: memref<8xf32>) -> f32 {
   }
   return %sum : f32
 }
+
+// -----
+
+// The same nest over other buffers (one op in two layers, its weights
+// arguments) is one function called twice; a nest that differs only in a
+// constant gets its own.
+// CHECK-LABEL: func.func private @layers_nest0
+// CHECK-SAME: (%{{.+}}: memref<8xf32>, %{{.+}}: memref<8xf32>)
+// CHECK:   arith.constant 2.000000e+00 : f32
+// CHECK-NOT: func.func private @layers_nest1
+// CHECK-LABEL: func.func private @layers_nest2
+// CHECK:   arith.constant 3.000000e+00 : f32
+// CHECK-LABEL: func.func @layers
+// CHECK-SAME: (%[[W0:.+]]: memref<8xf32>, %[[W1:.+]]: memref<8xf32>, %[[X:.+]]: memref<8xf32>)
+// CHECK: call @layers_nest0(%[[W0]], %[[X]])
+// CHECK: call @layers_nest0(%[[W1]], %[[X]])
+// CHECK: call @layers_nest2(%[[W1]], %[[X]])
+func.func @layers(%w0: memref<8xf32>, %w1: memref<8xf32>, %x: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %two = arith.constant 2.0 : f32
+  %three = arith.constant 3.0 : f32
+  scf.for %i = %c0 to %c8 step %c1 {
+    %w = memref.load %w0[%i] : memref<8xf32>
+    %v = memref.load %x[%i] : memref<8xf32>
+    %p = arith.mulf %w, %v : f32
+    %q = arith.mulf %p, %two : f32
+    memref.store %q, %x[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c8 step %c1 {
+    %w = memref.load %w1[%i] : memref<8xf32>
+    %v = memref.load %x[%i] : memref<8xf32>
+    %p = arith.mulf %w, %v : f32
+    %q = arith.mulf %p, %two : f32
+    memref.store %q, %x[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c8 step %c1 {
+    %w = memref.load %w1[%i] : memref<8xf32>
+    %v = memref.load %x[%i] : memref<8xf32>
+    %p = arith.mulf %w, %v : f32
+    %q = arith.mulf %p, %three : f32
+    memref.store %q, %x[%i] : memref<8xf32>
+  }
+  return
+}
