@@ -216,6 +216,9 @@ LogicalResult mlir::hgc::onnx::emitNode(NodeEmitter &node) {
       if (std::optional<LogicalResult> result = emit(node))
         return *result;
   }
+  if (node.node.domain() == "com.microsoft")
+    if (std::optional<LogicalResult> result = emitTransformerNode(node))
+      return *result;
   if (std::optional<LogicalResult> result = emitAttentionNode(node))
     return *result;
   return node.fail("unsupported ONNX op '" + node.node.op_type() +

@@ -145,8 +145,10 @@ LogicalResult emitSoftmax(NodeEmitter &node) {
 LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
   GraphBuilder &g = node.g;
   GraphValue &x = node.input(0);
-  if (!isFloatType(x.type))
-    return node.fail("needs a floating-point input");
+  bool integer = !isFloatType(x.type);
+  if (integer && (x.type == kBool || op == "ReduceMean"))
+    return node.fail(op.str() + " of " + dataTypeName(x.type) +
+                     " is not supported");
   int64_t rank = int64_t(x.shape.size());
   std::optional<SmallVector<int64_t>> axes;
   if (g.opset >= 18 || (op == "ReduceSum" && g.opset >= 13)) {
@@ -186,27 +188,54 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
     keptShape.push_back(reduced[d] ? 1 : x.shape[d]);
   }
   Type element = g.elementType(x.type);
-  Type acc = accumulatorType(g.b, element);
+  // Integers reduce in their own type (wrapping, as onnxruntime does).
+  Type acc = integer ? element : accumulatorType(g.b, element);
   bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
+  bool isUnsigned = x.type == kUInt8 || x.type == kUInt32 || x.type == kUInt64;
   Value init = tensor::EmptyOp::create(g.b, g.loc, kept, acc);
-  TypedAttr start =
-      isMax   ? g.b.getFloatAttr(acc, -std::numeric_limits<double>::infinity())
-      : isMin ? g.b.getFloatAttr(acc, std::numeric_limits<double>::infinity())
-              : g.b.getFloatAttr(acc, 0.0);
+  TypedAttr start;
+  if (integer) {
+    unsigned width = acc.getIntOrFloatBitWidth();
+    llvm::APInt value =
+        isMax   ? (isUnsigned ? llvm::APInt::getMinValue(width)
+                              : llvm::APInt::getSignedMinValue(width))
+        : isMin ? (isUnsigned ? llvm::APInt::getMaxValue(width)
+                              : llvm::APInt::getSignedMaxValue(width))
+                : llvm::APInt(width, 0);
+    start = g.b.getIntegerAttr(acc, value);
+  } else {
+    start =
+        isMax ? g.b.getFloatAttr(acc, -std::numeric_limits<double>::infinity())
+        : isMin ? g.b.getFloatAttr(acc, std::numeric_limits<double>::infinity())
+                : g.b.getFloatAttr(acc, 0.0);
+  }
   Value startValue = arith::ConstantOp::create(g.b, g.loc, start);
   init = linalg::FillOp::create(g.b, g.loc, startValue, init).getResult(0);
   auto reduce = linalg::ReduceOp::create(
       g.b, g.loc, ValueRange{node.operand(0)}, ValueRange{init}, dims,
       [&](OpBuilder &b, Location loc, ValueRange args) {
-        Value in = args[0];
+        Value in = args[0], r;
+        if (integer) {
+          if (op == "ReduceSumSquare")
+            in = arith::MulIOp::create(b, loc, in, in);
+          r = isMax ? (isUnsigned
+                           ? Value(arith::MaxUIOp::create(b, loc, in, args[1]))
+                           : Value(arith::MaxSIOp::create(b, loc, in, args[1])))
+              : isMin
+                  ? (isUnsigned
+                         ? Value(arith::MinUIOp::create(b, loc, in, args[1]))
+                         : Value(arith::MinSIOp::create(b, loc, in, args[1])))
+                  : Value(arith::AddIOp::create(b, loc, in, args[1]));
+          linalg::YieldOp::create(b, loc, r);
+          return;
+        }
         if (in.getType() != acc)
           in = arith::ExtFOp::create(b, loc, acc, in);
         if (op == "ReduceSumSquare")
           in = arith::MulFOp::create(b, loc, in, in);
-        Value r = isMax ? Value(arith::MaximumFOp::create(b, loc, in, args[1]))
-                  : isMin
-                      ? Value(arith::MinimumFOp::create(b, loc, in, args[1]))
-                      : Value(arith::AddFOp::create(b, loc, in, args[1]));
+        r = isMax   ? Value(arith::MaximumFOp::create(b, loc, in, args[1]))
+            : isMin ? Value(arith::MinimumFOp::create(b, loc, in, args[1]))
+                    : Value(arith::AddFOp::create(b, loc, in, args[1]));
         linalg::YieldOp::create(b, loc, r);
       });
   Value result = reduce.getResult(0);

@@ -138,6 +138,52 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
   return generic.getResult(0);
 }
 
+/// Rotary positions [batch, seq] (i64) of GroupQueryAttention's new tokens,
+/// as onnxruntime computes them: position_ids when given; 0.. for a first
+/// prompt (no past, total = seq); otherwise each sequence's new tokens end
+/// at its length seqlens_k + 1.
+FailureOr<Value> buildRotaryPositions(NodeEmitter &node, int64_t batch,
+                                      int64_t seq, int64_t pastLength,
+                                      int64_t totalLength) {
+  GraphBuilder &g = node.g;
+  if (node.hasInput(9)) {
+    GraphValue &given = node.input(9);
+    if (given.shape != SmallVector<int64_t>{batch, seq} ||
+        isFloatType(given.type))
+      return node.fail("position_ids must be integers [batch, seq]");
+    return node.operand(9);
+  }
+  bool firstPrompt = pastLength == 0 && totalLength == seq;
+  int32_t seqlensType = node.input(5).type;
+  Value seqlens = node.operand(5);
+  Value init = tensor::EmptyOp::create(
+      g.b, g.loc, ArrayRef<int64_t>{batch, seq}, g.b.getI64Type());
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(2, 0, {g.b.getAffineDimExpr(0)}, g.b.getContext()),
+      g.b.getMultiDimIdentityMap(2)};
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             g.b, g.loc, init.getType(), ValueRange{seqlens}, ValueRange{init},
+             maps, iterators,
+             [&](OpBuilder &b, Location loc, ValueRange args) {
+               Value s = arith::IndexCastOp::create(
+                   b, loc, b.getI64Type(), linalg::IndexOp::create(b, loc, 1));
+               Value position = s;
+               if (!firstPrompt) {
+                 // seqlens_k + 1 - seq + s.
+                 Value length = convertScalar(b, loc, args[0], seqlensType,
+                                              kInt64, b.getI64Type());
+                 Value start = arith::SubIOp::create(
+                     b, loc, length,
+                     arith::ConstantOp::create(b, loc,
+                                               b.getI64IntegerAttr(seq - 1)));
+                 position = arith::AddIOp::create(b, loc, start, s);
+               }
+               linalg::YieldOp::create(b, loc, position);
+             })
+      .getResult(0);
+}
+
 /// GroupQueryAttention: inputs query, key, value [batch, seq, heads * head],
 /// past_key/past_value [batch, kv_heads, past, head], seqlens_k [batch]
 /// (tokens per sequence - 1), total_sequence_length (scalar); causal over
@@ -146,18 +192,19 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
 /// the input's value given to the compiler, as `hgc run` does).
 LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   GraphBuilder &g = node.g;
-  if (!node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2))
-    return node.fail("needs separate query, key and value (packed QKV is not "
-                     "supported)");
+  bool packed = !node.hasInput(1) && !node.hasInput(2);
+  if (!node.hasInput(0) ||
+      (!packed && (!node.hasInput(1) || !node.hasInput(2))))
+    return node.fail("needs query, key and value, or packed QKV in query");
   if (!node.hasInput(5) || !node.hasInput(6))
     return node.fail("needs seqlens_k and total_sequence_length");
-  if (failed(rejectInputs(node, 7,
-                          {"cos_cache (rotary)", "sin_cache (rotary)",
-                           "position_ids", "attention_bias", "head_sink"})))
+  if (failed(rejectInputs(node, 10, {"attention_bias", "head_sink"})))
     return failure();
-  if (getIntAttr(node.node, "do_rotary", 0))
-    return node.fail("do_rotary is not supported; apply RotaryEmbedding "
-                     "before the attention");
+  bool rotary = getIntAttr(node.node, "do_rotary", 0) != 0;
+  if (rotary && (!node.hasInput(7) || !node.hasInput(8)))
+    return node.fail("do_rotary needs cos_cache and sin_cache");
+  if (!rotary && (node.hasInput(7) || node.hasInput(8) || node.hasInput(9)))
+    return node.fail("cos_cache, sin_cache and position_ids need do_rotary");
   if (getIntAttr(node.node, "local_window_size", -1) != -1)
     return node.fail("local_window_size is not supported");
   if (getIntAttr(node.node, "smooth_softmax", 0))
@@ -168,13 +215,20 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   int64_t kvHeads = getIntAttr(node.node, "kv_num_heads", 0);
   if (heads <= 0 || kvHeads <= 0 || heads % kvHeads)
     return node.fail("num_heads must be a positive multiple of kv_num_heads");
-  for (size_t i = 0; i < 3; ++i)
+  for (size_t i = 0; i < (packed ? 1 : 3); ++i)
     if (node.input(i).shape.size() != 3)
       return node.fail("query, key and value must be 3-D [batch, seq, "
                        "hidden]");
   GraphValue &query = node.input(0);
   int64_t batch = query.shape[0], seq = query.shape[1];
-  if (node.input(1).shape[2] % kvHeads || query.shape[2] % heads)
+  // Packed QKV: query is [batch, seq, (heads + 2 kv_heads) * head].
+  int64_t packedWidth = query.shape[2];
+  if (packed && packedWidth % (heads + 2 * kvHeads))
+    return node.fail("packed QKV width " + std::to_string(packedWidth) +
+                     " is not (num_heads + 2 kv_num_heads) * head size");
+  int64_t headSize =
+      packed ? packedWidth / (heads + 2 * kvHeads) : query.shape[2] / heads;
+  if (!packed && (node.input(1).shape[2] % kvHeads || query.shape[2] % heads))
     return node.fail("hidden sizes are not multiples of the head counts");
   GraphValue &seqlens = node.input(5);
   if (seqlens.shape != SmallVector<int64_t>{batch} || isFloatType(seqlens.type))
@@ -197,8 +251,46 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
     return node.fail("past_key must be 4-D [batch, kv_heads, past, head]");
   int64_t length = std::max(pastLength, totalLength);
 
-  Value keys = splitHeads(g, node.operand(1), kvHeads);
-  Value values = splitHeads(g, node.operand(2), kvHeads);
+  Value queryPart = node.operand(0), keyPart, valuePart;
+  if (packed) {
+    auto slice = [&](int64_t first, int64_t width) -> Value {
+      SmallVector<OpFoldResult> offsets =
+          getAsIndexOpFoldResult(g.b.getContext(), {0, 0, first * headSize});
+      SmallVector<OpFoldResult> sizes = getAsIndexOpFoldResult(
+          g.b.getContext(), {batch, seq, width * headSize});
+      SmallVector<OpFoldResult> strides =
+          getAsIndexOpFoldResult(g.b.getContext(), {1, 1, 1});
+      return tensor::ExtractSliceOp::create(g.b, g.loc, queryPart, offsets,
+                                            sizes, strides);
+    };
+    keyPart = slice(heads, kvHeads);
+    valuePart = slice(heads + kvHeads, kvHeads);
+    queryPart = slice(0, heads);
+  } else {
+    keyPart = node.operand(1);
+    valuePart = node.operand(2);
+  }
+  if (rotary) {
+    FailureOr<Value> positions =
+        buildRotaryPositions(node, batch, seq, pastLength, totalLength);
+    if (failed(positions))
+      return failure();
+    ArrayRef<int64_t> cacheShape = node.input(7).shape;
+    if (cacheShape.size() != 2 || node.input(8).shape != cacheShape ||
+        node.input(7).type != query.type || node.input(8).type != query.type)
+      return node.fail("cos_cache and sin_cache must be [positions, "
+                       "rotary/2] of the query's type");
+    int64_t rotaryDim = 2 * cacheShape[1];
+    if (rotaryDim > headSize || rotaryDim == 0)
+      return node.fail("the rotary caches are wider than half the head size");
+    bool interleaved = getIntAttr(node.node, "rotary_interleaved", 0) != 0;
+    queryPart = buildRotary(g, queryPart, heads, rotaryDim, interleaved,
+                            node.operand(7), node.operand(8), *positions);
+    keyPart = buildRotary(g, keyPart, kvHeads, rotaryDim, interleaved,
+                          node.operand(7), node.operand(8), *positions);
+  }
+  Value keys = splitHeads(g, keyPart, kvHeads);
+  Value values = splitHeads(g, valuePart, kvHeads);
   Value presentKey = buildPresent(g, hasPast ? node.operand(3) : Value(), keys,
                                   node.operand(5), length);
   Value presentValue = buildPresent(g, hasPast ? node.operand(4) : Value(),
@@ -213,7 +305,7 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
         return arith::AddIOp::create(b, loc, wide, one);
       });
   AttentionOperands a;
-  a.query = splitHeads(g, node.operand(0), heads);
+  a.query = splitHeads(g, queryPart, heads);
   a.key = presentKey;
   a.value = presentValue;
   a.nonpad = tokens;

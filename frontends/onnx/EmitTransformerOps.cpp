@@ -28,30 +28,19 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type element) {
                          : Value(arith::TruncFOp::create(b, loc, element, v));
 }
 
-/// Y = X / sqrt(mean(X^2 over dims axis..) + epsilon) * scale.
-LogicalResult emitRmsNormalization(NodeEmitter &node) {
-  GraphBuilder &g = node.g;
-  if (!node.hasInput(0) || !node.hasInput(1))
-    return node.fail("needs X and scale");
-  GraphValue &x = node.input(0);
-  if (!isFloatType(x.type) || node.input(1).type != x.type)
-    return node.fail("X and scale must be floating point of one type");
-  int64_t rank = int64_t(x.shape.size());
-  int64_t axis = getIntAttr(node.node, "axis", -1);
-  if (rank == 0 || !normalizeAxis(axis, rank))
-    return node.fail("axis is out of range");
-  double epsilon = getFloatAttr(node.node, "epsilon", 1e-5f);
-  SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
-  SmallVector<int64_t> ignored;
-  if (!broadcastShapes(normalized, node.input(1).shape, ignored) ||
-      ignored != normalized)
-    return node.fail("scale does not broadcast to the normalized dims");
+} // namespace
+
+Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
+                                    int64_t axis, double epsilon) {
+  auto type = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rank = type.getRank();
   int64_t count = 1;
-  for (int64_t d : normalized)
+  for (int64_t d : shape.drop_front(axis))
     count *= d;
 
   // Sum of squares per leading index, kept as [lead..., 1, ...].
-  SmallVector<int64_t> kept(x.shape.begin(), x.shape.end());
+  SmallVector<int64_t> kept(shape.begin(), shape.end());
   SmallVector<AffineExpr> keptExprs;
   for (int64_t d = 0; d < rank; ++d) {
     if (d >= axis)
@@ -70,16 +59,16 @@ LogicalResult emitRmsNormalization(NodeEmitter &node) {
       g.b.getMultiDimIdentityMap(unsigned(rank)),
       AffineMap::get(unsigned(rank), 0, keptExprs, g.b.getContext())};
   auto sum = linalg::GenericOp::create(
-      g.b, g.loc, init.getType(), ValueRange{node.operand(0)}, ValueRange{init},
-      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+      g.b, g.loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
         Value v = toF32(b, loc, args[0]);
         Value squared = arith::MulFOp::create(b, loc, v, v);
         linalg::YieldOp::create(
             b, loc, Value(arith::AddFOp::create(b, loc, args[1], squared)));
       });
-  Type element = g.elementType(x.type);
-  Value result = buildBroadcastGeneric(
-      g, {node.operand(0), sum.getResult(0), node.operand(1)}, x.shape, element,
+  Type element = type.getElementType();
+  return buildBroadcastGeneric(
+      g, {x, sum.getResult(0), scale}, shape, element,
       [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
         Value n =
             arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(count)));
@@ -94,7 +83,82 @@ LogicalResult emitRmsNormalization(NodeEmitter &node) {
                                              toF32(b, loc, args[2]));
         return fromF32(b, loc, scaled, element);
       });
-  node.setResult(0, result, x.type);
+}
+
+namespace {
+/// Checks X and scale of an RMS normalization over dims axis.. of `x`;
+/// normalizes `axis`.
+LogicalResult checkRmsInputs(NodeEmitter &node, GraphValue &x,
+                             GraphValue &scale, int64_t &axis) {
+  if (!isFloatType(x.type) || scale.type != x.type)
+    return node.fail("X and scale must be floating point of one type");
+  int64_t rank = int64_t(x.shape.size());
+  if (rank == 0 || !normalizeAxis(axis, rank))
+    return node.fail("axis is out of range");
+  SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
+  SmallVector<int64_t> ignored;
+  if (!broadcastShapes(normalized, scale.shape, ignored) ||
+      ignored != normalized)
+    return node.fail("scale does not broadcast to the normalized dims");
+  return success();
+}
+
+/// Y = X / sqrt(mean(X^2 over dims axis..) + epsilon) * scale: ONNX
+/// RMSNormalization and onnxruntime's SimplifiedLayerNormalization.
+LogicalResult emitRmsNormalization(NodeEmitter &node) {
+  if (!node.hasInput(0) || !node.hasInput(1))
+    return node.fail("needs X and scale");
+  if (node.wantsOutput(1))
+    return node.fail("the inv_std_var output is not supported");
+  GraphValue &x = node.input(0);
+  int64_t axis = getIntAttr(node.node, "axis", -1);
+  if (failed(checkRmsInputs(node, x, node.input(1), axis)))
+    return failure();
+  double epsilon = getFloatAttr(node.node, "epsilon", 1e-5f);
+  node.setResult(
+      0, buildRmsNorm(node.g, node.operand(0), node.operand(1), axis, epsilon),
+      x.type);
+  return success();
+}
+
+/// onnxruntime's SkipSimplifiedLayerNormalization: s = input + skip
+/// (+ bias), output = RMSNorm(s) * gamma over the last dim, and s itself as
+/// output 3 (input_skip_bias_sum) for the next residual.
+LogicalResult emitSkipRmsNormalization(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2))
+    return node.fail("needs input, skip and gamma");
+  if (node.wantsOutput(1) || node.wantsOutput(2))
+    return node.fail("the mean and inv_std_var outputs are not supported");
+  GraphValue &x = node.input(0);
+  if (node.input(1).type != x.type ||
+      (node.hasInput(3) && node.input(3).type != x.type))
+    return node.fail("input, skip and bias must have one element type");
+  SmallVector<Value> terms = {node.operand(0), node.operand(1)};
+  if (node.hasInput(3))
+    terms.push_back(node.operand(3));
+  SmallVector<int64_t> shape = x.shape;
+  for (size_t i = 1; i < terms.size(); ++i) {
+    SmallVector<int64_t> joined;
+    if (!broadcastShapes(shape, node.input(i == 1 ? 1 : 3).shape, joined) ||
+        joined != x.shape)
+      return node.fail("skip and bias must broadcast to the input's shape");
+  }
+  int64_t axis = -1;
+  if (failed(checkRmsInputs(node, x, node.input(2), axis)))
+    return failure();
+  Type element = g.elementType(x.type);
+  Value sum = buildBroadcastGeneric(
+      g, terms, shape, element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value total = arith::AddFOp::create(b, loc, args[0], args[1]);
+        return args.size() > 2 ? arith::AddFOp::create(b, loc, total, args[2])
+                               : total;
+      });
+  double epsilon = getFloatAttr(node.node, "epsilon", 1e-5f);
+  node.setResult(0, buildRmsNorm(g, sum, node.operand(2), axis, epsilon),
+                 x.type);
+  node.setResult(3, sum, x.type);
   return success();
 }
 
@@ -102,7 +166,6 @@ LogicalResult emitRmsNormalization(NodeEmitter &node) {
 /// heads * head]; cos/sin caches [positions, rotary/2] indexed by
 /// position_ids [batch, seq], or [batch, seq, rotary/2] without them.
 LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
-  GraphBuilder &g = node.g;
   for (size_t i = 0; i < 3; ++i)
     if (!node.hasInput(i))
       return node.fail("needs X, cos_cache and sin_cache");
@@ -124,7 +187,6 @@ LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
   if (rotary > headSize || rotary % 2)
     return node.fail("rotary_embedding_dim must be even and <= head size");
   int64_t half = rotary / 2;
-  bool interleaved = getIntAttr(node.node, "interleaved", 0) != 0;
   bool hasPositions = node.hasInput(3);
   llvm::ArrayRef<int64_t> cosShape = node.input(1).shape;
   if (cosShape.empty() || cosShape.back() != half ||
@@ -136,13 +198,28 @@ LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
   if (!hasPositions && cosShape.size() != 3)
     return node.fail("without position_ids the caches are [batch, seq, "
                      "rotary/2]");
-  int64_t maxPosition = cosShape[0];
+  Value result =
+      buildRotary(node.g, node.operand(0), heads, rotary,
+                  getIntAttr(node.node, "interleaved", 0) != 0, node.operand(1),
+                  node.operand(2), hasPositions ? node.operand(3) : Value());
+  node.setResult(0, result, x.type);
+  return success();
+}
+} // namespace
 
-  Value xValue = node.operand(0), cosValue = node.operand(1),
-        sinValue = node.operand(2);
-  Value positions = hasPositions ? node.operand(3) : Value();
-  Type element = g.elementType(x.type);
-  Value init = tensor::EmptyOp::create(g.b, g.loc, x.shape, element);
+Value mlir::hgc::onnx::buildRotary(GraphBuilder &g, Value x, int64_t heads,
+                                   int64_t rotaryDim, bool interleaved,
+                                   Value cos, Value sin, Value positions) {
+  auto type = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rank = type.getRank();
+  int64_t headSize = rank == 4 ? shape[3] : shape[2] / heads;
+  int64_t rotary = rotaryDim, half = rotaryDim / 2;
+  bool hasPositions = static_cast<bool>(positions);
+  int64_t maxPosition = cast<RankedTensorType>(cos.getType()).getDimSize(0);
+  Value xValue = x, cosValue = cos, sinValue = sin;
+  Type element = type.getElementType();
+  Value init = tensor::EmptyOp::create(g.b, g.loc, shape, element);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -222,17 +299,21 @@ LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
         Value result = arith::SelectOp::create(b, loc, inRotary, rotated, xd);
         linalg::YieldOp::create(b, loc, fromF32(b, loc, result, element));
       });
-  node.setResult(0, generic.getResult(0), x.type);
-  return success();
+  return generic.getResult(0);
 }
-} // namespace
 
 std::optional<LogicalResult>
 mlir::hgc::onnx::emitTransformerNode(NodeEmitter &node) {
   llvm::StringRef op = node.node.op_type();
-  if (op == "RMSNormalization")
+  // onnxruntime registers SimplifiedLayerNormalization in the ONNX domain
+  // and its Skip variant in com.microsoft; exporters write both ways.
+  bool microsoft = node.node.domain() == "com.microsoft";
+  if ((op == "RMSNormalization" && !microsoft) ||
+      op == "SimplifiedLayerNormalization")
     return emitRmsNormalization(node);
-  if (op == "RotaryEmbedding")
+  if (op == "SkipSimplifiedLayerNormalization")
+    return emitSkipRmsNormalization(node);
+  if (op == "RotaryEmbedding" && !microsoft)
     return emitRotaryEmbedding(node);
   return std::nullopt;
 }

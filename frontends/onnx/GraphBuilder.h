@@ -129,6 +129,19 @@ Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,
 /// `value` reshaped (same element count) to `shape`.
 Value buildReshape(GraphBuilder &g, Value value, llvm::ArrayRef<int64_t> shape);
 
+/// RMS normalization of static-shaped `x` over dims axis.. (axis >= 0), in
+/// f32, times `scale` (broadcast), rounded to x's type.
+Value buildRmsNorm(GraphBuilder &g, Value x, Value scale, int64_t axis,
+                   double epsilon);
+
+/// Rotary embedding of `x` ([batch, heads, seq, head] or [batch, seq,
+/// heads * head] with `heads`) over its first `rotaryDim` dims, half-split or
+/// `interleaved` pairs; `cos`/`sin` are [positions, rotaryDim/2] read at
+/// `positions` [batch, seq] (integers, clamped into the cache), or
+/// [batch, seq, rotaryDim/2] when `positions` is null.
+Value buildRotary(GraphBuilder &g, Value x, int64_t heads, int64_t rotaryDim,
+                  bool interleaved, Value cos, Value sin, Value positions);
+
 } // namespace mlir::hgc::onnx
 
 #endif // HGC_FRONTENDS_ONNX_GRAPHBUILDER_H

@@ -10,23 +10,32 @@ onnxruntime-genai use). Both of torch's exporters run where they work:
 
 - TorchScript (`dynamo=False`, opset 17): attention decomposed into
   MatMul/Softmax with a causal mask built in the graph;
-- dynamo (`dynamo=True`, opset 18 .. 23).
+- dynamo (`dynamo=True`, opset 18 .. 23);
+- onnxruntime-genai's model builder (`genai`: GroupQueryAttention with packed
+  QKV and rotary inside, SkipSimplifiedLayerNormalization; weights as
+  external data), the format onnxruntime-genai ships; run from the same
+  transformers model saved to a folder with a word-level tokenizer.
 
 Batch, sequence and past length are symbolic. The models are small (KBs)
 and checked into the tree with this script: CI does not install torch.
 Needs torch and transformers (a separate environment):
 
-    export_torch_decoders.py OUT_DIR [--exporter torchscript|dynamo|all]
+    export_torch_decoders.py OUT_DIR [--exporter torchscript|dynamo|genai|all]
         [--arch llama|gemma2] [--dtype float32|float16]
 
-writes OUT_DIR/{arch}[_fp16]_{exporter}.onnx.
+writes OUT_DIR/{arch}[_fp16]_{exporter}.onnx (genai: a folder of that name
+holding model.onnx and model.onnx.data).
 """
 import argparse
 import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
-CONFIG = dict(vocab_size=128, hidden_size=64, intermediate_size=128,
+CONFIG = dict(vocab_size=128, hidden_size=64, intermediate_size=96,
               num_hidden_layers=2, num_attention_heads=4,
               num_key_value_heads=2, head_dim=16,
               max_position_embeddings=4096, rms_norm_eps=1e-5,
@@ -132,6 +141,59 @@ def export(exporter, out_dir, arch="llama", dtype="float32"):
     return path
 
 
+def export_genai(out_dir, arch="llama", dtype="float32"):
+    """onnxruntime-genai's builder over the same model saved to a folder
+    (Llama; its Gemma-2 uses a sliding-window cache hgc does not take)."""
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    module, config = build_module(torch, transformers, arch, dtype)
+    config.torch_dtype = getattr(torch, dtype)
+    target = out_dir / f"{arch}{DTYPES[dtype]}_genai"
+    with tempfile.TemporaryDirectory() as tmp:
+        hf = pathlib.Path(tmp) / "hf"
+        module.model.save_pretrained(hf)
+        vocab = {f"t{i}": i for i in range(config.vocab_size)}
+        words = Tokenizer(models.WordLevel(vocab=vocab, unk_token="t0"))
+        words.pre_tokenizer = pre_tokenizers.Whitespace()
+        transformers.PreTrainedTokenizerFast(
+            tokenizer_object=words, unk_token="t0", bos_token="t1",
+            eos_token="t2", pad_token="t0").save_pretrained(hf)
+        built = pathlib.Path(tmp) / "out"
+        subprocess.run([sys.executable, "-m",
+                        "onnxruntime_genai.models.builder", "-i", str(hf),
+                        "-o", str(built), "-p",
+                        "fp32" if dtype == "float32" else "fp16", "-e", "cpu",
+                        "-c", str(pathlib.Path(tmp) / "cache")],
+                       check=True, capture_output=True)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("model.onnx", "model.onnx.data"):
+            shutil.copy(built / name, target / name)
+    config.torch_dtype = getattr(torch, dtype)  # saving made it a string
+    check_genai(target / "model.onnx", module, torch, config)
+    return target
+
+
+def check_genai(path, module, torch, config):
+    """onnxruntime runs the builder's model and agrees with torch. (The
+    builder takes any Linear as wide as the vocabulary for the LM head: the
+    config keeps intermediate_size apart from vocab_size.)"""
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(path))
+    args = example_inputs(torch, config, batch=3, seq=1, past=9)
+    with torch.no_grad():
+        expected = module(*args)
+    feeds = {"input_ids": args[0].numpy(), "attention_mask": args[1].numpy()}
+    for i in range(config.num_hidden_layers):
+        feeds[f"past_key_values.{i}.key"] = args[3 + 2 * i].numpy()
+        feeds[f"past_key_values.{i}.value"] = args[4 + 2 * i].numpy()
+    logits = session.run(["logits"], feeds)[0]
+    tolerance = 1e-4 if config.torch_dtype == torch.float32 else 2e-2
+    np.testing.assert_allclose(logits, expected[0].numpy(), rtol=tolerance,
+                               atol=tolerance)
+    print(f"{path}: onnxruntime equals torch")
+
+
 def check(path, module, torch, config, inputs):
     """onnxruntime runs the export and agrees with torch at new shapes."""
     import onnxruntime
@@ -151,7 +213,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=pathlib.Path)
     parser.add_argument("--exporter", default="all",
-                        choices=["torchscript", "dynamo", "all"])
+                        choices=["torchscript", "dynamo", "genai", "all"])
     parser.add_argument("--arch", default="llama", choices=list(ARCHS))
     parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
     args = parser.parse_args()
@@ -159,6 +221,8 @@ def main():
     for exporter in ["torchscript", "dynamo"]:
         if args.exporter in (exporter, "all"):
             export(exporter, args.out_dir, args.arch, args.dtype)
+    if args.exporter in ("genai", "all"):
+        export_genai(args.out_dir, args.arch, args.dtype)
 
 
 if __name__ == "__main__":

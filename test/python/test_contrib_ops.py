@@ -1,16 +1,24 @@
-"""com.microsoft MultiHeadAttention through `hgc run`, against onnxruntime.
+"""onnxruntime's contrib ops through hgc, against onnxruntime.
 
-Separate 3-D query/key/value, optional causal (unidirectional), additive
-attention_bias and past/present KV; fp32 within 1e-4. Unsupported forms are
-errors naming the input.
+MultiHeadAttention (separate 3-D query/key/value, optional causal, additive
+attention_bias, past/present KV), GroupQueryAttention (also packed QKV and
+rotary inside, as onnxruntime-genai's builder writes it) and the
+(Skip)SimplifiedLayerNormalization around them; fp32 within 1e-4.
+Unsupported forms are errors naming the input.
 """
+import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "jit" / "python"))
+import hgc_jit  # noqa: E402
 
 F = TensorProto.FLOAT
 
@@ -97,21 +105,42 @@ def test_unsupported_forms_are_named(hgc, tmp_path):
     assert "key_padding_mask is not supported" in result.stderr
 
 
-def gqa_model(path, batch, seq, past, heads, kv_heads, head, softcap=0.0):
-    names = ["query", "key", "value"] + (
+def gqa_model(path, batch, seq, past, heads, kv_heads, head, softcap=0.0,
+              packed=False, rotary=None):
+    """rotary: None, or (rotary dim, interleaved, ...): cos/sin caches of 64
+    positions as initializers and do_rotary=1."""
+    names = ["query"] + (["", ""] if packed else ["key", "value"]) + (
         ["past_key", "past_value"] if past else ["", ""]) + [
         "seqlens_k", "total_sequence_length"]
     attrs = dict(num_heads=heads, kv_num_heads=kv_heads)
     if softcap:
         attrs["softcap"] = softcap
+    initializers = []
+    if rotary:
+        dim, interleaved = rotary[:2]
+        names += ["cos_cache", "sin_cache"]
+        attrs.update(do_rotary=1, rotary_interleaved=int(interleaved))
+        angles = np.outer(np.arange(64),
+                          1.0 / 10000 ** (np.arange(0, dim, 2) / dim))
+        initializers = [
+            numpy_helper.from_array(np.cos(angles).astype(np.float32),
+                                    "cos_cache"),
+            numpy_helper.from_array(np.sin(angles).astype(np.float32),
+                                    "sin_cache")]
     node = helper.make_node("GroupQueryAttention", names,
                             ["output", "present_key", "present_value"],
                             domain="com.microsoft", name="gqa", **attrs)
-    inputs = [
-        helper.make_tensor_value_info("query", F, [batch, seq, heads * head]),
-        helper.make_tensor_value_info("key", F, [batch, seq, kv_heads * head]),
-        helper.make_tensor_value_info("value", F,
-                                      [batch, seq, kv_heads * head])]
+    if packed:
+        inputs = [helper.make_tensor_value_info(
+            "query", F, [batch, seq, (heads + 2 * kv_heads) * head])]
+    else:
+        inputs = [
+            helper.make_tensor_value_info("query", F,
+                                          [batch, seq, heads * head]),
+            helper.make_tensor_value_info("key", F,
+                                          [batch, seq, kv_heads * head]),
+            helper.make_tensor_value_info("value", F,
+                                          [batch, seq, kv_heads * head])]
     if past:
         inputs += [helper.make_tensor_value_info(
             n, F, [batch, kv_heads, past, head])
@@ -122,7 +151,7 @@ def gqa_model(path, batch, seq, past, heads, kv_heads, head, softcap=0.0):
                                              TensorProto.INT32, [])]
     outputs = [helper.make_tensor_value_info(n, F, None)
                for n in ("output", "present_key", "present_value")]
-    graph = helper.make_graph([node], "gqa", inputs, outputs)
+    graph = helper.make_graph([node], "gqa", inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[
         helper.make_opsetid("", 23), helper.make_opsetid("com.microsoft", 1)])
     model.ir_version = 10
@@ -130,24 +159,39 @@ def gqa_model(path, batch, seq, past, heads, kv_heads, head, softcap=0.0):
     return model
 
 
-@pytest.mark.parametrize("seq,past,lengths,softcap", [
-    (1, 16, [17, 17], 0.0),     # decode, full past buffers
-    (1, 16, [17, 11], 0.0),     # decode, sequences of different lengths
-    (5, 0, [5, 5], 0.0),        # prompt
-    (3, 8, [11], 0.0),          # chunk of 3 tokens after a past (batch 1:
-                                # onnxruntime's rule for chunks)
-    (1, 16, [17, 9], 30.0),     # softcap
+@pytest.mark.parametrize("seq,past,lengths,softcap,packed,rotary", [
+    (1, 16, [17, 17], 0.0, False, None),  # decode, full past buffers
+    (1, 16, [17, 11], 0.0, False, None),  # sequences of different lengths
+    (5, 0, [5, 5], 0.0, False, None),     # prompt
+    (3, 8, [11], 0.0, False, None),       # chunk of 3 tokens after a past
+                                          # (batch 1: onnxruntime's rule)
+    (1, 16, [17, 9], 30.0, False, None),  # softcap
+    # onnxruntime-genai's form: packed QKV, rotary inside (half-split and
+    # interleaved, whole and partial head), decode, prompt and a chunk.
+    # (onnxruntime's rotary takes head sizes that are multiples of 16.)
+    # rotary: (rotary dim, interleaved, head size).
+    (1, 16, [17, 11], 0.0, True, (16, False, 16)),
+    (1, 16, [17, 9], 0.0, True, (16, True, 16)),
+    (1, 16, [13, 17], 0.0, False, (16, False, 32)),
+    (5, 0, [5, 5], 0.0, True, (16, False, 16)),
+    (3, 8, [11], 0.0, True, (16, False, 16)),
 ])
-def test_group_query_attention(hgc, tmp_path, seq, past, lengths, softcap):
-    batch, heads, kv_heads, head = len(lengths), 4, 2, 8
+def test_group_query_attention(hgc, tmp_path, seq, past, lengths, softcap,
+                               packed, rotary):
+    batch, heads, kv_heads = len(lengths), 4, 2
+    head = rotary[2] if rotary else 8
     model = gqa_model(tmp_path / "g.onnx", batch, seq, past, heads, kv_heads,
-                      head, softcap)
-    rng = np.random.default_rng(seq * 100 + past)
-    feeds = {
-        "query": rng.standard_normal((batch, seq, heads * head)),
-        "key": rng.standard_normal((batch, seq, kv_heads * head)),
-        "value": rng.standard_normal((batch, seq, kv_heads * head)),
-    }
+                      head, softcap, packed, rotary)
+    rng = np.random.default_rng(seq * 100 + past + len(lengths))
+    if packed:
+        feeds = {"query": rng.standard_normal(
+            (batch, seq, (heads + 2 * kv_heads) * head))}
+    else:
+        feeds = {
+            "query": rng.standard_normal((batch, seq, heads * head)),
+            "key": rng.standard_normal((batch, seq, kv_heads * head)),
+            "value": rng.standard_normal((batch, seq, kv_heads * head)),
+        }
     if past:
         for name in ("past_key", "past_value"):
             feeds[name] = rng.standard_normal((batch, kv_heads, past, head))
@@ -196,11 +240,57 @@ def test_group_query_attention_errors(hgc, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "attention 'gqa': decode step" in result.stdout
+
+    def plan_fails_with(model, name, message):
+        onnx.save(model, tmp_path / name)
+        result = subprocess.run([hgc, "plan", tmp_path / name, "--value",
+                                 "total_sequence_length=17"],
+                                capture_output=True, text=True)
+        assert result.returncode == 1
+        assert message in result.stderr
+
     model = onnx.load(tmp_path / "g.onnx")
     model.graph.node[0].attribute.append(helper.make_attribute("do_rotary", 1))
-    onnx.save(model, tmp_path / "rotary.onnx")
-    result = subprocess.run([hgc, "plan", tmp_path / "rotary.onnx", "--value",
-                             "total_sequence_length=17"],
-                            capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "do_rotary is not supported" in result.stderr
+    plan_fails_with(model, "rotary.onnx",
+                    "do_rotary needs cos_cache and sin_cache")
+    # Packed QKV whose width is no multiple of the head counts.
+    model = gqa_model(tmp_path / "packed.onnx", 1, 1, 16, 4, 2, 8, packed=True)
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 70
+    plan_fails_with(model, "packed.onnx", "packed QKV width 70")
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_skip_simplified_layer_normalization(tmp_path, bias):
+    """onnxruntime-genai's residual + RMSNorm: the normalized output and the
+    sum (output 3) for the next residual, then the plain op on the sum."""
+    hidden = 48
+    inputs = ["x", "skip", "gamma"] + (["bias"] if bias else [])
+    nodes = [
+        helper.make_node("SkipSimplifiedLayerNormalization", inputs,
+                         ["y", "", "", "sum"], domain="com.microsoft",
+                         epsilon=1e-6),
+        helper.make_node("SimplifiedLayerNormalization", ["sum", "gamma"],
+                         ["z"], epsilon=1e-5, axis=-1)]
+    rng = np.random.default_rng(5)
+    initializers = [numpy_helper.from_array(
+        rng.standard_normal(hidden).astype(np.float32), "gamma")]
+    if bias:
+        initializers.append(numpy_helper.from_array(
+            rng.standard_normal(hidden).astype(np.float32), "bias"))
+    graph = helper.make_graph(nodes, "skip", [
+        helper.make_tensor_value_info(n, F, [2, 3, hidden])
+        for n in ("x", "skip")], [
+        helper.make_tensor_value_info(n, F, None) for n in ("y", "sum", "z")],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    onnx.save(model, tmp_path / "skip.onnx")
+    feeds = {n: rng.standard_normal((2, 3, hidden)).astype(np.float32)
+             for n in ("x", "skip")}
+    want = onnxruntime.InferenceSession(str(tmp_path / "skip.onnx")).run(
+        None, feeds)
+    got = hgc_jit.Session(tmp_path / "skip.onnx", cache_dir="").run(None,
+                                                                    feeds)
+    for name, a, b in zip(["y", "sum", "z"], got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)

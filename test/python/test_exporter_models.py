@@ -185,3 +185,38 @@ def test_session_decode_loop(exporter):
             for kind in ("key", "value"):
                 feeds[f"past_key_values.{layer}.{kind}"] = got[
                     names.index(f"present.{layer}.{kind}")]
+
+
+GENAI = MODELS / "llama_genai" / "model.onnx"
+
+
+def genai_feeds(batch, past, seq=1, seed=0):
+    feeds = step_feeds(batch, past, seq, seed)
+    del feeds["position_ids"]  # the builder's rotary reads seqlens_k
+    return feeds
+
+
+@pytest.mark.parametrize("policy", ["full", "hgca"])
+def test_genai_builder_model_matches_onnxruntime(policy):
+    """onnxruntime-genai's builder: packed QKV with rotary inside
+    GroupQueryAttention, SkipSimplifiedLayerNormalization, weights as
+    external data. Decode steps and a first prompt."""
+    session = hgc_jit.Session(GENAI, cache_dir="", **POLICIES[policy])
+    for batch, past, seq in [(1, 5, 1), (3, 40, 1), (2, 0, 6)]:
+        assert_matches_onnxruntime(session, GENAI,
+                                   genai_feeds(batch, past, seq, seed=past),
+                                   f"batch {batch} past {past} seq {seq}")
+
+
+def test_genai_builder_attention_is_placed(hgc):
+    result = subprocess.run(
+        [hgc, "plan", GENAI, "--dim", "batch_size=1", "--dim",
+         "sequence_length=1", "--dim", "past_sequence_length=4000", "--dim",
+         "total_sequence_length=4001", "--dim", "kv_cache_dim=16", "--policy",
+         "hgca"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    decode = [line for line in result.stdout.splitlines()
+              if "decode step" in line]
+    assert len(decode) == LAYERS and all(
+        "kv_heads 2" in line and "4001 tokens" in line for line in decode)
+    assert result.stdout.count("  host    exact_topk") == LAYERS
