@@ -122,6 +122,37 @@ LogicalResult emitConcat(NodeEmitter &node) {
   return success();
 }
 
+/// Split: consecutive slices along the axis (empty parts as empty tensors).
+LogicalResult emitSplit(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  GraphValue &input = node.input(0);
+  const HostTensor *split = nullptr;
+  if (node.hasInput(1) && !(split = node.constantInput(1)))
+    return node.fail("split sizes must be known at compile time");
+  int64_t axis;
+  SmallVector<int64_t> sizes;
+  std::string error;
+  if (!resolveSplit(node.node, input.shape, split,
+                    size_t(node.node.output_size()), axis, sizes, error))
+    return node.fail(error);
+  int64_t rank = int64_t(input.shape.size()), first = 0;
+  for (auto [i, size] : llvm::enumerate(sizes)) {
+    SmallVector<int64_t> shape = input.shape, offsets(rank, 0),
+                         strides(rank, 1);
+    shape[axis] = size;
+    offsets[axis] = first;
+    first += size;
+    Value part = size == 0 ? Value(tensor::EmptyOp::create(
+                                 g.b, g.loc, shape, g.elementType(input.type)))
+                           : Value(tensor::ExtractSliceOp::create(
+                                 g.b, g.loc, g.tensorType(shape, input.type),
+                                 node.operand(0), ValueRange{}, ValueRange{},
+                                 ValueRange{}, offsets, shape, strides));
+    node.setResult(i, part, input.type);
+  }
+  return success();
+}
+
 LogicalResult emitSlice(NodeEmitter &node) {
   if (node.g.opset < 10)
     return node.fail("Slice before opset 10 is not supported");
@@ -141,6 +172,15 @@ LogicalResult emitSlice(NodeEmitter &node) {
   if (llvm::any_of(bounds.steps, [](int64_t s) { return s < 0; }))
     return node.fail("negative Slice steps are not supported");
   GraphBuilder &g = node.g;
+  // An empty slice (x[..., rotary:] with the whole head rotated) reads
+  // nothing; tensor.extract_slice would reject its offset at the end.
+  if (llvm::is_contained(bounds.sizes, 0)) {
+    node.setResult(0,
+                   tensor::EmptyOp::create(g.b, g.loc, bounds.sizes,
+                                           g.elementType(input.type)),
+                   input.type);
+    return success();
+  }
   Value result = tensor::ExtractSliceOp::create(
       g.b, g.loc, g.tensorType(bounds.sizes, input.type), node.operand(0),
       ValueRange{}, ValueRange{}, ValueRange{}, bounds.starts, bounds.sizes,
@@ -349,8 +389,8 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
   llvm::StringRef op = node.node.op_type();
   if (op != "ConstantOfShape" && !node.hasInput(0))
     return llvm::is_contained({"Reshape", "Flatten", "Squeeze", "Unsqueeze",
-                               "Transpose", "Concat", "Slice", "Gather",
-                               "GatherND", "Pad"},
+                               "Transpose", "Concat", "Slice", "Split",
+                               "Gather", "GatherND", "Pad"},
                               op)
                ? std::optional<LogicalResult>(node.fail("needs an input"))
                : std::nullopt;
@@ -368,6 +408,8 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
       return node.fail("needs indices");
     return emitGather(node);
   }
+  if (op == "Split")
+    return emitSplit(node);
   if (op == "GatherND") {
     if (!node.hasInput(1))
       return node.fail("needs indices");

@@ -233,6 +233,52 @@ bool elementwise(
 
 } // namespace
 
+bool mlir::hgc::onnx::resolveSplit(const ::onnx::NodeProto &node,
+                                   ArrayRef<int64_t> shape,
+                                   const HostTensor *split, size_t outputs,
+                                   int64_t &axis,
+                                   llvm::SmallVectorImpl<int64_t> &sizes,
+                                   std::string &error) {
+  int64_t rank = int64_t(shape.size());
+  axis = getIntAttr(node, "axis", 0);
+  if (rank == 0 || !normalizeAxis(axis, rank)) {
+    error = "Split axis is out of range";
+    return false;
+  }
+  int64_t dim = shape[axis];
+  sizes.clear();
+  std::optional<SmallVector<int64_t>> given = getIntsAttr(node, "split");
+  if (split)
+    given = SmallVector<int64_t>(split->ints.begin(), split->ints.end());
+  if (given) {
+    sizes.assign(given->begin(), given->end());
+  } else {
+    int64_t parts = getIntAttr(node, "num_outputs", int64_t(outputs));
+    if (parts <= 0 || size_t(parts) != outputs) {
+      error = "Split num_outputs differs from the node's outputs";
+      return false;
+    }
+    int64_t each = (dim + parts - 1) / parts;
+    for (int64_t i = 0; i < parts; ++i)
+      sizes.push_back(std::clamp<int64_t>(dim - i * each, 0, each));
+  }
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    if (size < 0) {
+      error = "Split sizes must not be negative";
+      return false;
+    }
+    total += size;
+  }
+  if (sizes.size() != outputs || total != dim) {
+    error = "Split sizes (" + std::to_string(sizes.size()) + " parts, " +
+            std::to_string(total) + " in all) do not split dimension " +
+            std::to_string(dim) + " into " + std::to_string(outputs);
+    return false;
+  }
+  return true;
+}
+
 FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
                                      int64_t opset,
                                      ArrayRef<const HostTensor *> in,
@@ -617,6 +663,39 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
         out.ints[i] = x.ints[from];
     }
     outputs.push_back(std::move(out));
+    return FoldResult::Folded;
+  }
+
+  if (op == "Split") {
+    bool splitGiven = node.input_size() > 1 && !node.input(1).empty();
+    if (!need(1) || (splitGiven && !need(2)))
+      return FoldResult::NotFoldable;
+    const HostTensor &x = *in[0];
+    int64_t axis;
+    SmallVector<int64_t> sizes;
+    if (!resolveSplit(node, x.shape, splitGiven ? in[1] : nullptr,
+                      size_t(node.output_size()), axis, sizes, error))
+      return FoldResult::Failed;
+    ArrayRef<int64_t> shape(x.shape);
+    int64_t outer = product(shape.take_front(axis));
+    int64_t inner = product(shape.drop_front(axis + 1));
+    int64_t first = 0;
+    for (int64_t size : sizes) {
+      SmallVector<int64_t> partShape = x.shape;
+      partShape[axis] = size;
+      HostTensor part(x.type, partShape);
+      int64_t written = 0;
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t k = 0; k < size * inner; ++k, ++written) {
+          int64_t from = (o * shape[axis] + first) * inner + k;
+          if (part.isFloat())
+            part.floats[written] = x.floats[from];
+          else
+            part.ints[written] = x.ints[from];
+        }
+      first += size;
+      outputs.push_back(std::move(part));
+    }
     return FoldResult::Folded;
   }
 

@@ -53,6 +53,14 @@ bool resolveSlice(llvm::ArrayRef<int64_t> shape, const HostTensor &starts,
                   const HostTensor *steps, SliceBounds &bounds,
                   std::string &error);
 
+/// The sizes along `axis` (normalized in place) of Split's `outputs` parts
+/// of a tensor of `shape`: `split` when given (input or pre-13 attribute),
+/// else equal parts (opset 18's num_outputs: the last one smaller). False
+/// with a message in `error` when they do not add up.
+bool resolveSplit(const ::onnx::NodeProto &node, llvm::ArrayRef<int64_t> shape,
+                  const HostTensor *split, size_t outputs, int64_t &axis,
+                  llvm::SmallVectorImpl<int64_t> &sizes, std::string &error);
+
 } // namespace mlir::hgc::onnx
 
 #endif // HGC_FRONTENDS_ONNX_FOLDER_H

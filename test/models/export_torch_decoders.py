@@ -47,6 +47,10 @@ ARCHS = {
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "eager",
                dict(attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
                     query_pre_attn_scalar=16, sliding_window=4096)),
+    # Biases on Q, K, V.
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", "sdpa", {}),
+    # Fused QKV and gate-up projections, LayerNorm-free RMS.
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", "sdpa", dict(pad_token_id=0)),
 }
 DTYPES = {"float32": "", "float16": "_fp16"}
 

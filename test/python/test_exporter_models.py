@@ -1,7 +1,9 @@
-"""Graphs as torch's exporters write them: transformers Llama (f32 and f16)
-and Gemma-2 (soft-capped attention logits) exported by torch.onnx
-(TorchScript and dynamo), checked in with the script that made them
-(test/models/export_torch_decoders.py; CI does not install torch).
+"""Graphs as real exporters write them: transformers Llama (f32 and f16),
+Gemma-2 (soft-capped attention logits), Phi-3 (fused QKV and gate-up
+projections: Split, an empty rotary pass-through slice) and Qwen2 (biased
+Q/K/V) exported by torch.onnx (TorchScript and dynamo), and the Llama built
+by onnxruntime-genai's model builder, checked in with the script that made
+them (test/models/export_torch_decoders.py; CI does not install torch).
 
 Decode steps, prefill and a session loop equal onnxruntime (f32: 1e-4; f16:
 2e-2, what f16 rounding of the graph's own intermediates allows); the
@@ -25,7 +27,11 @@ import hgc_jit  # noqa: E402
 
 MODELS = ROOT / "test" / "models"
 EXPORTERS = ["torchscript", "dynamo"]
-ARCHS = ["llama", "llama_fp16", "gemma2"]
+ARCHS = ["llama", "llama_fp16", "gemma2", "phi3"]
+# Every architecture through both exporters; Qwen2 (biased Q/K/V) through
+# dynamo only.
+EXPORTS = [(exporter, arch) for arch in ARCHS for exporter in EXPORTERS] + [
+    ("dynamo", "qwen2")]
 KV_HEADS, HEAD_DIM, VOCAB, LAYERS = 2, 16, 128, 2
 
 
@@ -81,8 +87,8 @@ POLICIES = {
 # Every policy on the f32 Llama; the split of the others under hgca.
 DECODE_CASES = [(exporter, "llama", policy) for exporter in EXPORTERS
                 for policy in POLICIES] + [
-    (exporter, arch, "hgca") for exporter in EXPORTERS
-    for arch in ARCHS[1:]]
+    (exporter, arch, "hgca") for exporter, arch in EXPORTS
+    if arch != "llama"]
 
 
 @pytest.mark.parametrize("exporter,arch,policy", DECODE_CASES)
@@ -97,8 +103,7 @@ def test_decode_steps_match_onnxruntime(exporter, arch, policy):
                                    f"batch {batch} past {past}")
 
 
-@pytest.mark.parametrize("exporter", EXPORTERS)
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("exporter,arch", EXPORTS)
 def test_prefill_matches_onnxruntime(exporter, arch):
     """Several new tokens: causal attention stays dense and exact."""
     path = model_path(exporter, arch)
@@ -137,8 +142,7 @@ def test_attention_masks_match_onnxruntime(exporter, kind):
                                    f"{kind} {policy['policy']}")
 
 
-@pytest.mark.parametrize("exporter", EXPORTERS)
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("exporter,arch", EXPORTS)
 def test_attention_is_raised_and_placed(hgc, exporter, arch):
     """Each layer's attention becomes a placed decode step over 2 KV heads
     in the model's KV type, with the dense path kept for masks that are not

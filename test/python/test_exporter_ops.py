@@ -1,6 +1,7 @@
 """Ops torch's exporters write around attention (GatherND for mask lookups,
-IsNaN/IsInf for softmax's NaN guard), run by hgc and folded at import
-time, against ONNX's reference evaluator."""
+IsNaN/IsInf for softmax's NaN guard, Split of fused projections, empty
+slices of fully rotated heads), run by hgc and folded at import time,
+against ONNX's reference evaluator."""
 import pathlib
 import sys
 
@@ -99,3 +100,88 @@ def test_gather_nd_errors(tmp_path):
         hgc_jit.Session(path, cache_dir="").run(None, {
             "data": np.ones((3, 4), np.float32),
             "indices": np.zeros((3, 1), np.int64)})
+
+
+# (shape, axis, split sizes or None, outputs, opset): equal parts, opset
+# 18's num_outputs with a smaller last part, given sizes with an empty part.
+SPLITS = [((4, 6), 1, None, 3, 13), ((2, 7), 1, None, 3, 18),
+          ((5, 3), 0, [2, 0, 3], 3, 13), ((3, 8, 2), -2, [5, 3], 2, 13)]
+
+
+@pytest.mark.parametrize("shape,axis,sizes,outputs,opset", SPLITS)
+@pytest.mark.parametrize("folded", [False, True])
+def test_split(tmp_path, shape, axis, sizes, outputs, opset, folded):
+    rng = np.random.default_rng(len(shape) + outputs)
+    x = rng.standard_normal(shape).astype(np.float32)
+    names = [f"y{i}" for i in range(outputs)]
+    attrs = dict(axis=axis)
+    if opset >= 18 and sizes is None:
+        attrs["num_outputs"] = outputs
+    node = helper.make_node("Split", ["x"] + (["split"] if sizes else []),
+                            names, **attrs)
+    initializers = []
+    if sizes:
+        initializers.append(numpy_helper.from_array(
+            np.array(sizes, np.int64), "split"))
+    if folded:
+        initializers.append(numpy_helper.from_array(x, "x"))
+        inputs = []
+    else:
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                shape)]
+    graph = helper.make_graph(
+        [node], "split", inputs,
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+         for n in names], initializers)
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 9
+    path = tmp_path / "split.onnx"
+    onnx.save(model, path)
+    feeds = {} if folded else {"x": x}
+    want = ReferenceEvaluator(model).run(None, feeds)
+    got = hgc_jit.Session(path, cache_dir="").run(None, feeds)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_split_sizes_must_add_up(tmp_path):
+    node = helper.make_node("Split", ["x", "split"], ["a", "b"], axis=0,
+                            name="halves")
+    graph = helper.make_graph(
+        [node], "split",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+         for n in "ab"],
+        [numpy_helper.from_array(np.array([2, 2], np.int64), "split")])
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 9
+    onnx.save(model, tmp_path / "bad.onnx")
+    with pytest.raises(hgc_jit.Error, match="halves.*do not split dimension 5"):
+        hgc_jit.Session(tmp_path / "bad.onnx", cache_dir="").run(
+            None, {"x": np.ones(5, np.float32)})
+
+
+def test_empty_slice(tmp_path):
+    """x[..., 16:] of a 16-wide axis (the rotary pass-through of a fully
+    rotated head) is empty, and concatenating it changes nothing."""
+    nodes = [helper.make_node("Slice", ["x", "s", "e", "a"], ["empty"]),
+             helper.make_node("Concat", ["x", "empty"], ["y"], axis=-1)]
+    graph = helper.make_graph(
+        nodes, "slice",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+         for n in ("empty", "y")],
+        [numpy_helper.from_array(np.array([v], np.int64), n)
+         for n, v in (("s", 16), ("e", 2**62), ("a", 1))])
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 9
+    onnx.save(model, tmp_path / "slice.onnx")
+    x = np.random.default_rng(1).standard_normal((2, 16)).astype(np.float32)
+    empty, y = hgc_jit.Session(tmp_path / "slice.onnx", cache_dir="").run(
+        None, {"x": x})
+    assert empty.shape == (2, 0)
+    np.testing.assert_array_equal(y, x)
