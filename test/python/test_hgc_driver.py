@@ -206,6 +206,20 @@ def test_compile_objects_for_a_named_cpu(hgc, tmp_path):
     assert out.read_bytes()[:4] == b"\x7fELF"
     expect_error(run(hgc, "compile", GQA, "--emit", "obj", "--cpu", "zen99",
                      "-o", tmp_path / "x.o"), "unknown --cpu 'zen99'")
+    assert not (tmp_path / "x.o").exists()
+
+
+def test_failed_compile_leaves_no_output(hgc, tmp_path):
+    """-o is written only when the output is complete: PTX of a model with
+    no device partial (a prefill's causal attention) fails and writes no
+    empty file."""
+    out = tmp_path / "m.ptx"
+    model = ROOT / "test" / "models" / "llama_torchscript.onnx"
+    expect_error(run(hgc, "compile", model, "--dim", "batch=1", "--dim",
+                     "seq=4", "--dim", "past=40", "--dim", "total=44",
+                     "--target", "nvptx", "--emit", "ptx", "-o", out),
+                 "no device-tier attention")
+    assert not out.exists()
 
 
 def test_plan_reports_tiers_and_bytes(hgc, tmp_path):

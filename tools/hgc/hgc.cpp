@@ -156,6 +156,22 @@ namespace {
   std::exit(1);
 }
 
+/// Writes `bytes` to -o; 0, or exits with the file's error.
+int writeOutput(llvm::StringRef bytes, bool isText) {
+  std::error_code error;
+  llvm::ToolOutputFile output(outputPath, error,
+                              isText ? llvm::sys::fs::OF_Text
+                                     : llvm::sys::fs::OF_None);
+  if (error)
+    fail(outputPath + ": " + error.message());
+  output.os() << bytes;
+  output.os().flush();
+  if (output.os().has_error())
+    fail(outputPath + ": " + output.os().error().message());
+  output.keep();
+  return 0;
+}
+
 /// Exits with `error`'s message; an empty one was reported as a diagnostic.
 [[noreturn]] void failWith(llvm::Error error) {
   std::string message = llvm::toString(std::move(error));
@@ -593,16 +609,13 @@ int compileModel(MLIRContext &context) {
   hgc::PlacementOptions placement = placementOptions();
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
-  std::error_code error;
-  llvm::ToolOutputFile output(outputPath, error,
-                              emit == "obj" ? llvm::sys::fs::OF_None
-                                            : llvm::sys::fs::OF_Text);
-  if (error)
-    fail(outputPath + ": " + error.message());
+  // The output is written only once it is complete: a failure on the way
+  // leaves no file behind.
+  std::string bytes;
+  llvm::raw_string_ostream text(bytes);
   if (emit == "mlir") {
-    module->print(output.os());
-    output.keep();
-    return 0;
+    module->print(text);
+    return writeOutput(bytes, /*isText=*/true);
   }
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildLoweringPipeline(pm, lowering); });
@@ -611,9 +624,7 @@ int compileModel(MLIRContext &context) {
     if (ptx.empty())
       fail(modelPath + ": no device-tier attention to emit PTX for (the "
                        "placement puts no dense partial on the device)");
-    output.os() << ptx;
-    output.keep();
-    return 0;
+    return writeOutput(ptx, /*isText=*/true);
   }
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
@@ -621,9 +632,8 @@ int compileModel(MLIRContext &context) {
   if (!llvmModule)
     fail(modelPath + ": translation to LLVM IR failed");
   if (emit == "llvm") {
-    llvmModule->print(output.os(), nullptr);
-    output.keep();
-    return 0;
+    llvmModule->print(text, nullptr);
+    return writeOutput(bytes, /*isText=*/true);
   }
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -653,12 +663,14 @@ int compileModel(MLIRContext &context) {
           /*sizeLevel=*/0, machine.get())(llvmModule.get()))
     fail(modelPath + ": " + llvm::toString(std::move(error)));
   llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, output.os(), nullptr,
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream objectStream(object);
+  if (machine->addPassesToEmitFile(codegen, objectStream, nullptr,
                                    llvm::CodeGenFileType::ObjectFile))
     fail("the host target cannot emit object files");
   codegen.run(*llvmModule);
-  output.keep();
-  return 0;
+  return writeOutput(llvm::StringRef(object.data(), object.size()),
+                     /*isText=*/false);
 }
 
 int planModel(MLIRContext &context) {
