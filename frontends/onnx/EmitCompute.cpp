@@ -142,6 +142,42 @@ LogicalResult emitSoftmax(NodeEmitter &node) {
   return success();
 }
 
+/// The axes a Reduce* node reduces: `noop` when it is the identity (empty
+/// axes with noop_with_empty_axes); failure (with `why`) for bad axes.
+FailureOr<SmallVector<bool>> resolveReducedAxes(NodeEmitter &node, bool &noop,
+                                                std::string &why) {
+  llvm::StringRef op = node.node.op_type();
+  int64_t rank = int64_t(node.input(0).shape.size());
+  std::optional<SmallVector<int64_t>> axes;
+  noop = false;
+  if (node.g.opset >= 18 || (op == "ReduceSum" && node.g.opset >= 13)) {
+    if (node.hasInput(1)) {
+      const HostTensor *given = node.constantInput(1);
+      if (!given) {
+        why = "axes must be known at compile time";
+        return failure();
+      }
+      axes = SmallVector<int64_t>(given->ints.begin(), given->ints.end());
+    }
+  } else {
+    axes = getIntsAttr(node.node, "axes");
+  }
+  SmallVector<bool> reduced(rank, false);
+  if (!axes || axes->empty()) {
+    noop = axes && getIntAttr(node.node, "noop_with_empty_axes", 0);
+    reduced.assign(rank, !noop);
+    return reduced;
+  }
+  for (int64_t axis : *axes) {
+    if (!normalizeAxis(axis, rank)) {
+      why = "axis is out of range";
+      return failure();
+    }
+    reduced[axis] = true;
+  }
+  return reduced;
+}
+
 LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
   GraphBuilder &g = node.g;
   GraphValue &x = node.input(0);
@@ -150,32 +186,17 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
     return node.fail(op.str() + " of " + dataTypeName(x.type) +
                      " is not supported");
   int64_t rank = int64_t(x.shape.size());
-  std::optional<SmallVector<int64_t>> axes;
-  if (g.opset >= 18 || (op == "ReduceSum" && g.opset >= 13)) {
-    if (node.hasInput(1)) {
-      const HostTensor *given = node.constantInput(1);
-      if (!given)
-        return node.fail("axes must be known at compile time");
-      axes = SmallVector<int64_t>(given->ints.begin(), given->ints.end());
-    }
-  } else {
-    axes = getIntsAttr(node.node, "axes");
-  }
   bool keepDims = getIntAttr(node.node, "keepdims", 1) != 0;
-  SmallVector<bool> reduced(rank, false);
-  if (!axes || axes->empty()) {
-    if (axes && getIntAttr(node.node, "noop_with_empty_axes", 0)) {
-      g.define(node.node.output(0), x);
-      return success();
-    }
-    reduced.assign(rank, true);
-  } else {
-    for (int64_t axis : *axes) {
-      if (!normalizeAxis(axis, rank))
-        return node.fail("axis is out of range");
-      reduced[axis] = true;
-    }
+  bool noop;
+  std::string why;
+  FailureOr<SmallVector<bool>> resolved = resolveReducedAxes(node, noop, why);
+  if (failed(resolved))
+    return node.fail(why);
+  if (noop) {
+    g.define(node.node.output(0), x);
+    return success();
   }
+  SmallVector<bool> reduced = *resolved;
   SmallVector<int64_t> dims, kept, keptShape;
   int64_t count = 1;
   for (int64_t d = 0; d < rank; ++d) {
@@ -255,6 +276,23 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
   return success();
 }
 
+} // namespace
+
+bool mlir::hgc::onnx::isReductionOverDynamicDims(NodeEmitter &node) {
+  if (!node.hasInput(0))
+    return false;
+  bool noop;
+  std::string why;
+  FailureOr<SmallVector<bool>> reduced = resolveReducedAxes(node, noop, why);
+  if (failed(reduced) || noop)
+    return false;
+  for (auto [d, size] : llvm::enumerate(node.input(0).shape))
+    if (ShapedType::isDynamic(size) && !(*reduced)[d])
+      return false;
+  return true;
+}
+
+namespace {
 /// Gemm: alpha * op(A) op(B) + beta * C, through MatMul's emitter on
 /// transposed/reshaped operands built here.
 LogicalResult emitGemm(NodeEmitter &node) {

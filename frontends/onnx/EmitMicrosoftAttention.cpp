@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -82,15 +83,23 @@ LogicalResult emitMultiHeadAttention(NodeEmitter &node) {
 /// len = seqlens_k[b] + 1 tokens, the S new ones at [len - S, len); tokens
 /// before come from the past buffer (as do any after, unused), the rest 0.
 Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
-                   int64_t length) {
+                   OpFoldResult length) {
   auto currentType = cast<RankedTensorType>(current.getType());
   int64_t batch = currentType.getDimSize(0), heads = currentType.getDimSize(1),
           seq = currentType.getDimSize(2), head = currentType.getDimSize(3);
   int64_t pastLength =
       past ? cast<RankedTensorType>(past.getType()).getDimSize(2) : 0;
+  // A past of run-time length may be empty: it is read under a branch.
+  Value pastSize;
+  if (ShapedType::isDynamic(pastLength))
+    pastSize = tensor::DimOp::create(g.b, g.loc, past, 2);
   Type element = currentType.getElementType();
-  Value init = tensor::EmptyOp::create(g.b, g.loc, {batch, heads, length, head},
-                                       element);
+  Value init = tensor::EmptyOp::create(
+      g.b, g.loc,
+      SmallVector<OpFoldResult>{g.b.getIndexAttr(batch),
+                                g.b.getIndexAttr(heads), length,
+                                g.b.getIndexAttr(head)},
+      element);
   SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
@@ -122,7 +131,22 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
                                                   ValueRange{bi, h, newAt, d});
         Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
         Value fromPast = zero;
-        if (pastLength > 0) {
+        if (pastSize) {
+          Value inPast = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt, t, pastSize);
+          auto read = scf::IfOp::create(
+              b, loc, inPast,
+              [&](OpBuilder &b, Location loc) {
+                scf::YieldOp::create(
+                    b, loc,
+                    ValueRange{tensor::ExtractOp::create(
+                        b, loc, past, ValueRange{bi, h, t, d})});
+              },
+              [&](OpBuilder &b, Location loc) {
+                scf::YieldOp::create(b, loc, ValueRange{zero});
+              });
+          fromPast = read.getResult(0);
+        } else if (pastLength > 0) {
           Value pastAt =
               arith::MinSIOp::create(b, loc, t, index(pastLength - 1));
           Value inPast = arith::CmpIOp::create(
@@ -153,7 +177,7 @@ FailureOr<Value> buildRotaryPositions(NodeEmitter &node, int64_t batch,
       return node.fail("position_ids must be integers [batch, seq]");
     return node.operand(9);
   }
-  bool firstPrompt = pastLength == 0 && totalLength == seq;
+  bool firstPrompt = pastLength == 0 && totalLength == seq; // both static
   int32_t seqlensType = node.input(5).type;
   Value seqlens = node.operand(5);
   Value init = tensor::EmptyOp::create(
@@ -187,9 +211,10 @@ FailureOr<Value> buildRotaryPositions(NodeEmitter &node, int64_t batch,
 /// GroupQueryAttention: inputs query, key, value [batch, seq, heads * head],
 /// past_key/past_value [batch, kv_heads, past, head], seqlens_k [batch]
 /// (tokens per sequence - 1), total_sequence_length (scalar); causal over
-/// each sequence's tokens. The present length, max(past,
-/// total_sequence_length), must be known at compile time (a constant, or
-/// the input's value given to the compiler, as `hgc run` does).
+/// each sequence's tokens. The present length is max(past,
+/// total_sequence_length): static when both are known when compiling (a
+/// constant, or the input's value given to the compiler, as `hgc run`
+/// does), else computed at run time.
 LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   GraphBuilder &g = node.g;
   bool packed = !node.hasInput(1) && !node.hasInput(2);
@@ -233,23 +258,44 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   GraphValue &seqlens = node.input(5);
   if (seqlens.shape != SmallVector<int64_t>{batch} || isFloatType(seqlens.type))
     return node.fail("seqlens_k must be an integer tensor [batch]");
-  const HostTensor *total = node.shapeDefiningInput(6);
-  if (!total || total->size() != 1)
-    return node.fail(
-        "total_sequence_length must be known at compile time "
-        "(a constant, --value, or its input file given to hgc run)");
-  int64_t totalLength = total->asInt(0);
-  if (totalLength < seq)
-    return node.fail("total_sequence_length " + std::to_string(totalLength) +
-                     " is shorter than the new tokens (" + std::to_string(seq) +
-                     ")");
   bool hasPast = node.hasInput(3) || node.hasInput(4);
   if (hasPast && (!node.hasInput(3) || !node.hasInput(4)))
     return node.fail("past_key and past_value come together");
-  int64_t pastLength = hasPast ? node.input(3).shape[2] : 0;
   if (hasPast && node.input(3).shape.size() != 4)
     return node.fail("past_key must be 4-D [batch, kv_heads, past, head]");
-  int64_t length = std::max(pastLength, totalLength);
+  int64_t pastLength = hasPast ? node.input(3).shape[2] : 0;
+  // The present length, max(past, total_sequence_length): static when both
+  // are known when compiling, else computed at run time (a past of dynamic
+  // length, a total read from the mask's shape).
+  GraphValue &totalInput = node.input(6);
+  if (isFloatType(totalInput.type) || countElements(totalInput.shape) != 1)
+    return node.fail("total_sequence_length must be one integer");
+  int64_t totalLength = ShapedType::kDynamic;
+  if (const HostTensor *total = node.shapeDefiningInput(6)) {
+    totalLength = total->asInt(0);
+    if (totalLength < seq)
+      return node.fail("total_sequence_length " + std::to_string(totalLength) +
+                       " is shorter than the new tokens (" +
+                       std::to_string(seq) + ")");
+  }
+  OpFoldResult length;
+  if (!ShapedType::isDynamic(pastLength) &&
+      !ShapedType::isDynamic(totalLength)) {
+    length = g.b.getIndexAttr(std::max(pastLength, totalLength));
+  } else {
+    Value past = hasPast ? tensor::DimOp::create(g.b, g.loc, node.operand(3), 2)
+                         : Value(arith::ConstantIndexOp::create(g.b, g.loc, 0));
+    Value total;
+    if (ShapedType::isDynamic(totalLength)) {
+      SmallVector<Value> first(totalInput.shape.size(),
+                               arith::ConstantIndexOp::create(g.b, g.loc, 0));
+      total = tensor::ExtractOp::create(g.b, g.loc, node.operand(6), first);
+      total = arith::IndexCastOp::create(g.b, g.loc, g.b.getIndexType(), total);
+    } else {
+      total = arith::ConstantIndexOp::create(g.b, g.loc, totalLength);
+    }
+    length = Value(arith::MaxSIOp::create(g.b, g.loc, past, total));
+  }
 
   Value queryPart = node.operand(0), keyPart, valuePart;
   if (packed) {

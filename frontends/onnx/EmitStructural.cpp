@@ -384,6 +384,42 @@ LogicalResult emitConstantOfShape(NodeEmitter &node) {
 }
 } // namespace
 
+LogicalResult mlir::hgc::onnx::emitRuntimeShape(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  Value input = node.operand(0);
+  llvm::ArrayRef<int64_t> shape = node.input(0).shape;
+  int64_t rank = int64_t(shape.size());
+  auto dimSize = [&](int64_t d) -> Value {
+    if (!ShapedType::isDynamic(shape[d]))
+      return arith::ConstantOp::create(g.b, g.loc,
+                                       g.b.getI64IntegerAttr(shape[d]));
+    Value size = tensor::DimOp::create(g.b, g.loc, input, d);
+    return arith::IndexCastOp::create(g.b, g.loc, g.b.getI64Type(), size);
+  };
+  if (node.node.op_type() == "Size") {
+    Value count =
+        arith::ConstantOp::create(g.b, g.loc, g.b.getI64IntegerAttr(1));
+    for (int64_t d = 0; d < rank; ++d)
+      count = arith::MulIOp::create(g.b, g.loc, count, dimSize(d));
+    Value scalar = tensor::FromElementsOp::create(
+        g.b, g.loc, RankedTensorType::get({}, g.b.getI64Type()), count);
+    node.setResult(0, scalar, kInt64);
+    return success();
+  }
+  int64_t start = getIntAttr(node.node, "start", 0),
+          end = getIntAttr(node.node, "end", rank);
+  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+  SmallVector<Value> sizes;
+  for (int64_t d = start; d < end; ++d)
+    sizes.push_back(dimSize(d));
+  Value result = tensor::FromElementsOp::create(
+      g.b, g.loc,
+      RankedTensorType::get({int64_t(sizes.size())}, g.b.getI64Type()), sizes);
+  node.setResult(0, result, kInt64);
+  return success();
+}
+
 std::optional<LogicalResult>
 mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
   llvm::StringRef op = node.node.op_type();

@@ -122,6 +122,14 @@ Value buildBroadcastGeneric(
     llvm::ArrayRef<int64_t> shape, Type resultElement,
     std::function<Value(OpBuilder &, Location, ValueRange)> body);
 
+/// Shape or Size of an input with dynamic dims: an int64 tensor computed at
+/// run time (static dims as constants).
+LogicalResult emitRuntimeShape(NodeEmitter &node);
+
+/// True when a ReduceSum/Max/Min node reduces every dynamic dim of its
+/// input (its result shape is then static).
+bool isReductionOverDynamicDims(NodeEmitter &node);
+
 /// Converts scalar `value` of ONNX type `from` to ONNX type `to`.
 Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,
                     int32_t to, Type toType);

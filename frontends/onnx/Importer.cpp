@@ -290,10 +290,25 @@ LogicalResult Importer::importConstant(NodeEmitter &emitter) {
 
 /// Only emitters that size their results from run-time dimensions may see
 /// dynamic ones; the others compute shapes at import time.
+/// Ops that take inputs with dynamic dims: the attention ops (past and
+/// total lengths), Shape and Size (they read them at run time), and
+/// reductions over them (a mask's token count).
+static bool takesDynamicDims(NodeEmitter &emitter) {
+  const ::onnx::NodeProto &node = emitter.node;
+  const std::string &op = node.op_type();
+  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+  if (standard && (op == "Attention" || op == "Shape" || op == "Size"))
+    return true;
+  if (node.domain() == "com.microsoft" && op == "GroupQueryAttention")
+    return true;
+  if (standard && (op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin"))
+    return isReductionOverDynamicDims(emitter);
+  return false;
+}
+
 static LogicalResult checkDynamicInputs(NodeEmitter &emitter) {
   const ::onnx::NodeProto &node = emitter.node;
-  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
-  if (standard && node.op_type() == "Attention")
+  if (takesDynamicDims(emitter))
     return success();
   for (size_t i = 0; i < emitter.numInputs(); ++i)
     if (emitter.hasInput(i) &&
@@ -326,6 +341,8 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
     if (!emitter.hasInput(0))
       return emitter.fail("needs an input");
     llvm::ArrayRef<int64_t> shape = emitter.input(0).shape;
+    if (llvm::any_of(shape, ShapedType::isDynamic))
+      return emitRuntimeShape(emitter);
     HostTensor tensor;
     if (op == "Size") {
       int64_t count = 1;

@@ -224,3 +224,42 @@ def test_genai_builder_attention_is_placed(hgc):
     assert len(decode) == LAYERS and all(
         "kv_heads 2" in line and "4001 tokens" in line for line in decode)
     assert result.stdout.count("  host    exact_topk") == LAYERS
+
+
+@pytest.mark.parametrize("policy", ["full", "hgca"])
+def test_genai_decode_loop_compiles_three_times(policy):
+    """A prompt, then 11 greedy decode steps feeding present KV back: each
+    step equals onnxruntime. The prompt compiles, the first decode step
+    compiles (its length changed with the past: no dynamic program serves
+    both), the second compiles the past and total lengths dynamic (Shape of
+    attention_mask and its ReduceSum at run time, GroupQueryAttention's
+    present length max(past, total) at run time), and nothing after."""
+    session = hgc_jit.Session(GENAI, cache_dir="", **POLICIES[policy])
+    reference = onnxruntime.InferenceSession(str(GENAI))
+    rng = np.random.default_rng(3)
+    batch = 2
+    feeds = {"input_ids": rng.integers(0, VOCAB, (batch, 5)).astype(np.int64),
+             "attention_mask": np.ones((batch, 5), np.int64)}
+    for layer in range(LAYERS):
+        for kind in ("key", "value"):
+            feeds[f"past_key_values.{layer}.{kind}"] = np.zeros(
+                (batch, KV_HEADS, 0, HEAD_DIM), np.float32)
+    names = session.output_names
+    compiled = []
+    for step in range(12):
+        got = session.run(None, feeds)
+        want = reference.run(None, feeds)
+        for name, a, b in zip(names, got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4,
+                                       err_msg=f"step {step} {name}")
+        if session.last_stats.compiled:
+            compiled.append(step)
+        tokens = np.argmax(got[names.index("logits")][:, -1], axis=-1)
+        total = feeds["attention_mask"].shape[1] + 1
+        feeds = {"input_ids": tokens[:, None].astype(np.int64),
+                 "attention_mask": np.ones((batch, total), np.int64)}
+        for layer in range(LAYERS):
+            for kind in ("key", "value"):
+                feeds[f"past_key_values.{layer}.{kind}"] = got[
+                    names.index(f"present.{layer}.{kind}")]
+    assert compiled == [0, 1, 2]

@@ -104,6 +104,20 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
   auto key = cast<RankedTensorType>(bind.getKey().getType());
   auto value = cast<RankedTensorType>(bind.getValue().getType());
   int64_t tokens = key.getDimSize(2);
+  if (ShapedType::isDynamic(tokens)) {
+    // Token counts per tier follow the run's length: give it (--dim, or
+    // --value for a length input) to see them.
+    os << ", tokens per sequence known at run time\n";
+    PlacementAttr placement = op.getPlacementAttr();
+    if (!placement) {
+      os << "  device  dense\n";
+      return;
+    }
+    for (TierPolicyAttr policy : placement.getTiers())
+      os << "  " << llvm::left_justify(stringifyTier(policy.getTier()), 7)
+         << " " << selectionText(policy) << "\n";
+    return;
+  }
   os << ", " << tokens << " tokens per sequence\n";
   double bytesPerToken =
       double(key.getDimSize(0)) * cacheType.getKvHeads() *

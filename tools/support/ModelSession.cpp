@@ -262,9 +262,12 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
 
   // A named dimension that changed since the last program stays dynamic
   // from now on (torch.compile's automatic dynamic shapes): a decode loop
-  // whose past grows compiles twice, then never again.
+  // whose past grows compiles twice, then never again. A set of dims that
+  // some op cannot take dynamic (the prompt's length changing to the decode
+  // step's 1, say) is remembered as failed; a later change of fewer dims
+  // (the past alone) is tried on its own.
   std::set<std::string> dynamic = dynamicDims;
-  if (!programs.empty() && !staticOnly)
+  if (!programs.empty())
     for (auto [input, feed, shape] :
          llvm::zip(inputs, feeds, programs.back()->shapes))
       for (auto [d, name] : llvm::enumerate(input.dimNames))
@@ -273,16 +276,16 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
             d < feed.tensor.shape.size() && shape[d] != feed.tensor.shape[d])
           dynamic.insert(name);
   stats.compiled = true;
-  if (dynamic != dynamicDims) {
+  if (dynamic != dynamicDims && !failedDynamicDims.count(dynamic)) {
     llvm::Expected<Program *> program =
         compileProgram(getSignature(feeds, dynamic), /*quietly=*/true);
     if (program) {
       dynamicDims = dynamic;
       return program;
     }
-    // Some op needs static sizes: this model specializes every signature.
+    // Some op needs these sizes static: specialize them this time.
     llvm::consumeError(program.takeError());
-    staticOnly = true;
+    failedDynamicDims.insert(dynamic);
   }
   return compileProgram(getSignature(feeds, dynamicDims), /*quietly=*/false);
 }

@@ -125,9 +125,10 @@ private:
   std::vector<std::unique_ptr<Program>> programs;
   std::string cacheKey;
   std::optional<ModelCache> cache;
-  /// Named dimensions compiled dynamic; staticOnly once that failed.
+  /// Named dimensions compiled dynamic, and the sets a dynamic compile
+  /// failed for (not tried again).
   std::set<std::string> dynamicDims;
-  bool staticOnly = false;
+  std::set<std::set<std::string>> failedDynamicDims;
   MappedWeights weights;
 };
 
