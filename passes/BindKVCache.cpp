@@ -26,10 +26,9 @@ bool isPerKeyMask(AttentionOp op) {
   for (int64_t axis = 1; axis <= 2 && rank - 1 - axis >= 0; ++axis)
     if (dims[rank - 1 - axis] != 1)
       return false;
-  if (rank < 4 || dims[0] == 1)
-    return true;
-  int64_t batch = op.getQuery().getType().getDimSize(0);
-  return dims[0] == batch && !ShapedType::isDynamic(batch);
+  if (rank < 4 || dims[0] == 1 || ShapedType::isDynamic(dims[0]))
+    return true; // a dynamic mask batch is 1 or the batch: read at run time
+  return dims[0] == op.getQuery().getType().getDimSize(0);
 }
 
 /// Why `op` is not a single decode step this pass can bind, or null.
@@ -78,15 +77,22 @@ Value castTo(OpBuilder &b, Location loc, Value value, Type type) {
 /// 0); a boolean mask with true / false. Anything else (a bias, holes, a
 /// sequence with no key) is not padding and keeps the dense path.
 std::pair<Value, Value> buildPaddingLengths(OpBuilder &b, Location loc,
-                                            Value mask, int64_t batch) {
+                                            Value mask, Value query) {
   auto type = cast<RankedTensorType>(mask.getType());
   int64_t rank = type.getRank();
   Type element = type.getElementType();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value keys = tensor::DimOp::create(b, loc, mask, rank - 1);
-  Value batches = arith::ConstantIndexOp::create(b, loc, batch);
+  Value batches = tensor::DimOp::create(b, loc, query, 0);
+  // Row of the mask per sequence: its own, or row 0 of a shared mask (a
+  // dynamic mask batch picks at run time).
   bool perSequence = rank == 4 && type.getDimSize(0) != 1;
+  Value sharedRows;
+  if (perSequence && type.isDynamicDim(0))
+    sharedRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                       tensor::DimOp::create(b, loc, mask, 0),
+                                       one);
   Value falseValue = arith::ConstantIntOp::create(b, loc, 0, 1);
   Value trueValue = arith::ConstantIntOp::create(b, loc, 1, 1);
   Value valid, threshold;
@@ -96,12 +102,16 @@ std::pair<Value, Value> buildPaddingLengths(OpBuilder &b, Location loc,
     threshold = arith::ConstantOp::create(
         b, loc, b.getFloatAttr(floatType, lowest.convertToDouble() / 2));
   }
-  Value init =
-      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{batch}, b.getI32Type());
+  int64_t batch = cast<RankedTensorType>(query.getType()).getDimSize(0);
+  Value init = tensor::EmptyOp::create(
+      b, loc, RankedTensorType::get({batch}, b.getI32Type()),
+      ShapedType::isDynamic(batch) ? ValueRange{batches} : ValueRange{});
   auto overBatch = scf::ForOp::create(
       b, loc, zero, batches, one, ValueRange{init, falseValue},
       [&](OpBuilder &b, Location loc, Value seq, ValueRange state) {
         Value row = perSequence ? seq : zero;
+        if (sharedRows)
+          row = arith::SelectOp::create(b, loc, sharedRows, zero, seq);
         auto overKeys = scf::ForOp::create(
             b, loc, zero, keys, one, ValueRange{zero, falseValue, state[1]},
             [&](OpBuilder &b, Location loc, Value key, ValueRange acc) {
@@ -184,8 +194,8 @@ void bindDecodeStep(AttentionOp op) {
   if (Value mask = op.getMask()) {
     // A padding mask becomes the cache's lengths; any other mask keeps the
     // dense attention, chosen at run time.
-    int64_t batch = op.getQuery().getType().getDimSize(0);
-    auto [maskLengths, padding] = buildPaddingLengths(b, loc, mask, batch);
+    auto [maskLengths, padding] =
+        buildPaddingLengths(b, loc, mask, op.getQuery());
     auto choice = scf::IfOp::create(b, loc, op.getOutput().getType(), padding,
                                     /*withElseRegion=*/true);
     OpBuilder thenBuilder = choice.getThenBodyBuilder();

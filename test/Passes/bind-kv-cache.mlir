@@ -100,3 +100,19 @@ func.func @shared_bool_mask(%q: tensor<3x4x1x8xf16>, %k: tensor<3x4x10x8xf16>,
       : tensor<3x4x1x8xf16>, tensor<3x4x10x8xf16>, tensor<3x4x10x8xf16> -> tensor<3x4x1x8xf16>
   return %y : tensor<3x4x1x8xf16>
 }
+
+// -----
+
+// A dynamic batch: the scan runs over the query's batch at run time.
+// CHECK-LABEL: func.func @dynamic_batch_mask
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<?x4x1x8xf32>
+// CHECK: %[[B:.+]] = tensor.dim %[[Q]], %c0
+// CHECK: tensor.empty(%[[B]]) : tensor<?xi32>
+// CHECK: scf.for %{{.+}} = %c0 to %[[B]]
+// CHECK: hgc.decode_attention
+func.func @dynamic_batch_mask(%q: tensor<?x4x1x8xf32>, %k: tensor<?x4x10x8xf32>,
+    %m: tensor<?x1x1x10xf32>) -> tensor<?x4x1x8xf32> {
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<?x1x1x10xf32>)
+      : tensor<?x4x1x8xf32>, tensor<?x4x10x8xf32>, tensor<?x4x10x8xf32> -> tensor<?x4x1x8xf32>
+  return %y : tensor<?x4x1x8xf32>
+}
