@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the ONNX importer for a bounded time: fuzz-onnx.sh FUZZER [SECONDS].
-# Seeds are the ONNX backend models shipped in test/onnx-backend-node and the
-# past crashers in test/fuzz-regressions; new
+# Seeds are the ONNX backend models shipped in test/onnx-backend-node, small
+# models of the other ops exporters write (test/fuzz-seeds) and the past
+# crashers in test/fuzz-regressions; new
 # corpus entries go to build/fuzz/onnx-corpus; a crash leaves its input in
 # build/fuzz/ and fails the run.
 set -euo pipefail
@@ -13,6 +14,7 @@ mkdir -p "$work/onnx-corpus" "$work/seeds"
 for model in "$root"/test/onnx-backend-node/*/model.onnx; do
   cp -f "$model" "$work/seeds/$(basename "$(dirname "$model")").onnx"
 done
+cp -f "$root"/test/fuzz-seeds/*.onnx "$work/seeds/"
 # Inputs that once crashed the importer are replayed first, every run.
 cp -f "$root"/test/fuzz-regressions/* "$work/seeds/"
 cd "$work"
