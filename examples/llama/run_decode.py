@@ -44,6 +44,13 @@ def plan(model_path, feeds, placement):
     return result.stdout
 
 
+def settle():
+    """Waits out the previous engine's worker threads: libomp's spin for
+    KMP_BLOCKTIME (200 ms) after a parallel region, onnxruntime's after a
+    run, and on 2 cores a spinning thread halves the next engine's speed."""
+    time.sleep(0.5)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--past", type=int, default=8192)
@@ -96,6 +103,7 @@ def main():
     worst = hybrid_worst = 0.0
     for name, session in sessions.items():
         logits[name] = []
+        settle()
         for step, (feeds, want) in enumerate(zip(steps, wants)):
             start = time.perf_counter()
             got = dict(zip(names, session.run(None, feeds)))
@@ -110,6 +118,7 @@ def main():
                 worst = max(worst, max(float(np.abs(got[n] - want[n]).max())
                                        for n in names))
     # onnxruntime timed as hgc is: the same recorded steps, outputs dropped.
+    settle()
     for step, feeds in enumerate(steps):
         start = time.perf_counter()
         reference.run(None, feeds)
