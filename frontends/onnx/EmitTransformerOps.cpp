@@ -86,6 +86,119 @@ Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
 }
 
 namespace {
+/// Per leading index of static-shaped `x`, the f32 sum over dims axis.. of
+/// `term(x element, kept values)`, kept as [lead..., 1, ...]; `kept` are
+/// earlier results of this shape read at the same leading index.
+Value reduceTrailing(
+    GraphBuilder &g, Value x, int64_t axis, ValueRange kept,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> term) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> keptShape(type.getShape().begin(),
+                                 type.getShape().end());
+  SmallVector<AffineExpr> keptExprs;
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d >= axis)
+      keptShape[d] = 1;
+    keptExprs.push_back(d >= axis ? g.b.getAffineConstantExpr(0)
+                                  : g.b.getAffineDimExpr(unsigned(d)));
+    iterators.push_back(d >= axis ? utils::IteratorType::reduction
+                                  : utils::IteratorType::parallel);
+  }
+  AffineMap keptMap =
+      AffineMap::get(unsigned(rank), 0, keptExprs, g.b.getContext());
+  Value init = tensor::EmptyOp::create(g.b, g.loc, keptShape, g.b.getF32Type());
+  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF32FloatAttr(0));
+  init = linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
+  SmallVector<Value> inputs = {x};
+  inputs.append(kept.begin(), kept.end());
+  SmallVector<AffineMap> maps = {g.b.getMultiDimIdentityMap(unsigned(rank))};
+  maps.append(kept.size() + 1, keptMap);
+  return linalg::GenericOp::create(
+             g.b, g.loc, init.getType(), inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &b, Location loc, ValueRange args) {
+               Value v = term(b, loc, toF32(b, loc, args[0]),
+                              args.drop_front().drop_back());
+               linalg::YieldOp::create(
+                   b, loc,
+                   Value(arith::AddFOp::create(b, loc, args.back(), v)));
+             })
+      .getResult(0);
+}
+
+/// ONNX LayerNormalization (opset 17): (X - mean) / sqrt(var + epsilon) *
+/// Scale (+ B) over dims axis.., statistics in f32 (two passes: mean, then
+/// the variance about it), rounded to X's type.
+LogicalResult emitLayerNormalization(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (!node.hasInput(0) || !node.hasInput(1))
+    return node.fail("needs X and Scale");
+  if (node.wantsOutput(1) || node.wantsOutput(2))
+    return node.fail("the Mean and InvStdDev outputs are not supported");
+  GraphValue &x = node.input(0);
+  if (!isFloatType(x.type) || node.input(1).type != x.type ||
+      (node.hasInput(2) && node.input(2).type != x.type))
+    return node.fail("X, Scale and B must be floating point of one type");
+  int64_t rank = int64_t(x.shape.size());
+  int64_t axis = getIntAttr(node.node, "axis", -1);
+  if (rank == 0 || !normalizeAxis(axis, rank))
+    return node.fail("axis is out of range");
+  SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
+  for (size_t i = 1; i < 3; ++i) {
+    SmallVector<int64_t> joined;
+    if (node.hasInput(i) &&
+        (!broadcastShapes(normalized, node.input(i).shape, joined) ||
+         joined != normalized))
+      return node.fail(std::string(i == 1 ? "Scale" : "B") +
+                       " does not broadcast to the normalized dims");
+  }
+  int64_t count = 1;
+  for (int64_t d : normalized)
+    count *= d;
+  double epsilon = getFloatAttr(node.node, "epsilon", 1e-5f);
+  Value xValue = node.operand(0);
+  auto scaleBy = [&](OpBuilder &b, Location loc, Value sum) -> Value {
+    return arith::DivFOp::create(
+        b, loc, sum,
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(count))));
+  };
+  Value sum = reduceTrailing(
+      g, xValue, axis, {},
+      [](OpBuilder &, Location, Value v, ValueRange) { return v; });
+  Value squares = reduceTrailing(
+      g, xValue, axis, {sum},
+      [&](OpBuilder &b, Location loc, Value v, ValueRange kept) -> Value {
+        Value centered =
+            arith::SubFOp::create(b, loc, v, scaleBy(b, loc, kept[0]));
+        return arith::MulFOp::create(b, loc, centered, centered);
+      });
+  SmallVector<Value> operands = {xValue, sum, squares, node.operand(1)};
+  if (node.hasInput(2))
+    operands.push_back(node.operand(2));
+  Type element = g.elementType(x.type);
+  Value result = buildBroadcastGeneric(
+      g, operands, x.shape, element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value mean = scaleBy(b, loc, args[1]);
+        Value variance = scaleBy(b, loc, args[2]);
+        Value eps = arith::ConstantOp::create(
+            b, loc, b.getF32FloatAttr(float(epsilon)));
+        Value inverse = math::RsqrtOp::create(
+            b, loc, arith::AddFOp::create(b, loc, variance, eps));
+        Value y = arith::MulFOp::create(
+            b, loc, arith::SubFOp::create(b, loc, toF32(b, loc, args[0]), mean),
+            inverse);
+        y = arith::MulFOp::create(b, loc, y, toF32(b, loc, args[3]));
+        if (args.size() > 4)
+          y = arith::AddFOp::create(b, loc, y, toF32(b, loc, args[4]));
+        return fromF32(b, loc, y, element);
+      });
+  node.setResult(0, result, x.type);
+  return success();
+}
+
 /// Checks X and scale of an RMS normalization over dims axis.. of `x`;
 /// normalizes `axis`.
 LogicalResult checkRmsInputs(NodeEmitter &node, GraphValue &x,
@@ -313,6 +426,8 @@ mlir::hgc::onnx::emitTransformerNode(NodeEmitter &node) {
     return emitRmsNormalization(node);
   if (op == "SkipSimplifiedLayerNormalization")
     return emitSkipRmsNormalization(node);
+  if (op == "LayerNormalization" && !microsoft)
+    return emitLayerNormalization(node);
   if (op == "RotaryEmbedding" && !microsoft)
     return emitRotaryEmbedding(node);
   return std::nullopt;

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Exports tiny transformers decoders with torch.onnx, as real exporters write them.
 
-A `LlamaForCausalLM` (and a `Gemma2ForCausalLM`: attention logits soft-capped
-with tanh, eager attention) built from a config with random weights (no
-download), in float32 or float16,
+A `LlamaForCausalLM` (and Gemma-2: attention logits soft-capped with tanh,
+eager attention; Phi-3; Qwen2; GPT-2) built from a config with random
+weights (no download), in float32 or float16,
 wrapped so that past KV goes in and present KV comes out as flat tensors
 (`past_key_values.N.key/value`, `present.N.key/value`: the names Optimum and
 onnxruntime-genai use). Both of torch's exporters run where they work:
@@ -21,7 +21,7 @@ and checked into the tree with this script: CI does not install torch.
 Needs torch and transformers (a separate environment):
 
     export_torch_decoders.py OUT_DIR [--exporter torchscript|dynamo|genai|all]
-        [--arch llama|gemma2] [--dtype float32|float16]
+        [--arch llama|gemma2|qwen2|phi3|gpt2] [--dtype float32|float16]
 
 writes OUT_DIR/{arch}[_fp16]_{exporter}.onnx (genai: a folder of that name
 holding model.onnx and model.onnx.data).
@@ -49,8 +49,13 @@ ARCHS = {
                     query_pre_attn_scalar=16, sliding_window=4096)),
     # Biases on Q, K, V.
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", "sdpa", {}),
-    # Fused QKV and gate-up projections, LayerNorm-free RMS.
+    # Fused QKV and gate-up projections.
     "phi3": ("Phi3Config", "Phi3ForCausalLM", "sdpa", dict(pad_token_id=0)),
+    # LayerNormalization, Conv1D projections (Gemm), learned positions, no
+    # GQA (4 KV heads).
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel", "sdpa",
+             dict(num_key_value_heads=4, activation_function="gelu_new",
+                  max_position_embeddings=512)),
 }
 DTYPES = {"float32": "", "float16": "_fp16"}
 
@@ -58,7 +63,7 @@ DTYPES = {"float32": "", "float16": "_fp16"}
 def build_module(torch, transformers, arch="llama", dtype="float32"):
     torch.manual_seed(0)
     config_class, model_class, attention, extra = ARCHS[arch]
-    config = getattr(transformers, config_class)(**CONFIG, **extra)
+    config = getattr(transformers, config_class)(**{**CONFIG, **extra})
     config._attn_implementation = attention
     model = getattr(transformers, model_class)(config).eval()
     model = model.to(getattr(torch, dtype))

@@ -1,6 +1,7 @@
 """Graphs as real exporters write them: transformers Llama (f32 and f16),
 Gemma-2 (soft-capped attention logits), Phi-3 (fused QKV and gate-up
-projections: Split, an empty rotary pass-through slice) and Qwen2 (biased
+projections: Split, an empty rotary pass-through slice), GPT-2
+(LayerNormalization, Gemm, learned positions, no GQA) and Qwen2 (biased
 Q/K/V) exported by torch.onnx (TorchScript and dynamo), and the Llama built
 by onnxruntime-genai's model builder, checked in with the script that made
 them (test/models/export_torch_decoders.py; CI does not install torch).
@@ -18,6 +19,7 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 
@@ -27,7 +29,7 @@ import hgc_jit  # noqa: E402
 
 MODELS = ROOT / "test" / "models"
 EXPORTERS = ["torchscript", "dynamo"]
-ARCHS = ["llama", "llama_fp16", "gemma2", "phi3"]
+ARCHS = ["llama", "llama_fp16", "gemma2", "phi3", "gpt2"]
 # Every architecture through both exporters; Qwen2 (biased Q/K/V) through
 # dynamo only.
 EXPORTS = [(exporter, arch) for arch in ARCHS for exporter in EXPORTERS] + [
@@ -43,8 +45,17 @@ def tolerance(path):
     return 2e-2 if "fp16" in path.name else 1e-4
 
 
+def kv_heads_of(path):
+    """KV heads of a model's past inputs (GPT-2 has no GQA)."""
+    model = onnx.load(path, load_external_data=False)
+    for info in model.graph.input:
+        if info.name.startswith("past_key_values."):
+            return info.type.tensor_type.shape.dim[1].dim_value
+    return KV_HEADS
+
+
 def step_feeds(batch, past, seq=1, seed=0, mask=None, dtype=np.float32,
-               key_scale=1.0):
+               key_scale=1.0, kv_heads=KV_HEADS):
     rng = np.random.default_rng(seed)
     feeds = {
         "input_ids": rng.integers(0, VOCAB, (batch, seq)).astype(np.int64),
@@ -57,7 +68,7 @@ def step_feeds(batch, past, seq=1, seed=0, mask=None, dtype=np.float32,
         for kind in ("key", "value"):
             scale = key_scale if kind == "key" else 1.0
             feeds[f"past_key_values.{layer}.{kind}"] = (scale * rng.standard_normal(
-                (batch, KV_HEADS, past, HEAD_DIM))).astype(dtype)
+                (batch, kv_heads, past, HEAD_DIM))).astype(dtype)
     return feeds
 
 
@@ -66,7 +77,8 @@ def feeds_for(path, batch, past, **kwargs):
     large enough that the soft cap (50) changes the scores."""
     dtype = np.float16 if "fp16" in path.name else np.float32
     key_scale = 40.0 if "gemma2" in path.name else 1.0
-    return step_feeds(batch, past, dtype=dtype, key_scale=key_scale, **kwargs)
+    return step_feeds(batch, past, dtype=dtype, key_scale=key_scale,
+                      kv_heads=kv_heads_of(path), **kwargs)
 
 
 def assert_matches_onnxruntime(session, path, feeds, what=""):
@@ -157,7 +169,8 @@ def test_attention_is_raised_and_placed(hgc, exporter, arch):
               if "decode step" in line]
     assert len(decode) == LAYERS, result.stdout
     kv = "kv f16" if "fp16" in arch else "kv f32"
-    assert all("kv_heads 2" in line and "4001 tokens" in line and kv in line
+    heads = f"kv_heads {kv_heads_of(path)}"
+    assert all(heads in line and "4001 tokens" in line and kv in line
                for line in decode), result.stdout
     assert result.stdout.count("  host    exact_topk") == LAYERS
     assert result.stdout.count("when its mask is not padding") == LAYERS

@@ -1,7 +1,7 @@
 """Ops torch's exporters write around attention (GatherND for mask lookups,
 IsNaN/IsInf for softmax's NaN guard, Split of fused projections, empty
-slices of fully rotated heads), run by hgc and folded at import time,
-against ONNX's reference evaluator."""
+slices of fully rotated heads, LayerNormalization), run by hgc and folded
+at import time, against ONNX's reference evaluator or float64 numpy."""
 import pathlib
 import sys
 
@@ -185,3 +185,43 @@ def test_empty_slice(tmp_path):
         None, {"x": x})
     assert empty.shape == (2, 0)
     np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("axis,bias,dtype", [(-1, True, np.float32),
+                                             (1, False, np.float32),
+                                             (-1, True, np.float16)])
+def test_layer_normalization(tmp_path, axis, bias, dtype):
+    """Opset-17 LayerNormalization (GPT-2, BERT, Phi-2): statistics in f32
+    over dims axis.., scale and optional bias; against float64 numpy."""
+    shape = (2, 3, 40)
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    normalized = shape[axis:]
+    scale = rng.standard_normal(normalized).astype(dtype)
+    b = rng.standard_normal(normalized).astype(dtype)
+    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
+    node = helper.make_node("LayerNormalization",
+                            ["x", "scale"] + (["b"] if bias else []), ["y"],
+                            axis=axis, epsilon=1e-5)
+    graph = helper.make_graph(
+        [node], "ln", [helper.make_tensor_value_info("x", elem, shape)],
+        [helper.make_tensor_value_info("y", elem, None)],
+        [numpy_helper.from_array(scale, "scale")] +
+        ([numpy_helper.from_array(b, "b")] if bias else []))
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, tmp_path / "ln.onnx")
+    (got,) = hgc_jit.Session(tmp_path / "ln.onnx", cache_dir="").run(
+        None, {"x": x})
+    axes = tuple(range(axis % len(shape), len(shape)))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    want = (x64 - mean) / np.sqrt(var + 1e-5) * scale.astype(np.float64)
+    if bias:
+        want = want + b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 4e-3
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol,
+                               atol=tol)
