@@ -90,9 +90,9 @@ std::pair<Value, Value> buildPaddingLengths(OpBuilder &b, Location loc,
   bool perSequence = rank == 4 && type.getDimSize(0) != 1;
   Value sharedRows;
   if (perSequence && type.isDynamicDim(0))
-    sharedRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                       tensor::DimOp::create(b, loc, mask, 0),
-                                       one);
+    sharedRows =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              tensor::DimOp::create(b, loc, mask, 0), one);
   Value falseValue = arith::ConstantIntOp::create(b, loc, 0, 1);
   Value trueValue = arith::ConstantIntOp::create(b, loc, 1, 1);
   Value valid, threshold;

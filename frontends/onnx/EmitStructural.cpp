@@ -255,24 +255,17 @@ LogicalResult emitGatherND(NodeEmitter &node) {
   GraphBuilder &g = node.g;
   GraphValue &data = node.input(0);
   GraphValue &indices = node.input(1);
-  int64_t rank = int64_t(data.shape.size());
   int64_t indexRank = int64_t(indices.shape.size());
-  int64_t batchDims = getIntAttr(node.node, "batch_dims", 0);
   if (isFloatType(indices.type))
     return node.fail("indices must be integers");
-  if (indexRank < 1 || batchDims < 0 || batchDims >= std::min(rank, indexRank))
-    return node.fail("batch_dims is out of range for the input ranks");
-  int64_t depth = indices.shape.back();
-  if (ShapedType::isDynamic(depth) || depth < 1 || batchDims + depth > rank)
-    return node.fail("the last dimension of indices (" + std::to_string(depth) +
-                     ") does not fit data of rank " + std::to_string(rank));
-  for (int64_t d = 0; d < batchDims; ++d)
-    if (data.shape[d] != indices.shape[d])
-      return node.fail("batch dimension " + std::to_string(d) +
-                       " differs between data and indices");
-  // Result: indices' dims but the last, then data's dims past the indexed.
-  SmallVector<int64_t> shape(indices.shape.begin(), indices.shape.end() - 1);
-  shape.append(data.shape.begin() + batchDims + depth, data.shape.end());
+  if (llvm::any_of(indices.shape, ShapedType::isDynamic))
+    return node.fail("indices need a static shape");
+  int64_t batchDims, depth;
+  SmallVector<int64_t> shape;
+  std::string error;
+  if (!resolveGatherND(node.node, data.shape, indices.shape, batchDims, depth,
+                       shape, error))
+    return node.fail(error);
   int64_t outRank = int64_t(shape.size());
   Value dataValue = node.operand(0), indexValue = node.operand(1);
   Value init =
@@ -439,18 +432,13 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
     return emitConcat(node);
   if (op == "Slice")
     return emitSlice(node);
-  if (op == "Gather") {
+  if (op == "Gather" || op == "GatherND") {
     if (!node.hasInput(1))
       return node.fail("needs indices");
-    return emitGather(node);
+    return op == "Gather" ? emitGather(node) : emitGatherND(node);
   }
   if (op == "Split")
     return emitSplit(node);
-  if (op == "GatherND") {
-    if (!node.hasInput(1))
-      return node.fail("needs indices");
-    return emitGatherND(node);
-  }
   if (op == "Pad")
     return emitPad(node);
   if (op == "ConstantOfShape")

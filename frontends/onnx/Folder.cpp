@@ -233,6 +233,38 @@ bool elementwise(
 
 } // namespace
 
+bool mlir::hgc::onnx::resolveGatherND(const ::onnx::NodeProto &node,
+                                      ArrayRef<int64_t> dataShape,
+                                      ArrayRef<int64_t> indexShape,
+                                      int64_t &batchDims, int64_t &depth,
+                                      llvm::SmallVectorImpl<int64_t> &shape,
+                                      std::string &error) {
+  int64_t rank = int64_t(dataShape.size());
+  int64_t indexRank = int64_t(indexShape.size());
+  batchDims = getIntAttr(node, "batch_dims", 0);
+  if (indexRank < 1 || batchDims < 0 ||
+      batchDims >= std::min(rank, indexRank)) {
+    error = "GatherND batch_dims is out of range for the input ranks";
+    return false;
+  }
+  depth = indexShape.back();
+  if (depth < 1 || batchDims + depth > rank) {
+    error = "GatherND: the last dimension of indices (" +
+            std::to_string(depth) + ") does not fit data of rank " +
+            std::to_string(rank);
+    return false;
+  }
+  for (int64_t d = 0; d < batchDims; ++d)
+    if (dataShape[d] != indexShape[d]) {
+      error = "GatherND batch dimension " + std::to_string(d) +
+              " differs between data and indices";
+      return false;
+    }
+  shape.assign(indexShape.begin(), indexShape.end() - 1);
+  shape.append(dataShape.begin() + batchDims + depth, dataShape.end());
+  return true;
+}
+
 bool mlir::hgc::onnx::resolveSplit(const ::onnx::NodeProto &node,
                                    ArrayRef<int64_t> shape,
                                    const HostTensor *split, size_t outputs,
@@ -564,22 +596,13 @@ FoldResult mlir::hgc::onnx::foldNode(const ::onnx::NodeProto &node,
     if (!need(2))
       return FoldResult::NotFoldable;
     const HostTensor &data = *in[0], &indices = *in[1];
-    int64_t rank = int64_t(data.shape.size());
-    int64_t indexRank = int64_t(indices.shape.size());
-    int64_t batchDims = getIntAttr(node, "batch_dims", 0);
     if (indices.isFloat())
       return fail("GatherND indices must be integers");
-    if (indexRank < 1 || batchDims < 0 ||
-        batchDims >= std::min(rank, indexRank))
-      return fail("GatherND batch_dims is out of range for the input ranks");
-    int64_t depth = indices.shape.back();
-    if (depth < 1 || batchDims + depth > rank)
-      return fail("GatherND indices' last dimension does not fit the data");
-    for (int64_t d = 0; d < batchDims; ++d)
-      if (data.shape[d] != indices.shape[d])
-        return fail("GatherND batch dimensions of data and indices differ");
-    SmallVector<int64_t> shape(indices.shape.begin(), indices.shape.end() - 1);
-    shape.append(data.shape.begin() + batchDims + depth, data.shape.end());
+    int64_t batchDims, depth;
+    SmallVector<int64_t> shape;
+    if (!resolveGatherND(node, data.shape, indices.shape, batchDims, depth,
+                         shape, error))
+      return FoldResult::Failed;
     if (product(shape) > kMaxFoldedElements)
       return FoldResult::NotFoldable;
     out = HostTensor(data.type, shape);

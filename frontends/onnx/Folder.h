@@ -53,6 +53,15 @@ bool resolveSlice(llvm::ArrayRef<int64_t> shape, const HostTensor &starts,
                   const HostTensor *steps, SliceBounds &bounds,
                   std::string &error);
 
+/// GatherND's `batch_dims`, index depth and result shape for data of
+/// `dataShape` and integer indices of `indexShape`; false with a message in
+/// `error` when they do not fit.
+bool resolveGatherND(const ::onnx::NodeProto &node,
+                     llvm::ArrayRef<int64_t> dataShape,
+                     llvm::ArrayRef<int64_t> indexShape, int64_t &batchDims,
+                     int64_t &depth, llvm::SmallVectorImpl<int64_t> &shape,
+                     std::string &error);
+
 /// The sizes along `axis` (normalized in place) of Split's `outputs` parts
 /// of a tensor of `shape`: `split` when given (input or pre-13 attribute),
 /// else equal parts (opset 18's num_outputs: the last one smaller). False

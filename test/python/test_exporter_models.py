@@ -176,6 +176,28 @@ def test_attention_is_raised_and_placed(hgc, exporter, arch):
     assert result.stdout.count("when its mask is not padding") == LAYERS
 
 
+def assert_step_matches(session, got, want, step):
+    for name, a, b in zip(session.output_names, got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4,
+                                   err_msg=f"step {step} {name}")
+
+
+def next_step_feeds(feeds, names, got):
+    """The next greedy decode step: the argmax token, the mask one longer,
+    positions (where the model takes them) one on, present KV as past."""
+    tokens = np.argmax(got[names.index("logits")][:, -1], axis=-1)
+    batch, total = feeds["attention_mask"].shape
+    feeds = dict(feeds, input_ids=tokens[:, None].astype(np.int64),
+                 attention_mask=np.ones((batch, total + 1), np.int64))
+    if "position_ids" in feeds:
+        feeds["position_ids"] = feeds["position_ids"][:, -1:] + 1
+    for layer in range(LAYERS):
+        for kind in ("key", "value"):
+            feeds[f"past_key_values.{layer}.{kind}"] = got[
+                names.index(f"present.{layer}.{kind}")]
+    return feeds
+
+
 @pytest.mark.parametrize("exporter", EXPORTERS)
 def test_session_decode_loop(exporter):
     """Greedy decoding for 6 steps, present KV fed back as past: each step
@@ -185,23 +207,10 @@ def test_session_decode_loop(exporter):
                               budget="1.0", cache_dir="")
     reference = onnxruntime.InferenceSession(str(path))
     feeds = step_feeds(2, 20, seed=7)
-    names = session.output_names
     for step in range(6):
         got = session.run(None, feeds)
-        want = reference.run(None, feeds)
-        for name, a, b in zip(names, got, want):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4,
-                                       err_msg=f"step {step} {name}")
-        tokens = np.argmax(got[names.index("logits")][:, -1], axis=-1)
-        feeds = dict(feeds)
-        feeds["input_ids"] = tokens[:, None].astype(np.int64)
-        feeds["position_ids"] = feeds["position_ids"] + 1
-        batch, total = feeds["attention_mask"].shape
-        feeds["attention_mask"] = np.ones((batch, total + 1), np.int64)
-        for layer in range(LAYERS):
-            for kind in ("key", "value"):
-                feeds[f"past_key_values.{layer}.{kind}"] = got[
-                    names.index(f"present.{layer}.{kind}")]
+        assert_step_matches(session, got, reference.run(None, feeds), step)
+        feeds = next_step_feeds(feeds, session.output_names, got)
 
 
 GENAI = MODELS / "llama_genai" / "model.onnx"
@@ -257,22 +266,11 @@ def test_genai_decode_loop_compiles_three_times(policy):
         for kind in ("key", "value"):
             feeds[f"past_key_values.{layer}.{kind}"] = np.zeros(
                 (batch, KV_HEADS, 0, HEAD_DIM), np.float32)
-    names = session.output_names
     compiled = []
     for step in range(12):
         got = session.run(None, feeds)
-        want = reference.run(None, feeds)
-        for name, a, b in zip(names, got, want):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4,
-                                       err_msg=f"step {step} {name}")
+        assert_step_matches(session, got, reference.run(None, feeds), step)
         if session.last_stats.compiled:
             compiled.append(step)
-        tokens = np.argmax(got[names.index("logits")][:, -1], axis=-1)
-        total = feeds["attention_mask"].shape[1] + 1
-        feeds = {"input_ids": tokens[:, None].astype(np.int64),
-                 "attention_mask": np.ones((batch, total), np.int64)}
-        for layer in range(LAYERS):
-            for kind in ("key", "value"):
-                feeds[f"past_key_values.{layer}.{kind}"] = got[
-                    names.index(f"present.{layer}.{kind}")]
+        feeds = next_step_feeds(feeds, session.output_names, got)
     assert compiled == [0, 1, 2]
