@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::hgc::onnx;
@@ -22,8 +23,8 @@ Type accumulatorType(OpBuilder &b, Type element) {
   return element.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : element;
 }
 
-Value zeroFilled(GraphBuilder &g, ArrayRef<int64_t> shape, Type element) {
-  Value init = tensor::EmptyOp::create(g.b, g.loc, shape, element);
+Value zeroFilled(GraphBuilder &g, ArrayRef<OpFoldResult> sizes, Type element) {
+  Value init = g.emptyTensor(sizes, element);
   Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getZeroAttr(element));
   return linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
 }
@@ -57,10 +58,14 @@ LogicalResult emitMatMul(NodeEmitter &node) {
   if (bVector)
     bShape.push_back(1);
   int64_t m = aShape[aShape.size() - 2], k = aShape.back();
-  int64_t n = bShape.back();
-  if (bShape[bShape.size() - 2] != k)
+  int64_t n = bShape.back(), kB = bShape[bShape.size() - 2];
+  if (kB != k && !ShapedType::isDynamic(k) && !ShapedType::isDynamic(kB))
     return node.fail("inner dimensions differ (" + std::to_string(k) + " vs " +
-                     std::to_string(bShape[bShape.size() - 2]) + ")");
+                     std::to_string(kB) + ")");
+  bool dynamic = llvm::any_of(aShape, ShapedType::isDynamic) ||
+                 llvm::any_of(bShape, ShapedType::isDynamic);
+  if (dynamic && (aVector || bVector))
+    return node.fail("a 1-D operand beside dynamic dims is not supported");
   SmallVector<int64_t> batch;
   if (!broadcastShapes(ArrayRef<int64_t>(aShape).drop_back(2),
                        ArrayRef<int64_t>(bShape).drop_back(2), batch))
@@ -96,9 +101,27 @@ LogicalResult emitMatMul(NodeEmitter &node) {
   SmallVector<int64_t> outShape = batch;
   outShape.push_back(m);
   outShape.push_back(n);
+  // Run-time sizes: batch dims from an operand dynamic there, m from A, n
+  // from B.
+  SmallVector<OpFoldResult> outSizes;
+  for (int64_t d = 0; d < nb; ++d) {
+    OpFoldResult size = g.b.getIndexAttr(batch[d]);
+    for (auto [operand, shape] : {std::pair(aValue, ArrayRef(aShape)),
+                                  std::pair(bValue, ArrayRef(bShape))}) {
+      int64_t at = d - (nb - (int64_t(shape.size()) - 2));
+      if (ShapedType::isDynamic(batch[d]) && at >= 0 &&
+          ShapedType::isDynamic(shape[at])) {
+        size = g.mixedSizes(operand)[at];
+        break;
+      }
+    }
+    outSizes.push_back(size);
+  }
+  outSizes.push_back(g.mixedSizes(aValue)[aShape.size() - 2]);
+  outSizes.push_back(g.mixedSizes(bValue).back());
   Type element = g.elementType(a.type);
   Type acc = accumulatorType(g.b, element);
-  Value init = zeroFilled(g, outShape, acc);
+  Value init = zeroFilled(g, outSizes, acc);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{aValue, bValue}, ValueRange{init},
       maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
@@ -134,8 +157,8 @@ LogicalResult emitSoftmax(NodeEmitter &node) {
   if (g.opset < 13 && axis != rank - 1)
     return node.fail("opset < 13 Softmax over several trailing dims is not "
                      "supported");
-  Value init =
-      tensor::EmptyOp::create(g.b, g.loc, x.shape, g.elementType(x.type));
+  Value init = g.emptyTensor(g.mixedSizes(node.operand(0)),
+                             g.elementType(x.type));
   auto softmax = linalg::SoftmaxOp::create(g.b, g.loc, init.getType(),
                                            node.operand(0), init, axis);
   node.setResult(0, softmax.getResult()[0], x.type);
@@ -326,7 +349,7 @@ LogicalResult emitGemm(NodeEmitter &node) {
   maps[2] =
       AffineMap::get(3, 0, {g.b.getAffineDimExpr(0), g.b.getAffineDimExpr(1)},
                      g.b.getContext());
-  Value init = zeroFilled(g, {m, n}, acc);
+  Value init = zeroFilled(g, {g.b.getIndexAttr(m), g.b.getIndexAttr(n)}, acc);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{node.operand(0), node.operand(1)},
       ValueRange{init}, maps,

@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include "llvm/ADT/StringSwitch.h"
 
@@ -37,6 +38,40 @@ FailureOr<SmallVector<int64_t>> broadcastInputs(NodeEmitter &node,
     shape = next;
   }
   return shape;
+}
+
+/// The result sizes of Expand of input 0 to `target` (numpy broadcasting):
+/// a target dim of 1 keeps the input's, an input dim of 1 takes the
+/// target's, a dynamic input dim beside a run-time target is the input's.
+FailureOr<SmallVector<OpFoldResult>>
+getExpandSizes(NodeEmitter &node, ArrayRef<OpFoldResult> target) {
+  GraphBuilder &g = node.g;
+  SmallVector<OpFoldResult> source = g.mixedSizes(node.operand(0));
+  size_t rank = std::max(source.size(), target.size());
+  SmallVector<OpFoldResult> sizes;
+  for (size_t d = 0; d < rank; ++d) {
+    OpFoldResult in = d < rank - source.size()
+                          ? OpFoldResult(g.b.getIndexAttr(1))
+                          : source[d - (rank - source.size())];
+    OpFoldResult to = d < rank - target.size()
+                          ? OpFoldResult(g.b.getIndexAttr(1))
+                          : target[d - (rank - target.size())];
+    std::optional<int64_t> knownIn = getConstantIntValue(in),
+                           knownTo = getConstantIntValue(to);
+    if (knownTo && *knownTo < 0)
+      return (void)node.fail("Expand to a negative dimension"), failure();
+    if (knownTo == 1 || (!knownIn && !knownTo)) {
+      sizes.push_back(in);
+    } else if (knownIn == 1 || !knownIn) {
+      sizes.push_back(to);
+    } else if (knownTo && *knownTo != *knownIn) {
+      return (void)node.fail("Expand shape does not broadcast with the input"),
+             failure();
+    } else {
+      sizes.push_back(in);
+    }
+  }
+  return sizes;
 }
 
 Value binaryScalar(OpBuilder &b, Location loc, llvm::StringRef op, int32_t type,
@@ -277,17 +312,18 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
                        " is not supported");
     if (op == "Not" && from != kBool)
       return node.fail("Not needs a bool input");
+    SmallVector<OpFoldResult> sizes;
     if (op == "Expand") {
-      const HostTensor *target =
-          node.hasInput(1) ? node.constantInput(1) : nullptr;
+      std::optional<SmallVector<OpFoldResult>> target = node.sizesInput(1);
       if (!target)
-        return node.fail("Expand needs a shape known at compile time");
-      SmallVector<int64_t> result;
-      if (llvm::any_of(target->ints, [](int64_t d) { return d < 0; }))
-        return node.fail("Expand to a negative dimension");
-      if (!broadcastShapes(shape, target->ints, result))
-        return node.fail("Expand shape does not broadcast with the input");
-      shape = result;
+        return node.fail("Expand needs a shape known at compile time or "
+                         "computed from dims");
+      FailureOr<SmallVector<OpFoldResult>> expanded =
+          getExpandSizes(node, *target);
+      if (failed(expanded))
+        return failure();
+      sizes = *expanded;
+      shape = getStaticSizes(sizes);
     }
     Type toType = g.elementType(to);
     Value result = buildBroadcastGeneric(
@@ -318,7 +354,8 @@ mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
                        : Value(arith::MaxSIOp::create(b, loc, x, negated));
           }
           return unaryFloat(b, loc, op, x);
-        });
+        },
+        sizes);
     node.setResult(0, result, to);
     return success();
   }

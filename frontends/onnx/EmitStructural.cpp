@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::hgc::onnx;
@@ -32,6 +34,111 @@ FailureOr<std::optional<SmallVector<int64_t>>> getAxes(NodeEmitter &node) {
       SmallVector<int64_t>(axes->ints.begin(), axes->ints.end()));
 }
 
+/// The product of `sizes`, folded where known.
+OpFoldResult multiplySizes(GraphBuilder &g, ArrayRef<OpFoldResult> sizes) {
+  OpFoldResult product = g.b.getIndexAttr(1);
+  for (OpFoldResult size : sizes)
+    product = *combineSizes(g, "Mul", product, size);
+  return product;
+}
+
+/// The result sizes of a Reshape, Flatten, Squeeze or Unsqueeze of an input
+/// of `source` sizes (some known only at run time).
+FailureOr<SmallVector<OpFoldResult>>
+getDynamicReshapeSizes(NodeEmitter &node, llvm::StringRef op,
+                       ArrayRef<OpFoldResult> source,
+                       const std::optional<SmallVector<int64_t>> &axes) {
+  GraphBuilder &g = node.g;
+  int64_t rank = int64_t(source.size());
+  auto fail = [&](const llvm::Twine &message) {
+    return (void)node.fail(message), failure();
+  };
+  if (op == "Flatten") {
+    int64_t axis = getIntAttr(node.node, "axis", 1);
+    if (axis < 0)
+      axis += rank;
+    if (axis < 0 || axis > rank)
+      return fail("axis is out of range");
+    return SmallVector<OpFoldResult>{multiplySizes(g, source.take_front(axis)),
+                                     multiplySizes(g, source.drop_front(axis))};
+  }
+  if (op == "Unsqueeze") {
+    if (!axes)
+      return fail("needs axes");
+    int64_t outRank = rank + int64_t(axes->size());
+    SmallVector<bool> inserted(outRank, false);
+    for (int64_t axis : *axes) {
+      if (!normalizeAxis(axis, outRank) || inserted[axis])
+        return fail("axes are out of range or repeated");
+      inserted[axis] = true;
+    }
+    SmallVector<OpFoldResult> sizes;
+    const OpFoldResult *next = source.begin();
+    for (int64_t d = 0; d < outRank; ++d)
+      sizes.push_back(inserted[d] ? OpFoldResult(g.b.getIndexAttr(1))
+                                  : *next++);
+    return sizes;
+  }
+  if (op == "Squeeze") {
+    SmallVector<bool> dropped(rank, false);
+    if (axes) {
+      for (int64_t axis : *axes) {
+        if (!normalizeAxis(axis, rank))
+          return fail("axis is out of range");
+        if (getConstantIntValue(source[axis]) != 1)
+          return fail("squeezes a dim that is not 1 at compile time");
+        dropped[axis] = true;
+      }
+    } else {
+      for (int64_t d = 0; d < rank; ++d)
+        dropped[d] = getConstantIntValue(source[d]) == 1;
+    }
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!dropped[d])
+        sizes.push_back(source[d]);
+    return sizes;
+  }
+  // Reshape: 0 copies a dim (unless allowzero), one -1 takes the rest.
+  std::optional<SmallVector<OpFoldResult>> target = node.sizesInput(1);
+  if (!target)
+    return fail("the target shape must be known at compile time or "
+                "computed from dims");
+  bool allowZero = getIntAttr(node.node, "allowzero", 0) != 0;
+  SmallVector<OpFoldResult> sizes = *target;
+  int64_t inferred = -1;
+  for (auto [d, size] : llvm::enumerate(sizes)) {
+    std::optional<int64_t> known = getConstantIntValue(size);
+    if (known == 0 && !allowZero) {
+      if (int64_t(d) >= rank)
+        return fail("target dim " + std::to_string(d) +
+                    " copies an input dim that does not exist");
+      size = source[d];
+    } else if (known == -1) {
+      if (inferred >= 0)
+        return fail("the target shape has more than one -1");
+      inferred = int64_t(d);
+    } else if (known && *known < 0) {
+      return fail("the target shape has a negative dim");
+    }
+  }
+  if (inferred >= 0) {
+    SmallVector<OpFoldResult> others(sizes);
+    others.erase(others.begin() + inferred);
+    OpFoldResult divisor = multiplySizes(g, others);
+    OpFoldResult total = multiplySizes(g, source);
+    std::optional<OpFoldResult> quotient = combineSizes(g, "Div", total, divisor);
+    if (!quotient) { // a run-time divisor: never divide by 0
+      Value one = arith::ConstantIndexOp::create(g.b, g.loc, 1);
+      Value safe = arith::MaxSIOp::create(g.b, g.loc, g.indexValue(divisor), one);
+      quotient = arith::DivSIOp::create(g.b, g.loc, g.indexValue(total), safe)
+                     .getResult();
+    }
+    sizes[inferred] = *quotient;
+  }
+  return sizes;
+}
+
 LogicalResult emitReshapeLike(NodeEmitter &node, llvm::StringRef op) {
   GraphValue &input = node.input(0);
   std::optional<SmallVector<int64_t>> axes;
@@ -40,6 +147,16 @@ LogicalResult emitReshapeLike(NodeEmitter &node, llvm::StringRef op) {
     if (failed(given))
       return failure();
     axes = *given;
+  }
+  if (llvm::any_of(input.shape, ShapedType::isDynamic) ||
+      (op == "Reshape" && node.hasInput(1) && node.input(1).symbolic)) {
+    FailureOr<SmallVector<OpFoldResult>> sizes = getDynamicReshapeSizes(
+        node, op, node.g.mixedSizes(node.operand(0)), axes);
+    if (failed(sizes))
+      return failure();
+    node.setResult(0, buildReshape(node.g, node.operand(0), *sizes),
+                   input.type);
+    return success();
   }
   SmallVector<int64_t> shape;
   std::string error;
@@ -75,8 +192,9 @@ LogicalResult emitTranspose(NodeEmitter &node) {
     g.define(node.node.output(0), input);
     return success();
   }
-  Value init =
-      tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(input.type));
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0));
+  Value init = g.emptyTensor(applyPermutation(sizes, perm),
+                             g.elementType(input.type));
   auto transpose =
       linalg::TransposeOp::create(g.b, g.loc, node.operand(0), init, perm);
   node.setResult(0, transpose->getResult(0), input.type);
@@ -92,31 +210,52 @@ LogicalResult emitConcat(NodeEmitter &node) {
   int64_t axis = getIntAttr(node.node, "axis", 0);
   if (rank == 0 || !normalizeAxis(axis, rank))
     return node.fail("axis is out of range");
-  SmallVector<int64_t> shape = first.shape;
-  shape[axis] = 0;
+  // Dims off the axis: static where any input has them static (a dynamic
+  // dim is taken to match), else the first input's run-time size.
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0));
   for (size_t i = 0; i < node.numInputs(); ++i) {
     GraphValue &v = node.input(i);
     if (int64_t(v.shape.size()) != rank || v.type != first.type)
       return node.fail("inputs differ in rank or element type");
-    for (int64_t d = 0; d < rank; ++d)
-      if (d != axis && v.shape[d] != first.shape[d])
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == axis || ShapedType::isDynamic(v.shape[d]))
+        continue;
+      std::optional<int64_t> known = getConstantIntValue(sizes[d]);
+      if (known && *known != v.shape[d])
         return node.fail("inputs differ outside the concatenation axis");
-    shape[axis] += v.shape[axis];
+      sizes[d] = g.b.getIndexAttr(v.shape[d]);
+    }
   }
-  Value result =
-      tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(first.type));
-  int64_t offset = 0;
+  SmallVector<OpFoldResult> offsets;
+  OpFoldResult total = g.b.getIndexAttr(0);
   for (size_t i = 0; i < node.numInputs(); ++i) {
-    SmallVector<OpFoldResult> offsets(rank, g.b.getIndexAttr(0)), sizes,
-        strides(rank, g.b.getIndexAttr(1));
-    for (int64_t d : node.input(i).shape)
-      sizes.push_back(g.b.getIndexAttr(d));
-    offsets[axis] = g.b.getIndexAttr(offset);
-    offset += node.input(i).shape[axis];
+    offsets.push_back(total);
+    OpFoldResult size = g.mixedSizes(node.operand(i))[axis];
+    std::optional<int64_t> a = getConstantIntValue(total),
+                           b = getConstantIntValue(size);
+    total = a && b ? OpFoldResult(g.b.getIndexAttr(*a + *b))
+                   : OpFoldResult(arith::AddIOp::create(g.b, g.loc,
+                                                        g.indexValue(total),
+                                                        g.indexValue(size))
+                                      .getResult());
+  }
+  sizes[axis] = total;
+  Value result = g.emptyTensor(sizes, g.elementType(first.type));
+  for (size_t i = 0; i < node.numInputs(); ++i) {
     if (node.input(i).shape[axis] == 0)
       continue;
-    result = tensor::InsertSliceOp::create(g.b, g.loc, node.operand(i), result,
-                                           offsets, sizes, strides);
+    SmallVector<OpFoldResult> partSizes = sizes, offsetsAt(rank,
+                                                           g.b.getIndexAttr(0)),
+                              strides(rank, g.b.getIndexAttr(1));
+    partSizes[axis] = g.mixedSizes(node.operand(i))[axis];
+    offsetsAt[axis] = offsets[i];
+    Value part = node.operand(i);
+    RankedTensorType partType =
+        g.tensorType(getStaticSizes(partSizes), first.type);
+    if (part.getType() != partType)
+      part = tensor::CastOp::create(g.b, g.loc, partType, part);
+    result = tensor::InsertSliceOp::create(g.b, g.loc, part, result,
+                                           offsetsAt, partSizes, strides);
   }
   node.setResult(0, result, first.type);
   return success();
@@ -153,9 +292,99 @@ LogicalResult emitSplit(NodeEmitter &node) {
   return success();
 }
 
+/// A Slice bound (`start` or `end`, constant or symbolic) resolved against
+/// a dim of run-time size `dim`: negative counts from the end, then clamped
+/// into [0, dim] (positive steps).
+OpFoldResult clampBound(GraphBuilder &g, OpFoldResult bound, Value dim) {
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value value = g.indexValue(bound);
+  std::optional<int64_t> known = getConstantIntValue(bound);
+  if (!known || *known < 0) {
+    Value wrapped = arith::AddIOp::create(b, loc, value, dim);
+    Value negative =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, value, zero);
+    value = known ? wrapped
+                  : Value(arith::SelectOp::create(b, loc, negative, wrapped,
+                                                  value));
+    value = arith::MaxSIOp::create(b, loc, value, zero);
+  }
+  return arith::MinSIOp::create(b, loc, value, dim).getResult();
+}
+
+/// Slice of a tensor with dynamic dims or bounds known only at run time
+/// (`past[:, :, :length]`): offsets and sizes computed in the code.
+LogicalResult emitDynamicSlice(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  GraphValue &input = node.input(0);
+  auto starts = node.sizesInput(1), ends = node.sizesInput(2);
+  const HostTensor *axes = node.hasInput(3) ? node.constantInput(3) : nullptr;
+  const HostTensor *steps = node.hasInput(4) ? node.constantInput(4) : nullptr;
+  if (!starts || !ends || (node.hasInput(3) && !axes) ||
+      (node.hasInput(4) && !steps))
+    return node.fail("starts, ends, axes and steps must be known at compile "
+                     "time or computed from dims");
+  int64_t rank = int64_t(input.shape.size()), n = int64_t(starts->size());
+  if (int64_t(ends->size()) != n || (axes && axes->size() != n) ||
+      (steps && steps->size() != n))
+    return node.fail("Slice starts, ends, axes and steps differ in length");
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0)),
+                            offsets(rank, g.b.getIndexAttr(0)),
+                            strides(rank, g.b.getIndexAttr(1));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t axis = axes ? axes->asInt(i) : i;
+    if (!normalizeAxis(axis, rank))
+      return node.fail("Slice axis " + std::to_string(axis) +
+                       " is out of range");
+    int64_t step = steps ? steps->asInt(i) : 1;
+    if (step <= 0)
+      return node.fail("Slice with run-time bounds needs positive steps");
+    std::optional<int64_t> knownDim = getConstantIntValue(sizes[axis]),
+                           knownStart = getConstantIntValue((*starts)[i]),
+                           knownEnd = getConstantIntValue((*ends)[i]);
+    if (knownDim && knownStart && knownEnd) {
+      auto clamp = [&](int64_t bound) {
+        return std::clamp<int64_t>(bound < 0 ? bound + *knownDim : bound, 0,
+                                   *knownDim);
+      };
+      int64_t start = clamp(*knownStart), end = clamp(*knownEnd);
+      offsets[axis] = g.b.getIndexAttr(start);
+      sizes[axis] = g.b.getIndexAttr(
+          end > start ? (end - start + step - 1) / step : 0);
+      strides[axis] = g.b.getIndexAttr(step);
+      continue;
+    }
+    Value dim = g.indexValue(sizes[axis]);
+    Value start = g.indexValue(clampBound(g, (*starts)[i], dim));
+    Value end = g.indexValue(clampBound(g, (*ends)[i], dim));
+    Value length = arith::SubIOp::create(g.b, g.loc, end, start);
+    length = arith::MaxSIOp::create(
+        g.b, g.loc, length, arith::ConstantIndexOp::create(g.b, g.loc, 0));
+    if (step != 1)
+      length = arith::CeilDivSIOp::create(
+          g.b, g.loc, length, arith::ConstantIndexOp::create(g.b, g.loc, step));
+    offsets[axis] = start;
+    sizes[axis] = length;
+    strides[axis] = g.b.getIndexAttr(step);
+  }
+  Value result = tensor::ExtractSliceOp::create(
+      g.b, g.loc, g.tensorType(getStaticSizes(sizes), input.type),
+      node.operand(0), offsets, sizes, strides);
+  node.setResult(0, result, input.type);
+  return success();
+}
+
 LogicalResult emitSlice(NodeEmitter &node) {
   if (node.g.opset < 10)
     return node.fail("Slice before opset 10 is not supported");
+  GraphValue &input = node.input(0);
+  auto isSymbolic = [&](size_t i) {
+    return node.hasInput(i) && node.input(i).symbolic.has_value();
+  };
+  if (llvm::any_of(input.shape, ShapedType::isDynamic) || isSymbolic(1) ||
+      isSymbolic(2))
+    return emitDynamicSlice(node);
   const HostTensor *starts = node.hasInput(1) ? node.constantInput(1) : nullptr;
   const HostTensor *ends = node.hasInput(2) ? node.constantInput(2) : nullptr;
   const HostTensor *axes = node.hasInput(3) ? node.constantInput(3) : nullptr;
@@ -164,7 +393,6 @@ LogicalResult emitSlice(NodeEmitter &node) {
       (node.hasInput(4) && !steps))
     return node.fail("starts, ends, axes and steps must be known at compile "
                      "time");
-  GraphValue &input = node.input(0);
   SliceBounds bounds;
   std::string error;
   if (!resolveSlice(input.shape, *starts, *ends, axes, steps, bounds, error))
@@ -191,17 +419,22 @@ LogicalResult emitSlice(NodeEmitter &node) {
 
 /// Index `index` into a dimension of `size`: negative counts from the end,
 /// then clamped into range so a bad index cannot read outside the tensor.
-Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index, int64_t size) {
+Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index,
+                        Value sizeValue) {
   index = arith::IndexCastOp::create(b, loc, b.getIndexType(), index);
-  Value sizeValue = arith::ConstantIndexOp::create(b, loc, size);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value negative =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
   Value wrapped = arith::AddIOp::create(b, loc, index, sizeValue);
   index = arith::SelectOp::create(b, loc, negative, wrapped, index);
-  Value last = arith::ConstantIndexOp::create(b, loc, size - 1);
+  Value last = arith::SubIOp::create(b, loc, sizeValue, one);
   index = arith::MaxSIOp::create(b, loc, index, zero);
   return arith::MinSIOp::create(b, loc, index, last);
+}
+Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index, int64_t size) {
+  return wrapAndClampIndex(b, loc, index,
+                           arith::ConstantIndexOp::create(b, loc, size));
 }
 
 LogicalResult emitGather(NodeEmitter &node) {
@@ -215,12 +448,13 @@ LogicalResult emitGather(NodeEmitter &node) {
   if (isFloatType(indices.type))
     return node.fail("indices must be integers");
   int64_t indexRank = int64_t(indices.shape.size());
-  SmallVector<int64_t> shape(data.shape.begin(), data.shape.begin() + axis);
-  shape.append(indices.shape.begin(), indices.shape.end());
-  shape.append(data.shape.begin() + axis + 1, data.shape.end());
-  int64_t outRank = int64_t(shape.size());
   Value dataValue = node.operand(0);
-  int64_t dim = data.shape[axis];
+  SmallVector<OpFoldResult> dataSizes = g.mixedSizes(dataValue);
+  SmallVector<OpFoldResult> sizes(dataSizes.begin(), dataSizes.begin() + axis);
+  sizes.append(g.mixedSizes(node.operand(1)));
+  sizes.append(dataSizes.begin() + axis + 1, dataSizes.end());
+  int64_t outRank = int64_t(sizes.size());
+  Value dim = g.indexValue(dataSizes[axis]);
   // The indices operand is read through the dims it occupies in the result.
   SmallVector<AffineExpr> indexExprs;
   for (int64_t d = 0; d < indexRank; ++d)
@@ -228,8 +462,7 @@ LogicalResult emitGather(NodeEmitter &node) {
   SmallVector<AffineMap> maps = {
       AffineMap::get(unsigned(outRank), 0, indexExprs, g.b.getContext()),
       g.b.getMultiDimIdentityMap(unsigned(outRank))};
-  Value init =
-      tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(data.type));
+  Value init = g.emptyTensor(sizes, g.elementType(data.type));
   SmallVector<utils::IteratorType> iterators(outRank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -356,67 +589,83 @@ LogicalResult emitPad(NodeEmitter &node) {
 
 LogicalResult emitConstantOfShape(NodeEmitter &node) {
   GraphBuilder &g = node.g;
-  const HostTensor *shape = node.constantInput(0);
-  if (!shape)
-    return node.fail("shape must be given and known at compile time");
+  std::optional<SmallVector<OpFoldResult>> sizes = node.sizesInput(0);
+  if (!sizes)
+    return node.fail("shape must be given and known at compile time or "
+                     "computed from dims");
   HostTensor value(kFloat, {});
   std::string error;
   if (const auto *attribute = findAttribute(node.node, "value"))
     if (!readTensor(attribute->t(), "", value, error))
       return node.fail(error);
-  RankedTensorType type = g.tensorType(shape->ints, value.type);
+  RankedTensorType type = g.tensorType(getStaticSizes(*sizes), value.type);
   Type element = type.getElementType();
   Attribute scalar =
       isa<FloatType>(element)
           ? Attribute(g.b.getFloatAttr(element, value.floats[0]))
           : Attribute(g.b.getIntegerAttr(element, value.ints[0]));
-  Value result = arith::ConstantOp::create(
-      g.b, g.loc, DenseElementsAttr::get(type, scalar));
+  Value result;
+  if (type.hasStaticShape()) {
+    result = arith::ConstantOp::create(g.b, g.loc,
+                                       DenseElementsAttr::get(type, scalar));
+  } else {
+    Value fill = arith::ConstantOp::create(g.b, g.loc, cast<TypedAttr>(scalar));
+    result = linalg::FillOp::create(g.b, g.loc, fill,
+                                    g.emptyTensor(*sizes, element))
+                 .getResult(0);
+  }
   node.setResult(0, result, value.type);
+  return success();
+}
+
+/// Range over bounds computed from dims: an integer 1-D tensor of run-time
+/// length max(ceil((limit - start) / delta), 0).
+LogicalResult emitRange(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  if (node.numInputs() != 3)
+    return node.fail("needs start, limit and delta");
+  int32_t type = node.input(0).type;
+  SmallVector<OpFoldResult> bounds;
+  for (size_t i = 0; i < 3; ++i) {
+    std::optional<SmallVector<OpFoldResult>> scalar = node.sizesInput(i);
+    if (isFloatType(type) || node.input(i).type != type || !scalar ||
+        scalar->size() != 1)
+      return node.fail("Range needs integer scalar bounds known at compile "
+                       "time or computed from dims");
+    bounds.push_back((*scalar)[0]);
+  }
+  std::optional<int64_t> delta = getConstantIntValue(bounds[2]);
+  if (!delta || *delta == 0)
+    return node.fail("Range needs a nonzero delta known at compile time");
+  Value start = g.indexValue(bounds[0]), limit = g.indexValue(bounds[1]);
+  Value count = arith::SubIOp::create(g.b, g.loc, limit, start);
+  count = arith::CeilDivSIOp::create(
+      g.b, g.loc, count, arith::ConstantIndexOp::create(g.b, g.loc, *delta));
+  count = arith::MaxSIOp::create(g.b, g.loc, count,
+                                 arith::ConstantIndexOp::create(g.b, g.loc, 0));
+  Type element = g.elementType(type);
+  Value init = g.emptyTensor({OpFoldResult(count)}, element);
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{g.b.getMultiDimIdentityMap(1)},
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+      [&](OpBuilder &b, Location loc, ValueRange) {
+        Value i = linalg::IndexOp::create(b, loc, 0);
+        Value step = arith::ConstantIndexOp::create(b, loc, *delta);
+        Value at = arith::AddIOp::create(
+            b, loc, start, arith::MulIOp::create(b, loc, i, step));
+        linalg::YieldOp::create(
+            b, loc, ValueRange{arith::IndexCastOp::create(b, loc, element, at)});
+      });
+  node.setResult(0, generic.getResult(0), type);
   return success();
 }
 } // namespace
 
-LogicalResult mlir::hgc::onnx::emitRuntimeShape(NodeEmitter &node) {
-  GraphBuilder &g = node.g;
-  Value input = node.operand(0);
-  llvm::ArrayRef<int64_t> shape = node.input(0).shape;
-  int64_t rank = int64_t(shape.size());
-  auto dimSize = [&](int64_t d) -> Value {
-    if (!ShapedType::isDynamic(shape[d]))
-      return arith::ConstantOp::create(g.b, g.loc,
-                                       g.b.getI64IntegerAttr(shape[d]));
-    Value size = tensor::DimOp::create(g.b, g.loc, input, d);
-    return arith::IndexCastOp::create(g.b, g.loc, g.b.getI64Type(), size);
-  };
-  if (node.node.op_type() == "Size") {
-    Value count =
-        arith::ConstantOp::create(g.b, g.loc, g.b.getI64IntegerAttr(1));
-    for (int64_t d = 0; d < rank; ++d)
-      count = arith::MulIOp::create(g.b, g.loc, count, dimSize(d));
-    Value scalar = tensor::FromElementsOp::create(
-        g.b, g.loc, RankedTensorType::get({}, g.b.getI64Type()), count);
-    node.setResult(0, scalar, kInt64);
-    return success();
-  }
-  int64_t start = getIntAttr(node.node, "start", 0),
-          end = getIntAttr(node.node, "end", rank);
-  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
-  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
-  SmallVector<Value> sizes;
-  for (int64_t d = start; d < end; ++d)
-    sizes.push_back(dimSize(d));
-  Value result = tensor::FromElementsOp::create(
-      g.b, g.loc,
-      RankedTensorType::get({int64_t(sizes.size())}, g.b.getI64Type()), sizes);
-  node.setResult(0, result, kInt64);
-  return success();
-}
-
 std::optional<LogicalResult>
 mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
   llvm::StringRef op = node.node.op_type();
-  if (op != "ConstantOfShape" && !node.hasInput(0))
+  if (op != "ConstantOfShape" && op != "Range" && !node.hasInput(0))
     return llvm::is_contained({"Reshape", "Flatten", "Squeeze", "Unsqueeze",
                                "Transpose", "Concat", "Slice", "Split",
                                "Gather", "GatherND", "Pad"},
@@ -443,5 +692,7 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
     return emitPad(node);
   if (op == "ConstantOfShape")
     return emitConstantOfShape(node);
+  if (op == "Range")
+    return emitRange(node);
   return std::nullopt;
 }

@@ -6,6 +6,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
 #include "llvm/ADT/APFloat.h"
 
 using namespace mlir;
@@ -72,7 +75,96 @@ Value GraphBuilder::materialize(llvm::StringRef name) {
   GraphValue &v = values[name];
   if (!v.value && v.constant)
     v.value = constantTensor(*v.constant);
+  if (!v.value && v.symbolic) {
+    Type element = elementType(v.type);
+    SmallVector<Value> elements;
+    for (OpFoldResult size : v.symbolic->elements)
+      elements.push_back(
+          arith::IndexCastOp::create(b, loc, element, indexValue(size)));
+    v.value = tensor::FromElementsOp::create(b, loc, tensorType(v.shape, v.type),
+                                             elements);
+  }
   return v.value;
+}
+
+void GraphBuilder::defineSymbolic(llvm::StringRef name, SymbolicInts ints,
+                                  int32_t type) {
+  GraphValue v;
+  v.type = type;
+  if (!ints.scalar)
+    v.shape.push_back(int64_t(ints.elements.size()));
+  SmallVector<int64_t> known;
+  for (OpFoldResult size : ints.elements)
+    if (std::optional<int64_t> c = getConstantIntValue(size))
+      known.push_back(*c);
+  if (known.size() == ints.elements.size()) {
+    HostTensor tensor = HostTensor::fromInts(known, type);
+    tensor.shape = v.shape;
+    v.constant = std::move(tensor);
+  } else {
+    v.symbolic = std::move(ints);
+  }
+  values[name] = std::move(v);
+}
+
+SmallVector<OpFoldResult> GraphBuilder::mixedSizes(Value value) {
+  return tensor::getMixedSizes(b, loc, value);
+}
+
+Value GraphBuilder::emptyTensor(ArrayRef<OpFoldResult> sizes, Type element) {
+  return tensor::EmptyOp::create(b, loc, sizes, element);
+}
+
+Value GraphBuilder::indexValue(OpFoldResult size) {
+  return getValueOrCreateConstantIndexOp(b, loc, size);
+}
+
+SmallVector<int64_t>
+mlir::hgc::onnx::getStaticSizes(ArrayRef<OpFoldResult> sizes) {
+  SmallVector<int64_t> shape;
+  for (OpFoldResult size : sizes)
+    shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+  return shape;
+}
+
+SmallVector<OpFoldResult>
+mlir::hgc::onnx::broadcastSizes(GraphBuilder &g, ArrayRef<Value> inputs,
+                                ArrayRef<int64_t> shape) {
+  int64_t rank = int64_t(shape.size());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!ShapedType::isDynamic(shape[d])) {
+      sizes.push_back(g.b.getIndexAttr(shape[d]));
+      continue;
+    }
+    OpFoldResult size;
+    for (Value input : inputs) {
+      auto type = cast<RankedTensorType>(input.getType());
+      int64_t at = d - (rank - type.getRank());
+      if (at >= 0 && type.isDynamicDim(at)) {
+        size = tensor::DimOp::create(g.b, g.loc, input, at).getResult();
+        break;
+      }
+    }
+    assert(size && "a dynamic result dim comes from a dynamic input dim");
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+std::optional<SmallVector<OpFoldResult>> NodeEmitter::sizesInput(size_t i) {
+  if (!hasInput(i))
+    return std::nullopt;
+  GraphValue &v = input(i);
+  if (v.symbolic)
+    return v.symbolic->elements;
+  const HostTensor *constant = shapeDefiningInput(i);
+  if (!constant || constant->isFloat())
+    return std::nullopt;
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t x : constant->ints)
+    sizes.push_back(g.b.getIndexAttr(x));
+  return sizes;
 }
 
 void GraphBuilder::defineValue(llvm::StringRef name, Value value,
@@ -92,7 +184,8 @@ LogicalResult NodeEmitter::fail(const llvm::Twine &message) {
 Value mlir::hgc::onnx::buildBroadcastGeneric(
     GraphBuilder &g, llvm::ArrayRef<Value> inputs,
     llvm::ArrayRef<int64_t> shape, Type resultElement,
-    std::function<Value(OpBuilder &, Location, ValueRange)> body) {
+    std::function<Value(OpBuilder &, Location, ValueRange)> body,
+    llvm::ArrayRef<OpFoldResult> resultSizes) {
   OpBuilder &b = g.b;
   int64_t rank = int64_t(shape.size());
   SmallVector<AffineMap> maps;
@@ -107,7 +200,10 @@ Value mlir::hgc::onnx::buildBroadcastGeneric(
     maps.push_back(AffineMap::get(unsigned(rank), 0, exprs, b.getContext()));
   }
   maps.push_back(b.getMultiDimIdentityMap(unsigned(rank)));
-  Value init = tensor::EmptyOp::create(b, g.loc, shape, resultElement);
+  Value init = g.emptyTensor(resultSizes.empty()
+                                 ? broadcastSizes(g, inputs, shape)
+                                 : SmallVector<OpFoldResult>(resultSizes),
+                             resultElement);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -205,4 +301,103 @@ Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
   if (target.getRank() == 0)
     return tensor::CollapseShapeOp::create(g.b, g.loc, target, flat, all);
   return tensor::ExpandShapeOp::create(g.b, g.loc, target, flat, all);
+}
+
+namespace {
+/// True when sizes `a` and `b` are provably equal: equal constants, the
+/// same value, or tensor.dim of one tensor's same dim.
+bool isSameSize(OpFoldResult a, OpFoldResult b) {
+  std::optional<int64_t> ca = getConstantIntValue(a),
+                         cb = getConstantIntValue(b);
+  if (ca || cb)
+    return ca == cb;
+  Value va = cast<Value>(a), vb = cast<Value>(b);
+  if (va == vb)
+    return true;
+  auto da = va.getDefiningOp<tensor::DimOp>(),
+       db = vb.getDefiningOp<tensor::DimOp>();
+  return da && db && da.getSource() == db.getSource() &&
+         da.getConstantIndex() && da.getConstantIndex() == db.getConstantIndex();
+}
+
+/// Groups the dims of `large` onto those of `small` (the longer and the
+/// shorter shape of a reshape): static dims by their products (unit dims
+/// join the next group, trailing ones the last), a dynamic dim alone,
+/// matched to a dynamic dim of `small` that is provably the same size or,
+/// when each shape has exactly one dynamic dim, equal by the element count.
+std::optional<SmallVector<ReassociationIndices>>
+groupDims(ArrayRef<OpFoldResult> large, ArrayRef<OpFoldResult> small) {
+  auto countDynamic = [](ArrayRef<OpFoldResult> sizes) {
+    return llvm::count_if(
+        sizes, [](OpFoldResult s) { return !getConstantIntValue(s); });
+  };
+  bool countedEqual = countDynamic(large) == 1 && countDynamic(small) == 1;
+  SmallVector<ReassociationIndices> groups;
+  size_t i = 0;
+  for (OpFoldResult target : small) {
+    ReassociationIndices group;
+    std::optional<int64_t> want = getConstantIntValue(target);
+    if (!want) {
+      while (i < large.size() && getConstantIntValue(large[i]) == 1)
+        group.push_back(int64_t(i++));
+      if (i == large.size() || getConstantIntValue(large[i]) ||
+          !(countedEqual || isSameSize(large[i], target)))
+        return std::nullopt;
+      group.push_back(int64_t(i++));
+    } else {
+      int64_t product = 1;
+      do {
+        if (i == large.size())
+          return std::nullopt;
+        std::optional<int64_t> size = getConstantIntValue(large[i]);
+        if (!size)
+          return std::nullopt;
+        product *= *size;
+        group.push_back(int64_t(i++));
+      } while (product < *want);
+      if (product != *want)
+        return std::nullopt;
+    }
+    groups.push_back(group);
+  }
+  for (; i < large.size(); ++i) {
+    if (groups.empty() || getConstantIntValue(large[i]) != 1)
+      return std::nullopt;
+    groups.back().push_back(int64_t(i));
+  }
+  return groups;
+}
+} // namespace
+
+Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
+                                    ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape = getStaticSizes(sizes);
+  if (type.hasStaticShape() && !llvm::is_contained(shape, ShapedType::kDynamic))
+    return buildReshape(g, value, shape);
+  auto target = RankedTensorType::get(shape, type.getElementType());
+  if (target == type)
+    return value;
+  SmallVector<OpFoldResult> source = g.mixedSizes(value);
+  bool collapse = source.size() >= sizes.size();
+  if (!sizes.empty() && !source.empty())
+    if (auto groups = collapse ? groupDims(source, sizes)
+                               : groupDims(sizes, source)) {
+      if (collapse && source.size() == sizes.size())
+        return tensor::CastOp::create(g.b, g.loc, target, value);
+      if (collapse)
+        return tensor::CollapseShapeOp::create(g.b, g.loc, target, value,
+                                               *groups);
+      return tensor::ExpandShapeOp::create(g.b, g.loc, target, value, *groups,
+                                           sizes);
+    }
+  // No grouping keeps the dynamic dims whole: reshape through a shape tensor.
+  SmallVector<Value> elements;
+  for (OpFoldResult size : sizes)
+    elements.push_back(g.indexValue(size));
+  Value shapeTensor = tensor::FromElementsOp::create(
+      g.b, g.loc, RankedTensorType::get({int64_t(sizes.size())},
+                                        g.b.getIndexType()),
+      elements);
+  return tensor::ReshapeOp::create(g.b, g.loc, target, value, shapeTensor);
 }

@@ -21,11 +21,23 @@
 
 namespace mlir::hgc::onnx {
 
+/// A small integer tensor (rank 0 or 1) of sizes computed from run-time
+/// dimensions: each element an index attribute (known at import time) or an
+/// `index` value (tensor.dim and arithmetic on it). Shape arithmetic over a
+/// dynamic dim stays symbolic, so a Reshape target that is known except for
+/// the past length fixes every other dim.
+struct SymbolicInts {
+  bool scalar = false;
+  llvm::SmallVector<OpFoldResult> elements;
+};
+
 /// One ONNX value: a run-time MLIR value, an import-time constant, or both
-/// (a constant materialized on first use).
+/// (a constant materialized on first use), or symbolic sizes (materialized
+/// as a tensor where an op reads them as data).
 struct GraphValue {
   Value value;
   std::optional<HostTensor> constant;
+  std::optional<SymbolicInts> symbolic;
   /// For a graph input: its value for this compilation when the caller gave
   /// it (ImportOptions::knownInputValues). Only ops whose result shape
   /// depends on it read it; the value stays a run-time argument.
@@ -55,10 +67,22 @@ public:
   void define(llvm::StringRef name, GraphValue value) {
     values[name] = std::move(value);
   }
-  /// The MLIR value of `name`, materializing a constant on first use.
+  /// The MLIR value of `name`, materializing a constant or symbolic sizes
+  /// on first use.
   Value materialize(llvm::StringRef name);
   Value constantTensor(const HostTensor &tensor);
   void defineValue(llvm::StringRef name, Value value, int32_t type);
+  /// Defines `name` as symbolic sizes of ONNX integer type `type` (as a
+  /// constant when every element is known).
+  void defineSymbolic(llvm::StringRef name, SymbolicInts ints, int32_t type);
+
+  /// The sizes of `value`'s dims: attributes where static, tensor.dim where
+  /// dynamic.
+  llvm::SmallVector<OpFoldResult> mixedSizes(Value value);
+  /// A tensor.empty of `sizes`.
+  Value emptyTensor(llvm::ArrayRef<OpFoldResult> sizes, Type element);
+  /// `size` as an `index` value.
+  Value indexValue(OpFoldResult size);
 
 private:
   llvm::StringMap<GraphValue> values;
@@ -86,6 +110,10 @@ struct NodeEmitter {
   }
   /// The value of input `i` known at compile time: a constant, or a graph
   /// input's value given for this compilation; null otherwise.
+  /// The elements of integer input `i` known at import time or symbolic
+  /// (a shape operand: Reshape, Expand, ConstantOfShape, Range, Slice);
+  /// nullopt when it is computed at run time.
+  std::optional<llvm::SmallVector<OpFoldResult>> sizesInput(size_t i);
   const HostTensor *shapeDefiningInput(size_t i) {
     if (const HostTensor *constant = constantInput(i))
       return constant;
@@ -116,15 +144,37 @@ std::optional<LogicalResult> emitAttentionNode(NodeEmitter &node);
 std::optional<LogicalResult> emitTransformerNode(NodeEmitter &node);
 
 /// A linalg.generic over `shape` reading `inputs` with numpy broadcasting;
-/// `body` maps the scalar operands to the result scalar.
+/// `body` maps the scalar operands to the result scalar. Dynamic dims of
+/// `shape` are sized by `resultSizes` when given, else by the inputs.
 Value buildBroadcastGeneric(
     GraphBuilder &g, llvm::ArrayRef<Value> inputs,
     llvm::ArrayRef<int64_t> shape, Type resultElement,
-    std::function<Value(OpBuilder &, Location, ValueRange)> body);
+    std::function<Value(OpBuilder &, Location, ValueRange)> body,
+    llvm::ArrayRef<OpFoldResult> resultSizes = {});
 
-/// Shape or Size of an input with dynamic dims: an int64 tensor computed at
-/// run time (static dims as constants).
-LogicalResult emitRuntimeShape(NodeEmitter &node);
+/// Shape or Size of an input with dynamic dims: symbolic sizes (static dims
+/// known, tensor.dim for the others).
+LogicalResult defineRuntimeShape(NodeEmitter &node);
+
+/// Evaluates a node whose inputs are constants or symbolic sizes, at least
+/// one symbolic, when the op is shape arithmetic (Gather, Concat, Cast,
+/// Add, ...); nullopt when it is not (the op is then emitted).
+std::optional<LogicalResult> foldSymbolicNode(NodeEmitter &node);
+
+/// Integer Add, Sub, Mul, Div (truncating), Max or Min of two sizes, folded
+/// when both are known; nullopt for another op or a division by zero or by
+/// a run-time value.
+std::optional<OpFoldResult> combineSizes(GraphBuilder &g, llvm::StringRef op,
+                                         OpFoldResult x, OpFoldResult y);
+
+/// `shape` with static dims where `sizes` are known, dynamic elsewhere.
+llvm::SmallVector<int64_t> getStaticSizes(llvm::ArrayRef<OpFoldResult> sizes);
+
+/// The result sizes of a broadcast of `inputs` to `shape` (numpy rules):
+/// static dims as given, a dynamic dim read from an input dynamic there.
+llvm::SmallVector<OpFoldResult>
+broadcastSizes(GraphBuilder &g, llvm::ArrayRef<Value> inputs,
+               llvm::ArrayRef<int64_t> shape);
 
 /// True when a ReduceSum/Max/Min node reduces every dynamic dim of its
 /// input (its result shape is then static).
@@ -136,6 +186,10 @@ Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,
 
 /// `value` reshaped (same element count) to `shape`.
 Value buildReshape(GraphBuilder &g, Value value, llvm::ArrayRef<int64_t> shape);
+/// `value` reshaped to `sizes` (some dynamic): collapse_shape/expand_shape
+/// when the dims group (a dynamic dim kept whole), tensor.reshape otherwise.
+Value buildReshape(GraphBuilder &g, Value value,
+                   llvm::ArrayRef<OpFoldResult> sizes);
 
 /// RMS normalization of static-shaped `x` over dims axis.. (axis >= 0), in
 /// f32, times `scale` (broadcast), rounded to x's type.

@@ -161,6 +161,13 @@ bool mlir::hgc::onnx::broadcastShapes(llvm::ArrayRef<int64_t> a,
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    // A dynamic dim (negative) matches its partner, as ONNX shape inference
+    // treats a symbol: the result is the static partner unless that is 1.
+    if (da < 0 || db < 0) {
+      int64_t dynamic = da < 0 ? da : db, other = da < 0 ? db : da;
+      result[i] = other < 0 || other == 1 ? dynamic : other;
+      continue;
+    }
     if (da != db && da != 1 && db != 1)
       return false;
     result[i] = da == 1 ? db : da;

@@ -80,7 +80,9 @@ int64_t saturateToInt64(double value);
 /// 2^48 (no tensor the importer materializes gets near that).
 int64_t countElements(llvm::ArrayRef<int64_t> shape);
 
-/// numpy broadcasting of two shapes; false when they do not broadcast.
+/// numpy broadcasting of two shapes; false when they do not broadcast. A
+/// dynamic (negative) dim matches anything: dynamic beside 1 or another
+/// dynamic dim, the partner's size beside a static one.
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
                      llvm::SmallVectorImpl<int64_t> &result);
 /// Row-major strides of `shape`.

@@ -288,22 +288,28 @@ LogicalResult Importer::importConstant(NodeEmitter &emitter) {
   return success();
 }
 
-/// Only emitters that size their results from run-time dimensions may see
-/// dynamic ones; the others compute shapes at import time.
-/// Ops that take inputs with dynamic dims: the attention ops (past and
-/// total lengths), Shape and Size (they read them at run time), and
-/// reductions over them (a mask's token count).
+/// Ops whose emitters size their results from run-time dims; the others
+/// need static shapes. Shape arithmetic reads dynamic dims as symbolic sizes
+/// (SymbolicSizes.cpp), the tensor ops below read tensor.dim.
 static bool takesDynamicDims(NodeEmitter &emitter) {
   const ::onnx::NodeProto &node = emitter.node;
   const std::string &op = node.op_type();
-  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
-  if (standard && (op == "Attention" || op == "Shape" || op == "Size"))
-    return true;
-  if (node.domain() == "com.microsoft" && op == "GroupQueryAttention")
-    return true;
-  if (standard && (op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin"))
+  if (node.domain() == "com.microsoft")
+    return op == "GroupQueryAttention";
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return false;
+  if (op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin")
     return isReductionOverDynamicDims(emitter);
-  return false;
+  return llvm::is_contained(
+      {"Attention", "Shape", "Size", "Identity", "Add", "Sub", "Mul", "Div",
+       "Pow", "Max", "Min", "Mod", "And", "Or", "Xor", "Equal", "Less",
+       "Greater", "LessOrEqual", "GreaterOrEqual", "Where", "Sqrt", "Exp",
+       "Log", "Tanh", "Erf", "Abs", "Neg", "Floor", "Ceil", "Sin", "Cos",
+       "Reciprocal", "Relu", "Sigmoid", "IsNaN", "IsInf", "Not", "Cast",
+       "CastLike", "Expand", "MatMul", "Softmax", "Transpose", "Concat",
+       "Slice", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather",
+       "ConstantOfShape", "Range"},
+      op);
 }
 
 static LogicalResult checkDynamicInputs(NodeEmitter &emitter) {
@@ -342,7 +348,7 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
       return emitter.fail("needs an input");
     llvm::ArrayRef<int64_t> shape = emitter.input(0).shape;
     if (llvm::any_of(shape, ShapedType::isDynamic))
-      return emitRuntimeShape(emitter);
+      return defineRuntimeShape(emitter);
     HostTensor tensor;
     if (op == "Size") {
       int64_t count = 1;
@@ -370,7 +376,7 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
   // Everything known: evaluate now.
   SmallVector<const HostTensor *> constants;
   HostTensor typeOnly;
-  bool allConstant = true;
+  bool allConstant = true, allSizes = true, anySymbolic = false;
   for (int i = 0; i < node.input_size(); ++i) {
     if (node.input(i).empty()) {
       constants.push_back(nullptr);
@@ -383,8 +389,14 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
       constant = &typeOnly;
     }
     allConstant &= constant != nullptr;
+    bool symbolic = emitter.input(size_t(i)).symbolic.has_value();
+    anySymbolic |= symbolic;
+    allSizes &= constant || symbolic;
     constants.push_back(constant);
   }
+  if (allSizes && anySymbolic)
+    if (std::optional<LogicalResult> folded = foldSymbolicNode(emitter))
+      return *folded;
   if (allConstant) {
     SmallVector<HostTensor> results;
     std::string error;
