@@ -127,7 +127,26 @@ void lowering::lowerContraction(linalg::GenericOp op) {
   Type f32 = b.getF32Type();
   auto outType =
       RankedTensorType::get({staticRows, resultType.getShape().back()}, f32);
-  Value out = e.alloc(outType, {rows, columns});
+  // Above rank 2 the result is allocated at full rank and written through
+  // its [R, n] collapse: expanding [R, n] back would take an expand_shape
+  // group of several dynamic sizes, which upstream's strided-metadata
+  // expansion cannot lower.
+  SmallVector<ReassociationIndices> rowsOf(2);
+  for (int64_t d = 0; d < rank - 1; ++d)
+    rowsOf[0].push_back(d);
+  rowsOf[1].push_back(rank - 1);
+  RankedTensorType fullType = resultType.clone(f32);
+  Value full, out;
+  if (rank > 2) {
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      sizes.push_back(tensor::DimOp::create(b, op.getDpsInputs()[0], d));
+    sizes.push_back(columns);
+    full = e.alloc(fullType, sizes);
+    out = memref::CollapseShapeOp::create(b, full, rowsOf);
+  } else {
+    out = e.alloc(outType, {rows, columns});
+  }
 
   // Whole vectors of n, then the scalar tail.
   Value vectorEnd = arith::MulIOp::create(
@@ -236,18 +255,7 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     });
   }
 
-  Value result = e.tensor(out, outType);
-  if (rank > 2) {
-    SmallVector<ReassociationIndices> rowsOf(2);
-    for (int64_t d = 0; d < rank - 1; ++d)
-      rowsOf[0].push_back(d);
-    rowsOf[1].push_back(rank - 1);
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(b, b.getLoc(), op.getDpsInputs()[0]);
-    sizes.back() = tensor::getMixedSize(b, b.getLoc(), weights, 1);
-    result =
-        tensor::ExpandShapeOp::create(b, resultType, result, rowsOf, sizes);
-  }
+  Value result = rank > 2 ? e.tensor(full, fullType) : e.tensor(out, outType);
   op.getResult(0).replaceAllUsesWith(result);
   op.erase();
 }

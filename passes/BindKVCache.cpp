@@ -23,8 +23,11 @@ bool isPerKeyMask(AttentionOp op) {
   auto mask = cast<RankedTensorType>(op.getMask().getType());
   int64_t rank = mask.getRank();
   ArrayRef<int64_t> dims = mask.getShape();
+  // The query axis may be dynamic with the query's length (1 when bound).
+  bool dynamicQuery = op.getQuery().getType().isDynamicDim(2);
   for (int64_t axis = 1; axis <= 2 && rank - 1 - axis >= 0; ++axis)
-    if (dims[rank - 1 - axis] != 1)
+    if (dims[rank - 1 - axis] != 1 &&
+        !(axis == 1 && dynamicQuery && ShapedType::isDynamic(dims[rank - 2])))
       return false;
   if (rank < 4 || dims[0] == 1 || ShapedType::isDynamic(dims[0]))
     return true; // a dynamic mask batch is 1 or the batch: read at run time
@@ -37,12 +40,12 @@ const char *whyNotDecodeStep(AttentionOp op) {
                    v = op.getValue().getType();
   if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4)
     return "3-D attention";
-  if (q.getDimSize(2) != 1)
+  if (q.getDimSize(2) != 1 && !q.isDynamicDim(2))
     return "more than one query token";
   if (op.getQkMatmulOutput())
     return "a QK output";
-  if (op->hasAttr(kPaddingFallbackAttr))
-    return "the dense path of a mask that is not padding";
+  if (op->hasAttr(kDenseFallbackAttr))
+    return "the dense path kept for runs that are not one-token steps";
   if (op.getMask() && (op.getNonpadKvSeqlen() || !isPerKeyMask(op)))
     return "a mask that is not per key, or one beside nonpad_kv_seqlen";
   if (ShapedType::isDynamic(k.getDimSize(1)) ||
@@ -158,10 +161,11 @@ std::pair<Value, Value> buildPaddingLengths(OpBuilder &b, Location loc,
   return {overBatch.getResult(0), padding};
 }
 
-/// Decode attention of `op`'s query over `key`/`value` bound as a cache.
-Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value key,
-                  Value value, Value lengths) {
-  RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType();
+/// Decode attention of `query` (`op`'s, one token) over `key`/`value` bound
+/// as a cache, as `op`'s output type.
+Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
+                  Value key, Value value, Value lengths) {
+  RankedTensorType k = op.getKey().getType();
   auto cacheType =
       KVCacheType::get(k.getDimSize(1), k.getDimSize(3), k.getElementType());
   Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
@@ -169,19 +173,27 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value key,
                                  /*summary_block=*/IntegerAttr());
 
   SmallVector<ReassociationIndices> dropQueryAxis = {{0}, {1}, {2, 3}};
-  Value query =
-      tensor::CollapseShapeOp::create(b, loc, op.getQuery(), dropQueryAxis);
+  Type queryType = query.getType();
+  Value rows = tensor::CollapseShapeOp::create(b, loc, query, dropQueryAxis);
   auto decode = DecodeAttentionOp::create(
-      b, loc, query.getType(), query, cache, op.getScaleAttr(),
+      b, loc, rows.getType(), rows, cache, op.getScaleAttr(),
       op.getSoftcapAttr(), /*placement=*/PlacementAttr());
-  Value output = tensor::ExpandShapeOp::create(b, loc, q, decode.getOutput(),
-                                               dropQueryAxis);
+  Value output = tensor::ExpandShapeOp::create(b, loc, queryType,
+                                               decode.getOutput(), dropQueryAxis);
   return castTo(b, loc, output, op.getOutput().getType());
 }
 
-void bindDecodeStep(AttentionOp op) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
+/// `op` (or a clone of it) kept dense under an `scf.if` branch.
+SmallVector<Value> keepDense(OpBuilder &b, AttentionOp op) {
+  Operation *dense = b.clone(*op);
+  dense->setAttr(kDenseFallbackAttr, b.getUnitAttr());
+  return dense->getResults();
+}
+
+/// The results of `op` as one decode step: its output, then present key and
+/// value when it has them. `query` is the op's, with its length 1.
+SmallVector<Value> buildStep(OpBuilder &b, Location loc, AttentionOp op,
+                             Value query) {
   Value key = present(b, loc, op.getPastKey(), op.getKey());
   Value value = present(b, loc, op.getPastValue(), op.getValue());
   Value lengths;
@@ -190,32 +202,62 @@ void bindDecodeStep(AttentionOp op) {
     lengths = arith::TruncIOp::create(
         b, loc, RankedTensorType::get(type.getShape(), b.getI32Type()), nonpad);
   }
-  Value output;
+  SmallVector<Value> results;
   if (Value mask = op.getMask()) {
     // A padding mask becomes the cache's lengths; any other mask keeps the
     // dense attention, chosen at run time.
-    auto [maskLengths, padding] =
-        buildPaddingLengths(b, loc, mask, op.getQuery());
+    auto [maskLengths, padding] = buildPaddingLengths(b, loc, mask, query);
     auto choice = scf::IfOp::create(b, loc, op.getOutput().getType(), padding,
                                     /*withElseRegion=*/true);
     OpBuilder thenBuilder = choice.getThenBodyBuilder();
-    scf::YieldOp::create(
-        thenBuilder, loc,
-        buildDecode(thenBuilder, loc, op, key, value, maskLengths));
+    scf::YieldOp::create(thenBuilder, loc,
+                         buildDecode(thenBuilder, loc, op, query, key, value,
+                                     maskLengths));
     OpBuilder elseBuilder = choice.getElseBodyBuilder();
-    Operation *dense = elseBuilder.clone(*op);
-    dense->setAttr(kPaddingFallbackAttr, elseBuilder.getUnitAttr());
-    scf::YieldOp::create(elseBuilder, loc, dense->getResult(0));
-    output = choice.getResult(0);
+    scf::YieldOp::create(elseBuilder, loc, keepDense(elseBuilder, op)[0]);
+    results.push_back(choice.getResult(0));
   } else {
-    output = buildDecode(b, loc, op, key, value, lengths);
+    results.push_back(buildDecode(b, loc, op, query, key, value, lengths));
   }
-  op.getOutput().replaceAllUsesWith(output);
   if (op.getPresentKey()) {
-    op.getPresentKey().replaceAllUsesWith(
-        castTo(b, loc, key, op.getPresentKey().getType()));
-    op.getPresentValue().replaceAllUsesWith(
-        castTo(b, loc, value, op.getPresentValue().getType()));
+    results.push_back(castTo(b, loc, key, op.getPresentKey().getType()));
+    results.push_back(castTo(b, loc, value, op.getPresentValue().getType()));
+  }
+  return results;
+}
+
+void bindDecodeStep(AttentionOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  RankedTensorType queryType = op.getQuery().getType();
+  SmallVector<Value> results;
+  if (queryType.isDynamicDim(2)) {
+    // A query of run-time length is a decode step when it has one token;
+    // other runs (a prompt) keep the dense attention.
+    Value length = tensor::DimOp::create(b, loc, op.getQuery(), 2);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value isStep =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, length, one);
+    auto choice = scf::IfOp::create(b, loc, op->getResultTypes(), isStep,
+                                    /*withElseRegion=*/true);
+    OpBuilder thenBuilder = choice.getThenBodyBuilder();
+    SmallVector<int64_t> stepShape(queryType.getShape());
+    stepShape[2] = 1;
+    Value query = tensor::CastOp::create(thenBuilder, loc,
+                                         queryType.clone(stepShape),
+                                         op.getQuery());
+    scf::YieldOp::create(thenBuilder, loc,
+                         buildStep(thenBuilder, loc, op, query));
+    OpBuilder elseBuilder = choice.getElseBodyBuilder();
+    scf::YieldOp::create(elseBuilder, loc, keepDense(elseBuilder, op));
+    results = choice.getResults();
+  } else {
+    results = buildStep(b, loc, op, op.getQuery());
+  }
+  op.getOutput().replaceAllUsesWith(results[0]);
+  if (op.getPresentKey()) {
+    op.getPresentKey().replaceAllUsesWith(results[1]);
+    op.getPresentValue().replaceAllUsesWith(results[2]);
   }
   op.erase();
 }

@@ -21,8 +21,10 @@
 namespace mlir::hgc {
 
 /// Marks the dense `hgc.attention` that hgc-bind-kv-cache keeps for a run
-/// whose mask turns out not to be padding (the decode path takes the rest).
-constexpr llvm::StringLiteral kPaddingFallbackAttr = "hgc.padding_fallback";
+/// that turns out not to be a one-token step over padding (a mask that is
+/// not padding, or a query of run-time length that is not 1); the decode
+/// path takes the rest.
+constexpr llvm::StringLiteral kDenseFallbackAttr = "hgc.dense_fallback";
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"

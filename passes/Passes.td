@@ -44,8 +44,8 @@ def BindKVCachePass : Pass<"hgc-bind-kv-cache"> {
   let summary = "Turn single-query attention over past ++ current KV into "
                 "decode attention on a KV cache";
   let description = [{
-    Rewrites an `hgc.attention` that is one decode step (4-D, one query token,
-    no mask, no QK output, value head size equal to the key head size, KV in
+    Rewrites an `hgc.attention` that is one decode step (4-D, one query
+    token, no QK output, value head size equal to the key head size, KV in
     f32/f16/bf16) into `hgc.decode_attention` on `hgc.bind_kv` of the present
     KV, the concatenation of `past_key`/`past_value` and `key`/`value` along
     the sequence. `nonpad_kv_seqlen` becomes the cache's lengths. Causality
@@ -59,7 +59,10 @@ def BindKVCachePass : Pass<"hgc-bind-kv-cache"> {
     type's lowest value, or boolean true then false) n becomes the cache's
     lengths; otherwise (a bias, holes, left padding, an empty row) an
     `scf.if` runs the attention dense as it was, marked
-    `hgc.padding_fallback`. Other attention is left alone.
+    `hgc.dense_fallback`. A query whose length is dynamic is bound the same
+    way under an `scf.if` on that length being 1 (a program compiled once
+    for prompts and decode steps); other lengths run dense, marked so too.
+    Other attention is left alone.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::arith::ArithDialect",

@@ -342,7 +342,7 @@ Value matchNanGuard(Value probabilities) {
   auto choose = getSoleBodyOp<arith::SelectOp>(select);
   Block &selectBody = select.getRegion().front();
   SmallVector<AffineMap> maps = select.getIndexingMapsArray();
-  ValueRange inputs = select.getDpsInputs();
+  SmallVector<Value> inputs = select.getDpsInputs();
   std::optional<double> zero = getSplat(inputs[1]);
   if (!choose || inputs[0] != isNan.getResult(0) ||
       inputs[2] != probabilities || !maps[0].isIdentity() ||

@@ -220,23 +220,31 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
     return success();
   }
   SmallVector<bool> reduced = *resolved;
-  SmallVector<int64_t> dims, kept, keptShape;
-  int64_t count = 1;
+  SmallVector<int64_t> dims, kept;
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0)), keptSizes,
+                            keptDimSizes, reducedSizes;
   for (int64_t d = 0; d < rank; ++d) {
     if (reduced[d]) {
       dims.push_back(d);
-      count *= x.shape[d];
+      reducedSizes.push_back(sizes[d]);
     } else {
       kept.push_back(x.shape[d]);
+      keptSizes.push_back(sizes[d]);
     }
-    keptShape.push_back(reduced[d] ? 1 : x.shape[d]);
+    keptDimSizes.push_back(reduced[d] ? OpFoldResult(g.b.getIndexAttr(1))
+                                      : sizes[d]);
   }
+  // ReduceMean's divisor: the reduced element count, read at run time when
+  // a reduced dim is dynamic.
+  OpFoldResult count = g.b.getIndexAttr(1);
+  for (OpFoldResult size : reducedSizes)
+    count = *combineSizes(g, "Mul", count, size);
   Type element = g.elementType(x.type);
   // Integers reduce in their own type (wrapping, as onnxruntime does).
   Type acc = integer ? element : accumulatorType(g.b, element);
   bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
   bool isUnsigned = x.type == kUInt8 || x.type == kUInt32 || x.type == kUInt64;
-  Value init = tensor::EmptyOp::create(g.b, g.loc, kept, acc);
+  Value init = g.emptyTensor(keptSizes, acc);
   TypedAttr start;
   if (integer) {
     unsigned width = acc.getIntOrFloatBitWidth();
@@ -284,38 +292,28 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
       });
   Value result = reduce.getResult(0);
   if (op == "ReduceMean") {
+    Value n;
+    if (std::optional<int64_t> known = getConstantIntValue(count)) {
+      n = arith::ConstantOp::create(g.b, g.loc,
+                                    g.b.getFloatAttr(acc, double(*known)));
+    } else {
+      Value wide = arith::IndexCastUIOp::create(g.b, g.loc, g.b.getI64Type(),
+                                                g.indexValue(count));
+      n = arith::UIToFPOp::create(g.b, g.loc, acc, wide);
+    }
     result = buildBroadcastGeneric(
         g, {result}, kept, acc,
         [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          Value n = arith::ConstantOp::create(
-              b, loc, b.getFloatAttr(acc, double(count)));
           return arith::DivFOp::create(b, loc, args[0], n);
         });
   }
   result = truncateTo(g, result, element);
   if (keepDims)
-    result = buildReshape(g, result, keptShape);
+    result = buildReshape(g, result, keptDimSizes);
   node.setResult(0, result, x.type);
   return success();
 }
 
-} // namespace
-
-bool mlir::hgc::onnx::isReductionOverDynamicDims(NodeEmitter &node) {
-  if (!node.hasInput(0))
-    return false;
-  bool noop;
-  std::string why;
-  FailureOr<SmallVector<bool>> reduced = resolveReducedAxes(node, noop, why);
-  if (failed(reduced) || noop)
-    return false;
-  for (auto [d, size] : llvm::enumerate(node.input(0).shape))
-    if (ShapedType::isDynamic(size) && !(*reduced)[d])
-      return false;
-  return true;
-}
-
-namespace {
 /// Gemm: alpha * op(A) op(B) + beta * C, through MatMul's emitter on
 /// transposed/reshaped operands built here.
 LogicalResult emitGemm(NodeEmitter &node) {
@@ -334,8 +332,10 @@ LogicalResult emitGemm(NodeEmitter &node) {
   int64_t k = transA ? a.shape[0] : a.shape[1];
   int64_t kb = transB ? bIn.shape[1] : bIn.shape[0];
   int64_t n = transB ? bIn.shape[0] : bIn.shape[1];
-  if (k != kb)
+  if (k != kb && !ShapedType::isDynamic(k) && !ShapedType::isDynamic(kb))
     return node.fail("inner dimensions differ");
+  SmallVector<OpFoldResult> aSizes = g.mixedSizes(node.operand(0)),
+                            bSizes = g.mixedSizes(node.operand(1));
   Type element = g.elementType(a.type);
   Type acc = accumulatorType(g.b, element);
   auto map = [&](bool transposed, unsigned row, unsigned col) {
@@ -349,7 +349,8 @@ LogicalResult emitGemm(NodeEmitter &node) {
   maps[2] =
       AffineMap::get(3, 0, {g.b.getAffineDimExpr(0), g.b.getAffineDimExpr(1)},
                      g.b.getContext());
-  Value init = zeroFilled(g, {g.b.getIndexAttr(m), g.b.getIndexAttr(n)}, acc);
+  Value init = zeroFilled(
+      g, {aSizes[transA ? 1 : 0], bSizes[transB ? 0 : 1]}, acc);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{node.operand(0), node.operand(1)},
       ValueRange{init}, maps,
@@ -369,9 +370,9 @@ LogicalResult emitGemm(NodeEmitter &node) {
   SmallVector<int64_t> shape = {m, n};
   bool hasC = node.hasInput(2);
   if (hasC) {
-    SmallVector<int64_t> ignored;
-    if (!broadcastShapes(shape, node.input(2).shape, ignored) ||
-        ignored != shape)
+    SmallVector<int64_t> joined;
+    if (!broadcastShapes(shape, node.input(2).shape, joined) ||
+        joined != shape)
       return node.fail("C does not broadcast to the result");
     inputs.push_back(node.operand(2));
   }

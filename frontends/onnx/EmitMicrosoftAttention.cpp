@@ -246,6 +246,9 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
                        "hidden]");
   GraphValue &query = node.input(0);
   int64_t batch = query.shape[0], seq = query.shape[1];
+  if (llvm::any_of(query.shape, ShapedType::isDynamic))
+    return node.fail("the query's batch, sequence and hidden sizes must be "
+                     "static (past and total lengths may be dynamic)");
   // Packed QKV: query is [batch, seq, (heads + 2 kv_heads) * head].
   int64_t packedWidth = query.shape[2];
   if (packed && packedWidth % (heads + 2 * kvHeads))

@@ -123,10 +123,23 @@ getDynamicReshapeSizes(NodeEmitter &node, llvm::StringRef op,
     }
   }
   if (inferred >= 0) {
-    SmallVector<OpFoldResult> others(sizes);
+    // Dims the target shares with the input cancel, so [b, s, -1, 16] of
+    // [b, s, 64] infers 4 rather than a run-time size.
+    SmallVector<OpFoldResult> numerator(source), others(sizes);
     others.erase(others.begin() + inferred);
+    for (auto it = others.begin(); it != others.end();) {
+      auto same = llvm::find_if(numerator, [&](OpFoldResult size) {
+        return !getConstantIntValue(*it) && isSameSize(size, *it);
+      });
+      if (same == numerator.end()) {
+        ++it;
+        continue;
+      }
+      numerator.erase(same);
+      it = others.erase(it);
+    }
     OpFoldResult divisor = multiplySizes(g, others);
-    OpFoldResult total = multiplySizes(g, source);
+    OpFoldResult total = multiplySizes(g, numerator);
     std::optional<OpFoldResult> quotient = combineSizes(g, "Div", total, divisor);
     if (!quotient) { // a run-time divisor: never divide by 0
       Value one = arith::ConstantIndexOp::create(g.b, g.loc, 1);
@@ -273,20 +286,25 @@ LogicalResult emitSplit(NodeEmitter &node) {
   std::string error;
   if (!resolveSplit(node.node, input.shape, split,
                     size_t(node.node.output_size()), axis, sizes, error))
-    return node.fail(error);
+    return node.fail(ShapedType::isDynamic(input.shape[axis])
+                         ? std::string("the split axis must be static")
+                         : error);
   int64_t rank = int64_t(input.shape.size()), first = 0;
   for (auto [i, size] : llvm::enumerate(sizes)) {
-    SmallVector<int64_t> shape = input.shape, offsets(rank, 0),
-                         strides(rank, 1);
-    shape[axis] = size;
-    offsets[axis] = first;
+    // Dims off the axis are the input's (dynamic ones read at run time).
+    SmallVector<OpFoldResult> partSizes = g.mixedSizes(node.operand(0)),
+                              offsets(rank, g.b.getIndexAttr(0)),
+                              strides(rank, g.b.getIndexAttr(1));
+    partSizes[axis] = g.b.getIndexAttr(size);
+    offsets[axis] = g.b.getIndexAttr(first);
     first += size;
-    Value part = size == 0 ? Value(tensor::EmptyOp::create(
-                                 g.b, g.loc, shape, g.elementType(input.type)))
-                           : Value(tensor::ExtractSliceOp::create(
-                                 g.b, g.loc, g.tensorType(shape, input.type),
-                                 node.operand(0), ValueRange{}, ValueRange{},
-                                 ValueRange{}, offsets, shape, strides));
+    Value part =
+        size == 0
+            ? g.emptyTensor(partSizes, g.elementType(input.type))
+            : Value(tensor::ExtractSliceOp::create(
+                  g.b, g.loc,
+                  g.tensorType(getStaticSizes(partSizes), input.type),
+                  node.operand(0), offsets, partSizes, strides));
     node.setResult(i, part, input.type);
   }
   return success();
@@ -368,6 +386,13 @@ LogicalResult emitDynamicSlice(NodeEmitter &node) {
     sizes[axis] = length;
     strides[axis] = g.b.getIndexAttr(step);
   }
+  if (llvm::any_of(sizes, [](OpFoldResult s) {
+        return getConstantIntValue(s) == 0;
+      })) { // reads nothing (an offset at the end would not verify)
+    node.setResult(0, g.emptyTensor(sizes, g.elementType(input.type)),
+                   input.type);
+    return success();
+  }
   Value result = tensor::ExtractSliceOp::create(
       g.b, g.loc, g.tensorType(getStaticSizes(sizes), input.type),
       node.operand(0), offsets, sizes, strides);
@@ -432,10 +457,6 @@ Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index,
   index = arith::MaxSIOp::create(b, loc, index, zero);
   return arith::MinSIOp::create(b, loc, index, last);
 }
-Value wrapAndClampIndex(OpBuilder &b, Location loc, Value index, int64_t size) {
-  return wrapAndClampIndex(b, loc, index,
-                           arith::ConstantIndexOp::create(b, loc, size));
-}
 
 LogicalResult emitGather(NodeEmitter &node) {
   GraphBuilder &g = node.g;
@@ -491,8 +512,8 @@ LogicalResult emitGatherND(NodeEmitter &node) {
   int64_t indexRank = int64_t(indices.shape.size());
   if (isFloatType(indices.type))
     return node.fail("indices must be integers");
-  if (llvm::any_of(indices.shape, ShapedType::isDynamic))
-    return node.fail("indices need a static shape");
+  if (indices.shape.empty() || ShapedType::isDynamic(indices.shape.back()))
+    return node.fail("indices need a static last dim");
   int64_t batchDims, depth;
   SmallVector<int64_t> shape;
   std::string error;
@@ -501,8 +522,14 @@ LogicalResult emitGatherND(NodeEmitter &node) {
     return node.fail(error);
   int64_t outRank = int64_t(shape.size());
   Value dataValue = node.operand(0), indexValue = node.operand(1);
-  Value init =
-      tensor::EmptyOp::create(g.b, g.loc, shape, g.elementType(data.type));
+  SmallVector<OpFoldResult> dataSizes = g.mixedSizes(dataValue);
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(indexValue);
+  sizes.pop_back();
+  sizes.append(dataSizes.begin() + batchDims + depth, dataSizes.end());
+  SmallVector<Value> bounds;
+  for (int64_t k = 0; k < depth; ++k)
+    bounds.push_back(g.indexValue(dataSizes[batchDims + k]));
+  Value init = g.emptyTensor(sizes, g.elementType(data.type));
   SmallVector<utils::IteratorType> iterators(outRank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -518,8 +545,7 @@ LogicalResult emitGatherND(NodeEmitter &node) {
           SmallVector<Value> position = indexAt;
           position.push_back(arith::ConstantIndexOp::create(b, loc, k));
           Value index = tensor::ExtractOp::create(b, loc, indexValue, position);
-          at.push_back(
-              wrapAndClampIndex(b, loc, index, data.shape[batchDims + k]));
+          at.push_back(wrapAndClampIndex(b, loc, index, bounds[k]));
         }
         for (int64_t d = indexRank - 1; d < outRank; ++d)
           at.push_back(linalg::IndexOp::create(b, loc, d));

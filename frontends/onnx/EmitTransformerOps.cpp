@@ -28,6 +28,15 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type element) {
                          : Value(arith::TruncFOp::create(b, loc, element, v));
 }
 
+/// The sizes of `x` with dims axis.. reduced to 1 (the leading ones may be
+/// dynamic).
+SmallVector<OpFoldResult> getKeptSizes(GraphBuilder &g, Value x,
+                                       int64_t axis) {
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(x);
+  for (size_t d = size_t(axis); d < sizes.size(); ++d)
+    sizes[d] = g.b.getIndexAttr(1);
+  return sizes;
+}
 } // namespace
 
 Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
@@ -40,15 +49,12 @@ Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
     count *= d;
 
   // Sum of squares per leading index, kept as [lead..., 1, ...].
-  SmallVector<int64_t> kept(shape.begin(), shape.end());
   SmallVector<AffineExpr> keptExprs;
   for (int64_t d = 0; d < rank; ++d) {
-    if (d >= axis)
-      kept[d] = 1;
     keptExprs.push_back(d >= axis ? g.b.getAffineConstantExpr(0)
                                   : g.b.getAffineDimExpr(unsigned(d)));
   }
-  Value init = tensor::EmptyOp::create(g.b, g.loc, kept, g.b.getF32Type());
+  Value init = g.emptyTensor(getKeptSizes(g, x, axis), g.b.getF32Type());
   Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF32FloatAttr(0));
   init = linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
   SmallVector<utils::IteratorType> iterators;
@@ -86,7 +92,7 @@ Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
 }
 
 namespace {
-/// Per leading index of static-shaped `x`, the f32 sum over dims axis.. of
+/// Per leading index of `x` (static dims axis..), the f32 sum over dims axis.. of
 /// `term(x element, kept values)`, kept as [lead..., 1, ...]; `kept` are
 /// earlier results of this shape read at the same leading index.
 Value reduceTrailing(
@@ -94,13 +100,9 @@ Value reduceTrailing(
     function_ref<Value(OpBuilder &, Location, Value, ValueRange)> term) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
-  SmallVector<int64_t> keptShape(type.getShape().begin(),
-                                 type.getShape().end());
   SmallVector<AffineExpr> keptExprs;
   SmallVector<utils::IteratorType> iterators;
   for (int64_t d = 0; d < rank; ++d) {
-    if (d >= axis)
-      keptShape[d] = 1;
     keptExprs.push_back(d >= axis ? g.b.getAffineConstantExpr(0)
                                   : g.b.getAffineDimExpr(unsigned(d)));
     iterators.push_back(d >= axis ? utils::IteratorType::reduction
@@ -108,7 +110,7 @@ Value reduceTrailing(
   }
   AffineMap keptMap =
       AffineMap::get(unsigned(rank), 0, keptExprs, g.b.getContext());
-  Value init = tensor::EmptyOp::create(g.b, g.loc, keptShape, g.b.getF32Type());
+  Value init = g.emptyTensor(getKeptSizes(g, x, axis), g.b.getF32Type());
   Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF32FloatAttr(0));
   init = linalg::FillOp::create(g.b, g.loc, zero, init).getResult(0);
   SmallVector<Value> inputs = {x};
@@ -146,6 +148,8 @@ LogicalResult emitLayerNormalization(NodeEmitter &node) {
   if (rank == 0 || !normalizeAxis(axis, rank))
     return node.fail("axis is out of range");
   SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
+  if (llvm::any_of(normalized, ShapedType::isDynamic))
+    return node.fail("the normalized dims must be static");
   for (size_t i = 1; i < 3; ++i) {
     SmallVector<int64_t> joined;
     if (node.hasInput(i) &&
@@ -209,6 +213,8 @@ LogicalResult checkRmsInputs(NodeEmitter &node, GraphValue &x,
   if (rank == 0 || !normalizeAxis(axis, rank))
     return node.fail("axis is out of range");
   SmallVector<int64_t> normalized(x.shape.begin() + axis, x.shape.end());
+  if (llvm::any_of(normalized, ShapedType::isDynamic))
+    return node.fail("the normalized dims must be static");
   SmallVector<int64_t> ignored;
   if (!broadcastShapes(normalized, scale.shape, ignored) ||
       ignored != normalized)

@@ -255,7 +255,8 @@ bool mlir::hgc::onnx::resolveGatherND(const ::onnx::NodeProto &node,
     return false;
   }
   for (int64_t d = 0; d < batchDims; ++d)
-    if (dataShape[d] != indexShape[d]) {
+    if (dataShape[d] != indexShape[d] && dataShape[d] >= 0 &&
+        indexShape[d] >= 0) { // dynamic (negative) dims are checked later
       error = "GatherND batch dimension " + std::to_string(d) +
               " differs between data and indices";
       return false;

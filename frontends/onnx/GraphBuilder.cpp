@@ -107,8 +107,42 @@ void GraphBuilder::defineSymbolic(llvm::StringRef name, SymbolicInts ints,
   values[name] = std::move(v);
 }
 
+/// The size of dim `d` of `value` as the value that defined it where the IR
+/// shows one: through destination-style ops to their init, tensor.empty's
+/// and expand_shape's sizes, and casts; tensor.dim otherwise. Sizes read
+/// so are the same SSA values wherever a dim flows, which is what lets
+/// reshapes pair dynamic dims (isSameSize).
+static OpFoldResult resolveDimSize(OpBuilder &b, Location loc, Value value,
+                                   int64_t d) {
+  while (true) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (!type.isDynamicDim(d))
+      return b.getIndexAttr(type.getDimSize(d));
+    Operation *op = value.getDefiningOp();
+    if (auto empty = dyn_cast_or_null<tensor::EmptyOp>(op))
+      return empty.getMixedSizes()[d];
+    if (auto expand = dyn_cast_or_null<tensor::ExpandShapeOp>(op))
+      return expand.getMixedOutputShape()[d];
+    if (auto cast = dyn_cast_or_null<tensor::CastOp>(op)) {
+      value = cast.getSource();
+      continue;
+    }
+    if (auto dps = dyn_cast_or_null<DestinationStyleOpInterface>(op)) {
+      if (dps.hasPureTensorSemantics()) {
+        value = dps.getTiedOpOperand(cast<OpResult>(value))->get();
+        continue;
+      }
+    }
+    return tensor::DimOp::create(b, loc, value, d).getResult();
+  }
+}
+
 SmallVector<OpFoldResult> GraphBuilder::mixedSizes(Value value) {
-  return tensor::getMixedSizes(b, loc, value);
+  SmallVector<OpFoldResult> sizes;
+  auto type = cast<RankedTensorType>(value.getType());
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    sizes.push_back(resolveDimSize(b, loc, value, d));
+  return sizes;
 }
 
 Value GraphBuilder::emptyTensor(ArrayRef<OpFoldResult> sizes, Type element) {
@@ -142,7 +176,7 @@ mlir::hgc::onnx::broadcastSizes(GraphBuilder &g, ArrayRef<Value> inputs,
       auto type = cast<RankedTensorType>(input.getType());
       int64_t at = d - (rank - type.getRank());
       if (at >= 0 && type.isDynamicDim(at)) {
-        size = tensor::DimOp::create(g.b, g.loc, input, at).getResult();
+        size = g.mixedSizes(input)[at];
         break;
       }
     }
@@ -303,10 +337,7 @@ Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
   return tensor::ExpandShapeOp::create(g.b, g.loc, target, flat, all);
 }
 
-namespace {
-/// True when sizes `a` and `b` are provably equal: equal constants, the
-/// same value, or tensor.dim of one tensor's same dim.
-bool isSameSize(OpFoldResult a, OpFoldResult b) {
+bool mlir::hgc::onnx::isSameSize(OpFoldResult a, OpFoldResult b) {
   std::optional<int64_t> ca = getConstantIntValue(a),
                          cb = getConstantIntValue(b);
   if (ca || cb)
@@ -319,6 +350,8 @@ bool isSameSize(OpFoldResult a, OpFoldResult b) {
   return da && db && da.getSource() == db.getSource() &&
          da.getConstantIndex() && da.getConstantIndex() == db.getConstantIndex();
 }
+
+namespace {
 
 /// Groups the dims of `large` onto those of `small` (the longer and the
 /// shorter shape of a reshape): static dims by their products (unit dims
@@ -369,6 +402,40 @@ groupDims(ArrayRef<OpFoldResult> large, ArrayRef<OpFoldResult> small) {
 }
 } // namespace
 
+/// `value` (of `source` sizes) copied into a tensor of `sizes` with the
+/// same row-major element order.
+static Value buildReshapeCopy(GraphBuilder &g, Value value,
+                              ArrayRef<OpFoldResult> source,
+                              ArrayRef<OpFoldResult> sizes) {
+  SmallVector<Value> from, to;
+  for (OpFoldResult size : source)
+    from.push_back(g.indexValue(size));
+  for (OpFoldResult size : sizes)
+    to.push_back(g.indexValue(size));
+  auto type = cast<RankedTensorType>(value.getType());
+  Value init = g.emptyTensor(sizes, type.getElementType());
+  unsigned rank = unsigned(sizes.size());
+  auto generic = linalg::GenericOp::create(
+      g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{g.b.getMultiDimIdentityMap(rank)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &b, Location loc, ValueRange) {
+        Value linear = arith::ConstantIndexOp::create(b, loc, 0);
+        for (unsigned d = 0; d < rank; ++d)
+          linear = arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, linear, to[d]),
+              linalg::IndexOp::create(b, loc, d));
+        SmallVector<Value> at(from.size());
+        for (int64_t d = int64_t(from.size()) - 1; d >= 0; --d) {
+          at[d] = arith::RemUIOp::create(b, loc, linear, from[d]);
+          linear = arith::DivUIOp::create(b, loc, linear, from[d]);
+        }
+        linalg::YieldOp::create(
+            b, loc, ValueRange{tensor::ExtractOp::create(b, loc, value, at)});
+      });
+  return generic.getResult(0);
+}
+
 Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
                                     ArrayRef<OpFoldResult> sizes) {
   auto type = cast<RankedTensorType>(value.getType());
@@ -391,13 +458,21 @@ Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
       return tensor::ExpandShapeOp::create(g.b, g.loc, target, value, *groups,
                                            sizes);
     }
-  // No grouping keeps the dynamic dims whole: reshape through a shape tensor.
-  SmallVector<Value> elements;
-  for (OpFoldResult size : sizes)
-    elements.push_back(g.indexValue(size));
-  Value shapeTensor = tensor::FromElementsOp::create(
-      g.b, g.loc, RankedTensorType::get({int64_t(sizes.size())},
-                                        g.b.getIndexType()),
-      elements);
-  return tensor::ReshapeOp::create(g.b, g.loc, target, value, shapeTensor);
+  // A scalar on one side: every dim on the other is 1.
+  if (sizes.empty())
+    return buildReshape(g,
+                        tensor::CastOp::create(
+                            g.b, g.loc,
+                            type.clone(SmallVector<int64_t>(source.size(), 1)),
+                            value),
+                        shape);
+  if (source.empty())
+    return tensor::CastOp::create(
+        g.b, g.loc, target,
+        buildReshape(g, value, SmallVector<int64_t>(sizes.size(), 1)));
+  // No grouping keeps the dynamic dims whole: copy element by element in
+  // row-major order (upstream's strided-metadata expansion cannot take an
+  // expand_shape group of several dynamic sizes). Only small tensors (mask
+  // arithmetic) take this path once the dims pair.
+  return buildReshapeCopy(g, value, source, sizes);
 }

@@ -167,6 +167,10 @@ std::optional<LogicalResult> foldSymbolicNode(NodeEmitter &node);
 std::optional<OpFoldResult> combineSizes(GraphBuilder &g, llvm::StringRef op,
                                          OpFoldResult x, OpFoldResult y);
 
+/// True when sizes `a` and `b` are provably equal: equal constants, the
+/// same value, or tensor.dim of one tensor's same dim.
+bool isSameSize(OpFoldResult a, OpFoldResult b);
+
 /// `shape` with static dims where `sizes` are known, dynamic elsewhere.
 llvm::SmallVector<int64_t> getStaticSizes(llvm::ArrayRef<OpFoldResult> sizes);
 
@@ -175,10 +179,6 @@ llvm::SmallVector<int64_t> getStaticSizes(llvm::ArrayRef<OpFoldResult> sizes);
 llvm::SmallVector<OpFoldResult>
 broadcastSizes(GraphBuilder &g, llvm::ArrayRef<Value> inputs,
                llvm::ArrayRef<int64_t> shape);
-
-/// True when a ReduceSum/Max/Min node reduces every dynamic dim of its
-/// input (its result shape is then static).
-bool isReductionOverDynamicDims(NodeEmitter &node);
 
 /// Converts scalar `value` of ONNX type `from` to ONNX type `to`.
 Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,
@@ -191,7 +191,8 @@ Value buildReshape(GraphBuilder &g, Value value, llvm::ArrayRef<int64_t> shape);
 Value buildReshape(GraphBuilder &g, Value value,
                    llvm::ArrayRef<OpFoldResult> sizes);
 
-/// RMS normalization of static-shaped `x` over dims axis.. (axis >= 0), in
+/// RMS normalization of `x` (static dims axis.., the leading ones may be
+/// dynamic) over dims axis.. (axis >= 0), in
 /// f32, times `scale` (broadcast), rounded to x's type.
 Value buildRmsNorm(GraphBuilder &g, Value x, Value scale, int64_t axis,
                    double epsilon);

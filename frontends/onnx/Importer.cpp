@@ -295,11 +295,10 @@ static bool takesDynamicDims(NodeEmitter &emitter) {
   const ::onnx::NodeProto &node = emitter.node;
   const std::string &op = node.op_type();
   if (node.domain() == "com.microsoft")
-    return op == "GroupQueryAttention";
+    return op == "GroupQueryAttention" ||
+           op == "SkipSimplifiedLayerNormalization";
   if (!node.domain().empty() && node.domain() != "ai.onnx")
     return false;
-  if (op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin")
-    return isReductionOverDynamicDims(emitter);
   return llvm::is_contained(
       {"Attention", "Shape", "Size", "Identity", "Add", "Sub", "Mul", "Div",
        "Pow", "Max", "Min", "Mod", "And", "Or", "Xor", "Equal", "Less",
@@ -307,8 +306,10 @@ static bool takesDynamicDims(NodeEmitter &emitter) {
        "Log", "Tanh", "Erf", "Abs", "Neg", "Floor", "Ceil", "Sin", "Cos",
        "Reciprocal", "Relu", "Sigmoid", "IsNaN", "IsInf", "Not", "Cast",
        "CastLike", "Expand", "MatMul", "Softmax", "Transpose", "Concat",
-       "Slice", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather",
-       "ConstantOfShape", "Range"},
+       "Slice", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather", "GatherND",
+       "ConstantOfShape", "Range", "ReduceSum", "ReduceMean", "ReduceMax",
+       "ReduceMin", "ReduceSumSquare", "LayerNormalization",
+       "RMSNormalization", "SimplifiedLayerNormalization", "Gemm", "Split"},
       op);
 }
 

@@ -3,7 +3,8 @@
 // A decode GEMV (one row, f16 weights): K cut into 4 chunks of 128 rows of B
 // run in parallel, each streaming its rows with widened 8-lane FMAs into its
 // own partial row (a scalar tail for 100 % 8 columns); a parallel loop adds
-// the partials.
+// the partials into the result, allocated at full rank and written through
+// its [rows, n] collapse.
 #a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #b = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
 #c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
@@ -11,6 +12,8 @@
 // CHECK: %[[ROWS:.+]] = tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]]
 // CHECK: %[[A:.+]] = bufferization.to_buffer %[[ROWS]] read_only
 // CHECK: %[[B:.+]] = bufferization.to_buffer %arg1 read_only
+// CHECK: %[[FULL:.+]] = memref.alloc() : memref<1x1x100xf32>
+// CHECK: %[[OUT2:.+]] = memref.collapse_shape %[[FULL]] {{\[}}[0, 1], [2]]
 // CHECK: %[[PARTIALS:.+]] = memref.alloc(%{{.+}}) : memref<4x1x?xf32>
 // CHECK: scf.parallel (%[[CHUNK:.+]]) = (%{{.+}}) to (%c4
 // CHECK:   vector.load %[[B]][%{{.+}}, %{{.+}}] : memref<512x100xf16, {{.+}}>, vector<8xf16>
@@ -19,8 +22,8 @@
 // CHECK:   vector.store %{{.+}}, %[[PARTIALS]][%[[CHUNK]]
 // CHECK: scf.parallel
 // CHECK-COUNT-3: arith.addf %{{.+}} : vector<8xf32>
-// CHECK: %[[SUMS:.+]] = bufferization.to_tensor
-// CHECK: %[[OUT:.+]] = tensor.expand_shape %[[SUMS]] {{\[}}[0, 1], [2]] output_shape [1, 1, 100]
+// CHECK: vector.store %{{.+}}, %[[OUT2]]
+// CHECK: %[[OUT:.+]] = bufferization.to_tensor %[[FULL]]
 // CHECK: return %[[OUT]]
 // CHECK-NOT: linalg.generic
 func.func @gemv_f16(%x: tensor<1x1x512xf16>, %w: tensor<512x100xf16>)
@@ -127,4 +130,41 @@ func.func @accumulates_onto_bias(%x: tensor<4x32xf32>, %w: tensor<32x64xf32>,
     linalg.yield %s : f32
   } -> tensor<4x64xf32>
   return %r : tensor<4x64xf32>
+}
+
+// -----
+
+// Batch and sequence both dynamic: the result is allocated [?, ?, 64] from
+// A's dims and written through its [[0, 1], [2]] collapse; no expand_shape
+// of a group with two dynamic sizes (upstream's strided-metadata expansion
+// cannot lower one) is left.
+#a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#b = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+#c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @batch_and_rows_dynamic
+// CHECK: %[[FULL:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x64xf32>
+// CHECK: %[[OUT:.+]] = memref.collapse_shape %[[FULL]] {{\[}}[0, 1], [2]] : memref<?x?x64xf32> into memref<?x64xf32>
+// CHECK: vector.fma
+// CHECK: bufferization.to_tensor %[[FULL]]
+// CHECK-NOT: expand_shape
+func.func @batch_and_rows_dynamic(%x: tensor<?x?x32xf32>,
+    %w: tensor<32x64xf32>) -> tensor<?x?x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x32xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x32xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x?x64xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?x64xf32>)
+      -> tensor<?x?x64xf32>
+  %r = linalg.generic {indexing_maps = [#a, #b, #c],
+      iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<?x?x32xf32>, tensor<32x64xf32>)
+      outs(%init : tensor<?x?x64xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %t = arith.addf %acc, %m : f32
+    linalg.yield %t : f32
+  } -> tensor<?x?x64xf32>
+  return %r : tensor<?x?x64xf32>
 }

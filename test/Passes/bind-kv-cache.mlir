@@ -76,7 +76,7 @@ func.func @not_decode_steps(%q4: tensor<1x4x3x8xf32>, %k: tensor<1x4x3x8xf32>,
 // CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%[[SCAN]]#0 : tensor<2xi32>)
 // CHECK: hgc.decode_attention
 // CHECK: } else {
-// CHECK: hgc.attention {{.+}} mask(%[[M]] : tensor<2x1x1x10xf32>) {hgc.padding_fallback
+// CHECK: hgc.attention {{.+}} mask(%[[M]] : tensor<2x1x1x10xf32>) {hgc.dense_fallback
 // CHECK: return %[[Y]]
 func.func @padding_mask(%q: tensor<2x4x1x8xf32>, %k: tensor<2x2x10x8xf32>,
     %m: tensor<2x1x1x10xf32>) -> tensor<2x4x1x8xf32> {
@@ -115,4 +115,35 @@ func.func @dynamic_batch_mask(%q: tensor<?x4x1x8xf32>, %k: tensor<?x4x10x8xf32>,
   %y = hgc.attention %q, %k, %k mask(%m : tensor<?x1x1x10xf32>)
       : tensor<?x4x1x8xf32>, tensor<?x4x10x8xf32>, tensor<?x4x10x8xf32> -> tensor<?x4x1x8xf32>
   return %y : tensor<?x4x1x8xf32>
+}
+
+// -----
+
+// A query of run-time length (one program for prompts and decode steps):
+// bound under an scf.if on that length being 1, the query cast to one token;
+// the mask's query axis is dynamic with it and read at row 0. Other lengths
+// keep the dense attention, marked. Present KV come from either branch.
+// CHECK-LABEL: func.func @dynamic_query_length
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<2x4x?x8xf32>
+// CHECK: %[[S:.+]] = tensor.dim %[[Q]], %c2
+// CHECK: %[[STEP:.+]] = arith.cmpi eq, %[[S]], %c1
+// CHECK: %[[R:.+]]:3 = scf.if %[[STEP]]
+// CHECK: %[[Q1:.+]] = tensor.cast %[[Q]] : tensor<2x4x?x8xf32> to tensor<2x4x1x8xf32>
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: tensor.collapse_shape %[[Q1]]
+// CHECK: hgc.decode_attention
+// CHECK: } else {
+// CHECK: hgc.attention {{.+}}hgc.dense_fallback
+// CHECK: } else {
+// CHECK: hgc.attention {{.+}}hgc.dense_fallback
+// CHECK: return %[[R]]#0, %[[R]]#1
+func.func @dynamic_query_length(%q: tensor<2x4x?x8xf32>,
+    %k: tensor<2x2x?x8xf32>, %pk: tensor<2x2x?x8xf32>,
+    %m: tensor<2x1x?x?xf32>) -> (tensor<2x4x?x8xf32>, tensor<2x2x?x8xf32>) {
+  %y, %present_k, %present_v = hgc.attention %q, %k, %k
+      mask(%m : tensor<2x1x?x?xf32>) past(%pk, %pk : tensor<2x2x?x8xf32>, tensor<2x2x?x8xf32>)
+      : tensor<2x4x?x8xf32>, tensor<2x2x?x8xf32>, tensor<2x2x?x8xf32>
+      -> tensor<2x4x?x8xf32> present(tensor<2x2x?x8xf32>, tensor<2x2x?x8xf32>)
+  return %y, %present_k : tensor<2x4x?x8xf32>, tensor<2x2x?x8xf32>
 }

@@ -162,9 +162,9 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
       printDecode(decode, target, os);
       ++count;
-    } else if (op->hasAttr(kPaddingFallbackAttr)) {
-      os << "attention '" << nameOf(op) << "': runs dense instead when its "
-         << "mask is not padding (checked per run)\n";
+    } else if (op->hasAttr(kDenseFallbackAttr)) {
+      os << "attention '" << nameOf(op) << "': runs dense instead when the "
+         << "run is not one token over a padding mask (checked per run)\n";
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       auto q = cast<RankedTensorType>(attention.getQuery().getType());
       os << "attention '" << nameOf(op) << "': not a decode step over a "
