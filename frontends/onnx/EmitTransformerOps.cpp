@@ -295,6 +295,9 @@ LogicalResult emitRotaryEmbedding(NodeEmitter &node) {
   int64_t rank = int64_t(x.shape.size());
   if (rank != 3 && rank != 4)
     return node.fail("X must be 3-D or 4-D");
+  if (ShapedType::isDynamic(x.shape.back()) ||
+      (rank == 4 && ShapedType::isDynamic(x.shape[1])))
+    return node.fail("X's heads and head size must be static");
   int64_t heads =
       rank == 4 ? x.shape[1] : getIntAttr(node.node, "num_heads", 0);
   if (heads <= 0 || (rank == 3 && x.shape[2] % heads))
@@ -335,10 +338,14 @@ Value mlir::hgc::onnx::buildRotary(GraphBuilder &g, Value x, int64_t heads,
   int64_t headSize = rank == 4 ? shape[3] : shape[2] / heads;
   int64_t rotary = rotaryDim, half = rotaryDim / 2;
   bool hasPositions = static_cast<bool>(positions);
-  int64_t maxPosition = cast<RankedTensorType>(cos.getType()).getDimSize(0);
   Value xValue = x, cosValue = cos, sinValue = sin;
   Type element = type.getElementType();
-  Value init = tensor::EmptyOp::create(g.b, g.loc, shape, element);
+  Value lastPosition;
+  if (hasPositions)
+    lastPosition = arith::SubIOp::create(
+        g.b, g.loc, g.indexValue(g.mixedSizes(cos)[0]),
+        arith::ConstantIndexOp::create(g.b, g.loc, 1));
+  Value init = g.emptyTensor(g.mixedSizes(x), element);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -398,8 +405,7 @@ Value mlir::hgc::onnx::buildRotary(GraphBuilder &g, Value x, int64_t heads,
           // Positions outside the cache are clamped: never read out of
           // bounds.
           position = arith::MaxSIOp::create(b, loc, position, index(0));
-          position =
-              arith::MinSIOp::create(b, loc, position, index(maxPosition - 1));
+          position = arith::MinSIOp::create(b, loc, position, lastPosition);
           cacheAt = {position, frequency};
         } else {
           cacheAt = {batch, seq, frequency};

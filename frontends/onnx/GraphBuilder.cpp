@@ -443,9 +443,12 @@ Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
   if (type.hasStaticShape() && !llvm::is_contained(shape, ShapedType::kDynamic))
     return buildReshape(g, value, shape);
   auto target = RankedTensorType::get(shape, type.getElementType());
-  if (target == type)
-    return value;
   SmallVector<OpFoldResult> source = g.mixedSizes(value);
+  if (target == type &&
+      llvm::all_of(llvm::zip(source, sizes), [](auto pair) {
+        return isSameSize(std::get<0>(pair), std::get<1>(pair));
+      }))
+    return value;
   bool collapse = source.size() >= sizes.size();
   if (!sizes.empty() && !source.empty())
     if (auto groups = collapse ? groupDims(source, sizes)

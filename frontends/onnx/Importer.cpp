@@ -309,7 +309,8 @@ static bool takesDynamicDims(NodeEmitter &emitter) {
        "Slice", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather", "GatherND",
        "ConstantOfShape", "Range", "ReduceSum", "ReduceMean", "ReduceMax",
        "ReduceMin", "ReduceSumSquare", "LayerNormalization",
-       "RMSNormalization", "SimplifiedLayerNormalization", "Gemm", "Split"},
+       "RMSNormalization", "SimplifiedLayerNormalization", "Gemm", "Split",
+       "RotaryEmbedding"},
       op);
 }
 
