@@ -8,7 +8,8 @@
 // R = b... * m are a 2-D [R, K] operand and B's rows are streamed in order:
 // every k adds A[r, k] * B[k, :] to an f32 row of sums with 8-lane FMAs.
 //
-// - Decode (R static, at most kRowBlock): K is cut into up to kMaxChunks
+// - Decode (at most kRowBlock rows; chosen at run time when R is dynamic,
+//   a batch of any size compiled once): K is cut into up to kMaxChunks
 //   chunks run in parallel, each streaming a contiguous slab of B into its
 //   own partial rows; a second parallel loop adds the partials. Every weight
 //   byte is read once, by one thread, in address order.
@@ -218,14 +219,21 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     });
   };
 
-  if (!ShapedType::isDynamic(staticRows) && staticRows <= kRowBlock) {
+  // Few rows: K chunks in parallel into partial rows, then their sum.
+  auto emitChunked = [&] {
     int64_t chunks = 1;
     if (!ShapedType::isDynamic(staticDepth))
       chunks = std::clamp<int64_t>(staticDepth / kMinChunkRows, 1, kMaxChunks);
     Value chunkRows = arith::CeilDivUIOp::create(b, depth, e.index(chunks));
+    int64_t partialRows = ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic
+                                                            : staticRows;
+    SmallVector<Value> partialSizes;
+    if (ShapedType::isDynamic(partialRows))
+      partialSizes.push_back(rows);
+    partialSizes.push_back(columns);
     Value partials = memref::AllocOp::create(
-        b, MemRefType::get({chunks, staticRows, ShapedType::kDynamic}, f32),
-        ValueRange{columns});
+        b, MemRefType::get({chunks, partialRows, ShapedType::kDynamic}, f32),
+        partialSizes);
     e.parallel({e.index(chunks)}, [&](ValueRange ivs) {
       Value k0 = arith::MinUIOp::create(
           b, arith::MulIOp::create(b, ivs[0], chunkRows), depth);
@@ -241,7 +249,9 @@ void lowering::lowerContraction(linalg::GenericOp op) {
         storeSum(sum, out, {ivs[0], n}, vector);
       });
     });
-  } else {
+  };
+  // Many rows: blocks of rows in parallel, each streaming all of B.
+  auto emitBlocked = [&] {
     Value blocks = arith::CeilDivUIOp::create(b, rows, e.index(kRowBlock));
     e.parallel({blocks}, [&](ValueRange ivs) {
       Value r0 = arith::MulIOp::create(b, ivs[0], e.index(kRowBlock));
@@ -253,6 +263,23 @@ void lowering::lowerContraction(linalg::GenericOp op) {
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
       accumulate(block, {}, r0, count, e.index(0), depth);
     });
+  };
+  if (!ShapedType::isDynamic(staticRows)) {
+    if (staticRows <= kRowBlock)
+      emitChunked();
+    else
+      emitBlocked();
+  } else {
+    // Rows known at run time (a dynamic batch): decode steps still take the
+    // chunked GEMV.
+    Value few = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, rows,
+                                      e.index(kRowBlock));
+    auto choice = scf::IfOp::create(b, few, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&choice.getThenRegion().front());
+    emitChunked();
+    b.setInsertionPointToStart(&choice.getElseRegion().front());
+    emitBlocked();
   }
 
   Value result = rank > 2 ? e.tensor(full, fullType) : e.tensor(out, outType);

@@ -9,6 +9,8 @@
 #include "hgc-rt/compiled.h"
 
 #include <chrono>
+#include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -136,6 +138,40 @@ extern "C" void hgc_rt_compiled_view(hgc_rt_kv_cache *cache,
   stats.seconds[slot] +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+}
+
+namespace {
+/// Where a failed size check returns to: the innermost hgc_rt_compiled_call
+/// of this thread.
+thread_local std::jmp_buf *checkTarget = nullptr;
+} // namespace
+
+extern "C" void hgc_rt_compiled_check_size(int64_t actual, int64_t expected,
+                                           const char *what) {
+  if (actual == expected)
+    return;
+  ThreadState &s = state();
+  s.failed = true;
+  s.error = std::string(what) + " (" + std::to_string(actual) + " vs " +
+            std::to_string(expected) + " at run time)";
+  // Compiled code keeps no C++ objects, so its frames can be skipped.
+  if (checkTarget)
+    std::longjmp(*checkTarget, 1);
+  std::abort(); // compiled code runs under hgc_rt_compiled_call
+}
+
+extern "C" int hgc_rt_compiled_call(void (*entry)(void **),
+                                    void **arguments) {
+  std::jmp_buf target;
+  std::jmp_buf *previous = checkTarget;
+  checkTarget = &target;
+  if (setjmp(target)) {
+    checkTarget = previous;
+    return 1;
+  }
+  entry(arguments);
+  checkTarget = previous;
+  return 0;
 }
 
 extern "C" void hgc_rt_compiled_reset(void) { state() = ThreadState(); }

@@ -119,6 +119,18 @@ LogicalResult emitMatMul(NodeEmitter &node) {
   }
   outSizes.push_back(g.mixedSizes(aValue)[aShape.size() - 2]);
   outSizes.push_back(g.mixedSizes(bValue).back());
+  if (dynamic) {
+    g.checkSize(g.mixedSizes(bValue)[bShape.size() - 2],
+                g.mixedSizes(aValue).back(), "inner dimensions differ");
+    for (auto [operand, shape] : {std::pair(aValue, ArrayRef(aShape)),
+                                  std::pair(bValue, ArrayRef(bShape))}) {
+      int64_t lead = nb - (int64_t(shape.size()) - 2);
+      for (int64_t d = 0; d + 2 < int64_t(shape.size()); ++d)
+        if (ShapedType::isDynamic(shape[d]))
+          g.checkSize(g.mixedSizes(operand)[d], outSizes[lead + d],
+                      "batch dimensions differ");
+    }
+  }
   Type element = g.elementType(a.type);
   Type acc = accumulatorType(g.b, element);
   Value init = zeroFilled(g, outSizes, acc);
@@ -336,6 +348,8 @@ LogicalResult emitGemm(NodeEmitter &node) {
     return node.fail("inner dimensions differ");
   SmallVector<OpFoldResult> aSizes = g.mixedSizes(node.operand(0)),
                             bSizes = g.mixedSizes(node.operand(1));
+  g.checkSize(bSizes[transB ? 1 : 0], aSizes[transA ? 0 : 1],
+              "inner dimensions differ");
   Type element = g.elementType(a.type);
   Type acc = accumulatorType(g.b, element);
   auto map = [&](bool transposed, unsigned row, unsigned col) {

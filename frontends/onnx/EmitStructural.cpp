@@ -42,6 +42,23 @@ OpFoldResult multiplySizes(GraphBuilder &g, ArrayRef<OpFoldResult> sizes) {
   return product;
 }
 
+/// Drops the run-time sizes `a` and `b` share (provably the same), so that
+/// products of what is left compare or divide statically.
+void cancelCommonSizes(SmallVectorImpl<OpFoldResult> &a,
+                       SmallVectorImpl<OpFoldResult> &b) {
+  for (auto it = b.begin(); it != b.end();) {
+    auto same = llvm::find_if(a, [&](OpFoldResult size) {
+      return !getConstantIntValue(*it) && isSameSize(size, *it);
+    });
+    if (same == a.end()) {
+      ++it;
+      continue;
+    }
+    a.erase(same);
+    it = b.erase(it);
+  }
+}
+
 /// The result sizes of a Reshape, Flatten, Squeeze or Unsqueeze of an input
 /// of `source` sizes (some known only at run time).
 FailureOr<SmallVector<OpFoldResult>>
@@ -127,17 +144,7 @@ getDynamicReshapeSizes(NodeEmitter &node, llvm::StringRef op,
     // [b, s, 64] infers 4 rather than a run-time size.
     SmallVector<OpFoldResult> numerator(source), others(sizes);
     others.erase(others.begin() + inferred);
-    for (auto it = others.begin(); it != others.end();) {
-      auto same = llvm::find_if(numerator, [&](OpFoldResult size) {
-        return !getConstantIntValue(*it) && isSameSize(size, *it);
-      });
-      if (same == numerator.end()) {
-        ++it;
-        continue;
-      }
-      numerator.erase(same);
-      it = others.erase(it);
-    }
+    cancelCommonSizes(numerator, others);
     OpFoldResult divisor = multiplySizes(g, others);
     OpFoldResult total = multiplySizes(g, numerator);
     std::optional<OpFoldResult> quotient = combineSizes(g, "Div", total, divisor);
@@ -163,10 +170,18 @@ LogicalResult emitReshapeLike(NodeEmitter &node, llvm::StringRef op) {
   }
   if (llvm::any_of(input.shape, ShapedType::isDynamic) ||
       (op == "Reshape" && node.hasInput(1) && node.input(1).symbolic)) {
-    FailureOr<SmallVector<OpFoldResult>> sizes = getDynamicReshapeSizes(
-        node, op, node.g.mixedSizes(node.operand(0)), axes);
+    GraphBuilder &g = node.g;
+    SmallVector<OpFoldResult> source = g.mixedSizes(node.operand(0));
+    FailureOr<SmallVector<OpFoldResult>> sizes =
+        getDynamicReshapeSizes(node, op, source, axes);
     if (failed(sizes))
       return failure();
+    SmallVector<OpFoldResult> produced(*sizes), consumed(source);
+    cancelCommonSizes(produced, consumed);
+    if (op == "Reshape")
+      g.checkSize(multiplySizes(g, produced), multiplySizes(g, consumed),
+                  "the target shape's element count differs from the "
+                  "input's");
     node.setResult(0, buildReshape(node.g, node.operand(0), *sizes),
                    input.type);
     return success();
@@ -260,7 +275,13 @@ LogicalResult emitConcat(NodeEmitter &node) {
     SmallVector<OpFoldResult> partSizes = sizes, offsetsAt(rank,
                                                            g.b.getIndexAttr(0)),
                               strides(rank, g.b.getIndexAttr(1));
-    partSizes[axis] = g.mixedSizes(node.operand(i))[axis];
+    SmallVector<OpFoldResult> own = g.mixedSizes(node.operand(i));
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && node.input(i).shape[d] == ShapedType::kDynamic)
+        g.checkSize(own[d], sizes[d],
+                    "input " + llvm::Twine(i) + " differs in dim " +
+                        llvm::Twine(d) + " outside the concatenation axis");
+    partSizes[axis] = own[axis];
     offsetsAt[axis] = offsets[i];
     Value part = node.operand(i);
     RankedTensorType partType =
@@ -525,6 +546,10 @@ LogicalResult emitGatherND(NodeEmitter &node) {
   SmallVector<OpFoldResult> dataSizes = g.mixedSizes(dataValue);
   SmallVector<OpFoldResult> sizes = g.mixedSizes(indexValue);
   sizes.pop_back();
+  for (int64_t d = 0; d < batchDims; ++d)
+    g.checkSize(sizes[d], dataSizes[d],
+                "batch dimension " + llvm::Twine(d) +
+                    " differs between data and indices");
   sizes.append(dataSizes.begin() + batchDims + depth, dataSizes.end());
   SmallVector<Value> bounds;
   for (int64_t k = 0; k < depth; ++k)

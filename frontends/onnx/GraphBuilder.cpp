@@ -3,6 +3,8 @@
 #include "frontends/onnx/GraphBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -153,6 +155,39 @@ Value GraphBuilder::indexValue(OpFoldResult size) {
   return getValueOrCreateConstantIndexOp(b, loc, size);
 }
 
+void GraphBuilder::checkSize(OpFoldResult actual, OpFoldResult expected,
+                             const llvm::Twine &what) {
+  if (isSameSize(actual, expected))
+    return;
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  MLIRContext *context = b.getContext();
+  auto pointer = LLVM::LLVMPointerType::get(context);
+  Type i64 = b.getI64Type();
+  constexpr llvm::StringLiteral checkName = "hgc_rt_compiled_check_size";
+  OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+  if (!module.lookupSymbol(checkName)) {
+    auto declaration = func::FuncOp::create(
+        top, loc, checkName,
+        FunctionType::get(context, {i64, i64, pointer}, {}));
+    declaration.setPrivate();
+  }
+  // The message as a NUL-terminated global string.
+  std::string text = (where + ": " + what).str();
+  text.push_back('\0');
+  std::string name = "hgc_size_check_" + std::to_string(sizeChecks++);
+  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
+  LLVM::GlobalOp::create(top, loc, arrayType, /*isConstant=*/true,
+                         LLVM::Linkage::Internal, name,
+                         b.getStringAttr(text));
+  Value message = LLVM::AddressOfOp::create(b, loc, pointer, name);
+  auto asI64 = [&](OpFoldResult size) -> Value {
+    return arith::IndexCastOp::create(b, loc, i64, indexValue(size));
+  };
+  func::CallOp::create(b, loc, checkName, TypeRange{},
+                       ValueRange{asI64(actual), asI64(expected), message});
+}
+
 SmallVector<int64_t>
 mlir::hgc::onnx::getStaticSizes(ArrayRef<OpFoldResult> sizes) {
   SmallVector<int64_t> shape;
@@ -234,10 +269,20 @@ Value mlir::hgc::onnx::buildBroadcastGeneric(
     maps.push_back(AffineMap::get(unsigned(rank), 0, exprs, b.getContext()));
   }
   maps.push_back(b.getMultiDimIdentityMap(unsigned(rank)));
-  Value init = g.emptyTensor(resultSizes.empty()
-                                 ? broadcastSizes(g, inputs, shape)
-                                 : SmallVector<OpFoldResult>(resultSizes),
-                             resultElement);
+  SmallVector<OpFoldResult> sizes = resultSizes.empty()
+                                        ? broadcastSizes(g, inputs, shape)
+                                        : SmallVector<OpFoldResult>(resultSizes);
+  // A dynamic input dim is read as the result's (not broadcast from 1).
+  for (Value input : inputs) {
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t lead = rank - type.getRank();
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        g.checkSize(g.mixedSizes(input)[d], sizes[lead + d],
+                    "input dim " + llvm::Twine(d) +
+                        " differs from the broadcast result's");
+  }
+  Value init = g.emptyTensor(sizes, resultElement);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(

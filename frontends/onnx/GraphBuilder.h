@@ -55,6 +55,7 @@ public:
   /// Graph inputs whose given values (GraphValue::known) shaped the code.
   std::set<std::string> usedKnownInputs;
   Location loc = b.getUnknownLoc(); // the current node's location
+  std::string where;                 // the current node, for messages
 
   /// The MLIR element type of an ONNX element type.
   Type elementType(int32_t type);
@@ -83,9 +84,16 @@ public:
   Value emptyTensor(llvm::ArrayRef<OpFoldResult> sizes, Type element);
   /// `size` as an `index` value.
   Value indexValue(OpFoldResult size);
+  /// Checks at run time that `actual` equals `expected` where the code
+  /// assumes it (two dynamic dims of one symbol, a reshape's element
+  /// count): otherwise the run ends with "node: `what` (a vs b at run
+  /// time)" instead of reading out of bounds. Nothing when provably equal.
+  void checkSize(OpFoldResult actual, OpFoldResult expected,
+                 const llvm::Twine &what);
 
 private:
   llvm::StringMap<GraphValue> values;
+  int64_t sizeChecks = 0; // names the messages of checkSize
 };
 
 /// A node being emitted: operands by position, results to define.

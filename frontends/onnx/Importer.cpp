@@ -5,6 +5,7 @@
 #include "frontends/onnx/GraphBuilder.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -93,6 +94,8 @@ private:
 FailureOr<ImportedModel> Importer::run() {
   const ::onnx::GraphProto &g = model.graph();
   ImportedModel result;
+  // Run-time size checks name their node with an LLVM global string.
+  context->getOrLoadDialect<LLVM::LLVMDialect>();
   result.module = ModuleOp::create(fileLoc);
   builder.setInsertionPointToEnd(result.module->getBody());
 
@@ -333,6 +336,7 @@ LogicalResult Importer::importNode(const ::onnx::NodeProto &node, int index) {
                             ? node.op_type() + "#" + std::to_string(index)
                             : node.name();
   graph.loc = NameLoc::get(StringAttr::get(context, locName), fileLoc);
+  graph.where = emitter.where;
   for (int i = 0; i < node.input_size(); ++i)
     if (!node.input(i).empty() && !graph.has(node.input(i)))
       return emitter.fail("input '" + node.input(i) + "' is not defined");

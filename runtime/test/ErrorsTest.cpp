@@ -2,6 +2,8 @@
 
 #include "TestSupport.h"
 
+#include "hgc-rt/compiled.h"
+
 #include "gtest/gtest.h"
 
 #include <string>
@@ -116,3 +118,37 @@ TEST(Device, EmulatedOnRequestOrWithoutADriver) {
   unsetenv("HGC_RT_DEVICE");
 }
 } // namespace
+
+namespace {
+/// Stands in for compiled code: a check that holds, then `arguments[0]`'s
+/// pair of sizes.
+void checkedProgram(void **arguments) {
+  auto *sizes = static_cast<int64_t *>(arguments[0]);
+  hgc_rt_compiled_check_size(4, 4, "holds");
+  hgc_rt_compiled_check_size(sizes[0], sizes[1], "node 'add' (Add): dims");
+  sizes[2] = 1; // reached only when the check held
+}
+} // namespace
+
+TEST(Errors, FailedSizeCheckEndsTheProgram) {
+  hgc_rt_compiled_reset();
+  int64_t sizes[3] = {7, 7, 0};
+  void *arguments[] = {sizes};
+  EXPECT_EQ(hgc_rt_compiled_call(checkedProgram, arguments), 0);
+  EXPECT_EQ(sizes[2], 1);
+  EXPECT_EQ(hgc_rt_compiled_take_error(), nullptr);
+
+  int64_t bad[3] = {5, 3, 0};
+  arguments[0] = bad;
+  EXPECT_EQ(hgc_rt_compiled_call(checkedProgram, arguments), 1);
+  EXPECT_EQ(bad[2], 0);
+  const char *error = hgc_rt_compiled_take_error();
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(std::string(error),
+            "node 'add' (Add): dims (5 vs 3 at run time)");
+  // The thread runs compiled code again afterwards.
+  arguments[0] = sizes;
+  sizes[2] = 0;
+  EXPECT_EQ(hgc_rt_compiled_call(checkedProgram, arguments), 0);
+  EXPECT_EQ(sizes[2], 1);
+}

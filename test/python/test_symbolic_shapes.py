@@ -203,3 +203,26 @@ def test_op_without_dynamic_sizes_is_a_located_error(hgc, tmp_path):
     result = subprocess.run([hgc, "compile", path, "-o", tmp_path / "b.hgcm",
                              "--dim", "B=3"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_sizes_that_disagree_at_run_time_are_an_error(hgc, tmp_path):
+    """Two symbols the graph requires equal (x [B, T] + z [B, U]): the code
+    checks them before reading, so a run where they differ is a one-line
+    error naming the node and both sizes, and the session runs on."""
+    nodes = [node("Add", ["x", "z"], ["y"], name="add_xz")]
+    path = tmp_path / "add.onnx"
+    onnx.save(build(nodes, [("x", F, ["B", "T"]), ("z", F, ["B", "U"])]),
+              path)
+    artifact = tmp_path / "add.hgcm"
+    result = subprocess.run([hgc, "compile", path, "-o", artifact],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    session = hgc_jit.Session(artifact, cache_dir="")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with pytest.raises(hgc_jit.Error) as error:
+        session.run(None, {"x": x, "z": np.ones((2, 5), np.float32)})
+    message = str(error.value)
+    assert "\n" not in message and "add_xz" in message
+    assert "(5 vs 3 at run time)" in message
+    (y,) = session.run(None, {"x": x, "z": np.ones((2, 3), np.float32)})
+    np.testing.assert_array_equal(y, x + 1)

@@ -19,6 +19,7 @@
 #include "llvm/Support/xxhash.h"
 #include "llvm/TargetParser/Host.h"
 
+#include "hgc-rt/compiled.h"
 #include "hgc-rt/gpu.h"
 
 #include <dlfcn.h>
@@ -140,7 +141,8 @@ llvm::Error hgc::CompiledCode::invoke(llvm::StringRef entry,
     return llvm::createStringError("compiled code has no @" + entry);
   CurrentCode current(this);
   hgc_rt_gpu_take_error();
-  function(packedArguments);
+  if (hgc_rt_compiled_call(function, packedArguments))
+    return llvm::createStringError(hgc_rt_compiled_take_error());
   if (const char *gpuError = hgc_rt_gpu_take_error())
     return llvm::createStringError(gpuError);
   return llvm::Error::success();

@@ -42,6 +42,18 @@ typedef struct hgc_rt_compiled_stats {
   double seconds[3]; /* time spent gathering them */
 } hgc_rt_compiled_stats;
 
+/* A size the compiled code assumed (two run-time dims of one symbol, an
+ * element count a reshape keeps): returns when `actual` equals `expected`;
+ * otherwise keeps "`what` (actual vs expected at run time)" as this thread's
+ * failure and ends the program that hgc_rt_compiled_call runs, before it
+ * reads out of bounds. Buffers the program allocated until then leak. */
+void hgc_rt_compiled_check_size(int64_t actual, int64_t expected,
+                                const char *what);
+
+/* Runs compiled `entry` on its packed arguments: 0 when it returned, 1 when
+ * a size check ended it (the message from hgc_rt_compiled_take_error). */
+int hgc_rt_compiled_call(void (*entry)(void **), void **arguments);
+
 /* Clears this thread's kept failure and statistics. */
 void hgc_rt_compiled_reset(void);
 /* This thread's first failure since the reset, or NULL; clears it. */
