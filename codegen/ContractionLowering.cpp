@@ -225,8 +225,8 @@ void lowering::lowerContraction(linalg::GenericOp op) {
     if (!ShapedType::isDynamic(staticDepth))
       chunks = std::clamp<int64_t>(staticDepth / kMinChunkRows, 1, kMaxChunks);
     Value chunkRows = arith::CeilDivUIOp::create(b, depth, e.index(chunks));
-    int64_t partialRows = ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic
-                                                            : staticRows;
+    int64_t partialRows =
+        ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic : staticRows;
     SmallVector<Value> partialSizes;
     if (ShapedType::isDynamic(partialRows))
       partialSizes.push_back(rows);

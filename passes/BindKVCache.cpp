@@ -178,8 +178,8 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
   auto decode = DecodeAttentionOp::create(
       b, loc, rows.getType(), rows, cache, op.getScaleAttr(),
       op.getSoftcapAttr(), /*placement=*/PlacementAttr());
-  Value output = tensor::ExpandShapeOp::create(b, loc, queryType,
-                                               decode.getOutput(), dropQueryAxis);
+  Value output = tensor::ExpandShapeOp::create(
+      b, loc, queryType, decode.getOutput(), dropQueryAxis);
   return castTo(b, loc, output, op.getOutput().getType());
 }
 
@@ -210,9 +210,9 @@ SmallVector<Value> buildStep(OpBuilder &b, Location loc, AttentionOp op,
     auto choice = scf::IfOp::create(b, loc, op.getOutput().getType(), padding,
                                     /*withElseRegion=*/true);
     OpBuilder thenBuilder = choice.getThenBodyBuilder();
-    scf::YieldOp::create(thenBuilder, loc,
-                         buildDecode(thenBuilder, loc, op, query, key, value,
-                                     maskLengths));
+    scf::YieldOp::create(
+        thenBuilder, loc,
+        buildDecode(thenBuilder, loc, op, query, key, value, maskLengths));
     OpBuilder elseBuilder = choice.getElseBodyBuilder();
     scf::YieldOp::create(elseBuilder, loc, keepDense(elseBuilder, op)[0]);
     results.push_back(choice.getResult(0));
@@ -243,9 +243,8 @@ void bindDecodeStep(AttentionOp op) {
     OpBuilder thenBuilder = choice.getThenBodyBuilder();
     SmallVector<int64_t> stepShape(queryType.getShape());
     stepShape[2] = 1;
-    Value query = tensor::CastOp::create(thenBuilder, loc,
-                                         queryType.clone(stepShape),
-                                         op.getQuery());
+    Value query = tensor::CastOp::create(
+        thenBuilder, loc, queryType.clone(stepShape), op.getQuery());
     scf::YieldOp::create(thenBuilder, loc,
                          buildStep(thenBuilder, loc, op, query));
     OpBuilder elseBuilder = choice.getElseBodyBuilder();

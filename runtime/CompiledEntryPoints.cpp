@@ -160,8 +160,7 @@ extern "C" void hgc_rt_compiled_check_size(int64_t actual, int64_t expected,
   std::abort(); // compiled code runs under hgc_rt_compiled_call
 }
 
-extern "C" int hgc_rt_compiled_call(void (*entry)(void **),
-                                    void **arguments) {
+extern "C" int hgc_rt_compiled_call(void (*entry)(void **), void **arguments) {
   std::jmp_buf target;
   std::jmp_buf *previous = checkTarget;
   checkTarget = &target;

@@ -169,8 +169,8 @@ LogicalResult emitSoftmax(NodeEmitter &node) {
   if (g.opset < 13 && axis != rank - 1)
     return node.fail("opset < 13 Softmax over several trailing dims is not "
                      "supported");
-  Value init = g.emptyTensor(g.mixedSizes(node.operand(0)),
-                             g.elementType(x.type));
+  Value init =
+      g.emptyTensor(g.mixedSizes(node.operand(0)), g.elementType(x.type));
   auto softmax = linalg::SoftmaxOp::create(g.b, g.loc, init.getType(),
                                            node.operand(0), init, axis);
   node.setResult(0, softmax.getResult()[0], x.type);
@@ -363,8 +363,8 @@ LogicalResult emitGemm(NodeEmitter &node) {
   maps[2] =
       AffineMap::get(3, 0, {g.b.getAffineDimExpr(0), g.b.getAffineDimExpr(1)},
                      g.b.getContext());
-  Value init = zeroFilled(
-      g, {aSizes[transA ? 1 : 0], bSizes[transB ? 0 : 1]}, acc);
+  Value init =
+      zeroFilled(g, {aSizes[transA ? 1 : 0], bSizes[transB ? 0 : 1]}, acc);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{node.operand(0), node.operand(1)},
       ValueRange{init}, maps,
@@ -385,8 +385,7 @@ LogicalResult emitGemm(NodeEmitter &node) {
   bool hasC = node.hasInput(2);
   if (hasC) {
     SmallVector<int64_t> joined;
-    if (!broadcastShapes(shape, node.input(2).shape, joined) ||
-        joined != shape)
+    if (!broadcastShapes(shape, node.input(2).shape, joined) || joined != shape)
       return node.fail("C does not broadcast to the result");
     inputs.push_back(node.operand(2));
   }

@@ -3,8 +3,9 @@
 // Reshape and friends (tensor.collapse/expand_shape), Transpose
 // (linalg.transpose), Concat (tensor.insert_slice), Slice
 // (tensor.extract_slice), Gather (linalg.generic + tensor.extract), Pad
-// (tensor.pad) and ConstantOfShape. Shapes, axes and indices that define
-// the result type must be known at import time.
+// (tensor.pad), ConstantOfShape, Range and Trilu. Shapes, axes and indices
+// that define the result type are known at import time or computed from
+// dims (symbolic sizes).
 //
 //===----------------------------------------------------------------------===//
 
@@ -147,10 +148,12 @@ getDynamicReshapeSizes(NodeEmitter &node, llvm::StringRef op,
     cancelCommonSizes(numerator, others);
     OpFoldResult divisor = multiplySizes(g, others);
     OpFoldResult total = multiplySizes(g, numerator);
-    std::optional<OpFoldResult> quotient = combineSizes(g, "Div", total, divisor);
+    std::optional<OpFoldResult> quotient =
+        combineSizes(g, "Div", total, divisor);
     if (!quotient) { // a run-time divisor: never divide by 0
       Value one = arith::ConstantIndexOp::create(g.b, g.loc, 1);
-      Value safe = arith::MaxSIOp::create(g.b, g.loc, g.indexValue(divisor), one);
+      Value safe =
+          arith::MaxSIOp::create(g.b, g.loc, g.indexValue(divisor), one);
       quotient = arith::DivSIOp::create(g.b, g.loc, g.indexValue(total), safe)
                      .getResult();
     }
@@ -221,8 +224,8 @@ LogicalResult emitTranspose(NodeEmitter &node) {
     return success();
   }
   SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0));
-  Value init = g.emptyTensor(applyPermutation(sizes, perm),
-                             g.elementType(input.type));
+  Value init =
+      g.emptyTensor(applyPermutation(sizes, perm), g.elementType(input.type));
   auto transpose =
       linalg::TransposeOp::create(g.b, g.loc, node.operand(0), init, perm);
   node.setResult(0, transpose->getResult(0), input.type);
@@ -272,8 +275,8 @@ LogicalResult emitConcat(NodeEmitter &node) {
   for (size_t i = 0; i < node.numInputs(); ++i) {
     if (node.input(i).shape[axis] == 0)
       continue;
-    SmallVector<OpFoldResult> partSizes = sizes, offsetsAt(rank,
-                                                           g.b.getIndexAttr(0)),
+    SmallVector<OpFoldResult> partSizes = sizes,
+                              offsetsAt(rank, g.b.getIndexAttr(0)),
                               strides(rank, g.b.getIndexAttr(1));
     SmallVector<OpFoldResult> own = g.mixedSizes(node.operand(i));
     for (int64_t d = 0; d < rank; ++d)
@@ -288,8 +291,8 @@ LogicalResult emitConcat(NodeEmitter &node) {
         g.tensorType(getStaticSizes(partSizes), first.type);
     if (part.getType() != partType)
       part = tensor::CastOp::create(g.b, g.loc, partType, part);
-    result = tensor::InsertSliceOp::create(g.b, g.loc, part, result,
-                                           offsetsAt, partSizes, strides);
+    result = tensor::InsertSliceOp::create(g.b, g.loc, part, result, offsetsAt,
+                                           partSizes, strides);
   }
   node.setResult(0, result, first.type);
   return success();
@@ -319,13 +322,12 @@ LogicalResult emitSplit(NodeEmitter &node) {
     partSizes[axis] = g.b.getIndexAttr(size);
     offsets[axis] = g.b.getIndexAttr(first);
     first += size;
-    Value part =
-        size == 0
-            ? g.emptyTensor(partSizes, g.elementType(input.type))
-            : Value(tensor::ExtractSliceOp::create(
-                  g.b, g.loc,
-                  g.tensorType(getStaticSizes(partSizes), input.type),
-                  node.operand(0), offsets, partSizes, strides));
+    Value part = size == 0
+                     ? g.emptyTensor(partSizes, g.elementType(input.type))
+                     : Value(tensor::ExtractSliceOp::create(
+                           g.b, g.loc,
+                           g.tensorType(getStaticSizes(partSizes), input.type),
+                           node.operand(0), offsets, partSizes, strides));
     node.setResult(i, part, input.type);
   }
   return success();
@@ -344,9 +346,10 @@ OpFoldResult clampBound(GraphBuilder &g, OpFoldResult bound, Value dim) {
     Value wrapped = arith::AddIOp::create(b, loc, value, dim);
     Value negative =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, value, zero);
-    value = known ? wrapped
-                  : Value(arith::SelectOp::create(b, loc, negative, wrapped,
-                                                  value));
+    value =
+        known
+            ? wrapped
+            : Value(arith::SelectOp::create(b, loc, negative, wrapped, value));
     value = arith::MaxSIOp::create(b, loc, value, zero);
   }
   return arith::MinSIOp::create(b, loc, value, dim).getResult();
@@ -389,8 +392,8 @@ LogicalResult emitDynamicSlice(NodeEmitter &node) {
       };
       int64_t start = clamp(*knownStart), end = clamp(*knownEnd);
       offsets[axis] = g.b.getIndexAttr(start);
-      sizes[axis] = g.b.getIndexAttr(
-          end > start ? (end - start + step - 1) / step : 0);
+      sizes[axis] =
+          g.b.getIndexAttr(end > start ? (end - start + step - 1) / step : 0);
       strides[axis] = g.b.getIndexAttr(step);
       continue;
     }
@@ -661,11 +664,47 @@ LogicalResult emitConstantOfShape(NodeEmitter &node) {
                                        DenseElementsAttr::get(type, scalar));
   } else {
     Value fill = arith::ConstantOp::create(g.b, g.loc, cast<TypedAttr>(scalar));
-    result = linalg::FillOp::create(g.b, g.loc, fill,
-                                    g.emptyTensor(*sizes, element))
-                 .getResult(0);
+    result =
+        linalg::FillOp::create(g.b, g.loc, fill, g.emptyTensor(*sizes, element))
+            .getResult(0);
   }
   node.setResult(0, result, value.type);
+  return success();
+}
+
+/// Trilu: the upper (j - i >= k) or lower (j - i <= k) triangle of the last
+/// two dims, zeros elsewhere (torch's triu/tril of causal masks).
+LogicalResult emitTrilu(NodeEmitter &node) {
+  GraphBuilder &g = node.g;
+  GraphValue &input = node.input(0);
+  int64_t rank = int64_t(input.shape.size());
+  if (rank < 2)
+    return node.fail("needs an input of rank >= 2");
+  OpFoldResult diagonal = g.b.getIndexAttr(0);
+  if (node.hasInput(1)) {
+    std::optional<SmallVector<OpFoldResult>> k = node.sizesInput(1);
+    if (!k || k->size() != 1)
+      return node.fail("k must be a scalar known at compile time or "
+                       "computed from dims");
+    diagonal = (*k)[0];
+  }
+  bool upper = getIntAttr(node.node, "upper", 1) != 0;
+  Value k = g.indexValue(diagonal);
+  Type element = g.elementType(input.type);
+  Value result = buildBroadcastGeneric(
+      g, {node.operand(0)}, input.shape, element,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        Value row = linalg::IndexOp::create(b, loc, rank - 2);
+        Value column = linalg::IndexOp::create(b, loc, rank - 1);
+        Value offset = arith::SubIOp::create(b, loc, column, row);
+        Value keep = arith::CmpIOp::create(b, loc,
+                                           upper ? arith::CmpIPredicate::sge
+                                                 : arith::CmpIPredicate::sle,
+                                           offset, k);
+        Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+        return arith::SelectOp::create(b, loc, keep, args[0], zero);
+      });
+  node.setResult(0, result, input.type);
   return success();
 }
 
@@ -706,7 +745,8 @@ LogicalResult emitRange(NodeEmitter &node) {
         Value at = arith::AddIOp::create(
             b, loc, start, arith::MulIOp::create(b, loc, i, step));
         linalg::YieldOp::create(
-            b, loc, ValueRange{arith::IndexCastOp::create(b, loc, element, at)});
+            b, loc,
+            ValueRange{arith::IndexCastOp::create(b, loc, element, at)});
       });
   node.setResult(0, generic.getResult(0), type);
   return success();
@@ -719,7 +759,7 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
   if (op != "ConstantOfShape" && op != "Range" && !node.hasInput(0))
     return llvm::is_contained({"Reshape", "Flatten", "Squeeze", "Unsqueeze",
                                "Transpose", "Concat", "Slice", "Split",
-                               "Gather", "GatherND", "Pad"},
+                               "Gather", "GatherND", "Pad", "Trilu"},
                               op)
                ? std::optional<LogicalResult>(node.fail("needs an input"))
                : std::nullopt;
@@ -745,5 +785,7 @@ mlir::hgc::onnx::emitStructuralNode(NodeEmitter &node) {
     return emitConstantOfShape(node);
   if (op == "Range")
     return emitRange(node);
+  if (op == "Trilu")
+    return emitTrilu(node);
   return std::nullopt;
 }

@@ -30,8 +30,7 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type element) {
 
 /// The sizes of `x` with dims axis.. reduced to 1 (the leading ones may be
 /// dynamic).
-SmallVector<OpFoldResult> getKeptSizes(GraphBuilder &g, Value x,
-                                       int64_t axis) {
+SmallVector<OpFoldResult> getKeptSizes(GraphBuilder &g, Value x, int64_t axis) {
   SmallVector<OpFoldResult> sizes = g.mixedSizes(x);
   for (size_t d = size_t(axis); d < sizes.size(); ++d)
     sizes[d] = g.b.getIndexAttr(1);
@@ -92,8 +91,8 @@ Value mlir::hgc::onnx::buildRmsNorm(GraphBuilder &g, Value x, Value scale,
 }
 
 namespace {
-/// Per leading index of `x` (static dims axis..), the f32 sum over dims axis.. of
-/// `term(x element, kept values)`, kept as [lead..., 1, ...]; `kept` are
+/// Per leading index of `x` (static dims axis..), the f32 sum over dims axis..
+/// of `term(x element, kept values)`, kept as [lead..., 1, ...]; `kept` are
 /// earlier results of this shape read at the same leading index.
 Value reduceTrailing(
     GraphBuilder &g, Value x, int64_t axis, ValueRange kept,
@@ -342,9 +341,9 @@ Value mlir::hgc::onnx::buildRotary(GraphBuilder &g, Value x, int64_t heads,
   Type element = type.getElementType();
   Value lastPosition;
   if (hasPositions)
-    lastPosition = arith::SubIOp::create(
-        g.b, g.loc, g.indexValue(g.mixedSizes(cos)[0]),
-        arith::ConstantIndexOp::create(g.b, g.loc, 1));
+    lastPosition =
+        arith::SubIOp::create(g.b, g.loc, g.indexValue(g.mixedSizes(cos)[0]),
+                              arith::ConstantIndexOp::create(g.b, g.loc, 1));
   Value init = g.emptyTensor(g.mixedSizes(x), element);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);

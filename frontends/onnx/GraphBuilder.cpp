@@ -83,8 +83,8 @@ Value GraphBuilder::materialize(llvm::StringRef name) {
     for (OpFoldResult size : v.symbolic->elements)
       elements.push_back(
           arith::IndexCastOp::create(b, loc, element, indexValue(size)));
-    v.value = tensor::FromElementsOp::create(b, loc, tensorType(v.shape, v.type),
-                                             elements);
+    v.value = tensor::FromElementsOp::create(
+        b, loc, tensorType(v.shape, v.type), elements);
   }
   return v.value;
 }
@@ -178,8 +178,7 @@ void GraphBuilder::checkSize(OpFoldResult actual, OpFoldResult expected,
   std::string name = "hgc_size_check_" + std::to_string(sizeChecks++);
   auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
   LLVM::GlobalOp::create(top, loc, arrayType, /*isConstant=*/true,
-                         LLVM::Linkage::Internal, name,
-                         b.getStringAttr(text));
+                         LLVM::Linkage::Internal, name, b.getStringAttr(text));
   Value message = LLVM::AddressOfOp::create(b, loc, pointer, name);
   auto asI64 = [&](OpFoldResult size) -> Value {
     return arith::IndexCastOp::create(b, loc, i64, indexValue(size));
@@ -269,9 +268,9 @@ Value mlir::hgc::onnx::buildBroadcastGeneric(
     maps.push_back(AffineMap::get(unsigned(rank), 0, exprs, b.getContext()));
   }
   maps.push_back(b.getMultiDimIdentityMap(unsigned(rank)));
-  SmallVector<OpFoldResult> sizes = resultSizes.empty()
-                                        ? broadcastSizes(g, inputs, shape)
-                                        : SmallVector<OpFoldResult>(resultSizes);
+  SmallVector<OpFoldResult> sizes =
+      resultSizes.empty() ? broadcastSizes(g, inputs, shape)
+                          : SmallVector<OpFoldResult>(resultSizes);
   // A dynamic input dim is read as the result's (not broadcast from 1).
   for (Value input : inputs) {
     auto type = cast<RankedTensorType>(input.getType());
@@ -393,7 +392,8 @@ bool mlir::hgc::onnx::isSameSize(OpFoldResult a, OpFoldResult b) {
   auto da = va.getDefiningOp<tensor::DimOp>(),
        db = vb.getDefiningOp<tensor::DimOp>();
   return da && db && da.getSource() == db.getSource() &&
-         da.getConstantIndex() && da.getConstantIndex() == db.getConstantIndex();
+         da.getConstantIndex() &&
+         da.getConstantIndex() == db.getConstantIndex();
 }
 
 namespace {
@@ -489,15 +489,14 @@ Value mlir::hgc::onnx::buildReshape(GraphBuilder &g, Value value,
     return buildReshape(g, value, shape);
   auto target = RankedTensorType::get(shape, type.getElementType());
   SmallVector<OpFoldResult> source = g.mixedSizes(value);
-  if (target == type &&
-      llvm::all_of(llvm::zip(source, sizes), [](auto pair) {
+  if (target == type && llvm::all_of(llvm::zip(source, sizes), [](auto pair) {
         return isSameSize(std::get<0>(pair), std::get<1>(pair));
       }))
     return value;
   bool collapse = source.size() >= sizes.size();
   if (!sizes.empty() && !source.empty())
-    if (auto groups = collapse ? groupDims(source, sizes)
-                               : groupDims(sizes, source)) {
+    if (auto groups =
+            collapse ? groupDims(source, sizes) : groupDims(sizes, source)) {
       if (collapse && source.size() == sizes.size())
         return tensor::CastOp::create(g.b, g.loc, target, value);
       if (collapse)

@@ -55,7 +55,7 @@ public:
   /// Graph inputs whose given values (GraphValue::known) shaped the code.
   std::set<std::string> usedKnownInputs;
   Location loc = b.getUnknownLoc(); // the current node's location
-  std::string where;                 // the current node, for messages
+  std::string where;                // the current node, for messages
 
   /// The MLIR element type of an ONNX element type.
   Type elementType(int32_t type);
@@ -184,9 +184,9 @@ llvm::SmallVector<int64_t> getStaticSizes(llvm::ArrayRef<OpFoldResult> sizes);
 
 /// The result sizes of a broadcast of `inputs` to `shape` (numpy rules):
 /// static dims as given, a dynamic dim read from an input dynamic there.
-llvm::SmallVector<OpFoldResult>
-broadcastSizes(GraphBuilder &g, llvm::ArrayRef<Value> inputs,
-               llvm::ArrayRef<int64_t> shape);
+llvm::SmallVector<OpFoldResult> broadcastSizes(GraphBuilder &g,
+                                               llvm::ArrayRef<Value> inputs,
+                                               llvm::ArrayRef<int64_t> shape);
 
 /// Converts scalar `value` of ONNX type `from` to ONNX type `to`.
 Value convertScalar(OpBuilder &b, Location loc, Value value, int32_t from,

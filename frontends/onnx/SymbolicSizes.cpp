@@ -153,9 +153,10 @@ std::optional<LogicalResult> foldReshapeLike(NodeEmitter &node,
 }
 } // namespace
 
-std::optional<OpFoldResult>
-mlir::hgc::onnx::combineSizes(GraphBuilder &g, llvm::StringRef op,
-                                    OpFoldResult x, OpFoldResult y) {
+std::optional<OpFoldResult> mlir::hgc::onnx::combineSizes(GraphBuilder &g,
+                                                          llvm::StringRef op,
+                                                          OpFoldResult x,
+                                                          OpFoldResult y) {
   std::optional<int64_t> cx = getConstantIntValue(x),
                          cy = getConstantIntValue(y);
   if (cx && cy) {
@@ -241,11 +242,11 @@ mlir::hgc::onnx::foldSymbolicNode(NodeEmitter &node) {
     g.define(proto.output(0), std::move(value));
     return success();
   }
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
-      op == "Max" || op == "Min")
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" ||
+      op == "Min")
     return foldBinary(node, op, /*isCompare=*/false);
-  if (op == "Equal" || op == "Less" || op == "Greater" ||
-      op == "LessOrEqual" || op == "GreaterOrEqual")
+  if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
+      op == "GreaterOrEqual")
     return foldBinary(node, op, /*isCompare=*/true);
   if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape")
     return foldReshapeLike(node, op);
@@ -307,16 +308,17 @@ mlir::hgc::onnx::foldSymbolicNode(NodeEmitter &node) {
     size_t n = std::max({size_t(condition->size()), x->size(), y->size()});
     auto at = [&](size_t size, size_t i) { return size == 1 ? 0 : i; };
     if ((condition->size() != int64_t(n) && condition->size() != 1) ||
-        (x->size() != n && x->size() != 1) || (y->size() != n && y->size() != 1))
+        (x->size() != n && x->size() != 1) ||
+        (y->size() != n && y->size() != 1))
       return node.fail("input shapes do not broadcast");
     SymbolicInts result{condition->shape.empty() &&
                             node.input(1).shape.empty() &&
                             node.input(2).shape.empty(),
                         {}};
     for (size_t i = 0; i < n; ++i)
-      result.elements.push_back(
-          condition->ints[at(condition->size(), i)] ? (*x)[at(x->size(), i)]
-                                                    : (*y)[at(y->size(), i)]);
+      result.elements.push_back(condition->ints[at(condition->size(), i)]
+                                    ? (*x)[at(x->size(), i)]
+                                    : (*y)[at(y->size(), i)]);
     g.defineSymbolic(proto.output(0), std::move(result), node.input(1).type);
     return success();
   }

@@ -144,8 +144,7 @@ TEST(Errors, FailedSizeCheckEndsTheProgram) {
   EXPECT_EQ(bad[2], 0);
   const char *error = hgc_rt_compiled_take_error();
   ASSERT_NE(error, nullptr);
-  EXPECT_EQ(std::string(error),
-            "node 'add' (Add): dims (5 vs 3 at run time)");
+  EXPECT_EQ(std::string(error), "node 'add' (Add): dims (5 vs 3 at run time)");
   // The thread runs compiled code again afterwards.
   arguments[0] = sizes;
   sizes[2] = 0;

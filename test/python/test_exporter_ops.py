@@ -225,3 +225,26 @@ def test_layer_normalization(tmp_path, axis, bias, dtype):
     assert got.dtype == dtype
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol,
                                atol=tol)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (2, 3, 6), (4, 7, 3)])
+@pytest.mark.parametrize("upper", [1, 0])
+@pytest.mark.parametrize("k", [None, 1, -2])
+def test_trilu(tmp_path, shape, upper, k):
+    """torch's triu/tril (older transformers build causal masks with
+    triu(diagonal=1)): square and non-square, upper and lower, k absent,
+    positive and negative."""
+    x = np.random.default_rng(len(shape) + upper).standard_normal(
+        shape).astype(np.float32)
+    inputs = ["x"]
+    initializers = []
+    if k is not None:
+        inputs.append("k")
+        initializers.append(numpy_helper.from_array(np.array(k, np.int64),
+                                                    "k"))
+    path = tmp_path / "trilu.onnx"
+    model = save_model(path, [helper.make_node("Trilu", inputs, ["y"],
+                                               upper=upper)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                      shape)], initializers)
+    check(path, model, {"x": x})

@@ -129,6 +129,22 @@ def regroup():
     return build(nodes, [("x", F, ["B", "T", 3])])
 
 
+def causal_bias():
+    """The causal mask older transformers export: a [T, T] matrix of
+    finfo.min (ConstantOfShape over Shape), Trilu(k=1) keeping the future,
+    added to scores [B, T, T]."""
+    nodes = [node("Shape", ["x"], ["s"])]
+    nodes += gather("s", 1, "t") + unsqueeze("t", "t1")
+    nodes += [node("Concat", ["t1", "t1"], ["square"], axis=0),
+              node("ConstantOfShape", ["square"], ["lowest"],
+                   value=numpy_helper.from_array(
+                       np.array([-3.4e38], np.float32))),
+              const("one", 1),
+              node("Trilu", ["lowest", "one"], ["future"], upper=1),
+              node("Add", ["x", "future"], ["y"])]
+    return build(nodes, [("x", F, ["B", "T", "T2"])])
+
+
 def feeds_for(model, sizes, seed):
     rng = np.random.default_rng(seed)
     feeds = {}
@@ -149,7 +165,8 @@ def feeds_for(model, sizes, seed):
     (heads_attention, [dict(B=1, T=3), dict(B=2, T=7), dict(B=3, T=1)]),
     (slices_and_concat, [dict(B=1, T=3, R=2), dict(B=2, T=6, R=5),
                          dict(B=4, T=2, R=1)]),
-    (regroup, [dict(B=2, T=3), dict(B=5, T=1)])])
+    (regroup, [dict(B=2, T=3), dict(B=5, T=1)]),
+    (causal_bias, [dict(B=2, T=4, T2=4), dict(B=1, T=7, T2=7)])])
 def test_one_compile_serves_every_size(hgc, tmp_path, build_model, sizes):
     model = build_model()
     path = tmp_path / "model.onnx"
