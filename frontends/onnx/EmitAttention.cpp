@@ -123,11 +123,12 @@ mlir::hgc::onnx::buildAttention(NodeEmitter &node, const AttentionOperands &a) {
 
 Value mlir::hgc::onnx::splitHeads(GraphBuilder &g, Value value, int64_t heads) {
   auto type = cast<RankedTensorType>(value.getType());
-  int64_t batch = type.getDimSize(0), seq = type.getDimSize(1),
-          head = type.getDimSize(2) / heads;
-  Value bshd = buildReshape(g, value, {batch, seq, heads, head});
-  Value init = tensor::EmptyOp::create(g.b, g.loc, {batch, heads, seq, head},
-                                       type.getElementType());
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(value); // batch, seq, hidden
+  OpFoldResult headCount = g.b.getIndexAttr(heads),
+               head = g.b.getIndexAttr(type.getDimSize(2) / heads);
+  Value bshd = buildReshape(g, value, {sizes[0], sizes[1], headCount, head});
+  Value init = g.emptyTensor({sizes[0], headCount, sizes[1], head},
+                             type.getElementType());
   return linalg::TransposeOp::create(g.b, g.loc, bshd, init,
                                      ArrayRef<int64_t>{0, 2, 1, 3})
       ->getResult(0);
@@ -135,14 +136,16 @@ Value mlir::hgc::onnx::splitHeads(GraphBuilder &g, Value value, int64_t heads) {
 
 Value mlir::hgc::onnx::mergeHeads(GraphBuilder &g, Value value) {
   auto type = cast<RankedTensorType>(value.getType());
-  int64_t batch = type.getDimSize(0), heads = type.getDimSize(1),
-          seq = type.getDimSize(2), head = type.getDimSize(3);
-  Value init = tensor::EmptyOp::create(g.b, g.loc, {batch, seq, heads, head},
-                                       type.getElementType());
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(value); // b, heads, s, head
+  Value init = g.emptyTensor({sizes[0], sizes[2], sizes[1], sizes[3]},
+                             type.getElementType());
   Value bshd = linalg::TransposeOp::create(g.b, g.loc, value, init,
                                            ArrayRef<int64_t>{0, 2, 1, 3})
                    ->getResult(0);
-  return buildReshape(g, bshd, {batch, seq, heads * head});
+  return buildReshape(
+      g, bshd,
+      {sizes[0], sizes[2],
+       g.b.getIndexAttr(type.getDimSize(1) * type.getDimSize(3))});
 }
 
 namespace {

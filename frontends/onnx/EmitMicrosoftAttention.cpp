@@ -85,8 +85,11 @@ LogicalResult emitMultiHeadAttention(NodeEmitter &node) {
 Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
                    OpFoldResult length) {
   auto currentType = cast<RankedTensorType>(current.getType());
-  int64_t batch = currentType.getDimSize(0), heads = currentType.getDimSize(1),
-          seq = currentType.getDimSize(2), head = currentType.getDimSize(3);
+  SmallVector<OpFoldResult> sizes = g.mixedSizes(current);
+  // The new tokens' count (dynamic for a program serving prompts and steps).
+  Value seq = g.indexValue(sizes[2]);
+  Value lastNew = arith::SubIOp::create(
+      g.b, g.loc, seq, arith::ConstantIndexOp::create(g.b, g.loc, 1));
   int64_t pastLength =
       past ? cast<RankedTensorType>(past.getType()).getDimSize(2) : 0;
   // A past of run-time length may be empty: it is read under a branch.
@@ -94,12 +97,7 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
   if (ShapedType::isDynamic(pastLength))
     pastSize = tensor::DimOp::create(g.b, g.loc, past, 2);
   Type element = currentType.getElementType();
-  Value init = tensor::EmptyOp::create(
-      g.b, g.loc,
-      SmallVector<OpFoldResult>{g.b.getIndexAttr(batch),
-                                g.b.getIndexAttr(heads), length,
-                                g.b.getIndexAttr(head)},
-      element);
+  Value init = g.emptyTensor({sizes[0], sizes[1], length, sizes[3]}, element);
   SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
       g.b, g.loc, init.getType(), ValueRange{}, ValueRange{init},
@@ -115,18 +113,17 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
         Value len = tensor::ExtractOp::create(b, loc, seqlens, ValueRange{bi});
         len = arith::IndexCastOp::create(b, loc, b.getIndexType(), len);
         len = arith::AddIOp::create(b, loc, len, index(1));
-        Value start = arith::SubIOp::create(b, loc, len, index(seq));
+        Value start = arith::SubIOp::create(b, loc, len, seq);
         Value offset = arith::SubIOp::create(b, loc, t, start);
         Value isNew = arith::AndIOp::create(
             b, loc,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, offset,
                                   index(0)),
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, offset,
-                                  index(seq)));
+                                  seq));
         // Clamped reads: the select picks the meaningful one.
         Value newAt = arith::MinSIOp::create(
-            b, loc, arith::MaxSIOp::create(b, loc, offset, index(0)),
-            index(seq - 1));
+            b, loc, arith::MaxSIOp::create(b, loc, offset, index(0)), lastNew);
         Value fromNew = tensor::ExtractOp::create(b, loc, current,
                                                   ValueRange{bi, h, newAt, d});
         Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
@@ -166,22 +163,23 @@ Value buildPresent(GraphBuilder &g, Value past, Value current, Value seqlens,
 /// as onnxruntime computes them: position_ids when given; 0.. for a first
 /// prompt (no past, total = seq); otherwise each sequence's new tokens end
 /// at its length seqlens_k + 1.
-FailureOr<Value> buildRotaryPositions(NodeEmitter &node, int64_t batch,
-                                      int64_t seq, int64_t pastLength,
-                                      int64_t totalLength) {
+FailureOr<Value> buildRotaryPositions(NodeEmitter &node,
+                                      ArrayRef<OpFoldResult> batchAndSeq,
+                                      Value firstPrompt) {
   GraphBuilder &g = node.g;
   if (node.hasInput(9)) {
     GraphValue &given = node.input(9);
-    if (given.shape != SmallVector<int64_t>{batch, seq} ||
-        isFloatType(given.type))
+    SmallVector<int64_t> expected = getStaticSizes(batchAndSeq), joined;
+    if (given.shape.size() != 2 || isFloatType(given.type) ||
+        !broadcastShapes(given.shape, expected, joined) || joined != expected)
       return node.fail("position_ids must be integers [batch, seq]");
     return node.operand(9);
   }
-  bool firstPrompt = pastLength == 0 && totalLength == seq; // both static
   int32_t seqlensType = node.input(5).type;
   Value seqlens = node.operand(5);
-  Value init = tensor::EmptyOp::create(
-      g.b, g.loc, ArrayRef<int64_t>{batch, seq}, g.b.getI64Type());
+  Value init = g.emptyTensor(batchAndSeq, g.b.getI64Type());
+  Value seq = arith::IndexCastOp::create(g.b, g.loc, g.b.getI64Type(),
+                                         g.indexValue(batchAndSeq[1]));
   SmallVector<AffineMap> maps = {
       AffineMap::get(2, 0, {g.b.getAffineDimExpr(0)}, g.b.getContext()),
       g.b.getMultiDimIdentityMap(2)};
@@ -192,18 +190,17 @@ FailureOr<Value> buildRotaryPositions(NodeEmitter &node, int64_t batch,
              [&](OpBuilder &b, Location loc, ValueRange args) {
                Value s = arith::IndexCastOp::create(
                    b, loc, b.getI64Type(), linalg::IndexOp::create(b, loc, 1));
-               Value position = s;
-               if (!firstPrompt) {
-                 // seqlens_k + 1 - seq + s.
-                 Value length = convertScalar(b, loc, args[0], seqlensType,
-                                              kInt64, b.getI64Type());
-                 Value start = arith::SubIOp::create(
-                     b, loc, length,
-                     arith::ConstantOp::create(b, loc,
-                                               b.getI64IntegerAttr(seq - 1)));
-                 position = arith::AddIOp::create(b, loc, start, s);
-               }
-               linalg::YieldOp::create(b, loc, position);
+               // seqlens_k + 1 - seq + s, or s for a first prompt.
+               Value length = convertScalar(b, loc, args[0], seqlensType,
+                                            kInt64, b.getI64Type());
+               Value one =
+                   arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1));
+               Value start = arith::SubIOp::create(
+                   b, loc, arith::AddIOp::create(b, loc, length, one), seq);
+               Value position = arith::AddIOp::create(b, loc, start, s);
+               linalg::YieldOp::create(b, loc,
+                                       ValueRange{arith::SelectOp::create(
+                                           b, loc, firstPrompt, s, position)});
              })
       .getResult(0);
 }
@@ -246,9 +243,10 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
                        "hidden]");
   GraphValue &query = node.input(0);
   int64_t batch = query.shape[0], seq = query.shape[1];
-  if (llvm::any_of(query.shape, ShapedType::isDynamic))
-    return node.fail("the query's batch, sequence and hidden sizes must be "
-                     "static (past and total lengths may be dynamic)");
+  if (ShapedType::isDynamic(query.shape[2]))
+    return node.fail("the query's hidden size must be static");
+  // Batch and new tokens may be dynamic (one program for prompts and steps).
+  SmallVector<OpFoldResult> querySizes = g.mixedSizes(node.operand(0));
   // Packed QKV: query is [batch, seq, (heads + 2 kv_heads) * head].
   int64_t packedWidth = query.shape[2];
   if (packed && packedWidth % (heads + 2 * kvHeads))
@@ -259,7 +257,9 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   if (!packed && (node.input(1).shape[2] % kvHeads || query.shape[2] % heads))
     return node.fail("hidden sizes are not multiples of the head counts");
   GraphValue &seqlens = node.input(5);
-  if (seqlens.shape != SmallVector<int64_t>{batch} || isFloatType(seqlens.type))
+  if (seqlens.shape.size() != 1 || isFloatType(seqlens.type) ||
+      (seqlens.shape[0] != batch && !ShapedType::isDynamic(batch) &&
+       !ShapedType::isDynamic(seqlens.shape[0])))
     return node.fail("seqlens_k must be an integer tensor [batch]");
   bool hasPast = node.hasInput(3) || node.hasInput(4);
   if (hasPast && (!node.hasInput(3) || !node.hasInput(4)))
@@ -276,28 +276,41 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   int64_t totalLength = ShapedType::kDynamic;
   if (const HostTensor *total = node.shapeDefiningInput(6)) {
     totalLength = total->asInt(0);
-    if (totalLength < seq)
+    if (!ShapedType::isDynamic(seq) && totalLength < seq)
       return node.fail("total_sequence_length " + std::to_string(totalLength) +
                        " is shorter than the new tokens (" +
                        std::to_string(seq) + ")");
   }
   OpFoldResult length;
+  Value firstPrompt; // no past and total = seq: rotary positions from 0
   if (!ShapedType::isDynamic(pastLength) &&
       !ShapedType::isDynamic(totalLength)) {
     length = g.b.getIndexAttr(std::max(pastLength, totalLength));
-  } else {
-    Value past = hasPast ? tensor::DimOp::create(g.b, g.loc, node.operand(3), 2)
-                         : Value(arith::ConstantIndexOp::create(g.b, g.loc, 0));
+    if (!ShapedType::isDynamic(seq))
+      firstPrompt = arith::ConstantIntOp::create(
+          g.b, g.loc, pastLength == 0 && totalLength == seq, 1);
+  }
+  if (!getConstantIntValue(length) || !firstPrompt) {
+    Value zero = arith::ConstantIndexOp::create(g.b, g.loc, 0);
+    Value past =
+        hasPast ? g.indexValue(g.mixedSizes(node.operand(3))[2]) : zero;
     Value total;
     if (ShapedType::isDynamic(totalLength)) {
-      SmallVector<Value> first(totalInput.shape.size(),
-                               arith::ConstantIndexOp::create(g.b, g.loc, 0));
+      SmallVector<Value> first(totalInput.shape.size(), zero);
       total = tensor::ExtractOp::create(g.b, g.loc, node.operand(6), first);
       total = arith::IndexCastOp::create(g.b, g.loc, g.b.getIndexType(), total);
     } else {
       total = arith::ConstantIndexOp::create(g.b, g.loc, totalLength);
     }
-    length = Value(arith::MaxSIOp::create(g.b, g.loc, past, total));
+    if (!getConstantIntValue(length))
+      length = Value(arith::MaxSIOp::create(g.b, g.loc, past, total));
+    if (!firstPrompt)
+      firstPrompt = arith::AndIOp::create(
+          g.b, g.loc,
+          arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, past,
+                                zero),
+          arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, total,
+                                g.indexValue(querySizes[1])));
   }
 
   Value queryPart = node.operand(0), keyPart, valuePart;
@@ -305,8 +318,8 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
     auto slice = [&](int64_t first, int64_t width) -> Value {
       SmallVector<OpFoldResult> offsets =
           getAsIndexOpFoldResult(g.b.getContext(), {0, 0, first * headSize});
-      SmallVector<OpFoldResult> sizes = getAsIndexOpFoldResult(
-          g.b.getContext(), {batch, seq, width * headSize});
+      SmallVector<OpFoldResult> sizes = {querySizes[0], querySizes[1],
+                                         g.b.getIndexAttr(width * headSize)};
       SmallVector<OpFoldResult> strides =
           getAsIndexOpFoldResult(g.b.getContext(), {1, 1, 1});
       return tensor::ExtractSliceOp::create(g.b, g.loc, queryPart, offsets,
@@ -320,8 +333,8 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
     valuePart = node.operand(2);
   }
   if (rotary) {
-    FailureOr<Value> positions =
-        buildRotaryPositions(node, batch, seq, pastLength, totalLength);
+    FailureOr<Value> positions = buildRotaryPositions(
+        node, ArrayRef(querySizes).take_front(2), firstPrompt);
     if (failed(positions))
       return failure();
     ArrayRef<int64_t> cacheShape = node.input(7).shape;
@@ -346,7 +359,7 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
                                     values, node.operand(5), length);
   // Valid tokens per sequence, for the causal frontier and the padding.
   Value tokens = buildBroadcastGeneric(
-      g, {node.operand(5)}, {batch}, g.b.getI64Type(),
+      g, {node.operand(5)}, node.input(5).shape, g.b.getI64Type(),
       [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
         Value wide = convertScalar(b, loc, args[0], seqlens.type, kInt64,
                                    b.getI64Type());
