@@ -173,7 +173,11 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   SmallVector<Type> arguments = {queryType, kvType, kvType};
   if (config.hasLengths)
     arguments.push_back(MemRefType::get({dyn}, builder.getI32Type()));
+  if (config.hasBias)
+    arguments.push_back(MemRefType::get({dyn, dyn}, f32));
   arguments.append({partType, partType, accType, builder.getIndexType()});
+  if (config.rowsPerSequence)
+    arguments.push_back(builder.getIndexType());
   auto workgroupSpace = gpu::AddressSpaceAttr::get(
       context, gpu::GPUDialect::getWorkgroupAddressSpace());
   auto tileType = MemRefType::get({plan.tileTokens, d}, config.kvElement,
@@ -188,9 +192,12 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   Value query = func.getArgument(arg++), key = func.getArgument(arg++),
         value = func.getArgument(arg++);
   Value lengths = config.hasLengths ? func.getArgument(arg++) : Value();
+  Value bias = config.hasBias ? func.getArgument(arg++) : Value();
   Value partMax = func.getArgument(arg++), partSum = func.getArgument(arg++),
         partAcc = func.getArgument(arg++);
   Value splitTokens = func.getArgument(arg++);
+  Value rowsPerSequence =
+      config.rowsPerSequence ? func.getArgument(arg++) : Value();
   Value keyTile = func.getWorkgroupAttributions()[0];
   Value valueTile = func.getWorkgroupAttributions()[1];
 
@@ -208,6 +215,9 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
   Value split = e.blockId(gpu::Dimension::x);
   Value hk = e.blockId(gpu::Dimension::y);
   Value bi = e.blockId(gpu::Dimension::z);
+  // The query row's KV sequence.
+  Value kvBatch =
+      rowsPerSequence ? arith::DivUIOp::create(b, bi, rowsPerSequence) : bi;
   Value tokens = e.dim(key, 2);
   Value n = e.validTokens(lengths, bi, tokens);
   Value begin = arith::MulIOp::create(b, split, splitTokens);
@@ -260,7 +270,7 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
               for (auto [global, tile] :
                    {std::pair(key, keyTile), std::pair(value, valueTile)}) {
                 Value slice = vector::LoadOp::create(
-                    b, vt, global, ValueRange{bi, hk, token, col}, false,
+                    b, vt, global, ValueRange{kvBatch, hk, token, col}, false,
                     llvm::MaybeAlign(kvAlign));
                 vector::StoreOp::create(b, slice, tile, ValueRange{row, col},
                                         false, llvm::MaybeAlign(kvAlign));
@@ -274,6 +284,15 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
               Value row = e.addIdx(s0, slot);
               Value valid =
                   e.icmp(arith::CmpIPredicate::slt, e.addIdx(t0, row), end);
+              // The mask's term for this token (rows past the split read
+              // the last one; their scores are masked anyway).
+              Value term;
+              if (bias) {
+                Value last = arith::SubIOp::create(b, end, e.index(1));
+                Value token =
+                    arith::MinSIOp::create(b, e.addIdx(t0, row), last);
+                term = memref::LoadOp::create(b, bias, ValueRange{bi, token});
+              }
               SmallVector<Value> keys, values;
               for (int64_t i = 0; i < vpl; ++i) {
                 keys.push_back(
@@ -298,6 +317,8 @@ gpu::GPUFuncOp gpu_kernels::emitDecodePartialKernel(
                   score =
                       e.mul(cap, math::TanhOp::create(b, e.div(score, cap)));
                 }
+                if (term)
+                  score = e.add(score, term);
                 score = e.select(valid, score, e.negInf());
                 // The step's max over its tps rows, on every lane.
                 Value stepMax = e.butterfly(score, lpt, kWarpSize / 2, true);

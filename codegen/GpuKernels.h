@@ -27,6 +27,14 @@ struct DecodeKernelConfig {
   Type queryElement;
   Type kvElement;
   bool hasLengths = false;
+  /// A bias [rows, tokens] (f32) added to every score of a query row: an
+  /// attention mask, 0 where a key is let through and -inf where not.
+  bool hasBias = false;
+  /// Several query rows per KV sequence (dense attention over a prompt, a
+  /// row per new token): query, lengths and bias are per row, the kernel
+  /// takes the rows per sequence as its last argument and reads the KV of
+  /// sequence row / rowsPerSequence.
+  bool rowsPerSequence = false;
   std::optional<double> scale; // default 1/sqrt(headDim)
   double softcap = 0;
   /// Fewest tokens per KV split (more splits only while each keeps this).
@@ -73,9 +81,11 @@ Value emitSplitTokens(ImplicitLocOpBuilder &b, const DecodeKernelPlan &plan,
 /// Appends `gpu.func @name` to `module`: per block, the split's online
 /// softmax (max, sum, unnormalized accumulator) for each query head of one
 /// KV head. Arguments: query [B,Hq,D], key and value [B,Hkv,T,D], lengths
-/// [B] (when configured), partial max and sum [B,Hq,S], accumulators
-/// [B,Hq,S,D], and the tokens per split (index); launched on grid
-/// (S, Hkv, B), `plan.threads()` threads.
+/// [B] (when configured), bias [B,T] (when configured), partial max and
+/// sum [B,Hq,S], accumulators [B,Hq,S,D], the tokens per split (index),
+/// and with rowsPerSequence the query rows per KV sequence (index; B then
+/// counts query rows); launched on grid (S, Hkv, B), `plan.threads()`
+/// threads.
 gpu::GPUFuncOp emitDecodePartialKernel(OpBuilder &builder, Location loc,
                                        gpu::GPUModuleOp module, StringRef name,
                                        const DecodeKernelConfig &config,

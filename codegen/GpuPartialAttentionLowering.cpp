@@ -61,6 +61,34 @@ static Operation *firstUser(ValueRange values, Operation *after) {
 constexpr StringLiteral kDevicePartialAttr = "hgc.device_partial";
 constexpr StringLiteral kScaleAttr = "hgc.scale";
 constexpr StringLiteral kSoftcapAttr = "hgc.softcap";
+/// Operands beyond query, key, value, out and lse (in this order): per-row
+/// lengths, a bias, and (last) the query rows per KV sequence.
+constexpr StringLiteral kLengthsAttr = "hgc.lengths";
+constexpr StringLiteral kBiasAttr = "hgc.bias";
+constexpr StringLiteral kRowsAttr = "hgc.rows_per_sequence";
+
+func::CallOp createDevicePartialCall(ImplicitLocOpBuilder &b, ModuleOp module,
+                                     int64_t id, ValueRange operands,
+                                     std::optional<APFloat> scale,
+                                     APFloat softcap, bool hasLengths,
+                                     bool hasBias, bool rowsPerSequence) {
+  OpBuilder declarations = OpBuilder::atBlockEnd(module.getBody());
+  auto callee = func::FuncOp::create(
+      declarations, b.getLoc(), "hgc_device_partial_" + std::to_string(id),
+      b.getFunctionType(operands.getTypes(), {}));
+  callee.setPrivate();
+  callee->setAttr(kDevicePartialAttr, b.getUnitAttr());
+  if (scale)
+    callee->setAttr(kScaleAttr, b.getF32FloatAttr(scale->convertToFloat()));
+  callee->setAttr(kSoftcapAttr, b.getF32FloatAttr(softcap.convertToFloat()));
+  if (hasLengths)
+    callee->setAttr(kLengthsAttr, b.getUnitAttr());
+  if (hasBias)
+    callee->setAttr(kBiasAttr, b.getUnitAttr());
+  if (rowsPerSequence)
+    callee->setAttr(kRowsAttr, b.getUnitAttr());
+  return func::CallOp::create(b, callee, operands);
+}
 
 void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
@@ -76,18 +104,10 @@ void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
   Value out = e.alloc(op.getOutput().getType(), {batch, qHeads, headDim});
   Value lse = e.alloc(op.getLse().getType(), {batch, qHeads});
   operands.append({out, lse});
-
-  auto module = op->getParentOfType<ModuleOp>();
-  OpBuilder declarations = OpBuilder::atBlockEnd(module.getBody());
-  auto callee = func::FuncOp::create(
-      declarations, op.getLoc(), "hgc_device_partial_" + std::to_string(id),
-      b.getFunctionType(ValueRange(operands).getTypes(), {}));
-  callee.setPrivate();
-  callee->setAttr(kDevicePartialAttr, b.getUnitAttr());
-  if (op.getScale())
-    callee->setAttr(kScaleAttr, op.getScaleAttr());
-  callee->setAttr(kSoftcapAttr, op.getSoftcapAttr());
-  func::CallOp::create(b, callee, operands);
+  createDevicePartialCall(b, op->getParentOfType<ModuleOp>(), id, operands,
+                          op.getScale(), op.getSoftcap(),
+                          static_cast<bool>(op.getLengths()),
+                          /*hasBias=*/false, /*rowsPerSequence=*/false);
   op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
   op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
   op.erase();
@@ -104,7 +124,9 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   auto module = call->getParentOfType<ModuleOp>();
   auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
   ValueRange args = call.getOperands();
-  bool hasLengths = args.size() == 6;
+  bool hasLengths = callee->hasAttr(kLengthsAttr),
+       hasBias = callee->hasAttr(kBiasAttr),
+       rowsPerSequence = callee->hasAttr(kRowsAttr);
   auto queryType = cast<MemRefType>(args[0].getType());
   auto keyType = cast<MemRefType>(args[1].getType());
   auto valueType = cast<MemRefType>(args[2].getType());
@@ -118,6 +140,8 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   config.queryElement = queryType.getElementType();
   config.kvElement = keyType.getElementType();
   config.hasLengths = hasLengths;
+  config.hasBias = hasBias;
+  config.rowsPerSequence = rowsPerSequence;
   if (auto scale = callee->getAttrOfType<FloatAttr>(kScaleAttr))
     config.scale = scale.getValueAsDouble();
   if (auto softcap = callee->getAttrOfType<FloatAttr>(kSoftcapAttr))
@@ -197,8 +221,11 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
 
   Value query = toDevice(args[0]), key = toDevice(args[1]),
         value = toDevice(args[2]);
-  Value lengths = hasLengths ? toDevice(args[3]) : Value();
-  Value hostOut = args[args.size() - 2], hostLse = args.back();
+  unsigned next = 3;
+  Value lengths = hasLengths ? toDevice(args[next++]) : Value();
+  Value bias = hasBias ? toDevice(args[next++]) : Value();
+  Value hostOut = args[next], hostLse = args[next + 1];
+  Value rows = rowsPerSequence ? args[next + 2] : Value();
   Value batch = e.dim(query, 0), tokens = e.dim(key, 2);
   // Splits chosen per call: enough blocks to fill the GPU, no split
   // shorter than the minimum.
@@ -232,7 +259,11 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   SmallVector<Value> partialOperands = {query, key, value};
   if (lengths)
     partialOperands.push_back(lengths);
+  if (bias)
+    partialOperands.push_back(bias);
   partialOperands.append({partMax, partSum, partAcc, splitTokens});
+  if (rows)
+    partialOperands.push_back(rows);
   launch(partialKernel, {splits, e.index(config.kvHeads), batch},
          plan->threads(), partialOperands);
   launch(mergeKernel, {qHeads, batch, e.index(1)}, kWarpSize,

@@ -104,6 +104,9 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       if (auto partial = dyn_cast<PartialAttentionOp>(op))
         if (target == "nvptx" && isDevicePartial(partial))
           devicePartials.insert(op);
+      if (auto attention = dyn_cast<AttentionOp>(op))
+        if (target == "nvptx" && isDeviceAttention(attention))
+          devicePartials.insert(op);
       return WalkResult::advance();
     });
     if (unsupported.wasInterrupted())
@@ -115,7 +118,9 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     int64_t deviceId = 0;
     for (Operation *op : ops) {
       LogicalResult lowered = success();
-      if (devicePartials.contains(op))
+      if (devicePartials.contains(op) && isa<AttentionOp>(op))
+        lowerAttentionToDeviceCall(cast<AttentionOp>(op), deviceId++);
+      else if (devicePartials.contains(op))
         lowerPartialAttentionToCall(cast<PartialAttentionOp>(op), deviceId++);
       else if (auto partial = dyn_cast<PartialAttentionOp>(op))
         lowerPartialAttention(partial, kvSplit);

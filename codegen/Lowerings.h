@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::hgc::lowering {
 
@@ -66,6 +67,20 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id);
 /// A call of such a declaration.
 bool isDevicePartialCall(func::CallOp call);
+/// The declaration `@hgc_device_partial_<id>` and a call of it over
+/// `operands`: query, key, value, [lengths], [bias], out, lse, [rows per
+/// sequence] (see DecodeKernelConfig), with scale and softcap.
+func::CallOp createDevicePartialCall(ImplicitLocOpBuilder &b, ModuleOp module,
+                                     int64_t id, ValueRange operands,
+                                     std::optional<APFloat> scale,
+                                     APFloat softcap, bool hasLengths,
+                                     bool hasBias, bool rowsPerSequence);
+/// Whether hgc.attention that stays dense runs on the device (nvptx) as one
+/// partial with a row per query token.
+bool isDeviceAttention(AttentionOp op);
+/// Such attention -> host loops laying out rows, lengths and mask bias, a
+/// device partial call over them, and the output laid back out.
+void lowerAttentionToDeviceCall(AttentionOp op, int64_t id);
 /// The call -> copies in, split and merge kernels (appended to `kernels`),
 /// copies out on one stream; a wait before the first read of the results.
 LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,

@@ -11,7 +11,7 @@
 // CHECK: call @hgc_device_partial_0(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[OUT]], %[[LSE]]) : (memref<1x8x64xf16, strided<[?, ?, 1], offset: ?>>, memref<1x2x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<1x2x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<1xi32, strided<[1], offset: ?>>, memref<1x8x64xf32>, memref<1x8xf32>) -> ()
 // CHECK: scf.parallel
 // CHECK: func.func private @hgc_device_partial_0
-// CHECK-SAME: attributes {hgc.device_partial, hgc.softcap = 0.000000e+00 : f32}
+// CHECK-SAME: attributes {hgc.device_partial, hgc.lengths, hgc.softcap = 0.000000e+00 : f32}
 // CHECK-NOT: gpu.
 func.func @hybrid_step(%q: tensor<1x8x1x64xf16>, %k: tensor<1x2x1x64xf16>,
     %v: tensor<1x2x1x64xf16>, %pk: tensor<1x2x99x64xf16>,
@@ -34,4 +34,37 @@ func.func @plain_partial(%q: tensor<1x4x8xf32>, %k: tensor<1x2x5x8xf32>)
       : (tensor<1x4x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
   return %o : tensor<1x4x8xf32>
+}
+
+// -----
+
+// Attention that stays dense (a prompt of 3 tokens with a mask) runs on the
+// device too: host loops lay out a row per token, the causal lengths and the
+// mask as a bias, then one device partial over them with the rows per
+// sequence; the output rows are laid back out.
+// CHECK-LABEL: func.func @prompt
+// CHECK: %[[ROWS:.*]] = memref.alloc(%{{.*}}) : memref<?x4x8xf32>
+// CHECK: %[[LENGTHS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK: %[[BIAS:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: call @hgc_device_partial_0(%[[ROWS]], %{{.*}}, %{{.*}}, %[[LENGTHS]], %[[BIAS]], %{{.*}}, %{{.*}}, %{{.*}}) : (memref<?x4x8xf32>, {{.*}}, index) -> ()
+// CHECK: func.func private @hgc_device_partial_0
+// CHECK-SAME: hgc.bias, hgc.device_partial, hgc.lengths, hgc.rows_per_sequence
+func.func @prompt(%q: tensor<2x4x3x8xf32>, %k: tensor<2x2x3x8xf32>,
+    %m: tensor<2x1x3x3xf32>) -> tensor<2x4x3x8xf32> {
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<2x1x3x3xf32>) {is_causal = true}
+      : tensor<2x4x3x8xf32>, tensor<2x2x3x8xf32>, tensor<2x2x3x8xf32> -> tensor<2x4x3x8xf32>
+  return %y : tensor<2x4x3x8xf32>
+}
+
+// -----
+
+// A mask that differs per head stays host loops.
+// CHECK-LABEL: func.func @per_head_mask
+// CHECK-NOT: call @hgc_device_partial
+// CHECK: scf.parallel
+func.func @per_head_mask(%q: tensor<1x4x3x8xf32>, %k: tensor<1x4x3x8xf32>,
+    %m: tensor<1x4x3x3xf32>) -> tensor<1x4x3x8xf32> {
+  %y = hgc.attention %q, %k, %k mask(%m : tensor<1x4x3x3xf32>)
+      : tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32> -> tensor<1x4x3x8xf32>
+  return %y : tensor<1x4x3x8xf32>
 }

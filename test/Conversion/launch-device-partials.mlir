@@ -64,7 +64,7 @@ func.func @device_partial(%q: memref<1x8x64xf16>, %k: memref<1x2x?x64xf16>,
 }
 func.func private @hgc_device_partial_0(memref<1x8x64xf16>, memref<1x2x?x64xf16>,
     memref<1x2x?x64xf16>, memref<1xi32>, memref<1x8x64xf32>, memref<1x8xf32>)
-    attributes {hgc.device_partial, hgc.softcap = 0.0 : f32}
+    attributes {hgc.device_partial, hgc.lengths, hgc.softcap = 0.0 : f32}
 
 // -----
 
@@ -101,3 +101,37 @@ func.func private @hgc_device_partial_3(memref<2x1x128xf32>,
     memref<2x1x?x128xf32, #strided>, memref<2x1x?x128xf32, #strided>,
     memref<2x1x128xf32>, memref<2x1xf32>)
     attributes {hgc.device_partial, hgc.scale = 0.5 : f32, hgc.softcap = 0.0 : f32}
+
+// -----
+
+// Dense attention over a prompt (hgc.rows_per_sequence): a row per query
+// token, per-row lengths and a bias [rows, tokens] copied to the device;
+// the kernel takes the rows per sequence last and reads the KV of sequence
+// row / rows; the grid's z counts the rows.
+
+// CHECK-LABEL: func.func @prompt_rows
+// CHECK: gpu.launch_func async {{.*}} @hgc_kernels::@hgc_device_partial_5 blocks in (%{{.*}}, %c2, %c6) threads in
+// CHECK-SAME: args(%{{.*}} : memref<?x8x64xf32>, %{{.*}} : memref<?x2x?x64xf32>, %{{.*}} : memref<?x2x?x64xf32>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?x?xf32>, %{{.*}} : memref<?x8x?xf32>, %{{.*}} : memref<?x8x?xf32>, %{{.*}} : memref<?x8x?x64xf32>, %{{.*}} : index, %[[ROWS:.*]] : index)
+// CHECK: gpu.func @hgc_device_partial_5(%{{.*}}: memref<?x8x64xf32>, %{{.*}}: memref<?x2x?x64xf32>, %{{.*}}: memref<?x2x?x64xf32>, %{{.*}}: memref<?xi32>, %[[BIAS:.*]]: memref<?x?xf32>, %{{.*}}: memref<?x8x?xf32>, %{{.*}}: memref<?x8x?xf32>, %{{.*}}: memref<?x8x?x64xf32>, %{{.*}}: index, %[[PER:.*]]: index)
+// CHECK: %[[ROW:.*]] = gpu.block_id  z
+// CHECK: %[[SEQ:.*]] = arith.divui %[[ROW]], %[[PER]]
+// CHECK: vector.load %{{.*}}[%[[SEQ]],
+// CHECK: memref.load %[[BIAS]][%[[ROW]],
+func.func @prompt_rows(%q: memref<6x8x64xf32>, %k: memref<2x2x?x64xf32>,
+    %v: memref<2x2x?x64xf32>, %n: memref<6xi32>, %bias: memref<6x?xf32>)
+    -> memref<6x8x64xf32> {
+  %c3 = arith.constant 3 : index
+  %out = memref.alloc() : memref<6x8x64xf32>
+  %lse = memref.alloc() : memref<6x8xf32>
+  call @hgc_device_partial_5(%q, %k, %v, %n, %bias, %out, %lse, %c3)
+      : (memref<6x8x64xf32>, memref<2x2x?x64xf32>, memref<2x2x?x64xf32>,
+         memref<6xi32>, memref<6x?xf32>, memref<6x8x64xf32>, memref<6x8xf32>,
+         index) -> ()
+  memref.dealloc %lse : memref<6x8xf32>
+  return %out : memref<6x8x64xf32>
+}
+func.func private @hgc_device_partial_5(memref<6x8x64xf32>,
+    memref<2x2x?x64xf32>, memref<2x2x?x64xf32>, memref<6xi32>,
+    memref<6x?xf32>, memref<6x8x64xf32>, memref<6x8xf32>, index)
+    attributes {hgc.device_partial, hgc.lengths, hgc.bias,
+                hgc.rows_per_sequence, hgc.softcap = 0.0 : f32}

@@ -301,3 +301,48 @@ def test_lit_ptx_assembles(hgc_opt, tmp_path, path, arguments):
     chip = re.search(r"\.target (sm_\d+)", ptx).group(1)
     report = assemble(tmp_path, ptx, chip)
     assert "0 bytes spill stores" in report and "0 bytes stack frame" in report
+
+
+EXPORTS = ROOT / "test" / "models"
+
+
+@pytest.mark.parametrize("arch,exporter", [
+    ("llama", "torchscript"), ("llama", "dynamo"), ("gemma2", "dynamo"),
+    ("llama_fp16", "torchscript"), ("gpt2", "torchscript")])
+def test_dense_attention_runs_on_the_device(arch, exporter):
+    """Attention that stays dense (prompts, a prompt after a past, a
+    left-padded mask's fallback) runs as a device partial with a row per
+    token on the nvptx target (kernels emulated here): every case equals
+    onnxruntime (f32 1e-4; f16 2e-2, the graph's own rounding)."""
+    from test_exporter_models import (assert_matches_onnxruntime, feeds_for,
+                                      hgc_jit)
+    path = EXPORTS / f"{arch}_{exporter}.onnx"
+    session = hgc_jit.Session(path, target="cuda", policy="hgca", sink=2,
+                              window=8, budget="1.0", cache_dir="")
+    for batch, past, seq in [(2, 0, 5), (1, 7, 3)]:
+        feeds = feeds_for(path, batch, past, seq=seq, seed=past)
+        assert_matches_onnxruntime(session, path, feeds,
+                                   f"batch {batch} past {past} seq {seq}")
+    feeds = feeds_for(path, 2, 6, seed=1)
+    feeds["attention_mask"][0, :2] = 0  # left padding: the dense fallback
+    assert_matches_onnxruntime(session, path, feeds, "left padding")
+
+
+@pytest.mark.parametrize("chip", ["sm_80", "sm_90"])
+def test_prompt_model_emits_assembling_ptx(hgc, tmp_path, chip):
+    """A model whose attention is never a decode step (a prompt of 5 tokens
+    with its causal mask) compiles to device kernels for nvptx, and they
+    assemble without spills."""
+    from test_hgc_driver import run
+    ptx = tmp_path / "prompt.ptx"
+    result = run(hgc, "compile", EXPORTS / "llama_torchscript.onnx",
+                 "--dim", "batch=2", "--dim", "seq=5", "--dim", "past=0",
+                 "--dim", "total=5", "--target", "nvptx", "--chip", chip,
+                 "--emit", "ptx", "-o", ptx)
+    assert result.returncode == 0, result.stderr
+    text = ptx.read_text()
+    assert ".entry hgc_device_partial_0(" in text
+    report = assemble(tmp_path, text, chip)
+    assert "0 bytes spill stores" in report
+    assert report.count("0 bytes stack frame") == len(
+        re.findall(r"Compiling entry function", report)), report

@@ -1,0 +1,189 @@
+//===- GpuDenseAttentionLowering.cpp - dense attention as a device partial
+//-===//
+//
+// On the nvptx target, attention that is not a decode step over a cache (a
+// prompt, a mask that is not padding, the dense fallback of a bound step)
+// runs as one dense device partial: every query row (token) becomes a row
+// of the decode kernel, which reads the KV of its sequence
+// (rowsPerSequence), sees the keys before its length (the causal frontier
+// and the padding) and adds its mask as a bias. Host loops lay out the
+// rows, lengths and bias; hgc-launch-device-partials turns the call into
+// copies and kernels as for the decode partials. Output rows are laid back
+// out as [batch, heads, tokens, head]. What the kernel cannot take (3-D
+// operands, a QK output, a mask that differs per head, key and value head
+// sizes that differ, shapes no kernel plan fits) keeps the host loops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/GpuKernels.h"
+#include "codegen/LoopEmitter.h"
+#include "codegen/Lowerings.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace mlir::hgc::lowering {
+
+bool isDeviceAttention(AttentionOp op) {
+  RankedTensorType q = op.getQuery().getType(), k = op.getKey().getType(),
+                   v = op.getValue().getType();
+  if (q.getRank() != 4 || op.getQkMatmulOutput() ||
+      k.getDimSize(3) != v.getDimSize(3) || q.isDynamicDim(1) ||
+      k.isDynamicDim(1) || q.isDynamicDim(3) || k.isDynamicDim(3) ||
+      q.getDimSize(3) != k.getDimSize(3))
+    return false;
+  if (Value mask = op.getMask()) {
+    // One bias row per query row: the mask's head axis (if any) is 1.
+    auto type = cast<RankedTensorType>(mask.getType());
+    if (type.getRank() >= 3 && type.getDimSize(type.getRank() - 3) != 1)
+      return false;
+  }
+  gpu_kernels::DecodeKernelConfig config;
+  config.qHeads = q.getDimSize(1);
+  config.kvHeads = k.getDimSize(1);
+  config.headDim = q.getDimSize(3);
+  config.queryElement = q.getElementType();
+  config.kvElement = k.getElementType();
+  std::string why;
+  return config.qHeads % config.kvHeads == 0 &&
+         succeeded(gpu_kernels::planDecodeKernel(config, why));
+}
+
+void lowerAttentionToDeviceCall(AttentionOp op, int64_t id) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  // Present KV = past ++ current: what the kernel reads, and the op's
+  // present results.
+  auto present = [&](Value past, Value current) -> Value {
+    if (!past)
+      return current;
+    return tensor::ConcatOp::create(b, /*dim=*/2, ValueRange{past, current});
+  };
+  Value keys = present(op.getPastKey(), op.getKey());
+  Value values = present(op.getPastValue(), op.getValue());
+  Value qBuf = e.buffer(op.getQuery()), kBuf = e.buffer(keys),
+        vBuf = e.buffer(values);
+  Value batch = e.dim(qBuf, 0), qHeads = e.dim(qBuf, 1), qLen = e.dim(qBuf, 2),
+        headDim = e.dim(qBuf, 3);
+  Value total = e.dim(kBuf, 2);
+  Value past = op.getPastKey()
+                   ? Value(tensor::DimOp::create(b, op.getPastKey(), 2))
+                   : e.index(0);
+  Value rows = arith::MulIOp::create(b, batch, qLen);
+  auto rowOf = [&](Value bi, Value s) -> Value {
+    return arith::AddIOp::create(b, arith::MulIOp::create(b, bi, qLen), s);
+  };
+
+  // Query rows [batch * tokens, heads, head].
+  RankedTensorType queryType = op.getQuery().getType();
+  constexpr int64_t dyn = ShapedType::kDynamic;
+  auto rowsType = RankedTensorType::get(
+      {dyn, queryType.getDimSize(1), queryType.getDimSize(3)},
+      queryType.getElementType());
+  Value queryRows = e.alloc(rowsType, {rows, qHeads, headDim});
+  e.parallel({batch, qHeads, qLen}, [&](ValueRange at) {
+    Value row = rowOf(at[0], at[2]);
+    e.forLoop(e.index(0), headDim, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(
+          b,
+          memref::LoadOp::create(b, qBuf, ValueRange{at[0], at[1], at[2], d}),
+          queryRows, ValueRange{row, at[1], d});
+      return SmallVector<Value>{};
+    });
+  });
+
+  // Keys each row may see: the padding length, then the causal frontier
+  // (query s of a prompt after `past` tokens sees past + s + 1 of them).
+  Value nonpad =
+      op.getNonpadKvSeqlen() ? e.buffer(op.getNonpadKvSeqlen()) : Value();
+  Value lengths = e.alloc(RankedTensorType::get({dyn}, b.getI32Type()), {rows});
+  e.parallel({batch, qLen}, [&](ValueRange at) {
+    Value limit = total;
+    if (nonpad)
+      limit = e.validTokens(nonpad, at[0], total, /*isI64=*/true);
+    if (op.getIsCausal()) {
+      Value offset = past;
+      if (nonpad && !op.getPastKey())
+        offset = arith::SubIOp::create(b, limit, qLen);
+      Value frontier = arith::AddIOp::create(
+          b, arith::AddIOp::create(b, at[1], offset), e.index(1));
+      frontier = arith::MaxSIOp::create(b, frontier, e.index(0));
+      limit = arith::MinSIOp::create(b, limit, frontier);
+    }
+    memref::StoreOp::create(
+        b, arith::IndexCastOp::create(b, b.getI32Type(), limit), lengths,
+        ValueRange{rowOf(at[0], at[1])});
+  });
+
+  // The mask as a bias per row and key: its value (additive) or 0
+  // (boolean true), -inf where it excludes the key or is shorter.
+  Value bias;
+  if (Value mask = op.getMask()) {
+    Value maskBuf = e.buffer(mask);
+    auto type = cast<MemRefType>(maskBuf.getType());
+    int64_t rank = type.getRank();
+    bias = e.alloc(RankedTensorType::get({dyn, dyn}, b.getF32Type()),
+                   {rows, total});
+    Value maskKeys = e.dim(maskBuf, rank - 1);
+    e.parallel({batch, qLen, total}, [&](ValueRange at) {
+      SmallVector<Value> full = {at[0], e.index(0), at[1], at[2]}, where;
+      for (int64_t i = 0; i < rank; ++i)
+        where.push_back(type.getDimSize(i) == 1 ? e.index(0)
+                                                : full[4 - rank + i]);
+      Value inMask = e.icmp(arith::CmpIPredicate::slt, at[2], maskKeys);
+      where.back() = e.select(inMask, at[2], e.index(0));
+      Value term;
+      if (type.getElementType().isInteger(1)) {
+        Value allowed =
+            arith::AndIOp::create(b, inMask, e.load(maskBuf, where));
+        term = e.select(allowed, e.f32(0), e.negInf());
+      } else {
+        term = e.select(inMask, e.loadF32(maskBuf, where), e.negInf());
+      }
+      memref::StoreOp::create(b, term, bias,
+                              ValueRange{rowOf(at[0], at[1]), at[2]});
+    });
+  }
+
+  // The device partial over the rows: normalized output and LSE (f32).
+  Type f32 = b.getF32Type();
+  Value out =
+      e.alloc(RankedTensorType::get(
+                  {dyn, queryType.getDimSize(1), queryType.getDimSize(3)}, f32),
+              {rows, qHeads, headDim});
+  Value lse =
+      e.alloc(RankedTensorType::get({dyn, queryType.getDimSize(1)}, f32),
+              {rows, qHeads});
+  SmallVector<Value> operands = {queryRows, kBuf, vBuf, lengths};
+  if (bias)
+    operands.push_back(bias);
+  operands.append({out, lse, qLen});
+  createDevicePartialCall(b, op->getParentOfType<ModuleOp>(), id, operands,
+                          op.getScale(), op.getSoftcap(), /*hasLengths=*/true,
+                          static_cast<bool>(bias), /*rowsPerSequence=*/true);
+
+  // Rows back to [batch, heads, tokens, head] in the output's type.
+  RankedTensorType outputType = op.getOutput().getType();
+  Value y = e.alloc(outputType, {batch, qHeads, qLen, headDim});
+  e.parallel({batch, qHeads, qLen}, [&](ValueRange at) {
+    Value row = rowOf(at[0], at[2]);
+    e.forLoop(e.index(0), headDim, {}, [&](Value d, ValueRange) {
+      e.storeF32(memref::LoadOp::create(b, out, ValueRange{row, at[1], d}), y,
+                 {at[0], at[1], at[2], d});
+      return SmallVector<Value>{};
+    });
+  });
+  op.getOutput().replaceAllUsesWith(e.tensor(y, outputType));
+  if (op.getPresentKey()) {
+    auto cast = [&](Value v, Type type) -> Value {
+      return v.getType() == type ? v : tensor::CastOp::create(b, type, v);
+    };
+    op.getPresentKey().replaceAllUsesWith(
+        cast(keys, op.getPresentKey().getType()));
+    op.getPresentValue().replaceAllUsesWith(
+        cast(values, op.getPresentValue().getType()));
+  }
+  op.erase();
+}
+
+} // namespace mlir::hgc::lowering
