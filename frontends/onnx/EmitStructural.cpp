@@ -181,10 +181,20 @@ LogicalResult emitReshapeLike(NodeEmitter &node, llvm::StringRef op) {
       return failure();
     SmallVector<OpFoldResult> produced(*sizes), consumed(source);
     cancelCommonSizes(produced, consumed);
-    if (op == "Reshape")
-      g.checkSize(multiplySizes(g, produced), multiplySizes(g, consumed),
+    if (op == "Reshape") {
+      OpFoldResult want = multiplySizes(g, consumed),
+                   got = multiplySizes(g, produced);
+      std::optional<int64_t> knownWant = getConstantIntValue(want),
+                             knownGot = getConstantIntValue(got);
+      if (knownWant && knownGot && *knownWant != *knownGot)
+        return node.fail("the target shape's element count differs from the "
+                         "input's by a factor of " +
+                         std::to_string(*knownGot) + "/" +
+                         std::to_string(*knownWant));
+      g.checkSize(got, want,
                   "the target shape's element count differs from the "
                   "input's");
+    }
     node.setResult(0, buildReshape(node.g, node.operand(0), *sizes),
                    input.type);
     return success();

@@ -243,3 +243,22 @@ def test_sizes_that_disagree_at_run_time_are_an_error(hgc, tmp_path):
     assert "(5 vs 3 at run time)" in message
     (y,) = session.run(None, {"x": x, "z": np.ones((2, 3), np.float32)})
     np.testing.assert_array_equal(y, x + 1)
+
+
+def test_reshape_that_cannot_keep_the_count_is_an_import_error(hgc, tmp_path):
+    """[B, 6] to [B, 4] (the target from Shape): the dims they share
+    cancel and what is left differs, so the compile fails at the node
+    instead of leaving a check that fails on every run."""
+    nodes = [node("Shape", ["x"], ["s"])]
+    nodes += gather("s", 0, "b") + unsqueeze("b", "b1")
+    nodes += [const("four", [4]),
+              node("Concat", ["b1", "four"], ["target"], axis=0),
+              node("Reshape", ["x", "target"], ["y"], name="bad_reshape")]
+    path = tmp_path / "reshape.onnx"
+    onnx.save(build(nodes, [("x", F, ["B", 6])]), path)
+    result = subprocess.run([hgc, "compile", path, "-o", tmp_path / "r.hgcm"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad_reshape" in lines[0], result.stderr
+    assert "element count" in lines[0]

@@ -622,8 +622,9 @@ int compileModel(MLIRContext &context) {
   if (emit == "ptx") {
     std::string ptx = hgc::collectPtx(*module);
     if (ptx.empty())
-      fail(modelPath + ": no device-tier attention to emit PTX for (the "
-                       "placement puts no dense partial on the device)");
+      fail(modelPath + ": no device-tier attention to emit PTX for (no "
+                       "attention the device kernels take: none, or only "
+                       "3-D, per-head masks or QK outputs)");
     return writeOutput(ptx, /*isText=*/true);
   }
   llvm::LLVMContext llvmContext;
