@@ -3,7 +3,8 @@
 // ONNX exporters compute shapes inside the graph (Shape -> Gather -> Concat
 // -> Reshape, scale = 1/sqrt(head size), ...). With static input shapes all
 // of that is known at import time: the importer evaluates such subgraphs on
-// HostTensors and emits only the tensor computation. Values are kept as
+// HostTensors and emits only the tensor computation (with dynamic dims,
+// SymbolicSizes.cpp does the same on partly known sizes). Values are kept as
 // double (floating types, rounded to their type after every op) or int64
 // (integer and bool types); element types use ONNX's TensorProto codes.
 //

@@ -4,8 +4,9 @@
 // become arguments in order, graph outputs results. Attention ops become
 // hgc.attention; everything else lowers to upstream dialects (linalg,
 // tensor, arith, math) so whole graphs run. Shape arithmetic is evaluated
-// at import time. Unsupported ops and invalid nodes are errors located at
-// the node (its name or index, and op type), never skipped.
+// at import time (on symbolic sizes where dims are dynamic). Unsupported
+// ops and invalid nodes are errors located at the node (its name or index,
+// and op type), never skipped.
 //
 //===----------------------------------------------------------------------===//
 

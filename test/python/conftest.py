@@ -34,3 +34,13 @@ def mlir_inputs():
 @pytest.fixture(scope="session")
 def hgc():
     return built_tool("hgc")
+
+
+def compile_artifact(hgc, model, artifact, *options):
+    """`hgc compile MODEL -o ARTIFACT OPTIONS` (an .hgcm folder); asserts it
+    succeeded and returns the artifact's path."""
+    import subprocess
+    result = subprocess.run([hgc, "compile", model, "-o", artifact, *options],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return artifact

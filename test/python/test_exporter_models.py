@@ -26,6 +26,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "jit" / "python"))
 import hgc_jit  # noqa: E402
+from conftest import compile_artifact  # noqa: E402
 
 MODELS = ROOT / "test" / "models"
 EXPORTERS = ["torchscript", "dynamo"]
@@ -232,12 +233,9 @@ def test_one_compile_serves_every_shape(hgc, tmp_path, exporter, arch):
     batches and past lengths (no compile at run time), each equal to
     onnxruntime; a decode step takes the bound (placed) attention."""
     path = model_path(exporter, arch)
-    artifact = tmp_path / "model.hgcm"
-    result = subprocess.run(
-        [hgc, "compile", path, "-o", artifact, "--policy", "hgca", "--sink",
-         "2", "--window", "8", "--budget", "1.0"], capture_output=True,
-        text=True)
-    assert result.returncode == 0, result.stderr
+    artifact = compile_artifact(hgc, path, tmp_path / "model.hgcm",
+                                "--policy", "hgca", "--sink", "2", "--window",
+                                "8", "--budget", "1.0")
     session = hgc_jit.Session(artifact, cache_dir="")
     reference = onnxruntime.InferenceSession(str(path))
     for batch, past, seq in [(1, 0, 5), (2, 7, 1), (3, 33, 1), (1, 12, 3)]:
@@ -273,11 +271,8 @@ def test_genai_builder_model_matches_onnxruntime(policy):
 def test_genai_one_compile_serves_every_shape(hgc, tmp_path):
     """`hgc compile` with no sizes: prompts and decode steps of several
     batches from one artifact, equal to onnxruntime."""
-    artifact = tmp_path / "genai.hgcm"
-    result = subprocess.run([hgc, "compile", GENAI, "-o", artifact],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    session = hgc_jit.Session(artifact, cache_dir="")
+    session = hgc_jit.Session(
+        compile_artifact(hgc, GENAI, tmp_path / "genai.hgcm"), cache_dir="")
     # onnxruntime takes several new tokens beside a past for batch 1 only.
     for batch, past, seq in [(2, 0, 6), (1, 9, 1), (3, 30, 1), (1, 4, 3)]:
         feeds = genai_feeds(batch, past, seq, seed=past)

@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "jit" / "python"))
 sys.path.insert(0, str(ROOT / "examples" / "llama"))
 import build_model  # noqa: E402
 import hgc_jit  # noqa: E402
+from conftest import compile_artifact  # noqa: E402
 
 CHILD = """
 import sys, numpy as np
@@ -132,10 +133,7 @@ def test_compile_without_sizes_serves_every_shape(model, tmp_path, hgc):
     """Dims without sizes stay dynamic: one artifact runs decode steps of
     several batches and past lengths without compiling, each equal to
     onnxruntime."""
-    artifact = tmp_path / "x.hgcm"
-    result = subprocess.run([hgc, "compile", model, "-o", artifact],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    artifact = compile_artifact(hgc, model, tmp_path / "x.hgcm")
     session = hgc_jit.Session(artifact, cache_dir="")
     reference = onnxruntime.InferenceSession(str(model))
     proto = onnx.load(model, load_external_data=False)

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "jit" / "python"))
 import hgc_jit  # noqa: E402
+from conftest import compile_artifact  # noqa: E402
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 
@@ -171,10 +172,7 @@ def test_one_compile_serves_every_size(hgc, tmp_path, build_model, sizes):
     model = build_model()
     path = tmp_path / "model.onnx"
     onnx.save(model, path)
-    artifact = tmp_path / "model.hgcm"
-    result = subprocess.run([hgc, "compile", path, "-o", artifact],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    artifact = compile_artifact(hgc, path, tmp_path / "model.hgcm")
     session = hgc_jit.Session(artifact, cache_dir="")
     reference = onnxruntime.InferenceSession(str(path))
     for seed, size in enumerate(sizes):
@@ -204,6 +202,16 @@ def test_shapes_stay_static_where_known(hgc, tmp_path):
     assert "tensor.reshape" not in ir
 
 
+def compile_error(hgc, path, artifact):
+    """The one line `hgc compile` fails with."""
+    result = subprocess.run([hgc, "compile", path, "-o", artifact],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def test_op_without_dynamic_sizes_is_a_located_error(hgc, tmp_path):
     """Pad takes static shapes only: compiling with the dim dynamic names
     the node and asks for a size; given one, it compiles."""
@@ -211,15 +219,9 @@ def test_op_without_dynamic_sizes_is_a_located_error(hgc, tmp_path):
                                                name="pad_tokens")]
     path = tmp_path / "pad.onnx"
     onnx.save(build(nodes, [("x", F, ["B", 4])]), path)
-    result = subprocess.run([hgc, "compile", path, "-o", tmp_path / "a.hgcm"],
-                            capture_output=True, text=True)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "pad_tokens" in lines[0], result.stderr
-    assert "give the dimension a size" in lines[0]
-    result = subprocess.run([hgc, "compile", path, "-o", tmp_path / "b.hgcm",
-                             "--dim", "B=3"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    line = compile_error(hgc, path, tmp_path / "a.hgcm")
+    assert "pad_tokens" in line and "give the dimension a size" in line
+    compile_artifact(hgc, path, tmp_path / "b.hgcm", "--dim", "B=3")
 
 
 def test_sizes_that_disagree_at_run_time_are_an_error(hgc, tmp_path):
@@ -230,11 +232,8 @@ def test_sizes_that_disagree_at_run_time_are_an_error(hgc, tmp_path):
     path = tmp_path / "add.onnx"
     onnx.save(build(nodes, [("x", F, ["B", "T"]), ("z", F, ["B", "U"])]),
               path)
-    artifact = tmp_path / "add.hgcm"
-    result = subprocess.run([hgc, "compile", path, "-o", artifact],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    session = hgc_jit.Session(artifact, cache_dir="")
+    session = hgc_jit.Session(
+        compile_artifact(hgc, path, tmp_path / "add.hgcm"), cache_dir="")
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     with pytest.raises(hgc_jit.Error) as error:
         session.run(None, {"x": x, "z": np.ones((2, 5), np.float32)})
@@ -256,9 +255,5 @@ def test_reshape_that_cannot_keep_the_count_is_an_import_error(hgc, tmp_path):
               node("Reshape", ["x", "target"], ["y"], name="bad_reshape")]
     path = tmp_path / "reshape.onnx"
     onnx.save(build(nodes, [("x", F, ["B", 6])]), path)
-    result = subprocess.run([hgc, "compile", path, "-o", tmp_path / "r.hgcm"],
-                            capture_output=True, text=True)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "bad_reshape" in lines[0], result.stderr
-    assert "element count" in lines[0]
+    line = compile_error(hgc, path, tmp_path / "r.hgcm")
+    assert "bad_reshape" in line and "element count" in line
