@@ -5,9 +5,16 @@ compiling costs as the weights grow.
 Step rows: the bundled example model (examples/llama/build_model.py
 defaults) and a 264 MB one (4 layers, hidden 1024, 16/4 heads, ffn 2816,
 vocab 8192, weights as external data), past 8K and 32K, batch 1 and 4. Each
-row runs warm sessions on the same inputs, same threads: hgc --policy full,
-hgc --policy hgca (sink 4, window 1024, 5%), onnxruntime; medians of
---repeat steps after two warm-ups, outputs compared.
+row runs warm sessions, same threads: onnxruntime (the same inputs every
+step: its ONNX interface copies past ++ new into a fresh present); hgc
+--policy full and --policy hgca (sink 4, window 1024, 5%), each twice: over
+the same inputs as onnxruntime (`*_copy`: the same copy) and as a decode
+loop whose KV grows in place (Session append_in_place: the past is a view
+of a buffer with room, each step writes its token after it and its present
+view is the next past). Medians of --repeat steps after two warm-ups; the
+first step's logits compared with onnxruntime's. `hgc_full_base_ms` is the
+full step at past 16, the step without attention: `attention_share` of a
+policy is (step - base) / step.
 
 Compile rows: `hgc compile -o X.hgcm --dim batch=1 --dim seq=1` (the past
 dynamic: one artifact for every decode step) of models with 14 MB, 264 MB
@@ -66,6 +73,34 @@ def timed(run, repeat):
     return statistics.median(times), outputs
 
 
+def append_loop(session, feeds, repeat):
+    """Median step of a greedy decode loop whose past grows in place (two
+    warm-up steps first), and the first step's outputs."""
+    feeds = dict(feeds)
+    for name, value in list(feeds.items()):
+        if name.startswith("past_"):
+            batch, heads, past, head = value.shape
+            buffer = np.empty((batch, heads, past + repeat + 3, head),
+                              value.dtype)
+            buffer[:, :, :past] = value
+            feeds[name] = buffer[:, :, :past]
+    names, times, first = session.output_names, [], None
+    for step in range(repeat + 2):
+        start = time.perf_counter()
+        got = dict(zip(names, session.run(None, feeds)))
+        if step >= 2:
+            times.append(time.perf_counter() - start)
+        if first is None:
+            first = {"logits": got["logits"].copy()}
+        tokens = np.argmax(got["logits"][:, -1], axis=-1)
+        feeds["input_ids"] = tokens[:, None].astype(np.int64)
+        feeds["position_ids"] = feeds["position_ids"] + 1
+        for name in names:
+            if name.startswith("present_"):
+                feeds[name.replace("present_", "past_")] = got[name]
+    return statistics.median(times), first
+
+
 def step_rows(args, workdir):
     rows = []
     options = onnxruntime.SessionOptions()
@@ -78,6 +113,9 @@ def step_rows(args, workdir):
         reference = onnxruntime.InferenceSession(str(path), options)
         sessions = {"full": context.open_model(path, policy="full"),
                     "hgca": context.open_model(path, policy="hgca")}
+        growing = {policy: context.open_model(path, policy=policy,
+                                              append_in_place=True)
+                   for policy in sessions}
         names = sessions["full"].output_names
         for past in (8192,) if args.quick else (8192, 32768):
             for batch in (1,) if args.quick else (1, 4):
@@ -93,17 +131,27 @@ def step_rows(args, workdir):
                     ms, got = timed(lambda: session.run(None, feeds),
                                     args.repeat)
                     got = dict(zip(names, got))
+                    row[f"hgc_{policy}_copy_ms"] = ms * 1e3
+                    del got
+                    ms, got = append_loop(growing[policy], feeds, args.repeat)
                     row[f"hgc_{policy}_ms"] = ms * 1e3
                     row[f"hgc_{policy}_max_abs_diff_logits"] = float(
                         np.abs(got["logits"] - want["logits"]).max())
                     del got
                 del want, feeds
+                base = build_model.decode_inputs(model, past=16, batch=batch)
+                ms, _ = append_loop(growing["full"], base, args.repeat)
+                row["hgc_full_base_ms"] = ms * 1e3
+                for policy in sessions:
+                    step = row[f"hgc_{policy}_ms"]
+                    row[f"{policy}_attention_share"] = max(
+                        0.0, (step - row["hgc_full_base_ms"]) / step)
                 row["full_over_onnxruntime"] = (row["hgc_full_ms"] /
                                                 row["onnxruntime_ms"])
                 row["hgca_over_full"] = row["hgc_hgca_ms"] / row["hgc_full_ms"]
                 print(json.dumps(row), file=sys.stderr)
                 rows.append(row)
-        del sessions, reference
+        del sessions, growing, reference
     return rows
 
 

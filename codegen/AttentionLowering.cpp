@@ -2,6 +2,7 @@
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
+#include "dialect/PresentKV.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -240,11 +241,7 @@ LogicalResult lowerAttention(AttentionOp op) {
             present == op.getPresentKey() ? op.getKey() : op.getValue();
         Value pastTensor =
             present == op.getPresentKey() ? op.getPastKey() : op.getPastValue();
-        Value joined = pastTensor ? tensor::ConcatOp::create(
-                                        b, /*dim=*/2,
-                                        ValueRange{pastTensor, currentTensor})
-                                        .getResult()
-                                  : currentTensor;
+        Value joined = buildPresentKV(b, b.getLoc(), pastTensor, currentTensor);
         if (joined.getType() != type)
           joined = tensor::CastOp::create(b, type, joined);
         present.replaceAllUsesWith(joined);

@@ -18,6 +18,7 @@
 #include "codegen/GpuKernels.h"
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
+#include "dialect/PresentKV.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -54,13 +55,9 @@ void lowerAttentionToDeviceCall(AttentionOp op, int64_t id) {
   Emitter e{b};
   // Present KV = past ++ current: what the kernel reads, and the op's
   // present results.
-  auto present = [&](Value past, Value current) -> Value {
-    if (!past)
-      return current;
-    return tensor::ConcatOp::create(b, /*dim=*/2, ValueRange{past, current});
-  };
-  Value keys = present(op.getPastKey(), op.getKey());
-  Value values = present(op.getPastValue(), op.getValue());
+  Value keys = buildPresentKV(b, b.getLoc(), op.getPastKey(), op.getKey());
+  Value values =
+      buildPresentKV(b, b.getLoc(), op.getPastValue(), op.getValue());
   Value qBuf = e.buffer(op.getQuery()), kBuf = e.buffer(keys),
         vBuf = e.buffer(values);
   Value batch = e.dim(qBuf, 0), qHeads = e.dim(qBuf, 1), qLen = e.dim(qBuf, 2),

@@ -59,6 +59,7 @@ void hgc_model_options_init(hgc_model_options *options) {
   options->placement = config.placement;
   options->param_min_bytes = mhgc::onnx::ImportOptions{}.parameterMinBytes;
   options->cache_dir = nullptr;
+  options->append_in_place = 0;
 }
 
 hgc_status hgc_model_open(hgc_context *context, const char *path,
@@ -94,6 +95,7 @@ hgc_status hgc_model_open(hgc_context *context, const char *path,
     cacheDir = context->state->cacheDirectory.c_str();
   if (cacheDir)
     modelOptions.cacheDirectory = cacheDir;
+  modelOptions.appendInPlace = options->append_in_place != 0;
   auto session = mhgc::ModelSession::open(*made->mlir, path, modelOptions);
   if (!session)
     return reportSession(*made, session.takeError(), HGC_INVALID_ARGUMENT);
@@ -126,6 +128,13 @@ const char *hgc_model_output_name(const hgc_model *model, size_t index) {
 
 hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
                          size_t num_inputs, hgc_model_run_stats *stats) {
+  return hgc_model_run_strided(model, inputs, nullptr, num_inputs, stats);
+}
+
+hgc_status hgc_model_run_strided(hgc_model *model, const hgc_tensor *inputs,
+                                 const int64_t *const *strides,
+                                 size_t num_inputs,
+                                 hgc_model_run_stats *stats) {
   if (!model || (num_inputs && !inputs))
     return invalid("model or inputs is null");
   std::vector<mhgc::ModelFeed> feeds;
@@ -142,8 +151,16 @@ hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
     }
     if (count && !t.data)
       return invalid("input " + std::to_string(i) + ": data is null");
-    feeds.push_back(
-        {t.dtype, {t.data, llvm::ArrayRef<int64_t>(t.shape, size_t(t.rank))}});
+    llvm::ArrayRef<int64_t> elementStrides;
+    if (strides && strides[i]) {
+      elementStrides = llvm::ArrayRef<int64_t>(strides[i], size_t(t.rank));
+      if (llvm::any_of(elementStrides, [](int64_t s) { return s <= 0; }))
+        return invalid("input " + std::to_string(i) +
+                       ": strides must be positive");
+    }
+    feeds.push_back({t.dtype,
+                     {t.data, llvm::ArrayRef<int64_t>(t.shape, size_t(t.rank))},
+                     elementStrides});
   }
   if (feeds.size() != model->session->getInputs().size())
     return report({HGC_SHAPE_MISMATCH,
@@ -183,6 +200,28 @@ hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
   output->rank = int32_t(result.getShape().size());
   output->shape = result.getShape().data();
   output->data = result.getData();
+  return report(Failure::ok());
+}
+
+hgc_status hgc_model_output_strides(const hgc_model *model, size_t index,
+                                    int64_t *strides) {
+  if (!model || !strides)
+    return invalid("model or strides is null");
+  if (index >= model->outputs.size() || !model->outputs[index].getData())
+    return report({HGC_OUT_OF_RANGE, "output " + std::to_string(index) +
+                                         " is not there (run the model "
+                                         "first; taken outputs are gone)"});
+  const mhgc::ResultBuffer &result = model->outputs[index];
+  llvm::ArrayRef<int64_t> shape = result.getShape();
+  if (!result.getStrides().empty()) {
+    llvm::copy(result.getStrides(), strides);
+  } else {
+    int64_t stride = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+      strides[d] = stride;
+      stride *= shape[d];
+    }
+  }
   return report(Failure::ok());
 }
 

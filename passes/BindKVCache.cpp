@@ -1,6 +1,7 @@
 //===- BindKVCache.cpp - decode-step attention onto a KV cache -----------===//
 
 #include "dialect/HgcOps.h"
+#include "dialect/PresentKV.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -56,13 +57,6 @@ const char *whyNotDecodeStep(AttentionOp op) {
   if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
     return "a KV element type the cache cannot hold";
   return nullptr;
-}
-
-/// past ++ current along the sequence.
-Value present(OpBuilder &b, Location loc, Value past, Value current) {
-  if (!past)
-    return current;
-  return tensor::ConcatOp::create(b, loc, /*dim=*/2, ValueRange{past, current});
 }
 
 /// `value` as `type` (the op's result types may be more or less static).
@@ -194,8 +188,8 @@ SmallVector<Value> keepDense(OpBuilder &b, AttentionOp op) {
 /// value when it has them. `query` is the op's, with its length 1.
 SmallVector<Value> buildStep(OpBuilder &b, Location loc, AttentionOp op,
                              Value query) {
-  Value key = present(b, loc, op.getPastKey(), op.getKey());
-  Value value = present(b, loc, op.getPastValue(), op.getValue());
+  Value key = buildPresentKV(b, loc, op.getPastKey(), op.getKey());
+  Value value = buildPresentKV(b, loc, op.getPastValue(), op.getValue());
   Value lengths;
   if (Value nonpad = op.getNonpadKvSeqlen()) {
     auto type = cast<RankedTensorType>(nonpad.getType());

@@ -4,12 +4,16 @@
 Builds the model (examples/llama/build_model.py), prints hgc's placement
 plan, then runs a decode loop over a long synthetic past in three warm
 sessions: hgc with the hybrid policy, hgc with --policy full (exact), and
-onnxruntime, all on the same threads. Each step feeds onnxruntime's present
-KV back as every session's past, so the three see the same inputs. hgc
+onnxruntime, all on the same threads. onnxruntime decodes first (its greedy
+tokens drive every session). hgc's sessions keep the KV in growing buffers
+(Session append_in_place): each step writes the new token's key and value
+after the past in place and its present, a view of the buffer, is the next
+step's past, so the past is never copied; onnxruntime copies past ++ new
+into a fresh present every step, as its ONNX interface requires. hgc
 compiles a program per input signature and makes the past length dynamic
 once it changes, so only the first two steps compile. Prints the compiles,
 the steady-state median step times and the differences; fails when hgc's
-exact result is not within 1e-4 of onnxruntime.
+exact result (logits and present KV) is not within 1e-4 of onnxruntime's.
 
     run_decode.py [--past 8192] [--steps 8] [--policy hgca] [--budget 0.05]
 """
@@ -42,6 +46,19 @@ def plan(model_path, feeds, placement):
     if result.returncode:
         sys.exit(result.stderr.strip())
     return result.stdout
+
+
+def in_buffers(feeds, room):
+    """`feeds` with each past in a buffer `room` tokens longer: the past is
+    the buffer's view of its first tokens (what hgc appends to in place)."""
+    feeds = dict(feeds)
+    for name, value in list(feeds.items()):
+        if name.startswith("past_"):
+            batch, heads, past, head = value.shape
+            buffer = np.empty((batch, heads, past + room, head), value.dtype)
+            buffer[:, :, :past] = value
+            feeds[name] = buffer[:, :, :past]
+    return feeds
 
 
 def settle():
@@ -96,15 +113,22 @@ def main():
             if name.startswith("present_"):
                 feeds[name.replace("present_", "past_")] = want[name]
     context = hgc_jit.Context(target="host", threads=args.threads)
-    sessions = {args.policy: context.open_model(model_path, **placement),
-                "full": context.open_model(model_path, policy="full")}
+    sessions = {args.policy: context.open_model(model_path,
+                                                 append_in_place=True,
+                                                 **placement),
+                "full": context.open_model(model_path, policy="full",
+                                           append_in_place=True)}
     compiles = {name: [] for name in sessions}
     logits = {}
     worst = hybrid_worst = 0.0
     for name, session in sessions.items():
         logits[name] = []
         settle()
-        for step, (feeds, want) in enumerate(zip(steps, wants)):
+        feeds = in_buffers(steps[0], args.steps)
+        for step, (recorded, want) in enumerate(zip(steps, wants)):
+            # onnxruntime's token and positions; the KV is the session's own.
+            feeds = dict(feeds, input_ids=recorded["input_ids"],
+                         position_ids=recorded["position_ids"])
             start = time.perf_counter()
             got = dict(zip(names, session.run(None, feeds)))
             elapsed = time.perf_counter() - start
@@ -117,6 +141,9 @@ def main():
             if name == "full":
                 worst = max(worst, max(float(np.abs(got[n] - want[n]).max())
                                        for n in names))
+            for output in names:
+                if output.startswith("present_"):
+                    feeds[output.replace("present_", "past_")] = got[output]
     # onnxruntime timed as hgc is: the same recorded steps, outputs dropped.
     settle()
     for step, feeds in enumerate(steps):

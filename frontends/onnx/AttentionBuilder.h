@@ -31,6 +31,14 @@ struct AttentionOperands {
 FailureOr<Operation *> buildAttention(NodeEmitter &node,
                                       const AttentionOperands &a);
 
+/// Where `a`'s past key or value is an append buffer's past
+/// (ImportOptions::appendBuffers) and the new one is [batch, kv_heads, seq,
+/// head]: writes the new positions after the past in the buffer and points
+/// the attention at both there, so the past is never copied. Returns the
+/// presents so written (null where not); the op need not make them.
+std::pair<Value, Value> appendPastInPlace(GraphBuilder &g,
+                                          AttentionOperands &a);
+
 /// `value` [batch, seq, heads * head] as [batch, heads, seq, head].
 Value splitHeads(GraphBuilder &g, Value value, int64_t heads);
 /// The inverse of splitHeads.

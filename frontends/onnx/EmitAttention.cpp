@@ -121,6 +121,34 @@ mlir::hgc::onnx::buildAttention(NodeEmitter &node, const AttentionOperands &a) {
   return op;
 }
 
+std::pair<Value, Value>
+mlir::hgc::onnx::appendPastInPlace(GraphBuilder &g, AttentionOperands &a) {
+  auto append = [&](Value &past, Value &current) -> Value {
+    if (!past || cast<RankedTensorType>(current.getType()).getRank() != 4)
+      return Value();
+    OpFoldResult pastLength = g.mixedSizes(past)[2];
+    SmallVector<OpFoldResult> currentSizes = g.mixedSizes(current);
+    Value present = g.appendInPlace(past, current, /*axis=*/2);
+    if (!present)
+      return Value();
+    SmallVector<OpFoldResult> zeros(4, g.b.getIndexAttr(0)),
+        ones(4, g.b.getIndexAttr(1)), offsets = zeros,
+                                      pastSizes = g.mixedSizes(present);
+    pastSizes[2] = pastLength;
+    offsets[2] = pastLength;
+    past = tensor::ExtractSliceOp::create(g.b, g.loc, present, zeros, pastSizes,
+                                          ones);
+    current = tensor::ExtractSliceOp::create(g.b, g.loc, present, offsets,
+                                             currentSizes, ones);
+    return present;
+  };
+  Value key = append(a.pastKey, a.key);
+  Value value = append(a.pastValue, a.value);
+  if (key && value)
+    a.wantsPresent = false;
+  return {key, value};
+}
+
 Value mlir::hgc::onnx::splitHeads(GraphBuilder &g, Value value, int64_t heads) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<OpFoldResult> sizes = g.mixedSizes(value); // batch, seq, hidden
@@ -149,15 +177,22 @@ Value mlir::hgc::onnx::mergeHeads(GraphBuilder &g, Value value) {
 }
 
 namespace {
-/// Sets the node's outputs from an hgc.attention built with `a`.
+/// Sets the node's outputs from an hgc.attention built with `a`, the
+/// presents from `appended` where written in place.
 LogicalResult setAttentionResults(NodeEmitter &node, Operation *op,
-                                  const AttentionOperands &a, int32_t type) {
+                                  const AttentionOperands &a,
+                                  std::pair<Value, Value> appended,
+                                  int32_t type) {
   node.setResult(0, op->getResult(0), type);
   unsigned next = 1;
   if (a.wantsPresent) {
     node.setResult(1, op->getResult(next++), type);
     node.setResult(2, op->getResult(next++), type);
   }
+  if (appended.first)
+    node.setResult(1, appended.first, type);
+  if (appended.second)
+    node.setResult(2, appended.second, type);
   if (a.wantsQk)
     node.setResult(3, op->getResult(next), type);
   return success();
@@ -193,10 +228,11 @@ LogicalResult emitAttention(NodeEmitter &node) {
   a.softmaxPrecision = getOptionalIntAttr(node.node, "softmax_precision");
   a.wantsPresent = node.wantsOutput(1) || node.wantsOutput(2);
   a.wantsQk = node.wantsOutput(3);
+  std::pair<Value, Value> appended = appendPastInPlace(node.g, a);
   FailureOr<Operation *> op = buildAttention(node, a);
   if (failed(op))
     return failure();
-  return setAttentionResults(node, *op, a, node.input(0).type);
+  return setAttentionResults(node, *op, a, appended, node.input(0).type);
 }
 } // namespace
 

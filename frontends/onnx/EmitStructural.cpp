@@ -251,6 +251,19 @@ LogicalResult emitConcat(NodeEmitter &node) {
   int64_t axis = getIntAttr(node.node, "axis", 0);
   if (rank == 0 || !normalizeAxis(axis, rank))
     return node.fail("axis is out of range");
+  // One input (TorchScript's copy of a past): the same value.
+  if (node.numInputs() == 1) {
+    node.setResult(0, node.operand(0), first.type);
+    return success();
+  }
+  // A past given as an append buffer: the new positions are written after
+  // it in place.
+  if (node.numInputs() == 2 && node.hasInput(1))
+    if (Value present =
+            g.appendInPlace(node.operand(0), node.operand(1), axis)) {
+      node.setResult(0, present, first.type);
+      return success();
+    }
   // Dims off the axis: static where any input has them static (a dynamic
   // dim is taken to match), else the first input's run-time size.
   SmallVector<OpFoldResult> sizes = g.mixedSizes(node.operand(0));

@@ -187,6 +187,47 @@ void GraphBuilder::checkSize(OpFoldResult actual, OpFoldResult expected,
                        ValueRange{asI64(actual), asI64(expected), message});
 }
 
+Value GraphBuilder::appendInPlace(Value past, Value current, int64_t axis) {
+  AppendBuffer *buffer = llvm::find_if(appendBuffers, [&](AppendBuffer &a) {
+    return a.past == past && !a.present && a.axis == axis;
+  });
+  if (buffer == appendBuffers.end())
+    return Value();
+  auto type = cast<RankedTensorType>(current.getType());
+  auto bufferType = cast<RankedTensorType>(buffer->buffer.getType());
+  if (type.getRank() != bufferType.getRank() ||
+      type.getElementType() != bufferType.getElementType())
+    return Value();
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (d != axis && !type.isDynamicDim(d) && !bufferType.isDynamicDim(d) &&
+        type.getDimSize(d) != bufferType.getDimSize(d))
+      return Value();
+  SmallVector<OpFoldResult> bufferSizes = mixedSizes(buffer->buffer),
+                            sizes = mixedSizes(current);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (d != axis)
+      checkSize(sizes[d], bufferSizes[d],
+                "new positions of '" + buffer->input + "' differ in dim " +
+                    llvm::Twine(d) + " from its buffer");
+  Value total = arith::AddIOp::create(b, loc, indexValue(buffer->length),
+                                      indexValue(sizes[axis]));
+  Value capacity = indexValue(bufferSizes[axis]);
+  checkSize(arith::MinSIOp::create(b, loc, total, capacity).getResult(), total,
+            "the buffer of '" + buffer->input +
+                "' has no room for the new positions (capacity vs needed)");
+  SmallVector<OpFoldResult> zeros(type.getRank(), b.getIndexAttr(0)),
+      ones(type.getRank(), b.getIndexAttr(1)), offsets = zeros;
+  offsets[axis] = buffer->length;
+  Value written = tensor::InsertSliceOp::create(b, loc, current, buffer->buffer,
+                                                offsets, sizes, ones);
+  SmallVector<OpFoldResult> presentSizes = bufferSizes;
+  presentSizes[axis] = total;
+  buffer->present = tensor::ExtractSliceOp::create(b, loc, written, zeros,
+                                                   presentSizes, ones);
+  buffer->presentLength = total;
+  return buffer->present;
+}
+
 SmallVector<int64_t>
 mlir::hgc::onnx::getStaticSizes(ArrayRef<OpFoldResult> sizes) {
   SmallVector<int64_t> shape;

@@ -91,6 +91,25 @@ public:
   void checkSize(OpFoldResult actual, OpFoldResult expected,
                  const llvm::Twine &what);
 
+  /// A past input given as a buffer with room along `axis`
+  /// (ImportOptions::appendBuffers): `buffer` is the argument (the axis is
+  /// its capacity), `length` the positions in use, `past` their slice (the
+  /// input's value). After an append, `present` is the slice of the past
+  /// and the new positions, written into the buffer.
+  struct AppendBuffer {
+    std::string input;
+    Value buffer, past, present;
+    OpFoldResult length, presentLength;
+    int64_t axis;
+  };
+  llvm::SmallVector<AppendBuffer> appendBuffers;
+  /// `past` ++ `current` along `axis` written in place when `past` is an
+  /// append buffer's past (its first append) and `current` fits it off the
+  /// axis: the new positions go into the buffer after the past, with a
+  /// run-time check that they fit, and the whole present, a slice of the
+  /// buffer, is returned. Null otherwise (the caller concatenates).
+  Value appendInPlace(Value past, Value current, int64_t axis);
+
 private:
   llvm::StringMap<GraphValue> values;
   int64_t sizeChecks = 0; // names the messages of checkSize

@@ -4,8 +4,10 @@
 #include "frontends/onnx/Folder.h"
 #include "frontends/onnx/GraphBuilder.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -52,6 +54,64 @@ std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph) {
       }
     }
     inputs.push_back(std::move(input));
+  }
+  // Pasts the graph appends to and returns: Concat(past, new) as an output,
+  // or an attention's past_key/past_value with its present as outputs.
+  llvm::StringMap<int64_t> outputIndex;
+  for (const auto &[i, info] : llvm::enumerate(graph.output()))
+    outputIndex[info.name()] = int64_t(i);
+  llvm::StringMap<int> appendsOf; // an input appended twice is neither
+  // Exporters pass a past through copies (TorchScript: a Concat of one
+  // input); the importer makes those the same value.
+  llvm::StringMap<std::string> copyOf;
+  for (const auto &node : graph.node())
+    if ((node.op_type() == "Identity" || node.op_type() == "Concat") &&
+        node.input_size() == 1 && node.output_size() == 1 &&
+        (node.domain().empty() || node.domain() == "ai.onnx"))
+      copyOf[node.output(0)] = node.input(0);
+  auto original = [&](std::string name) {
+    for (auto copy = copyOf.find(name); copy != copyOf.end();
+         copy = copyOf.find(name))
+      name = copy->second;
+    return name;
+  };
+  auto noteAppend = [&](const ::onnx::NodeProto &node, int in, int out,
+                        int64_t axis) {
+    if (node.input_size() <= in || node.output_size() <= out)
+      return;
+    std::string past = original(node.input(in));
+    auto input = llvm::find_if(
+        inputs, [&](const GraphInput &i) { return i.name == past; });
+    auto output = outputIndex.find(node.output(out));
+    if (input == inputs.end() || output == outputIndex.end())
+      return;
+    int64_t rank = int64_t(input->shape.size());
+    if (axis < 0)
+      axis += rank;
+    if (++appendsOf[input->name] > 1 || axis < 1 || axis >= rank) {
+      input->appendAxis = input->appendOutput = -1;
+      return;
+    }
+    input->appendAxis = axis;
+    input->appendOutput = output->second;
+  };
+  for (const auto &node : graph.node()) {
+    StringRef domain = node.domain();
+    bool onnxDomain = domain.empty() || domain == "ai.onnx";
+    if (onnxDomain && node.op_type() == "Concat" && node.input_size() == 2) {
+      int64_t axis = 0;
+      for (const auto &attribute : node.attribute())
+        if (attribute.name() == "axis")
+          axis = attribute.i();
+      noteAppend(node, 0, 0, axis);
+    } else if (onnxDomain && node.op_type() == "Attention") {
+      noteAppend(node, 4, 1, 2);
+      noteAppend(node, 5, 2, 2);
+    } else if (domain == "com.microsoft" &&
+               node.op_type() == "MultiHeadAttention") {
+      noteAppend(node, 6, 1, 2);
+      noteAppend(node, 7, 2, 2);
+    }
   }
   return inputs;
 }
@@ -151,6 +211,24 @@ FailureOr<ImportedModel> Importer::run() {
         input.shape[d] = ShapedType::kDynamic;
         dynamic = true;
       }
+    auto append = options.appendBuffers.find(input.name);
+    if (append != options.appendBuffers.end()) {
+      if (append->second != input.appendAxis)
+        return fail("graph input '" + input.name +
+                    "' is not a past the graph appends to along axis " +
+                    std::to_string(append->second));
+      SmallVector<int64_t> bufferShape = input.shape;
+      bufferShape[append->second] = ShapedType::kDynamic; // its capacity
+      if (!dynamic && llvm::is_contained(input.shape, -1))
+        return fail("graph input '" + input.name + "' has shape " +
+                    shapeText(input.shape) +
+                    ": give its symbolic dimensions a size (an input file "
+                    "or --shape)");
+      argumentTypes.push_back(graph.tensorType(bufferShape, input.type));
+      result.inputNames.push_back(input.name);
+      result.appendBufferInputs.push_back(input.name);
+      continue;
+    }
     if (dynamic) {
       argumentTypes.push_back(graph.tensorType(input.shape, input.type));
       result.inputNames.push_back(input.name);
@@ -174,6 +252,8 @@ FailureOr<ImportedModel> Importer::run() {
   builder.setInsertionPointToStart(body);
   for (auto [i, input] : llvm::enumerate(inputs)) {
     graph.defineValue(input.name, body->getArgument(unsigned(i)), input.type);
+    if (options.appendBuffers.count(input.name))
+      continue; // defined once its length argument is there
     auto known = options.knownInputValues.find(input.name);
     // A value fixes the shape; a dynamic input has none to give.
     if (known == options.knownInputValues.end() ||
@@ -214,6 +294,37 @@ FailureOr<ImportedModel> Importer::run() {
     graph.define(proto.name(), std::move(value));
   }
 
+  // Append buffers: the input is the buffer's first `length` positions,
+  // `length` an argument after the parameters (a constant where the
+  // input's size along the axis is static in this compilation).
+  for (const std::string &name : result.appendBufferInputs) {
+    const GraphInput &input = *llvm::find_if(
+        inputs, [&](const GraphInput &i) { return i.name == name; });
+    auto lengthType = RankedTensorType::get({}, builder.getI64Type());
+    argumentTypes.push_back(lengthType);
+    Value lengthArgument = body->addArgument(lengthType, fileLoc);
+    Value buffer = graph.lookup(name).value;
+    int64_t axis = options.appendBuffers.at(name);
+    graph.loc = fileLoc;
+    OpFoldResult length = builder.getIndexAttr(input.shape[axis]);
+    if (input.shape[axis] < 0) // -1 or dynamic
+      length = arith::IndexCastOp::create(
+                   builder, fileLoc, builder.getIndexType(),
+                   tensor::ExtractOp::create(builder, fileLoc, lengthArgument,
+                                             ValueRange{}))
+                   .getResult();
+    int64_t rank = int64_t(input.shape.size());
+    SmallVector<OpFoldResult> sizes = graph.mixedSizes(buffer),
+                              zeros(rank, builder.getIndexAttr(0)),
+                              ones(rank, builder.getIndexAttr(1));
+    sizes[axis] = length;
+    Value past = tensor::ExtractSliceOp::create(builder, fileLoc, buffer, zeros,
+                                                sizes, ones);
+    graph.defineValue(name, past, input.type);
+    graph.appendBuffers.push_back(
+        {name, buffer, past, Value(), length, OpFoldResult(), axis});
+  }
+
   for (auto [index, node] : llvm::enumerate(g.node()))
     if (failed(importNode(node, int(index))))
       return failure();
@@ -223,7 +334,23 @@ FailureOr<ImportedModel> Importer::run() {
   for (const auto &info : g.output()) {
     if (!graph.has(info.name()))
       return fail("graph output '" + info.name() + "' is never computed");
-    outputs.push_back(graph.materialize(info.name()));
+    Value output = graph.materialize(info.name());
+    // Written into an append buffer: the code returns its new length.
+    auto appended = llvm::find_if(graph.appendBuffers, [&](const auto &buffer) {
+      return buffer.present && buffer.present == output;
+    });
+    if (appended != graph.appendBuffers.end()) {
+      result.appendedOutputs[outputs.size()] =
+          llvm::find(result.inputNames, appended->input) -
+          result.inputNames.begin();
+      Value length =
+          arith::IndexCastOp::create(builder, fileLoc, builder.getI64Type(),
+                                     graph.indexValue(appended->presentLength));
+      output = tensor::FromElementsOp::create(
+          builder, fileLoc, RankedTensorType::get({}, builder.getI64Type()),
+          ValueRange{length});
+    }
+    outputs.push_back(output);
     result.outputNames.push_back(info.name());
   }
   func::ReturnOp::create(builder, fileLoc, outputs);

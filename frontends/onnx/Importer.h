@@ -50,6 +50,14 @@ struct ImportOptions {
   /// of IR constants, so compile time and memory do not grow with weights.
   /// Negative: every initializer is a constant.
   int64_t parameterMinBytes = 64 << 10;
+  /// Past inputs given as buffers with room after their positions, by name:
+  /// the axis that grows (GraphInput::appendAxis). The argument is the
+  /// whole buffer (the axis dynamic: its capacity) and a `tensor<i64>`
+  /// argument after the parameters holds the positions in use, which are
+  /// the input's value. An append to it (a Concat after it, an attention's
+  /// present) writes the new positions into the buffer after them instead
+  /// of copying the past (ImportedModel::appendedOutputs).
+  std::map<std::string, int64_t> appendBuffers;
 };
 
 /// An initializer the compiled code reads where it lies in a file: the
@@ -68,6 +76,13 @@ struct ImportedModel {
   std::vector<ModelParameter> parameters; // arguments after the inputs
   /// The inputs of ImportOptions::knownInputValues the code depends on.
   std::set<std::string> usedKnownInputs;
+  /// Outputs written into an append buffer, by output index: the input
+  /// whose buffer holds them. The function returns their length along the
+  /// axis (`tensor<i64>`) in their place.
+  std::map<size_t, size_t> appendedOutputs;
+  /// ImportOptions::appendBuffers' inputs in input order: one length
+  /// argument each after the parameters.
+  std::vector<std::string> appendBufferInputs;
 };
 
 /// Reads and imports the model at `path`. Errors are reported through the
@@ -91,6 +106,11 @@ struct GraphInput {
   int32_t type;
   /// Per dimension: its symbolic name (dim_param), "" when it has none.
   llvm::SmallVector<std::string> dimNames;
+  /// A past that the graph returns with new positions appended along
+  /// `appendAxis` (a Concat of it and another value, an attention's past
+  /// and present) as output `appendOutput`; -1 when it is not one. Such an
+  /// input may be given as a buffer with room (ImportOptions::appendBuffers).
+  int64_t appendAxis = -1, appendOutput = -1;
 };
 FailureOr<std::vector<GraphInput>> readGraphInputs(MLIRContext *context,
                                                    const std::string &path);

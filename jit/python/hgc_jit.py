@@ -328,7 +328,8 @@ class Context:
 
 class _ModelOptions(ctypes.Structure):
     _fields_ = [("placement", _Placement), ("param_min_bytes", ctypes.c_int64),
-                ("cache_dir", ctypes.c_char_p)]
+                ("cache_dir", ctypes.c_char_p),
+                ("append_in_place", ctypes.c_int32)]
 
 
 class _Tensor(ctypes.Structure):
@@ -358,6 +359,11 @@ for _name in ("hgc_model_input_name", "hgc_model_output_name"):
     getattr(_lib, _name).restype = ctypes.c_char_p
 _lib.hgc_model_run.argtypes = [_vp, ctypes.POINTER(_Tensor), ctypes.c_size_t,
                                ctypes.POINTER(ModelRunStats)]
+_lib.hgc_model_run_strided.argtypes = [
+    _vp, ctypes.POINTER(_Tensor), ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+    ctypes.c_size_t, ctypes.POINTER(ModelRunStats)]
+_lib.hgc_model_output_strides.argtypes = [_vp, ctypes.c_size_t,
+                                          ctypes.POINTER(ctypes.c_int64)]
 _lib.hgc_model_get_output.argtypes = [_vp, ctypes.c_size_t,
                                       ctypes.POINTER(_Tensor)]
 _lib.hgc_model_take_output.argtypes = [_vp, ctypes.c_size_t,
@@ -378,6 +384,17 @@ class _Buffer:
         _lib.hgc_buffer_release(self.handle)
 
 
+def _strided_or_contiguous(value):
+    """`value` as an array the C API reads: as it is when its strides are
+    positive whole elements (a view of a larger buffer), else C order."""
+    array = np.asarray(value)
+    if array.flags.c_contiguous or not array.size:
+        return np.ascontiguousarray(array)
+    if all(s > 0 and s % array.itemsize == 0 for s in array.strides):
+        return array
+    return np.ascontiguousarray(array)
+
+
 class Session:
     """An ONNX model compiled by hgc, in onnxruntime's shape:
 
@@ -390,10 +407,19 @@ class Session:
     and reused, and kept in `cache_dir` (else the context's, else
     $HGC_CACHE_DIR) for later processes. `path` may be a compiled model
     (`hgc compile -o X.hgcm`). `last_stats` holds the last run's
-    ModelRunStats."""
+    ModelRunStats.
+
+    With `append_in_place=True`, a past the model appends to (a Concat of
+    it, an attention's past and present) fed as a view of a larger buffer,
+    `buf[:, :, :past]` of `buf` [batch, heads, capacity, head], gets the new
+    positions written into `buf` after it, and the present comes back as
+    `buf[:, :, :past + new]`: feed it back as the next past and nothing is
+    copied (onnxruntime-genai's shared past/present buffer, for any graph).
+    """
 
     def __init__(self, path, target="host", threads=0, context=None,
-                 param_min_bytes=None, cache_dir=None, **placement):
+                 param_min_bytes=None, cache_dir=None, append_in_place=False,
+                 **placement):
         self._context = context or Context(target=target, threads=threads)
         options = _ModelOptions()
         _lib.hgc_model_options_init(ctypes.byref(options))
@@ -410,6 +436,7 @@ class Session:
         if cache_dir is not None:
             self._keep.append(str(cache_dir).encode())
             options.cache_dir = self._keep[-1]
+        options.append_in_place = int(bool(append_in_place))
         handle = _vp()
         _check(_lib.hgc_model_open(self._context._handle, str(path).encode(),
                                    ctypes.byref(options),
@@ -430,8 +457,9 @@ class Session:
         unknown = [n for n in feeds if n not in self.input_names]
         if missing or unknown:
             raise Error(2, f"inputs missing {missing}, unknown {unknown}")
-        arrays = [np.ascontiguousarray(feeds[n]) for n in self.input_names]
+        arrays = [_strided_or_contiguous(feeds[n]) for n in self.input_names]
         tensors = (_Tensor * max(1, len(arrays)))()
+        strides = (ctypes.POINTER(ctypes.c_int64) * max(1, len(arrays)))()
         keep = []
         for i, array in enumerate(arrays):
             shape = (ctypes.c_int64 * max(1, array.ndim))(*array.shape)
@@ -439,9 +467,14 @@ class Session:
             keep += [shape, dtype]
             tensors[i] = _Tensor(dtype, array.ndim, shape,
                                  array.ctypes.data_as(_vp))
+            if not array.flags.c_contiguous:
+                steps = (ctypes.c_int64 * array.ndim)(
+                    *(s // array.itemsize for s in array.strides))
+                keep.append(steps)
+                strides[i] = steps
         stats = ModelRunStats()
-        _check(_lib.hgc_model_run(self._handle, tensors, len(arrays),
-                                  ctypes.byref(stats)))
+        _check(_lib.hgc_model_run_strided(self._handle, tensors, strides,
+                                          len(arrays), ctypes.byref(stats)))
         self.last_stats = stats
         wanted = output_names or self.output_names
         for name in wanted:
@@ -449,6 +482,11 @@ class Session:
                 raise Error(4, f"the model has no output {name!r}")
         results = {}
         for name in dict.fromkeys(wanted):
+            index = self.output_names.index(name)
+            view = self._append_view(index, arrays)
+            if view is not None:
+                results[name] = view
+                continue
             # The compiled code's own buffer becomes the array's: no copy.
             out, handle = _Tensor(), _vp()
             _check(_lib.hgc_model_take_output(
@@ -465,6 +503,30 @@ class Session:
             raw._owner = owner
             results[name] = np.frombuffer(raw, dtype).reshape(shape)
         return [results[name] for name in wanted]
+
+    def _append_view(self, index, arrays):
+        """Output `index` as a view of the feed whose buffer it was written
+        into (append_in_place), or None when it is an array of its own."""
+        out = _Tensor()
+        _check(_lib.hgc_model_get_output(self._handle, index,
+                                         ctypes.byref(out)))
+        shape = tuple(out.shape[d] for d in range(out.rank))
+        steps = (ctypes.c_int64 * max(1, out.rank))()
+        _check(_lib.hgc_model_output_strides(self._handle, index, steps))
+        dtype = np.dtype(out.dtype.decode())
+        c_order = [int(np.prod(shape[d + 1:], dtype=np.int64))
+                   for d in range(out.rank)]
+        if all(shape[d] == 1 or steps[d] == c_order[d]
+               for d in range(out.rank)):
+            return None
+        for array in arrays:
+            if array.ctypes.data == out.data and array.dtype == dtype:
+                return np.lib.stride_tricks.as_strided(
+                    array, shape=shape,
+                    strides=[steps[d] * dtype.itemsize
+                             for d in range(out.rank)])
+        raise Error(5, f"output {self.output_names[index]!r} is a view of "
+                       "no input")
 
     def __del__(self):
         if getattr(self, "_handle", None):

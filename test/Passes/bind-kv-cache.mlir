@@ -147,3 +147,54 @@ func.func @dynamic_query_length(%q: tensor<2x4x?x8xf32>,
       -> tensor<2x4x?x8xf32> present(tensor<2x2x?x8xf32>, tensor<2x2x?x8xf32>)
   return %y, %present_k : tensor<2x4x?x8xf32>, tensor<2x2x?x8xf32>
 }
+
+// -----
+
+// Past and current as adjacent slices of one buffer (an append buffer the
+// importer wrote the new token into): the present is one slice of it, not
+// a concatenation (which would copy the whole past every step). Their
+// batch sizes are different values (the buffer's dim, the query's): a
+// concatenation's operands agree there anyway.
+// CHECK-LABEL: func.func @adjacent_slices
+// CHECK-SAME: (%{{.+}}: tensor<?x8x1x16xf32>, %[[BUF:[a-z0-9]+]]: tensor<?x2x?x16xf32>, %[[LEN:[a-z0-9]+]]: index, %{{.+}}: index)
+// CHECK-NOT: tensor.concat
+// CHECK: %[[KTOTAL:.+]] = arith.addi %[[LEN]], %{{.+}} : index
+// CHECK: %[[KEYS:.+]] = tensor.extract_slice %[[BUF]][0, 0, 0, 0] [%{{.+}}, 2, %[[KTOTAL]], 16] [1, 1, 1, 1]
+// CHECK: %[[VTOTAL:.+]] = arith.addi %[[LEN]], %{{.+}} : index
+// CHECK: %[[VALUES:.+]] = tensor.extract_slice %[[BUF]][0, 0, 0, 0] [%{{.+}}, 2, %[[VTOTAL]], 16] [1, 1, 1, 1]
+// CHECK: hgc.bind_kv %[[KEYS]], %[[VALUES]]
+// CHECK-NOT: tensor.concat
+func.func @adjacent_slices(%q: tensor<?x8x1x16xf32>, %buf: tensor<?x2x?x16xf32>,
+    %len: index, %batch: index) -> tensor<?x8x1x16xf32> {
+  %c0 = arith.constant 0 : index
+  %rows = tensor.dim %buf, %c0 : tensor<?x2x?x16xf32>
+  %past = tensor.extract_slice %buf[0, 0, 0, 0] [%rows, 2, %len, 16] [1, 1, 1, 1]
+      : tensor<?x2x?x16xf32> to tensor<?x2x?x16xf32>
+  %new = tensor.extract_slice %buf[0, 0, %len, 0] [%batch, 2, 1, 16] [1, 1, 1, 1]
+      : tensor<?x2x?x16xf32> to tensor<?x2x1x16xf32>
+  %y = hgc.attention %q, %new, %new past(%past, %past
+      : tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) {is_causal = true}
+      : tensor<?x8x1x16xf32>, tensor<?x2x1x16xf32>, tensor<?x2x1x16xf32>
+      -> tensor<?x8x1x16xf32>
+  return %y : tensor<?x8x1x16xf32>
+}
+
+// -----
+
+// Slices that are not adjacent (a gap after the past) are concatenated.
+// CHECK-LABEL: func.func @gap_between_slices
+// CHECK: tensor.concat dim(2)
+func.func @gap_between_slices(%q: tensor<1x8x1x16xf32>, %buf: tensor<1x2x?x16xf32>,
+    %len: index) -> tensor<1x8x1x16xf32> {
+  %past = tensor.extract_slice %buf[0, 0, 0, 0] [1, 2, %len, 16] [1, 1, 1, 1]
+      : tensor<1x2x?x16xf32> to tensor<1x2x?x16xf32>
+  %c1 = arith.constant 1 : index
+  %after = arith.addi %len, %c1 : index
+  %new = tensor.extract_slice %buf[0, 0, %after, 0] [1, 2, 1, 16] [1, 1, 1, 1]
+      : tensor<1x2x?x16xf32> to tensor<1x2x1x16xf32>
+  %y = hgc.attention %q, %new, %new past(%past, %past
+      : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>) {is_causal = true}
+      : tensor<1x8x1x16xf32>, tensor<1x2x1x16xf32>, tensor<1x2x1x16xf32>
+      -> tensor<1x8x1x16xf32>
+  return %y : tensor<1x8x1x16xf32>
+}

@@ -313,6 +313,7 @@ hgc::ResultBuffer &hgc::ResultBuffer::operator=(ResultBuffer &&other) {
     hgc_rt_host_free(owned);
     descr = std::move(other.descr);
     shape = std::move(other.shape);
+    strides = std::move(other.strides);
     owned = std::exchange(other.owned, nullptr);
     data = other.data;
     bytes = other.bytes;
@@ -320,11 +321,70 @@ hgc::ResultBuffer &hgc::ResultBuffer::operator=(ResultBuffer &&other) {
   return *this;
 }
 
+hgc::ResultBuffer hgc::ResultBuffer::view(std::string descr,
+                                          ArrayRef<int64_t> shape,
+                                          ArrayRef<int64_t> strides,
+                                          const char *data,
+                                          size_t elementBytes) {
+  size_t count = 1;
+  for (int64_t d : shape)
+    count *= size_t(d);
+  ResultBuffer result(std::move(descr), shape, nullptr, data,
+                      count * elementBytes);
+  result.strides.assign(strides.begin(), strides.end());
+  return result;
+}
+
+void hgc::packStrided(const char *source, ArrayRef<int64_t> shape,
+                      ArrayRef<int64_t> strides, size_t elementBytes,
+                      char *target) {
+  if (llvm::is_contained(shape, 0))
+    return;
+  // Rows along the last dim, walked with an odometer over the others.
+  int64_t rank = int64_t(shape.size());
+  if (rank == 0) {
+    std::memcpy(target, source, elementBytes);
+    return;
+  }
+  int64_t inner = shape.back();
+  bool contiguousRows = strides.back() == 1;
+  SmallVector<int64_t> at(rank - 1, 0);
+  while (true) {
+    int64_t offset = 0;
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      offset += at[d] * strides[d];
+    const char *row = source + offset * int64_t(elementBytes);
+    if (contiguousRows) {
+      std::memcpy(target, row, inner * elementBytes);
+    } else {
+      for (int64_t i = 0; i < inner; ++i)
+        std::memcpy(target + i * elementBytes,
+                    row + i * strides.back() * int64_t(elementBytes),
+                    elementBytes);
+    }
+    target += inner * elementBytes;
+    int64_t d = rank - 2;
+    for (; d >= 0 && ++at[d] == shape[d]; --d)
+      at[d] = 0;
+    if (d < 0)
+      return;
+  }
+}
+
 hgc::NpyArray hgc::ResultBuffer::toNpy() const {
   NpyArray array;
   array.descr = descr;
   array.shape = shape;
-  array.data.assign(data, data + bytes);
+  if (strides.empty()) {
+    array.data.assign(data, data + bytes);
+    return array;
+  }
+  size_t count = 1;
+  for (int64_t d : shape)
+    count *= size_t(d);
+  array.data.resize(bytes);
+  packStrided(data, shape, strides, count ? bytes / count : 0,
+              array.data.data());
   return array;
 }
 

@@ -73,6 +73,11 @@ public:
                const char *data, size_t bytes)
       : descr(std::move(descr)), shape(shape.begin(), shape.end()),
         owned(owned), data(data), bytes(bytes) {}
+  /// A result that is a view of the caller's memory (an append buffer's
+  /// present): `strides` in elements, nothing owned.
+  static ResultBuffer view(std::string descr, ArrayRef<int64_t> shape,
+                           ArrayRef<int64_t> strides, const char *data,
+                           size_t elementBytes);
   ResultBuffer(ResultBuffer &&other) { *this = std::move(other); }
   ResultBuffer &operator=(ResultBuffer &&other);
   ~ResultBuffer();
@@ -80,18 +85,26 @@ public:
   StringRef getDescr() const { return descr; }
   ArrayRef<int64_t> getShape() const { return shape; }
   const char *getData() const { return data; }
+  /// The elements' bytes (C order, or `getStrides()` apart).
   size_t getByteSize() const { return bytes; }
+  /// Element strides of a view; empty: C order.
+  ArrayRef<int64_t> getStrides() const { return strides; }
   /// Gives the buffer up: the caller releases it with hgc_rt_host_free.
   void *release() { return std::exchange(owned, nullptr); }
   NpyArray toNpy() const;
 
 private:
   std::string descr;
-  SmallVector<int64_t> shape;
+  SmallVector<int64_t> shape, strides;
   void *owned = nullptr;
   const char *data = nullptr;
   size_t bytes = 0;
 };
+
+/// Copies the elements of `source` (`shape`, element `strides`) to
+/// `target` in C order.
+void packStrided(const char *source, ArrayRef<int64_t> shape,
+                 ArrayRef<int64_t> strides, size_t elementBytes, char *target);
 
 /// A function lowered for the host and JIT-compiled once, run many times.
 class HostProgram {

@@ -57,10 +57,19 @@ json::Object toJson(const hgc::CachedProgram &program) {
                                       {"file", p.bytes.file},
                                       {"offset", int64_t(p.bytes.offset)},
                                       {"length", int64_t(p.bytes.length)}});
-  return json::Object{
-      {"object", program.object},      {"shapes", std::move(shapes)},
-      {"values", std::move(values)},   {"dynamic", std::move(dynamic)},
-      {"results", std::move(results)}, {"parameters", std::move(parameters)}};
+  json::Array appendBuffers, appendedOutputs;
+  for (const auto &[name, axis] : program.appendBuffers)
+    appendBuffers.push_back(json::Array{name, axis});
+  for (const auto &[output, input] : program.appendedOutputs)
+    appendedOutputs.push_back(json::Array{int64_t(output), int64_t(input)});
+  return json::Object{{"object", program.object},
+                      {"shapes", std::move(shapes)},
+                      {"values", std::move(values)},
+                      {"dynamic", std::move(dynamic)},
+                      {"results", std::move(results)},
+                      {"parameters", std::move(parameters)},
+                      {"append_buffers", std::move(appendBuffers)},
+                      {"appended_outputs", std::move(appendedOutputs)}};
 }
 
 std::optional<hgc::CachedProgram> fromJson(const json::Value &value) {
@@ -120,6 +129,26 @@ std::optional<hgc::CachedProgram> fromJson(const json::Value &value) {
          *shape,
          {path->str(), uint64_t(*offset), uint64_t(*length)}});
   }
+  // Both absent in manifests written before append buffers: none.
+  if (const json::Array *buffers = object->getArray("append_buffers"))
+    for (const json::Value &entry : *buffers) {
+      const json::Array *pair = entry.getAsArray();
+      if (!pair || pair->size() != 2 || !(*pair)[0].getAsString() ||
+          !(*pair)[1].getAsInteger())
+        return std::nullopt;
+      program.appendBuffers.emplace_back((*pair)[0].getAsString()->str(),
+                                         *(*pair)[1].getAsInteger());
+    }
+  if (const json::Array *outputs = object->getArray("appended_outputs"))
+    for (const json::Value &entry : *outputs) {
+      const json::Array *pair = entry.getAsArray();
+      if (!pair || pair->size() != 2 || !(*pair)[0].getAsInteger() ||
+          !(*pair)[1].getAsInteger() || *(*pair)[0].getAsInteger() < 0 ||
+          *(*pair)[1].getAsInteger() < 0)
+        return std::nullopt;
+      program.appendedOutputs[size_t(*(*pair)[0].getAsInteger())] =
+          size_t(*(*pair)[1].getAsInteger());
+    }
   return program;
 }
 } // namespace

@@ -35,6 +35,10 @@ struct CachedProgram {
   std::set<std::string> dynamicDims;
   std::vector<std::string> resultTypes; // printed MLIR types
   std::vector<onnx::ModelParameter> parameters;
+  /// Inputs fed as append buffers, in the order of their length arguments,
+  /// with their axes; outputs written into them (output -> input index).
+  std::vector<std::pair<std::string, int64_t>> appendBuffers;
+  std::map<size_t, size_t> appendedOutputs;
 };
 
 class ModelCache {

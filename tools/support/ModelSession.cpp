@@ -79,6 +79,17 @@ smallIntegerValues(const hgc::ModelFeed &feed) {
   return numbers;
 }
 
+/// Whether `strides` are those of C order over `shape`.
+bool isCOrder(ArrayRef<int64_t> shape, ArrayRef<int64_t> strides) {
+  int64_t expected = 1;
+  for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
+    if (shape[d] != 1 && strides[d] != expected)
+      return false;
+    expected *= shape[d];
+  }
+  return true;
+}
+
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -92,10 +103,20 @@ struct hgc::ModelSession::Program {
   std::unique_ptr<HostProgram> code;
   std::vector<onnx::ModelParameter> parameters;
   std::vector<const void *> parameterData;
+  /// Inputs fed as append buffers (their axes), in the order of their
+  /// length arguments; outputs written into them (output -> input index).
+  std::vector<std::pair<std::string, int64_t>> appendBuffers;
+  std::map<size_t, size_t> appendedOutputs;
 
-  bool matches(ArrayRef<onnx::GraphInput> inputs,
-               ArrayRef<ModelFeed> feeds) const {
+  bool isAppendBuffer(StringRef input) const {
+    return llvm::any_of(appendBuffers,
+                        [&](const auto &a) { return a.first == input; });
+  }
+  bool matches(ArrayRef<onnx::GraphInput> inputs, ArrayRef<ModelFeed> feeds,
+               ArrayRef<int64_t> capacities) const {
     for (auto [i, feed] : llvm::enumerate(feeds)) {
+      if ((capacities[i] > 0) != isAppendBuffer(inputs[i].name))
+        return false;
       if (shapes[i].size() != feed.tensor.shape.size())
         return false;
       for (auto [want, got] : llvm::zip(shapes[i], feed.tensor.shape))
@@ -212,11 +233,40 @@ std::string hgc::ModelSession::makeCacheKey(
   return options.keyOnCompilerBuild ? key + " " + getCompilerBuildKey() : key;
 }
 
+SmallVector<int64_t>
+hgc::ModelSession::getAppendCapacities(ArrayRef<ModelFeed> feeds) const {
+  SmallVector<int64_t> capacities(feeds.size(), 0);
+  if (!options.appendInPlace)
+    return capacities;
+  for (auto [i, input, feed] : llvm::enumerate(inputs, feeds)) {
+    ArrayRef<int64_t> shape = feed.tensor.shape, strides = feed.strides;
+    int64_t axis = input.appendAxis, rank = int64_t(shape.size());
+    if (axis < 1 || axis >= rank || int64_t(strides.size()) != rank)
+      continue;
+    // C order over the shape with the axis stretched to the capacity.
+    bool fits = strides[rank - 1] == 1;
+    for (int64_t d = rank - 2; fits && d >= 0; --d)
+      if (d != axis - 1)
+        fits = strides[d] == strides[d + 1] * shape[d + 1];
+    int64_t row = strides[axis]; // elements per position along the axis
+    if (!fits || row <= 0 || strides[axis - 1] % row)
+      continue;
+    int64_t capacity = strides[axis - 1] / row;
+    if (capacity > shape[axis])
+      capacities[i] = capacity;
+  }
+  return capacities;
+}
+
 hgc::ModelSession::Signature
 hgc::ModelSession::getSignature(ArrayRef<ModelFeed> feeds,
-                                const std::set<std::string> &dynamic) const {
+                                const std::set<std::string> &dynamic,
+                                ArrayRef<int64_t> capacities) const {
   Signature signature;
   signature.dynamicDims = dynamic;
+  for (auto [i, input] : llvm::enumerate(inputs))
+    if (capacities[i] > 0)
+      signature.appendBuffers[input.name] = input.appendAxis;
   for (auto [input, feed] : llvm::zip(inputs, feeds)) {
     signature.shapes.emplace_back(feed.tensor.shape.begin(),
                                   feed.tensor.shape.end());
@@ -230,16 +280,19 @@ hgc::ModelSession::getSignature(ArrayRef<ModelFeed> feeds,
 }
 
 llvm::Expected<hgc::ModelSession::Program *>
-hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
+hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds,
+                              ArrayRef<int64_t> capacities,
+                              ModelRunStats &stats) {
   for (const std::unique_ptr<Program> &program : programs)
-    if (program->matches(inputs, feeds))
+    if (program->matches(inputs, feeds, capacities))
       return program.get();
   if (cache)
     for (const CachedProgram &stored : cache->read()) {
       Program probe;
       probe.shapes = stored.shapes;
       probe.values = stored.values;
-      if (!probe.matches(inputs, feeds))
+      probe.appendBuffers = stored.appendBuffers;
+      if (!probe.matches(inputs, feeds, capacities))
         continue;
       llvm::Expected<Program *> program = loadProgram(stored);
       if (!program) {
@@ -278,7 +331,8 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
   stats.compiled = true;
   if (dynamic != dynamicDims && !failedDynamicDims.count(dynamic)) {
     llvm::Expected<Program *> program =
-        compileProgram(getSignature(feeds, dynamic), /*quietly=*/true);
+        compileProgram(getSignature(feeds, dynamic, capacities),
+                       /*quietly=*/true);
     if (program) {
       dynamicDims = dynamic;
       return program;
@@ -287,7 +341,8 @@ hgc::ModelSession::getProgram(ArrayRef<ModelFeed> feeds, ModelRunStats &stats) {
     llvm::consumeError(program.takeError());
     failedDynamicDims.insert(dynamic);
   }
-  return compileProgram(getSignature(feeds, dynamicDims), /*quietly=*/false);
+  return compileProgram(getSignature(feeds, dynamicDims, capacities),
+                        /*quietly=*/false);
 }
 
 llvm::Error
@@ -336,6 +391,21 @@ hgc::ModelSession::loadProgram(const CachedProgram &stored) {
   program->shapes = stored.shapes;
   program->values = stored.values;
   program->parameters = stored.parameters;
+  program->appendBuffers = stored.appendBuffers;
+  program->appendedOutputs = stored.appendedOutputs;
+  for (const auto &buffer : program->appendBuffers)
+    if (llvm::none_of(inputs, [&](const onnx::GraphInput &input) {
+          return input.name == buffer.first &&
+                 input.appendAxis == buffer.second;
+        }))
+      return llvm::createStringError("cached program appends to '" +
+                                     buffer.first +
+                                     "', which the model does not");
+  for (auto [output, input] : program->appendedOutputs)
+    if (output >= resultTypes.size() || input >= inputs.size() ||
+        !program->isAppendBuffer(inputs[input].name))
+      return llvm::createStringError("cached program's appended outputs do "
+                                     "not fit the model");
   if (llvm::Error error = bindParameters(*program))
     return std::move(error);
   programs.push_back(std::move(program));
@@ -348,6 +418,7 @@ hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
   importOptions.parameterMinBytes = options.parameterMinBytes;
   importOptions.dynamicDims = signature.dynamicDims;
   importOptions.dimSizes = options.dimSizes;
+  importOptions.appendBuffers = signature.appendBuffers;
   for (auto [input, shape] : llvm::zip(inputs, signature.shapes))
     importOptions.inputShapes[input.name] = shape;
   for (const auto &[name, numbers] : signature.values)
@@ -380,6 +451,9 @@ hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
   for (const std::string &name : imported->usedKnownInputs)
     program->values[name] = importOptions.knownInputValues[name];
   program->parameters = imported->parameters;
+  for (const std::string &name : imported->appendBufferInputs)
+    program->appendBuffers.emplace_back(name, signature.appendBuffers.at(name));
+  program->appendedOutputs = imported->appendedOutputs;
   if (cache) {
     CachedProgram stored;
     stored.shapes = program->shapes;
@@ -392,6 +466,8 @@ hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
       stored.resultTypes.push_back(text);
     }
     stored.parameters = program->parameters;
+    stored.appendBuffers = program->appendBuffers;
+    stored.appendedOutputs = program->appendedOutputs;
     cache->add(std::move(stored),
                [&](StringRef path) { program->code->writeObject(path); });
   }
@@ -430,22 +506,68 @@ llvm::Error hgc::ModelSession::run(ArrayRef<ModelFeed> feeds,
     }
   auto start = std::chrono::steady_clock::now();
   ModelRunStats runStats;
-  llvm::Expected<Program *> program = getProgram(feeds, runStats);
+  SmallVector<int64_t> capacities = getAppendCapacities(feeds);
+  llvm::Expected<Program *> program = getProgram(feeds, capacities, runStats);
   if (!program)
     return program.takeError();
   double compileSeconds = secondsSince(start);
   if (llvm::Error error = weights.checkUnchanged())
     return error;
+  // Arguments: the feeds (an append buffer whole, other layouts copied to C
+  // order), the parameters, then the append buffers' lengths.
   SmallVector<TensorRef> arguments;
-  for (const ModelFeed &feed : feeds)
+  std::vector<SmallVector<int64_t>> bufferShapes;
+  std::vector<std::vector<char>> packed;
+  std::vector<int64_t> lengths;
+  bufferShapes.reserve(feeds.size());
+  for (auto [i, input, feed] : llvm::enumerate(inputs, feeds)) {
+    ArrayRef<int64_t> shape = feed.tensor.shape;
+    if (capacities[i] > 0) {
+      bufferShapes.emplace_back(shape.begin(), shape.end());
+      bufferShapes.back()[input.appendAxis] = capacities[i];
+      arguments.push_back({feed.tensor.data, bufferShapes.back()});
+      continue;
+    }
+    if (!feed.strides.empty() && !isCOrder(shape, feed.strides)) {
+      size_t elementBytes = onnx::getElementByteSize(input.type);
+      packed.emplace_back(elementBytes * size_t(onnx::countElements(shape)));
+      packStrided(static_cast<const char *>(feed.tensor.data), shape,
+                  feed.strides, elementBytes, packed.back().data());
+      arguments.push_back({packed.back().data(), shape});
+      continue;
+    }
     arguments.push_back(feed.tensor);
+  }
   for (auto [parameter, data] :
        llvm::zip((*program)->parameters, (*program)->parameterData))
     arguments.push_back({data, parameter.shape});
+  lengths.reserve((*program)->appendBuffers.size());
+  for (const auto &buffer : (*program)->appendBuffers) {
+    size_t i = llvm::find_if(inputs,
+                             [&](const onnx::GraphInput &input) {
+                               return input.name == buffer.first;
+                             }) -
+               inputs.begin();
+    lengths.push_back(feeds[i].tensor.shape[buffer.second]);
+    arguments.push_back({&lengths.back(), {}});
+  }
   auto ran = std::chrono::steady_clock::now();
   if (llvm::Error error = (*program)->code->run(arguments, results))
     return llvm::createStringError(path + ": " +
                                    llvm::toString(std::move(error)));
+  // An output written into an append buffer comes back as its length: the
+  // output is the buffer's view of that many positions.
+  for (auto [output, input] : (*program)->appendedOutputs) {
+    int64_t length;
+    std::memcpy(&length, results[output].getData(), sizeof(length));
+    const ModelFeed &feed = feeds[input];
+    SmallVector<int64_t> shape(feed.tensor.shape);
+    shape[inputs[input].appendAxis] = length;
+    results[output] =
+        ResultBuffer::view(feed.descr, shape, feed.strides,
+                           static_cast<const char *>(feed.tensor.data),
+                           onnx::getElementByteSize(inputs[input].type));
+  }
   if (stats) {
     stats->compiled = runStats.compiled;
     stats->loaded = runStats.loaded;

@@ -54,6 +54,12 @@ struct ModelOptions {
   /// that a rebuilt hgc must not reuse); false for compiled artifacts, whose
   /// code stays valid across builds of the same code ABI.
   bool keyOnCompilerBuild = true;
+  /// Whether a past the graph appends to (GraphInput::appendAxis), fed as
+  /// a view of a buffer with room after it along that axis, gets the new
+  /// positions written into that buffer after it: the paired output is then
+  /// a view of the same buffer, and the past is never copied. The buffer is
+  /// the caller's; positions after the output's are left alone.
+  bool appendInPlace = false;
 };
 
 /// One input's value: its numpy descriptor ("<f4", "<i8", ...), shape and
@@ -61,6 +67,9 @@ struct ModelOptions {
 struct ModelFeed {
   std::string descr;
   TensorRef tensor;
+  /// Element strides; empty: C order. Other layouts are copied to C order,
+  /// except an append buffer (ModelOptions::appendInPlace).
+  ArrayRef<int64_t> strides = {};
 };
 
 struct ModelRunStats {
@@ -105,12 +114,20 @@ private:
     std::vector<SmallVector<int64_t>> shapes; // kDynamic: any size
     std::map<std::string, std::vector<int64_t>> values;
     std::set<std::string> dynamicDims;
+    /// Inputs fed as append buffers (ImportOptions::appendBuffers).
+    std::map<std::string, int64_t> appendBuffers;
   };
+  /// Per feed: the capacity of the buffer it is a view of along its
+  /// input's append axis when it is an append buffer with room
+  /// (ModelOptions::appendInPlace), else 0.
+  SmallVector<int64_t> getAppendCapacities(ArrayRef<ModelFeed> feeds) const;
   std::string
   makeCacheKey(const std::set<std::string> &externalDataFiles) const;
   Signature getSignature(ArrayRef<ModelFeed> feeds,
-                         const std::set<std::string> &dynamic) const;
+                         const std::set<std::string> &dynamic,
+                         ArrayRef<int64_t> capacities) const;
   llvm::Expected<Program *> getProgram(ArrayRef<ModelFeed> feeds,
+                                       ArrayRef<int64_t> capacities,
                                        ModelRunStats &stats);
   llvm::Expected<Program *> compileProgram(const Signature &signature,
                                            bool quietly);

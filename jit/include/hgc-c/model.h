@@ -28,6 +28,14 @@ typedef struct hgc_model_options {
   /* Compiled programs are kept here for later processes; NULL: the
    * context's cache_dir, else $HGC_CACHE_DIR, else none. */
   const char *cache_dir;
+  /* 1: a past the model appends to (Concat(past, new) or an attention's
+   * past/present returned as an output), fed through hgc_model_run_strided
+   * as a view of a buffer with room after it along the growing axis, gets
+   * the new positions written into that buffer after it; the paired output
+   * is then a view of the same buffer (hgc_model_output_strides), and the
+   * past is never copied. Positions after the output's are left alone.
+   * Default 0. */
+  int32_t append_in_place;
 } hgc_model_options;
 
 /* A tensor by numpy's descriptor ("<f4", "<f2", "<u2" for bf16 bits, "<f8",
@@ -66,9 +74,24 @@ HGC_API const char *hgc_model_output_name(const hgc_model *model, size_t index);
 /* Runs on one tensor per input, in input order. `stats` may be NULL. */
 HGC_API hgc_status hgc_model_run(hgc_model *model, const hgc_tensor *inputs,
                                  size_t num_inputs, hgc_model_run_stats *stats);
+/* The same with each input's element strides: `strides[i]` holds rank
+ * strides of input i in elements (positive), or is NULL for C order; `strides`
+ * itself may be NULL. Inputs in other layouts than C order are copied, except
+ * append buffers (hgc_model_options.append_in_place). */
+HGC_API hgc_status hgc_model_run_strided(hgc_model *model,
+                                         const hgc_tensor *inputs,
+                                         const int64_t *const *strides,
+                                         size_t num_inputs,
+                                         hgc_model_run_stats *stats);
 /* Output `index` of the last run; valid until the next run or release. */
 HGC_API hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
                                         hgc_tensor *output);
+
+/* The element strides of output `index` of the last run (rank of them) into
+ * `strides`: C order, except an output written into an append buffer, a
+ * view of the input buffer it grew (its data is that buffer's). */
+HGC_API hgc_status hgc_model_output_strides(const hgc_model *model,
+                                            size_t index, int64_t *strides);
 
 /* Output `index` of the last run, taken without a copy: `output` stays valid
  * until hgc_buffer_release(*buffer), whatever the model does next. */
