@@ -2,6 +2,7 @@
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
+#include "codegen/PagedKV.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -76,10 +77,10 @@ struct BoundTier {
   }
   /// The longest sequence's `units(count)` over the batch, and each
   /// sequence's count as i32 in a fresh `lengthsType` buffer.
-  std::pair<Value, Value> widthAndLengths(Emitter &e, Value lengths,
-                                          Value batch, Value tokens,
-                                          RankedTensorType lengthsType,
-                                          function_ref<Value(Value)> units) {
+  std::pair<Value, Value>
+  widthAndLengths(Emitter &e, Value lengths, Value batch, Value tokens,
+                  RankedTensorType lengthsType,
+                  function_ref<Value(Value)> units) const {
     ImplicitLocOpBuilder &b = e.b;
     Value zero = e.index(0);
     Value width = e.forLoop(zero, batch, {zero}, [&](Value bi, ValueRange w) {
@@ -125,6 +126,73 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
 }
 } // namespace
 
+//===----------------------------------------------------------------------===//
+// Paged caches: one-range tiers read in place
+//===----------------------------------------------------------------------===//
+
+std::optional<PagedKV> getPagedRange(Emitter &e, KVViewOp view) {
+  auto bind = view.getCache().getDefiningOp<BindKVOp>();
+  if (!bind || !bind.isPaged() || !view.getPlacementAttr())
+    return std::nullopt;
+  FailureOr<BoundTier> tier = BoundTier::get(
+      view, view.getCache(), view.getTier(), view.getPlacementAttr());
+  std::optional<int64_t> start =
+      succeeded(tier) ? tier->rangeStart() : std::nullopt;
+  if (!start)
+    return std::nullopt;
+  PagedKV paged;
+  paged.key = e.buffer(bind.getKey());
+  paged.value = e.buffer(bind.getValue());
+  paged.table = e.buffer(bind.getBlockTable());
+  paged.blockSize = bind.getPagedBlockSize();
+  paged.firstPosition = *start;
+  paged.firstHead = int64_t(view.getFirstHead().value_or(0));
+  paged.headsMajor = bind.isHeadsMajor();
+  return paged;
+}
+
+std::optional<PagedKV> PagedKV::of(Emitter &e, Value viewed) {
+  auto view = viewed.getDefiningOp<KVViewOp>();
+  if (!view)
+    return std::nullopt;
+  return getPagedRange(e, view);
+}
+
+std::pair<Value, Value> PagedKV::locate(Emitter &e, Value bi, Value t) const {
+  ImplicitLocOpBuilder &b = e.b;
+  Value position =
+      firstPosition ? arith::AddIOp::create(b, t, e.index(firstPosition)) : t;
+  Value block =
+      arith::ShRUIOp::create(b, position, e.index(llvm::Log2_64(blockSize)));
+  Value slot = arith::AndIOp::create(b, position, e.index(blockSize - 1));
+  return {e.toIndex(e.load(table, {bi, block})), slot};
+}
+
+SmallVector<Value> PagedKV::atSlot(Emitter &e, Value id, Value slot,
+                                   Value hk) const {
+  Value head =
+      firstHead ? arith::AddIOp::create(e.b, hk, e.index(firstHead)) : hk;
+  if (headsMajor)
+    return {id, head, slot};
+  return {id, slot, head};
+}
+
+SmallVector<Value> PagedKV::at(Emitter &e, Value bi, Value hk, Value t) const {
+  auto [id, slot] = locate(e, bi, t);
+  return atSlot(e, id, slot, hk);
+}
+
+Value longestLength(Emitter &e, Value lengths) {
+  ImplicitLocOpBuilder &b = e.b;
+  Value zero = e.index(0);
+  return e.forLoop(
+      zero, e.dim(lengths, 0), {zero}, [&](Value bi, ValueRange longest) {
+        Value n =
+            arith::MaxSIOp::create(b, e.toIndex(e.load(lengths, bi)), zero);
+        return SmallVector<Value>{arith::MaxSIOp::create(b, longest[0], n)};
+      })[0];
+}
+
 Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
                       int64_t heads) {
   if (!first)
@@ -148,11 +216,19 @@ Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
 /// KV head): the j-th tier token of sequence `bi` is `source(j, bi)` of
 /// `key`, which holds `tokens` tokens; the tier has `count(bi)` of them.
 std::pair<Value, Value>
-emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
-                 int64_t block, Value tokens, function_ref<Value(Value)> count,
-                 function_ref<Value(Value, Value)> source) {
+emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value batch,
+                 Value width, int64_t block, Value tokens,
+                 function_ref<Value(Value)> count,
+                 function_ref<Value(Value, Value)> source, KeyIndexFn keyAt) {
   ImplicitLocOpBuilder &b = e.b;
-  Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), headDim = e.dim(key, 3);
+  // Heads are the summaries' (a paged key cache is laid out otherwise).
+  Value headDim = e.dim(key, 3);
+  Value kvHeads = e.index(type.getDimSize(1));
+  auto indexOf = [&](Value bi, Value hk, Value t) -> SmallVector<Value> {
+    if (keyAt)
+      return keyAt(bi, hk, t);
+    return {bi, hk, t};
+  };
   Value blockSize = e.index(block);
   Type element = type.getElementType();
   HeadDimLoop lanes(e, headDim, type.getDimSize(3));
@@ -181,13 +257,13 @@ emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
           arith::XOrIOp::create(
               b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),
           {lanes.zero(), lanes.zero()}, [&]() {
-            Value k0 = lanes.load(key, {bi, hk, at}, d);
+            Value k0 = lanes.load(key, indexOf(bi, hk, at), d);
             return SmallVector<Value>{k0, k0};
           });
       ValueRange range = e.forLoop(
           arith::AddIOp::create(b, first, e.index(1)), last,
           {seeds[0], seeds[1]}, [&](Value j, ValueRange m) {
-            Value k = lanes.load(key, {bi, hk, source(j, bi)}, d);
+            Value k = lanes.load(key, indexOf(bi, hk, source(j, bi)), d);
             return SmallVector<Value>{arith::MinimumFOp::create(b, m[0], k),
                                       arith::MaximumFOp::create(b, m[1], k)};
           });
@@ -204,14 +280,91 @@ emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
 // hgc.kv_view
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// Gathers the tier's tokens (the sinks and the window: few) of sequences
+/// of up to `tokens` into fresh [batch, kv_heads, width, head_dim] buffers
+/// and replaces the view's key and value with them: token `t` of sequence
+/// `bi`, KV head `hk`, is at `at(bi, hk, t)` of `key`/`value`.
+void gatherView(Emitter &e, KVViewOp op, const BoundTier &tier, Value key,
+                Value value, Value lengths, Value tokens, Value batch,
+                Value kvHeads, Value width, Value headDim, KeyIndexFn at) {
+  ImplicitLocOpBuilder &b = e.b;
+  Value zero = e.index(0);
+  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
+  Value keyOut = e.alloc(op.getKey().getType(), sizes);
+  Value valueOut = e.alloc(op.getValue().getType(), sizes);
+  e.parallel({batch, kvHeads}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1];
+    Value n = e.validTokens(lengths, bi, tokens);
+    e.forLoop(zero, tier.count(e, n), {}, [&](Value j, ValueRange) {
+      SmallVector<Value> from = at(bi, hk, tier.source(e, j, n));
+      from.push_back(Value());
+      e.forLoop(zero, headDim, {}, [&](Value d, ValueRange) {
+        from.back() = d;
+        memref::StoreOp::create(b, e.load(key, from), keyOut,
+                                ValueRange{bi, hk, j, d});
+        memref::StoreOp::create(b, e.load(value, from), valueOut,
+                                ValueRange{bi, hk, j, d});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  });
+  op.getKey().replaceAllUsesWith(e.tensor(keyOut, op.getKey().getType()));
+  op.getValue().replaceAllUsesWith(e.tensor(valueOut, op.getValue().getType()));
+  op.erase();
+}
+
+/// A tier of a paged cache: one range whose readers all take blocks in
+/// place keeps its view for them (only the lengths are computed); other
+/// tiers (the sinks and the window, few tokens) are gathered.
+LogicalResult lowerPagedKVView(KVViewOp op, const BoundTier &tier,
+                               function_ref<bool(Operation *)> readsPaged) {
+  BindKVOp bind = tier.bind;
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  Emitter e{b};
+  Value lengths = e.buffer(bind.getLengths());
+  Value table = e.buffer(bind.getBlockTable());
+  Value batch = e.dim(table, 0);
+  // Positions the table can address: lengths beyond are clamped to it.
+  Value capacity = arith::MulIOp::create(b, e.dim(table, 1),
+                                         e.index(bind.getPagedBlockSize()));
+  auto [width, lengthsOut] = tier.widthAndLengths(e, lengths, batch, capacity,
+                                                  op.getLengths().getType(),
+                                                  [](Value c) { return c; });
+  op.getLengths().replaceAllUsesWith(lengthsOut);
+  bool inPlace = getPagedRange(e, op).has_value();
+  for (Value result : {op.getKey(), op.getValue()})
+    inPlace &= llvm::all_of(result.getUsers(), readsPaged);
+  if (inPlace)
+    return success(); // erased once its readers are lowered
+
+  PagedKV paged;
+  paged.key = e.buffer(bind.getKey());
+  paged.value = e.buffer(bind.getValue());
+  paged.table = table;
+  paged.blockSize = bind.getPagedBlockSize();
+  paged.firstHead = int64_t(op.getFirstHead().value_or(0));
+  paged.headsMajor = bind.isHeadsMajor();
+  gatherView(
+      e, op, tier, paged.key, paged.value, lengths, capacity, batch,
+      e.index(op.getKey().getType().getDimSize(1)), width, e.dim(paged.key, 3),
+      [&](Value bi, Value hk, Value t) { return paged.at(e, bi, hk, t); });
+  return success();
+}
+} // namespace
+
 /// The tier's tokens of the bound key/value tensors: the tensors themselves
 /// or a slice when they are one range (read in place), else gathered.
-LogicalResult lowerKVView(KVViewOp op) {
+LogicalResult lowerKVView(KVViewOp op,
+                          function_ref<bool(Operation *)> readsPaged) {
   FailureOr<BoundTier> tier =
       BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;
+  if (bind.isPaged())
+    return lowerPagedKVView(op, *tier, readsPaged);
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
   int64_t heads = op.getKey().getType().getDimSize(1);
@@ -223,7 +376,6 @@ LogicalResult lowerKVView(KVViewOp op) {
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
   Value batch = e.dim(key, 0), kvHeads = e.dim(key, 1), tokens = e.dim(key, 2),
         headDim = e.dim(key, 3);
-  Value zero = e.index(0);
   auto [width, lengthsOut] = tier->widthAndLengths(e, lengths, batch, tokens,
                                                    op.getLengths().getType(),
                                                    [](Value c) { return c; });
@@ -240,27 +392,10 @@ LogicalResult lowerKVView(KVViewOp op) {
     return success();
   }
   // The sinks and the recent window (few tokens): gathered.
-  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
-  Value keyOut = e.alloc(op.getKey().getType(), sizes);
-  Value valueOut = e.alloc(op.getValue().getType(), sizes);
-  e.parallel({batch, kvHeads}, [&](ValueRange row) {
-    Value bi = row[0], hk = row[1];
-    Value n = e.validTokens(lengths, bi, tokens);
-    e.forLoop(zero, tier->count(e, n), {}, [&](Value j, ValueRange) {
-      Value t = tier->source(e, j, n);
-      e.forLoop(zero, headDim, {}, [&](Value d, ValueRange) {
-        memref::StoreOp::create(b, e.load(key, {bi, hk, t, d}), keyOut,
-                                ValueRange{bi, hk, j, d});
-        memref::StoreOp::create(b, e.load(value, {bi, hk, t, d}), valueOut,
-                                ValueRange{bi, hk, j, d});
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
-  });
-  op.getKey().replaceAllUsesWith(e.tensor(keyOut, op.getKey().getType()));
-  op.getValue().replaceAllUsesWith(e.tensor(valueOut, op.getValue().getType()));
-  op.erase();
+  gatherView(e, op, *tier, key, value, lengths, tokens, batch, kvHeads, width,
+             headDim, [](Value bi, Value hk, Value t) {
+               return SmallVector<Value>{bi, hk, t};
+             });
   return success();
 }
 
@@ -285,10 +420,25 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
   int64_t heads = op.getKeyMin().getType().getDimSize(1);
-  Value key =
-      selectHeadGroup(e, e.buffer(bind.getKey()), op.getFirstHead(), heads);
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
-  Value batch = e.dim(key, 0), tokens = e.dim(key, 2);
+  Value key, batch, tokens;
+  // A paged cache's keys are read through its block table.
+  std::optional<PagedKV> paged;
+  if (bind.isPaged()) {
+    paged.emplace();
+    paged->key = key = e.buffer(bind.getKey());
+    paged->table = e.buffer(bind.getBlockTable());
+    paged->blockSize = bind.getPagedBlockSize();
+    paged->firstHead = int64_t(op.getFirstHead().value_or(0));
+    paged->headsMajor = bind.isHeadsMajor();
+    batch = e.dim(paged->table, 0);
+    tokens = arith::MulIOp::create(b, e.dim(paged->table, 1),
+                                   e.index(paged->blockSize));
+  } else {
+    key = selectHeadGroup(e, e.buffer(bind.getKey()), op.getFirstHead(), heads);
+    batch = e.dim(key, 0);
+    tokens = e.dim(key, 2);
+  }
   Value blockSize = e.index(block);
   auto blocksOf = [&](Value count) {
     return arith::CeilDivUIOp::create(b, count, blockSize).getResult();
@@ -311,14 +461,18 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   }
 
   RankedTensorType type = op.getKeyMin().getType();
+  auto pagedAt = [&](Value bi, Value hk, Value t) {
+    return paged->at(e, bi, hk, t);
+  };
   auto [keyMin, keyMax] = emitKeySummaries(
-      e, type, key, width, block, tokens,
+      e, type, key, batch, width, block, tokens,
       [&](Value bi) {
         return tier->count(e, e.validTokens(lengths, bi, tokens));
       },
       [&](Value j, Value bi) {
         return tier->source(e, j, e.validTokens(lengths, bi, tokens));
-      });
+      },
+      paged ? KeyIndexFn(pagedAt) : KeyIndexFn());
   op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
   op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
   op.erase();

@@ -115,6 +115,17 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       root->emitError("target=nvptx runs on a builtin.module");
       return signalPassFailure();
     }
+    // Readers that address a paged cache's blocks in place (PagedKV.h):
+    // host partials over a view with lengths, and exact selection.
+    auto readsPaged = [&](Operation *user) {
+      if (auto partial = dyn_cast<PartialAttentionOp>(user))
+        return !devicePartials.contains(user) &&
+               static_cast<bool>(partial.getLengths());
+      if (auto select = dyn_cast<SelectOp>(user))
+        return select.getPolicy() == Selection::ExactTopK &&
+               static_cast<bool>(select.getLengths());
+      return false;
+    };
     int64_t deviceId = 0;
     for (Operation *op : ops) {
       LogicalResult lowered = success();
@@ -138,7 +149,7 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
                view.getCache().getDefiningOp<RuntimeKVOp>())
         lowered = lowerRuntimeKVView(view);
       else
-        lowered = lowerKVView(view);
+        lowered = lowerKVView(view, readsPaged);
       if (failed(lowered))
         return signalPassFailure();
     }
@@ -161,7 +172,12 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
     config.setStrictness(GreedyRewriteStrictness::ExistingOps);
     if (failed(applyOpPatternsGreedily(exps, std::move(patterns), config)))
       return signalPassFailure();
-    // Bound caches are read only through the views lowered above.
+    // Bound caches are read only through the views lowered above; views of
+    // paged caches kept for their readers are read no more.
+    root->walk([](KVViewOp view) {
+      if (view->use_empty())
+        view->erase();
+    });
     root->walk([](Operation *op) {
       if (isa<BindKVOp, RuntimeKVOp>(op) && op->use_empty())
         op->erase();

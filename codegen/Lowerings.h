@@ -32,8 +32,11 @@ LogicalResult lowerAttention(AttentionOp op);
 bool isLowerableContraction(linalg::GenericOp op);
 /// Such a contraction as parallel 8-lane loops streaming B's rows in order.
 void lowerContraction(linalg::GenericOp op);
-/// A tier's view of a cache bound over plain tensors.
-LogicalResult lowerKVView(KVViewOp op);
+/// A tier's view of a cache bound over plain tensors. A paged cache's
+/// one-range tier is kept for its readers when `readsPaged` holds for each
+/// (PagedKV.h).
+LogicalResult lowerKVView(KVViewOp op,
+                          function_ref<bool(Operation *)> readsPaged);
 /// A tier's per-block key summaries of a cache bound over plain tensors.
 LogicalResult lowerKVSummaries(KVSummariesOp op);
 
@@ -49,13 +52,15 @@ struct Emitter;
 Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
                       int64_t heads);
 /// Channel-wise key min/max `type` of blocks of `block` tokens per
-/// (sequence, KV head), `width` blocks wide: the j-th tier token of sequence
-/// `bi` is token `source(j, bi)` of `key` (which holds `tokens`), and the
-/// tier has `count(bi)` of them.
-std::pair<Value, Value>
-emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value width,
-                 int64_t block, Value tokens, function_ref<Value(Value)> count,
-                 function_ref<Value(Value, Value)> source);
+/// (sequence of `batch`, KV head), `width` blocks wide: the j-th tier token of
+/// sequence `bi` is token `source(j, bi)` of `key` (which holds `tokens`), and
+/// the tier has `count(bi)` of them. Token `t` of KV head `hk` is read at
+/// `keyAt(bi, hk, t)` (a paged cache), else at `[bi, hk, t]`.
+using KeyIndexFn = function_ref<SmallVector<Value>(Value, Value, Value)>;
+std::pair<Value, Value> emitKeySummaries(
+    Emitter &e, RankedTensorType type, Value key, Value batch, Value width,
+    int64_t block, Value tokens, function_ref<Value(Value)> count,
+    function_ref<Value(Value, Value)> source, KeyIndexFn keyAt = nullptr);
 
 /// A dense partial over the device tier's view (what the GPU target runs).
 bool isDevicePartial(PartialAttentionOp op);

@@ -2,6 +2,7 @@
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
+#include "codegen/PagedKV.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -19,12 +20,30 @@ constexpr int64_t kTokenBlock = 16;
 void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
-  Value q = e.buffer(op.getQuery()), k = e.buffer(op.getKey()),
-        v = e.buffer(op.getValue());
+  // A paged tier view is read through its block table, in place.
+  std::optional<PagedKV> paged = PagedKV::of(e, op.getKey());
+  Value q = e.buffer(op.getQuery());
+  Value k = paged ? paged->key : e.buffer(op.getKey());
+  Value v = paged ? paged->value : e.buffer(op.getValue());
   Value indices = op.getIndices() ? e.buffer(op.getIndices()) : Value();
   Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
   Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
-  Value kvHeads = e.dim(k, 1), tokens = e.dim(k, 2), vHeadDim = e.dim(v, 3);
+  Value kvHeads =
+      paged ? e.index(op.getKey().getType().getDimSize(1)) : e.dim(k, 1);
+  Value tokens = paged ? longestLength(e, lengths) : e.dim(k, 2);
+  Value vHeadDim = e.dim(v, 3);
+  // A block of dense positions [runStart, runStart + 16) in one paged
+  // block: its id and first slot, read once for the block.
+  Value runStart, runId, runSlot;
+  auto kvAt = [&](Value bi, Value hk, Value t) -> SmallVector<Value> {
+    if (!paged)
+      return {bi, hk, t};
+    if (!runStart)
+      return paged->at(e, bi, hk, t);
+    Value slot = arith::AddIOp::create(b, runSlot,
+                                       arith::SubIOp::create(b, t, runStart));
+    return paged->atSlot(e, runId, slot, hk);
+  };
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
   double softcap = op.getSoftcap().convertToDouble();
@@ -76,10 +95,37 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
   Value partAcc = f32Buffer({batch, qHeads, splits, vHeadDim});
 
   // One pass over a KV head's chunk serves every query head of its group:
-  // K and V rows come from memory once, then from L1.
-  e.parallel({batch, kvHeads, splits}, [&](ValueRange row) {
-    Value bi = row[0], hk = row[1], sp = row[2];
-    Value h0 = arith::MulIOp::create(b, hk, group);
+  // K and V rows come from memory once, then from L1. Token-major paged
+  // blocks (NHD) hold every head's row of a token together: a task then
+  // takes a chunk for all KV heads, head by head within each 16-token
+  // block, so it streams the blocks in address order (a head at a time
+  // would stride over the others' rows, which the prefetchers do not
+  // follow).
+  bool allHeads = paged && !paged->headsMajor && !indices;
+  SmallVector<Value> space = {batch, kvHeads, splits};
+  if (allHeads)
+    space = {batch, splits};
+  e.parallel(space, [&](ValueRange row) {
+    Value bi = row[0], sp = row.back();
+    // The KV head being emitted (a loop over all of them when allHeads).
+    Value hk, h0;
+    auto setHead = [&](Value head) {
+      hk = head;
+      h0 = arith::MulIOp::create(b, hk, group);
+    };
+    auto forEachKVHead = [&](function_ref<void()> body) {
+      if (!allHeads) {
+        body();
+        return;
+      }
+      e.forLoop(e.index(0), kvHeads, {}, [&](Value head, ValueRange) {
+        setHead(head);
+        body();
+        return SmallVector<Value>{};
+      });
+    };
+    if (!allHeads)
+      setHead(row[1]);
     Value n = e.validTokens(lengths, bi, tokens);
     Value begin = arith::MulIOp::create(b, sp, chunk);
     Value end = arith::MinSIOp::create(
@@ -88,8 +134,11 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
       return memref::AllocaOp::create(b, MemRefType::get(shape, type), sizes);
     };
     Type f32 = b.getF32Type();
-    Value runMax = scratch({ShapedType::kDynamic}, f32, group);
-    Value runSum = scratch({ShapedType::kDynamic}, f32, group);
+    // Running max and sum per query head of the group (of every group when
+    // allHeads: they persist across the heads' turns).
+    Value stateHeads = allHeads ? qHeads : group;
+    Value runMax = scratch({ShapedType::kDynamic}, f32, stateHeads);
+    Value runSum = scratch({ShapedType::kDynamic}, f32, stateHeads);
     Value rescale = scratch({ShapedType::kDynamic}, f32, group);
     // Scores of the block, then (in place) its probabilities.
     Value weights =
@@ -99,6 +148,7 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
                             ? scratch({kTokenBlock}, b.getIndexType(), {})
                             : Value();
     auto headOf = [&](Value g) { return arith::AddIOp::create(b, h0, g); };
+    auto stateOf = [&](Value g) -> Value { return allHeads ? headOf(g) : g; };
     auto accAt = [&](Value g) -> SmallVector<Value> {
       return {bi, headOf(g), sp};
     };
@@ -140,17 +190,27 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
           e.ifThen(valid, skipped, [&]() { return body(t); }));
     };
 
-    forEachHead([&](Value g) {
-      memref::StoreOp::create(b, e.negInf(), runMax, g);
-      memref::StoreOp::create(b, e.f32(0), runSum, g);
-      forEachLane(
-          [&](Value d) { pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d); });
+    forEachKVHead([&] {
+      forEachHead([&](Value g) {
+        memref::StoreOp::create(b, e.negInf(), runMax, stateOf(g));
+        memref::StoreOp::create(b, e.f32(0), runSum, stateOf(g));
+        forEachLane([&](Value d) {
+          pvLoop.store(pvLoop.zero(), partAcc, accAt(g), d);
+        });
+      });
     });
     // One block of up to 16 positions from `blockStart`: tokens themselves,
     // or (resolve) positions into the selected entries.
     auto processBlock = [&](Value blockStart, Value count, bool resolve) {
       tb = blockStart;
       resolving = resolve;
+      // Dense positions from a multiple of 16: one block of a paged cache
+      // when its runs stay in blocks.
+      runStart = Value();
+      if (paged && !resolve && paged->keepsRuns(kTokenBlock)) {
+        std::tie(runId, runSlot) = paged->locate(e, bi, blockStart);
+        runStart = blockStart;
+      }
       if (resolve)
         e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
           Value position = arith::AddIOp::create(b, tb, j);
@@ -182,7 +242,7 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
             SmallVector<Value> zeros(heads.size(), qkLoop.zero());
             SmallVector<Value> dots =
                 qkLoop.over(zeros, [&](Value d, ValueRange acc) {
-                  Value key = qkLoop.load(k, {bi, hk, t}, d);
+                  Value key = qkLoop.load(k, kvAt(bi, hk, t), d);
                   SmallVector<Value> next;
                   for (auto [g, a] : llvm::zip(heads, acc))
                     next.push_back(
@@ -193,11 +253,14 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
             // rows, a pattern the hardware prefetchers miss: pull each
             // row in (one prefetch per cache line) while its K row
             // streams.
-            for (int64_t line = 0; line < prefetchLines; ++line)
-              memref::PrefetchOp::create(
-                  b, v, ValueRange{bi, hk, t, e.index(line * lineLanes)},
-                  /*isWrite=*/false, /*localityHint=*/3,
-                  /*isDataCache=*/true);
+            SmallVector<Value> row = kvAt(bi, hk, t);
+            row.push_back(Value());
+            for (int64_t line = 0; line < prefetchLines; ++line) {
+              row.back() = e.index(line * lineLanes);
+              memref::PrefetchOp::create(b, v, row, /*isWrite=*/false,
+                                         /*localityHint=*/3,
+                                         /*isDataCache=*/true);
+            }
             SmallVector<Value> result;
             for (Value dot : qkLoop.sums(dots)) {
               Value score = e.mul(dot, scale);
@@ -219,7 +282,7 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
       // max, the rescale of what came before, the probabilities in place.
       auto blockType = VectorType::get({kTokenBlock}, f32);
       forEachHead([&](Value g) {
-        Value m = memref::LoadOp::create(b, runMax, g);
+        Value m = memref::LoadOp::create(b, runMax, stateOf(g));
         Value scores = vector::LoadOp::create(b, blockType, weights,
                                               ValueRange{g, e.index(0)});
         Value mNew =
@@ -234,54 +297,54 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
             e.sub(scores, vector::BroadcastOp::create(b, blockType, mSafe)));
         vector::StoreOp::create(b, p, weights, ValueRange{g, e.index(0)});
         Value sum = e.add(
-            e.mul(memref::LoadOp::create(b, runSum, g), correction),
+            e.mul(memref::LoadOp::create(b, runSum, stateOf(g)), correction),
             vector::ReductionOp::create(b, vector::CombiningKind::ADD, p));
-        memref::StoreOp::create(b, mNew, runMax, g);
-        memref::StoreOp::create(b, sum, runSum, g);
+        memref::StoreOp::create(b, mNew, runMax, stateOf(g));
+        memref::StoreOp::create(b, sum, runSum, stateOf(g));
         memref::StoreOp::create(b, correction, rescale, g);
       });
       // Probabilities times V: per group of lane chunks the tile's
       // accumulators stay in registers over the block, each V row widened
       // once and each probability broadcast once per group.
       forEachTile([&](ArrayRef<Value> heads) {
-        e.forLoop(e.index(0), vHeadDim, {}, e.index(pvLanes),
-                  [&](Value d0, ValueRange) {
-                    SmallVector<Value> lanes;
-                    for (int64_t c = 0; c < pvChunks; ++c)
-                      lanes.push_back(arith::AddIOp::create(
-                          b, d0, e.index(c * (pvLanes / pvChunks))));
-                    SmallVector<Value> acc;
-                    for (Value g : heads) {
-                      Value correction =
-                          pvLoop.splat(memref::LoadOp::create(b, rescale, g));
+        e.forLoop(
+            e.index(0), vHeadDim, {}, e.index(pvLanes),
+            [&](Value d0, ValueRange) {
+              SmallVector<Value> lanes;
+              for (int64_t c = 0; c < pvChunks; ++c)
+                lanes.push_back(arith::AddIOp::create(
+                    b, d0, e.index(c * (pvLanes / pvChunks))));
+              SmallVector<Value> acc;
+              for (Value g : heads) {
+                Value correction =
+                    pvLoop.splat(memref::LoadOp::create(b, rescale, g));
+                for (Value d : lanes)
+                  acc.push_back(
+                      e.mul(pvLoop.load(partAcc, accAt(g), d), correction));
+              }
+              ValueRange sums = e.forLoop(
+                  e.index(0), count, acc, [&](Value j, ValueRange running) {
+                    return onToken(j, running, [&](Value t) {
+                      SmallVector<Value> values;
                       for (Value d : lanes)
-                        acc.push_back(e.mul(pvLoop.load(partAcc, accAt(g), d),
-                                            correction));
-                    }
-                    ValueRange sums = e.forLoop(
-                        e.index(0), count, acc,
-                        [&](Value j, ValueRange running) {
-                          return onToken(j, running, [&](Value t) {
-                            SmallVector<Value> values;
-                            for (Value d : lanes)
-                              values.push_back(pvLoop.load(v, {bi, hk, t}, d));
-                            SmallVector<Value> next;
-                            for (auto [i, g] : llvm::enumerate(heads)) {
-                              Value p = pvLoop.splat(memref::LoadOp::create(
-                                  b, weights, ValueRange{g, j}));
-                              for (auto [c, value] : llvm::enumerate(values))
-                                next.push_back(pvLoop.fma(
-                                    p, value, running[i * values.size() + c]));
-                            }
-                            return next;
-                          });
-                        });
-                    for (auto [i, g] : llvm::enumerate(heads))
-                      for (auto [c, d] : llvm::enumerate(lanes))
-                        pvLoop.store(sums[i * lanes.size() + c], partAcc,
-                                     accAt(g), d);
-                    return SmallVector<Value>{};
+                        values.push_back(pvLoop.load(v, kvAt(bi, hk, t), d));
+                      SmallVector<Value> next;
+                      for (auto [i, g] : llvm::enumerate(heads)) {
+                        Value p = pvLoop.splat(memref::LoadOp::create(
+                            b, weights, ValueRange{g, j}));
+                        for (auto [c, value] : llvm::enumerate(values))
+                          next.push_back(pvLoop.fma(
+                              p, value, running[i * values.size() + c]));
+                      }
+                      return next;
+                    });
                   });
+              for (auto [i, g] : llvm::enumerate(heads))
+                for (auto [c, d] : llvm::enumerate(lanes))
+                  pvLoop.store(sums[i * lanes.size() + c], partAcc, accAt(g),
+                               d);
+              return SmallVector<Value>{};
+            });
       });
     };
     // The `kTokenBlock` positions from `first`, clipped to `last`.
@@ -320,17 +383,21 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
     } else {
       e.forLoop(begin, end, {}, e.index(kTokenBlock),
                 [&](Value first, ValueRange) {
-                  processBlock(first, blockCount(first, end),
-                               /*resolve=*/static_cast<bool>(indices));
+                  forEachKVHead([&] {
+                    processBlock(first, blockCount(first, end),
+                                 /*resolve=*/static_cast<bool>(indices));
+                  });
                   return SmallVector<Value>{};
                 });
     }
-    forEachHead([&](Value g) {
-      SmallVector<Value> at = accAt(g);
-      memref::StoreOp::create(b, memref::LoadOp::create(b, runMax, g), partMax,
-                              at);
-      memref::StoreOp::create(b, memref::LoadOp::create(b, runSum, g), partSum,
-                              at);
+    forEachKVHead([&] {
+      forEachHead([&](Value g) {
+        SmallVector<Value> at = accAt(g);
+        memref::StoreOp::create(
+            b, memref::LoadOp::create(b, runMax, stateOf(g)), partMax, at);
+        memref::StoreOp::create(
+            b, memref::LoadOp::create(b, runSum, stateOf(g)), partSum, at);
+      });
     });
   });
 

@@ -175,7 +175,7 @@ LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
   Value key =
       selectHeadGroup(e, view->key, op.getFirstHead(), type.getDimSize(1));
   auto [keyMin, keyMax] =
-      emitKeySummaries(e, type, key, width, block, view->capacity, count,
+      emitKeySummaries(e, type, key, batch, width, block, view->capacity, count,
                        [](Value j, Value) { return j; });
   op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
   op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));

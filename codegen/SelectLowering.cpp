@@ -11,6 +11,7 @@
 
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
+#include "codegen/PagedKV.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -111,11 +112,21 @@ LogicalResult lowerSelect(SelectOp op) {
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Emitter e{b};
   Value q = e.buffer(op.getQuery());
-  Value first = e.buffer(op.getInputs()[0]);
+  // Keys of a paged tier view are scored where they are.
+  std::optional<PagedKV> paged =
+      byBlock ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
+  Value first = paged ? paged->key : e.buffer(op.getInputs()[0]);
   Value second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
   Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
   Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
-  Value kvHeads = e.dim(first, 1), candidates = e.dim(first, 2);
+  auto inputs = cast<RankedTensorType>(op.getInputs()[0].getType());
+  Value kvHeads = paged ? e.index(inputs.getDimSize(1)) : e.dim(first, 1);
+  Value candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
+  auto candidateAt = [&](Value bi, Value hk, Value c) -> SmallVector<Value> {
+    if (paged)
+      return paged->at(e, bi, hk, c);
+    return {bi, hk, c};
+  };
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
   auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
@@ -158,7 +169,7 @@ LogicalResult lowerSelect(SelectOp op) {
   auto scoresOf = [&](Value bi, Value hk, Value c, ArrayRef<Value> heads) {
     SmallVector<Value> zeros(heads.size(), lanes.zero());
     SmallVector<Value> sums = lanes.over(zeros, [&](Value d, ValueRange acc) {
-      Value lo = lanes.load(first, {bi, hk, c}, d);
+      Value lo = lanes.load(first, candidateAt(bi, hk, c), d);
       Value hi = byBlock ? lanes.load(second, {bi, hk, c}, d) : Value();
       SmallVector<Value> next;
       for (auto [h, a] : llvm::zip(heads, acc)) {

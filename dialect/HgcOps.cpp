@@ -374,8 +374,77 @@ LogicalResult RuntimeKVOp::verify() {
   return success();
 }
 
+/// A paged bind: caches of blocks in `kv_layout`, a block table and the
+/// lengths it needs.
+static LogicalResult verifyPagedBind(BindKVOp op) {
+  KVCacheType cache = op.getCache().getType();
+  StringRef layout = op.getKvLayout().value_or("nhd");
+  if (layout != "nhd" && layout != "hnd")
+    return op.emitOpError("kv_layout must be \"nhd\" or \"hnd\", got \"")
+           << layout << "\"";
+  RankedTensorType key = op.getKey().getType();
+  if (key != op.getValue().getType())
+    return op.emitOpError("key and value caches must have one type, got ")
+           << key << " and " << op.getValue().getType();
+  if (key.getElementType() != cache.getElementType())
+    return op.emitOpError("key element type ")
+           << key.getElementType() << " differs from the cache's "
+           << cache.getElementType();
+  int64_t block = ShapedType::kDynamic;
+  SmallVector<int64_t> shape = {ShapedType::kDynamic, block, cache.getKvHeads(),
+                                cache.getHeadDim()};
+  if (op.isHeadsMajor())
+    std::swap(shape[1], shape[2]);
+  if (failed(verifyShape(op,
+                         "key cache [num_blocks, " +
+                             std::string(op.isHeadsMajor()
+                                             ? "kv_heads, block_size"
+                                             : "block_size, kv_heads") +
+                             ", head_dim]",
+                         key, shape)))
+    return failure();
+  if (ShapedType::isDynamic(op.getPagedBlockSize()))
+    return op.emitOpError("needs a static block size");
+  if (failed(verifyBlockSize(op, "block size", op.getPagedBlockSize())))
+    return failure();
+  if (!op.getLengths())
+    return op.emitOpError("with a block table needs lengths");
+  auto table = cast<RankedTensorType>(op.getBlockTable().getType());
+  if (table.getRank() != 2)
+    return op.emitOpError("block_table must be [batch, max_blocks], got rank ")
+           << table.getRank();
+  if (failed(verifyLengths(op, op.getLengths(), table.getDimSize(0))))
+    return failure();
+  if (!cache.isUnbounded())
+    return op.emitOpError("a paged cache takes no max_tokens");
+  if (static_cast<bool>(op.getKeyMin()) != static_cast<bool>(op.getKeyMax()))
+    return op.emitOpError("summaries need both the key minimum and maximum");
+  if (static_cast<bool>(op.getKeyMin()) != op.getSummaryBlock().has_value())
+    return op.emitOpError("summaries and summary_block go together");
+  if (!op.getKeyMin())
+    return success();
+  // Summaries are per sequence in token order, whatever the paging.
+  if (failed(
+          verifyBlockSize(op, "summary_block", int64_t(*op.getSummaryBlock()))))
+    return failure();
+  auto keyMin = cast<RankedTensorType>(op.getKeyMin().getType());
+  if (keyMin != op.getKeyMax().getType())
+    return op.emitOpError("key minimum and maximum must have one type");
+  if (keyMin.getElementType() != cache.getElementType())
+    return op.emitOpError("key minimum element type ")
+           << keyMin.getElementType() << " differs from the cache's "
+           << cache.getElementType();
+  return verifyShape(op, "key minimum", keyMin,
+                     {table.getDimSize(0), cache.getKvHeads(),
+                      ShapedType::kDynamic, cache.getHeadDim()});
+}
+
 LogicalResult BindKVOp::verify() {
   KVCacheType cache = getCache().getType();
+  if (isPaged())
+    return verifyPagedBind(*this);
+  if (getKvLayout())
+    return emitOpError("kv_layout needs a block_table");
   if (failed(verifyKVOfCache(getOperation(), getKey().getType(),
                              getValue().getType(), cache, getLengths())))
     return failure();

@@ -134,17 +134,44 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
         : tensor<2x8x?x128xf16>, tensor<2x8x?x128xf16>
         -> !hgc.kv_cache<8x128xf16>
     ```
+
+    With `block_table` `[batch, max_blocks]` (i32) the KV is paged, as
+    vLLM and FlashInfer keep it: `key`/`value` are the caches of fixed-size
+    blocks, `[num_blocks, block_size, kv_heads, head_dim]` (`kv_layout =
+    "nhd"`, the default) or `[num_blocks, kv_heads, block_size, head_dim]`
+    (`"hnd"`), and token `t` of sequence `b` is slot `t % block_size` of
+    block `block_table[b][t / block_size]`. `lengths` is then required and
+    the block size a static power of two. Views of a tier that is one token
+    range read the blocks where they are.
+
+    ```mlir
+    %cache = hgc.bind_kv %kc, %vc lengths(%n : tensor<?xi32>)
+        block_table(%t : tensor<?x?xi32>)
+        : tensor<?x16x8x128xf16>, tensor<?x16x8x128xf16>
+        -> !hgc.kv_cache<8x128xf16>
+    ```
   }];
   let arguments = (ins Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
       Optional<Hgc_I32Tensor>:$lengths, Optional<Hgc_FloatTensor>:$keyMin,
-      Optional<Hgc_FloatTensor>:$keyMax,
-      OptionalAttr<I64Attr>:$summary_block);
+      Optional<Hgc_FloatTensor>:$keyMax, Optional<Hgc_I32Tensor>:$block_table,
+      OptionalAttr<I64Attr>:$summary_block,
+      OptionalAttr<StrAttr>:$kv_layout);
   let results = (outs Hgc_KVCacheType:$cache);
   let assemblyFormat = [{
     $key `,` $value (`lengths` `(` $lengths^ `:` type($lengths) `)`)?
     (`summaries` `(` $keyMin^ `,` $keyMax `:` type($keyMin) `,` type($keyMax)
-     `)`)? attr-dict
-    `:` type($key) `,` type($value) `->` qualified(type($cache))
+     `)`)? (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+    attr-dict `:` type($key) `,` type($value) `->` qualified(type($cache))
+  }];
+  let extraClassDeclaration = [{
+    /// Paged KV: key/value are caches of blocks read through block_table.
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
+    /// Whether a paged cache is [num_blocks, kv_heads, block_size, head_dim].
+    bool isHeadsMajor() { return getKvLayout() == "hnd"; }
+    /// Tokens per block of a paged cache.
+    int64_t getPagedBlockSize() {
+      return getKey().getType().getDimSize(isHeadsMajor() ? 2 : 1);
+    }
   }];
   let hasVerifier = 1;
 }

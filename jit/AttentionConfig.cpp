@@ -105,6 +105,19 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
                      "', expected full, hgca or quest");
     config.overrides.push_back(std::move(head));
   }
+  if (c.kv_block_size < 0 ||
+      (c.kv_block_size > 0 && !llvm::isPowerOf2_32(c.kv_block_size)))
+    return invalid("kv_block_size must be 0 (a runtime cache) or a power of "
+                   "two, got " +
+                   std::to_string(c.kv_block_size));
+  if (c.kv_layout != HGC_KV_NHD && c.kv_layout != HGC_KV_HND)
+    return invalid("kv_layout must be HGC_KV_NHD or HGC_KV_HND");
+  config.kvBlockSize = c.kv_block_size;
+  config.kvLayout = c.kv_layout;
+  if (c.kv_summaries && c.kv_block_size <= 0)
+    return invalid("kv_summaries are per-block summaries of paged KV: set "
+                   "kv_block_size too");
+  config.kvSummaries = c.kv_summaries != 0;
   if (!config.overrides.empty() && config.placement.policy == "full")
     return invalid("per-head overrides refine a hybrid placement; policy "
                    "'full' has no host tier");
@@ -128,6 +141,9 @@ std::string AttentionConfig::describe() const {
     os << " heads[" << head.firstKvHead << "+" << head.kvHeads << "]:";
     placementText(head.placement);
   }
+  if (kvBlockSize > 0)
+    os << " paged=" << kvBlockSize << (kvLayout == HGC_KV_HND ? ":hnd" : ":nhd")
+       << (kvSummaries ? ":summaries" : "");
   return text;
 }
 
@@ -139,12 +155,46 @@ std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
   std::string cache = "!hgc.kv_cache<" + std::to_string(config.kvHeads) + "x" +
                       std::to_string(config.headDim) + "x" +
                       elementTypeName(config.kvDtype) + ">";
-  os << "func.func @hgc_decode(%q: " << query
-     << ", %seqs: tensor<?xi64>, %cache: i64, %layer: i32) -> " << query
-     << " {\n"
-     << "  %kv = hgc.runtime_kv %cache[%seqs] layer %layer : tensor<?xi64> -> "
-     << cache << "\n"
-     << "  %o = hgc.decode_attention %q, %kv {";
+  if (config.kvBlockSize > 0) {
+    // Engine-owned paged KV, bound where it is.
+    bool hnd = config.kvLayout == HGC_KV_HND;
+    std::string block = std::to_string(config.kvBlockSize),
+                heads = std::to_string(config.kvHeads);
+    std::string blocks = "tensor<?x" + (hnd ? heads : block) + "x" +
+                         (hnd ? block : heads) + "x" +
+                         std::to_string(config.headDim) + "x" +
+                         elementTypeName(config.kvDtype) + ">";
+    std::string summary = "tensor<?x" + heads + "x?x" +
+                          std::to_string(config.headDim) + "x" +
+                          elementTypeName(config.kvDtype) + ">";
+    os << "func.func @hgc_decode(%q: " << query << ", %kc: " << blocks
+       << ", %vc: " << blocks
+       << ", %tables: tensor<?x?xi32>, %lengths: tensor<?xi32>";
+    if (config.kvSummaries)
+      os << ", %kmin: " << summary << ", %kmax: " << summary;
+    os << ") -> " << query << " {\n"
+       << "  %kv = hgc.bind_kv %kc, %vc lengths(%lengths : tensor<?xi32>)";
+    if (config.kvSummaries)
+      os << " summaries(%kmin, %kmax : " << summary << ", " << summary << ")";
+    os << " block_table(%tables : tensor<?x?xi32>)";
+    std::vector<std::string> attributes;
+    if (hnd)
+      attributes.push_back("kv_layout = \"hnd\"");
+    if (config.kvSummaries)
+      attributes.push_back("summary_block = " +
+                           std::to_string(config.placement.block) + " : i64");
+    if (!attributes.empty())
+      os << " {" << llvm::join(attributes, ", ") << "}";
+    os << " : " << blocks << ", " << blocks << " -> " << cache << "\n";
+  } else {
+    os << "func.func @hgc_decode(%q: " << query
+       << ", %seqs: tensor<?xi64>, %cache: i64, %layer: i32) -> " << query
+       << " {\n"
+       << "  %kv = hgc.runtime_kv %cache[%seqs] layer %layer : tensor<?xi64> "
+          "-> "
+       << cache << "\n";
+  }
+  os << "  %o = hgc.decode_attention %q, %kv {";
   if (config.scale > 0)
     os << "scale = " << hexFloat(config.scale) << " : f32, ";
   os << "softcap = " << hexFloat(config.softcap) << " : f32} : " << query

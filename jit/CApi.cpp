@@ -86,6 +86,25 @@ template <int Rank> struct Descriptor {
   }
 };
 
+/// Copies a decode result [batch][q_heads][head_dim] (fresh and dense
+/// unless the lowering returned a view) into `outputs` when given, and
+/// frees it.
+void takeResult(const Descriptor<3> &result, float *outputs,
+                const float *queries) {
+  if (outputs) {
+    const char *base = static_cast<const char *>(result.aligned) +
+                       result.offset * sizeof(float);
+    for (int64_t b = 0; b < result.sizes[0]; ++b)
+      for (int64_t h = 0; h < result.sizes[1]; ++h)
+        std::memcpy(outputs + (b * result.sizes[1] + h) * result.sizes[2],
+                    base + (b * result.strides[0] + h * result.strides[1]) *
+                               sizeof(float),
+                    result.sizes[2] * sizeof(float));
+  }
+  if (result.allocated && result.allocated != queries)
+    hgc_rt_host_free(result.allocated);
+}
+
 /// Host tokens one KV head of a sequence attends under `policy` when the
 /// host tier holds `host` of them: hgc.select's budget (a count rounded up
 /// to blocks, or ceil(fraction x candidates)), at most all of them.
@@ -102,6 +121,24 @@ int64_t selectedTokens(const mlir::hgc::PlacementOptions &policy,
   int64_t keep = tokens > 0 ? (tokens + block - 1) / block
                             : int64_t(std::ceil(double(units) * fraction));
   return std::min(std::min(keep, units) * block, host);
+}
+
+/// Adds a sequence of `total` tokens, `device` of them on the device tier,
+/// to the tiers' token counts and the host tokens selected.
+void addSequenceStats(hgc_step_stats &stats, const AttentionConfig &k,
+                      int64_t total, int64_t device) {
+  bool full = k.placement.policy == "full";
+  int64_t host = full ? 0 : total - device;
+  stats.tokens[0] += full ? total : device;
+  stats.tokens[1] += host;
+  int32_t defaultHeads = k.kvHeads;
+  for (const HeadPolicy &head : k.overrides) {
+    stats.selected_tokens +=
+        head.kvHeads * selectedTokens(head.placement, host);
+    defaultHeads -= head.kvHeads;
+  }
+  if (!full)
+    stats.selected_tokens += defaultHeads * selectedTokens(k.placement, host);
 }
 } // namespace
 
@@ -344,6 +381,11 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     return fail(HGC_INVALID_ARGUMENT,
                 "batch must be positive, got " + std::to_string(batch));
   const AttentionConfig &k = kernel->kernel->config, &c = cache->config;
+  if (k.kvBlockSize > 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "the kernel was compiled for paged KV (kv_block_size " +
+                    std::to_string(k.kvBlockSize) +
+                    "): run it with hgc_decode_paged");
   bool full = k.placement.policy == "full",
        cacheFull = c.placement.policy == "full";
   if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
@@ -406,19 +448,7 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
   double computeSeconds = since(computeStart);
   if (const char *viewError = hgc_rt_compiled_take_error())
     failure = {HGC_INTERNAL, viewError};
-  if (!failure.failed()) {
-    // The result is fresh and dense unless the lowering returned a view.
-    const char *base = static_cast<const char *>(result.aligned) +
-                       result.offset * sizeof(float);
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t h = 0; h < k.qHeads; ++h)
-        std::memcpy(outputs + (b * k.qHeads + h) * k.headDim,
-                    base + (b * result.strides[0] + h * result.strides[1]) *
-                               sizeof(float),
-                    k.headDim * sizeof(float));
-  }
-  if (result.allocated && result.allocated != queries)
-    hgc_rt_host_free(result.allocated);
+  takeResult(result, failure.failed() ? nullptr : outputs, queries);
   if (failure.failed())
     return report(failure);
 
@@ -430,22 +460,11 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
     std::memset(stats, 0, sizeof(*stats));
     for (int32_t b = 0; b < batch; ++b) {
-      int64_t total = lengths[b], device = 0;
+      int64_t device = 0;
       if (!full)
         hgc_rt_kv_view_tokens(cache->runtime, &seqs[b], 1, layer,
                               HGC_RT_TIER_DEVICE, &device);
-      int64_t host = full ? 0 : total - device;
-      stats->tokens[0] += full ? total : device;
-      stats->tokens[1] += host;
-      int32_t defaultHeads = k.kvHeads;
-      for (const HeadPolicy &head : k.overrides) {
-        stats->selected_tokens +=
-            head.kvHeads * selectedTokens(head.placement, host);
-        defaultHeads -= head.kvHeads;
-      }
-      if (!full)
-        stats->selected_tokens +=
-            defaultHeads * selectedTokens(k.placement, host);
+      addSequenceStats(*stats, k, lengths[b], device);
     }
     for (int t = 0; t < 2; ++t)
       stats->gather_seconds[t] = views.seconds[t];
@@ -454,6 +473,126 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
     stats->device_kernel_seconds = kernelSeconds;
     stats->bytes_moved =
         views.bytes[0] + views.bytes[1] +
+        2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
+    stats->seconds = since(start);
+  }
+  return HGC_OK;
+}
+
+hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
+                            int32_t batch, const float *queries, float *outputs,
+                            hgc_step_stats *stats) {
+  auto start = std::chrono::steady_clock::now();
+  if (!kernel || !kv || !queries || !outputs)
+    return nullArgument("kernel, kv, queries or outputs");
+  const AttentionConfig &k = kernel->kernel->config;
+  if (k.kvBlockSize <= 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "the kernel was compiled for an hgc_kv_cache (kv_block_size "
+                "0): compile one with kv_block_size set for paged KV");
+  if (batch <= 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "batch must be positive, got " + std::to_string(batch));
+  if (!kv->k_cache || !kv->v_cache || !kv->block_tables || !kv->seq_lens)
+    return nullArgument("k_cache, v_cache, block_tables or seq_lens");
+  if (k.kvSummaries && (!kv->key_min || !kv->key_max))
+    return nullArgument("key_min or key_max (the kernel reads summaries)");
+  if (kv->num_blocks <= 0 || kv->max_blocks <= 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "num_blocks and max_blocks must be positive, got " +
+                    std::to_string(kv->num_blocks) + " and " +
+                    std::to_string(kv->max_blocks));
+  // Every block a sequence's tokens are in must be a block of the caches:
+  // the kernels read them unchecked.
+  for (int32_t b = 0; b < batch; ++b) {
+    int64_t n = kv->seq_lens[b];
+    if (n < 1 || n > int64_t(kv->max_blocks) * k.kvBlockSize)
+      return fail(HGC_OUT_OF_RANGE,
+                  "sequence " + std::to_string(b) + " has seq_len " +
+                      std::to_string(n) + ", not within [1, max_blocks x " +
+                      "block_size = " +
+                      std::to_string(int64_t(kv->max_blocks) * k.kvBlockSize) +
+                      "]");
+    if (k.kvSummaries &&
+        (n + k.placement.block - 1) / k.placement.block > kv->max_summaries)
+      return fail(HGC_OUT_OF_RANGE, "sequence " + std::to_string(b) +
+                                        " has seq_len " + std::to_string(n) +
+                                        ", more blocks of " +
+                                        std::to_string(k.placement.block) +
+                                        " tokens than max_summaries " +
+                                        std::to_string(kv->max_summaries));
+    const int32_t *row = kv->block_tables + int64_t(b) * kv->max_blocks;
+    for (int64_t j = 0; j < (n + k.kvBlockSize - 1) / k.kvBlockSize; ++j)
+      if (row[j] < 0 || row[j] >= kv->num_blocks)
+        return fail(HGC_OUT_OF_RANGE,
+                    "sequence " + std::to_string(b) + ": block_tables[" +
+                        std::to_string(b) + "][" + std::to_string(j) + "] = " +
+                        std::to_string(row[j]) + " is not a block id in [0, " +
+                        std::to_string(kv->num_blocks) + ")");
+  }
+
+  int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
+  int64_t blockShape[4] = {kv->num_blocks, k.kvBlockSize, k.kvHeads, k.headDim};
+  if (k.kvLayout == HGC_KV_HND)
+    std::swap(blockShape[1], blockShape[2]);
+  int64_t tableShape[2] = {batch, kv->max_blocks};
+  int64_t lengthShape[1] = {batch};
+  Descriptor<3> query(queries, queryShape);
+  Descriptor<4> keys(kv->k_cache, blockShape), values(kv->v_cache, blockShape);
+  Descriptor<2> tables(kv->block_tables, tableShape);
+  Descriptor<1> lengths(kv->seq_lens, lengthShape);
+  int64_t summaryShape[4] = {batch, k.kvHeads, kv->max_summaries, k.headDim};
+  Descriptor<4> keyMin(kv->key_min, summaryShape),
+      keyMax(kv->key_max, summaryShape);
+  Descriptor<3> result(nullptr, queryShape);
+  std::vector<void *> packed;
+  auto pack = [&](auto &descriptor) {
+    packed.push_back(&descriptor.allocated);
+    packed.push_back(&descriptor.aligned);
+    packed.push_back(&descriptor.offset);
+    for (int64_t &size : descriptor.sizes)
+      packed.push_back(&size);
+    for (int64_t &stride : descriptor.strides)
+      packed.push_back(&stride);
+  };
+  pack(query);
+  pack(keys);
+  pack(values);
+  pack(tables);
+  pack(lengths);
+  if (k.kvSummaries) {
+    pack(keyMin);
+    pack(keyMax);
+  }
+  packed.push_back(&result);
+  if (kernel->context->threads > 0)
+    omp_set_num_threads(kernel->context->threads);
+  hgc_rt_compiled_reset();
+  hgc_rt_gpu_reset_kernel_time();
+  auto computeStart = std::chrono::steady_clock::now();
+  Failure failure = invokeDecode(*kernel->kernel->code, packed.data());
+  double computeSeconds = since(computeStart);
+  takeResult(result, failure.failed() ? nullptr : outputs, queries);
+  if (failure.failed())
+    return report(failure);
+
+  if (stats) {
+    std::memset(stats, 0, sizeof(*stats));
+    int64_t hot = k.placement.sink + k.placement.window;
+    int64_t gathered = 0; // the device tier's tokens, copied for its kernel
+    for (int32_t b = 0; b < batch; ++b) {
+      int64_t n = kv->seq_lens[b], device = std::min(n, hot);
+      addSequenceStats(*stats, k, n, device);
+      gathered += k.placement.policy == "full" ? 0 : device;
+    }
+    double kernelSeconds = 0;
+    long long launches = 0;
+    hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
+    stats->compute_seconds = computeSeconds;
+    stats->device_kernel_seconds = kernelSeconds;
+    int64_t elementBytes = k.kvDtype == HGC_F32 ? 4 : 2;
+    stats->bytes_moved =
+        2 * gathered * k.kvHeads * k.headDim * elementBytes +
         2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
     stats->seconds = since(start);
   }

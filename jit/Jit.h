@@ -47,6 +47,11 @@ struct AttentionConfig {
   bool causal = true;
   mlir::hgc::PlacementOptions placement;
   std::vector<HeadPolicy> overrides;
+  /// Engine-owned paged KV: tokens per block (0: a runtime-owned cache).
+  int32_t kvBlockSize = 0;
+  hgc_kv_layout kvLayout = HGC_KV_NHD;
+  /// Paged KV whose engine passes per-block key summaries.
+  bool kvSummaries = false;
 
   /// Checks and copies `config`; the message names the bad field.
   static Failure fromC(const hgc_attention_config &config,
@@ -57,7 +62,9 @@ struct AttentionConfig {
 };
 
 /// The decode function of `config` in the hgc dialect (before the hybrid
-/// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer).
+/// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer), or
+/// for paged KV @hgc_decode(queries, key cache, value cache, block tables,
+/// lengths).
 std::string buildDecodeModule(const AttentionConfig &config);
 
 /// A compiled decode kernel (shared by every handle on its configuration).

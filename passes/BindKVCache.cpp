@@ -164,7 +164,9 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
       KVCacheType::get(k.getDimSize(1), k.getDimSize(3), k.getElementType());
   Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
                                  /*keyMin=*/Value(), /*keyMax=*/Value(),
-                                 /*summary_block=*/IntegerAttr());
+                                 /*block_table=*/Value(),
+                                 /*summary_block=*/IntegerAttr(),
+                                 /*kv_layout=*/StringAttr());
 
   SmallVector<ReassociationIndices> dropQueryAxis = {{0}, {1}, {2, 3}};
   Type queryType = query.getType();

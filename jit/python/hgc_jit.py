@@ -76,7 +76,21 @@ class _AttentionConfig(ctypes.Structure):
                 ("scale", ctypes.c_float), ("causal", ctypes.c_int32),
                 ("softcap", ctypes.c_float), ("placement", _Placement),
                 ("overrides", ctypes.POINTER(_HeadOverride)),
-                ("num_overrides", ctypes.c_int32)]
+                ("num_overrides", ctypes.c_int32),
+                ("kv_block_size", ctypes.c_int32), ("kv_layout", ctypes.c_int),
+                ("kv_summaries", ctypes.c_int32)]
+
+
+class _PagedKV(ctypes.Structure):
+    _fields_ = [("k_cache", ctypes.c_void_p), ("v_cache", ctypes.c_void_p),
+                ("num_blocks", ctypes.c_int64),
+                ("block_tables", ctypes.c_void_p),
+                ("max_blocks", ctypes.c_int32), ("seq_lens", ctypes.c_void_p),
+                ("key_min", ctypes.c_void_p), ("key_max", ctypes.c_void_p),
+                ("max_summaries", ctypes.c_int32)]
+
+
+KV_LAYOUTS = {"nhd": 0, "hnd": 1}
 
 
 class _KernelInfo(ctypes.Structure):
@@ -133,6 +147,9 @@ _lib.hgc_kv_read.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
 _lib.hgc_kv_cache_get_stats.argtypes = [_vp, ctypes.POINTER(_CacheStats)]
 _lib.hgc_decode.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
                             _vp, _vp, ctypes.POINTER(StepStats)]
+_lib.hgc_decode_paged.argtypes = [_vp, ctypes.POINTER(_PagedKV),
+                                  ctypes.c_int32, _vp, _vp,
+                                  ctypes.POINTER(StepStats)]
 _lib.hgc_attention_config_init.argtypes = [ctypes.POINTER(_AttentionConfig)]
 _lib.hgc_attention_config_init.restype = None
 
@@ -154,7 +171,12 @@ _DEFAULT = _defaults()
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
     driver's (`policy`, `sink`, `window`, `budget`, `block`). `overrides` is
-    a list of (first_kv_head, kv_heads, policy, budget[, block])."""
+    a list of (first_kv_head, kv_heads, policy, budget[, block]).
+    `kv_block_size` > 0 makes kernels that decode over engine-owned paged
+    KV (Kernel.decode_paged) in blocks of that many tokens, `kv_layout`
+    "nhd" ([blocks, block_size, kv_heads, head_dim], vLLM's) or "hnd";
+    `kv_summaries` when the engine keeps per-block key summaries (blocks of
+    `block` tokens) for quest to read."""
 
     def __init__(self, q_heads, kv_heads, head_dim, kv_dtype="f16",
                  scale=0.0, causal=True, softcap=0.0,
@@ -162,7 +184,8 @@ class AttentionConfig:
                  sink=_DEFAULT.placement.sink,
                  window=_DEFAULT.placement.window,
                  budget=_DEFAULT.placement.budget.decode(),
-                 block=_DEFAULT.placement.block, overrides=()):
+                 block=_DEFAULT.placement.block, overrides=(),
+                 kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
             raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
                         f"{sorted(_DTYPES)}")
@@ -171,6 +194,10 @@ class AttentionConfig:
         self.softcap, self.policy, self.sink = softcap, policy, sink
         self.window, self.budget, self.block = window, str(budget), block
         self.overrides = list(overrides)
+        if kv_layout not in KV_LAYOUTS:
+            raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
+        self.kv_block_size, self.kv_layout = kv_block_size, kv_layout
+        self.kv_summaries = kv_summaries
 
     def _c(self):
         self._keep = []
@@ -193,7 +220,20 @@ class AttentionConfig:
             keep(array)
             c.overrides = array
             c.num_overrides = len(self.overrides)
+        c.kv_block_size = self.kv_block_size
+        c.kv_layout = KV_LAYOUTS[self.kv_layout]
+        c.kv_summaries = int(bool(self.kv_summaries))
         return c
+
+
+def _host_array(value):
+    """`value` as a numpy array without a copy: numpy arrays as they are,
+    CPU tensors of other libraries through DLPack."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "__dlpack__"):
+        return np.from_dlpack(value)
+    return np.asarray(value)
 
 
 class Kernel:
@@ -205,6 +245,83 @@ class Kernel:
         _check(_lib.hgc_kernel_get_info(self._handle, ctypes.byref(info)))
         return {"origin": ORIGINS[info.origin], "seconds": info.seconds,
                 "key": info.key.decode(), "target": info.target.decode()}
+
+    def decode_paged(self, k_cache, v_cache, block_tables, seq_lens, queries,
+                     key_min=None, key_max=None):
+        """One decode step over engine-owned paged KV, read where it is:
+        caches [num_blocks, block_size, kv_heads, head_dim] (or the "hnd"
+        layout) in the kernel's kv_dtype, block_tables [batch, max_blocks]
+        and seq_lens [batch] int32, queries [batch, q_heads, head_dim] f32.
+        Arrays (numpy, or anything with __dlpack__ on the CPU, e.g. a torch
+        tensor) are passed without a copy; they must be C-contiguous.
+        With kv_summaries, `key_min`/`key_max` [batch, kv_heads,
+        max_summaries, head_dim] in the kv dtype are the engine's per-block
+        key summaries. Returns (outputs, StepStats)."""
+        c = self.config
+        dtype = _DTYPES[c.kv_dtype][1]
+        k_cache, v_cache = _host_array(k_cache), _host_array(v_cache)
+        block_tables = _host_array(block_tables)
+        seq_lens = _host_array(seq_lens)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        block = c.kv_block_size
+        want = ((block, c.kv_heads) if c.kv_layout == "nhd" else
+                (c.kv_heads, block)) + (c.head_dim,)
+        for name, cache in (("k_cache", k_cache), ("v_cache", v_cache)):
+            if (cache.dtype != dtype or cache.ndim != 4
+                    or cache.shape[1:] != want):
+                raise Error(2, f"{name} {cache.shape} {cache.dtype} does not "
+                            f"fit [num_blocks, {', '.join(map(str, want))}] "
+                            f"{np.dtype(dtype)}")
+        if k_cache.shape != v_cache.shape:
+            raise Error(2, f"k_cache {k_cache.shape} and v_cache "
+                        f"{v_cache.shape} differ")
+        batch = len(seq_lens)
+        if (block_tables.dtype != np.int32 or seq_lens.dtype != np.int32
+                or block_tables.ndim != 2 or block_tables.shape[0] != batch):
+            raise Error(2, f"block_tables {block_tables.shape} "
+                        f"{block_tables.dtype} and seq_lens {seq_lens.shape} "
+                        f"{seq_lens.dtype} must be int32 [batch, max_blocks] "
+                        "and [batch]")
+        if queries.shape != (batch, c.q_heads, c.head_dim):
+            raise Error(2, f"queries {queries.shape} do not fit [batch="
+                        f"{batch}, q_heads={c.q_heads}, head_dim="
+                        f"{c.head_dim}]")
+        for name, array in (("k_cache", k_cache), ("v_cache", v_cache),
+                            ("block_tables", block_tables),
+                            ("seq_lens", seq_lens)):
+            if not array.flags.c_contiguous:
+                raise Error(2, f"{name} must be C-contiguous (it is read in "
+                            "place)")
+        summaries = [None, None, 0]
+        if c.kv_summaries:
+            if key_min is None or key_max is None:
+                raise Error(1, "the kernel reads summaries: pass key_min and "
+                            "key_max")
+            key_min, key_max = _host_array(key_min), _host_array(key_max)
+            for name, array in (("key_min", key_min), ("key_max", key_max)):
+                if (array.dtype != dtype or array.ndim != 4 or
+                        array.shape[:2] != (batch, c.kv_heads) or
+                        array.shape[3] != c.head_dim or
+                        not array.flags.c_contiguous):
+                    raise Error(2, f"{name} {array.shape} {array.dtype} does "
+                                f"not fit [batch={batch}, {c.kv_heads}, "
+                                f"blocks, {c.head_dim}] {np.dtype(dtype)}, C "
+                                "order")
+            if key_min.shape != key_max.shape:
+                raise Error(2, f"key_min {key_min.shape} and key_max "
+                            f"{key_max.shape} differ")
+            summaries = [key_min.ctypes.data, key_max.ctypes.data,
+                         key_min.shape[2]]
+        kv = _PagedKV(k_cache.ctypes.data, v_cache.ctypes.data,
+                      k_cache.shape[0], block_tables.ctypes.data,
+                      block_tables.shape[1], seq_lens.ctypes.data,
+                      *summaries)
+        outputs = np.empty_like(queries)
+        stats = StepStats()
+        _check(_lib.hgc_decode_paged(self._handle, ctypes.byref(kv), batch,
+                                     queries.ctypes.data, outputs.ctypes.data,
+                                     ctypes.byref(stats)))
+        return outputs, stats
 
     def __del__(self):
         if getattr(self, "_handle", None):

@@ -324,7 +324,8 @@ def test_engine_loop_example():
          "--window", "32", "--head-dim", "32"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "every step: hybrid within" in done.stdout
+    assert "every step: exact within" in done.stdout
+    assert "KiB moved" in done.stdout
 
 
 OVERRIDES_ON_TARGETS = """

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <vector>
@@ -41,6 +42,9 @@ struct Shape {
   double budget;               // host fraction attended (sparse); 1 for dense
   std::string policy = "full"; // full (dense) | hgca | quest (sparse)
   int64_t block = 0;           // quest: tokens per selected block
+  /// Engine-owned paged KV (vLLM's NHD blocks of this many tokens, a
+  /// shuffled block table) read in place; 0: one bound buffer per tensor.
+  int64_t pagedBlock = 0;
 };
 
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
@@ -98,10 +102,31 @@ int64_t summaryBlocks(const Shape &s) {
   return s.block ? (s.context + s.block - 1) / s.block : 0;
 }
 
+/// One decode step over engine-owned paged KV: caches of blocks, a block
+/// table and lengths.
+std::string pagedProgram(const Shape &s) {
+  std::string blocks = tensorType(
+      {s.batch * s.context / s.pagedBlock, s.pagedBlock, kKVHeads, kHeadDim},
+      s.dtype);
+  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
+  std::string table = tensorType({s.batch, s.context / s.pagedBlock}, "i32");
+  std::string lengths = tensorType({s.batch}, "i32");
+  std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
+                      std::to_string(kHeadDim) + "x" + s.dtype + ">";
+  return "func.func @main(%q: " + q + ", %k: " + blocks + ", %v: " + blocks +
+         ", %t: " + table + ", %n: " + lengths + ") -> " + q + " {\n" +
+         "  %c = hgc.bind_kv %k, %v lengths(%n : " + lengths +
+         ") block_table(%t : " + table + ") : " + blocks + ", " + blocks +
+         " -> " + cache + "\n" + "  %o = hgc.decode_attention %q, %c : " + q +
+         ", " + cache + " -> " + q + "\n" + "  return %o : " + q + "\n}\n";
+}
+
 /// One decode step over a bound cache; quest binds the engine's per-block
 /// key summaries with it (kept on append, as the KV runtime keeps its page
 /// summaries), so selection reads them instead of every key.
 std::string program(const Shape &s) {
+  if (s.pagedBlock)
+    return pagedProgram(s);
   std::string kv =
       tensorType({s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
   std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
@@ -300,6 +325,9 @@ std::vector<Shape> shapes(bool quick) {
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca"});
     for (int64_t block : {16, 64})
       list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", block});
+    for (int64_t paged : {16, 64})
+      list.push_back({"dense", 1, 32768, "f16", 1.0, "full", 0, paged});
+    list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca", 0, 16});
     return list;
   }
   for (std::string dtype : {"f32", "f16", "bf16"}) {
@@ -316,6 +344,13 @@ std::vector<Shape> shapes(bool quick) {
     }
   for (int64_t t : {32768, 131072})
     list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64});
+  // The engine path: paged KV in blocks of 16 and 64 tokens, in place.
+  for (int64_t t : {32768, 131072}) {
+    for (int64_t paged : {16, 64})
+      list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, paged});
+    list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16});
+    list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16});
+  }
   return list;
 }
 
@@ -370,6 +405,30 @@ struct HgcRunner {
     hgc::NpyArray v =
         randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
     std::vector<hgc::NpyArray> inputs = {q, k, v}, selectInputs = {q, k};
+    if (s.pagedBlock) {
+      // The same values as blocks: [batch x blocks, block, kv_heads, dim]
+      // (random, like the bound rows), in a shuffled order.
+      int64_t perSequence = s.context / s.pagedBlock;
+      int64_t blocks = s.batch * perSequence;
+      inputs[1] =
+          randomArray(rng, {blocks, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
+      inputs[2] =
+          randomArray(rng, {blocks, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
+      std::vector<int32_t> ids(blocks);
+      std::iota(ids.begin(), ids.end(), 0);
+      std::shuffle(ids.begin(), ids.end(), rng);
+      hgc::NpyArray table, lengths;
+      table.descr = lengths.descr = "<i4";
+      table.shape = {s.batch, perSequence};
+      lengths.shape = {s.batch};
+      table.data.resize(ids.size() * 4);
+      std::memcpy(table.data.data(), ids.data(), table.data.size());
+      std::vector<int32_t> counts(s.batch, int32_t(s.context));
+      lengths.data.resize(counts.size() * 4);
+      std::memcpy(lengths.data.data(), counts.data(), lengths.data.size());
+      inputs.push_back(std::move(table));
+      inputs.push_back(std::move(lengths));
+    }
     if (s.policy == "quest") {
       auto [lo, hi] = blockSummaries(k, s.dtype, s.block);
       inputs.push_back(lo);
@@ -427,22 +486,28 @@ struct HgcRunner {
 };
 
 llvm::json::Object shapeJson(const Shape &s) {
-  return llvm::json::Object{{"mode", s.mode},
-                            {"policy", s.policy},
-                            {"block", s.block ? llvm::json::Value(s.block)
-                                              : llvm::json::Value(nullptr)},
-                            {"batch", s.batch},
-                            {"context", s.context},
-                            {"kv_dtype", s.dtype},
-                            {"budget", s.budget},
-                            {"q_heads", kQueryHeads},
-                            {"kv_heads", kKVHeads},
-                            {"head_dim", kHeadDim}};
+  return llvm::json::Object{
+      {"mode", s.mode},
+      {"policy", s.policy},
+      {"block",
+       s.block ? llvm::json::Value(s.block) : llvm::json::Value(nullptr)},
+      {"paged_block", s.pagedBlock ? llvm::json::Value(s.pagedBlock)
+                                   : llvm::json::Value(nullptr)},
+      {"batch", s.batch},
+      {"context", s.context},
+      {"kv_dtype", s.dtype},
+      {"budget", s.budget},
+      {"q_heads", kQueryHeads},
+      {"kv_heads", kKVHeads},
+      {"head_dim", kHeadDim}};
 }
 
-/// `quest/16` for quest's block size, the policy name otherwise.
+/// `quest/16` for quest's block size, the policy name otherwise; `@p16`
+/// after it for paged KV in blocks of 16.
 std::string policyText(const Shape &s) {
-  return s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
+  std::string text =
+      s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
+  return s.pagedBlock ? text + "@p" + std::to_string(s.pagedBlock) : text;
 }
 
 std::string key(const Shape &s) {
@@ -457,7 +522,7 @@ std::vector<Row> runPeers(const std::vector<Shape> &list, int repeats) {
   llvm::sys::fs::createTemporaryFile("hgc-bench-peers", "json", out);
   llvm::json::Array shapesJson;
   for (const Shape &s : list)
-    if (s.mode == "dense")
+    if (s.mode == "dense" && !s.pagedBlock)
       shapesJson.push_back(shapeJson(s));
   {
     std::error_code error;
@@ -565,7 +630,7 @@ int runAttentionBench(const AttentionBenchOptions &options) {
                                 iree = timesOf("iree");
   // The peers have no sparse decode: sparse rows get no ratio.
   for (Row &row : rows) {
-    if (row.shape.mode != "dense")
+    if (row.shape.mode != "dense" || row.shape.pagedBlock)
       continue;
     auto found = ort.find(key(row.shape));
     if (found != ort.end())

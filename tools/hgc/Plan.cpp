@@ -97,8 +97,9 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
      << query.getDimSize(0) << ", q_heads " << query.getDimSize(1)
      << ", kv_heads " << cacheType.getKvHeads() << ", head_dim "
      << cacheType.getHeadDim() << ", kv " << cacheType.getElementType();
-  if (!bind) {
-    os << ", tokens known at run time (runtime cache)\n";
+  if (!bind || bind.isPaged()) {
+    os << ", tokens known at run time (" << (bind ? "paged" : "runtime")
+       << " cache)\n";
     return;
   }
   auto key = cast<RankedTensorType>(bind.getKey().getType());

@@ -99,6 +99,12 @@ typedef struct hgc_head_override {
   int64_t block;
 } hgc_head_override;
 
+/* How engine-owned paged KV lays out a block (hgc_decode_paged). */
+typedef enum hgc_kv_layout {
+  HGC_KV_NHD = 0, /* [num_blocks][block_size][kv_heads][head_dim] (vLLM) */
+  HGC_KV_HND = 1, /* [num_blocks][kv_heads][block_size][head_dim] */
+} hgc_kv_layout;
+
 typedef struct hgc_attention_config {
   int32_t q_heads;
   int32_t kv_heads; /* divides q_heads (grouped-query attention) */
@@ -110,6 +116,17 @@ typedef struct hgc_attention_config {
   hgc_placement placement;
   const hgc_head_override *overrides;
   int32_t num_overrides;
+  /* > 0: the kernel decodes over engine-owned paged KV (hgc_decode_paged)
+   * in blocks of this many tokens (a power of two) laid out as kv_layout;
+   * 0 (default): over an hgc_kv_cache (hgc_decode). */
+  int32_t kv_block_size;
+  hgc_kv_layout kv_layout;
+  /* With kv_block_size > 0: 1 when the engine keeps every sequence's
+   * per-block key summaries (channel-wise key minimum and maximum over
+   * blocks of placement.block tokens from token 0, updated as it appends)
+   * and passes them in hgc_paged_kv; quest selection reads them instead of
+   * every key. Default 0. */
+  int32_t kv_summaries;
 } hgc_attention_config;
 
 /* MHA-free defaults: placement as the driver's defaults, scale 0, causal 1. */
@@ -206,6 +223,35 @@ HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache,
                               int32_t layer, int32_t batch, const int64_t *seqs,
                               const float *queries, float *outputs,
                               hgc_step_stats *stats);
+
+/* KV the engine owns, paged as vLLM and FlashInfer keep it: token t of
+ * sequence s is slot t % block_size of block block_tables[s][t / block_size]
+ * of k_cache and v_cache (num_blocks blocks in the kernel's kv_layout and
+ * kv_dtype). The kernel's placement applies by position: the first `sink`
+ * and last `window` tokens of each sequence are its device tier, the rest
+ * its host tier. Nothing is copied but the device tier's few tokens. */
+typedef struct hgc_paged_kv {
+  const void *k_cache;
+  const void *v_cache;
+  int64_t num_blocks;
+  const int32_t *block_tables; /* [batch][max_blocks] */
+  int32_t max_blocks;
+  const int32_t *seq_lens; /* [batch]: tokens of each sequence, >= 1 */
+  /* With kv_summaries: [batch][kv_heads][max_summaries][head_dim] in the
+   * kv dtype, block j of a sequence summarizing its tokens
+   * [j * block, (j + 1) * block). NULL otherwise. */
+  const void *key_min;
+  const void *key_max;
+  int32_t max_summaries;
+} hgc_paged_kv;
+
+/* One decode step over `kv` for `batch` sequences with a kernel compiled
+ * for paged KV (kv_block_size > 0): queries and outputs [batch][q_heads]
+ * [head_dim] f32. Block ids and lengths are checked first (a bad one is
+ * HGC_OUT_OF_RANGE naming the sequence; outputs untouched). */
+HGC_API hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
+                                    int32_t batch, const float *queries,
+                                    float *outputs, hgc_step_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,11 @@ struct AttentionConfig {
     int64_t block = 16;
   };
   std::vector<Override> overrides;
+  /// Engine-owned paged KV (Kernel::decodePaged): tokens per block; 0 for
+  /// an hgc_kv_cache.
+  int32_t kvBlockSize = 0;
+  hgc_kv_layout kvLayout = HGC_KV_NHD;
+  bool kvSummaries = false;
 
   AttentionConfig() {
     hgc_attention_config defaults;
@@ -86,6 +91,9 @@ struct AttentionConfig {
                             o.budget.c_str(), o.block});
     c.overrides = cOverrides.data();
     c.num_overrides = int32_t(cOverrides.size());
+    c.kv_block_size = kvBlockSize;
+    c.kv_layout = kvLayout;
+    c.kv_summaries = kvSummaries;
     return c;
   }
 
@@ -101,6 +109,14 @@ public:
     hgc_kernel_info result;
     check(hgc_kernel_get_info(handle.get(), &result));
     return result;
+  }
+  /// One decode step over the engine's paged KV, read in place (see
+  /// hgc_decode_paged); returns its statistics.
+  hgc_step_stats decodePaged(const hgc_paged_kv &kv, int32_t batch,
+                             const float *queries, float *outputs) const {
+    hgc_step_stats stats;
+    check(hgc_decode_paged(get(), &kv, batch, queries, outputs, &stats));
+    return stats;
   }
 
 private:

@@ -120,6 +120,19 @@ func.func @bind_kv(%k: tensor<2x8x?x64xbf16>, %n: tensor<2xi32>) -> tensor<2x8x?
 
 // -----
 
+// Paged KV as engines keep it: caches of 16-token blocks, a block table.
+// CHECK-LABEL: func.func @bind_paged
+// CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%{{.+}} : tensor<?xi32>) block_table(%{{.+}} : tensor<?x?xi32>) {kv_layout = "hnd"} : tensor<?x8x16x64xf16>, tensor<?x8x16x64xf16> -> !hgc.kv_cache<8x64xf16>
+func.func @bind_paged(%kc: tensor<?x8x16x64xf16>, %t: tensor<?x?xi32>,
+    %n: tensor<?xi32>) -> !hgc.kv_cache<8x64xf16> {
+  %c = hgc.bind_kv %kc, %kc lengths(%n : tensor<?xi32>)
+      block_table(%t : tensor<?x?xi32>) {kv_layout = "hnd"}
+      : tensor<?x8x16x64xf16>, tensor<?x8x16x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return %c : !hgc.kv_cache<8x64xf16>
+}
+
+// -----
+
 // A cache bound with an engine's per-block key summaries, and a tier's
 // summaries read through hgc.kv_summaries.
 // CHECK-LABEL: func.func @bind_summaries
