@@ -45,6 +45,7 @@ struct Shape {
   /// Engine-owned paged KV (vLLM's NHD blocks of this many tokens, a
   /// shuffled block table) read in place; 0: one bound buffer per tensor.
   int64_t pagedBlock = 0;
+  bool headsMajor = false; // paged blocks [kv_heads, block, head_dim] (HND)
 };
 
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
@@ -103,22 +104,40 @@ int64_t summaryBlocks(const Shape &s) {
 }
 
 /// One decode step over engine-owned paged KV: caches of blocks, a block
-/// table and lengths.
+/// table and lengths; quest reads the engine's per-block key summaries.
 std::string pagedProgram(const Shape &s) {
-  std::string blocks = tensorType(
-      {s.batch * s.context / s.pagedBlock, s.pagedBlock, kKVHeads, kHeadDim},
-      s.dtype);
+  int64_t blockCount = s.batch * s.context / s.pagedBlock;
+  std::string blocks =
+      s.headsMajor
+          ? tensorType({blockCount, kKVHeads, s.pagedBlock, kHeadDim}, s.dtype)
+          : tensorType({blockCount, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
   std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
   std::string table = tensorType({s.batch, s.context / s.pagedBlock}, "i32");
   std::string lengths = tensorType({s.batch}, "i32");
   std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
                       std::to_string(kHeadDim) + "x" + s.dtype + ">";
-  return "func.func @main(%q: " + q + ", %k: " + blocks + ", %v: " + blocks +
-         ", %t: " + table + ", %n: " + lengths + ") -> " + q + " {\n" +
-         "  %c = hgc.bind_kv %k, %v lengths(%n : " + lengths +
-         ") block_table(%t : " + table + ") : " + blocks + ", " + blocks +
-         " -> " + cache + "\n" + "  %o = hgc.decode_attention %q, %c : " + q +
-         ", " + cache + " -> " + q + "\n" + "  return %o : " + q + "\n}\n";
+  std::string sum =
+      tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
+  bool quest = s.policy == "quest";
+  std::string args = "%q: " + q + ", %k: " + blocks + ", %v: " + blocks +
+                     ", %t: " + table + ", %n: " + lengths;
+  std::string summaries, attributes;
+  if (quest) {
+    args += ", %lo: " + sum + ", %hi: " + sum;
+    summaries = " summaries(%lo, %hi : " + sum + ", " + sum + ")";
+    attributes = "summary_block = " + std::to_string(s.block) + " : i64";
+  }
+  if (s.headsMajor)
+    attributes +=
+        std::string(attributes.empty() ? "" : ", ") + "kv_layout = \"hnd\"";
+  if (!attributes.empty())
+    attributes = " {" + attributes + "}";
+  return "func.func @main(" + args + ") -> " + q + " {\n" +
+         "  %c = hgc.bind_kv %k, %v lengths(%n : " + lengths + ")" + summaries +
+         " block_table(%t : " + table + ")" + attributes + " : " + blocks +
+         ", " + blocks + " -> " + cache + "\n" +
+         "  %o = hgc.decode_attention %q, %c : " + q + ", " + cache + " -> " +
+         q + "\n" + "  return %o : " + q + "\n}\n";
 }
 
 /// One decode step over a bound cache; quest binds the engine's per-block
@@ -328,6 +347,7 @@ std::vector<Shape> shapes(bool quick) {
     for (int64_t paged : {16, 64})
       list.push_back({"dense", 1, 32768, "f16", 1.0, "full", 0, paged});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca", 0, 16});
+    list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", 64, 16});
     return list;
   }
   for (std::string dtype : {"f32", "f16", "bf16"}) {
@@ -344,13 +364,16 @@ std::vector<Shape> shapes(bool quick) {
     }
   for (int64_t t : {32768, 131072})
     list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64});
-  // The engine path: paged KV in blocks of 16 and 64 tokens, in place.
-  for (int64_t t : {32768, 131072}) {
-    for (int64_t paged : {16, 64})
-      list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, paged});
-    list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16});
-    list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16});
-  }
+  // The engine path: paged KV in blocks of 16 and 64 tokens, in place, in
+  // vLLM's token-major layout (NHD) and heads-major (HND).
+  for (int64_t t : {32768, 131072})
+    for (bool hnd : {false, true}) {
+      for (int64_t paged : {16, 64})
+        list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, paged, hnd});
+      list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16, hnd});
+      list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16, hnd});
+      list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64, 16, hnd});
+    }
   return list;
 }
 
@@ -410,10 +433,12 @@ struct HgcRunner {
       // (random, like the bound rows), in a shuffled order.
       int64_t perSequence = s.context / s.pagedBlock;
       int64_t blocks = s.batch * perSequence;
-      inputs[1] =
-          randomArray(rng, {blocks, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
-      inputs[2] =
-          randomArray(rng, {blocks, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
+      SmallVector<int64_t> blockShape = {blocks, s.pagedBlock, kKVHeads,
+                                         kHeadDim};
+      if (s.headsMajor)
+        std::swap(blockShape[1], blockShape[2]);
+      inputs[1] = randomArray(rng, blockShape, s.dtype);
+      inputs[2] = randomArray(rng, blockShape, s.dtype);
       std::vector<int32_t> ids(blocks);
       std::iota(ids.begin(), ids.end(), 0);
       std::shuffle(ids.begin(), ids.end(), rng);
@@ -430,13 +455,19 @@ struct HgcRunner {
       inputs.push_back(std::move(lengths));
     }
     if (s.policy == "quest") {
+      // Paged rows bind summaries of keys drawn alike: what selection reads
+      // (their values do not change the time).
       auto [lo, hi] = blockSummaries(k, s.dtype, s.block);
       inputs.push_back(lo);
       inputs.push_back(hi);
       selectInputs = {q, lo, hi};
     }
     std::optional<double> stepMs = median(*step, inputs, repeats);
-    if (!stepMs || s.mode == "dense")
+    // The selection alone is timed over bound buffers: paged rows have no
+    // share of their own.
+    if (!stepMs)
+      return std::nullopt;
+    if (s.mode == "dense" || s.pagedBlock)
       return std::make_pair(*stepMs, std::optional<double>());
     std::unique_ptr<hgc::HostProgram> select =
         compile(selectionProgram(s), s, false);
@@ -493,6 +524,9 @@ llvm::json::Object shapeJson(const Shape &s) {
        s.block ? llvm::json::Value(s.block) : llvm::json::Value(nullptr)},
       {"paged_block", s.pagedBlock ? llvm::json::Value(s.pagedBlock)
                                    : llvm::json::Value(nullptr)},
+      {"paged_layout", s.pagedBlock
+                           ? llvm::json::Value(s.headsMajor ? "hnd" : "nhd")
+                           : llvm::json::Value(nullptr)},
       {"batch", s.batch},
       {"context", s.context},
       {"kv_dtype", s.dtype},
@@ -507,7 +541,10 @@ llvm::json::Object shapeJson(const Shape &s) {
 std::string policyText(const Shape &s) {
   std::string text =
       s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
-  return s.pagedBlock ? text + "@p" + std::to_string(s.pagedBlock) : text;
+  if (!s.pagedBlock)
+    return text;
+  return text + "@p" + std::to_string(s.pagedBlock) +
+         (s.headsMajor ? "hnd" : "");
 }
 
 std::string key(const Shape &s) {
@@ -583,8 +620,12 @@ int runAttentionBench(const AttentionBenchOptions &options) {
                                bandwidth);
   llvm::outs().flush();
   std::vector<Shape> list;
+  SmallVector<llvm::StringRef> only;
+  llvm::StringRef(options.only).split(only, ',');
   for (const Shape &s : shapes(options.quick))
-    if (llvm::StringRef(policyText(s) + "/" + key(s)).contains(options.only))
+    if (llvm::any_of(only, [&](llvm::StringRef part) {
+          return llvm::StringRef(policyText(s) + "/" + key(s)).contains(part);
+        }))
       list.push_back(s);
   if (list.empty()) {
     llvm::errs() << "hgc-bench: no row matches --only '" << options.only

@@ -19,7 +19,8 @@ struct AttentionBenchOptions {
   std::string plot;   // PNG plot, when set
   int repeats = 0;    // 0: per row, enough for a stable median
   bool peers = true;  // numpy / onnxruntime rows
-  std::string only;   // rows whose policy/batch/context/kv contains this
+  std::string only;   // rows whose policy/batch/context/kv contains this (or
+                      // any of its comma-separated parts)
 };
 
 int runAttentionBench(const AttentionBenchOptions &options);
