@@ -122,10 +122,17 @@ LogicalResult lowerSelect(SelectOp op) {
   auto inputs = cast<RankedTensorType>(op.getInputs()[0].getType());
   Value kvHeads = paged ? e.index(inputs.getDimSize(1)) : e.dim(first, 1);
   Value candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
+  // A run of 16 candidates from a multiple of 16 in one paged block: its
+  // id and first slot, read once for the run.
+  Value runStart, runId, runSlot;
   auto candidateAt = [&](Value bi, Value hk, Value c) -> SmallVector<Value> {
-    if (paged)
+    if (!paged)
+      return {bi, hk, c};
+    if (!runStart)
       return paged->at(e, bi, hk, c);
-    return {bi, hk, c};
+    Value slot = arith::AddIOp::create(b, runSlot,
+                                       arith::SubIOp::create(b, c, runStart));
+    return paged->atSlot(e, runId, slot, hk);
   };
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
@@ -190,13 +197,90 @@ LogicalResult lowerSelect(SelectOp op) {
     return scores;
   };
 
+  // A candidate's best score over KV head `hk`'s query heads, as an
+  // ordered key.
+  auto bestOf = [&](Value bi, Value hk, Value c) {
+    Value h0 = arith::MulIOp::create(b, hk, group);
+    Value best =
+        e.forLoop(e.index(0), group, {e.negInf()}, e.index(tile),
+                  [&](Value g0, ValueRange m) {
+                    SmallVector<Value> heads;
+                    for (int64_t i = 0; i < tile; ++i)
+                      heads.push_back(arith::AddIOp::create(
+                          b, h0, arith::AddIOp::create(b, g0, e.index(i))));
+                    Value running = m[0];
+                    for (Value s : scoresOf(bi, hk, c, heads))
+                      running = e.fastMax(running, s);
+                    return SmallVector<Value>{running};
+                  })[0];
+    return orderedKey(e, best);
+  };
+
+  // Token-major paged blocks (NHD) hold every head's key of a token
+  // together: scoring one head at a time would stride over the others'.
+  // Score them first, every head in turn within runs of 16 candidates, in
+  // parallel over chunks of candidates.
+  constexpr int64_t kRun = 16, kChunk = 1024;
+  bool allHeads = paged && !paged->headsMajor;
+  Value scored;
+  if (allHeads) {
+    scored = memref::AllocOp::create(
+        b,
+        MemRefType::get(
+            {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
+            b.getI32Type()),
+        ValueRange{batch, kvHeads, candidates});
+    Value chunks = arith::CeilDivUIOp::create(b, candidates, e.index(kChunk));
+    e.parallel({batch, chunks}, [&](ValueRange row) {
+      Value bi = row[0];
+      Value n = e.validTokens(lengths, bi, candidates);
+      Value begin = arith::MulIOp::create(b, row[1], e.index(kChunk));
+      Value end = arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, begin, e.index(kChunk)), n);
+      e.forLoop(begin, end, {}, e.index(kRun), [&](Value first, ValueRange) {
+        Value last = arith::MinSIOp::create(
+            b, arith::AddIOp::create(b, first, e.index(kRun)), end);
+        runStart = Value();
+        if (paged->keepsRuns(kRun)) {
+          std::tie(runId, runSlot) = paged->locate(e, bi, first);
+          runStart = first;
+        }
+        e.forLoop(e.index(0), kvHeads, {}, [&](Value hk, ValueRange) {
+          e.forLoop(first, last, {}, [&](Value c, ValueRange) {
+            memref::StoreOp::create(b, bestOf(bi, hk, c), scored,
+                                    ValueRange{bi, hk, c});
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+        runStart = Value();
+        return SmallVector<Value>{};
+      });
+    });
+  }
+
   e.parallel({batch, kvHeads}, [&](ValueRange row) {
     Value bi = row[0], hk = row[1];
     Value n = e.validTokens(lengths, bi, candidates);
     Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
-    Value keys = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-        ValueRange{n});
+    Value keys;
+    if (allHeads) {
+      // This head's scores, computed above.
+      SmallVector<OpFoldResult> offsets = {bi, hk, b.getIndexAttr(0)},
+                                sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                         n},
+                                strides(3, b.getIndexAttr(1));
+      keys = memref::SubViewOp::create(
+          b,
+          MemRefType::get({ShapedType::kDynamic}, b.getI32Type(),
+                          StridedLayoutAttr::get(b.getContext(),
+                                                 ShapedType::kDynamic, {1})),
+          scored, offsets, sizes, strides);
+    } else {
+      keys = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+          ValueRange{n});
+    }
     Value partial = arith::AndIOp::create(
         b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
         e.icmp(arith::CmpIPredicate::slt, keep, n));
@@ -204,23 +288,11 @@ LogicalResult lowerSelect(SelectOp op) {
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenYield());
-      Value h0 = arith::MulIOp::create(b, hk, group);
-      e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
-        Value best =
-            e.forLoop(e.index(0), group, {e.negInf()}, e.index(tile),
-                      [&](Value g0, ValueRange m) {
-                        SmallVector<Value> heads;
-                        for (int64_t i = 0; i < tile; ++i)
-                          heads.push_back(arith::AddIOp::create(
-                              b, h0, arith::AddIOp::create(b, g0, e.index(i))));
-                        Value running = m[0];
-                        for (Value s : scoresOf(bi, hk, c, heads))
-                          running = e.fastMax(running, s);
-                        return SmallVector<Value>{running};
-                      })[0];
-        memref::StoreOp::create(b, orderedKey(e, best), keys, c);
-        return SmallVector<Value>{};
-      });
+      if (!allHeads)
+        e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
+          memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
+          return SmallVector<Value>{};
+        });
       // Not a structured binding: lambdas below capture them (C++17).
       std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
       Value threshold = kth.first, ties = kth.second;

@@ -60,11 +60,17 @@ func.func @paged_heads_major(%q: tensor<?x8x64xf32>, %kc: tensor<?x2x32x64xf16>,
 
 // Two tiers: the device tier (sinks and window, few tokens) is gathered
 // into fresh buffers; the host tier's exact selection and sparse partial
-// read the blocks in place from position 4 (the sinks) on.
+// read the blocks in place from position 4 (the sinks) on. Selection over
+// token-major blocks scores every KV head first (ordered keys [batch,
+// kv_heads, candidates], allocated after the indices), then selects per
+// head from its row.
 // CHECK-LABEL: func.func @paged_two_tiers
 // CHECK-COUNT-2: memref.alloc({{.*}}) : memref<?x2x?x64xf16>
 // CHECK-NOT: memref.alloc({{.*}}) : memref<?x2x?x64xf16>
+// CHECK: memref.alloc({{.*}}) : memref<?x2x?xi32>
+// CHECK: %[[SCORES:.+]] = memref.alloc({{.*}}) : memref<?x2x?xi32>
 // CHECK: arith.addi %{{.+}}, %c4 : index
+// CHECK: memref.subview %[[SCORES]][%{{.+}}, %{{.+}}, 0] [1, 1, %{{.+}}] [1, 1, 1]
 // CHECK-NOT: hgc.kv_view
 // CHECK: return
 func.func @paged_two_tiers(%q: tensor<?x8x64xf32>, %kc: tensor<?x16x2x64xf16>,

@@ -33,13 +33,18 @@ def test_quick_rows(tmp_path):
         # loaded machine stretches any one of them): positive and finite.
         assert 0 < row["fraction_of_bandwidth"] < float("inf")
         assert row["speedup_vs_onnxruntime"] is None  # no peers run
-        # Sparse rows time their selection alone too (a share of the step,
-        # timed separately: noise can put it above 1 on a busy machine).
+        # Sparse rows over bound buffers time their selection alone too (a
+        # share of the step, timed separately: noise can put it above 1 on
+        # a busy machine); engine-path (paged) rows do not.
         share = row["selection_share"]
-        assert (share is None) == (row["mode"] == "dense")
+        paged = row["paged_block"] is not None
+        assert (share is None) == (row["mode"] == "dense" or paged)
         assert share is None or 0 < share < float("inf")
     assert {r["policy"] for r in rows if r["mode"] == "sparse"} == \
         {"hgca", "quest"}
+    # The engine path: paged KV (vLLM's NHD layout) beside bound buffers.
+    assert {(r["paged_block"], r["paged_layout"]) for r in rows} >= {
+        (None, None), (16, "nhd"), (64, "nhd")}
 
 
 def test_bad_options():
