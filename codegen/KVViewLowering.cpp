@@ -178,8 +178,21 @@ SmallVector<Value> PagedKV::atSlot(Emitter &e, Value id, Value slot,
 }
 
 SmallVector<Value> PagedKV::at(Emitter &e, Value bi, Value hk, Value t) const {
+  if (runStart) {
+    Value slot = arith::AddIOp::create(e.b, runSlot,
+                                       arith::SubIOp::create(e.b, t, runStart));
+    return atSlot(e, runId, slot, hk);
+  }
   auto [id, slot] = locate(e, bi, t);
   return atSlot(e, id, slot, hk);
+}
+
+void PagedKV::beginRun(Emitter &e, Value bi, Value start, int64_t run) {
+  endRun();
+  if (!keepsRuns(run))
+    return;
+  std::tie(runId, runSlot) = locate(e, bi, start);
+  runStart = start;
 }
 
 Value longestLength(Emitter &e, Value lengths) {

@@ -28,18 +28,26 @@ struct PagedKV {
   /// it is one (the view kept for its readers by lowerKVView).
   static std::optional<PagedKV> of(Emitter &e, Value viewed);
   /// Indices of tier token `t` of sequence `bi`, the view's KV head `hk`,
-  /// into `key`/`value` (without the head-dim index).
+  /// into `key`/`value` (without the head-dim index): from the current run
+  /// when one is open (beginRun), else through the table.
   SmallVector<Value> at(Emitter &e, Value bi, Value hk, Value t) const;
   /// Block id and slot of tier token `t` of sequence `bi`.
   std::pair<Value, Value> locate(Emitter &e, Value bi, Value t) const;
   /// Indices of the token in `slot` of block `id`, KV head `hk`.
   SmallVector<Value> atSlot(Emitter &e, Value id, Value slot, Value hk) const;
+  /// Opens the run of `run` tier tokens of sequence `bi` from `start` (a
+  /// multiple of `run`) when it lies in one block: `at` then reads the
+  /// table once for it. Otherwise `at` keeps reading it per token.
+  void beginRun(Emitter &e, Value bi, Value start, int64_t run);
+  void endRun() { runStart = Value(); }
+
+private:
   /// Whether every run of `run` tier tokens starting at a multiple of `run`
-  /// lies in one block: its tokens then sit in consecutive slots, found
-  /// with one table read per run.
+  /// lies in one block: its tokens then sit in consecutive slots.
   bool keepsRuns(int64_t run) const {
     return blockSize % run == 0 && firstPosition % run == 0;
   }
+  Value runStart, runId, runSlot; // the open run, if any
 };
 
 /// The paged cache bound for `cache` and the first position of `tier`'s

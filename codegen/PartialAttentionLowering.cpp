@@ -32,17 +32,10 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
       paged ? e.index(op.getKey().getType().getDimSize(1)) : e.dim(k, 1);
   Value tokens = paged ? longestLength(e, lengths) : e.dim(k, 2);
   Value vHeadDim = e.dim(v, 3);
-  // A block of dense positions [runStart, runStart + 16) in one paged
-  // block: its id and first slot, read once for the block.
-  Value runStart, runId, runSlot;
   auto kvAt = [&](Value bi, Value hk, Value t) -> SmallVector<Value> {
-    if (!paged)
-      return {bi, hk, t};
-    if (!runStart)
+    if (paged)
       return paged->at(e, bi, hk, t);
-    Value slot = arith::AddIOp::create(b, runSlot,
-                                       arith::SubIOp::create(b, t, runStart));
-    return paged->atSlot(e, runId, slot, hk);
+    return {bi, hk, t};
   };
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
@@ -204,13 +197,11 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
     auto processBlock = [&](Value blockStart, Value count, bool resolve) {
       tb = blockStart;
       resolving = resolve;
-      // Dense positions from a multiple of 16: one block of a paged cache
-      // when its runs stay in blocks.
-      runStart = Value();
-      if (paged && !resolve && paged->keepsRuns(kTokenBlock)) {
-        std::tie(runId, runSlot) = paged->locate(e, bi, blockStart);
-        runStart = blockStart;
-      }
+      // Dense positions from a multiple of 16: one run of a paged cache.
+      if (paged && !resolve)
+        paged->beginRun(e, bi, blockStart, kTokenBlock);
+      else if (paged)
+        paged->endRun();
       if (resolve)
         e.forLoop(e.index(0), count, {}, [&](Value j, ValueRange) {
           Value position = arith::AddIOp::create(b, tb, j);

@@ -119,24 +119,16 @@ LogicalResult lowerSelect(SelectOp op) {
   Value second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
   Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
   Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
-  auto inputs = cast<RankedTensorType>(op.getInputs()[0].getType());
-  Value kvHeads = paged ? e.index(inputs.getDimSize(1)) : e.dim(first, 1);
+  auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
+  Value kvHeads = paged ? e.index(inputType.getDimSize(1)) : e.dim(first, 1);
   Value candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
-  // A run of 16 candidates from a multiple of 16 in one paged block: its
-  // id and first slot, read once for the run.
-  Value runStart, runId, runSlot;
   auto candidateAt = [&](Value bi, Value hk, Value c) -> SmallVector<Value> {
-    if (!paged)
-      return {bi, hk, c};
-    if (!runStart)
+    if (paged)
       return paged->at(e, bi, hk, c);
-    Value slot = arith::AddIOp::create(b, runSlot,
-                                       arith::SubIOp::create(b, c, runStart));
-    return paged->atSlot(e, runId, slot, hk);
+    return {bi, hk, c};
   };
   Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
   Value scale = e.scale(op.getScale(), headDim);
-  auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
   HeadDimLoop lanes(e, headDim, inputType.getDimSize(3));
   int64_t tile =
       headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
@@ -240,11 +232,7 @@ LogicalResult lowerSelect(SelectOp op) {
       e.forLoop(begin, end, {}, e.index(kRun), [&](Value first, ValueRange) {
         Value last = arith::MinSIOp::create(
             b, arith::AddIOp::create(b, first, e.index(kRun)), end);
-        runStart = Value();
-        if (paged->keepsRuns(kRun)) {
-          std::tie(runId, runSlot) = paged->locate(e, bi, first);
-          runStart = first;
-        }
+        paged->beginRun(e, bi, first, kRun);
         e.forLoop(e.index(0), kvHeads, {}, [&](Value hk, ValueRange) {
           e.forLoop(first, last, {}, [&](Value c, ValueRange) {
             memref::StoreOp::create(b, bestOf(bi, hk, c), scored,
@@ -253,7 +241,7 @@ LogicalResult lowerSelect(SelectOp op) {
           });
           return SmallVector<Value>{};
         });
-        runStart = Value();
+        paged->endRun();
         return SmallVector<Value>{};
       });
     });

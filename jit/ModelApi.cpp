@@ -49,6 +49,26 @@ hgc_status reportSession(hgc_model &model, llvm::Error error,
 hgc_status invalid(const std::string &message) {
   return report({HGC_INVALID_ARGUMENT, message});
 }
+
+/// `result` as the C API's tensor (valid while `result` lives).
+void describeOutput(const mhgc::ResultBuffer &result, hgc_tensor &output) {
+  output.dtype = result.getDescr().data();
+  output.rank = int32_t(result.getShape().size());
+  output.shape = result.getShape().data();
+  output.data = result.getData();
+}
+
+/// Output `index` of the last run, or null (reported) when there is none
+/// or it was taken.
+const mhgc::ResultBuffer *lastOutput(const hgc_model &model, size_t index) {
+  if (index < model.outputs.size() && model.outputs[index].getData())
+    return &model.outputs[index];
+  report({HGC_OUT_OF_RANGE,
+          "output " + std::to_string(index) + " of " +
+              std::to_string(model.session->getOutputNames().size()) +
+              " is not there (run the model first; a taken output is gone)"});
+  return nullptr;
+}
 } // namespace
 
 void hgc_model_options_init(hgc_model_options *options) {
@@ -190,16 +210,11 @@ hgc_status hgc_model_get_output(const hgc_model *model, size_t index,
                                 hgc_tensor *output) {
   if (!model || !output)
     return invalid("model or output is null");
-  if (index >= model->outputs.size() || !model->outputs[index].getData())
-    return report({HGC_OUT_OF_RANGE, "output " + std::to_string(index) +
-                                         " of " +
-                                         std::to_string(model->outputs.size()) +
-                                         " (run the model first)"});
-  const mhgc::ResultBuffer &result = model->outputs[index];
-  output->dtype = result.getDescr().data();
-  output->rank = int32_t(result.getShape().size());
-  output->shape = result.getShape().data();
-  output->data = result.getData();
+  const mhgc::ResultBuffer *last = lastOutput(*model, index);
+  if (!last)
+    return HGC_OUT_OF_RANGE;
+  const mhgc::ResultBuffer &result = *last;
+  describeOutput(result, *output);
   return report(Failure::ok());
 }
 
@@ -207,11 +222,10 @@ hgc_status hgc_model_output_strides(const hgc_model *model, size_t index,
                                     int64_t *strides) {
   if (!model || !strides)
     return invalid("model or strides is null");
-  if (index >= model->outputs.size() || !model->outputs[index].getData())
-    return report({HGC_OUT_OF_RANGE, "output " + std::to_string(index) +
-                                         " is not there (run the model "
-                                         "first; taken outputs are gone)"});
-  const mhgc::ResultBuffer &result = model->outputs[index];
+  const mhgc::ResultBuffer *last = lastOutput(*model, index);
+  if (!last)
+    return HGC_OUT_OF_RANGE;
+  const mhgc::ResultBuffer &result = *last;
   llvm::ArrayRef<int64_t> shape = result.getShape();
   if (!result.getStrides().empty()) {
     llvm::copy(result.getStrides(), strides);
@@ -234,18 +248,12 @@ hgc_status hgc_model_take_output(hgc_model *model, size_t index,
                                  hgc_tensor *output, hgc_buffer **buffer) {
   if (!model || !output || !buffer)
     return invalid("model, output or buffer is null");
-  if (index >= model->outputs.size() || !model->outputs[index].getData())
-    return report({HGC_OUT_OF_RANGE,
-                   "output " + std::to_string(index) +
-                       " is not there (run the model first; an output is "
-                       "taken once)"});
+  if (!lastOutput(*model, index))
+    return HGC_OUT_OF_RANGE;
   *buffer = new hgc_buffer{std::move(model->outputs[index])};
   model->outputs[index] = mhgc::ResultBuffer("", {}, nullptr, nullptr, 0);
   const mhgc::ResultBuffer &result = (*buffer)->result;
-  output->dtype = result.getDescr().data();
-  output->rank = int32_t(result.getShape().size());
-  output->shape = result.getShape().data();
-  output->data = result.getData();
+  describeOutput(result, *output);
   return report(Failure::ok());
 }
 

@@ -328,15 +328,17 @@ LogicalResult emitSplit(NodeEmitter &node) {
   const HostTensor *split = nullptr;
   if (node.hasInput(1) && !(split = node.constantInput(1)))
     return node.fail("split sizes must be known at compile time");
-  int64_t axis;
+  int64_t axis = -1, rank = int64_t(input.shape.size()), first = 0;
   SmallVector<int64_t> sizes;
   std::string error;
   if (!resolveSplit(node.node, input.shape, split,
-                    size_t(node.node.output_size()), axis, sizes, error))
-    return node.fail(ShapedType::isDynamic(input.shape[axis])
-                         ? std::string("the split axis must be static")
-                         : error);
-  int64_t rank = int64_t(input.shape.size()), first = 0;
+                    size_t(node.node.output_size()), axis, sizes, error)) {
+    // An axis out of range is the error itself.
+    bool dynamicAxis = axis >= 0 && axis < rank &&
+                       ShapedType::isDynamic(input.shape[axis]);
+    return node.fail(dynamicAxis ? std::string("the split axis must be static")
+                                 : error);
+  }
   for (auto [i, size] : llvm::enumerate(sizes)) {
     // Dims off the axis are the input's (dynamic ones read at run time).
     SmallVector<OpFoldResult> partSizes = g.mixedSizes(node.operand(0)),

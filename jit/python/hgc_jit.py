@@ -554,6 +554,7 @@ class Session:
             self._keep.append(str(cache_dir).encode())
             options.cache_dir = self._keep[-1]
         options.append_in_place = int(bool(append_in_place))
+        self._append_in_place = bool(append_in_place)
         handle = _vp()
         _check(_lib.hgc_model_open(self._context._handle, str(path).encode(),
                                    ctypes.byref(options),
@@ -600,7 +601,9 @@ class Session:
         results = {}
         for name in dict.fromkeys(wanted):
             index = self.output_names.index(name)
-            view = self._append_view(index, arrays)
+            # Only a session that appends in place returns views of inputs.
+            view = (self._append_view(index, arrays)
+                    if self._append_in_place else None)
             if view is not None:
                 results[name] = view
                 continue
