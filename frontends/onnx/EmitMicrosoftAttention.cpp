@@ -264,8 +264,10 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   bool hasPast = node.hasInput(3) || node.hasInput(4);
   if (hasPast && (!node.hasInput(3) || !node.hasInput(4)))
     return node.fail("past_key and past_value come together");
-  if (hasPast && node.input(3).shape.size() != 4)
-    return node.fail("past_key must be 4-D [batch, kv_heads, past, head]");
+  if (hasPast &&
+      (node.input(3).shape.size() != 4 || node.input(4).shape.size() != 4))
+    return node.fail("past_key and past_value must be 4-D [batch, kv_heads, "
+                     "past, head]");
   int64_t pastLength = hasPast ? node.input(3).shape[2] : 0;
   // The present length, max(past, total_sequence_length): static when both
   // are known when compiling, else computed at run time (a past of dynamic
