@@ -138,7 +138,7 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       else if (auto merge = dyn_cast<LseMergeOp>(op))
         lowerLseMerge(merge);
       else if (auto select = dyn_cast<SelectOp>(op))
-        lowered = lowerSelect(select);
+        lowered = lowerSelect(select, countSelected);
       else if (auto attention = dyn_cast<AttentionOp>(op))
         lowered = lowerAttention(attention);
       else if (auto summaries = dyn_cast<KVSummariesOp>(op))

@@ -24,7 +24,14 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens);
 /// Log-sum-exp combination of partial outputs.
 void lowerLseMerge(LseMergeOp op);
 /// Top-k selection (exact per token, or per block from key summaries).
-LogicalResult lowerSelect(SelectOp op);
+/// The private declaration of runtime entry point `name` in `module`
+/// (created once).
+func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,
+                                    FunctionType type);
+
+/// With `countSelected`, also counts the kept tokens for the runtime
+/// (hgc_rt_compiled_count_selected).
+LogicalResult lowerSelect(SelectOp op, bool countSelected);
 /// The reference semantics of hgc.attention (prefill, masks, past KV).
 LogicalResult lowerAttention(AttentionOp op);
 /// Whether `op` is a MatMul-shaped contraction lowerContraction takes:

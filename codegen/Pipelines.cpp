@@ -67,6 +67,7 @@ void hgc::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createFuseElementwisePass());
   LowerToLoopsPassOptions loops;
   loops.target = options.target;
+  loops.countSelected = options.countSelected;
   pm.addPass(createLowerToLoopsPass(loops));
   // Elementwise arith on tensors (precision casts around the partials).
   pm.addPass(createConvertElementwiseToLinalgPass());

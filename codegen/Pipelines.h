@@ -31,6 +31,9 @@ void buildHybridPipeline(OpPassManager &pm, const PlacementOptions &options);
 struct TargetOptions {
   std::string target = "host";
   std::string chip = "sm_80";
+  /// Selections count the tokens they keep for the runtime's statistics
+  /// (convert-hgc-to-loops{count-selected}): programs that link libhgc.
+  bool countSelected = false;
 };
 
 /// "" when `options` name a known target and chip, else why not (one line).

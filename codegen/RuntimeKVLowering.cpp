@@ -15,6 +15,16 @@ using namespace mlir::hgc;
 
 namespace mlir::hgc::lowering {
 
+func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,
+                                    FunctionType type) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto callee = func::FuncOp::create(b, module.getLoc(), name, type);
+  callee.setPrivate();
+  return callee;
+}
+
 namespace {
 constexpr StringLiteral kViewTokens = "hgc_rt_compiled_view_tokens";
 constexpr StringLiteral kView = "hgc_rt_compiled_view";
@@ -34,15 +44,6 @@ std::optional<int32_t> runtimeTier(Tier tier, PlacementAttr placement) {
   default:
     return std::nullopt;
   }
-}
-
-func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
-  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  auto callee = func::FuncOp::create(b, module.getLoc(), name, type);
-  callee.setPrivate();
-  return callee;
 }
 
 /// The address of `memref`'s first element, as i64.
@@ -92,9 +93,9 @@ FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
   ImplicitLocOpBuilder b(op->getLoc(), op);
   Emitter e{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
-  func::FuncOp viewTokens = declare(
+  func::FuncOp viewTokens = declareRuntimeFunction(
       module, kViewTokens, b.getFunctionType({i64, i64, i64, i32, i32}, {i64}));
-  func::FuncOp view = declare(
+  func::FuncOp view = declareRuntimeFunction(
       module, kView,
       b.getFunctionType({i64, i64, i64, i32, i32, i64, i64, i64, i64}, {}));
 

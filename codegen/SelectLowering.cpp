@@ -103,7 +103,7 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
 
 } // namespace
 
-LogicalResult lowerSelect(SelectOp op) {
+LogicalResult lowerSelect(SelectOp op, bool countSelected) {
   Selection policy = op.getPolicy();
   if (policy == Selection::QuantTopK)
     return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
@@ -320,6 +320,34 @@ LogicalResult lowerSelect(SelectOp op) {
     });
     // The deallocation pipeline frees `keys` (it rejects explicit frees).
   });
+  if (countSelected) {
+    // On the calling thread, after the parallel selection: the entries
+    // kept, a block counting its block size.
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return op.emitOpError("count-selected needs a builtin.module");
+    Type i64 = b.getI64Type();
+    Value unit = arith::ConstantOp::create(
+        b, b.getI64IntegerAttr(byBlock ? int64_t(op.getBlockSize()) : 1));
+    Value zero = arith::ConstantOp::create(b, b.getI64IntegerAttr(0));
+    Value total =
+        e.forLoop(e.index(0), batch, {zero}, [&](Value bi, ValueRange acc) {
+          return llvm::to_vector(e.forLoop(
+              e.index(0), kvHeads, {acc[0]}, [&](Value hk, ValueRange acc) {
+                return llvm::to_vector(e.forLoop(
+                    e.index(0), width, {acc[0]}, [&](Value j, ValueRange acc) {
+                      Value entry = e.load(out, {bi, hk, j});
+                      Value kept =
+                          e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0));
+                      return SmallVector<Value>{arith::AddIOp::create(
+                          b, acc[0], e.select(kept, unit, zero))};
+                    }));
+              }));
+        })[0];
+    func::FuncOp count = declareRuntimeFunction(
+        module, "hgc_rt_compiled_count_selected", b.getFunctionType({i64}, {}));
+    func::CallOp::create(b, count, ValueRange{total});
+  }
   op.getIndices().replaceAllUsesWith(e.tensor(out, resultType));
   op.erase();
   return success();

@@ -147,6 +147,18 @@ std::string AttentionConfig::describe() const {
   return text;
 }
 
+AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
+                                        int32_t pageTokens) {
+  AttentionConfig paged = config;
+  paged.kvBlockSize = pageTokens;
+  paged.kvLayout = HGC_KV_HND;
+  // Other blocks are summarized from the keys, in place.
+  paged.kvSummaries = config.placement.policy == "quest" &&
+                      config.placement.block == pageTokens &&
+                      config.overrides.empty();
+  return paged;
+}
+
 std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -155,8 +167,8 @@ std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
   std::string cache = "!hgc.kv_cache<" + std::to_string(config.kvHeads) + "x" +
                       std::to_string(config.headDim) + "x" +
                       elementTypeName(config.kvDtype) + ">";
-  if (config.kvBlockSize > 0) {
-    // Engine-owned paged KV, bound where it is.
+  // Paged KV, bound where it is (the engine's blocks or the runtime's pages).
+  {
     bool hnd = config.kvLayout == HGC_KV_HND;
     std::string block = std::to_string(config.kvBlockSize),
                 heads = std::to_string(config.kvHeads);
@@ -186,13 +198,6 @@ std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
     if (!attributes.empty())
       os << " {" << llvm::join(attributes, ", ") << "}";
     os << " : " << blocks << ", " << blocks << " -> " << cache << "\n";
-  } else {
-    os << "func.func @hgc_decode(%q: " << query
-       << ", %seqs: tensor<?xi64>, %cache: i64, %layer: i32) -> " << query
-       << " {\n"
-       << "  %kv = hgc.runtime_kv %cache[%seqs] layer %layer : tensor<?xi64> "
-          "-> "
-       << cache << "\n";
   }
   os << "  %o = hgc.decode_attention %q, %kv {";
   if (config.scale > 0)

@@ -27,19 +27,6 @@
 
 using namespace hgc::jit;
 
-struct hgc_kernel {
-  std::shared_ptr<ContextState> context;
-  std::shared_ptr<Kernel> kernel;
-};
-
-struct hgc_kv_cache {
-  std::shared_ptr<ContextState> context;
-  AttentionConfig config;
-  int32_t layers = 0;
-  hgc_rt_kv_cache *runtime = nullptr;
-  ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
-};
-
 namespace {
 thread_local std::string lastError;
 } // namespace
@@ -49,7 +36,7 @@ hgc_status hgc::jit::report(const Failure &failure) {
   return failure.status;
 }
 
-namespace {
+namespace hgc::jit {
 
 hgc_status fail(hgc_status status, std::string message) {
   return report({status, std::move(message)});
@@ -59,88 +46,12 @@ hgc_status nullArgument(const char *what) {
   return fail(HGC_INVALID_ARGUMENT, std::string(what) + " is null");
 }
 
-/// The runtime's statuses are the first eight of ours.
 hgc_status fromRuntime(hgc_rt_status status) {
   lastError = status == HGC_RT_OK ? "" : hgc_rt_last_error();
   return hgc_status(status);
 }
 
-double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-/// A memref descriptor of a dense row-major buffer (see the packed calling
-/// convention: allocated, aligned, offset, sizes, strides).
-template <int Rank> struct Descriptor {
-  void *allocated, *aligned;
-  int64_t offset, sizes[Rank], strides[Rank];
-  Descriptor(const void *data, const int64_t (&shape)[Rank])
-      : allocated(const_cast<void *>(data)), aligned(allocated), offset(0) {
-    int64_t stride = 1;
-    for (int d = Rank - 1; d >= 0; --d) {
-      sizes[d] = shape[d];
-      strides[d] = stride;
-      stride *= shape[d];
-    }
-  }
-};
-
-/// Copies a decode result [batch][q_heads][head_dim] (fresh and dense
-/// unless the lowering returned a view) into `outputs` when given, and
-/// frees it.
-void takeResult(const Descriptor<3> &result, float *outputs,
-                const float *queries) {
-  if (outputs) {
-    const char *base = static_cast<const char *>(result.aligned) +
-                       result.offset * sizeof(float);
-    for (int64_t b = 0; b < result.sizes[0]; ++b)
-      for (int64_t h = 0; h < result.sizes[1]; ++h)
-        std::memcpy(outputs + (b * result.sizes[1] + h) * result.sizes[2],
-                    base + (b * result.strides[0] + h * result.strides[1]) *
-                               sizeof(float),
-                    result.sizes[2] * sizeof(float));
-  }
-  if (result.allocated && result.allocated != queries)
-    hgc_rt_host_free(result.allocated);
-}
-
-/// Host tokens one KV head of a sequence attends under `policy` when the
-/// host tier holds `host` of them: hgc.select's budget (a count rounded up
-/// to blocks, or ceil(fraction x candidates)), at most all of them.
-int64_t selectedTokens(const mlir::hgc::PlacementOptions &policy,
-                       int64_t host) {
-  if (policy.policy == "full")
-    return host;
-  int64_t block = policy.policy == "quest" ? policy.block : 1;
-  int64_t units = (host + block - 1) / block;
-  int64_t tokens;
-  double fraction;
-  if (!mlir::hgc::parseBudget(policy.budget, tokens, fraction))
-    return 0; // compiling the kernel rejected it already
-  int64_t keep = tokens > 0 ? (tokens + block - 1) / block
-                            : int64_t(std::ceil(double(units) * fraction));
-  return std::min(std::min(keep, units) * block, host);
-}
-
-/// Adds a sequence of `total` tokens, `device` of them on the device tier,
-/// to the tiers' token counts and the host tokens selected.
-void addSequenceStats(hgc_step_stats &stats, const AttentionConfig &k,
-                      int64_t total, int64_t device) {
-  bool full = k.placement.policy == "full";
-  int64_t host = full ? 0 : total - device;
-  stats.tokens[0] += full ? total : device;
-  stats.tokens[1] += host;
-  int32_t defaultHeads = k.kvHeads;
-  for (const HeadPolicy &head : k.overrides) {
-    stats.selected_tokens +=
-        head.kvHeads * selectedTokens(head.placement, host);
-    defaultHeads -= head.kvHeads;
-  }
-  if (!full)
-    stats.selected_tokens += defaultHeads * selectedTokens(k.placement, host);
-}
-} // namespace
+} // namespace hgc::jit
 
 extern "C" {
 
@@ -205,6 +116,7 @@ hgc_status hgc_context_create(const hgc_context_options *options,
     return fail(HGC_INVALID_ARGUMENT, "threads must be >= 0");
   state->threads = options->threads;
   mlir::hgc::TargetOptions target;
+  target.countSelected = true; // hgc_step_stats.selected_tokens
   if (state->target == "cuda") {
     target.target = "nvptx";
     if (options->chip)
@@ -251,11 +163,20 @@ hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
   if (Failure failure = AttentionConfig::fromC(*config, checked);
       failure.failed())
     return report(failure);
+  bool runtimeOwned = checked.kvBlockSize == 0;
   std::shared_ptr<Kernel> compiled;
-  if (Failure failure = context->state->kernels->get(checked, compiled);
+  if (Failure failure = context->state->kernels->get(
+          runtimeOwned ? inPlaceConfig(checked, kDefaultPageTokens) : checked,
+          compiled);
       failure.failed())
     return report(failure);
-  *kernel = new hgc_kernel{context->state, std::move(compiled)};
+  auto made = std::make_unique<hgc_kernel>();
+  made->context = context->state;
+  made->kernel = compiled;
+  made->config = std::move(checked);
+  if (runtimeOwned)
+    made->inPlace[kDefaultPageTokens] = std::move(compiled);
+  *kernel = made.release();
   return report(Failure::ok());
 }
 
@@ -277,7 +198,7 @@ void hgc_kv_cache_options_init(hgc_kv_cache_options *options) {
     return;
   std::memset(options, 0, sizeof(*options));
   options->layers = 1;
-  options->page_tokens = 64;
+  options->page_tokens = kDefaultPageTokens;
 }
 
 hgc_status hgc_kv_cache_create(hgc_context *context,
@@ -295,7 +216,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.kv_heads = checked.kvHeads;
   runtime.head_dim = checked.headDim;
   runtime.dtype = hgc_rt_dtype(checked.kvDtype);
-  runtime.page_tokens = options->page_tokens ? options->page_tokens : 64;
+  runtime.page_tokens =
+      options->page_tokens ? options->page_tokens : kDefaultPageTokens;
   // Policy full keeps every token on the device tier.
   bool full = checked.placement.policy == "full";
   runtime.sink = full ? 0 : checked.placement.sink;
@@ -303,6 +225,7 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.device_pages = options->device_pages;
   runtime.host_pages = options->host_pages;
   runtime.host_numa_nodes = options->host_numa_nodes;
+  runtime.storage_dir = options->storage_dir;
   auto made = std::make_unique<hgc_kv_cache>();
   if (hgc_status status =
           fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))
@@ -310,6 +233,7 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   made->context = context->state;
   made->config = std::move(checked);
   made->layers = options->layers;
+  made->pageTokens = runtime.page_tokens;
   *cache = made.release();
   return HGC_OK;
 }
@@ -368,234 +292,6 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
   stats->pages[1] = runtime.pages[1];
   stats->tokens = runtime.tokens;
   stats->device_is_cuda = runtime.device_is_cuda;
-  return HGC_OK;
-}
-
-hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
-                      int32_t batch, const int64_t *seqs, const float *queries,
-                      float *outputs, hgc_step_stats *stats) {
-  auto start = std::chrono::steady_clock::now();
-  if (!kernel || !cache || !seqs || !queries || !outputs)
-    return nullArgument("kernel, cache, seqs, queries or outputs");
-  if (batch <= 0)
-    return fail(HGC_INVALID_ARGUMENT,
-                "batch must be positive, got " + std::to_string(batch));
-  const AttentionConfig &k = kernel->kernel->config, &c = cache->config;
-  if (k.kvBlockSize > 0)
-    return fail(HGC_INVALID_ARGUMENT,
-                "the kernel was compiled for paged KV (kv_block_size " +
-                    std::to_string(k.kvBlockSize) +
-                    "): run it with hgc_decode_paged");
-  bool full = k.placement.policy == "full",
-       cacheFull = c.placement.policy == "full";
-  if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
-      k.kvDtype != c.kvDtype ||
-      (!full && (cacheFull || k.placement.sink != c.placement.sink ||
-                 k.placement.window != c.placement.window)))
-    return fail(HGC_SHAPE_MISMATCH, "kernel (" + k.describe() +
-                                        ") does not fit the cache (" +
-                                        c.describe() + ")");
-  if (layer < 0 || layer >= cache->layers)
-    return fail(HGC_OUT_OF_RANGE, "layer " + std::to_string(layer) +
-                                      " is not in [0, " +
-                                      std::to_string(cache->layers) + ")");
-  std::vector<int64_t> lengths(batch);
-  for (int32_t b = 0; b < batch; ++b) {
-    int64_t &tokens = lengths[b];
-    if (hgc_status status = fromRuntime(
-            hgc_rt_kv_length(cache->runtime, seqs[b], layer, &tokens)))
-      return status;
-    if (tokens == 0)
-      return fail(HGC_OUT_OF_RANGE, "sequence " + std::to_string(seqs[b]) +
-                                        " has no tokens in "
-                                        "layer " +
-                                        std::to_string(layer) +
-                                        "; append its KV first");
-  }
-
-  int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
-  int64_t sequenceShape[1] = {batch};
-  Descriptor<3> query(queries, queryShape);
-  Descriptor<1> sequences(seqs, sequenceShape);
-  int64_t handle = reinterpret_cast<int64_t>(cache->runtime);
-  int32_t layerValue = layer;
-  Descriptor<3> result(nullptr, queryShape);
-  // Packed: one pointer per argument word (descriptors flattened), then the
-  // result descriptor.
-  void *packed[] = {&query.allocated,
-                    &query.aligned,
-                    &query.offset,
-                    &query.sizes[0],
-                    &query.sizes[1],
-                    &query.sizes[2],
-                    &query.strides[0],
-                    &query.strides[1],
-                    &query.strides[2],
-                    &sequences.allocated,
-                    &sequences.aligned,
-                    &sequences.offset,
-                    &sequences.sizes[0],
-                    &sequences.strides[0],
-                    &handle,
-                    &layerValue,
-                    &result};
-  if (kernel->context->threads > 0)
-    omp_set_num_threads(kernel->context->threads);
-  hgc_rt_compiled_reset();
-  hgc_rt_gpu_reset_kernel_time();
-  auto computeStart = std::chrono::steady_clock::now();
-  Failure failure = invokeDecode(*kernel->kernel->code, packed);
-  double computeSeconds = since(computeStart);
-  if (const char *viewError = hgc_rt_compiled_take_error())
-    failure = {HGC_INTERNAL, viewError};
-  takeResult(result, failure.failed() ? nullptr : outputs, queries);
-  if (failure.failed())
-    return report(failure);
-
-  if (stats) {
-    hgc_rt_compiled_stats views;
-    hgc_rt_compiled_get_stats(&views);
-    double kernelSeconds = 0;
-    long long launches = 0;
-    hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
-    std::memset(stats, 0, sizeof(*stats));
-    for (int32_t b = 0; b < batch; ++b) {
-      int64_t device = 0;
-      if (!full)
-        hgc_rt_kv_view_tokens(cache->runtime, &seqs[b], 1, layer,
-                              HGC_RT_TIER_DEVICE, &device);
-      addSequenceStats(*stats, k, lengths[b], device);
-    }
-    for (int t = 0; t < 2; ++t)
-      stats->gather_seconds[t] = views.seconds[t];
-    stats->compute_seconds =
-        computeSeconds - views.seconds[0] - views.seconds[1];
-    stats->device_kernel_seconds = kernelSeconds;
-    stats->bytes_moved =
-        views.bytes[0] + views.bytes[1] +
-        2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
-    stats->seconds = since(start);
-  }
-  return HGC_OK;
-}
-
-hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
-                            int32_t batch, const float *queries, float *outputs,
-                            hgc_step_stats *stats) {
-  auto start = std::chrono::steady_clock::now();
-  if (!kernel || !kv || !queries || !outputs)
-    return nullArgument("kernel, kv, queries or outputs");
-  const AttentionConfig &k = kernel->kernel->config;
-  if (k.kvBlockSize <= 0)
-    return fail(HGC_INVALID_ARGUMENT,
-                "the kernel was compiled for an hgc_kv_cache (kv_block_size "
-                "0): compile one with kv_block_size set for paged KV");
-  if (batch <= 0)
-    return fail(HGC_INVALID_ARGUMENT,
-                "batch must be positive, got " + std::to_string(batch));
-  if (!kv->k_cache || !kv->v_cache || !kv->block_tables || !kv->seq_lens)
-    return nullArgument("k_cache, v_cache, block_tables or seq_lens");
-  if (k.kvSummaries && (!kv->key_min || !kv->key_max))
-    return nullArgument("key_min or key_max (the kernel reads summaries)");
-  if (kv->num_blocks <= 0 || kv->max_blocks <= 0)
-    return fail(HGC_INVALID_ARGUMENT,
-                "num_blocks and max_blocks must be positive, got " +
-                    std::to_string(kv->num_blocks) + " and " +
-                    std::to_string(kv->max_blocks));
-  // Every block a sequence's tokens are in must be a block of the caches:
-  // the kernels read them unchecked.
-  for (int32_t b = 0; b < batch; ++b) {
-    int64_t n = kv->seq_lens[b];
-    if (n < 1 || n > int64_t(kv->max_blocks) * k.kvBlockSize)
-      return fail(HGC_OUT_OF_RANGE,
-                  "sequence " + std::to_string(b) + " has seq_len " +
-                      std::to_string(n) + ", not within [1, max_blocks x " +
-                      "block_size = " +
-                      std::to_string(int64_t(kv->max_blocks) * k.kvBlockSize) +
-                      "]");
-    if (k.kvSummaries &&
-        (n + k.placement.block - 1) / k.placement.block > kv->max_summaries)
-      return fail(HGC_OUT_OF_RANGE, "sequence " + std::to_string(b) +
-                                        " has seq_len " + std::to_string(n) +
-                                        ", more blocks of " +
-                                        std::to_string(k.placement.block) +
-                                        " tokens than max_summaries " +
-                                        std::to_string(kv->max_summaries));
-    const int32_t *row = kv->block_tables + int64_t(b) * kv->max_blocks;
-    for (int64_t j = 0; j < (n + k.kvBlockSize - 1) / k.kvBlockSize; ++j)
-      if (row[j] < 0 || row[j] >= kv->num_blocks)
-        return fail(HGC_OUT_OF_RANGE,
-                    "sequence " + std::to_string(b) + ": block_tables[" +
-                        std::to_string(b) + "][" + std::to_string(j) + "] = " +
-                        std::to_string(row[j]) + " is not a block id in [0, " +
-                        std::to_string(kv->num_blocks) + ")");
-  }
-
-  int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
-  int64_t blockShape[4] = {kv->num_blocks, k.kvBlockSize, k.kvHeads, k.headDim};
-  if (k.kvLayout == HGC_KV_HND)
-    std::swap(blockShape[1], blockShape[2]);
-  int64_t tableShape[2] = {batch, kv->max_blocks};
-  int64_t lengthShape[1] = {batch};
-  Descriptor<3> query(queries, queryShape);
-  Descriptor<4> keys(kv->k_cache, blockShape), values(kv->v_cache, blockShape);
-  Descriptor<2> tables(kv->block_tables, tableShape);
-  Descriptor<1> lengths(kv->seq_lens, lengthShape);
-  int64_t summaryShape[4] = {batch, k.kvHeads, kv->max_summaries, k.headDim};
-  Descriptor<4> keyMin(kv->key_min, summaryShape),
-      keyMax(kv->key_max, summaryShape);
-  Descriptor<3> result(nullptr, queryShape);
-  std::vector<void *> packed;
-  auto pack = [&](auto &descriptor) {
-    packed.push_back(&descriptor.allocated);
-    packed.push_back(&descriptor.aligned);
-    packed.push_back(&descriptor.offset);
-    for (int64_t &size : descriptor.sizes)
-      packed.push_back(&size);
-    for (int64_t &stride : descriptor.strides)
-      packed.push_back(&stride);
-  };
-  pack(query);
-  pack(keys);
-  pack(values);
-  pack(tables);
-  pack(lengths);
-  if (k.kvSummaries) {
-    pack(keyMin);
-    pack(keyMax);
-  }
-  packed.push_back(&result);
-  if (kernel->context->threads > 0)
-    omp_set_num_threads(kernel->context->threads);
-  hgc_rt_compiled_reset();
-  hgc_rt_gpu_reset_kernel_time();
-  auto computeStart = std::chrono::steady_clock::now();
-  Failure failure = invokeDecode(*kernel->kernel->code, packed.data());
-  double computeSeconds = since(computeStart);
-  takeResult(result, failure.failed() ? nullptr : outputs, queries);
-  if (failure.failed())
-    return report(failure);
-
-  if (stats) {
-    std::memset(stats, 0, sizeof(*stats));
-    int64_t hot = k.placement.sink + k.placement.window;
-    int64_t gathered = 0; // the device tier's tokens, copied for its kernel
-    for (int32_t b = 0; b < batch; ++b) {
-      int64_t n = kv->seq_lens[b], device = std::min(n, hot);
-      addSequenceStats(*stats, k, n, device);
-      gathered += k.placement.policy == "full" ? 0 : device;
-    }
-    double kernelSeconds = 0;
-    long long launches = 0;
-    hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
-    stats->compute_seconds = computeSeconds;
-    stats->device_kernel_seconds = kernelSeconds;
-    int64_t elementBytes = k.kvDtype == HGC_F32 ? 4 : 2;
-    stats->bytes_moved =
-        2 * gathered * k.kvHeads * k.headDim * elementBytes +
-        2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
-    stats->seconds = since(start);
-  }
   return HGC_OK;
 }
 

@@ -10,6 +10,7 @@
 #define HGC_JIT_JIT_H
 
 #include "hgc-c/jit.h"
+#include "hgc-rt/kv_cache.h"
 
 #include "codegen/Pipelines.h"
 #include "tools/support/CompiledCode.h"
@@ -61,10 +62,18 @@ struct AttentionConfig {
   std::string describe() const;
 };
 
-/// The decode function of `config` in the hgc dialect (before the hybrid
-/// pipeline): @hgc_decode(queries, sequence ids, cache handle, layer), or
-/// for paged KV @hgc_decode(queries, key cache, value cache, block tables,
-/// lengths).
+/// Tokens per page of an hgc_kv_cache unless its options say otherwise.
+constexpr int32_t kDefaultPageTokens = 64;
+
+/// The paged configuration that reads the pages of a runtime cache of
+/// `pageTokens`-token pages in place: blocks are pages, heads-major; quest
+/// reads the runtime's page summaries when its block is the page.
+AttentionConfig inPlaceConfig(const AttentionConfig &config,
+                              int32_t pageTokens);
+
+/// The decode function of paged `config` in the hgc dialect (before the
+/// hybrid pipeline): @hgc_decode(queries, key cache, value cache, block
+/// tables, lengths[, key minimum, key maximum]).
 std::string buildDecodeModule(const AttentionConfig &config);
 
 /// A compiled decode kernel (shared by every handle on its configuration).
@@ -102,6 +111,10 @@ Failure invokeDecode(mlir::hgc::CompiledCode &code, void **packedArguments);
 
 /// Records `failure`'s message for hgc_last_error() and returns its status.
 hgc_status report(const Failure &failure);
+hgc_status fail(hgc_status status, std::string message);
+hgc_status nullArgument(const char *what);
+/// The runtime's statuses are the first eight of ours.
+hgc_status fromRuntime(hgc_rt_status status);
 
 /// What every handle made from one hgc_context shares.
 struct ContextState {
@@ -115,6 +128,29 @@ struct ContextState {
 
 struct hgc_context {
   std::shared_ptr<hgc::jit::ContextState> state;
+};
+
+/// A kernel for KV the engine pages (config.kvBlockSize > 0) is the paged
+/// kernel itself. One for runtime-owned caches keeps the configuration
+/// compiled and reads each cache's pages through a paged kernel of the
+/// cache's page size (Decode.cpp): `kernel` is the one of
+/// hgc::jit::kDefaultPageTokens, compiled by hgc_compile, and the others
+/// are compiled on first use.
+struct hgc_kernel {
+  std::shared_ptr<hgc::jit::ContextState> context;
+  std::shared_ptr<hgc::jit::Kernel> kernel;
+  hgc::jit::AttentionConfig config; // as compiled (kvBlockSize 0: runtime)
+  std::mutex inPlaceMutex;
+  std::map<int32_t, std::shared_ptr<hgc::jit::Kernel>> inPlace;
+};
+
+struct hgc_kv_cache {
+  std::shared_ptr<hgc::jit::ContextState> context;
+  hgc::jit::AttentionConfig config;
+  int32_t layers = 0;
+  int32_t pageTokens = 0;
+  hgc_rt_kv_cache *runtime = nullptr;
+  ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
 };
 
 #endif // HGC_JIT_JIT_H

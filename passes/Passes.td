@@ -210,7 +210,12 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
     Option<"target", "target", "std::string", "\"host\"",
            "where the device tier runs: host (the same loops as the host "
            "tier) or nvptx (a call of @hgc_device_partial_N over buffers, "
-           "which hgc-launch-device-partials turns into GPU kernels)">
+           "which hgc-launch-device-partials turns into GPU kernels)">,
+    Option<"countSelected", "count-selected", "bool", "false",
+           "after each hgc.select, count the tokens it kept (a block its "
+           "block_size) on the calling thread: a call of "
+           "hgc_rt_compiled_count_selected (hgc-rt/compiled.h), the JIT's "
+           "selected_tokens">
   ];
 }
 

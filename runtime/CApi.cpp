@@ -132,6 +132,32 @@ hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
                                   values, lengths));
 }
 
+hgc_rt_status hgc_rt_kv_get_slots(hgc_rt_kv_cache *cache,
+                                  hgc_rt_kv_slots *slots) {
+  if (!cache || !slots)
+    return nullArgument("cache or slots");
+  return report(cache->impl->slots(*slots));
+}
+
+hgc_rt_status hgc_rt_kv_page_table(hgc_rt_kv_cache *cache, int64_t seq,
+                                   int32_t layer, int32_t *ids,
+                                   int64_t capacity, int64_t *pages,
+                                   int64_t *tokens) {
+  if (!cache || !pages || !tokens || (capacity > 0 && !ids))
+    return nullArgument("cache, ids, pages or tokens");
+  return report(
+      cache->impl->pageTable(seq, layer, ids, capacity, *pages, *tokens));
+}
+
+hgc_rt_status hgc_rt_kv_summaries(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, const void **key_min,
+                                  const void **key_max, int64_t *capacity) {
+  if (!cache || !key_min || !key_max || !capacity)
+    return nullArgument("cache, key_min, key_max or capacity");
+  return report(
+      cache->impl->summaries(seq, layer, *key_min, *key_max, *capacity));
+}
+
 hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, hgc_rt_tier tier, int32_t q_heads,
                                const float *query, float scale, float *output,

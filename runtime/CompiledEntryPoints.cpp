@@ -184,6 +184,10 @@ extern "C" const char *hgc_rt_compiled_take_error(void) {
   return s.error.c_str();
 }
 
+extern "C" void hgc_rt_compiled_count_selected(int64_t tokens) {
+  state().stats.selected_tokens += tokens;
+}
+
 extern "C" void hgc_rt_compiled_get_stats(hgc_rt_compiled_stats *stats) {
   if (stats)
     *stats = state().stats;

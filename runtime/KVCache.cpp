@@ -107,11 +107,23 @@ Result KVCache::create(const hgc_rt_kv_config &c,
     host.numaNodes = online;
   }
   built->numaNodes = int32_t(host.numaNodes.size());
+  // One slot space for the host-addressable tiers: [device,] host.
+  std::vector<int64_t> regions;
+  if (!driver)
+    regions.push_back(c.device_pages);
+  regions.push_back(c.host_pages);
+  std::string spaceError;
+  built->space = SlotSpace::reserve(slot, regions, spaceError);
+  if (!built->space)
+    return Result::error(HGC_RT_CAPACITY, spaceError);
+  const SlotSpace &space = *built->space;
   built->stores[HGC_RT_TIER_DEVICE] =
       driver ? createCudaStore(driver, slot, c.device_pages)
-             : createHostStore(HGC_RT_TIER_DEVICE, slot, c.device_pages, {});
+             : createHostStore(HGC_RT_TIER_DEVICE, c.device_pages,
+                               space.region(0), {});
   built->stores[HGC_RT_TIER_HOST] =
-      createHostStore(HGC_RT_TIER_HOST, slot, c.host_pages, std::move(host));
+      createHostStore(HGC_RT_TIER_HOST, c.host_pages,
+                      space.region(regions.size() - 1), std::move(host));
   if (!built->storageDir.empty()) {
     std::string error;
     built->stores[HGC_RT_TIER_STORAGE] =
@@ -384,6 +396,8 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
       updateMetadata(layer.pages[global / pt], global % pt,
                      keys + (size_t(h) * block.tokens + i) * rowBytes, h);
   }
+  if (block.tokens > 0)
+    storeSummaries(layer, layer.tokens / pt, pagesNeeded);
   layer.tokens = tokens;
   totalTokens += block.tokens;
   return Result::ok();
@@ -709,8 +723,9 @@ hgc_rt_kv_stats KVCache::stats() const {
     s.pages[t] = stores[t] ? stores[t]->used() : 0;
   s.tokens = totalTokens;
   s.moved_pages = movedPages;
-  double summaries = 2.0 * config.kv_heads * config.head_dim * sizeof(float) /
-                     config.page_tokens;
+  // f32 summaries per page, and their copy in the cache's dtype.
+  double summaries = 2.0 * config.kv_heads * config.head_dim *
+                     (sizeof(float) + elementBytes) / config.page_tokens;
   double quantized =
       config.quantize_keys
           ? double(config.kv_heads) * (config.head_dim + sizeof(float))

@@ -3,8 +3,10 @@
 // Pages of `page_tokens` tokens per (sequence, layer). A page's bytes are
 // keys then values, each [kv_heads][page_tokens][head_dim], in the slot of
 // whichever tier holds it; its key summaries (and int8 keys) stay in host
-// memory, where selection reads them. Each sequence has its own lock, so
-// threads working on different sequences never wait for each other.
+// memory, where selection reads them. Host-addressable slots share one
+// SlotSpace, so compiled kernels read pages in place (KVPages.cpp). Each
+// sequence has its own lock, so threads working on different sequences never
+// wait for each other.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +49,12 @@ public:
   Result view(const int64_t *seqs, int32_t batch, int32_t layer,
               hgc_rt_tier tier, int64_t capacity, void *keys, void *values,
               int32_t *lengths);
+  // In place (KVPages.cpp).
+  Result slots(hgc_rt_kv_slots &slots) const;
+  Result pageTable(int64_t seq, int32_t layer, int32_t *ids, int64_t capacity,
+                   int64_t &pages, int64_t &tokens);
+  Result summaries(int64_t seq, int32_t layer, const void *&keyMin,
+                   const void *&keyMax, int64_t &capacity);
   Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
                 const float *query, float scale, float *output, float *lse);
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
@@ -72,6 +80,10 @@ private:
   struct Layer {
     std::vector<Page> pages;
     int64_t tokens = 0;
+    // The pages' summaries in the cache's dtype for compiled selection:
+    // [kv_heads][summaryCapacity][head_dim] bytes each.
+    std::vector<char> summaryMin, summaryMax;
+    int64_t summaryCapacity = 0;
   };
   struct Sequence {
     std::mutex mutex;
@@ -108,12 +120,16 @@ private:
   void updateMetadata(Page &page, int64_t offset, const char *key,
                       int32_t head);
   float toFloat(const char *element) const;
+  /// Copies the summaries of pages [first, end) of `layer` into its dtype
+  /// arrays, growing them as needed.
+  void storeSummaries(Layer &layer, int64_t first, int64_t end);
 
   hgc_rt_kv_config config;
   std::string storageDir;
   int32_t numaNodes = 0; // host-tier NUMA nodes pages interleave over
   size_t elementBytes;
-  size_t halfPageBytes; // keys (or values) of one page
+  size_t halfPageBytes;             // keys (or values) of one page
+  std::unique_ptr<SlotSpace> space; // null without host-addressable tiers
   std::unique_ptr<PageStore> stores[3];
   mutable std::mutex sequencesMutex;
   std::unordered_map<int64_t, std::shared_ptr<Sequence>> sequences;

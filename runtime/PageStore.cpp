@@ -59,73 +59,73 @@ int64_t PageStore::used() const {
 }
 
 namespace {
-/// Host memory in arenas of many slots, so that NUMA binding and CUDA page
-/// registration (both per mapping, both costly) happen once per arena.
+/// Host memory: slots of a SlotSpace region, committed a chunk of many slots
+/// at a time, so that NUMA binding and CUDA page registration (both per
+/// range, both costly) happen once per chunk.
 class HostStore final : public PageStore {
 public:
-  HostStore(hgc_rt_tier tier, size_t bytes, int64_t capacity,
+  HostStore(hgc_rt_tier tier, int64_t capacity, SlotRegion region,
             HostPlacement placement)
-      : PageStore(tier, bytes, capacity), placement(std::move(placement)),
-        stride((bytes + 63) / 64 * 64) {
-    size_t perArena = std::max<size_t>(1, kArenaBytes / stride);
-    if (capacity > 0)
-      perArena = std::min<size_t>(perArena, size_t(capacity));
-    slotsPerArena = perArena;
-    size_t page = size_t(sysconf(_SC_PAGESIZE));
-    arenaBytes = (slotsPerArena * stride + page - 1) / page * page;
-  }
+      : PageStore(tier, region.slotBytes, capacity),
+        placement(std::move(placement)), region(region),
+        chunkBytes(size_t(region.slotsPerChunk) * region.slotBytes) {}
   ~HostStore() override {
-    for (char *arena : arenas) {
+    for (size_t chunk = 0; chunk < committed; ++chunk) {
+      char *memory = region.base + chunk * chunkBytes;
       if (placement.driver)
-        placement.driver->unregisterHost(arena);
-      munmap(arena, arenaBytes);
+        placement.driver->unregisterHost(memory);
+      // Back to reserved address space (the SlotSpace unmaps it).
+      mmap(memory, chunkBytes, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     }
   }
   bool isPinned() const override { return placement.driver != nullptr; }
+  bool inSlotSpace() const override { return true; }
 
 protected:
   hgc_rt_status create(Slot &slot, std::string &error) override {
-    size_t arena = size_t(slot.index) / slotsPerArena;
-    if (arena == arenas.size())
-      if (hgc_rt_status status = map(error))
+    if (slot.index >= region.slots) {
+      error = "tier full (" + std::to_string(region.slots) +
+              " pages of address space)";
+      return HGC_RT_CAPACITY;
+    }
+    size_t chunk = size_t(slot.index / region.slotsPerChunk);
+    if (chunk == committed)
+      if (hgc_rt_status status = commit(error))
         return status;
-    slot.data = arenas[arena] + (size_t(slot.index) % slotsPerArena) * stride;
+    slot.data = region.base + size_t(slot.index) * region.slotBytes;
     return HGC_RT_OK;
   }
 
 private:
-  static constexpr size_t kArenaBytes = size_t(2) << 20;
-
-  hgc_rt_status map(std::string &error) {
-    void *memory = mmap(nullptr, arenaBytes, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) {
+  hgc_rt_status commit(std::string &error) {
+    char *memory = region.base + committed * chunkBytes;
+    if (mprotect(memory, chunkBytes, PROT_READ | PROT_WRITE) != 0) {
       error = "out of host memory";
       return HGC_RT_CAPACITY;
     }
-    // Arenas go round-robin over the chosen nodes: pages interleave.
+    auto undo = [&] { mprotect(memory, chunkBytes, PROT_NONE); };
+    // Chunks go round-robin over the chosen nodes: pages interleave.
     const std::vector<int> &nodes = placement.numaNodes;
-    if (!nodes.empty() &&
-        !numa::bind(memory, arenaBytes, nodes[arenas.size() % nodes.size()],
-                    error)) {
-      munmap(memory, arenaBytes);
+    if (!nodes.empty() && !numa::bind(memory, chunkBytes,
+                                      nodes[committed % nodes.size()], error)) {
+      undo();
       return HGC_RT_CAPACITY;
     }
     if (placement.driver &&
-        !placement.driver->registerHost(memory, arenaBytes)) {
-      munmap(memory, arenaBytes);
+        !placement.driver->registerHost(memory, chunkBytes)) {
+      undo();
       error = "cannot pin host pages for the GPU (cuMemHostRegister)";
       return HGC_RT_CAPACITY;
     }
-    arenas.push_back(static_cast<char *>(memory));
+    ++committed;
     return HGC_RT_OK;
   }
 
   HostPlacement placement;
-  size_t stride;
-  size_t slotsPerArena;
-  size_t arenaBytes;
-  std::vector<char *> arenas;
+  SlotRegion region;
+  size_t chunkBytes;
+  size_t committed = 0;
 };
 
 class FileStore final : public PageStore {
@@ -219,10 +219,10 @@ hgc::rt::createCudaStore(std::shared_ptr<CudaDriver> driver, size_t bytes,
 }
 
 std::unique_ptr<PageStore> hgc::rt::createHostStore(hgc_rt_tier tier,
-                                                    size_t bytes,
                                                     int64_t capacity,
+                                                    const SlotRegion &region,
                                                     HostPlacement placement) {
-  return std::make_unique<HostStore>(tier, bytes, capacity,
+  return std::make_unique<HostStore>(tier, capacity, region,
                                      std::move(placement));
 }
 

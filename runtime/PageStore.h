@@ -1,7 +1,8 @@
 //===- PageStore.h - fixed-size page slots of one memory tier ---*- C++ -*-===//
 //
 // Each tier hands out slots of one size. Host and the host-emulated device
-// tier carve them from anonymous-memory arenas (NUMA-placed, CUDA-pinned); the
+// tier carve them from regions of one SlotSpace (NUMA-placed, CUDA-pinned,
+// committed in chunks); the
 // storage tier maps slots of a file (MAP_SHARED), so pages larger than RAM live
 // on disk and are addressed the same way. Slots are reused through a free list;
 // capacity is in slots.
@@ -12,6 +13,7 @@
 #define HGC_RUNTIME_PAGESTORE_H
 
 #include "CudaDriver.h"
+#include "SlotSpace.h"
 #include "hgc-rt/kv_cache.h"
 
 #include <cstdint>
@@ -48,6 +50,8 @@ public:
                              size_t count, std::string &error) const;
   /// True when slots are CUDA device memory.
   virtual bool isCuda() const { return false; }
+  /// True when slots are slots of the cache's SlotSpace.
+  virtual bool inSlotSpace() const { return false; }
   /// True when slots are host memory registered with CUDA (DMA-able).
   virtual bool isPinned() const { return false; }
 
@@ -77,9 +81,9 @@ struct HostPlacement {
   std::shared_ptr<CudaDriver> driver;
 };
 
-/// Host memory (and the host-emulated device tier).
-std::unique_ptr<PageStore> createHostStore(hgc_rt_tier tier, size_t bytes,
-                                           int64_t capacity,
+/// Host memory (and the host-emulated device tier): the slots of `region`.
+std::unique_ptr<PageStore> createHostStore(hgc_rt_tier tier, int64_t capacity,
+                                           const SlotRegion &region,
                                            HostPlacement placement);
 
 /// CUDA device memory.

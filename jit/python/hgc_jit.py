@@ -102,7 +102,8 @@ class _CacheOptions(ctypes.Structure):
     _fields_ = [("layers", ctypes.c_int32), ("page_tokens", ctypes.c_int32),
                 ("device_pages", ctypes.c_int64),
                 ("host_pages", ctypes.c_int64),
-                ("host_numa_nodes", ctypes.c_char_p)]
+                ("host_numa_nodes", ctypes.c_char_p),
+                ("storage_dir", ctypes.c_char_p)]
 
 
 class _CacheStats(ctypes.Structure):
@@ -427,9 +428,9 @@ class Context:
         return Session(path, context=self, **options)
 
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
-                     host_pages=0):
+                     host_pages=0, storage_dir=None):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
-                                None)
+                                None, storage_dir and os.fsencode(storage_dir))
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),

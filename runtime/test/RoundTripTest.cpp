@@ -46,6 +46,58 @@ float toFloat(const hgc_rt_kv_config &c, const uint8_t *p) {
   return f;
 }
 
+/// Pages read in place: every page of (s, layer) in the slot space reads
+/// back bit-exactly from base + id * slot_bytes through the page table; a
+/// page on the storage tier or in CUDA memory makes the table an error.
+void verifyInPlace(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
+                   int32_t layer, int64_t tokens,
+                   const std::vector<std::vector<uint8_t>> &keys,
+                   const std::vector<std::vector<uint8_t>> &values) {
+  int64_t pt = c.page_tokens, pages = (tokens + pt - 1) / pt;
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  bool spilled = false; // a page only copies reach: storage, CUDA memory
+  for (int64_t p = 0; p < pages; ++p) {
+    hgc_rt_tier tier;
+    ASSERT_EQ(hgc_rt_kv_page_tier(cache, s, layer, p, &tier), HGC_RT_OK);
+    spilled |= tier == HGC_RT_TIER_STORAGE ||
+               (tier == HGC_RT_TIER_DEVICE && stats.device_is_cuda);
+  }
+  hgc_rt_kv_slots slots{};
+  ASSERT_EQ(hgc_rt_kv_get_slots(cache, &slots), HGC_RT_OK);
+  std::vector<int32_t> ids(pages + 1, -1);
+  int64_t tablePages = 0, tableTokens = 0;
+  hgc_rt_status status = hgc_rt_kv_page_table(cache, s, layer, ids.data(),
+                                              pages, &tablePages, &tableTokens);
+  if (spilled) {
+    EXPECT_EQ(status, HGC_RT_OUT_OF_RANGE);
+    EXPECT_NE(std::string(hgc_rt_last_error()).find("storage"),
+              std::string::npos);
+    return;
+  }
+  ASSERT_EQ(status, HGC_RT_OK) << hgc_rt_last_error();
+  ASSERT_EQ(tablePages, pages);
+  ASSERT_EQ(tableTokens, tokens);
+  EXPECT_EQ(ids[pages], -1) << "the table wrote past its pages";
+  size_t row = size_t(c.head_dim) * elementBytes(c.dtype);
+  size_t half = size_t(c.kv_heads) * pt * row;
+  ASSERT_EQ(size_t(slots.slot_bytes), 2 * half);
+  for (int64_t p = 0; p < pages; ++p) {
+    ASSERT_GE(ids[p], 0);
+    ASSERT_LT(ids[p], slots.slots);
+    const uint8_t *slot = static_cast<const uint8_t *>(slots.base) +
+                          size_t(ids[p]) * slots.slot_bytes;
+    size_t count = size_t(std::min(pt, tokens - p * pt)) * row;
+    for (int32_t h = 0; h < c.kv_heads; ++h) {
+      ASSERT_EQ(0, std::memcmp(slot + h * pt * row,
+                               keys[h].data() + p * pt * row, count))
+          << "keys of page " << p << " head " << h << " in slot " << ids[p];
+      ASSERT_EQ(0, std::memcmp(slot + half + h * pt * row,
+                               values[h].data() + p * pt * row, count));
+    }
+  }
+}
+
 class RoundTrip : public ::testing::TestWithParam<int> {};
 
 TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
@@ -96,6 +148,13 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     }
     // Summaries: per-channel min/max of each page's keys.
     int64_t pages = (tokens + c.page_tokens - 1) / c.page_tokens;
+    verifyInPlace(cache, c, s, layer, tokens, keys[s][layer], values[s][layer]);
+    const void *denseMin = nullptr, *denseMax = nullptr;
+    int64_t capacity = 0;
+    ASSERT_EQ(
+        hgc_rt_kv_summaries(cache, s, layer, &denseMin, &denseMax, &capacity),
+        HGC_RT_OK);
+    ASSERT_GE(capacity, pages);
     std::vector<float> lo(c.head_dim), hi(c.head_dim);
     for (int64_t p = 0; p < pages; ++p)
       for (int32_t h = 0; h < c.kv_heads; ++h) {
@@ -113,6 +172,14 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
           }
           ASSERT_EQ(lo[d], want_lo);
           ASSERT_EQ(hi[d], want_hi);
+          // The copy kept in the cache's dtype for compiled selection.
+          size_t at = (size_t(h * capacity + p) * c.head_dim + d) *
+                      elementBytes(c.dtype);
+          ASSERT_EQ(toFloat(c, static_cast<const uint8_t *>(denseMin) + at),
+                    want_lo)
+              << "dense summary of page " << p << " head " << h;
+          ASSERT_EQ(toFloat(c, static_cast<const uint8_t *>(denseMax) + at),
+                    want_hi);
         }
       }
   };
@@ -209,8 +276,9 @@ TEST(Placement, HotSetOnDeviceColdPagesMoveDown) {
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
   EXPECT_EQ(stats.moved_pages, 7 + 1);
-  // Summaries: 2 x (2 heads x 8 channels x 4 bytes) per 4-token page = 32.
-  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 32.0);
+  // Summaries: 2 x (2 heads x 8 channels x (4 + 4) bytes) per 4-token
+  // page = 64 (f32, and the copy in the cache's dtype, here f32 too).
+  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 64.0);
   hgc_rt_kv_destroy(cache);
 }
 
@@ -244,8 +312,8 @@ TEST(Quantization, CodesReconstructKeysWithinHalfAStep) {
   }
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
-  // Summaries 2*2*16*4/8 = 32, int8 keys + scale 2*(16+4) = 40.
-  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 72.0);
+  // Summaries 2*2*16*(4+4)/8 = 64, int8 keys + scale 2*(16+4) = 40.
+  EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 104.0);
   hgc_rt_kv_destroy(cache);
 }
 

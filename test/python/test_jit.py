@@ -36,14 +36,10 @@ def to_numpy_kv(x, dtype):
         np.float64)
 
 
-def hot_tokens(n, sink, window, page):
-    """The tokens of pages holding a sink or window token: the device tier."""
-    hot = set()
-    for p in range(-(-n // page)):
-        tokens = range(p * page, min(n, (p + 1) * page))
-        if any(t < sink or t >= n - window for t in tokens):
-            hot.update(tokens)
-    return sorted(hot)
+def hot_tokens(n, sink, window):
+    """The first `sink` and last `window` tokens: what the kernel attends
+    densely (its device tier), wherever the runtime keeps their pages."""
+    return sorted(set(range(min(sink, n))) | set(range(max(0, n - window), n)))
 
 
 def reference(q, k, v, policy, sink, window, budget, block, page, scale=None,
@@ -56,7 +52,7 @@ def reference(q, k, v, policy, sink, window, budget, block, page, scale=None,
     if policy == "full":
         keep = [list(range(n))] * kv_heads
     else:
-        hot = hot_tokens(n, sink, window, page)
+        hot = hot_tokens(n, sink, window)
         host = [t for t in range(n) if t not in set(hot)]
         keep = []
         for hk in range(kv_heads):
@@ -129,13 +125,70 @@ def test_decode_matches_float64(ctx, dtype, policy, budget):
         want = reference(queries[seq].astype(np.float64), k, v, policy, 4, 48,
                          budget, 16, 16)
         np.testing.assert_allclose(out[seq], want, atol=tolerance, rtol=0)
-    hot = sum(len(hot_tokens(n, 4, 48, 16)) for n in lengths)
+    hot = sum(len(hot_tokens(n, 4, 48)) for n in lengths)
     if policy == "full":
         assert list(stats.tokens) == [sum(lengths), 0]
     else:
         assert list(stats.tokens) == [hot, sum(lengths) - hot]
         assert 0 < stats.selected_tokens <= 2 * stats.tokens[1]
+    if policy == "hgca":
+        # Counted by the compiled selection: its budget per KV head.
+        hosts = [n - len(hot_tokens(n, 4, 48)) for n in lengths]
+        keep = [min(int(budget), h) if "." not in budget
+                else int(np.ceil(float(budget) * h)) for h in hosts]
+        assert stats.selected_tokens == 2 * sum(keep)
     assert stats.bytes_moved > 0 and stats.seconds > 0
+
+
+def fill_cache(cache, config, lengths, seed):
+    """Appends the same random KV to `cache` as make_cache would."""
+    rng = np.random.default_rng(seed)
+    exact = {}
+    for seq, n in enumerate(lengths):
+        cache.add_sequence(seq)
+        raw = rng.standard_normal((2, config.kv_heads, n, config.head_dim))
+        k, k64 = to_numpy_kv(raw[0], config.kv_dtype)
+        v, v64 = to_numpy_kv(raw[1], config.kv_dtype)
+        # In steps, so that sequences interleave their pages in the tiers.
+        for first in range(0, n, 37):
+            cache.append(seq, 0, k[:, first:first + 37], v[:, first:first + 37])
+        exact[seq] = (k64, v64)
+    return exact
+
+
+@pytest.mark.parametrize("policy,budget", [("full", "0"), ("hgca", "0.2"),
+                                           ("quest", "0.3")])
+def test_pages_in_place_equal_pages_copied(ctx, tmp_path, policy, budget):
+    """Decodes read the runtime's pages in place through a page table, or,
+    when some spilled to the storage tier, copies of them: the same kernel,
+    bit-equal outputs, both equal to float64 over the same tokens."""
+    config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=32,
+                                     kv_dtype="f16", policy=policy, sink=4,
+                                     window=24, budget=budget, block=16)
+    lengths = [410, 95]
+    kernel = ctx.compile(config)
+    roomy = ctx.create_cache(config, layers=1, page_tokens=16, device_pages=3)
+    exact = fill_cache(roomy, config, lengths, seed=5)
+    spilling = ctx.create_cache(config, layers=1, page_tokens=16,
+                                device_pages=3, host_pages=6,
+                                storage_dir=str(tmp_path))
+    fill_cache(spilling, config, lengths, seed=5)
+    queries = np.random.default_rng(6).standard_normal((2, 8, 32))
+    for seqs in ([0, 1], [1], [0]):
+        q = queries[seqs].astype(np.float32)
+        in_place, read = roomy.decode(kernel, 0, seqs, q)
+        copied, copying = spilling.decode(kernel, 0, seqs, q)
+        np.testing.assert_array_equal(in_place, copied)
+        # Only the copies count as bytes moved (beyond queries, outputs and
+        # the device tier's few tokens).
+        assert read.gather_seconds[1] == 0
+        assert copying.bytes_moved - read.bytes_moved >= \
+            2 * 2 * 16 * 32 * 2 * (sum(lengths[s] for s in seqs) // 16)
+        for row, seq in enumerate(seqs):
+            k, v = exact[seq]
+            want = reference(q[row].astype(np.float64), k, v, policy, 4, 24,
+                             budget if policy != "full" else "1.0", 16, 16)
+            np.testing.assert_allclose(in_place[row], want, atol=5e-5, rtol=0)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
@@ -246,11 +299,14 @@ def test_disk_cache_serves_a_new_process(tmp_path):
     second = run_child(tmp_path)
     assert first["origin"] == "compiled" and second["origin"] == "disk"
     assert first["out"] == second["out"]
+    # hgc_compile's kernel (pages of 64 tokens, the default) and the one
+    # the decode compiled for this cache's 16-token pages, both on disk.
     objects = list((tmp_path / "kernels").glob("*.o"))
-    assert len(objects) == 1
+    assert len(objects) == 2
     # A damaged object is not trusted blindly: it is recompiled or rejected
     # with an error, never run.
-    objects[0].write_bytes(b"not an object")
+    for damaged in objects:
+        damaged.write_bytes(b"not an object")
     third = run_child(tmp_path)
     assert third["origin"] == "compiled" and third["out"] == first["out"]
 

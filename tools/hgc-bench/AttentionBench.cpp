@@ -1,6 +1,8 @@
 //===- AttentionBench.cpp - hgc-bench attention --------------------------===//
 
 #include "AttentionBench.h"
+#include "RuntimeOwnedBench.h"
+#include "Timing.h"
 
 #include "codegen/Pipelines.h"
 #include "tools/support/HostExecution.h"
@@ -46,6 +48,9 @@ struct Shape {
   /// shuffled block table) read in place; 0: one bound buffer per tensor.
   int64_t pagedBlock = 0;
   bool headsMajor = false; // paged blocks [kv_heads, block, head_dim] (HND)
+  /// Pages of pagedBlock tokens that the KV runtime owns, decoded through
+  /// libhgc (hgc_decode), instead of blocks the engine owns.
+  bool runtimeOwned = false;
 };
 
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
@@ -333,6 +338,19 @@ double measureReadBandwidth() {
   return best;
 }
 
+/// The engine path through libhgc over pages the KV runtime owns: pages of
+/// 16 and 64 tokens (quest's block is the page: it reads the runtime's page
+/// summaries).
+std::vector<Shape> runtimeOwnedShapes(int64_t t) {
+  std::vector<Shape> list;
+  for (int64_t page : {16, 64})
+    list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, page, true, true});
+  list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16, true, true});
+  list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16, true, true});
+  list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64, 64, true, true});
+  return list;
+}
+
 std::vector<Shape> shapes(bool quick) {
   std::vector<Shape> list;
   if (quick) {
@@ -348,6 +366,8 @@ std::vector<Shape> shapes(bool quick) {
       list.push_back({"dense", 1, 32768, "f16", 1.0, "full", 0, paged});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca", 0, 16});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", 64, 16});
+    for (Shape s : runtimeOwnedShapes(32768))
+      list.push_back(s);
     return list;
   }
   for (std::string dtype : {"f32", "f16", "bf16"}) {
@@ -374,6 +394,9 @@ std::vector<Shape> shapes(bool quick) {
       list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16, hnd});
       list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64, 16, hnd});
     }
+  for (int64_t t : {32768, 131072})
+    for (Shape s : runtimeOwnedShapes(t))
+      list.push_back(s);
   return list;
 }
 
@@ -418,6 +441,19 @@ struct HgcRunner {
   /// alone), or nullopt (error printed).
   std::optional<std::pair<double, std::optional<double>>> time(const Shape &s,
                                                                int repeats) {
+    if (s.runtimeOwned) {
+      RuntimeOwnedRow row{kQueryHeads, kKVHeads, kHeadDim, s.batch,
+                          s.context,   s.dtype,  s.policy};
+      row.block = s.block;
+      row.sink = s.mode == "sparse" ? sinkOf(s) : 0;
+      row.window = kWindow;
+      row.pageTokens = s.pagedBlock;
+      row.budget = s.budget;
+      std::optional<double> ms = timeRuntimeOwned(row, repeats);
+      if (!ms)
+        return std::nullopt;
+      return std::make_pair(*ms, std::optional<double>());
+    }
     std::unique_ptr<hgc::HostProgram> step = compile(program(s), s, true);
     if (!step)
       return std::nullopt;
@@ -483,36 +519,15 @@ struct HgcRunner {
                                std::vector<hgc::NpyArray> &inputs,
                                int repeats) {
     std::vector<hgc::NpyArray> outputs;
-    using Clock = std::chrono::steady_clock;
-    auto step = [&]() -> std::optional<double> {
-      auto start = Clock::now();
-      if (llvm::Error error = compiled.run(inputs, outputs)) {
-        llvm::errs() << llvm::toString(std::move(error)) << "\n";
-        return std::nullopt;
-      }
-      return std::chrono::duration<double, std::milli>(Clock::now() - start)
-          .count();
-    };
-    // Warm up for 2 steps and at least half a second (thread pool, page
-    // tables, clock ramp) before timing.
-    auto started = Clock::now();
-    for (int i = 0;
-         i < 2 || Clock::now() - started < std::chrono::milliseconds(500); ++i)
-      if (!step())
-        return std::nullopt;
-    std::vector<double> times;
-    started = Clock::now();
-    for (int i = 0; i < repeats; ++i) {
-      std::optional<double> ms = step();
-      if (!ms)
-        return std::nullopt;
-      times.push_back(*ms);
-      // Long rows stop early once a stable median is in hand.
-      if (times.size() >= 5 && Clock::now() - started > std::chrono::seconds(8))
-        break;
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    return medianMs(
+        [&] {
+          if (llvm::Error error = compiled.run(inputs, outputs)) {
+            llvm::errs() << llvm::toString(std::move(error)) << "\n";
+            return false;
+          }
+          return true;
+        },
+        repeats);
   }
 };
 
@@ -527,6 +542,9 @@ llvm::json::Object shapeJson(const Shape &s) {
       {"paged_layout", s.pagedBlock
                            ? llvm::json::Value(s.headsMajor ? "hnd" : "nhd")
                            : llvm::json::Value(nullptr)},
+      {"kv_owner", s.runtimeOwned ? "runtime"
+                   : s.pagedBlock ? "engine"
+                                  : "bound"},
       {"batch", s.batch},
       {"context", s.context},
       {"kv_dtype", s.dtype},
@@ -537,12 +555,15 @@ llvm::json::Object shapeJson(const Shape &s) {
 }
 
 /// `quest/16` for quest's block size, the policy name otherwise; `@p16`
-/// after it for paged KV in blocks of 16.
+/// after it for engine-owned paged KV in blocks of 16, `@r16` for pages of
+/// 16 tokens the runtime owns.
 std::string policyText(const Shape &s) {
   std::string text =
       s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
   if (!s.pagedBlock)
     return text;
+  if (s.runtimeOwned)
+    return text + "@r" + std::to_string(s.pagedBlock);
   return text + "@p" + std::to_string(s.pagedBlock) +
          (s.headsMajor ? "hnd" : "");
 }

@@ -161,6 +161,7 @@ std::string hgc::getMachineCodeKey(const TargetOptions &target) {
   // code-abi 2: buffers from hgc-rt/host_alloc.h, not malloc.
   return "code-abi=2 llvm=" LLVM_VERSION_STRING " target=" + target.target +
          (target.target == "nvptx" ? " chip=" + target.chip : "") +
+         (target.countSelected ? " count-selected" : "") +
          " cpu=" + llvm::sys::getHostCPUName().str() +
          " features=" + llvm::utohexstr(llvm::xxh3_64bits(features));
 }

@@ -166,6 +166,10 @@ typedef struct hgc_kv_cache_options {
   int64_t device_pages; /* capacity per tier in pages; 0: unbounded */
   int64_t host_pages;
   const char *host_numa_nodes; /* Linux node list; NULL: every node */
+  /* A directory for the storage tier's file, where pages the host tier has
+   * no room for spill; NULL: no storage tier. Decodes read spilled pages
+   * through copies, the others in place. */
+  const char *storage_dir;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;

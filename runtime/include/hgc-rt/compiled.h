@@ -40,7 +40,14 @@ typedef struct hgc_rt_compiled_stats {
   int64_t tokens[3]; /* tokens handed to compiled code */
   int64_t bytes[3];  /* key and value bytes copied out of the tier */
   double seconds[3]; /* time spent gathering them */
+  /* Tokens hgc.select kept (programs lowered with count-selected), summed
+   * over sequences and KV heads; a kept block counts its block size. */
+  int64_t selected_tokens;
 } hgc_rt_compiled_stats;
+
+/* What a program lowered with count-selected calls after each selection,
+ * on the thread that runs it: adds to this thread's selected_tokens. */
+void hgc_rt_compiled_count_selected(int64_t tokens);
 
 /* A size the compiled code assumed (two run-time dims of one symbol, an
  * element count a reshape keeps): returns when `actual` equals `expected`;

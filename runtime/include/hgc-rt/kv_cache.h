@@ -148,6 +148,37 @@ hgc_rt_status hgc_rt_kv_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
                              int64_t capacity, void *keys, void *values,
                              int32_t *lengths);
 
+/* Pages read in place. The cache's host-addressable pages (the host tier
+ * and a host-emulated device tier) share one address range: slot `id` is at
+ * base + id * slot_bytes, its keys [kv_heads][page_tokens][head_dim] then
+ * its values, in the cache's dtype. */
+typedef struct hgc_rt_kv_slots {
+  void *base;
+  int64_t slot_bytes;
+  int64_t slots;
+} hgc_rt_kv_slots;
+hgc_rt_status hgc_rt_kv_get_slots(hgc_rt_kv_cache *cache,
+                                  hgc_rt_kv_slots *slots);
+
+/* The slot ids of the pages of (seq, layer) in token order into
+ * ids[capacity]; *pages and *tokens their count and the tokens they hold.
+ * A page outside the slot space (on the storage tier or in CUDA memory) is
+ * HGC_RT_OUT_OF_RANGE naming it; so is a capacity below the page count
+ * (then *pages is what is needed). Ids stay valid until the sequence is
+ * next appended to or released: decode a sequence between its appends. */
+hgc_rt_status hgc_rt_kv_page_table(hgc_rt_kv_cache *cache, int64_t seq,
+                                   int32_t layer, int32_t *ids,
+                                   int64_t capacity, int64_t *pages,
+                                   int64_t *tokens);
+
+/* The key summaries of (seq, layer), one per page, kept on append in the
+ * cache's dtype: key_min and key_max [kv_heads][*capacity][head_dim], page
+ * p of head h at (h * *capacity + p) * head_dim. Valid (and *capacity
+ * fixed) until the sequence is next appended to or released. */
+hgc_rt_status hgc_rt_kv_summaries(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, const void **key_min,
+                                  const void **key_max, int64_t *capacity);
+
 /* Partial attention of one query token over the tokens of (seq, layer) that
  * live on `tier`, computed where they live (the storage tier reads its mapped
  * file pages in place, InstInfer-style): query [q_heads][head_dim] f32 with
