@@ -1,4 +1,4 @@
-//===- SlotSpace.h - one address range for host-addressable pages -*- C++ -*-===/
+//===- SlotSpace.h - one address range for every host page ------*- C++ -*-===//
 //
 // The KV cache's host-addressable tiers (the host tier and the host-emulated
 // device tier) carve their page slots from one reservation of address
