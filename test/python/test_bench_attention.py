@@ -45,6 +45,11 @@ def test_quick_rows(tmp_path):
     # The engine path: paged KV (vLLM's NHD layout) beside bound buffers.
     assert {(r["paged_block"], r["paged_layout"]) for r in rows} >= {
         (None, None), (16, "nhd"), (64, "nhd")}
+    # ... and pages the KV runtime owns, decoded through libhgc.
+    assert {r["kv_owner"] for r in rows} == {"bound", "engine", "runtime"}
+    assert {(r["policy"], r["paged_block"]) for r in rows
+            if r["kv_owner"] == "runtime"} >= {("full", 16), ("full", 64),
+                                               ("quest", 64)}
 
 
 def test_bad_options():
