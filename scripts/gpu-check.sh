@@ -7,7 +7,18 @@
 # device-kernel bench against the DRAM bandwidth bound
 # (bench/gpu_decode.py, JSON in docs/bench/gpu.json). Without a GPU the
 # GPU-only tests report skipped and the bench says so; the exit is 0.
+#
+# With --bundle DIR (a folder scripts/gpu-bundle.sh built) it runs only from
+# the bundle: the machine needs python3 and numpy, nothing is built or
+# installed; results go to $OUT (or DIR/results) as gpu-check.json and
+# gpu-check.log, with a one-line verdict.
 set -euo pipefail
+if [ "${1:-}" = "--bundle" ]; then
+  bundle=$(cd "${2:?--bundle needs a folder}" && pwd)
+  command -v nvidia-smi >/dev/null && nvidia-smi -L || true
+  exec python3 "$bundle/gpu_bundle.py" check --bundle "$bundle" \
+    --out "${OUT:-$bundle/results}"
+fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${HGC_BUILD_DIR:-$root/build}
 export HGC_BUILD_DIR=$build PATH=/usr/lib/llvm-22/bin:/usr/local/cuda/bin:$PATH

@@ -617,6 +617,15 @@ int compileModel(MLIRContext &context) {
     module->print(text);
     return writeOutput(bytes, /*isText=*/true);
   }
+  // Object files are linked and called from C (hgc-aot-run, engines): each
+  // public function also gets `_mlir_ciface_<name>(results *, args *...)`,
+  // taking memref descriptors by pointer.
+  if (emit == "obj" || emit == "llvm")
+    module->walk([](func::FuncOp function) {
+      if (function.isPublic() && !function.isExternal())
+        function->setAttr("llvm.emit_c_interface",
+                          UnitAttr::get(function.getContext()));
+    });
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildLoweringPipeline(pm, lowering); });
   if (emit == "ptx") {
