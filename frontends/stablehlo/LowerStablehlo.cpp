@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontends/stablehlo/SliceLowering.h"
 #include "frontends/stablehlo/StablehloDialect.h"
 #include "passes/Passes.h"
 
@@ -126,6 +127,55 @@ arith::CmpIPredicate integerPredicate(ComparisonDirection direction,
   llvm_unreachable("comparison direction");
 }
 
+/// sign(x): -1, 0 or 1 (floats keep the zero's sign and NaN).
+Value emitSign(OpBuilder &b, Location loc, Value x) {
+  Type type = x.getType();
+  if (isa<FloatType>(type)) {
+    Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1));
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0));
+    // x == 0 or NaN (unordered): x itself.
+    Value keep =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UEQ, x, zero);
+    return arith::SelectOp::create(b, loc, keep, x,
+                                   math::CopySignOp::create(b, loc, one, x));
+  }
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
+  Value one = arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, 1));
+  Value minusOne =
+      arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, -1));
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
+  Value positive =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, zero);
+  return arith::SelectOp::create(
+      b, loc, negative, minusOne,
+      arith::SelectOp::create(b, loc, positive, one, zero));
+}
+
+/// Shifts as the spec defines them for any amount: by the bit width or more
+/// (as unsigned), left and logical shifts give 0 and the arithmetic one the
+/// sign (arith's shifts are poison there).
+Value emitShift(OpBuilder &b, Location loc, Operation *op, ValueRange args) {
+  Type type = args[0].getType();
+  unsigned width = type.getIntOrFloatBitWidth();
+  Value bits = arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, width));
+  Value tooFar =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, args[1], bits);
+  if (isa<ShiftRightArithmeticOp>(op)) {
+    Value last =
+        arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, width - 1));
+    Value amount = arith::SelectOp::create(b, loc, tooFar, last, args[1]);
+    return arith::ShRSIOp::create(b, loc, args[0], amount);
+  }
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
+  Value safe = arith::SelectOp::create(b, loc, tooFar, zero, args[1]);
+  Value shifted =
+      isa<ShiftLeftOp>(op)
+          ? arith::ShLIOp::create(b, loc, args[0], safe).getResult()
+          : arith::ShRUIOp::create(b, loc, args[0], safe).getResult();
+  return arith::SelectOp::create(b, loc, tooFar, zero, shifted);
+}
+
 /// The scalar body of elementwise `op` on element values `args`, or null
 /// when `op` is not elementwise.
 Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
@@ -204,6 +254,58 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
         return arith::XOrIOp::create(b, loc, args[0], ones);
       })
       .Case([&](ConvertOp) { return convertScalar(b, loc, args[0], result); })
+      .Case([&](XorOp) -> Value {
+        return arith::XOrIOp::create(b, loc, args[0], args[1]);
+      })
+      .Case([&](RemainderOp) {
+        return binary(arith::RemFOp(), arith::RemSIOp());
+      })
+      .Case([&](Atan2Op) -> Value {
+        return math::Atan2Op::create(b, loc, args[0], args[1]);
+      })
+      .Case([&](ShiftLeftOp) { return emitShift(b, loc, op, args); })
+      .Case([&](ShiftRightArithmeticOp) { return emitShift(b, loc, op, args); })
+      .Case([&](ShiftRightLogicalOp) { return emitShift(b, loc, op, args); })
+      .Case([&](CosineOp) -> Value {
+        return math::CosOp::create(b, loc, args[0]);
+      })
+      .Case(
+          [&](SineOp) -> Value { return math::SinOp::create(b, loc, args[0]); })
+      .Case(
+          [&](TanOp) -> Value { return math::TanOp::create(b, loc, args[0]); })
+      .Case([&](FloorOp) -> Value {
+        return math::FloorOp::create(b, loc, args[0]);
+      })
+      .Case([&](CeilOp) -> Value {
+        return math::CeilOp::create(b, loc, args[0]);
+      })
+      .Case([&](RoundNearestEvenOp) -> Value {
+        return math::RoundEvenOp::create(b, loc, args[0]);
+      })
+      .Case([&](RoundNearestAfzOp) -> Value {
+        return math::RoundOp::create(b, loc, args[0]);
+      })
+      .Case([&](SignOp) { return emitSign(b, loc, args[0]); })
+      .Case([&](Expm1Op) -> Value {
+        return math::ExpM1Op::create(b, loc, args[0]);
+      })
+      .Case([&](Log1pOp) -> Value {
+        return math::Log1pOp::create(b, loc, args[0]);
+      })
+      .Case([&](CbrtOp) -> Value {
+        return math::CbrtOp::create(b, loc, args[0]);
+      })
+      .Case([&](IsFiniteOp) -> Value {
+        return math::IsFiniteOp::create(b, loc, args[0]);
+      })
+      .Case([&](ClampOp) -> Value {
+        if (isFloat)
+          return arith::MinimumFOp::create(
+              b, loc, arith::MaximumFOp::create(b, loc, args[1], args[0]),
+              args[2]);
+        return arith::MinSIOp::create(
+            b, loc, arith::MaxSIOp::create(b, loc, args[1], args[0]), args[2]);
+      })
       .Case([&](SelectOp) -> Value {
         return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
       })
@@ -484,6 +586,14 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
           .Case([&](ReduceOp o) { return lowerReduce(rewriter, o); })
           .Case([&](ReshapeOp o) { return lowerReshape(rewriter, o); })
           .Case([&](TransposeOp o) { return lowerTranspose(rewriter, o); })
+          .Case([&](ConcatenateOp o) { return lowerConcatenate(rewriter, o); })
+          .Case([&](SliceOp o) { return lowerSlice(rewriter, o); })
+          .Case(
+              [&](DynamicSliceOp o) { return lowerDynamicSlice(rewriter, o); })
+          .Case([&](DynamicUpdateSliceOp o) {
+            return lowerDynamicUpdateSlice(rewriter, o);
+          })
+          .Case([&](PadOp o) { return lowerPad(rewriter, o); })
           .Default([&](Operation *o) -> FailureOr<Value> {
             if (o->getNumResults() != 1 ||
                 !isa<RankedTensorType>(o->getResult(0).getType()))

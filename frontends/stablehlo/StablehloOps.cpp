@@ -293,8 +293,10 @@ LogicalResult mlir::hgc::shlo::verifyElementwise(Operation *op) {
   auto result = cast<RankedTensorType>(op->getResult(0).getType());
   for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
     auto type = cast<RankedTensorType>(operand.getType());
-    // select may take a scalar predicate.
+    // select may take a scalar predicate, clamp scalar bounds.
     if (isa<SelectOp>(op) && i == 0 && type.getRank() == 0)
+      continue;
+    if (isa<ClampOp>(op) && i != 1 && type.getRank() == 0)
       continue;
     if (type.getShape() != result.getShape())
       return op->emitOpError("operand #")

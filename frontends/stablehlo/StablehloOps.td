@@ -129,6 +129,12 @@ def Shlo_MinimumOp : Shlo_BinaryOp<"minimum">;
 def Shlo_PowerOp : Shlo_BinaryOp<"power">;
 def Shlo_AndOp : Shlo_BinaryOp<"and">;
 def Shlo_OrOp : Shlo_BinaryOp<"or">;
+def Shlo_XorOp : Shlo_BinaryOp<"xor">;
+def Shlo_RemainderOp : Shlo_BinaryOp<"remainder">;
+def Shlo_Atan2Op : Shlo_BinaryOp<"atan2">;
+def Shlo_ShiftLeftOp : Shlo_BinaryOp<"shift_left">;
+def Shlo_ShiftRightArithmeticOp : Shlo_BinaryOp<"shift_right_arithmetic">;
+def Shlo_ShiftRightLogicalOp : Shlo_BinaryOp<"shift_right_logical">;
 
 def Shlo_ExpOp : Shlo_UnaryOp<"exponential">;
 def Shlo_LogOp : Shlo_UnaryOp<"log">;
@@ -140,10 +146,72 @@ def Shlo_RsqrtOp : Shlo_UnaryOp<"rsqrt">;
 def Shlo_AbsOp : Shlo_UnaryOp<"abs">;
 def Shlo_NotOp : Shlo_UnaryOp<"not">;
 def Shlo_ConvertOp : Shlo_UnaryOp<"convert">;
+def Shlo_CosineOp : Shlo_UnaryOp<"cosine">;
+def Shlo_SineOp : Shlo_UnaryOp<"sine">;
+def Shlo_TanOp : Shlo_UnaryOp<"tan">;
+def Shlo_FloorOp : Shlo_UnaryOp<"floor">;
+def Shlo_CeilOp : Shlo_UnaryOp<"ceil">;
+def Shlo_RoundNearestEvenOp : Shlo_UnaryOp<"round_nearest_even">;
+def Shlo_RoundNearestAfzOp : Shlo_UnaryOp<"round_nearest_afz">;
+def Shlo_SignOp : Shlo_UnaryOp<"sign">;
+def Shlo_Expm1Op : Shlo_UnaryOp<"exponential_minus_one">;
+def Shlo_Log1pOp : Shlo_UnaryOp<"log_plus_one">;
+def Shlo_CbrtOp : Shlo_UnaryOp<"cbrt">;
+def Shlo_IsFiniteOp : Shlo_UnaryOp<"is_finite">;
 
 def Shlo_SelectOp : Shlo_ElementwiseOp<"select", 3> {
   let arguments = (ins AnyRankedTensor:$pred, AnyRankedTensor:$on_true,
                    AnyRankedTensor:$on_false);
+}
+
+/// `clamp %min, %x, %max`: min and max rank 0 or of the operand's shape.
+def Shlo_ClampOp : Shlo_ElementwiseOp<"clamp", 3> {
+  let arguments = (ins AnyRankedTensor:$min, AnyRankedTensor:$operand,
+                   AnyRankedTensor:$max);
+}
+
+//===----------------------------------------------------------------------===//
+// Slices, concatenation, padding (StablehloSliceOps.cpp)
+//===----------------------------------------------------------------------===//
+
+def Shlo_ConcatenateOp : Shlo_Op<"concatenate", [Pure]> {
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, I64Attr:$dimension);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Shlo_SliceOp : Shlo_Op<"slice", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand,
+                   DenseI64ArrayAttr:$start_indices,
+                   DenseI64ArrayAttr:$limit_indices,
+                   DenseI64ArrayAttr:$strides);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Shlo_DynamicSliceOp : Shlo_Op<"dynamic_slice", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand,
+                   Variadic<AnyRankedTensor>:$start_indices,
+                   DenseI64ArrayAttr:$slice_sizes);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Shlo_DynamicUpdateSliceOp : Shlo_Op<"dynamic_update_slice", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand, AnyRankedTensor:$update,
+                   Variadic<AnyRankedTensor>:$start_indices);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Shlo_PadOp : Shlo_Op<"pad", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand,
+                   AnyRankedTensor:$padding_value,
+                   DenseI64ArrayAttr:$edge_padding_low,
+                   DenseI64ArrayAttr:$edge_padding_high,
+                   DenseI64ArrayAttr:$interior_padding);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
 }
 
 def Shlo_ConstantOp : Shlo_Op<"constant", [Pure]> {

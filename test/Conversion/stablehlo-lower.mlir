@@ -70,3 +70,55 @@ func.func private @twice(%x: tensor<6xf32>) -> tensor<6xf32> {
   %0 = stablehlo.add %x, %x : tensor<6xf32>
   return %0 : tensor<6xf32>
 }
+
+// -----
+
+// Data movement as tensor slices: concatenate as inserts at running
+// offsets, slice with strides, dynamic start indices clamped into
+// [0, size - extent] as the spec says, pad as a fill and a strided insert
+// of what lands inside (negative padding crops).
+// CHECK-LABEL: func.func @slices
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x8xf32>
+// CHECK: %[[C0:.*]] = tensor.insert_slice %arg0 into %[[E]][0, 0] [2, 4] [1, 1]
+// CHECK: %[[CAT:.*]] = tensor.insert_slice %arg0 into %[[C0]][0, 4] [2, 4] [1, 1]
+// CHECK: tensor.extract_slice %[[CAT]][0, 1] [2, 3] [1, 2]
+// CHECK: %[[I:.*]] = tensor.extract %arg1[] : tensor<i32>
+// CHECK: %[[I64:.*]] = arith.extsi %[[I]] : i32 to i64
+// CHECK: %[[HIGH:.*]] = arith.constant 1 : i64
+// CHECK: arith.minsi %[[I64]], %[[HIGH]]
+// CHECK: arith.maxsi
+// CHECK: arith.index_cast
+// CHECK: tensor.insert_slice %{{.*}} into %arg0[%{{.*}}, %{{.*}}] [1, 4] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, %{{.*}}] [1, 4] [1, 1]
+// CHECK: linalg.fill
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [1, 3] [1, 1] : tensor<1x4xf32> to tensor<1x3xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[1, 0] [1, 3] [1, 2] : tensor<1x3xf32> into tensor<2x6xf32>
+func.func @slices(%a: tensor<2x4xf32>, %i: tensor<i32>) -> (tensor<2x3xf32>, tensor<2x6xf32>) {
+  %0 = stablehlo.concatenate %a, %a, dim = 1 : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+  %1 = stablehlo.slice %0 [0:2, 1:7:2] : (tensor<2x8xf32>) -> tensor<2x3xf32>
+  %2 = stablehlo.slice %a [0:1, 0:4] : (tensor<2x4xf32>) -> tensor<1x4xf32>
+  %3 = stablehlo.dynamic_update_slice %a, %2, %i, %i : (tensor<2x4xf32>, tensor<1x4xf32>, tensor<i32>, tensor<i32>) -> tensor<2x4xf32>
+  %4 = stablehlo.dynamic_slice %3, %i, %i, sizes = [1, 4] : (tensor<2x4xf32>, tensor<i32>, tensor<i32>) -> tensor<1x4xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %5 = stablehlo.pad %4, %z, low = [1, 0], high = [0, -1], interior = [0, 1] : (tensor<1x4xf32>, tensor<f32>) -> tensor<2x6xf32>
+  return %1, %5 : tensor<2x3xf32>, tensor<2x6xf32>
+}
+
+// -----
+
+// sign keeps zeros and NaN (unordered-equal to 0), else copysign(1, x);
+// shifts by the bit width or more give 0 (left, logical) instead of
+// arith's poison.
+// CHECK-LABEL: func.func @sign_and_shift
+// CHECK: arith.cmpf ueq
+// CHECK: math.copysign
+// CHECK: arith.select
+// CHECK: arith.constant 32 : i32
+// CHECK: arith.cmpi uge
+// CHECK: arith.shli
+// CHECK: arith.select
+func.func @sign_and_shift(%x: tensor<4xf32>, %n: tensor<4xi32>) -> (tensor<4xf32>, tensor<4xi32>) {
+  %0 = stablehlo.sign %x : tensor<4xf32>
+  %1 = stablehlo.shift_left %n, %n : tensor<4xi32>
+  return %0, %1 : tensor<4xf32>, tensor<4xi32>
+}

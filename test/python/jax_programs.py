@@ -72,9 +72,77 @@ PROGRAMS = {
 }
 
 
+def rope_cache_step(dtype, s=16, d=8, position=5):
+    """The data movement of a decoder step: RoPE (cos/sin of positions,
+    halves rotated with slice/concatenate), the new key written into a
+    preallocated cache at a traced position (dynamic_update_slice), a
+    window read back (dynamic_slice) and padded."""
+    rng = np.random.default_rng(s + d + position)
+    x = jnp.asarray(rng.standard_normal((1, d)).astype(np.float32),
+                    DTYPES[dtype])
+    cache = jnp.asarray(rng.standard_normal((s, d)).astype(np.float32),
+                        DTYPES[dtype])
+
+    def step(x, cache, pos):
+        angles = (pos.astype(jnp.float32) + 1.0) / (
+            10000.0 ** (jnp.arange(d // 2, dtype=jnp.float32) * 2.0 / d))
+        cos, sin = jnp.cos(angles), jnp.sin(angles)
+        x1, x2 = x[:, :d // 2].astype(jnp.float32), x[:, d // 2:].astype(
+            jnp.float32)
+        rotated = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin],
+                                  axis=-1).astype(x.dtype)
+        cache = jax.lax.dynamic_update_slice(cache, rotated, (pos, 0))
+        window = jax.lax.dynamic_slice(cache, (pos - 2, 0), (4, d))
+        return jnp.pad(window, ((1, 0), (0, 2)))[::2]
+    return step, [x, cache, jnp.asarray(position, jnp.int32)]
+
+
+def elementwise_math(dtype, n=37):
+    """The elementwise ops decoders use beyond attention, with edge values
+    (zeros of both signs, halves for rounding, huge values, infinities)."""
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal(n).astype(np.float32) * 3
+    base[:8] = [0.0, -0.0, 0.5, -0.5, 2.5, -1.5, 1e30, -np.inf]
+    x = jnp.asarray(base, DTYPES[dtype])
+
+    def math(x):
+        y = (jnp.floor(x) + jnp.ceil(x) + jnp.round(x) + jnp.sign(x)
+             + jnp.clip(x, -2.0, 2.0) + jnp.remainder(x, 1.75)
+             + jnp.fmod(x, -1.25))
+        small = jnp.clip(x, -4.0, 4.0)
+        y = y + jnp.expm1(small) + jnp.log1p(jnp.abs(small)) + jnp.tan(
+            small * 0.3) + jnp.cbrt(small) + jnp.arctan2(small, 1.5)
+        y = jnp.where(jnp.isfinite(y), y, 0.0)
+        return y + jax.lax.round(x, jax.lax.RoundingMethod.AWAY_FROM_ZERO)
+    return math, [x]
+
+
+def integer_ops(n=24):
+    """Integer elementwise ops with the spec's edge cases: shifts by the bit
+    width or more, remainders of negative operands, clamps."""
+    rng = np.random.default_rng(n)
+    a = rng.integers(-1000, 1000, n).astype(np.int32)
+    shift = rng.integers(0, 40, n).astype(np.int32)
+
+    def ints(a, s):
+        y = (jax.lax.shift_left(a, s) ^ jax.lax.shift_right_arithmetic(a, s)
+             ^ jax.lax.shift_right_logical(a, s))
+        return y + jax.lax.rem(a, 7) + jnp.sign(a) + jnp.clip(a, -300, 300)
+    return ints, [jnp.asarray(a), jnp.asarray(shift)]
+
+
+# Programs of the ops decoders need around attention (no attention in them).
+OP_PROGRAMS = {
+    "rope_cache_step": lambda: rope_cache_step("f32"),
+    "rope_cache_step_bf16": lambda: rope_cache_step("bf16"),
+    "elementwise_math": lambda: elementwise_math("f32"),
+    "integer_ops": lambda: integer_ops(),
+}
+
+
 def export(name):
     """(pretty text, generic text, inputs as numpy, JAX's result)."""
-    function, args = PROGRAMS[name]()
+    function, args = {**PROGRAMS, **OP_PROGRAMS}[name]()
     lowered = jax.jit(function).lower(*args)
     pretty = lowered.as_text()
     generic = lowered.compiler_ir("stablehlo").operation.get_asm(

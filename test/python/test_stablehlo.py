@@ -36,19 +36,26 @@ def write_inputs(tmp_path, inputs):
     return args
 
 
-@pytest.mark.parametrize("form", ["pretty", "generic"])
-@pytest.mark.parametrize("name", list(jax_programs.PROGRAMS))
-def test_program_matches_jax(hgc, tmp_path, exported, name, form):
-    pretty, generic, inputs, want = exported[name]
-    program = tmp_path / f"{name}.mlir"
-    program.write_text(pretty if form == "pretty" else generic)
-    result = run(hgc, "run", program, *write_inputs(tmp_path, inputs),
+def run_exported(hgc, tmp_path, name, program, form):
+    """`hgc run` on an exported JAX program in `form`: (hgc's result, JAX's),
+    as numpy of one dtype and shape."""
+    pretty, generic, inputs, want = program
+    path = tmp_path / f"{name}.mlir"
+    path.write_text(pretty if form == "pretty" else generic)
+    result = run(hgc, "run", path, *write_inputs(tmp_path, inputs),
                  "--output-dir", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     # JAX names the result: result.npy.
     got = np.load(tmp_path / "out" / "result.npy")
     want = jax_programs.to_npy(want)
     assert got.dtype == want.dtype and got.shape == want.shape
+    return got, want
+
+
+@pytest.mark.parametrize("form", ["pretty", "generic"])
+@pytest.mark.parametrize("name", list(jax_programs.PROGRAMS))
+def test_program_matches_jax(hgc, tmp_path, exported, name, form):
+    got, want = run_exported(hgc, tmp_path, name, exported[name], form)
     tolerance = TOLERANCE[want.dtype.type]
     np.testing.assert_allclose(as_float(got), as_float(want), atol=tolerance,
                                rtol=tolerance)

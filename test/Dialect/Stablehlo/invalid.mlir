@@ -152,3 +152,147 @@ func.func @functional_arity(%a: tensor<2xf32>) -> tensor<2xf32> {
   %0 = stablehlo.add %a, %a : (tensor<2xf32>) -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
+
+// -----
+
+func.func @concatenate_total(%a: tensor<2x4xf32>) -> tensor<2x9xf32> {
+  // expected-error @+1 {{inputs hold 8 along dimension 1, the result 9}}
+  %0 = stablehlo.concatenate %a, %a, dim = 1 : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x9xf32>
+  return %0 : tensor<2x9xf32>
+}
+
+// -----
+
+func.func @concatenate_other_dims(%a: tensor<2x4xf32>, %b: tensor<3x4xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{input 'tensor<3x4xf32>' differs from the result 'tensor<2x8xf32>' outside dimension 1}}
+  %0 = stablehlo.concatenate %a, %b, dim = 1 : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @concatenate_dimension(%a: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{dimension 1 is outside rank 1}}
+  %0 = stablehlo.concatenate %a, %a, dim = 1 : (tensor<4xf32>, tensor<4xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @slice_bounds(%a: tensor<8xf32>) -> tensor<9xf32> {
+  // expected-error @+1 {{dimension 0: [0:9:1] is not a slice of 8}}
+  %0 = stablehlo.slice %a [0:9] : (tensor<8xf32>) -> tensor<9xf32>
+  return %0 : tensor<9xf32>
+}
+
+// -----
+
+func.func @slice_shape(%a: tensor<8xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{result 'tensor<4xf32>' is not the slice's shape}}
+  %0 = stablehlo.slice %a [0:8:3] : (tensor<8xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @slice_rank(%a: tensor<2x8xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{needs a start, limit and stride per dimension of 'tensor<2x8xf32>'}}
+  %0 = stablehlo.slice %a [0:2] : (tensor<2x8xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @dynamic_slice_size(%a: tensor<8xf32>, %i: tensor<i32>) -> tensor<9xf32> {
+  // expected-error @+1 {{slice size 9 of dimension 0 does not fit 'tensor<8xf32>' and 'tensor<9xf32>'}}
+  %0 = stablehlo.dynamic_slice %a, %i, sizes = [9] : (tensor<8xf32>, tensor<i32>) -> tensor<9xf32>
+  return %0 : tensor<9xf32>
+}
+
+// -----
+
+func.func @dynamic_slice_index(%a: tensor<8xf32>, %i: tensor<1xi32>) -> tensor<2xf32> {
+  // expected-error @+1 {{start indices must be rank-0 integer tensors, got 'tensor<1xi32>'}}
+  %0 = stablehlo.dynamic_slice %a, %i, sizes = [2] : (tensor<8xf32>, tensor<1xi32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @dynamic_slice_rank(%a: tensor<8xf32>, %i: tensor<i32>) -> tensor<2xf32> {
+  // expected-error @+1 {{needs a slice size per dimension of 'tensor<8xf32>'}}
+  %0 = stablehlo.dynamic_slice %a, %i, sizes = [2, 1] : (tensor<8xf32>, tensor<i32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @update_indices(%a: tensor<2x4xf32>, %u: tensor<1x4xf32>, %i: tensor<i32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{needs one start index per dimension (2), got 1}}
+  %0 = stablehlo.dynamic_update_slice %a, %u, %i : (tensor<2x4xf32>, tensor<1x4xf32>, tensor<i32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @update_fits(%a: tensor<2x4xf32>, %u: tensor<3x4xf32>, %i: tensor<i32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{update 'tensor<3x4xf32>' does not fit in 'tensor<2x4xf32>'}}
+  %0 = stablehlo.dynamic_update_slice %a, %u, %i, %i : (tensor<2x4xf32>, tensor<3x4xf32>, tensor<i32>, tensor<i32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @update_type(%a: tensor<2x4xf32>, %u: tensor<1x4xf16>, %i: tensor<i32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{update 'tensor<1x4xf16>' does not match 'tensor<2x4xf32>'}}
+  %0 = stablehlo.dynamic_update_slice %a, %u, %i, %i : (tensor<2x4xf32>, tensor<1x4xf16>, tensor<i32>, tensor<i32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @update_result(%a: tensor<2x4xf32>, %u: tensor<1x4xf32>, %i: tensor<i32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{result 'tensor<2x5xf32>' is not the operand's type}}
+  %0 = stablehlo.dynamic_update_slice %a, %u, %i, %i : (tensor<2x4xf32>, tensor<1x4xf32>, tensor<i32>, tensor<i32>) -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @pad_shape(%a: tensor<8xf32>, %v: tensor<f32>) -> tensor<9xf32> {
+  // expected-error @+1 {{result 'tensor<9xf32>' is not the padded shape (dimension 0: 10)}}
+  %0 = stablehlo.pad %a, %v, low = [1], high = [1], interior = [0] : (tensor<8xf32>, tensor<f32>) -> tensor<9xf32>
+  return %0 : tensor<9xf32>
+}
+
+// -----
+
+func.func @pad_value(%a: tensor<8xf32>, %v: tensor<1xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{padding value must be a rank-0 tensor of 'f32'}}
+  %0 = stablehlo.pad %a, %v, low = [0], high = [0], interior = [0] : (tensor<8xf32>, tensor<1xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @pad_interior(%a: tensor<8xf32>, %v: tensor<f32>) -> tensor<8xf32> {
+  // expected-error @+1 {{dimension 0 cannot be padded}}
+  %0 = stablehlo.pad %a, %v, low = [0], high = [0], interior = [-1] : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @pad_lists(%a: tensor<8xf32>, %v: tensor<f32>) -> tensor<8xf32> {
+  // expected-error @+1 {{needs low, high and interior padding per dimension of 'tensor<8xf32>'}}
+  %0 = stablehlo.pad %a, %v, low = [0, 0], high = [0], interior = [0] : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @clamp_shape(%a: tensor<8xf32>, %b: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{operand #0 of shape 'tensor<4xf32>' does not match the result 'tensor<8xf32>'}}
+  %0 = stablehlo.clamp %b, %a, %a : (tensor<4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}

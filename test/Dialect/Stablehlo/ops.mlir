@@ -83,3 +83,39 @@ func.func @calls(%a: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
 func.func private @decomposition(%a: tensor<4xf32>) -> tensor<4xf32> {
   return %a : tensor<4xf32>
 }
+
+// -----
+
+// The data movement and math of decoders (RoPE, KV caches, padding).
+// CHECK-LABEL: func.func @data_movement
+// CHECK: stablehlo.concatenate %arg0, %arg0, dim = 1 : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+// CHECK: stablehlo.slice %{{.*}} [0:2, 1:7:2] : (tensor<2x8xf32>) -> tensor<2x3xf32>
+// CHECK: stablehlo.dynamic_update_slice %arg0, %{{.*}}, %arg1, %arg1 : (tensor<2x4xf32>, tensor<1x4xf32>, tensor<i32>, tensor<i32>) -> tensor<2x4xf32>
+// CHECK: stablehlo.dynamic_slice %{{.*}}, %arg1, %arg1, sizes = [1, 4] : (tensor<2x4xf32>, tensor<i32>, tensor<i32>) -> tensor<1x4xf32>
+// CHECK: stablehlo.pad %{{.*}}, %{{.*}}, low = [1, 0], high = [0, -1], interior = [0, 1] : (tensor<1x4xf32>, tensor<f32>) -> tensor<2x6xf32>
+// CHECK: stablehlo.cosine %{{.*}} : tensor<2x6xf32>
+// CHECK: stablehlo.sine
+// CHECK: stablehlo.floor
+// CHECK: stablehlo.round_nearest_even
+// CHECK: stablehlo.sign
+// CHECK: stablehlo.clamp %{{.*}}, %{{.*}}, %{{.*}} : (tensor<f32>, tensor<2x6xf32>, tensor<f32>) -> tensor<2x6xf32>
+// CHECK: stablehlo.is_finite %{{.*}} : (tensor<2x6xf32>) -> tensor<2x6xi1>
+// CHECK: stablehlo.shift_right_logical %arg1, %arg1 : tensor<i32>
+func.func @data_movement(%a: tensor<2x4xf32>, %i: tensor<i32>) -> (tensor<2x6xi1>, tensor<i32>) {
+  %0 = stablehlo.concatenate %a, %a, dim = 1 : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
+  %1 = stablehlo.slice %0 [0:2, 1:7:2] : (tensor<2x8xf32>) -> tensor<2x3xf32>
+  %2 = stablehlo.slice %a [0:1, 0:4] : (tensor<2x4xf32>) -> tensor<1x4xf32>
+  %3 = stablehlo.dynamic_update_slice %a, %2, %i, %i : (tensor<2x4xf32>, tensor<1x4xf32>, tensor<i32>, tensor<i32>) -> tensor<2x4xf32>
+  %4 = stablehlo.dynamic_slice %3, %i, %i, sizes = [1, 4] : (tensor<2x4xf32>, tensor<i32>, tensor<i32>) -> tensor<1x4xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %5 = stablehlo.pad %4, %z, low = [1, 0], high = [0, -1], interior = [0, 1] : (tensor<1x4xf32>, tensor<f32>) -> tensor<2x6xf32>
+  %6 = stablehlo.cosine %5 : tensor<2x6xf32>
+  %7 = stablehlo.sine %6 : tensor<2x6xf32>
+  %8 = stablehlo.floor %7 : tensor<2x6xf32>
+  %9 = stablehlo.round_nearest_even %8 : tensor<2x6xf32>
+  %10 = stablehlo.sign %9 : tensor<2x6xf32>
+  %11 = stablehlo.clamp %z, %10, %z : (tensor<f32>, tensor<2x6xf32>, tensor<f32>) -> tensor<2x6xf32>
+  %12 = stablehlo.is_finite %11 : (tensor<2x6xf32>) -> tensor<2x6xi1>
+  %13 = stablehlo.shift_right_logical %i, %i : tensor<i32>
+  return %12, %13 : tensor<2x6xi1>, tensor<i32>
+}
