@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/HgcOps.h"
+#include "frontends/stablehlo/Invariance.h"
 #include "frontends/stablehlo/StablehloDialect.h"
 #include "passes/Passes.h"
 
@@ -488,6 +489,19 @@ struct RaiseAttention : OpRewritePattern<DotGeneralOp> {
       }
       bias = arrange(m, maskRoles, {Batch, KvHead, Group, Query, Key},
                      {b, hkv * g, t, s});
+      // A mask the same for every head (JAX broadcasts a key-padding mask
+      // over them) stays per key, [b, 1, t, s]: a decode step then binds
+      // it as the cache's lengths instead of running dense.
+      SmallVector<bool> same = getInvariantDims(mask->value);
+      bool perKey = hkv * g > 1;
+      for (auto [d, role] : llvm::enumerate(maskRoles))
+        perKey &= (role != KvHead && role != Group) || same[d];
+      if (perKey)
+        bias = SliceOp::create(
+            rewriter, loc, RankedTensorType::get({b, 1, t, s}, element), bias,
+            rewriter.getDenseI64ArrayAttr({0, 0, 0, 0}),
+            rewriter.getDenseI64ArrayAttr({b, 1, t, s}),
+            rewriter.getDenseI64ArrayAttr({1, 1, 1, 1}));
     }
     auto outType = RankedTensorType::get({b, hkv * g, t, dv}, element);
     auto attention = AttentionOp::create(

@@ -88,6 +88,40 @@ func.func @masked_bnth(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x5x4xf32>,
 
 // -----
 
+// A mask broadcast over the heads (a key-padding mask `iota <= position`,
+// as JAX LLM code writes it) stays per key: the bias is sliced to one head,
+// [B, 1, T, S], which hgc-bind-kv-cache binds as the cache's lengths.
+
+// CHECK-LABEL: func.func @mask_per_key
+// CHECK: %[[BIAS:.*]] = stablehlo.select %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x2x1x5xi1>, tensor<1x2x1x5xf32>
+// CHECK: %[[KEYS:.*]] = stablehlo.slice %[[BIAS]] [0:1, 0:1, 0:1, 0:5] : (tensor<1x2x1x5xf32>) -> tensor<1x1x1x5xf32>
+// CHECK: hgc.attention %arg0, %arg1, %arg2 mask(%[[KEYS]] : tensor<1x1x1x5xf32>)
+func.func @mask_per_key(%q: tensor<1x2x1x4xf32>, %k: tensor<1x2x5x4xf32>,
+    %v: tensor<1x2x5x4xf32>, %pos: tensor<i32>) -> tensor<1x2x1x4xf32> {
+  %s = stablehlo.dot_general %q, %k, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [3] : (tensor<1x2x1x4xf32>, tensor<1x2x5x4xf32>) -> tensor<1x2x1x5xf32>
+  %iota = stablehlo.iota dim = 0 : tensor<5xi32>
+  %pb = stablehlo.broadcast_in_dim %pos, dims = [] : (tensor<i32>) -> tensor<5xi32>
+  %valid = stablehlo.compare LE, %iota, %pb, SIGNED : (tensor<5xi32>, tensor<5xi32>) -> tensor<5xi1>
+  %m1 = stablehlo.broadcast_in_dim %valid, dims = [3] : (tensor<5xi1>) -> tensor<1x1x1x5xi1>
+  %m = stablehlo.broadcast_in_dim %m1, dims = [0, 1, 2, 3] : (tensor<1x1x1x5xi1>) -> tensor<1x2x1x5xi1>
+  %neg = stablehlo.constant dense<-1.0e30> : tensor<f32>
+  %nb = stablehlo.broadcast_in_dim %neg, dims = [] : (tensor<f32>) -> tensor<1x2x1x5xf32>
+  %x = stablehlo.select %m, %s, %nb : tensor<1x2x1x5xi1>, tensor<1x2x1x5xf32>
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %mx = stablehlo.reduce(%x init: %ninf) applies stablehlo.maximum across dimensions = [3] : (tensor<1x2x1x5xf32>, tensor<f32>) -> tensor<1x2x1xf32>
+  %mb = stablehlo.broadcast_in_dim %mx, dims = [0, 1, 2] : (tensor<1x2x1xf32>) -> tensor<1x2x1x5xf32>
+  %d = stablehlo.subtract %x, %mb : tensor<1x2x1x5xf32>
+  %e = stablehlo.exponential %d : tensor<1x2x1x5xf32>
+  %zero = stablehlo.constant dense<0.0> : tensor<f32>
+  %sum = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [3] : (tensor<1x2x1x5xf32>, tensor<f32>) -> tensor<1x2x1xf32>
+  %sb = stablehlo.broadcast_in_dim %sum, dims = [0, 1, 2] : (tensor<1x2x1xf32>) -> tensor<1x2x1x5xf32>
+  %p = stablehlo.divide %e, %sb : tensor<1x2x1x5xf32>
+  %y = stablehlo.dot_general %p, %v, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2] : (tensor<1x2x1x5xf32>, tensor<1x2x5x4xf32>) -> tensor<1x2x1x4xf32>
+  return %y : tensor<1x2x1x4xf32>
+}
+
+// -----
+
 // Not attention: the max is not constant along the reduced axis (a
 // per-element shift), so the "softmax" is not one; nothing is raised.
 

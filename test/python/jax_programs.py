@@ -58,6 +58,27 @@ def composite(dtype, b, t, s, n, k, h):
     return jax.lax.composite(inner, name="example.attention"), args
 
 
+def cache_decode(dtype, b=2, s=64, n=8, k=2, h=32, position=40):
+    """A decode step over a preallocated cache as JAX LLM code keeps it:
+    the new token's K/V written at the current position with
+    dynamic_update_slice, attention over the whole buffer under the mask
+    `iota <= position` (broadcast over heads), GQA."""
+    rng = np.random.default_rng(b + s + n + k + h + position)
+    shapes = [(b, 1, n, h), (b, 1, k, h), (b, 1, k, h), (b, s, k, h),
+              (b, s, k, h)]
+    args = [jnp.asarray(rng.standard_normal(x).astype(np.float32),
+                        DTYPES[dtype]) for x in shapes]
+
+    def step(q, new_k, new_v, cache_k, cache_v, pos):
+        cache_k = jax.lax.dynamic_update_slice(cache_k, new_k, (0, pos, 0, 0))
+        cache_v = jax.lax.dynamic_update_slice(cache_v, new_v, (0, pos, 0, 0))
+        mask = jnp.broadcast_to((jnp.arange(s) <= pos)[None, None, None, :],
+                                (b, n, 1, s))
+        return jax.nn.dot_product_attention(q, cache_k, cache_v, mask=mask,
+                                            implementation="xla")
+    return step, args + [jnp.asarray(position, jnp.int32)]
+
+
 PROGRAMS = {
     "mha_decode": lambda: dpa("f32", 2, 1, 40, 4, 4, 32),
     "gqa_decode": lambda: dpa("f32", 1, 1, 64, 8, 2, 64),
@@ -69,6 +90,7 @@ PROGRAMS = {
     "einsum_softmax_scale": lambda: einsum_softmax("f32", 2, 2, 17, 2, 16,
                                                     scale=0.3),
     "composite": lambda: composite("f32", 1, 1, 24, 4, 2, 32),
+    "cache_decode": lambda: cache_decode("f32"),
 }
 
 
