@@ -64,8 +64,9 @@ def cases(quick):
                     add("dense", elt, 2, hq, hkv, d, t)
     add("dense", "f16", 3, 32, 8, 128, 700, lengths=True)
     for policy in ("hgca", "quest"):
+        block = ("--block=16",) if policy == "quest" else ()
         args = (f"--policy={policy}", "--sink=4", "--window=256",
-                "--budget=0.1") + (("--block=16",) if policy == "quest" else ())
+                "--budget=0.1") + block
         add("hybrid", "f32", 2, 32, 8, 128, 1200 if quick else 4000, args)
     bench = ([("f16", 4096)] if quick else
              [("f16", 4096), ("f16", 32768), ("f16", 131072), ("bf16", 32768),

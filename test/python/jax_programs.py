@@ -79,6 +79,23 @@ def cache_decode(dtype, b=2, s=64, n=8, k=2, h=32, position=40):
     return step, args + [jnp.asarray(position, jnp.int32)]
 
 
+def concat_decode(dtype, b=1, s=63, n=8, k=2, h=32):
+    """A decode step whose KV cache grows by concatenation: the past and the
+    new token's K/V joined with jnp.concatenate, then attended."""
+    rng = np.random.default_rng(b + s + n + k + h)
+    shapes = [(b, 1, n, h), (b, 1, k, h), (b, 1, k, h), (b, s, k, h),
+              (b, s, k, h)]
+    args = [jnp.asarray(rng.standard_normal(x).astype(np.float32),
+                        DTYPES[dtype]) for x in shapes]
+
+    def step(q, new_k, new_v, past_k, past_v):
+        keys = jnp.concatenate([past_k, new_k], axis=1)
+        values = jnp.concatenate([past_v, new_v], axis=1)
+        return jax.nn.dot_product_attention(q, keys, values,
+                                            implementation="xla")
+    return step, args
+
+
 PROGRAMS = {
     "mha_decode": lambda: dpa("f32", 2, 1, 40, 4, 4, 32),
     "gqa_decode": lambda: dpa("f32", 1, 1, 64, 8, 2, 64),
@@ -91,6 +108,8 @@ PROGRAMS = {
                                                     scale=0.3),
     "composite": lambda: composite("f32", 1, 1, 24, 4, 2, 32),
     "cache_decode": lambda: cache_decode("f32"),
+    "concat_decode": lambda: concat_decode("f32"),
+    "concat_decode_bf16": lambda: concat_decode("bf16"),
 }
 
 

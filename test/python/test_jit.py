@@ -151,7 +151,8 @@ def fill_cache(cache, config, lengths, seed):
         v, v64 = to_numpy_kv(raw[1], config.kv_dtype)
         # In steps, so that sequences interleave their pages in the tiers.
         for first in range(0, n, 37):
-            cache.append(seq, 0, k[:, first:first + 37], v[:, first:first + 37])
+            chunk = slice(first, first + 37)
+            cache.append(seq, 0, k[:, chunk], v[:, chunk])
         exact[seq] = (k64, v64)
     return exact
 

@@ -59,7 +59,8 @@ def test_forms_print_alike(hgc_opt, tmp_path, name):
     import subprocess
     pretty, generic, _, _ = jax_programs.export(name)
     outputs = []
-    for form, text in (("pretty", pretty), ("generic", generic), ("again", None)):
+    forms = (("pretty", pretty), ("generic", generic), ("again", None))
+    for form, text in forms:
         path = tmp_path / f"{form}.mlir"
         path.write_text(text if text is not None else outputs[0])
         result = subprocess.run([hgc_opt, path], capture_output=True,
