@@ -594,6 +594,7 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
             return lowerDynamicUpdateSlice(rewriter, o);
           })
           .Case([&](PadOp o) { return lowerPad(rewriter, o); })
+          .Case([&](GatherOp o) { return lowerGather(rewriter, o); })
           .Default([&](Operation *o) -> FailureOr<Value> {
             if (o->getNumResults() != 1 ||
                 !isa<RankedTensorType>(o->getResult(0).getType()))

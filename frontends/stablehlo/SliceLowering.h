@@ -13,6 +13,7 @@ FailureOr<Value> lowerSlice(OpBuilder &b, SliceOp op);
 FailureOr<Value> lowerDynamicSlice(OpBuilder &b, DynamicSliceOp op);
 FailureOr<Value> lowerDynamicUpdateSlice(OpBuilder &b, DynamicUpdateSliceOp op);
 FailureOr<Value> lowerPad(OpBuilder &b, PadOp op);
+FailureOr<Value> lowerGather(OpBuilder &b, GatherOp op);
 } // namespace mlir::hgc::shlo
 
 #endif // HGC_FRONTENDS_STABLEHLO_SLICELOWERING_H

@@ -75,6 +75,20 @@ def Shlo_DotDimensionNumbers : AttrDef<Shlo_Dialect, "DotDimensionNumbers"> {
   let hasCustomAssemblyFormat = 1;
 }
 
+def Shlo_GatherDimensionNumbers
+    : AttrDef<Shlo_Dialect, "GatherDimensionNumbers"> {
+  let mnemonic = "gather";
+  let summary = "how a gather's indices and slices map to its operand";
+  let parameters = (ins
+    OptionalArrayRefParameter<"int64_t">:$offset_dims,
+    OptionalArrayRefParameter<"int64_t">:$collapsed_slice_dims,
+    OptionalArrayRefParameter<"int64_t">:$operand_batching_dims,
+    OptionalArrayRefParameter<"int64_t">:$start_indices_batching_dims,
+    OptionalArrayRefParameter<"int64_t">:$start_index_map,
+    "int64_t":$index_vector_dim);
+  let hasCustomAssemblyFormat = 1;
+}
+
 def Shlo_DotAlgorithm : AttrDef<Shlo_Dialect, "DotAlgorithm"> {
   let mnemonic = "dot_algorithm";
   let summary = "precision types and accumulation of a dot_general";
@@ -210,6 +224,17 @@ def Shlo_PadOp : Shlo_Op<"pad", [Pure]> {
                    DenseI64ArrayAttr:$edge_padding_low,
                    DenseI64ArrayAttr:$edge_padding_high,
                    DenseI64ArrayAttr:$interior_padding);
+  let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+/// Generic form only, as JAX prints it (StablehloGather.cpp).
+def Shlo_GatherOp : Op<Shlo_Dialect, "gather", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand,
+                   AnyRankedTensor:$start_indices,
+                   Shlo_GatherDimensionNumbers:$dimension_numbers,
+                   DenseI64ArrayAttr:$slice_sizes,
+                   DefaultValuedOptionalAttr<BoolAttr, "false">:$indices_are_sorted);
   let results = (outs AnyRankedTensor:$result);
   let hasVerifier = 1;
 }

@@ -122,3 +122,21 @@ func.func @sign_and_shift(%x: tensor<4xf32>, %n: tensor<4xi32>) -> (tensor<4xf32
   %1 = stablehlo.shift_left %n, %n : tensor<4xi32>
   return %0, %1 : tensor<4xf32>, tensor<4xi32>
 }
+
+// -----
+
+// gather: one generic over the result; each element's start index read
+// from the indices, clamped into [0, size - slice], plus its offset.
+// CHECK-LABEL: func.func @gather_rows
+// CHECK: linalg.generic
+// CHECK: %[[B:.*]] = linalg.index 0 : index
+// CHECK: %[[O:.*]] = linalg.index 1 : index
+// CHECK: %[[RAW:.*]] = tensor.extract %arg1[%[[B]], %{{.*}}] : tensor<7x1xi32>
+// CHECK: %[[START:.*]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: arith.minsi %[[START]], %{{.*}}
+// CHECK: %[[ROW:.*]] = arith.maxsi
+// CHECK: tensor.extract %arg0[%[[ROW]], %{{.*}}] : tensor<50x16xf32>
+func.func @gather_rows(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x16xf32> {
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, indices_are_sorted = false, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}

@@ -172,12 +172,27 @@ def integer_ops(n=24):
     return ints, [jnp.asarray(a), jnp.asarray(shift)]
 
 
+def embedding_lookup(vocab=50, d=16, tokens=7):
+    """Token embeddings (jnp.take: a gather of rows), out-of-range ids
+    clamped as XLA does, and take_along_axis (a gather with batching)."""
+    rng = np.random.default_rng(vocab + d + tokens)
+    table = jnp.asarray(rng.standard_normal((vocab, d)).astype(np.float32))
+    ids = jnp.asarray(np.array([3, 0, 49, 7, 60, -2, 11][:tokens], np.int32))
+    order = jnp.asarray(rng.integers(0, d, (tokens, d)).astype(np.int32))
+
+    def embed(table, ids, order):
+        rows = jnp.take(table, ids, axis=0, mode="clip")
+        return jnp.take_along_axis(rows, order, axis=1, mode="clip") + rows
+    return embed, [table, ids, order]
+
+
 # Programs of the ops decoders need around attention (no attention in them).
 OP_PROGRAMS = {
     "rope_cache_step": lambda: rope_cache_step("f32"),
     "rope_cache_step_bf16": lambda: rope_cache_step("bf16"),
     "elementwise_math": lambda: elementwise_math("f32"),
     "integer_ops": lambda: integer_ops(),
+    "embedding_lookup": lambda: embedding_lookup(),
 }
 
 

@@ -296,3 +296,51 @@ func.func @clamp_shape(%a: tensor<8xf32>, %b: tensor<4xf32>) -> tensor<8xf32> {
   %0 = stablehlo.clamp %b, %a, %a : (tensor<4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
   return %0 : tensor<8xf32>
 }
+
+// -----
+
+func.func @gather_result(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x8xf32> {
+  // expected-error @+1 {{result 'tensor<7x8xf32>' is not the gathered shape (dimension 1: 16)}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x8xf32>
+  return %0 : tensor<7x8xf32>
+}
+
+// -----
+
+func.func @gather_map(%t: tensor<50x16xf32>, %i: tensor<7x2xi32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{start_index_map has 1 dims for index vectors of 2}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x2xi32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @gather_collapsed(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x2x16xf32> {
+  // expected-error @+1 {{slice size 2 of dimension 0 does not fit}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1, 2], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 2, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x2x16xf32>
+  return %0 : tensor<7x2x16xf32>
+}
+
+// -----
+
+func.func @gather_vector_dim(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{index_vector_dim 3 is outside the start indices' rank}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 3>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @gather_batching(%r: tensor<7x16xf32>, %j: tensor<6x16x1xi32>) -> tensor<6x16xf32> {
+  // expected-error @+1 {{batching dims 0 of the operand and 0 of the start indices do not match}}
+  %0 = "stablehlo.gather"(%r, %j) <{dimension_numbers = #stablehlo.gather<collapsed_slice_dims = [1], operand_batching_dims = [0], start_indices_batching_dims = [0], start_index_map = [1], index_vector_dim = 2>, slice_sizes = array<i64: 1, 1>}> : (tensor<7x16xf32>, tensor<6x16x1xi32>) -> tensor<6x16xf32>
+  return %0 : tensor<6x16xf32>
+}
+
+// -----
+
+func.func @gather_field(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{unknown gather dimension field offsets}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offsets = [1], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}

@@ -119,3 +119,15 @@ func.func @data_movement(%a: tensor<2x4xf32>, %i: tensor<i32>) -> (tensor<2x6xi1
   %13 = stablehlo.shift_right_logical %i, %i : tensor<i32>
   return %12, %13 : tensor<2x6xi1>, tensor<i32>
 }
+
+// -----
+
+// gather prints in the generic form, as JAX writes it.
+// CHECK-LABEL: func.func @gather
+// CHECK: "stablehlo.gather"(%arg0, %arg1) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, indices_are_sorted = false, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+// CHECK: #stablehlo.gather<collapsed_slice_dims = [1], operand_batching_dims = [0], start_indices_batching_dims = [0], start_index_map = [1], index_vector_dim = 2>
+func.func @gather(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>, %r: tensor<7x16xf32>, %j: tensor<7x16x1xi32>) -> (tensor<7x16xf32>, tensor<7x16xf32>) {
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, indices_are_sorted = false, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+  %1 = "stablehlo.gather"(%r, %j) <{dimension_numbers = #stablehlo.gather<collapsed_slice_dims = [1], operand_batching_dims = [0], start_indices_batching_dims = [0], start_index_map = [1], index_vector_dim = 2>, indices_are_sorted = false, slice_sizes = array<i64: 1, 1>}> : (tensor<7x16xf32>, tensor<7x16x1xi32>) -> tensor<7x16xf32>
+  return %0, %1 : tensor<7x16xf32>, tensor<7x16xf32>
+}
