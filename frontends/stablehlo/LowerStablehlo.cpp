@@ -595,6 +595,7 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
           })
           .Case([&](PadOp o) { return lowerPad(rewriter, o); })
           .Case([&](GatherOp o) { return lowerGather(rewriter, o); })
+          .Case([&](ScatterOp o) { return lowerScatter(rewriter, o); })
           .Default([&](Operation *o) -> FailureOr<Value> {
             if (o->getNumResults() != 1 ||
                 !isa<RankedTensorType>(o->getResult(0).getType()))
@@ -616,8 +617,9 @@ struct LowerStablehloPass
       if (!isa<ShloDialect>(op->getDialect()))
         return WalkResult::advance();
       ops.push_back(op);
-      // A reduce's body goes with it.
-      return isa<ReduceOp>(op) ? WalkResult::skip() : WalkResult::advance();
+      // A reduce's or scatter's body goes with it.
+      return isa<ReduceOp, ScatterOp>(op) ? WalkResult::skip()
+                                          : WalkResult::advance();
     });
     IRRewriter rewriter(&getContext());
     bool failed = false;
@@ -630,6 +632,11 @@ struct LowerStablehloPass
 };
 
 } // namespace
+
+Value shlo::emitElementwiseScalar(OpBuilder &b, Operation *op, ValueRange args,
+                                  Type result) {
+  return emitScalar(b, op, args, result);
+}
 
 void shlo::callDecompositions(Operation *root) {
   SmallVector<CompositeOp> composites;

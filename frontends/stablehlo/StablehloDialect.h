@@ -21,6 +21,18 @@ ParseResult parseElementwise(OpAsmParser &parser, OperationState &result,
                              int arity);
 void printElementwise(OpAsmPrinter &printer, Operation *op);
 LogicalResult verifyElementwise(Operation *op);
+
+/// `<a = [..], b = [..], ..., last = N>`: the dimension numbers of gather and
+/// scatter, integer lists named `listNames` (empty ones may be left out)
+/// then the integer `integerName`; `what` names the attribute in errors.
+ParseResult parseDimensionFields(AsmParser &parser,
+                                 ArrayRef<StringRef> listNames,
+                                 StringRef integerName, StringRef what,
+                                 SmallVectorImpl<SmallVector<int64_t>> &lists,
+                                 int64_t &integer);
+void printDimensionFields(AsmPrinter &printer, ArrayRef<StringRef> listNames,
+                          ArrayRef<ArrayRef<int64_t>> lists,
+                          StringRef integerName, int64_t integer);
 } // namespace mlir::hgc::shlo
 
 #define GET_OP_CLASSES

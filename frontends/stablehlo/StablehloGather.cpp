@@ -21,10 +21,10 @@ using namespace mlir;
 using namespace mlir::hgc::shlo;
 
 namespace {
-constexpr const char *kFields[] = {
-    "offset_dims",           "collapsed_slice_dims",
-    "operand_batching_dims", "start_indices_batching_dims",
-    "start_index_map",       "index_vector_dim"};
+const StringRef kLists[] = {"offset_dims", "collapsed_slice_dims",
+                            "operand_batching_dims",
+                            "start_indices_batching_dims", "start_index_map"};
+constexpr StringLiteral kIndexVectorDim = "index_vector_dim";
 
 bool isIn(ArrayRef<int64_t> list, int64_t value) {
   return llvm::is_contained(list, value);
@@ -54,24 +54,10 @@ SmallVector<int64_t> sliceDimsOf(GatherDimensionNumbersAttr numbers,
 } // namespace
 
 Attribute GatherDimensionNumbersAttr::parse(AsmParser &parser, Type) {
-  SmallVector<int64_t> lists[5];
+  SmallVector<SmallVector<int64_t>> lists;
   int64_t indexVectorDim = 0;
-  auto field = [&]() -> ParseResult {
-    StringRef key;
-    SMLoc loc = parser.getCurrentLocation();
-    if (parser.parseKeyword(&key) || parser.parseEqual())
-      return failure();
-    if (key == kFields[5])
-      return parser.parseInteger(indexVectorDim);
-    for (int i = 0; i < 5; ++i)
-      if (key == kFields[i])
-        return parser.parseCommaSeparatedList(
-            AsmParser::Delimiter::Square,
-            [&]() { return parser.parseInteger(lists[i].emplace_back()); });
-    return parser.emitError(loc, "unknown gather dimension field ") << key;
-  };
-  if (parser.parseLess() || parser.parseCommaSeparatedList(field) ||
-      parser.parseGreater())
+  if (parseDimensionFields(parser, kLists, kIndexVectorDim, "gather dimension",
+                           lists, indexVectorDim))
     return {};
   return get(parser.getContext(), lists[0], lists[1], lists[2], lists[3],
              lists[4], indexVectorDim);
@@ -81,15 +67,8 @@ void GatherDimensionNumbersAttr::print(AsmPrinter &printer) const {
   ArrayRef<int64_t> lists[] = {
       getOffsetDims(), getCollapsedSliceDims(), getOperandBatchingDims(),
       getStartIndicesBatchingDims(), getStartIndexMap()};
-  printer << '<';
-  for (auto [name, values] : llvm::zip(kFields, lists)) {
-    if (values.empty())
-      continue;
-    printer << name << " = [";
-    llvm::interleaveComma(values, printer);
-    printer << "], ";
-  }
-  printer << kFields[5] << " = " << getIndexVectorDim() << '>';
+  printDimensionFields(printer, kLists, lists, kIndexVectorDim,
+                       getIndexVectorDim());
 }
 
 LogicalResult GatherOp::verify() {

@@ -53,6 +53,37 @@ parseFields(AsmParser &parser,
 }
 } // namespace
 
+ParseResult mlir::hgc::shlo::parseDimensionFields(
+    AsmParser &parser, ArrayRef<StringRef> listNames, StringRef integerName,
+    StringRef what, SmallVectorImpl<SmallVector<int64_t>> &lists,
+    int64_t &integer) {
+  lists.assign(listNames.size(), {});
+  return parseFields(parser, [&](StringRef key, SMLoc loc) -> ParseResult {
+    if (key == integerName)
+      return parser.parseInteger(integer);
+    for (auto [i, name] : llvm::enumerate(listNames))
+      if (key == name)
+        return parseIntegerList(parser, lists[i]);
+    return parser.emitError(loc, "unknown ") << what << " field " << key;
+  });
+}
+
+void mlir::hgc::shlo::printDimensionFields(AsmPrinter &printer,
+                                           ArrayRef<StringRef> listNames,
+                                           ArrayRef<ArrayRef<int64_t>> lists,
+                                           StringRef integerName,
+                                           int64_t integer) {
+  printer << '<';
+  for (auto [name, values] : llvm::zip(listNames, lists)) {
+    if (values.empty())
+      continue;
+    printer << name << " = ";
+    printIntegerList(printer, values);
+    printer << ", ";
+  }
+  printer << integerName << " = " << integer << '>';
+}
+
 Attribute DotDimensionNumbersAttr::parse(AsmParser &parser, Type) {
   SmallVector<int64_t> lists[4];
   const char *names[] = {"lhs_batching_dimensions", "rhs_batching_dimensions",

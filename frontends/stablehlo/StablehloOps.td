@@ -89,6 +89,20 @@ def Shlo_GatherDimensionNumbers
   let hasCustomAssemblyFormat = 1;
 }
 
+def Shlo_ScatterDimensionNumbers
+    : AttrDef<Shlo_Dialect, "ScatterDimensionNumbers"> {
+  let mnemonic = "scatter";
+  let summary = "how a scatter's indices and updates map to its operand";
+  let parameters = (ins
+    OptionalArrayRefParameter<"int64_t">:$update_window_dims,
+    OptionalArrayRefParameter<"int64_t">:$inserted_window_dims,
+    OptionalArrayRefParameter<"int64_t">:$input_batching_dims,
+    OptionalArrayRefParameter<"int64_t">:$scatter_indices_batching_dims,
+    OptionalArrayRefParameter<"int64_t">:$scatter_dims_to_operand_dims,
+    "int64_t":$index_vector_dim);
+  let hasCustomAssemblyFormat = 1;
+}
+
 def Shlo_DotAlgorithm : AttrDef<Shlo_Dialect, "DotAlgorithm"> {
   let mnemonic = "dot_algorithm";
   let summary = "precision types and accumulation of a dot_general";
@@ -236,6 +250,19 @@ def Shlo_GatherOp : Op<Shlo_Dialect, "gather", [Pure]> {
                    DenseI64ArrayAttr:$slice_sizes,
                    DefaultValuedOptionalAttr<BoolAttr, "false">:$indices_are_sorted);
   let results = (outs AnyRankedTensor:$result);
+  let hasVerifier = 1;
+}
+
+/// One operand, generic form only, as JAX prints it (StablehloScatter.cpp).
+def Shlo_ScatterOp : Op<Shlo_Dialect, "scatter", [Pure]> {
+  let arguments = (ins AnyRankedTensor:$operand,
+                   AnyRankedTensor:$scatter_indices,
+                   AnyRankedTensor:$updates,
+                   Shlo_ScatterDimensionNumbers:$scatter_dimension_numbers,
+                   DefaultValuedOptionalAttr<BoolAttr, "false">:$indices_are_sorted,
+                   DefaultValuedOptionalAttr<BoolAttr, "false">:$unique_indices);
+  let results = (outs AnyRankedTensor:$result);
+  let regions = (region SizedRegion<1>:$update_computation);
   let hasVerifier = 1;
 }
 

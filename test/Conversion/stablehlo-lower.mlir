@@ -140,3 +140,29 @@ func.func @gather_rows(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x1
   %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, indices_are_sorted = false, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
   return %0 : tensor<7x16xf32>
 }
+
+// -----
+
+// scatter: a loop nest over the updates threading the result; each update
+// lands at its scatter index plus window offset when its window fits, and
+// the combiner (here add) runs on the old and new element.
+// CHECK-LABEL: func.func @scatter_add
+// CHECK: %[[R:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %arg0) -> (tensor<12x4xf32>)
+// CHECK: scf.for %[[J:.*]] = %{{.*}} iter_args(%[[B:.*]] = %[[A]])
+// CHECK: tensor.extract %arg1[%[[I]], %{{.*}}] : tensor<6x1xi32>
+// CHECK: arith.cmpi sge
+// CHECK: arith.cmpi sle
+// CHECK: scf.if
+// CHECK: %[[U:.*]] = tensor.extract %arg2[%[[I]], %[[J]]]
+// CHECK: %[[OLD:.*]] = tensor.extract %[[B]]
+// CHECK: %[[SUM:.*]] = arith.addf %[[OLD]], %[[U]]
+// CHECK: tensor.insert %[[SUM]] into %[[B]]
+// CHECK: return %[[R]]
+func.func @scatter_add(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    %s = stablehlo.add %a, %b : tensor<f32>
+    stablehlo.return %s : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}

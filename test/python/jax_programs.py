@@ -58,25 +58,34 @@ def composite(dtype, b, t, s, n, k, h):
     return jax.lax.composite(inner, name="example.attention"), args
 
 
-def cache_decode(dtype, b=2, s=64, n=8, k=2, h=32, position=40):
+def cache_decode(dtype, b=2, s=64, n=8, k=2, h=32, position=(40,)):
     """A decode step over a preallocated cache as JAX LLM code keeps it:
     the new token's K/V written at the current position with
-    dynamic_update_slice, attention over the whole buffer under the mask
-    `iota <= position` (broadcast over heads), GQA."""
-    rng = np.random.default_rng(b + s + n + k + h + position)
+    dynamic_update_slice (one position for the batch), or per sequence
+    with `vmap` of it (a scatter), attention over the whole buffer under
+    the mask `iota <= position` (broadcast over heads), GQA."""
+    rng = np.random.default_rng(b + s + n + k + h + sum(position))
     shapes = [(b, 1, n, h), (b, 1, k, h), (b, 1, k, h), (b, s, k, h),
               (b, s, k, h)]
     args = [jnp.asarray(rng.standard_normal(x).astype(np.float32),
                         DTYPES[dtype]) for x in shapes]
+    shared = len(position) == 1
+
+    def write(cache, new, pos):
+        if shared:
+            return jax.lax.dynamic_update_slice(cache, new, (0, pos, 0, 0))
+        one = lambda c, x, p: jax.lax.dynamic_update_slice(c, x, (p, 0, 0))
+        return jax.vmap(one)(cache, new, pos)
 
     def step(q, new_k, new_v, cache_k, cache_v, pos):
-        cache_k = jax.lax.dynamic_update_slice(cache_k, new_k, (0, pos, 0, 0))
-        cache_v = jax.lax.dynamic_update_slice(cache_v, new_v, (0, pos, 0, 0))
-        mask = jnp.broadcast_to((jnp.arange(s) <= pos)[None, None, None, :],
-                                (b, n, 1, s))
+        cache_k, cache_v = write(cache_k, new_k, pos), write(cache_v, new_v,
+                                                             pos)
+        valid = jnp.arange(s)[None, :] <= jnp.reshape(pos, (-1, 1))
+        mask = jnp.broadcast_to(valid[:, None, None, :], (b, n, 1, s))
         return jax.nn.dot_product_attention(q, cache_k, cache_v, mask=mask,
                                             implementation="xla")
-    return step, args + [jnp.asarray(position, jnp.int32)]
+    pos = jnp.asarray(position[0] if shared else position, jnp.int32)
+    return step, args + [pos]
 
 
 def concat_decode(dtype, b=1, s=63, n=8, k=2, h=32):
@@ -108,6 +117,8 @@ PROGRAMS = {
                                                     scale=0.3),
     "composite": lambda: composite("f32", 1, 1, 24, 4, 2, 32),
     "cache_decode": lambda: cache_decode("f32"),
+    "cache_decode_per_sequence": lambda: cache_decode("f32",
+                                                      position=(10, 40)),
     "concat_decode": lambda: concat_decode("f32"),
     "concat_decode_bf16": lambda: concat_decode("bf16"),
 }
@@ -186,6 +197,19 @@ def embedding_lookup(vocab=50, d=16, tokens=7):
     return embed, [table, ids, order]
 
 
+def scatter_add(n=12, d=4):
+    """x.at[ids].add(u) with repeated and out-of-range ids: a scatter whose
+    combiner adds, updates outside the operand dropped."""
+    rng = np.random.default_rng(n + d)
+    x = jnp.asarray(rng.standard_normal((n, d)).astype(np.float32))
+    ids = jnp.asarray(np.array([1, 5, 1, 11, 20, 3], np.int32))
+    u = jnp.asarray(rng.standard_normal((6, d)).astype(np.float32))
+
+    def add(x, ids, u):
+        return x.at[ids].add(u, mode="drop") * 2.0
+    return add, [x, ids, u]
+
+
 # Programs of the ops decoders need around attention (no attention in them).
 OP_PROGRAMS = {
     "rope_cache_step": lambda: rope_cache_step("f32"),
@@ -193,6 +217,7 @@ OP_PROGRAMS = {
     "elementwise_math": lambda: elementwise_math("f32"),
     "integer_ops": lambda: integer_ops(),
     "embedding_lookup": lambda: embedding_lookup(),
+    "scatter_add": lambda: scatter_add(),
 }
 
 

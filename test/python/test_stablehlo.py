@@ -121,7 +121,8 @@ def test_input_errors_name_the_argument(hgc, tmp_path, exported):
 
 
 DECODE = ["mha_decode", "gqa_decode", "gqa_bf16", "mqa_scale", "einsum_softmax",
-          "composite", "cache_decode", "concat_decode", "concat_decode_bf16"]
+          "composite", "cache_decode", "cache_decode_per_sequence",
+          "concat_decode", "concat_decode_bf16"]
 
 
 @pytest.mark.parametrize("name", list(jax_programs.PROGRAMS))

@@ -70,17 +70,20 @@ def test_forms_print_alike(hgc_opt, tmp_path, name):
     assert outputs[0] == outputs[1] == outputs[2]
 
 
-def test_preallocated_cache_is_a_decode_step(hgc, tmp_path):
-    """Attention over a cache JAX writes at the current position and masks
-    with `iota <= position` is placed and split as a decode step over the
-    valid prefix (the mask, the same for every head, becomes the cache's
-    lengths at run time): budget 1.0 equals JAX, a sparse budget equals the
-    float64 hybrid reference over the first position + 1 tokens."""
+@pytest.mark.parametrize("name,positions", [
+    ("cache_decode", [40, 40]), ("cache_decode_per_sequence", [10, 40])])
+def test_preallocated_cache_is_a_decode_step(hgc, tmp_path, name, positions):
+    """Attention over a cache JAX writes at the current position (one for
+    the batch: dynamic_update_slice; per sequence: a scatter) and masks
+    with `iota <= position` is placed and split as a decode step over each
+    sequence's valid prefix (the mask, the same for every head, becomes the
+    cache's lengths at run time): budget 1.0 equals JAX, a sparse budget
+    equals the float64 hybrid reference over the first position + 1
+    tokens of each sequence."""
     import reference as ref
     from test_stablehlo import write_inputs
-    position = 40
-    pretty, _, inputs, want = jax_programs.export("cache_decode")
-    program = tmp_path / "cache_decode.mlir"
+    pretty, _, inputs, want = jax_programs.export(name)
+    program = tmp_path / f"{name}.mlir"
     program.write_text(pretty)
     placement = ["--policy", "hgca", "--sink", "4", "--window", "8"]
     plan = run(hgc, "plan", program, *placement, "--budget", "0.5")
@@ -94,11 +97,12 @@ def test_preallocated_cache_is_a_decode_step(hgc, tmp_path):
         assert result.returncode == 0, result.stderr
         outputs[budget] = np.load(tmp_path / budget / "result.npy")
     np.testing.assert_allclose(outputs["1.0"], want, atol=2e-5, rtol=2e-5)
-    # The reference over the cache as written: [B, heads, tokens, dim].
-    q, new_k, new_v, cache_k, cache_v, _ = [np.asarray(x, np.float64)
-                                           for x in inputs]
-    cache_k[:, position], cache_v[:, position] = new_k[:, 0], new_v[:, 0]
-    lengths = [position + 1] * q.shape[0]
+    # The reference over the caches as written: [B, heads, tokens, dim].
+    q, new_k, new_v, cache_k, cache_v = [np.asarray(x, np.float64)
+                                         for x in inputs[:5]]
+    for row, p in enumerate(positions):
+        cache_k[row, p], cache_v[row, p] = new_k[row, 0], new_v[row, 0]
+    lengths = [p + 1 for p in positions]
     sparse = ref.hybrid_decode(q[:, 0], cache_k.transpose(0, 2, 1, 3),
                                cache_v.transpose(0, 2, 1, 3), lengths, 4, 8,
                                0.5)

@@ -344,3 +344,59 @@ func.func @gather_field(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x
   %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offsets = [1], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
   return %0 : tensor<7x16xf32>
 }
+
+// -----
+
+func.func @scatter_combiner(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
+  // expected-error @+1 {{combiner must return the update or apply one of add, multiply, maximum, minimum to both arguments}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    %s = stablehlo.subtract %a, %b : tensor<f32>
+    stablehlo.return %s : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}
+
+// -----
+
+func.func @scatter_updates(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<5x4xf32>) -> tensor<12x4xf32> {
+  // expected-error @+1 {{update scatter dim 0 differs from the scatter indices}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<5x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}
+
+// -----
+
+func.func @scatter_window(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
+  // expected-error @+1 {{update_window_dims must be sorted, one per window dim of the operand (1)}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [0, 1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}
+
+// -----
+
+func.func @scatter_map(%x: tensor<12x4xf32>, %i: tensor<6x2xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
+  // expected-error @+1 {{scatter_dims_to_operand_dims has 1 dims for index vectors of 2}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x2xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}
+
+// -----
+
+func.func @scatter_result(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x5xf32> {
+  // expected-error @+1 {{result 'tensor<12x5xf32>' is not the operand's type}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x5xf32>
+  return %0 : tensor<12x5xf32>
+}

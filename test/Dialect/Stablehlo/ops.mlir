@@ -131,3 +131,17 @@ func.func @gather(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>, %r: tensor<7x16xf3
   %1 = "stablehlo.gather"(%r, %j) <{dimension_numbers = #stablehlo.gather<collapsed_slice_dims = [1], operand_batching_dims = [0], start_indices_batching_dims = [0], start_index_map = [1], index_vector_dim = 2>, indices_are_sorted = false, slice_sizes = array<i64: 1, 1>}> : (tensor<7x16xf32>, tensor<7x16x1xi32>) -> tensor<7x16xf32>
   return %0, %1 : tensor<7x16xf32>, tensor<7x16xf32>
 }
+
+// -----
+
+// scatter prints in the generic form, as JAX writes it.
+// CHECK-LABEL: func.func @scatter
+// CHECK: "stablehlo.scatter"(%arg0, %arg1, %arg2) <{indices_are_sorted = true, scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1, 2], input_batching_dims = [0], scatter_indices_batching_dims = [0], scatter_dims_to_operand_dims = [1, 2], index_vector_dim = 1>, unique_indices = true}>
+// CHECK: stablehlo.return %arg4 : tensor<f32>
+func.func @scatter(%c: tensor<2x16x4xf32>, %i: tensor<2x2xi32>, %u: tensor<2x1x4xf32>) -> tensor<2x16x4xf32> {
+  %0 = "stablehlo.scatter"(%c, %i, %u) <{indices_are_sorted = true, scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1, 2], input_batching_dims = [0], scatter_indices_batching_dims = [0], scatter_dims_to_operand_dims = [1, 2], index_vector_dim = 1>, unique_indices = true}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    stablehlo.return %b : tensor<f32>
+  }) : (tensor<2x16x4xf32>, tensor<2x2xi32>, tensor<2x1x4xf32>) -> tensor<2x16x4xf32>
+  return %0 : tensor<2x16x4xf32>
+}
