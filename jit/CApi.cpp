@@ -11,19 +11,12 @@
 
 #include "jit/Jit.h"
 
-#include "hgc-rt/compiled.h"
 #include "hgc-rt/gpu.h"
-#include "hgc-rt/host_alloc.h"
 #include "hgc-rt/kv_cache.h"
 
-#include <omp.h>
-
-#include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 using namespace hgc::jit;
 

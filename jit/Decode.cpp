@@ -1,14 +1,14 @@
 //===- Decode.cpp - decode steps over runtime-owned and engine-owned KV ---===//
 //
-// hgc_decode over an hgc_kv_cache reads the runtime's pages in place when
-// it can: the runtime hands out the slot space its host-addressable pages
-// share and a page table per sequence, and a sibling of the kernel compiled
-// for paged KV (block = the cache's page, heads-major, keys and values of a
-// page in one slot) reads them through it, with the page summaries the
-// runtime keeps when quest's block is the page. Pages only copies can reach
-// (the storage tier, CUDA memory) fall back to the kernel that gathers each
-// tier into fresh buffers. hgc_decode_paged runs the same paged kernels
-// over KV the engine owns.
+// hgc_decode over an hgc_kv_cache reads the runtime's pages in place: the
+// runtime hands out the slot space its host-addressable pages share and a
+// page table per sequence, and the kernel compiled for paged KV (block =
+// the cache's page, heads-major, keys and values of a page in one slot)
+// reads them through it, with the page summaries the runtime keeps when
+// quest's block is the page. When a page is where only copies reach it (the
+// storage tier, CUDA memory) the step copies the batch's pages into one
+// buffer and the same kernel reads that. hgc_decode_paged runs the same
+// paged kernels over KV the engine owns.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +30,10 @@
 using namespace hgc::jit;
 
 namespace {
+int64_t elementBytes(const AttentionConfig &k) {
+  return k.kvDtype == HGC_F32 ? 4 : 2;
+}
+
 double since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -169,9 +173,9 @@ hgc_status runPaged(const Kernel &kernel, const ContextState &context,
     hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
     stats->compute_seconds = computeSeconds;
     stats->device_kernel_seconds = kernelSeconds;
-    int64_t elementBytes = k.kvDtype == HGC_F32 ? 4 : 2;
     stats->bytes_moved =
-        2 * gathered * k.kvHeads * k.headDim * elementBytes + kv.copiedBytes +
+        2 * gathered * k.kvHeads * k.headDim * elementBytes(k) +
+        kv.copiedBytes +
         2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
     stats->gather_seconds[1] = kv.copySeconds;
     stats->seconds = since(start);
@@ -207,9 +211,8 @@ bool slotTables(hgc_kv_cache &cache, const AttentionConfig &k, int32_t layer,
                 int32_t batch, const int64_t *seqs, int64_t maxPages,
                 RuntimeStep &step, PagedOperands &kv) {
   hgc_rt_kv_slots slots;
-  int64_t elementBytes = k.kvDtype == HGC_F32 ? 4 : 2;
   int64_t halfSlot =
-      int64_t(k.kvHeads) * k.kvBlockSize * k.headDim * elementBytes;
+      int64_t(k.kvHeads) * k.kvBlockSize * k.headDim * elementBytes(k);
   if (hgc_rt_kv_get_slots(cache.runtime, &slots) != HGC_RT_OK ||
       slots.slot_bytes != 2 * halfSlot)
     return false;
@@ -236,27 +239,26 @@ hgc_status copiedTables(hgc_kv_cache &cache, const AttentionConfig &k,
                         int32_t layer, int32_t batch, const int64_t *seqs,
                         const std::vector<int64_t> &tokens, int64_t maxPages,
                         RuntimeStep &step, PagedOperands &kv) {
-  int64_t page = k.kvBlockSize, elementBytes = k.kvDtype == HGC_F32 ? 4 : 2;
-  size_t blockBytes = size_t(k.kvHeads) * page * k.headDim * elementBytes;
+  int64_t page = k.kvBlockSize;
+  size_t blockBytes = size_t(k.kvHeads) * page * k.headDim * elementBytes(k);
   int64_t total = 0;
   for (int64_t n : tokens)
     total += (n + page - 1) / page;
   step.pages.assign(2 * size_t(total) * blockBytes, 0);
   char *keys = step.pages.data(), *values = keys + total * blockBytes;
+  // hgc_rt_kv_read lays a run out [kv_heads][count][head_dim]: one page's
+  // run (the last one short) is spread over a block head by head.
+  std::vector<char> run(2 * blockBytes);
   int64_t next = 0;
   for (int32_t b = 0; b < batch; ++b)
     for (int64_t first = 0; first < tokens[b]; first += page, ++next) {
-      // hgc_rt_kv_read lays a run out [kv_heads][count][head_dim]: a
-      // block when the run is one page (the last one padded).
       int64_t count = std::min(page, tokens[b] - first);
-      std::vector<char> run(2 * size_t(k.kvHeads) * count * k.headDim *
-                            elementBytes);
-      char *runValues = run.data() + run.size() / 2;
+      size_t rowBytes = size_t(count) * k.headDim * elementBytes(k);
+      char *runValues = run.data() + k.kvHeads * rowBytes;
       if (hgc_status status =
               fromRuntime(hgc_rt_kv_read(cache.runtime, seqs[b], layer, first,
                                          count, run.data(), runValues)))
         return status;
-      size_t rowBytes = size_t(count) * k.headDim * elementBytes;
       for (int32_t h = 0; h < k.kvHeads; ++h) {
         size_t target = next * blockBytes + h * (blockBytes / k.kvHeads);
         std::memcpy(keys + target, run.data() + h * rowBytes, rowBytes);
@@ -304,7 +306,7 @@ hgc_status runtimeOperands(hgc_kv_cache &cache, const AttentionConfig &k,
     kv.maxSummaries = int32_t(capacity);
     return HGC_OK;
   }
-  size_t row = size_t(k.headDim) * (k.kvDtype == HGC_F32 ? 4 : 2);
+  size_t row = size_t(k.headDim) * elementBytes(k);
   size_t perSide = size_t(batch) * k.kvHeads * maxPages * row;
   step.summaries.assign(2 * perSide, 0);
   for (int32_t b = 0; b < batch; ++b) {

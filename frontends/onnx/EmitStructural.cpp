@@ -334,8 +334,8 @@ LogicalResult emitSplit(NodeEmitter &node) {
   if (!resolveSplit(node.node, input.shape, split,
                     size_t(node.node.output_size()), axis, sizes, error)) {
     // An axis out of range is the error itself.
-    bool dynamicAxis = axis >= 0 && axis < rank &&
-                       ShapedType::isDynamic(input.shape[axis]);
+    bool dynamicAxis =
+        axis >= 0 && axis < rank && ShapedType::isDynamic(input.shape[axis]);
     return node.fail(dynamicAxis ? std::string("the split axis must be static")
                                  : error);
   }

@@ -30,6 +30,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -123,32 +124,29 @@ void writeOutput(const Output &out, const int64_t *words) {
     fail(out.path + ": cannot write");
 }
 
-/// Calls `entry(results, arguments...)`: every argument a pointer.
+template <size_t> using Pointer = void *;
+
+/// Calls `entry` as `void (void *, ...N pointers)`, its exact prototype.
+template <size_t... I>
+void callWith(void *entry, void **p, std::index_sequence<I...>) {
+  using Function = void (*)(Pointer<I>...);
+  reinterpret_cast<Function>(entry)(p[I]...);
+}
+
+template <size_t... N>
+void dispatch(void *entry, std::vector<void *> &pointers,
+              std::index_sequence<N...>) {
+  ((pointers.size() == N + 1
+        ? callWith(entry, pointers.data(), std::make_index_sequence<N + 1>())
+        : void()),
+   ...);
+}
+
+constexpr size_t kMaxInputs = 8;
+
+/// Calls `entry(results, inputs...)`: every argument a pointer.
 void call(void *entry, std::vector<void *> &pointers) {
-  auto *f = reinterpret_cast<void (*)(void *, ...)>(entry);
-  void **p = pointers.data();
-  switch (pointers.size()) {
-  case 1:
-    return f(p[0]);
-  case 2:
-    return f(p[0], p[1]);
-  case 3:
-    return f(p[0], p[1], p[2]);
-  case 4:
-    return f(p[0], p[1], p[2], p[3]);
-  case 5:
-    return f(p[0], p[1], p[2], p[3], p[4]);
-  case 6:
-    return f(p[0], p[1], p[2], p[3], p[4], p[5]);
-  case 7:
-    return f(p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
-  case 8:
-    return f(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
-  case 9:
-    return f(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]);
-  default:
-    fail("at most 8 inputs, got " + std::to_string(pointers.size() - 1));
-  }
+  dispatch(entry, pointers, std::make_index_sequence<kMaxInputs + 1>());
 }
 } // namespace
 
@@ -183,6 +181,9 @@ int main(int argc, char **argv) {
   }
   if (outputs.empty())
     fail("no --out: the function's results are needed");
+  if (inputs.size() > kMaxInputs)
+    fail("at most " + std::to_string(kMaxInputs) + " inputs, got " +
+         std::to_string(inputs.size()));
   void *library = dlopen(program.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!library)
     fail(program + ": " + dlerror());
