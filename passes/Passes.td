@@ -335,22 +335,28 @@ def LowerStablehloPass : Pass<"hgc-lower-stablehlo", "ModuleOp"> {
   let description = [{
     Rewrites every `stablehlo` op of the subset hgc imports into upstream ops
     on tensors, following the StableHLO specification: elementwise ops,
-    `compare`, `select`, `convert` and `iota` become `linalg.generic` with
-    scalar `arith`/`math` bodies; `constant` an `arith.constant`;
-    `broadcast_in_dim` a `linalg.generic` that reads size-1 operand
-    dimensions at 0; `transpose` a `linalg.transpose`; `reshape` a
+    `compare`, `select`, `convert`, `reduce_precision` and `iota` become
+    `linalg.generic` with scalar `arith`/`math` bodies; `constant` an
+    `arith.constant`; `broadcast_in_dim` a `linalg.generic` that reads size-1
+    operand dimensions at 0; `transpose` a `linalg.transpose`; `reshape` a
     `tensor.reshape`; `dot_general` one `linalg.generic` over (batch, lhs
     free, rhs free, contracting) loops that accumulates in f32 for narrower
     float results (as XLA does) and rounds once; `reduce` a `linalg.reduce`
-    whose body is the reducer on scalars; `composite` a call of its
-    decomposition. `func.call` of private helpers stays. Unsupported input
-    (`custom_call` targets, variadic `reduce`, unsigned or complex element
-    types) is a located error.
+    whose body is the reducer on scalars; `concatenate`, `slice`,
+    `dynamic_slice`, `dynamic_update_slice` and `pad` tensor slices (start
+    indices clamped as the spec says); `gather` a `linalg.generic` of
+    `tensor.extract`s; `scatter` a loop nest over the updates; `while`,
+    `case` and `if` the `scf` ops `while`, `index_switch` and `if` holding
+    the same regions; `optimization_barrier` its operands; `composite` a
+    call of its decomposition. `func.call` of private helpers stays.
+    Unsupported input (`custom_call` targets, variadic `reduce`, unsigned or
+    complex element types) is a located error.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

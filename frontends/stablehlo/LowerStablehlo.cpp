@@ -3,11 +3,12 @@
 // Each op becomes upstream ops on tensors with the StableHLO specification's
 // semantics, so an imported program runs through hgc's host pipeline and the
 // attention in it can be raised like an ONNX model's. Ops are rewritten in
-// program order; a reduce's body is translated to scalars with its op.
+// program order; a reduce's body is translated to scalars with its op, a
+// loop's or branch's region moves into its scf op and is lowered in turn.
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontends/stablehlo/SliceLowering.h"
+#include "frontends/stablehlo/LowerStablehlo.h"
 #include "frontends/stablehlo/StablehloDialect.h"
 #include "passes/Passes.h"
 
@@ -176,6 +177,62 @@ Value emitShift(OpBuilder &b, Location loc, Operation *op, ValueRange args) {
   return arith::SelectOp::create(b, loc, tooFar, zero, shifted);
 }
 
+/// `x` rounded to a float with `exponentBits` and `mantissaBits` and
+/// widened back, on its bits as XLA does: round to nearest even in the
+/// mantissa, then out-of-range exponents to signed infinity or zero (no
+/// subnormals); NaN stays NaN.
+Value emitReducePrecision(OpBuilder &b, Location loc, Value x, int exponentBits,
+                          int mantissaBits) {
+  auto floatType = cast<FloatType>(x.getType());
+  unsigned width = floatType.getWidth();
+  int sourceMantissa = floatType.getFPMantissaWidth() - 1;
+  int sourceExponent = width - 1 - sourceMantissa;
+  Type intType = b.getIntegerType(width);
+  auto constant = [&](uint64_t value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(intType, APInt(width, value)));
+  };
+  Value bits = arith::BitcastOp::create(b, loc, intType, x);
+  if (mantissaBits < sourceMantissa) {
+    int dropped = sourceMantissa - mantissaBits;
+    uint64_t lastKept = uint64_t(1) << dropped;
+    // Adding half an ulp less one, plus the last kept bit, rounds ties to
+    // even; a carry into the exponent is the correct rounding up.
+    Value lastBit = arith::ShRUIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, bits, constant(lastKept)),
+        constant(dropped));
+    Value bias =
+        arith::AddIOp::create(b, loc, lastBit, constant((lastKept >> 1) - 1));
+    bits =
+        arith::AndIOp::create(b, loc, arith::AddIOp::create(b, loc, bits, bias),
+                              constant(~(lastKept - 1)));
+  }
+  if (exponentBits < sourceExponent) {
+    uint64_t signMask = uint64_t(1) << (width - 1);
+    uint64_t exponentMask = ((uint64_t(1) << sourceExponent) - 1)
+                            << sourceMantissa;
+    uint64_t sourceBias = (uint64_t(1) << (sourceExponent - 1)) - 1;
+    uint64_t reducedBias = (uint64_t(1) << (exponentBits - 1)) - 1;
+    Value exponent =
+        arith::AndIOp::create(b, loc, bits, constant(exponentMask));
+    Value overflows = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ugt, exponent,
+        constant((sourceBias + reducedBias) << sourceMantissa));
+    Value underflows = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ule, exponent,
+        constant((sourceBias - reducedBias) << sourceMantissa));
+    Value signedZero = arith::AndIOp::create(b, loc, bits, constant(signMask));
+    Value signedInfinity =
+        arith::OrIOp::create(b, loc, signedZero, constant(exponentMask));
+    bits = arith::SelectOp::create(
+        b, loc, overflows, signedInfinity,
+        arith::SelectOp::create(b, loc, underflows, signedZero, bits));
+  }
+  Value result = arith::BitcastOp::create(b, loc, floatType, bits);
+  Value isNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+  return arith::SelectOp::create(b, loc, isNaN, x, result);
+}
+
 /// The scalar body of elementwise `op` on element values `args`, or null
 /// when `op` is not elementwise.
 Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
@@ -286,6 +343,10 @@ Value emitScalar(OpBuilder &b, Operation *op, ValueRange args, Type result) {
         return math::RoundOp::create(b, loc, args[0]);
       })
       .Case([&](SignOp) { return emitSign(b, loc, args[0]); })
+      .Case([&](ReducePrecisionOp reduce) {
+        return emitReducePrecision(b, loc, args[0], reduce.getExponentBits(),
+                                   reduce.getMantissaBits());
+      })
       .Case([&](Expm1Op) -> Value {
         return math::ExpM1Op::create(b, loc, args[0]);
       })
@@ -573,6 +634,8 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
   if (auto custom = dyn_cast<CustomCallOp>(op))
     return op->emitOpError("target '")
            << custom.getCallTargetName() << "' is not supported";
+  if (lowerControlFlow(rewriter, op))
+    return success();
   FailureOr<Value> lowered =
       llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
           .Case([&](ConstantOp c) -> FailureOr<Value> {
@@ -615,6 +678,9 @@ struct LowerStablehloPass
     SmallVector<Operation *> ops;
     getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (!isa<ShloDialect>(op->getDialect()))
+        return WalkResult::advance();
+      // A region's return goes with the op that owns the region.
+      if (isa<ReturnOp>(op))
         return WalkResult::advance();
       ops.push_back(op);
       // A reduce's or scatter's body goes with it.

@@ -1,6 +1,6 @@
 //===- LowerStablehloSlices.cpp - data movement to tensor slices ---------===//
 
-#include "frontends/stablehlo/SliceLowering.h"
+#include "frontends/stablehlo/LowerStablehlo.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

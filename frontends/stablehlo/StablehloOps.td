@@ -14,6 +14,7 @@
 
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
+include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -263,6 +264,53 @@ def Shlo_ScatterOp : Op<Shlo_Dialect, "scatter", [Pure]> {
                    DefaultValuedOptionalAttr<BoolAttr, "false">:$unique_indices);
   let results = (outs AnyRankedTensor:$result);
   let regions = (region SizedRegion<1>:$update_computation);
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Control flow and precision (StablehloControlFlow.cpp)
+//===----------------------------------------------------------------------===//
+
+/// `stablehlo.while(%iterArg = %init, ...) : types cond {..} do {..}`: the
+/// loop JAX writes for lax.scan, fori_loop and while_loop.
+def Shlo_WhileOp : Shlo_Op<"while", [RecursiveMemoryEffects,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let arguments = (ins Variadic<AnyRankedTensor>:$operand);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$cond, SizedRegion<1>:$body);
+  let hasVerifier = 1;
+}
+
+/// Branch `index` (the last one when out of range); generic form, as
+/// JAX prints lax.cond and lax.switch.
+def Shlo_CaseOp : Op<Shlo_Dialect, "case", [RecursiveMemoryEffects]> {
+  let arguments = (ins 0DTensorOf<[I32]>:$index);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region VariadicRegion<SizedRegion<1>>:$branches);
+  let hasVerifier = 1;
+}
+
+def Shlo_IfOp : Op<Shlo_Dialect, "if", [RecursiveMemoryEffects]> {
+  let arguments = (ins 0DTensorOf<[I1]>:$pred);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$true_branch,
+                 SizedRegion<1>:$false_branch);
+  let hasVerifier = 1;
+}
+
+/// Its operands, unchanged (a scheduling hint to XLA).
+def Shlo_OptimizationBarrierOp : Shlo_Op<"optimization_barrier", [Pure]> {
+  let arguments = (ins Variadic<AnyRankedTensor>:$operand);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let hasVerifier = 1;
+}
+
+/// Rounds to a float format with `exponent_bits` and `mantissa_bits`.
+def Shlo_ReducePrecisionOp : Shlo_Op<"reduce_precision", [Pure]> {
+  let arguments = (ins RankedTensorOf<[AnyFloat]>:$operand,
+                   ConfinedAttr<I32Attr, [IntPositive]>:$exponent_bits,
+                   ConfinedAttr<I32Attr, [IntNonNegative]>:$mantissa_bits);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$output);
   let hasVerifier = 1;
 }
 

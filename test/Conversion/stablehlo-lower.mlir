@@ -166,3 +166,106 @@ func.func @scatter_add(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4
   }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
   return %0 : tensor<12x4xf32>
 }
+
+// -----
+
+// while: scf.while with the same regions; cond's predicate is extracted and
+// forwards the iteration values; the body's ops are lowered in place.
+// CHECK-LABEL: func.func @while_loop
+// CHECK: %[[R:.*]]:2 = scf.while (%[[I:.*]] = %{{.*}}, %[[X:.*]] = %arg0) : (tensor<i32>, tensor<4xf32>) -> (tensor<i32>, tensor<4xf32>)
+// CHECK: linalg.generic
+// CHECK: arith.cmpi slt
+// CHECK: %[[P:.*]] = tensor.extract %{{.*}}[] : tensor<i1>
+// CHECK: scf.condition(%[[P]]) %[[I]], %[[X]] : tensor<i32>, tensor<4xf32>
+// CHECK: } do {
+// CHECK: ^bb0(%[[I2:.*]]: tensor<i32>, %[[X2:.*]]: tensor<4xf32>):
+// CHECK: arith.mulf
+// CHECK: scf.yield %{{.*}}, %{{.*}} : tensor<i32>, tensor<4xf32>
+// CHECK: return %[[R]]#1
+// CHECK-NOT: stablehlo.
+func.func @while_loop(%a: tensor<4xf32>) -> tensor<4xf32> {
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %0:2 = stablehlo.while(%iterArg = %zero, %iterArg_0 = %a) : tensor<i32>, tensor<4xf32>
+   cond {
+    %c = stablehlo.constant dense<3> : tensor<i32>
+    %lt = stablehlo.compare LT, %iterArg, %c, SIGNED : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %next = stablehlo.add %iterArg, %one : tensor<i32>
+    %sq = stablehlo.multiply %iterArg_0, %iterArg_0 : tensor<4xf32>
+    stablehlo.return %next, %sq : tensor<i32>, tensor<4xf32>
+  }
+  return %0#1 : tensor<4xf32>
+}
+
+// -----
+
+// case: scf.index_switch on the index; the last branch is the default, so
+// any index outside [0, branches) runs it as the spec says.
+// CHECK-LABEL: func.func @case_branches
+// CHECK: %[[K:.*]] = tensor.extract %arg0[] : tensor<i32>
+// CHECK: %[[IDX:.*]] = arith.index_cast %[[K]] : i32 to index
+// CHECK: scf.index_switch %[[IDX]] -> tensor<4xf32>
+// CHECK: case 0 {
+// CHECK: scf.yield %arg1 : tensor<4xf32>
+// CHECK: case 1 {
+// CHECK: arith.negf
+// CHECK: default {
+// CHECK: math.sin
+// CHECK-NOT: stablehlo.
+func.func @case_branches(%k: tensor<i32>, %a: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = "stablehlo.case"(%k) ({
+    stablehlo.return %a : tensor<4xf32>
+  }, {
+    %n = stablehlo.negate %a : tensor<4xf32>
+    stablehlo.return %n : tensor<4xf32>
+  }, {
+    %s = stablehlo.sine %a : tensor<4xf32>
+    stablehlo.return %s : tensor<4xf32>
+  }) : (tensor<i32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// if: scf.if on the extracted predicate; optimization_barrier is its
+// operands.
+// CHECK-LABEL: func.func @if_barrier
+// CHECK: %[[P:.*]] = tensor.extract %arg0[] : tensor<i1>
+// CHECK: %[[R:.*]] = scf.if %[[P]] -> (tensor<4xf32>) {
+// CHECK: scf.yield %arg1
+// CHECK: } else {
+// CHECK: math.cos
+// CHECK: return %[[R]], %arg0
+func.func @if_barrier(%p: tensor<i1>, %a: tensor<4xf32>) -> (tensor<4xf32>, tensor<i1>) {
+  %0 = "stablehlo.if"(%p) ({
+    stablehlo.return %a : tensor<4xf32>
+  }, {
+    %c = stablehlo.cosine %a : tensor<4xf32>
+    stablehlo.return %c : tensor<4xf32>
+  }) : (tensor<i1>) -> tensor<4xf32>
+  %1:2 = stablehlo.optimization_barrier %0, %p : tensor<4xf32>, tensor<i1>
+  return %1#0, %1#1 : tensor<4xf32>, tensor<i1>
+}
+
+// -----
+
+// reduce_precision to e5m10 on f32 bits: round the 13 dropped mantissa bits
+// to nearest even, then exponents past e5's range ((127 +- 15) << 23) to
+// inf or zero; NaN kept.
+// CHECK-LABEL: func.func @reduce_precision
+// CHECK: linalg.generic
+// CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.andi %[[BITS]], %c8192_i32
+// CHECK: arith.shrui %{{.*}}, %c13_i32
+// CHECK: arith.andi %{{.*}}, %c-8192_i32
+// CHECK: arith.cmpi ugt, %{{.*}}, %c1191182336_i32
+// CHECK: arith.cmpi ule, %{{.*}}, %c939524096_i32
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// CHECK: arith.cmpf uno
+// CHECK: arith.select
+func.func @reduce_precision(%a: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = stablehlo.reduce_precision %a, format = e5m10 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

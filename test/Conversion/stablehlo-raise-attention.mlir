@@ -141,3 +141,48 @@ func.func @not_a_softmax(%q: tensor<2x4xf32>, %k: tensor<5x4xf32>, %v: tensor<5x
   %y = stablehlo.dot_general %p, %v, contracting_dims = [1] x [0] : (tensor<2x5xf32>, tensor<5x4xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// Attention in a scan body (a layer of lax.scan): raised in place, the mask
+// built from a position the loop carries unchanged.
+// CHECK-LABEL: func.func @in_loop_body
+// CHECK: stablehlo.while(%[[I:.*]] = %{{.*}}, %[[X:.*]] = %arg0)
+// CHECK: } do {
+// CHECK: hgc.attention %[[X]], %arg1, %arg2 mask(%{{.*}} : tensor<1x1x1x5xf32>)
+// CHECK-NOT: stablehlo.exponential
+// CHECK: stablehlo.return
+func.func @in_loop_body(%q0: tensor<1x2x1x4xf32>, %k: tensor<1x2x5x4xf32>,
+    %v: tensor<1x2x5x4xf32>, %pos: tensor<i32>) -> tensor<1x2x1x4xf32> {
+  %c0 = stablehlo.constant dense<0> : tensor<i32>
+  %r:2 = stablehlo.while(%iterArg = %c0, %iterArg_0 = %q0) : tensor<i32>, tensor<1x2x1x4xf32>
+   cond {
+    %c2 = stablehlo.constant dense<2> : tensor<i32>
+    %lt = stablehlo.compare LT, %iterArg, %c2, SIGNED : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %s = stablehlo.dot_general %iterArg_0, %k, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [3] : (tensor<1x2x1x4xf32>, tensor<1x2x5x4xf32>) -> tensor<1x2x1x5xf32>
+    %iota = stablehlo.iota dim = 0 : tensor<5xi32>
+    %pb = stablehlo.broadcast_in_dim %pos, dims = [] : (tensor<i32>) -> tensor<5xi32>
+    %valid = stablehlo.compare LE, %iota, %pb, SIGNED : (tensor<5xi32>, tensor<5xi32>) -> tensor<5xi1>
+    %m1 = stablehlo.broadcast_in_dim %valid, dims = [3] : (tensor<5xi1>) -> tensor<1x1x1x5xi1>
+    %m = stablehlo.broadcast_in_dim %m1, dims = [0, 1, 2, 3] : (tensor<1x1x1x5xi1>) -> tensor<1x2x1x5xi1>
+    %neg = stablehlo.constant dense<-1.0e30> : tensor<f32>
+    %nb = stablehlo.broadcast_in_dim %neg, dims = [] : (tensor<f32>) -> tensor<1x2x1x5xf32>
+    %x = stablehlo.select %m, %s, %nb : tensor<1x2x1x5xi1>, tensor<1x2x1x5xf32>
+    %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+    %mx = stablehlo.reduce(%x init: %ninf) applies stablehlo.maximum across dimensions = [3] : (tensor<1x2x1x5xf32>, tensor<f32>) -> tensor<1x2x1xf32>
+    %mb = stablehlo.broadcast_in_dim %mx, dims = [0, 1, 2] : (tensor<1x2x1xf32>) -> tensor<1x2x1x5xf32>
+    %d = stablehlo.subtract %x, %mb : tensor<1x2x1x5xf32>
+    %e = stablehlo.exponential %d : tensor<1x2x1x5xf32>
+    %zero = stablehlo.constant dense<0.0> : tensor<f32>
+    %sum = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [3] : (tensor<1x2x1x5xf32>, tensor<f32>) -> tensor<1x2x1xf32>
+    %sb = stablehlo.broadcast_in_dim %sum, dims = [0, 1, 2] : (tensor<1x2x1xf32>) -> tensor<1x2x1x5xf32>
+    %p = stablehlo.divide %e, %sb : tensor<1x2x1x5xf32>
+    %y = stablehlo.dot_general %p, %v, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2] : (tensor<1x2x1x5xf32>, tensor<1x2x5x4xf32>) -> tensor<1x2x1x4xf32>
+    %c1 = stablehlo.constant dense<1> : tensor<i32>
+    %next = stablehlo.add %iterArg, %c1 : tensor<i32>
+    stablehlo.return %next, %y : tensor<i32>, tensor<1x2x1x4xf32>
+  }
+  return %r#1 : tensor<1x2x1x4xf32>
+}

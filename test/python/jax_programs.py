@@ -210,6 +210,46 @@ def scatter_add(n=12, d=4):
     return add, [x, ids, u]
 
 
+def loops_and_branches(n=6):
+    """lax.scan with carried and stacked values, fori_loop, a while_loop
+    whose trip count depends on the data, cond and switch, and an
+    optimization_barrier: stablehlo while, case and their regions."""
+    rng = np.random.default_rng(n)
+    xs = jnp.asarray(rng.standard_normal((n, 3)).astype(np.float32))
+    which = jnp.asarray(2, jnp.int32)
+
+    def control(xs, which):
+        def body(carry, x):
+            carry = carry * 0.5 + x
+            return carry, jnp.sin(carry)
+        last, ys = jax.lax.scan(body, jnp.zeros(3, jnp.float32), xs)
+        total = jax.lax.fori_loop(0, n, lambda i, t: t + xs[i] * i, last)
+        grown = jax.lax.while_loop(lambda v: jnp.sum(jnp.abs(v)) < 50.0,
+                                   lambda v: v * 1.5 + 0.25, total)
+        picked = jax.lax.switch(which, [lambda v: v * 2.0, jnp.cos,
+                                        lambda v: v - 1.0], grown)
+        branch = jax.lax.cond(jnp.sum(picked) > 0, lambda v: v + 3.0,
+                              lambda v: -v, picked)
+        return jax.lax.optimization_barrier(ys * branch[None, :])
+    return control, [xs, which]
+
+
+def reduce_precision(n=32):
+    """lax.reduce_precision to narrower formats, with ties, values past the
+    narrow range, subnormals, infinities and NaN."""
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal(n).astype(np.float32) * 50
+    base[:10] = [1.0 + 2.0 ** -11, 1.0 + 3 * 2.0 ** -11, 70000.0, -1e-6,
+                 1e-40, np.inf, -np.inf, np.nan, 65504.0, -0.0]
+    x = jnp.asarray(base)
+
+    def narrow(x):
+        return jnp.stack([jax.lax.reduce_precision(x, e, m)
+                          for e, m in ((5, 10), (8, 7), (4, 3), (2, 1),
+                                       (8, 23), (11, 52), (5, 0))])
+    return narrow, [x]
+
+
 # Programs of the ops decoders need around attention (no attention in them).
 OP_PROGRAMS = {
     "rope_cache_step": lambda: rope_cache_step("f32"),
@@ -218,6 +258,8 @@ OP_PROGRAMS = {
     "integer_ops": lambda: integer_ops(),
     "embedding_lookup": lambda: embedding_lookup(),
     "scatter_add": lambda: scatter_add(),
+    "loops_and_branches": lambda: loops_and_branches(),
+    "reduce_precision": lambda: reduce_precision(),
 }
 
 

@@ -7,6 +7,7 @@
 #include "dialect/HgcOps.h"
 #include "passes/Passes.h"
 
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/Format.h"
@@ -88,6 +89,14 @@ void printKernel(DecodeAttentionOp op, int64_t tokens,
      << " shared), splits of " << splitTokens << " tokens\n";
 }
 
+/// Attention in a loop (an imported scan over layers) is placed once and
+/// runs every iteration with that placement.
+StringRef loopNote(Operation *op) {
+  return op->getParentOfType<LoopLikeOpInterface>()
+             ? ", in a loop body (one placement, every iteration)"
+             : "";
+}
+
 void printDecode(DecodeAttentionOp op, const TargetOptions &target,
                  llvm::raw_ostream &os) {
   auto query = cast<RankedTensorType>(op.getQuery().getType());
@@ -99,7 +108,7 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
      << cacheType.getHeadDim() << ", kv " << cacheType.getElementType();
   if (!bind || bind.isPaged()) {
     os << ", tokens known at run time (" << (bind ? "paged" : "runtime")
-       << " cache)\n";
+       << " cache)" << loopNote(op) << "\n";
     return;
   }
   auto key = cast<RankedTensorType>(bind.getKey().getType());
@@ -108,7 +117,7 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
   if (ShapedType::isDynamic(tokens)) {
     // Token counts per tier follow the run's length: give it (--dim, or
     // --value for a length input) to see them.
-    os << ", tokens per sequence known at run time\n";
+    os << ", tokens per sequence known at run time" << loopNote(op) << "\n";
     PlacementAttr placement = op.getPlacementAttr();
     if (!placement) {
       os << "  device  dense\n";
@@ -119,7 +128,7 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
          << " " << selectionText(policy) << "\n";
     return;
   }
-  os << ", " << tokens << " tokens per sequence\n";
+  os << ", " << tokens << " tokens per sequence" << loopNote(op) << "\n";
   double bytesPerToken =
       double(key.getDimSize(0)) * cacheType.getKvHeads() *
       double(key.getDimSize(3) + value.getDimSize(3)) *
@@ -169,7 +178,8 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       auto q = cast<RankedTensorType>(attention.getQuery().getType());
       os << "attention '" << nameOf(op) << "': not a decode step over a "
-         << "cache (query " << q << "): exact on the device tier\n";
+         << "cache (query " << q << "): exact on the device tier"
+         << loopNote(op) << "\n";
       ++count;
     }
   });

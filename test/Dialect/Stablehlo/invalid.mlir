@@ -400,3 +400,140 @@ func.func @scatter_result(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<
   }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x5xf32>
   return %0 : tensor<12x5xf32>
 }
+
+// -----
+
+func.func @while_body_changes_shape(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{body returns ('tensor<8xf32>') where ('tensor<4xf32>') is expected}}
+  %0 = stablehlo.while(%iterArg = %a) : tensor<4xf32>
+   cond {
+    %t = stablehlo.constant dense<true> : tensor<i1>
+    stablehlo.return %t : tensor<i1>
+  } do {
+    %c = stablehlo.concatenate %iterArg, %iterArg, dim = 0 : (tensor<4xf32>, tensor<4xf32>) -> tensor<8xf32>
+    // expected-note @+1 {{returned here}}
+    stablehlo.return %c : tensor<8xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @while_cond_not_predicate(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{cond returns ('tensor<4xf32>') where ('tensor<i1>') is expected}}
+  %0 = stablehlo.while(%iterArg = %a) : tensor<4xf32>
+   cond {
+    // expected-note @+1 {{returned here}}
+    stablehlo.return %iterArg : tensor<4xf32>
+  } do {
+    stablehlo.return %iterArg : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @while_region_arguments(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{body takes ('tensor<4xi32>') where ('tensor<4xf32>') is expected}}
+  %0 = "stablehlo.while"(%a) ({
+  ^bb0(%x: tensor<4xf32>):
+    %t = stablehlo.constant dense<true> : tensor<i1>
+    stablehlo.return %t : tensor<i1>
+  }, {
+  ^bb0(%x: tensor<4xi32>):
+    stablehlo.return %a : tensor<4xf32>
+  }) : (tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @while_results(%a: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @+1 {{results ('tensor<4xf16>') differ from the operands ('tensor<4xf32>')}}
+  %0 = "stablehlo.while"(%a) ({
+  ^bb0(%x: tensor<4xf32>):
+    %t = stablehlo.constant dense<true> : tensor<i1>
+    stablehlo.return %t : tensor<i1>
+  }, {
+  ^bb0(%x: tensor<4xf32>):
+    stablehlo.return %x : tensor<4xf32>
+  }) : (tensor<4xf32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @case_branch_type(%k: tensor<i32>, %a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{branch #1 returns ('tensor<4xf16>') where ('tensor<4xf32>') is expected}}
+  %0 = "stablehlo.case"(%k) ({
+    stablehlo.return %a : tensor<4xf32>
+  }, {
+    %h = stablehlo.convert %a : (tensor<4xf32>) -> tensor<4xf16>
+    // expected-note @+1 {{returned here}}
+    stablehlo.return %h : tensor<4xf16>
+  }) : (tensor<i32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @case_branch_arguments(%k: tensor<i32>, %a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{branch #0 must take no arguments}}
+  %0 = "stablehlo.case"(%k) ({
+  ^bb0(%x: tensor<4xf32>):
+    stablehlo.return %x : tensor<4xf32>
+  }) : (tensor<i32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @case_no_branches(%k: tensor<i32>) {
+  // expected-error @+1 {{needs at least one branch}}
+  "stablehlo.case"(%k) : (tensor<i32>) -> ()
+  return
+}
+
+// -----
+
+func.func @if_branch_terminator(%p: tensor<i1>, %a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{branch #1 must end in stablehlo.return}}
+  %0 = "stablehlo.if"(%p) ({
+    stablehlo.return %a : tensor<4xf32>
+  }, {
+    "func.return"(%a) : (tensor<4xf32>) -> ()
+  }) : (tensor<i1>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @barrier_types(%a: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @+1 {{results must have the operands' types}}
+  %0 = "stablehlo.optimization_barrier"(%a) : (tensor<4xf32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}
+
+// -----
+
+func.func @reduce_precision_format(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expected a format like e5m10}}
+  %0 = stablehlo.reduce_precision %a, format = m10e5 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @reduce_precision_exponent(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{attribute 'exponent_bits' failed to satisfy constraint}}
+  %0 = stablehlo.reduce_precision %a, format = e0m10 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @reduce_precision_type(%a: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @+1 {{result type 'tensor<4xf16>' differs from the operand's 'tensor<4xf32>'}}
+  %0 = "stablehlo.reduce_precision"(%a) <{exponent_bits = 5 : i32, mantissa_bits = 10 : i32}> : (tensor<4xf32>) -> tensor<4xf16>
+  return %0 : tensor<4xf16>
+}

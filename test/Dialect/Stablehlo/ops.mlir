@@ -145,3 +145,55 @@ func.func @scatter(%c: tensor<2x16x4xf32>, %i: tensor<2x2xi32>, %u: tensor<2x1x4
   }) : (tensor<2x16x4xf32>, tensor<2x2xi32>, tensor<2x1x4xf32>) -> tensor<2x16x4xf32>
   return %0 : tensor<2x16x4xf32>
 }
+
+// -----
+
+// while (pretty: iteration values named once, both regions use them), case
+// and if (generic, as JAX prints them), optimization_barrier and
+// reduce_precision.
+// CHECK-LABEL: func.func @control_flow
+// CHECK: %[[LOOP:.*]]:2 = stablehlo.while(%[[I:.*]] = %{{.*}}, %[[X:.*]] = %arg0) : tensor<i32>, tensor<4xf32>
+// CHECK-NEXT: cond {
+// CHECK: stablehlo.compare LT, %[[I]], %{{.*}}, SIGNED
+// CHECK: stablehlo.return %{{.*}} : tensor<i1>
+// CHECK: } do {
+// CHECK: stablehlo.add %[[I]], %{{.*}} : tensor<i32>
+// CHECK: stablehlo.multiply %[[X]], %[[X]] : tensor<4xf32>
+// CHECK: stablehlo.return %{{.*}}, %{{.*}} : tensor<i32>, tensor<4xf32>
+// CHECK: %[[CASE:.*]] = "stablehlo.case"(%arg1) ({
+// CHECK: stablehlo.return %[[LOOP]]#1 : tensor<4xf32>
+// CHECK: }, {
+// CHECK: stablehlo.negate
+// CHECK: }) : (tensor<i32>) -> tensor<4xf32>
+// CHECK: "stablehlo.if"(%arg2) ({
+// CHECK: }) : (tensor<i1>) -> tensor<4xf32>
+// CHECK: stablehlo.optimization_barrier %{{.*}}, %arg1 : tensor<4xf32>, tensor<i32>
+// CHECK: stablehlo.reduce_precision %{{.*}}, format = e5m10 : tensor<4xf32>
+func.func @control_flow(%a: tensor<4xf32>, %k: tensor<i32>, %p: tensor<i1>) -> tensor<4xf32> {
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %0:2 = stablehlo.while(%iterArg = %zero, %iterArg_0 = %a) : tensor<i32>, tensor<4xf32>
+   cond {
+    %c = stablehlo.constant dense<3> : tensor<i32>
+    %lt = stablehlo.compare LT, %iterArg, %c, SIGNED : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %next = stablehlo.add %iterArg, %one : tensor<i32>
+    %sq = stablehlo.multiply %iterArg_0, %iterArg_0 : tensor<4xf32>
+    stablehlo.return %next, %sq : tensor<i32>, tensor<4xf32>
+  }
+  %1 = "stablehlo.case"(%k) ({
+    stablehlo.return %0#1 : tensor<4xf32>
+  }, {
+    %n = stablehlo.negate %0#1 : tensor<4xf32>
+    stablehlo.return %n : tensor<4xf32>
+  }) : (tensor<i32>) -> tensor<4xf32>
+  %2 = "stablehlo.if"(%p) ({
+    stablehlo.return %1 : tensor<4xf32>
+  }, {
+    stablehlo.return %a : tensor<4xf32>
+  }) : (tensor<i1>) -> tensor<4xf32>
+  %3:2 = stablehlo.optimization_barrier %2, %k : tensor<4xf32>, tensor<i32>
+  %4 = stablehlo.reduce_precision %3#0, format = e5m10 : tensor<4xf32>
+  return %4 : tensor<4xf32>
+}

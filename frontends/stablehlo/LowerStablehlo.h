@@ -1,9 +1,11 @@
-//===- SliceLowering.h - StableHLO data movement to tensor ops --*- C++ -*-===//
+//===- LowerStablehlo.h - pieces of the StableHLO lowering ------*- C++ -*-===//
 
-#ifndef HGC_FRONTENDS_STABLEHLO_SLICELOWERING_H
-#define HGC_FRONTENDS_STABLEHLO_SLICELOWERING_H
+#ifndef HGC_FRONTENDS_STABLEHLO_LOWERSTABLEHLO_H
+#define HGC_FRONTENDS_STABLEHLO_LOWERSTABLEHLO_H
 
 #include "frontends/stablehlo/StablehloDialect.h"
+
+#include "mlir/IR/PatternMatch.h"
 
 namespace mlir::hgc::shlo {
 /// Each op as tensor-dialect slices on a fresh or given tensor, with the
@@ -20,6 +22,11 @@ FailureOr<Value> lowerScatter(OpBuilder &b, ScatterOp op);
 /// `op` is not elementwise): what a scatter's or reduce's combiner does.
 Value emitElementwiseScalar(OpBuilder &b, Operation *op, ValueRange args,
                             Type result);
+
+/// Replaces while, case and if by scf ops holding their regions (ops inside
+/// left for the caller to lower) and optimization_barrier by its operands;
+/// false, and nothing changed, for any other op.
+bool lowerControlFlow(RewriterBase &rewriter, Operation *op);
 } // namespace mlir::hgc::shlo
 
-#endif // HGC_FRONTENDS_STABLEHLO_SLICELOWERING_H
+#endif // HGC_FRONTENDS_STABLEHLO_LOWERSTABLEHLO_H
