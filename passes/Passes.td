@@ -342,15 +342,16 @@ def LowerStablehloPass : Pass<"hgc-lower-stablehlo", "ModuleOp"> {
     `tensor.reshape`; `dot_general` one `linalg.generic` over (batch, lhs
     free, rhs free, contracting) loops that accumulates in f32 for narrower
     float results (as XLA does) and rounds once; `reduce` a `linalg.reduce`
-    whose body is the reducer on scalars; `concatenate`, `slice`,
+    whose body is the reducer on scalars (several inputs at once: argmax);
+    `concatenate`, `slice`,
     `dynamic_slice`, `dynamic_update_slice` and `pad` tensor slices (start
     indices clamped as the spec says); `gather` a `linalg.generic` of
     `tensor.extract`s; `scatter` a loop nest over the updates; `while`,
     `case` and `if` the `scf` ops `while`, `index_switch` and `if` holding
     the same regions; `optimization_barrier` its operands; `composite` a
     call of its decomposition. `func.call` of private helpers stays.
-    Unsupported input (`custom_call` targets, variadic `reduce`, unsigned or
-    complex element types) is a located error.
+    Unsupported input (`custom_call` targets, reducers with non-elementwise
+    ops, unsigned or complex element types) is a located error.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -72,3 +72,10 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
     return failure();
   return placement;
 }
+
+std::string hgc::getPlacementKey(const PlacementOptions &options) {
+  return "policy=" + options.policy + " sink=" + std::to_string(options.sink) +
+         " window=" + std::to_string(options.window) +
+         " budget=" + options.budget +
+         " block=" + std::to_string(options.block);
+}

@@ -29,6 +29,10 @@ struct PlacementOptions {
   int64_t block = 16;
 };
 
+/// "policy=P sink=N window=N budget=B block=N": the options as a cache key
+/// spells them.
+std::string getPlacementKey(const PlacementOptions &options);
+
 /// Reads a budget as the attribute syntax does: digits only is a token count
 /// (`tokens`), anything else a fraction; false when it is neither.
 bool parseBudget(StringRef text, int64_t &tokens, double &fraction);

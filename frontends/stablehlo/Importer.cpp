@@ -11,12 +11,15 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
 
-bool shlo::isStablehloPath(StringRef path) { return path.ends_with(".mlir"); }
+bool shlo::isStablehloPath(StringRef path) {
+  return path.ends_with(".mlir") || isStablehloBytecodePath(path);
+}
 
 /// `attr` of each entry of `attrs` (arg or result attributes), else
 /// `prefix` and its position.
@@ -40,7 +43,10 @@ FailureOr<shlo::ImportedProgram> shlo::importStablehloFile(MLIRContext *context,
   context->loadDialect<ShloDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   std::string error;
-  auto buffer = openInputFile(path, &error);
+  std::unique_ptr<llvm::MemoryBuffer> buffer =
+      isStablehloBytecodePath(path) && llvm::sys::fs::exists(path)
+          ? readStablehloBytecode(path, error)
+          : openInputFile(path, &error);
   if (!buffer)
     return emitError(UnknownLoc::get(context)) << path << ": " << error,
            failure();

@@ -1,8 +1,8 @@
-//===- Importer.h - StableHLO text (JAX's export) to hgc's input -*- C++
-//-*-===//
+//===- Importer.h - StableHLO (JAX's export) to hgc's input -----*- C++ -*-===//
 //
 // Reads a StableHLO module in either print form (`jax.jit(f).lower(...)
-// .as_text()`, or the generic form of `compiler_ir('stablehlo')`), checks
+// .as_text()`, or the generic form of `compiler_ir('stablehlo')`) or as
+// jax.export's bytecode (converted to text by jaxlib), checks
 // it has an entry function, names its arguments and results, and lowers it
 // to upstream dialects (hgc-lower-stablehlo): the same kind of module the
 // ONNX importer produces, ready for hgc's pipelines.
@@ -14,6 +14,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <string>
 #include <vector>
@@ -28,8 +30,18 @@ struct ImportedProgram {
   std::vector<std::string> outputNames;
 };
 
-/// Whether `path` names StableHLO text (a .mlir file).
+/// Whether `path` names StableHLO: text (.mlir) or bytecode (.mlirbc).
 bool isStablehloPath(StringRef path);
+
+/// Whether `path` names a serialized artifact (.mlirbc): a StableHLO
+/// portable artifact or jax.export's serialization.
+bool isStablehloBytecodePath(StringRef path);
+
+/// The text of the artifact at `path`, converted by jaxlib's StableHLO
+/// bindings ($HGC_PYTHON, else python3); null and `error` set when that
+/// Python cannot (no jax, not an artifact). Bytecode.cpp.
+std::unique_ptr<llvm::MemoryBuffer> readStablehloBytecode(StringRef path,
+                                                          std::string &error);
 
 /// Parses and lowers `path`; diagnostics (located in the file) go to the
 /// context's handler.

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -427,9 +428,44 @@ FailureOr<Value> lowerElementwise(OpBuilder &b, Operation *op) {
   return generic.getResult(0);
 }
 
+/// The groups of an expand_shape from `from` to `to` when the broadcast
+/// only inserts unit dimensions (`dims` in order, sizes kept): a view, where
+/// a copy would rewrite a whole KV cache to add its layer axis.
+std::optional<SmallVector<ReassociationIndices>>
+unitInsertion(RankedTensorType from, RankedTensorType to,
+              ArrayRef<int64_t> dims) {
+  if (from.getRank() == 0 || !llvm::is_sorted(dims) ||
+      llvm::adjacent_find(dims) != dims.end())
+    return std::nullopt;
+  SmallVector<ReassociationIndices> groups(from.getRank());
+  size_t next = 0; // the operand dimension result dims join
+  for (int64_t d = 0; d < to.getRank(); ++d) {
+    if (next < dims.size() && dims[next] == d) {
+      if (to.getDimSize(d) != from.getDimSize(next))
+        return std::nullopt;
+      groups[next++].push_back(d);
+      continue;
+    }
+    if (to.getDimSize(d) != 1)
+      return std::nullopt;
+    // Leading and inner unit dims join the next mapped one, trailing ones
+    // the last: every group stays contiguous.
+    groups[std::min(next, dims.size() - 1)].push_back(d);
+  }
+  return groups;
+}
+
 FailureOr<Value> lowerBroadcast(OpBuilder &b, BroadcastInDimOp op) {
   auto from = cast<RankedTensorType>(op.getOperand().getType());
   auto to = cast<RankedTensorType>(op.getType());
+  if (from == to && llvm::equal(op.getBroadcastDimensions(),
+                                llvm::seq<int64_t>(0, to.getRank())))
+    return op.getOperand();
+  if (auto groups = unitInsertion(from, to, op.getBroadcastDimensions());
+      groups && from.getRank() < to.getRank())
+    return tensor::ExpandShapeOp::create(b, op.getLoc(), to, op.getOperand(),
+                                         *groups)
+        .getResult();
   MLIRContext *context = b.getContext();
   SmallVector<AffineExpr> exprs;
   for (auto [i, d] : llvm::enumerate(op.getBroadcastDimensions()))
@@ -561,56 +597,87 @@ FailureOr<Value> lowerDotGeneral(OpBuilder &b, DotGeneralOp op) {
       .getResult(0);
 }
 
-FailureOr<Value> lowerReduce(OpBuilder &b, ReduceOp op) {
-  if (op.getInputs().size() != 1)
-    return op.emitOpError("with ")
-           << op.getInputs().size()
-           << " inputs is not imported (single-input reduce only)";
+/// linalg.reduce of every input at once (argmax is a reduce of values and
+/// indices), the reducer translated to scalars.
+FailureOr<SmallVector<Value>> lowerReduce(OpBuilder &b, ReduceOp op) {
   Location loc = op.getLoc();
-  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
-  Value initScalar =
-      tensor::ExtractOp::create(b, loc, op.getInitValues()[0], ValueRange{});
-  Value init =
-      linalg::FillOp::create(b, loc, initScalar, emptyLike(b, loc, resultType))
-          .getResult(0);
+  size_t n = op.getInputs().size();
+  SmallVector<Value> inits;
+  for (auto [init, result] : llvm::zip(op.getInitValues(), op.getResults())) {
+    Value scalar = tensor::ExtractOp::create(b, loc, init, ValueRange{});
+    inits.push_back(
+        linalg::FillOp::create(
+            b, loc, scalar,
+            emptyLike(b, loc, cast<RankedTensorType>(result.getType())))
+            .getResult(0));
+  }
   Block &body = op.getBody().front();
   LogicalResult bodyResult = success();
   auto reduce = linalg::ReduceOp::create(
-      b, loc, ValueRange{op.getInputs()[0]}, ValueRange{init},
-      op.getDimensions(), [&](OpBuilder &nested, Location, ValueRange args) {
-        // linalg's (element, accumulator); the reducer's (accumulator,
-        // element), each a rank-0 tensor there, a scalar here.
+      b, loc, op.getInputs(), inits, op.getDimensions(),
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        // linalg's (elements..., accumulators...); the reducer's
+        // (accumulators..., elements...), rank-0 tensors there, scalars here.
         IRMapping scalars;
-        scalars.map(body.getArgument(0), args[1]);
-        scalars.map(body.getArgument(1), args[0]);
+        for (size_t i = 0; i < n; ++i) {
+          scalars.map(body.getArgument(i), args[n + i]);
+          scalars.map(body.getArgument(n + i), args[i]);
+        }
         for (Operation &inner : body.without_terminator()) {
           SmallVector<Value> operands;
           for (Value v : inner.getOperands())
             operands.push_back(scalars.lookupOrNull(v));
           Value v;
-          if (llvm::all_of(operands, [](Value x) { return bool(x); }))
+          if (inner.getNumResults() == 1 &&
+              llvm::all_of(operands, [](Value x) { return bool(x); }))
             v = emitScalar(nested, &inner, operands,
                            elementOf(inner.getResult(0)));
           if (!v) {
-            bodyResult = inner.emitOpError("is not supported in a reducer");
-            v = args[1];
+            if (succeeded(bodyResult))
+              bodyResult = inner.emitOpError("is not supported in a reducer");
+            v = args[n];
           }
-          scalars.map(inner.getResult(0), v);
+          for (Value result : inner.getResults())
+            scalars.map(result, v);
         }
-        Value result =
-            scalars.lookupOrNull(body.getTerminator()->getOperand(0));
-        linalg::YieldOp::create(nested, loc, result ? result : args[1]);
+        SmallVector<Value> yielded;
+        for (auto [i, v] :
+             llvm::enumerate(body.getTerminator()->getOperands())) {
+          Value scalar = scalars.lookupOrNull(v);
+          yielded.push_back(scalar && scalar.getType() == args[n + i].getType()
+                                ? scalar
+                                : args[n + i]);
+        }
+        linalg::YieldOp::create(nested, loc, yielded);
       });
   if (failed(bodyResult)) {
     reduce->erase();
     return failure();
   }
-  return reduce->getResult(0);
+  return SmallVector<Value>(reduce->getResults());
 }
 
+/// A collapse or expand where dims merge or split in order (a view of the
+/// operand's buffer: a layer's weights sliced from a scanned stack stay in
+/// place), else a tensor.reshape.
 FailureOr<Value> lowerReshape(OpBuilder &b, ReshapeOp op) {
   auto type = cast<RankedTensorType>(op.getType());
+  auto source = cast<RankedTensorType>(op.getOperand().getType());
   Location loc = op.getLoc();
+  if (type == source)
+    return op.getOperand();
+  if (source.getRank() > 0 && type.getRank() > 0 &&
+      source.getRank() != type.getRank())
+    if (std::optional<SmallVector<ReassociationIndices>> groups =
+            getReassociationIndicesForReshape(source, type)) {
+      if (source.getRank() > type.getRank())
+        return tensor::CollapseShapeOp::create(b, loc, type, op.getOperand(),
+                                               *groups)
+            .getResult();
+      return tensor::ExpandShapeOp::create(b, loc, type, op.getOperand(),
+                                           *groups)
+          .getResult();
+    }
   auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
   Value shape = arith::ConstantOp::create(
       b, loc, DenseIntElementsAttr::get(shapeType, type.getShape()));
@@ -636,6 +703,13 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
            << custom.getCallTargetName() << "' is not supported";
   if (lowerControlFlow(rewriter, op))
     return success();
+  if (auto reduce = dyn_cast<ReduceOp>(op)) {
+    FailureOr<SmallVector<Value>> results = lowerReduce(rewriter, reduce);
+    if (failed(results))
+      return failure();
+    rewriter.replaceOp(op, *results);
+    return success();
+  }
   FailureOr<Value> lowered =
       llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
           .Case([&](ConstantOp c) -> FailureOr<Value> {
@@ -646,7 +720,6 @@ LogicalResult lowerOp(IRRewriter &rewriter, Operation *op) {
           .Case([&](BroadcastInDimOp o) { return lowerBroadcast(rewriter, o); })
           .Case([&](IotaOp o) { return lowerIota(rewriter, o); })
           .Case([&](DotGeneralOp o) { return lowerDotGeneral(rewriter, o); })
-          .Case([&](ReduceOp o) { return lowerReduce(rewriter, o); })
           .Case([&](ReshapeOp o) { return lowerReshape(rewriter, o); })
           .Case([&](TransposeOp o) { return lowerTranspose(rewriter, o); })
           .Case([&](ConcatenateOp o) { return lowerConcatenate(rewriter, o); })

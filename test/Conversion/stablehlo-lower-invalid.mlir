@@ -16,17 +16,6 @@ func.func @unsigned(%x: tensor<4xui32>) -> tensor<4xui32> {
 
 // -----
 
-func.func @variadic(%a: tensor<4xf32>, %b: tensor<4xi32>, %ia: tensor<f32>, %ib: tensor<i32>) -> tensor<f32> {
-  // expected-error @+1 {{with 2 inputs is not imported (single-input reduce only)}}
-  %0:2 = stablehlo.reduce(%a init: %ia), (%b init: %ib) across dimensions = [0] : (tensor<4xf32>, tensor<4xi32>, tensor<f32>, tensor<i32>) -> (tensor<f32>, tensor<i32>)
-   reducer(%x: tensor<f32>, %y: tensor<f32>) (%u: tensor<i32>, %w: tensor<i32>) {
-    stablehlo.return %x, %u : tensor<f32>, tensor<i32>
-  }
-  return %0#0 : tensor<f32>
-}
-
-// -----
-
 func.func @reducer_body(%a: tensor<4xf32>, %i: tensor<f32>) -> tensor<f32> {
   %0 = stablehlo.reduce(%a init: %i) across dimensions = [0] : (tensor<4xf32>, tensor<f32>) -> tensor<f32>
    reducer(%x: tensor<f32>, %y: tensor<f32>) {

@@ -55,10 +55,10 @@ func.func @masks(%a: tensor<2x1xf32>, %b: tensor<2x3x4xf32>) -> (tensor<2x3x4xf3
 // -----
 
 // A composite is its decomposition; transpose and reshape are linalg and
-// tensor ops.
+// tensor ops (a reshape that merges dims in order a collapse).
 // CHECK-LABEL: func.func @structure
 // CHECK: linalg.transpose ins(%arg0 : tensor<2x3xf32>) outs(%{{.*}} : tensor<3x2xf32>) permutation = [1, 0]
-// CHECK: tensor.reshape %{{.*}}(%{{.*}}) : (tensor<3x2xf32>, tensor<1xi64>) -> tensor<6xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<3x2xf32> into tensor<6xf32>
 // CHECK: call @twice(%{{.*}}) : (tensor<6xf32>) -> tensor<6xf32>
 func.func @structure(%a: tensor<2x3xf32>) -> tensor<6xf32> {
   %t = stablehlo.transpose %a, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
@@ -268,4 +268,52 @@ func.func @if_barrier(%p: tensor<i1>, %a: tensor<4xf32>) -> (tensor<4xf32>, tens
 func.func @reduce_precision(%a: tensor<4xf32>) -> tensor<4xf32> {
   %0 = stablehlo.reduce_precision %a, format = e5m10 : tensor<4xf32>
   return %0 : tensor<4xf32>
+}
+
+// -----
+
+// A reduce of two inputs (JAX's argmax: values and their indices) is one
+// linalg.reduce; the reducer's accumulators come second in linalg's body.
+// CHECK-LABEL: func.func @argmax
+// CHECK: %[[V:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3xf32>)
+// CHECK: %[[I:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<3xi32>)
+// CHECK: %[[R:.*]]:2 = linalg.reduce ins(%arg0, %{{.*}} : tensor<3x5xf32>, tensor<3x5xi32>) outs(%[[V]], %[[I]] : tensor<3xf32>, tensor<3xi32>) dimensions = [1]
+// CHECK-NEXT: (%[[X:.*]]: f32, %[[XI:.*]]: i32, %[[ACC:.*]]: f32, %[[ACCI:.*]]: i32) {
+// CHECK: %[[GT:.*]] = arith.cmpf ogt, %[[ACC]], %[[X]] : f32
+// CHECK: arith.select %[[GT]], %[[ACC]], %[[X]] : f32
+// CHECK: arith.select %[[GT]], %[[ACCI]], %[[XI]] : i32
+// CHECK: linalg.yield
+// CHECK: return %[[R]]#1
+func.func @argmax(%x: tensor<3x5xf32>) -> tensor<3xi32> {
+  %iota = stablehlo.iota dim = 1 : tensor<3x5xi32>
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %0:2 = stablehlo.reduce(%x init: %ninf), (%iota init: %zero) across dimensions = [1] : (tensor<3x5xf32>, tensor<3x5xi32>, tensor<f32>, tensor<i32>) -> (tensor<3xf32>, tensor<3xi32>)
+   reducer(%a: tensor<f32>, %b: tensor<f32>) (%ai: tensor<i32>, %bi: tensor<i32>) {
+    %gt = stablehlo.compare GT, %a, %b, FLOAT : (tensor<f32>, tensor<f32>) -> tensor<i1>
+    %v = stablehlo.select %gt, %a, %b : tensor<i1>, tensor<f32>
+    %i = stablehlo.select %gt, %ai, %bi : tensor<i1>, tensor<i32>
+    stablehlo.return %v, %i : tensor<f32>, tensor<i32>
+  }
+  return %0#1 : tensor<3xi32>
+}
+
+// -----
+
+// Views where the data stays put: a reshape that splits dims in order is an
+// expand_shape, one that regroups across dims a tensor.reshape; a broadcast
+// that only inserts unit dims (a layer axis) an expand_shape, a real one a
+// generic.
+// CHECK-LABEL: func.func @views
+// CHECK: %[[SPLIT:.*]] = tensor.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [4, 2, 3] : tensor<4x6xf32> into tensor<4x2x3xf32>
+// CHECK: %[[REGROUP:.*]] = tensor.reshape %arg0(%{{.*}}) : (tensor<4x6xf32>, tensor<2xi64>) -> tensor<6x4xf32>
+// CHECK: %[[UNIT:.*]] = tensor.expand_shape %arg0 {{\[}}[0, 1], [2, 3]] output_shape [1, 4, 6, 1] : tensor<4x6xf32> into tensor<1x4x6x1xf32>
+// CHECK: %[[WIDE:.*]] = linalg.generic
+// CHECK: return %[[SPLIT]], %[[REGROUP]], %[[UNIT]], %[[WIDE]]
+func.func @views(%a: tensor<4x6xf32>) -> (tensor<4x2x3xf32>, tensor<6x4xf32>, tensor<1x4x6x1xf32>, tensor<4x6x2xf32>) {
+  %0 = stablehlo.reshape %a : (tensor<4x6xf32>) -> tensor<4x2x3xf32>
+  %1 = stablehlo.reshape %a : (tensor<4x6xf32>) -> tensor<6x4xf32>
+  %2 = stablehlo.broadcast_in_dim %a, dims = [1, 2] : (tensor<4x6xf32>) -> tensor<1x4x6x1xf32>
+  %3 = stablehlo.broadcast_in_dim %a, dims = [0, 1] : (tensor<4x6xf32>) -> tensor<4x6x2xf32>
+  return %0, %1, %2, %3 : tensor<4x2x3xf32>, tensor<6x4xf32>, tensor<1x4x6x1xf32>, tensor<4x6x2xf32>
 }

@@ -250,6 +250,37 @@ def reduce_precision(n=32):
     return narrow, [x]
 
 
+def greedy_tokens(b=3, v=40):
+    """jnp.argmax and argmin over logits with ties and a NaN: a reduce of
+    values and indices together (XLA's reducer takes the first index on
+    ties and propagates NaN)."""
+    rng = np.random.default_rng(b + v)
+    logits = rng.standard_normal((b, v)).astype(np.float32)
+    logits[0, [5, 9]] = 9.0          # tie: the first index wins
+    logits[1, 7] = np.nan            # NaN wins argmax and argmin
+    logits[2, [3, 30]] = -9.0
+
+    def pick(x):
+        return jnp.argmax(x, -1) * 100 + jnp.argmin(x, -1)
+    return pick, [jnp.asarray(logits)]
+
+
+def clamped_indices(position, n=10):
+    """dynamic_slice and dynamic_update_slice at a traced start outside the
+    operand (clamped into it as the spec says) and an empty slice joined
+    into a concatenation."""
+    rng = np.random.default_rng(n)
+    x = jnp.asarray(rng.standard_normal((n, 3)).astype(np.float32))
+    update = jnp.asarray(rng.standard_normal((2, 3)).astype(np.float32))
+
+    def clamp(x, update, p):
+        window = jax.lax.dynamic_slice(x, (p, 0), (4, 3))
+        written = jax.lax.dynamic_update_slice(x, update, (p, p))
+        empty = jax.lax.slice(x, (3, 0), (3, 3))
+        return jnp.concatenate([window, empty, written], axis=0)
+    return clamp, [x, update, jnp.asarray(position, jnp.int32)]
+
+
 # Programs of the ops decoders need around attention (no attention in them).
 OP_PROGRAMS = {
     "rope_cache_step": lambda: rope_cache_step("f32"),
@@ -260,6 +291,9 @@ OP_PROGRAMS = {
     "scatter_add": lambda: scatter_add(),
     "loops_and_branches": lambda: loops_and_branches(),
     "reduce_precision": lambda: reduce_precision(),
+    "greedy_tokens": lambda: greedy_tokens(),
+    "clamped_indices_negative": lambda: clamped_indices(-3),
+    "clamped_indices_oversized": lambda: clamped_indices(100),
 }
 
 

@@ -193,3 +193,40 @@ def test_bad_loop_is_a_located_error(hgc, tmp_path):
     expect_error(result, "body returns ('tensor<8xf32>') where "
                  "('tensor<4xf32>') is expected")
     assert "bad.mlir:2:" in result.stderr
+
+
+@pytest.mark.parametrize("form", ["portable_artifact", "jax_export"])
+def test_serialized_artifacts(hgc, tmp_path, monkeypatch, form):
+    """jax.export's artifacts (.mlirbc): the portable artifact and the full
+    serialization, read through jaxlib in the Python of $HGC_PYTHON, run
+    as the text does."""
+    import sys
+    from jax import export
+    config = VARIANTS["scanned_f32"]
+    _, _, args, step = jax_decoder.export(config)
+    exported = export.export(step)(*args)
+    program = tmp_path / "step.mlirbc"
+    program.write_bytes(exported.mlir_module_serialized
+                        if form == "portable_artifact"
+                        else bytes(exported.serialize()))
+    monkeypatch.setenv("HGC_PYTHON", sys.executable)
+    got = run_step(hgc, program, tmp_path, jax_decoder.flatten(args))
+    for what, g, w in zip(("logits", "cache_k", "cache_v"), got,
+                          step(*args)):
+        compare(g, w, "f32", what)
+
+
+def test_serialized_artifact_without_jax(hgc, tmp_path, monkeypatch):
+    """A Python without jax cannot read bytecode: the error says why and
+    how to get text instead."""
+    program = tmp_path / "step.mlirbc"
+    program.write_bytes(b"ML\xefR not really")
+    python = tmp_path / "python-without-jax"
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module "
+                      "named 'jaxlib'\" >&2\nexit 1\n")
+    python.chmod(0o755)
+    monkeypatch.setenv("HGC_PYTHON", str(python))
+    result = run(hgc, "plan", program)
+    expect_error(result, "step.mlirbc: could not convert StableHLO bytecode",
+                 "No module named 'jaxlib'", "set HGC_PYTHON",
+                 ".as_text()")

@@ -207,3 +207,33 @@ def test_damaged_text_never_crashes(hgc, tmp_path, exported):
         assert result.returncode in (0, 1), (n, result.returncode, result.stderr)
         if result.returncode:
             assert result.stderr.startswith("hgc: error: "), result.stderr
+
+
+def test_compiled_program_is_cached(hgc, tmp_path, exported):
+    """A second `hgc run` of the same program and options links the code
+    the first stored (--cache-dir) and gives the same bytes; other options
+    or other program bytes compile again."""
+    pretty, _, inputs, want = exported["gqa_decode"]
+    program = tmp_path / "p.mlir"
+    program.write_text(pretty)
+    args = write_inputs(tmp_path, inputs)
+    cache = ["--cache-dir", tmp_path / "cache"]
+
+    def step(name, *options):
+        out = tmp_path / name
+        result = run(hgc, "run", program, *args, "--output-dir", out, *cache,
+                     *options)
+        assert result.returncode == 0, result.stderr
+        return result.stderr.split(": ")[2].split()[0], np.load(
+            out / "result.npy")
+
+    assert step("first")[0] == "compiled"
+    how, first = step("again")
+    assert how == "loaded"
+    np.testing.assert_array_equal(first, step("first")[1])
+    np.testing.assert_allclose(first, want, atol=2e-5, rtol=2e-5)
+    placed = ["--target", "hybrid", "--policy", "hgca", "--budget", "0.5"]
+    assert step("placed", *placed)[0] == "compiled"
+    assert step("placed_again", *placed)[0] == "loaded"
+    program.write_text(pretty.replace("jit_attention", "jit_other"))
+    assert step("edited")[0] == "compiled"

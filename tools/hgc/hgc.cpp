@@ -5,7 +5,8 @@
 //   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
 //   hgc plan MODEL.onnx
 //
-// MODEL is an ONNX model or a StableHLO module (.mlir, as JAX exports it);
+// MODEL is an ONNX model or a StableHLO module (.mlir text as JAX prints
+// it, or .mlirbc as jax.export serializes it, read through jaxlib);
 // a StableHLO module's inputs are its @main arguments (arg0, arg1, ... unless
 // the module names them) and its outputs out0, ... or their
 // jax.result_info names.
@@ -25,6 +26,8 @@
 #include "frontends/stablehlo/Importer.h"
 #include "passes/Passes.h"
 #include "tools/hgc/Plan.h"
+#include "tools/support/CachedHostProgram.h"
+#include "tools/support/CompiledCode.h"
 #include "tools/support/CompiledModel.h"
 #include "tools/support/HostExecution.h"
 #include "tools/support/ModelSession.h"
@@ -59,9 +62,10 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::SubCommand compileCommand("compile",
-                                     "compile an ONNX model's computation");
-static cl::SubCommand runCommand("run", "compile and run an ONNX model on "
-                                        ".npy inputs");
+                                     "compile an ONNX model or a StableHLO "
+                                     "program");
+static cl::SubCommand runCommand("run", "compile and run an ONNX model or a "
+                                        "StableHLO program on .npy inputs");
 static cl::SubCommand planCommand("plan", "print where each attention's KV "
                                           "lives and how it is read");
 
@@ -69,9 +73,10 @@ static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
 #define HGC_ALL_SUBCOMMANDS                                                    \
   cl::sub(compileCommand), cl::sub(runCommand), cl::sub(planCommand)
 
-static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                                      cl::desc("<model.onnx | program.mlir>"),
-                                      HGC_ALL_SUBCOMMANDS);
+static cl::opt<std::string>
+    modelPath(cl::Positional, cl::Required,
+              cl::desc("<model.onnx | program.mlir | program.mlirbc>"),
+              HGC_ALL_SUBCOMMANDS);
 static cl::opt<std::string>
     policy("policy", cl::init(hgc::PlacementOptions{}.policy),
            cl::desc("placement policy: full, hgca or quest"),
@@ -370,27 +375,22 @@ void writeResults(ArrayRef<std::string> outputNames,
       });
 }
 
-/// Runs `module`'s @main on `arrays` for the options' placement and target
-/// and writes each result as DIR/NAME.npy.
-int runAndWrite(OwningOpRef<ModuleOp> module, ArrayRef<hgc::TensorRef> arrays,
-                const std::vector<std::string> &outputNames,
-                const hgc::TargetOptions &lowering,
-                std::chrono::steady_clock::time_point start) {
-  hgc::PlacementOptions placement = placementOptions();
-  runPasses(*module,
-            [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
-  std::vector<hgc::NpyArray> results;
-  hgc::HostTimings timings;
-  if (llvm::Error error =
-          hgc::runOnHost(*module, "main", arrays, results, &timings, lowering))
-    fail(modelPath + ": " + llvm::toString(std::move(error)));
-  auto done = std::chrono::steady_clock::now();
-  writeResults(outputNames, results);
-  double total = std::chrono::duration<double>(done - start).count();
-  llvm::errs() << llvm::format("hgc: %s: compiled in %.3f s, ran in %.3f s\n",
-                               modelPath.c_str(), total - timings.runSeconds,
-                               timings.runSeconds);
-  return 0;
+/// --cache-dir, else $HGC_CACHE_DIR, else $XDG_CACHE_HOME/hgc or
+/// ~/.cache/hgc.
+std::string defaultCacheDirectory() {
+  if (cacheDir.getNumOccurrences())
+    return cacheDir;
+  if (const char *directory = std::getenv("HGC_CACHE_DIR"))
+    return directory;
+  llvm::SmallString<256> path;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    path = xdg;
+  else if (!llvm::sys::path::home_directory(path))
+    return "";
+  else
+    llvm::sys::path::append(path, ".cache");
+  llvm::sys::path::append(path, "hgc");
+  return std::string(path);
 }
 
 /// hgc run on StableHLO: inputs named by @main's argument names (arg0, ...
@@ -436,26 +436,42 @@ int runStablehlo(MLIRContext &context) {
   SmallVector<hgc::TensorRef> arguments;
   for (const hgc::NpyArray &array : arrays)
     arguments.push_back({array.data.data(), array.shape});
-  return runAndWrite(std::move(program->module), arguments,
-                     program->outputNames, lowering, start);
-}
-
-/// --cache-dir, else $HGC_CACHE_DIR, else $XDG_CACHE_HOME/hgc or
-/// ~/.cache/hgc.
-std::string defaultCacheDirectory() {
-  if (cacheDir.getNumOccurrences())
-    return cacheDir;
-  if (const char *directory = std::getenv("HGC_CACHE_DIR"))
-    return directory;
-  llvm::SmallString<256> path;
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    path = xdg;
-  else if (!llvm::sys::path::home_directory(path))
-    return "";
-  else
-    llvm::sys::path::append(path, ".cache");
-  llvm::sys::path::append(path, "hgc");
-  return std::string(path);
+  // The program's bytes and the options it is compiled for: a later run of
+  // the same program links the stored code.
+  hgc::PlacementOptions placement = placementOptions();
+  if (target == "host")
+    placement.policy = "full"; // one tier: no split to make
+  std::string key = "hgc-stablehlo-cache=1 " + hgc::getFileHashKey(modelPath) +
+                    " " + hgc::getPlacementKey(placement) + " " +
+                    hgc::getMachineCodeKey(lowering) + " " +
+                    hgc::getCompilerBuildKey();
+  bool loaded = false;
+  auto code = hgc::getCachedHostProgram(
+      *program->module,
+      [&](ModuleOp module) {
+        PassManager pm(module.getContext());
+        hgc::buildHybridPipeline(pm, placement);
+        return pm.run(module);
+      },
+      lowering, defaultCacheDirectory(), key, loaded);
+  if (!code) {
+    std::string message = llvm::toString(code.takeError());
+    if (message.empty())
+      return 1; // reported as a diagnostic
+    fail(modelPath + ": " + message);
+  }
+  auto compiled = std::chrono::steady_clock::now();
+  std::vector<hgc::NpyArray> results;
+  if (llvm::Error error = (*code)->run(arguments, results))
+    fail(modelPath + ": " + llvm::toString(std::move(error)));
+  auto ran = std::chrono::steady_clock::now();
+  writeResults(program->outputNames, results);
+  llvm::errs() << llvm::format(
+      "hgc: %s: %s in %.3f s, ran in %.3f s\n", modelPath.c_str(),
+      loaded ? "loaded" : "compiled",
+      std::chrono::duration<double>(compiled - start).count(),
+      std::chrono::duration<double>(ran - compiled).count());
+  return 0;
 }
 
 int runModel(MLIRContext &context) {

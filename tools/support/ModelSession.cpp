@@ -1,6 +1,7 @@
 //===- ModelSession.cpp - an ONNX model compiled once, run many times ----===//
 
 #include "tools/support/ModelSession.h"
+#include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledCode.h"
 #include "tools/support/CompiledModel.h"
 
@@ -203,11 +204,8 @@ std::string hgc::ModelSession::makeCacheKey(
   llvm::SmallString<256> absolute(path);
   llvm::sys::fs::make_absolute(absolute);
   std::string key = "hgc-model-cache=1 model=" + std::string(absolute);
-  if (auto bytes =
-          llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                      /*RequiresNullTerminator=*/false))
-    key += " hash=" + llvm::utohexstr(llvm::xxh3_64bits(
-                          llvm::arrayRefFromStringRef((*bytes)->getBuffer())));
+  if (std::string hash = getFileHashKey(path); !hash.empty())
+    key += " " + hash;
   // Small external tensors are compiled in: their files are part of the key.
   StringRef folder = llvm::sys::path::parent_path(absolute);
   for (const std::string &file : externalDataFiles) {
@@ -219,10 +217,7 @@ std::string hgc::ModelSession::makeCacheKey(
              std::to_string(
                  status.getLastModificationTime().time_since_epoch().count());
   }
-  const PlacementOptions &p = options.placement;
-  key += " policy=" + p.policy + " sink=" + std::to_string(p.sink) +
-         " window=" + std::to_string(p.window) + " budget=" + p.budget +
-         " block=" + std::to_string(p.block) +
+  key += " " + getPlacementKey(options.placement) +
          " split=" + std::to_string(options.split) +
          " param-min-bytes=" + std::to_string(options.parameterMinBytes);
   for (const auto &[name, shape] : options.shapes)
