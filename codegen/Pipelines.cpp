@@ -2,6 +2,7 @@
 
 #include "codegen/Pipelines.h"
 #include "passes/Passes.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -144,7 +145,7 @@ namespace {
 struct HybridPipelineOptions
     : public PassPipelineOptions<HybridPipelineOptions> {
   PassOptions::Option<std::string> policy{
-      *this, "policy", llvm::cl::desc("placement policy: full, hgca or quest"),
+      *this, "policy", llvm::cl::desc(getPlacementPolicyHelp()),
       llvm::cl::init(PlacementOptions{}.policy)};
   PassOptions::Option<int64_t> sink{
       *this, "sink", llvm::cl::desc("attention-sink tokens on the device"),

@@ -1,6 +1,7 @@
 //===- AttentionConfig.cpp - checked configurations and their IR ----------===//
 
 #include "jit/Jit.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
@@ -13,10 +14,6 @@ using namespace hgc::jit;
 namespace {
 Failure invalid(std::string message) {
   return {HGC_INVALID_ARGUMENT, std::move(message)};
-}
-
-bool knownPolicy(const std::string &policy) {
-  return policy == "full" || policy == "hgca" || policy == "quest";
 }
 
 const char *elementTypeName(hgc_dtype dtype) {
@@ -70,9 +67,9 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
   config.causal = c.causal != 0;
   config.placement = {c.placement.policy, c.placement.sink, c.placement.window,
                       c.placement.budget, c.placement.block};
-  if (!knownPolicy(config.placement.policy))
+  if (!mlir::hgc::lookupPlacementPolicy(config.placement.policy))
     return invalid("unknown placement policy '" + config.placement.policy +
-                   "', expected full, hgca or quest");
+                   "', expected " + mlir::hgc::getPlacementPolicyNames());
   if (config.placement.sink < 0 || config.placement.window < 0)
     return invalid("placement sink and window must be >= 0");
   std::vector<bool> taken(c.kv_heads, false);
@@ -100,9 +97,9 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
     head.placement.policy = o.policy;
     head.placement.budget = o.budget;
     head.placement.block = o.block;
-    if (!knownPolicy(head.placement.policy))
+    if (!mlir::hgc::lookupPlacementPolicy(head.placement.policy))
       return invalid(which + ": unknown policy '" + head.placement.policy +
-                     "', expected full, hgca or quest");
+                     "', expected " + mlir::hgc::getPlacementPolicyNames());
     config.overrides.push_back(std::move(head));
   }
   if (c.kv_block_size < 0 ||
@@ -118,9 +115,10 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
     return invalid("kv_summaries are per-block summaries of paged KV: set "
                    "kv_block_size too");
   config.kvSummaries = c.kv_summaries != 0;
-  if (!config.overrides.empty() && config.placement.policy == "full")
-    return invalid("per-head overrides refine a hybrid placement; policy "
-                   "'full' has no host tier");
+  if (!config.overrides.empty() &&
+      !mlir::hgc::getPlacementPolicy(config.placement).splits())
+    return invalid("per-head overrides refine a hybrid placement; policy '" +
+                   config.placement.policy + "' has no host tier");
   out = std::move(config);
   return Failure::ok();
 }
@@ -129,8 +127,7 @@ std::string AttentionConfig::describe() const {
   std::string text;
   llvm::raw_string_ostream os(text);
   auto placementText = [&](const mlir::hgc::PlacementOptions &p) {
-    os << "policy=" << p.policy << " sink=" << p.sink << " window=" << p.window
-       << " budget=" << p.budget << " block=" << p.block;
+    os << mlir::hgc::getPlacementKey(p);
   };
   os << "q_heads=" << qHeads << " kv_heads=" << kvHeads
      << " head_dim=" << headDim << " kv_dtype=" << elementTypeName(kvDtype)
@@ -153,9 +150,9 @@ AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
   paged.kvBlockSize = pageTokens;
   paged.kvLayout = HGC_KV_HND;
   // Other blocks are summarized from the keys, in place.
-  paged.kvSummaries = config.placement.policy == "quest" &&
-                      config.placement.block == pageTokens &&
-                      config.overrides.empty();
+  paged.kvSummaries =
+      mlir::hgc::getPlacementPolicy(config.placement).readsKeySummaries() &&
+      config.placement.block == pageTokens && config.overrides.empty();
   return paged;
 }
 

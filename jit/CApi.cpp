@@ -10,6 +10,7 @@
 #include "hgc-c/jit.h"
 
 #include "jit/Jit.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/gpu.h"
 #include "hgc-rt/kv_cache.h"
@@ -211,8 +212,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.dtype = hgc_rt_dtype(checked.kvDtype);
   runtime.page_tokens =
       options->page_tokens ? options->page_tokens : kDefaultPageTokens;
-  // Policy full keeps every token on the device tier.
-  bool full = checked.placement.policy == "full";
+  // A policy that does not split keeps every token on the device tier.
+  bool full = !mlir::hgc::getPlacementPolicy(checked.placement).splits();
   runtime.sink = full ? 0 : checked.placement.sink;
   runtime.window = full ? int64_t(1) << 40 : checked.placement.window;
   runtime.device_pages = options->device_pages;

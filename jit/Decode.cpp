@@ -15,6 +15,7 @@
 #include "hgc-c/jit.h"
 
 #include "jit/Jit.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/compiled.h"
 #include "hgc-rt/gpu.h"
@@ -28,6 +29,7 @@
 #include <vector>
 
 using namespace hgc::jit;
+namespace mhgc = mlir::hgc;
 
 namespace {
 int64_t elementBytes(const AttentionConfig &k) {
@@ -75,16 +77,16 @@ void takeResult(const Descriptor<3> &result, float *outputs,
 }
 
 /// Adds a sequence of `total` tokens, `device` of them on the device tier,
-/// to the tiers' token counts; head groups whose policy is `full` attend
-/// their host tokens whole (the selections count the rest).
+/// to the tiers' token counts; head groups whose policy does not split
+/// attend their host tokens whole (the selections count the rest).
 void addSequenceStats(hgc_step_stats &stats, const AttentionConfig &k,
                       int64_t total, int64_t device) {
-  bool full = k.placement.policy == "full";
+  bool full = !mhgc::getPlacementPolicy(k.placement).splits();
   int64_t host = full ? 0 : total - device;
   stats.tokens[0] += full ? total : device;
   stats.tokens[1] += host;
   for (const HeadPolicy &head : k.overrides)
-    if (head.placement.policy == "full")
+    if (!mhgc::getPlacementPolicy(head.placement).splits())
       stats.selected_tokens += head.kvHeads * host;
 }
 
@@ -166,7 +168,7 @@ hgc_status runPaged(const Kernel &kernel, const ContextState &context,
     for (int32_t b = 0; b < batch; ++b) {
       int64_t n = kv.lengths[b], device = std::min(n, hot);
       addSequenceStats(*stats, k, n, device);
-      gathered += k.placement.policy == "full" ? 0 : device;
+      gathered += mhgc::getPlacementPolicy(k.placement).splits() ? device : 0;
     }
     double kernelSeconds = 0;
     long long launches = 0;
@@ -348,8 +350,8 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
                 "the kernel was compiled for paged KV (kv_block_size " +
                     std::to_string(k.kvBlockSize) +
                     "): run it with hgc_decode_paged");
-  bool full = k.placement.policy == "full",
-       cacheFull = c.placement.policy == "full";
+  bool full = !mhgc::getPlacementPolicy(k.placement).splits(),
+       cacheFull = !mhgc::getPlacementPolicy(c.placement).splits();
   if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
       k.kvDtype != c.kvDtype ||
       (!full && (cacheFull || k.placement.sink != c.placement.sink ||

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "jit/Jit.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "dialect/HgcOps.h"
 #include "tools/support/CompiledCode.h"
@@ -73,10 +74,10 @@ buildFullPlacement(MLIRContext &context, const AttentionConfig &config) {
     SmallVector<int64_t> ids;
     for (int32_t h = head.firstKvHead; h < head.firstKvHead + head.kvHeads; ++h)
       ids.push_back(h);
-    // A nested full placement is all device; on the runtime's pages a
-    // "full" head attends its host tokens exactly instead.
+    // A nested unsplit placement is all device; on the runtime's pages
+    // such a head attends its host tokens exactly instead.
     mhgc::PlacementAttr placement = *nested;
-    if (head.placement.policy == "full")
+    if (!mhgc::getPlacementPolicy(head.placement).splits())
       placement = mhgc::PlacementAttr::get(
           &context, base->getSink(), base->getWindow(),
           {base->getTiers().front(),

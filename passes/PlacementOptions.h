@@ -15,8 +15,9 @@
 namespace mlir::hgc {
 
 struct PlacementOptions {
-  /// `full`, `hgca` (exact top-k on the host) or `quest` (top blocks on the
-  /// host, scored from per-block key min/max summaries).
+  /// A registered policy's name (passes/policies/): `full`, `hgca` (exact
+  /// top-k on the host) or `quest` (top blocks on the host, scored from
+  /// per-block key min/max summaries).
   std::string policy = "full";
   /// Attention-sink tokens on the device tier (hgca, quest).
   int64_t sink = 4;
@@ -37,8 +38,13 @@ std::string getPlacementKey(const PlacementOptions &options);
 /// (`tokens`), anything else a fraction; false when it is neither.
 bool parseBudget(StringRef text, int64_t &tokens, double &fraction);
 
+/// parseBudget, its failure reported through `emitError`.
+LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
+                          function_ref<InFlightDiagnostic()> emitError);
+
 /// The placement `options` describe, or a failure reported through
-/// `emitError` (unknown policy, malformed budget, invalid placement).
+/// `emitError` (unknown policy, malformed budget, invalid placement): the
+/// device tier dense, and the policy's host tier where it splits.
 FailureOr<PlacementAttr>
 buildPlacement(MLIRContext *context, const PlacementOptions &options,
                function_ref<InFlightDiagnostic()> emitError);

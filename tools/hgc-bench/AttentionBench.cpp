@@ -5,6 +5,7 @@
 #include "Timing.h"
 
 #include "codegen/Pipelines.h"
+#include "passes/policies/PlacementPolicy.h"
 #include "tools/support/HostExecution.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -53,10 +54,18 @@ struct Shape {
   bool runtimeOwned = false;
 };
 
+/// Whether the row's policy selects blocks scored from key summaries
+/// (quest), which the engine keeps and binds, rather than tokens.
+bool readsSummaries(const Shape &s) {
+  const mlir::hgc::PlacementPolicy *policy =
+      mlir::hgc::lookupPlacementPolicy(s.policy);
+  return policy && policy->readsKeySummaries();
+}
+
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
 /// starts on a block boundary and reads the bound summaries in place.
 int64_t sinkOf(const Shape &s) {
-  return s.policy == "quest" ? std::max(kSink, s.block) : kSink;
+  return readsSummaries(s) ? std::max(kSink, s.block) : kSink;
 }
 
 struct Row {
@@ -88,7 +97,7 @@ double bytesTouched(const Shape &s) {
   double device =
       std::min<double>(double(s.context), double(sinkOf(s) + kWindow));
   double host = double(s.context) - device;
-  if (s.policy == "quest") {
+  if (readsSummaries(s)) {
     double blocks = std::ceil(host / double(s.block));
     double chosen = std::min(host, std::ceil(blocks * s.budget) * s.block);
     return perToken * (2 * device + 2 * blocks + 2 * chosen);
@@ -123,7 +132,7 @@ std::string pagedProgram(const Shape &s) {
                       std::to_string(kHeadDim) + "x" + s.dtype + ">";
   std::string sum =
       tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
-  bool quest = s.policy == "quest";
+  bool quest = readsSummaries(s);
   std::string args = "%q: " + q + ", %k: " + blocks + ", %v: " + blocks +
                      ", %t: " + table + ", %n: " + lengths;
   std::string summaries, attributes;
@@ -158,7 +167,7 @@ std::string program(const Shape &s) {
       tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
   std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
                       std::to_string(kHeadDim) + "x" + s.dtype + ">";
-  bool quest = s.policy == "quest";
+  bool quest = readsSummaries(s);
   std::string args = "%q: " + q + ", %k: " + kv + ", %v: " + kv;
   std::string summaries;
   if (quest) {
@@ -176,7 +185,7 @@ std::string program(const Shape &s) {
 /// the host tier's keys, or block top-k over its bound summaries.
 std::string selectionProgram(const Shape &s) {
   int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
-  bool quest = s.policy == "quest";
+  bool quest = readsSummaries(s);
   std::string kv =
       tensorType({s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
   std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
@@ -490,7 +499,7 @@ struct HgcRunner {
       inputs.push_back(std::move(table));
       inputs.push_back(std::move(lengths));
     }
-    if (s.policy == "quest") {
+    if (readsSummaries(s)) {
       // Paged rows bind summaries of keys drawn alike: what selection reads
       // (their values do not change the time).
       auto [lo, hi] = blockSummaries(k, s.dtype, s.block);

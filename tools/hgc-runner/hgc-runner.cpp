@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Pipelines.h"
+#include "passes/policies/PlacementPolicy.h"
 #include "tools/support/HostExecution.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -48,9 +49,9 @@ static cl::opt<std::string> entry("entry", cl::init("main"),
 static cl::opt<bool> split("split",
                            cl::desc("place and split decode attention first "
                                     "(hgc-hybrid-pipeline)"));
-static cl::opt<std::string>
-    policy("policy", cl::init(hgc::PlacementOptions{}.policy),
-           cl::desc("placement policy: full, hgca or quest"));
+static cl::opt<std::string> policy("policy",
+                                   cl::init(hgc::PlacementOptions{}.policy),
+                                   cl::desc(hgc::getPlacementPolicyHelp()));
 static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
                              cl::desc("attention-sink tokens on the device"));
 static cl::opt<int64_t> window("window",

@@ -6,6 +6,7 @@
 #include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
 #include "passes/Passes.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Pass/PassManager.h"
@@ -164,7 +165,8 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     return failure();
   os << "placement: policy " << options.policy << ", sink " << options.sink
      << ", window " << options.window << ", budget " << options.budget;
-  if (options.policy == "quest")
+  const PlacementPolicy *policy = lookupPlacementPolicy(options.policy);
+  if (policy && policy->usesBlocks())
     os << ", block " << options.block;
   os << "\n";
   int64_t count = 0;

@@ -25,6 +25,7 @@
 #include "frontends/onnx/Importer.h"
 #include "frontends/stablehlo/Importer.h"
 #include "passes/Passes.h"
+#include "passes/policies/PlacementPolicy.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledCode.h"
@@ -77,10 +78,11 @@ static cl::opt<std::string>
     modelPath(cl::Positional, cl::Required,
               cl::desc("<model.onnx | program.mlir | program.mlirbc>"),
               HGC_ALL_SUBCOMMANDS);
-static cl::opt<std::string>
-    policy("policy", cl::init(hgc::PlacementOptions{}.policy),
-           cl::desc("placement policy: full, hgca or quest"),
-           HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+static cl::opt<std::string> policy("policy",
+                                   cl::init(hgc::PlacementOptions{}.policy),
+                                   cl::desc(hgc::getPlacementPolicyHelp()),
+                                   HGC_ALL_SUBCOMMANDS,
+                                   cl::cat(placementCategory));
 static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
                              cl::desc("attention-sink tokens on the device"),
                              HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
@@ -222,7 +224,7 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
 hgc::PlacementOptions placementOptions() {
   hgc::PlacementOptions placement{policy, sink, window, budget, block};
   if (target == "host")
-    placement.policy = "full"; // one tier: no split to make
+    placement.policy = hgc::kUnsplitPolicy; // one tier: no split
   return placement;
 }
 
@@ -440,7 +442,7 @@ int runStablehlo(MLIRContext &context) {
   // the same program links the stored code.
   hgc::PlacementOptions placement = placementOptions();
   if (target == "host")
-    placement.policy = "full"; // one tier: no split to make
+    placement.policy = hgc::kUnsplitPolicy; // one tier: no split
   std::string key = "hgc-stablehlo-cache=1 " + hgc::getFileHashKey(modelPath) +
                     " " + hgc::getPlacementKey(placement) + " " +
                     hgc::getMachineCodeKey(lowering) + " " +

@@ -1,6 +1,7 @@
 //===- ModelSession.cpp - an ONNX model compiled once, run many times ----===//
 
 #include "tools/support/ModelSession.h"
+#include "passes/policies/PlacementPolicy.h"
 #include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledCode.h"
 #include "tools/support/CompiledModel.h"
@@ -428,7 +429,7 @@ hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
     return llvm::createStringError(""); // reported as a diagnostic
   PlacementOptions placement = options.placement;
   if (!options.split)
-    placement.policy = "full"; // one tier: no split to make
+    placement.policy = kUnsplitPolicy; // one tier: no split to make
   PassManager pm(&context);
   buildHybridPipeline(pm, placement);
   if (failed(pm.run(*imported->module)))

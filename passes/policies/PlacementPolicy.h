@@ -1,0 +1,84 @@
+//===- PlacementPolicy.h - placement policies, one class each ---*- C++ -*-===//
+//
+// A placement policy decides which of a decode step's KV tokens each tier
+// attends: `full` keeps every token on the device tier, `hgca` attends the
+// top-k host tokens exactly, `quest` the top host blocks scored from key
+// summaries. Each is one class in passes/policies/<Name>Policy.cpp; the
+// build lists those files (PolicyList.inc), and every entry point asks the
+// registry here instead of comparing names: the hgc-place-kv pass, the
+// driver, the plan, the JIT, its C API and the bench. docs/policies.md
+// walks through adding one.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_PASSES_POLICIES_PLACEMENTPOLICY_H
+#define HGC_PASSES_POLICIES_PLACEMENTPOLICY_H
+
+#include "passes/PlacementOptions.h"
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <string>
+
+namespace mlir::hgc {
+
+class PlacementPolicy {
+public:
+  virtual ~PlacementPolicy() = default;
+
+  /// The name `--policy`, pass options and `hgc_attention_config.policy`
+  /// use.
+  virtual StringRef getName() const = 0;
+  /// One line: what the host tier attends.
+  virtual StringRef getSummary() const = 0;
+
+  /// Whether the policy splits a step into tiers at all. One that does not
+  /// keeps every token on the device tier and attends it densely (no sink,
+  /// window or host tier); a head group it names in a hybrid placement
+  /// attends its host tokens whole.
+  virtual bool splits() const { return true; }
+  /// Whether `PlacementOptions::block` is one of its options (checked,
+  /// printed by `hgc plan`, part of its selection).
+  virtual bool usesBlocks() const { return false; }
+  /// Whether its selection scores blocks from per-block key summaries, so a
+  /// kernel over pages of `block` tokens can read the runtime's summaries.
+  virtual bool readsKeySummaries() const { return false; }
+
+  /// The host tier of a split placement for `options` (splits() only);
+  /// a failure is reported through `emitError`.
+  virtual FailureOr<TierPolicyAttr>
+  buildHostTier(MLIRContext *context, const PlacementOptions &options,
+                function_ref<InFlightDiagnostic()> emitError) const;
+};
+
+/// The policy named `name`, or null.
+const PlacementPolicy *lookupPlacementPolicy(StringRef name);
+/// Every policy, in name order.
+ArrayRef<const PlacementPolicy *> getPlacementPolicies();
+/// "full, hgca or quest": the names, for messages and help.
+std::string getPlacementPolicyNames();
+/// "placement policy: full, hgca or quest": option help.
+const std::string &getPlacementPolicyHelp();
+/// The policy of `options`, which must name a registered one (options
+/// checked by buildPlacement or a configuration check).
+const PlacementPolicy &getPlacementPolicy(const PlacementOptions &options);
+
+/// get<Name>Policy() of each passes/policies/<Name>Policy.cpp.
+#define HGC_PLACEMENT_POLICY(Name) const PlacementPolicy &get##Name##Policy();
+#include "passes/policies/PolicyList.inc"
+#undef HGC_PLACEMENT_POLICY
+
+/// A host tier that attends `options.budget` tokens with `selection`, over
+/// blocks of `block` tokens where `block` > 0 (the token budget then counts
+/// whole blocks): what a selecting policy's buildHostTier returns.
+FailureOr<TierPolicyAttr>
+buildBudgetedHostTier(MLIRContext *context, const PlacementOptions &options,
+                      Selection selection, int64_t block,
+                      function_ref<InFlightDiagnostic()> emitError);
+
+/// The policy that does not split: what `--target host` (one tier) uses.
+inline constexpr llvm::StringLiteral kUnsplitPolicy = "full";
+
+} // namespace mlir::hgc
+
+#endif // HGC_PASSES_POLICIES_PLACEMENTPOLICY_H

@@ -1,0 +1,86 @@
+//===- Registry.cpp - the placement policies this build has --------------===//
+//
+// PolicyList.inc is written by passes/CMakeLists.txt from the files
+// passes/policies/<Name>Policy.cpp: each defines get<Name>Policy(). A new
+// policy is a new file; nothing here changes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/policies/PlacementPolicy.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+FailureOr<TierPolicyAttr> PlacementPolicy::buildHostTier(
+    MLIRContext *, const PlacementOptions &,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  return emitError() << "policy '" << getName() << "' has no host tier",
+         failure();
+}
+
+FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
+    MLIRContext *context, const PlacementOptions &options, Selection selection,
+    int64_t block, function_ref<InFlightDiagnostic()> emitError) {
+  int64_t tokens;
+  double fraction;
+  if (failed(checkBudget(options.budget, tokens, fraction, emitError)))
+    return failure();
+  if (block > 0)
+    tokens = llvm::divideCeil(tokens, block);
+  TierPolicyAttr host = TierPolicyAttr::getChecked(
+      emitError, context, Tier::Host, selection, tokens,
+      llvm::APFloat(fraction), block, int64_t{0});
+  if (!host)
+    return failure();
+  return host;
+}
+
+ArrayRef<const PlacementPolicy *> hgc::getPlacementPolicies() {
+  static const SmallVector<const PlacementPolicy *> policies = [] {
+    SmallVector<const PlacementPolicy *> all = {
+#define HGC_PLACEMENT_POLICY(Name) &get##Name##Policy(),
+#include "passes/policies/PolicyList.inc"
+#undef HGC_PLACEMENT_POLICY
+    };
+    llvm::sort(all, [](const PlacementPolicy *a, const PlacementPolicy *b) {
+      return a->getName() < b->getName();
+    });
+    return all;
+  }();
+  return policies;
+}
+
+const PlacementPolicy *hgc::lookupPlacementPolicy(StringRef name) {
+  for (const PlacementPolicy *policy : getPlacementPolicies())
+    if (policy->getName() == name)
+      return policy;
+  return nullptr;
+}
+
+std::string hgc::getPlacementPolicyNames() {
+  ArrayRef<const PlacementPolicy *> all = getPlacementPolicies();
+  std::string names;
+  for (auto [i, policy] : llvm::enumerate(all)) {
+    if (i)
+      names += i + 1 == all.size() ? " or " : ", ";
+    names += policy->getName().str();
+  }
+  return names;
+}
+
+const std::string &hgc::getPlacementPolicyHelp() {
+  static const std::string help =
+      "placement policy: " + getPlacementPolicyNames();
+  return help;
+}
+
+const PlacementPolicy &
+hgc::getPlacementPolicy(const PlacementOptions &options) {
+  const PlacementPolicy *policy = lookupPlacementPolicy(options.policy);
+  assert(policy && "placement options are checked before use");
+  return *policy;
+}
