@@ -1,13 +1,17 @@
 //===- LowerToLoops.cpp - split-level hgc ops to parallel loops ----------===//
 //
-// Lowers hgc.partial_attention, hgc.select, hgc.lse_merge to scf loops over
-// memrefs (scf.parallel over the independent rows, scf.for inside), and
+// Lowers hgc.partial_attention, hgc.select, hgc.lse_merge, hgc.attention,
+// KV views and MatMul-shaped contractions to scf loops over memrefs
+// (scf.parallel over independent work, scf.for inside), and
 // hgc.transfer/hgc.wait to their host-fallback meaning (the value itself).
-// The per-op lowerings live beside this file (Lowerings.h).
+// The per-op lowerings live beside this file (Lowerings.h); this pass only
+// dispatches to them.
 //
-// The loop nests are the reference form every target starts from: the
-// scf.parallel dimensions are (batch, head) rows, the form GPU mapping and
-// OpenMP conversion both consume. Accumulation is f32 whatever the KV type.
+// The loop nests are the host form, the one OpenMP conversion consumes:
+// partial attention runs over (batch, KV head, KV split) tasks, selection
+// and the merge over (batch, head) rows. With target=nvptx the device
+// tier's partials become GPU kernels here instead (GpuKernels.h).
+// Accumulation is f32 whatever the KV type.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,7 +2,6 @@
 
 #include "codegen/Pipelines.h"
 #include "passes/Passes.h"
-#include "passes/policies/PlacementPolicy.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -144,23 +143,13 @@ void hgc::buildLoweringPipeline(OpPassManager &pm,
 namespace {
 struct HybridPipelineOptions
     : public PassPipelineOptions<HybridPipelineOptions> {
-  PassOptions::Option<std::string> policy{
-      *this, "policy", llvm::cl::desc(getPlacementPolicyHelp()),
-      llvm::cl::init(PlacementOptions{}.policy)};
-  PassOptions::Option<int64_t> sink{
-      *this, "sink", llvm::cl::desc("attention-sink tokens on the device"),
-      llvm::cl::init(PlacementOptions{}.sink)};
-  PassOptions::Option<int64_t> window{
-      *this, "window", llvm::cl::desc("most recent tokens on the device"),
-      llvm::cl::init(PlacementOptions{}.window)};
-  PassOptions::Option<std::string> budget{
-      *this, "budget",
-      llvm::cl::desc("host tokens attended per KV head: count or fraction"),
-      llvm::cl::init(PlacementOptions{}.budget)};
-  PassOptions::Option<int64_t> block{
-      *this, "block",
-      llvm::cl::desc("tokens per selected block (quest): a power of two"),
-      llvm::cl::init(PlacementOptions{}.block)};
+  template <typename T> using PassOption = PassOptions::Option<T>;
+  PlacementOptionSet<PassOption> placement{
+      [this](StringRef name, StringRef help, const auto &value) {
+        using T = std::decay_t<decltype(value)>;
+        return std::make_unique<PassOption<T>>(
+            *this, name, llvm::cl::desc(help), llvm::cl::init(value));
+      }};
 };
 } // namespace
 
@@ -201,9 +190,7 @@ void hgc::registerHgcPipelines() {
       "Bind, place and split decode attention into per-tier partials with "
       "explicit transfers",
       [](OpPassManager &pm, const HybridPipelineOptions &options) {
-        buildHybridPipeline(pm, PlacementOptions{options.policy, options.sink,
-                                                 options.window, options.budget,
-                                                 options.block});
+        buildHybridPipeline(pm, options.placement.get());
       });
   PassPipelineRegistration<>(
       "hgc-host-pipeline",

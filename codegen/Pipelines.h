@@ -1,7 +1,8 @@
 //===- Pipelines.h - named hgc pass pipelines -------------------*- C++ -*-===//
 //
-// The pipelines every entry point reuses (hgc-opt, the runner, later the
-// driver and the JIT), so that one lowering is tested and shipped.
+// The pipelines every entry point reuses (hgc-opt, hgc-runner, the hgc
+// driver, the JIT and the bench), so that one lowering is tested and
+// shipped.
 //
 //===----------------------------------------------------------------------===//
 

@@ -172,7 +172,10 @@ def LowerToLoopsPass : Pass<"convert-hgc-to-loops"> {
   let summary = "Lower split-level hgc ops to parallel loops over buffers";
   let description = [{
     Lowers `hgc.partial_attention` to a split-K online softmax:
-    `scf.parallel` over (batch, q head, KV split) with 8-wide vector loops
+    `scf.parallel` over (batch, KV head, KV split), so one pass over a KV
+    head's chunk serves every query head of its group (over (batch, split)
+    with the KV heads inside for token-major paged blocks), with 8-wide
+    vector loops
     over the head dim (static head dims that are multiples of 8; scalar
     otherwise), then a parallel log-sum-exp merge of the splits (f32
     accumulation; rows with nothing to attend give output 0 and LSE -inf), `hgc.select

@@ -10,7 +10,10 @@
 
 #include "dialect/HgcDialect.h"
 
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 namespace mlir::hgc {
 
@@ -28,6 +31,63 @@ struct PlacementOptions {
   std::string budget = "0.05";
   /// Tokens per block of `quest`'s selection (a power of two).
   int64_t block = 16;
+};
+
+/// "placement policy: full, hgca or quest" (passes/policies/Registry.cpp).
+const std::string &getPlacementPolicyHelp();
+
+/// Each placement option once, with its name and help: `visit(name, help,
+/// field)` for policy, sink, window, budget and block. Every entry point
+/// declares its flags or pass options from this (PlacementOptionSet), so
+/// names, help and defaults cannot drift.
+template <typename Visitor>
+void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
+  visit("policy", getPlacementPolicyHelp(), options.policy);
+  visit("sink", "attention-sink tokens on the device tier", options.sink);
+  visit("window", "most recent tokens on the device tier", options.window);
+  visit("budget",
+        "host tokens attended per KV head: a count (256) or a fraction (0.05)",
+        options.budget);
+  visit("block",
+        "tokens per selected block, a power of two (policies that select "
+        "blocks)",
+        options.block);
+}
+
+/// The placement options as `Opt<std::string>` and `Opt<int64_t>` objects
+/// (llvm::cl flags, pass pipeline options): `make(name, help, default)`
+/// returns a std::unique_ptr to a new one for each, `get()` reads them.
+template <template <typename> class Opt> class PlacementOptionSet {
+public:
+  template <typename Make> explicit PlacementOptionSet(Make make) {
+    PlacementOptions defaults;
+    forEachPlacementOption(
+        defaults, [&](StringRef name, StringRef help, const auto &value) {
+          add(make(name, help, value));
+        });
+  }
+
+  PlacementOptions get() const {
+    PlacementOptions options;
+    size_t string = 0, integer = 0;
+    forEachPlacementOption(options, [&](StringRef, StringRef, auto &field) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
+        field = strings[string++]->getValue();
+      else
+        field = integers[integer++]->getValue();
+    });
+    return options;
+  }
+
+private:
+  void add(std::unique_ptr<Opt<std::string>> option) {
+    strings.push_back(std::move(option));
+  }
+  void add(std::unique_ptr<Opt<int64_t>> option) {
+    integers.push_back(std::move(option));
+  }
+  std::vector<std::unique_ptr<Opt<std::string>>> strings;
+  std::vector<std::unique_ptr<Opt<int64_t>>> integers;
 };
 
 /// "policy=P sink=N window=N budget=B block=N": the options as a cache key

@@ -57,8 +57,6 @@ const PlacementPolicy *lookupPlacementPolicy(StringRef name);
 ArrayRef<const PlacementPolicy *> getPlacementPolicies();
 /// "full, hgca or quest": the names, for messages and help.
 std::string getPlacementPolicyNames();
-/// "placement policy: full, hgca or quest": option help.
-const std::string &getPlacementPolicyHelp();
 /// The policy of `options`, which must name a registered one (options
 /// checked by buildPlacement or a configuration check).
 const PlacementPolicy &getPlacementPolicy(const PlacementOptions &options);

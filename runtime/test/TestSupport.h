@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,11 +43,26 @@ randomKV(std::mt19937_64 &rng, const hgc_rt_kv_config &config, int64_t tokens) {
   return bytes;
 }
 
-/// A directory for the storage tier, removed with its contents at exit.
+/// A fresh directory for the storage tier, removed with its contents when
+/// the test program exits; "/tmp" itself (never removed) when none can be
+/// made.
 inline std::string temporaryDirectory() {
+  struct Made {
+    std::vector<std::string> directories;
+    ~Made() {
+      for (const std::string &directory : directories) {
+        std::error_code ignored;
+        std::filesystem::remove_all(directory, ignored);
+      }
+    }
+  };
+  static Made made;
   char pattern[] = "/tmp/hgc-rt-test-XXXXXX";
   const char *dir = mkdtemp(pattern);
-  return dir ? dir : "/tmp";
+  if (!dir)
+    return "/tmp";
+  made.directories.push_back(dir);
+  return dir;
 }
 
 } // namespace hgc_rt_test

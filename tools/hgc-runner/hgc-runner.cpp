@@ -11,8 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Pipelines.h"
-#include "passes/policies/PlacementPolicy.h"
 #include "tools/support/HostExecution.h"
+#include "tools/support/PlacementFlags.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -38,44 +38,43 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory runnerCategory("hgc-runner options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
-                                      cl::desc("<input .mlir>"));
+                                      cl::desc("<input .mlir>"),
+                                      cl::cat(runnerCategory));
 static cl::list<std::string>
-    inputs("input", cl::desc("argN=FILE.npy: the value of argument N"));
+    inputs("input", cl::desc("argN=FILE.npy: the value of argument N"),
+           cl::cat(runnerCategory));
 static cl::opt<std::string> outputDir("output-dir", cl::Required,
-                                      cl::desc("where outN.npy are written"));
+                                      cl::desc("where outN.npy are written"),
+                                      cl::cat(runnerCategory));
 static cl::opt<std::string> entry("entry", cl::init("main"),
-                                  cl::desc("function to run"));
+                                  cl::desc("function to run"),
+                                  cl::cat(runnerCategory));
 static cl::opt<bool> split("split",
                            cl::desc("place and split decode attention first "
-                                    "(hgc-hybrid-pipeline)"));
-static cl::opt<std::string> policy("policy",
-                                   cl::init(hgc::PlacementOptions{}.policy),
-                                   cl::desc(hgc::getPlacementPolicyHelp()));
-static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
-                             cl::desc("attention-sink tokens on the device"));
-static cl::opt<int64_t> window("window",
-                               cl::init(hgc::PlacementOptions{}.window),
-                               cl::desc("recent tokens on the device"));
-static cl::opt<std::string>
-    budget("budget", cl::init(hgc::PlacementOptions{}.budget),
-           cl::desc("host tokens per KV head: a count or a fraction"));
-static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
-                              cl::desc("tokens per selected block (quest)"));
+                                    "(hgc-hybrid-pipeline)"),
+                           cl::cat(runnerCategory));
+static hgc::PlacementFlags placementFlags =
+    hgc::makePlacementFlags(cl::cat(runnerCategory));
 
 static cl::opt<std::string>
     target("target", cl::init(hgc::TargetOptions{}.target),
            cl::desc("where the device tier runs: host or nvptx (GPU "
-                    "kernels, emulated on the host where there is no GPU)"));
+                    "kernels, emulated on the host where there is no GPU)"),
+           cl::cat(runnerCategory));
 static cl::opt<std::string>
     chip("chip", cl::init(hgc::TargetOptions{}.chip),
-         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"));
+         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"),
+         cl::cat(runnerCategory));
 
 static cl::opt<unsigned>
     repeat("repeat", cl::init(1),
            cl::desc("runs of the compiled program; with more than one, a "
                     "JSON line of timings (medians over the runs after the "
-                    "first) goes to stdout"));
+                    "first) goes to stdout"),
+           cl::cat(runnerCategory));
 
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
@@ -86,6 +85,8 @@ namespace {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Only the runner's own flags in --help, not every LLVM backend's.
+  cl::HideUnrelatedOptions(runnerCategory);
   cl::ParseCommandLineOptions(argc, argv, "hgc host runner\n");
   std::string targetError = hgc::checkTargetOptions({target, chip});
   if (!targetError.empty())
@@ -137,7 +138,7 @@ int main(int argc, char **argv) {
 
   if (split) {
     PassManager pm(&context);
-    hgc::buildHybridPipeline(pm, {policy, sink, window, budget, block});
+    hgc::buildHybridPipeline(pm, placementFlags.get());
     if (failed(pm.run(*module)))
       return 1;
   }

@@ -32,6 +32,7 @@
 #include "tools/support/CompiledModel.h"
 #include "tools/support/HostExecution.h"
 #include "tools/support/ModelSession.h"
+#include "tools/support/PlacementFlags.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -70,6 +71,7 @@ static cl::SubCommand runCommand("run", "compile and run an ONNX model or a "
 static cl::SubCommand planCommand("plan", "print where each attention's KV "
                                           "lives and how it is read");
 
+static cl::OptionCategory driverCategory("hgc options");
 static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
 #define HGC_ALL_SUBCOMMANDS                                                    \
   cl::sub(compileCommand), cl::sub(runCommand), cl::sub(planCommand)
@@ -77,45 +79,28 @@ static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
 static cl::opt<std::string>
     modelPath(cl::Positional, cl::Required,
               cl::desc("<model.onnx | program.mlir | program.mlirbc>"),
-              HGC_ALL_SUBCOMMANDS);
-static cl::opt<std::string> policy("policy",
-                                   cl::init(hgc::PlacementOptions{}.policy),
-                                   cl::desc(hgc::getPlacementPolicyHelp()),
-                                   HGC_ALL_SUBCOMMANDS,
-                                   cl::cat(placementCategory));
-static cl::opt<int64_t> sink("sink", cl::init(hgc::PlacementOptions{}.sink),
-                             cl::desc("attention-sink tokens on the device"),
-                             HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
-static cl::opt<int64_t> window("window",
-                               cl::init(hgc::PlacementOptions{}.window),
-                               cl::desc("recent tokens on the device"),
-                               HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
-static cl::opt<std::string>
-    budget("budget", cl::init(hgc::PlacementOptions{}.budget),
-           cl::desc("host tokens per KV head: a count or a fraction"),
-           HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
-static cl::opt<int64_t> block("block", cl::init(hgc::PlacementOptions{}.block),
-                              cl::desc("tokens per selected block (quest)"),
-                              HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
+              HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
+static hgc::PlacementFlags placementFlags =
+    hgc::makePlacementFlags(HGC_ALL_SUBCOMMANDS, cl::cat(placementCategory));
 static cl::list<std::string>
     shapes("shape", cl::desc("NAME=AxBxC: the shape of a graph input"),
-           HGC_ALL_SUBCOMMANDS);
+           HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 static cl::list<std::string>
     dims("dim",
          cl::desc("NAME=N: the size of symbolic dimension NAME in every input "
                   "(onnxruntime's free dimension override)"),
-         HGC_ALL_SUBCOMMANDS);
+         HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 static cl::list<std::string> values(
     "value",
     cl::desc("NAME=N[,N...]: an integer graph input's value, for ops whose "
              "result shape depends on it (run takes it from the input file)"),
-    HGC_ALL_SUBCOMMANDS);
+    HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 
 static cl::opt<int64_t> paramMinBytes(
     "param-min-bytes", cl::init(hgc::onnx::ImportOptions{}.parameterMinBytes),
     cl::desc("initializers of at least this many bytes are parameters read "
              "from their file at load time, not IR constants (-1: none)"),
-    HGC_ALL_SUBCOMMANDS);
+    HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 
 static cl::OptionCategory targetCategory("Target (hgc-lowering-pipeline)");
 static cl::opt<std::string> target(
@@ -135,27 +120,29 @@ static cl::opt<std::string>
                   "(the device kernels, --target nvptx), hgcm (a compiled "
                   "model `hgc run` loads without compiling; the default for "
                   "-o X.hgcm)"),
-         cl::sub(compileCommand));
+         cl::sub(compileCommand), cl::cat(driverCategory));
 static cl::opt<std::string>
     cpu("cpu", cl::init("native"),
         cl::desc("CPU the object file is tuned for (--emit obj): native "
                  "(this machine's) or an LLVM CPU name, e.g. znver4"),
-        cl::sub(compileCommand));
+        cl::sub(compileCommand), cl::cat(driverCategory));
 static cl::opt<std::string> outputPath("o", cl::Required,
                                        cl::desc("output file"),
-                                       cl::sub(compileCommand));
+                                       cl::sub(compileCommand),
+                                       cl::cat(driverCategory));
 
 static cl::list<std::string>
     inputs("input", cl::desc("NAME=FILE.npy: the value of a graph input"),
-           cl::sub(runCommand));
+           cl::sub(runCommand), cl::cat(driverCategory));
 static cl::opt<std::string> cacheDir(
     "cache-dir",
     cl::desc("where compiled programs are kept for later runs (default "
              "$HGC_CACHE_DIR, else ~/.cache/hgc; empty: none)"),
-    cl::sub(runCommand));
+    cl::sub(runCommand), cl::cat(driverCategory));
 static cl::opt<std::string> outputDir("output-dir", cl::Required,
                                       cl::desc("where NAME.npy are written"),
-                                      cl::sub(runCommand));
+                                      cl::sub(runCommand),
+                                      cl::cat(driverCategory));
 
 namespace {
 [[noreturn]] void fail(const llvm::Twine &message) {
@@ -222,7 +209,7 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
 }
 
 hgc::PlacementOptions placementOptions() {
-  hgc::PlacementOptions placement{policy, sink, window, budget, block};
+  hgc::PlacementOptions placement = placementFlags.get();
   if (target == "host")
     placement.policy = hgc::kUnsplitPolicy; // one tier: no split
   return placement;
@@ -441,8 +428,6 @@ int runStablehlo(MLIRContext &context) {
   // The program's bytes and the options it is compiled for: a later run of
   // the same program links the stored code.
   hgc::PlacementOptions placement = placementOptions();
-  if (target == "host")
-    placement.policy = hgc::kUnsplitPolicy; // one tier: no split
   std::string key = "hgc-stablehlo-cache=1 " + hgc::getFileHashKey(modelPath) +
                     " " + hgc::getPlacementKey(placement) + " " +
                     hgc::getMachineCodeKey(lowering) + " " +
@@ -716,8 +701,10 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   hgc::registerHgcPasses();
   registerPassManagerCLOptions();
+  // Only hgc's own flags in --help; LLVM's and MLIR's (the IR printing
+  // flags among them) still parse.
   cl::HideUnrelatedOptions(
-      {&placementCategory, &targetCategory, &cl::getGeneralCategory()});
+      {&driverCategory, &placementCategory, &targetCategory});
   cl::ParseCommandLineOptions(argc, argv,
                               "hgc: hybrid CPU-GPU attention "
                               "compiler for ONNX models and StableHLO "
