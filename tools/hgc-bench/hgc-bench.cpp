@@ -4,117 +4,118 @@
 //   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
 //                       [--repeats N] [--no-peers] [--only ROW]
 //
+// llvm::cl subcommands; `hgc-bench SUBCOMMAND --help` lists each one's
+// flags.
+//
 //===----------------------------------------------------------------------===//
 
 #include "AttentionBench.h"
 #include "KVStress.h"
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <string>
 
+namespace cl = llvm::cl;
+
+static cl::SubCommand attentionCommand(
+    "attention",
+    "host decode attention: hgc dense and sparse vs the machine's read "
+    "bandwidth, numpy and onnxruntime (medians)");
+static cl::SubCommand kvStressCommand(
+    "kv-stress",
+    "soak the KV runtime across device, host and storage tiers from several "
+    "threads; prints verified/lost/moved and ops/s, exits 1 on any loss or "
+    "corruption");
+
+static cl::OptionCategory benchCategory("hgc-bench options");
+
+static cl::opt<bool> quick("quick",
+                           cl::desc("a representative subset in under 5 "
+                                    "minutes"),
+                           cl::sub(attentionCommand), cl::cat(benchCategory));
+static cl::opt<std::string> json("json", cl::desc("write the rows as JSON"),
+                                 cl::value_desc("FILE"),
+                                 cl::sub(attentionCommand),
+                                 cl::cat(benchCategory));
+static cl::opt<std::string> plot("plot", cl::desc("write a PNG plot"),
+                                 cl::value_desc("FILE.png"),
+                                 cl::sub(attentionCommand),
+                                 cl::cat(benchCategory));
+static cl::opt<int> repeats("repeats",
+                            cl::desc("timed runs per row (default: enough "
+                                     "for a stable median)"),
+                            cl::init(AttentionBenchOptions{}.repeats),
+                            cl::sub(attentionCommand), cl::cat(benchCategory));
+static cl::opt<bool> noPeers("no-peers",
+                             cl::desc("skip the numpy and onnxruntime rows"),
+                             cl::sub(attentionCommand), cl::cat(benchCategory));
+static cl::opt<std::string>
+    only("only",
+         cl::desc("the rows whose policy/batch/context/kv contains ROW, e.g. "
+                  "full/1/32768/f16; several separated by commas: rows "
+                  "matching any"),
+         cl::value_desc("ROW"), cl::sub(attentionCommand),
+         cl::cat(benchCategory));
+
+static cl::opt<double> seconds("seconds", cl::desc("how long to run"),
+                               cl::init(KVStressOptions{}.seconds),
+                               cl::sub(kvStressCommand),
+                               cl::cat(benchCategory));
+static cl::opt<int64_t> ops("ops",
+                            cl::desc("operations to run (0: until the time "
+                                     "is up)"),
+                            cl::init(KVStressOptions{}.ops),
+                            cl::sub(kvStressCommand), cl::cat(benchCategory));
+static cl::opt<int> threads("threads", cl::desc("threads"),
+                            cl::init(KVStressOptions{}.threads),
+                            cl::sub(kvStressCommand), cl::cat(benchCategory));
+static cl::opt<std::string>
+    storageDir("storage-dir", cl::desc("where the storage tier's files go"),
+               cl::init(KVStressOptions{}.storageDir), cl::value_desc("DIR"),
+               cl::sub(kvStressCommand), cl::cat(benchCategory));
+
 namespace {
-int usage(int code) {
-  std::fprintf(
-      code ? stderr : stdout,
-      "usage: hgc-bench kv-stress [--seconds S] [--ops N] "
-      "[--threads T] [--storage-dir DIR]\n"
-      "       hgc-bench attention [--quick] [--json FILE] [--plot FILE.png] "
-      "[--repeats N] [--no-peers]\n"
-      "                           [--only ROW]\n"
-      "  attention  host decode attention: hgc dense and sparse vs the "
-      "machine's\n"
-      "             read bandwidth, numpy and onnxruntime (medians; "
-      "--quick: a\n"
-      "             representative subset in under 5 minutes; --only: the "
-      "rows\n"
-      "             whose policy/batch/context/kv contains ROW, e.g. "
-      "full/1/32768/f16;\n"
-      "             several ROWs separated by commas: rows matching "
-      "any)\n"
-      "  kv-stress  soak the KV runtime across device, host and "
-      "storage tiers\n"
-      "             from several threads; prints verified/lost/moved "
-      "and ops/s,\n"
-      "             exits 1 on any loss or corruption (default 30 s, 4 "
-      "threads)\n");
-  return code;
+int fail(const std::string &message) {
+  llvm::errs() << "hgc-bench: error: " << message << "\n";
+  return 1;
 }
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2)
-    return usage(1);
-  std::string command = argv[1];
-  if (command == "--help" || command == "-h")
-    return usage(0);
-  if (command == "attention") {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(benchCategory);
+  cl::ParseCommandLineOptions(argc, argv, "hgc benchmarks and soak tests\n");
+  if (attentionCommand) {
+    if (repeats.getNumOccurrences() && repeats <= 0)
+      return fail("--repeats must be positive, got " + std::to_string(repeats));
     AttentionBenchOptions options;
-    for (int i = 2; i < argc; ++i) {
-      std::string flag = argv[i];
-      if (flag == "--help" || flag == "-h")
-        return usage(0);
-      if (flag == "--quick") {
-        options.quick = true;
-      } else if (flag == "--no-peers") {
-        options.peers = false;
-      } else if ((flag == "--json" || flag == "--plot" || flag == "--repeats" ||
-                  flag == "--only") &&
-                 i + 1 < argc) {
-        const char *value = argv[++i];
-        if (flag == "--json")
-          options.json = value;
-        else if (flag == "--plot")
-          options.plot = value;
-        else if (flag == "--only")
-          options.only = value;
-        else if ((options.repeats = std::atoi(value)) <= 0) {
-          std::fprintf(stderr, "hgc-bench: bad --repeats '%s'\n", value);
-          return 1;
-        }
-      } else {
-        std::fprintf(stderr, "hgc-bench: unknown or incomplete option '%s'\n",
-                     flag.c_str());
-        return 1;
-      }
-    }
+    options.quick = quick;
+    options.json = json;
+    options.plot = plot;
+    options.repeats = repeats;
+    options.peers = !noPeers;
+    options.only = only;
     return runAttentionBench(options);
   }
-  if (command != "kv-stress") {
-    std::fprintf(stderr, "hgc-bench: unknown command '%s'\n", argv[1]);
-    return usage(1);
+  if (kvStressCommand) {
+    if (seconds <= 0 || seconds > 86400)
+      return fail("--seconds must be in (0, 86400], got " +
+                  std::to_string(seconds.getValue()));
+    if (ops < 0)
+      return fail("--ops must be >= 0, got " + std::to_string(ops));
+    if (threads <= 0 || threads > 256)
+      return fail("--threads must be in [1, 256], got " +
+                  std::to_string(threads));
+    KVStressOptions options;
+    options.seconds = seconds;
+    options.ops = ops;
+    options.threads = threads;
+    options.storageDir = storageDir;
+    return runKVStress(options);
   }
-  KVStressOptions options;
-  for (int i = 2; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h")
-      return usage(0);
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "hgc-bench: %s needs a value\n", argv[i]);
-      return 1;
-    }
-    const char *value = argv[++i];
-    char *end = nullptr;
-    if (flag == "--seconds") {
-      options.seconds = std::strtod(value, &end);
-    } else if (flag == "--ops") {
-      options.ops = std::strtoll(value, &end, 10);
-    } else if (flag == "--threads") {
-      options.threads = int(std::strtol(value, &end, 10));
-    } else if (flag == "--storage-dir") {
-      options.storageDir = value;
-      continue;
-    } else {
-      std::fprintf(stderr, "hgc-bench: unknown option '%s'\n", flag.c_str());
-      return 1;
-    }
-    if (!end || *end || options.seconds <= 0 || options.seconds > 86400 ||
-        options.ops < 0 || options.threads <= 0 || options.threads > 256) {
-      std::fprintf(stderr, "hgc-bench: bad value '%s' for %s\n", value,
-                   flag.c_str());
-      return 1;
-    }
-  }
-  return runKVStress(options);
+  cl::PrintHelpMessage();
+  return 1;
 }
