@@ -65,6 +65,13 @@ struct HostTensor {
   /// Stores `value` at `i`, rounded/wrapped to the element type.
   void set(int64_t i, double value);
   void setInt(int64_t i, int64_t value);
+  /// Element `j` of `from`, a tensor of the same element type, stored at `i`.
+  void copyElement(int64_t i, const HostTensor &from, int64_t j) {
+    if (isFloat())
+      floats[i] = from.floats[j];
+    else
+      ints[i] = from.ints[j];
+  }
 };
 
 /// Rounds `value` to what `type` can hold (f32/f16/bf16 rounding to nearest
