@@ -250,6 +250,10 @@ Result KVCache::move(Page &page, hgc_rt_tier target) {
   Slot slot;
   if (Result r = allocate(target, tier, slot); r.failed())
     return r;
+  return relocate(page, tier, slot);
+}
+
+Result KVCache::relocate(Page &page, hgc_rt_tier tier, const Slot &slot) {
   if (Result r = copyPage(store(page.tier), page.slot, store(tier), slot);
       r.failed()) {
     store(tier)->release(slot);
@@ -698,16 +702,8 @@ Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
         return Result::error(HGC_RT_CAPACITY, "cannot recall page " +
                                                   std::to_string(page) +
                                                   " to the device: " + error);
-      if (Result r =
-              copyPage(store(p.tier), p.slot, store(HGC_RT_TIER_DEVICE), slot);
-          r.failed()) {
-        store(HGC_RT_TIER_DEVICE)->release(slot);
+      if (Result r = relocate(p, HGC_RT_TIER_DEVICE, slot); r.failed())
         return r;
-      }
-      store(p.tier)->release(p.slot);
-      p.tier = HGC_RT_TIER_DEVICE;
-      p.slot = slot;
-      ++movedPages;
     }
     p.recalled = true;
     return Result::ok();

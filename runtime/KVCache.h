@@ -107,6 +107,10 @@ private:
   /// Moves `page` to a slot on `target` (or lower). Keeps it where it is,
   /// with an error, when no tier has room.
   Result move(Page &page, hgc_rt_tier target);
+  /// Copies `page` into `slot`, an allocated slot of `tier`, and makes that
+  /// its place (its old slot released); on failure `slot` is released and
+  /// the page stays where it was. What move and recall share.
+  Result relocate(Page &page, hgc_rt_tier tier, const Slot &slot);
   /// Copies the tokens of `layer` on `tier` into `keys`/`values` laid out
   /// [kv_heads][capacity][head_dim]; their count in `count`. With null
   /// outputs only counts.
