@@ -437,6 +437,9 @@ int runStablehlo(MLIRContext &context) {
       *program->module,
       [&](ModuleOp module) {
         PassManager pm(module.getContext());
+        // --mlir-print-ir-before=PASS and friends (hidden), as for ONNX.
+        if (failed(applyPassManagerCLOptions(pm)))
+          return failure();
         hgc::buildHybridPipeline(pm, placement);
         return pm.run(module);
       },

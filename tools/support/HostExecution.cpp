@@ -21,7 +21,6 @@
 
 #include "llvm/Support/TargetSelect.h"
 
-#include <chrono>
 #include <cstring>
 #include <dlfcn.h>
 #include <utility>
@@ -386,24 +385,4 @@ hgc::NpyArray hgc::ResultBuffer::toNpy() const {
   packStrided(data, shape, strides, count ? bytes / count : 0,
               array.data.data());
   return array;
-}
-
-llvm::Error hgc::runOnHost(ModuleOp module, StringRef entry,
-                           ArrayRef<TensorRef> inputs,
-                           std::vector<NpyArray> &outputs, HostTimings *timings,
-                           const TargetOptions &target) {
-  auto start = std::chrono::steady_clock::now();
-  auto program = HostProgram::compile(module, entry, target);
-  if (!program)
-    return program.takeError();
-  auto compiled = std::chrono::steady_clock::now();
-  if (llvm::Error error = (*program)->run(inputs, outputs))
-    return error;
-  auto ran = std::chrono::steady_clock::now();
-  if (timings) {
-    timings->compileSeconds =
-        std::chrono::duration<double>(compiled - start).count();
-    timings->runSeconds = std::chrono::duration<double>(ran - compiled).count();
-  }
-  return llvm::Error::success();
 }

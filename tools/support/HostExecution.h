@@ -144,21 +144,6 @@ private:
   std::unique_ptr<CompiledCode> code;
 };
 
-/// Seconds spent lowering + JIT-compiling, and running.
-struct HostTimings {
-  double compileSeconds = 0;
-  double runSeconds = 0;
-};
-
-/// Lowers `module` (already through any hgc pipelines) for the host, JIT
-/// compiles it and runs `entry` on `inputs`, one per argument, checked by
-/// the caller. Fills `outputs`, one per result, and `timings` if given.
-llvm::Error runOnHost(ModuleOp module, StringRef entry,
-                      ArrayRef<TensorRef> inputs,
-                      std::vector<NpyArray> &outputs,
-                      HostTimings *timings = nullptr,
-                      const TargetOptions &target = TargetOptions{});
-
 } // namespace mlir::hgc
 
 #endif // HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
