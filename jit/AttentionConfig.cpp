@@ -3,6 +3,8 @@
 #include "jit/Jit.h"
 #include "passes/policies/PlacementPolicy.h"
 
+#include "mlir/IR/Builders.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -26,6 +28,19 @@ const char *elementTypeName(hgc_dtype dtype) {
     return "bf16";
   }
   return "?";
+}
+
+mlir::Type getElementType(mlir::MLIRContext *context, hgc_dtype dtype) {
+  mlir::Builder builder(context);
+  switch (dtype) {
+  case HGC_F32:
+    return builder.getF32Type();
+  case HGC_F16:
+    return builder.getF16Type();
+  case HGC_BF16:
+    return builder.getBF16Type();
+  }
+  return {};
 }
 
 /// An f32 as MLIR's exact hexadecimal literal.
@@ -156,51 +171,24 @@ AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
   return paged;
 }
 
-std::string hgc::jit::buildDecodeModule(const AttentionConfig &config) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  std::string query = "tensor<?x" + std::to_string(config.qHeads) + "x" +
-                      std::to_string(config.headDim) + "xf32>";
-  std::string cache = "!hgc.kv_cache<" + std::to_string(config.kvHeads) + "x" +
-                      std::to_string(config.headDim) + "x" +
-                      elementTypeName(config.kvDtype) + ">";
+mlir::hgc::DecodeModuleSpec
+hgc::jit::getDecodeModuleSpec(const AttentionConfig &config,
+                              mlir::hgc::PlacementAttr placement) {
+  mlir::MLIRContext *context = placement.getContext();
+  mlir::hgc::DecodeModuleSpec spec;
+  spec.entry = kDecodeEntry;
+  spec.queryHeads = config.qHeads;
+  spec.kvHeads = config.kvHeads;
+  spec.headDim = config.headDim;
+  spec.kvElementType = getElementType(context, config.kvDtype);
   // Paged KV, bound where it is (the engine's blocks or the runtime's pages).
-  {
-    bool hnd = config.kvLayout == HGC_KV_HND;
-    std::string block = std::to_string(config.kvBlockSize),
-                heads = std::to_string(config.kvHeads);
-    std::string blocks = "tensor<?x" + (hnd ? heads : block) + "x" +
-                         (hnd ? block : heads) + "x" +
-                         std::to_string(config.headDim) + "x" +
-                         elementTypeName(config.kvDtype) + ">";
-    std::string summary = "tensor<?x" + heads + "x?x" +
-                          std::to_string(config.headDim) + "x" +
-                          elementTypeName(config.kvDtype) + ">";
-    os << "func.func @hgc_decode(%q: " << query << ", %kc: " << blocks
-       << ", %vc: " << blocks
-       << ", %tables: tensor<?x?xi32>, %lengths: tensor<?xi32>";
-    if (config.kvSummaries)
-      os << ", %kmin: " << summary << ", %kmax: " << summary;
-    os << ") -> " << query << " {\n"
-       << "  %kv = hgc.bind_kv %kc, %vc lengths(%lengths : tensor<?xi32>)";
-    if (config.kvSummaries)
-      os << " summaries(%kmin, %kmax : " << summary << ", " << summary << ")";
-    os << " block_table(%tables : tensor<?x?xi32>)";
-    std::vector<std::string> attributes;
-    if (hnd)
-      attributes.push_back("kv_layout = \"hnd\"");
-    if (config.kvSummaries)
-      attributes.push_back("summary_block = " +
-                           std::to_string(config.placement.block) + " : i64");
-    if (!attributes.empty())
-      os << " {" << llvm::join(attributes, ", ") << "}";
-    os << " : " << blocks << ", " << blocks << " -> " << cache << "\n";
-  }
-  os << "  %o = hgc.decode_attention %q, %kv {";
+  spec.blockSize = config.kvBlockSize;
+  spec.headsMajor = config.kvLayout == HGC_KV_HND;
+  if (config.kvSummaries)
+    spec.summaryBlock = config.placement.block;
   if (config.scale > 0)
-    os << "scale = " << hexFloat(config.scale) << " : f32, ";
-  os << "softcap = " << hexFloat(config.softcap) << " : f32} : " << query
-     << ", " << cache << " -> " << query << "\n"
-     << "  return %o : " << query << "\n}\n";
-  return text;
+    spec.scale = config.scale;
+  spec.softcap = config.softcap;
+  spec.placement = placement;
+  return spec;
 }

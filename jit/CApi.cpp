@@ -9,6 +9,7 @@
 
 #include "hgc-c/jit.h"
 
+#include "jit/DecodeSession.h"
 #include "jit/Jit.h"
 #include "passes/policies/PlacementPolicy.h"
 
@@ -40,9 +41,14 @@ hgc_status nullArgument(const char *what) {
   return fail(HGC_INVALID_ARGUMENT, std::string(what) + " is null");
 }
 
+Failure fromRuntimeStatus(hgc_rt_status status) {
+  if (status == HGC_RT_OK)
+    return Failure::ok();
+  return {hgc_status(status), hgc_rt_last_error()};
+}
+
 hgc_status fromRuntime(hgc_rt_status status) {
-  lastError = status == HGC_RT_OK ? "" : hgc_rt_last_error();
-  return hgc_status(status);
+  return report(fromRuntimeStatus(status));
 }
 
 } // namespace hgc::jit
@@ -287,6 +293,24 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
   stats->tokens = runtime.tokens;
   stats->device_is_cuda = runtime.device_is_cuda;
   return HGC_OK;
+}
+
+hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
+                      int32_t batch, const int64_t *seqs, const float *queries,
+                      float *outputs, hgc_step_stats *stats) {
+  if (!kernel || !cache || !seqs || !queries || !outputs)
+    return nullArgument("kernel, cache, seqs, queries or outputs");
+  DecodeSession session(*kernel, batch, queries, outputs, stats);
+  return report(session.runOnCache(*cache, layer, seqs));
+}
+
+hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
+                            int32_t batch, const float *queries, float *outputs,
+                            hgc_step_stats *stats) {
+  if (!kernel || !kv || !queries || !outputs)
+    return nullArgument("kernel, kv, queries or outputs");
+  DecodeSession session(*kernel, batch, queries, outputs, stats);
+  return report(session.runOnPagedKV(*kv));
 }
 
 } // extern "C"

@@ -13,10 +13,12 @@
 #include "hgc-rt/kv_cache.h"
 
 #include "codegen/Pipelines.h"
-#include "tools/support/CompiledCode.h"
+#include "exec/CompiledCode.h"
+#include "exec/DecodeModule.h"
 
 #include "llvm/Support/Error.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -71,10 +73,15 @@ constexpr int32_t kDefaultPageTokens = 64;
 AttentionConfig inPlaceConfig(const AttentionConfig &config,
                               int32_t pageTokens);
 
-/// The decode function of paged `config` in the hgc dialect (before the
-/// hybrid pipeline): @hgc_decode(queries, key cache, value cache, block
-/// tables, lengths[, key minimum, key maximum]).
-std::string buildDecodeModule(const AttentionConfig &config);
+/// The function every decode kernel exports.
+constexpr const char *kDecodeEntry = "hgc_decode";
+
+/// The decode function of paged `config`, placed by `placement`:
+/// @hgc_decode(queries, key cache, value cache, block tables, lengths[, key
+/// minimum, key maximum]), any batch and number of blocks.
+mlir::hgc::DecodeModuleSpec
+getDecodeModuleSpec(const AttentionConfig &config,
+                    mlir::hgc::PlacementAttr placement);
 
 /// A compiled decode kernel (shared by every handle on its configuration).
 struct Kernel {
@@ -113,8 +120,17 @@ Failure invokeDecode(mlir::hgc::CompiledCode &code, void **packedArguments);
 hgc_status report(const Failure &failure);
 hgc_status fail(hgc_status status, std::string message);
 hgc_status nullArgument(const char *what);
-/// The runtime's statuses are the first eight of ours.
+/// The runtime's statuses are the first eight of ours; a failure carries
+/// the runtime's message.
+Failure fromRuntimeStatus(hgc_rt_status status);
+/// report(fromRuntimeStatus(status)).
 hgc_status fromRuntime(hgc_rt_status status);
+
+/// Seconds from `start` until now.
+inline double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 /// What every handle made from one hgc_context shares.
 struct ContextState {
@@ -133,7 +149,7 @@ struct hgc_context {
 /// A kernel for KV the engine pages (config.kvBlockSize > 0) is the paged
 /// kernel itself. One for runtime-owned caches keeps the configuration
 /// compiled and reads each cache's pages through a paged kernel of the
-/// cache's page size (Decode.cpp): `kernel` is the one of
+/// cache's page size (DecodeSession.cpp): `kernel` is the one of
 /// hgc::jit::kDefaultPageTokens, compiled by hgc_compile, and the others
 /// are compiled on first use.
 struct hgc_kernel {

@@ -13,14 +13,13 @@
 #include "passes/policies/PlacementPolicy.h"
 
 #include "dialect/HgcOps.h"
-#include "tools/support/CompiledCode.h"
-#include "tools/support/HostExecution.h"
+#include "exec/CompiledCode.h"
+#include "exec/HostExecution.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/Config/llvm-config.h"
@@ -46,8 +45,6 @@ using namespace mlir;
 namespace mhgc = mlir::hgc;
 
 namespace {
-constexpr const char *kEntry = "hgc_decode";
-
 /// What makes machine code differ besides the configuration.
 std::string environmentKey(const mhgc::TargetOptions &target) {
   return "hgc-jit-abi=" + std::to_string(HGC_JIT_API_VERSION) + " " +
@@ -95,7 +92,7 @@ Failure compile(const AttentionConfig &config,
                 const mhgc::TargetOptions &target, bool keepObject,
                 std::unique_ptr<mhgc::CompiledCode> &code) {
   DialectRegistry registry;
-  mhgc::registerToolDialects(registry);
+  mhgc::registerCompilerDialects(registry);
   MLIRContext context(registry, MLIRContext::Threading::DISABLED);
   context.loadAllAvailableDialects();
   std::string diagnostics;
@@ -107,16 +104,12 @@ Failure compile(const AttentionConfig &config,
     }
     return success();
   });
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(buildDecodeModule(config), &context);
-  if (!module)
-    return {HGC_INTERNAL, "generated IR does not parse: " + diagnostics};
   FailureOr<mhgc::PlacementAttr> placement =
       buildFullPlacement(context, config);
   if (failed(placement))
     return {HGC_INVALID_ARGUMENT, diagnostics};
-  module->walk(
-      [&](mhgc::DecodeAttentionOp op) { op.setPlacementAttr(*placement); });
+  OwningOpRef<ModuleOp> module = mhgc::buildDecodeModule(
+      &context, getDecodeModuleSpec(config, *placement));
   if (failed(mlir::verify(*module)))
     return {HGC_INVALID_ARGUMENT, "configuration: " + diagnostics};
 
@@ -210,8 +203,9 @@ Failure KernelCache::get(const AttentionConfig &config,
         });
     }
   }
-  if (!failure.failed() && !code->lookup(std::string("_mlir_") + kEntry))
-    failure = {HGC_INTERNAL, "compiled code has no @" + std::string(kEntry)};
+  if (!failure.failed() && !code->lookup(std::string("_mlir_") + kDecodeEntry))
+    failure = {HGC_INTERNAL,
+               "compiled code has no @" + std::string(kDecodeEntry)};
   made->code = std::move(code);
   made->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -234,7 +228,7 @@ Failure KernelCache::get(const AttentionConfig &config,
 
 namespace hgc::jit {
 Failure invokeDecode(mhgc::CompiledCode &code, void **packedArguments) {
-  if (llvm::Error error = code.invoke(kEntry, packedArguments))
+  if (llvm::Error error = code.invoke(kDecodeEntry, packedArguments))
     return {HGC_DEVICE, llvm::toString(std::move(error))};
   return Failure::ok();
 }

@@ -10,6 +10,7 @@
 
 #include "jit/Jit.h"
 
+#include "exec/HostExecution.h"
 #include "tools/support/ModelSession.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -92,7 +93,7 @@ hgc_status hgc_model_open(hgc_context *context, const char *path,
   auto made = std::make_unique<hgc_model>();
   made->context = context->state;
   mlir::DialectRegistry registry;
-  mhgc::registerToolDialects(registry);
+  mhgc::registerCompilerDialects(registry);
   made->mlir = std::make_unique<mlir::MLIRContext>(
       registry, mlir::MLIRContext::Threading::DISABLED);
   made->mlir->loadAllAvailableDialects();

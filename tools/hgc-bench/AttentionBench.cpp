@@ -1,18 +1,19 @@
 //===- AttentionBench.cpp - hgc-bench attention --------------------------===//
 
 #include "AttentionBench.h"
+#include "BenchInputs.h"
 #include "RuntimeOwnedBench.h"
 #include "Timing.h"
 
 #include "codegen/Pipelines.h"
+#include "exec/DecodeModule.h"
+#include "exec/HostExecution.h"
 #include "passes/policies/PlacementPolicy.h"
-#include "tools/support/HostExecution.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
-#include "llvm/ADT/APFloat.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -77,21 +78,13 @@ struct Row {
   std::optional<double> selectionShare;
 };
 
-int64_t elementBytes(const std::string &dtype) {
-  return dtype == "f32" ? 4 : 2;
-}
-
-std::string npyDescr(const std::string &dtype) {
-  return dtype == "f32" ? "<f4" : dtype == "f16" ? "<f2" : "<u2";
-}
-
 /// KV bytes a decode step reads: dense reads every key and value; sparse
 /// reads the device tier's sink + window densely, then hgca every host key
 /// once to score it or quest two summaries per host block, then the selected
 /// keys and values.
 double bytesTouched(const Shape &s) {
   double perToken =
-      double(s.batch) * kKVHeads * kHeadDim * elementBytes(s.dtype);
+      double(s.batch) * kKVHeads * kHeadDim * getElementBytes(s.dtype);
   if (s.mode == "dense")
     return 2 * perToken * double(s.context);
   double device =
@@ -117,68 +110,33 @@ int64_t summaryBlocks(const Shape &s) {
   return s.block ? (s.context + s.block - 1) / s.block : 0;
 }
 
-/// One decode step over engine-owned paged KV: caches of blocks, a block
-/// table and lengths; quest reads the engine's per-block key summaries.
-std::string pagedProgram(const Shape &s) {
-  int64_t blockCount = s.batch * s.context / s.pagedBlock;
-  std::string blocks =
-      s.headsMajor
-          ? tensorType({blockCount, kKVHeads, s.pagedBlock, kHeadDim}, s.dtype)
-          : tensorType({blockCount, s.pagedBlock, kKVHeads, kHeadDim}, s.dtype);
-  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
-  std::string table = tensorType({s.batch, s.context / s.pagedBlock}, "i32");
-  std::string lengths = tensorType({s.batch}, "i32");
-  std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
-                      std::to_string(kHeadDim) + "x" + s.dtype + ">";
-  std::string sum =
-      tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
-  bool quest = readsSummaries(s);
-  std::string args = "%q: " + q + ", %k: " + blocks + ", %v: " + blocks +
-                     ", %t: " + table + ", %n: " + lengths;
-  std::string summaries, attributes;
-  if (quest) {
-    args += ", %lo: " + sum + ", %hi: " + sum;
-    summaries = " summaries(%lo, %hi : " + sum + ", " + sum + ")";
-    attributes = "summary_block = " + std::to_string(s.block) + " : i64";
+/// One decode step: over engine-owned paged KV (caches of blocks, a block
+/// table and lengths) or over a bound cache. Quest binds the engine's
+/// per-block key summaries with it (kept on append, as the KV runtime keeps
+/// its page summaries), so selection reads them instead of every key.
+OwningOpRef<ModuleOp> decodeProgram(MLIRContext *context, const Shape &s) {
+  Builder builder(context);
+  hgc::DecodeModuleSpec spec;
+  spec.entry = "main";
+  spec.batch = s.batch;
+  spec.queryHeads = kQueryHeads;
+  spec.kvHeads = kKVHeads;
+  spec.headDim = kHeadDim;
+  spec.kvElementType = s.dtype == "f32"   ? builder.getF32Type()
+                       : s.dtype == "f16" ? builder.getF16Type()
+                                          : builder.getBF16Type();
+  spec.tokens = s.context;
+  if (s.pagedBlock) {
+    spec.blockSize = s.pagedBlock;
+    spec.blocks = s.batch * s.context / s.pagedBlock;
+    spec.maxBlocks = s.context / s.pagedBlock;
+    spec.headsMajor = s.headsMajor;
   }
-  if (s.headsMajor)
-    attributes +=
-        std::string(attributes.empty() ? "" : ", ") + "kv_layout = \"hnd\"";
-  if (!attributes.empty())
-    attributes = " {" + attributes + "}";
-  return "func.func @main(" + args + ") -> " + q + " {\n" +
-         "  %c = hgc.bind_kv %k, %v lengths(%n : " + lengths + ")" + summaries +
-         " block_table(%t : " + table + ")" + attributes + " : " + blocks +
-         ", " + blocks + " -> " + cache + "\n" +
-         "  %o = hgc.decode_attention %q, %c : " + q + ", " + cache + " -> " +
-         q + "\n" + "  return %o : " + q + "\n}\n";
-}
-
-/// One decode step over a bound cache; quest binds the engine's per-block
-/// key summaries with it (kept on append, as the KV runtime keeps its page
-/// summaries), so selection reads them instead of every key.
-std::string program(const Shape &s) {
-  if (s.pagedBlock)
-    return pagedProgram(s);
-  std::string kv =
-      tensorType({s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
-  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
-  std::string sum =
-      tensorType({s.batch, kKVHeads, summaryBlocks(s), kHeadDim}, s.dtype);
-  std::string cache = "!hgc.kv_cache<" + std::to_string(kKVHeads) + "x" +
-                      std::to_string(kHeadDim) + "x" + s.dtype + ">";
-  bool quest = readsSummaries(s);
-  std::string args = "%q: " + q + ", %k: " + kv + ", %v: " + kv;
-  std::string summaries;
-  if (quest) {
-    args += ", %lo: " + sum + ", %hi: " + sum;
-    summaries = " summaries(%lo, %hi : " + sum + ", " + sum +
-                ") {summary_block = " + std::to_string(s.block) + " : i64}";
+  if (readsSummaries(s)) {
+    spec.summaryBlock = s.block;
+    spec.summaryBlocks = summaryBlocks(s);
   }
-  return "func.func @main(" + args + ") -> " + q + " {\n" +
-         "  %c = hgc.bind_kv %k, %v" + summaries + " : " + kv + ", " + kv +
-         " -> " + cache + "\n" + "  %o = hgc.decode_attention %q, %c : " + q +
-         ", " + cache + " -> " + q + "\n" + "  return %o : " + q + "\n}\n";
+  return hgc::buildDecodeModule(context, spec);
 }
 
 /// The sparse step's selection alone, at the split level: exact top-k over
@@ -218,109 +176,6 @@ std::string selectionProgram(const Shape &s) {
          take("a", "k") + "  %i = hgc.select exact_topk %q, %a " + budget +
          " : (" + q + ", " + slice + ") -> " + out + "\n  return %i : " + out +
          "\n}\n";
-}
-
-/// Random normal values as `dtype` bits.
-hgc::NpyArray randomArray(std::mt19937 &rng, llvm::ArrayRef<int64_t> shape,
-                          const std::string &dtype) {
-  hgc::NpyArray array;
-  array.descr = npyDescr(dtype);
-  array.shape.assign(shape.begin(), shape.end());
-  int64_t count = array.getNumElements();
-  array.data.resize(size_t(count) * elementBytes(dtype));
-  std::normal_distribution<float> normal;
-  // A table of values makes multi-GB inputs quick to fill.
-  std::vector<uint32_t> table(4096);
-  for (uint32_t &bits : table) {
-    float x = normal(rng);
-    if (dtype == "f32") {
-      std::memcpy(&bits, &x, 4);
-    } else if (dtype == "bf16") {
-      uint32_t wide;
-      std::memcpy(&wide, &x, 4);
-      bits = wide >> 16;
-    } else {
-      llvm::APFloat f(x);
-      bool lost;
-      f.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
-                &lost);
-      bits = uint32_t(f.bitcastToAPInt().getZExtValue());
-    }
-  }
-  std::uniform_int_distribution<size_t> pick(0, table.size() - 1);
-  size_t width = size_t(elementBytes(dtype));
-  for (int64_t i = 0; i < count; ++i)
-    std::memcpy(array.data.data() + size_t(i) * width, &table[pick(rng) & 4095],
-                width);
-  return array;
-}
-
-/// The float value of one `dtype` element.
-float elementValue(const char *at, const std::string &dtype) {
-  if (dtype == "f32") {
-    float x;
-    std::memcpy(&x, at, 4);
-    return x;
-  }
-  uint16_t bits;
-  std::memcpy(&bits, at, 2);
-  if (dtype == "bf16") {
-    uint32_t wide = uint32_t(bits) << 16;
-    float x;
-    std::memcpy(&x, &wide, 4);
-    return x;
-  }
-  llvm::APFloat half(llvm::APFloat::IEEEhalf(), llvm::APInt(16, bits));
-  return half.convertToFloat();
-}
-
-/// Per-block key minimum and maximum of `keys` [B, H, T, D] over blocks of
-/// `block` tokens from token 0: what an engine keeps as tokens are appended.
-std::pair<hgc::NpyArray, hgc::NpyArray>
-blockSummaries(const hgc::NpyArray &keys, const std::string &dtype,
-               int64_t block) {
-  int64_t batch = keys.shape[0], heads = keys.shape[1], tokens = keys.shape[2],
-          dim = keys.shape[3];
-  int64_t blocks = (tokens + block - 1) / block;
-  size_t width = size_t(elementBytes(dtype));
-  hgc::NpyArray lo = keys, hi;
-  lo.shape = {batch, heads, blocks, dim};
-  lo.data.assign(size_t(lo.getNumElements()) * width, 0);
-  hi = lo;
-  // f16 values decoded once: the table turns 2^16 bit patterns into floats.
-  std::vector<float> halfTable;
-  if (dtype == "f16")
-    for (uint32_t bits = 0; bits < (1u << 16); ++bits) {
-      uint16_t narrow = uint16_t(bits);
-      halfTable.push_back(
-          elementValue(reinterpret_cast<const char *>(&narrow), dtype));
-    }
-  auto value = [&](const char *at) {
-    if (!halfTable.empty()) {
-      uint16_t bits;
-      std::memcpy(&bits, at, 2);
-      return halfTable[bits];
-    }
-    return elementValue(at, dtype);
-  };
-  for (int64_t bh = 0; bh < batch * heads; ++bh)
-    for (int64_t j = 0; j < blocks; ++j)
-      for (int64_t d = 0; d < dim; ++d) {
-        const char *lowest = nullptr, *highest = nullptr;
-        for (int64_t t = j * block; t < std::min(tokens, (j + 1) * block);
-             ++t) {
-          const char *at =
-              keys.data.data() + size_t((bh * tokens + t) * dim + d) * width;
-          if (!lowest || value(at) < value(lowest))
-            lowest = at;
-          if (!highest || value(at) > value(highest))
-            highest = at;
-        }
-        size_t out = size_t((bh * blocks + j) * dim + d) * width;
-        std::memcpy(lo.data.data() + out, lowest, width);
-        std::memcpy(hi.data.data() + out, highest, width);
-      }
-  return {std::move(lo), std::move(hi)};
 }
 
 /// The machine's read bandwidth, GB/s, on all cores: a sum over 1 GiB
@@ -414,14 +269,13 @@ struct HgcRunner {
   HgcRunner() : context(makeRegistry()) { context.loadAllAvailableDialects(); }
   static DialectRegistry makeRegistry() {
     DialectRegistry registry;
-    hgc::registerToolDialects(registry);
+    hgc::registerCompilerDialects(registry);
     return registry;
   }
 
-  /// Compiles `text` (placed and split per `s` when `split`) for the host.
-  std::unique_ptr<hgc::HostProgram> compile(const std::string &text,
+  /// Compiles `module` (placed and split per `s` when `split`) for the host.
+  std::unique_ptr<hgc::HostProgram> compile(OwningOpRef<ModuleOp> module,
                                             const Shape &s, bool split) {
-    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
     if (!module)
       return nullptr;
     hgc::PlacementOptions placement;
@@ -463,15 +317,17 @@ struct HgcRunner {
         return std::nullopt;
       return std::make_pair(*ms, std::optional<double>());
     }
-    std::unique_ptr<hgc::HostProgram> step = compile(program(s), s, true);
+    std::unique_ptr<hgc::HostProgram> step =
+        compile(decodeProgram(&context, s), s, true);
     if (!step)
       return std::nullopt;
     std::mt19937 rng(7);
-    hgc::NpyArray q = randomArray(rng, {s.batch, kQueryHeads, kHeadDim}, "f32");
+    hgc::NpyArray q =
+        getRandomArray(rng, {s.batch, kQueryHeads, kHeadDim}, "f32");
     hgc::NpyArray k =
-        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+        getRandomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
     hgc::NpyArray v =
-        randomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
+        getRandomArray(rng, {s.batch, kKVHeads, s.context, kHeadDim}, s.dtype);
     std::vector<hgc::NpyArray> inputs = {q, k, v}, selectInputs = {q, k};
     if (s.pagedBlock) {
       // The same values as blocks: [batch x blocks, block, kv_heads, dim]
@@ -482,8 +338,8 @@ struct HgcRunner {
                                          kHeadDim};
       if (s.headsMajor)
         std::swap(blockShape[1], blockShape[2]);
-      inputs[1] = randomArray(rng, blockShape, s.dtype);
-      inputs[2] = randomArray(rng, blockShape, s.dtype);
+      inputs[1] = getRandomArray(rng, blockShape, s.dtype);
+      inputs[2] = getRandomArray(rng, blockShape, s.dtype);
       std::vector<int32_t> ids(blocks);
       std::iota(ids.begin(), ids.end(), 0);
       std::shuffle(ids.begin(), ids.end(), rng);
@@ -502,7 +358,7 @@ struct HgcRunner {
     if (readsSummaries(s)) {
       // Paged rows bind summaries of keys drawn alike: what selection reads
       // (their values do not change the time).
-      auto [lo, hi] = blockSummaries(k, s.dtype, s.block);
+      auto [lo, hi] = getBlockSummaries(k, s.dtype, s.block);
       inputs.push_back(lo);
       inputs.push_back(hi);
       selectInputs = {q, lo, hi};
@@ -514,8 +370,8 @@ struct HgcRunner {
       return std::nullopt;
     if (s.mode == "dense" || s.pagedBlock)
       return std::make_pair(*stepMs, std::optional<double>());
-    std::unique_ptr<hgc::HostProgram> select =
-        compile(selectionProgram(s), s, false);
+    std::unique_ptr<hgc::HostProgram> select = compile(
+        parseSourceString<ModuleOp>(selectionProgram(s), &context), s, false);
     if (!select)
       return std::nullopt;
     std::optional<double> selectMs = median(*select, selectInputs, repeats);
@@ -641,35 +497,30 @@ std::vector<Row> runPeers(const std::vector<Shape> &list, int repeats) {
   llvm::sys::fs::remove(out);
   return rows;
 }
-} // namespace
-
-int runAttentionBench(const AttentionBenchOptions &options) {
-  double bandwidth = measureReadBandwidth();
-  llvm::outs() << llvm::format("read bandwidth (all cores, 1 GiB sum): %.1f "
-                               "GB/s\n",
-                               bandwidth);
-  llvm::outs().flush();
+/// The rows whose `policy/batch/context/kv` contains any comma-separated
+/// part of `only`.
+std::vector<Shape> selectShapes(bool quick, llvm::StringRef only) {
   std::vector<Shape> list;
-  SmallVector<llvm::StringRef> only;
-  llvm::StringRef(options.only).split(only, ',');
-  for (const Shape &s : shapes(options.quick))
-    if (llvm::any_of(only, [&](llvm::StringRef part) {
+  SmallVector<llvm::StringRef> parts;
+  only.split(parts, ',');
+  for (const Shape &s : shapes(quick))
+    if (llvm::any_of(parts, [&](llvm::StringRef part) {
           return llvm::StringRef(policyText(s) + "/" + key(s)).contains(part);
         }))
       list.push_back(s);
-  if (list.empty()) {
-    llvm::errs() << "hgc-bench: no row matches --only '" << options.only
-                 << "'\n";
-    return 1;
-  }
-  int repeats = options.repeats > 0 ? options.repeats : 20;
+  return list;
+}
+
+/// Times hgc on every shape of `list`, printing each row as it comes; false
+/// when one fails (its error printed).
+bool timeHgcRows(const std::vector<Shape> &list, int repeats,
+                 std::vector<Row> &rows) {
   HgcRunner hgc;
-  std::vector<Row> rows;
   for (const Shape &s : list) {
     auto timed = hgc.time(s, repeats);
     if (!timed) {
       llvm::errs() << "hgc-bench: failed to run hgc on " << key(s) << "\n";
-      return 1;
+      return false;
     }
     double ms = timed->first;
     Row row{"hgc",        s,           ms, bytesTouched(s), std::nullopt,
@@ -685,11 +536,12 @@ int runAttentionBench(const AttentionBenchOptions &options) {
                                  row.bytes / ms / 1e6);
     llvm::outs().flush();
   }
-  if (options.peers) {
-    std::vector<Row> peers = runPeers(list, std::min(repeats, 10));
-    rows.insert(rows.end(), peers.begin(), peers.end());
-  }
-  // Ratios to the peers' dense times on the same shape.
+  return true;
+}
+
+/// Ratios to the peers' dense times on the same shape; the peers have no
+/// sparse decode, so sparse rows get no ratio.
+void addPeerRatios(std::vector<Row> &rows) {
   auto timesOf = [&](llvm::StringRef system) {
     std::map<std::string, double> times;
     for (const Row &row : rows)
@@ -699,7 +551,6 @@ int runAttentionBench(const AttentionBenchOptions &options) {
   };
   std::map<std::string, double> ort = timesOf("onnxruntime"),
                                 iree = timesOf("iree");
-  // The peers have no sparse decode: sparse rows get no ratio.
   for (Row &row : rows) {
     if (row.shape.mode != "dense" || row.shape.pagedBlock)
       continue;
@@ -710,7 +561,14 @@ int runAttentionBench(const AttentionBenchOptions &options) {
     if (found != iree.end())
       row.speedupVsIree = found->second / row.timeMs;
   }
+}
 
+llvm::json::Value optionalJson(std::optional<double> value) {
+  return value ? llvm::json::Value(*value) : llvm::json::Value(nullptr);
+}
+
+/// Prints the table of `rows`; returns them as JSON objects.
+llvm::json::Array printRows(const std::vector<Row> &rows, double bandwidth) {
   llvm::outs() << "\nsystem       mode   policy   batch context kv    budget "
                   "  time_ms     GB/s  of_bw  vs_ort vs_iree  select\n";
   llvm::json::Array json;
@@ -738,41 +596,65 @@ int runAttentionBench(const AttentionBenchOptions &options) {
     object["gbps"] = gbps;
     object["fraction_of_bandwidth"] = gbps / bandwidth;
     object["bandwidth_gbps"] = bandwidth;
-    object["selection_share"] = row.selectionShare
-                                    ? llvm::json::Value(*row.selectionShare)
-                                    : llvm::json::Value(nullptr);
-    object["speedup_vs_iree"] = row.speedupVsIree
-                                    ? llvm::json::Value(*row.speedupVsIree)
-                                    : llvm::json::Value(nullptr);
-    object["speedup_vs_onnxruntime"] =
-        row.speedupVsOrt ? llvm::json::Value(*row.speedupVsOrt)
-                         : llvm::json::Value(nullptr);
+    object["selection_share"] = optionalJson(row.selectionShare);
+    object["speedup_vs_iree"] = optionalJson(row.speedupVsIree);
+    object["speedup_vs_onnxruntime"] = optionalJson(row.speedupVsOrt);
     json.push_back(std::move(object));
   }
+  return json;
+}
+
+/// Writes --json and, from it, --plot; false on failure (printed).
+bool writeOutputs(const AttentionBenchOptions &options,
+                  llvm::json::Array json) {
   if (!options.json.empty()) {
     std::error_code error;
     llvm::raw_fd_ostream os(options.json, error);
     if (error) {
       llvm::errs() << "hgc-bench: " << options.json << ": " << error.message()
                    << "\n";
-      return 1;
+      return false;
     }
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(json))) << "\n";
   }
-  if (!options.plot.empty()) {
-    if (options.json.empty()) {
-      llvm::errs() << "hgc-bench: --plot needs --json (the plot reads it)\n";
-      return 1;
-    }
-    std::string python = std::string(HGC_SOURCE_DIR) + "/.venv/bin/python";
-    std::string script =
-        std::string(HGC_SOURCE_DIR) + "/bench/attention_plot.py";
-    llvm::SmallVector<llvm::StringRef> args = {python, script, options.json,
-                                               options.plot};
-    if (llvm::sys::ExecuteAndWait(python, args) != 0) {
-      llvm::errs() << "hgc-bench: plotting failed\n";
-      return 1;
-    }
+  if (options.plot.empty())
+    return true;
+  if (options.json.empty()) {
+    llvm::errs() << "hgc-bench: --plot needs --json (the plot reads it)\n";
+    return false;
   }
-  return 0;
+  std::string python = std::string(HGC_SOURCE_DIR) + "/.venv/bin/python";
+  std::string script = std::string(HGC_SOURCE_DIR) + "/bench/attention_plot.py";
+  llvm::SmallVector<llvm::StringRef> args = {python, script, options.json,
+                                             options.plot};
+  if (llvm::sys::ExecuteAndWait(python, args) != 0) {
+    llvm::errs() << "hgc-bench: plotting failed\n";
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+int runAttentionBench(const AttentionBenchOptions &options) {
+  double bandwidth = measureReadBandwidth();
+  llvm::outs() << llvm::format("read bandwidth (all cores, 1 GiB sum): %.1f "
+                               "GB/s\n",
+                               bandwidth);
+  llvm::outs().flush();
+  std::vector<Shape> list = selectShapes(options.quick, options.only);
+  if (list.empty()) {
+    llvm::errs() << "hgc-bench: no row matches --only '" << options.only
+                 << "'\n";
+    return 1;
+  }
+  int repeats = options.repeats > 0 ? options.repeats : 20;
+  std::vector<Row> rows;
+  if (!timeHgcRows(list, repeats, rows))
+    return 1;
+  if (options.peers) {
+    std::vector<Row> peers = runPeers(list, std::min(repeats, 10));
+    rows.insert(rows.end(), peers.begin(), peers.end());
+  }
+  addPeerRatios(rows);
+  return writeOutputs(options, printRows(rows, bandwidth)) ? 0 : 1;
 }

@@ -11,8 +11,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Pipelines.h"
-#include "tools/support/HostExecution.h"
+#include "exec/HostExecution.h"
 #include "tools/support/PlacementFlags.h"
+#include "tools/support/ToolDialects.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -21,6 +21,8 @@
 
 #include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
+#include "exec/CompiledCode.h"
+#include "exec/HostExecution.h"
 #include "frontends/onnx/HostTensor.h"
 #include "frontends/onnx/Importer.h"
 #include "frontends/stablehlo/Importer.h"
@@ -28,11 +30,10 @@
 #include "passes/policies/PlacementPolicy.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/CachedHostProgram.h"
-#include "tools/support/CompiledCode.h"
 #include "tools/support/CompiledModel.h"
-#include "tools/support/HostExecution.h"
 #include "tools/support/ModelSession.h"
 #include "tools/support/PlacementFlags.h"
+#include "tools/support/ToolDialects.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"

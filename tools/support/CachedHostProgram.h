@@ -11,7 +11,7 @@
 #ifndef HGC_TOOLS_SUPPORT_CACHEDHOSTPROGRAM_H
 #define HGC_TOOLS_SUPPORT_CACHEDHOSTPROGRAM_H
 
-#include "tools/support/HostExecution.h"
+#include "exec/HostExecution.h"
 
 #include "mlir/IR/BuiltinOps.h"
 

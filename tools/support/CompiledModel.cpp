@@ -2,7 +2,7 @@
 
 #include "tools/support/CompiledModel.h"
 
-#include "tools/support/CompiledCode.h"
+#include "exec/CompiledCode.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"

@@ -2,7 +2,7 @@
 
 #include "tools/support/ModelCache.h"
 
-#include "tools/support/CompiledCode.h"
+#include "exec/CompiledCode.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 

@@ -1,9 +1,9 @@
 //===- ModelSession.cpp - an ONNX model compiled once, run many times ----===//
 
 #include "tools/support/ModelSession.h"
+#include "exec/CompiledCode.h"
 #include "passes/policies/PlacementPolicy.h"
 #include "tools/support/CachedHostProgram.h"
-#include "tools/support/CompiledCode.h"
 #include "tools/support/CompiledModel.h"
 
 #include "codegen/Pipelines.h"

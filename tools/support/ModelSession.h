@@ -17,10 +17,10 @@
 #ifndef HGC_TOOLS_SUPPORT_MODELSESSION_H
 #define HGC_TOOLS_SUPPORT_MODELSESSION_H
 
+#include "exec/HostExecution.h"
+#include "exec/MappedWeights.h"
 #include "frontends/onnx/Importer.h"
 #include "passes/PlacementOptions.h"
-#include "tools/support/HostExecution.h"
-#include "tools/support/MappedWeights.h"
 #include "tools/support/ModelCache.h"
 
 #include "mlir/IR/MLIRContext.h"

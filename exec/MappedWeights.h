@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H
-#define HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H
+#ifndef HGC_EXEC_MAPPEDWEIGHTS_H
+#define HGC_EXEC_MAPPEDWEIGHTS_H
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
@@ -47,4 +47,4 @@ private:
 
 } // namespace mlir::hgc
 
-#endif // HGC_TOOLS_SUPPORT_MAPPEDWEIGHTS_H
+#endif // HGC_EXEC_MAPPEDWEIGHTS_H

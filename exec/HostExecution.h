@@ -8,11 +8,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
-#define HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
+#ifndef HGC_EXEC_HOSTEXECUTION_H
+#define HGC_EXEC_HOSTEXECUTION_H
 
 #include "codegen/Pipelines.h"
-#include "tools/support/Npy.h"
+#include "exec/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -30,8 +30,9 @@ class CompiledCode;
 
 namespace mlir::hgc {
 
-/// Every dialect the tools parse or produce, and their LLVM translations.
-void registerToolDialects(DialectRegistry &registry);
+/// Every dialect hgc's pipelines produce or consume (upstream's and hgc's),
+/// and their LLVM IR translations; frontends add their own dialects.
+void registerCompilerDialects(DialectRegistry &registry);
 
 /// The .npy descriptor that carries `type`, or "" when none does.
 std::string getNpyDescr(Type type);
@@ -146,4 +147,4 @@ private:
 
 } // namespace mlir::hgc
 
-#endif // HGC_TOOLS_SUPPORT_HOSTEXECUTION_H
+#endif // HGC_EXEC_HOSTEXECUTION_H

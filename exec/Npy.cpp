@@ -1,6 +1,6 @@
-//===- Npy.cpp - NumPy .npy arrays ---------------------------------------===//
+//===- Npy.cpp - NumPy .npy arrays ----------------------------------------===//
 
-#include "tools/support/Npy.h"
+#include "exec/Npy.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"

@@ -1,6 +1,6 @@
-//===- MappedWeights.cpp - model parameters read where they lie ----------===//
+//===- MappedWeights.cpp - model parameters read where they lie -----------===//
 
-#include "tools/support/MappedWeights.h"
+#include "exec/MappedWeights.h"
 
 #include <cstring>
 

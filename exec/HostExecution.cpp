@@ -1,13 +1,13 @@
-//===- HostExecution.cpp - JIT-run an hgc function on .npy arrays --------===//
+//===- HostExecution.cpp - JIT-run an hgc function on .npy arrays ---------===//
 
-#include "tools/support/HostExecution.h"
-#include "tools/support/CompiledCode.h"
+#include "exec/HostExecution.h"
+#include "exec/CompiledCode.h"
 
 #include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
-#include "frontends/stablehlo/StablehloDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/InitAllDialects.h"
@@ -27,11 +27,11 @@
 
 using namespace mlir;
 
-void hgc::registerToolDialects(DialectRegistry &registry) {
+void hgc::registerCompilerDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<hgc::HgcDialect, hgc::shlo::ShloDialect>();
+  registry.insert<hgc::HgcDialect>();
 }
 
 std::string hgc::getNpyDescr(Type type) {
@@ -108,6 +108,18 @@ SmallVector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
     strides[i] = strides[i + 1] * shape[i + 1];
   words.append(strides.begin(), strides.end());
   return words;
+}
+
+/// Views of the result descriptors an entry returns one after another in
+/// `words`, one per type.
+SmallVector<DynamicMemRefType<char>>
+getResultMemRefs(int64_t *words, ArrayRef<RankedTensorType> types) {
+  SmallVector<DynamicMemRefType<char>> memRefs;
+  for (RankedTensorType type : types) {
+    memRefs.emplace_back(::UnrankedMemRefType<char>{type.getRank(), words});
+    words += 3 + 2 * type.getRank();
+  }
+  return memRefs;
 }
 } // namespace
 
@@ -252,14 +264,12 @@ llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
   notOurs.insert(reinterpret_cast<void *>(0xdeadbeef));
   llvm::SmallPtrSet<void *, 8> taken;
   outputs.clear();
-  int64_t *word = results.data();
-  for (RankedTensorType tensor : resultTypes) {
-    int64_t rank = tensor.getRank();
-    void *allocated = reinterpret_cast<void *>(word[0]);
-    auto *aligned = reinterpret_cast<char *>(word[1]);
-    int64_t offset = word[2];
-    ArrayRef<int64_t> sizes(word + 3, rank), strides(word + 3 + rank, rank);
-    word += 3 + 2 * rank;
+  SmallVector<DynamicMemRefType<char>> memRefs =
+      getResultMemRefs(results.data(), resultTypes);
+  for (auto [tensor, memRef] : llvm::zip(resultTypes, memRefs)) {
+    int64_t rank = memRef.rank;
+    void *allocated = memRef.basePtr;
+    ArrayRef<int64_t> sizes(memRef.sizes, rank), strides(memRef.strides, rank);
     std::string descr = getNpyDescr(tensor.getElementType());
     int64_t elementSize = getNpyElementSize(descr), count = 1;
     for (int64_t size : sizes)
@@ -269,7 +279,7 @@ llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
       contiguous &= sizes[d] == 1 || strides[d] == expected;
       expected *= sizes[d];
     }
-    char *first = aligned + offset * elementSize;
+    char *first = memRef.data + memRef.offset * elementSize;
     size_t bytes = size_t(count * elementSize);
     if (contiguous && !notOurs.contains(allocated) &&
         taken.insert(allocated).second) {
@@ -281,27 +291,15 @@ llvm::Error hgc::HostProgram::run(ArrayRef<TensorRef> inputs,
       if (bytes)
         std::memcpy(copy, first, bytes);
     } else {
-      SmallVector<int64_t> at(rank, 0);
-      for (int64_t linear = 0; linear < count; ++linear) {
-        int64_t source = 0;
-        for (int64_t d = 0; d < rank; ++d)
-          source += at[d] * strides[d];
-        std::memcpy(copy + linear * elementSize, first + source * elementSize,
-                    elementSize);
-        for (int64_t d = rank - 1; d >= 0 && ++at[d] == sizes[d]; --d)
-          at[d] = 0;
-      }
+      packStrided(first, sizes, strides, elementSize, copy);
     }
     outputs.emplace_back(descr, sizes, copy, copy, bytes);
   }
   // What was neither handed over nor an input (the source of a view).
-  word = results.data();
-  for (RankedTensorType tensor : resultTypes) {
-    void *allocated = reinterpret_cast<void *>(word[0]);
-    word += 3 + 2 * tensor.getRank();
-    if (!notOurs.contains(allocated) && taken.insert(allocated).second)
-      hgc_rt_host_free(allocated);
-  }
+  for (const DynamicMemRefType<char> &memRef : memRefs)
+    if (!notOurs.contains(memRef.basePtr) &&
+        taken.insert(memRef.basePtr).second)
+      hgc_rt_host_free(memRef.basePtr);
   return llvm::Error::success();
 }
 

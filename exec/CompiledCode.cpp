@@ -1,8 +1,8 @@
-//===- CompiledCode.cpp - machine code of a lowered module ---------------===//
+//===- CompiledCode.cpp - machine code of a lowered module ----------------===//
 
-#include "tools/support/CompiledCode.h"
+#include "exec/CompiledCode.h"
 
-#include "tools/support/HostExecution.h"
+#include "exec/HostExecution.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 

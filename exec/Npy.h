@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HGC_TOOLS_NPY_H
-#define HGC_TOOLS_NPY_H
+#ifndef HGC_EXEC_NPY_H
+#define HGC_EXEC_NPY_H
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -40,4 +40,4 @@ llvm::Error writeNpy(llvm::StringRef path, llvm::StringRef descr,
 
 } // namespace mlir::hgc
 
-#endif // HGC_TOOLS_NPY_H
+#endif // HGC_EXEC_NPY_H

@@ -1,4 +1,4 @@
-//===- CompiledCode.h - machine code of a lowered module -------*- C++ -*-===//
+//===- CompiledCode.h - machine code of a lowered module --------*- C++ -*-===//
 //
 // What both the model sessions and libhgc's kernels run: a module in the
 // LLVM dialect JIT-compiled by MLIR's ExecutionEngine (O3, the runtime
@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HGC_TOOLS_SUPPORT_COMPILEDCODE_H
-#define HGC_TOOLS_SUPPORT_COMPILEDCODE_H
+#ifndef HGC_EXEC_COMPILEDCODE_H
+#define HGC_EXEC_COMPILEDCODE_H
 
 #include "codegen/Pipelines.h"
 
@@ -78,4 +78,4 @@ bool publishFile(const std::string &path,
 
 } // namespace mlir::hgc
 
-#endif // HGC_TOOLS_SUPPORT_COMPILEDCODE_H
+#endif // HGC_EXEC_COMPILEDCODE_H

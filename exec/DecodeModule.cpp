@@ -1,0 +1,90 @@
+//===- DecodeModule.cpp - one decode step as an hgc function --------------===//
+
+#include "exec/DecodeModule.h"
+
+#include "dialect/HgcOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+/// The types of the function's arguments, in order.
+struct DecodeTypes {
+  RankedTensorType queries, kv, tables, lengths, summaries;
+};
+
+DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
+  DecodeTypes types;
+  types.queries = RankedTensorType::get(
+      {spec.batch, spec.queryHeads, spec.headDim}, builder.getF32Type());
+  bool paged = spec.blockSize > 0;
+  SmallVector<int64_t, 4> kvShape = {spec.blocks, spec.blockSize, spec.kvHeads,
+                                     spec.headDim};
+  if (!paged)
+    kvShape = {spec.batch, spec.kvHeads, spec.tokens, spec.headDim};
+  else if (spec.headsMajor)
+    std::swap(kvShape[1], kvShape[2]);
+  types.kv = RankedTensorType::get(kvShape, spec.kvElementType);
+  if (paged) {
+    types.tables = RankedTensorType::get({spec.batch, spec.maxBlocks},
+                                         builder.getI32Type());
+    types.lengths = RankedTensorType::get({spec.batch}, builder.getI32Type());
+  }
+  if (spec.summaryBlock > 0)
+    types.summaries = RankedTensorType::get(
+        {spec.batch, spec.kvHeads, spec.summaryBlocks, spec.headDim},
+        spec.kvElementType);
+  return types;
+}
+} // namespace
+
+OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
+                                             const DecodeModuleSpec &spec) {
+  context->loadDialect<func::FuncDialect, HgcDialect>();
+  OpBuilder builder(context);
+  Location loc = builder.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  builder.setInsertionPointToEnd(module->getBody());
+
+  DecodeTypes types = getDecodeTypes(builder, spec);
+  SmallVector<Type> inputs = {types.queries, types.kv, types.kv};
+  if (types.tables)
+    inputs.append({types.tables, types.lengths});
+  if (types.summaries)
+    inputs.append({types.summaries, types.summaries});
+  auto function = func::FuncOp::create(
+      builder, loc, spec.entry, builder.getFunctionType(inputs, types.queries));
+  Block *body = function.addEntryBlock();
+  builder.setInsertionPointToStart(body);
+
+  auto arguments = body->getArguments();
+  Value tables, lengths, keyMin, keyMax;
+  if (types.tables) {
+    tables = arguments[3];
+    lengths = arguments[4];
+  }
+  if (types.summaries) {
+    keyMin = arguments[arguments.size() - 2];
+    keyMax = arguments.back();
+  }
+  auto cacheType =
+      KVCacheType::get(spec.kvHeads, spec.headDim, spec.kvElementType);
+  IntegerAttr summaryBlock =
+      types.summaries ? builder.getI64IntegerAttr(spec.summaryBlock) : nullptr;
+  StringAttr layout =
+      types.tables && spec.headsMajor ? builder.getStringAttr("hnd") : nullptr;
+  Value cache =
+      BindKVOp::create(builder, loc, cacheType, arguments[1], arguments[2],
+                       lengths, keyMin, keyMax, tables, summaryBlock, layout);
+  auto floatAttr = [&](std::optional<float> value) {
+    return value ? builder.getF32FloatAttr(*value) : FloatAttr();
+  };
+  Value output = DecodeAttentionOp::create(
+      builder, loc, types.queries, arguments[0], cache, floatAttr(spec.scale),
+      floatAttr(spec.softcap), spec.placement);
+  func::ReturnOp::create(builder, loc, output);
+  return module;
+}

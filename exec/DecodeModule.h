@@ -1,0 +1,58 @@
+//===- DecodeModule.h - one decode step as an hgc function ------*- C++ -*-===//
+//
+// The function libhgc compiles for its decode kernels and hgc-bench times:
+// `hgc.bind_kv` over key and value tensors (whole, or blocks read through a
+// block table), then `hgc.decode_attention`. Built with OpBuilder here, in
+// one place, before the hybrid pipeline places and splits it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_EXEC_DECODEMODULE_H
+#define HGC_EXEC_DECODEMODULE_H
+
+#include "dialect/HgcDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::hgc {
+
+/// The signature and attributes of a decode step's function:
+///   @entry(queries, keys, values[, block tables, lengths]
+///          [, key minimum, key maximum]) -> outputs
+/// Queries and outputs are [batch, query heads, head dim] f32. Any size may
+/// be ShapedType::kDynamic.
+struct DecodeModuleSpec {
+  std::string entry = "hgc_decode";
+  int64_t batch = ShapedType::kDynamic;
+  int64_t queryHeads = 0, kvHeads = 0, headDim = 0;
+  Type kvElementType;
+  /// Tokens per sequence of KV bound whole: [batch, kv heads, tokens, head
+  /// dim] keys and values. Unused when paged.
+  int64_t tokens = ShapedType::kDynamic;
+  /// Paged KV when blockSize > 0: caches of `blocks` blocks of blockSize
+  /// tokens ([blocks, block, kv heads, head dim]; heads-major swaps the
+  /// middle two), block tables [batch, maxBlocks] i32 and lengths [batch]
+  /// i32.
+  int64_t blockSize = 0;
+  int64_t blocks = ShapedType::kDynamic, maxBlocks = ShapedType::kDynamic;
+  bool headsMajor = false;
+  /// Per-block key summaries [batch, kv heads, summaryBlocks, head dim] of
+  /// blocks of summaryBlock tokens (0: none).
+  int64_t summaryBlock = 0, summaryBlocks = ShapedType::kDynamic;
+  /// decode_attention's attributes; unset ones keep the op's defaults.
+  std::optional<float> scale, softcap;
+  PlacementAttr placement;
+};
+
+/// The module holding `spec`'s function; it verifies when the spec's sizes
+/// are consistent (the caller's to check).
+OwningOpRef<ModuleOp> buildDecodeModule(MLIRContext *context,
+                                        const DecodeModuleSpec &spec);
+
+} // namespace mlir::hgc
+
+#endif // HGC_EXEC_DECODEMODULE_H

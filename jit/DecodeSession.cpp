@@ -1,0 +1,333 @@
+//===- DecodeSession.cpp - one decode step behind hgc_decode --------------===//
+//
+// hgc_decode over an hgc_kv_cache reads the runtime's pages through the
+// kernel compiled for paged KV of the cache's page size; hgc_decode_paged
+// runs the same paged kernels over KV the engine owns. Both end in run():
+// memref descriptors of the operands, packed, and the kernel's statistics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "jit/DecodeSession.h"
+
+#include "passes/policies/PlacementPolicy.h"
+
+#include "hgc-rt/compiled.h"
+#include "hgc-rt/gpu.h"
+#include "hgc-rt/host_alloc.h"
+#include "hgc-rt/kv_cache.h"
+
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+using namespace hgc::jit;
+namespace mhgc = mlir::hgc;
+
+namespace {
+Failure makeFailure(hgc_status status, std::string message) {
+  return {status, std::move(message)};
+}
+
+bool splits(const mhgc::PlacementOptions &placement) {
+  return mhgc::getPlacementPolicy(placement).splits();
+}
+
+/// A memref over the dense row-major buffer `data` of `shape`.
+template <typename T, int Rank>
+StridedMemRefType<T, Rank> getDenseMemRef(const void *data,
+                                          const int64_t (&shape)[Rank]) {
+  StridedMemRefType<T, Rank> memRef;
+  memRef.basePtr = memRef.data = static_cast<T *>(const_cast<void *>(data));
+  memRef.offset = 0;
+  int64_t stride = 1;
+  for (int d = Rank - 1; d >= 0; --d) {
+    memRef.sizes[d] = shape[d];
+    memRef.strides[d] = stride;
+    stride *= shape[d];
+  }
+  return memRef;
+}
+
+/// The packed calling convention takes one pointer per descriptor field.
+template <typename T, int Rank>
+void appendPacked(std::vector<void *> &packed,
+                  StridedMemRefType<T, Rank> &memRef) {
+  packed.push_back(&memRef.basePtr);
+  packed.push_back(&memRef.data);
+  packed.push_back(&memRef.offset);
+  for (int64_t &size : memRef.sizes)
+    packed.push_back(&size);
+  for (int64_t &stride : memRef.strides)
+    packed.push_back(&stride);
+}
+
+/// Copies a decode result [batch][q_heads][head_dim] (fresh and dense
+/// unless the lowering returned a view) into `outputs` when given, and
+/// frees it.
+void takeResult(const StridedMemRefType<float, 3> &result, float *outputs,
+                const float *queries) {
+  if (outputs) {
+    const float *base = result.data + result.offset;
+    for (int64_t b = 0; b < result.sizes[0]; ++b)
+      for (int64_t h = 0; h < result.sizes[1]; ++h)
+        std::memcpy(outputs + (b * result.sizes[1] + h) * result.sizes[2],
+                    base + b * result.strides[0] + h * result.strides[1],
+                    result.sizes[2] * sizeof(float));
+  }
+  if (result.basePtr && result.basePtr != queries)
+    hgc_rt_host_free(result.basePtr);
+}
+
+/// Adds a sequence of `total` tokens, `device` of them on the device tier,
+/// to the tiers' token counts; head groups whose policy does not split
+/// attend their host tokens whole (the selections count the rest).
+void addSequenceStats(hgc_step_stats &stats, const AttentionConfig &k,
+                      int64_t total, int64_t device) {
+  bool full = !splits(k.placement);
+  int64_t host = full ? 0 : total - device;
+  stats.tokens[0] += full ? total : device;
+  stats.tokens[1] += host;
+  for (const HeadPolicy &head : k.overrides)
+    if (!splits(head.placement))
+      stats.selected_tokens += head.kvHeads * host;
+}
+} // namespace
+
+DecodeSession::DecodeSession(hgc_kernel &kernel, int32_t batch,
+                             const float *queries, float *outputs,
+                             hgc_step_stats *stats)
+    : kernel(kernel), batch(batch), queries(queries), outputs(outputs),
+      stats(stats), start(std::chrono::steady_clock::now()) {}
+
+Failure DecodeSession::runOnCache(hgc_kv_cache &cache, int32_t layer,
+                                  const int64_t *seqs) {
+  if (Failure failure = checkBatch(); failure.failed())
+    return failure;
+  if (Failure failure = checkCacheFits(cache, layer); failure.failed())
+    return failure;
+  std::vector<int64_t> lengths;
+  if (Failure failure = readLengths(cache, layer, seqs, lengths);
+      failure.failed())
+    return failure;
+  std::shared_ptr<Kernel> paged;
+  if (Failure failure = getInPlaceKernel(cache.pageTokens, paged);
+      failure.failed())
+    return failure;
+  RuntimeStep step;
+  PagedOperands kv;
+  if (Failure failure = getRuntimeOperands(cache, paged->config, layer, batch,
+                                           seqs, lengths, step, kv);
+      failure.failed())
+    return failure;
+  return run(*paged, kv);
+}
+
+Failure DecodeSession::runOnPagedKV(const hgc_paged_kv &kv) {
+  if (kernel.config.kvBlockSize <= 0)
+    return makeFailure(
+        HGC_INVALID_ARGUMENT,
+        "the kernel was compiled for an hgc_kv_cache (kv_block_size 0): "
+        "compile one with kv_block_size set for paged KV");
+  if (Failure failure = checkBatch(); failure.failed())
+    return failure;
+  if (Failure failure = checkPagedKV(kv); failure.failed())
+    return failure;
+  PagedOperands operands;
+  operands.keys = kv.k_cache;
+  operands.values = kv.v_cache;
+  operands.keyBlocks = operands.valueBlocks = kv.num_blocks;
+  operands.tables = kv.block_tables;
+  operands.maxBlocks = kv.max_blocks;
+  operands.lengths = kv.seq_lens;
+  operands.keyMin = kv.key_min;
+  operands.keyMax = kv.key_max;
+  operands.maxSummaries = kv.max_summaries;
+  return run(*kernel.kernel, operands);
+}
+
+Failure DecodeSession::checkBatch() const {
+  if (batch <= 0)
+    return makeFailure(HGC_INVALID_ARGUMENT,
+                       "batch must be positive, got " + std::to_string(batch));
+  return Failure::ok();
+}
+
+Failure DecodeSession::checkCacheFits(const hgc_kv_cache &cache,
+                                      int32_t layer) const {
+  const AttentionConfig &k = kernel.config, &c = cache.config;
+  if (k.kvBlockSize > 0)
+    return makeFailure(HGC_INVALID_ARGUMENT,
+                       "the kernel was compiled for paged KV (kv_block_size " +
+                           std::to_string(k.kvBlockSize) +
+                           "): run it with hgc_decode_paged");
+  bool full = !splits(k.placement), cacheFull = !splits(c.placement);
+  if (k.kvHeads != c.kvHeads || k.headDim != c.headDim ||
+      k.kvDtype != c.kvDtype ||
+      (!full && (cacheFull || k.placement.sink != c.placement.sink ||
+                 k.placement.window != c.placement.window)))
+    return makeFailure(HGC_SHAPE_MISMATCH, "kernel (" + k.describe() +
+                                               ") does not fit the cache (" +
+                                               c.describe() + ")");
+  if (layer < 0 || layer >= cache.layers)
+    return makeFailure(HGC_OUT_OF_RANGE,
+                       "layer " + std::to_string(layer) + " is not in [0, " +
+                           std::to_string(cache.layers) + ")");
+  return Failure::ok();
+}
+
+Failure DecodeSession::readLengths(hgc_kv_cache &cache, int32_t layer,
+                                   const int64_t *seqs,
+                                   std::vector<int64_t> &lengths) const {
+  lengths.assign(batch, 0);
+  for (int32_t b = 0; b < batch; ++b) {
+    if (Failure failure = fromRuntimeStatus(
+            hgc_rt_kv_length(cache.runtime, seqs[b], layer, &lengths[b]));
+        failure.failed())
+      return failure;
+    if (lengths[b] == 0)
+      return makeFailure(HGC_OUT_OF_RANGE,
+                         "sequence " + std::to_string(seqs[b]) +
+                             " has no tokens in layer " +
+                             std::to_string(layer) + "; append its KV first");
+  }
+  return Failure::ok();
+}
+
+Failure DecodeSession::getInPlaceKernel(int32_t pageTokens,
+                                        std::shared_ptr<Kernel> &paged) const {
+  std::lock_guard<std::mutex> lock(kernel.inPlaceMutex);
+  std::shared_ptr<Kernel> &known = kernel.inPlace[pageTokens];
+  if (!known)
+    if (Failure failure = kernel.context->kernels->get(
+            inPlaceConfig(kernel.config, pageTokens), known);
+        failure.failed())
+      return failure;
+  paged = known;
+  return Failure::ok();
+}
+
+Failure DecodeSession::checkPagedKV(const hgc_paged_kv &kv) const {
+  const AttentionConfig &k = kernel.config;
+  if (!kv.k_cache || !kv.v_cache || !kv.block_tables || !kv.seq_lens)
+    return makeFailure(HGC_INVALID_ARGUMENT,
+                       "k_cache, v_cache, block_tables or seq_lens is null");
+  if (k.kvSummaries && (!kv.key_min || !kv.key_max))
+    return makeFailure(
+        HGC_INVALID_ARGUMENT,
+        "key_min or key_max (the kernel reads summaries) is null");
+  if (kv.num_blocks <= 0 || kv.max_blocks <= 0)
+    return makeFailure(HGC_INVALID_ARGUMENT,
+                       "num_blocks and max_blocks must be positive, got " +
+                           std::to_string(kv.num_blocks) + " and " +
+                           std::to_string(kv.max_blocks));
+  for (int32_t b = 0; b < batch; ++b)
+    if (Failure failure = checkPagedSequence(kv, b); failure.failed())
+      return failure;
+  return Failure::ok();
+}
+
+Failure DecodeSession::checkPagedSequence(const hgc_paged_kv &kv,
+                                          int32_t b) const {
+  const AttentionConfig &k = kernel.config;
+  std::string sequence = "sequence " + std::to_string(b);
+  int64_t n = kv.seq_lens[b];
+  int64_t capacity = int64_t(kv.max_blocks) * k.kvBlockSize;
+  if (n < 1 || n > capacity)
+    return makeFailure(HGC_OUT_OF_RANGE,
+                       sequence + " has seq_len " + std::to_string(n) +
+                           ", not within [1, max_blocks x block_size = " +
+                           std::to_string(capacity) + "]");
+  if (k.kvSummaries &&
+      (n + k.placement.block - 1) / k.placement.block > kv.max_summaries)
+    return makeFailure(
+        HGC_OUT_OF_RANGE,
+        sequence + " has seq_len " + std::to_string(n) + ", more blocks of " +
+            std::to_string(k.placement.block) + " tokens than max_summaries " +
+            std::to_string(kv.max_summaries));
+  const int32_t *row = kv.block_tables + int64_t(b) * kv.max_blocks;
+  for (int64_t j = 0; j < (n + k.kvBlockSize - 1) / k.kvBlockSize; ++j)
+    if (row[j] < 0 || row[j] >= kv.num_blocks)
+      return makeFailure(HGC_OUT_OF_RANGE,
+                         sequence + ": block_tables[" + std::to_string(b) +
+                             "][" + std::to_string(j) +
+                             "] = " + std::to_string(row[j]) +
+                             " is not a block id in [0, " +
+                             std::to_string(kv.num_blocks) + ")");
+  return Failure::ok();
+}
+
+Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
+  const AttentionConfig &k = paged.config;
+  int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
+  int64_t keyShape[4] = {kv.keyBlocks, k.kvBlockSize, k.kvHeads, k.headDim};
+  if (k.kvLayout == HGC_KV_HND)
+    std::swap(keyShape[1], keyShape[2]);
+  int64_t valueShape[4] = {kv.valueBlocks, keyShape[1], keyShape[2], k.headDim};
+  int64_t tableShape[2] = {batch, kv.maxBlocks};
+  int64_t lengthShape[1] = {batch};
+  int64_t summaryShape[4] = {batch, k.kvHeads, kv.maxSummaries, k.headDim};
+  auto query = getDenseMemRef<float>(queries, queryShape);
+  auto keys = getDenseMemRef<char>(kv.keys, keyShape);
+  auto values = getDenseMemRef<char>(kv.values, valueShape);
+  auto tables = getDenseMemRef<int32_t>(kv.tables, tableShape);
+  auto lengths = getDenseMemRef<int32_t>(kv.lengths, lengthShape);
+  auto keyMin = getDenseMemRef<char>(kv.keyMin, summaryShape);
+  auto keyMax = getDenseMemRef<char>(kv.keyMax, summaryShape);
+  StridedMemRefType<float, 3> result{};
+  std::vector<void *> packed;
+  appendPacked(packed, query);
+  appendPacked(packed, keys);
+  appendPacked(packed, values);
+  appendPacked(packed, tables);
+  appendPacked(packed, lengths);
+  if (k.kvSummaries) {
+    appendPacked(packed, keyMin);
+    appendPacked(packed, keyMax);
+  }
+  packed.push_back(&result);
+
+  if (kernel.context->threads > 0)
+    omp_set_num_threads(kernel.context->threads);
+  hgc_rt_compiled_reset();
+  hgc_rt_gpu_reset_kernel_time();
+  auto computeStart = std::chrono::steady_clock::now();
+  Failure failure = invokeDecode(*paged.code, packed.data());
+  double computeSeconds = secondsSince(computeStart);
+  takeResult(result, failure.failed() ? nullptr : outputs, queries);
+  if (failure.failed())
+    return failure;
+  if (stats)
+    recordStats(k, kv, computeSeconds);
+  return Failure::ok();
+}
+
+void DecodeSession::recordStats(const AttentionConfig &k,
+                                const PagedOperands &kv,
+                                double computeSeconds) const {
+  std::memset(stats, 0, sizeof(*stats));
+  hgc_rt_compiled_stats counted;
+  hgc_rt_compiled_get_stats(&counted);
+  stats->selected_tokens = counted.selected_tokens;
+  int64_t hot = k.placement.sink + k.placement.window;
+  int64_t gathered = 0; // the device tier's tokens, copied for its kernel
+  for (int32_t b = 0; b < batch; ++b) {
+    int64_t n = kv.lengths[b], device = std::min(n, hot);
+    addSequenceStats(*stats, k, n, device);
+    gathered += splits(k.placement) ? device : 0;
+  }
+  double kernelSeconds = 0;
+  long long launches = 0;
+  hgc_rt_gpu_kernel_time(&kernelSeconds, &launches);
+  stats->compute_seconds = computeSeconds;
+  stats->device_kernel_seconds = kernelSeconds;
+  stats->bytes_moved =
+      2 * gathered * k.kvHeads * k.headDim * getElementBytes(k) +
+      kv.copiedBytes +
+      2 * batch * k.qHeads * k.headDim * int64_t(sizeof(float));
+  stats->gather_seconds[1] = kv.copySeconds;
+  stats->seconds = secondsSince(start);
+}

@@ -1,0 +1,65 @@
+//===- DecodeSession.h - one decode step behind hgc_decode ------*- C++ -*-===//
+//
+// hgc_decode and hgc_decode_paged are a thin C layer over this class: it
+// checks that the kernel, the KV and the arguments fit, gathers the
+// operands the paged kernel reads (RuntimePages.h for an hgc_kv_cache),
+// runs the kernel through the packed calling convention and fills the
+// step's statistics.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_JIT_DECODESESSION_H
+#define HGC_JIT_DECODESESSION_H
+
+#include "jit/Jit.h"
+#include "jit/RuntimePages.h"
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace hgc::jit {
+
+/// One decode step of `kernel` for `batch` sequences: queries and outputs
+/// [batch][q_heads][head_dim] f32, statistics into `stats` when not null.
+class DecodeSession {
+public:
+  DecodeSession(hgc_kernel &kernel, int32_t batch, const float *queries,
+                float *outputs, hgc_step_stats *stats);
+
+  /// hgc_decode: sequences `seqs` of layer `layer` of `cache`, whose pages
+  /// a paged kernel of the cache's page size reads.
+  Failure runOnCache(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs);
+  /// hgc_decode_paged: KV the engine owns and pages.
+  Failure runOnPagedKV(const hgc_paged_kv &kv);
+
+private:
+  Failure checkBatch() const;
+  Failure checkCacheFits(const hgc_kv_cache &cache, int32_t layer) const;
+  /// Every sequence's tokens in `layer`, none empty.
+  Failure readLengths(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs,
+                      std::vector<int64_t> &lengths) const;
+  /// The paged kernel reading a runtime cache of `pageTokens`-token pages,
+  /// compiled on first use.
+  Failure getInPlaceKernel(int32_t pageTokens,
+                           std::shared_ptr<Kernel> &paged) const;
+  Failure checkPagedKV(const hgc_paged_kv &kv) const;
+  /// Every block sequence `b`'s tokens are in is a block of the caches:
+  /// the kernels read them unchecked.
+  Failure checkPagedSequence(const hgc_paged_kv &kv, int32_t b) const;
+  /// Runs paged kernel `paged` over checked operands.
+  Failure run(const Kernel &paged, const PagedOperands &kv);
+  void recordStats(const AttentionConfig &k, const PagedOperands &kv,
+                   double computeSeconds) const;
+
+  hgc_kernel &kernel;
+  int32_t batch;
+  const float *queries;
+  float *outputs;
+  hgc_step_stats *stats;
+  std::chrono::steady_clock::time_point start;
+};
+
+} // namespace hgc::jit
+
+#endif // HGC_JIT_DECODESESSION_H

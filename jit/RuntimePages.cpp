@@ -1,0 +1,154 @@
+//===- RuntimePages.cpp - a paged kernel's operands over runtime pages ----===//
+
+#include "jit/RuntimePages.h"
+
+#include "hgc-rt/kv_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+using namespace hgc::jit;
+
+int64_t hgc::jit::getElementBytes(const AttentionConfig &config) {
+  return config.kvDtype == HGC_F32 ? 4 : 2;
+}
+
+namespace {
+/// Table rows over the runtime's slot space: true when every page of the
+/// batch is in it. A slot holds a page's keys then its values, so slot `id`
+/// is key block 2 id, and value block 2 id of a base one block further.
+bool slotTables(hgc_kv_cache &cache, const AttentionConfig &k, int32_t layer,
+                int32_t batch, const int64_t *seqs, int64_t maxPages,
+                RuntimeStep &step, PagedOperands &kv) {
+  hgc_rt_kv_slots slots;
+  int64_t halfSlot =
+      int64_t(k.kvHeads) * k.kvBlockSize * k.headDim * getElementBytes(k);
+  if (hgc_rt_kv_get_slots(cache.runtime, &slots) != HGC_RT_OK ||
+      slots.slot_bytes != 2 * halfSlot)
+    return false;
+  for (int32_t b = 0; b < batch; ++b) {
+    int32_t *row = step.tables.data() + b * maxPages;
+    int64_t pages = 0, tokens = 0;
+    if (hgc_rt_kv_page_table(cache.runtime, seqs[b], layer, row, maxPages,
+                             &pages, &tokens) != HGC_RT_OK)
+      return false;
+    for (int64_t p = 0; p < pages; ++p)
+      row[p] *= 2;
+  }
+  kv.keys = slots.base;
+  kv.values = static_cast<const char *>(slots.base) + halfSlot;
+  kv.keyBlocks = 2 * slots.slots;
+  kv.valueBlocks = 2 * slots.slots - 1;
+  return true;
+}
+
+/// Copies every page of the batch into `step.pages` ([pages][kv_heads]
+/// [page][head_dim] keys, then as many values), for pages only copies
+/// reach: the same kernel then reads the copies.
+Failure copiedTables(hgc_kv_cache &cache, const AttentionConfig &k,
+                     int32_t layer, int32_t batch, const int64_t *seqs,
+                     const std::vector<int64_t> &tokens, int64_t maxPages,
+                     RuntimeStep &step, PagedOperands &kv) {
+  int64_t page = k.kvBlockSize;
+  size_t blockBytes = size_t(k.kvHeads) * page * k.headDim * getElementBytes(k);
+  int64_t total = 0;
+  for (int64_t n : tokens)
+    total += (n + page - 1) / page;
+  step.pages.assign(2 * size_t(total) * blockBytes, 0);
+  char *keys = step.pages.data(), *values = keys + total * blockBytes;
+  // hgc_rt_kv_read lays a run out [kv_heads][count][head_dim]: one page's
+  // run (the last one short) is spread over a block head by head.
+  std::vector<char> run(2 * blockBytes);
+  int64_t next = 0;
+  for (int32_t b = 0; b < batch; ++b)
+    for (int64_t first = 0; first < tokens[b]; first += page, ++next) {
+      int64_t count = std::min(page, tokens[b] - first);
+      size_t rowBytes = size_t(count) * k.headDim * getElementBytes(k);
+      char *runValues = run.data() + k.kvHeads * rowBytes;
+      if (Failure failure = fromRuntimeStatus(
+              hgc_rt_kv_read(cache.runtime, seqs[b], layer, first, count,
+                             run.data(), runValues));
+          failure.failed())
+        return failure;
+      for (int32_t h = 0; h < k.kvHeads; ++h) {
+        size_t target = next * blockBytes + h * (blockBytes / k.kvHeads);
+        std::memcpy(keys + target, run.data() + h * rowBytes, rowBytes);
+        std::memcpy(values + target, runValues + h * rowBytes, rowBytes);
+      }
+      step.tables[b * maxPages + first / page] = int32_t(next);
+    }
+  kv.keys = keys;
+  kv.values = values;
+  kv.keyBlocks = kv.valueBlocks = total;
+  return Failure::ok();
+}
+
+/// The summaries of the step's pages: one sequence reads the runtime's
+/// summaries where they are; a batch has them copied into one
+/// [batch][kv_heads][pages][head_dim] buffer.
+Failure summaryOperands(hgc_kv_cache &cache, const AttentionConfig &k,
+                        int32_t layer, int32_t batch, const int64_t *seqs,
+                        const std::vector<int64_t> &tokens, RuntimeStep &step,
+                        PagedOperands &kv) {
+  int64_t page = k.kvBlockSize, maxPages = kv.maxBlocks, capacity = 0;
+  if (batch == 1) {
+    if (Failure failure = fromRuntimeStatus(hgc_rt_kv_summaries(
+            cache.runtime, seqs[0], layer, &kv.keyMin, &kv.keyMax, &capacity));
+        failure.failed())
+      return failure;
+    kv.maxSummaries = int32_t(capacity);
+    return Failure::ok();
+  }
+  size_t row = size_t(k.headDim) * getElementBytes(k);
+  size_t perSide = size_t(batch) * k.kvHeads * maxPages * row;
+  step.summaries.assign(2 * perSide, 0);
+  for (int32_t b = 0; b < batch; ++b) {
+    const void *keyMin = nullptr, *keyMax = nullptr;
+    if (Failure failure = fromRuntimeStatus(hgc_rt_kv_summaries(
+            cache.runtime, seqs[b], layer, &keyMin, &keyMax, &capacity));
+        failure.failed())
+      return failure;
+    size_t pages = size_t((tokens[b] + page - 1) / page);
+    for (int32_t h = 0; h < k.kvHeads; ++h) {
+      size_t target = size_t((b * k.kvHeads + h) * maxPages) * row;
+      size_t source = size_t(h * capacity) * row;
+      std::memcpy(step.summaries.data() + target,
+                  static_cast<const char *>(keyMin) + source, pages * row);
+      std::memcpy(step.summaries.data() + perSide + target,
+                  static_cast<const char *>(keyMax) + source, pages * row);
+    }
+  }
+  kv.keyMin = step.summaries.data();
+  kv.keyMax = step.summaries.data() + perSide;
+  kv.maxSummaries = int32_t(maxPages);
+  return Failure::ok();
+}
+} // namespace
+
+Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
+                                     const AttentionConfig &k, int32_t layer,
+                                     int32_t batch, const int64_t *seqs,
+                                     const std::vector<int64_t> &tokens,
+                                     RuntimeStep &step, PagedOperands &kv) {
+  int64_t page = k.kvBlockSize, maxPages = 0;
+  for (int64_t n : tokens)
+    maxPages = std::max(maxPages, (n + page - 1) / page);
+  step.tables.assign(size_t(batch * maxPages), 0);
+  step.lengths.assign(tokens.begin(), tokens.end());
+  if (!slotTables(cache, k, layer, batch, seqs, maxPages, step, kv)) {
+    auto copyStart = std::chrono::steady_clock::now();
+    if (Failure failure = copiedTables(cache, k, layer, batch, seqs, tokens,
+                                       maxPages, step, kv);
+        failure.failed())
+      return failure;
+    kv.copiedBytes = int64_t(step.pages.size());
+    kv.copySeconds = secondsSince(copyStart);
+  }
+  kv.tables = step.tables.data();
+  kv.maxBlocks = int32_t(maxPages);
+  kv.lengths = step.lengths.data();
+  if (!k.kvSummaries)
+    return Failure::ok();
+  return summaryOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+}

@@ -1,0 +1,31 @@
+//===- BenchInputs.h - random KV and its block summaries --------*- C++ -*-===//
+//
+// The arrays hgc-bench attention feeds its steps: normal values as f32, f16
+// or bf16 bits, and the per-block key summaries an engine keeps.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_TOOLS_HGCBENCH_BENCHINPUTS_H
+#define HGC_TOOLS_HGCBENCH_BENCHINPUTS_H
+
+#include "exec/Npy.h"
+
+#include <random>
+#include <string>
+#include <utility>
+
+/// Bytes of one element of `dtype` (f32, f16 or bf16).
+int64_t getElementBytes(const std::string &dtype);
+
+/// Random normal values as `dtype` bits.
+mlir::hgc::NpyArray getRandomArray(std::mt19937 &rng,
+                                   llvm::ArrayRef<int64_t> shape,
+                                   const std::string &dtype);
+
+/// Per-block key minimum and maximum of `keys` [B, H, T, D] over blocks of
+/// `block` tokens from token 0: what an engine keeps as tokens are appended.
+std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
+getBlockSummaries(const mlir::hgc::NpyArray &keys, const std::string &dtype,
+                  int64_t block);
+
+#endif // HGC_TOOLS_HGCBENCH_BENCHINPUTS_H
