@@ -15,7 +15,7 @@
 #include "codegen/GpuKernels.h"
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
-#include "passes/Passes.h"
+#include "codegen/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -293,7 +293,7 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_LAUNCHDEVICEPARTIALSPASS
-#include "passes/Passes.h.inc"
+#include "codegen/Passes.h.inc"
 } // namespace mlir::hgc
 
 namespace {

@@ -16,8 +16,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Lowerings.h"
+#include "codegen/Passes.h"
 #include "dialect/HgcOps.h"
-#include "passes/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -26,7 +26,7 @@
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_LOWERTOLOOPSPASS
-#include "passes/Passes.h.inc"
+#include "codegen/Passes.h.inc"
 } // namespace mlir::hgc
 
 using namespace mlir;

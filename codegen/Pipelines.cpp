@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - named hgc pass pipelines --------------------------===//
 
 #include "codegen/Pipelines.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -45,6 +46,10 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
 /// GPU chips hgc emits PTX for.
 static constexpr llvm::StringLiteral kChips[] = {"sm_80", "sm_86", "sm_89",
                                                  "sm_90"};
+
+std::string hgc::getCanonicalTargetName(StringRef name) {
+  return name == "hybrid" ? "host" : name.str();
+}
 
 std::string hgc::checkTargetOptions(const TargetOptions &options) {
   if (options.target != "host" && options.target != "nvptx")
@@ -168,12 +173,11 @@ namespace {
 struct LoweringPipelineOptions
     : public PassPipelineOptions<LoweringPipelineOptions> {
   PassOptions::Option<std::string> target{
-      *this, "target",
-      llvm::cl::desc("where the device tier runs: host or nvptx"),
+      *this, "target", llvm::cl::desc(kTargetHelp),
       llvm::cl::init(TargetOptions{}.target)};
-  PassOptions::Option<std::string> chip{
-      *this, "chip", llvm::cl::desc("GPU chip of target nvptx: sm_80 .. sm_90"),
-      llvm::cl::init(TargetOptions{}.chip)};
+  PassOptions::Option<std::string> chip{*this, "chip",
+                                        llvm::cl::desc(kChipHelp),
+                                        llvm::cl::init(TargetOptions{}.chip)};
 };
 } // namespace
 
@@ -183,7 +187,9 @@ void hgc::registerHgcPipelines() {
       "Lower split-level hgc for a target: loops for the host, GPU kernels "
       "(PTX) and launches for nvptx, then the LLVM dialect",
       [](OpPassManager &pm, const LoweringPipelineOptions &options) {
-        buildLoweringPipeline(pm, TargetOptions{options.target, options.chip});
+        buildLoweringPipeline(
+            pm, TargetOptions{getCanonicalTargetName(options.target),
+                              options.chip});
       });
   PassPipelineRegistration<HybridPipelineOptions>(
       "hgc-hybrid-pipeline",

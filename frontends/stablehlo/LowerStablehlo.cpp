@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontends/stablehlo/LowerStablehlo.h"
+#include "frontends/stablehlo/Passes.h"
 #include "frontends/stablehlo/StablehloDialect.h"
-#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -25,7 +25,7 @@
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_LOWERSTABLEHLOPASS
-#include "passes/Passes.h.inc"
+#include "frontends/stablehlo/Passes.h.inc"
 } // namespace mlir::hgc
 
 using namespace mlir;

@@ -23,8 +23,8 @@
 
 #include "dialect/HgcOps.h"
 #include "frontends/stablehlo/Invariance.h"
+#include "frontends/stablehlo/Passes.h"
 #include "frontends/stablehlo/StablehloDialect.h"
-#include "passes/Passes.h"
 
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -32,7 +32,7 @@
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_RAISESTABLEHLOATTENTIONPASS
-#include "passes/Passes.h.inc"
+#include "frontends/stablehlo/Passes.h.inc"
 } // namespace mlir::hgc
 
 using namespace mlir;
