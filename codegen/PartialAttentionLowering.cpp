@@ -17,8 +17,9 @@ namespace mlir::hgc::lowering {
 /// a whole GQA group stay in L1, and the exps of a block run back to back.
 constexpr int64_t kTokenBlock = 16;
 
-void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+void lowerPartialAttention(RewriterBase &rewriter, PartialAttentionOp op,
+                           int64_t splitTokens) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   // A paged tier view is read through its block table, in place.
   std::optional<PagedKV> paged = PagedKV::of(e, op.getKey());
@@ -429,17 +430,16 @@ void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens) {
                             ValueRange{bi, h});
   });
 
-  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
-  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
-  op.erase();
+  Value outTensor = e.tensor(out, op.getOutput().getType());
+  rewriter.replaceOp(op, {outTensor, e.tensor(lse, op.getLse().getType())});
 }
 
 //===----------------------------------------------------------------------===//
 // hgc.lse_merge
 //===----------------------------------------------------------------------===//
 
-void lowerLseMerge(LseMergeOp op) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   SmallVector<Value> outputs, lses;
   for (Value o : op.getOutputs())
@@ -484,9 +484,8 @@ void lowerLseMerge(LseMergeOp op) {
     memref::StoreOp::create(b, e.select(positive, logSum, e.negInf()), lse,
                             row);
   });
-  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
-  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
-  op.erase();
+  Value outTensor = e.tensor(out, op.getOutput().getType());
+  rewriter.replaceOp(op, {outTensor, e.tensor(lse, op.getLse().getType())});
 }
 
 } // namespace mlir::hgc::lowering

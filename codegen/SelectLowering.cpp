@@ -103,13 +103,17 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
 
 } // namespace
 
-LogicalResult lowerSelect(SelectOp op, bool countSelected) {
+LogicalResult lowerSelect(RewriterBase &rewriter, SelectOp op,
+                          bool countSelected) {
   Selection policy = op.getPolicy();
   if (policy == Selection::QuantTopK)
     return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
                           "from the KV runtime");
+  auto module = op->getParentOfType<ModuleOp>();
+  if (countSelected && !module)
+    return op.emitOpError("count-selected needs a builtin.module");
   bool byBlock = policy == Selection::BlockTopK;
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   Value q = e.buffer(op.getQuery());
   // Keys of a paged tier view are scored where they are.
@@ -323,9 +327,6 @@ LogicalResult lowerSelect(SelectOp op, bool countSelected) {
   if (countSelected) {
     // On the calling thread, after the parallel selection: the entries
     // kept, a block counting its block size.
-    auto module = op->getParentOfType<ModuleOp>();
-    if (!module)
-      return op.emitOpError("count-selected needs a builtin.module");
     Type i64 = b.getI64Type();
     Value unit = arith::ConstantOp::create(
         b, b.getI64IntegerAttr(byBlock ? int64_t(op.getBlockSize()) : 1));
@@ -348,8 +349,7 @@ LogicalResult lowerSelect(SelectOp op, bool countSelected) {
         module, "hgc_rt_compiled_count_selected", b.getFunctionType({i64}, {}));
     func::CallOp::create(b, count, ValueRange{total});
   }
-  op.getIndices().replaceAllUsesWith(e.tensor(out, resultType));
-  op.erase();
+  rewriter.replaceOp(op, e.tensor(out, resultType));
   return success();
 }
 
