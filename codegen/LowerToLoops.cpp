@@ -51,6 +51,24 @@ DenseMap<Operation *, int64_t> numberDeviceWork(Operation *root) {
   return ids;
 }
 
+/// One dialect conversion in which every op the patterns lower is illegal:
+/// an op they cannot lower is reported.
+LogicalResult lowerOpsToLoops(Operation *root,
+                              const LowerToLoopsOptions &options) {
+  MLIRContext *context = root->getContext();
+  ConversionTarget target(*context);
+  configureLowerToLoopsTarget(target, options);
+  RewritePatternSet patterns(context);
+  populateLowerToLoopsPatterns(patterns, options);
+  ConversionConfig config;
+  // Replacements take effect at once: a lowering reads the IR the ones
+  // before it left (a reader of a paged view finds the view kept for it).
+  config.allowPatternRollback = false;
+  // Ops are created as the lowerings write them, unfolded.
+  config.foldingMode = DialectConversionFoldingMode::Never;
+  return applyPartialConversion(root, target, std::move(patterns), config);
+}
+
 /// The kernels' exps (f32 scalars and vectors) as inline polynomials
 /// (within 2 ulp): a libm call per probability would cost more than the
 /// FMAs around it. Tensor exps of imported models are left to libm.
@@ -91,8 +109,7 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
   void runOnOperation() override {
     // 1. The device decisions: which partials and attentions become device
     //    calls, numbered in op order.
-    // 2. One conversion: every op the patterns lower is illegal, so one
-    //    they cannot lower is reported.
+    // 2. The ops lowered by one pattern each, in one conversion.
     // 3. The kernels' exps as polynomials.
     // 4. Caches nothing reads any more.
     Operation *root = getOperation();
@@ -111,20 +128,8 @@ struct LowerToLoopsPass : hgc::impl::LowerToLoopsPassBase<LowerToLoopsPass> {
       return signalPassFailure();
     }
 
-    ConversionTarget conversionTarget(getContext());
-    configureLowerToLoopsTarget(conversionTarget, options);
-    RewritePatternSet patterns(&getContext());
-    populateLowerToLoopsPatterns(patterns, options);
-    ConversionConfig config;
-    // Replacements take effect at once: a lowering reads the IR the ones
-    // before it left (a reader of a paged view finds the view it keeps).
-    config.allowPatternRollback = false;
-    config.foldingMode = DialectConversionFoldingMode::Never;
-    if (failed(applyPartialConversion(root, conversionTarget,
-                                      std::move(patterns), config)))
-      return signalPassFailure();
-
-    if (failed(approximateKernelExps(root)))
+    if (failed(lowerOpsToLoops(root, options)) ||
+        failed(approximateKernelExps(root)))
       return signalPassFailure();
     eraseUnreadCaches(root);
   }

@@ -1,10 +1,11 @@
 //===- Lowerings.h - hgc ops to host loop nests -----------------*- C++ -*-===//
 //
-// One entry per split-level op; LowerToLoops.cpp wraps each in a rewrite
-// pattern. Each reads its tensor operands through bufferization.to_buffer and
-// returns fresh buffers through bufferization.to_tensor, so one-shot
-// bufferization takes the module the rest of the way. Every entry builds and
-// replaces through the given rewriter, so a conversion driver sees each step.
+// One entry per split-level op; LowerToLoopsPatterns.cpp wraps each in a
+// rewrite pattern. Each reads its tensor operands through
+// bufferization.to_buffer and returns fresh buffers through
+// bufferization.to_tensor, so one-shot bufferization takes the module the rest
+// of the way. Every entry builds and replaces through the given rewriter, so a
+// conversion driver sees each step.
 //
 //===----------------------------------------------------------------------===//
 
