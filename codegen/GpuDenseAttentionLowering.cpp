@@ -50,8 +50,9 @@ bool isDeviceAttention(AttentionOp op) {
          succeeded(gpu_kernels::planDecodeKernel(config, why));
 }
 
-void lowerAttentionToDeviceCall(AttentionOp op, int64_t id) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+void lowerAttentionToDeviceCall(RewriterBase &rewriter, AttentionOp op,
+                                int64_t id) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   // Present KV = past ++ current: what the kernel reads, and the op's
   // present results.
@@ -170,17 +171,17 @@ void lowerAttentionToDeviceCall(AttentionOp op, int64_t id) {
       return SmallVector<Value>{};
     });
   });
-  op.getOutput().replaceAllUsesWith(e.tensor(y, outputType));
+  rewriter.replaceAllUsesWith(op.getOutput(), e.tensor(y, outputType));
   if (op.getPresentKey()) {
     auto cast = [&](Value v, Type type) -> Value {
       return v.getType() == type ? v : tensor::CastOp::create(b, type, v);
     };
-    op.getPresentKey().replaceAllUsesWith(
-        cast(keys, op.getPresentKey().getType()));
-    op.getPresentValue().replaceAllUsesWith(
-        cast(values, op.getPresentValue().getType()));
+    rewriter.replaceAllUsesWith(op.getPresentKey(),
+                                cast(keys, op.getPresentKey().getType()));
+    rewriter.replaceAllUsesWith(op.getPresentValue(),
+                                cast(values, op.getPresentValue().getType()));
   }
-  op.erase();
+  rewriter.eraseOp(op);
 }
 
 } // namespace mlir::hgc::lowering

@@ -90,8 +90,9 @@ func::CallOp createDevicePartialCall(ImplicitLocOpBuilder &b, ModuleOp module,
   return func::CallOp::create(b, callee, operands);
 }
 
-void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+void lowerPartialAttentionToCall(RewriterBase &rewriter, PartialAttentionOp op,
+                                 int64_t id) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   // Views of any strides (a slice of a bound cache): the launch makes
   // them dense before copying them to the device.
@@ -108,9 +109,8 @@ void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
                           op.getScale(), op.getSoftcap(),
                           static_cast<bool>(op.getLengths()),
                           /*hasBias=*/false, /*rowsPerSequence=*/false);
-  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
-  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
-  op.erase();
+  Value outTensor = e.tensor(out, op.getOutput().getType());
+  rewriter.replaceOp(op, {outTensor, e.tensor(lse, op.getLse().getType())});
 }
 
 bool isDevicePartialCall(func::CallOp call) {
