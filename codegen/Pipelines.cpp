@@ -21,19 +21,13 @@ using namespace mlir::hgc;
 
 void hgc::buildPlacementPipeline(OpPassManager &pm,
                                  const PlacementOptions &options) {
-  PlaceKVPassOptions place;
-  place.policy = options.policy;
-  place.sink = options.sink;
-  place.window = options.window;
-  place.budget = options.budget;
-  place.block = options.block;
   // Imported graphs carry identity copies and reshape chains (Cast,
   // Identity, Unsqueeze/Reshape pairs) between the ops raising looks for.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
-  pm.addPass(createPlaceKVPass(place));
+  pm.addPass(createPlaceKVPass(options));
 }
 
 void hgc::buildHybridPipeline(OpPassManager &pm,

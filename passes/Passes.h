@@ -29,6 +29,10 @@ constexpr llvm::StringLiteral kDenseFallbackAttr = "hgc.dense_fallback";
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
+/// hgc-place-kv with `options` (its pass options are the placement options,
+/// declared from forEachPlacementOption).
+std::unique_ptr<Pass> createPlaceKVPass(const PlacementOptions &options);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 

@@ -92,29 +92,12 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
     result is checked against the cache (e.g. a window larger than the cache's
     `max_tokens` is an error at the op).
 
-    The option names and defaults are those of every hgc entry point
-    (`hgc compile/run/plan`, the JIT): see `passes/PlacementOptions.h`.
+    Options: `policy`, `sink`, `window`, `budget`, `block`, declared once
+    in `passes/PlacementOptions.h` (forEachPlacementOption) with the names,
+    help and defaults every hgc entry point uses (`hgc compile/run/plan`,
+    `hgc-runner`, `hgc-hybrid-pipeline`, the JIT); `hgc-opt --help` lists
+    them.
   }];
-  let options = [
-    Option<"policy", "policy", "std::string",
-           "::mlir::hgc::PlacementOptions{}.policy",
-           "placement policy: full (all tokens on one tier, exact), hgca "
-           "(sinks + recent window dense on the device, the rest on the host "
-           "over an exact per-KV-head top-k) or quest (the host's top blocks "
-           "from key min/max summaries)">,
-    Option<"sink", "sink", "int64_t", "::mlir::hgc::PlacementOptions{}.sink",
-           "attention-sink tokens kept on the device (hgca, quest)">,
-    Option<"window", "window", "int64_t",
-           "::mlir::hgc::PlacementOptions{}.window",
-           "most recent tokens kept on the device (hgca, quest)">,
-    Option<"budget", "budget", "std::string",
-           "::mlir::hgc::PlacementOptions{}.budget",
-           "host tokens attended per KV head (hgca, quest): an integer "
-           "count, or a fraction in (0, 1] written with a decimal point">,
-    Option<"block", "block", "int64_t",
-           "::mlir::hgc::PlacementOptions{}.block",
-           "tokens per selected block (quest): a power of two">
-  ];
   let dependentDialects = ["::mlir::hgc::HgcDialect"];
 }
 
