@@ -63,6 +63,245 @@ bool isMultiplyAccumulate(linalg::GenericOp op) {
          body.getOperations().size() ==
              (mul.getLhs() == body.getArgument(0) ? 3u : 5u);
 }
+
+/// The collapse of dims [0, rank - 1) into one: [b..., m, x] -> [R, x].
+SmallVector<ReassociationIndices> rowsReassociation(int64_t rank) {
+  SmallVector<ReassociationIndices> rows(2);
+  for (int64_t d = 0; d < rank - 1; ++d)
+    rows[0].push_back(d);
+  rows[1].push_back(rank - 1);
+  return rows;
+}
+
+/// One contraction as loops: its [R, K] x [K, N] operands, its [R, N]
+/// result and the loops over them.
+class ContractionLowering {
+public:
+  ContractionLowering(linalg::GenericOp op, ImplicitLocOpBuilder &b)
+      : op(op), b(b), e{b}, f32(b.getF32Type()),
+        vectorType(VectorType::get({kLanes}, f32)) {}
+
+  /// The loops; returns the result tensor.
+  Value lower();
+
+private:
+  void readOperands();
+  void allocateResult();
+  void emitRowChoice();
+  void emitChunked();
+  void emitBlocked();
+  void accumulate(Value sums, ValueRange prefix, Value r0, Value count,
+                  Value k0, Value k1);
+  void overColumns(function_ref<void(Value, bool)> body);
+  Value loadWidened(Value memref, ValueRange at, bool vector);
+  Value loadSum(Value memref, ValueRange at, bool vector);
+  void storeSum(Value v, Value memref, ValueRange at, bool vector);
+
+  linalg::GenericOp op;
+  ImplicitLocOpBuilder &b;
+  Emitter e;
+  Type f32;
+  VectorType vectorType;
+  int64_t rank = 0;
+  Value aBuffer, bBuffer, rows, depth, columns;
+  int64_t staticRows = 0, staticDepth = 0;
+  // The result at full rank (above rank 2) and the [R, n] buffer written.
+  RankedTensorType fullType, outType;
+  Value full, out;
+  // The end of whole vectors of n; the scalar tail follows.
+  Value vectorEnd;
+};
+
+Value ContractionLowering::lower() {
+  // 1. A as [R, k] and B as buffers, with their sizes.
+  readOperands();
+  // 2. The result, written through its [R, n] view.
+  allocateResult();
+  // 3. Decode-sized rows take the chunked GEMV, more the row blocks.
+  emitRowChoice();
+  // 4. The result as a tensor.
+  return rank > 2 ? e.tensor(full, fullType) : e.tensor(out, outType);
+}
+
+void ContractionLowering::readOperands() {
+  Value a = op.getDpsInputs()[0], weights = op.getDpsInputs()[1];
+  rank = cast<RankedTensorType>(a.getType()).getRank();
+  // [b..., m, k] -> [R, k].
+  if (rank > 2)
+    a = tensor::CollapseShapeOp::create(b, a, rowsReassociation(rank));
+  auto a2Type = cast<RankedTensorType>(a.getType());
+  aBuffer = e.buffer(a);
+  bBuffer = e.buffer(weights);
+  rows = e.dim(aBuffer, 0);
+  depth = e.dim(aBuffer, 1);
+  columns = e.dim(bBuffer, 1);
+  staticRows = a2Type.getDimSize(0);
+  staticDepth = a2Type.getDimSize(1);
+}
+
+/// Above rank 2 the result is allocated at full rank and written through
+/// its [R, n] collapse: expanding [R, n] back would take an expand_shape
+/// group of several dynamic sizes, which upstream's strided-metadata
+/// expansion cannot lower.
+void ContractionLowering::allocateResult() {
+  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
+  outType =
+      RankedTensorType::get({staticRows, resultType.getShape().back()}, f32);
+  fullType = resultType.clone(f32);
+  if (rank > 2) {
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      sizes.push_back(tensor::DimOp::create(b, op.getDpsInputs()[0], d));
+    sizes.push_back(columns);
+    full = e.alloc(fullType, sizes);
+    out = memref::CollapseShapeOp::create(b, full, rowsReassociation(rank));
+  } else {
+    out = e.alloc(outType, {rows, columns});
+  }
+  vectorEnd = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, columns, e.index(kLanes)), e.index(kLanes));
+}
+
+void ContractionLowering::emitRowChoice() {
+  if (!ShapedType::isDynamic(staticRows)) {
+    if (staticRows <= kRowBlock)
+      emitChunked();
+    else
+      emitBlocked();
+    return;
+  }
+  // Rows known at run time (a dynamic batch): decode steps still take the
+  // chunked GEMV.
+  Value few = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, rows,
+                                    e.index(kRowBlock));
+  auto choice = scf::IfOp::create(b, few, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&choice.getThenRegion().front());
+  emitChunked();
+  b.setInsertionPointToStart(&choice.getElseRegion().front());
+  emitBlocked();
+}
+
+/// Few rows: K chunks in parallel into partial rows, then their sum.
+void ContractionLowering::emitChunked() {
+  int64_t chunks = 1;
+  if (!ShapedType::isDynamic(staticDepth))
+    chunks = std::clamp<int64_t>(staticDepth / kMinChunkRows, 1, kMaxChunks);
+  Value chunkRows = arith::CeilDivUIOp::create(b, depth, e.index(chunks));
+  int64_t partialRows =
+      ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic : staticRows;
+  SmallVector<Value> partialSizes;
+  if (ShapedType::isDynamic(partialRows))
+    partialSizes.push_back(rows);
+  partialSizes.push_back(columns);
+  Value partials = memref::AllocOp::create(
+      b, MemRefType::get({chunks, partialRows, ShapedType::kDynamic}, f32),
+      partialSizes);
+  e.parallel({e.index(chunks)}, [&](ValueRange ivs) {
+    Value k0 = arith::MinUIOp::create(
+        b, arith::MulIOp::create(b, ivs[0], chunkRows), depth);
+    Value k1 = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, k0, chunkRows), depth);
+    accumulate(partials, {ivs[0]}, e.index(0), rows, k0, k1);
+  });
+  e.parallel({rows}, [&](ValueRange ivs) {
+    overColumns([&](Value n, bool vector) {
+      Value sum = loadSum(partials, {e.index(0), ivs[0], n}, vector);
+      for (int64_t c = 1; c < chunks; ++c)
+        sum = e.add(sum, loadSum(partials, {e.index(c), ivs[0], n}, vector));
+      storeSum(sum, out, {ivs[0], n}, vector);
+    });
+  });
+}
+
+/// Many rows: blocks of rows in parallel, each streaming all of B.
+void ContractionLowering::emitBlocked() {
+  Value blocks = arith::CeilDivUIOp::create(b, rows, e.index(kRowBlock));
+  e.parallel({blocks}, [&](ValueRange ivs) {
+    Value r0 = arith::MulIOp::create(b, ivs[0], e.index(kRowBlock));
+    Value count = arith::MinUIOp::create(b, e.index(kRowBlock),
+                                         arith::SubIOp::create(b, rows, r0));
+    Value block = memref::SubViewOp::create(
+        b, out, ArrayRef<OpFoldResult>{r0, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{count, columns},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    accumulate(block, {}, r0, count, e.index(0), depth);
+  });
+}
+
+/// sums[prefix..., r, :] = sum over k in [k0, k1) of A[r0 + r, k] * B[k, :]
+/// for r < count.
+void ContractionLowering::accumulate(Value sums, ValueRange prefix, Value r0,
+                                     Value count, Value k0, Value k1) {
+  auto at = [&](Value r, Value n) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.append({r, n});
+    return indices;
+  };
+  e.forLoop(e.index(0), count, {}, [&](Value r, ValueRange) {
+    overColumns([&](Value n, bool vector) {
+      storeSum(vector
+                   ? Value(vector::BroadcastOp::create(b, vectorType, e.f32(0)))
+                   : e.f32(0),
+               sums, at(r, n), vector);
+    });
+    return SmallVector<Value>{};
+  });
+  e.forLoop(k0, k1, {}, [&](Value k, ValueRange) {
+    e.forLoop(e.index(0), count, {}, [&](Value r, ValueRange) {
+      Value row = arith::AddIOp::create(b, r0, r);
+      Value scalar = e.loadF32(aBuffer, {row, k});
+      Value splat = vector::BroadcastOp::create(b, vectorType, scalar);
+      overColumns([&](Value n, bool vector) {
+        Value w = loadWidened(bBuffer, {k, n}, vector);
+        Value sum = loadSum(sums, at(r, n), vector);
+        sum = vector ? Value(vector::FMAOp::create(b, splat, w, sum))
+                     : e.add(e.mul(scalar, w), sum);
+        storeSum(sum, sums, at(r, n), vector);
+      });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// Whole vectors of n, then the scalar tail.
+void ContractionLowering::overColumns(function_ref<void(Value, bool)> body) {
+  e.forLoop(e.index(0), vectorEnd, {}, e.index(kLanes),
+            [&](Value n, ValueRange) -> SmallVector<Value> {
+              body(n, true);
+              return {};
+            });
+  e.forLoop(vectorEnd, columns, {},
+            [&](Value n, ValueRange) -> SmallVector<Value> {
+              body(n, false);
+              return {};
+            });
+}
+
+Value ContractionLowering::loadWidened(Value memref, ValueRange at,
+                                       bool vector) {
+  if (!vector)
+    return e.loadF32(memref, at);
+  Type elt = cast<MemRefType>(memref.getType()).getElementType();
+  Value v =
+      vector::LoadOp::create(b, VectorType::get({kLanes}, elt), memref, at);
+  return elt.isF32() ? v : arith::ExtFOp::create(b, vectorType, v);
+}
+
+Value ContractionLowering::loadSum(Value memref, ValueRange at, bool vector) {
+  return vector ? vector::LoadOp::create(b, vectorType, memref, at)
+                : e.load(memref, at);
+}
+
+void ContractionLowering::storeSum(Value v, Value memref, ValueRange at,
+                                   bool vector) {
+  if (vector)
+    vector::StoreOp::create(b, v, memref, at);
+  else
+    memref::StoreOp::create(b, v, memref, at);
+}
+
 } // namespace
 
 bool lowering::isLowerableContraction(linalg::GenericOp op) {
@@ -105,184 +344,7 @@ bool lowering::isLowerableContraction(linalg::GenericOp op) {
          isZeroFill(op.getDpsInits()[0]) && isMultiplyAccumulate(op);
 }
 
-void lowering::lowerContraction(linalg::GenericOp op) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
-  Emitter e{b};
-  Value a = op.getDpsInputs()[0], weights = op.getDpsInputs()[1];
-  auto aType = cast<RankedTensorType>(a.getType());
-  auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
-  int64_t rank = aType.getRank();
-  // [b..., m, k] -> [R, k].
-  if (rank > 2) {
-    SmallVector<ReassociationIndices> rows(2);
-    for (int64_t d = 0; d < rank - 1; ++d)
-      rows[0].push_back(d);
-    rows[1].push_back(rank - 1);
-    a = tensor::CollapseShapeOp::create(b, a, rows);
-  }
-  auto a2Type = cast<RankedTensorType>(a.getType());
-  Value aBuffer = e.buffer(a), bBuffer = e.buffer(weights);
-  Value rows = e.dim(aBuffer, 0), depth = e.dim(aBuffer, 1),
-        columns = e.dim(bBuffer, 1);
-  int64_t staticRows = a2Type.getDimSize(0), staticDepth = a2Type.getDimSize(1);
-  Type f32 = b.getF32Type();
-  auto outType =
-      RankedTensorType::get({staticRows, resultType.getShape().back()}, f32);
-  // Above rank 2 the result is allocated at full rank and written through
-  // its [R, n] collapse: expanding [R, n] back would take an expand_shape
-  // group of several dynamic sizes, which upstream's strided-metadata
-  // expansion cannot lower.
-  SmallVector<ReassociationIndices> rowsOf(2);
-  for (int64_t d = 0; d < rank - 1; ++d)
-    rowsOf[0].push_back(d);
-  rowsOf[1].push_back(rank - 1);
-  RankedTensorType fullType = resultType.clone(f32);
-  Value full, out;
-  if (rank > 2) {
-    SmallVector<Value> sizes;
-    for (int64_t d = 0; d < rank - 1; ++d)
-      sizes.push_back(tensor::DimOp::create(b, op.getDpsInputs()[0], d));
-    sizes.push_back(columns);
-    full = e.alloc(fullType, sizes);
-    out = memref::CollapseShapeOp::create(b, full, rowsOf);
-  } else {
-    out = e.alloc(outType, {rows, columns});
-  }
-
-  // Whole vectors of n, then the scalar tail.
-  Value vectorEnd = arith::MulIOp::create(
-      b, arith::DivUIOp::create(b, columns, e.index(kLanes)), e.index(kLanes));
-  auto vectorType = VectorType::get({kLanes}, f32);
-  auto overColumns = [&](function_ref<void(Value, bool)> body) {
-    e.forLoop(e.index(0), vectorEnd, {}, e.index(kLanes),
-              [&](Value n, ValueRange) -> SmallVector<Value> {
-                body(n, true);
-                return {};
-              });
-    e.forLoop(vectorEnd, columns, {},
-              [&](Value n, ValueRange) -> SmallVector<Value> {
-                body(n, false);
-                return {};
-              });
-  };
-  auto loadWidened = [&](Value memref, ValueRange at, bool vector) -> Value {
-    if (!vector)
-      return e.loadF32(memref, at);
-    Type elt = cast<MemRefType>(memref.getType()).getElementType();
-    Value v =
-        vector::LoadOp::create(b, VectorType::get({kLanes}, elt), memref, at);
-    return elt.isF32() ? v : arith::ExtFOp::create(b, vectorType, v);
-  };
-  auto loadSum = [&](Value memref, ValueRange at, bool vector) -> Value {
-    return vector ? vector::LoadOp::create(b, vectorType, memref, at)
-                  : e.load(memref, at);
-  };
-  auto storeSum = [&](Value v, Value memref, ValueRange at, bool vector) {
-    if (vector)
-      vector::StoreOp::create(b, v, memref, at);
-    else
-      memref::StoreOp::create(b, v, memref, at);
-  };
-  // sums[prefix..., r, :] = sum over k in [k0, k1) of A[r0 + r, k] * B[k, :]
-  // for r < count.
-  auto accumulate = [&](Value sums, ValueRange prefix, Value r0, Value count,
-                        Value k0, Value k1) {
-    auto at = [&](Value r, Value n) {
-      SmallVector<Value> indices(prefix.begin(), prefix.end());
-      indices.append({r, n});
-      return indices;
-    };
-    e.forLoop(e.index(0), count, {}, [&](Value r, ValueRange) {
-      overColumns([&](Value n, bool vector) {
-        storeSum(
-            vector ? Value(vector::BroadcastOp::create(b, vectorType, e.f32(0)))
-                   : e.f32(0),
-            sums, at(r, n), vector);
-      });
-      return SmallVector<Value>{};
-    });
-    e.forLoop(k0, k1, {}, [&](Value k, ValueRange) {
-      e.forLoop(e.index(0), count, {}, [&](Value r, ValueRange) {
-        Value row = arith::AddIOp::create(b, r0, r);
-        Value scalar = e.loadF32(aBuffer, {row, k});
-        Value splat = vector::BroadcastOp::create(b, vectorType, scalar);
-        overColumns([&](Value n, bool vector) {
-          Value w = loadWidened(bBuffer, {k, n}, vector);
-          Value sum = loadSum(sums, at(r, n), vector);
-          sum = vector ? Value(vector::FMAOp::create(b, splat, w, sum))
-                       : e.add(e.mul(scalar, w), sum);
-          storeSum(sum, sums, at(r, n), vector);
-        });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
-  };
-
-  // Few rows: K chunks in parallel into partial rows, then their sum.
-  auto emitChunked = [&] {
-    int64_t chunks = 1;
-    if (!ShapedType::isDynamic(staticDepth))
-      chunks = std::clamp<int64_t>(staticDepth / kMinChunkRows, 1, kMaxChunks);
-    Value chunkRows = arith::CeilDivUIOp::create(b, depth, e.index(chunks));
-    int64_t partialRows =
-        ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic : staticRows;
-    SmallVector<Value> partialSizes;
-    if (ShapedType::isDynamic(partialRows))
-      partialSizes.push_back(rows);
-    partialSizes.push_back(columns);
-    Value partials = memref::AllocOp::create(
-        b, MemRefType::get({chunks, partialRows, ShapedType::kDynamic}, f32),
-        partialSizes);
-    e.parallel({e.index(chunks)}, [&](ValueRange ivs) {
-      Value k0 = arith::MinUIOp::create(
-          b, arith::MulIOp::create(b, ivs[0], chunkRows), depth);
-      Value k1 = arith::MinUIOp::create(
-          b, arith::AddIOp::create(b, k0, chunkRows), depth);
-      accumulate(partials, {ivs[0]}, e.index(0), rows, k0, k1);
-    });
-    e.parallel({rows}, [&](ValueRange ivs) {
-      overColumns([&](Value n, bool vector) {
-        Value sum = loadSum(partials, {e.index(0), ivs[0], n}, vector);
-        for (int64_t c = 1; c < chunks; ++c)
-          sum = e.add(sum, loadSum(partials, {e.index(c), ivs[0], n}, vector));
-        storeSum(sum, out, {ivs[0], n}, vector);
-      });
-    });
-  };
-  // Many rows: blocks of rows in parallel, each streaming all of B.
-  auto emitBlocked = [&] {
-    Value blocks = arith::CeilDivUIOp::create(b, rows, e.index(kRowBlock));
-    e.parallel({blocks}, [&](ValueRange ivs) {
-      Value r0 = arith::MulIOp::create(b, ivs[0], e.index(kRowBlock));
-      Value count = arith::MinUIOp::create(b, e.index(kRowBlock),
-                                           arith::SubIOp::create(b, rows, r0));
-      Value block = memref::SubViewOp::create(
-          b, out, ArrayRef<OpFoldResult>{r0, b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{count, columns},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-      accumulate(block, {}, r0, count, e.index(0), depth);
-    });
-  };
-  if (!ShapedType::isDynamic(staticRows)) {
-    if (staticRows <= kRowBlock)
-      emitChunked();
-    else
-      emitBlocked();
-  } else {
-    // Rows known at run time (a dynamic batch): decode steps still take the
-    // chunked GEMV.
-    Value few = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, rows,
-                                      e.index(kRowBlock));
-    auto choice = scf::IfOp::create(b, few, /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&choice.getThenRegion().front());
-    emitChunked();
-    b.setInsertionPointToStart(&choice.getElseRegion().front());
-    emitBlocked();
-  }
-
-  Value result = rank > 2 ? e.tensor(full, fullType) : e.tensor(out, outType);
-  op.getResult(0).replaceAllUsesWith(result);
-  op.erase();
+void lowering::lowerContraction(RewriterBase &rewriter, linalg::GenericOp op) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  rewriter.replaceOp(op, ContractionLowering(op, b).lower());
 }

@@ -15,7 +15,7 @@
 #include "codegen/GpuKernels.h"
 #include "codegen/LoopEmitter.h"
 #include "codegen/Lowerings.h"
-#include "passes/Passes.h"
+#include "codegen/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -90,8 +90,9 @@ func::CallOp createDevicePartialCall(ImplicitLocOpBuilder &b, ModuleOp module,
   return func::CallOp::create(b, callee, operands);
 }
 
-void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+void lowerPartialAttentionToCall(RewriterBase &rewriter, PartialAttentionOp op,
+                                 int64_t id) {
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   // Views of any strides (a slice of a bound cache): the launch makes
   // them dense before copying them to the device.
@@ -108,9 +109,8 @@ void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id) {
                           op.getScale(), op.getSoftcap(),
                           static_cast<bool>(op.getLengths()),
                           /*hasBias=*/false, /*rowsPerSequence=*/false);
-  op.getOutput().replaceAllUsesWith(e.tensor(out, op.getOutput().getType()));
-  op.getLse().replaceAllUsesWith(e.tensor(lse, op.getLse().getType()));
-  op.erase();
+  Value outTensor = e.tensor(out, op.getOutput().getType());
+  rewriter.replaceOp(op, {outTensor, e.tensor(lse, op.getLse().getType())});
 }
 
 bool isDevicePartialCall(func::CallOp call) {
@@ -119,14 +119,13 @@ bool isDevicePartialCall(func::CallOp call) {
   return callee && callee->hasAttr(kDevicePartialAttr);
 }
 
-LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
-                                  int64_t minSplitTokens) {
-  auto module = call->getParentOfType<ModuleOp>();
-  auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+/// The kernel configuration `callee`, a device partial's declaration, and
+/// the operands of `call` describe; failure (reported) when key and value
+/// head dims differ.
+static FailureOr<DecodeKernelConfig>
+getDecodeKernelConfig(func::CallOp call, func::FuncOp callee,
+                      int64_t minSplitTokens) {
   ValueRange args = call.getOperands();
-  bool hasLengths = callee->hasAttr(kLengthsAttr),
-       hasBias = callee->hasAttr(kBiasAttr),
-       rowsPerSequence = callee->hasAttr(kRowsAttr);
   auto queryType = cast<MemRefType>(args[0].getType());
   auto keyType = cast<MemRefType>(args[1].getType());
   auto valueType = cast<MemRefType>(args[2].getType());
@@ -139,123 +138,175 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   config.headDim = queryType.getDimSize(2);
   config.queryElement = queryType.getElementType();
   config.kvElement = keyType.getElementType();
-  config.hasLengths = hasLengths;
-  config.hasBias = hasBias;
-  config.rowsPerSequence = rowsPerSequence;
+  config.hasLengths = callee->hasAttr(kLengthsAttr);
+  config.hasBias = callee->hasAttr(kBiasAttr);
+  config.rowsPerSequence = callee->hasAttr(kRowsAttr);
   if (auto scale = callee->getAttrOfType<FloatAttr>(kScaleAttr))
     config.scale = scale.getValueAsDouble();
   if (auto softcap = callee->getAttrOfType<FloatAttr>(kSoftcapAttr))
     config.softcap = softcap.getValueAsDouble();
   config.minSplitTokens = minSplitTokens;
+  // planDecodeKernel rejects a head dim of 0.
   if (ShapedType::isDynamic(config.headDim) ||
       keyType.getDimSize(3) != config.headDim)
     config.headDim = 0;
-  std::string why;
-  FailureOr<DecodeKernelPlan> plan = planDecodeKernel(config, why);
-  if (failed(plan))
-    return call.emitOpError("cannot run the device partial as a GPU kernel: ")
-           << why;
+  return config;
+}
 
-  OpBuilder kernelBuilder(call.getContext());
-  std::string base = callee.getSymName().str();
-  gpu::GPUFuncOp partialKernel = emitDecodePartialKernel(
-      kernelBuilder, call.getLoc(), kernels, base, config, *plan);
-  gpu::GPUFuncOp mergeKernel =
-      emitSplitMergeKernel(kernelBuilder, call.getLoc(), kernels,
-                           base + "_merge", config.qHeads, config.headDim);
+/// The sizes of `memref`, static ones as constants.
+static SmallVector<Value> getSizes(Emitter &e, Value memref) {
+  SmallVector<Value> sizes;
+  for (int64_t d = 0, r = cast<MemRefType>(memref.getType()).getRank(); d < r;
+       ++d)
+    sizes.push_back(e.dim(memref, d));
+  return sizes;
+}
 
-  ImplicitLocOpBuilder b(call.getLoc(), call);
-  Emitter e{b};
-  Type tokenType = gpu::AsyncTokenType::get(call.getContext());
-  auto dims = [&](Value memref) {
-    SmallVector<Value> sizes;
-    for (int64_t d = 0, r = cast<MemRefType>(memref.getType()).getRank(); d < r;
-         ++d)
-      sizes.push_back(e.dim(memref, d));
-    return sizes;
-  };
-  auto dynamicOf = [](MemRefType type, ArrayRef<Value> sizes) {
-    SmallVector<Value> dynamic;
-    for (auto [i, size] : llvm::enumerate(type.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamic.push_back(sizes[i]);
-    return dynamic;
-  };
+/// The entries of `sizes` for the dynamic dims of `type`.
+static SmallVector<Value> getDynamicSizes(MemRefType type,
+                                          ArrayRef<Value> sizes) {
+  SmallVector<Value> dynamic;
+  for (auto [i, size] : llvm::enumerate(type.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamic.push_back(sizes[i]);
+  return dynamic;
+}
 
-  Value token = gpu::WaitOp::create(b, tokenType, ValueRange{}).getAsyncToken();
+namespace {
+/// Builds the stream work that replaces one device partial call, one
+/// method per step; every op of the stream waits on the previous one
+/// through `token`.
+class DevicePartialLauncher {
+public:
+  DevicePartialLauncher(func::CallOp call, const DecodeKernelConfig &config,
+                        const DecodeKernelPlan &plan);
+
+  /// Copies query, key, value and the optional operands to the device.
+  void copyOperandsToDevice();
+  /// Chooses the splits and allocates the partials, output and LSE.
+  void allocateResults();
+  /// Launches the split kernel on grid (splits, KV heads, rows), then the
+  /// merge kernel on (query heads, rows).
+  void launchKernels(gpu::GPUFuncOp partialKernel, gpu::GPUFuncOp mergeKernel);
+  /// Copies output and LSE back and frees the device buffers.
+  void copyResultsToHost();
+  /// Waits for the stream before the first read of the results and frees
+  /// the host staging.
+  void waitBeforeFirstRead();
+
+private:
+  Value deviceAlloc(MemRefType type, ArrayRef<Value> sizes);
+  void copy(Value target, Value source);
+  Value toDevice(Value host);
+  void launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid, int64_t threads,
+              ArrayRef<Value> operands);
+
+  func::CallOp call;
+  const DecodeKernelConfig &config;
+  const DecodeKernelPlan &plan;
+  ImplicitLocOpBuilder b;
+  Emitter e;
+  Type tokenType;
+  Value token;
   SmallVector<Value> deviceBuffers;
-  auto deviceAlloc = [&](MemRefType type, ArrayRef<Value> sizes) {
-    auto alloc = gpu::AllocOp::create(b, type, tokenType, ValueRange{token},
-                                      dynamicOf(type, sizes), ValueRange{},
-                                      /*hostShared=*/false);
-    token = alloc.getAsyncToken();
-    deviceBuffers.push_back(alloc.getMemref());
-    return alloc.getMemref();
-  };
-  auto copy = [&](Value target, Value source) {
-    token =
-        gpu::MemcpyOp::create(b, tokenType, ValueRange{token}, target, source)
-            .getAsyncToken();
-  };
-  // Host staging of strided views, freed after the wait.
+  /// Host staging of strided views, freed after the wait.
   SmallVector<Value> staging;
-  auto toDevice = [&](Value host) {
-    auto type = cast<MemRefType>(host.getType());
-    auto dense = MemRefType::get(type.getShape(), type.getElementType());
-    if (!type.getLayout().isIdentity()) {
-      Value packed =
-          memref::AllocOp::create(b, dense, dynamicOf(dense, dims(host)));
-      memref::CopyOp::create(b, host, packed);
-      staging.push_back(packed);
-      host = packed;
-    }
-    Value device = deviceAlloc(dense, dims(host));
-    copy(device, host);
-    return device;
-  };
-  auto retype = [&](Value memref, Type kernelType) -> Value {
-    if (memref.getType() == kernelType)
-      return memref;
-    return memref::CastOp::create(b, kernelType, memref);
-  };
+  Value query, key, value, lengths, bias, hostOut, hostLse, rows;
+  Value batch, splitTokens, splits, qHeads;
+  Value partMax, partSum, partAcc, out, lse;
+};
+} // namespace
 
-  Value query = toDevice(args[0]), key = toDevice(args[1]),
-        value = toDevice(args[2]);
+DevicePartialLauncher::DevicePartialLauncher(func::CallOp call,
+                                             const DecodeKernelConfig &config,
+                                             const DecodeKernelPlan &plan)
+    : call(call), config(config), plan(plan), b(call.getLoc(), call), e{b},
+      tokenType(gpu::AsyncTokenType::get(call.getContext())) {
+  token = gpu::WaitOp::create(b, tokenType, ValueRange{}).getAsyncToken();
+}
+
+Value DevicePartialLauncher::deviceAlloc(MemRefType type,
+                                         ArrayRef<Value> sizes) {
+  auto alloc = gpu::AllocOp::create(b, type, tokenType, ValueRange{token},
+                                    getDynamicSizes(type, sizes), ValueRange{},
+                                    /*hostShared=*/false);
+  token = alloc.getAsyncToken();
+  deviceBuffers.push_back(alloc.getMemref());
+  return alloc.getMemref();
+}
+
+void DevicePartialLauncher::copy(Value target, Value source) {
+  token = gpu::MemcpyOp::create(b, tokenType, ValueRange{token}, target, source)
+              .getAsyncToken();
+}
+
+/// A dense device copy of `host`, packed on the host first when strided.
+Value DevicePartialLauncher::toDevice(Value host) {
+  auto type = cast<MemRefType>(host.getType());
+  auto dense = MemRefType::get(type.getShape(), type.getElementType());
+  if (!type.getLayout().isIdentity()) {
+    Value packed = memref::AllocOp::create(
+        b, dense, getDynamicSizes(dense, getSizes(e, host)));
+    memref::CopyOp::create(b, host, packed);
+    staging.push_back(packed);
+    host = packed;
+  }
+  Value device = deviceAlloc(dense, getSizes(e, host));
+  copy(device, host);
+  return device;
+}
+
+void DevicePartialLauncher::launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+                                   int64_t threads, ArrayRef<Value> operands) {
+  SmallVector<Value> arguments;
+  for (auto [v, type] : llvm::zip(operands, kernel.getArgumentTypes()))
+    arguments.push_back(
+        v.getType() == type ? v : Value(memref::CastOp::create(b, type, v)));
+  token = gpu::LaunchFuncOp::create(
+              b, kernel, grid,
+              gpu::KernelDim3{e.index(threads), e.index(1), e.index(1)},
+              Value(), arguments, tokenType, ValueRange{token})
+              .getAsyncToken();
+}
+
+void DevicePartialLauncher::copyOperandsToDevice() {
+  ValueRange args = call.getOperands();
+  query = toDevice(args[0]);
+  key = toDevice(args[1]);
+  value = toDevice(args[2]);
   unsigned next = 3;
-  Value lengths = hasLengths ? toDevice(args[next++]) : Value();
-  Value bias = hasBias ? toDevice(args[next++]) : Value();
-  Value hostOut = args[next], hostLse = args[next + 1];
-  Value rows = rowsPerSequence ? args[next + 2] : Value();
-  Value batch = e.dim(query, 0), tokens = e.dim(key, 2);
+  lengths = config.hasLengths ? toDevice(args[next++]) : Value();
+  bias = config.hasBias ? toDevice(args[next++]) : Value();
+  hostOut = args[next];
+  hostLse = args[next + 1];
+  rows = config.rowsPerSequence ? args[next + 2] : Value();
+}
+
+void DevicePartialLauncher::allocateResults() {
+  batch = e.dim(query, 0);
+  Value tokens = e.dim(key, 2);
   // Splits chosen per call: enough blocks to fill the GPU, no split
   // shorter than the minimum.
-  Value splitTokens =
-      emitSplitTokens(b, *plan, tokens,
+  splitTokens =
+      emitSplitTokens(b, plan, tokens,
                       arith::MulIOp::create(b, batch, e.index(config.kvHeads)));
-  Value splits = arith::MaxUIOp::create(
+  splits = arith::MaxUIOp::create(
       b, arith::CeilDivUIOp::create(b, tokens, splitTokens), e.index(1));
-  Value qHeads = e.index(config.qHeads), headDim = e.index(config.headDim);
+  qHeads = e.index(config.qHeads);
+  Value headDim = e.index(config.headDim);
   Type f32 = b.getF32Type();
   constexpr int64_t dyn = ShapedType::kDynamic;
   auto partType = MemRefType::get({dyn, dyn, dyn}, f32);
   auto accType = MemRefType::get({dyn, dyn, dyn, dyn}, f32);
-  Value partMax = deviceAlloc(partType, {batch, qHeads, splits});
-  Value partSum = deviceAlloc(partType, {batch, qHeads, splits});
-  Value partAcc = deviceAlloc(accType, {batch, qHeads, splits, headDim});
-  Value out = deviceAlloc(cast<MemRefType>(hostOut.getType()), dims(hostOut));
-  Value lse = deviceAlloc(cast<MemRefType>(hostLse.getType()), dims(hostLse));
+  partMax = deviceAlloc(partType, {batch, qHeads, splits});
+  partSum = deviceAlloc(partType, {batch, qHeads, splits});
+  partAcc = deviceAlloc(accType, {batch, qHeads, splits, headDim});
+  out = deviceAlloc(cast<MemRefType>(hostOut.getType()), getSizes(e, hostOut));
+  lse = deviceAlloc(cast<MemRefType>(hostLse.getType()), getSizes(e, hostLse));
+}
 
-  auto launch = [&](gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
-                    int64_t threads, ArrayRef<Value> operands) {
-    SmallVector<Value> arguments;
-    for (auto [v, type] : llvm::zip(operands, kernel.getArgumentTypes()))
-      arguments.push_back(retype(v, type));
-    token = gpu::LaunchFuncOp::create(
-                b, kernel, grid,
-                gpu::KernelDim3{e.index(threads), e.index(1), e.index(1)},
-                Value(), arguments, tokenType, ValueRange{token})
-                .getAsyncToken();
-  };
+void DevicePartialLauncher::launchKernels(gpu::GPUFuncOp partialKernel,
+                                          gpu::GPUFuncOp mergeKernel) {
   SmallVector<Value> partialOperands = {query, key, value};
   if (lengths)
     partialOperands.push_back(lengths);
@@ -265,15 +316,20 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   if (rows)
     partialOperands.push_back(rows);
   launch(partialKernel, {splits, e.index(config.kvHeads), batch},
-         plan->threads(), partialOperands);
+         plan.threads(), partialOperands);
   launch(mergeKernel, {qHeads, batch, e.index(1)}, kWarpSize,
          {partMax, partSum, partAcc, out, lse});
+}
+
+void DevicePartialLauncher::copyResultsToHost() {
   copy(hostOut, out);
   copy(hostLse, lse);
   for (Value buffer : deviceBuffers)
     token = gpu::DeallocOp::create(b, tokenType, ValueRange{token}, buffer)
                 .getAsyncToken();
+}
 
+void DevicePartialLauncher::waitBeforeFirstRead() {
   // The host reads the results only after the stream is done; everything
   // between the call and that first read overlaps the device.
   Operation *use = firstUser({hostOut, hostLse}, call);
@@ -281,6 +337,44 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
   gpu::WaitOp::create(b, Type(), ValueRange{token});
   for (Value packed : staging)
     memref::DeallocOp::create(b, packed);
+}
+
+LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
+                                  int64_t minSplitTokens) {
+  // 1. Read the kernel configuration off the callee and plan the kernel.
+  // 2. Emit the split kernel and the split-merge kernel into `kernels`.
+  // 3. Before the call, on one stream: copy the operands to the device,
+  //    allocate partials and results, launch both kernels, copy the
+  //    results back and free the device buffers.
+  // 4. Wait for the stream before the first read of the results; drop the
+  //    call.
+  auto module = call->getParentOfType<ModuleOp>();
+  auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+  FailureOr<DecodeKernelConfig> config =
+      getDecodeKernelConfig(call, callee, minSplitTokens);
+  if (failed(config))
+    return failure();
+  std::string why;
+  FailureOr<DecodeKernelPlan> plan = planDecodeKernel(*config, why);
+  if (failed(plan))
+    return call.emitOpError("cannot run the device partial as a GPU kernel: ")
+           << why;
+
+  OpBuilder kernelBuilder(call.getContext());
+  std::string base = callee.getSymName().str();
+  gpu::GPUFuncOp partialKernel = emitDecodePartialKernel(
+      kernelBuilder, call.getLoc(), kernels, base, *config, *plan);
+  gpu::GPUFuncOp mergeKernel =
+      emitSplitMergeKernel(kernelBuilder, call.getLoc(), kernels,
+                           base + "_merge", config->qHeads, config->headDim);
+
+  DevicePartialLauncher launcher(call, *config, *plan);
+  launcher.copyOperandsToDevice();
+  launcher.allocateResults();
+  launcher.launchKernels(partialKernel, mergeKernel);
+  launcher.copyResultsToHost();
+
+  launcher.waitBeforeFirstRead();
   call.erase();
   return success();
 }
@@ -293,7 +387,7 @@ LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_LAUNCHDEVICEPARTIALSPASS
-#include "passes/Passes.h.inc"
+#include "codegen/Passes.h.inc"
 } // namespace mlir::hgc
 
 namespace {

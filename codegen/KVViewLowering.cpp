@@ -130,16 +130,22 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
 // Paged caches: one-range tiers read in place
 //===----------------------------------------------------------------------===//
 
-std::optional<PagedKV> getPagedRange(Emitter &e, KVViewOp view) {
+/// The first position of the paged cache's single token range `view` reads,
+/// when it reads one.
+static std::optional<int64_t> getPagedRangeStart(KVViewOp view) {
   auto bind = view.getCache().getDefiningOp<BindKVOp>();
   if (!bind || !bind.isPaged() || !view.getPlacementAttr())
     return std::nullopt;
   FailureOr<BoundTier> tier = BoundTier::get(
       view, view.getCache(), view.getTier(), view.getPlacementAttr());
-  std::optional<int64_t> start =
-      succeeded(tier) ? tier->rangeStart() : std::nullopt;
+  return succeeded(tier) ? tier->rangeStart() : std::nullopt;
+}
+
+std::optional<PagedKV> getPagedRange(Emitter &e, KVViewOp view) {
+  std::optional<int64_t> start = getPagedRangeStart(view);
   if (!start)
     return std::nullopt;
+  auto bind = view.getCache().getDefiningOp<BindKVOp>();
   PagedKV paged;
   paged.key = e.buffer(bind.getKey());
   paged.value = e.buffer(bind.getValue());
@@ -156,6 +162,14 @@ std::optional<PagedKV> PagedKV::of(Emitter &e, Value viewed) {
   if (!view)
     return std::nullopt;
   return getPagedRange(e, view);
+}
+
+bool isKeptForPagedReaders(KVViewOp view,
+                           function_ref<bool(Operation *)> readsPaged) {
+  return view.getLengths().use_empty() &&
+         getPagedRangeStart(view).has_value() &&
+         llvm::all_of(view.getKey().getUsers(), readsPaged) &&
+         llvm::all_of(view.getValue().getUsers(), readsPaged);
 }
 
 std::pair<Value, Value> PagedKV::locate(Emitter &e, Value bi, Value t) const {
@@ -225,70 +239,6 @@ Value selectHeadGroup(Emitter &e, Value buffer, std::optional<uint64_t> first,
   return memref::SubViewOp::create(b, buffer, offsets, sizes, strides);
 }
 
-/// Channel-wise key min/max of blocks of `block` tokens of each (sequence,
-/// KV head): the j-th tier token of sequence `bi` is `source(j, bi)` of
-/// `key`, which holds `tokens` tokens; the tier has `count(bi)` of them.
-std::pair<Value, Value>
-emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value batch,
-                 Value width, int64_t block, Value tokens,
-                 function_ref<Value(Value)> count,
-                 function_ref<Value(Value, Value)> source, KeyIndexFn keyAt) {
-  ImplicitLocOpBuilder &b = e.b;
-  // Heads are the summaries' (a paged key cache is laid out otherwise).
-  Value headDim = e.dim(key, 3);
-  Value kvHeads = e.index(type.getDimSize(1));
-  auto indexOf = [&](Value bi, Value hk, Value t) -> SmallVector<Value> {
-    if (keyAt)
-      return keyAt(bi, hk, t);
-    return {bi, hk, t};
-  };
-  Value blockSize = e.index(block);
-  Type element = type.getElementType();
-  HeadDimLoop lanes(e, headDim, type.getDimSize(3));
-  // Summaries keep the keys' type: min/max of exact values are exact.
-  auto narrow = [&](Value wide) -> Value {
-    if (element.isF32())
-      return wide;
-    Type to =
-        lanes.vectorized ? Type(VectorType::get({kLanes}, element)) : element;
-    return arith::TruncFOp::create(b, to, wide);
-  };
-  SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
-  Value keyMin = e.alloc(type, sizes), keyMax = e.alloc(type, sizes);
-  e.parallel({batch, kvHeads, width}, [&](ValueRange row) {
-    Value bi = row[0], hk = row[1], blk = row[2];
-    Value first = arith::MulIOp::create(b, blk, blockSize);
-    Value last = arith::MinSIOp::create(
-        b, arith::AddIOp::create(b, first, blockSize), count(bi));
-    // Blocks past a shorter sequence's end are never selected; zeros keep
-    // them defined.
-    Value empty = e.icmp(arith::CmpIPredicate::sge, first, last);
-    e.forLoop(e.index(0), headDim, {}, lanes.step(), [&](Value d, ValueRange) {
-      Value at = arith::MinSIOp::create(
-          b, source(first, bi), arith::SubIOp::create(b, tokens, e.index(1)));
-      ValueRange seeds = e.ifThen(
-          arith::XOrIOp::create(
-              b, empty, arith::ConstantOp::create(b, b.getBoolAttr(true))),
-          {lanes.zero(), lanes.zero()}, [&]() {
-            Value k0 = lanes.load(key, indexOf(bi, hk, at), d);
-            return SmallVector<Value>{k0, k0};
-          });
-      ValueRange range = e.forLoop(
-          arith::AddIOp::create(b, first, e.index(1)), last,
-          {seeds[0], seeds[1]}, [&](Value j, ValueRange m) {
-            Value k = lanes.load(key, indexOf(bi, hk, source(j, bi)), d);
-            return SmallVector<Value>{arith::MinimumFOp::create(b, m[0], k),
-                                      arith::MaximumFOp::create(b, m[1], k)};
-          });
-      SmallVector<Value> at4 = {bi, hk, blk};
-      lanes.store(narrow(range[0]), keyMin, at4, d);
-      lanes.store(narrow(range[1]), keyMax, at4, d);
-      return SmallVector<Value>{};
-    });
-  });
-  return {keyMin, keyMax};
-}
-
 //===----------------------------------------------------------------------===//
 // hgc.kv_view
 //===----------------------------------------------------------------------===//
@@ -296,11 +246,13 @@ emitKeySummaries(Emitter &e, RankedTensorType type, Value key, Value batch,
 namespace {
 /// Gathers the tier's tokens (the sinks and the window: few) of sequences
 /// of up to `tokens` into fresh [batch, kv_heads, width, head_dim] buffers
-/// and replaces the view's key and value with them: token `t` of sequence
+/// and returns them as the view's key and value: token `t` of sequence
 /// `bi`, KV head `hk`, is at `at(bi, hk, t)` of `key`/`value`.
-void gatherView(Emitter &e, KVViewOp op, const BoundTier &tier, Value key,
-                Value value, Value lengths, Value tokens, Value batch,
-                Value kvHeads, Value width, Value headDim, KeyIndexFn at) {
+std::pair<Value, Value> gatherView(Emitter &e, KVViewOp op,
+                                   const BoundTier &tier, Value key,
+                                   Value value, Value lengths, Value tokens,
+                                   Value batch, Value kvHeads, Value width,
+                                   Value headDim, KeyIndexFn at) {
   ImplicitLocOpBuilder &b = e.b;
   Value zero = e.index(0);
   SmallVector<Value> sizes = {batch, kvHeads, width, headDim};
@@ -323,18 +275,18 @@ void gatherView(Emitter &e, KVViewOp op, const BoundTier &tier, Value key,
       return SmallVector<Value>{};
     });
   });
-  op.getKey().replaceAllUsesWith(e.tensor(keyOut, op.getKey().getType()));
-  op.getValue().replaceAllUsesWith(e.tensor(valueOut, op.getValue().getType()));
-  op.erase();
+  Value keyTensor = e.tensor(keyOut, op.getKey().getType());
+  return {keyTensor, e.tensor(valueOut, op.getValue().getType())};
 }
 
 /// A tier of a paged cache: one range whose readers all take blocks in
 /// place keeps its view for them (only the lengths are computed); other
 /// tiers (the sinks and the window, few tokens) are gathered.
-LogicalResult lowerPagedKVView(KVViewOp op, const BoundTier &tier,
+LogicalResult lowerPagedKVView(RewriterBase &rewriter, KVViewOp op,
+                               const BoundTier &tier,
                                function_ref<bool(Operation *)> readsPaged) {
   BindKVOp bind = tier.bind;
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   Value lengths = e.buffer(bind.getLengths());
   Value table = e.buffer(bind.getBlockTable());
@@ -345,12 +297,17 @@ LogicalResult lowerPagedKVView(KVViewOp op, const BoundTier &tier,
   auto [width, lengthsOut] = tier.widthAndLengths(e, lengths, batch, capacity,
                                                   op.getLengths().getType(),
                                                   [](Value c) { return c; });
-  op.getLengths().replaceAllUsesWith(lengthsOut);
   bool inPlace = getPagedRange(e, op).has_value();
   for (Value result : {op.getKey(), op.getValue()})
     inPlace &= llvm::all_of(result.getUsers(), readsPaged);
-  if (inPlace)
-    return success(); // erased once its readers are lowered
+  if (inPlace) {
+    // A copy without lengths readers (legal: isKeptForPagedReaders), erased
+    // once its readers are lowered.
+    rewriter.setInsertionPoint(op);
+    auto kept = cast<KVViewOp>(rewriter.clone(*op));
+    rewriter.replaceOp(op, {kept.getKey(), kept.getValue(), lengthsOut});
+    return success();
+  }
 
   PagedKV paged;
   paged.key = e.buffer(bind.getKey());
@@ -359,17 +316,18 @@ LogicalResult lowerPagedKVView(KVViewOp op, const BoundTier &tier,
   paged.blockSize = bind.getPagedBlockSize();
   paged.firstHead = int64_t(op.getFirstHead().value_or(0));
   paged.headsMajor = bind.isHeadsMajor();
-  gatherView(
+  auto [keyOut, valueOut] = gatherView(
       e, op, tier, paged.key, paged.value, lengths, capacity, batch,
       e.index(op.getKey().getType().getDimSize(1)), width, e.dim(paged.key, 3),
       [&](Value bi, Value hk, Value t) { return paged.at(e, bi, hk, t); });
+  rewriter.replaceOp(op, {keyOut, valueOut, lengthsOut});
   return success();
 }
 } // namespace
 
 /// The tier's tokens of the bound key/value tensors: the tensors themselves
 /// or a slice when they are one range (read in place), else gathered.
-LogicalResult lowerKVView(KVViewOp op,
+LogicalResult lowerKVView(RewriterBase &rewriter, KVViewOp op,
                           function_ref<bool(Operation *)> readsPaged) {
   FailureOr<BoundTier> tier =
       BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
@@ -377,8 +335,8 @@ LogicalResult lowerKVView(KVViewOp op,
     return failure();
   BindKVOp bind = tier->bind;
   if (bind.isPaged())
-    return lowerPagedKVView(op, *tier, readsPaged);
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+    return lowerPagedKVView(rewriter, op, *tier, readsPaged);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   int64_t heads = op.getKey().getType().getDimSize(1);
   int64_t firstHead = op.getFirstHead().value_or(0);
@@ -392,23 +350,22 @@ LogicalResult lowerKVView(KVViewOp op,
   auto [width, lengthsOut] = tier->widthAndLengths(e, lengths, batch, tokens,
                                                    op.getLengths().getType(),
                                                    [](Value c) { return c; });
-  op.getLengths().replaceAllUsesWith(lengthsOut);
   if (std::optional<int64_t> start = tier->rangeStart()) {
     Value offset = e.index(*start);
-    op.getKey().replaceAllUsesWith(sliceTokens(e, bind.getKey(), key, offset,
-                                               width, op.getKey().getType(),
-                                               firstHead));
-    op.getValue().replaceAllUsesWith(
-        sliceTokens(e, bind.getValue(), value, offset, width,
-                    op.getValue().getType(), firstHead));
-    op.erase();
+    Value keySlice = sliceTokens(e, bind.getKey(), key, offset, width,
+                                 op.getKey().getType(), firstHead);
+    Value valueSlice = sliceTokens(e, bind.getValue(), value, offset, width,
+                                   op.getValue().getType(), firstHead);
+    rewriter.replaceOp(op, {keySlice, valueSlice, lengthsOut});
     return success();
   }
   // The sinks and the recent window (few tokens): gathered.
-  gatherView(e, op, *tier, key, value, lengths, tokens, batch, kvHeads, width,
-             headDim, [](Value bi, Value hk, Value t) {
-               return SmallVector<Value>{bi, hk, t};
-             });
+  auto [keyOut, valueOut] =
+      gatherView(e, op, *tier, key, value, lengths, tokens, batch, kvHeads,
+                 width, headDim, [](Value bi, Value hk, Value t) {
+                   return SmallVector<Value>{bi, hk, t};
+                 });
+  rewriter.replaceOp(op, {keyOut, valueOut, lengthsOut});
   return success();
 }
 
@@ -419,7 +376,7 @@ LogicalResult lowerKVView(KVViewOp op,
 /// Per-block key min/max of the tier's tokens: a slice of the summaries the
 /// cache was bound with when their blocks line up with the tier's, else
 /// computed from the keys (one pass over them).
-LogicalResult lowerKVSummaries(KVSummariesOp op) {
+LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op) {
   FailureOr<BoundTier> tier =
       BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
   if (failed(tier))
@@ -430,7 +387,7 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
                           "tiers holds the sinks and the window apart");
   BindKVOp bind = tier->bind;
   int64_t block = op.getBlockSize();
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   int64_t heads = op.getKeyMin().getType().getDimSize(1);
   Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
@@ -458,18 +415,18 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
   };
   auto [width, lengthsOut] = tier->widthAndLengths(
       e, lengths, batch, tokens, op.getLengths().getType(), blocksOf);
-  op.getLengths().replaceAllUsesWith(lengthsOut);
 
   std::optional<uint64_t> bound = bind.getSummaryBlock();
   if (bind.getKeyMin() && bound && int64_t(*bound) == block &&
       *start % block == 0) {
     Value offset = e.index(*start / block);
+    SmallVector<Value> slices;
     for (auto [result, summary] : {std::pair(op.getKeyMin(), bind.getKeyMin()),
                                    std::pair(op.getKeyMax(), bind.getKeyMax())})
-      result.replaceAllUsesWith(sliceTokens(e, summary, e.buffer(summary),
-                                            offset, width, result.getType(),
-                                            op.getFirstHead().value_or(0)));
-    op.erase();
+      slices.push_back(sliceTokens(e, summary, e.buffer(summary), offset, width,
+                                   result.getType(),
+                                   op.getFirstHead().value_or(0)));
+    rewriter.replaceOp(op, {slices[0], slices[1], lengthsOut});
     return success();
   }
 
@@ -486,9 +443,8 @@ LogicalResult lowerKVSummaries(KVSummariesOp op) {
         return tier->source(e, j, e.validTokens(lengths, bi, tokens));
       },
       paged ? KeyIndexFn(pagedAt) : KeyIndexFn());
-  op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
-  op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
-  op.erase();
+  Value keyMinTensor = e.tensor(keyMin, type);
+  rewriter.replaceOp(op, {keyMinTensor, e.tensor(keyMax, type), lengthsOut});
   return success();
 }
 

@@ -20,11 +20,21 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <algorithm>
 #include <limits>
 
 namespace mlir::hgc::lowering {
+
+/// A builder inserting before `op`, at its location, through `rewriter`: a
+/// rewrite driver sees every op a lowering creates with it.
+inline ImplicitLocOpBuilder builderBefore(RewriterBase &rewriter,
+                                          Operation *op) {
+  ImplicitLocOpBuilder b(op->getLoc(), rewriter);
+  b.setInsertionPoint(op);
+  return b;
+}
 
 /// Small vocabulary over ImplicitLocOpBuilder for the loop nests below.
 struct Emitter {
@@ -157,12 +167,10 @@ struct Emitter {
   /// if (cond) then() else carried; both yield `carried`'s types.
   ValueRange ifThen(Value cond, ValueRange carried,
                     function_ref<SmallVector<Value>()> then) {
+    // Blocks without implicit yields: nothing to erase behind a rewriter's
+    // back.
     auto op = scf::IfOp::create(b, carried.getTypes(), cond,
-                                /*withElseRegion=*/true);
-    // Without results the builder adds empty yields; ours replace them.
-    for (Region *region : {&op.getThenRegion(), &op.getElseRegion()})
-      if (!region->front().empty())
-        region->front().getTerminator()->erase();
+                                /*addThenBlock=*/true, /*addElseBlock=*/true);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&op.getThenRegion().front());

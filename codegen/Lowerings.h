@@ -1,9 +1,11 @@
 //===- Lowerings.h - hgc ops to host loop nests -----------------*- C++ -*-===//
 //
-// One entry per split-level op; LowerToLoops.cpp drives them. Each reads its
-// tensor operands through bufferization.to_buffer and returns fresh buffers
-// through bufferization.to_tensor, so one-shot bufferization takes the module
-// the rest of the way.
+// One entry per split-level op; LowerToLoopsPatterns.cpp wraps each in a
+// rewrite pattern. Each reads its tensor operands through
+// bufferization.to_buffer and returns fresh buffers through
+// bufferization.to_tensor, so one-shot bufferization takes the module the rest
+// of the way. Every entry builds and replaces through the given rewriter, so a
+// conversion driver sees each step.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,42 +18,71 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::hgc::lowering {
 
+/// What convert-hgc-to-loops decides before rewriting: the pass options and
+/// which partials and dense attentions run on the device.
+struct LowerToLoopsOptions {
+  /// Tokens per parallel chunk of a host partial (split-K).
+  int64_t kvSplit = 2048;
+  /// Count the tokens each selection keeps for the runtime.
+  bool countSelected = false;
+  /// Device partials and device attentions (target=nvptx) with the id of
+  /// their `@hgc_device_partial_<id>`, numbered in op order.
+  DenseMap<Operation *, int64_t> deviceIds;
+};
+
+/// One pattern per op convert-hgc-to-loops lowers: the hgc ops of the split
+/// level, hgc.transfer/hgc.wait (host fallback), aggregated linalg ops and
+/// MatMul-shaped contractions.
+void populateLowerToLoopsPatterns(RewritePatternSet &patterns,
+                                  const LowerToLoopsOptions &options);
+/// Marks what those patterns lower illegal, everything else legal.
+void configureLowerToLoopsTarget(ConversionTarget &target,
+                                 const LowerToLoopsOptions &options);
+
 /// Split-K online softmax; `splitTokens` tokens per parallel chunk.
-void lowerPartialAttention(PartialAttentionOp op, int64_t splitTokens);
+void lowerPartialAttention(RewriterBase &rewriter, PartialAttentionOp op,
+                           int64_t splitTokens);
 /// Log-sum-exp combination of partial outputs.
-void lowerLseMerge(LseMergeOp op);
-/// Top-k selection (exact per token, or per block from key summaries).
+void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op);
 /// The private declaration of runtime entry point `name` in `module`
 /// (created once).
 func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,
                                     FunctionType type);
 
+/// Top-k selection (exact per token, or per block from key summaries).
 /// With `countSelected`, also counts the kept tokens for the runtime
 /// (hgc_rt_compiled_count_selected).
-LogicalResult lowerSelect(SelectOp op, bool countSelected);
+LogicalResult lowerSelect(RewriterBase &rewriter, SelectOp op,
+                          bool countSelected);
 /// The reference semantics of hgc.attention (prefill, masks, past KV).
-LogicalResult lowerAttention(AttentionOp op);
+void lowerAttention(RewriterBase &rewriter, AttentionOp op);
 /// Whether `op` is a MatMul-shaped contraction lowerContraction takes:
 /// C[b..., m, n] += A[b..., m, k] * B[k, n] into a zero-filled f32 init.
 bool isLowerableContraction(linalg::GenericOp op);
 /// Such a contraction as parallel 8-lane loops streaming B's rows in order.
-void lowerContraction(linalg::GenericOp op);
+void lowerContraction(RewriterBase &rewriter, linalg::GenericOp op);
 /// A tier's view of a cache bound over plain tensors. A paged cache's
 /// one-range tier is kept for its readers when `readsPaged` holds for each
-/// (PagedKV.h).
-LogicalResult lowerKVView(KVViewOp op,
+/// (PagedKV.h): the view is replaced by a copy only they read.
+LogicalResult lowerKVView(RewriterBase &rewriter, KVViewOp op,
                           function_ref<bool(Operation *)> readsPaged);
+/// Whether `view` is such a kept copy: a paged one-range tier whose lengths
+/// nobody reads and whose key and value only `readsPaged` readers read.
+bool isKeptForPagedReaders(KVViewOp view,
+                           function_ref<bool(Operation *)> readsPaged);
 /// A tier's per-block key summaries of a cache bound over plain tensors.
-LogicalResult lowerKVSummaries(KVSummariesOp op);
+LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
 
 /// A tier's view of a cache the KV runtime owns (hgc.runtime_kv): calls of
 /// hgc-rt/compiled.h filling fresh buffers.
-LogicalResult lowerRuntimeKVView(KVViewOp op);
+LogicalResult lowerRuntimeKVView(RewriterBase &rewriter, KVViewOp op);
 /// Key summaries of a runtime cache's tier, computed from its view.
-LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op);
+LogicalResult lowerRuntimeKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
 
 struct Emitter;
 /// KV heads [first, first + heads) of a [batch, kv_heads, tokens, dim]
@@ -76,7 +107,8 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 /// Device partial -> a call of `@hgc_device_partial_<id>` (a bodiless
 /// declaration carrying scale and softcap) over identity-layout buffers of
 /// its operands and fresh output/LSE buffers the callee writes.
-void lowerPartialAttentionToCall(PartialAttentionOp op, int64_t id);
+void lowerPartialAttentionToCall(RewriterBase &rewriter, PartialAttentionOp op,
+                                 int64_t id);
 /// A call of such a declaration.
 bool isDevicePartialCall(func::CallOp call);
 /// The declaration `@hgc_device_partial_<id>` and a call of it over
@@ -92,7 +124,8 @@ func::CallOp createDevicePartialCall(ImplicitLocOpBuilder &b, ModuleOp module,
 bool isDeviceAttention(AttentionOp op);
 /// Such attention -> host loops laying out rows, lengths and mask bias, a
 /// device partial call over them, and the output laid back out.
-void lowerAttentionToDeviceCall(AttentionOp op, int64_t id);
+void lowerAttentionToDeviceCall(RewriterBase &rewriter, AttentionOp op,
+                                int64_t id);
 /// The call -> copies in, split and merge kernels (appended to `kernels`),
 /// copies out on one stream; a wait before the first read of the results.
 LogicalResult launchDevicePartial(func::CallOp call, gpu::GPUModuleOp kernels,

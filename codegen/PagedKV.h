@@ -3,9 +3,10 @@
 // A cache bound over paged KV (hgc.bind_kv with a block table) is viewed per
 // tier like any bound cache, but a tier that is one token range (every
 // token; the host tier between the sinks and the window) is not gathered:
-// its hgc.kv_view stays until its readers (partial attention, exact
-// selection) are lowered, and they address the blocks through the table.
-// The view's results are never materialized; the view is erased after.
+// its hgc.kv_view (a copy of it, its lengths computed) stays until its
+// readers (partial attention, exact selection) are lowered, and they address
+// the blocks through the table. The view's key and value are never
+// materialized; the view is erased after.
 //
 //===----------------------------------------------------------------------===//
 

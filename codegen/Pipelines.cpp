@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - named hgc pass pipelines --------------------------===//
 
 #include "codegen/Pipelines.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -20,19 +21,13 @@ using namespace mlir::hgc;
 
 void hgc::buildPlacementPipeline(OpPassManager &pm,
                                  const PlacementOptions &options) {
-  PlaceKVPassOptions place;
-  place.policy = options.policy;
-  place.sink = options.sink;
-  place.window = options.window;
-  place.budget = options.budget;
-  place.block = options.block;
   // Imported graphs carry identity copies and reshape chains (Cast,
   // Identity, Unsqueeze/Reshape pairs) between the ops raising looks for.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
-  pm.addPass(createPlaceKVPass(place));
+  pm.addPass(createPlaceKVPass(options));
 }
 
 void hgc::buildHybridPipeline(OpPassManager &pm,
@@ -45,6 +40,10 @@ void hgc::buildHybridPipeline(OpPassManager &pm,
 /// GPU chips hgc emits PTX for.
 static constexpr llvm::StringLiteral kChips[] = {"sm_80", "sm_86", "sm_89",
                                                  "sm_90"};
+
+std::string hgc::getCanonicalTargetName(StringRef name) {
+  return name == "hybrid" ? "host" : name.str();
+}
 
 std::string hgc::checkTargetOptions(const TargetOptions &options) {
   if (options.target != "host" && options.target != "nvptx")
@@ -168,12 +167,11 @@ namespace {
 struct LoweringPipelineOptions
     : public PassPipelineOptions<LoweringPipelineOptions> {
   PassOptions::Option<std::string> target{
-      *this, "target",
-      llvm::cl::desc("where the device tier runs: host or nvptx"),
+      *this, "target", llvm::cl::desc(kTargetHelp),
       llvm::cl::init(TargetOptions{}.target)};
-  PassOptions::Option<std::string> chip{
-      *this, "chip", llvm::cl::desc("GPU chip of target nvptx: sm_80 .. sm_90"),
-      llvm::cl::init(TargetOptions{}.chip)};
+  PassOptions::Option<std::string> chip{*this, "chip",
+                                        llvm::cl::desc(kChipHelp),
+                                        llvm::cl::init(TargetOptions{}.chip)};
 };
 } // namespace
 
@@ -183,7 +181,9 @@ void hgc::registerHgcPipelines() {
       "Lower split-level hgc for a target: loops for the host, GPU kernels "
       "(PTX) and launches for nvptx, then the LLVM dialect",
       [](OpPassManager &pm, const LoweringPipelineOptions &options) {
-        buildLoweringPipeline(pm, TargetOptions{options.target, options.chip});
+        buildLoweringPipeline(
+            pm, TargetOptions{getCanonicalTargetName(options.target),
+                              options.chip});
       });
   PassPipelineRegistration<HybridPipelineOptions>(
       "hgc-hybrid-pipeline",

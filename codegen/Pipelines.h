@@ -37,6 +37,19 @@ struct TargetOptions {
   bool countSelected = false;
 };
 
+/// Help of the `target` and `chip` options, the same in every entry point
+/// (hgc, hgc-runner, hgc-lowering-pipeline; the JIT's target enum).
+inline constexpr llvm::StringLiteral kTargetHelp =
+    "where the device tier runs: host (the host tier's loops) or nvptx (GPU "
+    "kernels, emulated on the host where there is no GPU); whether there is "
+    "a device and a host tier is the placement policy's choice";
+inline constexpr llvm::StringLiteral kChipHelp =
+    "GPU chip of target nvptx: sm_80, sm_86, sm_89, sm_90";
+
+/// A target name as written by a user: `hybrid`, the name of `host` before
+/// the split became the policy's alone, reads as `host`.
+std::string getCanonicalTargetName(llvm::StringRef name);
+
 /// "" when `options` name a known target and chip, else why not (one line).
 std::string checkTargetOptions(const TargetOptions &options);
 

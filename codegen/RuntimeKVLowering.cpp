@@ -79,8 +79,9 @@ struct RuntimeView {
 };
 
 /// Emits the runtime calls gathering `tier` of `cache` into buffers of the
-/// view types.
-FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
+/// view types, before `op`.
+FailureOr<RuntimeView> gather(RewriterBase &rewriter, Operation *op,
+                              RuntimeKVOp cache, Tier tier,
                               PlacementAttr placement, RankedTensorType kvType,
                               RankedTensorType lengthsType) {
   std::optional<int32_t> number = runtimeTier(tier, placement);
@@ -90,7 +91,7 @@ FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
   auto module = op->getParentOfType<ModuleOp>();
   if (!module)
     return op->emitOpError("reads a runtime cache outside a builtin.module");
-  ImplicitLocOpBuilder b(op->getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   func::FuncOp viewTokens = declareRuntimeFunction(
@@ -129,38 +130,38 @@ FailureOr<RuntimeView> gather(Operation *op, RuntimeKVOp cache, Tier tier,
 }
 } // namespace
 
-LogicalResult lowerRuntimeKVView(KVViewOp op) {
+LogicalResult lowerRuntimeKVView(RewriterBase &rewriter, KVViewOp op) {
   auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
   FailureOr<RuntimeView> view =
-      gather(op, cache, op.getTier(), op.getPlacementAttr(),
+      gather(rewriter, op, cache, op.getTier(), op.getPlacementAttr(),
              op.getKey().getType(), op.getLengths().getType());
   if (failed(view))
     return failure();
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   RankedTensorType type = op.getKey().getType();
-  op.getKey().replaceAllUsesWith(
-      e.tensor(copyHeadGroup(e, view->key, op.getFirstHead(), type), type));
-  op.getValue().replaceAllUsesWith(
-      e.tensor(copyHeadGroup(e, view->value, op.getFirstHead(), type), type));
-  op.getLengths().replaceAllUsesWith(
-      e.tensor(view->lengths, op.getLengths().getType()));
-  op.erase();
+  Value key =
+      e.tensor(copyHeadGroup(e, view->key, op.getFirstHead(), type), type);
+  Value value =
+      e.tensor(copyHeadGroup(e, view->value, op.getFirstHead(), type), type);
+  rewriter.replaceOp(
+      op, {key, value, e.tensor(view->lengths, op.getLengths().getType())});
   return success();
 }
 
 /// From the tier's view (the runtime's pages keep f32 summaries of their
 /// own page size; recomputing in the view's blocks keeps any block size and
 /// the keys' type).
-LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
+LogicalResult lowerRuntimeKVSummaries(RewriterBase &rewriter,
+                                      KVSummariesOp op) {
   auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
   RankedTensorType type = op.getKeyMin().getType();
   FailureOr<RuntimeView> view =
-      gather(op, cache, op.getTier(), op.getPlacementAttr(), type,
+      gather(rewriter, op, cache, op.getTier(), op.getPlacementAttr(), type,
              op.getLengths().getType());
   if (failed(view))
     return failure();
-  ImplicitLocOpBuilder b(op.getLoc(), op);
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
   int64_t block = op.getBlockSize();
   Value blockSize = e.index(block);
@@ -178,11 +179,10 @@ LogicalResult lowerRuntimeKVSummaries(KVSummariesOp op) {
   auto [keyMin, keyMax] =
       emitKeySummaries(e, type, key, batch, width, block, view->capacity, count,
                        [](Value j, Value) { return j; });
-  op.getKeyMin().replaceAllUsesWith(e.tensor(keyMin, type));
-  op.getKeyMax().replaceAllUsesWith(e.tensor(keyMax, type));
-  op.getLengths().replaceAllUsesWith(
-      e.tensor(blocks, op.getLengths().getType()));
-  op.erase();
+  Value keyMinTensor = e.tensor(keyMin, type);
+  Value keyMaxTensor = e.tensor(keyMax, type);
+  rewriter.replaceOp(op, {keyMinTensor, keyMaxTensor,
+                          e.tensor(blocks, op.getLengths().getType())});
   return success();
 }
 

@@ -101,56 +101,94 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
   return {found[0], found[1]};
 }
 
-} // namespace
+/// One hgc.select as loops: per (sequence, KV head) the candidates' best
+/// scores over the GQA group, radix-selected down to the budget.
+class SelectLowering {
+public:
+  SelectLowering(SelectOp op, ImplicitLocOpBuilder &b)
+      : op(op), byBlock(op.getPolicy() == Selection::BlockTopK), b(b), e{b} {}
 
-LogicalResult lowerSelect(SelectOp op, bool countSelected) {
-  Selection policy = op.getPolicy();
-  if (policy == Selection::QuantTopK)
-    return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
-                          "from the KV runtime");
-  bool byBlock = policy == Selection::BlockTopK;
-  ImplicitLocOpBuilder b(op.getLoc(), op);
-  Emitter e{b};
-  Value q = e.buffer(op.getQuery());
-  // Keys of a paged tier view are scored where they are.
-  std::optional<PagedKV> paged =
-      byBlock ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
-  Value first = paged ? paged->key : e.buffer(op.getInputs()[0]);
-  Value second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
-  Value lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
-  Value batch = e.dim(q, 0), qHeads = e.dim(q, 1), headDim = e.dim(q, 2);
-  auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
-  Value kvHeads = paged ? e.index(inputType.getDimSize(1)) : e.dim(first, 1);
-  Value candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
-  auto candidateAt = [&](Value bi, Value hk, Value c) -> SmallVector<Value> {
+  /// With `countInto`, also counts the kept entries for the runtime.
+  void lower(RewriterBase &rewriter, ModuleOp countInto);
+
+private:
+  void readOperands();
+  void allocateResult();
+  Value budgetFor(Value n);
+  SmallVector<Value> scoresOf(Value bi, Value hk, Value c,
+                              ArrayRef<Value> heads);
+  Value bestOf(Value bi, Value hk, Value c);
+  void scoreAllHeads();
+  void selectRow(Value bi, Value hk);
+  Value rowKeys(Value bi, Value hk, Value n);
+  void takeTopK(Value keys, Value bi, Value hk, Value n, Value keep);
+  void countKeptEntries(ModuleOp module);
+  SmallVector<Value> candidateAt(Value bi, Value hk, Value c) {
     if (paged)
       return paged->at(e, bi, hk, c);
     return {bi, hk, c};
-  };
-  Value group = arith::DivUIOp::create(b, qHeads, kvHeads);
-  Value scale = e.scale(op.getScale(), headDim);
-  HeadDimLoop lanes(e, headDim, inputType.getDimSize(3));
-  int64_t tile =
-      headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
+  }
 
-  // Candidates to keep for a sequence of `n`.
-  auto budgetFor = [&](Value n) -> Value {
-    if (std::optional<uint64_t> count = op.getK())
-      return e.index(*count);
-    Value nf = arith::SIToFPOp::create(
-        b, b.getF64Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
-    Value chosen = math::CeilOp::create(
-        b, arith::MulFOp::create(
-               b, nf,
-               arith::ConstantOp::create(
-                   b, b.getF64FloatAttr(op.getFraction()->convertToDouble()))));
-    return arith::IndexCastOp::create(
-        b, b.getIndexType(),
-        arith::FPToSIOp::create(b, b.getI64Type(), chosen));
-  };
-  // The result holds the largest budget over the batch.
-  Value width;
-  RankedTensorType resultType = op.getIndices().getType();
+  SelectOp op;
+  bool byBlock;
+  ImplicitLocOpBuilder &b;
+  Emitter e;
+  // Token keys of a paged tier view are scored where they are.
+  std::optional<PagedKV> paged;
+  // The query; the tokens' keys, or the blocks' key minima and maxima.
+  Value q, first, second, lengths;
+  Value batch, qHeads, headDim, kvHeads, candidates, group, scale;
+  std::optional<HeadDimLoop> lanes;
+  int64_t tile = 1;
+  // Keys of token-major paged blocks are scored for every head up front
+  // into `scored` ([batch, kv_heads, candidates] ordered keys).
+  bool allHeads = false;
+  Value scored;
+  // The result, as wide as the largest budget over the batch.
+  RankedTensorType resultType;
+  Value width, out;
+};
+
+void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
+  // 1. Operands as buffers (paged keys in place), with sizes.
+  readOperands();
+  // 2. The result, -1 past each row's kept entries.
+  allocateResult();
+  // 3. Keys of token-major paged blocks: every head's scores up front.
+  if (allHeads)
+    scoreAllHeads();
+  // 4. Per (sequence, KV head), in parallel: the kept candidates in order.
+  e.parallel({batch, kvHeads},
+             [&](ValueRange row) { selectRow(row[0], row[1]); });
+  // 5. For the runtime's statistics, the entries kept.
+  if (countInto)
+    countKeptEntries(countInto);
+  // 6. The result replaces the op's.
+  rewriter.replaceOp(op, e.tensor(out, resultType));
+}
+
+void SelectLowering::readOperands() {
+  q = e.buffer(op.getQuery());
+  paged = byBlock ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
+  first = paged ? paged->key : e.buffer(op.getInputs()[0]);
+  second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
+  lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
+  batch = e.dim(q, 0);
+  qHeads = e.dim(q, 1);
+  headDim = e.dim(q, 2);
+  auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
+  kvHeads = paged ? e.index(inputType.getDimSize(1)) : e.dim(first, 1);
+  candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
+  group = arith::DivUIOp::create(b, qHeads, kvHeads);
+  scale = e.scale(op.getScale(), headDim);
+  lanes.emplace(e, headDim, inputType.getDimSize(3));
+  tile =
+      headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
+  allHeads = paged && !paged->headsMajor;
+}
+
+void SelectLowering::allocateResult() {
+  resultType = op.getIndices().getType();
   if (!resultType.isDynamicDim(2)) {
     width = e.index(resultType.getDimSize(2));
   } else {
@@ -161,195 +199,225 @@ LogicalResult lowerSelect(SelectOp op, bool countSelected) {
               arith::MaxSIOp::create(b, w[0], budgetFor(n))};
         })[0];
   }
-  Value out = e.alloc(resultType, {batch, kvHeads, width});
+  out = e.alloc(resultType, {batch, kvHeads, width});
+}
 
-  // A candidate's score for query head h: q.k scaled, or for a block the
-  // largest q.k any key inside its per-lane [min, max] box can reach.
-  auto scoresOf = [&](Value bi, Value hk, Value c, ArrayRef<Value> heads) {
-    SmallVector<Value> zeros(heads.size(), lanes.zero());
-    SmallVector<Value> sums = lanes.over(zeros, [&](Value d, ValueRange acc) {
-      Value lo = lanes.load(first, candidateAt(bi, hk, c), d);
-      Value hi = byBlock ? lanes.load(second, {bi, hk, c}, d) : Value();
-      SmallVector<Value> next;
-      for (auto [h, a] : llvm::zip(heads, acc)) {
-        Value query = lanes.load(q, {bi, h}, d);
-        if (!byBlock) {
-          next.push_back(lanes.fma(query, lo, a));
-          continue;
-        }
-        // The scale folds into the query so a negative one bounds too.
-        query = e.mul(query, lanes.splat(scale));
-        next.push_back(e.add(a, e.fastMax(e.mul(query, lo), e.mul(query, hi))));
+/// Candidates to keep for a sequence of `n`.
+Value SelectLowering::budgetFor(Value n) {
+  if (std::optional<uint64_t> count = op.getK())
+    return e.index(*count);
+  Value nf = arith::SIToFPOp::create(
+      b, b.getF64Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
+  Value chosen = math::CeilOp::create(
+      b, arith::MulFOp::create(
+             b, nf,
+             arith::ConstantOp::create(
+                 b, b.getF64FloatAttr(op.getFraction()->convertToDouble()))));
+  return arith::IndexCastOp::create(
+      b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), chosen));
+}
+
+/// A candidate's score for query heads `heads`: q.k scaled, or for a block
+/// the largest q.k any key inside its per-lane [min, max] box can reach.
+SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
+                                            ArrayRef<Value> heads) {
+  SmallVector<Value> zeros(heads.size(), lanes->zero());
+  SmallVector<Value> sums = lanes->over(zeros, [&](Value d, ValueRange acc) {
+    Value lo = lanes->load(first, candidateAt(bi, hk, c), d);
+    Value hi = byBlock ? lanes->load(second, {bi, hk, c}, d) : Value();
+    SmallVector<Value> next;
+    for (auto [h, a] : llvm::zip(heads, acc)) {
+      Value query = lanes->load(q, {bi, h}, d);
+      if (!byBlock) {
+        next.push_back(lanes->fma(query, lo, a));
+        continue;
       }
-      return next;
-    });
-    SmallVector<Value> scores;
-    for (Value sum : lanes.sums(sums))
-      scores.push_back(byBlock ? sum : e.mul(sum, scale));
-    return scores;
-  };
+      // The scale folds into the query so a negative one bounds too.
+      query = e.mul(query, lanes->splat(scale));
+      next.push_back(e.add(a, e.fastMax(e.mul(query, lo), e.mul(query, hi))));
+    }
+    return next;
+  });
+  SmallVector<Value> scores;
+  for (Value sum : lanes->sums(sums))
+    scores.push_back(byBlock ? sum : e.mul(sum, scale));
+  return scores;
+}
 
-  // A candidate's best score over KV head `hk`'s query heads, as an
-  // ordered key.
-  auto bestOf = [&](Value bi, Value hk, Value c) {
-    Value h0 = arith::MulIOp::create(b, hk, group);
-    Value best =
-        e.forLoop(e.index(0), group, {e.negInf()}, e.index(tile),
-                  [&](Value g0, ValueRange m) {
-                    SmallVector<Value> heads;
-                    for (int64_t i = 0; i < tile; ++i)
-                      heads.push_back(arith::AddIOp::create(
-                          b, h0, arith::AddIOp::create(b, g0, e.index(i))));
-                    Value running = m[0];
-                    for (Value s : scoresOf(bi, hk, c, heads))
-                      running = e.fastMax(running, s);
-                    return SmallVector<Value>{running};
-                  })[0];
-    return orderedKey(e, best);
-  };
+/// A candidate's best score over KV head `hk`'s query heads, as an ordered
+/// key.
+Value SelectLowering::bestOf(Value bi, Value hk, Value c) {
+  Value h0 = arith::MulIOp::create(b, hk, group);
+  Value best =
+      e.forLoop(e.index(0), group, {e.negInf()}, e.index(tile),
+                [&](Value g0, ValueRange m) {
+                  SmallVector<Value> heads;
+                  for (int64_t i = 0; i < tile; ++i)
+                    heads.push_back(arith::AddIOp::create(
+                        b, h0, arith::AddIOp::create(b, g0, e.index(i))));
+                  Value running = m[0];
+                  for (Value s : scoresOf(bi, hk, c, heads))
+                    running = e.fastMax(running, s);
+                  return SmallVector<Value>{running};
+                })[0];
+  return orderedKey(e, best);
+}
 
-  // Token-major paged blocks (NHD) hold every head's key of a token
-  // together: scoring one head at a time would stride over the others'.
-  // Score them first, every head in turn within runs of 16 candidates, in
-  // parallel over chunks of candidates.
+/// Token-major paged blocks (NHD) hold every head's key of a token
+/// together: scoring one head at a time would stride over the others'.
+/// Score them first, every head in turn within runs of kRun candidates, in
+/// parallel over chunks of kChunk candidates.
+void SelectLowering::scoreAllHeads() {
   constexpr int64_t kRun = 16, kChunk = 1024;
-  bool allHeads = paged && !paged->headsMajor;
-  Value scored;
-  if (allHeads) {
-    scored = memref::AllocOp::create(
-        b,
-        MemRefType::get(
-            {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
-            b.getI32Type()),
-        ValueRange{batch, kvHeads, candidates});
-    Value chunks = arith::CeilDivUIOp::create(b, candidates, e.index(kChunk));
-    e.parallel({batch, chunks}, [&](ValueRange row) {
-      Value bi = row[0];
-      Value n = e.validTokens(lengths, bi, candidates);
-      Value begin = arith::MulIOp::create(b, row[1], e.index(kChunk));
-      Value end = arith::MinSIOp::create(
-          b, arith::AddIOp::create(b, begin, e.index(kChunk)), n);
-      e.forLoop(begin, end, {}, e.index(kRun), [&](Value first, ValueRange) {
-        Value last = arith::MinSIOp::create(
-            b, arith::AddIOp::create(b, first, e.index(kRun)), end);
-        paged->beginRun(e, bi, first, kRun);
-        e.forLoop(e.index(0), kvHeads, {}, [&](Value hk, ValueRange) {
-          e.forLoop(first, last, {}, [&](Value c, ValueRange) {
-            memref::StoreOp::create(b, bestOf(bi, hk, c), scored,
-                                    ValueRange{bi, hk, c});
-            return SmallVector<Value>{};
-          });
-          return SmallVector<Value>{};
-        });
-        paged->endRun();
-        return SmallVector<Value>{};
-      });
-    });
-  }
-
-  e.parallel({batch, kvHeads}, [&](ValueRange row) {
-    Value bi = row[0], hk = row[1];
+  scored = memref::AllocOp::create(
+      b,
+      MemRefType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
+          b.getI32Type()),
+      ValueRange{batch, kvHeads, candidates});
+  Value chunks = arith::CeilDivUIOp::create(b, candidates, e.index(kChunk));
+  e.parallel({batch, chunks}, [&](ValueRange row) {
+    Value bi = row[0];
     Value n = e.validTokens(lengths, bi, candidates);
-    Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
-    Value keys;
-    if (allHeads) {
-      // This head's scores, computed above.
-      SmallVector<OpFoldResult> offsets = {bi, hk, b.getIndexAttr(0)},
-                                sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                         n},
-                                strides(3, b.getIndexAttr(1));
-      keys = memref::SubViewOp::create(
-          b,
-          MemRefType::get({ShapedType::kDynamic}, b.getI32Type(),
-                          StridedLayoutAttr::get(b.getContext(),
-                                                 ShapedType::kDynamic, {1})),
-          scored, offsets, sizes, strides);
-    } else {
-      keys = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-          ValueRange{n});
-    }
-    Value partial = arith::AndIOp::create(
-        b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
-        e.icmp(arith::CmpIPredicate::slt, keep, n));
-    auto ifOp = scf::IfOp::create(b, partial, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenYield());
-      if (!allHeads)
-        e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
-          memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
+    Value begin = arith::MulIOp::create(b, row[1], e.index(kChunk));
+    Value end = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, begin, e.index(kChunk)), n);
+    e.forLoop(begin, end, {}, e.index(kRun), [&](Value run, ValueRange) {
+      Value last = arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, run, e.index(kRun)), end);
+      paged->beginRun(e, bi, run, kRun);
+      e.forLoop(e.index(0), kvHeads, {}, [&](Value hk, ValueRange) {
+        e.forLoop(run, last, {}, [&](Value c, ValueRange) {
+          memref::StoreOp::create(b, bestOf(bi, hk, c), scored,
+                                  ValueRange{bi, hk, c});
           return SmallVector<Value>{};
         });
-      // Not a structured binding: lambdas below capture them (C++17).
-      std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
-      Value threshold = kth.first, ties = kth.second;
-      // Candidates above the threshold, and the first `ties` equal to it.
-      e.forLoop(
-          e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
-            Value key = memref::LoadOp::create(b, keys, c);
-            Value tie = arith::AndIOp::create(
-                b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
-                e.icmp(arith::CmpIPredicate::slt, s[1], ties));
-            Value take = arith::OrIOp::create(
-                b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
-            e.ifThen(take, {}, [&]() {
-              memref::StoreOp::create(
-                  b, arith::IndexCastOp::create(b, b.getI32Type(), c), out,
-                  ValueRange{bi, hk, s[0]});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{
-                e.select(take, arith::AddIOp::create(b, s[0], e.index(1)),
-                         s[0]),
-                e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)),
-                         s[1])};
-          });
-      b.setInsertionPoint(ifOp.elseYield());
-      // Keeping every candidate (or none) needs no scores.
-      e.forLoop(e.index(0), keep, {}, [&](Value j, ValueRange) {
-        memref::StoreOp::create(
-            b, arith::IndexCastOp::create(b, b.getI32Type(), j), out,
-            ValueRange{bi, hk, j});
         return SmallVector<Value>{};
       });
-    }
-    e.forLoop(keep, width, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, e.i32(-1), out, ValueRange{bi, hk, j});
+      paged->endRun();
       return SmallVector<Value>{};
     });
-    // The deallocation pipeline frees `keys` (it rejects explicit frees).
   });
-  if (countSelected) {
-    // On the calling thread, after the parallel selection: the entries
-    // kept, a block counting its block size.
-    auto module = op->getParentOfType<ModuleOp>();
-    if (!module)
-      return op.emitOpError("count-selected needs a builtin.module");
-    Type i64 = b.getI64Type();
-    Value unit = arith::ConstantOp::create(
-        b, b.getI64IntegerAttr(byBlock ? int64_t(op.getBlockSize()) : 1));
-    Value zero = arith::ConstantOp::create(b, b.getI64IntegerAttr(0));
-    Value total =
-        e.forLoop(e.index(0), batch, {zero}, [&](Value bi, ValueRange acc) {
-          return llvm::to_vector(e.forLoop(
-              e.index(0), kvHeads, {acc[0]}, [&](Value hk, ValueRange acc) {
-                return llvm::to_vector(e.forLoop(
-                    e.index(0), width, {acc[0]}, [&](Value j, ValueRange acc) {
-                      Value entry = e.load(out, {bi, hk, j});
-                      Value kept =
-                          e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0));
-                      return SmallVector<Value>{arith::AddIOp::create(
-                          b, acc[0], e.select(kept, unit, zero))};
-                    }));
-              }));
-        })[0];
-    func::FuncOp count = declareRuntimeFunction(
-        module, "hgc_rt_compiled_count_selected", b.getFunctionType({i64}, {}));
-    func::CallOp::create(b, count, ValueRange{total});
+}
+
+/// Row (bi, hk) of the result: its kept candidates, then -1.
+void SelectLowering::selectRow(Value bi, Value hk) {
+  Value n = e.validTokens(lengths, bi, candidates);
+  Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
+  Value keys = rowKeys(bi, hk, n);
+  Value partial = arith::AndIOp::create(
+      b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
+      e.icmp(arith::CmpIPredicate::slt, keep, n));
+  auto ifOp = scf::IfOp::create(b, partial, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenYield());
+    takeTopK(keys, bi, hk, n, keep);
+    b.setInsertionPoint(ifOp.elseYield());
+    // Keeping every candidate (or none) needs no scores.
+    e.forLoop(e.index(0), keep, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b,
+                              arith::IndexCastOp::create(b, b.getI32Type(), j),
+                              out, ValueRange{bi, hk, j});
+      return SmallVector<Value>{};
+    });
   }
-  op.getIndices().replaceAllUsesWith(e.tensor(out, resultType));
-  op.erase();
+  e.forLoop(keep, width, {}, [&](Value j, ValueRange) {
+    memref::StoreOp::create(b, e.i32(-1), out, ValueRange{bi, hk, j});
+    return SmallVector<Value>{};
+  });
+  // The deallocation pipeline frees `keys` (it rejects explicit frees).
+}
+
+/// The row's ordered keys: this head's slice of `scored` (allHeads), else a
+/// fresh buffer takeTopK fills.
+Value SelectLowering::rowKeys(Value bi, Value hk, Value n) {
+  if (!allHeads)
+    return memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+        ValueRange{n});
+  SmallVector<OpFoldResult> offsets = {bi, hk, b.getIndexAttr(0)},
+                            sizes = {b.getIndexAttr(1), b.getIndexAttr(1), n},
+                            strides(3, b.getIndexAttr(1));
+  return memref::SubViewOp::create(
+      b,
+      MemRefType::get(
+          {ShapedType::kDynamic}, b.getI32Type(),
+          StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {1})),
+      scored, offsets, sizes, strides);
+}
+
+/// The `keep` best of the row's `n` candidates, in ascending order, ties
+/// broken toward the lower index.
+void SelectLowering::takeTopK(Value keys, Value bi, Value hk, Value n,
+                              Value keep) {
+  if (!allHeads)
+    e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
+      memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
+      return SmallVector<Value>{};
+    });
+  // Not a structured binding: lambdas below capture them (C++17).
+  std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
+  Value threshold = kth.first, ties = kth.second;
+  // Candidates above the threshold, and the first `ties` equal to it.
+  e.forLoop(
+      e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
+        Value key = memref::LoadOp::create(b, keys, c);
+        Value tie = arith::AndIOp::create(
+            b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
+            e.icmp(arith::CmpIPredicate::slt, s[1], ties));
+        Value take = arith::OrIOp::create(
+            b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
+        e.ifThen(take, {}, [&]() {
+          memref::StoreOp::create(
+              b, arith::IndexCastOp::create(b, b.getI32Type(), c), out,
+              ValueRange{bi, hk, s[0]});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{
+            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
+            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1])};
+      });
+}
+
+/// On the calling thread, after the parallel selection: the entries kept, a
+/// block counting its block size, passed to the runtime.
+void SelectLowering::countKeptEntries(ModuleOp module) {
+  Type i64 = b.getI64Type();
+  Value unit = arith::ConstantOp::create(
+      b, b.getI64IntegerAttr(byBlock ? int64_t(op.getBlockSize()) : 1));
+  Value zero = arith::ConstantOp::create(b, b.getI64IntegerAttr(0));
+  Value total =
+      e.forLoop(e.index(0), batch, {zero}, [&](Value bi, ValueRange acc) {
+        return llvm::to_vector(e.forLoop(
+            e.index(0), kvHeads, {acc[0]}, [&](Value hk, ValueRange acc) {
+              return llvm::to_vector(e.forLoop(
+                  e.index(0), width, {acc[0]}, [&](Value j, ValueRange acc) {
+                    Value entry = e.load(out, {bi, hk, j});
+                    Value kept =
+                        e.icmp(arith::CmpIPredicate::sge, entry, e.i32(0));
+                    return SmallVector<Value>{arith::AddIOp::create(
+                        b, acc[0], e.select(kept, unit, zero))};
+                  }));
+            }));
+      })[0];
+  func::FuncOp count = declareRuntimeFunction(
+      module, "hgc_rt_compiled_count_selected", b.getFunctionType({i64}, {}));
+  func::CallOp::create(b, count, ValueRange{total});
+}
+
+} // namespace
+
+LogicalResult lowerSelect(RewriterBase &rewriter, SelectOp op,
+                          bool countSelected) {
+  if (op.getPolicy() == Selection::QuantTopK)
+    return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
+                          "from the KV runtime");
+  auto module = op->getParentOfType<ModuleOp>();
+  if (countSelected && !module)
+    return op.emitOpError("count-selected needs a builtin.module");
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  SelectLowering(op, b).lower(rewriter, countSelected ? module : ModuleOp());
   return success();
 }
 

@@ -9,13 +9,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoopEmitter.h"
-#include "passes/Passes.h"
+#include "codegen/Passes.h"
 
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_EXPANDSTRIDEDCOPIESPASS
-#include "passes/Passes.h.inc"
+#include "codegen/Passes.h.inc"
 } // namespace mlir::hgc
 
 using namespace mlir;

@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_BINDKVCACHEPASS
@@ -179,6 +181,18 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
   return castTo(b, loc, output, op.getOutput().getType());
 }
 
+/// Fills the two branches of `choice` (results, no yields yet): each yields
+/// what its callback builds with `b`.
+void buildBranches(OpBuilder &b, Location loc, scf::IfOp choice,
+                   function_ref<SmallVector<Value>()> thenBranch,
+                   function_ref<SmallVector<Value>()> elseBranch) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(choice.thenBlock());
+  scf::YieldOp::create(b, loc, thenBranch());
+  b.setInsertionPointToEnd(choice.elseBlock());
+  scf::YieldOp::create(b, loc, elseBranch());
+}
+
 /// `op` (or a clone of it) kept dense under an `scf.if` branch.
 SmallVector<Value> keepDense(OpBuilder &b, AttentionOp op) {
   Operation *dense = b.clone(*op);
@@ -202,15 +216,17 @@ SmallVector<Value> buildStep(OpBuilder &b, Location loc, AttentionOp op,
   if (Value mask = op.getMask()) {
     // A padding mask becomes the cache's lengths; any other mask keeps the
     // dense attention, chosen at run time.
-    auto [maskLengths, padding] = buildPaddingLengths(b, loc, mask, query);
+    Value maskLengths, padding;
+    std::tie(maskLengths, padding) = buildPaddingLengths(b, loc, mask, query);
     auto choice = scf::IfOp::create(b, loc, op.getOutput().getType(), padding,
                                     /*withElseRegion=*/true);
-    OpBuilder thenBuilder = choice.getThenBodyBuilder();
-    scf::YieldOp::create(
-        thenBuilder, loc,
-        buildDecode(thenBuilder, loc, op, query, key, value, maskLengths));
-    OpBuilder elseBuilder = choice.getElseBodyBuilder();
-    scf::YieldOp::create(elseBuilder, loc, keepDense(elseBuilder, op)[0]);
+    buildBranches(
+        b, loc, choice,
+        [&] {
+          return SmallVector<Value>{
+              buildDecode(b, loc, op, query, key, value, maskLengths)};
+        },
+        [&] { return SmallVector<Value>{keepDense(b, op)[0]}; });
     results.push_back(choice.getResult(0));
   } else {
     results.push_back(buildDecode(b, loc, op, query, key, value, lengths));
@@ -222,50 +238,50 @@ SmallVector<Value> buildStep(OpBuilder &b, Location loc, AttentionOp op,
   return results;
 }
 
-void bindDecodeStep(AttentionOp op) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  RankedTensorType queryType = op.getQuery().getType();
-  SmallVector<Value> results;
-  if (queryType.isDynamicDim(2)) {
+/// One decode-step hgc.attention (see whyNotDecodeStep) as decode attention
+/// over its keys and values bound as a KV cache.
+struct BindDecodeStep : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (const char *why = whyNotDecodeStep(op))
+      return rewriter.notifyMatchFailure(op, why);
+    rewriter.setInsertionPoint(op);
+    Location loc = op.getLoc();
+    RankedTensorType queryType = op.getQuery().getType();
+    if (!queryType.isDynamicDim(2)) {
+      rewriter.replaceOp(op, buildStep(rewriter, loc, op, op.getQuery()));
+      return success();
+    }
     // A query of run-time length is a decode step when it has one token;
     // other runs (a prompt) keep the dense attention.
-    Value length = tensor::DimOp::create(b, loc, op.getQuery(), 2);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value isStep =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, length, one);
-    auto choice = scf::IfOp::create(b, loc, op->getResultTypes(), isStep,
+    Value length = tensor::DimOp::create(rewriter, loc, op.getQuery(), 2);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value isStep = arith::CmpIOp::create(rewriter, loc,
+                                         arith::CmpIPredicate::eq, length, one);
+    auto choice = scf::IfOp::create(rewriter, loc, op->getResultTypes(), isStep,
                                     /*withElseRegion=*/true);
-    OpBuilder thenBuilder = choice.getThenBodyBuilder();
-    SmallVector<int64_t> stepShape(queryType.getShape());
-    stepShape[2] = 1;
-    Value query = tensor::CastOp::create(
-        thenBuilder, loc, queryType.clone(stepShape), op.getQuery());
-    scf::YieldOp::create(thenBuilder, loc,
-                         buildStep(thenBuilder, loc, op, query));
-    OpBuilder elseBuilder = choice.getElseBodyBuilder();
-    scf::YieldOp::create(elseBuilder, loc, keepDense(elseBuilder, op));
-    results = choice.getResults();
-  } else {
-    results = buildStep(b, loc, op, op.getQuery());
+    buildBranches(
+        rewriter, loc, choice,
+        [&] {
+          SmallVector<int64_t> stepShape(queryType.getShape());
+          stepShape[2] = 1;
+          Value query = tensor::CastOp::create(
+              rewriter, loc, queryType.clone(stepShape), op.getQuery());
+          return buildStep(rewriter, loc, op, query);
+        },
+        [&] { return keepDense(rewriter, op); });
+    rewriter.replaceOp(op, choice.getResults());
+    return success();
   }
-  op.getOutput().replaceAllUsesWith(results[0]);
-  if (op.getPresentKey()) {
-    op.getPresentKey().replaceAllUsesWith(results[1]);
-    op.getPresentValue().replaceAllUsesWith(results[2]);
-  }
-  op.erase();
-}
+};
 
 struct BindKVCachePass : hgc::impl::BindKVCachePassBase<BindKVCachePass> {
   void runOnOperation() override {
-    SmallVector<AttentionOp> steps;
-    getOperation()->walk([&](AttentionOp op) {
-      if (!whyNotDecodeStep(op))
-        steps.push_back(op);
-    });
-    for (AttentionOp op : steps)
-      bindDecodeStep(op);
+    RewritePatternSet patterns(&getContext());
+    patterns.add<BindDecodeStep>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
 } // namespace

@@ -3,6 +3,8 @@
 #include "dialect/HgcOps.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/PatternMatch.h"
+
 #include "llvm/ADT/DenseMap.h"
 
 namespace mlir::hgc {
@@ -28,14 +30,14 @@ std::optional<Tier> getReadTier(Operation *op) {
 
 /// Moves `value` to `to` as early as possible and rewrites `users` to read
 /// the copy through a wait placed before the first of them.
-void moveTo(Value value, Tier from, Tier to, ArrayRef<OpOperand *> users) {
-  OpBuilder b(value.getContext());
+void moveTo(RewriterBase &rewriter, Value value, Tier from, Tier to,
+            ArrayRef<OpOperand *> users) {
   if (Operation *def = value.getDefiningOp())
-    b.setInsertionPointAfter(def);
+    rewriter.setInsertionPointAfter(def);
   else
-    b.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
-  auto transfer =
-      TransferOp::create(b, value.getLoc(), value, from, to, ValueRange{});
+    rewriter.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
+  auto transfer = TransferOp::create(rewriter, value.getLoc(), value, from, to,
+                                     ValueRange{});
   // Users in one block share a wait before the earliest; the wait must
   // dominate every use it feeds.
   llvm::SmallDenseMap<Block *, Operation *> earliest;
@@ -47,15 +49,17 @@ void moveTo(Value value, Tier from, Tier to, ArrayRef<OpOperand *> users) {
   }
   llvm::SmallDenseMap<Block *, Value> waited;
   for (auto [block, first] : earliest) {
-    b.setInsertionPoint(first);
-    waited[block] =
-        WaitOp::create(b, value.getLoc(), ValueRange{transfer.getToken()},
-                       ValueRange{transfer.getResult()})
-            .getResults()
-            .front();
+    rewriter.setInsertionPoint(first);
+    waited[block] = WaitOp::create(rewriter, value.getLoc(),
+                                   ValueRange{transfer.getToken()},
+                                   ValueRange{transfer.getResult()})
+                        .getResults()
+                        .front();
   }
   for (OpOperand *use : users)
-    use->set(waited[use->getOwner()->getBlock()]);
+    rewriter.modifyOpInPlace(use->getOwner(), [&] {
+      use->set(waited[use->getOwner()->getBlock()]);
+    });
 }
 
 struct InsertTransfersPass
@@ -75,8 +79,9 @@ struct InsertTransfersPass
       if (auto partial = dyn_cast<PartialAttentionOp>(op))
         remotePartials.push_back({partial, *tier});
     });
+    IRRewriter rewriter(&getContext());
     for (auto &[key, users] : queries)
-      moveTo(key.first, Tier::Device, key.second, users);
+      moveTo(rewriter, key.first, Tier::Device, key.second, users);
     for (auto [partial, tier] : remotePartials) {
       for (Value result : partial->getResults()) {
         SmallVector<OpOperand *> users;
@@ -84,7 +89,7 @@ struct InsertTransfersPass
           if (!isa<TransferOp>(use.getOwner()))
             users.push_back(&use);
         if (!users.empty())
-          moveTo(result, tier, Tier::Device, users);
+          moveTo(rewriter, result, tier, Tier::Device, users);
       }
     }
   }

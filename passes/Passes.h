@@ -1,4 +1,10 @@
-//===- Passes.h - hgc passes ------------------------------------*- C++ -*-===//
+//===- Passes.h - the placement passes --------------------------*- C++ -*-===//
+//
+// Raise, bind, place, split and insert transfers (passes/Passes.td). The
+// lowering passes are declared by codegen/Passes.h, the StableHLO ones by
+// frontends/stablehlo/Passes.h: each library declares the passes it holds.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef HGC_PASSES_PASSES_H
 #define HGC_PASSES_PASSES_H
@@ -7,15 +13,9 @@
 #include "passes/PlacementOptions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::hgc {
@@ -28,6 +28,10 @@ constexpr llvm::StringLiteral kDenseFallbackAttr = "hgc.dense_fallback";
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
+
+/// hgc-place-kv with `options` (its pass options are the placement options,
+/// declared from forEachPlacementOption).
+std::unique_ptr<Pass> createPlaceKVPass(const PlacementOptions &options);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"

@@ -13,15 +13,20 @@ using namespace mlir::hgc;
 
 namespace {
 struct PlaceKVPass : hgc::impl::PlaceKVPassBase<PlaceKVPass> {
-  using Base::Base;
+  PlaceKVPass() = default;
+  explicit PlaceKVPass(const PlacementOptions &given) { options.set(given); }
+  // A clone registers options of its own (the pass manager copies their
+  // values over) and keeps the placement built from them.
+  PlaceKVPass(const PlaceKVPass &other)
+      : PlaceKVPassBase(other), placement(other.placement) {}
 
   // The options name one placement for the whole run: build (and validate)
   // it once, so a bad option fails before any IR is touched.
   LogicalResult initialize(MLIRContext *context) override {
-    PlacementOptions options{policy, sink, window, budget, block};
-    FailureOr<PlacementAttr> built = buildPlacement(context, options, [&]() {
-      return emitError(UnknownLoc::get(context), "hgc-place-kv: ");
-    });
+    FailureOr<PlacementAttr> built =
+        buildPlacement(context, options.get(), [&]() {
+          return emitError(UnknownLoc::get(context), "hgc-place-kv: ");
+        });
     if (failed(built))
       return failure();
     placement = *built;
@@ -41,6 +46,17 @@ struct PlaceKVPass : hgc::impl::PlaceKVPassBase<PlaceKVPass> {
       signalPassFailure();
   }
 
+  template <typename T> using PassOption = Pass::Option<T>;
+  PlacementOptionSet<PassOption> options{[this](StringRef name, StringRef help,
+                                                const auto &value) {
+    using T = std::decay_t<decltype(value)>;
+    return std::make_unique<PassOption<T>>(*this, name, llvm::cl::desc(help),
+                                           llvm::cl::init(value));
+  }};
   PlacementAttr placement;
 };
 } // namespace
+
+std::unique_ptr<Pass> hgc::createPlaceKVPass(const PlacementOptions &options) {
+  return std::make_unique<PlaceKVPass>(options);
+}

@@ -67,6 +67,17 @@ public:
         });
   }
 
+  void set(const PlacementOptions &given) {
+    size_t string = 0, integer = 0;
+    PlacementOptions copy = given;
+    forEachPlacementOption(copy, [&](StringRef, StringRef, auto &field) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
+        *strings[string++] = field;
+      else
+        *integers[integer++] = field;
+    });
+  }
+
   PlacementOptions get() const {
     PlacementOptions options;
     size_t string = 0, integer = 0;

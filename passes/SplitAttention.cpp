@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::hgc {
 #define GEN_PASS_DEF_SPLITATTENTIONPASS
@@ -59,21 +60,28 @@ SmallVector<HeadGroup> getHeadGroups(PlacementAttr placement, int64_t kvHeads) {
   return groups;
 }
 
+/// The first tier of `op`'s placement this pass cannot split (quant_topk,
+/// whose quantized keys only the KV runtime has), or null.
+TierPolicyAttr findUnsplittableTier(DecodeAttentionOp op) {
+  for (const HeadGroup &group : getHeadGroups(
+           op.getPlacementAttr(), op.getCache().getType().getKvHeads()))
+    for (TierPolicyAttr policy : group.placement.getTiers())
+      if (policy.getSelection() == Selection::QuantTopK)
+        return policy;
+  return nullptr;
+}
+
 /// Emits the view, selection and partial attention of one tier for the KV
 /// heads of `group` (`query` holds their query heads).
-FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
-                                   const HeadGroup &group, bool wholeCache,
-                                   TierPolicyAttr policy, Value query) {
+Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
+                        const HeadGroup &group, bool wholeCache,
+                        TierPolicyAttr policy, Value query) {
   Location loc = op.getLoc();
   KVCacheType cache = op.getCache().getType();
   auto queryType = cast<RankedTensorType>(query.getType());
   int64_t batch = queryType.getDimSize(0);
   int64_t qHeads = queryType.getDimSize(1);
   Selection selection = policy.getSelection();
-  if (selection == Selection::QuantTopK)
-    return op.emitOpError("cannot split tier '")
-           << stringifyTier(policy.getTier())
-           << "': 'quant_topk' needs quantized keys from the KV runtime";
 
   auto kvType = RankedTensorType::get(
       {batch, group.count, ShapedType::kDynamic, cache.getHeadDim()},
@@ -125,17 +133,14 @@ FailureOr<Partial> emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
 }
 
 /// The merged f32 output of one head group's tiers.
-FailureOr<Value> emitGroup(OpBuilder &builder, DecodeAttentionOp op,
-                           const HeadGroup &group, bool wholeCache,
-                           Value query) {
+Value emitGroup(OpBuilder &builder, DecodeAttentionOp op,
+                const HeadGroup &group, bool wholeCache, Value query) {
   SmallVector<Value> outputs, lses;
   for (TierPolicyAttr policy : group.placement.getTiers()) {
-    FailureOr<Partial> partial =
+    Partial partial =
         emitTierPartial(builder, op, group, wholeCache, policy, query);
-    if (failed(partial))
-      return failure();
-    outputs.push_back(partial->output);
-    lses.push_back(partial->lse);
+    outputs.push_back(partial.output);
+    lses.push_back(partial.lse);
   }
   if (outputs.size() == 1)
     return outputs.front();
@@ -163,67 +168,90 @@ Value sliceHeads(OpBuilder &builder, Location loc, Value source, int64_t first,
                                         strides);
 }
 
-LogicalResult splitDecodeAttention(DecodeAttentionOp op) {
-  PlacementAttr placement = op.getPlacementAttr();
-  KVCacheType cache = op.getCache().getType();
-  RankedTensorType queryType = op.getQuery().getType();
-  int64_t group = queryType.getDimSize(1) / cache.getKvHeads();
-  SmallVector<HeadGroup> groups = getHeadGroups(placement, cache.getKvHeads());
-  OpBuilder builder(op);
+/// The f32 output of per-head overrides: each head group attends its own
+/// query heads; the outputs go back in head order.
+Value emitHeadGroups(OpBuilder &builder, DecodeAttentionOp op,
+                     ArrayRef<HeadGroup> groups) {
   Location loc = op.getLoc();
-  Value result;
-  if (groups.size() == 1) {
-    FailureOr<Value> output = emitGroup(builder, op, groups.front(),
-                                        /*wholeCache=*/true, op.getQuery());
-    if (failed(output))
-      return failure();
-    result = *output;
-  } else {
-    // Per-head overrides: each head group attends its own query heads; the
-    // outputs go back in head order.
-    auto outputType =
-        RankedTensorType::get(queryType.getShape(), builder.getF32Type());
-    SmallVector<Value> dynamic;
-    if (queryType.isDynamicDim(0))
-      dynamic.push_back(
-          tensor::DimOp::create(builder, loc, op.getQuery(), 0).getResult());
-    result = tensor::EmptyOp::create(builder, loc, outputType.getShape(),
-                                     builder.getF32Type(), dynamic);
-    for (const HeadGroup &heads : groups) {
-      Value query = sliceHeads(builder, loc, op.getQuery(), heads.first * group,
-                               heads.count * group);
-      FailureOr<Value> output =
-          emitGroup(builder, op, heads, /*wholeCache=*/false, query);
-      if (failed(output))
-        return failure();
-      SmallVector<OpFoldResult> offsets = {
-          builder.getIndexAttr(0), builder.getIndexAttr(heads.first * group),
-          builder.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes =
-          tensor::getMixedSizes(builder, loc, *output);
-      SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
-      result = tensor::InsertSliceOp::create(builder, loc, *output, result,
-                                             offsets, sizes, strides);
-    }
+  RankedTensorType queryType = op.getQuery().getType();
+  int64_t group =
+      queryType.getDimSize(1) / op.getCache().getType().getKvHeads();
+  auto outputType =
+      RankedTensorType::get(queryType.getShape(), builder.getF32Type());
+  SmallVector<Value> dynamic;
+  if (queryType.isDynamicDim(0))
+    dynamic.push_back(
+        tensor::DimOp::create(builder, loc, op.getQuery(), 0).getResult());
+  Value result = tensor::EmptyOp::create(builder, loc, outputType.getShape(),
+                                         builder.getF32Type(), dynamic);
+  for (const HeadGroup &heads : groups) {
+    Value query = sliceHeads(builder, loc, op.getQuery(), heads.first * group,
+                             heads.count * group);
+    Value output = emitGroup(builder, op, heads, /*wholeCache=*/false, query);
+    SmallVector<OpFoldResult> offsets = {
+        builder.getIndexAttr(0), builder.getIndexAttr(heads.first * group),
+        builder.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(builder, loc, output);
+    SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
+    result = tensor::InsertSliceOp::create(builder, loc, output, result,
+                                           offsets, sizes, strides);
   }
-  if (queryType.getElementType() != builder.getF32Type())
-    result = arith::TruncFOp::create(builder, loc, queryType, result);
-  op.replaceAllUsesWith(result);
-  op.erase();
-  return success();
+  return result;
 }
+
+/// One hgc.decode_attention with a placement into its per-tier partials.
+struct SplitDecodeAttention : OpRewritePattern<DecodeAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DecodeAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    // 1. Group the KV heads by placement (one group without overrides).
+    // 2. Emit each group's tier partials and their merge; several groups
+    //    are sliced from the query and put back in head order.
+    // 3. Replace the op with the f32 output in the query's element type.
+    if (!op.getPlacementAttr())
+      return rewriter.notifyMatchFailure(op, "no placement");
+    if (findUnsplittableTier(op))
+      return rewriter.notifyMatchFailure(op, "a tier cannot be split");
+    SmallVector<HeadGroup> groups = getHeadGroups(
+        op.getPlacementAttr(), op.getCache().getType().getKvHeads());
+
+    rewriter.setInsertionPoint(op);
+    Value result = groups.size() == 1
+                       ? emitGroup(rewriter, op, groups.front(),
+                                   /*wholeCache=*/true, op.getQuery())
+                       : emitHeadGroups(rewriter, op, groups);
+
+    RankedTensorType queryType = op.getQuery().getType();
+    if (queryType.getElementType() != rewriter.getF32Type())
+      result =
+          arith::TruncFOp::create(rewriter, op.getLoc(), queryType, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
 
 struct SplitAttentionPass
     : hgc::impl::SplitAttentionPassBase<SplitAttentionPass> {
   void runOnOperation() override {
-    SmallVector<DecodeAttentionOp> ops;
-    getOperation()->walk([&](DecodeAttentionOp op) {
-      if (op.getPlacementAttr())
-        ops.push_back(op);
+    // A pattern must not fail once it has changed the IR: report a tier
+    // that cannot be split before splitting anything.
+    WalkResult checked = getOperation()->walk([](DecodeAttentionOp op) {
+      TierPolicyAttr tier =
+          op.getPlacementAttr() ? findUnsplittableTier(op) : nullptr;
+      if (!tier)
+        return WalkResult::advance();
+      op.emitOpError("cannot split tier '")
+          << stringifyTier(tier.getTier())
+          << "': 'quant_topk' needs quantized keys from the KV runtime";
+      return WalkResult::interrupt();
     });
-    for (DecodeAttentionOp op : ops)
-      if (failed(splitDecodeAttention(op)))
-        return signalPassFailure();
+    if (checked.wasInterrupted())
+      return signalPassFailure();
+    RewritePatternSet patterns(&getContext());
+    patterns.add<SplitDecodeAttention>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
 } // namespace

@@ -8,6 +8,8 @@
 
 #include "hgc-rt/compiled.h"
 
+#include "Element.h"
+
 #include <chrono>
 #include <csetjmp>
 #include <cstdlib>
@@ -57,8 +59,7 @@ hgc_rt_status viewAll(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &config,
                       const int64_t *seqs, int64_t batch, int32_t layer,
                       int64_t capacity, char *keys, char *values,
                       int32_t *lengths) {
-  size_t elementBytes = config.dtype == HGC_RT_F32 ? 4 : 2;
-  size_t row = size_t(config.head_dim) * elementBytes;
+  size_t row = size_t(config.head_dim) * hgc::rt::dtypeBytes(config.dtype);
   size_t headBytes = size_t(capacity) * row;
   size_t perSequence = size_t(config.kv_heads) * headBytes;
   std::memset(keys, 0, perSequence * batch);
@@ -126,7 +127,7 @@ extern "C" void hgc_rt_compiled_view(hgc_rt_kv_cache *cache,
       std::memset(lengths, 0, size_t(batch) * sizeof(int32_t));
     return;
   }
-  int64_t elementBytes = config.dtype == HGC_RT_F32 ? 4 : 2;
+  int64_t elementBytes = int64_t(hgc::rt::dtypeBytes(config.dtype));
   int64_t tokens = 0;
   for (int64_t b = 0; b < batch; ++b)
     tokens += lengths[b];

@@ -2,11 +2,17 @@
 //
 // Pages of `page_tokens` tokens per (sequence, layer). A page's bytes are
 // keys then values, each [kv_heads][page_tokens][head_dim], in the slot of
-// whichever tier holds it; its key summaries (and int8 keys) stay in host
-// memory, where selection reads them. Host-addressable slots share one
+// whichever tier holds it; its key metadata (KVMetadata.h) stays in host
+// memory, where selection reads it. Host-addressable slots share one
 // SlotSpace, so compiled kernels read pages in place (KVPages.cpp). Each
 // sequence has its own lock, so threads working on different sequences never
 // wait for each other.
+//
+// The class is implemented by concern: KVCache.cpp (creation, sequences,
+// appending and reading tokens), KVMovement.cpp (placing pages on tiers,
+// moving and recalling them), KVMetadata.cpp (key summaries and int8 codes),
+// KVViews.cpp (tier views gathered for compiled code), KVPages.cpp (pages
+// read in place) and KVAttend.cpp (attention over one tier's pages).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +20,7 @@
 #define HGC_RUNTIME_KVCACHE_H
 
 #include "CopyEngine.h"
+#include "KVMetadata.h"
 #include "PageStore.h"
 #include "Result.h"
 
@@ -40,10 +47,12 @@ public:
               void *keys, void *values);
   Result length(int64_t seq, int32_t layer, int64_t &tokens);
   Result pageTier(int64_t seq, int32_t layer, int64_t page, hgc_rt_tier &tier);
+  // Key metadata (KVMetadata.cpp).
   Result pageSummary(int64_t seq, int32_t layer, int64_t page, int32_t head,
                      float *keyMin, float *keyMax);
   Result pageQuantized(int64_t seq, int32_t layer, int64_t page, int32_t head,
                        int8_t *codes, float *scales);
+  // Gathered views (KVViews.cpp).
   Result viewTokens(const int64_t *seqs, int32_t batch, int32_t layer,
                     hgc_rt_tier tier, int64_t &maxTokens);
   Result view(const int64_t *seqs, int32_t batch, int32_t layer,
@@ -55,8 +64,10 @@ public:
                    int64_t &pages, int64_t &tokens);
   Result summaries(int64_t seq, int32_t layer, const void *&keyMin,
                    const void *&keyMax, int64_t &capacity);
+  // Attention (KVAttend.cpp).
   Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
                 const float *query, float scale, float *output, float *lse);
+  // Movement (KVMovement.cpp).
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
   Result wait(uint64_t ticket);
   hgc_rt_kv_stats stats() const;
@@ -73,17 +84,12 @@ private:
     hgc_rt_tier tier;
     Slot slot;
     bool recalled = false;
-    std::vector<float> keyMin, keyMax; // [kv_heads][head_dim]
-    std::vector<int8_t> codes;         // [kv_heads][page_tokens][head_dim]
-    std::vector<float> scales;         // [kv_heads][page_tokens]
+    PageKeyMetadata metadata;
   };
   struct Layer {
     std::vector<Page> pages;
     int64_t tokens = 0;
-    // The pages' summaries in the cache's dtype for compiled selection:
-    // [kv_heads][summaryCapacity][head_dim] bytes each.
-    std::vector<char> summaryMin, summaryMax;
-    int64_t summaryCapacity = 0;
+    SummaryTable summaries;
   };
   struct Sequence {
     std::mutex mutex;
@@ -93,6 +99,7 @@ private:
 
   explicit KVCache(const hgc_rt_kv_config &config);
 
+  // Argument checks and locking (KVCache.cpp).
   /// The sequence, locked, or an error for an unknown or released one.
   Result lockSequence(int64_t seq, int32_t layer,
                       std::shared_ptr<Sequence> &sequence,
@@ -101,9 +108,45 @@ private:
   /// checking that the sequence, layer and page exist.
   Result withPage(int64_t seq, int32_t layer, int64_t page,
                   const std::function<Result(Page &)> &use);
+  /// An error unless `page` indexes one of `pages` pages.
+  static Result checkPage(int64_t page, size_t pages);
+  /// An error unless `tier` is one of the three tiers.
+  static Result checkTier(hgc_rt_tier tier);
+  /// An error unless `block` has the cache's dtype and shape, and data.
+  Result checkBlock(const hgc_rt_kv_block &block) const;
+  PageStore *store(hgc_rt_tier tier) const { return stores[tier].get(); }
+
+  // Page bytes (KVCache.cpp).
+  /// Copies `bytes` of keys from `keys` to `offset` in the keys of `page`,
+  /// and as many values to the same offset in its values.
+  Result writeKeysValues(const Page &page, size_t offset, const char *keys,
+                         const char *values, size_t bytes) const;
+  /// The converse of writeKeysValues.
+  Result readKeysValues(const Page &page, size_t offset, char *keys,
+                        char *values, size_t bytes) const;
+  /// Calls `copy(page, inPage, inBuffer, bytes)` for each run of tokens
+  /// [first, first + count) of `layer` on one page and head: `inPage` is the
+  /// run's offset in the page's keys (or values), `inBuffer` its offset in a
+  /// buffer laid out [kv_heads][count][head_dim]. A head's tokens within one
+  /// page are contiguous on both sides: one copy per run, which matters when
+  /// the page is on a GPU.
+  Result forEachRun(const Layer &layer, int64_t first, int64_t count,
+                    const std::function<Result(const Page &, size_t, size_t,
+                                               size_t)> &copy) const;
+
+  // Placement and movement (KVMovement.cpp).
+  /// True when page `page` of a layer of `tokens` tokens holds a sink or
+  /// window token: such pages belong on the device.
+  bool isHot(int64_t page, int64_t tokens) const;
   /// A slot on `preferred` or, when full, the next tier down.
   Result allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot);
-  PageStore *store(hgc_rt_tier tier) const { return stores[tier].get(); }
+  /// Moves the device pages of `layer` that are no longer hot once it holds
+  /// `tokens` tokens down to the host. A page no lower tier has room for
+  /// stays where it is, intact.
+  void slideWindow(Layer &layer, int64_t tokens);
+  /// Gives `layer` pages, each on the tier its hotness asks for, until it
+  /// has `pages`: all of them or, with an error, none.
+  Result addPages(Layer &layer, int64_t pages, int64_t tokens);
   /// Moves `page` to a slot on `target` (or lower). Keeps it where it is,
   /// with an error, when no tier has room.
   Result move(Page &page, hgc_rt_tier target);
@@ -111,22 +154,37 @@ private:
   /// its place (its old slot released); on failure `slot` is released and
   /// the page stays where it was. What move and recall share.
   Result relocate(Page &page, hgc_rt_tier tier, const Slot &slot);
+  /// Copies a whole page between slots of any two tiers.
+  Result copyPage(PageStore *from, const Slot &source, PageStore *to,
+                  const Slot &target);
+
+  // Key metadata (KVMetadata.cpp).
+  /// Folds the keys of `block`, appended behind the `layer.tokens` tokens of
+  /// `layer`, into their pages' metadata, and stores the summaries of every
+  /// page from the first it touches to `endPage`.
+  void addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
+                      int64_t endPage);
+
+  // Views (KVViews.cpp).
   /// Copies the tokens of `layer` on `tier` into `keys`/`values` laid out
   /// [kv_heads][capacity][head_dim]; their count in `count`. With null
   /// outputs only counts.
   Result gatherTier(const Layer &layer, hgc_rt_tier tier, int64_t capacity,
                     char *keys, char *values, int64_t &count);
-  /// Copies a whole page between slots of any two tiers.
-  Result copyPage(PageStore *from, const Slot &source, PageStore *to,
-                  const Slot &target);
-  bool isHot(int64_t page, int64_t tokens) const;
-  /// Folds the key of token `offset`, head `head` into the page summaries.
-  void updateMetadata(Page &page, int64_t offset, const char *key,
-                      int32_t head);
-  float toFloat(const char *element) const;
-  /// Copies the summaries of pages [first, end) of `layer` into its dtype
-  /// arrays, growing them as needed.
-  void storeSummaries(Layer &layer, int64_t first, int64_t end);
+  /// Runs gatherTier for each sequence of a batch under its lock, sequence
+  /// `b` into `keys`/`values` + b * `perSequence` (null: only counts), and
+  /// hands each count to `counted`.
+  Result gatherBatch(const int64_t *seqs, int32_t batch, int32_t layer,
+                     hgc_rt_tier tier, int64_t capacity, char *keys,
+                     char *values, size_t perSequence,
+                     const std::function<void(int32_t, int64_t)> &counted);
+
+  // Attention (KVAttend.cpp).
+  /// Attention of one query head's `q` over KV head `kvHead` of the pages of
+  /// `layer` on `tier`: the normalized output in `out`, the log-sum-exp of
+  /// the scaled scores in `lse` (-inf without tokens).
+  void attendHead(const Layer &layer, hgc_rt_tier tier, int32_t kvHead,
+                  const float *q, float scale, float *out, float &lse) const;
 
   hgc_rt_kv_config config;
   std::string storageDir;

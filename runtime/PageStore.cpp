@@ -3,8 +3,6 @@
 #include "PageStore.h"
 #include "Numa.h"
 
-#include <algorithm>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -166,9 +164,7 @@ private:
   size_t stride;
   std::vector<char *> mappings;
 };
-} // namespace
 
-namespace {
 /// Device pages in CUDA memory; the host reaches them only by copies.
 class CudaStore final : public PageStore {
 public:

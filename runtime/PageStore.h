@@ -2,10 +2,9 @@
 //
 // Each tier hands out slots of one size. Host and the host-emulated device
 // tier carve them from regions of one SlotSpace (NUMA-placed, CUDA-pinned,
-// committed in chunks); the
-// storage tier maps slots of a file (MAP_SHARED), so pages larger than RAM live
-// on disk and are addressed the same way. Slots are reused through a free list;
-// capacity is in slots.
+// committed in chunks); the storage tier maps slots of a file (MAP_SHARED),
+// so pages larger than RAM live on disk and are addressed the same way. Slots
+// are reused through a free list; capacity is in slots.
 //
 //===----------------------------------------------------------------------===//
 

@@ -41,6 +41,85 @@ Value truncateTo(GraphBuilder &g, Value value, Type element) {
       });
 }
 
+/// A MatMul operand with its unit dims inserted (numpy rules).
+struct MatMulOperand {
+  Value value;
+  ArrayRef<int64_t> shape;
+
+  /// How many result batch dims lead this operand's batch dims.
+  int64_t lead(int64_t batchRank) const {
+    return batchRank - (int64_t(shape.size()) - 2);
+  }
+};
+
+/// Maps of A, B and the result over loops (batch..., m, n, k); a unit batch
+/// dim that broadcasts reads index 0.
+SmallVector<AffineMap> matMulMaps(OpBuilder &b, ArrayRef<int64_t> batch,
+                                  ArrayRef<int64_t> aShape,
+                                  ArrayRef<int64_t> bShape) {
+  int64_t nb = int64_t(batch.size());
+  unsigned dims = unsigned(nb + 3);
+  auto operandMap = [&](ArrayRef<int64_t> shape, unsigned row, unsigned col) {
+    int64_t lead = nb - (int64_t(shape.size()) - 2);
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < int64_t(shape.size()) - 2; ++d)
+      exprs.push_back(shape[d] == 1 && batch[lead + d] != 1
+                          ? b.getAffineConstantExpr(0)
+                          : b.getAffineDimExpr(unsigned(lead + d)));
+    exprs.push_back(b.getAffineDimExpr(row));
+    exprs.push_back(b.getAffineDimExpr(col));
+    return AffineMap::get(dims, 0, exprs, b.getContext());
+  };
+  unsigned dm = unsigned(nb), dn = unsigned(nb + 1), dk = unsigned(nb + 2);
+  SmallVector<AffineExpr> outExprs;
+  for (unsigned d = 0; d < unsigned(nb); ++d)
+    outExprs.push_back(b.getAffineDimExpr(d));
+  outExprs.push_back(b.getAffineDimExpr(dm));
+  outExprs.push_back(b.getAffineDimExpr(dn));
+  return {operandMap(aShape, dm, dk), operandMap(bShape, dk, dn),
+          AffineMap::get(dims, 0, outExprs, b.getContext())};
+}
+
+/// Run-time result sizes: batch dims from an operand dynamic there, m from
+/// A, n from B.
+SmallVector<OpFoldResult> matMulSizes(GraphBuilder &g, ArrayRef<int64_t> batch,
+                                      const MatMulOperand &a,
+                                      const MatMulOperand &b) {
+  int64_t nb = int64_t(batch.size());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < nb; ++d) {
+    OpFoldResult size = g.b.getIndexAttr(batch[d]);
+    for (const MatMulOperand *operand : {&a, &b}) {
+      int64_t at = d - operand->lead(nb);
+      if (ShapedType::isDynamic(batch[d]) && at >= 0 &&
+          ShapedType::isDynamic(operand->shape[at])) {
+        size = g.mixedSizes(operand->value)[at];
+        break;
+      }
+    }
+    sizes.push_back(size);
+  }
+  sizes.push_back(g.mixedSizes(a.value)[a.shape.size() - 2]);
+  sizes.push_back(g.mixedSizes(b.value).back());
+  return sizes;
+}
+
+/// Run-time checks that the inner dims agree and each dynamic batch dim
+/// matches the result's.
+void checkMatMulSizes(GraphBuilder &g, ArrayRef<OpFoldResult> outSizes,
+                      const MatMulOperand &a, const MatMulOperand &b) {
+  int64_t nb = int64_t(outSizes.size()) - 2;
+  g.checkSize(g.mixedSizes(b.value)[b.shape.size() - 2],
+              g.mixedSizes(a.value).back(), "inner dimensions differ");
+  for (const MatMulOperand *operand : {&a, &b}) {
+    int64_t lead = operand->lead(nb);
+    for (int64_t d = 0; d + 2 < int64_t(operand->shape.size()); ++d)
+      if (ShapedType::isDynamic(operand->shape[d]))
+        g.checkSize(g.mixedSizes(operand->value)[d], outSizes[lead + d],
+                    "batch dimensions differ");
+  }
+}
+
 LogicalResult emitMatMul(NodeEmitter &node) {
   GraphBuilder &g = node.g;
   if (!node.hasInput(0) || !node.hasInput(1))
@@ -73,64 +152,15 @@ LogicalResult emitMatMul(NodeEmitter &node) {
   Value aValue = buildReshape(g, node.operand(0), aShape);
   Value bValue = buildReshape(g, node.operand(1), bShape);
 
-  int64_t nb = int64_t(batch.size());
-  unsigned dims = unsigned(nb + 3); // batch..., m, n, k
-  auto operandMap = [&](ArrayRef<int64_t> shape, unsigned row, unsigned col) {
-    int64_t lead = nb - (int64_t(shape.size()) - 2);
-    SmallVector<AffineExpr> exprs;
-    for (int64_t d = 0; d < int64_t(shape.size()) - 2; ++d)
-      exprs.push_back(shape[d] == 1 && batch[lead + d] != 1
-                          ? g.b.getAffineConstantExpr(0)
-                          : g.b.getAffineDimExpr(unsigned(lead + d)));
-    exprs.push_back(g.b.getAffineDimExpr(row));
-    exprs.push_back(g.b.getAffineDimExpr(col));
-    return AffineMap::get(dims, 0, exprs, g.b.getContext());
-  };
-  unsigned dm = unsigned(nb), dn = unsigned(nb + 1), dk = unsigned(nb + 2);
-  SmallVector<AffineExpr> outExprs;
-  for (unsigned d = 0; d < unsigned(nb); ++d)
-    outExprs.push_back(g.b.getAffineDimExpr(d));
-  outExprs.push_back(g.b.getAffineDimExpr(dm));
-  outExprs.push_back(g.b.getAffineDimExpr(dn));
-  SmallVector<AffineMap> maps = {
-      operandMap(aShape, dm, dk), operandMap(bShape, dk, dn),
-      AffineMap::get(dims, 0, outExprs, g.b.getContext())};
-  SmallVector<utils::IteratorType> iterators(dims,
+  SmallVector<AffineMap> maps = matMulMaps(g.b, batch, aShape, bShape);
+  unsigned loops = maps.front().getNumDims();
+  SmallVector<utils::IteratorType> iterators(loops,
                                              utils::IteratorType::parallel);
-  iterators[dk] = utils::IteratorType::reduction;
-  SmallVector<int64_t> outShape = batch;
-  outShape.push_back(m);
-  outShape.push_back(n);
-  // Run-time sizes: batch dims from an operand dynamic there, m from A, n
-  // from B.
-  SmallVector<OpFoldResult> outSizes;
-  for (int64_t d = 0; d < nb; ++d) {
-    OpFoldResult size = g.b.getIndexAttr(batch[d]);
-    for (auto [operand, shape] : {std::pair(aValue, ArrayRef(aShape)),
-                                  std::pair(bValue, ArrayRef(bShape))}) {
-      int64_t at = d - (nb - (int64_t(shape.size()) - 2));
-      if (ShapedType::isDynamic(batch[d]) && at >= 0 &&
-          ShapedType::isDynamic(shape[at])) {
-        size = g.mixedSizes(operand)[at];
-        break;
-      }
-    }
-    outSizes.push_back(size);
-  }
-  outSizes.push_back(g.mixedSizes(aValue)[aShape.size() - 2]);
-  outSizes.push_back(g.mixedSizes(bValue).back());
-  if (dynamic) {
-    g.checkSize(g.mixedSizes(bValue)[bShape.size() - 2],
-                g.mixedSizes(aValue).back(), "inner dimensions differ");
-    for (auto [operand, shape] : {std::pair(aValue, ArrayRef(aShape)),
-                                  std::pair(bValue, ArrayRef(bShape))}) {
-      int64_t lead = nb - (int64_t(shape.size()) - 2);
-      for (int64_t d = 0; d + 2 < int64_t(shape.size()); ++d)
-        if (ShapedType::isDynamic(shape[d]))
-          g.checkSize(g.mixedSizes(operand)[d], outSizes[lead + d],
-                      "batch dimensions differ");
-    }
-  }
+  iterators[loops - 1] = utils::IteratorType::reduction;
+  MatMulOperand lhs{aValue, aShape}, rhs{bValue, bShape};
+  SmallVector<OpFoldResult> outSizes = matMulSizes(g, batch, lhs, rhs);
+  if (dynamic)
+    checkMatMulSizes(g, outSizes, lhs, rhs);
   Type element = g.elementType(a.type);
   Type acc = accumulatorType(g.b, element);
   Value init = zeroFilled(g, outSizes, acc);
@@ -213,6 +243,75 @@ FailureOr<SmallVector<bool>> resolveReducedAxes(NodeEmitter &node, bool &noop,
   return reduced;
 }
 
+/// The value a reduction starts from: the identity of its combiner.
+TypedAttr reductionStart(OpBuilder &b, llvm::StringRef op, Type acc,
+                         bool integer, bool isUnsigned) {
+  bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
+  if (integer) {
+    unsigned width = acc.getIntOrFloatBitWidth();
+    llvm::APInt value =
+        isMax   ? (isUnsigned ? llvm::APInt::getMinValue(width)
+                              : llvm::APInt::getSignedMinValue(width))
+        : isMin ? (isUnsigned ? llvm::APInt::getMaxValue(width)
+                              : llvm::APInt::getSignedMaxValue(width))
+                : llvm::APInt(width, 0);
+    return b.getIntegerAttr(acc, value);
+  }
+  return isMax   ? b.getFloatAttr(acc, -std::numeric_limits<double>::infinity())
+         : isMin ? b.getFloatAttr(acc, std::numeric_limits<double>::infinity())
+                 : b.getFloatAttr(acc, 0.0);
+}
+
+/// One step of reduction `op`: element `in` combined into `accumulated`.
+Value combineScalar(OpBuilder &b, Location loc, llvm::StringRef op, Type acc,
+                    bool integer, bool isUnsigned, Value in,
+                    Value accumulated) {
+  bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
+  if (integer) {
+    if (op == "ReduceSumSquare")
+      in = arith::MulIOp::create(b, loc, in, in);
+    if (isMax)
+      return isUnsigned
+                 ? Value(arith::MaxUIOp::create(b, loc, in, accumulated))
+                 : Value(arith::MaxSIOp::create(b, loc, in, accumulated));
+    if (isMin)
+      return isUnsigned
+                 ? Value(arith::MinUIOp::create(b, loc, in, accumulated))
+                 : Value(arith::MinSIOp::create(b, loc, in, accumulated));
+    return arith::AddIOp::create(b, loc, in, accumulated);
+  }
+  if (in.getType() != acc)
+    in = arith::ExtFOp::create(b, loc, acc, in);
+  if (op == "ReduceSumSquare")
+    in = arith::MulFOp::create(b, loc, in, in);
+  if (isMax)
+    return arith::MaximumFOp::create(b, loc, in, accumulated);
+  if (isMin)
+    return arith::MinimumFOp::create(b, loc, in, accumulated);
+  return arith::AddFOp::create(b, loc, in, accumulated);
+}
+
+/// ReduceMean's division of `sum` (shape `kept`) by the reduced element
+/// count, read at run time when a reduced dim is dynamic.
+Value divideByCount(GraphBuilder &g, Value sum, OpFoldResult count,
+                    ArrayRef<int64_t> kept) {
+  Type acc = cast<RankedTensorType>(sum.getType()).getElementType();
+  Value n;
+  if (std::optional<int64_t> known = getConstantIntValue(count)) {
+    n = arith::ConstantOp::create(g.b, g.loc,
+                                  g.b.getFloatAttr(acc, double(*known)));
+  } else {
+    Value wide = arith::IndexCastUIOp::create(g.b, g.loc, g.b.getI64Type(),
+                                              g.indexValue(count));
+    n = arith::UIToFPOp::create(g.b, g.loc, acc, wide);
+  }
+  return buildBroadcastGeneric(
+      g, {sum}, kept, acc,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        return arith::DivFOp::create(b, loc, args[0], n);
+      });
+}
+
 LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
   GraphBuilder &g = node.g;
   GraphValue &x = node.input(0);
@@ -254,71 +353,21 @@ LogicalResult emitReduce(NodeEmitter &node, llvm::StringRef op) {
   Type element = g.elementType(x.type);
   // Integers reduce in their own type (wrapping, as onnxruntime does).
   Type acc = integer ? element : accumulatorType(g.b, element);
-  bool isMax = op == "ReduceMax", isMin = op == "ReduceMin";
   bool isUnsigned = x.type == kUInt8 || x.type == kUInt32 || x.type == kUInt64;
   Value init = g.emptyTensor(keptSizes, acc);
-  TypedAttr start;
-  if (integer) {
-    unsigned width = acc.getIntOrFloatBitWidth();
-    llvm::APInt value =
-        isMax   ? (isUnsigned ? llvm::APInt::getMinValue(width)
-                              : llvm::APInt::getSignedMinValue(width))
-        : isMin ? (isUnsigned ? llvm::APInt::getMaxValue(width)
-                              : llvm::APInt::getSignedMaxValue(width))
-                : llvm::APInt(width, 0);
-    start = g.b.getIntegerAttr(acc, value);
-  } else {
-    start =
-        isMax ? g.b.getFloatAttr(acc, -std::numeric_limits<double>::infinity())
-        : isMin ? g.b.getFloatAttr(acc, std::numeric_limits<double>::infinity())
-                : g.b.getFloatAttr(acc, 0.0);
-  }
-  Value startValue = arith::ConstantOp::create(g.b, g.loc, start);
+  Value startValue = arith::ConstantOp::create(
+      g.b, g.loc, reductionStart(g.b, op, acc, integer, isUnsigned));
   init = linalg::FillOp::create(g.b, g.loc, startValue, init).getResult(0);
   auto reduce = linalg::ReduceOp::create(
       g.b, g.loc, ValueRange{node.operand(0)}, ValueRange{init}, dims,
       [&](OpBuilder &b, Location loc, ValueRange args) {
-        Value in = args[0], r;
-        if (integer) {
-          if (op == "ReduceSumSquare")
-            in = arith::MulIOp::create(b, loc, in, in);
-          r = isMax ? (isUnsigned
-                           ? Value(arith::MaxUIOp::create(b, loc, in, args[1]))
-                           : Value(arith::MaxSIOp::create(b, loc, in, args[1])))
-              : isMin
-                  ? (isUnsigned
-                         ? Value(arith::MinUIOp::create(b, loc, in, args[1]))
-                         : Value(arith::MinSIOp::create(b, loc, in, args[1])))
-                  : Value(arith::AddIOp::create(b, loc, in, args[1]));
-          linalg::YieldOp::create(b, loc, r);
-          return;
-        }
-        if (in.getType() != acc)
-          in = arith::ExtFOp::create(b, loc, acc, in);
-        if (op == "ReduceSumSquare")
-          in = arith::MulFOp::create(b, loc, in, in);
-        r = isMax   ? Value(arith::MaximumFOp::create(b, loc, in, args[1]))
-            : isMin ? Value(arith::MinimumFOp::create(b, loc, in, args[1]))
-                    : Value(arith::AddFOp::create(b, loc, in, args[1]));
-        linalg::YieldOp::create(b, loc, r);
+        linalg::YieldOp::create(b, loc,
+                                combineScalar(b, loc, op, acc, integer,
+                                              isUnsigned, args[0], args[1]));
       });
   Value result = reduce.getResult(0);
-  if (op == "ReduceMean") {
-    Value n;
-    if (std::optional<int64_t> known = getConstantIntValue(count)) {
-      n = arith::ConstantOp::create(g.b, g.loc,
-                                    g.b.getFloatAttr(acc, double(*known)));
-    } else {
-      Value wide = arith::IndexCastUIOp::create(g.b, g.loc, g.b.getI64Type(),
-                                                g.indexValue(count));
-      n = arith::UIToFPOp::create(g.b, g.loc, acc, wide);
-    }
-    result = buildBroadcastGeneric(
-        g, {result}, kept, acc,
-        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          return arith::DivFOp::create(b, loc, args[0], n);
-        });
-  }
+  if (op == "ReduceMean")
+    result = divideByCount(g, result, count, kept);
   result = truncateTo(g, result, element);
   if (keepDims)
     result = buildReshape(g, result, keptDimSizes);

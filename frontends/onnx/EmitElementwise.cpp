@@ -219,145 +219,183 @@ Value unaryFloat(OpBuilder &b, Location loc, llvm::StringRef op, Value x) {
   }
   return nullptr;
 }
+
+bool isBinaryOp(llvm::StringRef op) {
+  return llvm::is_contained({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min",
+                             "Mod", "And", "Or", "Xor"},
+                            op);
+}
+
+bool isComparison(llvm::StringRef op) {
+  return llvm::is_contained(
+      {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}, op);
+}
+
+bool isUnaryFloatOp(llvm::StringRef op) {
+  return llvm::is_contained({"Sqrt", "Exp", "Log", "Tanh", "Erf", "Abs", "Neg",
+                             "Floor", "Ceil", "Sin", "Cos", "Reciprocal",
+                             "Relu", "Sigmoid"},
+                            op);
+}
+
+/// Ops of one input that emitUnary builds: unary math, IsNaN/IsInf, Not,
+/// casts and Expand.
+bool isUnaryLike(llvm::StringRef op) {
+  return isUnaryFloatOp(op) ||
+         llvm::is_contained(
+             {"IsNaN", "IsInf", "Not", "Cast", "CastLike", "Expand"}, op);
+}
+
+/// Binary arithmetic and comparisons of two broadcast inputs of one type.
+LogicalResult emitBinary(NodeEmitter &node, bool compare) {
+  llvm::StringRef op = node.node.op_type();
+  if (node.numInputs() != 2)
+    return node.fail("expects 2 inputs (variadic forms are not supported)");
+  auto shape = broadcastInputs(node, 2);
+  if (failed(shape))
+    return failure();
+  int32_t type = node.input(0).type;
+  if (node.input(1).type != type)
+    return node.fail("inputs have different element types (" +
+                     dataTypeName(type) + ", " +
+                     dataTypeName(node.input(1).type) + ")");
+  bool fmod = getIntAttr(node.node, "fmod", 0) != 0;
+  if (op == "Mod" && isFloatType(type) && !fmod)
+    return node.fail("Mod of floating-point inputs requires fmod=1");
+  int32_t resultType = compare ? int32_t(kBool) : type;
+  GraphBuilder &g = node.g;
+  Value result = buildBroadcastGeneric(
+      g, {node.operand(0), node.operand(1)}, *shape, g.elementType(resultType),
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        return compare ? compareScalar(b, loc, op, type, args[0], args[1])
+                       : binaryScalar(b, loc, op, type, args[0], args[1], fmod);
+      });
+  node.setResult(0, result, resultType);
+  return success();
+}
+
+LogicalResult emitWhere(NodeEmitter &node) {
+  auto shape = broadcastInputs(node, 3);
+  if (failed(shape))
+    return failure();
+  if (node.input(0).type != kBool)
+    return node.fail("condition must be bool");
+  int32_t type = node.input(1).type;
+  if (node.input(2).type != type)
+    return node.fail("branches have different element types");
+  GraphBuilder &g = node.g;
+  Value result = buildBroadcastGeneric(
+      g, {node.operand(0), node.operand(1), node.operand(2)}, *shape,
+      g.elementType(type), [&](OpBuilder &b, Location loc, ValueRange args) {
+        return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+      });
+  node.setResult(0, result, type);
+  return success();
+}
+
+/// The scalar of a unary-like `node` on element `x` of type `from`, giving
+/// `to` (`toType`).
+Value unaryScalar(OpBuilder &b, Location loc, const ::onnx::NodeProto &node,
+                  Value x, int32_t from, int32_t to, Type toType) {
+  llvm::StringRef op = node.op_type();
+  if (op == "Not") {
+    Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+    return arith::XOrIOp::create(b, loc, x, one);
+  }
+  if (op == "Cast" || op == "CastLike")
+    return convertScalar(b, loc, x, from, to, toType);
+  if (op == "Expand")
+    return x;
+  if (op == "IsNaN")
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+  if (op == "IsInf")
+    return isInfinity(b, loc, x, getIntAttr(node, "detect_negative", 1),
+                      getIntAttr(node, "detect_positive", 1));
+  if (!isFloatType(from)) {
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getIntegerAttr(x.getType(), 0));
+    Value negated = arith::SubIOp::create(b, loc, zero, x);
+    return op == "Neg" ? negated
+                       : Value(arith::MaxSIOp::create(b, loc, x, negated));
+  }
+  return unaryFloat(b, loc, op, x);
+}
+
+/// The element type a unary-like node gives, after checking it may.
+FailureOr<int32_t> unaryResultType(NodeEmitter &node) {
+  llvm::StringRef op = node.node.op_type();
+  int32_t from = node.input(0).type, to = from;
+  if (op == "Cast")
+    to = int32_t(getIntAttr(node.node, "to", 0));
+  if (op == "CastLike") {
+    if (!node.hasInput(1))
+      return node.fail("needs a target-type input");
+    to = node.input(1).type;
+  }
+  if (!isSupportedType(to))
+    return node.fail("cast to unsupported type " + dataTypeName(to));
+  if (op == "IsNaN" || op == "IsInf") {
+    if (!isFloatType(from))
+      return node.fail(op.str() + " needs a floating-point input");
+    to = kBool;
+  }
+  if (isUnaryFloatOp(op) && !isFloatType(from) && op != "Abs" && op != "Neg")
+    return node.fail(op.str() + " of " + dataTypeName(from) +
+                     " is not supported");
+  if (op == "Not" && from != kBool)
+    return node.fail("Not needs a bool input");
+  return to;
+}
+
+/// One input mapped elementwise (Expand: broadcast to its shape input).
+LogicalResult emitUnary(NodeEmitter &node) {
+  if (!node.hasInput(0))
+    return node.fail("needs an input");
+  FailureOr<int32_t> to = unaryResultType(node);
+  if (failed(to))
+    return failure();
+  int32_t from = node.input(0).type;
+  SmallVector<int64_t> shape = node.input(0).shape;
+  SmallVector<OpFoldResult> sizes;
+  if (node.node.op_type() == "Expand") {
+    std::optional<SmallVector<OpFoldResult>> target = node.sizesInput(1);
+    if (!target)
+      return node.fail("Expand needs a shape known at compile time or "
+                       "computed from dims");
+    FailureOr<SmallVector<OpFoldResult>> expanded =
+        getExpandSizes(node, *target);
+    if (failed(expanded))
+      return failure();
+    sizes = *expanded;
+    shape = getStaticSizes(sizes);
+  }
+  GraphBuilder &g = node.g;
+  Type toType = g.elementType(*to);
+  Value result = buildBroadcastGeneric(
+      g, {node.operand(0)}, shape, toType,
+      [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        return unaryScalar(b, loc, node.node, args[0], from, *to, toType);
+      },
+      sizes);
+  node.setResult(0, result, *to);
+  return success();
+}
 } // namespace
 
 std::optional<LogicalResult>
 mlir::hgc::onnx::emitElementwiseNode(NodeEmitter &node) {
-  GraphBuilder &g = node.g;
   llvm::StringRef op = node.node.op_type();
-  bool binary = llvm::is_contained({"Add", "Sub", "Mul", "Div", "Pow", "Max",
-                                    "Min", "Mod", "And", "Or", "Xor"},
-                                   op);
-  bool compare = llvm::is_contained(
-      {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}, op);
-  if (binary || compare) {
-    if (node.numInputs() != 2)
-      return node.fail("expects 2 inputs (variadic forms are not supported)");
-    auto shape = broadcastInputs(node, 2);
-    if (failed(shape))
-      return failure();
-    int32_t type = node.input(0).type;
-    if (node.input(1).type != type)
-      return node.fail("inputs have different element types (" +
-                       dataTypeName(type) + ", " +
-                       dataTypeName(node.input(1).type) + ")");
-    bool fmod = getIntAttr(node.node, "fmod", 0) != 0;
-    if (op == "Mod" && isFloatType(type) && !fmod)
-      return node.fail("Mod of floating-point inputs requires fmod=1");
-    int32_t resultType = compare ? int32_t(kBool) : type;
-    Value result = buildBroadcastGeneric(
-        g, {node.operand(0), node.operand(1)}, *shape,
-        g.elementType(resultType),
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return compare
-                     ? compareScalar(b, loc, op, type, args[0], args[1])
-                     : binaryScalar(b, loc, op, type, args[0], args[1], fmod);
-        });
-    node.setResult(0, result, resultType);
-    return success();
-  }
-
-  if (op == "Where") {
-    auto shape = broadcastInputs(node, 3);
-    if (failed(shape))
-      return failure();
-    if (node.input(0).type != kBool)
-      return node.fail("condition must be bool");
-    int32_t type = node.input(1).type;
-    if (node.input(2).type != type)
-      return node.fail("branches have different element types");
-    Value result = buildBroadcastGeneric(
-        g, {node.operand(0), node.operand(1), node.operand(2)}, *shape,
-        g.elementType(type), [&](OpBuilder &b, Location loc, ValueRange args) {
-          return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
-        });
-    node.setResult(0, result, type);
-    return success();
-  }
-
+  if (isBinaryOp(op) || isComparison(op))
+    return emitBinary(node, isComparison(op));
+  if (op == "Where")
+    return emitWhere(node);
   if (op == "Identity") {
     if (!node.hasInput(0))
       return node.fail("needs an input");
-    g.define(node.node.output(0), node.input(0));
+    node.g.define(node.node.output(0), node.input(0));
     return success();
   }
-
-  bool unary = llvm::is_contained({"Sqrt", "Exp", "Log", "Tanh", "Erf", "Abs",
-                                   "Neg", "Floor", "Ceil", "Sin", "Cos",
-                                   "Reciprocal", "Relu", "Sigmoid"},
-                                  op);
-  bool classify = op == "IsNaN" || op == "IsInf";
-  if (unary || classify || op == "Not" || op == "Cast" || op == "CastLike" ||
-      op == "Expand") {
-    if (!node.hasInput(0))
-      return node.fail("needs an input");
-    int32_t from = node.input(0).type, to = from;
-    SmallVector<int64_t> shape = node.input(0).shape;
-    if (op == "Cast")
-      to = int32_t(getIntAttr(node.node, "to", 0));
-    if (op == "CastLike") {
-      if (!node.hasInput(1))
-        return node.fail("needs a target-type input");
-      to = node.input(1).type;
-    }
-    if (!isSupportedType(to))
-      return node.fail("cast to unsupported type " + dataTypeName(to));
-    if (classify) {
-      if (!isFloatType(from))
-        return node.fail(op.str() + " needs a floating-point input");
-      to = kBool;
-    }
-    if (unary && !isFloatType(from) && op != "Abs" && op != "Neg")
-      return node.fail(op.str() + " of " + dataTypeName(from) +
-                       " is not supported");
-    if (op == "Not" && from != kBool)
-      return node.fail("Not needs a bool input");
-    SmallVector<OpFoldResult> sizes;
-    if (op == "Expand") {
-      std::optional<SmallVector<OpFoldResult>> target = node.sizesInput(1);
-      if (!target)
-        return node.fail("Expand needs a shape known at compile time or "
-                         "computed from dims");
-      FailureOr<SmallVector<OpFoldResult>> expanded =
-          getExpandSizes(node, *target);
-      if (failed(expanded))
-        return failure();
-      sizes = *expanded;
-      shape = getStaticSizes(sizes);
-    }
-    Type toType = g.elementType(to);
-    Value result = buildBroadcastGeneric(
-        g, {node.operand(0)}, shape, toType,
-        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          Value x = args[0];
-          if (op == "Not") {
-            Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-            return arith::XOrIOp::create(b, loc, x, one);
-          }
-          if (op == "Cast" || op == "CastLike")
-            return convertScalar(b, loc, x, from, to, toType);
-          if (op == "Expand")
-            return x;
-          if (op == "IsNaN")
-            return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x,
-                                         x);
-          if (op == "IsInf")
-            return isInfinity(b, loc, x,
-                              getIntAttr(node.node, "detect_negative", 1),
-                              getIntAttr(node.node, "detect_positive", 1));
-          if (!isFloatType(from)) {
-            Value zero = arith::ConstantOp::create(
-                b, loc, b.getIntegerAttr(x.getType(), 0));
-            Value negated = arith::SubIOp::create(b, loc, zero, x);
-            return op == "Neg"
-                       ? negated
-                       : Value(arith::MaxSIOp::create(b, loc, x, negated));
-          }
-          return unaryFloat(b, loc, op, x);
-        },
-        sizes);
-    node.setResult(0, result, to);
-    return success();
-  }
+  if (isUnaryLike(op))
+    return emitUnary(node);
   return std::nullopt;
 }

@@ -212,9 +212,52 @@ FailureOr<Value> buildRotaryPositions(NodeEmitter &node,
 /// total_sequence_length): static when both are known when compiling (a
 /// constant, or the input's value given to the compiler, as `hgc run`
 /// does), else computed at run time.
-LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
-  GraphBuilder &g = node.g;
-  bool packed = !node.hasInput(1) && !node.hasInput(2);
+class GroupQueryAttentionEmitter {
+public:
+  explicit GroupQueryAttentionEmitter(NodeEmitter &node)
+      : node(node), g(node.g) {}
+
+  // 1. Check the inputs and attributes, read the head counts.
+  // 2. Check the shapes, read the head size and the past's length.
+  // 3. The present length and whether this is a first prompt.
+  // 4. Q, K and V: slices of a packed QKV, or the inputs.
+  // 5. Rotary embedding of Q and K (do_rotary).
+  // 6. Present K and V, and attention over them, causal per sequence.
+  LogicalResult emit() {
+    if (failed(checkInputs()) || failed(checkShapes()) ||
+        failed(findPresentLength()))
+      return failure();
+    splitQueryKeyValue();
+    if (rotary && failed(applyRotary()))
+      return failure();
+    return emitAttention();
+  }
+
+private:
+  LogicalResult checkInputs();
+  LogicalResult checkShapes();
+  LogicalResult findPresentLength();
+  /// The present length and first-prompt flag not known when compiling,
+  /// from the past's size and total_sequence_length at run time.
+  void computeLengthsAtRunTime();
+  void splitQueryKeyValue();
+  LogicalResult applyRotary();
+  LogicalResult emitAttention();
+
+  NodeEmitter &node;
+  GraphBuilder &g;
+  bool packed = false, rotary = false, hasPast = false;
+  int64_t heads = 0, kvHeads = 0, headSize = 0, seq = 0, pastLength = 0;
+  int64_t totalLength = ShapedType::kDynamic;
+  // Batch and new tokens may be dynamic (one program for prompts and steps).
+  SmallVector<OpFoldResult> querySizes;
+  OpFoldResult length;
+  Value firstPrompt; // no past and total = seq: rotary positions from 0
+  Value queryPart, keyPart, valuePart;
+};
+
+LogicalResult GroupQueryAttentionEmitter::checkInputs() {
+  packed = !node.hasInput(1) && !node.hasInput(2);
   if (!node.hasInput(0) ||
       (!packed && (!node.hasInput(1) || !node.hasInput(2))))
     return node.fail("needs query, key and value, or packed QKV in query");
@@ -222,7 +265,7 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
     return node.fail("needs seqlens_k and total_sequence_length");
   if (failed(rejectInputs(node, 10, {"attention_bias", "head_sink"})))
     return failure();
-  bool rotary = getIntAttr(node.node, "do_rotary", 0) != 0;
+  rotary = getIntAttr(node.node, "do_rotary", 0) != 0;
   if (rotary && (!node.hasInput(7) || !node.hasInput(8)))
     return node.fail("do_rotary needs cos_cache and sin_cache");
   if (!rotary && (node.hasInput(7) || node.hasInput(8) || node.hasInput(9)))
@@ -233,26 +276,30 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
     return node.fail("smooth_softmax is not supported");
   if (node.wantsOutput(3))
     return node.fail("output_qk is not supported");
-  int64_t heads = getIntAttr(node.node, "num_heads", 0);
-  int64_t kvHeads = getIntAttr(node.node, "kv_num_heads", 0);
+  heads = getIntAttr(node.node, "num_heads", 0);
+  kvHeads = getIntAttr(node.node, "kv_num_heads", 0);
   if (heads <= 0 || kvHeads <= 0 || heads % kvHeads)
     return node.fail("num_heads must be a positive multiple of kv_num_heads");
+  return success();
+}
+
+LogicalResult GroupQueryAttentionEmitter::checkShapes() {
   for (size_t i = 0; i < (packed ? 1 : 3); ++i)
     if (node.input(i).shape.size() != 3)
       return node.fail("query, key and value must be 3-D [batch, seq, "
                        "hidden]");
   GraphValue &query = node.input(0);
-  int64_t batch = query.shape[0], seq = query.shape[1];
+  int64_t batch = query.shape[0];
+  seq = query.shape[1];
   if (ShapedType::isDynamic(query.shape[2]))
     return node.fail("the query's hidden size must be static");
-  // Batch and new tokens may be dynamic (one program for prompts and steps).
-  SmallVector<OpFoldResult> querySizes = g.mixedSizes(node.operand(0));
+  querySizes = g.mixedSizes(node.operand(0));
   // Packed QKV: query is [batch, seq, (heads + 2 kv_heads) * head].
   int64_t packedWidth = query.shape[2];
   if (packed && packedWidth % (heads + 2 * kvHeads))
     return node.fail("packed QKV width " + std::to_string(packedWidth) +
                      " is not (num_heads + 2 kv_num_heads) * head size");
-  int64_t headSize =
+  headSize =
       packed ? packedWidth / (heads + 2 * kvHeads) : query.shape[2] / heads;
   if (!packed && (node.input(1).shape[2] % kvHeads || query.shape[2] % heads))
     return node.fail("hidden sizes are not multiples of the head counts");
@@ -261,21 +308,24 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
       (seqlens.shape[0] != batch && !ShapedType::isDynamic(batch) &&
        !ShapedType::isDynamic(seqlens.shape[0])))
     return node.fail("seqlens_k must be an integer tensor [batch]");
-  bool hasPast = node.hasInput(3) || node.hasInput(4);
+  hasPast = node.hasInput(3) || node.hasInput(4);
   if (hasPast && (!node.hasInput(3) || !node.hasInput(4)))
     return node.fail("past_key and past_value come together");
   if (hasPast &&
       (node.input(3).shape.size() != 4 || node.input(4).shape.size() != 4))
     return node.fail("past_key and past_value must be 4-D [batch, kv_heads, "
                      "past, head]");
-  int64_t pastLength = hasPast ? node.input(3).shape[2] : 0;
-  // The present length, max(past, total_sequence_length): static when both
-  // are known when compiling, else computed at run time (a past of dynamic
-  // length, a total read from the mask's shape).
+  pastLength = hasPast ? node.input(3).shape[2] : 0;
+  return success();
+}
+
+LogicalResult GroupQueryAttentionEmitter::findPresentLength() {
+  // max(past, total_sequence_length): static when both are known when
+  // compiling, else computed at run time (a past of dynamic length, a total
+  // read from the mask's shape).
   GraphValue &totalInput = node.input(6);
   if (isFloatType(totalInput.type) || countElements(totalInput.shape) != 1)
     return node.fail("total_sequence_length must be one integer");
-  int64_t totalLength = ShapedType::kDynamic;
   if (const HostTensor *total = node.shapeDefiningInput(6)) {
     totalLength = total->asInt(0);
     if (!ShapedType::isDynamic(seq) && totalLength < seq)
@@ -283,8 +333,6 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
                        " is shorter than the new tokens (" +
                        std::to_string(seq) + ")");
   }
-  OpFoldResult length;
-  Value firstPrompt; // no past and total = seq: rotary positions from 0
   if (!ShapedType::isDynamic(pastLength) &&
       !ShapedType::isDynamic(totalLength)) {
     length = g.b.getIndexAttr(std::max(pastLength, totalLength));
@@ -292,67 +340,77 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
       firstPrompt = arith::ConstantIntOp::create(
           g.b, g.loc, pastLength == 0 && totalLength == seq, 1);
   }
-  if (!getConstantIntValue(length) || !firstPrompt) {
-    Value zero = arith::ConstantIndexOp::create(g.b, g.loc, 0);
-    Value past =
-        hasPast ? g.indexValue(g.mixedSizes(node.operand(3))[2]) : zero;
-    Value total;
-    if (ShapedType::isDynamic(totalLength)) {
-      SmallVector<Value> first(totalInput.shape.size(), zero);
-      total = tensor::ExtractOp::create(g.b, g.loc, node.operand(6), first);
-      total = arith::IndexCastOp::create(g.b, g.loc, g.b.getIndexType(), total);
-    } else {
-      total = arith::ConstantIndexOp::create(g.b, g.loc, totalLength);
-    }
-    if (!getConstantIntValue(length))
-      length = Value(arith::MaxSIOp::create(g.b, g.loc, past, total));
-    if (!firstPrompt)
-      firstPrompt = arith::AndIOp::create(
-          g.b, g.loc,
-          arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, past,
-                                zero),
-          arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, total,
-                                g.indexValue(querySizes[1])));
-  }
+  if (!getConstantIntValue(length) || !firstPrompt)
+    computeLengthsAtRunTime();
+  return success();
+}
 
-  Value queryPart = node.operand(0), keyPart, valuePart;
-  if (packed) {
-    auto slice = [&](int64_t first, int64_t width) -> Value {
-      SmallVector<OpFoldResult> offsets =
-          getAsIndexOpFoldResult(g.b.getContext(), {0, 0, first * headSize});
-      SmallVector<OpFoldResult> sizes = {querySizes[0], querySizes[1],
-                                         g.b.getIndexAttr(width * headSize)};
-      SmallVector<OpFoldResult> strides =
-          getAsIndexOpFoldResult(g.b.getContext(), {1, 1, 1});
-      return tensor::ExtractSliceOp::create(g.b, g.loc, queryPart, offsets,
-                                            sizes, strides);
-    };
-    keyPart = slice(heads, kvHeads);
-    valuePart = slice(heads + kvHeads, kvHeads);
-    queryPart = slice(0, heads);
+void GroupQueryAttentionEmitter::computeLengthsAtRunTime() {
+  Value zero = arith::ConstantIndexOp::create(g.b, g.loc, 0);
+  Value past = hasPast ? g.indexValue(g.mixedSizes(node.operand(3))[2]) : zero;
+  Value total;
+  if (ShapedType::isDynamic(totalLength)) {
+    SmallVector<Value> first(node.input(6).shape.size(), zero);
+    total = tensor::ExtractOp::create(g.b, g.loc, node.operand(6), first);
+    total = arith::IndexCastOp::create(g.b, g.loc, g.b.getIndexType(), total);
   } else {
+    total = arith::ConstantIndexOp::create(g.b, g.loc, totalLength);
+  }
+  if (!getConstantIntValue(length))
+    length = Value(arith::MaxSIOp::create(g.b, g.loc, past, total));
+  if (!firstPrompt)
+    firstPrompt = arith::AndIOp::create(
+        g.b, g.loc,
+        arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, past, zero),
+        arith::CmpIOp::create(g.b, g.loc, arith::CmpIPredicate::eq, total,
+                              g.indexValue(querySizes[1])));
+}
+
+void GroupQueryAttentionEmitter::splitQueryKeyValue() {
+  queryPart = node.operand(0);
+  if (!packed) {
     keyPart = node.operand(1);
     valuePart = node.operand(2);
+    return;
   }
-  if (rotary) {
-    FailureOr<Value> positions = buildRotaryPositions(
-        node, ArrayRef(querySizes).take_front(2), firstPrompt);
-    if (failed(positions))
-      return failure();
-    ArrayRef<int64_t> cacheShape = node.input(7).shape;
-    if (cacheShape.size() != 2 || node.input(8).shape != cacheShape ||
-        node.input(7).type != query.type || node.input(8).type != query.type)
-      return node.fail("cos_cache and sin_cache must be [positions, "
-                       "rotary/2] of the query's type");
-    int64_t rotaryDim = 2 * cacheShape[1];
-    if (rotaryDim > headSize || rotaryDim == 0)
-      return node.fail("the rotary caches are wider than half the head size");
-    bool interleaved = getIntAttr(node.node, "rotary_interleaved", 0) != 0;
-    queryPart = buildRotary(g, queryPart, heads, rotaryDim, interleaved,
-                            node.operand(7), node.operand(8), *positions);
-    keyPart = buildRotary(g, keyPart, kvHeads, rotaryDim, interleaved,
+  auto slice = [&](int64_t first, int64_t width) -> Value {
+    SmallVector<OpFoldResult> offsets =
+        getAsIndexOpFoldResult(g.b.getContext(), {0, 0, first * headSize});
+    SmallVector<OpFoldResult> sizes = {querySizes[0], querySizes[1],
+                                       g.b.getIndexAttr(width * headSize)};
+    SmallVector<OpFoldResult> strides =
+        getAsIndexOpFoldResult(g.b.getContext(), {1, 1, 1});
+    return tensor::ExtractSliceOp::create(g.b, g.loc, queryPart, offsets, sizes,
+                                          strides);
+  };
+  keyPart = slice(heads, kvHeads);
+  valuePart = slice(heads + kvHeads, kvHeads);
+  queryPart = slice(0, heads);
+}
+
+LogicalResult GroupQueryAttentionEmitter::applyRotary() {
+  FailureOr<Value> positions = buildRotaryPositions(
+      node, ArrayRef(querySizes).take_front(2), firstPrompt);
+  if (failed(positions))
+    return failure();
+  int32_t queryType = node.input(0).type;
+  ArrayRef<int64_t> cacheShape = node.input(7).shape;
+  if (cacheShape.size() != 2 || node.input(8).shape != cacheShape ||
+      node.input(7).type != queryType || node.input(8).type != queryType)
+    return node.fail("cos_cache and sin_cache must be [positions, "
+                     "rotary/2] of the query's type");
+  int64_t rotaryDim = 2 * cacheShape[1];
+  if (rotaryDim > headSize || rotaryDim == 0)
+    return node.fail("the rotary caches are wider than half the head size");
+  bool interleaved = getIntAttr(node.node, "rotary_interleaved", 0) != 0;
+  queryPart = buildRotary(g, queryPart, heads, rotaryDim, interleaved,
                           node.operand(7), node.operand(8), *positions);
-  }
+  keyPart = buildRotary(g, keyPart, kvHeads, rotaryDim, interleaved,
+                        node.operand(7), node.operand(8), *positions);
+  return success();
+}
+
+LogicalResult GroupQueryAttentionEmitter::emitAttention() {
   Value keys = splitHeads(g, keyPart, kvHeads);
   Value values = splitHeads(g, valuePart, kvHeads);
   Value presentKey = buildPresent(g, hasPast ? node.operand(3) : Value(), keys,
@@ -360,11 +418,12 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   Value presentValue = buildPresent(g, hasPast ? node.operand(4) : Value(),
                                     values, node.operand(5), length);
   // Valid tokens per sequence, for the causal frontier and the padding.
+  int32_t seqlensType = node.input(5).type;
   Value tokens = buildBroadcastGeneric(
       g, {node.operand(5)}, node.input(5).shape, g.b.getI64Type(),
       [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-        Value wide = convertScalar(b, loc, args[0], seqlens.type, kInt64,
-                                   b.getI64Type());
+        Value wide =
+            convertScalar(b, loc, args[0], seqlensType, kInt64, b.getI64Type());
         Value one = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1));
         return arith::AddIOp::create(b, loc, wide, one);
       });
@@ -379,9 +438,10 @@ LogicalResult emitGroupQueryAttention(NodeEmitter &node) {
   FailureOr<Operation *> op = buildAttention(node, a);
   if (failed(op))
     return failure();
-  node.setResult(0, mergeHeads(g, (*op)->getResult(0)), query.type);
-  node.setResult(1, presentKey, query.type);
-  node.setResult(2, presentValue, query.type);
+  int32_t queryType = node.input(0).type;
+  node.setResult(0, mergeHeads(g, (*op)->getResult(0)), queryType);
+  node.setResult(1, presentKey, queryType);
+  node.setResult(2, presentValue, queryType);
   return success();
 }
 } // namespace
@@ -391,6 +451,6 @@ mlir::hgc::onnx::emitMicrosoftAttentionNode(NodeEmitter &node) {
   if (node.node.op_type() == "MultiHeadAttention")
     return emitMultiHeadAttention(node);
   if (node.node.op_type() == "GroupQueryAttention")
-    return emitGroupQueryAttention(node);
+    return GroupQueryAttentionEmitter(node).emit();
   return std::nullopt;
 }

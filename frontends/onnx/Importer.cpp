@@ -9,7 +9,6 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -35,87 +34,6 @@ int64_t defaultOpset(const ::onnx::ModelProto &model) {
   return 1;
 }
 
-/// Declared graph inputs, minus initializers.
-std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph) {
-  llvm::StringSet<> initializers;
-  for (const auto &tensor : graph.initializer())
-    initializers.insert(tensor.name());
-  std::vector<GraphInput> inputs;
-  for (const auto &info : graph.input()) {
-    if (initializers.contains(info.name()))
-      continue;
-    GraphInput input{info.name(), {}, 0, {}};
-    if (info.type().has_tensor_type()) {
-      const auto &tensor = info.type().tensor_type();
-      input.type = tensor.elem_type();
-      for (const auto &dim : tensor.shape().dim()) {
-        input.shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
-        input.dimNames.push_back(dim.has_dim_value() ? "" : dim.dim_param());
-      }
-    }
-    inputs.push_back(std::move(input));
-  }
-  // Pasts the graph appends to and returns: Concat(past, new) as an output,
-  // or an attention's past_key/past_value with its present as outputs.
-  llvm::StringMap<int64_t> outputIndex;
-  for (const auto &[i, info] : llvm::enumerate(graph.output()))
-    outputIndex[info.name()] = int64_t(i);
-  llvm::StringMap<int> appendsOf; // an input appended twice is neither
-  // Exporters pass a past through copies (TorchScript: a Concat of one
-  // input); the importer makes those the same value.
-  llvm::StringMap<std::string> copyOf;
-  for (const auto &node : graph.node())
-    if ((node.op_type() == "Identity" || node.op_type() == "Concat") &&
-        node.input_size() == 1 && node.output_size() == 1 &&
-        (node.domain().empty() || node.domain() == "ai.onnx"))
-      copyOf[node.output(0)] = node.input(0);
-  auto original = [&](std::string name) {
-    for (auto copy = copyOf.find(name); copy != copyOf.end();
-         copy = copyOf.find(name))
-      name = copy->second;
-    return name;
-  };
-  auto noteAppend = [&](const ::onnx::NodeProto &node, int in, int out,
-                        int64_t axis) {
-    if (node.input_size() <= in || node.output_size() <= out)
-      return;
-    std::string past = original(node.input(in));
-    auto input = llvm::find_if(
-        inputs, [&](const GraphInput &i) { return i.name == past; });
-    auto output = outputIndex.find(node.output(out));
-    if (input == inputs.end() || output == outputIndex.end())
-      return;
-    int64_t rank = int64_t(input->shape.size());
-    if (axis < 0)
-      axis += rank;
-    if (++appendsOf[input->name] > 1 || axis < 1 || axis >= rank) {
-      input->appendAxis = input->appendOutput = -1;
-      return;
-    }
-    input->appendAxis = axis;
-    input->appendOutput = output->second;
-  };
-  for (const auto &node : graph.node()) {
-    StringRef domain = node.domain();
-    bool onnxDomain = domain.empty() || domain == "ai.onnx";
-    if (onnxDomain && node.op_type() == "Concat" && node.input_size() == 2) {
-      int64_t axis = 0;
-      for (const auto &attribute : node.attribute())
-        if (attribute.name() == "axis")
-          axis = attribute.i();
-      noteAppend(node, 0, 0, axis);
-    } else if (onnxDomain && node.op_type() == "Attention") {
-      noteAppend(node, 4, 1, 2);
-      noteAppend(node, 5, 2, 2);
-    } else if (domain == "com.microsoft" &&
-               node.op_type() == "MultiHeadAttention") {
-      noteAppend(node, 6, 1, 2);
-      noteAppend(node, 7, 2, 2);
-    }
-  }
-  return inputs;
-}
-
 class Importer {
 public:
   Importer(MLIRContext *context, const std::string &path,
@@ -134,6 +52,17 @@ private:
   LogicalResult fail(const llvm::Twine &message) {
     return emitError(fileLoc) << message;
   }
+  void completeInputShapes();
+  /// Checks `input` against its shape given in the options and takes the
+  /// given sizes.
+  LogicalResult applyGivenShape(GraphInput &input);
+  /// Appends `input`'s argument type (an append buffer's has a dynamic
+  /// capacity along its axis).
+  LogicalResult declareInput(GraphInput &input);
+  LogicalResult createFunction();
+  LogicalResult importInitializers();
+  void sliceAppendBuffers();
+  LogicalResult returnOutputs();
   LogicalResult importNode(const ::onnx::NodeProto &node, int index);
   LogicalResult importConstant(NodeEmitter &emitter);
   /// Where a parameter's bytes are, if `proto` becomes one.
@@ -148,22 +77,46 @@ private:
   OpBuilder builder;
   GraphBuilder graph;
   Location fileLoc;
+  // What run() builds, step by step.
+  ImportedModel result;
+  std::vector<GraphInput> inputs;
+  SmallVector<Type> argumentTypes;
+  func::FuncOp function;
+  Block *body = nullptr;
 };
 } // namespace
 
 FailureOr<ImportedModel> Importer::run() {
-  const ::onnx::GraphProto &g = model.graph();
-  ImportedModel result;
+  // 1. Complete the declared inputs' shapes: a named dimension sized
+  //    anywhere has that size everywhere.
+  // 2. Give each input its argument type (append buffers, dynamic, static).
+  // 3. Create the entry function and bind the inputs (and given values).
+  // 4. Initializers: large ones become parameter arguments, the rest
+  //    constants.
+  // 5. Each append buffer's input is the buffer's first `length` positions.
+  // 6. Import the nodes in order.
+  // 7. Return the outputs (an append buffer's as its new length).
   // Run-time size checks name their node with an LLVM global string.
   context->getOrLoadDialect<LLVM::LLVMDialect>();
   result.module = ModuleOp::create(fileLoc);
   builder.setInsertionPointToEnd(result.module->getBody());
+  inputs = declaredInputs(model.graph());
+  completeInputShapes();
+  for (GraphInput &input : inputs)
+    if (failed(declareInput(input)))
+      return failure();
+  if (failed(createFunction()) || failed(importInitializers()))
+    return failure();
+  sliceAppendBuffers();
+  for (auto [index, node] : llvm::enumerate(model.graph().node()))
+    if (failed(importNode(node, int(index))))
+      return failure();
+  if (failed(returnOutputs()))
+    return failure();
+  return std::move(result);
+}
 
-  // Arguments: declared inputs, with shapes completed from the options.
-  SmallVector<Type> argumentTypes;
-  std::vector<GraphInput> inputs = declaredInputs(g);
-  // A named dimension sized anywhere (--dim, or a given shape) has that
-  // size in every input that names it.
+void Importer::completeInputShapes() {
   std::map<std::string, int64_t> named(options.dimSizes.begin(),
                                        options.dimSizes.end());
   for (const GraphInput &input : inputs) {
@@ -178,77 +131,78 @@ FailureOr<ImportedModel> Importer::run() {
   for (GraphInput &input : inputs)
     for (auto [d, name] : llvm::enumerate(input.dimNames)) {
       if (options.inputShapes.count(input.name))
-        break; // checked against its given shape below
+        break; // checked against its given shape in declareInput
       auto size = named.find(name);
       if (!name.empty() && size != named.end() && input.shape[d] < 0 &&
           !options.dynamicDims.count(name))
         input.shape[d] = size->second;
     }
-  for (GraphInput &input : inputs) {
-    if (!isSupportedType(input.type))
-      return fail("graph input '" + input.name + "' has unsupported type " +
-                  dataTypeName(input.type));
-    auto given = options.inputShapes.find(input.name);
-    if (given != options.inputShapes.end()) {
-      bool agrees = given->second.size() == input.shape.size();
-      for (size_t d = 0; agrees && d < input.shape.size(); ++d)
-        agrees = input.shape[d] < 0 ||
-                 ShapedType::isDynamic(given->second[d]) ||
-                 input.shape[d] == given->second[d];
-      if (!agrees)
-        return fail("graph input '" + input.name + "' is declared " +
-                    shapeText(input.shape) + ", given " +
-                    shapeText(given->second));
-      // A dynamic size given keeps the declared dimension (dynamic when
-      // named in dynamicDims).
-      for (size_t d = 0; d < input.shape.size(); ++d)
-        if (!ShapedType::isDynamic(given->second[d]))
-          input.shape[d] = given->second[d];
+}
+
+LogicalResult Importer::applyGivenShape(GraphInput &input) {
+  auto given = options.inputShapes.find(input.name);
+  if (given == options.inputShapes.end())
+    return success();
+  bool agrees = given->second.size() == input.shape.size();
+  for (size_t d = 0; agrees && d < input.shape.size(); ++d)
+    agrees = input.shape[d] < 0 || ShapedType::isDynamic(given->second[d]) ||
+             input.shape[d] == given->second[d];
+  if (!agrees)
+    return fail("graph input '" + input.name + "' is declared " +
+                shapeText(input.shape) + ", given " + shapeText(given->second));
+  // A dynamic size given keeps the declared dimension (dynamic when named
+  // in dynamicDims).
+  for (size_t d = 0; d < input.shape.size(); ++d)
+    if (!ShapedType::isDynamic(given->second[d]))
+      input.shape[d] = given->second[d];
+  return success();
+}
+
+LogicalResult Importer::declareInput(GraphInput &input) {
+  if (!isSupportedType(input.type))
+    return fail("graph input '" + input.name + "' has unsupported type " +
+                dataTypeName(input.type));
+  if (failed(applyGivenShape(input)))
+    return failure();
+  bool dynamic = false;
+  for (auto [d, name] : llvm::enumerate(input.dimNames))
+    if (!name.empty() && options.dynamicDims.count(name)) {
+      input.shape[d] = ShapedType::kDynamic;
+      dynamic = true;
     }
-    bool dynamic = false;
-    for (auto [d, name] : llvm::enumerate(input.dimNames))
-      if (!name.empty() && options.dynamicDims.count(name)) {
-        input.shape[d] = ShapedType::kDynamic;
-        dynamic = true;
-      }
-    auto append = options.appendBuffers.find(input.name);
-    if (append != options.appendBuffers.end()) {
-      if (append->second != input.appendAxis)
-        return fail("graph input '" + input.name +
-                    "' is not a past the graph appends to along axis " +
-                    std::to_string(append->second));
-      SmallVector<int64_t> bufferShape = input.shape;
-      bufferShape[append->second] = ShapedType::kDynamic; // its capacity
-      if (!dynamic && llvm::is_contained(input.shape, -1))
-        return fail("graph input '" + input.name + "' has shape " +
-                    shapeText(input.shape) +
-                    ": give its symbolic dimensions a size (an input file "
-                    "or --shape)");
-      argumentTypes.push_back(graph.tensorType(bufferShape, input.type));
-      result.inputNames.push_back(input.name);
-      result.appendBufferInputs.push_back(input.name);
-      continue;
-    }
-    if (dynamic) {
-      argumentTypes.push_back(graph.tensorType(input.shape, input.type));
-      result.inputNames.push_back(input.name);
-      continue;
-    }
+  auto unsized = [&] {
+    return fail("graph input '" + input.name + "' has shape " +
+                shapeText(input.shape) +
+                ": give its symbolic dimensions a size (an input file or "
+                "--shape)");
+  };
+  SmallVector<int64_t> argumentShape = input.shape;
+  auto append = options.appendBuffers.find(input.name);
+  if (append != options.appendBuffers.end()) {
+    if (append->second != input.appendAxis)
+      return fail("graph input '" + input.name +
+                  "' is not a past the graph appends to along axis " +
+                  std::to_string(append->second));
+    argumentShape[append->second] = ShapedType::kDynamic; // its capacity
+    if (!dynamic && llvm::is_contained(input.shape, -1))
+      return unsized();
+    result.appendBufferInputs.push_back(input.name);
+  } else if (!dynamic) {
     if (!llvm::is_contained(input.shape, -1) && countElements(input.shape) < 0)
       return fail("graph input '" + input.name + "' has shape " +
                   shapeText(input.shape) + ": too many elements");
     if (llvm::is_contained(input.shape, -1))
-      return fail("graph input '" + input.name + "' has shape " +
-                  shapeText(input.shape) +
-                  ": give its symbolic dimensions a size (an input file or "
-                  "--shape)");
-    argumentTypes.push_back(graph.tensorType(input.shape, input.type));
-    result.inputNames.push_back(input.name);
+      return unsized();
   }
-  auto function =
-      func::FuncOp::create(builder, fileLoc, options.entry,
-                           builder.getFunctionType(argumentTypes, {}));
-  Block *body = function.addEntryBlock();
+  argumentTypes.push_back(graph.tensorType(argumentShape, input.type));
+  result.inputNames.push_back(input.name);
+  return success();
+}
+
+LogicalResult Importer::createFunction() {
+  function = func::FuncOp::create(builder, fileLoc, options.entry,
+                                  builder.getFunctionType(argumentTypes, {}));
+  body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
   for (auto [i, input] : llvm::enumerate(inputs)) {
     graph.defineValue(input.name, body->getArgument(unsigned(i)), input.type);
@@ -266,10 +220,11 @@ FailureOr<ImportedModel> Importer::run() {
     tensor.ints.assign(known->second.begin(), known->second.end());
     graph.lookup(input.name).known = std::move(tensor);
   }
+  return success();
+}
 
-  for (const auto &proto : g.initializer()) {
-    GraphValue value;
-    HostTensor tensor;
+LogicalResult Importer::importInitializers() {
+  for (const auto &proto : model.graph().initializer()) {
     std::string error;
     std::optional<TensorBytes> bytes = parameterBytes(proto, error);
     if (!error.empty())
@@ -286,16 +241,20 @@ FailureOr<ImportedModel> Importer::run() {
       result.parameters.push_back(std::move(parameter));
       continue;
     }
+    HostTensor tensor;
     if (!readTensor(proto, baseDir, tensor, error))
       return fail("initializer " + error);
+    GraphValue value;
     value.type = tensor.type;
     value.shape = tensor.shape;
     value.constant = std::move(tensor);
     graph.define(proto.name(), std::move(value));
   }
+  return success();
+}
 
-  // Append buffers: the input is the buffer's first `length` positions,
-  // `length` an argument after the parameters (a constant where the
+void Importer::sliceAppendBuffers() {
+  // `length` is an argument after the parameters (a constant where the
   // input's size along the axis is static in this compilation).
   for (const std::string &name : result.appendBufferInputs) {
     const GraphInput &input = *llvm::find_if(
@@ -324,14 +283,12 @@ FailureOr<ImportedModel> Importer::run() {
     graph.appendBuffers.push_back(
         {name, buffer, past, Value(), length, OpFoldResult(), axis});
   }
+}
 
-  for (auto [index, node] : llvm::enumerate(g.node()))
-    if (failed(importNode(node, int(index))))
-      return failure();
-
+LogicalResult Importer::returnOutputs() {
   SmallVector<Value> outputs;
   graph.loc = fileLoc;
-  for (const auto &info : g.output()) {
+  for (const auto &info : model.graph().output()) {
     if (!graph.has(info.name()))
       return fail("graph output '" + info.name() + "' is never computed");
     Value output = graph.materialize(info.name());
@@ -357,7 +314,7 @@ FailureOr<ImportedModel> Importer::run() {
   result.usedKnownInputs = graph.usedKnownInputs;
   function.setType(
       builder.getFunctionType(argumentTypes, ValueRange(outputs).getTypes()));
-  return result;
+  return success();
 }
 
 std::optional<TensorBytes>
@@ -644,40 +601,4 @@ mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
   // external data can become parameters.
   Importer importer(context, name, model, options, {});
   return importer.run();
-}
-
-FailureOr<std::vector<GraphInput>>
-mlir::hgc::onnx::readGraphInputs(MLIRContext *context,
-                                 const std::string &path) {
-  FailureOr<GraphInterface> interface = readGraphInterface(context, path);
-  if (failed(interface))
-    return failure();
-  return std::move(interface->inputs);
-}
-
-FailureOr<GraphInterface>
-mlir::hgc::onnx::readGraphInterface(MLIRContext *context,
-                                    const std::string &path) {
-  ::onnx::ModelProto model;
-  std::string error;
-  if (!loadModel(path, model, error)) {
-    emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
-    return failure();
-  }
-  GraphInterface interface;
-  interface.inputs = declaredInputs(model.graph());
-  for (const auto &info : model.graph().output())
-    interface.outputNames.push_back(info.name());
-  auto noteExternal = [&](const ::onnx::TensorProto &tensor) {
-    for (const auto &entry : tensor.external_data())
-      if (entry.key() == "location")
-        interface.externalDataFiles.insert(entry.value());
-  };
-  for (const auto &tensor : model.graph().initializer())
-    noteExternal(tensor);
-  for (const auto &node : model.graph().node())
-    for (const auto &attribute : node.attribute())
-      if (attribute.has_t())
-        noteExternal(attribute.t());
-  return interface;
 }

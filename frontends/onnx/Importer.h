@@ -112,6 +112,8 @@ struct GraphInput {
   /// input may be given as a buffer with room (ImportOptions::appendBuffers).
   int64_t appendAxis = -1, appendOutput = -1;
 };
+/// The inputs `graph` declares, minus initializers.
+std::vector<GraphInput> declaredInputs(const ::onnx::GraphProto &graph);
 FailureOr<std::vector<GraphInput>> readGraphInputs(MLIRContext *context,
                                                    const std::string &path);
 

@@ -1,8 +1,8 @@
 //===- Importer.cpp - StableHLO text (JAX's export) to hgc's input --------===//
 
 #include "frontends/stablehlo/Importer.h"
+#include "frontends/stablehlo/Passes.h"
 #include "frontends/stablehlo/StablehloDialect.h"
-#include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"

@@ -1,4 +1,4 @@
-//===- LowerStablehloControlFlow.cpp - while, case and if to scf ---------===//
+//===- LowerStablehloControlFlow.cpp - while, case and if to scf ----------===//
 //
 // Loops and branches keep their regions: each region moves into the scf op
 // as it is, only its stablehlo.return becomes scf's terminator. The ops
@@ -79,19 +79,28 @@ void lowerIf(RewriterBase &rewriter, IfOp op) {
   moveBranch(rewriter, op.getFalseBranch(), ifOp.getElseRegion());
   rewriter.replaceOp(op, ifOp.getResults());
 }
+
+/// The barrier only orders XLA's scheduling: its operands flow through.
+void dropOptimizationBarrier(RewriterBase &rewriter, OptimizationBarrierOp op) {
+  rewriter.replaceOp(op, op.getOperand());
+}
+
+/// Rewrites an op with `Lower`, which always succeeds.
+template <typename OpTy, void (*Lower)(RewriterBase &, OpTy)>
+struct RewriteWith : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Lower(rewriter, op);
+    return success();
+  }
+};
 } // namespace
 
-bool shlo::lowerControlFlow(RewriterBase &rewriter, Operation *op) {
-  rewriter.setInsertionPoint(op);
-  if (auto loop = dyn_cast<WhileOp>(op))
-    lowerWhile(rewriter, loop);
-  else if (auto caseOp = dyn_cast<CaseOp>(op))
-    lowerCase(rewriter, caseOp);
-  else if (auto ifOp = dyn_cast<IfOp>(op))
-    lowerIf(rewriter, ifOp);
-  else if (auto barrier = dyn_cast<OptimizationBarrierOp>(op))
-    rewriter.replaceOp(barrier, barrier.getOperand());
-  else
-    return false;
-  return true;
+void shlo::populateStablehloControlFlowPatterns(RewritePatternSet &patterns) {
+  patterns.add<RewriteWith<WhileOp, lowerWhile>, RewriteWith<CaseOp, lowerCase>,
+               RewriteWith<IfOp, lowerIf>,
+               RewriteWith<OptimizationBarrierOp, dropOptimizationBarrier>>(
+      patterns.getContext());
 }

@@ -139,3 +139,13 @@ FailureOr<Value> mlir::hgc::shlo::lowerPad(OpBuilder &b, PadOp op) {
              indexAttrs(b, stride))
       .getResult();
 }
+
+void mlir::hgc::shlo::populateStablehloSlicePatterns(
+    RewritePatternSet &patterns) {
+  patterns
+      .add<ReplaceWithLowered<ConcatenateOp, lowerConcatenate>,
+           ReplaceWithLowered<SliceOp, lowerSlice>,
+           ReplaceWithLowered<DynamicSliceOp, lowerDynamicSlice>,
+           ReplaceWithLowered<DynamicUpdateSliceOp, lowerDynamicUpdateSlice>,
+           ReplaceWithLowered<PadOp, lowerPad>>(patterns.getContext());
+}

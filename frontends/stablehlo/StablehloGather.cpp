@@ -200,3 +200,9 @@ FailureOr<Value> mlir::hgc::shlo::lowerGather(OpBuilder &b, GatherOp op) {
       });
   return generic.getResult(0);
 }
+
+void mlir::hgc::shlo::populateStablehloGatherPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<ReplaceWithLowered<GatherOp, lowerGather>>(
+      patterns.getContext());
+}

@@ -249,3 +249,9 @@ FailureOr<Value> mlir::hgc::shlo::lowerScatter(OpBuilder &b, ScatterOp op) {
   b.setInsertionPointAfter(loops.front());
   return loops.front().getResult(0);
 }
+
+void mlir::hgc::shlo::populateStablehloScatterPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<ReplaceWithLowered<ScatterOp, lowerScatter>>(
+      patterns.getContext());
+}

@@ -74,9 +74,6 @@ buildBudgetedHostTier(MLIRContext *context, const PlacementOptions &options,
                       Selection selection, int64_t block,
                       function_ref<InFlightDiagnostic()> emitError);
 
-/// The policy that does not split: what `--target host` (one tier) uses.
-inline constexpr llvm::StringLiteral kUnsplitPolicy = "full";
-
 } // namespace mlir::hgc
 
 #endif // HGC_PASSES_POLICIES_PLACEMENTPOLICY_H

@@ -2,7 +2,8 @@
 
 func.func @quant_select(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x4x8xi8>,
     %scales: tensor<1x2x4xf32>) -> tensor<1x2x2xi32> {
-  // expected-error @+1 {{lowering of 'quant_topk' needs quantized keys from the KV runtime}}
+  // expected-error @+2 {{lowering of 'quant_topk' needs quantized keys from the KV runtime}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.select' that was explicitly marked illegal}}
   %i = hgc.select quant_topk %q, %codes, %scales {k = 2 : i64}
       : (tensor<1x4x8xf32>, tensor<1x2x4x8xi8>, tensor<1x2x4xf32>) -> tensor<1x2x2xi32>
   return %i : tensor<1x2x2xi32>
@@ -11,7 +12,8 @@ func.func @quant_select(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x4x8xi8>,
 // -----
 
 func.func @escaping_token(%x: tensor<4xf32>) -> !hgc.token {
-  // expected-error @+2 {{uses an hgc.token the host fallback cannot provide}}
+  // expected-error @+3 {{uses an hgc.token the host fallback cannot provide}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.transfer' that was explicitly marked illegal}}
   %y, %t = hgc.transfer %x from device to host : tensor<4xf32>
   return %t : !hgc.token
 }
@@ -19,7 +21,8 @@ func.func @escaping_token(%x: tensor<4xf32>) -> !hgc.token {
 // -----
 
 func.func @runtime_cache(%c: !hgc.kv_cache<2x8xf32>) -> tensor<?x2x?x8xf32> {
-  // expected-error @+1 {{reads a runtime-owned cache; the host lowering resolves only caches bound with hgc.bind_kv}}
+  // expected-error @+2 {{reads a runtime-owned cache; the host lowering resolves only caches bound with hgc.bind_kv}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.kv_view' that was explicitly marked illegal}}
   %k, %v, %n = hgc.kv_view %c tier device {placement = #hgc.placement<tiers = [device = dense]>}
       : !hgc.kv_cache<2x8xf32> -> tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?xi32>
   return %k : tensor<?x2x?x8xf32>
@@ -29,7 +32,8 @@ func.func @runtime_cache(%c: !hgc.kv_cache<2x8xf32>) -> tensor<?x2x?x8xf32> {
 
 func.func @unplaced_view(%k: tensor<1x2x4x8xf32>) -> tensor<1x2x?x8xf32> {
   %c = hgc.bind_kv %k, %k : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> !hgc.kv_cache<2x8xf32>
-  // expected-error @+1 {{needs a placement to slice plain KV tensors}}
+  // expected-error @+2 {{needs a placement to slice plain KV tensors}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.kv_view' that was explicitly marked illegal}}
   %kk, %v, %n = hgc.kv_view %c tier device : !hgc.kv_cache<2x8xf32>
       -> tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>, tensor<1xi32>
   return %kk : tensor<1x2x?x8xf32>
@@ -38,7 +42,8 @@ func.func @unplaced_view(%k: tensor<1x2x4x8xf32>) -> tensor<1x2x?x8xf32> {
 // -----
 
 func.func @model_level(%q: tensor<1x4x8xf32>, %c: !hgc.kv_cache<2x8xf32>) -> tensor<1x4x8xf32> {
-  // expected-error @+1 {{is not lowered to loops directly; run the hgc-hybrid-pipeline (bind, place, split) first}}
+  // expected-error @+2 {{is not lowered to loops directly; run the hgc-hybrid-pipeline (bind, place, split) first}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.decode_attention' that was explicitly marked illegal}}
   %o = hgc.decode_attention %q, %c : tensor<1x4x8xf32>, !hgc.kv_cache<2x8xf32> -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>
 }
@@ -47,7 +52,8 @@ func.func @model_level(%q: tensor<1x4x8xf32>, %c: !hgc.kv_cache<2x8xf32>) -> ten
 
 func.func @summaries_of_hot_set(%k: tensor<1x2x40x8xf32>) -> tensor<1x2x?x8xf32> {
   %c = hgc.bind_kv %k, %k : tensor<1x2x40x8xf32>, tensor<1x2x40x8xf32> -> !hgc.kv_cache<2x8xf32>
-  // expected-error @+1 {{summarizes one token range; the first of several tiers holds the sinks and the window apart}}
+  // expected-error @+2 {{summarizes one token range; the first of several tiers holds the sinks and the window apart}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.kv_summaries' that was explicitly marked illegal}}
   %lo, %hi, %n = hgc.kv_summaries %c tier device {block_size = 16 : i64,
       placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 1)]>}
       : !hgc.kv_cache<2x8xf32> -> tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>, tensor<1xi32>

@@ -1,5 +1,9 @@
 // RUN: hgc-opt %s -split-input-file -hgc-place-kv | FileCheck %s --check-prefix=FULL
 // RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=hgca" | FileCheck %s --check-prefix=HGCA
+// Nested under func.func (each function's pass a clone): the same placement.
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   --pass-pipeline="builtin.module(func.func(hgc-place-kv{policy=hgca}))" \
+// RUN:   | FileCheck %s --check-prefix=HGCA
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hgca sink=0 window=256 budget=64" | FileCheck %s --check-prefix=TOKENS
 // RUN: hgc-opt %s -split-input-file \

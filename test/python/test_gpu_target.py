@@ -215,14 +215,14 @@ def test_run_model_on_the_nvptx_target(hgc, tmp_path):
     v = rng.standard_normal((1, 2, 300, 64)).astype(np.float32)
     args = inputs(tmp_path, Q=q, K=k, V=v)
     outputs = {}
-    for target in ("hybrid", "nvptx"):
+    for target in ("host", "nvptx"):
         out = tmp_path / target
         result = run(hgc, "run", model, *args, "--output-dir", out, "--target",
                      target, "--policy", "hgca", "--window", "64", "--budget",
                      "1.0")
         assert result.returncode == 0, result.stderr
         outputs[target] = np.load(out / "Y.npy")
-    np.testing.assert_allclose(outputs["nvptx"], outputs["hybrid"], atol=1e-6)
+    np.testing.assert_allclose(outputs["nvptx"], outputs["host"], atol=1e-6)
     want, _ = ref.partial_attention(q[:, :, 0].astype(np.float64),
                                     k.astype(np.float64), v.astype(np.float64))
     np.testing.assert_allclose(outputs["nvptx"][:, :, 0], want, atol=2e-5)

@@ -240,6 +240,25 @@ def test_plan_reports_tiers_and_bytes(hgc, tmp_path):
     expect_error(run(hgc, "plan", model, "--policy", "magic"), "magic")
 
 
+def test_target_names_where_the_device_tier_runs(hgc, tmp_path):
+    """--target says where the device tier runs, not whether there is a
+    split: host with a splitting policy still has a host tier, `hybrid` (the
+    older name) reads as host, and the default policy is one tier."""
+    model = attention_model(tmp_path / "t.onnx", q=(1, 4, 1, 16),
+                            k=(1, 2, 3000, 16))
+    flags = ["--policy", "hgca", "--window", "1000", "--budget", "0.1"]
+    plans = {}
+    for target in ("host", "hybrid"):
+        result = run(hgc, "plan", model, *flags, "--target", target)
+        assert result.returncode == 0, result.stderr
+        plans[target] = result.stdout
+    assert plans["host"] == plans["hybrid"]
+    assert "host    exact_topk budget 0.1" in plans["host"]
+    result = run(hgc, "plan", model, "--target", "host")
+    assert result.returncode == 0, result.stderr
+    assert "host    " not in result.stdout and "tokens 3000" in result.stdout
+
+
 def test_plan_and_run_quest_blocks(hgc, tmp_path):
     """--policy quest --block: the host selects whole blocks (a 100-token
     budget is 4 blocks of 32); the same flags run the model, and a block

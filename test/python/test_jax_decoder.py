@@ -137,8 +137,8 @@ def test_every_layer_is_raised_and_placed(hgc, tmp_path, scanned):
     assert all(("in a loop body (one placement, every iteration)" in e)
                == scanned for e in entries), entries
     compiled = tmp_path / "step.out.mlir"
-    result = run(hgc, "compile", program, "--target", "hybrid", "--sink", "4",
-                 "--window", "8", "-o", compiled)
+    result = run(hgc, "compile", program, "--sink", "4", "--window", "8",
+                 "-o", compiled)
     assert result.returncode == 0, result.stderr
     assert "stablehlo." not in compiled.read_text()
 
@@ -153,8 +153,7 @@ def test_hybrid_split_in_every_layer(hgc, tmp_path, scanned):
     program = tmp_path / "step.mlir"
     program.write_text(pretty)
     arrays = jax_decoder.flatten(args)
-    placement = ["--target", "hybrid", "--policy", "hgca", "--sink", "4",
-                 "--window", "8"]
+    placement = ["--policy", "hgca", "--sink", "4", "--window", "8"]
     want = step(*args)
     got = run_step(hgc, program, tmp_path / "all", arrays, *placement,
                    "--budget", "1.0")

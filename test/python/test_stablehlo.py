@@ -146,7 +146,7 @@ def test_attention_is_raised(hgc, tmp_path, exported, name):
     assert "stablehlo." not in text
 
 
-@pytest.mark.parametrize("target", ["hybrid", "nvptx"])
+@pytest.mark.parametrize("target", ["host", "nvptx"])
 @pytest.mark.parametrize("name", ["gqa_decode", "gqa_bf16", "einsum_softmax"])
 def test_hybrid_split_of_a_jax_program(hgc, tmp_path, exported, name, target):
     """The JAX program split by placement (4 sinks + 16 recent tokens on the
@@ -232,7 +232,7 @@ def test_compiled_program_is_cached(hgc, tmp_path, exported):
     assert how == "loaded"
     np.testing.assert_array_equal(first, step("first")[1])
     np.testing.assert_allclose(first, want, atol=2e-5, rtol=2e-5)
-    placed = ["--target", "hybrid", "--policy", "hgca", "--budget", "0.5"]
+    placed = ["--policy", "hgca", "--budget", "0.5"]
     assert step("placed", *placed)[0] == "compiled"
     assert step("placed_again", *placed)[0] == "loaded"
     program.write_text(pretty.replace("jit_attention", "jit_other"))

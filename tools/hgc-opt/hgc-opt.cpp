@@ -5,8 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
 #include "dialect/HgcDialect.h"
+#include "frontends/stablehlo/Passes.h"
 #include "frontends/stablehlo/StablehloDialect.h"
 #include "passes/Passes.h"
 
@@ -20,6 +22,8 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::hgc::registerHgcPasses();
+  mlir::hgc::registerHgcCodegenPasses();
+  mlir::hgc::registerHgcStablehloPasses();
   mlir::hgc::registerHgcPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -60,15 +60,7 @@ static cl::opt<bool> split("split",
 static hgc::PlacementFlags placementFlags =
     hgc::makePlacementFlags(cl::cat(runnerCategory));
 
-static cl::opt<std::string>
-    target("target", cl::init(hgc::TargetOptions{}.target),
-           cl::desc("where the device tier runs: host or nvptx (GPU "
-                    "kernels, emulated on the host where there is no GPU)"),
-           cl::cat(runnerCategory));
-static cl::opt<std::string>
-    chip("chip", cl::init(hgc::TargetOptions{}.chip),
-         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"),
-         cl::cat(runnerCategory));
+static hgc::TargetFlags targetFlags{cl::cat(runnerCategory)};
 
 static cl::opt<unsigned>
     repeat("repeat", cl::init(1),
@@ -89,7 +81,8 @@ int main(int argc, char **argv) {
   // Only the runner's own flags in --help, not every LLVM backend's.
   cl::HideUnrelatedOptions(runnerCategory);
   cl::ParseCommandLineOptions(argc, argv, "hgc host runner\n");
-  std::string targetError = hgc::checkTargetOptions({target, chip});
+  hgc::TargetOptions target = targetFlags.get();
+  std::string targetError = hgc::checkTargetOptions(target);
   if (!targetError.empty())
     fail(targetError);
 
@@ -144,7 +137,7 @@ int main(int argc, char **argv) {
       return 1;
   }
   std::vector<hgc::NpyArray> outputs;
-  auto program = hgc::HostProgram::compile(*module, entry, {target, chip});
+  auto program = hgc::HostProgram::compile(*module, entry, target);
   if (!program)
     fail(llvm::toString(program.takeError()));
   std::vector<double> runSeconds, kernelSeconds;

@@ -1,6 +1,6 @@
 //===- hgc.cpp - the hgc compiler driver ---------------------------------===//
 //
-//   hgc compile MODEL.onnx [--target host|hybrid|nvptx] [--chip sm_80]
+//   hgc compile MODEL.onnx [--target host|nvptx] [--chip sm_80]
 //               [--emit mlir|llvm|obj|ptx] -o OUT
 //   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
 //   hgc plan MODEL.onnx
@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
 #include "dialect/HgcOps.h"
 #include "exec/CompiledCode.h"
@@ -26,8 +27,8 @@
 #include "frontends/onnx/HostTensor.h"
 #include "frontends/onnx/Importer.h"
 #include "frontends/stablehlo/Importer.h"
+#include "frontends/stablehlo/Passes.h"
 #include "passes/Passes.h"
-#include "passes/policies/PlacementPolicy.h"
 #include "tools/hgc/Plan.h"
 #include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledModel.h"
@@ -104,16 +105,8 @@ static cl::opt<int64_t> paramMinBytes(
     HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 
 static cl::OptionCategory targetCategory("Target (hgc-lowering-pipeline)");
-static cl::opt<std::string> target(
-    "target", cl::init("hybrid"),
-    cl::desc("host (one tier, no split), hybrid (split per placement, the "
-             "device tier on host loops), nvptx (split, the device tier as "
-             "GPU kernels; emulated on the host where there is no GPU)"),
-    HGC_ALL_SUBCOMMANDS, cl::cat(targetCategory));
-static cl::opt<std::string>
-    chip("chip", cl::init(hgc::TargetOptions{}.chip),
-         cl::desc("GPU chip of --target nvptx: sm_80, sm_86, sm_89, sm_90"),
-         HGC_ALL_SUBCOMMANDS, cl::cat(targetCategory));
+static hgc::TargetFlags targetFlags{HGC_ALL_SUBCOMMANDS,
+                                    cl::cat(targetCategory)};
 static cl::opt<std::string>
     emit("emit", cl::init("mlir"),
          cl::desc("mlir (after hgc's passes), llvm "
@@ -209,23 +202,13 @@ LogicalResult printDiagnostic(Diagnostic &diagnostic) {
   return success();
 }
 
-hgc::PlacementOptions placementOptions() {
-  hgc::PlacementOptions placement = placementFlags.get();
-  if (target == "host")
-    placement.policy = hgc::kUnsplitPolicy; // one tier: no split
-  return placement;
-}
-
-/// The lowering target --target/--chip name (checked, or a one-line error).
+/// The --target/--chip options (checked, or a one-line error).
 hgc::TargetOptions targetOptions() {
-  if (target != "host" && target != "hybrid" && target != "nvptx")
-    fail("--target " + target + ": expected host, hybrid or nvptx");
-  hgc::TargetOptions options;
-  options.target = target == "nvptx" ? "nvptx" : "host";
-  options.chip = chip;
+  hgc::TargetOptions options = targetFlags.get();
   std::string error = hgc::checkTargetOptions(options);
   if (!error.empty())
-    fail("--chip " + chip + ": " + error);
+    fail("--target " + options.target + " --chip " + options.chip + ": " +
+         error);
   return options;
 }
 
@@ -428,7 +411,7 @@ int runStablehlo(MLIRContext &context) {
     arguments.push_back({array.data.data(), array.shape});
   // The program's bytes and the options it is compiled for: a later run of
   // the same program links the stored code.
-  hgc::PlacementOptions placement = placementOptions();
+  hgc::PlacementOptions placement = placementFlags.get();
   std::string key = "hgc-stablehlo-cache=1 " + hgc::getFileHashKey(modelPath) +
                     " " + hgc::getPlacementKey(placement) + " " +
                     hgc::getMachineCodeKey(lowering) + " " +
@@ -469,9 +452,8 @@ int runModel(MLIRContext &context) {
   if (hgc::shlo::isStablehloPath(modelPath))
     return runStablehlo(context);
   hgc::ModelOptions options;
-  options.placement = placementOptions();
+  options.placement = placementFlags.get();
   options.lowering = targetOptions();
-  options.split = target != "host";
   options.parameterMinBytes = paramMinBytes;
   hgc::onnx::ImportOptions importOptions = importOptionsFromShapes();
   options.shapes = importOptions.inputShapes;
@@ -576,9 +558,8 @@ int compileArtifact(MLIRContext &context, const hgc::TargetOptions &lowering) {
   std::vector<SmallVector<int64_t>> shapes =
       compileShapes(*declared, importOptions);
   hgc::ModelOptions options;
-  options.placement = placementOptions();
+  options.placement = placementFlags.get();
   options.lowering = lowering;
-  options.split = target != "host";
   options.parameterMinBytes = paramMinBytes;
   options.shapes = importOptions.inputShapes;
   options.dimSizes = importOptions.dimSizes;
@@ -613,7 +594,7 @@ int compileModel(MLIRContext &context) {
     }
   }
   OwningOpRef<ModuleOp> module = importModel(context, importOptions, nullptr);
-  hgc::PlacementOptions placement = placementOptions();
+  hgc::PlacementOptions placement = placementFlags.get();
   runPasses(*module,
             [&](PassManager &pm) { hgc::buildHybridPipeline(pm, placement); });
   // The output is written only once it is complete: a failure on the way
@@ -694,7 +675,7 @@ int planModel(MLIRContext &context) {
   hgc::TargetOptions lowering = targetOptions();
   OwningOpRef<ModuleOp> module =
       importModel(context, importOptionsFromShapes(), nullptr);
-  hgc::PlacementOptions placement = placementOptions();
+  hgc::PlacementOptions placement = placementFlags.get();
   if (failed(hgc::printPlan(*module, placement, lowering, llvm::outs())))
     return 1;
   return 0;
@@ -704,6 +685,8 @@ int planModel(MLIRContext &context) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   hgc::registerHgcPasses();
+  hgc::registerHgcCodegenPasses();
+  hgc::registerHgcStablehloPasses();
   registerPassManagerCLOptions();
   // Only hgc's own flags in --help; LLVM's and MLIR's (the IR printing
   // flags among them) still parse.

@@ -59,11 +59,10 @@ hgc::readCompiledModel(StringRef directory, std::string &key) {
                            target =
                                root ? root->getString("target") : std::nullopt,
                            chip = root ? root->getString("chip") : std::nullopt;
-  std::optional<bool> split = root ? root->getBoolean("split") : std::nullopt;
   std::optional<int64_t> minBytes =
       root ? root->getInteger("param_min_bytes") : std::nullopt;
   if (!placement || !shapes || !dims || !model || !stored || !target || !chip ||
-      !split || !minBytes)
+      !minBytes)
     return fail("damaged " + llvm::Twine(kArtifactManifest));
   hgc::ModelOptions options;
   options.placement.policy = placement->getString("policy").value_or("").str();
@@ -73,7 +72,6 @@ hgc::readCompiledModel(StringRef directory, std::string &key) {
   options.placement.block = placement->getInteger("block").value_or(-1);
   options.lowering.target = target->str();
   options.lowering.chip = chip->str();
-  options.split = *split;
   options.parameterMinBytes = *minBytes;
   for (const auto &[name, value] : *shapes) {
     SmallVector<int64_t> shape;
@@ -117,7 +115,6 @@ llvm::Error hgc::writeCompiledModel(StringRef directory, StringRef model,
                                 {"placement", placementJson(options.placement)},
                                 {"target", options.lowering.target},
                                 {"chip", options.lowering.chip},
-                                {"split", options.split},
                                 {"param_min_bytes", options.parameterMinBytes},
                                 {"shapes", shapesJson(options.shapes)},
                                 {"dims", json::Object([&] {

@@ -2,7 +2,6 @@
 
 #include "tools/support/ModelSession.h"
 #include "exec/CompiledCode.h"
-#include "passes/policies/PlacementPolicy.h"
 #include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledModel.h"
 
@@ -219,7 +218,6 @@ std::string hgc::ModelSession::makeCacheKey(
                  status.getLastModificationTime().time_since_epoch().count());
   }
   key += " " + getPlacementKey(options.placement) +
-         " split=" + std::to_string(options.split) +
          " param-min-bytes=" + std::to_string(options.parameterMinBytes);
   for (const auto &[name, shape] : options.shapes)
     key += " shape:" + name + "=" + shapeText(shape);
@@ -427,11 +425,8 @@ hgc::ModelSession::compileProgram(const Signature &signature, bool quietly) {
   auto imported = onnx::importOnnxFile(&context, path, importOptions);
   if (failed(imported) || failed(verify(*imported->module)))
     return llvm::createStringError(""); // reported as a diagnostic
-  PlacementOptions placement = options.placement;
-  if (!options.split)
-    placement.policy = kUnsplitPolicy; // one tier: no split to make
   PassManager pm(&context);
-  buildHybridPipeline(pm, placement);
+  buildHybridPipeline(pm, options.placement);
   if (failed(pm.run(*imported->module)))
     return llvm::createStringError("");
   auto code = HostProgram::compile(*imported->module, "main", options.lowering,

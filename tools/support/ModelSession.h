@@ -37,8 +37,6 @@ namespace mlir::hgc {
 struct ModelOptions {
   PlacementOptions placement;
   TargetOptions lowering;
-  /// False: one tier, no split (`--target host`).
-  bool split = true;
   int64_t parameterMinBytes = onnx::ImportOptions{}.parameterMinBytes;
   /// --shape: fixed shapes for inputs (checked against every feed).
   std::map<std::string, SmallVector<int64_t>> shapes;

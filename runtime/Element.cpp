@@ -1,0 +1,65 @@
+//===- Element.cpp - KV elements of each dtype as floats ------------------===//
+
+#include "Element.h"
+
+using namespace hgc::rt;
+
+namespace {
+/// `value` as IEEE half, rounded to nearest even (summaries of f16 keys are
+/// f16 values: exact).
+uint16_t floatToHalf(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  uint16_t sign = uint16_t((bits >> 16) & 0x8000);
+  int32_t exponent = int32_t((bits >> 23) & 0xff) - 127 + 15;
+  uint32_t mantissa = bits & 0x7fffff;
+  if (((bits >> 23) & 0xff) == 0xff) // inf, nan
+    return uint16_t(sign | 0x7c00 | (mantissa ? 0x200 : 0));
+  if (exponent >= 0x1f)
+    return uint16_t(sign | 0x7c00);
+  if (exponent <= 0) {
+    if (exponent < -10)
+      return sign;
+    mantissa |= 0x800000;
+    uint32_t shift = uint32_t(14 - exponent);
+    uint32_t half = mantissa >> shift, rest = mantissa & ((1u << shift) - 1);
+    uint32_t midpoint = 1u << (shift - 1);
+    if (rest > midpoint || (rest == midpoint && (half & 1)))
+      ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = (uint32_t(exponent) << 10) | (mantissa >> 13);
+  uint32_t rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+    ++half; // may carry into the exponent: still correct
+  return uint16_t(sign | half);
+}
+} // namespace
+
+const char *hgc::rt::dtypeName(hgc_rt_dtype dtype) {
+  switch (dtype) {
+  case HGC_RT_F32:
+    return "f32";
+  case HGC_RT_F16:
+    return "f16";
+  case HGC_RT_BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+void hgc::rt::storeElement(hgc_rt_dtype dtype, float value, char *out) {
+  if (dtype == HGC_RT_F32) {
+    std::memcpy(out, &value, 4);
+    return;
+  }
+  uint16_t element;
+  if (dtype == HGC_RT_F16) {
+    element = floatToHalf(value);
+  } else { // bf16 keys give bf16-exact summaries: truncation is exact
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    element = uint16_t(bits >> 16);
+  }
+  std::memcpy(out, &element, 2);
+}

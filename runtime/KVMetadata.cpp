@@ -1,0 +1,134 @@
+//===- KVMetadata.cpp - what selection reads about a page's keys ----------===//
+
+#include "KVMetadata.h"
+#include "Element.h"
+#include "KVCache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace hgc::rt;
+
+PageKeyMetadata PageKeyMetadata::empty(const hgc_rt_kv_config &config) {
+  PageKeyMetadata metadata;
+  size_t summary = size_t(config.kv_heads) * config.head_dim;
+  metadata.keyMin.assign(summary, std::numeric_limits<float>::infinity());
+  metadata.keyMax.assign(summary, -std::numeric_limits<float>::infinity());
+  if (config.quantize_keys) {
+    metadata.codes.assign(summary * config.page_tokens, 0);
+    metadata.scales.assign(size_t(config.kv_heads) * config.page_tokens, 0.0f);
+  }
+  return metadata;
+}
+
+void PageKeyMetadata::add(const hgc_rt_kv_config &config, int64_t offset,
+                          int32_t head, const char *key) {
+  int32_t dim = config.head_dim;
+  size_t elementBytes = dtypeBytes(config.dtype);
+  float *lo = keyMin.data() + size_t(head) * dim;
+  float *hi = keyMax.data() + size_t(head) * dim;
+  float largest = 0.0f;
+  for (int32_t d = 0; d < dim; ++d) {
+    float x = loadElement(config.dtype, key + size_t(d) * elementBytes);
+    lo[d] = std::min(lo[d], x);
+    hi[d] = std::max(hi[d], x);
+    largest = std::max(largest, std::fabs(x));
+  }
+  if (!config.quantize_keys)
+    return;
+  // Symmetric per-token int8: the largest magnitude maps to 127.
+  size_t row = size_t(head) * config.page_tokens + offset;
+  float scale = largest > 0.0f ? largest / 127.0f : 0.0f;
+  scales[row] = scale;
+  int8_t *rowCodes = codes.data() + row * dim;
+  for (int32_t d = 0; d < dim; ++d) {
+    float x = loadElement(config.dtype, key + size_t(d) * elementBytes);
+    float q = scale > 0.0f ? std::nearbyint(x / scale) : 0.0f;
+    rowCodes[d] = int8_t(std::clamp(q, -127.0f, 127.0f));
+  }
+}
+
+void SummaryTable::reserve(const hgc_rt_kv_config &config, int64_t pages) {
+  if (pages <= capacity)
+    return;
+  size_t row = size_t(config.head_dim) * dtypeBytes(config.dtype);
+  int64_t heads = config.kv_heads;
+  // Doubling keeps the copies amortized; heads move apart on growth.
+  int64_t grownCapacity = std::max<int64_t>(pages, 2 * capacity);
+  for (std::vector<char> *summary : {&keyMin, &keyMax}) {
+    std::vector<char> grown(size_t(heads * grownCapacity) * row);
+    for (int64_t h = 0; h < heads && capacity > 0; ++h)
+      std::memcpy(grown.data() + size_t(h * grownCapacity) * row,
+                  summary->data() + size_t(h * capacity) * row,
+                  size_t(capacity) * row);
+    summary->swap(grown);
+  }
+  capacity = grownCapacity;
+}
+
+void SummaryTable::store(const hgc_rt_kv_config &config, int64_t page,
+                         const PageKeyMetadata &metadata) {
+  size_t elementBytes = dtypeBytes(config.dtype);
+  size_t row = size_t(config.head_dim) * elementBytes;
+  for (int64_t h = 0; h < config.kv_heads; ++h) {
+    size_t at = size_t(h * capacity + page) * row;
+    for (int32_t d = 0; d < config.head_dim; ++d) {
+      size_t element = size_t(h) * config.head_dim + d;
+      storeElement(config.dtype, metadata.keyMin[element],
+                   keyMin.data() + at + d * elementBytes);
+      storeElement(config.dtype, metadata.keyMax[element],
+                   keyMax.data() + at + d * elementBytes);
+    }
+  }
+}
+
+void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
+                             int64_t endPage) {
+  if (block.tokens == 0)
+    return;
+  int64_t pt = config.page_tokens;
+  size_t rowBytes = size_t(config.head_dim) * elementBytes;
+  const char *keys = static_cast<const char *>(block.keys);
+  for (int64_t i = 0; i < block.tokens; ++i) {
+    int64_t token = layer.tokens + i;
+    for (int32_t h = 0; h < config.kv_heads; ++h)
+      layer.pages[token / pt].metadata.add(
+          config, token % pt, h,
+          keys + (size_t(h) * block.tokens + i) * rowBytes);
+  }
+  layer.summaries.reserve(config, endPage);
+  for (int64_t p = layer.tokens / pt; p < endPage; ++p)
+    layer.summaries.store(config, p, layer.pages[p].metadata);
+}
+
+Result KVCache::pageSummary(int64_t seq, int32_t layer, int64_t page,
+                            int32_t head, float *keyMin, float *keyMax) {
+  if (head < 0 || head >= config.kv_heads || !keyMin || !keyMax)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "head out of range or null output");
+  return withPage(seq, layer, page, [&](Page &p) {
+    size_t at = size_t(head) * config.head_dim;
+    std::copy_n(p.metadata.keyMin.data() + at, config.head_dim, keyMin);
+    std::copy_n(p.metadata.keyMax.data() + at, config.head_dim, keyMax);
+    return Result::ok();
+  });
+}
+
+Result KVCache::pageQuantized(int64_t seq, int32_t layer, int64_t page,
+                              int32_t head, int8_t *codes, float *scales) {
+  if (!config.quantize_keys)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "the cache does not quantize keys");
+  if (head < 0 || head >= config.kv_heads || !codes || !scales)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "head out of range or null output");
+  return withPage(seq, layer, page, [&](Page &p) {
+    size_t rows = size_t(config.page_tokens);
+    std::copy_n(p.metadata.codes.data() + size_t(head) * rows * config.head_dim,
+                rows * config.head_dim, codes);
+    std::copy_n(p.metadata.scales.data() + size_t(head) * rows, rows, scales);
+    return Result::ok();
+  });
+}

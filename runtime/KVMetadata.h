@@ -1,0 +1,49 @@
+//===- KVMetadata.h - what selection reads about a page's keys --*- C++ -*-===//
+//
+// Every page keeps, in host memory whichever tier holds its bytes, per-head
+// minimum and maximum keys (Quest's bounds) and, when the cache quantizes
+// keys, int8 codes with one scale per token. Each layer also keeps its pages'
+// summaries in the cache's dtype, which compiled selection reads in place.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_RUNTIME_KVMETADATA_H
+#define HGC_RUNTIME_KVMETADATA_H
+
+#include "hgc-rt/kv_cache.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace hgc::rt {
+
+/// The key metadata of one page, in floats.
+struct PageKeyMetadata {
+  std::vector<float> keyMin, keyMax; // [kv_heads][head_dim]
+  std::vector<int8_t> codes;         // [kv_heads][page_tokens][head_dim]
+  std::vector<float> scales;         // [kv_heads][page_tokens]
+
+  /// Metadata of a page without tokens: empty bounds, zero codes.
+  static PageKeyMetadata empty(const hgc_rt_kv_config &config);
+  /// Folds `key`, the key of token `offset` and head `head` in the cache's
+  /// dtype, into the bounds (and quantizes it).
+  void add(const hgc_rt_kv_config &config, int64_t offset, int32_t head,
+           const char *key);
+};
+
+/// A layer's page summaries in the cache's dtype:
+/// [kv_heads][capacity][head_dim] each.
+struct SummaryTable {
+  std::vector<char> keyMin, keyMax;
+  int64_t capacity = 0;
+
+  /// Makes room for summaries of `pages` pages.
+  void reserve(const hgc_rt_kv_config &config, int64_t pages);
+  /// Stores the bounds of page `page` (within capacity).
+  void store(const hgc_rt_kv_config &config, int64_t page,
+             const PageKeyMetadata &metadata);
+};
+
+} // namespace hgc::rt
+
+#endif // HGC_RUNTIME_KVMETADATA_H

@@ -1,0 +1,161 @@
+//===- KVMovement.cpp - placing pages on tiers and moving them ------------===//
+//
+// Hot pages (sinks and the recent window) go to the device, the rest to the
+// host; a full tier spills to the next one down. Appends slide the window,
+// moving pages that left it down; recalls move a page up on the copy engine.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KVCache.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace hgc::rt;
+
+namespace {
+const char *tierName(hgc_rt_tier tier) {
+  switch (tier) {
+  case HGC_RT_TIER_DEVICE:
+    return "device";
+  case HGC_RT_TIER_HOST:
+    return "host";
+  case HGC_RT_TIER_STORAGE:
+    return "storage";
+  }
+  return "?";
+}
+} // namespace
+
+bool KVCache::isHot(int64_t page, int64_t tokens) const {
+  int64_t begin = page * config.page_tokens;
+  int64_t end = std::min<int64_t>(begin + config.page_tokens, tokens);
+  return begin < config.sink ||
+         (config.window > 0 && end > tokens - config.window);
+}
+
+Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot) {
+  std::string reasons;
+  for (int t = preferred; t <= HGC_RT_TIER_STORAGE; ++t) {
+    PageStore *candidate = store(hgc_rt_tier(t));
+    std::string error = "disabled";
+    if (candidate) {
+      hgc_rt_status status = candidate->allocate(slot, error);
+      if (status == HGC_RT_OK) {
+        tier = hgc_rt_tier(t);
+        return Result::ok();
+      }
+      if (status != HGC_RT_CAPACITY)
+        return Result::error(status, error);
+    }
+    reasons += std::string(reasons.empty() ? "" : ", ") +
+               tierName(hgc_rt_tier(t)) + ": " + error;
+  }
+  return Result::error(HGC_RT_CAPACITY,
+                       "no tier has room for a page (" + reasons + ")");
+}
+
+void KVCache::slideWindow(Layer &layer, int64_t tokens) {
+  for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
+    Page &page = layer.pages[p];
+    if (page.tier == HGC_RT_TIER_DEVICE && !page.recalled && !isHot(p, tokens))
+      (void)move(page, HGC_RT_TIER_HOST);
+  }
+}
+
+Result KVCache::addPages(Layer &layer, int64_t pages, int64_t tokens) {
+  // Every page gets its slot before any joins the layer: all or nothing.
+  std::vector<Page> fresh;
+  for (int64_t p = int64_t(layer.pages.size()); p < pages; ++p) {
+    Page page;
+    hgc_rt_tier preferred =
+        isHot(p, tokens) ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST;
+    if (Result r = allocate(preferred, page.tier, page.slot); r.failed()) {
+      for (Page &undo : fresh)
+        store(undo.tier)->release(undo.slot);
+      return r;
+    }
+    page.metadata = PageKeyMetadata::empty(config);
+    fresh.push_back(std::move(page));
+  }
+  for (Page &page : fresh)
+    layer.pages.push_back(std::move(page));
+  return Result::ok();
+}
+
+Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
+                         const Slot &target) {
+  size_t bytes = 2 * halfPageBytes;
+  std::string error;
+  hgc_rt_status status = HGC_RT_OK;
+  // One side is always host-addressable (only the device tier may not be):
+  // one copy, straight from or into pinned host pages when CUDA is there.
+  if (source.data && target.data)
+    std::memcpy(target.data, source.data, bytes);
+  else if (source.data)
+    status = to->write(target, 0, source.data, bytes, error);
+  else if (target.data)
+    status = from->read(source, 0, target.data, bytes, error);
+  else
+    return Result::error(HGC_RT_DEVICE, "device-to-device page copy");
+  return status == HGC_RT_OK ? Result::ok() : Result::error(status, error);
+}
+
+Result KVCache::move(Page &page, hgc_rt_tier target) {
+  if (page.tier == target)
+    return Result::ok();
+  hgc_rt_tier tier;
+  Slot slot;
+  if (Result r = allocate(target, tier, slot); r.failed())
+    return r;
+  return relocate(page, tier, slot);
+}
+
+Result KVCache::relocate(Page &page, hgc_rt_tier tier, const Slot &slot) {
+  if (Result r = copyPage(store(page.tier), page.slot, store(tier), slot);
+      r.failed()) {
+    store(tier)->release(slot);
+    return r;
+  }
+  store(page.tier)->release(page.slot);
+  page.tier = tier;
+  page.slot = slot;
+  ++movedPages;
+  return Result::ok();
+}
+
+Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
+                       uint64_t &ticket) {
+  std::shared_ptr<Sequence> sequence;
+  {
+    std::unique_lock<std::mutex> lock;
+    if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
+      return r;
+    if (Result r = checkPage(page, sequence->layers[layerIndex].pages.size());
+        r.failed())
+      return r;
+  }
+  ticket = copies.submit([this, sequence, seq, layerIndex, page]() -> Result {
+    std::lock_guard<std::mutex> lock(sequence->mutex);
+    if (sequence->released)
+      return Result::error(HGC_RT_UNKNOWN_SEQUENCE,
+                           "sequence " + std::to_string(seq) +
+                               " was released before its recall ran");
+    Page &p = sequence->layers[layerIndex].pages[page];
+    if (p.tier != HGC_RT_TIER_DEVICE) {
+      Slot slot;
+      std::string error;
+      if (store(HGC_RT_TIER_DEVICE)->allocate(slot, error) != HGC_RT_OK)
+        return Result::error(HGC_RT_CAPACITY, "cannot recall page " +
+                                                  std::to_string(page) +
+                                                  " to the device: " + error);
+      if (Result r = relocate(p, HGC_RT_TIER_DEVICE, slot); r.failed())
+        return r;
+    }
+    p.recalled = true;
+    return Result::ok();
+  });
+  return Result::ok();
+}
+
+Result KVCache::wait(uint64_t ticket) { return copies.wait(ticket); }
