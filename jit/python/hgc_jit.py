@@ -43,7 +43,9 @@ _STATUS = ["HGC_OK", "HGC_INVALID_ARGUMENT", "HGC_SHAPE_MISMATCH",
            "HGC_IO", "HGC_DEVICE", "HGC_COMPILE", "HGC_INTERNAL"]
 _DTYPES = {"f32": (0, np.float32), "f16": (1, np.float16),
            "bf16": (2, np.uint16)}  # bf16 travels as its raw 16 bits
-_TARGETS = {"auto": 0, "host": 1, "cuda": 2}
+# `nvptx` is the driver's name (`hgc --target nvptx`) for what the JIT runs
+# as cuda.
+_TARGETS = {"auto": 0, "host": 1, "cuda": 2, "nvptx": 2}
 ORIGINS = ["compiled", "memory", "disk"]
 
 
@@ -402,7 +404,7 @@ class KVCache:
 class Context:
     def __init__(self, target="auto", threads=0, cache_dir=None, chip=None):
         if target not in _TARGETS:
-            raise Error(1, f"target {target!r} is not auto, host or cuda")
+            raise Error(1, f"target {target!r} is not auto, host, cuda or nvptx")
         options = _ContextOptions(_TARGETS[target],
                                   chip.encode() if chip else None, threads,
                                   None if cache_dir is None

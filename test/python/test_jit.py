@@ -106,6 +106,13 @@ def ctx():
     return hgc_jit.Context(target="host", cache_dir="")
 
 
+def test_context_targets_take_the_driver_names(ctx):
+    """The driver's --target names: host, and nvptx for what the JIT calls
+    cuda (the device tier as NVPTX kernels, emulated without a GPU)."""
+    assert ctx.target == "host"
+    assert hgc_jit.Context(target="nvptx", cache_dir="").target == "cuda"
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16", BF16])
 @pytest.mark.parametrize("policy,budget", [("full", "0.05"), ("hgca", "0.25"),
                                            ("hgca", "40"), ("quest", "0.3")])
