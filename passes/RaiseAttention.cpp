@@ -201,16 +201,20 @@ struct RaiseSoftmaxAttention : OpRewritePattern<linalg::SoftmaxOp> {
                        !isa<FloatType>(maskType.getElementType())))
       return rewriter.notifyMatchFailure(softmax, "mask that is not float");
 
+    // Checked before anything is built: a pattern that fails leaves the IR
+    // as it found it. Transposes and head repeats keep the element type.
+    Type elementType = getElementTypeOrSelf(peelFloatCasts(qk->lhs).getType());
+    if (getElementTypeOrSelf(peelFloatCasts(qk->rhs).getType()) !=
+            elementType ||
+        getElementTypeOrSelf(peelFloatCasts(pv->contraction.rhs).getType()) !=
+            elementType ||
+        !isa<FloatType>(elementType))
+      return rewriter.notifyMatchFailure(softmax, "mixed element types");
+
     Location loc = pv->op->getLoc();
     rewriter.setInsertionPoint(pv->op);
     AttentionOperands operands =
         getOperands(rewriter, loc, *qk, pv->contraction);
-    Type elementType = getElementTypeOrSelf(operands.query.getType());
-    if (getElementTypeOrSelf(operands.key.getType()) != elementType ||
-        getElementTypeOrSelf(operands.value.getType()) != elementType ||
-        !isa<FloatType>(elementType))
-      return rewriter.notifyMatchFailure(softmax, "mixed element types");
-
     replaceWithAttention(rewriter, pv->op, operands, terms);
     return success();
   }

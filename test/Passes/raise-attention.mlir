@@ -539,3 +539,43 @@ func.func @f16_widened(%q: tensor<1x2x1x16xf16>, %k: tensor<1x2x7x16xf16>,
       outs(%y1 : tensor<1x2x1x16xf32>) -> tensor<1x2x1x16xf32>
   return %y : tensor<1x2x1x16xf32>
 }
+
+// -----
+
+#q = affine_map<(b, h, s, t, d) -> (b, h, s, d)>
+#k = affine_map<(b, h, s, t, d) -> (b, h, t, d)>
+#scores = affine_map<(b, h, s, t, d) -> (b, h, s, t)>
+#p = affine_map<(b, h, s, d, t) -> (b, h, s, t)>
+#v = affine_map<(b, h, s, d, t) -> (b, h, t, d)>
+#y = affine_map<(b, h, s, d, t) -> (b, h, s, d)>
+
+// V of another element type than Q and K: not attention hgc computes in one
+// type. The pattern fails before it builds anything (no transpose of K left
+// behind) and the pass succeeds with the graph as written.
+// CHECK-LABEL: func.func @mixed_element_types
+// CHECK-NOT: hgc.attention
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.softmax
+func.func @mixed_element_types(%q: tensor<1x2x1x8xf32>, %k: tensor<1x2x5x8xf32>,
+    %v: tensor<1x2x5x8xf16>) -> tensor<1x2x1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s0 = tensor.empty() : tensor<1x2x1x5xf32>
+  %s1 = linalg.fill ins(%zero : f32) outs(%s0 : tensor<1x2x1x5xf32>) -> tensor<1x2x1x5xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #scores],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<1x2x1x8xf32>, tensor<1x2x5x8xf32>)
+      outs(%s1 : tensor<1x2x1x5xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x1x5xf32>
+  %p0 = tensor.empty() : tensor<1x2x1x5xf32>
+  %p = linalg.softmax dimension(3) ins(%s : tensor<1x2x1x5xf32>) outs(%p0 : tensor<1x2x1x5xf32>) -> tensor<1x2x1x5xf32>
+  %y0 = tensor.empty() : tensor<1x2x1x8xf32>
+  %y1 = linalg.fill ins(%zero : f32) outs(%y0 : tensor<1x2x1x8xf32>) -> tensor<1x2x1x8xf32>
+  %y = linalg.contract indexing_maps = [#p, #v, #y]
+      ins(%p, %v : tensor<1x2x1x5xf32>, tensor<1x2x5x8xf16>)
+      outs(%y1 : tensor<1x2x1x8xf32>) -> tensor<1x2x1x8xf32>
+  return %y : tensor<1x2x1x8xf32>
+}
