@@ -22,6 +22,20 @@ ParseResult parseElementwise(OpAsmParser &parser, OperationState &result,
 void printElementwise(OpAsmPrinter &printer, Operation *op);
 LogicalResult verifyElementwise(Operation *op);
 
+/// `(A, B) -> C` into operand and result types, `operands` inputs expected.
+ParseResult parseFunctionalType(OpAsmParser &parser, size_t operands,
+                                SmallVectorImpl<Type> &operandTypes,
+                                SmallVectorImpl<Type> &resultTypes);
+void printFunctionalType(OpAsmPrinter &printer, Operation *op);
+/// `{attrs} : (A, B) -> C` after an op's operands: the types resolve
+/// `operands` (parsed at `loc`) and become the results.
+ParseResult parseSignature(OpAsmParser &parser, OperationState &result,
+                           ArrayRef<OpAsmParser::UnresolvedOperand> operands,
+                           SMLoc loc);
+/// `[1, 2, 3]` (possibly empty).
+ParseResult parseIntegerList(AsmParser &parser, SmallVectorImpl<int64_t> &out);
+void printIntegerList(AsmPrinter &printer, ArrayRef<int64_t> values);
+
 /// `<a = [..], b = [..], ..., last = N>`: the dimension numbers of gather and
 /// scatter, integer lists named `listNames` (empty ones may be left out)
 /// then the integer `integerName`; `what` names the attribute in errors.
