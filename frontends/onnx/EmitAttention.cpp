@@ -250,8 +250,8 @@ mlir::hgc::onnx::emitAttentionNode(NodeEmitter &node) {
 LogicalResult mlir::hgc::onnx::emitNode(NodeEmitter &node) {
   bool standard = node.node.domain().empty() || node.node.domain() == "ai.onnx";
   if (standard) {
-    for (auto emit : {emitElementwiseNode, emitStructuralNode, emitComputeNode,
-                      emitTransformerNode})
+    for (auto emit : {emitElementwiseNode, emitStructuralNode, emitIndexingNode,
+                      emitComputeNode, emitTransformerNode})
       if (std::optional<LogicalResult> result = emit(node))
         return *result;
   }

@@ -166,6 +166,7 @@ LogicalResult emitNode(NodeEmitter &node);
 // Per-family emitters; each returns std::nullopt when the op is not theirs.
 std::optional<LogicalResult> emitElementwiseNode(NodeEmitter &node);
 std::optional<LogicalResult> emitStructuralNode(NodeEmitter &node);
+std::optional<LogicalResult> emitIndexingNode(NodeEmitter &node);
 std::optional<LogicalResult> emitComputeNode(NodeEmitter &node);
 std::optional<LogicalResult> emitAttentionNode(NodeEmitter &node);
 std::optional<LogicalResult> emitTransformerNode(NodeEmitter &node);
