@@ -88,3 +88,77 @@ LogicalResult hgc::verifyPartial(Operation *op, RankedTensorType output,
     return failure();
   return verifyShape(op, "lse", lse, output.getShape().drop_back());
 }
+
+FailureOr<ArrayRef<int64_t>> hgc::getDecodeQueryShape(Operation *op,
+                                                      Value query) {
+  auto type = cast<RankedTensorType>(query.getType());
+  if (type.getRank() != 3)
+    return op->emitOpError("query must be [batch, q_heads, head_dim], got ")
+           << type;
+  return type.getShape();
+}
+
+LogicalResult hgc::verifyGroups(Operation *op, int64_t qHeads,
+                                int64_t kvHeads) {
+  if (ShapedType::isDynamic(qHeads) || ShapedType::isDynamic(kvHeads))
+    return success();
+  if (kvHeads <= 0 || qHeads % kvHeads != 0)
+    return op->emitOpError("q_heads (")
+           << qHeads << ") must be a multiple of kv_heads (" << kvHeads << ")";
+  return success();
+}
+
+LogicalResult hgc::verifyLengths(Operation *op, Value lengths, int64_t batch) {
+  if (!lengths)
+    return success();
+  return verifyShape(op, "lengths", lengths.getType(), {batch});
+}
+
+LogicalResult hgc::verifyKVOfCache(Operation *op, RankedTensorType key,
+                                   RankedTensorType value, KVCacheType cache,
+                                   Value lengths, StringRef keyName,
+                                   StringRef valueName,
+                                   std::optional<uint64_t> firstHead) {
+  if (key != value)
+    return op->emitOpError()
+           << keyName << " and " << valueName << " must have one type, got "
+           << key << " and " << value;
+  if (key.getElementType() != cache.getElementType())
+    return op->emitOpError()
+           << keyName << " element type " << key.getElementType()
+           << " differs from the cache's " << cache.getElementType();
+  int64_t batch = key.getRank() == 4 ? key.getDimSize(0) : ShapedType::kDynamic;
+  int64_t heads = cache.getKvHeads();
+  if (firstHead) {
+    // A head group [first_head, first_head + heads) of the cache.
+    heads = key.getRank() == 4 ? key.getDimSize(1) : ShapedType::kDynamic;
+    if (ShapedType::isDynamic(heads) || heads <= 0 ||
+        int64_t(*firstHead) + heads > cache.getKvHeads())
+      return op->emitOpError()
+             << "KV heads [" << *firstHead << ", " << *firstHead << " + "
+             << heads << ") are not within the cache's " << cache.getKvHeads();
+  }
+  if (failed(verifyShape(
+          op, keyName, key,
+          {batch, heads, ShapedType::kDynamic, cache.getHeadDim()})))
+    return failure();
+  return verifyLengths(op, lengths, batch);
+}
+
+LogicalResult hgc::verifyBlockSize(Operation *op, StringRef name,
+                                   int64_t block) {
+  if (block <= 0 || !llvm::isPowerOf2_64(block))
+    return op->emitOpError()
+           << name << " must be a positive power of two, got " << block;
+  return success();
+}
+
+LogicalResult hgc::verifyScaleAndSoftcap(Operation *op,
+                                         std::optional<APFloat> scale,
+                                         APFloat softcap) {
+  if (scale && !scale->isFinite())
+    return op->emitOpError("scale must be finite");
+  if (!softcap.isFinite() || softcap.isNegative())
+    return op->emitOpError("softcap must be finite and >= 0 (0 disables it)");
+  return success();
+}

@@ -1,12 +1,15 @@
 //===- ShapeChecks.h - shape rules shared by hgc verifiers ------*- C++ -*-===//
 //
 // Small helpers that compare (possibly dynamic) dimensions and emit one
-// diagnostic naming the operand and both shapes.
+// diagnostic naming the operand and both shapes, and the checks the model-
+// and split-level verifiers share (queries, head groups, KV of a cache).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef HGC_DIALECT_SHAPECHECKS_H
 #define HGC_DIALECT_SHAPECHECKS_H
+
+#include "dialect/HgcDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
@@ -37,6 +40,31 @@ LogicalResult verifyBroadcastable(Operation *op, StringRef name,
 LogicalResult verifyPartial(Operation *op, RankedTensorType output,
                             RankedTensorType lse,
                             ArrayRef<int64_t> outputShape);
+
+/// The decode query `[batch, q_heads, head_dim]`.
+FailureOr<ArrayRef<int64_t>> getDecodeQueryShape(Operation *op, Value query);
+
+/// Checks that `qHeads` query heads can share `kvHeads` KV heads.
+LogicalResult verifyGroups(Operation *op, int64_t qHeads, int64_t kvHeads);
+
+/// Per-sequence lengths `[batch]` (none is fine).
+LogicalResult verifyLengths(Operation *op, Value lengths, int64_t batch);
+
+/// Checks key/value tensors `[batch, kv_heads, tokens, head_dim]` (and their
+/// `[batch]` lengths) against the cache they are bound to or viewed from;
+/// with `firstHead`, a head group [firstHead, firstHead + heads) of it.
+LogicalResult verifyKVOfCache(Operation *op, RankedTensorType key,
+                              RankedTensorType value, KVCacheType cache,
+                              Value lengths, StringRef keyName = "key",
+                              StringRef valueName = "value",
+                              std::optional<uint64_t> firstHead = {});
+
+/// A scale that is finite (when given) and a softcap that is finite and >= 0.
+LogicalResult verifyScaleAndSoftcap(Operation *op, std::optional<APFloat> scale,
+                                    APFloat softcap);
+
+/// A block size (`name` in the message) must be a positive power of two.
+LogicalResult verifyBlockSize(Operation *op, StringRef name, int64_t block);
 
 } // namespace mlir::hgc
 

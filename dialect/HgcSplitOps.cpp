@@ -1,0 +1,269 @@
+//===- HgcSplitOps.cpp - verifiers of the split-level hgc ops -------------===//
+//
+// hgc.kv_view, hgc.kv_summaries, hgc.select, hgc.partial_attention,
+// hgc.transfer, hgc.wait and hgc.lse_merge: the ops the split writes, each
+// checked against the cache and the shapes its lowering reads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/HgcOps.h"
+#include "dialect/ShapeChecks.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+//===----------------------------------------------------------------------===//
+// KVViewOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVViewOp::verify() {
+  Operation *op = getOperation();
+  KVCacheType cache = getCache().getType();
+  if (PlacementAttr placement = getPlacementAttr()) {
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+    if (!placement.getHeads().empty())
+      return emitOpError("views one placement for all KV heads; per-head "
+                         "overrides need one view per head group");
+  }
+  return verifyKVOfCache(op, getKey().getType(), getValue().getType(), cache,
+                         getLengths(), "key", "value", getFirstHead());
+}
+
+void KVViewOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
+// KVSummariesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVSummariesOp::verify() {
+  if (failed(verifyBlockSize(getOperation(), "block_size", getBlockSize())))
+    return failure();
+  if (PlacementAttr placement = getPlacementAttr())
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+  return verifyKVOfCache(getOperation(), getKeyMin().getType(),
+                         getKeyMax().getType(), getCache().getType(),
+                         getLengths(), "key minimum", "key maximum",
+                         getFirstHead());
+}
+
+void KVSummariesOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
+// SelectOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SelectOp::verify() {
+  Operation *op = getOperation();
+  Selection policy = getPolicy();
+  StringRef name = stringifySelection(policy);
+  if (policy == Selection::Dense)
+    return emitOpError("'dense' selects nothing; use exact_topk, block_topk "
+                       "or quant_topk");
+  if (getScale() && !getScale()->isFinite())
+    return emitOpError("scale must be finite");
+  std::optional<llvm::APFloat> fraction = getFraction();
+  if (static_cast<bool>(getK()) == static_cast<bool>(fraction))
+    return emitOpError("needs a budget: exactly one of 'k' (a count) or "
+                       "'fraction'");
+  if (fraction && (!fraction->isFiniteNonZero() || fraction->isNegative() ||
+                   fraction->convertToDouble() > 1.0))
+    return emitOpError("fraction must be in (0, 1], got ")
+           << fraction->convertToDouble();
+  size_t expectedInputs = policy == Selection::ExactTopK ? 1 : 2;
+  if (getInputs().size() != expectedInputs)
+    return emitOpError() << "'" << name << "' takes " << expectedInputs
+                         << (policy == Selection::ExactTopK ? " input (keys)"
+                             : policy == Selection::BlockTopK
+                                 ? " inputs (block key min, max)"
+                                 : " inputs (key codes, scales)")
+                         << ", got " << getInputs().size();
+  if (policy == Selection::BlockTopK) {
+    if (getBlockSize() <= 0 || !llvm::isPowerOf2_64(getBlockSize()))
+      return emitOpError("block_size must be a positive power of two, got ")
+             << getBlockSize();
+  } else if (getBlockSize() != 1) {
+    return emitOpError("block_size applies to block_topk only");
+  }
+
+  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
+  if (failed(q))
+    return failure();
+  auto candidates = cast<RankedTensorType>(getInputs()[0].getType());
+  if (candidates.getRank() != 4)
+    return emitOpError("'") << name << "' input 0 must be [batch, kv_heads, "
+                            << "candidates, head_dim], got " << candidates;
+  ArrayRef<int64_t> c = candidates.getShape();
+  if (failed(verifyDim(op, "input batch", c[0], "query batch", (*q)[0])) ||
+      failed(verifyGroups(op, (*q)[1], c[1])) ||
+      failed(verifyDim(op, "input head_dim", c[3], "query head_dim", (*q)[2])))
+    return failure();
+
+  Type elt = candidates.getElementType();
+  if (policy == Selection::QuantTopK) {
+    if (!elt.isInteger(8))
+      return emitOpError("quant_topk key codes must be i8, got ") << elt;
+    auto scales = cast<RankedTensorType>(getInputs()[1].getType());
+    if (!scales.getElementType().isF32())
+      return emitOpError("quant_topk scales must be f32, got ")
+             << scales.getElementType();
+    if (failed(verifyShape(op, "scales", scales, {c[0], c[1], c[2]})))
+      return failure();
+  } else {
+    if (!isa<FloatType>(elt))
+      return emitOpError("'")
+             << name << "' keys must be floating point, got " << elt;
+    if (policy == Selection::BlockTopK &&
+        getInputs()[1].getType() != candidates)
+      return emitOpError("block key min and max must have one type, got ")
+             << candidates << " and " << getInputs()[1].getType();
+  }
+  if (failed(verifyLengths(op, getLengths(), (*q)[0])))
+    return failure();
+  if (fraction && !getIndices().getType().isDynamicDim(2))
+    return emitOpError("a fractional budget is sized at run time: the last "
+                       "indices dimension must be dynamic");
+  int64_t k = getK() ? static_cast<int64_t>(*getK()) : ShapedType::kDynamic;
+  return verifyShape(op, "indices", getIndices().getType(), {(*q)[0], c[1], k});
+}
+
+//===----------------------------------------------------------------------===//
+// PartialAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PartialAttentionOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyScaleAndSoftcap(op, getScale(), getSoftcap())))
+    return failure();
+  if (getBlockSize() <= 0 || !llvm::isPowerOf2_64(getBlockSize()))
+    return emitOpError("block_size must be a positive power of two, got ")
+           << getBlockSize();
+  if (getBlockSize() > 1 && !getIndices())
+    return emitOpError("block_size > 1 selects blocks and needs indices");
+  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
+  if (failed(q))
+    return failure();
+  RankedTensorType keyType = getKey().getType();
+  RankedTensorType valueType = getValue().getType();
+  if (keyType.getRank() != 4 || valueType.getRank() != 4)
+    return emitOpError("key and value must be [batch, kv_heads, tokens, "
+                       "head_dim]");
+  if (keyType.getElementType() != valueType.getElementType())
+    return emitOpError("key and value element types differ: ")
+           << keyType.getElementType() << " vs " << valueType.getElementType();
+  ArrayRef<int64_t> k = keyType.getShape();
+  int64_t batch = (*q)[0], kvHeads = k[1], vHeadDim = valueType.getDimSize(3);
+  if (failed(verifyDim(op, "key batch", k[0], "query batch", batch)) ||
+      failed(verifyGroups(op, (*q)[1], kvHeads)) ||
+      failed(verifyDim(op, "key head_dim", k[3], "query head_dim", (*q)[2])) ||
+      failed(verifyShape(op, "value", valueType,
+                         {batch, kvHeads, k[2], vHeadDim})) ||
+      failed(verifyLengths(op, getLengths(), batch)))
+    return failure();
+  if (Value indices = getIndices())
+    if (failed(verifyShape(op, "indices", indices.getType(),
+                           {batch, kvHeads, ShapedType::kDynamic})))
+      return failure();
+  return verifyPartial(op, getOutput().getType(), getLse().getType(),
+                       {batch, (*q)[1], vHeadDim});
+}
+
+//===----------------------------------------------------------------------===//
+// TransferOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TransferOp::verify() {
+  if (getFrom() == getTo())
+    return emitOpError("transfer from tier '")
+           << stringifyTier(getFrom()) << "' to itself";
+  if (!isa<RankedTensorType, MemRefType>(getSource().getType()))
+    return emitOpError("transfers ranked tensors or memrefs, got ")
+           << getSource().getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WaitOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+WaitOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                         ValueRange operands, DictionaryAttr attributes,
+                         OpaqueProperties properties, RegionRange regions,
+                         SmallVectorImpl<Type> &inferredReturnTypes) {
+  WaitOp::Adaptor adaptor(operands, attributes, properties, regions);
+  llvm::append_range(inferredReturnTypes, adaptor.getValues().getTypes());
+  return success();
+}
+
+LogicalResult WaitOp::verify() {
+  if (getTokens().empty())
+    return emitOpError("waits on no token");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LseMergeOp
+//===----------------------------------------------------------------------===//
+
+// %o0, %o1 lse %l0, %l1 attr-dict : OUTPUT_TYPE, LSE_TYPE
+ParseResult LseMergeOp::parse(OpAsmParser &parser, OperationState &result) {
+  SmallVector<OpAsmParser::UnresolvedOperand> outputs, lses;
+  Type outputType, lseType;
+  SMLoc operandsLoc = parser.getCurrentLocation();
+  if (parser.parseOperandList(outputs) || parser.parseKeyword("lse") ||
+      parser.parseOperandList(lses) ||
+      parser.parseOptionalAttrDict(result.attributes) || parser.parseColon() ||
+      parser.parseType(outputType) || parser.parseComma() ||
+      parser.parseType(lseType) ||
+      parser.resolveOperands(outputs, outputType, operandsLoc,
+                             result.operands) ||
+      parser.resolveOperands(lses, lseType, operandsLoc, result.operands))
+    return failure();
+  result.getOrAddProperties<Properties>().operandSegmentSizes = {
+      static_cast<int32_t>(outputs.size()), static_cast<int32_t>(lses.size())};
+  result.addTypes({outputType, lseType});
+  return success();
+}
+
+void LseMergeOp::print(OpAsmPrinter &printer) {
+  printer << ' ' << getOutputs() << " lse " << getLses();
+  printer.printOptionalAttrDict((*this)->getAttrs(),
+                                /*elidedAttrs=*/{"operandSegmentSizes"});
+  printer << " : " << getOutput().getType() << ", " << getLse().getType();
+}
+
+LogicalResult LseMergeOp::verify() {
+  if (getOutputs().size() != getLses().size())
+    return emitOpError("merges ")
+           << getOutputs().size() << " outputs with " << getLses().size()
+           << " LSEs; each partial needs both";
+  if (getOutputs().size() < 2)
+    return emitOpError("merges at least 2 partials, got ")
+           << getOutputs().size();
+  for (auto [i, output, lse] : llvm::enumerate(getOutputs(), getLses())) {
+    if (output.getType() != getOutput().getType())
+      return emitOpError("partial ")
+             << i << " output type " << output.getType()
+             << " differs from the result type " << getOutput().getType();
+    if (lse.getType() != getLse().getType())
+      return emitOpError("partial ")
+             << i << " LSE type " << lse.getType()
+             << " differs from the result LSE type " << getLse().getType();
+  }
+  return verifyPartial(getOperation(), getOutput().getType(),
+                       getLse().getType(), getOutput().getType().getShape());
+}
