@@ -99,9 +99,62 @@ struct BoundTier {
   }
 };
 
-/// `bound[:, heads, offset : offset + width, :]` (offset clamped to the
+/// The keys of a bound cache as a reader of one head group of `heads` KV
+/// heads addresses them: a paged cache's through its block table.
+struct BoundKeys {
+  Value key, batch, tokens, lengths;
+  std::optional<PagedKV> paged;
+
+  BoundKeys(Emitter &e, BindKVOp bind, std::optional<uint64_t> firstHead,
+            int64_t heads)
+      : e(e) {
+    lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
+    if (!bind.isPaged()) {
+      key = selectHeadGroup(e, e.buffer(bind.getKey()), firstHead, heads);
+      batch = e.dim(key, 0);
+      tokens = e.dim(key, 2);
+      return;
+    }
+    paged.emplace();
+    paged->key = key = e.buffer(bind.getKey());
+    paged->table = e.buffer(bind.getBlockTable());
+    paged->blockSize = bind.getPagedBlockSize();
+    paged->firstHead = int64_t(firstHead.value_or(0));
+    paged->headsMajor = bind.isHeadsMajor();
+    batch = e.dim(paged->table, 0);
+    tokens = arith::MulIOp::create(e.b, e.dim(paged->table, 1),
+                                   e.index(paged->blockSize));
+  }
+
+  /// The tier's token count of sequence `bi`.
+  std::function<Value(Value)> countOn(const BoundTier &tier) const {
+    return [this, &tier](Value bi) {
+      return tier.count(e, e.validTokens(lengths, bi, tokens));
+    };
+  }
+  /// The bound token of the tier's j-th token of sequence `bi`.
+  std::function<Value(Value, Value)> sourceOn(const BoundTier &tier) const {
+    return [this, &tier](Value j, Value bi) {
+      return tier.source(e, j, e.validTokens(lengths, bi, tokens));
+    };
+  }
+  /// Where token `t` of KV head `hk` is: through the table when paged.
+  KeyIndexFn indexFn() const {
+    if (!paged)
+      return nullptr;
+    return pagedAt;
+  }
+
+private:
+  Emitter &e;
+  std::function<SmallVector<Value>(Value, Value, Value)> pagedAt =
+      [this](Value bi, Value hk, Value t) { return paged->at(e, bi, hk, t); };
+};
+
+/// `bound[:, heads, offset : offset + width(, :)]` (offset clamped to the
 /// bound size so an empty range stays in bounds), cast to `type`; `heads` is
-/// the result's KV head range from `firstHead`.
+/// the result's KV head range from `firstHead`. `bound` is [batch, kv_heads,
+/// tokens, head_dim] or, for per-token scales, [batch, kv_heads, tokens].
 Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
                   Value width, Type type, int64_t firstHead) {
   ImplicitLocOpBuilder &b = e.b;
@@ -109,6 +162,7 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
   offset = arith::MinSIOp::create(b, offset, e.dim(buffer, 2));
   SmallVector<OpFoldResult> offsets = {
       b.getIndexAttr(0), b.getIndexAttr(firstHead), offset, b.getIndexAttr(0)};
+  offsets.resize(boundType.getRank());
   SmallVector<OpFoldResult> sizes;
   int64_t heads = cast<RankedTensorType>(type).getDimSize(1);
   for (auto [i, size] : llvm::enumerate(boundType.getShape()))
@@ -117,7 +171,7 @@ Value sliceTokens(Emitter &e, Value bound, Value buffer, Value offset,
                     : ShapedType::isDynamic(size)
                         ? OpFoldResult(e.dim(buffer, i))
                         : b.getIndexAttr(size));
-  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> strides(boundType.getRank(), b.getIndexAttr(1));
   Value slice =
       tensor::ExtractSliceOp::create(b, bound, offsets, sizes, strides);
   if (slice.getType() != type)
@@ -389,32 +443,15 @@ LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op) {
   int64_t block = op.getBlockSize();
   ImplicitLocOpBuilder b = builderBefore(rewriter, op);
   Emitter e{b};
-  int64_t heads = op.getKeyMin().getType().getDimSize(1);
-  Value lengths = bind.getLengths() ? e.buffer(bind.getLengths()) : Value();
-  Value key, batch, tokens;
-  // A paged cache's keys are read through its block table.
-  std::optional<PagedKV> paged;
-  if (bind.isPaged()) {
-    paged.emplace();
-    paged->key = key = e.buffer(bind.getKey());
-    paged->table = e.buffer(bind.getBlockTable());
-    paged->blockSize = bind.getPagedBlockSize();
-    paged->firstHead = int64_t(op.getFirstHead().value_or(0));
-    paged->headsMajor = bind.isHeadsMajor();
-    batch = e.dim(paged->table, 0);
-    tokens = arith::MulIOp::create(b, e.dim(paged->table, 1),
-                                   e.index(paged->blockSize));
-  } else {
-    key = selectHeadGroup(e, e.buffer(bind.getKey()), op.getFirstHead(), heads);
-    batch = e.dim(key, 0);
-    tokens = e.dim(key, 2);
-  }
+  BoundKeys keys(e, bind, op.getFirstHead(),
+                 op.getKeyMin().getType().getDimSize(1));
   Value blockSize = e.index(block);
   auto blocksOf = [&](Value count) {
     return arith::CeilDivUIOp::create(b, count, blockSize).getResult();
   };
-  auto [width, lengthsOut] = tier->widthAndLengths(
-      e, lengths, batch, tokens, op.getLengths().getType(), blocksOf);
+  auto [width, lengthsOut] =
+      tier->widthAndLengths(e, keys.lengths, keys.batch, keys.tokens,
+                            op.getLengths().getType(), blocksOf);
 
   std::optional<uint64_t> bound = bind.getSummaryBlock();
   if (bind.getKeyMin() && bound && int64_t(*bound) == block &&
@@ -431,20 +468,57 @@ LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op) {
   }
 
   RankedTensorType type = op.getKeyMin().getType();
-  auto pagedAt = [&](Value bi, Value hk, Value t) {
-    return paged->at(e, bi, hk, t);
-  };
   auto [keyMin, keyMax] = emitKeySummaries(
-      e, type, key, batch, width, block, tokens,
-      [&](Value bi) {
-        return tier->count(e, e.validTokens(lengths, bi, tokens));
-      },
-      [&](Value j, Value bi) {
-        return tier->source(e, j, e.validTokens(lengths, bi, tokens));
-      },
-      paged ? KeyIndexFn(pagedAt) : KeyIndexFn());
+      e, type, keys.key, keys.batch, width, block, keys.tokens,
+      keys.countOn(*tier), keys.sourceOn(*tier), keys.indexFn());
   Value keyMinTensor = e.tensor(keyMin, type);
   rewriter.replaceOp(op, {keyMinTensor, e.tensor(keyMax, type), lengthsOut});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// hgc.kv_key_codes
+//===----------------------------------------------------------------------===//
+
+/// Per-token key codes of the tier's tokens: a slice of the codes the cache
+/// was bound with (quantized as the op asks), else quantized from the keys
+/// (one pass over them).
+LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
+  FailureOr<BoundTier> tier =
+      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  if (failed(tier))
+    return failure();
+  BindKVOp bind = tier->bind;
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  Emitter e{b};
+  RankedTensorType codesType = op.getCodes().getType();
+  RankedTensorType scalesType = op.getScales().getType();
+  BoundKeys keys(e, bind, op.getFirstHead(), codesType.getDimSize(1));
+  auto [width, lengthsOut] = tier->widthAndLengths(
+      e, keys.lengths, keys.batch, keys.tokens, op.getLengths().getType(),
+      [](Value count) { return count; });
+
+  // The engine's codes hold 8 bits; a tier of one token range reads them.
+  std::optional<int64_t> start = tier->rangeStart();
+  if (bind.getKeyCodes() && start && op.getBits() == 8) {
+    Value offset = e.index(*start);
+    int64_t firstHead = op.getFirstHead().value_or(0);
+    Value codes =
+        sliceTokens(e, bind.getKeyCodes(), e.buffer(bind.getKeyCodes()), offset,
+                    width, codesType, firstHead);
+    Value scales =
+        sliceTokens(e, bind.getKeyScales(), e.buffer(bind.getKeyScales()),
+                    offset, width, scalesType, firstHead);
+    rewriter.replaceOp(op, {codes, scales, lengthsOut});
+    return success();
+  }
+
+  auto [codes, scales] = emitKeyCodes(
+      e, codesType, scalesType, op.getBits(), keys.key, keys.batch, width,
+      keys.tokens, keys.countOn(*tier), keys.sourceOn(*tier), keys.indexFn());
+  Value codesTensor = e.tensor(codes, codesType);
+  rewriter.replaceOp(op,
+                     {codesTensor, e.tensor(scales, scalesType), lengthsOut});
   return success();
 }
 

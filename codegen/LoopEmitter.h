@@ -89,6 +89,9 @@ struct Emitter {
     Type type = v.getType();
     if (type.isF32())
       return v;
+    // Integer key codes are signed.
+    if (type.isInteger())
+      return arith::SIToFPOp::create(b, b.getF32Type(), v);
     if (type.getIntOrFloatBitWidth() < 32)
       return arith::ExtFOp::create(b, b.getF32Type(), v);
     return arith::TruncFOp::create(b, b.getF32Type(), v);
@@ -265,6 +268,8 @@ struct HeadDimLoop {
     if (elt.isF32())
       return v;
     Type wide = VectorType::get({kLanes}, e.b.getF32Type());
+    if (elt.isInteger())
+      return arith::SIToFPOp::create(e.b, wide, v);
     if (elt.getIntOrFloatBitWidth() < 32)
       return arith::ExtFOp::create(e.b, wide, v);
     return arith::TruncFOp::create(e.b, wide, v);

@@ -171,6 +171,16 @@ struct KVSummariesToLoops : OpRewritePattern<KVSummariesOp> {
   }
 };
 
+struct KVKeyCodesToLoops : OpRewritePattern<KVKeyCodesOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(KVKeyCodesOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getCache().getDefiningOp<RuntimeKVOp>())
+      return lowerRuntimeKVKeyCodes(rewriter, op);
+    return lowerKVKeyCodes(rewriter, op);
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Linalg ops of imported models
 //===----------------------------------------------------------------------===//
@@ -210,8 +220,8 @@ void lowering::populateLowerToLoopsPatterns(
     RewritePatternSet &patterns, const LowerToLoopsOptions &options) {
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
-               LseMergeToLoops, KVSummariesToLoops, DecomposeAggregatedOp,
-               ContractionToLoops>(context);
+               LseMergeToLoops, KVSummariesToLoops, KVKeyCodesToLoops,
+               DecomposeAggregatedOp, ContractionToLoops>(context);
   patterns.add<PartialAttentionToLoops, PartialAttentionToDeviceCall,
                AttentionToLoops, AttentionToDeviceCall, SelectToLoops,
                KVViewToLoops>(context, options);
@@ -220,7 +230,8 @@ void lowering::populateLowerToLoopsPatterns(
 void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
-                      LseMergeOp, AttentionOp, SelectOp, KVSummariesOp>();
+                      LseMergeOp, AttentionOp, SelectOp, KVSummariesOp,
+                      KVKeyCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).
   target.addDynamicallyLegalOp<KVViewOp>([&options](KVViewOp view) {
     return isKeptForPagedReaders(view, [&](Operation *user) {

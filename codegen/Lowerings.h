@@ -54,7 +54,8 @@ void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op);
 func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,
                                     FunctionType type);
 
-/// Top-k selection (exact per token, or per block from key summaries).
+/// Top-k selection (exact per token, per token from key codes, or per block
+/// from key summaries), with the mass keep rule when the op has one.
 /// With `countSelected`, also counts the kept tokens for the runtime
 /// (hgc_rt_compiled_count_selected).
 LogicalResult lowerSelect(RewriterBase &rewriter, SelectOp op,
@@ -77,12 +78,16 @@ bool isKeptForPagedReaders(KVViewOp view,
                            function_ref<bool(Operation *)> readsPaged);
 /// A tier's per-block key summaries of a cache bound over plain tensors.
 LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
+/// A tier's per-token key codes of a cache bound over plain tensors.
+LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op);
 
 /// A tier's view of a cache the KV runtime owns (hgc.runtime_kv): calls of
 /// hgc-rt/compiled.h filling fresh buffers.
 LogicalResult lowerRuntimeKVView(RewriterBase &rewriter, KVViewOp op);
 /// Key summaries of a runtime cache's tier, computed from its view.
 LogicalResult lowerRuntimeKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
+/// Key codes of a runtime cache's tier, computed from its view.
+LogicalResult lowerRuntimeKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op);
 
 struct Emitter;
 /// KV heads [first, first + heads) of a [batch, kv_heads, tokens, dim]
@@ -99,6 +104,17 @@ std::pair<Value, Value> emitKeySummaries(
     Emitter &e, RankedTensorType type, Value key, Value batch, Value width,
     int64_t block, Value tokens, function_ref<Value(Value)> count,
     function_ref<Value(Value, Value)> source, KeyIndexFn keyAt = nullptr);
+
+/// Per-token `bits`-bit codes (held in i8) and f32 scales of a tier's keys,
+/// `width` tokens wide per (sequence of `batch`, KV head), addressed as for
+/// emitKeySummaries; tokens past `count(bi)` get scale 0 and codes 0.
+std::pair<Value, Value> emitKeyCodes(Emitter &e, RankedTensorType codesType,
+                                     RankedTensorType scalesType, int64_t bits,
+                                     Value key, Value batch, Value width,
+                                     Value tokens,
+                                     function_ref<Value(Value)> count,
+                                     function_ref<Value(Value, Value)> source,
+                                     KeyIndexFn keyAt = nullptr);
 
 /// A dense partial over the device tier's view (what the GPU target runs).
 bool isDevicePartial(PartialAttentionOp op);

@@ -186,4 +186,33 @@ LogicalResult lowerRuntimeKVSummaries(RewriterBase &rewriter,
   return success();
 }
 
+/// From the tier's view, quantized as the runtime quantizes (the runtime's
+/// pages keep int8 codes only when the cache was made with quantize_keys).
+LogicalResult lowerRuntimeKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
+  auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
+  RankedTensorType codesType = op.getCodes().getType();
+  auto keyType = RankedTensorType::get(
+      codesType.getShape(), cache.getCache().getType().getElementType());
+  FailureOr<RuntimeView> view =
+      gather(rewriter, op, cache, op.getTier(), op.getPlacementAttr(), keyType,
+             op.getLengths().getType());
+  if (failed(view))
+    return failure();
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  Emitter e{b};
+  Value batch = e.dim(view->key, 0);
+  Value key =
+      selectHeadGroup(e, view->key, op.getFirstHead(), codesType.getDimSize(1));
+  auto [codes, scales] = emitKeyCodes(
+      e, codesType, op.getScales().getType(), op.getBits(), key, batch,
+      view->capacity, view->capacity,
+      [&](Value bi) { return e.toIndex(e.load(view->lengths, bi)); },
+      [](Value j, Value) { return j; });
+  Value codesTensor = e.tensor(codes, codesType);
+  rewriter.replaceOp(op,
+                     {codesTensor, e.tensor(scales, op.getScales().getType()),
+                      e.tensor(view->lengths, op.getLengths().getType())});
+  return success();
+}
+
 } // namespace mlir::hgc::lowering

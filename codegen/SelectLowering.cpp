@@ -1,11 +1,14 @@
 //===- SelectLowering.cpp - hgc.select to loops ---------------------------===//
 //
-// Per (batch, KV head) row: score every candidate (a token's exact q.k, or a
-// block's upper bound from its key min/max summaries), maximum over the GQA
-// group's query heads, then find the k-th largest score by a 4-pass radix
-// select over order-preserving 32-bit keys (O(n) per pass, no sort), and
-// emit the chosen candidates in ascending order (sequential reads for the
-// partial), ties broken toward the lower index.
+// Per (batch, KV head) row: score every candidate (a token's exact q.k, its
+// approximate q.k from int8 codes, or a block's upper bound from its key
+// min/max summaries), maximum over the GQA group's query heads, then find
+// the k-th largest score by a 4-pass radix select over order-preserving
+// 32-bit keys (O(n) per pass, no sort), and emit the chosen candidates in
+// ascending order (sequential reads for the partial), ties broken toward the
+// lower index. A mass keep rule first shrinks k to the fewest top candidates
+// holding tau of the row's softmax mass: the same radix select, its
+// histogram summing the candidates' exp(score - max) instead of counting.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,14 +35,63 @@ Value orderedKey(Emitter &e, Value score) {
   return arith::XOrIOp::create(b, bits, mask);
 }
 
-/// The k-th largest of `keys[0, n)` (unsigned, 1 <= k <= n) and how many of
-/// the keys equal to it belong to the top k.
-std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
+/// Inverse of orderedKey: the f32 score a key orders.
+Value scoreOfKey(Emitter &e, Value key) {
+  ImplicitLocOpBuilder &b = e.b;
+  // Keys of non-negative scores have the top bit set: flip it back; the
+  // others were flipped entirely.
+  Value sign = arith::ShRSIOp::create(b, key, e.i32(31));
+  Value mask = arith::OrIOp::create(
+      b, arith::XOrIOp::create(b, sign, e.i32(-1)), e.i32(INT32_MIN));
+  return arith::BitcastOp::create(b, b.getF32Type(),
+                                  arith::XOrIOp::create(b, key, mask));
+}
+
+/// What a radix select accumulates per key: a count (i32 bins, index totals)
+/// or a weight `weightAt(t)` of key `t` (f32 bins and totals).
+struct RadixWeights {
+  function_ref<Value(Value)> weightAt; // null: count keys
+
+  Type binType(Emitter &e) const {
+    return weightAt ? Type(e.b.getF32Type()) : Type(e.b.getI32Type());
+  }
+  Value zero(Emitter &e) const { return weightAt ? e.f32(0) : e.index(0); }
+  /// A bin's value as a total.
+  Value total(Emitter &e, Value bin) const {
+    return weightAt ? bin : e.toIndex(bin);
+  }
+  Value add(Emitter &e, Value x, Value y) const {
+    return weightAt ? e.add(x, y)
+                    : arith::AddIOp::create(e.b, x, y).getResult();
+  }
+  Value sub(Emitter &e, Value x, Value y) const {
+    return weightAt ? e.sub(x, y)
+                    : arith::SubIOp::create(e.b, x, y).getResult();
+  }
+  Value reaches(Emitter &e, Value x, Value need) const {
+    return weightAt ? e.fcmp(arith::CmpFPredicate::OGE, x, need)
+                    : e.icmp(arith::CmpIPredicate::sge, x, need);
+  }
+  /// What key `t` adds to its bin when it `matches` the prefix.
+  Value increment(Emitter &e, Value t, Value matches) const {
+    if (!weightAt)
+      return arith::ExtUIOp::create(e.b, e.b.getI32Type(), matches);
+    return e.select(matches, weightAt(t), e.f32(0));
+  }
+};
+
+/// The largest key `x` of `keys[0, n)` (unsigned) whose keys >= x weigh at
+/// least `need` (counting: the need-th largest key, 1 <= need <= n), and
+/// how much of `need` is left for the keys equal to it. Weighted totals
+/// that round short of `need` settle on the smallest key's bin.
+std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value need,
+                                    const RadixWeights &weights = {}) {
   ImplicitLocOpBuilder &b = e.b;
   Value histogram =
-      memref::AllocaOp::create(b, MemRefType::get({kBins}, b.getI32Type()));
+      memref::AllocaOp::create(b, MemRefType::get({kBins}, weights.binType(e)));
+  Value emptyBin = weights.weightAt ? e.f32(0) : e.i32(0);
   ValueRange found = e.forLoop(
-      e.index(0), e.index(32 / kDigitBits), {e.i32(0), k},
+      e.index(0), e.index(32 / kDigitBits), {e.i32(0), need},
       [&](Value pass, ValueRange state) {
         Value prefix = state[0], remaining = state[1];
         Value passI32 = arith::IndexCastOp::create(b, b.getI32Type(), pass);
@@ -54,7 +106,7 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
                 b, e.i32(-1),
                 arith::AddIOp::create(b, shift, e.i32(kDigitBits))));
         e.forLoop(e.index(0), e.index(kBins), {}, [&](Value d, ValueRange) {
-          memref::StoreOp::create(b, e.i32(0), histogram, d);
+          memref::StoreOp::create(b, emptyBin, histogram, d);
           return SmallVector<Value>{};
         });
         e.forLoop(e.index(0), n, {}, [&](Value t, ValueRange) {
@@ -65,29 +117,33 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
               b, arith::ShRUIOp::create(b, key, shift), e.i32(kBins - 1));
           Value bin = e.toIndex(digit);
           Value count = memref::LoadOp::create(b, histogram, bin);
-          Value add = arith::ExtUIOp::create(b, b.getI32Type(), matches);
-          memref::StoreOp::create(b, arith::AddIOp::create(b, count, add),
-                                  histogram, bin);
+          Value add = weights.increment(e, t, matches);
+          Value sum = weights.weightAt
+                          ? e.add(count, add)
+                          : arith::AddIOp::create(b, count, add).getResult();
+          memref::StoreOp::create(b, sum, histogram, bin);
           return SmallVector<Value>{};
         });
-        // From the highest digit down: the bin where the count reaches
-        // `remaining` holds the k-th key; bins above it are all taken.
+        // From the highest digit down: the bin where the total reaches
+        // `remaining` holds the key; bins above it are all taken.
         Value falseV = arith::ConstantOp::create(b, b.getBoolAttr(false));
         ValueRange scan = e.forLoop(
             e.index(0), e.index(kBins),
-            {e.index(0), e.index(0), e.index(0), falseV},
+            {weights.zero(e), e.index(0), weights.zero(e), falseV},
             [&](Value i, ValueRange s) {
               Value cumulative = s[0], digit = s[1], above = s[2], done = s[3];
               Value d = arith::SubIOp::create(b, e.index(kBins - 1), i);
-              Value next = arith::AddIOp::create(
-                  b, cumulative,
-                  e.toIndex(memref::LoadOp::create(b, histogram, d)));
+              Value next = weights.add(
+                  e, cumulative,
+                  weights.total(e, memref::LoadOp::create(b, histogram, d)));
+              Value last = e.icmp(arith::CmpIPredicate::eq, d, e.index(0));
               Value hit = arith::AndIOp::create(
                   b,
                   arith::XOrIOp::create(
                       b, done,
                       arith::ConstantOp::create(b, b.getBoolAttr(true))),
-                  e.icmp(arith::CmpIPredicate::sge, next, remaining));
+                  arith::OrIOp::create(b, weights.reaches(e, next, remaining),
+                                       last));
               return SmallVector<Value>{next, e.select(hit, d, digit),
                                         e.select(hit, cumulative, above),
                                         arith::OrIOp::create(b, done, hit)};
@@ -96,7 +152,7 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
         return SmallVector<Value>{
             arith::OrIOp::create(b, prefix,
                                  arith::ShLIOp::create(b, digit, shift)),
-            arith::SubIOp::create(b, remaining, scan[2])};
+            weights.sub(e, remaining, scan[2])};
       });
   return {found[0], found[1]};
 }
@@ -106,7 +162,8 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value k) {
 class SelectLowering {
 public:
   SelectLowering(SelectOp op, ImplicitLocOpBuilder &b)
-      : op(op), byBlock(op.getPolicy() == Selection::BlockTopK), b(b), e{b} {}
+      : op(op), byBlock(op.getPolicy() == Selection::BlockTopK),
+        byCodes(op.getPolicy() == Selection::QuantTopK), b(b), e{b} {}
 
   /// With `countInto`, also counts the kept entries for the runtime.
   void lower(RewriterBase &rewriter, ModuleOp countInto);
@@ -121,6 +178,8 @@ private:
   void scoreAllHeads();
   void selectRow(Value bi, Value hk);
   Value rowKeys(Value bi, Value hk, Value n);
+  void fillKeys(Value keys, Value bi, Value hk, Value n);
+  Value massKeep(Value keys, Value n, double mass);
   void takeTopK(Value keys, Value bi, Value hk, Value n, Value keep);
   void countKeptEntries(ModuleOp module);
   SmallVector<Value> candidateAt(Value bi, Value hk, Value c) {
@@ -130,12 +189,13 @@ private:
   }
 
   SelectOp op;
-  bool byBlock;
+  bool byBlock, byCodes;
   ImplicitLocOpBuilder &b;
   Emitter e;
   // Token keys of a paged tier view are scored where they are.
   std::optional<PagedKV> paged;
-  // The query; the tokens' keys, or the blocks' key minima and maxima.
+  // The query; the tokens' keys, their codes and scales, or the blocks' key
+  // minima and maxima.
   Value q, first, second, lengths;
   Value batch, qHeads, headDim, kvHeads, candidates, group, scale;
   std::optional<HeadDimLoop> lanes;
@@ -169,9 +229,9 @@ void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
 
 void SelectLowering::readOperands() {
   q = e.buffer(op.getQuery());
-  paged = byBlock ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
+  paged = byBlock || byCodes ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
   first = paged ? paged->key : e.buffer(op.getInputs()[0]);
-  second = byBlock ? e.buffer(op.getInputs()[1]) : Value();
+  second = op.getInputs().size() > 1 ? e.buffer(op.getInputs()[1]) : Value();
   lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
   batch = e.dim(q, 0);
   qHeads = e.dim(q, 1);
@@ -217,8 +277,9 @@ Value SelectLowering::budgetFor(Value n) {
       b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), chosen));
 }
 
-/// A candidate's score for query heads `heads`: q.k scaled, or for a block
-/// the largest q.k any key inside its per-lane [min, max] box can reach.
+/// A candidate's score for query heads `heads`: q.k scaled (a token's codes
+/// times its scale standing in for its key), or for a block the largest q.k
+/// any key inside its per-lane [min, max] box can reach.
 SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
                                             ArrayRef<Value> heads) {
   SmallVector<Value> zeros(heads.size(), lanes->zero());
@@ -238,9 +299,13 @@ SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
     }
     return next;
   });
+  Value factor = scale;
+  if (byCodes)
+    factor =
+        e.mul(scale, memref::LoadOp::create(b, second, ValueRange{bi, hk, c}));
   SmallVector<Value> scores;
   for (Value sum : lanes->sums(sums))
-    scores.push_back(byBlock ? sum : e.mul(sum, scale));
+    scores.push_back(byBlock ? sum : e.mul(sum, factor));
   return scores;
 }
 
@@ -305,6 +370,17 @@ void SelectLowering::selectRow(Value bi, Value hk) {
   Value n = e.validTokens(lengths, bi, candidates);
   Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
   Value keys = rowKeys(bi, hk, n);
+  // A mass rule scores every candidate first: it may keep fewer than the
+  // budget even when the budget covers the row.
+  // A mass of 1 keeps the whole budget.
+  std::optional<llvm::APFloat> mass = op.getMass();
+  if (mass && mass->convertToDouble() >= 1.0)
+    mass.reset();
+  if (mass) {
+    fillKeys(keys, bi, hk, n);
+    keep = arith::MinSIOp::create(b, keep,
+                                  massKeep(keys, n, mass->convertToDouble()));
+  }
   Value partial = arith::AndIOp::create(
       b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
       e.icmp(arith::CmpIPredicate::slt, keep, n));
@@ -312,6 +388,8 @@ void SelectLowering::selectRow(Value bi, Value hk) {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenYield());
+    if (!mass)
+      fillKeys(keys, bi, hk, n);
     takeTopK(keys, bi, hk, n, keep);
     b.setInsertionPoint(ifOp.elseYield());
     // Keeping every candidate (or none) needs no scores.
@@ -347,15 +425,80 @@ Value SelectLowering::rowKeys(Value bi, Value hk, Value n) {
       scored, offsets, sizes, strides);
 }
 
-/// The `keep` best of the row's `n` candidates, in ascending order, ties
-/// broken toward the lower index.
+/// The row's ordered keys into `keys` (allHeads has them already).
+void SelectLowering::fillKeys(Value keys, Value bi, Value hk, Value n) {
+  if (allHeads)
+    return;
+  e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
+    memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
+    return SmallVector<Value>{};
+  });
+}
+
+/// The fewest of the row's `n` candidates, best first, whose softmax mass
+/// under their scores reaches `mass` (at least one when n > 0).
+Value SelectLowering::massKeep(Value keys, Value n, double mass) {
+  Value i32Zero = e.i32(0);
+  // 1. The best score, from the largest key.
+  Value largest =
+      e.forLoop(e.index(0), n, {i32Zero}, [&](Value c, ValueRange m) {
+        return SmallVector<Value>{arith::MaxUIOp::create(
+            b, m[0], memref::LoadOp::create(b, keys, c))};
+      })[0];
+  Value best = scoreOfKey(e, largest);
+  // 2. Each candidate's exp(score - best), and their total.
+  Value weights = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{n});
+  auto weightOf = [&](Value key) {
+    return e.exp(e.sub(scoreOfKey(e, key), best));
+  };
+  Value total =
+      e.forLoop(e.index(0), n, {e.f32(0)}, [&](Value c, ValueRange acc) {
+        Value w = weightOf(memref::LoadOp::create(b, keys, c));
+        memref::StoreOp::create(b, w, weights, c);
+        return SmallVector<Value>{e.add(acc[0], w)};
+      })[0];
+  // 3. The key where the mass from the top reaches mass * total, and the
+  //    mass still needed from the keys equal to it.
+  auto weightAt = [&](Value t) -> Value {
+    return memref::LoadOp::create(b, weights, t);
+  };
+  // Not a structured binding: a lambda below captures it (C++17).
+  std::pair<Value, Value> found = radixSelect(
+      e, keys, n, e.mul(e.f32(mass), total), RadixWeights{weightAt});
+  Value threshold = found.first, rest = found.second;
+  // 4. The keys above it, and as many equal ones as the rest needs.
+  ValueRange counts = e.forLoop(
+      e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
+        Value key = memref::LoadOp::create(b, keys, c);
+        auto plus = [&](Value count, arith::CmpIPredicate p) {
+          return e.select(e.icmp(p, key, threshold),
+                          arith::AddIOp::create(b, count, e.index(1)), count);
+        };
+        return SmallVector<Value>{plus(s[0], arith::CmpIPredicate::ugt),
+                                  plus(s[1], arith::CmpIPredicate::eq)};
+      });
+  // Clamped to [1, n] as a float first (a NaN or an infinite ratio from an
+  // underflowed weight reads as n): converting it is then defined.
+  Value ratio = math::CeilOp::create(b, e.div(rest, weightOf(threshold)));
+  Value nF = arith::SIToFPOp::create(
+      b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
+  ratio = e.select(e.fcmp(arith::CmpFPredicate::OLE, ratio, nF), ratio, nF);
+  ratio = e.select(e.fcmp(arith::CmpFPredicate::OGE, ratio, e.f32(1)), ratio,
+                   e.f32(1));
+  Value tiesIndex = arith::IndexCastOp::create(
+      b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), ratio));
+  tiesIndex = arith::MaxSIOp::create(
+      b, e.index(1), arith::MinSIOp::create(b, tiesIndex, counts[1]));
+  return arith::MinSIOp::create(b, n,
+                                arith::AddIOp::create(b, counts[0], tiesIndex));
+}
+
+/// The `keep` best of the row's `n` candidates (keys filled), in ascending
+/// order, ties broken toward the lower index.
 void SelectLowering::takeTopK(Value keys, Value bi, Value hk, Value n,
                               Value keep) {
-  if (!allHeads)
-    e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
-      memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
-      return SmallVector<Value>{};
-    });
   // Not a structured binding: lambdas below capture them (C++17).
   std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
   Value threshold = kth.first, ties = kth.second;
@@ -410,9 +553,6 @@ void SelectLowering::countKeptEntries(ModuleOp module) {
 
 LogicalResult lowerSelect(RewriterBase &rewriter, SelectOp op,
                           bool countSelected) {
-  if (op.getPolicy() == Selection::QuantTopK)
-    return op.emitOpError("lowering of 'quant_topk' needs quantized keys "
-                          "from the KV runtime");
   auto module = op->getParentOfType<ModuleOp>();
   if (countSelected && !module)
     return op.emitOpError("count-selected needs a builtin.module");

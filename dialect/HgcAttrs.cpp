@@ -78,7 +78,7 @@ ParseResult parseSquareList(AsmParser &parser,
 // TierPolicyAttr
 //===----------------------------------------------------------------------===//
 
-// tier = selection[(budget = N|F[, block = N][, bits = N])]
+// tier = selection[(budget = N|F[, block = N][, bits = N][, mass = F])]
 TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   FailureOr<Tier> tier = parseEnumKeyword<Tier>(parser, "tier", symbolizeTier,
@@ -92,7 +92,7 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
     return {};
 
   int64_t budgetTokens = 0, blockSize = 0, quantBits = 0;
-  double fraction = 0.0;
+  double fraction = 0.0, mass = 0.0;
   if (*selection == Selection::BlockTopK)
     blockSize = 16;
   if (*selection == Selection::QuantTopK)
@@ -115,15 +115,17 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
       return parser.parseInteger(blockSize);
     if (key == "bits")
       return parser.parseInteger(quantBits);
+    if (key == "mass")
+      return parser.parseFloat(mass);
     return parser.emitError(keyLoc, "unknown selection option '")
-           << key << "', expected budget, block or bits";
+           << key << "', expected budget, block, bits or mass";
   };
   if (succeeded(parser.parseOptionalLParen()) &&
       (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
     return {};
   return parser.getChecked<TierPolicyAttr>(
       loc, parser.getContext(), *tier, *selection, budgetTokens,
-      llvm::APFloat(fraction), blockSize, quantBits);
+      llvm::APFloat(fraction), blockSize, quantBits, llvm::APFloat(mass));
 }
 
 void TierPolicyAttr::printBody(AsmPrinter &printer) const {
@@ -140,6 +142,8 @@ void TierPolicyAttr::printBody(AsmPrinter &printer) const {
     printer << ", block = " << getBlockSize();
   if (getSelection() == Selection::QuantTopK)
     printer << ", bits = " << getQuantBits();
+  if (getMass())
+    printer << ", mass = " << formatFraction(getMassThreshold());
   printer << ")";
 }
 
@@ -162,14 +166,15 @@ LogicalResult
 TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
                        Selection selection, int64_t budgetTokens,
                        llvm::APFloat budgetFractionAttr, int64_t blockSize,
-                       int64_t quantBits) {
+                       int64_t quantBits, llvm::APFloat massAttr) {
   StringRef name = stringifySelection(selection);
   double budgetFraction = budgetFractionAttr.convertToDouble();
+  double mass = massAttr.convertToDouble();
   if (selection == Selection::Dense) {
     if (budgetTokens != 0 || budgetFraction != 0.0 || blockSize != 0 ||
-        quantBits != 0)
+        quantBits != 0 || mass != 0.0)
       return emitError() << "dense selection on tier '" << stringifyTier(tier)
-                         << "' takes no budget, block or bits";
+                         << "' takes no budget, block, bits or mass";
     return success();
   }
   if (budgetTokens < 0)
@@ -198,7 +203,19 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
   } else if (quantBits != 0) {
     return emitError() << "'" << name << "' takes no bits";
   }
+  if (mass != 0.0 && selection == Selection::BlockTopK)
+    return emitError() << "'" << name
+                       << "' takes no mass: block scores are upper bounds, "
+                          "not a softmax";
+  if (mass != 0.0 && (!std::isfinite(mass) || mass < 0.0 || mass > 1.0))
+    return emitError() << "'" << name << "' mass must be in (0, 1], got "
+                       << mass;
   return success();
+}
+
+TierPolicyAttr TierPolicyAttr::getDense(MLIRContext *context, Tier tier) {
+  return get(context, tier, Selection::Dense, 0, llvm::APFloat(0.0), 0, 0,
+             llvm::APFloat(0.0));
 }
 
 int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {

@@ -24,6 +24,11 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     * `quant_topk(budget = B, bits = b)`: top-B tokens scored from keys
       quantized to b = 8 or 4 bits (HCAttention).
 
+    A token selection (`exact_topk`, `quant_topk`) may add `mass = tau` in
+    (0, 1]: it keeps the smallest set of top-scoring tokens whose softmax
+    mass under its scores reaches tau, the budget a hard cap on that set
+    (HCAttention's keep rule).
+
     A budget is a token (or block) count when written as an integer and a
     fraction of the tier's resident tokens in (0, 1] when written as a float.
 
@@ -32,6 +37,7 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     #hgc.tier_policy<host = exact_topk(budget = 0.05)>
     #hgc.tier_policy<host = block_topk(budget = 64, block = 16)>
     #hgc.tier_policy<storage = quant_topk(budget = 512, bits = 4)>
+    #hgc.tier_policy<host = quant_topk(budget = 0.1, bits = 8, mass = 0.9)>
     ```
   }];
   let parameters = (ins "::mlir::hgc::Tier":$tier,
@@ -39,11 +45,19 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
                         DefaultValuedParameter<"int64_t", "0">:$budgetTokens,
                         DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$budgetFraction,
                         DefaultValuedParameter<"int64_t", "0">:$blockSize,
-                        DefaultValuedParameter<"int64_t", "0">:$quantBits);
+                        DefaultValuedParameter<"int64_t", "0">:$quantBits,
+                        DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$massThreshold);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     bool isDense() const { return getSelection() == Selection::Dense; }
+    /// `tier = dense`.
+    static TierPolicyAttr getDense(::mlir::MLIRContext *context, Tier tier);
+    /// The keep rule's mass threshold tau, when the selection has one.
+    std::optional<double> getMass() const {
+      double mass = getMassThreshold().convertToDouble();
+      return mass > 0.0 ? std::optional<double>(mass) : std::nullopt;
+    }
     /// Tokens attended on this tier when it holds `residentTokens` of one
     /// sequence and KV head: every token for dense, else the budget (in
     /// tokens, blocks converted to tokens) clamped to what is resident.

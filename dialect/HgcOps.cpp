@@ -299,6 +299,25 @@ LogicalResult RuntimeKVOp::verify() {
 
 /// A paged bind: caches of blocks in `kv_layout`, a block table and the
 /// lengths it needs.
+/// The engine's key codes and scales: both or neither, over whole KV,
+/// [batch, kv_heads, tokens, head_dim] i8 and [batch, kv_heads, tokens] f32
+/// like the keys.
+static LogicalResult verifyBoundCodes(BindKVOp op) {
+  if (static_cast<bool>(op.getKeyCodes()) !=
+      static_cast<bool>(op.getKeyScales()))
+    return op.emitOpError("codes need both the key codes and their scales");
+  if (!op.getKeyCodes())
+    return success();
+  if (op.isPaged())
+    return op.emitOpError("codes bind with whole KV tensors, not with a "
+                          "block table");
+  ArrayRef<int64_t> key = op.getKey().getType().getShape();
+  if (failed(verifyShape(op, "key codes", op.getKeyCodes().getType(), key)))
+    return failure();
+  return verifyShape(op, "key scales", op.getKeyScales().getType(),
+                     key.take_front(3));
+}
+
 static LogicalResult verifyPagedBind(BindKVOp op) {
   KVCacheType cache = op.getCache().getType();
   StringRef layout = op.getKvLayout().value_or("nhd");
@@ -364,6 +383,8 @@ static LogicalResult verifyPagedBind(BindKVOp op) {
 
 LogicalResult BindKVOp::verify() {
   KVCacheType cache = getCache().getType();
+  if (failed(verifyBoundCodes(*this)))
+    return failure();
   if (isPaged())
     return verifyPagedBind(*this);
   if (getKvLayout())

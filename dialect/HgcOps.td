@@ -11,6 +11,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Hgc_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
 def Hgc_I32Tensor : RankedTensorOf<[I32]>;
+def Hgc_I8Tensor : RankedTensorOf<[I8]>;
+def Hgc_F32Tensor : RankedTensorOf<[F32]>;
 def Hgc_Tensor : RankedTensorOf<[AnyType]>;
 
 //===----------------------------------------------------------------------===//
@@ -125,7 +127,11 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
     `[batch, kv_heads, ceil(tokens / summary_block), head_dim]` over blocks
     of `summary_block` tokens from token 0 (kept up to date as tokens are
     appended, as the KV runtime keeps its page summaries): block selection
-    reads them instead of every key.
+    reads them instead of every key. `codes` are the engine's per-token int8
+    key codes `[batch, kv_heads, tokens, head_dim]` with their f32 scales
+    `[batch, kv_heads, tokens]` (key ~ code * scale, kept on append as the KV
+    runtime keeps them with `quantize_keys`): `quant_topk` selection reads
+    them instead of the keys.
 
     ```mlir
     %cache = hgc.bind_kv %k, %v lengths(%n : tensor<2xi32>)
@@ -153,14 +159,18 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
   }];
   let arguments = (ins Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
       Optional<Hgc_I32Tensor>:$lengths, Optional<Hgc_FloatTensor>:$keyMin,
-      Optional<Hgc_FloatTensor>:$keyMax, Optional<Hgc_I32Tensor>:$block_table,
+      Optional<Hgc_FloatTensor>:$keyMax, Optional<Hgc_I8Tensor>:$keyCodes,
+      Optional<Hgc_F32Tensor>:$keyScales,
+      Optional<Hgc_I32Tensor>:$block_table,
       OptionalAttr<I64Attr>:$summary_block,
       OptionalAttr<StrAttr>:$kv_layout);
   let results = (outs Hgc_KVCacheType:$cache);
   let assemblyFormat = [{
     $key `,` $value (`lengths` `(` $lengths^ `:` type($lengths) `)`)?
     (`summaries` `(` $keyMin^ `,` $keyMax `:` type($keyMin) `,` type($keyMax)
-     `)`)? (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+     `)`)? (`codes` `(` $keyCodes^ `,` $keyScales `:` type($keyCodes) `,`
+     type($keyScales) `)`)?
+    (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     attr-dict `:` type($key) `,` type($value) `->` qualified(type($cache))
   }];
   let extraClassDeclaration = [{
@@ -268,6 +278,38 @@ def Hgc_KVSummariesOp : Hgc_Op<"kv_summaries",
   let hasVerifier = 1;
 }
 
+def Hgc_KVKeyCodesOp : Hgc_Op<"kv_key_codes",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "per-token quantized keys of one tier's tokens";
+  let description = [{
+    The keys `hgc.kv_view` exposes for the same cache, tier and placement as
+    symmetric per-token codes of `bits` bits held in i8 (the largest
+    magnitude of a token's key maps to 2^(bits-1) - 1) and their f32 scales:
+    codes `[batch, kv_heads, tokens, head_dim]`, scales `[batch, kv_heads,
+    tokens]`, each sequence's token count in `lengths`. `hgc.select
+    quant_topk` scores tokens from them (HCAttention). A cache bound with the
+    engine's `codes` is read, not requantized. `first_head` selects a head
+    group as for `hgc.kv_view`.
+
+    ```mlir
+    %codes, %scales, %n = hgc.kv_key_codes %cache tier host {bits = 8 : i64}
+        : !hgc.kv_cache<8x128xf16>
+        -> tensor<1x8x?x128xi8>, tensor<1x8x?xf32>, tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement,
+      DefaultValuedAttr<I64Attr, "8">:$bits,
+      OptionalAttr<I64Attr>:$first_head);
+  let results = (outs Hgc_I8Tensor:$codes, Hgc_F32Tensor:$scales,
+      Hgc_I32Tensor:$lengths);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($codes) `,` type($scales) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   let summary = "choose the tokens or blocks a sparse tier attends";
   let description = [{
@@ -292,6 +334,11 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
     `lengths` `[batch]` gives the valid candidates (tokens or blocks) per
     sequence; without it every candidate is valid.
 
+    With `mass` = tau in (0, 1] (token selections only) a row keeps the
+    fewest top-scoring candidates whose softmax mass under the scores (the
+    group's maximum, scaled) reaches tau, at most the budget: the rest of
+    its entries are -1 (HCAttention's keep rule).
+
     ```mlir
     %idx = hgc.select exact_topk %q, %k lengths(%len) {k = 64}
         : (tensor<1x32x128xf32>, tensor<1x8x?x128xf16>, tensor<1xi32>)
@@ -303,7 +350,7 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
       OptionalAttr<F64Attr>:$fraction,
       DefaultValuedAttr<I64Attr, "1">:$block_size,
-      OptionalAttr<F32Attr>:$scale);
+      OptionalAttr<F32Attr>:$scale, OptionalAttr<F64Attr>:$mass);
   let results = (outs Hgc_I32Tensor:$indices);
   let assemblyFormat = [{
     custom<EnumKeyword>($policy) $query `,` $inputs (`lengths` `(` $lengths^ `)`)? attr-dict

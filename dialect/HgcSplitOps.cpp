@@ -63,6 +63,47 @@ void KVSummariesOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// KVKeyCodesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVKeyCodesOp::verify() {
+  Operation *op = getOperation();
+  if (getBits() != 4 && getBits() != 8)
+    return emitOpError("bits must be 4 or 8, got ") << getBits();
+  if (PlacementAttr placement = getPlacementAttr())
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+  KVCacheType cache = getCache().getType();
+  RankedTensorType codes = getCodes().getType();
+  if (codes.getRank() != 4)
+    return emitOpError("codes must be [batch, kv_heads, tokens, head_dim], "
+                       "got ")
+           << codes;
+  int64_t heads = getFirstHead() ? codes.getDimSize(1) : cache.getKvHeads();
+  if (failed(verifyShape(op, "codes", codes,
+                         {codes.getDimSize(0), heads, codes.getDimSize(2),
+                          cache.getHeadDim()})) ||
+      failed(verifyShape(op, "scales", getScales().getType(),
+                         {codes.getDimSize(0), heads, codes.getDimSize(2)})) ||
+      failed(verifyLengths(op, getLengths(), codes.getDimSize(0))))
+    return failure();
+  if (std::optional<uint64_t> first = getFirstHead())
+    if (!ShapedType::isDynamic(heads) &&
+        int64_t(*first) + heads > cache.getKvHeads())
+      return emitOpError("head group [")
+             << *first << ", " << int64_t(*first) + heads
+             << ") exceeds the cache's " << cache.getKvHeads() << " KV heads";
+  return success();
+}
+
+void KVKeyCodesOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
 // SelectOp
 //===----------------------------------------------------------------------===//
 
@@ -83,6 +124,15 @@ LogicalResult SelectOp::verify() {
                    fraction->convertToDouble() > 1.0))
     return emitOpError("fraction must be in (0, 1], got ")
            << fraction->convertToDouble();
+  if (std::optional<llvm::APFloat> mass = getMass()) {
+    if (policy == Selection::BlockTopK)
+      return emitOpError("mass applies to token selections; block scores are "
+                         "upper bounds, not a softmax");
+    if (!mass->isFiniteNonZero() || mass->isNegative() ||
+        mass->convertToDouble() > 1.0)
+      return emitOpError("mass must be in (0, 1], got ")
+             << mass->convertToDouble();
+  }
   size_t expectedInputs = policy == Selection::ExactTopK ? 1 : 2;
   if (getInputs().size() != expectedInputs)
     return emitOpError() << "'" << name << "' takes " << expectedInputs

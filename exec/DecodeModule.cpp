@@ -13,7 +13,7 @@ using namespace mlir::hgc;
 namespace {
 /// The types of the function's arguments, in order.
 struct DecodeTypes {
-  RankedTensorType queries, kv, tables, lengths, summaries;
+  RankedTensorType queries, kv, tables, lengths, summaries, codes, scales;
 };
 
 DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
@@ -37,6 +37,12 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
     types.summaries = RankedTensorType::get(
         {spec.batch, spec.kvHeads, spec.summaryBlocks, spec.headDim},
         spec.kvElementType);
+  if (spec.keyCodes) {
+    ArrayRef<int64_t> shape = types.kv.getShape();
+    types.codes = RankedTensorType::get(shape, builder.getI8Type());
+    types.scales =
+        RankedTensorType::get(shape.take_front(3), builder.getF32Type());
+  }
   return types;
 }
 } // namespace
@@ -55,20 +61,27 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     inputs.append({types.tables, types.lengths});
   if (types.summaries)
     inputs.append({types.summaries, types.summaries});
+  if (types.codes)
+    inputs.append({types.codes, types.scales});
   auto function = func::FuncOp::create(
       builder, loc, spec.entry, builder.getFunctionType(inputs, types.queries));
   Block *body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
 
   auto arguments = body->getArguments();
-  Value tables, lengths, keyMin, keyMax;
+  Value tables, lengths, keyMin, keyMax, codes, scales;
+  size_t next = 3;
   if (types.tables) {
-    tables = arguments[3];
-    lengths = arguments[4];
+    tables = arguments[next++];
+    lengths = arguments[next++];
   }
   if (types.summaries) {
-    keyMin = arguments[arguments.size() - 2];
-    keyMax = arguments.back();
+    keyMin = arguments[next++];
+    keyMax = arguments[next++];
+  }
+  if (types.codes) {
+    codes = arguments[next++];
+    scales = arguments[next++];
   }
   auto cacheType =
       KVCacheType::get(spec.kvHeads, spec.headDim, spec.kvElementType);
@@ -76,9 +89,9 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
       types.summaries ? builder.getI64IntegerAttr(spec.summaryBlock) : nullptr;
   StringAttr layout =
       types.tables && spec.headsMajor ? builder.getStringAttr("hnd") : nullptr;
-  Value cache =
-      BindKVOp::create(builder, loc, cacheType, arguments[1], arguments[2],
-                       lengths, keyMin, keyMax, tables, summaryBlock, layout);
+  Value cache = BindKVOp::create(builder, loc, cacheType, arguments[1],
+                                 arguments[2], lengths, keyMin, keyMax, codes,
+                                 scales, tables, summaryBlock, layout);
   auto floatAttr = [&](std::optional<float> value) {
     return value ? builder.getF32FloatAttr(*value) : FloatAttr();
   };

@@ -22,7 +22,7 @@ namespace mlir::hgc {
 
 /// The signature and attributes of a decode step's function:
 ///   @entry(queries, keys, values[, block tables, lengths]
-///          [, key minimum, key maximum]) -> outputs
+///          [, key minimum, key maximum][, key codes, key scales]) -> outputs
 /// Queries and outputs are [batch, query heads, head dim] f32. Any size may
 /// be ShapedType::kDynamic.
 struct DecodeModuleSpec {
@@ -43,6 +43,9 @@ struct DecodeModuleSpec {
   /// Per-block key summaries [batch, kv heads, summaryBlocks, head dim] of
   /// blocks of summaryBlock tokens (0: none).
   int64_t summaryBlock = 0, summaryBlocks = ShapedType::kDynamic;
+  /// Per-token int8 key codes [batch, kv heads, tokens, head dim] and f32
+  /// scales [batch, kv heads, tokens] of KV bound whole.
+  bool keyCodes = false;
   /// decode_attention's attributes; unset ones keep the op's defaults.
   std::optional<float> scale, softcap;
   PlacementAttr placement;

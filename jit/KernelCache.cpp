@@ -78,9 +78,7 @@ buildFullPlacement(MLIRContext &context, const AttentionConfig &config) {
       placement = mhgc::PlacementAttr::get(
           &context, base->getSink(), base->getWindow(),
           {base->getTiers().front(),
-           mhgc::TierPolicyAttr::get(
-               &context, mhgc::Tier::Host, mhgc::Selection::Dense, int64_t{0},
-               llvm::APFloat(0.0), int64_t{0}, int64_t{0})},
+           mhgc::TierPolicyAttr::getDense(&context, mhgc::Tier::Host)},
           {});
     heads.push_back(mhgc::HeadPlacementAttr::get(&context, ids, placement));
   }

@@ -166,6 +166,7 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
       KVCacheType::get(k.getDimSize(1), k.getDimSize(3), k.getElementType());
   Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
                                  /*keyMin=*/Value(), /*keyMax=*/Value(),
+                                 /*keyCodes=*/Value(), /*keyScales=*/Value(),
                                  /*block_table=*/Value(),
                                  /*summary_block=*/IntegerAttr(),
                                  /*kv_layout=*/StringAttr());

@@ -86,13 +86,16 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
     * `quest`: the same tiers, the host attending its top blocks of `block`
       tokens, scored from per-block key min/max summaries (Quest,
       ScoutAttention); `budget` tokens become whole blocks.
+    * `hca`: the same tiers, the host scoring its tokens from int8 key codes
+      and attending the fewest top-scoring ones whose softmax mass reaches
+      `tau`, at most `budget` (HCAttention).
 
     `budget` uses the attribute's spelling: an integer is a token count, a
     number with a decimal point a fraction in (0, 1] of the host tokens. The
     result is checked against the cache (e.g. a window larger than the cache's
     `max_tokens` is an error at the op).
 
-    Options: `policy`, `sink`, `window`, `budget`, `block`, declared once
+    Options: `policy`, `sink`, `window`, `budget`, `block`, `tau`, declared once
     in `passes/PlacementOptions.h` (forEachPlacementOption) with the names,
     help and defaults every hgc entry point uses (`hgc compile/run/plan`,
     `hgc-runner`, `hgc-hybrid-pipeline`, the JIT); `hgc-opt --help` lists
@@ -116,6 +119,9 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
     * a `block_topk` tier reads its per-block key summaries
       (`hgc.kv_summaries`), selects blocks by their upper-bound score and
       attends the selected blocks' tokens;
+    * a `quant_topk` tier reads its tokens' key codes (`hgc.kv_key_codes`),
+      selects tokens by their approximate scores (with the tier's `mass`
+      keep rule, when it has one) and attends them exactly;
     * `hgc.lse_merge` combines the partials (a single tier needs no merge);
       partials accumulate in f32 and the result is truncated back to the
       query's element type.
@@ -126,8 +132,7 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
     in head order.
 
     Decode attention without a placement is left alone (run `hgc-place-kv`
-    first). `quant_topk` (quantized keys from the KV runtime) is reported as
-    an error.
+    first).
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect",
                            "::mlir::arith::ArithDialect",

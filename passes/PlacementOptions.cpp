@@ -6,6 +6,7 @@
 #include "mlir/IR/Diagnostics.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::hgc;
@@ -39,9 +40,7 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
                 << "', expected " << getPlacementPolicyNames();
     return failure();
   }
-  TierPolicyAttr device =
-      TierPolicyAttr::get(context, Tier::Device, Selection::Dense, int64_t{0},
-                          llvm::APFloat(0.0), int64_t{0}, int64_t{0});
+  TierPolicyAttr device = TierPolicyAttr::getDense(context, Tier::Device);
   if (!policy->splits())
     return PlacementAttr::get(context, 0, 0, {device}, {});
   FailureOr<TierPolicyAttr> host =
@@ -60,5 +59,6 @@ std::string hgc::getPlacementKey(const PlacementOptions &options) {
   return "policy=" + options.policy + " sink=" + std::to_string(options.sink) +
          " window=" + std::to_string(options.window) +
          " budget=" + options.budget +
-         " block=" + std::to_string(options.block);
+         " block=" + std::to_string(options.block) +
+         " tau=" + llvm::formatv("{0}", options.tau).str();
 }

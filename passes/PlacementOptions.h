@@ -19,8 +19,9 @@ namespace mlir::hgc {
 
 struct PlacementOptions {
   /// A registered policy's name (passes/policies/): `full`, `hgca` (exact
-  /// top-k on the host) or `quest` (top blocks on the host, scored from
-  /// per-block key min/max summaries).
+  /// top-k on the host), `hca` (tokens scored from int8 key codes, kept by
+  /// softmax mass) or `quest` (top blocks on the host, scored from per-block
+  /// key min/max summaries).
   std::string policy = "full";
   /// Attention-sink tokens on the device tier (hgca, quest).
   int64_t sink = 4;
@@ -31,13 +32,16 @@ struct PlacementOptions {
   std::string budget = "0.05";
   /// Tokens per block of `quest`'s selection (a power of two).
   int64_t block = 16;
+  /// Softmax mass `hca` keeps, in (0, 1]: the fewest top-scoring host tokens
+  /// whose mass under the approximate scores reaches it, at most the budget.
+  double tau = 0.9;
 };
 
 /// "placement policy: full, hgca or quest" (passes/policies/Registry.cpp).
 const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,
-/// field)` for policy, sink, window, budget and block. Every entry point
+/// field)` for policy, sink, window, budget, block and tau. Every entry point
 /// declares its flags or pass options from this (PlacementOptionSet), so
 /// names, help and defaults cannot drift.
 template <typename Visitor>
@@ -52,9 +56,14 @@ void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
         "tokens per selected block, a power of two (policies that select "
         "blocks)",
         options.block);
+  visit("tau",
+        "softmax mass in (0, 1] the host tier keeps, the budget a cap "
+        "(policies with a mass keep rule)",
+        options.tau);
 }
 
-/// The placement options as `Opt<std::string>` and `Opt<int64_t>` objects
+/// The placement options as `Opt<std::string>`, `Opt<int64_t>` and
+/// `Opt<double>` objects
 /// (llvm::cl flags, pass pipeline options): `make(name, help, default)`
 /// returns a std::unique_ptr to a new one for each, `get()` reads them.
 template <template <typename> class Opt> class PlacementOptionSet {
@@ -68,41 +77,53 @@ public:
   }
 
   void set(const PlacementOptions &given) {
-    size_t string = 0, integer = 0;
+    Cursor cursor;
     PlacementOptions copy = given;
     forEachPlacementOption(copy, [&](StringRef, StringRef, auto &field) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
-        *strings[string++] = field;
-      else
-        *integers[integer++] = field;
+      *next(cursor, field) = field;
     });
   }
 
   PlacementOptions get() const {
+    Cursor cursor;
     PlacementOptions options;
-    size_t string = 0, integer = 0;
     forEachPlacementOption(options, [&](StringRef, StringRef, auto &field) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>)
-        field = strings[string++]->getValue();
-      else
-        field = integers[integer++]->getValue();
+      field = next(cursor, field)->getValue();
     });
     return options;
   }
 
 private:
+  template <typename T> using Options = std::vector<std::unique_ptr<Opt<T>>>;
+  /// The next option of each type, in forEachPlacementOption's order.
+  struct Cursor {
+    size_t string = 0, integer = 0, real = 0;
+  };
+  Opt<std::string> *next(Cursor &c, const std::string &) const {
+    return strings[c.string++].get();
+  }
+  Opt<int64_t> *next(Cursor &c, const int64_t &) const {
+    return integers[c.integer++].get();
+  }
+  Opt<double> *next(Cursor &c, const double &) const {
+    return reals[c.real++].get();
+  }
   void add(std::unique_ptr<Opt<std::string>> option) {
     strings.push_back(std::move(option));
   }
   void add(std::unique_ptr<Opt<int64_t>> option) {
     integers.push_back(std::move(option));
   }
-  std::vector<std::unique_ptr<Opt<std::string>>> strings;
-  std::vector<std::unique_ptr<Opt<int64_t>>> integers;
+  void add(std::unique_ptr<Opt<double>> option) {
+    reals.push_back(std::move(option));
+  }
+  Options<std::string> strings;
+  Options<int64_t> integers;
+  Options<double> reals;
 };
 
-/// "policy=P sink=N window=N budget=B block=N": the options as a cache key
-/// spells them.
+/// "policy=P sink=N window=N budget=B block=N tau=F": the options as a
+/// cache key spells them.
 std::string getPlacementKey(const PlacementOptions &options);
 
 /// Reads a budget as the attribute syntax does: digits only is a token count

@@ -60,17 +60,6 @@ SmallVector<HeadGroup> getHeadGroups(PlacementAttr placement, int64_t kvHeads) {
   return groups;
 }
 
-/// The first tier of `op`'s placement this pass cannot split (quant_topk,
-/// whose quantized keys only the KV runtime has), or null.
-TierPolicyAttr findUnsplittableTier(DecodeAttentionOp op) {
-  for (const HeadGroup &group : getHeadGroups(
-           op.getPlacementAttr(), op.getCache().getType().getKvHeads()))
-    for (TierPolicyAttr policy : group.placement.getTiers())
-      if (policy.getSelection() == Selection::QuantTopK)
-        return policy;
-  return nullptr;
-}
-
 /// Emits the view, selection and partial attention of one tier for the KV
 /// heads of `group` (`query` holds their query heads).
 Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
@@ -93,13 +82,24 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
                        policy.getTier(), group.placement, firstHead);
 
-  // Candidates: the tier's tokens (exact), or its blocks scored from their
-  // key summaries.
+  // Candidates: the tier's tokens (exact, or from their key codes), or its
+  // blocks scored from their key summaries.
   Value indices;
   int64_t blockSize = 1;
   if (selection != Selection::Dense) {
     SmallVector<Value> inputs = {view.getKey()};
     Value candidates = view.getLengths();
+    if (selection == Selection::QuantTopK) {
+      auto codesType =
+          RankedTensorType::get(kvType.getShape(), builder.getIntegerType(8));
+      auto scalesType = RankedTensorType::get(kvType.getShape().take_front(3),
+                                              builder.getF32Type());
+      auto codes = KVKeyCodesOp::create(
+          builder, loc, codesType, scalesType, lengthsType, op.getCache(),
+          policy.getTier(), group.placement, policy.getQuantBits(), firstHead);
+      inputs = {codes.getCodes(), codes.getScales()};
+      candidates = codes.getLengths();
+    }
     if (selection == Selection::BlockTopK) {
       blockSize = policy.getBlockSize();
       auto summaries = KVSummariesOp::create(
@@ -118,7 +118,9 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
         byCount ? FloatAttr()
                 : builder.getF64FloatAttr(
                       policy.getBudgetFraction().convertToDouble()),
-        blockSize, op.getScaleAttr());
+        blockSize, op.getScaleAttr(),
+        policy.getMass() ? builder.getF64FloatAttr(*policy.getMass())
+                         : FloatAttr());
     indices = select.getIndices();
   }
 
@@ -212,8 +214,6 @@ struct SplitDecodeAttention : OpRewritePattern<DecodeAttentionOp> {
     // 3. Replace the op with the f32 output in the query's element type.
     if (!op.getPlacementAttr())
       return rewriter.notifyMatchFailure(op, "no placement");
-    if (findUnsplittableTier(op))
-      return rewriter.notifyMatchFailure(op, "a tier cannot be split");
     SmallVector<HeadGroup> groups = getHeadGroups(
         op.getPlacementAttr(), op.getCache().getType().getKvHeads());
 
@@ -235,20 +235,6 @@ struct SplitDecodeAttention : OpRewritePattern<DecodeAttentionOp> {
 struct SplitAttentionPass
     : hgc::impl::SplitAttentionPassBase<SplitAttentionPass> {
   void runOnOperation() override {
-    // A pattern must not fail once it has changed the IR: report a tier
-    // that cannot be split before splitting anything.
-    WalkResult checked = getOperation()->walk([](DecodeAttentionOp op) {
-      TierPolicyAttr tier =
-          op.getPlacementAttr() ? findUnsplittableTier(op) : nullptr;
-      if (!tier)
-        return WalkResult::advance();
-      op.emitOpError("cannot split tier '")
-          << stringifyTier(tier.getTier())
-          << "': 'quant_topk' needs quantized keys from the KV runtime";
-      return WalkResult::interrupt();
-    });
-    if (checked.wasInterrupted())
-      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<SplitDecodeAttention>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));

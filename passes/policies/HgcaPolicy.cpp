@@ -15,8 +15,8 @@ public:
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {
-    return buildBudgetedHostTier(context, options, Selection::ExactTopK,
-                                 /*block=*/0, emitError);
+    return buildBudgetedHostTier(context, options, {Selection::ExactTopK},
+                                 emitError);
   }
 };
 } // namespace

@@ -2,12 +2,13 @@
 //
 // A placement policy decides which of a decode step's KV tokens each tier
 // attends: `full` keeps every token on the device tier, `hgca` attends the
-// top-k host tokens exactly, `quest` the top host blocks scored from key
-// summaries. Each is one class in passes/policies/<Name>Policy.cpp; the
-// build lists those files (PolicyList.inc), and every entry point asks the
-// registry here instead of comparing names: the hgc-place-kv pass, the
-// driver, the plan, the JIT, its C API and the bench. docs/policies.md
-// walks through adding one.
+// top-k host tokens exactly, `hca` the host tokens holding tau of the
+// softmax mass under scores from int8 key codes, `quest` the top host blocks
+// scored from key summaries. Each is one class in
+// passes/policies/<Name>Policy.cpp; the build lists those files
+// (PolicyList.inc), and every entry point asks the registry here instead of
+// comparing names: the hgc-place-kv pass, the driver, the plan, the JIT, its C
+// API and the bench. docs/policies.md walks through adding one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +44,12 @@ public:
   /// Whether its selection scores blocks from per-block key summaries, so a
   /// kernel over pages of `block` tokens can read the runtime's summaries.
   virtual bool readsKeySummaries() const { return false; }
+  /// Whether its selection scores tokens from per-token int8 key codes, so
+  /// a program over bound KV can read codes the engine keeps.
+  virtual bool readsKeyCodes() const { return false; }
+  /// Whether `PlacementOptions::tau` is one of its options (checked, printed
+  /// by `hgc plan`): a keep rule by softmax mass.
+  virtual bool usesMass() const { return false; }
 
   /// The host tier of a split placement for `options` (splits() only);
   /// a failure is reported through `emitError`.
@@ -66,12 +73,21 @@ const PlacementPolicy &getPlacementPolicy(const PlacementOptions &options);
 #include "passes/policies/PolicyList.inc"
 #undef HGC_PLACEMENT_POLICY
 
-/// A host tier that attends `options.budget` tokens with `selection`, over
-/// blocks of `block` tokens where `block` > 0 (the token budget then counts
-/// whole blocks): what a selecting policy's buildHostTier returns.
+/// How a selecting policy's host tier chooses: the selection, its blocks of
+/// `block` tokens (> 0 for block selections: the token budget then counts
+/// whole blocks), the key codes' `bits` (quant_topk) and the keep rule's
+/// `mass` (0: keep the budget).
+struct HostSelection {
+  Selection selection;
+  int64_t block = 0, bits = 0;
+  double mass = 0.0;
+};
+
+/// A host tier that attends `options.budget` tokens as `how` chooses them:
+/// what a selecting policy's buildHostTier returns.
 FailureOr<TierPolicyAttr>
 buildBudgetedHostTier(MLIRContext *context, const PlacementOptions &options,
-                      Selection selection, int64_t block,
+                      const HostSelection &how,
                       function_ref<InFlightDiagnostic()> emitError);
 
 } // namespace mlir::hgc

@@ -25,8 +25,8 @@ public:
                   << options.block;
       return failure();
     }
-    return buildBudgetedHostTier(context, options, Selection::BlockTopK,
-                                 options.block, emitError);
+    return buildBudgetedHostTier(
+        context, options, {Selection::BlockTopK, options.block}, emitError);
   }
 };
 } // namespace

@@ -23,17 +23,17 @@ FailureOr<TierPolicyAttr> PlacementPolicy::buildHostTier(
 }
 
 FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
-    MLIRContext *context, const PlacementOptions &options, Selection selection,
-    int64_t block, function_ref<InFlightDiagnostic()> emitError) {
+    MLIRContext *context, const PlacementOptions &options,
+    const HostSelection &how, function_ref<InFlightDiagnostic()> emitError) {
   int64_t tokens;
   double fraction;
   if (failed(checkBudget(options.budget, tokens, fraction, emitError)))
     return failure();
-  if (block > 0)
-    tokens = llvm::divideCeil(tokens, block);
+  if (how.block > 0)
+    tokens = llvm::divideCeil(tokens, how.block);
   TierPolicyAttr host = TierPolicyAttr::getChecked(
-      emitError, context, Tier::Host, selection, tokens,
-      llvm::APFloat(fraction), block, int64_t{0});
+      emitError, context, Tier::Host, how.selection, tokens,
+      llvm::APFloat(fraction), how.block, how.bits, llvm::APFloat(how.mass));
   if (!host)
     return failure();
   return host;

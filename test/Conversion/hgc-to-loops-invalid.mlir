@@ -1,12 +1,13 @@
 // RUN: hgc-opt %s -split-input-file -convert-hgc-to-loops -verify-diagnostics
 
-func.func @quant_select(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x4x8xi8>,
-    %scales: tensor<1x2x4xf32>) -> tensor<1x2x2xi32> {
-  // expected-error @+2 {{lowering of 'quant_topk' needs quantized keys from the KV runtime}}
-  // expected-error @+1 {{failed to legalize operation 'hgc.select' that was explicitly marked illegal}}
-  %i = hgc.select quant_topk %q, %codes, %scales {k = 2 : i64}
-      : (tensor<1x4x8xf32>, tensor<1x2x4x8xi8>, tensor<1x2x4xf32>) -> tensor<1x2x2xi32>
-  return %i : tensor<1x2x2xi32>
+func.func @key_codes_of_an_unbound_cache(%c: !hgc.kv_cache<2x8xf32>)
+    -> tensor<1x2x?x8xi8> {
+  // expected-error @+2 {{reads a runtime-owned cache; the host lowering resolves only caches bound with hgc.bind_kv}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.kv_key_codes' that was explicitly marked illegal}}
+  %codes, %scales, %n = hgc.kv_key_codes %c tier host {placement = #hgc.placement<window = 4,
+      tiers = [device = dense, host = quant_topk(budget = 2)]>}
+      : !hgc.kv_cache<2x8xf32> -> tensor<1x2x?x8xi8>, tensor<1x2x?xf32>, tensor<1xi32>
+  return %codes : tensor<1x2x?x8xi8>
 }
 
 // -----

@@ -2,7 +2,7 @@
 // that does not fit a cache is an error at the op.
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=scout" 2>&1 | FileCheck %s --check-prefix=POLICY
-// POLICY: error: hgc-place-kv: unknown placement policy 'scout', expected {{.*}}full, hgca{{.*}} quest
+// POLICY: error: hgc-place-kv: unknown placement policy 'scout', expected {{.*}}full, hca, hgca{{.*}} quest
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=quest block=12" 2>&1 | FileCheck %s --check-prefix=BLOCK
 // BLOCK: error: hgc-place-kv: block must be a positive power of two, got 12

@@ -197,3 +197,67 @@ def hybrid_decode(q, k, v, lengths, sink, window, budget, block=None,
                 p = np.exp(s - s.max())
                 out[b, h] = p @ v[b, hk, chosen] / p.sum()
     return out
+
+
+def quantize_keys(k, bits=8):
+    """HCAttention's per-token symmetric key codes, in float32 as the KV
+    runtime computes them: (codes int8 [..., dim], scales float32 [...])."""
+    k = np.asarray(k, np.float32)
+    top = np.float32(2 ** (bits - 1) - 1)
+    largest = np.abs(k).max(-1)
+    scales = np.where(largest > 0, largest / top, 0).astype(np.float32)
+    safe = np.where(scales > 0, scales, np.float32(1))[..., None]
+    codes = np.clip(np.rint(k / safe), -top, top)
+    codes = np.where(scales[..., None] > 0, codes, 0).astype(np.int8)
+    return codes, scales
+
+
+def mass_keep(scores, tau):
+    """The fewest top scores whose softmax mass reaches tau (ties by index):
+    the count kept by HCAttention's rule."""
+    order = np.argsort(-scores, kind="stable")
+    p = np.exp(scores[order] - scores[order[0]])
+    cumulative = np.cumsum(p / p.sum())
+    return int(np.searchsorted(cumulative, tau * (1 - 1e-12))) + 1
+
+
+def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None):
+    """HCAttention on one decode step, float64 from the codes on: the hot set
+    dense; each KV head's host tokens scored from int8 key codes (`codes` =
+    (codes, scales) over all tokens when given, else quantized from `k`),
+    max over the group's query heads; the fewest top-scoring host tokens
+    whose softmax mass under those scores reaches `tau`, at most the budget
+    (an int count or a float fraction, rounded up); exact attention over the
+    hot set and the kept tokens. Returns (output, kept counts [b][kv_heads],
+    kept sets)."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    if codes is None:
+        codes = quantize_keys(k)
+    approx = codes[0].astype(np.float64) * codes[1].astype(np.float64)[..., None]
+    scores = select_scores(q, approx)
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    kept_sets = {}
+    for b in range(batch):
+        n = int(lengths[b])
+        hot = list(range(n)) if n <= sink + window else (
+            list(range(sink)) + list(range(n - window, n)))
+        host = [] if n <= sink + window else list(range(sink, n - window))
+        cap = budget if isinstance(budget, int) else int(
+            np.ceil(budget * len(host)))
+        cap = min(cap, len(host))
+        for hk in range(kv_heads):
+            host_scores = scores[b, hk, host]
+            keep = cap
+            if host and tau < 1.0:
+                keep = min(cap, mass_keep(host_scores, tau))
+            order = np.argsort(-host_scores, kind="stable")[:keep]
+            chosen = sorted(host[i] for i in order)
+            kept_sets[(b, hk)] = chosen
+            attended = hot + chosen
+            for h in range(hk * group, (hk + 1) * group):
+                s = k[b, hk, attended] @ q[b, h] / np.sqrt(dim)
+                p = np.exp(s - s.max())
+                out[b, h] = p @ v[b, hk, attended] / p.sum()
+    return out, kept_sets

@@ -115,10 +115,10 @@ TEST_F(PlacementTest, PrintParseRoundTrip) {
 }
 
 TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
-  auto device = TierPolicyAttr::get(&context, Tier::Device, Selection::Dense, 0,
-                                    llvm::APFloat(0.0), 0, 0);
-  auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
-                                  llvm::APFloat(0.05), 0, 0);
+  auto device = TierPolicyAttr::getDense(&context, Tier::Device);
+  auto host =
+      TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
+                          llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0));
   auto built = PlacementAttr::get(&context, 4, 1024, {device, host}, {});
   EXPECT_EQ(built, parseAttr<PlacementAttr>(
                        "#hgc.placement<sink = 4, window = 1024, tiers = "
@@ -126,8 +126,7 @@ TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
 }
 
 TEST_F(PlacementTest, NestedOverridesAreRejectedThroughTheApi) {
-  auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::Dense, 0,
-                                  llvm::APFloat(0.0), 0, 0);
+  auto host = TierPolicyAttr::getDense(&context, Tier::Host);
   auto inner = PlacementAttr::get(&context, 0, 0, {host}, {});
   auto head = HeadPlacementAttr::get(&context, {0}, inner);
   auto outer = PlacementAttr::get(&context, 0, 0, {host}, {head});
@@ -140,7 +139,8 @@ TEST_F(PlacementTest, NestedOverridesAreRejectedThroughTheApi) {
 TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
-      int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0}));
+      int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0},
+      llvm::APFloat(0.0)));
   EXPECT_TRUE(diagnosed("fraction in (0, 1], got 2")) << diagnostics;
 }
 
@@ -148,7 +148,8 @@ TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
   // The parser cannot produce both; the C++ builder can.
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
-      int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0}));
+      int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0},
+      llvm::APFloat(0.0)));
   EXPECT_TRUE(diagnosed("either a count or a fraction, not both"))
       << diagnostics;
 }

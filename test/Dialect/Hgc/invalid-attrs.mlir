@@ -40,7 +40,7 @@ func.func @cache_duplicate_param(%c: !hgc.kv_cache<8x128xf16, page_size = 16, pa
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block or bits}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits or mass}}
 func.func @dense_with_budget() attributes {p = #hgc.tier_policy<device = dense(budget = 8)>}
 
 // -----
@@ -90,7 +90,7 @@ func.func @unknown_selection() attributes {p = #hgc.tier_policy<host = topk(budg
 
 // -----
 
-// expected-error @+1 {{unknown selection option 'k', expected budget, block or bits}}
+// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits or mass}}
 func.func @unknown_option() attributes {p = #hgc.tier_policy<host = exact_topk(k = 8)>}
 
 // -----

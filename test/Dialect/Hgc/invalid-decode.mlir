@@ -199,7 +199,7 @@ func.func @bind_summaries_power(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x4x64xf
 
 func.func @bind_summaries_one(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x3x64xf32>) {
   // expected-error @+1 {{summaries need both the key minimum and maximum}}
-  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0>,
+  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0, 0, 0>,
       summary_block = 16 : i64}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x3x64xf32>)
       -> !hgc.kv_cache<8x64xf32>
