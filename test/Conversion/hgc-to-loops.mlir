@@ -221,6 +221,64 @@ func.func @summaries_bound(%k: tensor<1x2x100x8xf16>, %s: tensor<1x2x7x8xf16>)
 
 // -----
 
+// Key codes quantized from the tier's keys in the program: per token, the
+// largest magnitude (math.absf) over the head dim sets the scale, each
+// channel rounds half to even and converts to i8.
+// CHECK-LABEL: func.func @codes_computed
+// CHECK: scf.parallel
+// CHECK: math.absf
+// CHECK: math.roundeven
+// CHECK: arith.fptosi {{.+}} : f32 to i8
+// CHECK-NOT: hgc.kv_key_codes
+func.func @codes_computed(%k: tensor<1x2x100x8xf16>) -> tensor<1x2x?x8xi8> {
+  %c = hgc.bind_kv %k, %k : tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16> -> !hgc.kv_cache<2x8xf16>
+  %codes, %scales, %n = hgc.kv_key_codes %c tier host {bits = 8 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = quant_topk(budget = 2)]>}
+      : !hgc.kv_cache<2x8xf16> -> tensor<1x2x?x8xi8>, tensor<1x2x?xf32>, tensor<1xi32>
+  return %codes : tensor<1x2x?x8xi8>
+}
+
+// -----
+
+// Codes bound with the cache (an engine's, per token from token 0): the host
+// tier's are a slice from its first token (the sinks), read in place.
+// CHECK-LABEL: func.func @codes_bound
+// CHECK-SAME: %[[CODES:[a-z0-9]+]]: tensor<1x2x100x8xi8>, %[[SCALES:[a-z0-9]+]]: tensor<1x2x100xf32>
+// CHECK-NOT: math.roundeven
+// CHECK: tensor.extract_slice %[[CODES]][0, 0, %{{.+}}, 0] [1, 2, %{{.+}}, 8] [1, 1, 1, 1]
+// CHECK: tensor.extract_slice %[[SCALES]][0, 0, %{{.+}}] [1, 2, %{{.+}}] [1, 1, 1]
+func.func @codes_bound(%k: tensor<1x2x100x8xf16>, %codes: tensor<1x2x100x8xi8>,
+    %scales: tensor<1x2x100xf32>) -> (tensor<1x2x?x8xi8>, tensor<1x2x?xf32>) {
+  %c = hgc.bind_kv %k, %k codes(%codes, %scales : tensor<1x2x100x8xi8>, tensor<1x2x100xf32>)
+      : tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16> -> !hgc.kv_cache<2x8xf16>
+  %hc, %hs, %n = hgc.kv_key_codes %c tier host {bits = 8 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = quant_topk(budget = 2)]>}
+      : !hgc.kv_cache<2x8xf16> -> tensor<1x2x?x8xi8>, tensor<1x2x?xf32>, tensor<1xi32>
+  return %hc, %hs : tensor<1x2x?x8xi8>, tensor<1x2x?xf32>
+}
+
+// -----
+
+// quant_topk scores a token from its i8 codes widened to f32 times its
+// scale; the mass rule decodes the best key back to its score, sums
+// exp(score - best) into the radix histogram (f32 bins), then runs the
+// count select.
+// CHECK-LABEL: func.func @select_codes_mass
+// CHECK: arith.sitofp {{.+}} : vector<8xi8> to vector<8xf32>
+// CHECK: arith.maxui
+// CHECK: arith.bitcast {{.+}} : i32 to f32
+// CHECK: memref.alloca() : memref<256xf32>
+// CHECK: memref.alloca() : memref<256xi32>
+// CHECK-NOT: hgc.select
+func.func @select_codes_mass(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x40x8xi8>,
+    %scales: tensor<1x2x40xf32>) -> tensor<1x2x?xi32> {
+  %i = hgc.select quant_topk %q, %codes, %scales {fraction = 0.5 : f64, mass = 0.9 : f64}
+      : (tensor<1x4x8xf32>, tensor<1x2x40x8xi8>, tensor<1x2x40xf32>) -> tensor<1x2x?xi32>
+  return %i : tensor<1x2x?xi32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @merge
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq

@@ -13,6 +13,15 @@
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=1.5" 2>&1 | FileCheck %s --check-prefix=FRACTION
 // FRACTION: error: hgc-place-kv: 'exact_topk' needs a budget: a positive count or a fraction in (0, 1], got 1.5
 
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=0" 2>&1 | FileCheck %s --check-prefix=TAU-ZERO
+// TAU-ZERO: error: hgc-place-kv: tau must be in (0, 1], got 0
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=1.5" 2>&1 | FileCheck %s --check-prefix=TAU-ABOVE
+// TAU-ABOVE: error: hgc-place-kv: tau must be in (0, 1], got 1.5
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=most" 2>&1 | FileCheck %s --check-prefix=TAU-TEXT
+// TAU-TEXT: for the --tau option: 'most' value invalid for floating point argument
+
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca sink=0 window=0" 2>&1 | FileCheck %s --check-prefix=HOTSET
 // HOTSET: error: hgc-place-kv: the first tier 'device' holds only the hot set: sink + window must be > 0
 

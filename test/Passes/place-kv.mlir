@@ -8,6 +8,9 @@
 // RUN:   -hgc-place-kv="policy=hgca sink=0 window=256 budget=64" | FileCheck %s --check-prefix=TOKENS
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=quest sink=16 window=256 budget=100 block=32" | FileCheck %s --check-prefix=QUEST
+// RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=hca" | FileCheck %s --check-prefix=HCA
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hca budget=512 tau=0.75" | FileCheck %s --check-prefix=HCA-TAU
 
 // The default policy is full: one tier, exact.
 // FULL-LABEL: func.func @unplaced
@@ -28,6 +31,15 @@
 // QUEST-LABEL: func.func @unplaced
 // QUEST: hgc.decode_attention
 // QUEST-SAME: placement = #hgc.placement<sink = 16, window = 256, tiers = [device = dense, host = block_topk(budget = 4, block = 32)]>
+// HCA scores host tokens from int8 codes and keeps by softmax mass: tau 0.9
+// by default, the budget a cap.
+// HCA-LABEL: func.func @unplaced
+// HCA: hgc.decode_attention
+// HCA-SAME: placement = #hgc.placement<sink = 4, window = 1024, tiers = [device = dense, host = quant_topk(budget = 0.05, bits = 8, mass = 0.9)]>
+
+// HCA-TAU-LABEL: func.func @unplaced
+// HCA-TAU: hgc.decode_attention
+// HCA-TAU-SAME: host = quant_topk(budget = 512, bits = 8, mass = 0.75)
 func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c

@@ -91,6 +91,29 @@ func.func @quest_blocks(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
 
 // -----
 
+// Token selection from key codes: the host tier's int8 codes and scales feed
+// quant_topk with the tier's mass keep rule; the kept tokens are attended
+// exactly from the view.
+// CHECK-LABEL: func.func @hca_codes
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK: %[[CODES:[a-zA-Z0-9_]+]], %[[SCALES:[a-zA-Z0-9_]+]], %[[NC:[a-zA-Z0-9_]+]] = hgc.kv_key_codes %[[C]] tier host
+// CHECK-SAME: -> tensor<1x8x?x128xi8>, tensor<1x8x?xf32>, tensor<1xi32>
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select quant_topk %[[Q]], %[[CODES]], %[[SCALES]] lengths(%[[NC]])
+// CHECK-SAME: fraction = 1.000000e-01 : f64, mass = 8.500000e-01 : f64
+// CHECK: hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK-NOT: block_size
+// CHECK: hgc.lse_merge
+func.func @hca_codes(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = quant_topk(budget = 0.1, bits = 8, mass = 0.85)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
 // Without a placement there is nothing to split.
 // CHECK-LABEL: func.func @unplaced
 // CHECK: hgc.decode_attention

@@ -25,6 +25,8 @@ func.func @tiers_and_selections() attributes {
 // CHECK-SAME: p4 = #hgc.tier_policy<host = block_topk(budget = 0.1, block = 32)>
 // CHECK-SAME: p5 = #hgc.tier_policy<storage = quant_topk(budget = 512, bits = 8)>
 // CHECK-SAME: p6 = #hgc.tier_policy<storage = quant_topk(budget = 1.0, bits = 4)>
+// CHECK-SAME: p7 = #hgc.tier_policy<host = quant_topk(budget = 0.1, bits = 8, mass = 0.9)>
+// CHECK-SAME: p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>
 func.func @tier_policies() attributes {
     p0 = #hgc.tier_policy<device = dense>,
     p1 = #hgc.tier_policy<host = exact_topk(budget = 256)>,
@@ -32,7 +34,9 @@ func.func @tier_policies() attributes {
     p3 = #hgc.tier_policy<cxl = block_topk(budget = 64)>,
     p4 = #hgc.tier_policy<host = block_topk(block = 32, budget = 0.1)>,
     p5 = #hgc.tier_policy<storage = quant_topk(budget = 512)>,
-    p6 = #hgc.tier_policy<storage = quant_topk(budget = 1.0, bits = 4)>} {
+    p6 = #hgc.tier_policy<storage = quant_topk(budget = 1.0, bits = 4)>,
+    p7 = #hgc.tier_policy<host = quant_topk(mass = 0.9, budget = 0.1)>,
+    p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>} {
   return
 }
 

@@ -178,3 +178,18 @@ func.func @head_placement_repeat() attributes {h = #hgc.head_placement<[2, 2] = 
 // A nested placement is verified like a top-level one.
 // expected-error @+1 {{with the single tier 'device' every token lives there: sink and window must be 0}}
 func.func @head_placement_nested_invalid() attributes {h = #hgc.head_placement<[0] = <sink = 4, tiers = [device = dense]>>}
+
+// -----
+
+// expected-error @+1 {{'block_topk' takes no mass: block scores are upper bounds, not a softmax}}
+func.func @mass_on_blocks() attributes {p = #hgc.tier_policy<host = block_topk(budget = 8, mass = 0.9)>}
+
+// -----
+
+// expected-error @+1 {{'quant_topk' mass must be in (0, 1], got 1.25}}
+func.func @mass_above_one() attributes {p = #hgc.tier_policy<host = quant_topk(budget = 8, mass = 1.25)>}
+
+// -----
+
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits or mass}}
+func.func @mass_on_dense() attributes {p = #hgc.tier_policy<device = dense(mass = 0.5)>}

@@ -242,3 +242,31 @@ func.func @summaries_head_group_out_of_range(%c: !hgc.kv_cache<4x64xf16>) {
   %lo, %hi, %n = hgc.kv_summaries %c tier host {first_head = 4 : i64, block_size = 16 : i64} : !hgc.kv_cache<4x64xf16> -> tensor<1x1x?x64xf16>, tensor<1x1x?x64xf16>, tensor<1xi32>
   return
 }
+
+// -----
+
+func.func @bind_codes_one(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>) {
+  // expected-error @+1 {{codes need both the key codes and their scales}}
+  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 1, 0, 0>}>
+      : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x40x64xi8>)
+      -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_codes_tokens(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x39x64xi8>, %s: tensor<1x8x39xf32>) {
+  // expected-error @+1 {{'key codes' has shape [1, 8, 39, 64], expected [1, 8, 40, 64]}}
+  %r = hgc.bind_kv %k, %k codes(%c, %s : tensor<1x8x39x64xi8>, tensor<1x8x39xf32>)
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_codes_scales(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>, %s: tensor<1x8x40x64xf32>) {
+  // expected-error @+1 {{'key scales' has shape [1, 8, 40, 64], expected [1, 8, 40]}}
+  %r = hgc.bind_kv %k, %k codes(%c, %s : tensor<1x8x40x64xi8>, tensor<1x8x40x64xf32>)
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}

@@ -455,3 +455,85 @@ func.func @summaries_element(%c: !hgc.kv_cache<8x64xf16>) {
       : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>, tensor<1xi32>
   return
 }
+
+// -----
+
+func.func @select_mass_on_blocks(%q: tensor<1x8x64xf32>, %lo: tensor<1x2x10x64xf32>) {
+  // expected-error @+1 {{mass applies to token selections; block scores are upper bounds, not a softmax}}
+  %i = hgc.select block_topk %q, %lo, %lo {k = 4 : i64, block_size = 16 : i64, mass = 0.9 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x10x64xf32>, tensor<1x2x10x64xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_mass_above_one(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xi8>, %s: tensor<1x2x100xf32>) {
+  // expected-error @+1 {{mass must be in (0, 1], got 1.5}}
+  %i = hgc.select quant_topk %q, %k, %s {k = 4 : i64, mass = 1.5 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xi8>, tensor<1x2x100xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_mass_zero(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{mass must be in (0, 1], got 0}}
+  %i = hgc.select exact_topk %q, %k {k = 4 : i64, mass = 0.0 : f64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @codes_bits(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{bits must be 4 or 8, got 3}}
+  %k, %s, %n = hgc.kv_key_codes %c tier host {bits = 3 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xi8>, tensor<1x8x?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @codes_tier(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{tier 'storage' is not in the placement}}
+  %k, %s, %n = hgc.kv_key_codes %c tier storage {
+      placement = #hgc.placement<window = 16, tiers = [device = dense, host = quant_topk(budget = 2)]>}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xi8>, tensor<1x8x?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @codes_head_dim(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{'codes' has shape [1, 8, ?, 32], expected [1, 8, ?, 64]}}
+  %k, %s, %n = hgc.kv_key_codes %c tier host
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x32xi8>, tensor<1x8x?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @codes_scales_shape(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{'scales' has shape [1, 4, ?], expected [1, 8, ?]}}
+  %k, %s, %n = hgc.kv_key_codes %c tier host
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xi8>, tensor<1x4x?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @codes_head_group(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{head group [6, 10) exceeds the cache's 8 KV heads}}
+  %k, %s, %n = hgc.kv_key_codes %c tier host {first_head = 6 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x4x?x64xi8>, tensor<1x4x?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @codes_lengths(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{lengths}}
+  %k, %s, %n = hgc.kv_key_codes %c tier host
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xi8>, tensor<1x8x?xf32>, tensor<2xi32>
+  return
+}

@@ -133,6 +133,23 @@ func.func @bind_paged(%kc: tensor<?x8x16x64xf16>, %t: tensor<?x?xi32>,
 
 // -----
 
+// A cache bound with an engine's per-token int8 key codes, and a tier's
+// codes read through hgc.kv_key_codes.
+// CHECK-LABEL: func.func @bind_codes
+// CHECK: %[[C:.+]] = hgc.bind_kv %{{.+}}, %{{.+}} codes(%{{.+}}, %{{.+}} : tensor<1x8x40x64xi8>, tensor<1x8x40xf32>) : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+// CHECK: hgc.kv_key_codes %[[C]] tier host {bits = 4 : i64, first_head = 2 : i64}
+// CHECK-SAME: : !hgc.kv_cache<8x64xf16> -> tensor<1x2x?x64xi8>, tensor<1x2x?xf32>, tensor<1xi32>
+func.func @bind_codes(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x64xi8>,
+                      %s: tensor<1x8x40xf32>) -> tensor<1x2x?x64xi8> {
+  %cache = hgc.bind_kv %k, %k codes(%c, %s : tensor<1x8x40x64xi8>, tensor<1x8x40xf32>)
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  %codes, %scales, %n = hgc.kv_key_codes %cache tier host {bits = 4 : i64, first_head = 2 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x2x?x64xi8>, tensor<1x2x?xf32>, tensor<1xi32>
+  return %codes : tensor<1x2x?x64xi8>
+}
+
+// -----
+
 // A cache bound with an engine's per-block key summaries, and a tier's
 // summaries read through hgc.kv_summaries.
 // CHECK-LABEL: func.func @bind_summaries
