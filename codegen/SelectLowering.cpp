@@ -35,16 +35,28 @@ Value orderedKey(Emitter &e, Value score) {
   return arith::XOrIOp::create(b, bits, mask);
 }
 
-/// Inverse of orderedKey: the f32 score a key orders.
+/// An i32 constant shaped like `like` (a scalar or a vector of i32).
+Value i32Like(Emitter &e, Type like, int32_t value) {
+  if (auto vector = dyn_cast<VectorType>(like))
+    return arith::ConstantOp::create(
+        e.b, DenseElementsAttr::get(vector, e.b.getI32IntegerAttr(value)));
+  return e.i32(value);
+}
+
+/// Inverse of orderedKey: the f32 score (or vector of scores) a key orders.
 Value scoreOfKey(Emitter &e, Value key) {
   ImplicitLocOpBuilder &b = e.b;
+  Type type = key.getType();
   // Keys of non-negative scores have the top bit set: flip it back; the
   // others were flipped entirely.
-  Value sign = arith::ShRSIOp::create(b, key, e.i32(31));
+  Value sign = arith::ShRSIOp::create(b, key, i32Like(e, type, 31));
   Value mask = arith::OrIOp::create(
-      b, arith::XOrIOp::create(b, sign, e.i32(-1)), e.i32(INT32_MIN));
-  return arith::BitcastOp::create(b, b.getF32Type(),
-                                  arith::XOrIOp::create(b, key, mask));
+      b, arith::XOrIOp::create(b, sign, i32Like(e, type, -1)),
+      i32Like(e, type, INT32_MIN));
+  Type f32 = b.getF32Type();
+  if (auto vector = dyn_cast<VectorType>(type))
+    f32 = VectorType::get(vector.getShape(), f32);
+  return arith::BitcastOp::create(b, f32, arith::XOrIOp::create(b, key, mask));
 }
 
 /// What a radix select accumulates per key: a count (i32 bins, index totals)
@@ -179,8 +191,11 @@ private:
   void selectRow(Value bi, Value hk);
   Value rowKeys(Value bi, Value hk, Value n);
   void fillKeys(Value keys, Value bi, Value hk, Value n);
-  Value massKeep(Value keys, Value n, double mass);
+  Value takeByMass(Value keys, Value bi, Value hk, Value n, Value keep,
+                   double mass);
+  Value sumOfWeights(Value keys, Value n, Value best);
   void takeTopK(Value keys, Value bi, Value hk, Value n, Value keep);
+  void fillUnused(Value bi, Value hk, Value kept);
   void countKeptEntries(ModuleOp module);
   SmallVector<Value> candidateAt(Value bi, Value hk, Value c) {
     if (paged)
@@ -372,14 +387,19 @@ void SelectLowering::selectRow(Value bi, Value hk) {
   Value keys = rowKeys(bi, hk, n);
   // A mass rule scores every candidate first: it may keep fewer than the
   // budget even when the budget covers the row.
-  // A mass of 1 keeps the whole budget.
+  // A mass rule scores every candidate (it may keep fewer than a budget
+  // that covers the row); a mass of 1 keeps the whole budget.
   std::optional<llvm::APFloat> mass = op.getMass();
-  if (mass && mass->convertToDouble() >= 1.0)
-    mass.reset();
-  if (mass) {
+  if (mass && mass->convertToDouble() < 1.0) {
     fillKeys(keys, bi, hk, n);
-    keep = arith::MinSIOp::create(b, keep,
-                                  massKeep(keys, n, mass->convertToDouble()));
+    Value kept =
+        e.ifThen(e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
+                 {e.index(0)}, [&]() {
+                   return SmallVector<Value>{takeByMass(
+                       keys, bi, hk, n, keep, mass->convertToDouble())};
+                 })[0];
+    fillUnused(bi, hk, kept);
+    return;
   }
   Value partial = arith::AndIOp::create(
       b, e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
@@ -388,8 +408,7 @@ void SelectLowering::selectRow(Value bi, Value hk) {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenYield());
-    if (!mass)
-      fillKeys(keys, bi, hk, n);
+    fillKeys(keys, bi, hk, n);
     takeTopK(keys, bi, hk, n, keep);
     b.setInsertionPoint(ifOp.elseYield());
     // Keeping every candidate (or none) needs no scores.
@@ -400,11 +419,16 @@ void SelectLowering::selectRow(Value bi, Value hk) {
       return SmallVector<Value>{};
     });
   }
-  e.forLoop(keep, width, {}, [&](Value j, ValueRange) {
+  fillUnused(bi, hk, keep);
+  // The deallocation pipeline frees `keys` (it rejects explicit frees).
+}
+
+/// -1 in row (bi, hk) of the result from entry `kept` on.
+void SelectLowering::fillUnused(Value bi, Value hk, Value kept) {
+  e.forLoop(kept, width, {}, [&](Value j, ValueRange) {
     memref::StoreOp::create(b, e.i32(-1), out, ValueRange{bi, hk, j});
     return SmallVector<Value>{};
   });
-  // The deallocation pipeline frees `keys` (it rejects explicit frees).
 }
 
 /// The row's ordered keys: this head's slice of `scored` (allHeads), else a
@@ -435,64 +459,117 @@ void SelectLowering::fillKeys(Value keys, Value bi, Value hk, Value n) {
   });
 }
 
-/// The fewest of the row's `n` candidates, best first, whose softmax mass
-/// under their scores reaches `mass` (at least one when n > 0).
-Value SelectLowering::massKeep(Value keys, Value n, double mass) {
-  Value i32Zero = e.i32(0);
-  // 1. The best score, from the largest key.
-  Value largest =
-      e.forLoop(e.index(0), n, {i32Zero}, [&](Value c, ValueRange m) {
-        return SmallVector<Value>{arith::MaxUIOp::create(
-            b, m[0], memref::LoadOp::create(b, keys, c))};
+/// Sum over the row's `n` keys of exp(score - best), 8 lanes at a time.
+Value SelectLowering::sumOfWeights(Value keys, Value n, Value best) {
+  auto lanes = VectorType::get({kLanes}, b.getI32Type());
+  auto floats = VectorType::get({kLanes}, b.getF32Type());
+  Value whole = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, n, e.index(kLanes)), e.index(kLanes));
+  Value bestLanes = vector::BroadcastOp::create(b, floats, best);
+  Value zeros = vector::BroadcastOp::create(b, floats, e.f32(0));
+  Value vectorSum = e.forLoop(
+      e.index(0), whole, {zeros}, e.index(kLanes),
+      [&](Value c, ValueRange acc) {
+        Value key = vector::LoadOp::create(b, lanes, keys, ValueRange{c});
+        return SmallVector<Value>{
+            e.add(acc[0], e.exp(e.sub(scoreOfKey(e, key), bestLanes)))};
       })[0];
-  Value best = scoreOfKey(e, largest);
-  // 2. Each candidate's exp(score - best), and their total.
-  Value weights = memref::AllocOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-      ValueRange{n});
-  auto weightOf = [&](Value key) {
-    return e.exp(e.sub(scoreOfKey(e, key), best));
-  };
   Value total =
-      e.forLoop(e.index(0), n, {e.f32(0)}, [&](Value c, ValueRange acc) {
-        Value w = weightOf(memref::LoadOp::create(b, keys, c));
-        memref::StoreOp::create(b, w, weights, c);
-        return SmallVector<Value>{e.add(acc[0], w)};
-      })[0];
-  // 3. The key where the mass from the top reaches mass * total, and the
-  //    mass still needed from the keys equal to it.
-  auto weightAt = [&](Value t) -> Value {
-    return memref::LoadOp::create(b, weights, t);
+      vector::ReductionOp::create(b, vector::CombiningKind::ADD, vectorSum);
+  return e.forLoop(whole, n, {total}, [&](Value c, ValueRange acc) {
+    Value key = memref::LoadOp::create(b, keys, c);
+    return SmallVector<Value>{
+        e.add(acc[0], e.exp(e.sub(scoreOfKey(e, key), best)))};
+  })[0];
+}
+
+/// HCAttention's keep rule on a row whose `n` keys are filled, `keep` (>= 1)
+/// the budget: of the row's top `keep` candidates, the fewest best ones
+/// whose softmax mass (over all `n`) reaches `mass`, written to the result
+/// in ascending order; returns how many.
+Value SelectLowering::takeByMass(Value keys, Value bi, Value hk, Value n,
+                                 Value keep, double mass) {
+  // 1. The budget's top candidates, compacted in index order with their
+  //    keys (the mass rule never looks past them).
+  std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
+  Value threshold = kth.first, ties = kth.second;
+  auto buffer = [&](Type element) {
+    return memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, element), ValueRange{keep});
   };
-  // Not a structured binding: a lambda below captures it (C++17).
-  std::pair<Value, Value> found = radixSelect(
-      e, keys, n, e.mul(e.f32(mass), total), RadixWeights{weightAt});
-  Value threshold = found.first, rest = found.second;
-  // 4. The keys above it, and as many equal ones as the rest needs.
-  ValueRange counts = e.forLoop(
-      e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
+  Value topKeys = buffer(b.getI32Type()), topIndices = buffer(b.getI32Type());
+  Value i32Zero = e.i32(0);
+  Value best = e.forLoop(
+      e.index(0), n, {e.index(0), e.index(0), i32Zero},
+      [&](Value c, ValueRange s) {
         Value key = memref::LoadOp::create(b, keys, c);
-        auto plus = [&](Value count, arith::CmpIPredicate p) {
-          return e.select(e.icmp(p, key, threshold),
-                          arith::AddIOp::create(b, count, e.index(1)), count);
-        };
-        return SmallVector<Value>{plus(s[0], arith::CmpIPredicate::ugt),
-                                  plus(s[1], arith::CmpIPredicate::eq)};
-      });
-  // Clamped to [1, n] as a float first (a NaN or an infinite ratio from an
-  // underflowed weight reads as n): converting it is then defined.
-  Value ratio = math::CeilOp::create(b, e.div(rest, weightOf(threshold)));
-  Value nF = arith::SIToFPOp::create(
-      b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
-  ratio = e.select(e.fcmp(arith::CmpFPredicate::OLE, ratio, nF), ratio, nF);
+        Value tie = arith::AndIOp::create(
+            b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
+            e.icmp(arith::CmpIPredicate::slt, s[1], ties));
+        Value take = arith::OrIOp::create(
+            b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
+        e.ifThen(take, {}, [&]() {
+          memref::StoreOp::create(b, key, topKeys, s[0]);
+          memref::StoreOp::create(
+              b, arith::IndexCastOp::create(b, b.getI32Type(), c), topIndices,
+              s[0]);
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{
+            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
+            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1]),
+            arith::MaxUIOp::create(b, s[2], key)};
+      })[2];
+  // 2. The row's softmax normalizer under its best score.
+  Value bestScore = scoreOfKey(e, best);
+  Value total = sumOfWeights(keys, n, bestScore);
+  // 3. Among the top candidates, the key where the mass from the top
+  //    reaches mass * total, and the mass still needed from keys equal to it.
+  Value weights = buffer(b.getF32Type());
+  auto weightOf = [&](Value key) {
+    return e.exp(e.sub(scoreOfKey(e, key), bestScore));
+  };
+  e.forLoop(e.index(0), keep, {}, [&](Value i, ValueRange) {
+    memref::StoreOp::create(b, weightOf(memref::LoadOp::create(b, topKeys, i)),
+                            weights, i);
+    return SmallVector<Value>{};
+  });
+  auto weightAt = [&](Value i) -> Value {
+    return memref::LoadOp::create(b, weights, i);
+  };
+  std::pair<Value, Value> cut = radixSelect(
+      e, topKeys, keep, e.mul(e.f32(mass), total), RadixWeights{weightAt});
+  Value cutKey = cut.first, rest = cut.second;
+  // 4. As many keys equal to the cut as the rest needs: ceil(rest / weight),
+  //    clamped to [1, keep] as a float first (a NaN or an infinite ratio
+  //    from an underflowed weight reads as keep), so converting is defined.
+  Value ratio = math::CeilOp::create(b, e.div(rest, weightOf(cutKey)));
+  Value keepF = arith::SIToFPOp::create(
+      b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI64Type(), keep));
+  ratio =
+      e.select(e.fcmp(arith::CmpFPredicate::OLE, ratio, keepF), ratio, keepF);
   ratio = e.select(e.fcmp(arith::CmpFPredicate::OGE, ratio, e.f32(1)), ratio,
                    e.f32(1));
-  Value tiesIndex = arith::IndexCastOp::create(
+  Value cutTies = arith::IndexCastOp::create(
       b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), ratio));
-  tiesIndex = arith::MaxSIOp::create(
-      b, e.index(1), arith::MinSIOp::create(b, tiesIndex, counts[1]));
-  return arith::MinSIOp::create(b, n,
-                                arith::AddIOp::create(b, counts[0], tiesIndex));
+  // 5. The kept candidates, in index order.
+  return e.forLoop(
+      e.index(0), keep, {e.index(0), e.index(0)}, [&](Value i, ValueRange s) {
+        Value key = memref::LoadOp::create(b, topKeys, i);
+        Value tie = arith::AndIOp::create(
+            b, e.icmp(arith::CmpIPredicate::eq, key, cutKey),
+            e.icmp(arith::CmpIPredicate::slt, s[1], cutTies));
+        Value take = arith::OrIOp::create(
+            b, e.icmp(arith::CmpIPredicate::ugt, key, cutKey), tie);
+        e.ifThen(take, {}, [&]() {
+          memref::StoreOp::create(b, memref::LoadOp::create(b, topIndices, i),
+                                  out, ValueRange{bi, hk, s[0]});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{
+            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
+            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1])};
+      })[0];
 }
 
 /// The `keep` best of the row's `n` candidates (keys filled), in ascending

@@ -233,6 +233,27 @@ int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
   return std::min(residentTokens, std::min(chosen, candidates) * unit);
 }
 
+double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
+                                        int64_t elementBytes) const {
+  double row = double(headDim) * double(elementBytes);
+  double resident = double(std::max<int64_t>(residentTokens, 0));
+  double scored = 0.0;
+  switch (getSelection()) {
+  case Selection::Dense:
+    break;
+  case Selection::ExactTopK:
+    scored = resident * row;
+    break;
+  case Selection::BlockTopK:
+    scored = 2.0 * std::ceil(resident / double(getBlockSize())) * row;
+    break;
+  case Selection::QuantTopK:
+    scored = resident * (double(headDim) + 4.0);
+    break;
+  }
+  return scored + 2.0 * row * double(getAttendedTokens(residentTokens));
+}
+
 //===----------------------------------------------------------------------===//
 // HeadPlacementAttr
 //===----------------------------------------------------------------------===//

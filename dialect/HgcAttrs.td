@@ -62,6 +62,14 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// sequence and KV head: every token for dense, else the budget (in
     /// tokens, blocks converted to tokens) clamped to what is resident.
     int64_t getAttendedTokens(int64_t residentTokens) const;
+    /// Bytes one (sequence, KV head) step reads on this tier when it holds
+    /// `residentTokens` of `headDim`-wide keys and values of `elementBytes`
+    /// each: what the selection scores (every key for exact_topk, a key
+    /// minimum and maximum per block for block_topk, an i8 code per element
+    /// and an f32 scale per token for quant_topk), then the attended tokens'
+    /// keys and values (an upper bound under a mass rule).
+    double getStepReadBytes(int64_t residentTokens, int64_t headDim,
+                            int64_t elementBytes) const;
     /// Print the body `tier = selection(...)` without the attribute prefix.
     void printBody(::mlir::AsmPrinter &printer) const;
     /// Parse the body printed by printBody.

@@ -7,6 +7,7 @@
 
 #include "hgc-rt/kv_cache.h"
 
+#include "Element.h"
 #include "KVCache.h"
 
 #include <string>
@@ -105,6 +106,23 @@ hgc_rt_status hgc_rt_kv_page_quantized(hgc_rt_kv_cache *cache, int64_t seq,
     return nullArgument("cache");
   return report(
       cache->impl->pageQuantized(seq, layer, page, head, codes, scales));
+}
+
+hgc_rt_status hgc_rt_quantize_keys(hgc_rt_dtype dtype, int32_t head_dim,
+                                   int64_t tokens, const void *keys,
+                                   int8_t *codes, float *scales) {
+  if (tokens > 0 && (!keys || !codes || !scales))
+    return nullArgument("keys, codes or scales");
+  if (head_dim <= 0 || tokens < 0 || !isKnownDtype(dtype))
+    return report(Result::error(HGC_RT_INVALID_ARGUMENT,
+                                "quantize_keys needs a known dtype, head_dim > "
+                                "0 and tokens >= 0"));
+  size_t row = size_t(head_dim) * dtypeBytes(dtype);
+  for (int64_t t = 0; t < tokens; ++t)
+    scales[t] = quantizeKey(dtype, head_dim,
+                            static_cast<const char *>(keys) + size_t(t) * row,
+                            codes + size_t(t) * head_dim);
+  return HGC_RT_OK;
 }
 
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,

@@ -2,6 +2,9 @@
 
 #include "Element.h"
 
+#include <algorithm>
+#include <cmath>
+
 using namespace hgc::rt;
 
 namespace {
@@ -62,4 +65,20 @@ void hgc::rt::storeElement(hgc_rt_dtype dtype, float value, char *out) {
     element = uint16_t(bits >> 16);
   }
   std::memcpy(out, &element, 2);
+}
+
+float hgc::rt::quantizeKey(hgc_rt_dtype dtype, int32_t dim, const char *key,
+                           int8_t *codes) {
+  size_t elementBytes = dtypeBytes(dtype);
+  float largest = 0.0f;
+  for (int32_t d = 0; d < dim; ++d)
+    largest = std::max(
+        largest, std::fabs(loadElement(dtype, key + size_t(d) * elementBytes)));
+  float scale = largest > 0.0f ? largest / 127.0f : 0.0f;
+  for (int32_t d = 0; d < dim; ++d) {
+    float x = loadElement(dtype, key + size_t(d) * elementBytes);
+    float q = scale > 0.0f ? std::nearbyint(x / scale) : 0.0f;
+    codes[d] = int8_t(std::clamp(q, -127.0f, 127.0f));
+  }
+  return scale;
 }

@@ -64,6 +64,17 @@ inline float loadElement(hgc_rt_dtype dtype, const char *element) {
   return f;
 }
 
+/// Whether `dtype` is one the runtime stores (f32, f16, bf16).
+inline bool isKnownDtype(hgc_rt_dtype dtype) {
+  return dtype == HGC_RT_F32 || dtype == HGC_RT_F16 || dtype == HGC_RT_BF16;
+}
+
+/// Symmetric per-token int8 codes of one key of `dim` elements of `dtype`
+/// into `codes` (the largest magnitude maps to 127, round half to even);
+/// returns the scale (0 for an all-zero key, whose codes are 0).
+float quantizeKey(hgc_rt_dtype dtype, int32_t dim, const char *key,
+                  int8_t *codes);
+
 /// Writes `value` as one element of `dtype` at `out`: f16 rounds to nearest
 /// even, bf16 truncates (exact for the bf16 values key summaries hold).
 void storeElement(hgc_rt_dtype dtype, float value, char *out);

@@ -29,25 +29,15 @@ void PageKeyMetadata::add(const hgc_rt_kv_config &config, int64_t offset,
   size_t elementBytes = dtypeBytes(config.dtype);
   float *lo = keyMin.data() + size_t(head) * dim;
   float *hi = keyMax.data() + size_t(head) * dim;
-  float largest = 0.0f;
   for (int32_t d = 0; d < dim; ++d) {
     float x = loadElement(config.dtype, key + size_t(d) * elementBytes);
     lo[d] = std::min(lo[d], x);
     hi[d] = std::max(hi[d], x);
-    largest = std::max(largest, std::fabs(x));
   }
   if (!config.quantize_keys)
     return;
-  // Symmetric per-token int8: the largest magnitude maps to 127.
   size_t row = size_t(head) * config.page_tokens + offset;
-  float scale = largest > 0.0f ? largest / 127.0f : 0.0f;
-  scales[row] = scale;
-  int8_t *rowCodes = codes.data() + row * dim;
-  for (int32_t d = 0; d < dim; ++d) {
-    float x = loadElement(config.dtype, key + size_t(d) * elementBytes);
-    float q = scale > 0.0f ? std::nearbyint(x / scale) : 0.0f;
-    rowCodes[d] = int8_t(std::clamp(q, -127.0f, 127.0f));
-  }
+  scales[row] = quantizeKey(config.dtype, dim, key, codes.data() + row * dim);
 }
 
 void SummaryTable::reserve(const hgc_rt_kv_config &config, int64_t pages) {

@@ -98,6 +98,38 @@ void verifyInPlace(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
   }
 }
 
+/// A page's int8 codes and scales equal the keys' quantization recomputed
+/// from the shadow copy (hgc_rt_quantize_keys, which the cache's append
+/// uses), whatever moved the page: appends, recalls, spills.
+void verifyCodes(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
+                 int32_t layer, int64_t page, int32_t head, int64_t tokens,
+                 const std::vector<uint8_t> &shadow) {
+  size_t row = size_t(c.head_dim) * elementBytes(c.dtype);
+  std::vector<int8_t> codes(size_t(c.page_tokens) * c.head_dim);
+  std::vector<float> scales(c.page_tokens);
+  ASSERT_EQ(hgc_rt_kv_page_quantized(cache, s, layer, page, head, codes.data(),
+                                     scales.data()),
+            HGC_RT_OK)
+      << hgc_rt_last_error();
+  int64_t first = page * c.page_tokens;
+  int64_t count = std::min<int64_t>(tokens - first, c.page_tokens);
+  std::vector<int8_t> want(size_t(count) * c.head_dim);
+  std::vector<float> wantScales(count);
+  ASSERT_EQ(hgc_rt_quantize_keys(c.dtype, c.head_dim, count,
+                                 shadow.data() + first * row, want.data(),
+                                 wantScales.data()),
+            HGC_RT_OK);
+  for (int64_t t = 0; t < count; ++t) {
+    // Bit-exact: the same arithmetic on the same keys.
+    ASSERT_EQ(std::memcmp(&scales[t], &wantScales[t], sizeof(float)), 0)
+        << "scale of token " << first + t << " head " << head;
+    ASSERT_EQ(std::memcmp(codes.data() + t * c.head_dim,
+                          want.data() + t * c.head_dim, c.head_dim),
+              0)
+        << "codes of token " << first + t << " head " << head;
+  }
+}
+
 class RoundTrip : public ::testing::TestWithParam<int> {};
 
 TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
@@ -181,6 +213,8 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
           ASSERT_EQ(toFloat(c, static_cast<const uint8_t *>(denseMax) + at),
                     want_hi);
         }
+        if (c.quantize_keys)
+          verifyCodes(cache, c, s, layer, p, h, tokens, keys[s][layer][h]);
       }
   };
 
@@ -308,8 +342,30 @@ TEST(Quantization, CodesReconstructKeysWithinHalfAStep) {
         float x;
         std::memcpy(&x, k.data() + 4 * ((h * 8 + t) * 16 + d), 4);
         EXPECT_NEAR(codes[t * 16 + d] * scales[t], x, scales[t] * 0.5001f);
+        // The largest magnitude of a token maps to the top code.
       }
+    for (int t = 0; t < 8; ++t) {
+      int largest = 0;
+      for (int d = 0; d < 16; ++d)
+        largest = std::max(largest, std::abs(int(codes[t * 16 + d])));
+      EXPECT_EQ(largest, 127) << "token " << t;
+    }
   }
+  // A zero key: scale 0, codes 0; bad arguments are errors.
+  std::vector<float> zeros(16, 0.0f);
+  float scale = -1;
+  ASSERT_EQ(hgc_rt_quantize_keys(HGC_RT_F32, 16, 1, zeros.data(), codes.data(),
+                                 &scale),
+            HGC_RT_OK);
+  EXPECT_EQ(scale, 0.0f);
+  EXPECT_TRUE(std::all_of(codes.begin(), codes.begin() + 16,
+                          [](int8_t x) { return x == 0; }));
+  EXPECT_EQ(hgc_rt_quantize_keys(HGC_RT_F32, 0, 1, zeros.data(), codes.data(),
+                                 &scale),
+            HGC_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      hgc_rt_quantize_keys(HGC_RT_F32, 16, 1, nullptr, codes.data(), &scale),
+      HGC_RT_INVALID_ARGUMENT);
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
   // Summaries 2*2*16*(4+4)/8 = 64, int8 keys + scale 2*(16+4) = 40.

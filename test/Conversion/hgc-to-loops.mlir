@@ -260,15 +260,17 @@ func.func @codes_bound(%k: tensor<1x2x100x8xf16>, %codes: tensor<1x2x100x8xi8>,
 // -----
 
 // quant_topk scores a token from its i8 codes widened to f32 times its
-// scale; the mass rule decodes the best key back to its score, sums
-// exp(score - best) into the radix histogram (f32 bins), then runs the
-// count select.
+// scale. The mass rule selects the budget's top candidates (a count radix
+// select), compacts them with the best key, sums every candidate's
+// exp(score - best) 8 lanes at a time, then cuts the compacted candidates
+// where their mass reaches tau (a radix select over f32 mass bins).
 // CHECK-LABEL: func.func @select_codes_mass
 // CHECK: arith.sitofp {{.+}} : vector<8xi8> to vector<8xf32>
-// CHECK: arith.maxui
-// CHECK: arith.bitcast {{.+}} : i32 to f32
-// CHECK: memref.alloca() : memref<256xf32>
 // CHECK: memref.alloca() : memref<256xi32>
+// CHECK: arith.maxui
+// CHECK: arith.bitcast {{.+}} : vector<8xi32> to vector<8xf32>
+// CHECK: vector.reduction <add>
+// CHECK: memref.alloca() : memref<256xf32>
 // CHECK-NOT: hgc.select
 func.func @select_codes_mass(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x40x8xi8>,
     %scales: tensor<1x2x40xf32>) -> tensor<1x2x?xi32> {

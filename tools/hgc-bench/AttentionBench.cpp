@@ -63,10 +63,35 @@ bool readsSummaries(const Shape &s) {
   return policy && policy->readsKeySummaries();
 }
 
+/// Whether the row's policy scores tokens from int8 key codes (hca), which
+/// the engine keeps and binds with KV bound whole.
+bool readsCodes(const Shape &s) {
+  const mlir::hgc::PlacementPolicy *policy =
+      mlir::hgc::lookupPlacementPolicy(s.policy);
+  return policy && policy->readsKeyCodes() && !s.pagedBlock;
+}
+
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
 /// starts on a block boundary and reads the bound summaries in place.
 int64_t sinkOf(const Shape &s) {
   return readsSummaries(s) ? std::max(kSink, s.block) : kSink;
+}
+
+/// The row's placement options: the policy's defaults but for sink, window,
+/// block and budget.
+hgc::PlacementOptions placementOf(const Shape &s) {
+  hgc::PlacementOptions placement;
+  if (s.mode != "sparse")
+    return placement;
+  placement.policy = s.policy;
+  placement.sink = sinkOf(s);
+  placement.window = kWindow;
+  if (s.block)
+    placement.block = s.block;
+  placement.budget = std::to_string(s.budget);
+  if (getenv("HGC_TAU"))
+    placement.tau = atof(getenv("HGC_TAU"));
+  return placement;
 }
 
 struct Row {
@@ -78,25 +103,28 @@ struct Row {
   std::optional<double> selectionShare;
 };
 
-/// KV bytes a decode step reads: dense reads every key and value; sparse
-/// reads the device tier's sink + window densely, then hgca every host key
-/// once to score it or quest two summaries per host block, then the selected
-/// keys and values.
+/// KV bytes a decode step reads, per tier as the placement reads it
+/// (TierPolicyAttr::getStepReadBytes): dense reads every key and value;
+/// sparse reads the device tier's sink + window densely, then what the host
+/// selection scores (hgca every key, quest two summaries per block, hca an
+/// int8 code per element and a scale per token), then the selected keys and
+/// values (hca's mass rule may keep fewer than its budget: an upper bound,
+/// which random keys reach).
 double bytesTouched(const Shape &s) {
-  double perToken =
-      double(s.batch) * kKVHeads * kHeadDim * getElementBytes(s.dtype);
-  if (s.mode == "dense")
-    return 2 * perToken * double(s.context);
-  double device =
-      std::min<double>(double(s.context), double(sinkOf(s) + kWindow));
-  double host = double(s.context) - device;
-  if (readsSummaries(s)) {
-    double blocks = std::ceil(host / double(s.block));
-    double chosen = std::min(host, std::ceil(blocks * s.budget) * s.block);
-    return perToken * (2 * device + 2 * blocks + 2 * chosen);
-  }
-  double chosen = std::ceil(host * s.budget);
-  return perToken * (2 * device + host + 2 * chosen);
+  static MLIRContext context;
+  context.loadDialect<hgc::HgcDialect>();
+  FailureOr<hgc::PlacementAttr> placement =
+      hgc::buildPlacement(&context, placementOf(s), [&] {
+        return mlir::emitError(UnknownLoc::get(&context));
+      });
+  if (failed(placement))
+    return 0;
+  double perHead = 0;
+  for (auto [tier, resident] : llvm::zip(
+           placement->getTiers(), placement->getResidentTokens(s.context)))
+    perHead +=
+        tier.getStepReadBytes(resident, kHeadDim, getElementBytes(s.dtype));
+  return perHead * double(s.batch) * kKVHeads;
 }
 
 std::string tensorType(llvm::ArrayRef<int64_t> shape, llvm::StringRef elt) {
@@ -136,12 +164,49 @@ OwningOpRef<ModuleOp> decodeProgram(MLIRContext *context, const Shape &s) {
     spec.summaryBlock = s.block;
     spec.summaryBlocks = summaryBlocks(s);
   }
+  spec.keyCodes = readsCodes(s);
   return hgc::buildDecodeModule(context, spec);
 }
 
+/// hca's selection alone, at the split level: quant_topk over the host
+/// tier's slice of the bound codes and scales, with the mass rule.
+std::string codesSelectionProgram(const Shape &s) {
+  int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
+  auto bhd = [&](int64_t tokens) {
+    return SmallVector<int64_t>{s.batch, kKVHeads, tokens, kHeadDim};
+  };
+  auto bh = [&](int64_t tokens) {
+    return SmallVector<int64_t>{s.batch, kKVHeads, tokens};
+  };
+  std::string codes = tensorType(bhd(s.context), "i8"),
+              scales = tensorType(bh(s.context), "f32");
+  std::string codesSlice = tensorType(bhd(host), "i8"),
+              scalesSlice = tensorType(bh(host), "f32");
+  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
+  std::string out = "tensor<" + std::to_string(s.batch) + "x" +
+                    std::to_string(kKVHeads) + "x?xi32>";
+  std::string b = std::to_string(s.batch), h = std::to_string(kKVHeads),
+              n = std::to_string(host), first = std::to_string(sinkOf(s)),
+              d = std::to_string(kHeadDim);
+  return "func.func @main(%q: " + q + ", %c: " + codes + ", %s: " + scales +
+         ") -> " + out + " {\n  %a = tensor.extract_slice %c[0, 0, " + first +
+         ", 0] [" + b + ", " + h + ", " + n + ", " + d +
+         "] [1, 1, 1, 1] : " + codes + " to " + codesSlice +
+         "\n  %b = tensor.extract_slice %s[0, 0, " + first + "] [" + b + ", " +
+         h + ", " + n + "] [1, 1, 1] : " + scales + " to " + scalesSlice +
+         "\n  %i = hgc.select quant_topk %q, %a, %b {fraction = " +
+         std::to_string(s.budget) +
+         " : f64, mass = " + std::to_string(placementOf(s).tau) +
+         " : f64} : (" + q + ", " + codesSlice + ", " + scalesSlice + ") -> " +
+         out + "\n  return %i : " + out + "\n}\n";
+}
+
 /// The sparse step's selection alone, at the split level: exact top-k over
-/// the host tier's keys, or block top-k over its bound summaries.
+/// the host tier's keys, block top-k over its bound summaries, or hca's
+/// selection over its bound codes.
 std::string selectionProgram(const Shape &s) {
+  if (readsCodes(s))
+    return codesSelectionProgram(s);
   int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
   bool quest = readsSummaries(s);
   std::string kv =
@@ -224,6 +289,7 @@ std::vector<Shape> shapes(bool quick) {
     list.push_back({"dense", 1, 16384, "bf16", 1.0});
     list.push_back({"dense", 8, 4096, "f16", 1.0});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca"});
+    list.push_back({"sparse", 1, 32768, "f16", 0.05, "hca"});
     for (int64_t block : {16, 64})
       list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", block});
     for (int64_t paged : {16, 64})
@@ -244,6 +310,7 @@ std::vector<Shape> shapes(bool quick) {
   for (double budget : {0.02, 0.05, 0.10})
     for (int64_t t : {32768, 131072}) {
       list.push_back({"sparse", 1, t, "f16", budget, "hgca"});
+      list.push_back({"sparse", 1, t, "f16", budget, "hca"});
       list.push_back({"sparse", 1, t, "f16", budget, "quest", 16});
     }
   for (int64_t t : {32768, 131072})
@@ -278,18 +345,9 @@ struct HgcRunner {
                                             const Shape &s, bool split) {
     if (!module)
       return nullptr;
-    hgc::PlacementOptions placement;
-    if (s.mode == "sparse") {
-      placement.policy = s.policy;
-      placement.sink = sinkOf(s);
-      placement.window = kWindow;
-      if (s.block)
-        placement.block = s.block;
-      placement.budget = std::to_string(s.budget);
-    }
     PassManager pm(&context);
     if (split)
-      hgc::buildHybridPipeline(pm, placement);
+      hgc::buildHybridPipeline(pm, placementOf(s));
     if (failed(pm.run(*module)))
       return nullptr;
     auto compiled = hgc::HostProgram::compile(*module, "main");
@@ -362,6 +420,13 @@ struct HgcRunner {
       inputs.push_back(lo);
       inputs.push_back(hi);
       selectInputs = {q, lo, hi};
+    }
+    if (readsCodes(s)) {
+      // The engine's codes of the keys, kept on append.
+      auto [codes, scales] = getKeyCodes(k, s.dtype);
+      inputs.push_back(codes);
+      inputs.push_back(scales);
+      selectInputs = {q, codes, scales};
     }
     std::optional<double> stepMs = median(*step, inputs, repeats);
     // The selection alone is timed over bound buffers: paged rows have no

@@ -2,6 +2,8 @@
 
 #include "BenchInputs.h"
 
+#include "hgc-rt/kv_cache.h"
+
 #include "llvm/ADT/APFloat.h"
 
 #include <algorithm>
@@ -122,4 +124,24 @@ getBlockSummaries(const hgc::NpyArray &keys, const std::string &dtype,
         std::memcpy(hi.data.data() + out, highest, width);
       }
   return {std::move(lo), std::move(hi)};
+}
+
+std::pair<hgc::NpyArray, hgc::NpyArray> getKeyCodes(const hgc::NpyArray &keys,
+                                                    const std::string &dtype) {
+  int64_t rows = keys.shape[0] * keys.shape[1] * keys.shape[2];
+  int32_t dim = int32_t(keys.shape[3]);
+  hgc::NpyArray codes, scales;
+  codes.descr = "|i1";
+  codes.shape = keys.shape;
+  codes.data.resize(size_t(rows) * dim);
+  scales.descr = "<f4";
+  scales.shape = {keys.shape[0], keys.shape[1], keys.shape[2]};
+  scales.data.resize(size_t(rows) * 4);
+  hgc_rt_dtype type = dtype == "f32"   ? HGC_RT_F32
+                      : dtype == "f16" ? HGC_RT_F16
+                                       : HGC_RT_BF16;
+  hgc_rt_quantize_keys(type, dim, rows, keys.data.data(),
+                       reinterpret_cast<int8_t *>(codes.data.data()),
+                       reinterpret_cast<float *>(scales.data.data()));
+  return {std::move(codes), std::move(scales)};
 }

@@ -1,7 +1,8 @@
 //===- BenchInputs.h - random KV and its block summaries --------*- C++ -*-===//
 //
 // The arrays hgc-bench attention feeds its steps: normal values as f32, f16
-// or bf16 bits, and the per-block key summaries an engine keeps.
+// or bf16 bits, and the per-block key summaries and key codes an engine
+// keeps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,5 +28,11 @@ mlir::hgc::NpyArray getRandomArray(std::mt19937 &rng,
 std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
 getBlockSummaries(const mlir::hgc::NpyArray &keys, const std::string &dtype,
                   int64_t block);
+
+/// Per-token int8 key codes [B, H, T, D] and f32 scales [B, H, T] of `keys`
+/// [B, H, T, D], quantized as the KV runtime does on append
+/// (hgc_rt_quantize_keys): what an engine keeps for hca's selection.
+std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
+getKeyCodes(const mlir::hgc::NpyArray &keys, const std::string &dtype);
 
 #endif // HGC_TOOLS_HGCBENCH_BENCHINPUTS_H

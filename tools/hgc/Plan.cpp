@@ -55,6 +55,8 @@ std::string selectionText(TierPolicyAttr policy) {
        << llvm::format("%g", policy.getBudgetFraction().convertToDouble());
   if (byBlock)
     os << " (blocks of " << policy.getBlockSize() << ")";
+  if (std::optional<double> mass = policy.getMass())
+    os << " mass " << llvm::format("%g", *mass);
   return text;
 }
 
@@ -130,10 +132,11 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
     return;
   }
   os << ", " << tokens << " tokens per sequence" << loopNote(op) << "\n";
-  double bytesPerToken =
-      double(key.getDimSize(0)) * cacheType.getKvHeads() *
-      double(key.getDimSize(3) + value.getDimSize(3)) *
-      (cacheType.getElementType().getIntOrFloatBitWidth() / 8);
+  int64_t elementBytes = cacheType.getElementType().getIntOrFloatBitWidth() / 8;
+  double bytesPerToken = double(key.getDimSize(0)) * cacheType.getKvHeads() *
+                         double(key.getDimSize(3) + value.getDimSize(3)) *
+                         double(elementBytes);
+  double heads = double(key.getDimSize(0)) * cacheType.getKvHeads();
   PlacementAttr placement = op.getPlacementAttr();
   if (!placement) {
     os << "  device  dense  tokens " << tokens << " (100.0%)  "
@@ -148,7 +151,11 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
        << llvm::left_justify(selectionText(policy), 26) << " tokens " << count
        << " (" << llvm::format("%.1f%%", tokens ? 100.0 * count / tokens : 0.0)
        << ")  " << bytesText(bytesPerToken * count) << "  attended "
-       << policy.getAttendedTokens(count) << " per kv head\n";
+       << (policy.getMass() ? "<= " : "") << policy.getAttendedTokens(count)
+       << " per kv head  reads " << (policy.getMass() ? "<= " : "")
+       << bytesText(heads * policy.getStepReadBytes(
+                                count, cacheType.getHeadDim(), elementBytes))
+       << " per step\n";
     if (target.target == "nvptx" && policy.getTier() == Tier::Device &&
         policy.isDense())
       printKernel(op, count, target, os);
@@ -168,6 +175,8 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   const PlacementPolicy *policy = lookupPlacementPolicy(options.policy);
   if (policy && policy->usesBlocks())
     os << ", block " << options.block;
+  if (policy && policy->usesMass())
+    os << ", tau " << options.tau;
   os << "\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {

@@ -127,6 +127,15 @@ hgc_rt_status hgc_rt_kv_page_quantized(hgc_rt_kv_cache *cache, int64_t seq,
                                        int32_t head, int8_t *codes,
                                        float *scales);
 
+/* Quantizes `tokens` keys of `head_dim` elements of `dtype` exactly as a
+ * cache with quantize_keys does on append: per token, symmetric int8 codes
+ * (the largest magnitude maps to 127, round half to even) into
+ * codes[tokens][head_dim] and their scale into scales[tokens]. For engines
+ * and tools that keep the same codes outside a cache. */
+hgc_rt_status hgc_rt_quantize_keys(hgc_rt_dtype dtype, int32_t head_dim,
+                                   int64_t tokens, const void *keys,
+                                   int8_t *codes, float *scales);
+
 /* Starts moving a page up to the device tier (periodic recall); *ticket
  * identifies the copy for hgc_rt_kv_wait. */
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
