@@ -51,6 +51,18 @@ std::string hexFloat(float value) {
 }
 } // namespace
 
+mlir::hgc::PlacementOptions
+hgc::jit::toPlacementOptions(const hgc_placement &placement) {
+  mlir::hgc::PlacementOptions options;
+  options.policy = placement.policy;
+  options.sink = placement.sink;
+  options.window = placement.window;
+  options.budget = placement.budget;
+  options.block = placement.block;
+  options.tau = placement.tau;
+  return options;
+}
+
 Failure AttentionConfig::fromC(const hgc_attention_config &c,
                                AttentionConfig &out) {
   if (c.q_heads <= 0 || c.kv_heads <= 0 || c.head_dim <= 0)
@@ -80,8 +92,7 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
   config.scale = c.scale;
   config.softcap = c.softcap;
   config.causal = c.causal != 0;
-  config.placement = {c.placement.policy, c.placement.sink, c.placement.window,
-                      c.placement.budget, c.placement.block};
+  config.placement = toPlacementOptions(c.placement);
   if (!mlir::hgc::lookupPlacementPolicy(config.placement.policy))
     return invalid("unknown placement policy '" + config.placement.policy +
                    "', expected " + mlir::hgc::getPlacementPolicyNames());
@@ -112,6 +123,8 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
     head.placement.policy = o.policy;
     head.placement.budget = o.budget;
     head.placement.block = o.block;
+    if (o.tau != 0)
+      head.placement.tau = o.tau;
     if (!mlir::hgc::lookupPlacementPolicy(head.placement.policy))
       return invalid(which + ": unknown policy '" + head.placement.policy +
                      "', expected " + mlir::hgc::getPlacementPolicyNames());

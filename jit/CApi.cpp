@@ -153,6 +153,7 @@ void hgc_attention_config_init(hgc_attention_config *config) {
   config->placement.window = defaults.window;
   config->placement.budget = defaults.budget.c_str();
   config->placement.block = defaults.block;
+  config->placement.tau = defaults.tau;
 }
 
 hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,

@@ -37,6 +37,10 @@ struct Failure {
 };
 
 /// One host-tier policy for a range of KV heads.
+/// The placement options a C `hgc_placement` spells (names and defaults
+/// are PlacementOptions'; strings copied).
+mlir::hgc::PlacementOptions toPlacementOptions(const hgc_placement &placement);
+
 struct HeadPolicy {
   int32_t firstKvHead = 0, kvHeads = 0;
   mlir::hgc::PlacementOptions placement;

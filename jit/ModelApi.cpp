@@ -107,7 +107,7 @@ hgc_status hgc_model_open(hgc_context *context, const char *path,
       });
   mhgc::ModelOptions modelOptions;
   const hgc_placement &p = options->placement;
-  modelOptions.placement = {p.policy, p.sink, p.window, p.budget, p.block};
+  modelOptions.placement = toPlacementOptions(p);
   if (context->state->target == "cuda")
     modelOptions.lowering.target = "nvptx";
   modelOptions.parameterMinBytes = options->param_min_bytes;

@@ -63,13 +63,14 @@ class _ContextOptions(ctypes.Structure):
 class _Placement(ctypes.Structure):
     _fields_ = [("policy", ctypes.c_char_p), ("sink", ctypes.c_int64),
                 ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
-                ("block", ctypes.c_int64)]
+                ("block", ctypes.c_int64), ("tau", ctypes.c_double)]
 
 
 class _HeadOverride(ctypes.Structure):
     _fields_ = [("first_kv_head", ctypes.c_int32),
                 ("kv_heads", ctypes.c_int32), ("policy", ctypes.c_char_p),
-                ("budget", ctypes.c_char_p), ("block", ctypes.c_int64)]
+                ("budget", ctypes.c_char_p), ("block", ctypes.c_int64),
+                ("tau", ctypes.c_double)]
 
 
 class _AttentionConfig(ctypes.Structure):
@@ -173,8 +174,9 @@ _DEFAULT = _defaults()
 
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
-    driver's (`policy`, `sink`, `window`, `budget`, `block`). `overrides` is
-    a list of (first_kv_head, kv_heads, policy, budget[, block]).
+    driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`).
+    `overrides` is a list of (first_kv_head, kv_heads, policy, budget[,
+    block[, tau]]).
     `kv_block_size` > 0 makes kernels that decode over engine-owned paged
     KV (Kernel.decode_paged) in blocks of that many tokens, `kv_layout`
     "nhd" ([blocks, block_size, kv_heads, head_dim], vLLM's) or "hnd";
@@ -187,7 +189,8 @@ class AttentionConfig:
                  sink=_DEFAULT.placement.sink,
                  window=_DEFAULT.placement.window,
                  budget=_DEFAULT.placement.budget.decode(),
-                 block=_DEFAULT.placement.block, overrides=(),
+                 block=_DEFAULT.placement.block, tau=_DEFAULT.placement.tau,
+                 overrides=(),
                  kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
             raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
@@ -196,6 +199,7 @@ class AttentionConfig:
         self.kv_dtype, self.scale, self.causal = kv_dtype, scale, causal
         self.softcap, self.policy, self.sink = softcap, policy, sink
         self.window, self.budget, self.block = window, str(budget), block
+        self.tau = tau
         self.overrides = list(overrides)
         if kv_layout not in KV_LAYOUTS:
             raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
@@ -212,14 +216,15 @@ class AttentionConfig:
         keep(policy)
         keep(budget)
         c.placement = _Placement(policy, self.sink, self.window, budget,
-                                 self.block)
+                                 self.block, self.tau)
         if self.overrides:
             array = (_HeadOverride * len(self.overrides))()
             for i, o in enumerate(self.overrides):
                 first, heads, pol, bud = o[:4]
                 array[i] = _HeadOverride(first, heads, pol.encode(),
                                          str(bud).encode(),
-                                         o[4] if len(o) > 4 else 16)
+                                         o[4] if len(o) > 4 else 16,
+                                         o[5] if len(o) > 5 else 0.0)
             keep(array)
             c.overrides = array
             c.num_overrides = len(self.overrides)
@@ -545,7 +550,8 @@ class Session:
         _lib.hgc_model_options_init(ctypes.byref(options))
         self._keep = []
         for key, value in placement.items():
-            if key not in ("policy", "sink", "window", "budget", "block"):
+            if key not in ("policy", "sink", "window", "budget", "block",
+                           "tau"):
                 raise Error(1, f"unknown placement option {key!r}")
             if key in ("policy", "budget"):
                 value = str(value).encode()

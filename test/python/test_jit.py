@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+import reference as ref
 from conftest import BUILD, ROOT
 
 sys.path.insert(0, str(ROOT / "jit" / "python"))
@@ -43,8 +44,15 @@ def hot_tokens(n, sink, window):
 
 
 def reference(q, k, v, policy, sink, window, budget, block, page, scale=None,
-              softcap=0.0):
-    """One sequence: q [H, D], k/v [Hkv, n, D] float64 -> [H, D]."""
+              softcap=0.0, tau=0.9):
+    """One sequence: q [H, D], k/v [Hkv, n, D] float64 -> [H, D]. hca
+    scores from int8 key codes and keeps by mass (reference.hca_decode)."""
+    if policy == "hca":
+        n = k.shape[1]
+        parsed = float(budget) if "." in budget else int(budget)
+        out, _ = ref.hca_decode(q[None], k[None], v[None], [n], sink, window,
+                                parsed, tau)
+        return out[0]
     heads, dim = q.shape
     kv_heads, n, _ = k.shape
     group = heads // kv_heads
@@ -115,7 +123,8 @@ def test_context_targets_take_the_driver_names(ctx):
 
 @pytest.mark.parametrize("dtype", ["f32", "f16", BF16])
 @pytest.mark.parametrize("policy,budget", [("full", "0.05"), ("hgca", "0.25"),
-                                           ("hgca", "40"), ("quest", "0.3")])
+                                           ("hgca", "40"), ("quest", "0.3"),
+                                           ("hca", "0.5")])
 def test_decode_matches_float64(ctx, dtype, policy, budget):
     config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=64,
                                      kv_dtype=dtype, policy=policy, sink=4,
@@ -337,6 +346,9 @@ def test_error_paths(ctx):
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="quest", block=12)),
          "HGC_INVALID_ARGUMENT", "power of two"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hca", tau=1.5)),
+         "HGC_INVALID_ARGUMENT", "tau must be in (0, 1], got 1.5"),
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hgca", overrides=[(1, 2, "full", "0.1")])),
          "HGC_INVALID_ARGUMENT", "KV heads [1, 3)"),

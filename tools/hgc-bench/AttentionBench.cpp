@@ -89,8 +89,6 @@ hgc::PlacementOptions placementOf(const Shape &s) {
   if (s.block)
     placement.block = s.block;
   placement.budget = std::to_string(s.budget);
-  if (getenv("HGC_TAU"))
-    placement.tau = atof(getenv("HGC_TAU"));
   return placement;
 }
 

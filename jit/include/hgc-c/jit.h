@@ -80,11 +80,13 @@ HGC_API const char *hgc_context_target(const hgc_context *context);
 /* The placement vocabulary of `hgc compile/run/plan` and hgc-opt's
  * hgc-place-kv: same names, same defaults (hgc_attention_config_init). */
 typedef struct hgc_placement {
-  const char *policy; /* "full", "hgca" (exact top-k), "quest" (top blocks) */
+  const char *policy; /* "full", "hgca" (exact top-k), "hca" (int8 key codes,
+                         kept by softmax mass), "quest" (top blocks) */
   int64_t sink;       /* attention-sink tokens on the device tier */
   int64_t window;     /* most recent tokens on the device tier */
   const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */
   int64_t block;      /* tokens per block of quest's selection */
+  double tau;         /* softmax mass in (0, 1] hca keeps (the budget a cap) */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head
@@ -97,6 +99,7 @@ typedef struct hgc_head_override {
   const char *policy;
   const char *budget;
   int64_t block;
+  double tau; /* 0: the placement's tau */
 } hgc_head_override;
 
 /* How engine-owned paged KV lays out a block (hgc_decode_paged). */

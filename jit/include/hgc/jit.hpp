@@ -51,10 +51,12 @@ struct AttentionConfig {
   bool causal = true;
   std::string policy, budget;
   int64_t sink, window, block;
+  double tau;
   struct Override {
     int32_t firstKvHead, kvHeads;
     std::string policy, budget;
     int64_t block = 16;
+    double tau = 0; // 0: the placement's
   };
   std::vector<Override> overrides;
   /// Engine-owned paged KV (Kernel::decodePaged): tokens per block; 0 for
@@ -71,6 +73,7 @@ struct AttentionConfig {
     sink = defaults.placement.sink;
     window = defaults.placement.window;
     block = defaults.placement.block;
+    tau = defaults.placement.tau;
   }
 
   /// The C view; valid while this object lives and is not changed.
@@ -84,11 +87,11 @@ struct AttentionConfig {
     c.scale = scale;
     c.softcap = softcap;
     c.causal = causal;
-    c.placement = {policy.c_str(), sink, window, budget.c_str(), block};
+    c.placement = {policy.c_str(), sink, window, budget.c_str(), block, tau};
     cOverrides.clear();
     for (const Override &o : overrides)
       cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),
-                            o.budget.c_str(), o.block});
+                            o.budget.c_str(), o.block, o.tau});
     c.overrides = cOverrides.data();
     c.num_overrides = int32_t(cOverrides.size());
     c.kv_block_size = kvBlockSize;
