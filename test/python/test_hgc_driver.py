@@ -274,3 +274,46 @@ def test_plan_and_run_quest_blocks(hgc, tmp_path):
     assert "attended 128 per kv head" in result.stdout
     expect_error(run(hgc, "plan", model, "--policy", "quest", "--block", "24"),
                  "block must be a positive power of two, got 24")
+
+
+def test_plan_and_run_hca(hgc, tmp_path):
+    """--policy hca --tau: the host scores int8 key codes and keeps by mass,
+    the budget a cap. The plan shows what each tier reads per step: the
+    host reads a code per element and an f32 scale per token (20 bytes per
+    token and head at head_dim 16) plus at most its budget of f32 K and V,
+    against every key for hgca. The same flags run the model, matching
+    HCAttention's float64 reference; tau outside (0, 1] is a one-line
+    error."""
+    import reference as ref
+    model = attention_model(tmp_path / "h.onnx", q=(1, 4, 1, 16),
+                            k=(1, 2, 3000, 16))
+    flags = ["--policy", "hca", "--window", "1000", "--budget", "0.1",
+             "--tau", "0.8"]
+    result = run(hgc, "plan", model, *flags)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "tau 0.8" in out.splitlines()[0]
+    # Device: 1004 tokens x 2 heads x (16 + 16) x 4 bytes = 251.0 KiB.
+    assert "reads 251.0 KiB per step" in out
+    # Host: 1996 x 2 x 20 codes + 200 x 2 x 128 K and V = 128.0 KiB.
+    assert "host    quant_topk budget 0.1 mass 0.8" in out
+    assert "attended <= 200 per kv head  reads <= 128.0 KiB per step" in out
+    hgca = run(hgc, "plan", model, "--policy", "hgca", "--window", "1000",
+               "--budget", "0.1").stdout
+    # hgca scores every f32 key: 1996 x 2 x 64 + the same 51200 = 299.5 KiB.
+    assert "attended 200 per kv head  reads 299.5 KiB per step" in hgca
+
+    rng = np.random.default_rng(21)
+    q = rng.standard_normal((1, 4, 1, 16)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 3000, 16)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 3000, 16)).astype(np.float32)
+    result = run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k, V=v), *flags,
+                 "--output-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    y = np.load(tmp_path / "out" / "Y.npy")[0, :, 0]
+    want, _ = ref.hca_decode(q[:, :, 0].astype(np.float64),
+                             k.astype(np.float64), v.astype(np.float64),
+                             [3000], 4, 1000, 0.1, 0.8)
+    np.testing.assert_allclose(y, want[0], atol=2e-5, rtol=2e-5)
+    expect_error(run(hgc, "plan", model, "--policy", "hca", "--tau", "0"),
+                 "tau must be in (0, 1], got 0")

@@ -176,7 +176,7 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   if (policy && policy->usesBlocks())
     os << ", block " << options.block;
   if (policy && policy->usesMass())
-    os << ", tau " << options.tau;
+    os << ", tau " << llvm::format("%g", options.tau);
   os << "\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {
