@@ -13,7 +13,8 @@ L2 error is against float64 exact attention, and the attention mass kept
 (exact softmax mass of the attended tokens, averaged over query heads) is
 from the float64 reference selection of each policy, whose sets the tests
 assert equal to the compiled ones (test_hca_policy.py,
-test_hybrid_end_to_end.py).
+test_hybrid_end_to_end.py); so is the overlap of hca's code-scored set with
+the exact top-k at equal count.
 
   bench/policy_accuracy.py [--build build] [--context 8192] [--out FILE.md]
 """
@@ -128,6 +129,19 @@ def kept_sets(policy, q, k, budget, context):
     return kept
 
 
+def overlap_at_equal_count(q, k, budget, context):
+    """How much of the exact top-k (hgca's host set) hca's codes choose at
+    the same count (tau 1): |codes' set & exact set| / |exact set|, the
+    mean over KV heads."""
+    exact = kept_sets("hgca", q, k, budget, context)
+    _, coded = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 1.0)
+    shares = []
+    for hk in range(KV_HEADS):
+        want = set(exact[hk][SINK + WINDOW:])
+        shares.append(len(want & set(coded[(0, hk)])) / max(1, len(want)))
+    return float(np.mean(shares))
+
+
 def mass_kept(q, k, sets):
     group = Q_HEADS // KV_HEADS
     masses = []
@@ -158,11 +172,15 @@ def measure(runner, context, seed=0):
                               + extra)
                     error = np.linalg.norm(got - exact) / np.linalg.norm(exact)
                     sets = kept_sets(name, q64, k64, budget, context)
-                    rows.append({"regime": regime, "policy": policy,
-                                 "budget": budget, "rel_l2": float(error),
-                                 "mass_kept": mass_kept(q64, k64, sets),
-                                 "tokens_kept": float(np.mean(
-                                     [len(s) for s in sets]))})
+                    row = {"regime": regime, "policy": policy,
+                           "budget": budget, "rel_l2": float(error),
+                           "mass_kept": mass_kept(q64, k64, sets),
+                           "tokens_kept": float(np.mean(
+                               [len(s) for s in sets]))}
+                    if name == "hca":
+                        row["overlap_with_exact_topk"] = \
+                            overlap_at_equal_count(q64, k64, budget, context)
+                    rows.append(row)
     return rows
 
 
@@ -181,6 +199,15 @@ def markdown(rows, context):
             lines.append(f"| {regime} | {policy} | " + " | ".join(
                 f"{c['rel_l2']:.2e} / {c['mass_kept']:.3f} / "
                 f"{c['tokens_kept']:.0f}" for c in cells) + " |")
+    lines += ["", "hca's int8 codes against exact scores at equal count (tau 1): "
+              "the share of hgca's exact top-k host set the codes choose.", "",
+              "| regime | " + " | ".join(f"{b:.0%}" for b in BUDGETS) + " |",
+              "|" + " --- |" * (1 + len(BUDGETS))]
+    for regime in REGIMES:
+        cells = [r for r in rows if r["regime"] == regime and
+                 r["policy"] == "hca"]
+        lines.append(f"| {regime} | " + " | ".join(
+            f"{c['overlap_with_exact_topk']:.3f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

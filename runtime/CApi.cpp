@@ -125,6 +125,55 @@ hgc_rt_status hgc_rt_quantize_keys(hgc_rt_dtype dtype, int32_t head_dim,
   return HGC_RT_OK;
 }
 
+/// The checks both product-quantization entry points share.
+static hgc_rt_status checkProductQuantizer(hgc_rt_dtype dtype, int32_t head_dim,
+                                           int64_t tokens, int32_t subspaces,
+                                           int32_t centroids) {
+  if (!isKnownDtype(dtype) || tokens < 0)
+    return report(Result::error(HGC_RT_INVALID_ARGUMENT,
+                                "pq needs a known dtype and tokens >= 0"));
+  if (!isValidProductQuantizer(head_dim, subspaces, centroids))
+    return report(Result::error(
+        HGC_RT_INVALID_ARGUMENT,
+        "pq needs subspaces dividing head_dim " + std::to_string(head_dim) +
+            " and centroids a power of two in [2, 65536], got " +
+            std::to_string(subspaces) + " subspaces of " +
+            std::to_string(centroids) + " centroids"));
+  return HGC_RT_OK;
+}
+
+hgc_rt_status hgc_rt_pq_fit(hgc_rt_dtype dtype, int32_t head_dim,
+                            int64_t tokens, const void *keys, int32_t subspaces,
+                            int32_t centroids, int32_t iterations,
+                            uint64_t seed, float *codebook) {
+  if (hgc_rt_status status =
+          checkProductQuantizer(dtype, head_dim, tokens, subspaces, centroids))
+    return status;
+  if (tokens == 0 || iterations < 0)
+    return report(Result::error(HGC_RT_INVALID_ARGUMENT,
+                                "pq_fit needs keys and iterations >= 0"));
+  if (!keys || !codebook)
+    return nullArgument("keys or codebook");
+  fitProductQuantizer(dtype, head_dim, tokens, static_cast<const char *>(keys),
+                      subspaces, centroids, iterations, seed, codebook);
+  return HGC_RT_OK;
+}
+
+hgc_rt_status hgc_rt_pq_encode(hgc_rt_dtype dtype, int32_t head_dim,
+                               int64_t tokens, const void *keys,
+                               int32_t subspaces, int32_t centroids,
+                               const float *codebook, void *codes) {
+  if (hgc_rt_status status =
+          checkProductQuantizer(dtype, head_dim, tokens, subspaces, centroids))
+    return status;
+  if (tokens > 0 && (!keys || !codebook || !codes))
+    return nullArgument("keys, codebook or codes");
+  encodeProductQuantized(dtype, head_dim, tokens,
+                         static_cast<const char *>(keys), subspaces, centroids,
+                         codebook, codes);
+  return HGC_RT_OK;
+}
+
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, int64_t page, uint64_t *ticket) {
   if (!cache || !ticket)

@@ -75,6 +75,22 @@ inline bool isKnownDtype(hgc_rt_dtype dtype) {
 float quantizeKey(hgc_rt_dtype dtype, int32_t dim, const char *key,
                   int8_t *codes);
 
+/// Whether keys of `headDim` split into `subspaces` equal sub-vectors coded
+/// by a power-of-two number of `centroids` in [2, 65536].
+bool isValidProductQuantizer(int32_t headDim, int32_t subspaces,
+                             int32_t centroids);
+/// Fits a product-quantization codebook [subspaces][centroids][headDim /
+/// subspaces] to `tokens` keys of `dtype` (ProductQuantizer.cpp).
+void fitProductQuantizer(hgc_rt_dtype dtype, int32_t headDim, int64_t tokens,
+                         const char *keys, int32_t subspaces, int32_t centroids,
+                         int32_t iterations, uint64_t seed, float *codebook);
+/// Each key's nearest centroid per sub-space: codes [tokens][subspaces] as
+/// uint8 (centroids <= 256) or uint16.
+void encodeProductQuantized(hgc_rt_dtype dtype, int32_t headDim, int64_t tokens,
+                            const char *keys, int32_t subspaces,
+                            int32_t centroids, const float *codebook,
+                            void *codes);
+
 /// Writes `value` as one element of `dtype` at `out`: f16 rounds to nearest
 /// even, bf16 truncates (exact for the bf16 values key summaries hold).
 void storeElement(hgc_rt_dtype dtype, float value, char *out);

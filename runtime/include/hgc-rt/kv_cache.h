@@ -136,6 +136,24 @@ hgc_rt_status hgc_rt_quantize_keys(hgc_rt_dtype dtype, int32_t head_dim,
                                    int64_t tokens, const void *keys,
                                    int8_t *codes, float *scales);
 
+/* Product quantization of keys (HCAttention's PQ): head_dim splits into
+ * `subspaces` equal sub-vectors, each coded as its nearest of `centroids`
+ * (a power of two in [2, 65536]) centroids. hgc_rt_pq_fit fits the codebook
+ * [subspaces][centroids][head_dim / subspaces] (f32) to `tokens` keys [tokens]
+ * [head_dim] (the prefill's) by k-means: `iterations` Lloyd steps from
+ * distinct keys drawn with `seed` (deterministic). hgc_rt_pq_encode writes
+ * each key's codes [tokens][subspaces]: uint8 for centroids <= 256, else
+ * uint16. */
+hgc_rt_status hgc_rt_pq_fit(hgc_rt_dtype dtype, int32_t head_dim,
+                            int64_t tokens, const void *keys,
+                            int32_t subspaces, int32_t centroids,
+                            int32_t iterations, uint64_t seed,
+                            float *codebook);
+hgc_rt_status hgc_rt_pq_encode(hgc_rt_dtype dtype, int32_t head_dim,
+                               int64_t tokens, const void *keys,
+                               int32_t subspaces, int32_t centroids,
+                               const float *codebook, void *codes);
+
 /* Starts moving a page up to the device tier (periodic recall); *ticket
  * identifies the copy for hgc_rt_kv_wait. */
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
