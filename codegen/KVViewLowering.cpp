@@ -522,4 +522,59 @@ LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// hgc.kv_pq_codes
+//===----------------------------------------------------------------------===//
+
+/// The tier's slice of the product-quantized codes the cache was bound with,
+/// and the head group's codebooks: codebooks are fitted to a sequence's
+/// prefill keys by k-means, which a decode step does not redo.
+LogicalResult lowerKVPqCodes(RewriterBase &rewriter, KVPqCodesOp op) {
+  FailureOr<BoundTier> tier =
+      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  if (failed(tier))
+    return failure();
+  BindKVOp bind = tier->bind;
+  if (!bind.getPqCodes())
+    return op.emitOpError(
+        "needs product-quantized codes bound with the cache (hgc.bind_kv ... "
+        "pq(codes, codebooks), made by hgc_rt_pq_fit and hgc_rt_pq_encode)");
+  std::optional<int64_t> start = tier->rangeStart();
+  if (!start)
+    return op.emitOpError("reads one token range; the first of several tiers "
+                          "holds the sinks and the window apart");
+  RankedTensorType codesType = op.getCodes().getType();
+  RankedTensorType booksType = op.getCodebooks().getType();
+  auto bound = cast<RankedTensorType>(bind.getPqCodebooks().getType());
+  for (int64_t d : {2, 3, 4})
+    if (!ShapedType::isDynamic(bound.getDimSize(d)) &&
+        bound.getDimSize(d) != booksType.getDimSize(d))
+      return op.emitOpError("asks for codebooks ")
+             << booksType << " but the cache is bound with " << bound;
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  Emitter e{b};
+  int64_t firstHead = op.getFirstHead().value_or(0);
+  BoundKeys keys(e, bind, op.getFirstHead(), codesType.getDimSize(1));
+  auto [width, lengthsOut] = tier->widthAndLengths(
+      e, keys.lengths, keys.batch, keys.tokens, op.getLengths().getType(),
+      [](Value count) { return count; });
+  Value codes = sliceTokens(e, bind.getPqCodes(), e.buffer(bind.getPqCodes()),
+                            e.index(*start), width, codesType, firstHead);
+  // The head group's codebooks.
+  SmallVector<OpFoldResult> offsets(5, b.getIndexAttr(0)),
+      strides(5, b.getIndexAttr(1)), sizes;
+  offsets[1] = b.getIndexAttr(firstHead);
+  Value books = bind.getPqCodebooks();
+  for (int64_t d = 0; d < 5; ++d)
+    sizes.push_back(
+        d == 1 ? OpFoldResult(b.getIndexAttr(booksType.getDimSize(1)))
+               : OpFoldResult(tensor::DimOp::create(b, books, d).getResult()));
+  Value slice =
+      tensor::ExtractSliceOp::create(b, books, offsets, sizes, strides);
+  if (slice.getType() != booksType)
+    slice = tensor::CastOp::create(b, booksType, slice);
+  rewriter.replaceOp(op, {codes, slice, lengthsOut});
+  return success();
+}
+
 } // namespace mlir::hgc::lowering

@@ -181,6 +181,16 @@ struct KVKeyCodesToLoops : OpRewritePattern<KVKeyCodesOp> {
   }
 };
 
+struct KVPqCodesToLoops : OpRewritePattern<KVPqCodesOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(KVPqCodesOp op,
+                                PatternRewriter &rewriter) const override {
+    // A runtime cache keeps no product-quantized codes; BoundTier::get says
+    // so for it.
+    return lowerKVPqCodes(rewriter, op);
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Linalg ops of imported models
 //===----------------------------------------------------------------------===//
@@ -221,7 +231,8 @@ void lowering::populateLowerToLoopsPatterns(
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
                LseMergeToLoops, KVSummariesToLoops, KVKeyCodesToLoops,
-               DecomposeAggregatedOp, ContractionToLoops>(context);
+               KVPqCodesToLoops, DecomposeAggregatedOp, ContractionToLoops>(
+      context);
   patterns.add<PartialAttentionToLoops, PartialAttentionToDeviceCall,
                AttentionToLoops, AttentionToDeviceCall, SelectToLoops,
                KVViewToLoops>(context, options);
@@ -231,7 +242,7 @@ void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
                       LseMergeOp, AttentionOp, SelectOp, KVSummariesOp,
-                      KVKeyCodesOp>();
+                      KVKeyCodesOp, KVPqCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).
   target.addDynamicallyLegalOp<KVViewOp>([&options](KVViewOp view) {
     return isKeptForPagedReaders(view, [&](Operation *user) {

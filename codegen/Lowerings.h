@@ -80,6 +80,8 @@ bool isKeptForPagedReaders(KVViewOp view,
 LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
 /// A tier's per-token key codes of a cache bound over plain tensors.
 LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op);
+/// A tier's product-quantized codes and codebooks, bound with the cache.
+LogicalResult lowerKVPqCodes(RewriterBase &rewriter, KVPqCodesOp op);
 
 /// A tier's view of a cache the KV runtime owns (hgc.runtime_kv): calls of
 /// hgc-rt/compiled.h filling fresh buffers.

@@ -1,7 +1,8 @@
 //===- SelectLowering.cpp - hgc.select to loops ---------------------------===//
 //
 // Per (batch, KV head) row: score every candidate (a token's exact q.k, its
-// approximate q.k from int8 codes, or a block's upper bound from its key
+// approximate q.k from int8 codes or from product-quantized codes through a
+// per-row table of q . centroid, or a block's upper bound from its key
 // min/max summaries), maximum over the GQA group's query heads, then find
 // the k-th largest score by a 4-pass radix select over order-preserving
 // 32-bit keys (O(n) per pass, no sort), and emit the chosen candidates in
@@ -175,7 +176,8 @@ class SelectLowering {
 public:
   SelectLowering(SelectOp op, ImplicitLocOpBuilder &b)
       : op(op), byBlock(op.getPolicy() == Selection::BlockTopK),
-        byCodes(op.getPolicy() == Selection::QuantTopK), b(b), e{b} {}
+        byCodes(op.getPolicy() == Selection::QuantTopK),
+        byPq(op.getPolicy() == Selection::PqTopK), b(b), e{b} {}
 
   /// With `countInto`, also counts the kept entries for the runtime.
   void lower(RewriterBase &rewriter, ModuleOp countInto);
@@ -186,6 +188,9 @@ private:
   Value budgetFor(Value n);
   SmallVector<Value> scoresOf(Value bi, Value hk, Value c,
                               ArrayRef<Value> heads);
+  void buildPqTable(Value bi, Value hk);
+  SmallVector<Value> pqScoresOf(Value bi, Value hk, Value c,
+                                ArrayRef<Value> heads);
   Value bestOf(Value bi, Value hk, Value c);
   void scoreAllHeads();
   void selectRow(Value bi, Value hk);
@@ -204,7 +209,10 @@ private:
   }
 
   SelectOp op;
-  bool byBlock, byCodes;
+  bool byBlock, byCodes, byPq;
+  // pq_topk: the row's table [group, subspaces, centroids] of scaled
+  // q . centroid, built per row before its candidates are scored.
+  Value pqTable;
   ImplicitLocOpBuilder &b;
   Emitter e;
   // Token keys of a paged tier view are scored where they are.
@@ -244,7 +252,8 @@ void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
 
 void SelectLowering::readOperands() {
   q = e.buffer(op.getQuery());
-  paged = byBlock || byCodes ? std::nullopt : PagedKV::of(e, op.getInputs()[0]);
+  paged = byBlock || byCodes || byPq ? std::nullopt
+                                     : PagedKV::of(e, op.getInputs()[0]);
   first = paged ? paged->key : e.buffer(op.getInputs()[0]);
   second = op.getInputs().size() > 1 ? e.buffer(op.getInputs()[1]) : Value();
   lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
@@ -256,7 +265,10 @@ void SelectLowering::readOperands() {
   candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
   group = arith::DivUIOp::create(b, qHeads, kvHeads);
   scale = e.scale(op.getScale(), headDim);
-  lanes.emplace(e, headDim, inputType.getDimSize(3));
+  // pq codes are [.., subspaces]: the head dim is the query's.
+  lanes.emplace(e, headDim,
+                byPq ? op.getQuery().getType().getDimSize(2)
+                     : inputType.getDimSize(3));
   tile =
       headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
   allHeads = paged && !paged->headsMajor;
@@ -292,11 +304,74 @@ Value SelectLowering::budgetFor(Value n) {
       b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), chosen));
 }
 
+/// The row's pq table: for each of the group's query heads, sub-space and
+/// centroid, the scaled dot product of the query's sub-vector with the
+/// centroid. group * centroids * head_dim multiply-adds per row, against
+/// that many per candidate for exact scores.
+void SelectLowering::buildPqTable(Value bi, Value hk) {
+  auto books = cast<RankedTensorType>(op.getInputs()[1].getType());
+  int64_t subspaces = books.getDimSize(2), centroids = books.getDimSize(3);
+  Value width = e.dim(second, 4);
+  pqTable = memref::AllocOp::create(
+      b,
+      MemRefType::get({ShapedType::kDynamic, subspaces, centroids},
+                      b.getF32Type()),
+      ValueRange{group});
+  Value h0 = arith::MulIOp::create(b, hk, group);
+  e.forLoop(e.index(0), group, {}, [&](Value i, ValueRange) {
+    Value h = arith::AddIOp::create(b, h0, i);
+    e.forLoop(e.index(0), e.index(subspaces), {}, [&](Value g, ValueRange) {
+      Value base = arith::MulIOp::create(b, g, width);
+      e.forLoop(e.index(0), e.index(centroids), {}, [&](Value c, ValueRange) {
+        Value dot = e.forLoop(
+            e.index(0), width, {e.f32(0)}, [&](Value j, ValueRange s) {
+              Value query =
+                  e.loadF32(q, {bi, h, arith::AddIOp::create(b, base, j)});
+              Value center = e.loadF32(second, {bi, hk, g, c, j});
+              return SmallVector<Value>{
+                  math::FmaOp::create(b, query, center, s[0])};
+            })[0];
+        memref::StoreOp::create(b, e.mul(dot, scale), pqTable,
+                                ValueRange{i, g, c});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// A candidate's pq scores for query heads `heads`: per sub-space, its
+/// code's entry of the row's table, summed.
+SmallVector<Value> SelectLowering::pqScoresOf(Value bi, Value hk, Value c,
+                                              ArrayRef<Value> heads) {
+  auto codesType = cast<RankedTensorType>(op.getInputs()[0].getType());
+  int64_t subspaces = codesType.getDimSize(3);
+  Value h0 = arith::MulIOp::create(b, hk, group);
+  SmallVector<Value> sums(heads.size(), e.f32(0));
+  for (int64_t g = 0; g < subspaces; ++g) {
+    Value gi = e.index(g);
+    // Codes are unsigned.
+    Value code = memref::LoadOp::create(b, first, ValueRange{bi, hk, c, gi});
+    Value centroid = arith::IndexCastUIOp::create(
+        b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), code));
+    for (auto [s, h] : llvm::zip(sums, heads)) {
+      Value i = arith::SubIOp::create(b, h, h0);
+      s = e.add(
+          s, memref::LoadOp::create(b, pqTable, ValueRange{i, gi, centroid}));
+    }
+  }
+  return sums;
+}
+
 /// A candidate's score for query heads `heads`: q.k scaled (a token's codes
-/// times its scale standing in for its key), or for a block the largest q.k
-/// any key inside its per-lane [min, max] box can reach.
+/// times its scale standing in for its key; a pq table's entries), or for a
+/// block the largest q.k any key inside its per-lane [min, max] box can
+/// reach.
 SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
                                             ArrayRef<Value> heads) {
+  if (byPq)
+    return pqScoresOf(bi, hk, c, heads);
   SmallVector<Value> zeros(heads.size(), lanes->zero());
   SmallVector<Value> sums = lanes->over(zeros, [&](Value d, ValueRange acc) {
     Value lo = lanes->load(first, candidateAt(bi, hk, c), d);
@@ -385,6 +460,8 @@ void SelectLowering::selectRow(Value bi, Value hk) {
   Value n = e.validTokens(lengths, bi, candidates);
   Value keep = arith::MinSIOp::create(b, budgetFor(n), n);
   Value keys = rowKeys(bi, hk, n);
+  if (byPq)
+    buildPqTable(bi, hk);
   // A mass rule scores every candidate first: it may keep fewer than the
   // budget even when the budget covers the row.
   // A mass rule scores every candidate (it may keep fewer than a budget

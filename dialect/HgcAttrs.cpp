@@ -78,7 +78,8 @@ ParseResult parseSquareList(AsmParser &parser,
 // TierPolicyAttr
 //===----------------------------------------------------------------------===//
 
-// tier = selection[(budget = N|F[, block = N][, bits = N][, mass = F])]
+// tier = selection[(budget = N|F[, block = N][, bits = N][, subspaces = N]
+//                   [, centroids = N][, mass = F])]
 TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   FailureOr<Tier> tier = parseEnumKeyword<Tier>(parser, "tier", symbolizeTier,
@@ -91,12 +92,17 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   if (failed(selection))
     return {};
 
-  int64_t budgetTokens = 0, blockSize = 0, quantBits = 0;
+  int64_t budgetTokens = 0, blockSize = 0, quantBits = 0, subspaces = 0,
+          centroids = 0;
   double fraction = 0.0, mass = 0.0;
   if (*selection == Selection::BlockTopK)
     blockSize = 16;
   if (*selection == Selection::QuantTopK)
     quantBits = 8;
+  if (*selection == Selection::PqTopK) {
+    subspaces = 16;
+    centroids = 256;
+  }
   llvm::SmallDenseSet<StringRef> seen;
   auto parseOption = [&]() -> ParseResult {
     SMLoc keyLoc = parser.getCurrentLocation();
@@ -117,15 +123,21 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
       return parser.parseInteger(quantBits);
     if (key == "mass")
       return parser.parseFloat(mass);
+    if (key == "subspaces")
+      return parser.parseInteger(subspaces);
+    if (key == "centroids")
+      return parser.parseInteger(centroids);
     return parser.emitError(keyLoc, "unknown selection option '")
-           << key << "', expected budget, block, bits or mass";
+           << key
+           << "', expected budget, block, bits, subspaces, centroids or mass";
   };
   if (succeeded(parser.parseOptionalLParen()) &&
       (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
     return {};
   return parser.getChecked<TierPolicyAttr>(
       loc, parser.getContext(), *tier, *selection, budgetTokens,
-      llvm::APFloat(fraction), blockSize, quantBits, llvm::APFloat(mass));
+      llvm::APFloat(fraction), blockSize, quantBits, llvm::APFloat(mass),
+      subspaces, centroids);
 }
 
 void TierPolicyAttr::printBody(AsmPrinter &printer) const {
@@ -142,6 +154,9 @@ void TierPolicyAttr::printBody(AsmPrinter &printer) const {
     printer << ", block = " << getBlockSize();
   if (getSelection() == Selection::QuantTopK)
     printer << ", bits = " << getQuantBits();
+  if (getSelection() == Selection::PqTopK)
+    printer << ", subspaces = " << getPqSubspaces()
+            << ", centroids = " << getPqCentroids();
   if (getMass())
     printer << ", mass = " << formatFraction(getMassThreshold());
   printer << ")";
@@ -166,15 +181,16 @@ LogicalResult
 TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
                        Selection selection, int64_t budgetTokens,
                        llvm::APFloat budgetFractionAttr, int64_t blockSize,
-                       int64_t quantBits, llvm::APFloat massAttr) {
+                       int64_t quantBits, llvm::APFloat massAttr,
+                       int64_t subspaces, int64_t centroids) {
   StringRef name = stringifySelection(selection);
   double budgetFraction = budgetFractionAttr.convertToDouble();
   double mass = massAttr.convertToDouble();
   if (selection == Selection::Dense) {
     if (budgetTokens != 0 || budgetFraction != 0.0 || blockSize != 0 ||
-        quantBits != 0 || mass != 0.0)
+        quantBits != 0 || mass != 0.0 || subspaces != 0 || centroids != 0)
       return emitError() << "dense selection on tier '" << stringifyTier(tier)
-                         << "' takes no budget, block, bits or mass";
+                         << "' takes no budget, block, bits, codebook or mass";
     return success();
   }
   if (budgetTokens < 0)
@@ -203,6 +219,17 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
   } else if (quantBits != 0) {
     return emitError() << "'" << name << "' takes no bits";
   }
+  if (selection == Selection::PqTopK) {
+    if (subspaces <= 0)
+      return emitError() << "pq_topk subspaces must be positive, got "
+                         << subspaces;
+    if (centroids < 2 || centroids > 65536 || !llvm::isPowerOf2_64(centroids))
+      return emitError() << "pq_topk centroids must be a power of two in [2, "
+                            "65536], got "
+                         << centroids;
+  } else if (subspaces != 0 || centroids != 0) {
+    return emitError() << "'" << name << "' takes no subspaces or centroids";
+  }
   if (mass != 0.0 && selection == Selection::BlockTopK)
     return emitError() << "'" << name
                        << "' takes no mass: block scores are upper bounds, "
@@ -215,7 +242,7 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
 
 TierPolicyAttr TierPolicyAttr::getDense(MLIRContext *context, Tier tier) {
   return get(context, tier, Selection::Dense, 0, llvm::APFloat(0.0), 0, 0,
-             llvm::APFloat(0.0));
+             llvm::APFloat(0.0), 0, 0);
 }
 
 int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
@@ -249,6 +276,12 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     break;
   case Selection::QuantTopK:
     scored = resident * (double(headDim) + 4.0);
+    break;
+  case Selection::PqTopK:
+    // A code per sub-space, and the codebook the step's table is made from.
+    scored = resident * double(getPqSubspaces()) *
+                 (getPqCentroids() > 256 ? 2.0 : 1.0) +
+             double(getPqCentroids()) * double(headDim) * 4.0;
     break;
   }
   return scored + 2.0 * row * double(getAttendedTokens(residentTokens));

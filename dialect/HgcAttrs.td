@@ -23,8 +23,13 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
       (Quest, ScoutAttention); N is a power of two, default 16;
     * `quant_topk(budget = B, bits = b)`: top-B tokens scored from keys
       quantized to b = 8 or 4 bits (HCAttention).
+    * `pq_topk(budget = B, subspaces = G, centroids = C)`: top-B tokens
+      scored from product-quantized keys: head_dim in G sub-vectors, each
+      coded as one of C centroids (a power of two up to 65536; defaults 16
+      and 256), q . centroid looked up per sub-space (HCAttention's PQ).
 
-    A token selection (`exact_topk`, `quant_topk`) may add `mass = tau` in
+    A token selection (`exact_topk`, `quant_topk`, `pq_topk`) may add
+    `mass = tau` in
     (0, 1]: it keeps the smallest set of top-scoring tokens whose softmax
     mass under its scores reaches tau, the budget a hard cap on that set
     (HCAttention's keep rule).
@@ -38,6 +43,7 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     #hgc.tier_policy<host = block_topk(budget = 64, block = 16)>
     #hgc.tier_policy<storage = quant_topk(budget = 512, bits = 4)>
     #hgc.tier_policy<host = quant_topk(budget = 0.1, bits = 8, mass = 0.9)>
+    #hgc.tier_policy<host = pq_topk(budget = 0.1, subspaces = 16, centroids = 256)>
     ```
   }];
   let parameters = (ins "::mlir::hgc::Tier":$tier,
@@ -46,7 +52,9 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
                         DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$budgetFraction,
                         DefaultValuedParameter<"int64_t", "0">:$blockSize,
                         DefaultValuedParameter<"int64_t", "0">:$quantBits,
-                        DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$massThreshold);
+                        DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$massThreshold,
+                        DefaultValuedParameter<"int64_t", "0">:$pqSubspaces,
+                        DefaultValuedParameter<"int64_t", "0">:$pqCentroids);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -66,8 +74,9 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// `residentTokens` of `headDim`-wide keys and values of `elementBytes`
     /// each: what the selection scores (every key for exact_topk, a key
     /// minimum and maximum per block for block_topk, an i8 code per element
-    /// and an f32 scale per token for quant_topk), then the attended tokens'
-    /// keys and values (an upper bound under a mass rule).
+    /// and an f32 scale per token for quant_topk, a code per sub-space and
+    /// the codebook for pq_topk), then the attended tokens' keys and values
+    /// (an upper bound under a mass rule).
     double getStepReadBytes(int64_t residentTokens, int64_t headDim,
                             int64_t elementBytes) const;
     /// Print the body `tier = selection(...)` without the attribute prefix.

@@ -73,17 +73,19 @@ def Hgc_SelectDense : I32EnumAttrCase<"Dense", 0, "dense">;
 def Hgc_SelectExactTopK : I32EnumAttrCase<"ExactTopK", 1, "exact_topk">;
 def Hgc_SelectBlockTopK : I32EnumAttrCase<"BlockTopK", 2, "block_topk">;
 def Hgc_SelectQuantTopK : I32EnumAttrCase<"QuantTopK", 3, "quant_topk">;
+def Hgc_SelectPqTopK : I32EnumAttrCase<"PqTopK", 4, "pq_topk">;
 
 def Hgc_Selection : I32EnumAttr<"Selection",
     "how the tokens resident on a tier are chosen for attention",
     [Hgc_SelectDense, Hgc_SelectExactTopK, Hgc_SelectBlockTopK,
-     Hgc_SelectQuantTopK]> {
+     Hgc_SelectQuantTopK, Hgc_SelectPqTopK]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::hgc";
 }
 
 def Hgc_SelectionAttr : EnumAttr<Hgc_Dialect, Hgc_Selection, "selection"> {
-  let summary = "a selection policy: dense, exact_topk, block_topk, quant_topk";
+  let summary = "a selection policy: dense, exact_topk, block_topk, quant_topk, "
+                "pq_topk";
   let assemblyFormat = "`<` $value `>`";
 }
 

@@ -261,8 +261,19 @@ LogicalResult DecodeAttentionOp::verify() {
     return emitOpError("placement overrides KV head ")
            << placement.getMaxOverriddenHead() << " but the cache has "
            << cache.getKvHeads() << " KV heads";
-  if (cache.isUnbounded())
-    return success();
+  LogicalResult subspacesFit =
+      forEachPlacement(placement, [&](PlacementAttr p) -> LogicalResult {
+        for (TierPolicyAttr tier : p.getTiers())
+          if (tier.getSelection() == Selection::PqTopK &&
+              cache.getHeadDim() % tier.getPqSubspaces() != 0)
+            return emitOpError("pq_topk subspaces ")
+                   << tier.getPqSubspaces() << " of tier '"
+                   << stringifyTier(tier.getTier())
+                   << "' do not divide head_dim " << cache.getHeadDim();
+        return success();
+      });
+  if (failed(subspacesFit) || cache.isUnbounded())
+    return subspacesFit;
   int64_t maxTokens = cache.getMaxTokens();
   return forEachPlacement(placement, [&](PlacementAttr p) -> LogicalResult {
     if (p.getSink() + p.getWindow() > maxTokens)
@@ -316,6 +327,35 @@ static LogicalResult verifyBoundCodes(BindKVOp op) {
     return failure();
   return verifyShape(op, "key scales", op.getKeyScales().getType(),
                      key.take_front(3));
+}
+
+/// The engine's product-quantized keys: codes and codebooks together, over
+/// whole KV, codes [batch, kv_heads, tokens, subspaces] and codebooks
+/// [batch, kv_heads, subspaces, centroids, head_dim / subspaces].
+static LogicalResult verifyBoundPq(BindKVOp op) {
+  if (static_cast<bool>(op.getPqCodes()) !=
+      static_cast<bool>(op.getPqCodebooks()))
+    return op.emitOpError("pq needs both the codes and their codebooks");
+  if (!op.getPqCodes())
+    return success();
+  if (op.isPaged())
+    return op.emitOpError("pq codes bind with whole KV tensors, not with a "
+                          "block table");
+  auto codes = cast<RankedTensorType>(op.getPqCodes().getType());
+  auto books = cast<RankedTensorType>(op.getPqCodebooks().getType());
+  ArrayRef<int64_t> key = op.getKey().getType().getShape();
+  if (codes.getRank() != 4 || books.getRank() != 5)
+    return op.emitOpError("pq codes must be [batch, kv_heads, tokens, "
+                          "subspaces] and codebooks [batch, kv_heads, "
+                          "subspaces, centroids, head_dim / subspaces]");
+  int64_t subspaces = codes.getDimSize(3);
+  if (failed(verifyShape(op, "pq codes", codes,
+                         {key[0], key[1], key[2], subspaces})) ||
+      failed(verifyShape(op, "pq codebooks", books,
+                         {key[0], key[1], subspaces, books.getDimSize(3),
+                          books.getDimSize(4)})))
+    return failure();
+  return verifyProductQuantizer(op, codes, books, key[3]);
 }
 
 static LogicalResult verifyPagedBind(BindKVOp op) {
@@ -383,7 +423,7 @@ static LogicalResult verifyPagedBind(BindKVOp op) {
 
 LogicalResult BindKVOp::verify() {
   KVCacheType cache = getCache().getType();
-  if (failed(verifyBoundCodes(*this)))
+  if (failed(verifyBoundCodes(*this)) || failed(verifyBoundPq(*this)))
     return failure();
   if (isPaged())
     return verifyPagedBind(*this);

@@ -12,6 +12,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Hgc_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
 def Hgc_I32Tensor : RankedTensorOf<[I32]>;
 def Hgc_I8Tensor : RankedTensorOf<[I8]>;
+def Hgc_CodeTensor : RankedTensorOf<[I8, I16]>;
 def Hgc_F32Tensor : RankedTensorOf<[F32]>;
 def Hgc_Tensor : RankedTensorOf<[AnyType]>;
 
@@ -131,7 +132,12 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
     key codes `[batch, kv_heads, tokens, head_dim]` with their f32 scales
     `[batch, kv_heads, tokens]` (key ~ code * scale, kept on append as the KV
     runtime keeps them with `quantize_keys`): `quant_topk` selection reads
-    them instead of the keys.
+    them instead of the keys. `pq` are the engine's product-quantized keys:
+    codes `[batch, kv_heads, tokens, subspaces]` (i8 for up to 256
+    centroids, i16 beyond, both read as unsigned) and the codebooks they
+    index `[batch, kv_heads, subspaces, centroids, head_dim / subspaces]`
+    (f32; `hgc_rt_pq_fit` and `hgc_rt_pq_encode` make both): `pq_topk`
+    selection reads them.
 
     ```mlir
     %cache = hgc.bind_kv %k, %v lengths(%n : tensor<2xi32>)
@@ -160,7 +166,8 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
   let arguments = (ins Hgc_FloatTensor:$key, Hgc_FloatTensor:$value,
       Optional<Hgc_I32Tensor>:$lengths, Optional<Hgc_FloatTensor>:$keyMin,
       Optional<Hgc_FloatTensor>:$keyMax, Optional<Hgc_I8Tensor>:$keyCodes,
-      Optional<Hgc_F32Tensor>:$keyScales,
+      Optional<Hgc_F32Tensor>:$keyScales, Optional<Hgc_CodeTensor>:$pqCodes,
+      Optional<Hgc_F32Tensor>:$pqCodebooks,
       Optional<Hgc_I32Tensor>:$block_table,
       OptionalAttr<I64Attr>:$summary_block,
       OptionalAttr<StrAttr>:$kv_layout);
@@ -170,6 +177,8 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
     (`summaries` `(` $keyMin^ `,` $keyMax `:` type($keyMin) `,` type($keyMax)
      `)`)? (`codes` `(` $keyCodes^ `,` $keyScales `:` type($keyCodes) `,`
      type($keyScales) `)`)?
+    (`pq` `(` $pqCodes^ `,` $pqCodebooks `:` type($pqCodes) `,`
+     type($pqCodebooks) `)`)?
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     attr-dict `:` type($key) `,` type($value) `->` qualified(type($cache))
   }];
@@ -310,6 +319,38 @@ def Hgc_KVKeyCodesOp : Hgc_Op<"kv_key_codes",
   let hasVerifier = 1;
 }
 
+def Hgc_KVPqCodesOp : Hgc_Op<"kv_pq_codes",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "product-quantized keys of one tier's tokens";
+  let description = [{
+    The product-quantized keys of the tokens `hgc.kv_view` exposes for the
+    same cache, tier and placement: codes `[batch, kv_heads, tokens,
+    subspaces]` (unsigned, in i8 up to 256 centroids, i16 beyond), the
+    codebooks `[batch, kv_heads, subspaces, centroids, head_dim / subspaces]`
+    they index, and each sequence's token count in `lengths`. `hgc.select
+    pq_topk` scores tokens from them. Codes come from the cache: one bound
+    with the engine's `pq` codes (codebooks are fitted to a sequence's
+    prefill keys by k-means, which a decode step does not redo).
+
+    ```mlir
+    %codes, %books, %n = hgc.kv_pq_codes %cache tier host
+        {subspaces = 16 : i64, centroids = 256 : i64}
+        : !hgc.kv_cache<8x128xf16>
+        -> tensor<1x8x?x16xi8>, tensor<1x8x16x256x8xf32>, tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement, I64Attr:$subspaces,
+      I64Attr:$centroids, OptionalAttr<I64Attr>:$first_head);
+  let results = (outs Hgc_CodeTensor:$codes, Hgc_F32Tensor:$codebooks,
+      Hgc_I32Tensor:$lengths);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($codes) `,` type($codebooks) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   let summary = "choose the tokens or blocks a sparse tier attends";
   let description = [{
@@ -329,7 +370,11 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
     * `block_topk`: per-block key minimum and maximum, each
       `[batch, kv_heads, blocks, head_dim]`;
     * `quant_topk`: i8 key codes `[batch, kv_heads, tokens, head_dim]` and f32
-      per-token scales `[batch, kv_heads, tokens]`.
+      per-token scales `[batch, kv_heads, tokens]`;
+    * `pq_topk`: unsigned codes `[batch, kv_heads, tokens, subspaces]` (i8 or
+      i16) and f32 codebooks `[batch, kv_heads, subspaces, centroids,
+      head_dim / subspaces]`: a token scores the sum over sub-spaces of the
+      query's sub-vector dotted with its centroid.
 
     `lengths` `[batch]` gives the valid candidates (tokens or blocks) per
     sequence; without it every candidate is valid.

@@ -104,6 +104,46 @@ void KVKeyCodesOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// KVPqCodesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVPqCodesOp::verify() {
+  Operation *op = getOperation();
+  if (PlacementAttr placement = getPlacementAttr())
+    if (!placement.getTierPolicy(getTier()))
+      return emitOpError("tier '")
+             << stringifyTier(getTier()) << "' is not in the placement";
+  KVCacheType cache = getCache().getType();
+  RankedTensorType codes = getCodes().getType();
+  RankedTensorType books = getCodebooks().getType();
+  int64_t subspaces = static_cast<int64_t>(getSubspaces());
+  int64_t centroids = static_cast<int64_t>(getCentroids());
+  if (subspaces <= 0 || cache.getHeadDim() % subspaces != 0)
+    return emitOpError("subspaces must divide head_dim ")
+           << cache.getHeadDim() << ", got " << subspaces;
+  if (codes.getRank() != 4 || books.getRank() != 5)
+    return emitOpError("codes must be [batch, kv_heads, tokens, subspaces] "
+                       "and codebooks [batch, kv_heads, subspaces, "
+                       "centroids, head_dim / subspaces]");
+  int64_t batch = codes.getDimSize(0);
+  int64_t heads = getFirstHead() ? codes.getDimSize(1) : cache.getKvHeads();
+  if (failed(verifyShape(op, "codes", codes,
+                         {batch, heads, codes.getDimSize(2), subspaces})) ||
+      failed(verifyShape(op, "codebooks", books,
+                         {batch, heads, subspaces, centroids,
+                          cache.getHeadDim() / subspaces})) ||
+      failed(verifyProductQuantizer(op, codes, books, cache.getHeadDim())))
+    return failure();
+  return verifyLengths(op, getLengths(), batch);
+}
+
+void KVPqCodesOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
 // SelectOp
 //===----------------------------------------------------------------------===//
 
@@ -139,6 +179,8 @@ LogicalResult SelectOp::verify() {
                          << (policy == Selection::ExactTopK ? " input (keys)"
                              : policy == Selection::BlockTopK
                                  ? " inputs (block key min, max)"
+                             : policy == Selection::PqTopK
+                                 ? " inputs (codes, codebooks)"
                                  : " inputs (key codes, scales)")
                          << ", got " << getInputs().size();
   if (policy == Selection::BlockTopK) {
@@ -153,17 +195,34 @@ LogicalResult SelectOp::verify() {
   if (failed(q))
     return failure();
   auto candidates = cast<RankedTensorType>(getInputs()[0].getType());
+  bool byPq = policy == Selection::PqTopK;
   if (candidates.getRank() != 4)
-    return emitOpError("'") << name << "' input 0 must be [batch, kv_heads, "
-                            << "candidates, head_dim], got " << candidates;
+    return emitOpError("'")
+           << name << "' input 0 must be [batch, kv_heads, "
+           << "candidates, " << (byPq ? "subspaces" : "head_dim") << "], got "
+           << candidates;
   ArrayRef<int64_t> c = candidates.getShape();
   if (failed(verifyDim(op, "input batch", c[0], "query batch", (*q)[0])) ||
       failed(verifyGroups(op, (*q)[1], c[1])) ||
-      failed(verifyDim(op, "input head_dim", c[3], "query head_dim", (*q)[2])))
+      (!byPq && failed(verifyDim(op, "input head_dim", c[3], "query head_dim",
+                                 (*q)[2]))))
     return failure();
 
   Type elt = candidates.getElementType();
-  if (policy == Selection::QuantTopK) {
+  if (byPq) {
+    auto books = cast<RankedTensorType>(getInputs()[1].getType());
+    if (!elt.isInteger(8) && !elt.isInteger(16))
+      return emitOpError("pq_topk codes must be i8 or i16, got ") << elt;
+    if (!books.getElementType().isF32() || books.getRank() != 5)
+      return emitOpError("pq_topk codebooks must be f32 [batch, kv_heads, "
+                         "subspaces, centroids, head_dim / subspaces], got ")
+             << books;
+    if (failed(verifyShape(
+            op, "codebooks", books,
+            {c[0], c[1], c[3], books.getDimSize(3), books.getDimSize(4)})) ||
+        failed(verifyProductQuantizer(op, candidates, books, (*q)[2])))
+      return failure();
+  } else if (policy == Selection::QuantTopK) {
     if (!elt.isInteger(8))
       return emitOpError("quant_topk key codes must be i8, got ") << elt;
     auto scales = cast<RankedTensorType>(getInputs()[1].getType());

@@ -4,6 +4,8 @@
 
 #include "mlir/IR/Diagnostics.h"
 
+#include "llvm/Support/MathExtras.h"
+
 using namespace mlir;
 
 namespace {
@@ -160,5 +162,31 @@ LogicalResult hgc::verifyScaleAndSoftcap(Operation *op,
     return op->emitOpError("scale must be finite");
   if (!softcap.isFinite() || softcap.isNegative())
     return op->emitOpError("softcap must be finite and >= 0 (0 disables it)");
+  return success();
+}
+
+LogicalResult hgc::verifyProductQuantizer(Operation *op, RankedTensorType codes,
+                                          RankedTensorType codebooks,
+                                          int64_t headDim) {
+  ArrayRef<int64_t> books = codebooks.getShape();
+  int64_t subspaces = books[books.size() - 3];
+  int64_t centroids = books[books.size() - 2];
+  int64_t width = books.back();
+  if (!ShapedType::isDynamic(centroids) &&
+      (centroids < 2 || centroids > 65536 || !llvm::isPowerOf2_64(centroids)))
+    return op->emitOpError("pq centroids must be a power of two in [2, "
+                           "65536], got ")
+           << centroids;
+  if (!ShapedType::isDynamic(subspaces) && !ShapedType::isDynamic(width) &&
+      !ShapedType::isDynamic(headDim) && subspaces * width != headDim)
+    return op->emitOpError("pq sub-spaces of ")
+           << width << " x " << subspaces << " do not make head_dim "
+           << headDim;
+  unsigned bits = codes.getElementType().getIntOrFloatBitWidth();
+  if (!ShapedType::isDynamic(centroids) && (centroids > 256) != (bits == 16))
+    return op->emitOpError("pq codes of ")
+           << centroids << " centroids must be "
+           << (centroids > 256 ? "i16" : "i8") << ", got "
+           << codes.getElementType();
   return success();
 }

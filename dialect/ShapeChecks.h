@@ -66,6 +66,14 @@ LogicalResult verifyScaleAndSoftcap(Operation *op, std::optional<APFloat> scale,
 /// A block size (`name` in the message) must be a positive power of two.
 LogicalResult verifyBlockSize(Operation *op, StringRef name, int64_t block);
 
+/// Product-quantized keys of `headDim`: codes [..., subspaces] of i8 (up to
+/// 256 centroids) or i16, codebooks [..., subspaces, centroids, width] with
+/// subspaces * width == headDim and centroids a power of two up to 65536
+/// (static sizes checked).
+LogicalResult verifyProductQuantizer(Operation *op, RankedTensorType codes,
+                                     RankedTensorType codebooks,
+                                     int64_t headDim);
+
 } // namespace mlir::hgc
 
 #endif // HGC_DIALECT_SHAPECHECKS_H

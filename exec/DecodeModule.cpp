@@ -13,7 +13,8 @@ using namespace mlir::hgc;
 namespace {
 /// The types of the function's arguments, in order.
 struct DecodeTypes {
-  RankedTensorType queries, kv, tables, lengths, summaries, codes, scales;
+  RankedTensorType queries, kv, tables, lengths, summaries, codes, scales,
+      pqCodes, pqCodebooks;
 };
 
 DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
@@ -43,6 +44,16 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
     types.scales =
         RankedTensorType::get(shape.take_front(3), builder.getF32Type());
   }
+  if (spec.pqSubspaces > 0) {
+    ArrayRef<int64_t> shape = types.kv.getShape();
+    types.pqCodes = RankedTensorType::get(
+        {shape[0], shape[1], shape[2], spec.pqSubspaces},
+        spec.pqCentroids > 256 ? builder.getI16Type() : builder.getI8Type());
+    types.pqCodebooks = RankedTensorType::get(
+        {shape[0], shape[1], spec.pqSubspaces, spec.pqCentroids,
+         spec.headDim / spec.pqSubspaces},
+        builder.getF32Type());
+  }
   return types;
 }
 } // namespace
@@ -63,13 +74,15 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     inputs.append({types.summaries, types.summaries});
   if (types.codes)
     inputs.append({types.codes, types.scales});
+  if (types.pqCodes)
+    inputs.append({types.pqCodes, types.pqCodebooks});
   auto function = func::FuncOp::create(
       builder, loc, spec.entry, builder.getFunctionType(inputs, types.queries));
   Block *body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
 
   auto arguments = body->getArguments();
-  Value tables, lengths, keyMin, keyMax, codes, scales;
+  Value tables, lengths, keyMin, keyMax, codes, scales, pqCodes, pqCodebooks;
   size_t next = 3;
   if (types.tables) {
     tables = arguments[next++];
@@ -83,15 +96,20 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     codes = arguments[next++];
     scales = arguments[next++];
   }
+  if (types.pqCodes) {
+    pqCodes = arguments[next++];
+    pqCodebooks = arguments[next++];
+  }
   auto cacheType =
       KVCacheType::get(spec.kvHeads, spec.headDim, spec.kvElementType);
   IntegerAttr summaryBlock =
       types.summaries ? builder.getI64IntegerAttr(spec.summaryBlock) : nullptr;
   StringAttr layout =
       types.tables && spec.headsMajor ? builder.getStringAttr("hnd") : nullptr;
-  Value cache = BindKVOp::create(builder, loc, cacheType, arguments[1],
-                                 arguments[2], lengths, keyMin, keyMax, codes,
-                                 scales, tables, summaryBlock, layout);
+  Value cache =
+      BindKVOp::create(builder, loc, cacheType, arguments[1], arguments[2],
+                       lengths, keyMin, keyMax, codes, scales, pqCodes,
+                       pqCodebooks, tables, summaryBlock, layout);
   auto floatAttr = [&](std::optional<float> value) {
     return value ? builder.getF32FloatAttr(*value) : FloatAttr();
   };

@@ -22,7 +22,8 @@ namespace mlir::hgc {
 
 /// The signature and attributes of a decode step's function:
 ///   @entry(queries, keys, values[, block tables, lengths]
-///          [, key minimum, key maximum][, key codes, key scales]) -> outputs
+///          [, key minimum, key maximum][, key codes, key scales]
+///          [, pq codes, pq codebooks]) -> outputs
 /// Queries and outputs are [batch, query heads, head dim] f32. Any size may
 /// be ShapedType::kDynamic.
 struct DecodeModuleSpec {
@@ -46,6 +47,11 @@ struct DecodeModuleSpec {
   /// Per-token int8 key codes [batch, kv heads, tokens, head dim] and f32
   /// scales [batch, kv heads, tokens] of KV bound whole.
   bool keyCodes = false;
+  /// Product-quantized keys of KV bound whole (pqSubspaces > 0): codes
+  /// [batch, kv heads, tokens, pqSubspaces] (i8, or i16 beyond 256
+  /// centroids) and f32 codebooks [batch, kv heads, pqSubspaces,
+  /// pqCentroids, head dim / pqSubspaces].
+  int64_t pqSubspaces = 0, pqCentroids = 0;
   /// decode_attention's attributes; unset ones keep the op's defaults.
   std::optional<float> scale, softcap;
   PlacementAttr placement;

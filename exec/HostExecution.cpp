@@ -47,6 +47,8 @@ std::string hgc::getNpyDescr(Type type) {
     return "<i4";
   if (type.isInteger(64))
     return "<i8";
+  if (type.isInteger(16))
+    return "<i2";
   if (type.isInteger(8))
     return "|i1";
   if (type.isInteger(1))

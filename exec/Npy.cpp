@@ -20,6 +20,7 @@ int64_t mlir::hgc::getNpyElementSize(StringRef descr) {
       .Case("<i4", 4)
       .Case("<f2", 2)
       .Case("<u2", 2)
+      .Case("<i2", 2)
       .Case("|b1", 1)
       .Case("|i1", 1)
       .Default(0);

@@ -167,6 +167,7 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
   Value cache = BindKVOp::create(b, loc, cacheType, key, value, lengths,
                                  /*keyMin=*/Value(), /*keyMax=*/Value(),
                                  /*keyCodes=*/Value(), /*keyScales=*/Value(),
+                                 /*pqCodes=*/Value(), /*pqCodebooks=*/Value(),
                                  /*block_table=*/Value(),
                                  /*summary_block=*/IntegerAttr(),
                                  /*kv_layout=*/StringAttr());

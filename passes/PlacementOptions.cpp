@@ -60,5 +60,6 @@ std::string hgc::getPlacementKey(const PlacementOptions &options) {
          " window=" + std::to_string(options.window) +
          " budget=" + options.budget +
          " block=" + std::to_string(options.block) +
-         " tau=" + llvm::formatv("{0}", options.tau).str();
+         " tau=" + llvm::formatv("{0}", options.tau).str() +
+         " codebook=" + options.codebook;
 }

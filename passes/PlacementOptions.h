@@ -35,13 +35,18 @@ struct PlacementOptions {
   /// Softmax mass `hca` keeps, in (0, 1]: the fewest top-scoring host tokens
   /// whose mass under the approximate scores reaches it, at most the budget.
   double tau = 0.9;
+  /// How `hca` codes host keys: `int8` (per-token int8 codes) or
+  /// `pq<G>x<C>` (product quantization: G sub-spaces of C centroids each,
+  /// e.g. pq16x256).
+  std::string codebook = "int8";
 };
 
 /// "placement policy: full, hgca or quest" (passes/policies/Registry.cpp).
 const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,
-/// field)` for policy, sink, window, budget, block and tau. Every entry point
+/// field)` for policy, sink, window, budget, block, tau and codebook. Every
+/// entry point
 /// declares its flags or pass options from this (PlacementOptionSet), so
 /// names, help and defaults cannot drift.
 template <typename Visitor>
@@ -60,6 +65,10 @@ void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
         "softmax mass in (0, 1] the host tier keeps, the budget a cap "
         "(policies with a mass keep rule)",
         options.tau);
+  visit("codebook",
+        "how hca codes host keys: int8 (per token) or pq<G>x<C> (product "
+        "quantization, G sub-spaces of C centroids, e.g. pq16x256)",
+        options.codebook);
 }
 
 /// The placement options as `Opt<std::string>`, `Opt<int64_t>` and
@@ -122,8 +131,8 @@ private:
   Options<double> reals;
 };
 
-/// "policy=P sink=N window=N budget=B block=N tau=F": the options as a
-/// cache key spells them.
+/// "policy=P sink=N window=N budget=B block=N tau=F codebook=C": the
+/// options as a cache key spells them.
 std::string getPlacementKey(const PlacementOptions &options);
 
 /// Reads a budget as the attribute syntax does: digits only is a token count

@@ -82,8 +82,8 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
                        policy.getTier(), group.placement, firstHead);
 
-  // Candidates: the tier's tokens (exact, or from their key codes), or its
-  // blocks scored from their key summaries.
+  // Candidates: the tier's tokens (exact, from their int8 or product-quantized
+  // key codes), or its blocks scored from their key summaries.
   Value indices;
   int64_t blockSize = 1;
   if (selection != Selection::Dense) {
@@ -98,6 +98,22 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
           builder, loc, codesType, scalesType, lengthsType, op.getCache(),
           policy.getTier(), group.placement, policy.getQuantBits(), firstHead);
       inputs = {codes.getCodes(), codes.getScales()};
+      candidates = codes.getLengths();
+    }
+    if (selection == Selection::PqTopK) {
+      int64_t subspaces = policy.getPqSubspaces();
+      int64_t centroids = policy.getPqCentroids();
+      Type codeType = builder.getIntegerType(centroids > 256 ? 16 : 8);
+      auto codesType = RankedTensorType::get(
+          {batch, group.count, ShapedType::kDynamic, subspaces}, codeType);
+      auto booksType =
+          RankedTensorType::get({batch, group.count, subspaces, centroids,
+                                 cache.getHeadDim() / subspaces},
+                                builder.getF32Type());
+      auto codes = KVPqCodesOp::create(
+          builder, loc, codesType, booksType, lengthsType, op.getCache(),
+          policy.getTier(), group.placement, subspaces, centroids, firstHead);
+      inputs = {codes.getCodes(), codes.getCodebooks()};
       candidates = codes.getLengths();
     }
     if (selection == Selection::BlockTopK) {

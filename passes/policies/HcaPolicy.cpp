@@ -2,13 +2,17 @@
 //
 // HCAttention scores the host tier's keys from compact codes instead of the
 // full-precision keys (int8 with one scale per token, as the KV runtime
-// keeps them on append), keeps the fewest top-scoring tokens whose softmax
-// mass under those scores reaches tau (the budget a hard cap), and attends
-// the kept tokens exactly.
+// keeps them on append, or product-quantized codes of codebooks fitted to
+// the prefill keys: `codebook`), keeps the fewest top-scoring tokens whose
+// softmax mass under those scores reaches tau (the budget a hard cap), and
+// attends the kept tokens exactly.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/policies/PlacementPolicy.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -19,14 +23,49 @@ namespace {
 /// The KV runtime keeps int8 codes (hgc_rt_kv_config.quantize_keys).
 constexpr int64_t kCodeBits = 8;
 
+/// `codebook` as a selection: int8 codes, or pq<G>x<C>.
+FailureOr<HostSelection>
+parseCodebook(StringRef codebook, double tau,
+              function_ref<InFlightDiagnostic()> emitError) {
+  if (codebook == "int8")
+    return HostSelection{Selection::QuantTopK, /*block=*/0, kCodeBits, tau};
+  int64_t subspaces = 0, centroids = 0;
+  StringRef spec = codebook;
+  bool parsed = spec.consume_front("pq") && spec.contains('x');
+  if (parsed) {
+    auto [subspacesText, centroidsText] = spec.split('x');
+    parsed = !subspacesText.getAsInteger(10, subspaces) &&
+             !centroidsText.getAsInteger(10, centroids);
+  }
+  if (!parsed) {
+    emitError() << "unknown codebook '" << codebook
+                << "', expected int8 or pq<subspaces>x<centroids> (e.g. "
+                   "pq16x256)";
+    return failure();
+  }
+  if (subspaces <= 0 || centroids < 2 || centroids > 65536 ||
+      !llvm::isPowerOf2_64(centroids)) {
+    emitError() << "codebook '" << codebook
+                << "': subspaces must be positive and centroids a power of "
+                   "two in [2, 65536]";
+    return failure();
+  }
+  HostSelection how{Selection::PqTopK, /*block=*/0, /*bits=*/0, tau};
+  how.subspaces = subspaces;
+  how.centroids = centroids;
+  return how;
+}
+
 class HcaPolicy final : public PlacementPolicy {
 public:
   StringRef getName() const override { return "hca"; }
   StringRef getSummary() const override {
-    return "the host tier scores tokens from int8 key codes and attends the "
-           "fewest whose softmax mass reaches tau (at most the budget)";
+    return "the host tier scores tokens from int8 or product-quantized key "
+           "codes and attends the fewest whose softmax mass reaches tau (at "
+           "most the budget)";
   }
   bool usesMass() const override { return true; }
+  bool usesCodebook() const override { return true; }
   bool readsKeyCodes() const override { return true; }
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
@@ -34,9 +73,11 @@ public:
     if (!std::isfinite(options.tau) || options.tau <= 0.0 || options.tau > 1.0)
       return emitError() << "tau must be in (0, 1], got " << options.tau,
              failure();
-    return buildBudgetedHostTier(
-        context, options,
-        {Selection::QuantTopK, /*block=*/0, kCodeBits, options.tau}, emitError);
+    FailureOr<HostSelection> how =
+        parseCodebook(options.codebook, options.tau, emitError);
+    if (failed(how))
+      return failure();
+    return buildBudgetedHostTier(context, options, *how, emitError);
   }
 };
 } // namespace

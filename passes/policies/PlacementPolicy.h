@@ -50,6 +50,8 @@ public:
   /// Whether `PlacementOptions::tau` is one of its options (checked, printed
   /// by `hgc plan`): a keep rule by softmax mass.
   virtual bool usesMass() const { return false; }
+  /// Whether `PlacementOptions::codebook` is one of its options.
+  virtual bool usesCodebook() const { return false; }
 
   /// The host tier of a split placement for `options` (splits() only);
   /// a failure is reported through `emitError`.
@@ -75,12 +77,14 @@ const PlacementPolicy &getPlacementPolicy(const PlacementOptions &options);
 
 /// How a selecting policy's host tier chooses: the selection, its blocks of
 /// `block` tokens (> 0 for block selections: the token budget then counts
-/// whole blocks), the key codes' `bits` (quant_topk) and the keep rule's
-/// `mass` (0: keep the budget).
+/// whole blocks), the key codes' `bits` (quant_topk), the keep rule's `mass`
+/// (0: keep the budget) and the product quantizer's `subspaces` and
+/// `centroids` (pq_topk).
 struct HostSelection {
   Selection selection;
   int64_t block = 0, bits = 0;
   double mass = 0.0;
+  int64_t subspaces = 0, centroids = 0;
 };
 
 /// A host tier that attends `options.budget` tokens as `how` chooses them:

@@ -33,7 +33,8 @@ FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
     tokens = llvm::divideCeil(tokens, how.block);
   TierPolicyAttr host = TierPolicyAttr::getChecked(
       emitError, context, Tier::Host, how.selection, tokens,
-      llvm::APFloat(fraction), how.block, how.bits, llvm::APFloat(how.mass));
+      llvm::APFloat(fraction), how.block, how.bits, llvm::APFloat(how.mass),
+      how.subspaces, how.centroids);
   if (!host)
     return failure();
   return host;

@@ -12,6 +12,18 @@ func.func @key_codes_of_an_unbound_cache(%c: !hgc.kv_cache<2x8xf32>)
 
 // -----
 
+func.func @pq_codes_not_bound(%k: tensor<1x2x100x8xf32>) -> tensor<1x2x?x4xi8> {
+  %c = hgc.bind_kv %k, %k : tensor<1x2x100x8xf32>, tensor<1x2x100x8xf32> -> !hgc.kv_cache<2x8xf32>
+  // expected-error @+2 {{needs product-quantized codes bound with the cache (hgc.bind_kv ... pq(codes, codebooks), made by hgc_rt_pq_fit and hgc_rt_pq_encode)}}
+  // expected-error @+1 {{failed to legalize operation 'hgc.kv_pq_codes' that was explicitly marked illegal}}
+  %codes, %books, %n = hgc.kv_pq_codes %c tier host {subspaces = 4 : i64, centroids = 16 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = pq_topk(budget = 2, subspaces = 4, centroids = 16)]>}
+      : !hgc.kv_cache<2x8xf32> -> tensor<1x2x?x4xi8>, tensor<1x2x4x16x2xf32>, tensor<1xi32>
+  return %codes : tensor<1x2x?x4xi8>
+}
+
+// -----
+
 func.func @escaping_token(%x: tensor<4xf32>) -> !hgc.token {
   // expected-error @+3 {{uses an hgc.token the host fallback cannot provide}}
   // expected-error @+1 {{failed to legalize operation 'hgc.transfer' that was explicitly marked illegal}}

@@ -281,6 +281,43 @@ func.func @select_codes_mass(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x40x8xi8>,
 
 // -----
 
+// pq codes bound with the cache: the host tier's slice of the codes from its
+// first token, and the head group's codebooks, read in place.
+// CHECK-LABEL: func.func @pq_codes_bound
+// CHECK-SAME: %[[CODES:[a-z0-9]+]]: tensor<1x4x100x4xi8>, %[[BOOKS:[a-z0-9]+]]: tensor<1x4x4x16x2xf32>
+// CHECK: tensor.extract_slice %[[CODES]][0, 2, %{{.+}}, 0] [1, 2, %{{.+}}, 4] [1, 1, 1, 1]
+// CHECK: tensor.extract_slice %[[BOOKS]][0, 2, 0, 0, 0] [%{{.+}}, 2, %{{.+}}, %{{.+}}, %{{.+}}] [1, 1, 1, 1, 1]
+func.func @pq_codes_bound(%k: tensor<1x4x100x8xf16>, %codes: tensor<1x4x100x4xi8>,
+    %books: tensor<1x4x4x16x2xf32>) -> (tensor<1x2x?x4xi8>, tensor<1x2x4x16x2xf32>) {
+  %c = hgc.bind_kv %k, %k pq(%codes, %books : tensor<1x4x100x4xi8>, tensor<1x4x4x16x2xf32>)
+      : tensor<1x4x100x8xf16>, tensor<1x4x100x8xf16> -> !hgc.kv_cache<4x8xf16>
+  %hc, %hb, %n = hgc.kv_pq_codes %c tier host {subspaces = 4 : i64, centroids = 16 : i64, first_head = 2 : i64,
+      placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = pq_topk(budget = 2, subspaces = 4, centroids = 16)]>}
+      : !hgc.kv_cache<4x8xf16> -> tensor<1x2x?x4xi8>, tensor<1x2x4x16x2xf32>, tensor<1xi32>
+  return %hc, %hb : tensor<1x2x?x4xi8>, tensor<1x2x4x16x2xf32>
+}
+
+// -----
+
+// pq_topk: per row a table of scaled q . centroid (group x subspaces x
+// centroids), then per candidate one table entry per sub-space, its code
+// read unsigned.
+// CHECK-LABEL: func.func @select_pq
+// CHECK: scf.parallel
+// CHECK: memref.alloc(%{{.+}}) : memref<?x4x16xf32>
+// CHECK: math.fma
+// CHECK: arith.extui {{.+}} : i8 to i32
+// CHECK: arith.index_castui
+// CHECK-NOT: hgc.select
+func.func @select_pq(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x40x4xi8>,
+    %books: tensor<1x2x4x16x2xf32>) -> tensor<1x2x5xi32> {
+  %i = hgc.select pq_topk %q, %codes, %books {k = 5 : i64}
+      : (tensor<1x4x8xf32>, tensor<1x2x40x4xi8>, tensor<1x2x4x16x2xf32>) -> tensor<1x2x5xi32>
+  return %i : tensor<1x2x5xi32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @merge
 // CHECK: scf.parallel
 // CHECK:   arith.cmpf oeq

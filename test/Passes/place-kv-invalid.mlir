@@ -22,6 +22,15 @@
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=most" 2>&1 | FileCheck %s --check-prefix=TAU-TEXT
 // TAU-TEXT: for the --tau option: 'most' value invalid for floating point argument
 
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca codebook=int4" 2>&1 | FileCheck %s --check-prefix=CODEBOOK
+// CODEBOOK: error: hgc-place-kv: unknown codebook 'int4', expected int8 or pq<subspaces>x<centroids> (e.g. pq16x256)
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca codebook=pq16x300" 2>&1 | FileCheck %s --check-prefix=CENTROIDS
+// CENTROIDS: error: hgc-place-kv: codebook 'pq16x300': subspaces must be positive and centroids a power of two in [2, 65536]
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hca codebook=pq24x256" 2>&1 | FileCheck %s --check-prefix=SUBSPACES
+// SUBSPACES: place-kv-invalid.mlir:[[@LINE+10]]:8: error: 'hgc.decode_attention' op pq_topk subspaces 24 of tier 'host' do not divide head_dim 128
+
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca sink=0 window=0" 2>&1 | FileCheck %s --check-prefix=HOTSET
 // HOTSET: error: hgc-place-kv: the first tier 'device' holds only the hot set: sink + window must be > 0
 

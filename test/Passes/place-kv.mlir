@@ -11,6 +11,8 @@
 // RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=hca" | FileCheck %s --check-prefix=HCA
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hca budget=512 tau=0.75" | FileCheck %s --check-prefix=HCA-TAU
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hca codebook=pq16x1024" | FileCheck %s --check-prefix=HCA-PQ
 
 // The default policy is full: one tier, exact.
 // FULL-LABEL: func.func @unplaced
@@ -40,6 +42,11 @@
 // HCA-TAU-LABEL: func.func @unplaced
 // HCA-TAU: hgc.decode_attention
 // HCA-TAU-SAME: host = quant_topk(budget = 512, bits = 8, mass = 0.75)
+
+// A product-quantized codebook: pq_topk with its sub-spaces and centroids.
+// HCA-PQ-LABEL: func.func @unplaced
+// HCA-PQ: hgc.decode_attention
+// HCA-PQ-SAME: host = pq_topk(budget = 0.05, subspaces = 16, centroids = 1024, mass = 0.9)
 func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c

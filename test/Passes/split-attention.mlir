@@ -114,6 +114,26 @@ func.func @hca_codes(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
 
 // -----
 
+// Product-quantized codes: the host tier's codes (i16 beyond 256 centroids)
+// and its head group's codebooks feed pq_topk.
+// CHECK-LABEL: func.func @hca_pq
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: %[[CODES:[a-zA-Z0-9_]+]], %[[BOOKS:[a-zA-Z0-9_]+]], %[[NC:[a-zA-Z0-9_]+]] = hgc.kv_pq_codes %[[C]] tier host
+// CHECK-SAME: centroids = 512 : i64
+// CHECK-SAME: subspaces = 32 : i64
+// CHECK-SAME: -> tensor<1x8x?x32xi16>, tensor<1x8x32x512x4xf32>, tensor<1xi32>
+// CHECK: hgc.select pq_topk %[[Q]], %[[CODES]], %[[BOOKS]] lengths(%[[NC]])
+// CHECK-SAME: k = 64 : i64
+func.func @hca_pq(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = pq_topk(budget = 64, subspaces = 32, centroids = 512)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
 // Without a placement there is nothing to split.
 // CHECK-LABEL: func.func @unplaced
 // CHECK: hgc.decode_attention

@@ -221,7 +221,25 @@ def mass_keep(scores, tau):
     return int(np.searchsorted(cumulative, tau * (1 - 1e-12))) + 1
 
 
-def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None):
+def pq_reconstruct(codes, codebooks):
+    """Keys as product quantization sees them: per sub-space, the centroid
+    its code names. codes [..., tokens, G], codebooks [..., G, C, w] ->
+    [..., tokens, G * w] (q . this is the sum of the per-sub-space table
+    entries pq selection adds up)."""
+    codes = np.asarray(codes).astype(np.int64)
+    lead = codes.shape[:-2]
+    tokens, groups = codes.shape[-2:]
+    width = codebooks.shape[-1]
+    out = np.empty(lead + (tokens, groups * width))
+    for index in np.ndindex(*lead):
+        for g in range(groups):
+            out[index + (slice(None), slice(g * width, (g + 1) * width))] = \
+                codebooks[index + (g,)][codes[index + (slice(None), g)]]
+    return out
+
+
+def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None,
+               approx=None):
     """HCAttention on one decode step, float64 from the codes on: the hot set
     dense; each KV head's host tokens scored from int8 key codes (`codes` =
     (codes, scales) over all tokens when given, else quantized from `k`),
@@ -229,13 +247,16 @@ def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None):
     whose softmax mass under those scores reaches `tau`, at most the budget
     (an int count or a float fraction, rounded up); exact attention over the
     hot set and the kept tokens. Returns (output, kept counts [b][kv_heads],
-    kept sets)."""
+    kept sets). `approx`: the keys the scores see instead of the int8 codes'
+    (pq_reconstruct's for product quantization)."""
     batch, q_heads, dim = q.shape
     kv_heads = k.shape[1]
     group = q_heads // kv_heads
-    if codes is None:
-        codes = quantize_keys(k)
-    approx = codes[0].astype(np.float64) * codes[1].astype(np.float64)[..., None]
+    if approx is None:
+        if codes is None:
+            codes = quantize_keys(k)
+        approx = codes[0].astype(np.float64) * \
+            codes[1].astype(np.float64)[..., None]
     scores = select_scores(q, approx)
     out = np.zeros((batch, q_heads, v.shape[3]))
     kept_sets = {}

@@ -12,6 +12,7 @@ are equal, so only summation order differs); keep-all is exact within 1e-5;
 codes an engine binds are what selection reads. Random normal inputs.
 """
 import ctypes
+import subprocess
 
 import numpy as np
 import pytest
@@ -217,3 +218,124 @@ func.func @main(%q: {qt}, %k: {kt}, %v: {kt}, %c: {ct}, %s: {st}) -> {qt} {{
     np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
     own, _ = ref.hca_decode(q64, k64, v64, [t] * b, 16, 32, 0.3, 0.8)
     assert np.abs(want - own).max() > 1e-4, "decoy codes must matter"
+
+
+def runtime_pq(keys, subspaces, centroids, iterations=6, seed=1):
+    """hgc_rt_pq_fit on each (sequence, KV head)'s keys, then
+    hgc_rt_pq_encode: (codes [b, h, t, G] as i8/i16 bits, codebooks
+    [b, h, G, C, d / G] f32)."""
+    runtime = ctypes.CDLL(str(BUILD / "lib" / "libhgc_runtime.so"))
+    b, h, t, d = keys.shape
+    books = np.empty((b, h, subspaces, centroids, d // subspaces), np.float32)
+    wide = centroids > 256
+    codes = np.empty((b, h, t, subspaces), np.uint16 if wide else np.uint8)
+    for bi in range(b):
+        for hk in range(h):
+            row = np.ascontiguousarray(keys[bi, hk], np.float32)
+            book = np.empty(books.shape[2:], np.float32)
+            assert runtime.hgc_rt_pq_fit(
+                ctypes.c_int(0), ctypes.c_int32(d), ctypes.c_int64(t),
+                row.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(subspaces),
+                ctypes.c_int32(centroids), ctypes.c_int32(iterations),
+                ctypes.c_uint64(seed), book.ctypes.data_as(ctypes.c_void_p)) == 0
+            code = np.empty((t, subspaces), codes.dtype)
+            assert runtime.hgc_rt_pq_encode(
+                ctypes.c_int(0), ctypes.c_int32(d), ctypes.c_int64(t),
+                row.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(subspaces),
+                ctypes.c_int32(centroids), book.ctypes.data_as(ctypes.c_void_p),
+                code.ctypes.data_as(ctypes.c_void_p)) == 0
+            books[bi, hk], codes[bi, hk] = book, code
+    return codes.view(np.int16 if wide else np.int8), books
+
+
+@pytest.mark.parametrize("centroids", [16, 512])
+@pytest.mark.parametrize("tau", [0.6, 1.0])
+def test_pq_selected_sets_equal_reference(hgc_runner, tmp_path, centroids,
+                                          tau):
+    """hgc.select pq_topk: a token scores the sum over sub-spaces of the
+    query's sub-vector dotted with its code's centroid (max over the group);
+    the kept set equals the float64 reference's over the reconstructed
+    keys. Codes of more than 256 centroids are i16, read unsigned."""
+    rng = np.random.default_rng(centroids)
+    b, hq, hk, t, d, groups = 2, 8, 2, 300, 32, 8
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k = rng.standard_normal((b, hk, t, d)) * rng.uniform(0.5, 2, (b, hk, t, 1))
+    codes, books = runtime_pq(k, groups, centroids)
+    # The runtime's codes are each key's nearest centroids.
+    approx = ref.pq_reconstruct(codes.view(np.uint16 if centroids > 256
+                                           else np.uint8), books)
+    w = d // groups
+    for g in range(groups):
+        part = k[0, 0, :, g * w:(g + 1) * w]
+        distances = ((part[:, None] - books[0, 0, g][None]) ** 2).sum(-1)
+        np.testing.assert_allclose(
+            distances[np.arange(t), codes.view(np.uint16 if centroids > 256
+                                               else np.uint8)[0, 0, :, g]],
+            distances.min(1), rtol=1e-5, atol=1e-5)
+    ct = tensor((b, hk, t, groups), "i16" if centroids > 256 else "i8")
+    bt = tensor((b, hk, groups, centroids, w), "f32")
+    qt, out = tensor((b, hq, d), "f32"), tensor((b, hk, 40), "i32")
+    mass = f", mass = {tau} : f64" if tau < 1 else ""
+    program = f"""
+func.func @main(%q: {qt}, %c: {ct}, %b: {bt}) -> {out} {{
+  %i = hgc.select pq_topk %q, %c, %b {{k = 40 : i64{mass}}}
+      : ({qt}, {ct}, {bt}) -> {out}
+  return %i : {out}
+}}"""
+    (indices,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, codes, books])
+    scores = ref.select_scores(q.astype(np.float64), approx)
+    for bi in range(b):
+        for h in range(hk):
+            keep = 40 if tau >= 1 else min(40, ref.mass_keep(scores[bi, h], tau))
+            want = ref.top_set(scores[bi, h], keep)
+            row = indices[bi, h]
+            np.testing.assert_array_equal(np.sort(row[row >= 0]), want)
+
+
+def test_hca_pq_end_to_end(hgc_runner, tmp_path):
+    """--codebook pq8x32: the host tier reads the product-quantized codes
+    and codebooks bound with the cache; the output equals HCAttention's
+    float64 reference over the reconstructed keys. Without bound codes the
+    program is a one-line error naming what to bind."""
+    rng = np.random.default_rng(31)
+    b, hq, hk, t, d = 1, 8, 2, 400, 16
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k = rng.standard_normal((b, hk, t, d)).astype(np.float32)
+    v = rng.standard_normal((b, hk, t, d)).astype(np.float32)
+    codes, books = runtime_pq(k, 8, 32)
+    qt, kt = tensor((b, hq, d), "f32"), tensor((b, hk, t, d), "f32")
+    ct, bt = tensor((b, hk, t, 8), "i8"), tensor((b, hk, 8, 32, 2), "f32")
+    cache = f"!hgc.kv_cache<{hk}x{d}xf32>"
+    program = f"""
+func.func @main(%q: {qt}, %k: {kt}, %v: {kt}, %c: {ct}, %b: {bt}) -> {qt} {{
+  %cache = hgc.bind_kv %k, %v pq(%c, %b : {ct}, {bt}) : {kt}, {kt} -> {cache}
+  %o = hgc.decode_attention %q, %cache : {qt}, {cache} -> {qt}
+  return %o : {qt}
+}}"""
+    args = ["--split", "--policy=hca", "--codebook=pq8x32", "--sink=4",
+            "--window=32", "--budget=0.2", "--tau=0.9"]
+    (y,) = ref.run_hgc(hgc_runner, tmp_path, program, [q, k, v, codes, books],
+                       args)
+    approx = ref.pq_reconstruct(codes.view(np.uint8), books)
+    q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
+    want, _ = ref.hca_decode(q64, k64, v64, [t], 4, 32, 0.2, 0.9,
+                             approx=approx)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+
+    unbound = f"""
+func.func @main(%q: {qt}, %k: {kt}, %v: {kt}) -> {qt} {{
+  %cache = hgc.bind_kv %k, %v : {kt}, {kt} -> {cache}
+  %o = hgc.decode_attention %q, %cache : {qt}, {cache} -> {qt}
+  return %o : {qt}
+}}"""
+    (tmp_path / "u.mlir").write_text(unbound)
+    np.save(tmp_path / "q.npy", q)
+    np.save(tmp_path / "k.npy", k)
+    result = subprocess.run(
+        [str(hgc_runner), str(tmp_path / "u.mlir"), "--output-dir",
+         str(tmp_path / "u"), f"--input=arg0={tmp_path / 'q.npy'}",
+         f"--input=arg1={tmp_path / 'k.npy'}",
+         f"--input=arg2={tmp_path / 'k.npy'}"] + args,
+        capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "needs product-quantized codes bound with the cache" in result.stderr

@@ -118,7 +118,7 @@ TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
   auto device = TierPolicyAttr::getDense(&context, Tier::Device);
   auto host =
       TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
-                          llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0));
+                          llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0), 0, 0);
   auto built = PlacementAttr::get(&context, 4, 1024, {device, host}, {});
   EXPECT_EQ(built, parseAttr<PlacementAttr>(
                        "#hgc.placement<sink = 4, window = 1024, tiers = "
@@ -140,7 +140,7 @@ TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0)));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}));
   EXPECT_TRUE(diagnosed("fraction in (0, 1], got 2")) << diagnostics;
 }
 
@@ -149,7 +149,7 @@ TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0)));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}));
   EXPECT_TRUE(diagnosed("either a count or a fraction, not both"))
       << diagnostics;
 }

@@ -27,6 +27,8 @@ func.func @tiers_and_selections() attributes {
 // CHECK-SAME: p6 = #hgc.tier_policy<storage = quant_topk(budget = 1.0, bits = 4)>
 // CHECK-SAME: p7 = #hgc.tier_policy<host = quant_topk(budget = 0.1, bits = 8, mass = 0.9)>
 // CHECK-SAME: p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>
+// CHECK-SAME: p9 = #hgc.tier_policy<host = pq_topk(budget = 0.1, subspaces = 16, centroids = 256)>
+// CHECK-SAME: p9a = #hgc.tier_policy<host = pq_topk(budget = 8, subspaces = 8, centroids = 1024, mass = 0.9)>
 func.func @tier_policies() attributes {
     p0 = #hgc.tier_policy<device = dense>,
     p1 = #hgc.tier_policy<host = exact_topk(budget = 256)>,
@@ -36,7 +38,9 @@ func.func @tier_policies() attributes {
     p5 = #hgc.tier_policy<storage = quant_topk(budget = 512)>,
     p6 = #hgc.tier_policy<storage = quant_topk(budget = 1.0, bits = 4)>,
     p7 = #hgc.tier_policy<host = quant_topk(mass = 0.9, budget = 0.1)>,
-    p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>} {
+    p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>,
+    p9 = #hgc.tier_policy<host = pq_topk(budget = 0.1)>,
+    p9a = #hgc.tier_policy<host = pq_topk(centroids = 1024, budget = 8, subspaces = 8, mass = 0.9)>} {
   return
 }
 

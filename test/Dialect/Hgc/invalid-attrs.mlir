@@ -40,7 +40,7 @@ func.func @cache_duplicate_param(%c: !hgc.kv_cache<8x128xf16, page_size = 16, pa
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook or mass}}
 func.func @dense_with_budget() attributes {p = #hgc.tier_policy<device = dense(budget = 8)>}
 
 // -----
@@ -90,7 +90,7 @@ func.func @unknown_selection() attributes {p = #hgc.tier_policy<host = topk(budg
 
 // -----
 
-// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits or mass}}
+// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits, subspaces, centroids or mass}}
 func.func @unknown_option() attributes {p = #hgc.tier_policy<host = exact_topk(k = 8)>}
 
 // -----
@@ -191,5 +191,20 @@ func.func @mass_above_one() attributes {p = #hgc.tier_policy<host = quant_topk(b
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook or mass}}
 func.func @mass_on_dense() attributes {p = #hgc.tier_policy<device = dense(mass = 0.5)>}
+
+// -----
+
+// expected-error @+1 {{pq_topk centroids must be a power of two in [2, 65536], got 300}}
+func.func @pq_centroids() attributes {p = #hgc.tier_policy<host = pq_topk(budget = 8, centroids = 300)>}
+
+// -----
+
+// expected-error @+1 {{pq_topk subspaces must be positive, got 0}}
+func.func @pq_subspaces() attributes {p = #hgc.tier_policy<host = pq_topk(budget = 8, subspaces = 0)>}
+
+// -----
+
+// expected-error @+1 {{'exact_topk' takes no subspaces or centroids}}
+func.func @subspaces_on_exact() attributes {p = #hgc.tier_policy<host = exact_topk(budget = 8, subspaces = 4)>}

@@ -199,7 +199,7 @@ func.func @bind_summaries_power(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x4x64xf
 
 func.func @bind_summaries_one(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x3x64xf32>) {
   // expected-error @+1 {{summaries need both the key minimum and maximum}}
-  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0, 0, 0>,
+  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0, 0, 0, 0, 0>,
       summary_block = 16 : i64}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x3x64xf32>)
       -> !hgc.kv_cache<8x64xf32>
@@ -247,7 +247,7 @@ func.func @summaries_head_group_out_of_range(%c: !hgc.kv_cache<4x64xf16>) {
 
 func.func @bind_codes_one(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>) {
   // expected-error @+1 {{codes need both the key codes and their scales}}
-  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 1, 0, 0>}>
+  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 1, 0, 0, 0, 0>}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x40x64xi8>)
       -> !hgc.kv_cache<8x64xf32>
   return
@@ -268,5 +268,34 @@ func.func @bind_codes_scales(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>
   // expected-error @+1 {{'key scales' has shape [1, 8, 40, 64], expected [1, 8, 40]}}
   %r = hgc.bind_kv %k, %k codes(%c, %s : tensor<1x8x40x64xi8>, tensor<1x8x40x64xf32>)
       : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_pq_one(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x16xi8>) {
+  // expected-error @+1 {{pq needs both the codes and their codebooks}}
+  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 1, 0, 0>}>
+      : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x40x16xi8>)
+      -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @bind_pq_tokens(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x30x16xi8>, %b: tensor<1x8x16x256x4xf32>) {
+  // expected-error @+1 {{'pq codes' has shape [1, 8, 30, 16], expected [1, 8, 40, 16]}}
+  %r = hgc.bind_kv %k, %k pq(%c, %b : tensor<1x8x30x16xi8>, tensor<1x8x16x256x4xf32>)
+      : tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32> -> !hgc.kv_cache<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @decode_pq_subspaces(%q: tensor<1x8x64xf32>, %c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{pq_topk subspaces 12 of tier 'host' do not divide head_dim 64}}
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<window = 16,
+      tiers = [device = dense, host = pq_topk(budget = 8, subspaces = 12)]>}
+      : tensor<1x8x64xf32>, !hgc.kv_cache<8x64xf16> -> tensor<1x8x64xf32>
   return
 }

@@ -537,3 +537,57 @@ func.func @codes_lengths(%c: !hgc.kv_cache<8x64xf16>) {
       : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x64xi8>, tensor<1x8x?xf32>, tensor<2xi32>
   return
 }
+
+// -----
+
+func.func @pq_codes_subspaces(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{subspaces must divide head_dim 64, got 12}}
+  %k, %b, %n = hgc.kv_pq_codes %c tier host {subspaces = 12 : i64, centroids = 256 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x12xi8>, tensor<1x8x12x256x5xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @pq_codes_width(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{pq codes of 1024 centroids must be i16, got 'i8'}}
+  %k, %b, %n = hgc.kv_pq_codes %c tier host {subspaces = 16 : i64, centroids = 1024 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x16xi8>, tensor<1x8x16x1024x4xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @pq_codes_books(%c: !hgc.kv_cache<8x64xf16>) {
+  // expected-error @+1 {{'codebooks' has shape [1, 8, 16, 128, 4], expected [1, 8, 16, 256, 4]}}
+  %k, %b, %n = hgc.kv_pq_codes %c tier host {subspaces = 16 : i64, centroids = 256 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x16xi8>, tensor<1x8x16x128x4xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @select_pq_codes_type(%q: tensor<1x8x64xf32>, %c: tensor<1x2x100x16xf32>, %b: tensor<1x2x16x256x4xf32>) {
+  // expected-error @+1 {{pq_topk codes must be i8 or i16, got 'f32'}}
+  %i = hgc.select pq_topk %q, %c, %b {k = 4 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x16xf32>, tensor<1x2x16x256x4xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_pq_head_dim(%q: tensor<1x8x64xf32>, %c: tensor<1x2x100x16xi8>, %b: tensor<1x2x16x256x8xf32>) {
+  // expected-error @+1 {{pq sub-spaces of 8 x 16 do not make head_dim 64}}
+  %i = hgc.select pq_topk %q, %c, %b {k = 4 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x16xi8>, tensor<1x2x16x256x8xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_pq_books_subspaces(%q: tensor<1x8x64xf32>, %c: tensor<1x2x100x16xi8>, %b: tensor<1x2x8x256x8xf32>) {
+  // expected-error @+1 {{'codebooks' has shape [1, 2, 8, 256, 8], expected [1, 2, 16, 256, 8]}}
+  %i = hgc.select pq_topk %q, %c, %b {k = 4 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x16xi8>, tensor<1x2x8x256x8xf32>) -> tensor<1x2x4xi32>
+  return
+}

@@ -150,6 +150,21 @@ func.func @bind_codes(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x64xi8>,
 
 // -----
 
+// A cache bound with an engine's product-quantized keys.
+// CHECK-LABEL: func.func @bind_pq
+// CHECK: %[[C:.+]] = hgc.bind_kv %{{.+}}, %{{.+}} pq(%{{.+}}, %{{.+}} : tensor<1x8x40x16xi8>, tensor<1x8x16x256x4xf32>)
+// CHECK: hgc.kv_pq_codes %[[C]] tier host {centroids = 256 : i64, subspaces = 16 : i64}
+func.func @bind_pq(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x16xi8>,
+                   %b: tensor<1x8x16x256x4xf32>) -> tensor<1x8x?x16xi8> {
+  %cache = hgc.bind_kv %k, %k pq(%c, %b : tensor<1x8x40x16xi8>, tensor<1x8x16x256x4xf32>)
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  %codes, %books, %n = hgc.kv_pq_codes %cache tier host {subspaces = 16 : i64, centroids = 256 : i64}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x?x16xi8>, tensor<1x8x16x256x4xf32>, tensor<1xi32>
+  return %codes : tensor<1x8x?x16xi8>
+}
+
+// -----
+
 // A cache bound with an engine's per-block key summaries, and a tier's
 // summaries read through hgc.kv_summaries.
 // CHECK-LABEL: func.func @bind_summaries
