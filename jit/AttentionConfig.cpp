@@ -60,6 +60,8 @@ hgc::jit::toPlacementOptions(const hgc_placement &placement) {
   options.budget = placement.budget;
   options.block = placement.block;
   options.tau = placement.tau;
+  if (placement.codebook)
+    options.codebook = placement.codebook;
   return options;
 }
 

@@ -154,6 +154,7 @@ void hgc_attention_config_init(hgc_attention_config *config) {
   config->placement.budget = defaults.budget.c_str();
   config->placement.block = defaults.block;
   config->placement.tau = defaults.tau;
+  config->placement.codebook = defaults.codebook.c_str();
 }
 
 hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,

@@ -63,7 +63,8 @@ class _ContextOptions(ctypes.Structure):
 class _Placement(ctypes.Structure):
     _fields_ = [("policy", ctypes.c_char_p), ("sink", ctypes.c_int64),
                 ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
-                ("block", ctypes.c_int64), ("tau", ctypes.c_double)]
+                ("block", ctypes.c_int64), ("tau", ctypes.c_double),
+                ("codebook", ctypes.c_char_p)]
 
 
 class _HeadOverride(ctypes.Structure):
@@ -174,7 +175,8 @@ _DEFAULT = _defaults()
 
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
-    driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`).
+    driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`,
+    `codebook`).
     `overrides` is a list of (first_kv_head, kv_heads, policy, budget[,
     block[, tau]]).
     `kv_block_size` > 0 makes kernels that decode over engine-owned paged
@@ -190,7 +192,7 @@ class AttentionConfig:
                  window=_DEFAULT.placement.window,
                  budget=_DEFAULT.placement.budget.decode(),
                  block=_DEFAULT.placement.block, tau=_DEFAULT.placement.tau,
-                 overrides=(),
+                 codebook=_DEFAULT.placement.codebook.decode(), overrides=(),
                  kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
             raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
@@ -199,7 +201,7 @@ class AttentionConfig:
         self.kv_dtype, self.scale, self.causal = kv_dtype, scale, causal
         self.softcap, self.policy, self.sink = softcap, policy, sink
         self.window, self.budget, self.block = window, str(budget), block
-        self.tau = tau
+        self.tau, self.codebook = tau, codebook
         self.overrides = list(overrides)
         if kv_layout not in KV_LAYOUTS:
             raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
@@ -213,10 +215,12 @@ class AttentionConfig:
                              _DTYPES[self.kv_dtype][0], self.scale,
                              int(self.causal), self.softcap)
         policy, budget = self.policy.encode(), self.budget.encode()
+        codebook = self.codebook.encode()
         keep(policy)
         keep(budget)
+        keep(codebook)
         c.placement = _Placement(policy, self.sink, self.window, budget,
-                                 self.block, self.tau)
+                                 self.block, self.tau, codebook)
         if self.overrides:
             array = (_HeadOverride * len(self.overrides))()
             for i, o in enumerate(self.overrides):
@@ -551,9 +555,9 @@ class Session:
         self._keep = []
         for key, value in placement.items():
             if key not in ("policy", "sink", "window", "budget", "block",
-                           "tau"):
+                           "tau", "codebook"):
                 raise Error(1, f"unknown placement option {key!r}")
-            if key in ("policy", "budget"):
+            if key in ("policy", "budget", "codebook"):
                 value = str(value).encode()
                 self._keep.append(value)
             setattr(options.placement, key, value)

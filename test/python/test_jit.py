@@ -350,6 +350,13 @@ def test_error_paths(ctx):
             4, 2, 32, policy="hca", tau=1.5)),
          "HGC_INVALID_ARGUMENT", "tau must be in (0, 1], got 1.5"),
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hca", codebook="pqx")),
+         "HGC_INVALID_ARGUMENT", "unknown codebook 'pqx'"),
+        # The JIT's kernels take no product-quantized codes yet.
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hca", codebook="pq8x16")),
+         "HGC_COMPILE", "needs product-quantized codes bound with the cache"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hgca", overrides=[(1, 2, "full", "0.1")])),
          "HGC_INVALID_ARGUMENT", "KV heads [1, 3)"),
         (lambda: ctx.compile(hgc_jit.AttentionConfig(

@@ -87,6 +87,8 @@ typedef struct hgc_placement {
   const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */
   int64_t block;      /* tokens per block of quest's selection */
   double tau;         /* softmax mass in (0, 1] hca keeps (the budget a cap) */
+  const char *codebook; /* how hca codes host keys: "int8" or "pq<G>x<C>";
+                           NULL: "int8" */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head

@@ -52,6 +52,7 @@ struct AttentionConfig {
   std::string policy, budget;
   int64_t sink, window, block;
   double tau;
+  std::string codebook;
   struct Override {
     int32_t firstKvHead, kvHeads;
     std::string policy, budget;
@@ -74,6 +75,7 @@ struct AttentionConfig {
     window = defaults.placement.window;
     block = defaults.placement.block;
     tau = defaults.placement.tau;
+    codebook = defaults.placement.codebook;
   }
 
   /// The C view; valid while this object lives and is not changed.
@@ -87,7 +89,8 @@ struct AttentionConfig {
     c.scale = scale;
     c.softcap = softcap;
     c.causal = causal;
-    c.placement = {policy.c_str(), sink, window, budget.c_str(), block, tau};
+    c.placement = {policy.c_str(), sink, window, budget.c_str(),
+                   block,          tau,  codebook.c_str()};
     cOverrides.clear();
     for (const Override &o : overrides)
       cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),
