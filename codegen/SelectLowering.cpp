@@ -210,8 +210,10 @@ private:
 
   SelectOp op;
   bool byBlock, byCodes, byPq;
-  // pq_topk: the row's table [group, subspaces, centroids] of scaled
-  // q . centroid, built per row before its candidates are scored.
+  // pq_topk: the row's table [subspaces, centroids, group] of scaled
+  // q . centroid, built per row before its candidates are scored (a
+  // centroid's entries for the group's heads side by side: one vector load
+  // serves a tile of heads).
   Value pqTable;
   ImplicitLocOpBuilder &b;
   Emitter e;
@@ -314,7 +316,7 @@ void SelectLowering::buildPqTable(Value bi, Value hk) {
   Value width = e.dim(second, 4);
   pqTable = memref::AllocOp::create(
       b,
-      MemRefType::get({ShapedType::kDynamic, subspaces, centroids},
+      MemRefType::get({subspaces, centroids, ShapedType::kDynamic},
                       b.getF32Type()),
       ValueRange{group});
   Value h0 = arith::MulIOp::create(b, hk, group);
@@ -332,7 +334,7 @@ void SelectLowering::buildPqTable(Value bi, Value hk) {
                   math::FmaOp::create(b, query, center, s[0])};
             })[0];
         memref::StoreOp::create(b, e.mul(dot, scale), pqTable,
-                                ValueRange{i, g, c});
+                                ValueRange{g, c, i});
         return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
@@ -341,27 +343,32 @@ void SelectLowering::buildPqTable(Value bi, Value hk) {
   });
 }
 
-/// A candidate's pq scores for query heads `heads`: per sub-space, its
-/// code's entry of the row's table, summed.
+/// A candidate's pq scores for query heads `heads` (consecutive): per
+/// sub-space, its code's entries of the row's table, summed, the heads'
+/// entries loaded as one vector.
 SmallVector<Value> SelectLowering::pqScoresOf(Value bi, Value hk, Value c,
                                               ArrayRef<Value> heads) {
   auto codesType = cast<RankedTensorType>(op.getInputs()[0].getType());
   int64_t subspaces = codesType.getDimSize(3);
-  Value h0 = arith::MulIOp::create(b, hk, group);
-  SmallVector<Value> sums(heads.size(), e.f32(0));
+  int64_t count = int64_t(heads.size());
+  auto lanesType = VectorType::get({count}, b.getF32Type());
+  Value firstHead = arith::SubIOp::create(b, heads.front(),
+                                          arith::MulIOp::create(b, hk, group));
+  Value sum = vector::BroadcastOp::create(b, lanesType, e.f32(0));
   for (int64_t g = 0; g < subspaces; ++g) {
     Value gi = e.index(g);
     // Codes are unsigned.
     Value code = memref::LoadOp::create(b, first, ValueRange{bi, hk, c, gi});
     Value centroid = arith::IndexCastUIOp::create(
         b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), code));
-    for (auto [s, h] : llvm::zip(sums, heads)) {
-      Value i = arith::SubIOp::create(b, h, h0);
-      s = e.add(
-          s, memref::LoadOp::create(b, pqTable, ValueRange{i, gi, centroid}));
-    }
+    sum =
+        e.add(sum, vector::LoadOp::create(b, lanesType, pqTable,
+                                          ValueRange{gi, centroid, firstHead}));
   }
-  return sums;
+  SmallVector<Value> scores;
+  for (int64_t i = 0; i < count; ++i)
+    scores.push_back(vector::ExtractOp::create(b, sum, i));
+  return scores;
 }
 
 /// A candidate's score for query heads `heads`: q.k scaled (a token's codes

@@ -299,15 +299,16 @@ func.func @pq_codes_bound(%k: tensor<1x4x100x8xf16>, %codes: tensor<1x4x100x4xi8
 
 // -----
 
-// pq_topk: per row a table of scaled q . centroid (group x subspaces x
-// centroids), then per candidate one table entry per sub-space, its code
-// read unsigned.
+// pq_topk: per row a table of scaled q . centroid (subspaces x centroids x
+// group), then per candidate, per sub-space, its code read unsigned and the
+// group's entries for that centroid loaded as one vector.
 // CHECK-LABEL: func.func @select_pq
 // CHECK: scf.parallel
-// CHECK: memref.alloc(%{{.+}}) : memref<?x4x16xf32>
+// CHECK: memref.alloc(%{{.+}}) : memref<4x16x?xf32>
 // CHECK: math.fma
 // CHECK: arith.extui {{.+}} : i8 to i32
 // CHECK: arith.index_castui
+// CHECK: vector.load {{.+}} : memref<4x16x?xf32>, vector<2xf32>
 // CHECK-NOT: hgc.select
 func.func @select_pq(%q: tensor<1x4x8xf32>, %codes: tensor<1x2x40x4xi8>,
     %books: tensor<1x2x4x16x2xf32>) -> tensor<1x2x5xi32> {

@@ -44,7 +44,7 @@ struct Shape {
   int64_t batch, context;
   std::string dtype;           // f32 | f16 | bf16
   double budget;               // host fraction attended (sparse); 1 for dense
-  std::string policy = "full"; // full (dense) | hgca | quest (sparse)
+  std::string policy = "full"; // full (dense) | hgca | hca | quest (sparse)
   int64_t block = 0;           // quest: tokens per selected block
   /// Engine-owned paged KV (vLLM's NHD blocks of this many tokens, a
   /// shuffled block table) read in place; 0: one bound buffer per tensor.
@@ -53,6 +53,8 @@ struct Shape {
   /// Pages of pagedBlock tokens that the KV runtime owns, decoded through
   /// libhgc (hgc_decode), instead of blocks the engine owns.
   bool runtimeOwned = false;
+  /// hca's codebook: int8, or pq<G>x<C> (codes and codebooks bound).
+  std::string codebook = "int8";
 };
 
 /// Whether the row's policy selects blocks scored from key summaries
@@ -61,14 +63,6 @@ bool readsSummaries(const Shape &s) {
   const mlir::hgc::PlacementPolicy *policy =
       mlir::hgc::lookupPlacementPolicy(s.policy);
   return policy && policy->readsKeySummaries();
-}
-
-/// Whether the row's policy scores tokens from int8 key codes (hca), which
-/// the engine keeps and binds with KV bound whole.
-bool readsCodes(const Shape &s) {
-  const mlir::hgc::PlacementPolicy *policy =
-      mlir::hgc::lookupPlacementPolicy(s.policy);
-  return policy && policy->readsKeyCodes() && !s.pagedBlock;
 }
 
 /// Sinks of a sparse row: quest keeps whole blocks of them, so its host tier
@@ -89,7 +83,42 @@ hgc::PlacementOptions placementOf(const Shape &s) {
   if (s.block)
     placement.block = s.block;
   placement.budget = std::to_string(s.budget);
+  placement.codebook = s.codebook;
   return placement;
+}
+
+/// The row's placement, or null (its error printed).
+hgc::PlacementAttr placementAttrOf(const Shape &s) {
+  static MLIRContext context;
+  context.loadDialect<hgc::HgcDialect>();
+  FailureOr<hgc::PlacementAttr> placement =
+      hgc::buildPlacement(&context, placementOf(s), [&] {
+        return mlir::emitError(UnknownLoc::get(&context));
+      });
+  return succeeded(placement) ? *placement : hgc::PlacementAttr();
+}
+
+/// The host tier's selection of a sparse row over KV bound whole (dense
+/// when it has none).
+hgc::Selection hostSelection(const Shape &s) {
+  hgc::PlacementAttr placement = placementAttrOf(s);
+  if (s.pagedBlock || !placement || placement.getTiers().size() < 2)
+    return hgc::Selection::Dense;
+  return placement.getTiers()[1].getSelection();
+}
+
+/// Whether the row binds the engine's int8 key codes (hca, int8 codebook).
+bool readsCodes(const Shape &s) {
+  return hostSelection(s) == hgc::Selection::QuantTopK;
+}
+
+/// The row's product quantizer (sub-spaces, centroids) when it binds the
+/// engine's product-quantized codes (hca, pq codebook).
+std::optional<std::pair<int64_t, int64_t>> productQuantizer(const Shape &s) {
+  if (hostSelection(s) != hgc::Selection::PqTopK)
+    return std::nullopt;
+  hgc::TierPolicyAttr host = placementAttrOf(s).getTiers()[1];
+  return std::make_pair(host.getPqSubspaces(), host.getPqCentroids());
 }
 
 struct Row {
@@ -109,17 +138,12 @@ struct Row {
 /// values (hca's mass rule may keep fewer than its budget: an upper bound,
 /// which random keys reach).
 double bytesTouched(const Shape &s) {
-  static MLIRContext context;
-  context.loadDialect<hgc::HgcDialect>();
-  FailureOr<hgc::PlacementAttr> placement =
-      hgc::buildPlacement(&context, placementOf(s), [&] {
-        return mlir::emitError(UnknownLoc::get(&context));
-      });
-  if (failed(placement))
+  hgc::PlacementAttr placement = placementAttrOf(s);
+  if (!placement)
     return 0;
   double perHead = 0;
-  for (auto [tier, resident] : llvm::zip(
-           placement->getTiers(), placement->getResidentTokens(s.context)))
+  for (auto [tier, resident] :
+       llvm::zip(placement.getTiers(), placement.getResidentTokens(s.context)))
     perHead +=
         tier.getStepReadBytes(resident, kHeadDim, getElementBytes(s.dtype));
   return perHead * double(s.batch) * kKVHeads;
@@ -163,39 +187,60 @@ OwningOpRef<ModuleOp> decodeProgram(MLIRContext *context, const Shape &s) {
     spec.summaryBlocks = summaryBlocks(s);
   }
   spec.keyCodes = readsCodes(s);
+  if (auto pq = productQuantizer(s)) {
+    spec.pqSubspaces = pq->first;
+    spec.pqCentroids = pq->second;
+  }
   return hgc::buildDecodeModule(context, spec);
 }
 
-/// hca's selection alone, at the split level: quant_topk over the host
-/// tier's slice of the bound codes and scales, with the mass rule.
+/// hca's selection alone, at the split level, with the mass rule:
+/// quant_topk over the host tier's slice of the bound int8 codes and scales,
+/// or pq_topk over its slice of the bound pq codes and the codebooks.
 std::string codesSelectionProgram(const Shape &s) {
   int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
-  auto bhd = [&](int64_t tokens) {
-    return SmallVector<int64_t>{s.batch, kKVHeads, tokens, kHeadDim};
+  std::optional<std::pair<int64_t, int64_t>> pq = productQuantizer(s);
+  // Codes [b, h, tokens, width] and, second, scales [b, h, tokens] or
+  // codebooks [b, h, G, C, w] (not sliced).
+  int64_t width = pq ? pq->first : kHeadDim;
+  std::string codeType = pq && pq->second > 256 ? "i16" : "i8";
+  auto bhw = [&](int64_t tokens) {
+    return SmallVector<int64_t>{s.batch, kKVHeads, tokens, width};
   };
-  auto bh = [&](int64_t tokens) {
-    return SmallVector<int64_t>{s.batch, kKVHeads, tokens};
-  };
-  std::string codes = tensorType(bhd(s.context), "i8"),
-              scales = tensorType(bh(s.context), "f32");
-  std::string codesSlice = tensorType(bhd(host), "i8"),
-              scalesSlice = tensorType(bh(host), "f32");
+  std::string codes = tensorType(bhw(s.context), codeType),
+              codesSlice = tensorType(bhw(host), codeType);
+  std::string second, secondSlice;
+  if (pq) {
+    second = secondSlice = tensorType(
+        {s.batch, kKVHeads, pq->first, pq->second, kHeadDim / pq->first},
+        "f32");
+  } else {
+    second = tensorType({s.batch, kKVHeads, s.context}, "f32");
+    secondSlice = tensorType({s.batch, kKVHeads, host}, "f32");
+  }
   std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
   std::string out = "tensor<" + std::to_string(s.batch) + "x" +
                     std::to_string(kKVHeads) + "x?xi32>";
   std::string b = std::to_string(s.batch), h = std::to_string(kKVHeads),
               n = std::to_string(host), first = std::to_string(sinkOf(s)),
-              d = std::to_string(kHeadDim);
-  return "func.func @main(%q: " + q + ", %c: " + codes + ", %s: " + scales +
-         ") -> " + out + " {\n  %a = tensor.extract_slice %c[0, 0, " + first +
-         ", 0] [" + b + ", " + h + ", " + n + ", " + d +
-         "] [1, 1, 1, 1] : " + codes + " to " + codesSlice +
-         "\n  %b = tensor.extract_slice %s[0, 0, " + first + "] [" + b + ", " +
-         h + ", " + n + "] [1, 1, 1] : " + scales + " to " + scalesSlice +
-         "\n  %i = hgc.select quant_topk %q, %a, %b {fraction = " +
-         std::to_string(s.budget) +
+              w = std::to_string(width);
+  std::string program =
+      "func.func @main(%q: " + q + ", %c: " + codes + ", %s: " + second +
+      ") -> " + out + " {\n  %a = tensor.extract_slice %c[0, 0, " + first +
+      ", 0] [" + b + ", " + h + ", " + n + ", " + w +
+      "] [1, 1, 1, 1] : " + codes + " to " + codesSlice + "\n";
+  std::string secondValue = "%s";
+  if (!pq) {
+    program += "  %b = tensor.extract_slice %s[0, 0, " + first + "] [" + b +
+               ", " + h + ", " + n + "] [1, 1, 1] : " + second + " to " +
+               secondSlice + "\n";
+    secondValue = "%b";
+  }
+  return program + "  %i = hgc.select " + (pq ? "pq_topk" : "quant_topk") +
+         " %q, %a, " + secondValue +
+         " {fraction = " + std::to_string(s.budget) +
          " : f64, mass = " + std::to_string(placementOf(s).tau) +
-         " : f64} : (" + q + ", " + codesSlice + ", " + scalesSlice + ") -> " +
+         " : f64} : (" + q + ", " + codesSlice + ", " + secondSlice + ") -> " +
          out + "\n  return %i : " + out + "\n}\n";
 }
 
@@ -203,7 +248,7 @@ std::string codesSelectionProgram(const Shape &s) {
 /// the host tier's keys, block top-k over its bound summaries, or hca's
 /// selection over its bound codes.
 std::string selectionProgram(const Shape &s) {
-  if (readsCodes(s))
+  if (readsCodes(s) || productQuantizer(s))
     return codesSelectionProgram(s);
   int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
   bool quest = readsSummaries(s);
@@ -288,6 +333,9 @@ std::vector<Shape> shapes(bool quick) {
     list.push_back({"dense", 8, 4096, "f16", 1.0});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hgca"});
     list.push_back({"sparse", 1, 32768, "f16", 0.05, "hca"});
+    Shape pq{"sparse", 1, 32768, "f16", 0.05, "hca"};
+    pq.codebook = "pq16x256";
+    list.push_back(pq);
     for (int64_t block : {16, 64})
       list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", block});
     for (int64_t paged : {16, 64})
@@ -309,6 +357,9 @@ std::vector<Shape> shapes(bool quick) {
     for (int64_t t : {32768, 131072}) {
       list.push_back({"sparse", 1, t, "f16", budget, "hgca"});
       list.push_back({"sparse", 1, t, "f16", budget, "hca"});
+      Shape pq{"sparse", 1, t, "f16", budget, "hca"};
+      pq.codebook = "pq16x256";
+      list.push_back(pq);
       list.push_back({"sparse", 1, t, "f16", budget, "quest", 16});
     }
   for (int64_t t : {32768, 131072})
@@ -426,6 +477,14 @@ struct HgcRunner {
       inputs.push_back(scales);
       selectInputs = {q, codes, scales};
     }
+    if (auto pq = productQuantizer(s)) {
+      // Codebooks fitted to a 4096-token prefill, every key encoded.
+      auto [codes, books] =
+          getProductQuantized(k, s.dtype, pq->first, pq->second, 4096);
+      inputs.push_back(codes);
+      inputs.push_back(books);
+      selectInputs = {q, codes, books};
+    }
     std::optional<double> stepMs = median(*step, inputs, repeats);
     // The selection alone is timed over bound buffers: paged rows have no
     // share of their own.
@@ -488,6 +547,8 @@ llvm::json::Object shapeJson(const Shape &s) {
 std::string policyText(const Shape &s) {
   std::string text =
       s.block ? s.policy + "/" + std::to_string(s.block) : s.policy;
+  if (s.codebook != "int8")
+    text += "/" + s.codebook;
   if (!s.pagedBlock)
     return text;
   if (s.runtimeOwned)

@@ -145,3 +145,36 @@ std::pair<hgc::NpyArray, hgc::NpyArray> getKeyCodes(const hgc::NpyArray &keys,
                        reinterpret_cast<float *>(scales.data.data()));
   return {std::move(codes), std::move(scales)};
 }
+
+std::pair<hgc::NpyArray, hgc::NpyArray>
+getProductQuantized(const hgc::NpyArray &keys, const std::string &dtype,
+                    int64_t subspaces, int64_t centroids, int64_t prefill) {
+  int64_t rows = keys.shape[0] * keys.shape[1], tokens = keys.shape[2];
+  int32_t dim = int32_t(keys.shape[3]);
+  size_t codeBytes = centroids > 256 ? 2 : 1;
+  hgc::NpyArray codes, books;
+  codes.descr = codeBytes == 2 ? "<i2" : "|i1";
+  codes.shape = {keys.shape[0], keys.shape[1], tokens, subspaces};
+  codes.data.resize(size_t(rows * tokens * subspaces) * codeBytes);
+  books.descr = "<f4";
+  books.shape = {keys.shape[0], keys.shape[1], subspaces, centroids,
+                 dim / subspaces};
+  size_t bookFloats = size_t(centroids) * dim;
+  books.data.resize(size_t(rows) * bookFloats * 4);
+  hgc_rt_dtype type = dtype == "f32"   ? HGC_RT_F32
+                      : dtype == "f16" ? HGC_RT_F16
+                                       : HGC_RT_BF16;
+  size_t rowBytes = size_t(tokens) * dim * getElementBytes(dtype);
+  for (int64_t r = 0; r < rows; ++r) {
+    const char *rowKeys = keys.data.data() + size_t(r) * rowBytes;
+    float *book =
+        reinterpret_cast<float *>(books.data.data()) + size_t(r) * bookFloats;
+    hgc_rt_pq_fit(type, dim, std::min(prefill, tokens), rowKeys,
+                  int32_t(subspaces), int32_t(centroids), /*iterations=*/4,
+                  /*seed=*/uint64_t(r), book);
+    hgc_rt_pq_encode(
+        type, dim, tokens, rowKeys, int32_t(subspaces), int32_t(centroids),
+        book, codes.data.data() + size_t(r * tokens * subspaces) * codeBytes);
+  }
+  return {std::move(codes), std::move(books)};
+}

@@ -35,4 +35,13 @@ getBlockSummaries(const mlir::hgc::NpyArray &keys, const std::string &dtype,
 std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
 getKeyCodes(const mlir::hgc::NpyArray &keys, const std::string &dtype);
 
+/// Product-quantized `keys` [B, H, T, D]: per (sequence, KV head), a
+/// codebook of `subspaces` x `centroids` fitted to its first `prefill`
+/// tokens (hgc_rt_pq_fit, 4 Lloyd steps) and every token encoded
+/// (hgc_rt_pq_encode): codes [B, H, T, G] (i8, or i16 beyond 256 centroids)
+/// and codebooks [B, H, G, C, D / G] f32.
+std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
+getProductQuantized(const mlir::hgc::NpyArray &keys, const std::string &dtype,
+                    int64_t subspaces, int64_t centroids, int64_t prefill);
+
 #endif // HGC_TOOLS_HGCBENCH_BENCHINPUTS_H
