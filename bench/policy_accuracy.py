@@ -8,7 +8,8 @@ end of the host range), retrieval needles (a few scattered tokens), diffuse
 with outlier channels (a few channels 8x larger: what per-token int8 codes
 and min/max boxes handle worst) and values with a non-zero mean. Each decode
 step runs compiled through hgc-runner (bind, place, split, host loops) for
-hgca, hca and quest/16 at 2%, 5% and 10% host budgets; the output's relative
+hgca, hca (int8 codes, and pq16x256 codebooks fitted to the first 4096
+tokens) and quest/16 at 2%, 5% and 10% host budgets; the output's relative
 L2 error is against float64 exact attention, and the attention mass kept
 (exact softmax mass of the attended tokens, averaged over query heads) is
 from the float64 reference selection of each policy, whose sets the tests
@@ -30,9 +31,15 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "python"))
 import reference as ref  # noqa: E402
+from runtime_codes import runtime_pq  # noqa: E402
 
 BUDGETS = [0.02, 0.05, 0.10]
-POLICIES = [("hgca", []), ("hca", ["--tau=0.9"]), ("quest/16", ["--block=16"])]
+POLICIES = [("hgca", []), ("hca", ["--tau=0.9"]),
+            ("hca/pq16x256", ["--tau=0.9", "--codebook=pq16x256"]),
+            ("quest/16", ["--block=16"])]
+# pq codebooks are fitted to the first PREFILL tokens' keys, then every key
+# is encoded, as an engine does after the prompt.
+PREFILL = 4096
 REGIMES = ["sink-heavy", "local", "needles", "diffuse", "mixed",
            "outlier-channels", "value-mean"]
 SINK, WINDOW, DIM, Q_HEADS, KV_HEADS = 4, 64, 64, 8, 4
@@ -78,15 +85,25 @@ def regime_kv(regime, context, seed):
     return q, k.astype(np.float32), v.astype(np.float32)
 
 
-def program(context):
-    def t(*shape):
-        return "tensor<" + "x".join(map(str, shape)) + "xf32>"
+def program(context, pq=None):
+    """The decode step; with pq = (subspaces, centroids) the cache is bound
+    with product-quantized codes and codebooks (arguments 3 and 4)."""
+    def t(*shape, elt="f32"):
+        return "tensor<" + "x".join(map(str, shape)) + f"x{elt}>"
     q, kv = t(1, Q_HEADS, DIM), t(1, KV_HEADS, context, DIM)
     cache = f"!hgc.kv_cache<{KV_HEADS}x{DIM}xf32>"
+    args, bound = f"%q: {q}, %k: {kv}, %v: {kv}", ""
+    if pq:
+        groups, centroids = pq
+        codes = t(1, KV_HEADS, context, groups,
+                  elt="i16" if centroids > 256 else "i8")
+        books = t(1, KV_HEADS, groups, centroids, DIM // groups)
+        args += f", %codes: {codes}, %books: {books}"
+        bound = f" pq(%codes, %books : {codes}, {books})"
     return f"""
-func.func @main(%q: {q}, %k: {kv}, %v: {kv}) -> {q} {{
-  %c = hgc.bind_kv %k, %v : {kv}, {kv} -> {cache}
-  %o = hgc.decode_attention %q, %c : {q}, {cache} -> {q}
+func.func @main({args}) -> {q} {{
+  %cache = hgc.bind_kv %k, %v{bound} : {kv}, {kv} -> {cache}
+  %o = hgc.decode_attention %q, %cache : {q}, {cache} -> {q}
   return %o : {q}
 }}"""
 
@@ -103,12 +120,14 @@ def run(runner, workdir, source, arrays, args):
     return np.load(workdir / "out" / "out0.npy").astype(np.float64)
 
 
-def kept_sets(policy, q, k, budget, context):
-    """Per KV head, the tokens the policy attends (float64 reference)."""
+def kept_sets(policy, q, k, budget, context, approx=None):
+    """Per KV head, the tokens the policy attends (float64 reference); hca
+    scores `approx` keys when given (pq's reconstruction)."""
     hot = list(range(SINK)) + list(range(context - WINDOW, context))
     host = list(range(SINK, context - WINDOW))
     if policy == "hca":
-        _, sets = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 0.9)
+        _, sets = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 0.9,
+                                 approx=approx)
         return [hot + sets[(0, hk)] for hk in range(KV_HEADS)]
     group = Q_HEADS // KV_HEADS
     kept = []
@@ -129,12 +148,13 @@ def kept_sets(policy, q, k, budget, context):
     return kept
 
 
-def overlap_at_equal_count(q, k, budget, context):
+def overlap_at_equal_count(q, k, budget, context, approx=None):
     """How much of the exact top-k (hgca's host set) hca's codes choose at
     the same count (tau 1): |codes' set & exact set| / |exact set|, the
     mean over KV heads."""
     exact = kept_sets("hgca", q, k, budget, context)
-    _, coded = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 1.0)
+    _, coded = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 1.0,
+                              approx=approx)
     shares = []
     for hk in range(KV_HEADS):
         want = set(exact[hk][SINK + WINDOW:])
@@ -155,23 +175,28 @@ def mass_kept(q, k, sets):
 
 def measure(runner, context, seed=0):
     rows = []
-    source = program(context)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         for r, regime in enumerate(REGIMES):
             q, k, v = regime_kv(regime, context, seed + r)
             q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
             exact, _ = ref.partial_attention(q64, k64, v64, [context])
+            codes, books = runtime_pq(k, 16, 256, prefill=PREFILL)
+            pq_keys = ref.pq_reconstruct(codes.view(np.uint8), books)
             for policy, extra in POLICIES:
                 name = policy.split("/")[0]
+                pq = "pq" in policy
+                source = program(context, (16, 256) if pq else None)
+                arrays = [q, k, v] + ([codes, books] if pq else [])
+                approx = pq_keys if pq else None
                 for budget in BUDGETS:
-                    got = run(runner, tmp / f"{regime}-{name}-{budget}",
-                              source, [q, k, v],
+                    got = run(runner, tmp / f"{regime}-{r}-{budget}-{pq}",
+                              source, arrays,
                               ["--split", f"--policy={name}", f"--sink={SINK}",
                                f"--window={WINDOW}", f"--budget={budget}"]
                               + extra)
                     error = np.linalg.norm(got - exact) / np.linalg.norm(exact)
-                    sets = kept_sets(name, q64, k64, budget, context)
+                    sets = kept_sets(name, q64, k64, budget, context, approx)
                     row = {"regime": regime, "policy": policy,
                            "budget": budget, "rel_l2": float(error),
                            "mass_kept": mass_kept(q64, k64, sets),
@@ -179,7 +204,8 @@ def measure(runner, context, seed=0):
                                [len(s) for s in sets]))}
                     if name == "hca":
                         row["overlap_with_exact_topk"] = \
-                            overlap_at_equal_count(q64, k64, budget, context)
+                            overlap_at_equal_count(q64, k64, budget, context,
+                                                   approx)
                     rows.append(row)
     return rows
 
@@ -199,15 +225,17 @@ def markdown(rows, context):
             lines.append(f"| {regime} | {policy} | " + " | ".join(
                 f"{c['rel_l2']:.2e} / {c['mass_kept']:.3f} / "
                 f"{c['tokens_kept']:.0f}" for c in cells) + " |")
-    lines += ["", "hca's int8 codes against exact scores at equal count (tau 1): "
+    lines += ["", "hca's codes against exact scores at equal count (tau 1): "
               "the share of hgca's exact top-k host set the codes choose.", "",
-              "| regime | " + " | ".join(f"{b:.0%}" for b in BUDGETS) + " |",
-              "|" + " --- |" * (1 + len(BUDGETS))]
+              "| regime | codes | " + " | ".join(f"{b:.0%}" for b in BUDGETS)
+              + " |", "|" + " --- |" * (2 + len(BUDGETS))]
     for regime in REGIMES:
-        cells = [r for r in rows if r["regime"] == regime and
-                 r["policy"] == "hca"]
-        lines.append(f"| {regime} | " + " | ".join(
-            f"{c['overlap_with_exact_topk']:.3f}" for c in cells) + " |")
+        for policy in ("hca", "hca/pq16x256"):
+            cells = [r for r in rows if r["regime"] == regime and
+                     r["policy"] == policy]
+            codes = "int8" if policy == "hca" else "pq16x256"
+            lines.append(f"| {regime} | {codes} | " + " | ".join(
+                f"{c['overlap_with_exact_topk']:.3f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,36 +11,14 @@ sets equal the reference's; outputs match within f32 2e-5 (the kept sets
 are equal, so only summation order differs); keep-all is exact within 1e-5;
 codes an engine binds are what selection reads. Random normal inputs.
 """
-import ctypes
 import subprocess
 
 import numpy as np
 import pytest
 
 import reference as ref
-from conftest import BUILD
+from runtime_codes import runtime_codes, runtime_pq
 from test_hybrid_end_to_end import TOLERANCE, run_step
-
-RUNTIME_DTYPE = {"f32": 0, "f16": 1, "bf16": 2}  # hgc_rt_dtype
-
-
-def runtime_codes(fed, elt):
-    """hgc_rt_quantize_keys (what a runtime cache keeps on append) of the
-    keys as fed: (codes, scales)."""
-    runtime = ctypes.CDLL(str(BUILD / "lib" / "libhgc_runtime.so"))
-    keys = np.ascontiguousarray(fed)
-    dim = keys.shape[-1]
-    tokens = keys.size // dim
-    codes = np.empty(keys.shape, np.int8)
-    scales = np.empty(keys.shape[:-1], np.float32)
-    status = runtime.hgc_rt_quantize_keys(
-        ctypes.c_int(RUNTIME_DTYPE[elt]), ctypes.c_int32(dim),
-        ctypes.c_int64(tokens), keys.ctypes.data_as(ctypes.c_void_p),
-        codes.ctypes.data_as(ctypes.c_void_p),
-        scales.ctypes.data_as(ctypes.c_void_p))
-    assert status == 0
-    return codes, scales
-
 
 def tensor(shape, elt):
     return "tensor<" + "x".join(map(str, shape)) + f"x{elt}>"
@@ -218,34 +196,6 @@ func.func @main(%q: {qt}, %k: {kt}, %v: {kt}, %c: {ct}, %s: {st}) -> {qt} {{
     np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
     own, _ = ref.hca_decode(q64, k64, v64, [t] * b, 16, 32, 0.3, 0.8)
     assert np.abs(want - own).max() > 1e-4, "decoy codes must matter"
-
-
-def runtime_pq(keys, subspaces, centroids, iterations=6, seed=1):
-    """hgc_rt_pq_fit on each (sequence, KV head)'s keys, then
-    hgc_rt_pq_encode: (codes [b, h, t, G] as i8/i16 bits, codebooks
-    [b, h, G, C, d / G] f32)."""
-    runtime = ctypes.CDLL(str(BUILD / "lib" / "libhgc_runtime.so"))
-    b, h, t, d = keys.shape
-    books = np.empty((b, h, subspaces, centroids, d // subspaces), np.float32)
-    wide = centroids > 256
-    codes = np.empty((b, h, t, subspaces), np.uint16 if wide else np.uint8)
-    for bi in range(b):
-        for hk in range(h):
-            row = np.ascontiguousarray(keys[bi, hk], np.float32)
-            book = np.empty(books.shape[2:], np.float32)
-            assert runtime.hgc_rt_pq_fit(
-                ctypes.c_int(0), ctypes.c_int32(d), ctypes.c_int64(t),
-                row.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(subspaces),
-                ctypes.c_int32(centroids), ctypes.c_int32(iterations),
-                ctypes.c_uint64(seed), book.ctypes.data_as(ctypes.c_void_p)) == 0
-            code = np.empty((t, subspaces), codes.dtype)
-            assert runtime.hgc_rt_pq_encode(
-                ctypes.c_int(0), ctypes.c_int32(d), ctypes.c_int64(t),
-                row.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(subspaces),
-                ctypes.c_int32(centroids), book.ctypes.data_as(ctypes.c_void_p),
-                code.ctypes.data_as(ctypes.c_void_p)) == 0
-            books[bi, hk], codes[bi, hk] = book, code
-    return codes.view(np.int16 if wide else np.int8), books
 
 
 @pytest.mark.parametrize("centroids", [16, 512])

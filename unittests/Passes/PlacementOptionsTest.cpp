@@ -1,9 +1,8 @@
 //===- PlacementOptionsTest.cpp - one set of placement options -----------===//
 //
-// The hgc-place-kv pass declares its options in ODS; the tools and the
-// hybrid pipeline declare theirs from forEachPlacementOption. Both must
-// name the same options with the same defaults, and the pipeline must hand
-// every option to the pass.
+// The hgc-place-kv pass, the tools and the hybrid pipeline declare their
+// options from forEachPlacementOption. The pass must have every option with
+// its default, and the pipeline must hand every option to the pass.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +13,7 @@
 
 #include "gtest/gtest.h"
 
+#include <cstdio>
 #include <string>
 
 using namespace mlir;
@@ -23,6 +23,12 @@ namespace {
 
 std::string text(const std::string &value) { return value; }
 std::string text(int64_t value) { return std::to_string(value); }
+/// As llvm::cl prints a double option (%e).
+std::string text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%e", value);
+  return buffer;
+}
 
 /// "name=value" for every option of `options`.
 std::vector<std::string> assignments(PlacementOptions options) {
@@ -51,6 +57,8 @@ TEST(PlacementOptionsTest, PipelineHandsEveryOptionToThePass) {
   options.window = 93;
   options.budget = "0.125";
   options.block = 32;
+  options.tau = 0.75;
+  options.codebook = "pq16x256";
   PassManager pm(&context);
   buildPlacementPipeline(pm, options);
   std::string printed;
