@@ -310,23 +310,25 @@ LogicalResult RuntimeKVOp::verify() {
 
 /// A paged bind: caches of blocks in `kv_layout`, a block table and the
 /// lengths it needs.
-/// The engine's key codes and scales: both or neither, over whole KV,
-/// [batch, kv_heads, tokens, head_dim] i8 and [batch, kv_heads, tokens] f32
-/// like the keys.
+/// The engine's key codes and scales: both or neither, [batch, kv_heads,
+/// tokens, head_dim] i8 and [batch, kv_heads, tokens] f32 in token order
+/// (like whole keys; per sequence, whatever the paging, like summaries).
 static LogicalResult verifyBoundCodes(BindKVOp op) {
   if (static_cast<bool>(op.getKeyCodes()) !=
       static_cast<bool>(op.getKeyScales()))
     return op.emitOpError("codes need both the key codes and their scales");
   if (!op.getKeyCodes())
     return success();
-  if (op.isPaged())
-    return op.emitOpError("codes bind with whole KV tensors, not with a "
-                          "block table");
-  ArrayRef<int64_t> key = op.getKey().getType().getShape();
+  SmallVector<int64_t> key(op.getKey().getType().getShape());
+  if (op.isPaged()) {
+    KVCacheType cache = op.getCache().getType();
+    key = {cast<RankedTensorType>(op.getBlockTable().getType()).getDimSize(0),
+           cache.getKvHeads(), ShapedType::kDynamic, cache.getHeadDim()};
+  }
   if (failed(verifyShape(op, "key codes", op.getKeyCodes().getType(), key)))
     return failure();
   return verifyShape(op, "key scales", op.getKeyScales().getType(),
-                     key.take_front(3));
+                     ArrayRef<int64_t>(key).take_front(3));
 }
 
 /// The engine's product-quantized keys: codes and codebooks together, over

@@ -130,9 +130,10 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
     appended, as the KV runtime keeps its page summaries): block selection
     reads them instead of every key. `codes` are the engine's per-token int8
     key codes `[batch, kv_heads, tokens, head_dim]` with their f32 scales
-    `[batch, kv_heads, tokens]` (key ~ code * scale, kept on append as the KV
-    runtime keeps them with `quantize_keys`): `quant_topk` selection reads
-    them instead of the keys. `pq` are the engine's product-quantized keys:
+    `[batch, kv_heads, tokens]`, in token order whether or not the KV is
+    paged (key ~ code * scale, kept on append as the KV runtime keeps them
+    with `quantize_keys`): `quant_topk` selection reads them instead of the
+    keys. `pq` are the engine's product-quantized keys:
     codes `[batch, kv_heads, tokens, subspaces]` (i8 for up to 256
     centroids, i16 beyond, both read as unsigned) and the codebooks they
     index `[batch, kv_heads, subspaces, centroids, head_dim / subspaces]`

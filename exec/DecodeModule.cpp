@@ -39,10 +39,13 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
         {spec.batch, spec.kvHeads, spec.summaryBlocks, spec.headDim},
         spec.kvElementType);
   if (spec.keyCodes) {
-    ArrayRef<int64_t> shape = types.kv.getShape();
+    // Per sequence in token order, whatever the paging.
+    SmallVector<int64_t, 4> shape(types.kv.getShape());
+    if (paged)
+      shape = {spec.batch, spec.kvHeads, ShapedType::kDynamic, spec.headDim};
     types.codes = RankedTensorType::get(shape, builder.getI8Type());
-    types.scales =
-        RankedTensorType::get(shape.take_front(3), builder.getF32Type());
+    types.scales = RankedTensorType::get(ArrayRef<int64_t>(shape).take_front(3),
+                                         builder.getF32Type());
   }
   if (spec.pqSubspaces > 0) {
     ArrayRef<int64_t> shape = types.kv.getShape();

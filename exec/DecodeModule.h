@@ -45,7 +45,8 @@ struct DecodeModuleSpec {
   /// blocks of summaryBlock tokens (0: none).
   int64_t summaryBlock = 0, summaryBlocks = ShapedType::kDynamic;
   /// Per-token int8 key codes [batch, kv heads, tokens, head dim] and f32
-  /// scales [batch, kv heads, tokens] of KV bound whole.
+  /// scales [batch, kv heads, tokens], in token order (paged KV: tokens
+  /// dynamic, the longest sequence's).
   bool keyCodes = false;
   /// Product-quantized keys of KV bound whole (pqSubspaces > 0): codes
   /// [batch, kv heads, tokens, pqSubspaces] (i8, or i16 beyond 256

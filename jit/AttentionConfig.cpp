@@ -170,7 +170,7 @@ std::string AttentionConfig::describe() const {
   }
   if (kvBlockSize > 0)
     os << " paged=" << kvBlockSize << (kvLayout == HGC_KV_HND ? ":hnd" : ":nhd")
-       << (kvSummaries ? ":summaries" : "");
+       << (kvSummaries ? ":summaries" : "") << (kvCodes ? ":codes" : "");
   return text;
 }
 
@@ -183,6 +183,11 @@ AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
   paged.kvSummaries =
       mlir::hgc::getPlacementPolicy(config.placement).readsKeySummaries() &&
       config.placement.block == pageTokens && config.overrides.empty();
+  // The runtime keeps every token's codes (a cache made for such a policy
+  // quantizes keys on append).
+  paged.kvCodes = mlir::hgc::getPlacementPolicy(config.placement)
+                      .readsKeyCodes(config.placement) &&
+                  config.overrides.empty();
   return paged;
 }
 
@@ -201,6 +206,7 @@ hgc::jit::getDecodeModuleSpec(const AttentionConfig &config,
   spec.headsMajor = config.kvLayout == HGC_KV_HND;
   if (config.kvSummaries)
     spec.summaryBlock = config.placement.block;
+  spec.keyCodes = config.kvCodes;
   if (config.scale > 0)
     spec.scale = config.scale;
   spec.softcap = config.softcap;

@@ -228,6 +228,9 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.host_pages = options->host_pages;
   runtime.host_numa_nodes = options->host_numa_nodes;
   runtime.storage_dir = options->storage_dir;
+  // Kernels of a policy that scores key codes read the runtime's.
+  runtime.quantize_keys = mlir::hgc::getPlacementPolicy(checked.placement)
+                              .readsKeyCodes(checked.placement);
   auto made = std::make_unique<hgc_kv_cache>();
   if (hgc_status status =
           fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))

@@ -277,6 +277,10 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   auto lengths = getDenseMemRef<int32_t>(kv.lengths, lengthShape);
   auto keyMin = getDenseMemRef<char>(kv.keyMin, summaryShape);
   auto keyMax = getDenseMemRef<char>(kv.keyMax, summaryShape);
+  int64_t codeShape[4] = {batch, k.kvHeads, kv.codeTokens, k.headDim};
+  auto codes = getDenseMemRef<int8_t>(kv.codes, codeShape);
+  int64_t scaleShape[3] = {batch, k.kvHeads, kv.codeTokens};
+  auto scales = getDenseMemRef<float>(kv.scales, scaleShape);
   StridedMemRefType<float, 3> result{};
   std::vector<void *> packed;
   appendPacked(packed, query);
@@ -287,6 +291,10 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   if (k.kvSummaries) {
     appendPacked(packed, keyMin);
     appendPacked(packed, keyMax);
+  }
+  if (k.kvCodes) {
+    appendPacked(packed, codes);
+    appendPacked(packed, scales);
   }
   packed.push_back(&result);
 

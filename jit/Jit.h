@@ -59,6 +59,9 @@ struct AttentionConfig {
   hgc_kv_layout kvLayout = HGC_KV_NHD;
   /// Paged KV whose engine passes per-block key summaries.
   bool kvSummaries = false;
+  /// Paged KV read with the runtime's int8 key codes in token order
+  /// (hgc_rt_kv_codes), for a policy that scores them.
+  bool kvCodes = false;
 
   /// Checks and copies `config`; the message names the bad field.
   static Failure fromC(const hgc_attention_config &config,
@@ -73,7 +76,8 @@ constexpr int32_t kDefaultPageTokens = 64;
 
 /// The paged configuration that reads the pages of a runtime cache of
 /// `pageTokens`-token pages in place: blocks are pages, heads-major; quest
-/// reads the runtime's page summaries when its block is the page.
+/// reads the runtime's page summaries when its block is the page, hca the
+/// runtime's key codes.
 AttentionConfig inPlaceConfig(const AttentionConfig &config,
                               int32_t pageTokens);
 

@@ -124,6 +124,43 @@ Failure summaryOperands(hgc_kv_cache &cache, const AttentionConfig &k,
   kv.maxSummaries = int32_t(maxPages);
   return Failure::ok();
 }
+
+/// The int8 key codes of the step's tokens: one sequence reads the runtime's
+/// table where it is; a batch has its codes copied into one
+/// [batch][kv_heads][longest][head_dim] buffer (scales alike).
+Failure codeOperands(hgc_kv_cache &cache, const AttentionConfig &k,
+                     int32_t layer, int32_t batch, const int64_t *seqs,
+                     const std::vector<int64_t> &tokens, RuntimeStep &step,
+                     PagedOperands &kv) {
+  int64_t capacity = 0;
+  if (batch == 1)
+    return fromRuntimeStatus(hgc_rt_kv_codes(
+        cache.runtime, seqs[0], layer, &kv.codes, &kv.scales, &kv.codeTokens));
+  int64_t longest = *std::max_element(tokens.begin(), tokens.end());
+  size_t dim = size_t(k.headDim);
+  step.codes.assign(size_t(batch) * k.kvHeads * longest * dim, 0);
+  step.scales.assign(size_t(batch) * k.kvHeads * longest, 0.0f);
+  for (int32_t b = 0; b < batch; ++b) {
+    const int8_t *codes = nullptr;
+    const float *scales = nullptr;
+    if (Failure failure = fromRuntimeStatus(hgc_rt_kv_codes(
+            cache.runtime, seqs[b], layer, &codes, &scales, &capacity));
+        failure.failed())
+      return failure;
+    for (int32_t h = 0; h < k.kvHeads; ++h) {
+      size_t target = size_t(b * k.kvHeads + h) * longest;
+      size_t source = size_t(h) * capacity;
+      std::copy_n(codes + source * dim, size_t(tokens[b]) * dim,
+                  step.codes.data() + target * dim);
+      std::copy_n(scales + source, size_t(tokens[b]),
+                  step.scales.data() + target);
+    }
+  }
+  kv.codes = step.codes.data();
+  kv.scales = step.scales.data();
+  kv.codeTokens = longest;
+  return Failure::ok();
+}
 } // namespace
 
 Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
@@ -148,7 +185,12 @@ Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
   kv.tables = step.tables.data();
   kv.maxBlocks = int32_t(maxPages);
   kv.lengths = step.lengths.data();
-  if (!k.kvSummaries)
-    return Failure::ok();
-  return summaryOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+  if (k.kvSummaries)
+    if (Failure failure =
+            summaryOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+        failure.failed())
+      return failure;
+  if (k.kvCodes)
+    return codeOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+  return Failure::ok();
 }

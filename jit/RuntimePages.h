@@ -29,6 +29,11 @@ struct PagedOperands {
   const int32_t *lengths = nullptr;
   const void *keyMin = nullptr, *keyMax = nullptr;
   int32_t maxSummaries = 0;
+  // With kvCodes: int8 key codes [batch][kv_heads][codeTokens][head_dim]
+  // and scales [batch][kv_heads][codeTokens], in token order.
+  const int8_t *codes = nullptr;
+  const float *scales = nullptr;
+  int64_t codeTokens = 0;
   // Pages copied for the step (those only copies reach), and how long.
   int64_t copiedBytes = 0;
   double copySeconds = 0;
@@ -39,6 +44,8 @@ struct RuntimeStep {
   std::vector<int32_t> tables, lengths;
   std::vector<char> pages;     // copied pages, when not read in place
   std::vector<char> summaries; // a batch's summaries, copied together
+  std::vector<int8_t> codes;   // a batch's key codes, copied together
+  std::vector<float> scales;
 };
 
 /// The operands of paged kernel configuration `k` (block = the cache's page)

@@ -225,6 +225,14 @@ hgc_rt_status hgc_rt_kv_summaries(hgc_rt_kv_cache *cache, int64_t seq,
       cache->impl->summaries(seq, layer, *key_min, *key_max, *capacity));
 }
 
+hgc_rt_status hgc_rt_kv_codes(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, const int8_t **codes,
+                              const float **scales, int64_t *capacity) {
+  if (!cache || !codes || !scales || !capacity)
+    return nullArgument("cache, codes, scales or capacity");
+  return report(cache->impl->keyCodes(seq, layer, *codes, *scales, *capacity));
+}
+
 hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, hgc_rt_tier tier, int32_t q_heads,
                                const float *query, float scale, float *output,

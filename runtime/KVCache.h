@@ -64,6 +64,8 @@ public:
                    int64_t &pages, int64_t &tokens);
   Result summaries(int64_t seq, int32_t layer, const void *&keyMin,
                    const void *&keyMax, int64_t &capacity);
+  Result keyCodes(int64_t seq, int32_t layer, const int8_t *&codes,
+                  const float *&scales, int64_t &capacity);
   // Attention (KVAttend.cpp).
   Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
                 const float *query, float scale, float *output, float *lse);
@@ -90,6 +92,7 @@ private:
     std::vector<Page> pages;
     int64_t tokens = 0;
     SummaryTable summaries;
+    CodeTable codes;
   };
   struct Sequence {
     std::mutex mutex;

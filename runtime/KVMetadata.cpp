@@ -74,6 +74,37 @@ void SummaryTable::store(const hgc_rt_kv_config &config, int64_t page,
   }
 }
 
+void CodeTable::reserve(const hgc_rt_kv_config &config, int64_t tokens) {
+  if (tokens <= capacity)
+    return;
+  size_t dim = size_t(config.head_dim);
+  int64_t heads = config.kv_heads;
+  // Doubling keeps the copies amortized; heads move apart on growth.
+  int64_t grown = std::max<int64_t>(tokens, 2 * capacity);
+  std::vector<int8_t> grownCodes(size_t(heads * grown) * dim);
+  std::vector<float> grownScales(size_t(heads * grown));
+  for (int64_t h = 0; h < heads && capacity > 0; ++h) {
+    std::copy_n(codes.data() + size_t(h * capacity) * dim,
+                size_t(capacity) * dim,
+                grownCodes.data() + size_t(h * grown) * dim);
+    std::copy_n(scales.data() + size_t(h * capacity), size_t(capacity),
+                grownScales.data() + size_t(h * grown));
+  }
+  codes.swap(grownCodes);
+  scales.swap(grownScales);
+  capacity = grown;
+}
+
+void CodeTable::store(const hgc_rt_kv_config &config, int64_t token,
+                      int32_t head, const PageKeyMetadata &metadata,
+                      int64_t offset) {
+  size_t dim = size_t(config.head_dim);
+  size_t row = size_t(head) * config.page_tokens + offset;
+  std::copy_n(metadata.codes.data() + row * dim, dim,
+              codes.data() + size_t(head * capacity + token) * dim);
+  scales[size_t(head * capacity + token)] = metadata.scales[row];
+}
+
 void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
                              int64_t endPage) {
   if (block.tokens == 0)
@@ -91,6 +122,15 @@ void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
   layer.summaries.reserve(config, endPage);
   for (int64_t p = layer.tokens / pt; p < endPage; ++p)
     layer.summaries.store(config, p, layer.pages[p].metadata);
+  if (!config.quantize_keys)
+    return;
+  layer.codes.reserve(config, layer.tokens + block.tokens);
+  for (int64_t i = 0; i < block.tokens; ++i) {
+    int64_t token = layer.tokens + i;
+    for (int32_t h = 0; h < config.kv_heads; ++h)
+      layer.codes.store(config, token, h, layer.pages[token / pt].metadata,
+                        token % pt);
+  }
 }
 
 Result KVCache::pageSummary(int64_t seq, int32_t layer, int64_t page,

@@ -3,7 +3,8 @@
 // Every page keeps, in host memory whichever tier holds its bytes, per-head
 // minimum and maximum keys (Quest's bounds) and, when the cache quantizes
 // keys, int8 codes with one scale per token. Each layer also keeps its pages'
-// summaries in the cache's dtype, which compiled selection reads in place.
+// summaries in the cache's dtype and, quantizing, its tokens' codes in token
+// order: what compiled selection reads in place.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,6 +43,21 @@ struct SummaryTable {
   /// Stores the bounds of page `page` (within capacity).
   void store(const hgc_rt_kv_config &config, int64_t page,
              const PageKeyMetadata &metadata);
+};
+
+/// A layer's int8 key codes and scales in token order: codes
+/// [kv_heads][capacity][head_dim], scales [kv_heads][capacity].
+struct CodeTable {
+  std::vector<int8_t> codes;
+  std::vector<float> scales;
+  int64_t capacity = 0; // tokens
+
+  /// Makes room for codes of `tokens` tokens.
+  void reserve(const hgc_rt_kv_config &config, int64_t tokens);
+  /// Stores token `token`'s codes of `head` from its page's metadata, where
+  /// it is token `offset` of the page.
+  void store(const hgc_rt_kv_config &config, int64_t token, int32_t head,
+             const PageKeyMetadata &metadata, int64_t offset);
 };
 
 } // namespace hgc::rt

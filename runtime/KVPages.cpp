@@ -57,3 +57,19 @@ Result KVCache::summaries(int64_t seq, int32_t layerIndex, const void *&keyMin,
   capacity = layer.summaries.capacity;
   return Result::ok();
 }
+
+Result KVCache::keyCodes(int64_t seq, int32_t layerIndex, const int8_t *&codes,
+                         const float *&scales, int64_t &capacity) {
+  if (!config.quantize_keys)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "the cache does not quantize keys");
+  std::shared_ptr<Sequence> sequence;
+  std::unique_lock<std::mutex> lock;
+  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
+    return r;
+  const Layer &layer = sequence->layers[layerIndex];
+  codes = layer.codes.codes.data();
+  scales = layer.codes.scales.data();
+  capacity = layer.codes.capacity;
+  return Result::ok();
+}

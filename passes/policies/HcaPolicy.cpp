@@ -66,7 +66,9 @@ public:
   }
   bool usesMass() const override { return true; }
   bool usesCodebook() const override { return true; }
-  bool readsKeyCodes() const override { return true; }
+  bool readsKeyCodes(const PlacementOptions &options) const override {
+    return options.codebook == "int8";
+  }
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {

@@ -44,9 +44,12 @@ public:
   /// Whether its selection scores blocks from per-block key summaries, so a
   /// kernel over pages of `block` tokens can read the runtime's summaries.
   virtual bool readsKeySummaries() const { return false; }
-  /// Whether its selection scores tokens from per-token int8 key codes, so
-  /// a program over bound KV can read codes the engine keeps.
-  virtual bool readsKeyCodes() const { return false; }
+  /// Whether its selection under `options` scores tokens from per-token
+  /// int8 key codes, so a program can read codes the engine or the KV
+  /// runtime keeps (quantize_keys) instead of the keys.
+  virtual bool readsKeyCodes(const PlacementOptions &options) const {
+    return false;
+  }
   /// Whether `PlacementOptions::tau` is one of its options (checked, printed
   /// by `hgc plan`): a keep rule by softmax mass.
   virtual bool usesMass() const { return false; }

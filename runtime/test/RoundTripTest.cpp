@@ -119,6 +119,13 @@ void verifyCodes(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
                                  shadow.data() + first * row, want.data(),
                                  wantScales.data()),
             HGC_RT_OK);
+  // The layer's table in token order, which compiled selection reads.
+  const int8_t *table = nullptr;
+  const float *tableScales = nullptr;
+  int64_t capacity = 0;
+  ASSERT_EQ(hgc_rt_kv_codes(cache, s, layer, &table, &tableScales, &capacity),
+            HGC_RT_OK);
+  ASSERT_GE(capacity, tokens);
   for (int64_t t = 0; t < count; ++t) {
     // Bit-exact: the same arithmetic on the same keys.
     ASSERT_EQ(std::memcmp(&scales[t], &wantScales[t], sizeof(float)), 0)
@@ -127,6 +134,13 @@ void verifyCodes(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
                           want.data() + t * c.head_dim, c.head_dim),
               0)
         << "codes of token " << first + t << " head " << head;
+    size_t at = size_t(head) * capacity + first + t;
+    ASSERT_EQ(std::memcmp(&tableScales[at], &wantScales[t], sizeof(float)), 0)
+        << "table scale of token " << first + t << " head " << head;
+    ASSERT_EQ(std::memcmp(table + at * c.head_dim, want.data() + t * c.head_dim,
+                          c.head_dim),
+              0)
+        << "table codes of token " << first + t << " head " << head;
   }
 }
 

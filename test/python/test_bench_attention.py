@@ -41,7 +41,10 @@ def test_quick_rows(tmp_path):
         assert (share is None) == (row["mode"] == "dense" or paged)
         assert share is None or 0 < share < float("inf")
     assert {r["policy"] for r in rows if r["mode"] == "sparse"} == \
-        {"hgca", "quest"}
+        {"hgca", "hca", "quest"}
+    # hca with int8 codes and with product-quantized ones.
+    assert {r["codebook"] for r in rows if r["policy"] == "hca"} == \
+        {"int8", "pq16x256"}
     # The engine path: paged KV (vLLM's NHD layout) beside bound buffers.
     assert {(r["paged_block"], r["paged_layout"]) for r in rows} >= {
         (None, None), (16, "nhd"), (64, "nhd")}
@@ -49,7 +52,7 @@ def test_quick_rows(tmp_path):
     assert {r["kv_owner"] for r in rows} == {"bound", "engine", "runtime"}
     assert {(r["policy"], r["paged_block"]) for r in rows
             if r["kv_owner"] == "runtime"} >= {("full", 16), ("full", 64),
-                                               ("quest", 64)}
+                                               ("quest", 64), ("hca", 16)}
 
 
 def test_bad_options():

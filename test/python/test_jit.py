@@ -174,7 +174,7 @@ def fill_cache(cache, config, lengths, seed):
 
 
 @pytest.mark.parametrize("policy,budget", [("full", "0"), ("hgca", "0.2"),
-                                           ("quest", "0.3")])
+                                           ("quest", "0.3"), ("hca", "0.3")])
 def test_pages_in_place_equal_pages_copied(ctx, tmp_path, policy, budget):
     """Decodes read the runtime's pages in place through a page table, or,
     when some spilled to the storage tier, copies of them: the same kernel,

@@ -319,6 +319,8 @@ std::vector<Shape> runtimeOwnedShapes(int64_t t) {
     list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, page, true, true});
   list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16, true, true});
   list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16, true, true});
+  // hca reads the runtime's int8 key codes (kept on append) in place.
+  list.push_back({"sparse", 1, t, "f16", 0.05, "hca", 0, 16, true, true});
   list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64, 64, true, true});
   return list;
 }
@@ -522,6 +524,8 @@ llvm::json::Object shapeJson(const Shape &s) {
   return llvm::json::Object{
       {"mode", s.mode},
       {"policy", s.policy},
+      {"codebook", s.policy == "hca" ? llvm::json::Value(s.codebook)
+                                     : llvm::json::Value(nullptr)},
       {"block",
        s.block ? llvm::json::Value(s.block) : llvm::json::Value(nullptr)},
       {"paged_block", s.pagedBlock ? llvm::json::Value(s.pagedBlock)

@@ -145,10 +145,9 @@ hgc_rt_status hgc_rt_quantize_keys(hgc_rt_dtype dtype, int32_t head_dim,
  * each key's codes [tokens][subspaces]: uint8 for centroids <= 256, else
  * uint16. */
 hgc_rt_status hgc_rt_pq_fit(hgc_rt_dtype dtype, int32_t head_dim,
-                            int64_t tokens, const void *keys,
-                            int32_t subspaces, int32_t centroids,
-                            int32_t iterations, uint64_t seed,
-                            float *codebook);
+                            int64_t tokens, const void *keys, int32_t subspaces,
+                            int32_t centroids, int32_t iterations,
+                            uint64_t seed, float *codebook);
 hgc_rt_status hgc_rt_pq_encode(hgc_rt_dtype dtype, int32_t head_dim,
                                int64_t tokens, const void *keys,
                                int32_t subspaces, int32_t centroids,
@@ -205,6 +204,15 @@ hgc_rt_status hgc_rt_kv_page_table(hgc_rt_kv_cache *cache, int64_t seq,
 hgc_rt_status hgc_rt_kv_summaries(hgc_rt_kv_cache *cache, int64_t seq,
                                   int32_t layer, const void **key_min,
                                   const void **key_max, int64_t *capacity);
+
+/* The int8 key codes of (seq, layer) in token order, kept on append by a
+ * cache with quantize_keys: codes [kv_heads][*capacity][head_dim] (token t of
+ * head h at (h * *capacity + t) * head_dim) and scales [kv_heads][*capacity].
+ * Valid (and *capacity fixed) until the sequence is next appended to or
+ * released; what compiled quant_topk selection reads in place. */
+hgc_rt_status hgc_rt_kv_codes(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, const int8_t **codes,
+                              const float **scales, int64_t *capacity);
 
 /* Partial attention of one query token over the tokens of (seq, layer) that
  * live on `tier`, computed where they live (the storage tier reads its mapped

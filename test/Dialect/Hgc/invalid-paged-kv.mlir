@@ -140,10 +140,10 @@ func.func @layout_without_table(%k: tensor<1x8x4x64xf16>) {
 
 // -----
 
-func.func @paged_codes(%k: tensor<?x16x8x64xf16>, %c: tensor<2x8x64x64xi8>, %s: tensor<2x8x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
-  // expected-error @+1 {{codes bind with whole KV tensors, not with a block table}}
+func.func @paged_codes(%k: tensor<?x16x8x64xf16>, %c: tensor<3x8x64x64xi8>, %s: tensor<3x8x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'key codes' has shape [3, 8, 64, 64], expected [2, 8, ?, 64]}}
   %r = hgc.bind_kv %k, %k lengths(%n : tensor<2xi32>)
-      codes(%c, %s : tensor<2x8x64x64xi8>, tensor<2x8x64xf32>)
+      codes(%c, %s : tensor<3x8x64x64xi8>, tensor<3x8x64xf32>)
       block_table(%t : tensor<2x4xi32>)
       : tensor<?x16x8x64xf16>, tensor<?x16x8x64xf16> -> !hgc.kv_cache<8x64xf16>
   return
