@@ -22,7 +22,6 @@ the exact top-k at equal count.
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
 import tempfile
 
@@ -31,6 +30,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "python"))
 import reference as ref  # noqa: E402
+from budget_error import run  # noqa: E402
 from runtime_codes import runtime_pq  # noqa: E402
 
 BUDGETS = [0.02, 0.05, 0.10]
@@ -106,18 +106,6 @@ func.func @main({args}) -> {q} {{
   %o = hgc.decode_attention %q, %cache : {q}, {cache} -> {q}
   return %o : {q}
 }}"""
-
-
-def run(runner, workdir, source, arrays, args):
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "p.mlir").write_text(source)
-    command = [str(runner), str(workdir / "p.mlir"), "--output-dir",
-               str(workdir / "out")]
-    for i, array in enumerate(arrays):
-        np.save(workdir / f"a{i}.npy", array)
-        command.append(f"--input=arg{i}={workdir / f'a{i}.npy'}")
-    subprocess.run(command + args, check=True)
-    return np.load(workdir / "out" / "out0.npy").astype(np.float64)
 
 
 def kept_sets(policy, q, k, budget, context, approx=None):

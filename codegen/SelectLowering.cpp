@@ -170,6 +170,30 @@ std::pair<Value, Value> radixSelect(Emitter &e, Value keys, Value n, Value need,
   return {found[0], found[1]};
 }
 
+/// Walks `keys[0, n)` in order and calls `take(c, key, kept)` for the keys
+/// above `threshold` and the first `ties` equal to it (what a radix select
+/// found), `kept` counting those taken before; returns how many it took.
+Value forEachTaken(Emitter &e, Value keys, Value n, Value threshold, Value ties,
+                   function_ref<void(Value, Value, Value)> take) {
+  ImplicitLocOpBuilder &b = e.b;
+  return e.forLoop(
+      e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
+        Value key = memref::LoadOp::create(b, keys, c);
+        Value tie = arith::AndIOp::create(
+            b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
+            e.icmp(arith::CmpIPredicate::slt, s[1], ties));
+        Value taken = arith::OrIOp::create(
+            b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
+        e.ifThen(taken, {}, [&]() {
+          take(c, key, s[0]);
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{
+            e.select(taken, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
+            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1])};
+      })[0];
+}
+
 /// One hgc.select as loops: per (sequence, KV head) the candidates' best
 /// scores over the GQA group, radix-selected down to the budget.
 class SelectLowering {
@@ -582,28 +606,16 @@ Value SelectLowering::takeByMass(Value keys, Value bi, Value hk, Value n,
         b, MemRefType::get({ShapedType::kDynamic}, element), ValueRange{keep});
   };
   Value topKeys = buffer(b.getI32Type()), topIndices = buffer(b.getI32Type());
-  Value i32Zero = e.i32(0);
-  Value best = e.forLoop(
-      e.index(0), n, {e.index(0), e.index(0), i32Zero},
-      [&](Value c, ValueRange s) {
-        Value key = memref::LoadOp::create(b, keys, c);
-        Value tie = arith::AndIOp::create(
-            b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
-            e.icmp(arith::CmpIPredicate::slt, s[1], ties));
-        Value take = arith::OrIOp::create(
-            b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
-        e.ifThen(take, {}, [&]() {
-          memref::StoreOp::create(b, key, topKeys, s[0]);
-          memref::StoreOp::create(
-              b, arith::IndexCastOp::create(b, b.getI32Type(), c), topIndices,
-              s[0]);
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{
-            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
-            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1]),
-            arith::MaxUIOp::create(b, s[2], key)};
-      })[2];
+  forEachTaken(e, keys, n, threshold, ties, [&](Value c, Value key, Value at) {
+    memref::StoreOp::create(b, key, topKeys, at);
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI32Type(), c),
+                            topIndices, at);
+  });
+  Value best =
+      e.forLoop(e.index(0), keep, {e.i32(0)}, [&](Value i, ValueRange m) {
+        return SmallVector<Value>{arith::MaxUIOp::create(
+            b, m[0], memref::LoadOp::create(b, topKeys, i))};
+      })[0];
   // 2. The row's softmax normalizer under its best score.
   Value bestScore = scoreOfKey(e, best);
   Value total = sumOfWeights(keys, n, bestScore);
@@ -637,23 +649,11 @@ Value SelectLowering::takeByMass(Value keys, Value bi, Value hk, Value n,
   Value cutTies = arith::IndexCastOp::create(
       b, b.getIndexType(), arith::FPToSIOp::create(b, b.getI64Type(), ratio));
   // 5. The kept candidates, in index order.
-  return e.forLoop(
-      e.index(0), keep, {e.index(0), e.index(0)}, [&](Value i, ValueRange s) {
-        Value key = memref::LoadOp::create(b, topKeys, i);
-        Value tie = arith::AndIOp::create(
-            b, e.icmp(arith::CmpIPredicate::eq, key, cutKey),
-            e.icmp(arith::CmpIPredicate::slt, s[1], cutTies));
-        Value take = arith::OrIOp::create(
-            b, e.icmp(arith::CmpIPredicate::ugt, key, cutKey), tie);
-        e.ifThen(take, {}, [&]() {
-          memref::StoreOp::create(b, memref::LoadOp::create(b, topIndices, i),
-                                  out, ValueRange{bi, hk, s[0]});
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{
-            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
-            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1])};
-      })[0];
+  return forEachTaken(
+      e, topKeys, keep, cutKey, cutTies, [&](Value i, Value, Value at) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, topIndices, i),
+                                out, ValueRange{bi, hk, at});
+      });
 }
 
 /// The `keep` best of the row's `n` candidates (keys filled), in ascending
@@ -664,24 +664,10 @@ void SelectLowering::takeTopK(Value keys, Value bi, Value hk, Value n,
   std::pair<Value, Value> kth = radixSelect(e, keys, n, keep);
   Value threshold = kth.first, ties = kth.second;
   // Candidates above the threshold, and the first `ties` equal to it.
-  e.forLoop(
-      e.index(0), n, {e.index(0), e.index(0)}, [&](Value c, ValueRange s) {
-        Value key = memref::LoadOp::create(b, keys, c);
-        Value tie = arith::AndIOp::create(
-            b, e.icmp(arith::CmpIPredicate::eq, key, threshold),
-            e.icmp(arith::CmpIPredicate::slt, s[1], ties));
-        Value take = arith::OrIOp::create(
-            b, e.icmp(arith::CmpIPredicate::ugt, key, threshold), tie);
-        e.ifThen(take, {}, [&]() {
-          memref::StoreOp::create(
-              b, arith::IndexCastOp::create(b, b.getI32Type(), c), out,
-              ValueRange{bi, hk, s[0]});
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{
-            e.select(take, arith::AddIOp::create(b, s[0], e.index(1)), s[0]),
-            e.select(tie, arith::AddIOp::create(b, s[1], e.index(1)), s[1])};
-      });
+  forEachTaken(e, keys, n, threshold, ties, [&](Value c, Value, Value at) {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI32Type(), c),
+                            out, ValueRange{bi, hk, at});
+  });
 }
 
 /// On the calling thread, after the parallel selection: the entries kept, a

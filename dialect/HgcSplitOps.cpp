@@ -14,6 +14,15 @@
 using namespace mlir;
 using namespace mlir::hgc;
 
+/// A tier view's tier must be one its placement lists (when it has one).
+static LogicalResult verifyTierInPlacement(Operation *op,
+                                           PlacementAttr placement, Tier tier) {
+  if (placement && !placement.getTierPolicy(tier))
+    return op->emitOpError("tier '")
+           << stringifyTier(tier) << "' is not in the placement";
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // KVViewOp
 //===----------------------------------------------------------------------===//
@@ -21,10 +30,9 @@ using namespace mlir::hgc;
 LogicalResult KVViewOp::verify() {
   Operation *op = getOperation();
   KVCacheType cache = getCache().getType();
+  if (failed(verifyTierInPlacement(op, getPlacementAttr(), getTier())))
+    return failure();
   if (PlacementAttr placement = getPlacementAttr()) {
-    if (!placement.getTierPolicy(getTier()))
-      return emitOpError("tier '")
-             << stringifyTier(getTier()) << "' is not in the placement";
     if (!placement.getHeads().empty())
       return emitOpError("views one placement for all KV heads; per-head "
                          "overrides need one view per head group");
@@ -46,10 +54,9 @@ void KVViewOp::getEffects(
 LogicalResult KVSummariesOp::verify() {
   if (failed(verifyBlockSize(getOperation(), "block_size", getBlockSize())))
     return failure();
-  if (PlacementAttr placement = getPlacementAttr())
-    if (!placement.getTierPolicy(getTier()))
-      return emitOpError("tier '")
-             << stringifyTier(getTier()) << "' is not in the placement";
+  if (failed(
+          verifyTierInPlacement(getOperation(), getPlacementAttr(), getTier())))
+    return failure();
   return verifyKVOfCache(getOperation(), getKeyMin().getType(),
                          getKeyMax().getType(), getCache().getType(),
                          getLengths(), "key minimum", "key maximum",
@@ -70,10 +77,9 @@ LogicalResult KVKeyCodesOp::verify() {
   Operation *op = getOperation();
   if (getBits() != 4 && getBits() != 8)
     return emitOpError("bits must be 4 or 8, got ") << getBits();
-  if (PlacementAttr placement = getPlacementAttr())
-    if (!placement.getTierPolicy(getTier()))
-      return emitOpError("tier '")
-             << stringifyTier(getTier()) << "' is not in the placement";
+  if (failed(
+          verifyTierInPlacement(getOperation(), getPlacementAttr(), getTier())))
+    return failure();
   KVCacheType cache = getCache().getType();
   RankedTensorType codes = getCodes().getType();
   if (codes.getRank() != 4)
@@ -109,10 +115,9 @@ void KVKeyCodesOp::getEffects(
 
 LogicalResult KVPqCodesOp::verify() {
   Operation *op = getOperation();
-  if (PlacementAttr placement = getPlacementAttr())
-    if (!placement.getTierPolicy(getTier()))
-      return emitOpError("tier '")
-             << stringifyTier(getTier()) << "' is not in the placement";
+  if (failed(
+          verifyTierInPlacement(getOperation(), getPlacementAttr(), getTier())))
+    return failure();
   KVCacheType cache = getCache().getType();
   RankedTensorType codes = getCodes().getType();
   RankedTensorType books = getCodebooks().getType();
