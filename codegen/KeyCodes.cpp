@@ -25,7 +25,12 @@ emitKeyCodes(Emitter &e, RankedTensorType codesType,
   ImplicitLocOpBuilder &b = e.b;
   Value headDim = e.dim(key, 3);
   Value kvHeads = e.index(codesType.getDimSize(1));
-  Value top = e.f32(double((int64_t{1} << (bits - 1)) - 1));
+  double topCode = double((int64_t{1} << (bits - 1)) - 1);
+  Value top = e.f32(topCode);
+  HeadDimLoop lanes(e, headDim, codesType.getDimSize(3));
+  Type codeType = lanes.vectorized
+                      ? Type(VectorType::get({kLanes}, b.getI8Type()))
+                      : Type(b.getI8Type());
   Value codes = e.alloc(codesType, {batch, kvHeads, width, headDim});
   Value scales = e.alloc(scalesType, {batch, kvHeads, width});
   e.parallel({batch, kvHeads, width}, [&](ValueRange row) {
@@ -37,30 +42,33 @@ emitKeyCodes(Emitter &e, RankedTensorType codesType,
         b, source(j, bi), arith::SubIOp::create(b, tokens, e.index(1)));
     SmallVector<Value> at =
         keyAt ? keyAt(bi, hk, t) : SmallVector<Value>{bi, hk, t};
-    auto keyAtDim = [&](Value d) {
-      SmallVector<Value> indices = at;
-      indices.push_back(d);
-      return e.loadF32(key, indices);
-    };
+    SmallVector<Value> codeAt = {bi, hk, j};
+    // 1. The largest magnitude over the head dim, 8 lanes at a time.
     Value largest =
-        e.forLoop(e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange m) {
+        lanes.max(lanes.over({lanes.zero()}, [&](Value d, ValueRange m) {
           return SmallVector<Value>{
-              e.max(m[0], math::AbsFOp::create(b, keyAtDim(d)))};
-        })[0];
+              e.max(m[0], math::AbsFOp::create(b, lanes.load(key, at, d)))};
+        })[0]);
     Value positive = arith::AndIOp::create(
         b, valid, e.fcmp(arith::CmpFPredicate::OGT, largest, e.f32(0)));
     Value scale = e.select(positive, e.div(largest, top), e.f32(0));
-    memref::StoreOp::create(b, scale, scales, ValueRange{bi, hk, j});
-    // A zero scale divides by one instead; its codes are forced to 0.
-    Value divisor = e.select(positive, scale, e.f32(1));
-    Value bottom = arith::NegFOp::create(b, top);
-    e.forLoop(e.index(0), headDim, {}, [&](Value d, ValueRange) {
-      Value q = math::RoundEvenOp::create(b, e.div(keyAtDim(d), divisor));
-      q = e.select(positive,
-                   e.max(bottom, arith::MinimumFOp::create(b, q, top)),
-                   e.f32(0));
-      Value code = arith::FPToSIOp::create(b, b.getI8Type(), q);
-      memref::StoreOp::create(b, code, codes, ValueRange{bi, hk, j, d});
+    memref::StoreOp::create(b, scale, scales, codeAt);
+    // 2. Each element divided by the scale (a division, as the runtime
+    //    does: bit-equal codes), rounded half to even and clamped; a zero
+    //    scale divides by one and its codes are forced to 0.
+    Value divisor = lanes.splat(e.select(positive, scale, e.f32(1)));
+    Value high = lanes.splat(top), low = lanes.splat(e.f32(-topCode));
+    Value zeros = lanes.zero();
+    Value keep = positive;
+    if (lanes.vectorized)
+      keep = vector::BroadcastOp::create(
+          b, VectorType::get({kLanes}, b.getI1Type()), positive);
+    lanes.over({}, [&](Value d, ValueRange) {
+      Value q =
+          math::RoundEvenOp::create(b, e.div(lanes.load(key, at, d), divisor));
+      q = e.select(keep, e.max(low, arith::MinimumFOp::create(b, q, high)),
+                   zeros);
+      lanes.store(arith::FPToSIOp::create(b, codeType, q), codes, codeAt, d);
       return SmallVector<Value>{};
     });
   });

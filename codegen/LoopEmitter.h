@@ -287,6 +287,12 @@ struct HeadDimLoop {
                       : scalar;
   }
   Value zero() { return splat(e.f32(0)); }
+  /// Horizontal maximum of an accumulator of non-NaN values.
+  Value max(Value v) {
+    return vectorized ? vector::ReductionOp::create(
+                            e.b, vector::CombiningKind::MAXIMUMF, v)
+                      : v;
+  }
   /// Horizontal sum of a dot-product accumulator.
   Value sum(Value v) {
     return vectorized

@@ -261,7 +261,8 @@ int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
 }
 
 double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
-                                        int64_t elementBytes) const {
+                                        int64_t elementBytes,
+                                        bool codesKept) const {
   double row = double(headDim) * double(elementBytes);
   double resident = double(std::max<int64_t>(residentTokens, 0));
   double scored = 0.0;
@@ -275,7 +276,7 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     scored = 2.0 * std::ceil(resident / double(getBlockSize())) * row;
     break;
   case Selection::QuantTopK:
-    scored = resident * (double(headDim) + 4.0);
+    scored = codesKept ? resident * (double(headDim) + 4.0) : resident * row;
     break;
   case Selection::PqTopK:
     // A code per sub-space, and the codebook the step's table is made from.

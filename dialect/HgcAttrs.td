@@ -76,9 +76,11 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// minimum and maximum per block for block_topk, an i8 code per element
     /// and an f32 scale per token for quant_topk, a code per sub-space and
     /// the codebook for pq_topk), then the attended tokens' keys and values
-    /// (an upper bound under a mass rule).
+    /// (an upper bound under a mass rule). Without `codesKept` (a cache
+    /// bound without the engine's codes) quant_topk reads the keys to make
+    /// its codes.
     double getStepReadBytes(int64_t residentTokens, int64_t headDim,
-                            int64_t elementBytes) const;
+                            int64_t elementBytes, bool codesKept = true) const;
     /// Print the body `tier = selection(...)` without the attribute prefix.
     void printBody(::mlir::AsmPrinter &printer) const;
     /// Parse the body printed by printBody.

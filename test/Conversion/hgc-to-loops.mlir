@@ -221,14 +221,16 @@ func.func @summaries_bound(%k: tensor<1x2x100x8xf16>, %s: tensor<1x2x7x8xf16>)
 
 // -----
 
-// Key codes quantized from the tier's keys in the program: per token, the
-// largest magnitude (math.absf) over the head dim sets the scale, each
-// channel rounds half to even and converts to i8.
+// Key codes quantized from the tier's keys in the program, 8 lanes at a
+// time: per token, the largest magnitude over the head dim sets the scale,
+// each channel divides by it, rounds half to even and converts to i8.
 // CHECK-LABEL: func.func @codes_computed
 // CHECK: scf.parallel
-// CHECK: math.absf
-// CHECK: math.roundeven
-// CHECK: arith.fptosi {{.+}} : f32 to i8
+// CHECK: math.absf {{.+}} : vector<8xf32>
+// CHECK: vector.reduction <maximumf>
+// CHECK: arith.divf {{.+}} : vector<8xf32>
+// CHECK: math.roundeven {{.+}} : vector<8xf32>
+// CHECK: arith.fptosi {{.+}} : vector<8xf32> to vector<8xi8>
 // CHECK-NOT: hgc.kv_key_codes
 func.func @codes_computed(%k: tensor<1x2x100x8xf16>) -> tensor<1x2x?x8xi8> {
   %c = hgc.bind_kv %k, %k : tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16> -> !hgc.kv_cache<2x8xf16>

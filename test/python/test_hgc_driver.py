@@ -278,10 +278,10 @@ def test_plan_and_run_quest_blocks(hgc, tmp_path):
 
 def test_plan_and_run_hca(hgc, tmp_path):
     """--policy hca --tau: the host scores int8 key codes and keeps by mass,
-    the budget a cap. The plan shows what each tier reads per step: the
-    host reads a code per element and an f32 scale per token (20 bytes per
-    token and head at head_dim 16) plus at most its budget of f32 K and V,
-    against every key for hgca. The same flags run the model, matching
+    the budget a cap. The plan shows what each tier reads per step: a
+    model's past comes without kept codes, so the host tier quantizes its
+    keys each step (reading them, as hgca scores them) before at most its
+    budget of f32 K and V. The same flags run the model, matching
     HCAttention's float64 reference; tau outside (0, 1] is a one-line
     error."""
     import reference as ref
@@ -295,9 +295,10 @@ def test_plan_and_run_hca(hgc, tmp_path):
     assert "tau 0.8" in out.splitlines()[0]
     # Device: 1004 tokens x 2 heads x (16 + 16) x 4 bytes = 251.0 KiB.
     assert "reads 251.0 KiB per step" in out
-    # Host: 1996 x 2 x 20 codes + 200 x 2 x 128 K and V = 128.0 KiB.
+    # Host: 1996 x 2 x 64 keys quantized + 200 x 2 x 128 K and V = 299.5 KiB.
     assert "host    quant_topk budget 0.1 mass 0.8" in out
-    assert "attended <= 200 per kv head  reads <= 128.0 KiB per step" in out
+    assert ("attended <= 200 per kv head  reads <= 299.5 KiB per step (no "
+            "codes kept with the KV: quantizes its keys each step)") in out
     hgca = run(hgc, "plan", model, "--policy", "hgca", "--window", "1000",
                "--budget", "0.1").stdout
     # hgca scores every f32 key: 1996 x 2 x 64 + the same 51200 = 299.5 KiB.

@@ -146,6 +146,9 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
     return;
   }
   SmallVector<int64_t> resident = placement.getResidentTokens(tokens);
+  // A model's past KV comes without the codes an engine or the KV runtime
+  // keeps on append.
+  bool codesKept = static_cast<bool>(bind.getKeyCodes());
   for (auto [policy, count] : llvm::zip(placement.getTiers(), resident)) {
     os << "  " << llvm::left_justify(stringifyTier(policy.getTier()), 7) << " "
        << llvm::left_justify(selectionText(policy), 26) << " tokens " << count
@@ -153,9 +156,14 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
        << ")  " << bytesText(bytesPerToken * count) << "  attended "
        << (policy.getMass() ? "<= " : "") << policy.getAttendedTokens(count)
        << " per kv head  reads " << (policy.getMass() ? "<= " : "")
-       << bytesText(heads * policy.getStepReadBytes(
-                                count, cacheType.getHeadDim(), elementBytes))
-       << " per step\n";
+       << bytesText(heads * policy.getStepReadBytes(count,
+                                                    cacheType.getHeadDim(),
+                                                    elementBytes, codesKept))
+       << " per step"
+       << (codesKept || policy.getSelection() != Selection::QuantTopK
+               ? ""
+               : " (no codes kept with the KV: quantizes its keys each step)")
+       << "\n";
     if (target.target == "nvptx" && policy.getTier() == Tier::Device &&
         policy.isDense())
       printKernel(op, count, target, os);
