@@ -41,7 +41,7 @@ struct PlacementOptions {
   std::string codebook = "int8";
 };
 
-/// "placement policy: full, hgca or quest" (passes/policies/Registry.cpp).
+/// "placement policy: full, hca, hgca or quest" (passes/policies/Registry.cpp).
 const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,

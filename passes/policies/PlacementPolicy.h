@@ -67,7 +67,7 @@ public:
 const PlacementPolicy *lookupPlacementPolicy(StringRef name);
 /// Every policy, in name order.
 ArrayRef<const PlacementPolicy *> getPlacementPolicies();
-/// "full, hgca or quest": the names, for messages and help.
+/// "full, hca, hgca or quest": the names, for messages and help.
 std::string getPlacementPolicyNames();
 /// The policy of `options`, which must name a registered one (options
 /// checked by buildPlacement or a configuration check).
