@@ -89,8 +89,13 @@ struct AttentionConfig {
     c.scale = scale;
     c.softcap = softcap;
     c.causal = causal;
-    c.placement = {policy.c_str(), sink, window, budget.c_str(),
-                   block,          tau,  codebook.c_str()};
+    c.placement.policy = policy.c_str();
+    c.placement.sink = sink;
+    c.placement.window = window;
+    c.placement.budget = budget.c_str();
+    c.placement.block = block;
+    c.placement.tau = tau;
+    c.placement.codebook = codebook.c_str();
     cOverrides.clear();
     for (const Override &o : overrides)
       cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),
