@@ -15,8 +15,8 @@ namespace mlir::hgc::lowering {
 
 namespace {
 /// On the first tier the sinks then the recent window (every token when the
-/// sequence fits the hot set), on the second tier the tokens between them.
-/// Later tiers hold nothing without capacity limits.
+/// sequence fits the hot set); the tokens between them on the later tiers,
+/// oldest first, each middle tier up to its capacity, the last the rest.
 struct BoundTier {
   BindKVOp bind;
   PlacementAttr placement;
@@ -48,7 +48,7 @@ struct BoundTier {
       return 0;
     if (index == 0)
       return std::nullopt;
-    return sink();
+    return placement.getTierStart(index);
   }
   /// Tokens of a sequence of `n` on this tier.
   Value count(Emitter &e, Value n) const {
@@ -57,10 +57,14 @@ struct BoundTier {
       return n;
     if (index == 0)
       return arith::MinSIOp::create(b, n, e.index(hot()));
-    if (index == 1)
-      return arith::MaxSIOp::create(
-          b, arith::SubIOp::create(b, n, e.index(hot())), e.index(0));
-    return e.index(0);
+    // The cold tokens past those of the tiers before this one.
+    int64_t before = placement.getTierStart(index) - sink();
+    Value rest = arith::MaxSIOp::create(
+        b, arith::SubIOp::create(b, n, e.index(hot() + before)), e.index(0));
+    int64_t capacity = placement.getTiers()[index].getCapacity();
+    if (capacity == 0)
+      return rest;
+    return arith::MinSIOp::create(b, rest, e.index(capacity));
   }
   /// Bound token of the tier's j-th token of a sequence of `n`.
   Value source(Emitter &e, Value j, Value n) const {

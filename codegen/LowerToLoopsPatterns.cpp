@@ -16,14 +16,18 @@ using namespace mlir::hgc::lowering;
 namespace {
 
 /// Readers that address a paged cache's blocks in place (PagedKV.h): host
-/// partials over a view with lengths, and exact selection.
+/// partials over a view with lengths, selections that score keys, means of
+/// values.
 bool readsPagedInPlace(Operation *user, const LowerToLoopsOptions &options) {
   if (auto partial = dyn_cast<PartialAttentionOp>(user))
     return !options.deviceIds.contains(user) &&
            static_cast<bool>(partial.getLengths());
   if (auto select = dyn_cast<SelectOp>(user))
-    return select.getPolicy() == Selection::ExactTopK &&
+    return (select.getPolicy() == Selection::ExactTopK ||
+            select.getPolicy() == Selection::ChannelTopK) &&
            static_cast<bool>(select.getLengths());
+  if (auto mean = dyn_cast<ValueMeanOp>(user))
+    return static_cast<bool>(mean.getLengths());
   return false;
 }
 
@@ -126,14 +130,19 @@ struct AttentionToLoops : HostLoopsPattern<AttentionOp> {
 using AttentionToDeviceCall =
     DeviceCallPattern<AttentionOp, lowerAttentionToDeviceCall>;
 
-struct LseMergeToLoops : OpRewritePattern<LseMergeOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(LseMergeOp op,
+/// An op whose lowering cannot fail, as a pattern.
+template <typename OpTy, void (*lower)(RewriterBase &, OpTy)>
+struct LowerAlways : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
-    lowerLseMerge(rewriter, op);
+    lower(rewriter, op);
     return success();
   }
 };
+using LseMergeToLoops = LowerAlways<LseMergeOp, lowerLseMerge>;
+using ValueMeanToLoops = LowerAlways<ValueMeanOp, lowerValueMean>;
+using MeanFoldToLoops = LowerAlways<MeanFoldOp, lowerMeanFold>;
 
 //===----------------------------------------------------------------------===//
 // Selection and KV caches
@@ -230,9 +239,9 @@ void lowering::populateLowerToLoopsPatterns(
     RewritePatternSet &patterns, const LowerToLoopsOptions &options) {
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
-               LseMergeToLoops, KVSummariesToLoops, KVKeyCodesToLoops,
-               KVPqCodesToLoops, DecomposeAggregatedOp, ContractionToLoops>(
-      context);
+               LseMergeToLoops, ValueMeanToLoops, MeanFoldToLoops,
+               KVSummariesToLoops, KVKeyCodesToLoops, KVPqCodesToLoops,
+               DecomposeAggregatedOp, ContractionToLoops>(context);
   patterns.add<PartialAttentionToLoops, PartialAttentionToDeviceCall,
                AttentionToLoops, AttentionToDeviceCall, SelectToLoops,
                KVViewToLoops>(context, options);
@@ -241,8 +250,8 @@ void lowering::populateLowerToLoopsPatterns(
 void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
-                      LseMergeOp, AttentionOp, SelectOp, KVSummariesOp,
-                      KVKeyCodesOp, KVPqCodesOp>();
+                      LseMergeOp, ValueMeanOp, MeanFoldOp, AttentionOp,
+                      SelectOp, KVSummariesOp, KVKeyCodesOp, KVPqCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).
   target.addDynamicallyLegalOp<KVViewOp>([&options](KVViewOp view) {
     return isKeptForPagedReaders(view, [&](Operation *user) {

@@ -49,6 +49,10 @@ void lowerPartialAttention(RewriterBase &rewriter, PartialAttentionOp op,
                            int64_t splitTokens);
 /// Log-sum-exp combination of partial outputs.
 void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op);
+/// Per (sequence, KV head) mean of a tier's values.
+void lowerValueMean(RewriterBase &rewriter, ValueMeanOp op);
+/// The mean value weighed into a partial for the mass it does not hold.
+void lowerMeanFold(RewriterBase &rewriter, MeanFoldOp op);
 /// The private declaration of runtime entry point `name` in `module`
 /// (created once).
 func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,

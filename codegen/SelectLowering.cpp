@@ -3,13 +3,15 @@
 // Per (batch, KV head) row: score every candidate (a token's exact q.k, its
 // approximate q.k from int8 codes or from product-quantized codes through a
 // per-row table of q . centroid, or a block's upper bound from its key
-// min/max summaries), maximum over the GQA group's query heads, then find
+// min/max summaries, or its q.k over the query head's channels of largest
+// |q|), maximum over the GQA group's query heads, then find
 // the k-th largest score by a 4-pass radix select over order-preserving
 // 32-bit keys (O(n) per pass, no sort), and emit the chosen candidates in
 // ascending order (sequential reads for the partial), ties broken toward the
 // lower index. A mass keep rule first shrinks k to the fewest top candidates
 // holding tau of the row's softmax mass: the same radix select, its
 // histogram summing the candidates' exp(score - max) instead of counting.
+// The coverage result is the kept candidates' share of that mass.
 //
 //===----------------------------------------------------------------------===//
 
@@ -201,7 +203,8 @@ public:
   SelectLowering(SelectOp op, ImplicitLocOpBuilder &b)
       : op(op), byBlock(op.getPolicy() == Selection::BlockTopK),
         byCodes(op.getPolicy() == Selection::QuantTopK),
-        byPq(op.getPolicy() == Selection::PqTopK), b(b), e{b} {}
+        byPq(op.getPolicy() == Selection::PqTopK),
+        byChannels(op.getPolicy() == Selection::ChannelTopK), b(b), e{b} {}
 
   /// With `countInto`, also counts the kept entries for the runtime.
   void lower(RewriterBase &rewriter, ModuleOp countInto);
@@ -215,6 +218,10 @@ private:
   void buildPqTable(Value bi, Value hk);
   SmallVector<Value> pqScoresOf(Value bi, Value hk, Value c,
                                 ArrayRef<Value> heads);
+  void buildChannelTable();
+  SmallVector<Value> channelScoresOf(Value bi, Value hk, Value c,
+                                     ArrayRef<Value> heads);
+  void storeCoverage(Value keys, Value bi, Value hk, Value n, Value kept);
   Value bestOf(Value bi, Value hk, Value c);
   void scoreAllHeads();
   void selectRow(Value bi, Value hk);
@@ -233,7 +240,11 @@ private:
   }
 
   SelectOp op;
-  bool byBlock, byCodes, byPq;
+  bool byBlock, byCodes, byPq, byChannels;
+  // channel_topk: per (sequence, query head) its `channels` channels of
+  // largest |q| ([batch, q_heads, channels] index) and the query's entries
+  // there, scaled ([batch, q_heads, channels] f32), made before scoring.
+  Value channelIndex, channelQuery;
   // pq_topk: the row's table [subspaces, centroids, group] of scaled
   // q . centroid, built per row before its candidates are scored (a
   // centroid's entries for the group's heads side by side: one vector load
@@ -253,9 +264,10 @@ private:
   // into `scored` ([batch, kv_heads, candidates] ordered keys).
   bool allHeads = false;
   Value scored;
-  // The result, as wide as the largest budget over the batch.
+  // The result, as wide as the largest budget over the batch, and the kept
+  // share of each row's mass when the op reports it.
   RankedTensorType resultType;
-  Value width, out;
+  Value width, out, coverage;
 };
 
 void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
@@ -263,7 +275,10 @@ void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
   readOperands();
   // 2. The result, -1 past each row's kept entries.
   allocateResult();
-  // 3. Keys of token-major paged blocks: every head's scores up front.
+  // 3. Each query head's channels (channel_topk); keys of token-major paged
+  //    blocks: every head's scores up front.
+  if (byChannels)
+    buildChannelTable();
   if (allHeads)
     scoreAllHeads();
   // 4. Per (sequence, KV head), in parallel: the kept candidates in order.
@@ -272,8 +287,11 @@ void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
   // 5. For the runtime's statistics, the entries kept.
   if (countInto)
     countKeptEntries(countInto);
-  // 6. The result replaces the op's.
-  rewriter.replaceOp(op, e.tensor(out, resultType));
+  // 6. The results replace the op's.
+  SmallVector<Value> results = {e.tensor(out, resultType)};
+  if (coverage)
+    results.push_back(e.tensor(coverage, op.getCoverage().getType()));
+  rewriter.replaceOp(op, results);
 }
 
 void SelectLowering::readOperands() {
@@ -313,6 +331,8 @@ void SelectLowering::allocateResult() {
         })[0];
   }
   out = e.alloc(resultType, {batch, kvHeads, width});
+  if (op.getCoverage())
+    coverage = e.alloc(op.getCoverage().getType(), {batch, kvHeads});
 }
 
 /// Candidates to keep for a sequence of `n`.
@@ -395,6 +415,87 @@ SmallVector<Value> SelectLowering::pqScoresOf(Value bi, Value hk, Value c,
   return scores;
 }
 
+/// SparQ's channel choice, per (sequence, query head): the `channels`
+/// channels of largest |q| (ties toward the lower channel), by repeated
+/// arg-max over a copy of |q| (channels * head_dim compares, against that
+/// many multiply-adds per candidate); their query entries scaled by the
+/// softmax scale times sqrt(|q|_1 / |q_r|_1), SparQ's correction that keeps
+/// the softmax of partial scores as sharp as the exact one.
+void SelectLowering::buildChannelTable() {
+  int64_t channels = int64_t(*op.getChannels());
+  auto tableType = [&](Type element) {
+    return MemRefType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, channels}, element);
+  };
+  channelIndex = memref::AllocOp::create(b, tableType(b.getIndexType()),
+                                         ValueRange{batch, qHeads});
+  channelQuery = memref::AllocOp::create(b, tableType(b.getF32Type()),
+                                         ValueRange{batch, qHeads});
+  e.parallel({batch, qHeads}, [&](ValueRange row) {
+    Value bi = row[0], h = row[1];
+    Value magnitude = memref::AllocaOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{headDim});
+    Value l1 = e.forLoop(
+        e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange acc) {
+          Value m = math::AbsFOp::create(b, e.loadF32(q, {bi, h, d}));
+          memref::StoreOp::create(b, m, magnitude, d);
+          return SmallVector<Value>{e.add(acc[0], m)};
+        })[0];
+    Value chosenL1 =
+        e.forLoop(e.index(0), e.index(channels), {e.f32(0)},
+                  [&](Value j, ValueRange acc) {
+                    // The largest |q| left; a taken channel is marked -1.
+                    SmallVector<Value> best = e.forLoop(
+                        e.index(0), headDim, {e.f32(-1), e.index(0)},
+                        [&](Value d, ValueRange m) {
+                          Value v = memref::LoadOp::create(b, magnitude, d);
+                          Value larger =
+                              e.fcmp(arith::CmpFPredicate::OGT, v, m[0]);
+                          return SmallVector<Value>{e.select(larger, v, m[0]),
+                                                    e.select(larger, d, m[1])};
+                        });
+                    memref::StoreOp::create(b, e.f32(-1), magnitude, best[1]);
+                    memref::StoreOp::create(b, best[1], channelIndex,
+                                            ValueRange{bi, h, j});
+                    return SmallVector<Value>{e.add(acc[0], best[0])};
+                  })[0];
+    // A zero query scores every token 0 whatever the factor: keep it finite.
+    Value positive = e.fcmp(arith::CmpFPredicate::OGT, chosenL1, e.f32(0));
+    Value factor =
+        e.mul(scale, math::SqrtOp::create(
+                         b, e.select(positive, e.div(l1, chosenL1), e.f32(1))));
+    e.forLoop(e.index(0), e.index(channels), {}, [&](Value j, ValueRange) {
+      Value d = memref::LoadOp::create(b, channelIndex, ValueRange{bi, h, j});
+      memref::StoreOp::create(b, e.mul(e.loadF32(q, {bi, h, d}), factor),
+                              channelQuery, ValueRange{bi, h, j});
+      return SmallVector<Value>{};
+    });
+  });
+}
+
+/// A candidate's channel_topk scores for query heads `heads`: each head's
+/// scaled query entries times the key's entries on its channels.
+SmallVector<Value> SelectLowering::channelScoresOf(Value bi, Value hk, Value c,
+                                                   ArrayRef<Value> heads) {
+  int64_t channels = int64_t(*op.getChannels());
+  SmallVector<Value> at = candidateAt(bi, hk, c);
+  SmallVector<Value> scores;
+  for (Value h : heads) {
+    scores.push_back(e.forLoop(
+        e.index(0), e.index(channels), {e.f32(0)}, [&](Value j, ValueRange s) {
+          Value d =
+              memref::LoadOp::create(b, channelIndex, ValueRange{bi, h, j});
+          SmallVector<Value> keyAt(at.begin(), at.end());
+          keyAt.push_back(d);
+          return SmallVector<Value>{math::FmaOp::create(
+              b, memref::LoadOp::create(b, channelQuery, ValueRange{bi, h, j}),
+              e.loadF32(first, keyAt), s[0])};
+        })[0]);
+  }
+  return scores;
+}
+
 /// A candidate's score for query heads `heads`: q.k scaled (a token's codes
 /// times its scale standing in for its key; a pq table's entries), or for a
 /// block the largest q.k any key inside its per-lane [min, max] box can
@@ -403,6 +504,8 @@ SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
                                             ArrayRef<Value> heads) {
   if (byPq)
     return pqScoresOf(bi, hk, c, heads);
+  if (byChannels)
+    return channelScoresOf(bi, hk, c, heads);
   SmallVector<Value> zeros(heads.size(), lanes->zero());
   SmallVector<Value> sums = lanes->over(zeros, [&](Value d, ValueRange acc) {
     Value lo = lanes->load(first, candidateAt(bi, hk, c), d);
@@ -507,6 +610,8 @@ void SelectLowering::selectRow(Value bi, Value hk) {
                        keys, bi, hk, n, keep, mass->convertToDouble())};
                  })[0];
     fillUnused(bi, hk, kept);
+    if (coverage)
+      storeCoverage(keys, bi, hk, n, kept);
     return;
   }
   Value partial = arith::AndIOp::create(
@@ -518,6 +623,8 @@ void SelectLowering::selectRow(Value bi, Value hk) {
     b.setInsertionPoint(ifOp.thenYield());
     fillKeys(keys, bi, hk, n);
     takeTopK(keys, bi, hk, n, keep);
+    if (coverage)
+      storeCoverage(keys, bi, hk, n, keep);
     b.setInsertionPoint(ifOp.elseYield());
     // Keeping every candidate (or none) needs no scores.
     e.forLoop(e.index(0), keep, {}, [&](Value j, ValueRange) {
@@ -526,9 +633,37 @@ void SelectLowering::selectRow(Value bi, Value hk) {
                               out, ValueRange{bi, hk, j});
       return SmallVector<Value>{};
     });
+    if (coverage)
+      memref::StoreOp::create(
+          b,
+          e.select(e.icmp(arith::CmpIPredicate::sgt, keep, e.index(0)),
+                   e.f32(1), e.f32(0)),
+          coverage, ValueRange{bi, hk});
   }
   fillUnused(bi, hk, keep);
   // The deallocation pipeline frees `keys` (it rejects explicit frees).
+}
+
+/// The share of row (bi, hk)'s softmax mass under its `n` filled keys that
+/// its first `kept` result entries hold.
+void SelectLowering::storeCoverage(Value keys, Value bi, Value hk, Value n,
+                                   Value kept) {
+  Value best = e.forLoop(e.index(0), n, {e.i32(0)}, [&](Value c, ValueRange m) {
+    return SmallVector<Value>{
+        arith::MaxUIOp::create(b, m[0], memref::LoadOp::create(b, keys, c))};
+  })[0];
+  Value bestScore = scoreOfKey(e, best);
+  Value total = sumOfWeights(keys, n, bestScore);
+  Value held =
+      e.forLoop(e.index(0), kept, {e.f32(0)}, [&](Value j, ValueRange acc) {
+        Value c = e.toIndex(e.load(out, {bi, hk, j}));
+        Value key = memref::LoadOp::create(b, keys, c);
+        return SmallVector<Value>{
+            e.add(acc[0], e.exp(e.sub(scoreOfKey(e, key), bestScore)))};
+      })[0];
+  Value positive = e.fcmp(arith::CmpFPredicate::OGT, total, e.f32(0));
+  memref::StoreOp::create(b, e.select(positive, e.div(held, total), e.f32(0)),
+                          coverage, ValueRange{bi, hk});
 }
 
 /// -1 in row (bi, hk) of the result from entry `kept` on.

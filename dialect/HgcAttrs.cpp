@@ -79,7 +79,8 @@ ParseResult parseSquareList(AsmParser &parser,
 //===----------------------------------------------------------------------===//
 
 // tier = selection[(budget = N|F[, block = N][, bits = N][, subspaces = N]
-//                   [, centroids = N][, mass = F])]
+//                   [, centroids = N][, channels = N][, mass = F]
+//                   [, capacity = N])]
 TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   FailureOr<Tier> tier = parseEnumKeyword<Tier>(parser, "tier", symbolizeTier,
@@ -88,12 +89,13 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
     return {};
   FailureOr<Selection> selection =
       parseEnumKeyword<Selection>(parser, "selection", symbolizeSelection,
-                                  "dense, exact_topk, block_topk, quant_topk");
+                                  "dense, exact_topk, block_topk, quant_topk, "
+                                  "pq_topk, channel_topk");
   if (failed(selection))
     return {};
 
   int64_t budgetTokens = 0, blockSize = 0, quantBits = 0, subspaces = 0,
-          centroids = 0;
+          centroids = 0, channels = 0, capacity = 0;
   double fraction = 0.0, mass = 0.0;
   if (*selection == Selection::BlockTopK)
     blockSize = 16;
@@ -103,6 +105,8 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
     subspaces = 16;
     centroids = 256;
   }
+  if (*selection == Selection::ChannelTopK)
+    channels = 32;
   llvm::SmallDenseSet<StringRef> seen;
   auto parseOption = [&]() -> ParseResult {
     SMLoc keyLoc = parser.getCurrentLocation();
@@ -127,9 +131,14 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
       return parser.parseInteger(subspaces);
     if (key == "centroids")
       return parser.parseInteger(centroids);
+    if (key == "channels")
+      return parser.parseInteger(channels);
+    if (key == "capacity")
+      return parser.parseInteger(capacity);
     return parser.emitError(keyLoc, "unknown selection option '")
            << key
-           << "', expected budget, block, bits, subspaces, centroids or mass";
+           << "', expected budget, block, bits, subspaces, centroids, "
+              "channels, mass or capacity";
   };
   if (succeeded(parser.parseOptionalLParen()) &&
       (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
@@ -137,14 +146,17 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   return parser.getChecked<TierPolicyAttr>(
       loc, parser.getContext(), *tier, *selection, budgetTokens,
       llvm::APFloat(fraction), blockSize, quantBits, llvm::APFloat(mass),
-      subspaces, centroids);
+      subspaces, centroids, channels, capacity);
 }
 
 void TierPolicyAttr::printBody(AsmPrinter &printer) const {
   printer << stringifyTier(getTier()) << " = "
           << stringifySelection(getSelection());
-  if (isDense())
+  if (isDense()) {
+    if (getCapacity() > 0)
+      printer << "(capacity = " << getCapacity() << ")";
     return;
+  }
   printer << "(budget = ";
   if (getBudgetTokens() > 0)
     printer << getBudgetTokens();
@@ -157,8 +169,12 @@ void TierPolicyAttr::printBody(AsmPrinter &printer) const {
   if (getSelection() == Selection::PqTopK)
     printer << ", subspaces = " << getPqSubspaces()
             << ", centroids = " << getPqCentroids();
+  if (getSelection() == Selection::ChannelTopK)
+    printer << ", channels = " << getChannels();
   if (getMass())
     printer << ", mass = " << formatFraction(getMassThreshold());
+  if (getCapacity() > 0)
+    printer << ", capacity = " << getCapacity();
   printer << ")";
 }
 
@@ -177,20 +193,24 @@ void TierPolicyAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult
-TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
-                       Selection selection, int64_t budgetTokens,
-                       llvm::APFloat budgetFractionAttr, int64_t blockSize,
-                       int64_t quantBits, llvm::APFloat massAttr,
-                       int64_t subspaces, int64_t centroids) {
+LogicalResult TierPolicyAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, Tier tier,
+    Selection selection, int64_t budgetTokens, llvm::APFloat budgetFractionAttr,
+    int64_t blockSize, int64_t quantBits, llvm::APFloat massAttr,
+    int64_t subspaces, int64_t centroids, int64_t channels, int64_t capacity) {
   StringRef name = stringifySelection(selection);
   double budgetFraction = budgetFractionAttr.convertToDouble();
   double mass = massAttr.convertToDouble();
+  if (capacity < 0)
+    return emitError() << "tier '" << stringifyTier(tier)
+                       << "' capacity must be positive, got " << capacity;
   if (selection == Selection::Dense) {
     if (budgetTokens != 0 || budgetFraction != 0.0 || blockSize != 0 ||
-        quantBits != 0 || mass != 0.0 || subspaces != 0 || centroids != 0)
+        quantBits != 0 || mass != 0.0 || subspaces != 0 || centroids != 0 ||
+        channels != 0)
       return emitError() << "dense selection on tier '" << stringifyTier(tier)
-                         << "' takes no budget, block, bits, codebook or mass";
+                         << "' takes no budget, block, bits, codebook, "
+                            "channels or mass";
     return success();
   }
   if (budgetTokens < 0)
@@ -230,6 +250,17 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
   } else if (subspaces != 0 || centroids != 0) {
     return emitError() << "'" << name << "' takes no subspaces or centroids";
   }
+  if (selection == Selection::ChannelTopK) {
+    if (channels <= 0)
+      return emitError() << "channel_topk channels must be positive, got "
+                         << channels;
+    if (mass != 0.0)
+      return emitError() << "'" << name
+                         << "' takes no mass: it folds in the mass it leaves "
+                            "out as the mean of the values";
+  } else if (channels != 0) {
+    return emitError() << "'" << name << "' takes no channels";
+  }
   if (mass != 0.0 && selection == Selection::BlockTopK)
     return emitError() << "'" << name
                        << "' takes no mass: block scores are upper bounds, "
@@ -242,7 +273,14 @@ TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
 
 TierPolicyAttr TierPolicyAttr::getDense(MLIRContext *context, Tier tier) {
   return get(context, tier, Selection::Dense, 0, llvm::APFloat(0.0), 0, 0,
-             llvm::APFloat(0.0), 0, 0);
+             llvm::APFloat(0.0), 0, 0, 0, 0);
+}
+
+TierPolicyAttr TierPolicyAttr::withTier(Tier tier, int64_t capacity) const {
+  return get(getContext(), tier, getSelection(), getBudgetTokens(),
+             getBudgetFraction(), getBlockSize(), getQuantBits(),
+             getMassThreshold(), getPqSubspaces(), getPqCentroids(),
+             getChannels(), capacity);
 }
 
 int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
@@ -283,6 +321,11 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     scored = resident * double(getPqSubspaces()) *
                  (getPqCentroids() > 256 ? 2.0 : 1.0) +
              double(getPqCentroids()) * double(headDim) * 4.0;
+    break;
+  case Selection::ChannelTopK:
+    // Token-major keys: a row's chosen channels span its cache lines; the
+    // mean of the values is made from every value.
+    scored = 2.0 * resident * row;
     break;
   }
   return scored + 2.0 * row * double(getAttendedTokens(residentTokens));
@@ -452,6 +495,19 @@ LogicalResult PlacementAttr::verify(
   if (tiers.size() > 1 && sink + window == 0)
     return emitError() << "the first tier '" << first
                        << "' holds only the hot set: sink + window must be > 0";
+  for (auto [i, policy] : llvm::enumerate(tiers)) {
+    StringRef name = stringifyTier(policy.getTier());
+    bool middle = i > 0 && i + 1 < tiers.size();
+    if (!middle && policy.getCapacity() > 0)
+      return emitError() << "tier '" << name << "' takes no capacity: "
+                         << (i == 0 ? "the first tier holds the hot set"
+                                    : "the last tier holds every token the "
+                                      "tiers before it have no room for");
+    if (middle && policy.getCapacity() == 0)
+      return emitError() << "tier '" << name
+                         << "' needs a capacity: without one the tiers "
+                            "after it hold nothing";
+  }
   llvm::SmallDenseSet<int64_t> overridden;
   for (HeadPlacementAttr head : heads)
     for (int64_t index : head.getHeads())
@@ -483,8 +539,20 @@ SmallVector<int64_t> PlacementAttr::getResidentTokens(int64_t seqLen) const {
     return resident;
   }
   resident[0] = std::min(seqLen, getSink() + getWindow());
-  resident[1] = seqLen - resident[0];
+  int64_t cold = seqLen - resident[0];
+  for (size_t i = 1; i < resident.size(); ++i) {
+    int64_t capacity = getTiers()[i].getCapacity();
+    resident[i] = capacity > 0 ? std::min(cold, capacity) : cold;
+    cold -= resident[i];
+  }
   return resident;
+}
+
+int64_t PlacementAttr::getTierStart(size_t index) const {
+  int64_t start = getSink();
+  for (size_t i = 1; i < index; ++i)
+    start += getTiers()[i].getCapacity();
+  return start;
 }
 
 int64_t PlacementAttr::getMaxOverriddenHead() const {

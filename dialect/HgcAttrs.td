@@ -27,6 +27,10 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
       scored from product-quantized keys: head_dim in G sub-vectors, each
       coded as one of C centroids (a power of two up to 65536; defaults 16
       and 256), q . centroid looked up per sub-space (HCAttention's PQ).
+    * `channel_topk(budget = B, channels = r)`: top-B tokens scored on the r
+      channels where the query is largest in magnitude (SparQ; default r =
+      32), and the tokens left out folded in as the mean of the tier's values
+      weighted by the mass they hold under those scores (InstInfer's SparF).
 
     A token selection (`exact_topk`, `quant_topk`, `pq_topk`) may add
     `mass = tau` in
@@ -37,6 +41,11 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     A budget is a token (or block) count when written as an integer and a
     fraction of the tier's resident tokens in (0, 1] when written as a float.
 
+    `capacity = N` (any selection, `dense(capacity = N)` included) bounds
+    the tokens a tier between the first and the last holds: it keeps the
+    oldest N tokens past the sinks, and the tokens it has no room for live
+    on the tiers after it (as the KV runtime spills pages down a full tier).
+
     ```mlir
     #hgc.tier_policy<device = dense>
     #hgc.tier_policy<host = exact_topk(budget = 0.05)>
@@ -44,6 +53,8 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     #hgc.tier_policy<storage = quant_topk(budget = 512, bits = 4)>
     #hgc.tier_policy<host = quant_topk(budget = 0.1, bits = 8, mass = 0.9)>
     #hgc.tier_policy<host = pq_topk(budget = 0.1, subspaces = 16, centroids = 256)>
+    #hgc.tier_policy<host = exact_topk(budget = 0.05, capacity = 65536)>
+    #hgc.tier_policy<storage = channel_topk(budget = 0.05, channels = 32)>
     ```
   }];
   let parameters = (ins "::mlir::hgc::Tier":$tier,
@@ -54,13 +65,18 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
                         DefaultValuedParameter<"int64_t", "0">:$quantBits,
                         DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$massThreshold,
                         DefaultValuedParameter<"int64_t", "0">:$pqSubspaces,
-                        DefaultValuedParameter<"int64_t", "0">:$pqCentroids);
+                        DefaultValuedParameter<"int64_t", "0">:$pqCentroids,
+                        DefaultValuedParameter<"int64_t", "0">:$channels,
+                        DefaultValuedParameter<"int64_t", "0">:$capacity);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     bool isDense() const { return getSelection() == Selection::Dense; }
     /// `tier = dense`.
     static TierPolicyAttr getDense(::mlir::MLIRContext *context, Tier tier);
+    /// This policy on `tier` holding at most `capacity` tokens (0: every
+    /// token the tiers before it have no room for).
+    TierPolicyAttr withTier(Tier tier, int64_t capacity) const;
     /// The keep rule's mass threshold tau, when the selection has one.
     std::optional<double> getMass() const {
       double mass = getMassThreshold().convertToDouble();
@@ -75,10 +91,12 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// each: what the selection scores (every key for exact_topk, a key
     /// minimum and maximum per block for block_topk, an i8 code per element
     /// and an f32 scale per token for quant_topk, a code per sub-space and
-    /// the codebook for pq_topk), then the attended tokens' keys and values
-    /// (an upper bound under a mass rule). Without `codesKept` (a cache
-    /// bound without the engine's codes) quant_topk reads the keys to make
-    /// its codes.
+    /// the codebook for pq_topk, the chosen channels of every key and the
+    /// mean of the values for channel_topk), then the attended tokens' keys
+    /// and values (an upper bound under a mass rule). Without `codesKept`
+    /// (a cache bound without the engine's codes) quant_topk reads the keys
+    /// to make its codes; channel_topk, which no cache keeps a channel-major
+    /// copy or value sums for yet, reads every key and value.
     double getStepReadBytes(int64_t residentTokens, int64_t headDim,
                             int64_t elementBytes, bool codesKept = true) const;
     /// Print the body `tier = selection(...)` without the attribute prefix.
@@ -94,8 +112,11 @@ def Hgc_PlacementAttr : Hgc_Attr<"Placement", "placement"> {
     `tiers` lists tier policies fastest first, each tier at most once and in
     tier order (device, host, cxl, storage). The hot set, the first `sink`
     tokens (attention sinks) and the last `window` tokens (recent window),
-    lives on the first tier; every other token lives on the second tier (the
-    runtime spills to later tiers under capacity limits). With one tier all
+    lives on the first tier; every other token lives on the second tier, or,
+    when the middle tiers have a `capacity`, the oldest on the second tier up
+    to its capacity, the next on the third, and so on, the last tier holding
+    the rest (the order in which the KV runtime fills and spills its tiers).
+    Every middle tier has a capacity; the first and last have none. With one tier all
     tokens live there and `sink`/`window` must be 0; with several tiers the
     hot set must be non-empty.
 
@@ -114,6 +135,11 @@ def Hgc_PlacementAttr : Hgc_Attr<"Placement", "placement"> {
     #hgc.placement<sink = 4, window = 1024,
                    tiers = [device = dense, host = exact_topk(budget = 0.05)],
                    heads = [[6, 7] = <tiers = [host = dense]>]>
+    // SparF: 64K cold tokens on the host, the rest in storage.
+    #hgc.placement<sink = 4, window = 1024,
+                   tiers = [device = dense,
+                            host = channel_topk(budget = 0.05, capacity = 65536),
+                            storage = channel_topk(budget = 0.05)]>
     ```
   }];
   let parameters = (ins
@@ -130,6 +156,9 @@ def Hgc_PlacementAttr : Hgc_Attr<"Placement", "placement"> {
     TierPolicyAttr getTierPolicy(Tier tier) const;
     /// Tokens of a sequence of `seqLen` tokens resident on each listed tier.
     ::llvm::SmallVector<int64_t> getResidentTokens(int64_t seqLen) const;
+    /// Position of the first token of tier `index` (> 0) past the sinks:
+    /// the sink count plus the capacities of the tiers between.
+    int64_t getTierStart(size_t index) const;
     /// Largest KV head index named by an override, or -1.
     int64_t getMaxOverriddenHead() const;
     void printBody(::mlir::AsmPrinter &printer) const;

@@ -74,18 +74,19 @@ def Hgc_SelectExactTopK : I32EnumAttrCase<"ExactTopK", 1, "exact_topk">;
 def Hgc_SelectBlockTopK : I32EnumAttrCase<"BlockTopK", 2, "block_topk">;
 def Hgc_SelectQuantTopK : I32EnumAttrCase<"QuantTopK", 3, "quant_topk">;
 def Hgc_SelectPqTopK : I32EnumAttrCase<"PqTopK", 4, "pq_topk">;
+def Hgc_SelectChannelTopK : I32EnumAttrCase<"ChannelTopK", 5, "channel_topk">;
 
 def Hgc_Selection : I32EnumAttr<"Selection",
     "how the tokens resident on a tier are chosen for attention",
     [Hgc_SelectDense, Hgc_SelectExactTopK, Hgc_SelectBlockTopK,
-     Hgc_SelectQuantTopK, Hgc_SelectPqTopK]> {
+     Hgc_SelectQuantTopK, Hgc_SelectPqTopK, Hgc_SelectChannelTopK]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::hgc";
 }
 
 def Hgc_SelectionAttr : EnumAttr<Hgc_Dialect, Hgc_Selection, "selection"> {
   let summary = "a selection policy: dense, exact_topk, block_topk, quant_topk, "
-                "pq_topk";
+                "pq_topk, channel_topk";
   let assemblyFormat = "`<` $value `>`";
 }
 

@@ -263,13 +263,20 @@ LogicalResult DecodeAttentionOp::verify() {
            << cache.getKvHeads() << " KV heads";
   LogicalResult subspacesFit =
       forEachPlacement(placement, [&](PlacementAttr p) -> LogicalResult {
-        for (TierPolicyAttr tier : p.getTiers())
+        for (TierPolicyAttr tier : p.getTiers()) {
           if (tier.getSelection() == Selection::PqTopK &&
               cache.getHeadDim() % tier.getPqSubspaces() != 0)
             return emitOpError("pq_topk subspaces ")
                    << tier.getPqSubspaces() << " of tier '"
                    << stringifyTier(tier.getTier())
                    << "' do not divide head_dim " << cache.getHeadDim();
+          if (tier.getSelection() == Selection::ChannelTopK &&
+              tier.getChannels() > cache.getHeadDim())
+            return emitOpError("channel_topk channels ")
+                   << tier.getChannels() << " of tier '"
+                   << stringifyTier(tier.getTier()) << "' exceed head_dim "
+                   << cache.getHeadDim();
+        }
         return success();
       });
   if (failed(subspacesFit) || cache.isUnbounded())

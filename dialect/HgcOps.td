@@ -375,7 +375,11 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
     * `pq_topk`: unsigned codes `[batch, kv_heads, tokens, subspaces]` (i8 or
       i16) and f32 codebooks `[batch, kv_heads, subspaces, centroids,
       head_dim / subspaces]`: a token scores the sum over sub-spaces of the
-      query's sub-vector dotted with its centroid.
+      query's sub-vector dotted with its centroid;
+    * `channel_topk`: keys `[batch, kv_heads, tokens, head_dim]`, each query
+      head scoring a token on its own `channels` = r channels of largest
+      |q| only, scaled as SparQ does (by sqrt(|q|_1 / |q_r|_1) on top of
+      `scale`, so the scores' softmax stays comparable to the exact one).
 
     `lengths` `[batch]` gives the valid candidates (tokens or blocks) per
     sequence; without it every candidate is valid.
@@ -384,6 +388,11 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
     fewest top-scoring candidates whose softmax mass under the scores (the
     group's maximum, scaled) reaches tau, at most the budget: the rest of
     its entries are -1 (HCAttention's keep rule).
+
+    The optional `coverage` result `[batch, kv_heads]` (token selections) is
+    the share of the row's softmax mass under its scores that the kept
+    candidates hold (1 when every candidate is kept, 0 when none is):
+    `hgc.mean_fold` weighs the tokens left out with it.
 
     ```mlir
     %idx = hgc.select exact_topk %q, %k lengths(%len) {k = 64}
@@ -396,8 +405,10 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
       OptionalAttr<F64Attr>:$fraction,
       DefaultValuedAttr<I64Attr, "1">:$block_size,
-      OptionalAttr<F32Attr>:$scale, OptionalAttr<F64Attr>:$mass);
-  let results = (outs Hgc_I32Tensor:$indices);
+      OptionalAttr<F32Attr>:$scale, OptionalAttr<F64Attr>:$mass,
+      OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$channels);
+  let results = (outs Hgc_I32Tensor:$indices,
+      Optional<RankedTensorOf<[F32]>>:$coverage);
   let assemblyFormat = [{
     custom<EnumKeyword>($policy) $query `,` $inputs (`lengths` `(` $lengths^ `)`)? attr-dict
     `:` functional-type(operands, results)
@@ -435,6 +446,59 @@ def Hgc_PartialAttentionOp : Hgc_Op<"partial_attention",
   let assemblyFormat = [{
     $query `,` $key `,` $value (`indices` `(` $indices^ `)`)?
     (`lengths` `(` $lengths^ `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_ValueMeanOp : Hgc_Op<"value_mean", [Pure]> {
+  let summary = "mean of a tier's values per sequence and KV head";
+  let description = [{
+    Returns the f32 mean `[batch, kv_heads, head_dim]` over the first
+    `lengths[b]` tokens (every token without `lengths`) of `value`
+    `[batch, kv_heads, tokens, head_dim]`; 0 for a sequence without tokens.
+    What `hgc.mean_fold` puts in place of the tokens a selection left out.
+
+    ```mlir
+    %mean = hgc.value_mean %v lengths(%len)
+        : (tensor<1x8x?x128xf16>, tensor<1xi32>) -> tensor<1x8x128xf32>
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$value,
+      Optional<Hgc_I32Tensor>:$lengths);
+  let results = (outs RankedTensorOf<[F32]>:$mean);
+  let assemblyFormat = [{
+    $value (`lengths` `(` $lengths^ `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_MeanFoldOp : Hgc_Op<"mean_fold", [Pure]> {
+  let summary = "fold the tokens a selection left out in as the mean value";
+  let description = [{
+    A sparse tier's partial attention covers the share `coverage`
+    `[batch, kv_heads]` (alpha, from `hgc.select`) of the tier's softmax
+    mass; the rest is estimated as the tier's `mean` value `[batch,
+    kv_heads, head_dim]` (InstInfer's SparF, after SparQ). Per query head of
+    the KV head's group: output = alpha * output + (1 - alpha) * mean, and
+    lse = lse - log(alpha), the log of the tier's estimated total mass, so
+    `hgc.lse_merge` weighs the tier as a whole. alpha = 1 (every token kept)
+    changes nothing; a row with alpha <= 0 (nothing kept) is left as it is.
+
+    ```mlir
+    %o2, %lse2 = hgc.mean_fold %o, %lse, %alpha, %mean
+        : (tensor<1x32x128xf32>, tensor<1x32xf32>, tensor<1x8xf32>,
+           tensor<1x8x128xf32>) -> (tensor<1x32x128xf32>, tensor<1x32xf32>)
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$output,
+      RankedTensorOf<[F32]>:$lse, RankedTensorOf<[F32]>:$coverage,
+      RankedTensorOf<[F32]>:$mean);
+  let results = (outs RankedTensorOf<[F32]>:$folded_output,
+      RankedTensorOf<[F32]>:$folded_lse);
+  let assemblyFormat = [{
+    $output `,` $lse `,` $coverage `,` $mean attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

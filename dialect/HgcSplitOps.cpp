@@ -157,8 +157,8 @@ LogicalResult SelectOp::verify() {
   Selection policy = getPolicy();
   StringRef name = stringifySelection(policy);
   if (policy == Selection::Dense)
-    return emitOpError("'dense' selects nothing; use exact_topk, block_topk "
-                       "or quant_topk");
+    return emitOpError("'dense' selects nothing; use exact_topk, block_topk, "
+                       "quant_topk, pq_topk or channel_topk");
   if (getScale() && !getScale()->isFinite())
     return emitOpError("scale must be finite");
   std::optional<llvm::APFloat> fraction = getFraction();
@@ -178,10 +178,19 @@ LogicalResult SelectOp::verify() {
       return emitOpError("mass must be in (0, 1], got ")
              << mass->convertToDouble();
   }
-  size_t expectedInputs = policy == Selection::ExactTopK ? 1 : 2;
+  bool byKeys =
+      policy == Selection::ExactTopK || policy == Selection::ChannelTopK;
+  if (policy == Selection::BlockTopK && getCoverage())
+    return emitOpError("coverage applies to token selections; block scores "
+                       "are upper bounds, not a softmax");
+  if ((policy == Selection::ChannelTopK) != static_cast<bool>(getChannels()))
+    return emitOpError(policy == Selection::ChannelTopK
+                           ? "'channel_topk' needs 'channels'"
+                           : "'channels' applies to channel_topk only");
+  size_t expectedInputs = byKeys ? 1 : 2;
   if (getInputs().size() != expectedInputs)
     return emitOpError() << "'" << name << "' takes " << expectedInputs
-                         << (policy == Selection::ExactTopK ? " input (keys)"
+                         << (byKeys ? " input (keys)"
                              : policy == Selection::BlockTopK
                                  ? " inputs (block key min, max)"
                              : policy == Selection::PqTopK
@@ -245,8 +254,17 @@ LogicalResult SelectOp::verify() {
       return emitOpError("block key min and max must have one type, got ")
              << candidates << " and " << getInputs()[1].getType();
   }
+  if (std::optional<uint64_t> channels = getChannels();
+      channels && !ShapedType::isDynamic((*q)[2]) &&
+      static_cast<int64_t>(*channels) > (*q)[2])
+    return emitOpError("channels (")
+           << *channels << ") must be at most head_dim (" << (*q)[2] << ")";
   if (failed(verifyLengths(op, getLengths(), (*q)[0])))
     return failure();
+  if (Value coverage = getCoverage())
+    if (failed(
+            verifyShape(op, "coverage", coverage.getType(), {(*q)[0], c[1]})))
+      return failure();
   if (fraction && !getIndices().getType().isDynamicDim(2))
     return emitOpError("a fractional budget is sized at run time: the last "
                        "indices dimension must be dynamic");
@@ -293,6 +311,45 @@ LogicalResult PartialAttentionOp::verify() {
       return failure();
   return verifyPartial(op, getOutput().getType(), getLse().getType(),
                        {batch, (*q)[1], vHeadDim});
+}
+
+//===----------------------------------------------------------------------===//
+// ValueMeanOp, MeanFoldOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ValueMeanOp::verify() {
+  Operation *op = getOperation();
+  RankedTensorType valueType = getValue().getType();
+  if (valueType.getRank() != 4)
+    return emitOpError("value must be [batch, kv_heads, tokens, head_dim], "
+                       "got ")
+           << valueType;
+  ArrayRef<int64_t> v = valueType.getShape();
+  if (failed(verifyLengths(op, getLengths(), v[0])))
+    return failure();
+  return verifyShape(op, "mean", getMean().getType(), {v[0], v[1], v[3]});
+}
+
+LogicalResult MeanFoldOp::verify() {
+  Operation *op = getOperation();
+  RankedTensorType outputType = getOutput().getType();
+  RankedTensorType meanType = getMean().getType();
+  if (outputType.getRank() != 3 || meanType.getRank() != 3)
+    return emitOpError("output must be [batch, q_heads, head_dim] and mean "
+                       "[batch, kv_heads, head_dim]");
+  ArrayRef<int64_t> o = outputType.getShape();
+  ArrayRef<int64_t> m = meanType.getShape();
+  if (failed(verifyShape(op, "lse", getLse().getType(), {o[0], o[1]})) ||
+      failed(verifyShape(op, "mean", meanType, {o[0], m[1], o[2]})) ||
+      failed(
+          verifyShape(op, "coverage", getCoverage().getType(), {o[0], m[1]})) ||
+      failed(verifyGroups(op, o[1], m[1])) ||
+      failed(
+          verifyShape(op, "folded output", getFoldedOutput().getType(), o)) ||
+      failed(verifyShape(op, "folded lse", getFoldedLse().getType(),
+                         {o[0], o[1]})))
+    return failure();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -62,6 +62,8 @@ hgc::jit::toPlacementOptions(const hgc_placement &placement) {
   options.tau = placement.tau;
   if (placement.codebook)
     options.codebook = placement.codebook;
+  options.channels = placement.channels;
+  options.hostCapacity = placement.host_capacity;
   return options;
 }
 

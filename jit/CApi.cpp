@@ -155,6 +155,8 @@ void hgc_attention_config_init(hgc_attention_config *config) {
   config->placement.block = defaults.block;
   config->placement.tau = defaults.tau;
   config->placement.codebook = defaults.codebook.c_str();
+  config->placement.channels = defaults.channels;
+  config->placement.host_capacity = defaults.hostCapacity;
 }
 
 hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,

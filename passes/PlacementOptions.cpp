@@ -47,9 +47,17 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
       policy->buildHostTier(context, options, emitError);
   if (failed(host))
     return failure();
+  if (options.hostCapacity < 0)
+    return emitError() << "host-capacity must be >= 0, got "
+                       << options.hostCapacity,
+           failure();
+  SmallVector<TierPolicyAttr> tiers = {device, *host};
+  if (options.hostCapacity > 0)
+    tiers = {device, host->withTier(Tier::Host, options.hostCapacity),
+             host->withTier(Tier::Storage, 0)};
   PlacementAttr placement = PlacementAttr::getChecked(
-      emitError, context, options.sink, options.window, {device, *host},
-      ArrayRef<HeadPlacementAttr>{});
+      emitError, context, options.sink, options.window,
+      ArrayRef<TierPolicyAttr>(tiers), ArrayRef<HeadPlacementAttr>{});
   if (!placement)
     return failure();
   return placement;
@@ -61,5 +69,7 @@ std::string hgc::getPlacementKey(const PlacementOptions &options) {
          " budget=" + options.budget +
          " block=" + std::to_string(options.block) +
          " tau=" + llvm::formatv("{0}", options.tau).str() +
-         " codebook=" + options.codebook;
+         " codebook=" + options.codebook +
+         " channels=" + std::to_string(options.channels) +
+         " host-capacity=" + std::to_string(options.hostCapacity);
 }

@@ -20,8 +20,9 @@ namespace mlir::hgc {
 struct PlacementOptions {
   /// A registered policy's name (passes/policies/): `full`, `hgca` (exact
   /// top-k on the host), `hca` (tokens scored from int8 key codes, kept by
-  /// softmax mass) or `quest` (top blocks on the host, scored from per-block
-  /// key min/max summaries).
+  /// softmax mass), `quest` (top blocks on the host, scored from per-block
+  /// key min/max summaries) or `sparf` (top tokens on the largest query
+  /// channels, the rest folded in as the mean value).
   std::string policy = "full";
   /// Attention-sink tokens on the device tier (hgca, quest).
   int64_t sink = 4;
@@ -39,14 +40,21 @@ struct PlacementOptions {
   /// `pq<G>x<C>` (product quantization: G sub-spaces of C centroids each,
   /// e.g. pq16x256).
   std::string codebook = "int8";
+  /// Query channels `sparf` scores tokens on (SparQ's r), at most head_dim.
+  int64_t channels = 32;
+  /// Cold tokens the host tier holds (0: all of them). Past it the oldest
+  /// cold tokens stay on the host and the rest go to a storage tier attended
+  /// under the same policy, as the KV runtime spills pages down a full host.
+  int64_t hostCapacity = 0;
 };
 
-/// "placement policy: full, hca, hgca or quest" (passes/policies/Registry.cpp).
+/// "placement policy: full, hca, hgca, quest or sparf"
+/// (passes/policies/Registry.cpp).
 const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,
-/// field)` for policy, sink, window, budget, block, tau and codebook. Every
-/// entry point
+/// field)` for policy, sink, window, budget, block, tau, codebook, channels
+/// and host-capacity. Every entry point
 /// declares its flags or pass options from this (PlacementOptionSet), so
 /// names, help and defaults cannot drift.
 template <typename Visitor>
@@ -69,6 +77,13 @@ void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
         "how hca codes host keys: int8 (per token) or pq<G>x<C> (product "
         "quantization, G sub-spaces of C centroids, e.g. pq16x256)",
         options.codebook);
+  visit("channels",
+        "query channels sparf scores tokens on (SparQ's r), at most head_dim",
+        options.channels);
+  visit("host-capacity",
+        "cold tokens the host tier holds, the rest on a storage tier under "
+        "the same policy (0: no limit, no storage tier)",
+        options.hostCapacity);
 }
 
 /// The placement options as `Opt<std::string>`, `Opt<int64_t>` and
@@ -131,8 +146,8 @@ private:
   Options<double> reals;
 };
 
-/// "policy=P sink=N window=N budget=B block=N tau=F codebook=C": the
-/// options as a cache key spells them.
+/// "policy=P sink=N window=N budget=B block=N tau=F codebook=C channels=N
+/// host-capacity=N": the options as a cache key spells them.
 std::string getPlacementKey(const PlacementOptions &options);
 
 /// Reads a budget as the attribute syntax does: digits only is a token count
@@ -145,7 +160,8 @@ LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
 
 /// The placement `options` describe, or a failure reported through
 /// `emitError` (unknown policy, malformed budget, invalid placement): the
-/// device tier dense, and the policy's host tier where it splits.
+/// device tier dense, and the policy's host tier where it splits (with a
+/// host capacity, up to it, and the same policy on a storage tier after).
 FailureOr<PlacementAttr>
 buildPlacement(MLIRContext *context, const PlacementOptions &options,
                function_ref<InFlightDiagnostic()> emitError);

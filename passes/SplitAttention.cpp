@@ -83,8 +83,9 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
                        policy.getTier(), group.placement, firstHead);
 
   // Candidates: the tier's tokens (exact, from their int8 or product-quantized
-  // key codes), or its blocks scored from their key summaries.
-  Value indices;
+  // key codes, on the query's largest channels), or its blocks scored from
+  // their key summaries.
+  Value indices, coverage;
   int64_t blockSize = 1;
   if (selection != Selection::Dense) {
     SmallVector<Value> inputs = {view.getKey()};
@@ -128,16 +129,25 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
     int64_t k = byCount ? policy.getBudgetTokens() : ShapedType::kDynamic;
     auto indicesType =
         RankedTensorType::get({batch, group.count, k}, builder.getI32Type());
+    // A channel selection weighs the tokens it leaves out by the mass they
+    // hold: it reports the kept share.
+    bool folds = selection == Selection::ChannelTopK;
+    Type coverageType = folds ? RankedTensorType::get({batch, group.count},
+                                                      builder.getF32Type())
+                              : Type();
     auto select = SelectOp::create(
-        builder, loc, indicesType, selection, query, inputs, candidates,
-        byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
+        builder, loc, indicesType, coverageType, selection, query, inputs,
+        candidates, byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
         byCount ? FloatAttr()
                 : builder.getF64FloatAttr(
                       policy.getBudgetFraction().convertToDouble()),
         blockSize, op.getScaleAttr(),
         policy.getMass() ? builder.getF64FloatAttr(*policy.getMass())
-                         : FloatAttr());
+                         : FloatAttr(),
+        folds ? builder.getI64IntegerAttr(policy.getChannels())
+              : IntegerAttr());
     indices = select.getIndices();
+    coverage = select.getCoverage();
   }
 
   auto outputType = RankedTensorType::get({batch, qHeads, cache.getHeadDim()},
@@ -147,7 +157,16 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       builder, loc, outputType, lseType, query, view.getKey(), view.getValue(),
       indices, view.getLengths(), op.getScaleAttr(), op.getSoftcapAttr(),
       builder.getI64IntegerAttr(blockSize));
-  return Partial{partial.getOutput(), partial.getLse()};
+  if (!coverage)
+    return Partial{partial.getOutput(), partial.getLse()};
+  auto meanType = RankedTensorType::get(
+      {batch, group.count, cache.getHeadDim()}, builder.getF32Type());
+  auto mean = ValueMeanOp::create(builder, loc, meanType, view.getValue(),
+                                  view.getLengths());
+  auto fold =
+      MeanFoldOp::create(builder, loc, outputType, lseType, partial.getOutput(),
+                         partial.getLse(), coverage, mean.getMean());
+  return Partial{fold.getFoldedOutput(), fold.getFoldedLse()};
 }
 
 /// The merged f32 output of one head group's tiers.

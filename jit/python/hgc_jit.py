@@ -64,7 +64,8 @@ class _Placement(ctypes.Structure):
     _fields_ = [("policy", ctypes.c_char_p), ("sink", ctypes.c_int64),
                 ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
                 ("block", ctypes.c_int64), ("tau", ctypes.c_double),
-                ("codebook", ctypes.c_char_p)]
+                ("codebook", ctypes.c_char_p), ("channels", ctypes.c_int64),
+                ("host_capacity", ctypes.c_int64)]
 
 
 class _HeadOverride(ctypes.Structure):
@@ -176,7 +177,7 @@ _DEFAULT = _defaults()
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
     driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`,
-    `codebook`).
+    `codebook`, `channels`, `host_capacity`).
     `overrides` is a list of (first_kv_head, kv_heads, policy, budget[,
     block[, tau]]).
     `kv_block_size` > 0 makes kernels that decode over engine-owned paged
@@ -192,7 +193,9 @@ class AttentionConfig:
                  window=_DEFAULT.placement.window,
                  budget=_DEFAULT.placement.budget.decode(),
                  block=_DEFAULT.placement.block, tau=_DEFAULT.placement.tau,
-                 codebook=_DEFAULT.placement.codebook.decode(), overrides=(),
+                 codebook=_DEFAULT.placement.codebook.decode(),
+                 channels=_DEFAULT.placement.channels,
+                 host_capacity=_DEFAULT.placement.host_capacity, overrides=(),
                  kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
             raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
@@ -202,6 +205,7 @@ class AttentionConfig:
         self.softcap, self.policy, self.sink = softcap, policy, sink
         self.window, self.budget, self.block = window, str(budget), block
         self.tau, self.codebook = tau, codebook
+        self.channels, self.host_capacity = channels, host_capacity
         self.overrides = list(overrides)
         if kv_layout not in KV_LAYOUTS:
             raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
@@ -220,7 +224,8 @@ class AttentionConfig:
         keep(budget)
         keep(codebook)
         c.placement = _Placement(policy, self.sink, self.window, budget,
-                                 self.block, self.tau, codebook)
+                                 self.block, self.tau, codebook,
+                                 self.channels, self.host_capacity)
         if self.overrides:
             array = (_HeadOverride * len(self.overrides))()
             for i, o in enumerate(self.overrides):
@@ -555,7 +560,7 @@ class Session:
         self._keep = []
         for key, value in placement.items():
             if key not in ("policy", "sink", "window", "budget", "block",
-                           "tau", "codebook"):
+                           "tau", "codebook", "channels", "host_capacity"):
                 raise Error(1, f"unknown placement option {key!r}")
             if key in ("policy", "budget", "codebook"):
                 value = str(value).encode()

@@ -4,8 +4,9 @@
 // attends: `full` keeps every token on the device tier, `hgca` attends the
 // top-k host tokens exactly, `hca` the host tokens holding tau of the
 // softmax mass under scores from int8 key codes, `quest` the top host blocks
-// scored from key summaries. Each is one class in
-// passes/policies/<Name>Policy.cpp; the build lists those files
+// scored from key summaries, `sparf` the top host tokens on the query's
+// largest channels with the rest folded in as the mean value. Each is one class
+// in passes/policies/<Name>Policy.cpp; the build lists those files
 // (PolicyList.inc), and every entry point asks the registry here instead of
 // comparing names: the hgc-place-kv pass, the driver, the plan, the JIT, its C
 // API and the bench. docs/policies.md walks through adding one.
@@ -55,6 +56,8 @@ public:
   virtual bool usesMass() const { return false; }
   /// Whether `PlacementOptions::codebook` is one of its options.
   virtual bool usesCodebook() const { return false; }
+  /// Whether `PlacementOptions::channels` is one of its options.
+  virtual bool usesChannels() const { return false; }
 
   /// The host tier of a split placement for `options` (splits() only);
   /// a failure is reported through `emitError`.
@@ -67,7 +70,7 @@ public:
 const PlacementPolicy *lookupPlacementPolicy(StringRef name);
 /// Every policy, in name order.
 ArrayRef<const PlacementPolicy *> getPlacementPolicies();
-/// "full, hca, hgca or quest": the names, for messages and help.
+/// "full, hca, hgca, quest or sparf": the names, for messages and help.
 std::string getPlacementPolicyNames();
 /// The policy of `options`, which must name a registered one (options
 /// checked by buildPlacement or a configuration check).
@@ -81,13 +84,13 @@ const PlacementPolicy &getPlacementPolicy(const PlacementOptions &options);
 /// How a selecting policy's host tier chooses: the selection, its blocks of
 /// `block` tokens (> 0 for block selections: the token budget then counts
 /// whole blocks), the key codes' `bits` (quant_topk), the keep rule's `mass`
-/// (0: keep the budget) and the product quantizer's `subspaces` and
-/// `centroids` (pq_topk).
+/// (0: keep the budget), the product quantizer's `subspaces` and
+/// `centroids` (pq_topk) and the query `channels` scored (channel_topk).
 struct HostSelection {
   Selection selection;
   int64_t block = 0, bits = 0;
   double mass = 0.0;
-  int64_t subspaces = 0, centroids = 0;
+  int64_t subspaces = 0, centroids = 0, channels = 0;
 };
 
 /// A host tier that attends `options.budget` tokens as `how` chooses them:

@@ -34,7 +34,7 @@ FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
   TierPolicyAttr host = TierPolicyAttr::getChecked(
       emitError, context, Tier::Host, how.selection, tokens,
       llvm::APFloat(fraction), how.block, how.bits, llvm::APFloat(how.mass),
-      how.subspaces, how.centroids);
+      how.subspaces, how.centroids, how.channels, /*capacity=*/int64_t{0});
   if (!host)
     return failure();
   return host;

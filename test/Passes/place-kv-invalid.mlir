@@ -29,7 +29,16 @@
 // CENTROIDS: error: hgc-place-kv: codebook 'pq16x300': subspaces must be positive and centroids a power of two in [2, 65536]
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hca codebook=pq24x256" 2>&1 | FileCheck %s --check-prefix=SUBSPACES
-// SUBSPACES: place-kv-invalid.mlir:[[@LINE+10]]:8: error: 'hgc.decode_attention' op pq_topk subspaces 24 of tier 'host' do not divide head_dim 128
+// SUBSPACES: place-kv-invalid.mlir:[[@LINE+19]]:8: error: 'hgc.decode_attention' op pq_topk subspaces 24 of tier 'host' do not divide head_dim 128
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=sparf channels=0" 2>&1 | FileCheck %s --check-prefix=CHANNELS-ZERO
+// CHANNELS-ZERO: error: hgc-place-kv: channels must be positive, got 0
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=sparf channels=256" 2>&1 | FileCheck %s --check-prefix=CHANNELS-WIDE
+// CHANNELS-WIDE: place-kv-invalid.mlir:[[@LINE+13]]:8: error: 'hgc.decode_attention' op channel_topk channels 256 of tier 'host' exceed head_dim 128
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca host-capacity=-5" 2>&1 | FileCheck %s --check-prefix=HOST-CAPACITY
+// HOST-CAPACITY: error: hgc-place-kv: host-capacity must be >= 0, got -5
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca sink=0 window=0" 2>&1 | FileCheck %s --check-prefix=HOTSET
 // HOTSET: error: hgc-place-kv: the first tier 'device' holds only the hot set: sink + window must be > 0

@@ -13,6 +13,11 @@
 // RUN:   -hgc-place-kv="policy=hca budget=512 tau=0.75" | FileCheck %s --check-prefix=HCA-TAU
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hca codebook=pq16x1024" | FileCheck %s --check-prefix=HCA-PQ
+// RUN: hgc-opt %s -split-input-file -hgc-place-kv="policy=sparf" | FileCheck %s --check-prefix=SPARF
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=sparf channels=16 host-capacity=65536" | FileCheck %s --check-prefix=SPARF-3
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hgca host-capacity=4096" | FileCheck %s --check-prefix=HGCA-3
 
 // The default policy is full: one tier, exact.
 // FULL-LABEL: func.func @unplaced
@@ -47,6 +52,21 @@
 // HCA-PQ-LABEL: func.func @unplaced
 // HCA-PQ: hgc.decode_attention
 // HCA-PQ-SAME: host = pq_topk(budget = 0.05, subspaces = 16, centroids = 1024, mass = 0.9)
+
+// SparF scores host tokens on the query's 32 largest channels by default.
+// SPARF-LABEL: func.func @unplaced
+// SPARF: hgc.decode_attention
+// SPARF-SAME: placement = #hgc.placement<sink = 4, window = 1024, tiers = [device = dense, host = channel_topk(budget = 0.05, channels = 32)]>
+
+// A host capacity: the host keeps that many cold tokens, a storage tier
+// under the same policy the rest.
+// SPARF-3-LABEL: func.func @unplaced
+// SPARF-3: hgc.decode_attention
+// SPARF-3-SAME: tiers = [device = dense, host = channel_topk(budget = 0.05, channels = 16, capacity = 65536), storage = channel_topk(budget = 0.05, channels = 16)]
+
+// HGCA-3-LABEL: func.func @unplaced
+// HGCA-3: hgc.decode_attention
+// HGCA-3-SAME: tiers = [device = dense, host = exact_topk(budget = 0.05, capacity = 4096), storage = exact_topk(budget = 0.05)]
 func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c

@@ -61,7 +61,8 @@ func.func @hgca_fraction(%q: tensor<2x32x128xbf16>, %c: !hgc.kv_cache<8x128xbf16
 func.func @three_tiers_count(%q: tensor<?x8x64xf32>, %c: !hgc.kv_cache<2x64xf32>)
     -> tensor<?x8x64xf32> {
   %o = hgc.decode_attention %q, %c {placement = #hgc.placement<window = 128,
-      tiers = [device = dense, host = exact_topk(budget = 256), storage = dense]>}
+      tiers = [device = dense, host = exact_topk(budget = 256, capacity = 4096),
+               storage = dense]>}
       : tensor<?x8x64xf32>, !hgc.kv_cache<2x64xf32> -> tensor<?x8x64xf32>
   return %o : tensor<?x8x64xf32>
 }
@@ -128,6 +129,37 @@ func.func @hca_pq(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
       tiers = [device = dense, host = pq_topk(budget = 64, subspaces = 32, centroids = 512)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// SparF on a host tier and a storage tier: each selects on the query's
+// largest channels, reports the mass it kept, and folds the rest in as the
+// tier's mean value before the three-way merge.
+// CHECK-LABEL: func.func @sparf_three_tiers
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: hgc.kv_view %[[C]] tier device
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK: %[[I:[a-z0-9_]+]], %[[A:[a-z0-9_]+]] = hgc.select channel_topk %[[Q]], %[[KH]] lengths(%[[NH]])
+// CHECK-SAME: channels = 16 : i64
+// CHECK-SAME: -> (tensor<1x8x?xi32>, tensor<1x8xf32>)
+// CHECK: %[[O:[a-z0-9_]+]], %[[L:[a-z0-9_]+]] = hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK: %[[M:[a-z0-9_]+]] = hgc.value_mean %[[VH]] lengths(%[[NH]])
+// CHECK-SAME: -> tensor<1x8x128xf32>
+// CHECK: %[[FO:[a-z0-9_]+]], %[[FL:[a-z0-9_]+]] = hgc.mean_fold %[[O]], %[[L]], %[[A]], %[[M]]
+// CHECK: hgc.kv_view %[[C]] tier storage
+// CHECK: hgc.select channel_topk
+// CHECK-SAME: k = 32 : i64
+// CHECK: hgc.mean_fold
+// CHECK: hgc.lse_merge %{{.+}}, %[[FO]], %{{.+}} lse
+func.func @sparf_three_tiers(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense,
+               host = channel_topk(budget = 0.05, channels = 16, capacity = 8192),
+               storage = channel_topk(budget = 32, channels = 16)]>}
       : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
   return %o : tensor<1x32x128xf32>
 }

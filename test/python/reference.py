@@ -282,3 +282,102 @@ def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None,
                 p = np.exp(s - s.max())
                 out[b, h] = p @ v[b, hk, attended] / p.sum()
     return out, kept_sets
+
+
+def sparq_scores(q, k, channels):
+    """SparQ's approximate scores, float64: per query head its `channels`
+    channels of largest |q| (ties to the lower channel), q.k on those only,
+    scaled by 1/sqrt(dim) * sqrt(|q|_1 / |q_r|_1); the maximum over each KV
+    head's group. q [b, hq, d], k [b, hkv, t, d] -> [b, hkv, t]."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    scores = np.full((batch, kv_heads, k.shape[2]), NEG_INF)
+    for b in range(batch):
+        for h in range(q_heads):
+            magnitude = np.abs(q[b, h])
+            chosen = np.argsort(-magnitude, kind="stable")[:channels]
+            chosen_l1 = magnitude[chosen].sum()
+            factor = np.sqrt(magnitude.sum() / chosen_l1) if chosen_l1 > 0 \
+                else 1.0
+            s = k[b, h // group][:, chosen] @ q[b, h, chosen] * factor / \
+                np.sqrt(dim)
+            scores[b, h // group] = np.maximum(scores[b, h // group], s)
+    return scores
+
+
+def tier_ranges(n, sink, window, capacities):
+    """The tokens of a sequence of `n` on each tier, fastest first: the hot
+    set (sinks then window) on the first; the cold tokens oldest first on
+    the next tiers, each up to its capacity (0: the rest)."""
+    if n <= sink + window:
+        return [list(range(n))] + [[] for _ in capacities]
+    ranges = [list(range(sink)) + list(range(n - window, n))]
+    start, end = sink, n - window
+    for capacity in capacities:
+        stop = end if capacity == 0 else min(end, start + capacity)
+        ranges.append(list(range(start, stop)))
+        start = stop
+    return ranges
+
+
+def sparf_decode(q, k, v, lengths, sink, window, budget, channels,
+                 host_capacity=0):
+    """InstInfer's SparF on one decode step, float64: the hot set dense;
+    each cold tier (the host, and storage past `host_capacity`) per KV head
+    keeps its top-budget tokens under sparq_scores and attends them exactly,
+    then folds in the rest as the tier's mean value weighted by 1 - alpha,
+    alpha the kept tokens' share of the tier's softmax mass under those
+    scores (lse - log alpha); LSE merge of the tiers. Returns (output,
+    kept sets {(b, kv head, tier): tokens}, alphas {(b, kv head, tier)})."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    approx = sparq_scores(q, k, channels)
+    capacities = [host_capacity, 0] if host_capacity else [0]
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    kept_sets, alphas = {}, {}
+    for b in range(batch):
+        ranges = tier_ranges(int(lengths[b]), sink, window, capacities)
+        for hk in range(kv_heads):
+            heads = range(hk * group, (hk + 1) * group)
+            outputs, lses = [], []
+            for h in heads:
+                o, lse = attend(q[b, h], k[b, hk, ranges[0]],
+                                v[b, hk, ranges[0]])
+                outputs.append([o])
+                lses.append([lse])
+            for tier, tokens in enumerate(ranges[1:], start=1):
+                keep = budget if isinstance(budget, int) else int(
+                    np.ceil(budget * len(tokens)))
+                keep = min(keep, len(tokens))
+                s = approx[b, hk, tokens]
+                order = np.argsort(-s, kind="stable")[:keep]
+                chosen = sorted(tokens[i] for i in order)
+                kept_sets[(b, hk, tier)] = chosen
+                weights = np.exp(s - s.max()) if tokens else s
+                alpha = weights[order].sum() / weights.sum() if tokens else 0.0
+                alphas[(b, hk, tier)] = alpha
+                mean = v[b, hk, tokens].mean(0) if tokens else 0.0
+                for i, h in enumerate(heads):
+                    o, lse = attend(q[b, h], k[b, hk, chosen],
+                                    v[b, hk, chosen])
+                    if alpha > 0:
+                        o = alpha * o + (1 - alpha) * mean
+                        lse = lse - np.log(alpha)
+                    outputs[i].append(o)
+                    lses[i].append(lse)
+            for i, h in enumerate(heads):
+                out[b, h], _ = lse_merge(outputs[i], lses[i])
+    return out, kept_sets, alphas
+
+
+def attend(q, k, v):
+    """Exact attention of one query row over rows k, v: (output, natural
+    lse); nothing to attend gives (0, -inf)."""
+    if len(k) == 0:
+        return np.zeros(v.shape[-1]), NEG_INF
+    s = k @ q / np.sqrt(q.shape[-1])
+    m = s.max()
+    p = np.exp(s - m)
+    return p @ v / p.sum(), m + np.log(p.sum())

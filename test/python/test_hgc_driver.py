@@ -318,3 +318,44 @@ def test_plan_and_run_hca(hgc, tmp_path):
     np.testing.assert_allclose(y, want[0], atol=2e-5, rtol=2e-5)
     expect_error(run(hgc, "plan", model, "--policy", "hca", "--tau", "0"),
                  "tau must be in (0, 1], got 0")
+
+
+def test_plan_and_run_sparf_three_tiers(hgc, tmp_path):
+    """--policy sparf --channels --host-capacity: the host keeps the oldest
+    1000 cold tokens, storage the other 996, each scored on the query's 4
+    largest channels; the plan lists three tiers and what each reads; the
+    same flags run the model, matching SparF's float64 reference; channels
+    wider than head_dim are an error naming the op."""
+    import reference as ref
+    model = attention_model(tmp_path / "s.onnx", q=(1, 4, 1, 16),
+                            k=(1, 2, 3000, 16))
+    flags = ["--policy", "sparf", "--window", "1000", "--budget", "0.1",
+             "--channels", "4", "--host-capacity", "1000"]
+    result = run(hgc, "plan", model, *flags)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "channels 4, host capacity 1000" in out.splitlines()[0]
+    assert "host    channel_topk budget 0.1 channels 4" in out
+    assert "tokens 1000 (33.3%)" in out
+    assert "storage channel_topk budget 0.1 channels 4" in out
+    assert "tokens 996 (33.2%)" in out
+    # Storage: 996 x 2 x (64 + 64) read for scores and the mean, then
+    # 100 x 2 x 128 K and V = 274.0 KiB.
+    assert ("attended 100 per kv head  reads 274.0 KiB per step (no "
+            "channel-major keys or value sums kept with the KV") in out
+
+    rng = np.random.default_rng(31)
+    q = rng.standard_normal((1, 4, 1, 16)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 3000, 16)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 3000, 16)).astype(np.float32) + 0.5
+    result = run(hgc, "run", model, *inputs(tmp_path, Q=q, K=k, V=v), *flags,
+                 "--output-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    y = np.load(tmp_path / "out" / "Y.npy")[0, :, 0]
+    want, _, _ = ref.sparf_decode(q[:, :, 0].astype(np.float64),
+                                  k.astype(np.float64), v.astype(np.float64),
+                                  [3000], 4, 1000, 0.1, 4, 1000)
+    np.testing.assert_allclose(y, want[0], atol=2e-5, rtol=2e-5)
+    expect_error(run(hgc, "plan", model, "--policy", "sparf", "--channels",
+                     "17"), "channel_topk channels 17 of tier 'host' exceed "
+                 "head_dim 16")

@@ -46,7 +46,14 @@ def hot_tokens(n, sink, window):
 def reference(q, k, v, policy, sink, window, budget, block, page, scale=None,
               softcap=0.0, tau=0.9):
     """One sequence: q [H, D], k/v [Hkv, n, D] float64 -> [H, D]. hca
-    scores from int8 key codes and keeps by mass (reference.hca_decode)."""
+    scores from int8 key codes and keeps by mass (reference.hca_decode);
+    sparf on 8 channels folds in the rest (reference.sparf_decode)."""
+    if policy == "sparf":
+        n = k.shape[1]
+        parsed = float(budget) if "." in budget else int(budget)
+        out, _, _ = ref.sparf_decode(q[None], k[None], v[None], [n], sink,
+                                     window, parsed, 8)
+        return out[0]
     if policy == "hca":
         n = k.shape[1]
         parsed = float(budget) if "." in budget else int(budget)
@@ -124,11 +131,12 @@ def test_context_targets_take_the_driver_names(ctx):
 @pytest.mark.parametrize("dtype", ["f32", "f16", BF16])
 @pytest.mark.parametrize("policy,budget", [("full", "0.05"), ("hgca", "0.25"),
                                            ("hgca", "40"), ("quest", "0.3"),
-                                           ("hca", "0.5")])
+                                           ("hca", "0.5"), ("sparf", "0.3")])
 def test_decode_matches_float64(ctx, dtype, policy, budget):
     config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=64,
                                      kv_dtype=dtype, policy=policy, sink=4,
-                                     window=48, budget=budget, block=16)
+                                     window=48, budget=budget, block=16,
+                                     channels=8)
     lengths = [300, 17, 129]
     cache, exact = make_cache(ctx, config, lengths)
     kernel = ctx.compile(config)
@@ -352,6 +360,16 @@ def test_error_paths(ctx):
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hca", codebook="pqx")),
          "HGC_INVALID_ARGUMENT", "unknown codebook 'pqx'"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="sparf", channels=0)),
+         "HGC_INVALID_ARGUMENT", "channels must be positive, got 0"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="sparf", channels=64)),
+         "HGC_INVALID_ARGUMENT",
+         "channels 64 of tier 'host' exceed head_dim 32"),
+        (lambda: ctx.compile(hgc_jit.AttentionConfig(
+            4, 2, 32, policy="hgca", host_capacity=-1)),
+         "HGC_INVALID_ARGUMENT", "host-capacity must be >= 0, got -1"),
         # The JIT's kernels take no product-quantized codes yet.
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hca", codebook="pq8x16")),

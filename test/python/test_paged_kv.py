@@ -249,3 +249,17 @@ def test_quest_reads_engine_summaries(context, layout):
     assert np.abs(outs[0] - outs[1]).max() > 1e-3
     with pytest.raises(hgc_jit.Error, match="key_min"):
         kernel.decode_paged(k_cache, v_cache, table, lengths, q)
+
+
+@pytest.mark.parametrize("layout", ["nhd", "hnd"])
+@pytest.mark.parametrize("host_capacity", [0, 24])
+def test_sparf_equals_reference(context, layout, host_capacity):
+    """sparf scores, attends and averages the cold tiers' tokens where the
+    engine's blocks hold them (host and, past host_capacity, storage)."""
+    placement = dict(policy="sparf", sink=4, window=16, budget="0.25",
+                     channels=8, host_capacity=host_capacity)
+    out, stats, q, k, v = step(context, 8, 2, "f16", 16, layout, seed=8,
+                               **placement)
+    want, _, _ = ref.sparf_decode(q, k, v, LENGTHS, 4, 16, 0.25, 8,
+                                  host_capacity)
+    np.testing.assert_allclose(out, want, atol=2e-5, rtol=0)

@@ -55,9 +55,22 @@ std::string selectionText(TierPolicyAttr policy) {
        << llvm::format("%g", policy.getBudgetFraction().convertToDouble());
   if (byBlock)
     os << " (blocks of " << policy.getBlockSize() << ")";
+  if (policy.getSelection() == Selection::ChannelTopK)
+    os << " channels " << policy.getChannels();
   if (std::optional<double> mass = policy.getMass())
     os << " mass " << llvm::format("%g", *mass);
   return text;
+}
+
+/// Why a tier reads more than its selection needs: what the KV does not
+/// keep for it.
+StringRef readsNote(TierPolicyAttr policy, bool codesKept) {
+  if (policy.getSelection() == Selection::QuantTopK && !codesKept)
+    return " (no codes kept with the KV: quantizes its keys each step)";
+  if (policy.getSelection() == Selection::ChannelTopK)
+    return " (no channel-major keys or value sums kept with the KV: reads "
+           "every key and value)";
+  return "";
 }
 
 /// The device kernel that would attend `tokens` device tokens of `op`.
@@ -159,11 +172,7 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
        << bytesText(heads * policy.getStepReadBytes(count,
                                                     cacheType.getHeadDim(),
                                                     elementBytes, codesKept))
-       << " per step"
-       << (codesKept || policy.getSelection() != Selection::QuantTopK
-               ? ""
-               : " (no codes kept with the KV: quantizes its keys each step)")
-       << "\n";
+       << " per step" << readsNote(policy, codesKept) << "\n";
     if (target.target == "nvptx" && policy.getTier() == Tier::Device &&
         policy.isDense())
       printKernel(op, count, target, os);
@@ -185,6 +194,10 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     os << ", block " << options.block;
   if (policy && policy->usesMass())
     os << ", tau " << llvm::format("%g", options.tau);
+  if (policy && policy->usesChannels())
+    os << ", channels " << options.channels;
+  if (policy && policy->splits() && options.hostCapacity > 0)
+    os << ", host capacity " << options.hostCapacity;
   os << "\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {

@@ -67,13 +67,30 @@ TEST_F(PlacementTest, QuantDefaultsToEightBits) {
 TEST_F(PlacementTest, ResidentTokensSplitHotSetAndRest) {
   auto placement = parseAttr<PlacementAttr>(
       "#hgc.placement<sink = 4, window = 60, tiers = [device = dense, "
-      "host = exact_topk(budget = 0.1), storage = dense]>");
+      "host = exact_topk(budget = 0.1)]>");
+  ASSERT_TRUE(placement);
+  EXPECT_EQ(placement.getResidentTokens(1000), (SmallVector<int64_t>{64, 936}));
+  // A sequence shorter than the hot set lives entirely on the first tier.
+  EXPECT_EQ(placement.getResidentTokens(10), (SmallVector<int64_t>{10, 0}));
+  EXPECT_EQ(placement.getResidentTokens(0), (SmallVector<int64_t>{0, 0}));
+}
+
+TEST_F(PlacementTest, CapacitiesFillTiersOldestFirst) {
+  auto placement = parseAttr<PlacementAttr>(
+      "#hgc.placement<sink = 4, window = 60, tiers = [device = dense, "
+      "host = exact_topk(budget = 0.1, capacity = 500), cxl = dense(capacity "
+      "= 300), storage = dense]>");
   ASSERT_TRUE(placement);
   EXPECT_EQ(placement.getResidentTokens(1000),
-            (SmallVector<int64_t>{64, 936, 0}));
-  // A sequence shorter than the hot set lives entirely on the first tier.
-  EXPECT_EQ(placement.getResidentTokens(10), (SmallVector<int64_t>{10, 0, 0}));
-  EXPECT_EQ(placement.getResidentTokens(0), (SmallVector<int64_t>{0, 0, 0}));
+            (SmallVector<int64_t>{64, 500, 300, 136}));
+  EXPECT_EQ(placement.getResidentTokens(700),
+            (SmallVector<int64_t>{64, 500, 136, 0}));
+  EXPECT_EQ(placement.getResidentTokens(10),
+            (SmallVector<int64_t>{10, 0, 0, 0}));
+  // Past the sinks: the host's oldest cold tokens, then cxl's, then storage's.
+  EXPECT_EQ(placement.getTierStart(1), 4);
+  EXPECT_EQ(placement.getTierStart(2), 504);
+  EXPECT_EQ(placement.getTierStart(3), 804);
 }
 
 TEST_F(PlacementTest, SingleTierHoldsEverything) {
@@ -106,8 +123,9 @@ TEST_F(PlacementTest, HeadOverridesSelectNestedPlacement) {
 TEST_F(PlacementTest, PrintParseRoundTrip) {
   const char *text =
       "#hgc.placement<sink = 4, window = 1024, tiers = [device = dense, host "
-      "= exact_topk(budget = 0.05), storage = quant_topk(budget = 512, bits = "
-      "4)], heads = [[6, 7] = <tiers = [host = dense]>]>";
+      "= exact_topk(budget = 0.05, capacity = 65536), storage = "
+      "channel_topk(budget = 512, channels = 16)], heads = [[6, 7] = <tiers = "
+      "[host = dense]>]>";
   auto placement = parseAttr<PlacementAttr>(text);
   ASSERT_TRUE(placement);
   EXPECT_EQ(print(placement), text);
@@ -116,9 +134,9 @@ TEST_F(PlacementTest, PrintParseRoundTrip) {
 
 TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
   auto device = TierPolicyAttr::getDense(&context, Tier::Device);
-  auto host =
-      TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
-                          llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0), 0, 0);
+  auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
+                                  llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0),
+                                  0, 0, 0, 0);
   auto built = PlacementAttr::get(&context, 4, 1024, {device, host}, {});
   EXPECT_EQ(built, parseAttr<PlacementAttr>(
                        "#hgc.placement<sink = 4, window = 1024, tiers = "
@@ -140,7 +158,7 @@ TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0), int64_t{0}, int64_t{0}));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}));
   EXPECT_TRUE(diagnosed("fraction in (0, 1], got 2")) << diagnostics;
 }
 
@@ -149,7 +167,7 @@ TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0), int64_t{0}, int64_t{0}));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}));
   EXPECT_TRUE(diagnosed("either a count or a fraction, not both"))
       << diagnostics;
 }

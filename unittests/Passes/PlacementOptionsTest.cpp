@@ -59,6 +59,8 @@ TEST(PlacementOptionsTest, PipelineHandsEveryOptionToThePass) {
   options.block = 32;
   options.tau = 0.75;
   options.codebook = "pq16x256";
+  options.channels = 12;
+  options.hostCapacity = 4096;
   PassManager pm(&context);
   buildPlacementPipeline(pm, options);
   std::string printed;

@@ -81,7 +81,8 @@ HGC_API const char *hgc_context_target(const hgc_context *context);
  * hgc-place-kv: same names, same defaults (hgc_attention_config_init). */
 typedef struct hgc_placement {
   const char *policy; /* "full", "hgca" (exact top-k), "hca" (int8 key codes,
-                         kept by softmax mass), "quest" (top blocks) */
+                         kept by softmax mass), "quest" (top blocks), "sparf"
+                         (top tokens on the largest query channels) */
   int64_t sink;       /* attention-sink tokens on the device tier */
   int64_t window;     /* most recent tokens on the device tier */
   const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */
@@ -89,6 +90,9 @@ typedef struct hgc_placement {
   double tau;         /* softmax mass in (0, 1] hca keeps (the budget a cap) */
   const char *codebook; /* how hca codes host keys: "int8" or "pq<G>x<C>";
                            NULL: "int8" */
+  int64_t channels;      /* query channels sparf scores tokens on */
+  int64_t host_capacity; /* cold tokens on the host tier; the rest on a
+                            storage tier under the same policy (0: no limit) */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head

@@ -53,6 +53,7 @@ struct AttentionConfig {
   int64_t sink, window, block;
   double tau;
   std::string codebook;
+  int64_t channels, hostCapacity;
   struct Override {
     int32_t firstKvHead, kvHeads;
     std::string policy, budget;
@@ -76,6 +77,8 @@ struct AttentionConfig {
     block = defaults.placement.block;
     tau = defaults.placement.tau;
     codebook = defaults.placement.codebook;
+    channels = defaults.placement.channels;
+    hostCapacity = defaults.placement.host_capacity;
   }
 
   /// The C view; valid while this object lives and is not changed.
@@ -96,6 +99,8 @@ struct AttentionConfig {
     c.placement.block = block;
     c.placement.tau = tau;
     c.placement.codebook = codebook.c_str();
+    c.placement.channels = channels;
+    c.placement.host_capacity = hostCapacity;
     cOverrides.clear();
     for (const Override &o : overrides)
       cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),

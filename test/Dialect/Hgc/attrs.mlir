@@ -29,6 +29,9 @@ func.func @tiers_and_selections() attributes {
 // CHECK-SAME: p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>
 // CHECK-SAME: p9 = #hgc.tier_policy<host = pq_topk(budget = 0.1, subspaces = 16, centroids = 256)>
 // CHECK-SAME: p9a = #hgc.tier_policy<host = pq_topk(budget = 8, subspaces = 8, centroids = 1024, mass = 0.9)>
+// CHECK-SAME: q1 = #hgc.tier_policy<storage = channel_topk(budget = 0.05, channels = 32)>
+// CHECK-SAME: q2 = #hgc.tier_policy<host = channel_topk(budget = 64, channels = 8, capacity = 4096)>
+// CHECK-SAME: q3 = #hgc.tier_policy<cxl = dense(capacity = 128)>
 func.func @tier_policies() attributes {
     p0 = #hgc.tier_policy<device = dense>,
     p1 = #hgc.tier_policy<host = exact_topk(budget = 256)>,
@@ -40,7 +43,10 @@ func.func @tier_policies() attributes {
     p7 = #hgc.tier_policy<host = quant_topk(mass = 0.9, budget = 0.1)>,
     p8 = #hgc.tier_policy<host = exact_topk(budget = 64, mass = 0.5)>,
     p9 = #hgc.tier_policy<host = pq_topk(budget = 0.1)>,
-    p9a = #hgc.tier_policy<host = pq_topk(centroids = 1024, budget = 8, subspaces = 8, mass = 0.9)>} {
+    p9a = #hgc.tier_policy<host = pq_topk(centroids = 1024, budget = 8, subspaces = 8, mass = 0.9)>,
+    q1 = #hgc.tier_policy<storage = channel_topk(budget = 0.05)>,
+    q2 = #hgc.tier_policy<host = channel_topk(capacity = 4096, budget = 64, channels = 8)>,
+    q3 = #hgc.tier_policy<cxl = dense(capacity = 128)>} {
   return
 }
 
@@ -71,11 +77,11 @@ func.func @placement_hgca() attributes {
 // (HeadInfer: whole heads on the host; Fluxion: a per-head budget).
 // CHECK-LABEL: func.func @placement_tiers_and_heads
 // CHECK-SAME: p = #hgc.placement<window = 512,
-// CHECK-SAME: tiers = [device = dense, host = block_topk(budget = 32, block = 16), storage = quant_topk(budget = 0.02, bits = 4)],
+// CHECK-SAME: tiers = [device = dense, host = block_topk(budget = 32, block = 16, capacity = 65536), storage = quant_topk(budget = 0.02, bits = 4)],
 // CHECK-SAME: heads = {{\[\[}}0, 3] = <tiers = [host = dense]>, [5] = <sink = 16, window = 64, tiers = [device = dense, host = exact_topk(budget = 128)]>]>
 func.func @placement_tiers_and_heads() attributes {
     p = #hgc.placement<window = 512,
-          tiers = [device = dense, host = block_topk(budget = 32),
+          tiers = [device = dense, host = block_topk(budget = 32, capacity = 65536),
                    storage = quant_topk(budget = 0.02, bits = 4)],
           heads = [[0, 3] = <tiers = [host = dense]>,
                    [5] = <sink = 16, window = 64,

@@ -40,7 +40,7 @@ func.func @cache_duplicate_param(%c: !hgc.kv_cache<8x128xf16, page_size = 16, pa
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels or mass}}
 func.func @dense_with_budget() attributes {p = #hgc.tier_policy<device = dense(budget = 8)>}
 
 // -----
@@ -90,7 +90,7 @@ func.func @unknown_selection() attributes {p = #hgc.tier_policy<host = topk(budg
 
 // -----
 
-// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits, subspaces, centroids or mass}}
+// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits, subspaces, centroids, channels, mass or capacity}}
 func.func @unknown_option() attributes {p = #hgc.tier_policy<host = exact_topk(k = 8)>}
 
 // -----
@@ -191,7 +191,7 @@ func.func @mass_above_one() attributes {p = #hgc.tier_policy<host = quant_topk(b
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels or mass}}
 func.func @mass_on_dense() attributes {p = #hgc.tier_policy<device = dense(mass = 0.5)>}
 
 // -----
@@ -208,3 +208,38 @@ func.func @pq_subspaces() attributes {p = #hgc.tier_policy<host = pq_topk(budget
 
 // expected-error @+1 {{'exact_topk' takes no subspaces or centroids}}
 func.func @subspaces_on_exact() attributes {p = #hgc.tier_policy<host = exact_topk(budget = 8, subspaces = 4)>}
+
+// -----
+
+// expected-error @+1 {{channel_topk channels must be positive, got 0}}
+func.func @channels_zero() attributes {p = #hgc.tier_policy<host = channel_topk(budget = 8, channels = 0)>}
+
+// -----
+
+// expected-error @+1 {{'exact_topk' takes no channels}}
+func.func @channels_on_exact() attributes {p = #hgc.tier_policy<host = exact_topk(budget = 8, channels = 16)>}
+
+// -----
+
+// expected-error @+1 {{'channel_topk' takes no mass: it folds in the mass it leaves out as the mean of the values}}
+func.func @mass_on_channels() attributes {p = #hgc.tier_policy<host = channel_topk(budget = 8, mass = 0.9)>}
+
+// -----
+
+// expected-error @+1 {{tier 'host' capacity must be positive, got -4}}
+func.func @negative_capacity() attributes {p = #hgc.tier_policy<host = dense(capacity = -4)>}
+
+// -----
+
+// expected-error @+1 {{tier 'device' takes no capacity: the first tier holds the hot set}}
+func.func @capacity_on_first() attributes {p = #hgc.placement<window = 8, tiers = [device = dense(capacity = 8), host = dense]>}
+
+// -----
+
+// expected-error @+1 {{tier 'storage' takes no capacity: the last tier holds every token the tiers before it have no room for}}
+func.func @capacity_on_last() attributes {p = #hgc.placement<window = 8, tiers = [device = dense, host = dense(capacity = 64), storage = dense(capacity = 64)]>}
+
+// -----
+
+// expected-error @+1 {{tier 'host' needs a capacity: without one the tiers after it hold nothing}}
+func.func @middle_without_capacity() attributes {p = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4), storage = dense]>}

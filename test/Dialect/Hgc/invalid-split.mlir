@@ -1,7 +1,7 @@
 // RUN: hgc-opt %s -split-input-file -verify-diagnostics
 
 func.func @select_dense(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>) {
-  // expected-error @+1 {{'dense' selects nothing; use exact_topk, block_topk or quant_topk}}
+  // expected-error @+1 {{'dense' selects nothing; use exact_topk, block_topk, quant_topk, pq_topk or channel_topk}}
   %i = hgc.select dense %q, %k {k = 4 : i64}
       : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x4xi32>
   return
@@ -589,5 +589,84 @@ func.func @select_pq_books_subspaces(%q: tensor<1x8x64xf32>, %c: tensor<1x2x100x
   // expected-error @+1 {{'codebooks' has shape [1, 2, 8, 256, 8], expected [1, 2, 16, 256, 8]}}
   %i = hgc.select pq_topk %q, %c, %b {k = 4 : i64}
       : (tensor<1x8x64xf32>, tensor<1x2x100x16xi8>, tensor<1x2x8x256x8xf32>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_channels_missing(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{'channel_topk' needs 'channels'}}
+  %i = hgc.select channel_topk %q, %k {k = 4 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_channels_on_exact(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{'channels' applies to channel_topk only}}
+  %i = hgc.select exact_topk %q, %k {k = 4 : i64, channels = 8 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_channels_wide(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{channels (96) must be at most head_dim (64)}}
+  %i = hgc.select channel_topk %q, %k {k = 4 : i64, channels = 96 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_coverage_shape(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{'coverage' has shape [1, 8], expected [1, 2]}}
+  %i, %a = hgc.select channel_topk %q, %k {k = 4 : i64, channels = 8 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> (tensor<1x2x4xi32>, tensor<1x8xf32>)
+  return
+}
+
+// -----
+
+func.func @select_coverage_blocks(%q: tensor<1x8x64xf32>, %lo: tensor<1x2x10x64xf16>, %hi: tensor<1x2x10x64xf16>) {
+  // expected-error @+1 {{coverage applies to token selections; block scores are upper bounds, not a softmax}}
+  %i, %a = hgc.select block_topk %q, %lo, %hi {k = 4 : i64, block_size = 16 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x10x64xf16>, tensor<1x2x10x64xf16>) -> (tensor<1x2x4xi32>, tensor<1x2xf32>)
+  return
+}
+
+// -----
+
+func.func @value_mean_shape(%v: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{'mean' has shape [1, 2, 32], expected [1, 2, 64]}}
+  %m = hgc.value_mean %v : (tensor<1x2x100x64xf16>) -> tensor<1x2x32xf32>
+  return
+}
+
+// -----
+
+func.func @value_mean_rank(%v: tensor<2x100x64xf16>) {
+  // expected-error @+1 {{value must be [batch, kv_heads, tokens, head_dim], got 'tensor<2x100x64xf16>'}}
+  %m = hgc.value_mean %v : (tensor<2x100x64xf16>) -> tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @mean_fold_coverage(%o: tensor<1x8x64xf32>, %l: tensor<1x8xf32>, %a: tensor<1x8xf32>, %m: tensor<1x2x64xf32>) {
+  // expected-error @+1 {{'coverage' has shape [1, 8], expected [1, 2]}}
+  %o2, %l2 = hgc.mean_fold %o, %l, %a, %m
+      : (tensor<1x8x64xf32>, tensor<1x8xf32>, tensor<1x8xf32>, tensor<1x2x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
+  return
+}
+
+// -----
+
+func.func @mean_fold_groups(%o: tensor<1x8x64xf32>, %l: tensor<1x8xf32>, %a: tensor<1x3xf32>, %m: tensor<1x3x64xf32>) {
+  // expected-error @+1 {{q_heads (8) must be a multiple of kv_heads (3)}}
+  %o2, %l2 = hgc.mean_fold %o, %l, %a, %m
+      : (tensor<1x8x64xf32>, tensor<1x8xf32>, tensor<1x3xf32>, tensor<1x3x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
   return
 }

@@ -1,0 +1,134 @@
+"""The sparf placement policy (InstInfer's SparF, after SparQ) and tier
+capacities, compiled and run, against an independent float64 implementation
+of the seed's algorithm (reference.py: sparq_scores, tier_ranges,
+sparf_decode).
+
+sparf scores each KV head's cold tokens on each query head's `channels`
+channels of largest |q| (SparQ's scaling, max over the group's query
+heads), attends the top-budget tokens exactly and folds the rest in as the
+tier's mean value weighted by the mass they hold under those scores. With
+`host-capacity` the host keeps the oldest cold tokens up to it and a storage
+tier the rest, each tier selecting, folding and merging on its own (a
+three-way LSE merge). Checked: selected sets and kept mass equal the
+reference's; outputs within f32 2e-5 (equal sets, only summation order
+differs); keep-all exact within 1e-5 at f32 for sparf and for three-tier
+hgca. Random normal inputs.
+"""
+import numpy as np
+import pytest
+
+import reference as ref
+from test_hybrid_end_to_end import TOLERANCE, run_step
+
+
+@pytest.mark.parametrize("budget", ["0.25", "7"])
+@pytest.mark.parametrize("heads", [(8, 2), (4, 4)], ids=["gqa", "mha"])
+def test_sparf_matches_reference(hgc_runner, tmp_path, heads, budget):
+    sink, window, channels = 3, 10, 4
+    y, q, keys, vals = run_step(
+        hgc_runner, tmp_path, "f32", heads, 80,
+        ["--policy=sparf", f"--sink={sink}", f"--window={window}",
+         f"--budget={budget}", f"--channels={channels}"], seed=21)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    parsed = int(budget) if budget.isdigit() else float(budget)
+    want, _, alphas = ref.sparf_decode(q, keys, vals, lengths, sink, window,
+                                       parsed, channels)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    assert all(0 < a < 1 for a in alphas.values())
+    exact, _ = ref.partial_attention(q, keys, vals, lengths)
+    assert np.abs(y - exact).max() > 1e-4, "a sparse keep should not be exact"
+
+
+@pytest.mark.parametrize("policy", ["sparf", "hgca"])
+def test_three_tiers_match_reference(hgc_runner, tmp_path, policy):
+    """host-capacity 30 of 68 cold tokens: host and storage select on their
+    own, three partials merge."""
+    sink, window, budget, channels, capacity = 3, 10, 5, 4, 30
+    y, q, keys, vals = run_step(
+        hgc_runner, tmp_path, "f32", (8, 2), 80,
+        [f"--policy={policy}", f"--sink={sink}", f"--window={window}",
+         f"--budget={budget}", f"--channels={channels}",
+         f"--host-capacity={capacity}"], seed=22)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    if policy == "sparf":
+        want, kept, _ = ref.sparf_decode(q, keys, vals, lengths, sink, window,
+                                         budget, channels, capacity)
+        assert {len(s) for s in kept.values()} == {budget}
+    else:
+        want = hgca_by_tier(q, keys, vals, lengths, sink, window, budget,
+                            capacity)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+
+
+def hgca_by_tier(q, k, v, lengths, sink, window, budget, capacity):
+    """HGCA with each cold tier choosing its own exact top-budget: exact
+    attention over the hot set and every tier's chosen tokens."""
+    batch, q_heads, dim = q.shape
+    group = q_heads // k.shape[1]
+    scores = ref.select_scores(q, k)
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    for b in range(batch):
+        ranges = ref.tier_ranges(int(lengths[b]), sink, window, [capacity, 0])
+        for hk in range(k.shape[1]):
+            chosen = list(ranges[0])
+            for tokens in ranges[1:]:
+                chosen += [tokens[i] for i in ref.top_set(
+                    scores[b, hk, tokens], min(budget, len(tokens)))]
+            for h in range(hk * group, (hk + 1) * group):
+                out[b, h], _ = ref.attend(q[b, h], k[b, hk, chosen],
+                                          v[b, hk, chosen])
+    return out
+
+
+@pytest.mark.parametrize("elt", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize("policy", ["sparf", "hgca"])
+def test_keep_all_is_exact(hgc_runner, tmp_path, elt, policy):
+    """Budget 1.0 on host and storage: every token kept, alpha 1, so the
+    three-way split is exact (f32 within 1e-5)."""
+    y, q, keys, vals = run_step(
+        hgc_runner, tmp_path, elt, (8, 2), 99,
+        [f"--policy={policy}", "--sink=4", "--window=16", "--budget=1.0",
+         "--channels=3", "--host-capacity=25"], seed=23)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    want, _ = ref.partial_attention(q, keys, vals, lengths)
+    tolerance = 1e-5 if elt == "f32" else TOLERANCE[elt]
+    np.testing.assert_allclose(y, want, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("channels", [1, 5, 16])
+def test_selection_and_coverage_equal_reference(hgc_runner, tmp_path,
+                                                channels):
+    """hgc.select channel_topk by itself: the kept set of each (sequence, KV
+    head) and the share of the mass it holds, with per-sequence lengths;
+    channels = head_dim is exact top-k."""
+    rng = np.random.default_rng(24)
+    b, hq, hkv, t, d, k = 2, 8, 2, 50, 16, 6
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    keys = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
+    lengths = np.array([50, 37], np.int32)
+    program = f"""
+func.func @main(%q: tensor<{b}x{hq}x{d}xf32>, %k: tensor<{b}x{hkv}x{t}x{d}xf32>,
+                %n: tensor<{b}xi32>)
+    -> (tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>) {{
+  %i, %a = hgc.select channel_topk %q, %k lengths(%n)
+      {{k = {k} : i64, channels = {channels} : i64}}
+      : (tensor<{b}x{hq}x{d}xf32>, tensor<{b}x{hkv}x{t}x{d}xf32>,
+         tensor<{b}xi32>) -> (tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>)
+  return %i, %a : tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>
+}}"""
+    indices, coverage = ref.run_hgc(hgc_runner, tmp_path, program,
+                                    [q, keys, lengths])
+    q64, k64 = q.astype(np.float64), keys.astype(np.float64)
+    scores = ref.sparq_scores(q64, k64, channels)
+    if channels == d:
+        np.testing.assert_allclose(scores, ref.select_scores(q64, k64),
+                                   atol=1e-12)
+    for bi in range(b):
+        n = int(lengths[bi])
+        for hk in range(hkv):
+            s = scores[bi, hk, :n]
+            want = ref.top_set(s, k)
+            assert sorted(indices[bi, hk]) == list(want), (bi, hk)
+            w = np.exp(s - s.max())
+            np.testing.assert_allclose(coverage[bi, hk], w[want].sum() / w.sum(),
+                                       rtol=1e-5)
