@@ -16,18 +16,14 @@ using namespace mlir::hgc::lowering;
 namespace {
 
 /// Readers that address a paged cache's blocks in place (PagedKV.h): host
-/// partials over a view with lengths, selections that score keys, means of
-/// values.
+/// partials over a view with lengths, and exact selection.
 bool readsPagedInPlace(Operation *user, const LowerToLoopsOptions &options) {
   if (auto partial = dyn_cast<PartialAttentionOp>(user))
     return !options.deviceIds.contains(user) &&
            static_cast<bool>(partial.getLengths());
   if (auto select = dyn_cast<SelectOp>(user))
-    return (select.getPolicy() == Selection::ExactTopK ||
-            select.getPolicy() == Selection::ChannelTopK) &&
+    return select.getPolicy() == Selection::ExactTopK &&
            static_cast<bool>(select.getLengths());
-  if (auto mean = dyn_cast<ValueMeanOp>(user))
-    return static_cast<bool>(mean.getLengths());
   return false;
 }
 
@@ -141,7 +137,6 @@ struct LowerAlways : OpRewritePattern<OpTy> {
   }
 };
 using LseMergeToLoops = LowerAlways<LseMergeOp, lowerLseMerge>;
-using ValueMeanToLoops = LowerAlways<ValueMeanOp, lowerValueMean>;
 using MeanFoldToLoops = LowerAlways<MeanFoldOp, lowerMeanFold>;
 
 //===----------------------------------------------------------------------===//
@@ -170,25 +165,28 @@ struct KVViewToLoops : LoweringPattern<KVViewOp> {
   }
 };
 
-struct KVSummariesToLoops : OpRewritePattern<KVSummariesOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(KVSummariesOp op,
+/// A cache-level op: through the runtime for runtime-owned caches, through
+/// the bound tensors otherwise.
+template <typename OpTy, LogicalResult (*lowerRuntime)(RewriterBase &, OpTy),
+          LogicalResult (*lowerBound)(RewriterBase &, OpTy)>
+struct CacheOpToLoops : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getCache().getDefiningOp<RuntimeKVOp>())
-      return lowerRuntimeKVSummaries(rewriter, op);
-    return lowerKVSummaries(rewriter, op);
+    if (op.getCache().template getDefiningOp<RuntimeKVOp>())
+      return lowerRuntime(rewriter, op);
+    return lowerBound(rewriter, op);
   }
 };
-
-struct KVKeyCodesToLoops : OpRewritePattern<KVKeyCodesOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(KVKeyCodesOp op,
-                                PatternRewriter &rewriter) const override {
-    if (op.getCache().getDefiningOp<RuntimeKVOp>())
-      return lowerRuntimeKVKeyCodes(rewriter, op);
-    return lowerKVKeyCodes(rewriter, op);
-  }
-};
+using KVSummariesToLoops =
+    CacheOpToLoops<KVSummariesOp, lowerRuntimeKVSummaries, lowerKVSummaries>;
+using KVKeyCodesToLoops =
+    CacheOpToLoops<KVKeyCodesOp, lowerRuntimeKVKeyCodes, lowerKVKeyCodes>;
+using KVChannelKeysToLoops =
+    CacheOpToLoops<KVChannelKeysOp, lowerRuntimeKVChannelKeys,
+                   lowerKVChannelKeys>;
+using KVValueMeanToLoops =
+    CacheOpToLoops<KVValueMeanOp, lowerRuntimeKVValueMean, lowerKVValueMean>;
 
 struct KVPqCodesToLoops : OpRewritePattern<KVPqCodesOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -239,9 +237,10 @@ void lowering::populateLowerToLoopsPatterns(
     RewritePatternSet &patterns, const LowerToLoopsOptions &options) {
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
-               LseMergeToLoops, ValueMeanToLoops, MeanFoldToLoops,
-               KVSummariesToLoops, KVKeyCodesToLoops, KVPqCodesToLoops,
-               DecomposeAggregatedOp, ContractionToLoops>(context);
+               LseMergeToLoops, MeanFoldToLoops, KVSummariesToLoops,
+               KVKeyCodesToLoops, KVChannelKeysToLoops, KVValueMeanToLoops,
+               KVPqCodesToLoops, DecomposeAggregatedOp, ContractionToLoops>(
+      context);
   patterns.add<PartialAttentionToLoops, PartialAttentionToDeviceCall,
                AttentionToLoops, AttentionToDeviceCall, SelectToLoops,
                KVViewToLoops>(context, options);
@@ -250,8 +249,9 @@ void lowering::populateLowerToLoopsPatterns(
 void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
-                      LseMergeOp, ValueMeanOp, MeanFoldOp, AttentionOp,
-                      SelectOp, KVSummariesOp, KVKeyCodesOp, KVPqCodesOp>();
+                      LseMergeOp, MeanFoldOp, AttentionOp, SelectOp,
+                      KVSummariesOp, KVChannelKeysOp, KVValueMeanOp,
+                      KVKeyCodesOp, KVPqCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).
   target.addDynamicallyLegalOp<KVViewOp>([&options](KVViewOp view) {
     return isKeptForPagedReaders(view, [&](Operation *user) {

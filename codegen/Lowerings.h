@@ -49,8 +49,6 @@ void lowerPartialAttention(RewriterBase &rewriter, PartialAttentionOp op,
                            int64_t splitTokens);
 /// Log-sum-exp combination of partial outputs.
 void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op);
-/// Per (sequence, KV head) mean of a tier's values.
-void lowerValueMean(RewriterBase &rewriter, ValueMeanOp op);
 /// The mean value weighed into a partial for the mass it does not hold.
 void lowerMeanFold(RewriterBase &rewriter, MeanFoldOp op);
 /// The private declaration of runtime entry point `name` in `module`
@@ -86,6 +84,12 @@ LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
 LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op);
 /// A tier's product-quantized codes and codebooks, bound with the cache.
 LogicalResult lowerKVPqCodes(RewriterBase &rewriter, KVPqCodesOp op);
+/// A bound cache's tier keys channel-major: the engine's copy sliced, else
+/// transposed.
+LogicalResult lowerKVChannelKeys(RewriterBase &rewriter, KVChannelKeysOp op);
+/// A bound cache's tier mean value: from the engine's block sums, else from
+/// the values.
+LogicalResult lowerKVValueMean(RewriterBase &rewriter, KVValueMeanOp op);
 
 /// A tier's view of a cache the KV runtime owns (hgc.runtime_kv): calls of
 /// hgc-rt/compiled.h filling fresh buffers.
@@ -94,6 +98,9 @@ LogicalResult lowerRuntimeKVView(RewriterBase &rewriter, KVViewOp op);
 LogicalResult lowerRuntimeKVSummaries(RewriterBase &rewriter, KVSummariesOp op);
 /// Key codes of a runtime cache's tier, computed from its view.
 LogicalResult lowerRuntimeKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op);
+LogicalResult lowerRuntimeKVChannelKeys(RewriterBase &rewriter,
+                                        KVChannelKeysOp op);
+LogicalResult lowerRuntimeKVValueMean(RewriterBase &rewriter, KVValueMeanOp op);
 
 struct Emitter;
 /// KV heads [first, first + heads) of a [batch, kv_heads, tokens, dim]
@@ -121,6 +128,22 @@ std::pair<Value, Value> emitKeyCodes(Emitter &e, RankedTensorType codesType,
                                      function_ref<Value(Value)> count,
                                      function_ref<Value(Value, Value)> source,
                                      KeyIndexFn keyAt = nullptr);
+
+/// A tier's keys [batch, kv_heads, head_dim, width] (`type`) transposed
+/// from token-major `key`, addressed as for emitKeyCodes; columns past
+/// `count(bi)` are 0.
+Value emitChannelMajorKeys(Emitter &e, RankedTensorType type, Value key,
+                           Value batch, Value width, Value tokens,
+                           function_ref<Value(Value)> count,
+                           function_ref<Value(Value, Value)> source,
+                           KeyIndexFn keyAt = nullptr);
+/// Per (sequence, KV head) f32 mean (`type` [batch, kv_heads, head_dim]) of
+/// the `count(bi)` value rows `source(j, bi)` of `value`, addressed as for
+/// emitKeyCodes; 0 without rows.
+Value emitValueMean(Emitter &e, RankedTensorType type, Value value, Value batch,
+                    Value tokens, function_ref<Value(Value)> count,
+                    function_ref<Value(Value, Value)> source,
+                    KeyIndexFn valueAt = nullptr);
 
 /// A dense partial over the device tier's view (what the GPU target runs).
 bool isDevicePartial(PartialAttentionOp op);

@@ -215,4 +215,61 @@ LogicalResult lowerRuntimeKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
   return success();
 }
 
+/// From the tier's view, transposed (the runtime keeps no channel-major copy
+/// yet).
+LogicalResult lowerRuntimeKVChannelKeys(RewriterBase &rewriter,
+                                        KVChannelKeysOp op) {
+  auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
+  RankedTensorType type = op.getKeys().getType();
+  auto kvType =
+      RankedTensorType::get({type.getDimSize(0), type.getDimSize(1),
+                             ShapedType::kDynamic, type.getDimSize(2)},
+                            type.getElementType());
+  FailureOr<RuntimeView> view =
+      gather(rewriter, op, cache, op.getTier(), op.getPlacementAttr(), kvType,
+             op.getLengths().getType());
+  if (failed(view))
+    return failure();
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  Emitter e{b};
+  Value key =
+      selectHeadGroup(e, view->key, op.getFirstHead(), type.getDimSize(1));
+  Value out = emitChannelMajorKeys(
+      e, type, key, e.dim(view->key, 0), view->capacity, view->capacity,
+      [&](Value bi) { return e.toIndex(e.load(view->lengths, bi)); },
+      [](Value j, Value) { return j; });
+  rewriter.replaceOp(op, {e.tensor(out, type),
+                          e.tensor(view->lengths, op.getLengths().getType())});
+  return success();
+}
+
+/// From the tier's view (the runtime keeps no value sums yet).
+LogicalResult lowerRuntimeKVValueMean(RewriterBase &rewriter,
+                                      KVValueMeanOp op) {
+  auto cache = op.getCache().getDefiningOp<RuntimeKVOp>();
+  RankedTensorType type = op.getMean().getType();
+  KVCacheType cacheType = cache.getCache().getType();
+  auto kvType =
+      RankedTensorType::get({type.getDimSize(0), type.getDimSize(1),
+                             ShapedType::kDynamic, type.getDimSize(2)},
+                            cacheType.getElementType());
+  auto lengthsType =
+      RankedTensorType::get({type.getDimSize(0)}, rewriter.getI32Type());
+  FailureOr<RuntimeView> view =
+      gather(rewriter, op, cache, op.getTier(), op.getPlacementAttr(), kvType,
+             lengthsType);
+  if (failed(view))
+    return failure();
+  ImplicitLocOpBuilder b = builderBefore(rewriter, op);
+  Emitter e{b};
+  Value value =
+      selectHeadGroup(e, view->value, op.getFirstHead(), type.getDimSize(1));
+  Value mean = emitValueMean(
+      e, type, value, e.dim(view->value, 0), view->capacity,
+      [&](Value bi) { return e.toIndex(e.load(view->lengths, bi)); },
+      [](Value j, Value) { return j; });
+  rewriter.replaceOp(op, e.tensor(mean, type));
+  return success();
+}
+
 } // namespace mlir::hgc::lowering

@@ -28,22 +28,26 @@ namespace {
 /// Radix-select digits: 4 passes of 8 bits over a 32-bit key.
 constexpr int64_t kDigitBits = 8, kBins = 1 << kDigitBits;
 
-/// An unsigned 32-bit key that orders like the f32 score: negative floats
-/// flipped entirely, non-negative ones with the sign bit set.
-Value orderedKey(Emitter &e, Value score) {
-  ImplicitLocOpBuilder &b = e.b;
-  Value bits = arith::BitcastOp::create(b, b.getI32Type(), score);
-  Value sign = arith::ShRSIOp::create(b, bits, e.i32(31));
-  Value mask = arith::OrIOp::create(b, sign, e.i32(INT32_MIN));
-  return arith::XOrIOp::create(b, bits, mask);
-}
-
 /// An i32 constant shaped like `like` (a scalar or a vector of i32).
 Value i32Like(Emitter &e, Type like, int32_t value) {
   if (auto vector = dyn_cast<VectorType>(like))
     return arith::ConstantOp::create(
         e.b, DenseElementsAttr::get(vector, e.b.getI32IntegerAttr(value)));
   return e.i32(value);
+}
+
+/// An unsigned 32-bit key (or vector of keys) that orders like the f32
+/// score: negative floats flipped entirely, non-negative ones with the sign
+/// bit set.
+Value orderedKey(Emitter &e, Value score) {
+  ImplicitLocOpBuilder &b = e.b;
+  Type i32 = b.getI32Type();
+  if (auto vector = dyn_cast<VectorType>(score.getType()))
+    i32 = VectorType::get(vector.getShape(), i32);
+  Value bits = arith::BitcastOp::create(b, i32, score);
+  Value sign = arith::ShRSIOp::create(b, bits, i32Like(e, i32, 31));
+  Value mask = arith::OrIOp::create(b, sign, i32Like(e, i32, INT32_MIN));
+  return arith::XOrIOp::create(b, bits, mask);
 }
 
 /// Inverse of orderedKey: the f32 score (or vector of scores) a key orders.
@@ -219,8 +223,7 @@ private:
   SmallVector<Value> pqScoresOf(Value bi, Value hk, Value c,
                                 ArrayRef<Value> heads);
   void buildChannelTable();
-  SmallVector<Value> channelScoresOf(Value bi, Value hk, Value c,
-                                     ArrayRef<Value> heads);
+  void fillChannelKeys(Value keys, Value bi, Value hk, Value n);
   void storeCoverage(Value keys, Value bi, Value hk, Value n, Value kept);
   Value bestOf(Value bi, Value hk, Value c);
   void scoreAllHeads();
@@ -241,9 +244,10 @@ private:
 
   SelectOp op;
   bool byBlock, byCodes, byPq, byChannels;
-  // channel_topk: per (sequence, query head) its `channels` channels of
-  // largest |q| ([batch, q_heads, channels] index) and the query's entries
-  // there, scaled ([batch, q_heads, channels] f32), made before scoring.
+  // channel_topk: per (sequence, KV head) the `channels` channels of largest
+  // |q| summed over its group ([batch, kv_heads, channels] index), and each
+  // query head's entries there, scaled ([batch, q_heads, channels] f32),
+  // made before scoring.
   Value channelIndex, channelQuery;
   // pq_topk: the row's table [subspaces, centroids, group] of scaled
   // q . centroid, built per row before its candidates are scored (a
@@ -296,8 +300,9 @@ void SelectLowering::lower(RewriterBase &rewriter, ModuleOp countInto) {
 
 void SelectLowering::readOperands() {
   q = e.buffer(op.getQuery());
-  paged = byBlock || byCodes || byPq ? std::nullopt
-                                     : PagedKV::of(e, op.getInputs()[0]);
+  paged = byBlock || byCodes || byPq || byChannels
+              ? std::nullopt
+              : PagedKV::of(e, op.getInputs()[0]);
   first = paged ? paged->key : e.buffer(op.getInputs()[0]);
   second = op.getInputs().size() > 1 ? e.buffer(op.getInputs()[1]) : Value();
   lengths = op.getLengths() ? e.buffer(op.getLengths()) : Value();
@@ -306,13 +311,17 @@ void SelectLowering::readOperands() {
   headDim = e.dim(q, 2);
   auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
   kvHeads = paged ? e.index(inputType.getDimSize(1)) : e.dim(first, 1);
-  candidates = paged ? longestLength(e, lengths) : e.dim(first, 2);
+  // Channel-major keys are [batch, kv_heads, head_dim, tokens].
+  candidates = paged        ? longestLength(e, lengths)
+               : byChannels ? e.dim(first, 3)
+                            : e.dim(first, 2);
   group = arith::DivUIOp::create(b, qHeads, kvHeads);
   scale = e.scale(op.getScale(), headDim);
-  // pq codes are [.., subspaces]: the head dim is the query's.
+  // pq codes are [.., subspaces] and channel-major keys [.., tokens]: the
+  // head dim is the query's.
   lanes.emplace(e, headDim,
-                byPq ? op.getQuery().getType().getDimSize(2)
-                     : inputType.getDimSize(3));
+                byPq || byChannels ? op.getQuery().getType().getDimSize(2)
+                                   : inputType.getDimSize(3));
   tile =
       headTile(op.getQuery().getType().getDimSize(1), inputType.getDimSize(1));
   allHeads = paged && !paged->headsMajor;
@@ -415,12 +424,14 @@ SmallVector<Value> SelectLowering::pqScoresOf(Value bi, Value hk, Value c,
   return scores;
 }
 
-/// SparQ's channel choice, per (sequence, query head): the `channels`
-/// channels of largest |q| (ties toward the lower channel), by repeated
-/// arg-max over a copy of |q| (channels * head_dim compares, against that
-/// many multiply-adds per candidate); their query entries scaled by the
-/// softmax scale times sqrt(|q|_1 / |q_r|_1), SparQ's correction that keeps
-/// the softmax of partial scores as sharp as the exact one.
+/// SparQ's channel choice, per (sequence, KV head): the `channels` channels
+/// of largest |q| summed over the group's query heads (ties toward the
+/// lower channel; one set per KV head, so scoring reads that many rows of
+/// its channel-major keys), by repeated arg-max over a copy of the sums
+/// (channels * head_dim compares, against that many multiply-adds per
+/// candidate). Each query head's entries there are scaled by the softmax
+/// scale times sqrt(|q|_1 / |q_r|_1), SparQ's correction that keeps the
+/// softmax of partial scores as sharp as the exact one.
 void SelectLowering::buildChannelTable() {
   int64_t channels = int64_t(*op.getChannels());
   auto tableType = [&](Type element) {
@@ -428,72 +439,156 @@ void SelectLowering::buildChannelTable() {
         {ShapedType::kDynamic, ShapedType::kDynamic, channels}, element);
   };
   channelIndex = memref::AllocOp::create(b, tableType(b.getIndexType()),
-                                         ValueRange{batch, qHeads});
+                                         ValueRange{batch, kvHeads});
   channelQuery = memref::AllocOp::create(b, tableType(b.getF32Type()),
                                          ValueRange{batch, qHeads});
-  e.parallel({batch, qHeads}, [&](ValueRange row) {
-    Value bi = row[0], h = row[1];
+  e.parallel({batch, kvHeads}, [&](ValueRange row) {
+    Value bi = row[0], hk = row[1];
+    Value h0 = arith::MulIOp::create(b, hk, group);
     Value magnitude = memref::AllocaOp::create(
         b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
         ValueRange{headDim});
-    Value l1 = e.forLoop(
-        e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange acc) {
-          Value m = math::AbsFOp::create(b, e.loadF32(q, {bi, h, d}));
-          memref::StoreOp::create(b, m, magnitude, d);
-          return SmallVector<Value>{e.add(acc[0], m)};
-        })[0];
-    Value chosenL1 =
-        e.forLoop(e.index(0), e.index(channels), {e.f32(0)},
-                  [&](Value j, ValueRange acc) {
-                    // The largest |q| left; a taken channel is marked -1.
-                    SmallVector<Value> best = e.forLoop(
-                        e.index(0), headDim, {e.f32(-1), e.index(0)},
-                        [&](Value d, ValueRange m) {
-                          Value v = memref::LoadOp::create(b, magnitude, d);
-                          Value larger =
-                              e.fcmp(arith::CmpFPredicate::OGT, v, m[0]);
-                          return SmallVector<Value>{e.select(larger, v, m[0]),
-                                                    e.select(larger, d, m[1])};
-                        });
-                    memref::StoreOp::create(b, e.f32(-1), magnitude, best[1]);
-                    memref::StoreOp::create(b, best[1], channelIndex,
-                                            ValueRange{bi, h, j});
-                    return SmallVector<Value>{e.add(acc[0], best[0])};
-                  })[0];
-    // A zero query scores every token 0 whatever the factor: keep it finite.
-    Value positive = e.fcmp(arith::CmpFPredicate::OGT, chosenL1, e.f32(0));
-    Value factor =
-        e.mul(scale, math::SqrtOp::create(
-                         b, e.select(positive, e.div(l1, chosenL1), e.f32(1))));
+    e.forLoop(e.index(0), headDim, {}, [&](Value d, ValueRange) {
+      Value sum = e.forLoop(
+          e.index(0), group, {e.f32(0)}, [&](Value i, ValueRange acc) {
+            Value h = arith::AddIOp::create(b, h0, i);
+            return SmallVector<Value>{e.add(
+                acc[0], math::AbsFOp::create(b, e.loadF32(q, {bi, h, d})))};
+          })[0];
+      memref::StoreOp::create(b, sum, magnitude, d);
+      return SmallVector<Value>{};
+    });
     e.forLoop(e.index(0), e.index(channels), {}, [&](Value j, ValueRange) {
-      Value d = memref::LoadOp::create(b, channelIndex, ValueRange{bi, h, j});
-      memref::StoreOp::create(b, e.mul(e.loadF32(q, {bi, h, d}), factor),
-                              channelQuery, ValueRange{bi, h, j});
+      // The largest sum left; a taken channel is marked -1.
+      SmallVector<Value> best =
+          e.forLoop(e.index(0), headDim, {e.f32(-1), e.index(0)},
+                    [&](Value d, ValueRange m) {
+                      Value v = memref::LoadOp::create(b, magnitude, d);
+                      Value larger = e.fcmp(arith::CmpFPredicate::OGT, v, m[0]);
+                      return SmallVector<Value>{e.select(larger, v, m[0]),
+                                                e.select(larger, d, m[1])};
+                    });
+      memref::StoreOp::create(b, e.f32(-1), magnitude, best[1]);
+      memref::StoreOp::create(b, best[1], channelIndex, ValueRange{bi, hk, j});
+      return SmallVector<Value>{};
+    });
+    e.forLoop(e.index(0), group, {}, [&](Value i, ValueRange) {
+      Value h = arith::AddIOp::create(b, h0, i);
+      Value l1 = e.forLoop(
+          e.index(0), headDim, {e.f32(0)}, [&](Value d, ValueRange acc) {
+            return SmallVector<Value>{e.add(
+                acc[0], math::AbsFOp::create(b, e.loadF32(q, {bi, h, d})))};
+          })[0];
+      auto channelAt = [&](Value j) {
+        return memref::LoadOp::create(b, channelIndex, ValueRange{bi, hk, j})
+            .getResult();
+      };
+      Value chosenL1 = e.forLoop(
+          e.index(0), e.index(channels), {e.f32(0)},
+          [&](Value j, ValueRange acc) {
+            return SmallVector<Value>{e.add(
+                acc[0],
+                math::AbsFOp::create(b, e.loadF32(q, {bi, h, channelAt(j)})))};
+          })[0];
+      // A zero query scores every token 0 whatever the factor: keep it
+      // finite.
+      Value positive = e.fcmp(arith::CmpFPredicate::OGT, chosenL1, e.f32(0));
+      Value factor = e.mul(
+          scale, math::SqrtOp::create(
+                     b, e.select(positive, e.div(l1, chosenL1), e.f32(1))));
+      e.forLoop(e.index(0), e.index(channels), {}, [&](Value j, ValueRange) {
+        memref::StoreOp::create(
+            b, e.mul(e.loadF32(q, {bi, h, channelAt(j)}), factor), channelQuery,
+            ValueRange{bi, h, j});
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
     });
   });
 }
 
-/// A candidate's channel_topk scores for query heads `heads`: each head's
-/// scaled query entries times the key's entries on its channels.
-SmallVector<Value> SelectLowering::channelScoresOf(Value bi, Value hk, Value c,
-                                                   ArrayRef<Value> heads) {
+/// The row's ordered keys for channel_topk. Candidates go in runs of
+/// `vectors` x 8 lanes, a tile of query heads at a time: for each chosen
+/// channel the run's stretch of that channel's row is loaded once and
+/// multiplied into every head's accumulators, all held in registers
+/// (tile x vectors <= 8 of them), then the maximum over the group. The tail
+/// past the whole runs is scored one candidate at a time.
+void SelectLowering::fillChannelKeys(Value keys, Value bi, Value hk, Value n) {
   int64_t channels = int64_t(*op.getChannels());
-  SmallVector<Value> at = candidateAt(bi, hk, c);
-  SmallVector<Value> scores;
-  for (Value h : heads) {
-    scores.push_back(e.forLoop(
-        e.index(0), e.index(channels), {e.f32(0)}, [&](Value j, ValueRange s) {
-          Value d =
-              memref::LoadOp::create(b, channelIndex, ValueRange{bi, h, j});
-          SmallVector<Value> keyAt(at.begin(), at.end());
-          keyAt.push_back(d);
-          return SmallVector<Value>{math::FmaOp::create(
-              b, memref::LoadOp::create(b, channelQuery, ValueRange{bi, h, j}),
-              e.loadF32(first, keyAt), s[0])};
-        })[0]);
-  }
-  return scores;
+  int64_t vectors = std::max<int64_t>(1, 8 / tile);
+  int64_t run = vectors * kLanes;
+  Type elt = cast<MemRefType>(first.getType()).getElementType();
+  auto lanesType = VectorType::get({kLanes}, b.getF32Type());
+  auto loadedType = VectorType::get({kLanes}, elt);
+  Value h0 = arith::MulIOp::create(b, hk, group);
+  Value zeros = vector::BroadcastOp::create(b, lanesType, e.f32(0));
+  Value negInf = vector::BroadcastOp::create(b, lanesType, e.negInf());
+  auto weightOf = [&](Value h, Value j) -> Value {
+    return memref::LoadOp::create(b, channelQuery, ValueRange{bi, h, j});
+  };
+  Value whole = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, n, e.index(run)), e.index(run));
+  e.forLoop(e.index(0), whole, {}, e.index(run), [&](Value c0, ValueRange) {
+    SmallVector<Value> init(vectors, negInf);
+    SmallVector<Value> best = llvm::to_vector(e.forLoop(
+        e.index(0), group, init, e.index(tile), [&](Value g0, ValueRange m) {
+          Value first0 = arith::AddIOp::create(b, h0, g0);
+          SmallVector<Value> sums = llvm::to_vector(e.forLoop(
+              e.index(0), e.index(channels),
+              SmallVector<Value>(tile * vectors, zeros),
+              [&](Value j, ValueRange acc) {
+                Value d = memref::LoadOp::create(b, channelIndex,
+                                                 ValueRange{bi, hk, j});
+                SmallVector<Value> x;
+                for (int64_t v = 0; v < vectors; ++v) {
+                  Value c = arith::AddIOp::create(b, c0, e.index(v * kLanes));
+                  Value loaded = vector::LoadOp::create(
+                      b, loadedType, first, ValueRange{bi, hk, d, c});
+                  x.push_back(elt.isF32()
+                                  ? loaded
+                                  : arith::ExtFOp::create(b, lanesType, loaded)
+                                        .getResult());
+                }
+                SmallVector<Value> next;
+                for (int64_t i = 0; i < tile; ++i) {
+                  Value h = arith::AddIOp::create(b, first0, e.index(i));
+                  Value w =
+                      vector::BroadcastOp::create(b, lanesType, weightOf(h, j));
+                  for (int64_t v = 0; v < vectors; ++v)
+                    next.push_back(vector::FMAOp::create(b, w, x[v],
+                                                         acc[i * vectors + v]));
+                }
+                return next;
+              }));
+          SmallVector<Value> running(m.begin(), m.end());
+          for (int64_t i = 0; i < tile; ++i)
+            for (int64_t v = 0; v < vectors; ++v)
+              running[v] = e.fastMax(running[v], sums[i * vectors + v]);
+          return running;
+        }));
+    for (int64_t v = 0; v < vectors; ++v)
+      vector::StoreOp::create(
+          b, orderedKey(e, best[v]), keys,
+          ValueRange{arith::AddIOp::create(b, c0, e.index(v * kLanes))});
+    return SmallVector<Value>{};
+  });
+  e.forLoop(whole, n, {}, [&](Value c, ValueRange) {
+    Value best =
+        e.forLoop(e.index(0), group, {e.negInf()}, [&](Value i, ValueRange m) {
+          Value h = arith::AddIOp::create(b, h0, i);
+          Value score = e.forLoop(
+              e.index(0), e.index(channels), {e.f32(0)},
+              [&](Value j, ValueRange s) {
+                Value d = memref::LoadOp::create(b, channelIndex,
+                                                 ValueRange{bi, hk, j});
+                return SmallVector<Value>{math::FmaOp::create(
+                    b, weightOf(h, j), e.loadF32(first, {bi, hk, d, c}), s[0])};
+              })[0];
+          return SmallVector<Value>{e.fastMax(m[0], score)};
+        })[0];
+    memref::StoreOp::create(b, orderedKey(e, best), keys, c);
+    return SmallVector<Value>{};
+  });
 }
 
 /// A candidate's score for query heads `heads`: q.k scaled (a token's codes
@@ -504,8 +599,6 @@ SmallVector<Value> SelectLowering::scoresOf(Value bi, Value hk, Value c,
                                             ArrayRef<Value> heads) {
   if (byPq)
     return pqScoresOf(bi, hk, c, heads);
-  if (byChannels)
-    return channelScoresOf(bi, hk, c, heads);
   SmallVector<Value> zeros(heads.size(), lanes->zero());
   SmallVector<Value> sums = lanes->over(zeros, [&](Value d, ValueRange acc) {
     Value lo = lanes->load(first, candidateAt(bi, hk, c), d);
@@ -696,6 +789,8 @@ Value SelectLowering::rowKeys(Value bi, Value hk, Value n) {
 void SelectLowering::fillKeys(Value keys, Value bi, Value hk, Value n) {
   if (allHeads)
     return;
+  if (byChannels)
+    return fillChannelKeys(keys, bi, hk, n);
   e.forLoop(e.index(0), n, {}, [&](Value c, ValueRange) {
     memref::StoreOp::create(b, bestOf(bi, hk, c), keys, c);
     return SmallVector<Value>{};

@@ -300,7 +300,7 @@ int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
 
 double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
                                         int64_t elementBytes,
-                                        bool codesKept) const {
+                                        const KeptWithKV &kept) const {
   double row = double(headDim) * double(elementBytes);
   double resident = double(std::max<int64_t>(residentTokens, 0));
   double scored = 0.0;
@@ -314,7 +314,8 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     scored = 2.0 * std::ceil(resident / double(getBlockSize())) * row;
     break;
   case Selection::QuantTopK:
-    scored = codesKept ? resident * (double(headDim) + 4.0) : resident * row;
+    scored =
+        kept.keyCodes ? resident * (double(headDim) + 4.0) : resident * row;
     break;
   case Selection::PqTopK:
     // A code per sub-space, and the codebook the step's table is made from.
@@ -323,9 +324,17 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
              double(getPqCentroids()) * double(headDim) * 4.0;
     break;
   case Selection::ChannelTopK:
-    // Token-major keys: a row's chosen channels span its cache lines; the
-    // mean of the values is made from every value.
-    scored = 2.0 * resident * row;
+    // The chosen channels' rows, or every key to transpose; the tier's whole
+    // blocks' value sums and at most two partial blocks' values, or every
+    // value.
+    scored = kept.channelKeys
+                 ? resident * double(getChannels()) * double(elementBytes)
+                 : resident * row;
+    scored += kept.valueBlock > 0
+                  ? std::ceil(resident / double(kept.valueBlock)) *
+                            double(headDim) * 4.0 +
+                        std::min(resident, 2.0 * double(kept.valueBlock)) * row
+                  : resident * row;
     break;
   }
   return scored + 2.0 * row * double(getAttendedTokens(residentTokens));

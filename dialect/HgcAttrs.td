@@ -91,14 +91,16 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// each: what the selection scores (every key for exact_topk, a key
     /// minimum and maximum per block for block_topk, an i8 code per element
     /// and an f32 scale per token for quant_topk, a code per sub-space and
-    /// the codebook for pq_topk, the chosen channels of every key and the
-    /// mean of the values for channel_topk), then the attended tokens' keys
-    /// and values (an upper bound under a mass rule). Without `codesKept`
-    /// (a cache bound without the engine's codes) quant_topk reads the keys
-    /// to make its codes; channel_topk, which no cache keeps a channel-major
-    /// copy or value sums for yet, reads every key and value.
+    /// the codebook for pq_topk; for channel_topk the chosen channels' rows
+    /// of the channel-major keys and the value sums of the tier's blocks),
+    /// then the attended tokens' keys and values (an upper bound under a
+    /// mass rule). What the cache does not keep (`kept`) is made from the
+    /// keys and values: quant_topk reads the keys to quantize them,
+    /// channel_topk reads every key to transpose it and every value for the
+    /// mean.
     double getStepReadBytes(int64_t residentTokens, int64_t headDim,
-                            int64_t elementBytes, bool codesKept = true) const;
+                            int64_t elementBytes,
+                            const KeptWithKV &kept = {}) const;
     /// Print the body `tier = selection(...)` without the attribute prefix.
     void printBody(::mlir::AsmPrinter &printer) const;
     /// Parse the body printed by printBody.

@@ -19,6 +19,18 @@
 #define GET_TYPEDEF_CLASSES
 #include "dialect/HgcTypes.h.inc"
 
+namespace mlir::hgc {
+/// What a cache keeps beside its keys and values for selections to read
+/// (hgc.bind_kv's operands, or the KV runtime's metadata): per-token int8
+/// key codes, a channel-major key copy, per-block value sums of
+/// `valueBlock` tokens (0: none).
+struct KeptWithKV {
+  bool keyCodes = true;
+  bool channelKeys = true;
+  int64_t valueBlock = 16;
+};
+} // namespace mlir::hgc
+
 #define GET_ATTRDEF_CLASSES
 #include "dialect/HgcAttrs.h.inc"
 

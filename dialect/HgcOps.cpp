@@ -367,6 +367,43 @@ static LogicalResult verifyBoundPq(BindKVOp op) {
   return verifyProductQuantizer(op, codes, books, key[3]);
 }
 
+/// The engine's channel-major keys [batch, kv_heads, head_dim, tokens] and
+/// per-block value sums [batch, kv_heads, blocks, head_dim] (f32) with their
+/// value_block, both per sequence in token order whatever the paging.
+static LogicalResult verifyBoundChannelsAndSums(BindKVOp op) {
+  KVCacheType cache = op.getCache().getType();
+  int64_t batch =
+      op.isPaged()
+          ? cast<RankedTensorType>(op.getBlockTable().getType()).getDimSize(0)
+          : op.getKey().getType().getDimSize(0);
+  int64_t tokens =
+      op.isPaged() ? ShapedType::kDynamic : op.getKey().getType().getDimSize(2);
+  if (Value keys = op.getChannelKeys()) {
+    auto type = cast<RankedTensorType>(keys.getType());
+    if (type.getElementType() != cache.getElementType())
+      return op.emitOpError("channel keys element type ")
+             << type.getElementType() << " differs from the cache's "
+             << cache.getElementType();
+    if (failed(verifyShape(
+            op, "channel keys [batch, kv_heads, head_dim, tokens]", type,
+            {batch, cache.getKvHeads(), cache.getHeadDim(), tokens})))
+      return failure();
+  }
+  if (static_cast<bool>(op.getValueSums()) != op.getValueBlock().has_value())
+    return op.emitOpError("value_sums and value_block go together");
+  if (!op.getValueSums())
+    return success();
+  int64_t block = static_cast<int64_t>(*op.getValueBlock());
+  if (failed(verifyBlockSize(op, "value_block", block)))
+    return failure();
+  int64_t blocks = ShapedType::isDynamic(tokens)
+                       ? ShapedType::kDynamic
+                       : llvm::divideCeil(tokens, block);
+  return verifyShape(op, "value sums [batch, kv_heads, blocks, head_dim]",
+                     op.getValueSums().getType(),
+                     {batch, cache.getKvHeads(), blocks, cache.getHeadDim()});
+}
+
 static LogicalResult verifyPagedBind(BindKVOp op) {
   KVCacheType cache = op.getCache().getType();
   StringRef layout = op.getKvLayout().value_or("nhd");
@@ -432,7 +469,8 @@ static LogicalResult verifyPagedBind(BindKVOp op) {
 
 LogicalResult BindKVOp::verify() {
   KVCacheType cache = getCache().getType();
-  if (failed(verifyBoundCodes(*this)) || failed(verifyBoundPq(*this)))
+  if (failed(verifyBoundCodes(*this)) || failed(verifyBoundPq(*this)) ||
+      failed(verifyBoundChannelsAndSums(*this)))
     return failure();
   if (isPaged())
     return verifyPagedBind(*this);

@@ -138,7 +138,13 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
     centroids, i16 beyond, both read as unsigned) and the codebooks they
     index `[batch, kv_heads, subspaces, centroids, head_dim / subspaces]`
     (f32; `hgc_rt_pq_fit` and `hgc_rt_pq_encode` make both): `pq_topk`
-    selection reads them.
+    selection reads them. `channel_keys` are the engine's channel-major copy
+    of the keys `[batch, kv_heads, head_dim, tokens]` in token order:
+    `channel_topk` selection reads the chosen channels' rows of it, r /
+    head_dim of the keys. `value_sums` are the engine's per-block sums of the
+    values `[batch, kv_heads, ceil(tokens / value_block), head_dim]` (f32)
+    over blocks of `value_block` tokens from token 0: a tier's mean value is
+    made from the sums of its whole blocks.
 
     ```mlir
     %cache = hgc.bind_kv %k, %v lengths(%n : tensor<2xi32>)
@@ -169,8 +175,11 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
       Optional<Hgc_FloatTensor>:$keyMax, Optional<Hgc_I8Tensor>:$keyCodes,
       Optional<Hgc_F32Tensor>:$keyScales, Optional<Hgc_CodeTensor>:$pqCodes,
       Optional<Hgc_F32Tensor>:$pqCodebooks,
+      Optional<Hgc_FloatTensor>:$channelKeys,
+      Optional<Hgc_F32Tensor>:$valueSums,
       Optional<Hgc_I32Tensor>:$block_table,
       OptionalAttr<I64Attr>:$summary_block,
+      OptionalAttr<I64Attr>:$value_block,
       OptionalAttr<StrAttr>:$kv_layout);
   let results = (outs Hgc_KVCacheType:$cache);
   let assemblyFormat = [{
@@ -180,6 +189,8 @@ def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
      type($keyScales) `)`)?
     (`pq` `(` $pqCodes^ `,` $pqCodebooks `:` type($pqCodes) `,`
      type($pqCodebooks) `)`)?
+    (`channel_keys` `(` $channelKeys^ `:` type($channelKeys) `)`)?
+    (`value_sums` `(` $valueSums^ `:` type($valueSums) `)`)?
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     attr-dict `:` type($key) `,` type($value) `->` qualified(type($cache))
   }];
@@ -352,6 +363,60 @@ def Hgc_KVPqCodesOp : Hgc_Op<"kv_pq_codes",
   let hasVerifier = 1;
 }
 
+def Hgc_KVChannelKeysOp : Hgc_Op<"kv_channel_keys",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "one tier's keys channel-major";
+  let description = [{
+    The keys `hgc.kv_view` exposes for the same cache, tier and placement,
+    laid out `[batch, kv_heads, head_dim, tokens]`, each sequence's token
+    count in `lengths`: `hgc.select channel_topk` reads the rows of the
+    channels it scores on. A cache bound with the engine's `channel_keys` is
+    sliced in place; otherwise the tier's keys are transposed (reading every
+    key). `first_head` selects a head group as for `hgc.kv_view`.
+
+    ```mlir
+    %kt, %n = hgc.kv_channel_keys %cache tier host
+        : !hgc.kv_cache<8x128xf16> -> tensor<1x8x128x?xf16>, tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement,
+      OptionalAttr<I64Attr>:$first_head);
+  let results = (outs Hgc_FloatTensor:$keys, Hgc_I32Tensor:$lengths);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($keys) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hgc_KVValueMeanOp : Hgc_Op<"kv_value_mean",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "the mean of one tier's values";
+  let description = [{
+    Per sequence and KV head, the f32 mean `[batch, kv_heads, head_dim]` of
+    the values `hgc.kv_view` exposes for the same cache, tier and placement
+    (0 for a tier without tokens): what `hgc.mean_fold` puts in place of the
+    tokens a selection left out. A cache bound with the engine's
+    `value_sums` reads the sums of the tier's whole blocks and the values
+    of at most two partial ones; otherwise every value of the tier.
+
+    ```mlir
+    %mean = hgc.kv_value_mean %cache tier host
+        : !hgc.kv_cache<8x128xf16> -> tensor<1x8x128xf32>
+    ```
+  }];
+  let arguments = (ins Hgc_KVCacheType:$cache, Hgc_TierAttr:$tier,
+      OptionalAttr<Hgc_PlacementAttr>:$placement,
+      OptionalAttr<I64Attr>:$first_head);
+  let results = (outs Hgc_F32Tensor:$mean);
+  let assemblyFormat = [{
+    $cache `tier` custom<EnumKeyword>($tier) attr-dict `:` qualified(type($cache)) `->`
+    type($mean)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   let summary = "choose the tokens or blocks a sparse tier attends";
   let description = [{
@@ -376,10 +441,12 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
       i16) and f32 codebooks `[batch, kv_heads, subspaces, centroids,
       head_dim / subspaces]`: a token scores the sum over sub-spaces of the
       query's sub-vector dotted with its centroid;
-    * `channel_topk`: keys `[batch, kv_heads, tokens, head_dim]`, each query
-      head scoring a token on its own `channels` = r channels of largest
-      |q| only, scaled as SparQ does (by sqrt(|q|_1 / |q_r|_1) on top of
-      `scale`, so the scores' softmax stays comparable to the exact one).
+    * `channel_topk`: channel-major keys `[batch, kv_heads, head_dim,
+      tokens]` (`hgc.kv_channel_keys`), scored on the `channels` = r
+      channels where the group's query heads are largest in summed |q| (one
+      set per KV head, so a step reads r rows), each query head's score
+      scaled as SparQ does (by sqrt(|q|_1 / |q_r|_1) on top of `scale`, so
+      the softmax of the partial scores stays comparable to the exact one).
 
     `lengths` `[batch]` gives the valid candidates (tokens or blocks) per
     sequence; without it every candidate is valid.
@@ -446,29 +513,6 @@ def Hgc_PartialAttentionOp : Hgc_Op<"partial_attention",
   let assemblyFormat = [{
     $query `,` $key `,` $value (`indices` `(` $indices^ `)`)?
     (`lengths` `(` $lengths^ `)`)? attr-dict
-    `:` functional-type(operands, results)
-  }];
-  let hasVerifier = 1;
-}
-
-def Hgc_ValueMeanOp : Hgc_Op<"value_mean", [Pure]> {
-  let summary = "mean of a tier's values per sequence and KV head";
-  let description = [{
-    Returns the f32 mean `[batch, kv_heads, head_dim]` over the first
-    `lengths[b]` tokens (every token without `lengths`) of `value`
-    `[batch, kv_heads, tokens, head_dim]`; 0 for a sequence without tokens.
-    What `hgc.mean_fold` puts in place of the tokens a selection left out.
-
-    ```mlir
-    %mean = hgc.value_mean %v lengths(%len)
-        : (tensor<1x8x?x128xf16>, tensor<1xi32>) -> tensor<1x8x128xf32>
-    ```
-  }];
-  let arguments = (ins Hgc_FloatTensor:$value,
-      Optional<Hgc_I32Tensor>:$lengths);
-  let results = (outs RankedTensorOf<[F32]>:$mean);
-  let assemblyFormat = [{
-    $value (`lengths` `(` $lengths^ `)`)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -110,6 +110,73 @@ void KVKeyCodesOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// KVChannelKeysOp, KVValueMeanOp
+//===----------------------------------------------------------------------===//
+
+/// A head group [firstHead, firstHead + heads) within the cache's KV heads.
+static LogicalResult verifyHeadGroup(Operation *op, KVCacheType cache,
+                                     std::optional<uint64_t> first,
+                                     int64_t heads) {
+  if (first && !ShapedType::isDynamic(heads) &&
+      int64_t(*first) + heads > cache.getKvHeads())
+    return op->emitOpError("head group [")
+           << *first << ", " << int64_t(*first) + heads
+           << ") exceeds the cache's " << cache.getKvHeads() << " KV heads";
+  return success();
+}
+
+LogicalResult KVChannelKeysOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyTierInPlacement(op, getPlacementAttr(), getTier())))
+    return failure();
+  KVCacheType cache = getCache().getType();
+  RankedTensorType keys = getKeys().getType();
+  if (keys.getRank() != 4)
+    return emitOpError("keys must be [batch, kv_heads, head_dim, tokens], "
+                       "got ")
+           << keys;
+  if (keys.getElementType() != cache.getElementType())
+    return emitOpError("keys element type ")
+           << keys.getElementType() << " differs from the cache's "
+           << cache.getElementType();
+  int64_t heads = getFirstHead() ? keys.getDimSize(1) : cache.getKvHeads();
+  if (failed(verifyShape(op, "keys", keys,
+                         {keys.getDimSize(0), heads, cache.getHeadDim(),
+                          keys.getDimSize(3)})) ||
+      failed(verifyLengths(op, getLengths(), keys.getDimSize(0))))
+    return failure();
+  return verifyHeadGroup(op, cache, getFirstHead(), heads);
+}
+
+void KVChannelKeysOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+LogicalResult KVValueMeanOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyTierInPlacement(op, getPlacementAttr(), getTier())))
+    return failure();
+  KVCacheType cache = getCache().getType();
+  RankedTensorType mean = getMean().getType();
+  if (mean.getRank() != 3)
+    return emitOpError("mean must be [batch, kv_heads, head_dim], got ")
+           << mean;
+  int64_t heads = getFirstHead() ? mean.getDimSize(1) : cache.getKvHeads();
+  if (failed(verifyShape(op, "mean", mean,
+                         {mean.getDimSize(0), heads, cache.getHeadDim()})))
+    return failure();
+  return verifyHeadGroup(op, cache, getFirstHead(), heads);
+}
+
+void KVValueMeanOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
 // KVPqCodesOp
 //===----------------------------------------------------------------------===//
 
@@ -210,12 +277,18 @@ LogicalResult SelectOp::verify() {
     return failure();
   auto candidates = cast<RankedTensorType>(getInputs()[0].getType());
   bool byPq = policy == Selection::PqTopK;
+  bool channelMajor = policy == Selection::ChannelTopK;
   if (candidates.getRank() != 4)
-    return emitOpError("'")
-           << name << "' input 0 must be [batch, kv_heads, "
-           << "candidates, " << (byPq ? "subspaces" : "head_dim") << "], got "
-           << candidates;
-  ArrayRef<int64_t> c = candidates.getShape();
+    return emitOpError("'") << name << "' input 0 must be [batch, kv_heads, "
+                            << (channelMajor ? "head_dim, candidates"
+                                : byPq       ? "candidates, subspaces"
+                                             : "candidates, head_dim")
+                            << "], got " << candidates;
+  // [batch, kv_heads, candidates, width]: channel-major keys swap the last
+  // two.
+  SmallVector<int64_t> c(candidates.getShape());
+  if (channelMajor)
+    std::swap(c[2], c[3]);
   if (failed(verifyDim(op, "input batch", c[0], "query batch", (*q)[0])) ||
       failed(verifyGroups(op, (*q)[1], c[1])) ||
       (!byPq && failed(verifyDim(op, "input head_dim", c[3], "query head_dim",
@@ -314,21 +387,8 @@ LogicalResult PartialAttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// ValueMeanOp, MeanFoldOp
+// MeanFoldOp
 //===----------------------------------------------------------------------===//
-
-LogicalResult ValueMeanOp::verify() {
-  Operation *op = getOperation();
-  RankedTensorType valueType = getValue().getType();
-  if (valueType.getRank() != 4)
-    return emitOpError("value must be [batch, kv_heads, tokens, head_dim], "
-                       "got ")
-           << valueType;
-  ArrayRef<int64_t> v = valueType.getShape();
-  if (failed(verifyLengths(op, getLengths(), v[0])))
-    return failure();
-  return verifyShape(op, "mean", getMean().getType(), {v[0], v[1], v[3]});
-}
 
 LogicalResult MeanFoldOp::verify() {
   Operation *op = getOperation();

@@ -14,7 +14,7 @@ namespace {
 /// The types of the function's arguments, in order.
 struct DecodeTypes {
   RankedTensorType queries, kv, tables, lengths, summaries, codes, scales,
-      pqCodes, pqCodebooks;
+      pqCodes, pqCodebooks, channelKeys, valueSums;
 };
 
 DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
@@ -57,6 +57,19 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
          spec.headDim / spec.pqSubspaces},
         builder.getF32Type());
   }
+  // Per sequence in token order, whatever the paging.
+  int64_t tokens = paged ? ShapedType::kDynamic : spec.tokens;
+  if (spec.channelKeys)
+    types.channelKeys = RankedTensorType::get(
+        {spec.batch, spec.kvHeads, spec.headDim, tokens}, spec.kvElementType);
+  if (spec.valueBlock > 0)
+    types.valueSums = RankedTensorType::get(
+        {spec.batch, spec.kvHeads,
+         ShapedType::isDynamic(tokens)
+             ? ShapedType::kDynamic
+             : (tokens + spec.valueBlock - 1) / spec.valueBlock,
+         spec.headDim},
+        builder.getF32Type());
   return types;
 }
 } // namespace
@@ -79,13 +92,18 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     inputs.append({types.codes, types.scales});
   if (types.pqCodes)
     inputs.append({types.pqCodes, types.pqCodebooks});
+  if (types.channelKeys)
+    inputs.push_back(types.channelKeys);
+  if (types.valueSums)
+    inputs.push_back(types.valueSums);
   auto function = func::FuncOp::create(
       builder, loc, spec.entry, builder.getFunctionType(inputs, types.queries));
   Block *body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
 
   auto arguments = body->getArguments();
-  Value tables, lengths, keyMin, keyMax, codes, scales, pqCodes, pqCodebooks;
+  Value tables, lengths, keyMin, keyMax, codes, scales, pqCodes, pqCodebooks,
+      channelKeys, valueSums;
   size_t next = 3;
   if (types.tables) {
     tables = arguments[next++];
@@ -103,16 +121,23 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     pqCodes = arguments[next++];
     pqCodebooks = arguments[next++];
   }
+  if (types.channelKeys)
+    channelKeys = arguments[next++];
+  if (types.valueSums)
+    valueSums = arguments[next++];
   auto cacheType =
       KVCacheType::get(spec.kvHeads, spec.headDim, spec.kvElementType);
   IntegerAttr summaryBlock =
       types.summaries ? builder.getI64IntegerAttr(spec.summaryBlock) : nullptr;
   StringAttr layout =
       types.tables && spec.headsMajor ? builder.getStringAttr("hnd") : nullptr;
-  Value cache =
-      BindKVOp::create(builder, loc, cacheType, arguments[1], arguments[2],
-                       lengths, keyMin, keyMax, codes, scales, pqCodes,
-                       pqCodebooks, tables, summaryBlock, layout);
+  Value cache = BindKVOp::create(
+      builder, loc, cacheType, arguments[1], arguments[2], lengths, keyMin,
+      keyMax, codes, scales, pqCodes, pqCodebooks, channelKeys, valueSums,
+      tables, summaryBlock,
+      types.valueSums ? builder.getI64IntegerAttr(spec.valueBlock)
+                      : IntegerAttr(),
+      layout);
   auto floatAttr = [&](std::optional<float> value) {
     return value ? builder.getF32FloatAttr(*value) : FloatAttr();
   };

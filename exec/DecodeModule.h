@@ -23,7 +23,8 @@ namespace mlir::hgc {
 /// The signature and attributes of a decode step's function:
 ///   @entry(queries, keys, values[, block tables, lengths]
 ///          [, key minimum, key maximum][, key codes, key scales]
-///          [, pq codes, pq codebooks]) -> outputs
+///          [, pq codes, pq codebooks][, channel-major keys]
+///          [, value sums]) -> outputs
 /// Queries and outputs are [batch, query heads, head dim] f32. Any size may
 /// be ShapedType::kDynamic.
 struct DecodeModuleSpec {
@@ -53,6 +54,12 @@ struct DecodeModuleSpec {
   /// centroids) and f32 codebooks [batch, kv heads, pqSubspaces,
   /// pqCentroids, head dim / pqSubspaces].
   int64_t pqSubspaces = 0, pqCentroids = 0;
+  /// Channel-major keys [batch, kv heads, head dim, tokens], in token order
+  /// (paged KV: tokens dynamic, the longest sequence's).
+  bool channelKeys = false;
+  /// Per-block value sums [batch, kv heads, ceil(tokens / valueBlock), head
+  /// dim] f32, in token order (0: none).
+  int64_t valueBlock = 0;
   /// decode_attention's attributes; unset ones keep the op's defaults.
   std::optional<float> scale, softcap;
   PlacementAttr placement;

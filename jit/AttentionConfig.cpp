@@ -172,7 +172,8 @@ std::string AttentionConfig::describe() const {
   }
   if (kvBlockSize > 0)
     os << " paged=" << kvBlockSize << (kvLayout == HGC_KV_HND ? ":hnd" : ":nhd")
-       << (kvSummaries ? ":summaries" : "") << (kvCodes ? ":codes" : "");
+       << (kvSummaries ? ":summaries" : "") << (kvCodes ? ":codes" : "")
+       << (kvChannels ? ":channels" : "");
   return text;
 }
 
@@ -190,6 +191,10 @@ AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
   paged.kvCodes = mlir::hgc::getPlacementPolicy(config.placement)
                       .readsKeyCodes(config.placement) &&
                   config.overrides.empty();
+  // ... and its channel-major keys and value sums (per page: the block).
+  paged.kvChannels =
+      mlir::hgc::getPlacementPolicy(config.placement).readsChannelKeys() &&
+      config.overrides.empty();
   return paged;
 }
 
@@ -209,6 +214,8 @@ hgc::jit::getDecodeModuleSpec(const AttentionConfig &config,
   if (config.kvSummaries)
     spec.summaryBlock = config.placement.block;
   spec.keyCodes = config.kvCodes;
+  spec.channelKeys = config.kvChannels;
+  spec.valueBlock = config.kvChannels ? config.kvBlockSize : 0;
   if (config.scale > 0)
     spec.scale = config.scale;
   spec.softcap = config.softcap;

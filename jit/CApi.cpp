@@ -233,6 +233,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   // Kernels of a policy that scores key codes read the runtime's.
   runtime.quantize_keys = mlir::hgc::getPlacementPolicy(checked.placement)
                               .readsKeyCodes(checked.placement);
+  runtime.channel_keys =
+      mlir::hgc::getPlacementPolicy(checked.placement).readsChannelKeys();
   auto made = std::make_unique<hgc_kv_cache>();
   if (hgc_status status =
           fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))

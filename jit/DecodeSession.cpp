@@ -281,6 +281,10 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   auto codes = getDenseMemRef<int8_t>(kv.codes, codeShape);
   int64_t scaleShape[3] = {batch, k.kvHeads, kv.codeTokens};
   auto scales = getDenseMemRef<float>(kv.scales, scaleShape);
+  int64_t channelShape[4] = {batch, k.kvHeads, k.headDim, kv.channelTokens};
+  auto channelKeys = getDenseMemRef<char>(kv.channelKeys, channelShape);
+  int64_t sumShape[4] = {batch, k.kvHeads, kv.sumPages, k.headDim};
+  auto valueSums = getDenseMemRef<float>(kv.valueSums, sumShape);
   StridedMemRefType<float, 3> result{};
   std::vector<void *> packed;
   appendPacked(packed, query);
@@ -295,6 +299,10 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   if (k.kvCodes) {
     appendPacked(packed, codes);
     appendPacked(packed, scales);
+  }
+  if (k.kvChannels) {
+    appendPacked(packed, channelKeys);
+    appendPacked(packed, valueSums);
   }
   packed.push_back(&result);
 

@@ -62,6 +62,9 @@ struct AttentionConfig {
   /// Paged KV read with the runtime's int8 key codes in token order
   /// (hgc_rt_kv_codes), for a policy that scores them.
   bool kvCodes = false;
+  /// Paged KV read with the runtime's channel-major keys and per-page value
+  /// sums (hgc_rt_kv_channel_keys), for a policy that reads them.
+  bool kvChannels = false;
 
   /// Checks and copies `config`; the message names the bad field.
   static Failure fromC(const hgc_attention_config &config,

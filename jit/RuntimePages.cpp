@@ -161,6 +161,52 @@ Failure codeOperands(hgc_kv_cache &cache, const AttentionConfig &k,
   kv.codeTokens = longest;
   return Failure::ok();
 }
+/// The channel-major keys and per-page value sums of the step's sequences:
+/// one sequence reads the runtime's tables where they are; a batch has them
+/// copied into [batch][kv_heads][head_dim][longest] and
+/// [batch][kv_heads][pages][head_dim] buffers.
+Failure channelOperands(hgc_kv_cache &cache, const AttentionConfig &k,
+                        int32_t layer, int32_t batch, const int64_t *seqs,
+                        const std::vector<int64_t> &tokens, RuntimeStep &step,
+                        PagedOperands &kv) {
+  if (batch == 1)
+    return fromRuntimeStatus(
+        hgc_rt_kv_channel_keys(cache.runtime, seqs[0], layer, &kv.channelKeys,
+                               &kv.valueSums, &kv.channelTokens, &kv.sumPages));
+  int64_t longest = *std::max_element(tokens.begin(), tokens.end());
+  int64_t pages = (longest + k.kvBlockSize - 1) / k.kvBlockSize;
+  size_t dim = size_t(k.headDim), width = size_t(getElementBytes(k));
+  step.channelKeys.assign(size_t(batch) * k.kvHeads * dim * longest * width, 0);
+  step.valueSums.assign(size_t(batch) * k.kvHeads * pages * dim, 0.0f);
+  for (int32_t b = 0; b < batch; ++b) {
+    const void *keys = nullptr;
+    const float *sums = nullptr;
+    int64_t capacity = 0, pageCapacity = 0;
+    if (Failure failure = fromRuntimeStatus(
+            hgc_rt_kv_channel_keys(cache.runtime, seqs[b], layer, &keys, &sums,
+                                   &capacity, &pageCapacity));
+        failure.failed())
+      return failure;
+    int64_t ownPages = (tokens[b] + k.kvBlockSize - 1) / k.kvBlockSize;
+    for (int32_t h = 0; h < k.kvHeads; ++h) {
+      for (size_t d = 0; d < dim; ++d)
+        std::memcpy(step.channelKeys.data() +
+                        ((size_t(b * k.kvHeads + h) * dim + d) * longest) *
+                            width,
+                    static_cast<const char *>(keys) +
+                        ((size_t(h) * dim + d) * capacity) * width,
+                    size_t(tokens[b]) * width);
+      std::copy_n(sums + size_t(h) * pageCapacity * dim, size_t(ownPages) * dim,
+                  step.valueSums.data() +
+                      size_t(b * k.kvHeads + h) * pages * dim);
+    }
+  }
+  kv.channelKeys = step.channelKeys.data();
+  kv.valueSums = step.valueSums.data();
+  kv.channelTokens = longest;
+  kv.sumPages = pages;
+  return Failure::ok();
+}
 } // namespace
 
 Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
@@ -191,6 +237,11 @@ Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
         failure.failed())
       return failure;
   if (k.kvCodes)
-    return codeOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+    if (Failure failure =
+            codeOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+        failure.failed())
+      return failure;
+  if (k.kvChannels)
+    return channelOperands(cache, k, layer, batch, seqs, tokens, step, kv);
   return Failure::ok();
 }

@@ -34,6 +34,11 @@ struct PagedOperands {
   const int8_t *codes = nullptr;
   const float *scales = nullptr;
   int64_t codeTokens = 0;
+  // With kvChannels: channel-major keys [batch][kv_heads][head_dim]
+  // [channelTokens] and value sums [batch][kv_heads][sumPages][head_dim].
+  const void *channelKeys = nullptr;
+  const float *valueSums = nullptr;
+  int64_t channelTokens = 0, sumPages = 0;
   // Pages copied for the step (those only copies reach), and how long.
   int64_t copiedBytes = 0;
   double copySeconds = 0;
@@ -46,6 +51,8 @@ struct RuntimeStep {
   std::vector<char> summaries; // a batch's summaries, copied together
   std::vector<int8_t> codes;   // a batch's key codes, copied together
   std::vector<float> scales;
+  std::vector<char> channelKeys; // a batch's channel-major keys, together
+  std::vector<float> valueSums;
 };
 
 /// The operands of paged kernel configuration `k` (block = the cache's page)

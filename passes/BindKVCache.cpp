@@ -168,8 +168,10 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
                                  /*keyMin=*/Value(), /*keyMax=*/Value(),
                                  /*keyCodes=*/Value(), /*keyScales=*/Value(),
                                  /*pqCodes=*/Value(), /*pqCodebooks=*/Value(),
+                                 /*channelKeys=*/Value(), /*valueSums=*/Value(),
                                  /*block_table=*/Value(),
                                  /*summary_block=*/IntegerAttr(),
+                                 /*value_block=*/IntegerAttr(),
                                  /*kv_layout=*/StringAttr());
 
   SmallVector<ReassociationIndices> dropQueryAxis = {{0}, {1}, {2, 3}};

@@ -117,6 +117,16 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       inputs = {codes.getCodes(), codes.getCodebooks()};
       candidates = codes.getLengths();
     }
+    if (selection == Selection::ChannelTopK) {
+      auto keysType = RankedTensorType::get(
+          {batch, group.count, cache.getHeadDim(), ShapedType::kDynamic},
+          cache.getElementType());
+      auto keys = KVChannelKeysOp::create(builder, loc, keysType, lengthsType,
+                                          op.getCache(), policy.getTier(),
+                                          group.placement, firstHead);
+      inputs = {keys.getKeys()};
+      candidates = keys.getLengths();
+    }
     if (selection == Selection::BlockTopK) {
       blockSize = policy.getBlockSize();
       auto summaries = KVSummariesOp::create(
@@ -161,8 +171,9 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
     return Partial{partial.getOutput(), partial.getLse()};
   auto meanType = RankedTensorType::get(
       {batch, group.count, cache.getHeadDim()}, builder.getF32Type());
-  auto mean = ValueMeanOp::create(builder, loc, meanType, view.getValue(),
-                                  view.getLengths());
+  auto mean =
+      KVValueMeanOp::create(builder, loc, meanType, op.getCache(),
+                            policy.getTier(), group.placement, firstHead);
   auto fold =
       MeanFoldOp::create(builder, loc, outputType, lseType, partial.getOutput(),
                          partial.getLse(), coverage, mean.getMean());

@@ -233,6 +233,17 @@ hgc_rt_status hgc_rt_kv_codes(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->keyCodes(seq, layer, *codes, *scales, *capacity));
 }
 
+hgc_rt_status hgc_rt_kv_channel_keys(hgc_rt_kv_cache *cache, int64_t seq,
+                                     int32_t layer, const void **keys,
+                                     const float **value_sums,
+                                     int64_t *capacity,
+                                     int64_t *page_capacity) {
+  if (!cache || !keys || !value_sums || !capacity || !page_capacity)
+    return nullArgument("cache, keys, value_sums, capacity or page_capacity");
+  return report(cache->impl->channelKeys(seq, layer, *keys, *value_sums,
+                                         *capacity, *page_capacity));
+}
+
 hgc_rt_status hgc_rt_kv_attend(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, hgc_rt_tier tier, int32_t q_heads,
                                const float *query, float scale, float *output,

@@ -115,7 +115,13 @@ hgc_rt_kv_stats KVCache::stats() const {
       config.quantize_keys
           ? double(config.kv_heads) * (config.head_dim + sizeof(float))
           : 0.0;
-  s.metadata_bytes_per_token = summaries + quantized;
+  // A channel-major key copy, and f32 value sums per page.
+  double channels = config.channel_keys
+                        ? double(config.kv_heads) * config.head_dim *
+                              (double(elementBytes) +
+                               double(sizeof(float)) / config.page_tokens)
+                        : 0.0;
+  s.metadata_bytes_per_token = summaries + quantized + channels;
   s.device_is_cuda = stores[HGC_RT_TIER_DEVICE]->isCuda() ? 1 : 0;
   s.host_is_pinned = stores[HGC_RT_TIER_HOST]->isPinned() ? 1 : 0;
   s.host_numa_nodes = numaNodes;

@@ -66,6 +66,9 @@ public:
                    const void *&keyMax, int64_t &capacity);
   Result keyCodes(int64_t seq, int32_t layer, const int8_t *&codes,
                   const float *&scales, int64_t &capacity);
+  Result channelKeys(int64_t seq, int32_t layer, const void *&keys,
+                     const float *&valueSums, int64_t &capacity,
+                     int64_t &pageCapacity);
   // Attention (KVAttend.cpp).
   Result attend(int64_t seq, int32_t layer, hgc_rt_tier tier, int32_t qHeads,
                 const float *query, float scale, float *output, float *lse);
@@ -93,6 +96,7 @@ private:
     int64_t tokens = 0;
     SummaryTable summaries;
     CodeTable codes;
+    ChannelTable channels;
   };
   struct Sequence {
     std::mutex mutex;

@@ -105,6 +105,47 @@ void CodeTable::store(const hgc_rt_kv_config &config, int64_t token,
   scales[size_t(head * capacity + token)] = metadata.scales[row];
 }
 
+void ChannelTable::reserve(const hgc_rt_kv_config &config, int64_t tokens) {
+  if (tokens <= capacity)
+    return;
+  size_t elementBytes = dtypeBytes(config.dtype);
+  int64_t rows = int64_t(config.kv_heads) * config.head_dim;
+  int64_t pt = config.page_tokens;
+  // Doubling keeps the copies amortized; rows move apart on growth.
+  int64_t grown = std::max<int64_t>(tokens, 2 * capacity);
+  std::vector<char> grownKeys(size_t(rows * grown) * elementBytes);
+  for (int64_t r = 0; r < rows && capacity > 0; ++r)
+    std::memcpy(grownKeys.data() + size_t(r * grown) * elementBytes,
+                keys.data() + size_t(r * capacity) * elementBytes,
+                size_t(capacity) * elementBytes);
+  keys.swap(grownKeys);
+  capacity = grown;
+  int64_t pages = (grown + pt - 1) / pt;
+  size_t dim = size_t(config.head_dim);
+  std::vector<float> grownSums(size_t(config.kv_heads * pages) * dim, 0.0f);
+  for (int64_t h = 0; h < config.kv_heads && pageCapacity > 0; ++h)
+    std::copy_n(valueSums.data() + size_t(h * pageCapacity) * dim,
+                size_t(pageCapacity) * dim,
+                grownSums.data() + size_t(h * pages) * dim);
+  valueSums.swap(grownSums);
+  pageCapacity = pages;
+}
+
+void ChannelTable::add(const hgc_rt_kv_config &config, int64_t token,
+                       int32_t head, const char *key, const char *value) {
+  size_t elementBytes = dtypeBytes(config.dtype);
+  int32_t dim = config.head_dim;
+  float *sum = valueSums.data() +
+               size_t(head * pageCapacity + token / config.page_tokens) * dim;
+  for (int32_t d = 0; d < dim; ++d) {
+    std::memcpy(keys.data() +
+                    size_t((int64_t(head) * dim + d) * capacity + token) *
+                        elementBytes,
+                key + size_t(d) * elementBytes, elementBytes);
+    sum[d] += loadElement(config.dtype, value + size_t(d) * elementBytes);
+  }
+}
+
 void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
                              int64_t endPage) {
   if (block.tokens == 0)
@@ -112,6 +153,16 @@ void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
   int64_t pt = config.page_tokens;
   size_t rowBytes = size_t(config.head_dim) * elementBytes;
   const char *keys = static_cast<const char *>(block.keys);
+  if (config.channel_keys) {
+    const char *values = static_cast<const char *>(block.values);
+    layer.channels.reserve(config, layer.tokens + block.tokens);
+    for (int32_t h = 0; h < config.kv_heads; ++h)
+      for (int64_t i = 0; i < block.tokens; ++i) {
+        size_t row = (size_t(h) * block.tokens + i) * rowBytes;
+        layer.channels.add(config, layer.tokens + i, h, keys + row,
+                           values + row);
+      }
+  }
   for (int64_t i = 0; i < block.tokens; ++i) {
     int64_t token = layer.tokens + i;
     for (int32_t h = 0; h < config.kv_heads; ++h)

@@ -60,6 +60,22 @@ struct CodeTable {
              const PageKeyMetadata &metadata, int64_t offset);
 };
 
+/// A layer's keys channel-major in the cache's dtype,
+/// [kv_heads][head_dim][capacity] (token order), and the f32 sums of its
+/// pages' values, [kv_heads][pageCapacity][head_dim].
+struct ChannelTable {
+  std::vector<char> keys;
+  std::vector<float> valueSums;
+  int64_t capacity = 0, pageCapacity = 0; // tokens, pages
+
+  /// Makes room for `tokens` tokens.
+  void reserve(const hgc_rt_kv_config &config, int64_t tokens);
+  /// Adds token `token` of `head` (`key` and `value`: head_dim elements of
+  /// the cache's dtype).
+  void add(const hgc_rt_kv_config &config, int64_t token, int32_t head,
+           const char *key, const char *value);
+};
+
 } // namespace hgc::rt
 
 #endif // HGC_RUNTIME_KVMETADATA_H

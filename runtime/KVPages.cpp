@@ -73,3 +73,21 @@ Result KVCache::keyCodes(int64_t seq, int32_t layerIndex, const int8_t *&codes,
   capacity = layer.codes.capacity;
   return Result::ok();
 }
+
+Result KVCache::channelKeys(int64_t seq, int32_t layerIndex, const void *&keys,
+                            const float *&valueSums, int64_t &capacity,
+                            int64_t &pageCapacity) {
+  if (!config.channel_keys)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "the cache keeps no channel-major keys");
+  std::shared_ptr<Sequence> sequence;
+  std::unique_lock<std::mutex> lock;
+  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
+    return r;
+  const Layer &layer = sequence->layers[layerIndex];
+  keys = layer.channels.keys.data();
+  valueSums = layer.channels.valueSums.data();
+  capacity = layer.channels.capacity;
+  pageCapacity = layer.channels.pageCapacity;
+  return Result::ok();
+}

@@ -51,6 +51,10 @@ public:
   virtual bool readsKeyCodes(const PlacementOptions &options) const {
     return false;
   }
+  /// Whether its selection scores tokens on a few channels of channel-major
+  /// keys and folds in a mean value, so the KV runtime keeps a channel-major
+  /// key copy and per-page value sums (channel_keys) for its kernels.
+  virtual bool readsChannelKeys() const { return false; }
   /// Whether `PlacementOptions::tau` is one of its options (checked, printed
   /// by `hgc plan`): a keep rule by softmax mass.
   virtual bool usesMass() const { return false; }

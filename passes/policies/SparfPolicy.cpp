@@ -23,6 +23,7 @@ public:
            "attends the top budget and folds the rest in as the mean value";
   }
   bool usesChannels() const override { return true; }
+  bool readsChannelKeys() const override { return true; }
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {

@@ -144,6 +144,45 @@ void verifyCodes(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
   }
 }
 
+/// The layer's channel-major keys equal the shadow keys bit for bit, and
+/// its per-page value sums the f32 sums of the shadow values in token order
+/// (the order appends add them), whatever moved the pages.
+void verifyChannels(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c,
+                    int64_t s, int32_t layer, int64_t tokens,
+                    const std::vector<std::vector<uint8_t>> &keys,
+                    const std::vector<std::vector<uint8_t>> &values) {
+  const void *table = nullptr;
+  const float *sums = nullptr;
+  int64_t capacity = 0, pageCapacity = 0;
+  ASSERT_EQ(hgc_rt_kv_channel_keys(cache, s, layer, &table, &sums, &capacity,
+                                   &pageCapacity),
+            HGC_RT_OK)
+      << hgc_rt_last_error();
+  int64_t pages = (tokens + c.page_tokens - 1) / c.page_tokens;
+  ASSERT_GE(capacity, tokens);
+  ASSERT_GE(pageCapacity, pages);
+  size_t width = elementBytes(c.dtype), row = size_t(c.head_dim) * width;
+  const auto *copy = static_cast<const uint8_t *>(table);
+  for (int32_t h = 0; h < c.kv_heads; ++h)
+    for (int32_t d = 0; d < c.head_dim; ++d) {
+      for (int64_t t = 0; t < tokens; ++t)
+        ASSERT_EQ(
+            std::memcmp(copy +
+                            (size_t(h * c.head_dim + d) * capacity + t) * width,
+                        keys[h].data() + t * row + d * width, width),
+            0)
+            << "channel " << d << " of token " << t << " head " << h;
+      for (int64_t p = 0; p < pages; ++p) {
+        float want = 0.0f;
+        for (int64_t t = p * c.page_tokens;
+             t < std::min<int64_t>(tokens, (p + 1) * c.page_tokens); ++t)
+          want += toFloat(c, values[h].data() + t * row + d * width);
+        ASSERT_EQ(sums[size_t(h * pageCapacity + p) * c.head_dim + d], want)
+            << "value sum of page " << p << " channel " << d << " head " << h;
+      }
+    }
+}
+
 class RoundTrip : public ::testing::TestWithParam<int> {};
 
 TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
@@ -162,6 +201,7 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
   c.host_pages = 4 + int64_t(rng() % 16);
   c.storage_dir = dir.c_str();
   c.quantize_keys = int32_t(rng() % 2);
+  c.channel_keys = int32_t(rng() % 2);
   hgc_rt_kv_cache *cache = nullptr;
   ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
   size_t row = size_t(c.head_dim) * elementBytes(c.dtype);
@@ -195,6 +235,9 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     // Summaries: per-channel min/max of each page's keys.
     int64_t pages = (tokens + c.page_tokens - 1) / c.page_tokens;
     verifyInPlace(cache, c, s, layer, tokens, keys[s][layer], values[s][layer]);
+    if (c.channel_keys)
+      verifyChannels(cache, c, s, layer, tokens, keys[s][layer],
+                     values[s][layer]);
     const void *denseMin = nullptr, *denseMax = nullptr;
     int64_t capacity = 0;
     ASSERT_EQ(

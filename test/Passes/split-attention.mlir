@@ -142,11 +142,13 @@ func.func @hca_pq(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
 // CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
 // CHECK: hgc.kv_view %[[C]] tier device
 // CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
-// CHECK: %[[I:[a-z0-9_]+]], %[[A:[a-z0-9_]+]] = hgc.select channel_topk %[[Q]], %[[KH]] lengths(%[[NH]])
+// CHECK: %[[KT:[a-z0-9_]+]], %[[NT:[a-z0-9_]+]] = hgc.kv_channel_keys %[[C]] tier host
+// CHECK-SAME: -> tensor<1x8x128x?xf16>, tensor<1xi32>
+// CHECK: %[[I:[a-z0-9_]+]], %[[A:[a-z0-9_]+]] = hgc.select channel_topk %[[Q]], %[[KT]] lengths(%[[NT]])
 // CHECK-SAME: channels = 16 : i64
 // CHECK-SAME: -> (tensor<1x8x?xi32>, tensor<1x8xf32>)
 // CHECK: %[[O:[a-z0-9_]+]], %[[L:[a-z0-9_]+]] = hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
-// CHECK: %[[M:[a-z0-9_]+]] = hgc.value_mean %[[VH]] lengths(%[[NH]])
+// CHECK: %[[M:[a-z0-9_]+]] = hgc.kv_value_mean %[[C]] tier host
 // CHECK-SAME: -> tensor<1x8x128xf32>
 // CHECK: %[[FO:[a-z0-9_]+]], %[[FL:[a-z0-9_]+]] = hgc.mean_fold %[[O]], %[[L]], %[[A]], %[[M]]
 // CHECK: hgc.kv_view %[[C]] tier storage

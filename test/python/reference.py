@@ -285,18 +285,21 @@ def hca_decode(q, k, v, lengths, sink, window, budget, tau, codes=None,
 
 
 def sparq_scores(q, k, channels):
-    """SparQ's approximate scores, float64: per query head its `channels`
-    channels of largest |q| (ties to the lower channel), q.k on those only,
-    scaled by 1/sqrt(dim) * sqrt(|q|_1 / |q_r|_1); the maximum over each KV
-    head's group. q [b, hq, d], k [b, hkv, t, d] -> [b, hkv, t]."""
+    """SparQ's approximate scores, float64: per KV head the `channels`
+    channels of largest |q| summed over its group's query heads (ties to the
+    lower channel), each query head's q.k on those only, scaled by
+    1/sqrt(dim) * sqrt(|q|_1 / |q_r|_1); the maximum over the group.
+    q [b, hq, d], k [b, hkv, t, d] -> [b, hkv, t]."""
     batch, q_heads, dim = q.shape
     kv_heads = k.shape[1]
     group = q_heads // kv_heads
     scores = np.full((batch, kv_heads, k.shape[2]), NEG_INF)
     for b in range(batch):
         for h in range(q_heads):
+            hk = h // group
+            summed = np.abs(q[b, hk * group:(hk + 1) * group]).sum(0)
+            chosen = np.argsort(-summed, kind="stable")[:channels]
             magnitude = np.abs(q[b, h])
-            chosen = np.argsort(-magnitude, kind="stable")[:channels]
             chosen_l1 = magnitude[chosen].sum()
             factor = np.sqrt(magnitude.sum() / chosen_l1) if chosen_l1 > 0 \
                 else 1.0
@@ -321,19 +324,40 @@ def tier_ranges(n, sink, window, capacities):
     return ranges
 
 
+def tier_mean(v, tokens, sums=None, block=None):
+    """The mean of rows `tokens` (one range) of v [t, d]; with per-block
+    `sums` [blocks, d] of `block` tokens, the blocks wholly inside the range
+    come from the sums (what an engine keeps), the rest from v."""
+    if not tokens:
+        return 0.0
+    if sums is None:
+        return v[tokens].mean(0)
+    lo, hi = tokens[0], tokens[-1] + 1
+    first, end = -(-lo // block), hi // block
+    if first >= end:
+        return v[lo:hi].mean(0)
+    total = v[lo:first * block].sum(0) + sums[first:end].sum(0) + \
+        v[end * block:hi].sum(0)
+    return total / (hi - lo)
+
+
 def sparf_decode(q, k, v, lengths, sink, window, budget, channels,
-                 host_capacity=0):
+                 host_capacity=0, channel_keys=None, value_sums=None,
+                 value_block=None):
     """InstInfer's SparF on one decode step, float64: the hot set dense;
     each cold tier (the host, and storage past `host_capacity`) per KV head
     keeps its top-budget tokens under sparq_scores and attends them exactly,
     then folds in the rest as the tier's mean value weighted by 1 - alpha,
     alpha the kept tokens' share of the tier's softmax mass under those
     scores (lse - log alpha); LSE merge of the tiers. Returns (output,
-    kept sets {(b, kv head, tier): tokens}, alphas {(b, kv head, tier)})."""
+    kept sets {(b, kv head, tier): tokens}, alphas {(b, kv head, tier)}).
+    An engine's `channel_keys` (token-major here) are what the scores see,
+    its `value_sums` per `value_block` what the means are made of."""
     batch, q_heads, dim = q.shape
     kv_heads = k.shape[1]
     group = q_heads // kv_heads
-    approx = sparq_scores(q, k, channels)
+    approx = sparq_scores(q, k if channel_keys is None else channel_keys,
+                          channels)
     capacities = [host_capacity, 0] if host_capacity else [0]
     out = np.zeros((batch, q_heads, v.shape[3]))
     kept_sets, alphas = {}, {}
@@ -358,7 +382,8 @@ def sparf_decode(q, k, v, lengths, sink, window, budget, channels,
                 weights = np.exp(s - s.max()) if tokens else s
                 alpha = weights[order].sum() / weights.sum() if tokens else 0.0
                 alphas[(b, hk, tier)] = alpha
-                mean = v[b, hk, tokens].mean(0) if tokens else 0.0
+                mean = tier_mean(v[b, hk], tokens, None if value_sums is None
+                                 else value_sums[b, hk], value_block)
                 for i, h in enumerate(heads):
                     o, lse = attend(q[b, h], k[b, hk, chosen],
                                     v[b, hk, chosen])

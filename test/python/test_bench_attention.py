@@ -41,7 +41,8 @@ def test_quick_rows(tmp_path):
         assert (share is None) == (row["mode"] == "dense" or paged)
         assert share is None or 0 < share < float("inf")
     assert {r["policy"] for r in rows if r["mode"] == "sparse"} == \
-        {"hgca", "hca", "quest"}
+        {"hgca", "hca", "quest", "sparf"}
+    assert {r["channels"] for r in rows if r["policy"] == "sparf"} == {32}
     # hca with int8 codes and with product-quantized ones.
     assert {r["codebook"] for r in rows if r["policy"] == "hca"} == \
         {"int8", "pq16x256"}

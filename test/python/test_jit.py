@@ -182,14 +182,16 @@ def fill_cache(cache, config, lengths, seed):
 
 
 @pytest.mark.parametrize("policy,budget", [("full", "0"), ("hgca", "0.2"),
-                                           ("quest", "0.3"), ("hca", "0.3")])
+                                           ("quest", "0.3"), ("hca", "0.3"),
+                                           ("sparf", "0.3")])
 def test_pages_in_place_equal_pages_copied(ctx, tmp_path, policy, budget):
     """Decodes read the runtime's pages in place through a page table, or,
     when some spilled to the storage tier, copies of them: the same kernel,
     bit-equal outputs, both equal to float64 over the same tokens."""
     config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=32,
                                      kv_dtype="f16", policy=policy, sink=4,
-                                     window=24, budget=budget, block=16)
+                                     window=24, budget=budget, block=16,
+                                     channels=8)
     lengths = [410, 95]
     kernel = ctx.compile(config)
     roomy = ctx.create_cache(config, layers=1, page_tokens=16, device_pages=3)

@@ -3,9 +3,9 @@ capacities, compiled and run, against an independent float64 implementation
 of the seed's algorithm (reference.py: sparq_scores, tier_ranges,
 sparf_decode).
 
-sparf scores each KV head's cold tokens on each query head's `channels`
-channels of largest |q| (SparQ's scaling, max over the group's query
-heads), attends the top-budget tokens exactly and folds the rest in as the
+sparf scores each KV head's cold tokens on the `channels` channels where
+its group's summed |q| is largest (SparQ's scaling per query head, max over
+the group), attends the top-budget tokens exactly and folds the rest in as the
 tier's mean value weighted by the mass they hold under those scores. With
 `host-capacity` the host keeps the oldest cold tokens up to it and a storage
 tier the rest, each tier selecting, folding and merging on its own (a
@@ -98,8 +98,9 @@ def test_keep_all_is_exact(hgc_runner, tmp_path, elt, policy):
 @pytest.mark.parametrize("channels", [1, 5, 16])
 def test_selection_and_coverage_equal_reference(hgc_runner, tmp_path,
                                                 channels):
-    """hgc.select channel_topk by itself: the kept set of each (sequence, KV
-    head) and the share of the mass it holds, with per-sequence lengths;
+    """hgc.select channel_topk by itself over channel-major keys: the kept
+    set of each (sequence, KV head) and the share of the mass it holds,
+    with per-sequence lengths (37: whole vectors of 8 and a tail);
     channels = head_dim is exact top-k."""
     rng = np.random.default_rng(24)
     b, hq, hkv, t, d, k = 2, 8, 2, 50, 16, 6
@@ -107,17 +108,18 @@ def test_selection_and_coverage_equal_reference(hgc_runner, tmp_path,
     keys = rng.standard_normal((b, hkv, t, d)).astype(np.float32)
     lengths = np.array([50, 37], np.int32)
     program = f"""
-func.func @main(%q: tensor<{b}x{hq}x{d}xf32>, %k: tensor<{b}x{hkv}x{t}x{d}xf32>,
+func.func @main(%q: tensor<{b}x{hq}x{d}xf32>, %k: tensor<{b}x{hkv}x{d}x{t}xf32>,
                 %n: tensor<{b}xi32>)
     -> (tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>) {{
   %i, %a = hgc.select channel_topk %q, %k lengths(%n)
       {{k = {k} : i64, channels = {channels} : i64}}
-      : (tensor<{b}x{hq}x{d}xf32>, tensor<{b}x{hkv}x{t}x{d}xf32>,
+      : (tensor<{b}x{hq}x{d}xf32>, tensor<{b}x{hkv}x{d}x{t}xf32>,
          tensor<{b}xi32>) -> (tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>)
   return %i, %a : tensor<{b}x{hkv}x{k}xi32>, tensor<{b}x{hkv}xf32>
 }}"""
+    channel_major = np.ascontiguousarray(keys.transpose(0, 1, 3, 2))
     indices, coverage = ref.run_hgc(hgc_runner, tmp_path, program,
-                                    [q, keys, lengths])
+                                    [q, channel_major, lengths])
     q64, k64 = q.astype(np.float64), keys.astype(np.float64)
     scores = ref.sparq_scores(q64, k64, channels)
     if channels == d:
@@ -132,3 +134,65 @@ func.func @main(%q: tensor<{b}x{hq}x{d}xf32>, %k: tensor<{b}x{hkv}x{t}x{d}xf32>,
             w = np.exp(s - s.max())
             np.testing.assert_allclose(coverage[bi, hk], w[want].sum() / w.sum(),
                                        rtol=1e-5)
+
+
+def block_sums(v, block):
+    """Per-block sums of v [b, h, t, d] over blocks of `block` tokens from
+    token 0 (the last one short): [b, h, ceil(t / block), d] f32."""
+    b, h, t, d = v.shape
+    blocks = -(-t // block)
+    padded = np.zeros((b, h, blocks * block, d))
+    padded[:, :, :t] = v
+    return padded.reshape(b, h, blocks, block, d).sum(3).astype(np.float32)
+
+
+def bound_program(b, hq, hk, t, d):
+    qt = f"tensor<{b}x{hq}x{d}xf32>"
+    kt = f"tensor<{b}x{hk}x{t}x{d}xf32>"
+    ct = f"tensor<{b}x{hk}x{d}x{t}xf32>"
+    st = f"tensor<{b}x{hk}x{-(-t // 16)}x{d}xf32>"
+    return f"""
+func.func @main(%q: {qt}, %k: {kt}, %v: {kt}, %c: {ct}, %s: {st}) -> {qt} {{
+  %cache = hgc.bind_kv %k, %v channel_keys(%c : {ct}) value_sums(%s : {st})
+      {{value_block = 16 : i64}} : {kt}, {kt} -> !hgc.kv_cache<{hk}x{d}xf32>
+  %o = hgc.decode_attention %q, %cache : {qt}, !hgc.kv_cache<{hk}x{d}xf32> -> {qt}
+  return %o : {qt}
+}}"""
+
+
+@pytest.mark.parametrize("capacity", [0, 70])
+def test_sparf_reads_bound_channel_keys_and_value_sums(hgc_runner, tmp_path,
+                                                       capacity):
+    """An engine's channel-major keys and per-block value sums bound with
+    the cache are what selection and the mean read: decoys of other keys
+    and values change the output exactly as the reference predicts; the
+    engine's true copies give the program's own answer."""
+    rng = np.random.default_rng(25)
+    b, hq, hk, t, d = 2, 8, 2, 200, 16
+    q = rng.standard_normal((b, hq, d)).astype(np.float32)
+    k = rng.standard_normal((b, hk, t, d)).astype(np.float32)
+    v = rng.standard_normal((b, hk, t, d)).astype(np.float32) + 0.3
+    decoy_k = rng.standard_normal((b, hk, t, d)).astype(np.float32)
+    decoy_v = rng.standard_normal((b, hk, t, d)).astype(np.float32)
+    args = ["--split", "--policy=sparf", "--sink=5", "--window=20",
+            "--budget=0.2", "--channels=4", f"--host-capacity={capacity}"]
+    q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
+
+    def run(keys, values, path):
+        channel_major = np.ascontiguousarray(keys.transpose(0, 1, 3, 2))
+        (y,) = ref.run_hgc(hgc_runner, path, bound_program(b, hq, hk, t, d),
+                           [q, k, v, channel_major, block_sums(values, 16)],
+                           args)
+        return y
+
+    y = run(decoy_k, decoy_v, tmp_path / "decoy")
+    want, _, _ = ref.sparf_decode(
+        q64, k64, v64, [t] * b, 5, 20, 0.2, 4, capacity,
+        channel_keys=decoy_k.astype(np.float64),
+        value_sums=block_sums(decoy_v, 16).astype(np.float64), value_block=16)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    own, _, _ = ref.sparf_decode(q64, k64, v64, [t] * b, 5, 20, 0.2, 4,
+                                 capacity)
+    assert np.abs(want - own).max() > 1e-3, "decoys must matter"
+    np.testing.assert_allclose(run(k, v, tmp_path / "own"), own, atol=2e-5,
+                               rtol=2e-5)

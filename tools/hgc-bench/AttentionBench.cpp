@@ -38,13 +38,15 @@ constexpr int64_t kQueryHeads = 32, kKVHeads = 8, kHeadDim = 128;
 
 /// Sparse rows keep the sinks and a recent window dense on the device tier.
 constexpr int64_t kSink = 16, kWindow = 64;
+/// Tokens per block of the value sums an engine keeps for sparf.
+constexpr int64_t kValueBlock = 64;
 
 struct Shape {
   std::string mode; // dense | sparse
   int64_t batch, context;
   std::string dtype;           // f32 | f16 | bf16
   double budget;               // host fraction attended (sparse); 1 for dense
-  std::string policy = "full"; // full (dense) | hgca | hca | quest (sparse)
+  std::string policy = "full"; // full (dense) | hgca | hca | quest | sparf
   int64_t block = 0;           // quest: tokens per selected block
   /// Engine-owned paged KV (vLLM's NHD blocks of this many tokens, a
   /// shuffled block table) read in place; 0: one bound buffer per tensor.
@@ -112,6 +114,12 @@ bool readsCodes(const Shape &s) {
   return hostSelection(s) == hgc::Selection::QuantTopK;
 }
 
+/// Whether the row binds the engine's channel-major keys and value sums
+/// (sparf).
+bool readsChannels(const Shape &s) {
+  return hostSelection(s) == hgc::Selection::ChannelTopK;
+}
+
 /// The row's product quantizer (sub-spaces, centroids) when it binds the
 /// engine's product-quantized codes (hca, pq codebook).
 std::optional<std::pair<int64_t, int64_t>> productQuantizer(const Shape &s) {
@@ -134,18 +142,23 @@ struct Row {
 /// (TierPolicyAttr::getStepReadBytes): dense reads every key and value;
 /// sparse reads the device tier's sink + window densely, then what the host
 /// selection scores (hgca every key, quest two summaries per block, hca an
-/// int8 code per element and a scale per token), then the selected keys and
-/// values (hca's mass rule may keep fewer than its budget: an upper bound,
-/// which random keys reach).
+/// int8 code per element and a scale per token, sparf its chosen channels'
+/// rows of the channel-major keys and the value sums of whole blocks), then
+/// the selected keys and values (hca's mass rule may keep fewer than its
+/// budget: an upper bound, which random keys reach).
 double bytesTouched(const Shape &s) {
   hgc::PlacementAttr placement = placementAttrOf(s);
   if (!placement)
     return 0;
+  // What the row binds beside the KV: codes (hca), channel-major keys and
+  // value sums (sparf).
+  hgc::KeptWithKV kept;
+  kept.valueBlock = kValueBlock;
   double perHead = 0;
   for (auto [tier, resident] :
        llvm::zip(placement.getTiers(), placement.getResidentTokens(s.context)))
-    perHead +=
-        tier.getStepReadBytes(resident, kHeadDim, getElementBytes(s.dtype));
+    perHead += tier.getStepReadBytes(resident, kHeadDim,
+                                     getElementBytes(s.dtype), kept);
   return perHead * double(s.batch) * kKVHeads;
 }
 
@@ -191,6 +204,8 @@ OwningOpRef<ModuleOp> decodeProgram(MLIRContext *context, const Shape &s) {
     spec.pqSubspaces = pq->first;
     spec.pqCentroids = pq->second;
   }
+  spec.channelKeys = readsChannels(s);
+  spec.valueBlock = readsChannels(s) ? kValueBlock : 0;
   return hgc::buildDecodeModule(context, spec);
 }
 
@@ -244,12 +259,37 @@ std::string codesSelectionProgram(const Shape &s) {
          out + "\n  return %i : " + out + "\n}\n";
 }
 
+/// sparf's selection alone, at the split level: channel_topk over the host
+/// tier's slice of the bound channel-major keys, with its coverage.
+std::string channelSelectionProgram(const Shape &s) {
+  int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
+  std::string keys =
+      tensorType({s.batch, kKVHeads, kHeadDim, s.context}, s.dtype);
+  std::string slice = tensorType({s.batch, kKVHeads, kHeadDim, host}, s.dtype);
+  std::string q = tensorType({s.batch, kQueryHeads, kHeadDim}, "f32");
+  std::string b = std::to_string(s.batch), h = std::to_string(kKVHeads);
+  std::string out = "tensor<" + b + "x" + h + "x?xi32>";
+  std::string coverage = "tensor<" + b + "x" + h + "xf32>";
+  return "func.func @main(%q: " + q + ", %c: " + keys + ") -> (" + out + ", " +
+         coverage + ") {\n  %a = tensor.extract_slice %c[0, 0, 0, " +
+         std::to_string(sinkOf(s)) + "] [" + b + ", " + h + ", " +
+         std::to_string(kHeadDim) + ", " + std::to_string(host) +
+         "] [1, 1, 1, 1] : " + keys + " to " + slice +
+         "\n  %i, %m = hgc.select channel_topk %q, %a {fraction = " +
+         std::to_string(s.budget) +
+         " : f64, channels = " + std::to_string(placementOf(s).channels) +
+         " : i64} : (" + q + ", " + slice + ") -> (" + out + ", " + coverage +
+         ")\n  return %i, %m : " + out + ", " + coverage + "\n}\n";
+}
+
 /// The sparse step's selection alone, at the split level: exact top-k over
-/// the host tier's keys, block top-k over its bound summaries, or hca's
-/// selection over its bound codes.
+/// the host tier's keys, block top-k over its bound summaries, hca's
+/// selection over its bound codes, or sparf's over its channel-major keys.
 std::string selectionProgram(const Shape &s) {
   if (readsCodes(s) || productQuantizer(s))
     return codesSelectionProgram(s);
+  if (readsChannels(s))
+    return channelSelectionProgram(s);
   int64_t host = std::max<int64_t>(0, s.context - sinkOf(s) - kWindow);
   bool quest = readsSummaries(s);
   std::string kv =
@@ -338,6 +378,7 @@ std::vector<Shape> shapes(bool quick) {
     Shape pq{"sparse", 1, 32768, "f16", 0.05, "hca"};
     pq.codebook = "pq16x256";
     list.push_back(pq);
+    list.push_back({"sparse", 1, 32768, "f16", 0.05, "sparf"});
     for (int64_t block : {16, 64})
       list.push_back({"sparse", 1, 32768, "f16", 0.05, "quest", block});
     for (int64_t paged : {16, 64})
@@ -362,6 +403,7 @@ std::vector<Shape> shapes(bool quick) {
       Shape pq{"sparse", 1, t, "f16", budget, "hca"};
       pq.codebook = "pq16x256";
       list.push_back(pq);
+      list.push_back({"sparse", 1, t, "f16", budget, "sparf"});
       list.push_back({"sparse", 1, t, "f16", budget, "quest", 16});
     }
   for (int64_t t : {32768, 131072})
@@ -487,6 +529,14 @@ struct HgcRunner {
       inputs.push_back(books);
       selectInputs = {q, codes, books};
     }
+    if (readsChannels(s)) {
+      // The engine's channel-major copy of the keys and per-block sums of
+      // the values, kept on append.
+      hgc::NpyArray channels = getChannelMajor(k, s.dtype);
+      inputs.push_back(channels);
+      inputs.push_back(getValueSums(v, s.dtype, kValueBlock));
+      selectInputs = {q, channels};
+    }
     std::optional<double> stepMs = median(*step, inputs, repeats);
     // The selection alone is timed over bound buffers: paged rows have no
     // share of their own.
@@ -526,6 +576,9 @@ llvm::json::Object shapeJson(const Shape &s) {
       {"policy", s.policy},
       {"codebook", s.policy == "hca" ? llvm::json::Value(s.codebook)
                                      : llvm::json::Value(nullptr)},
+      {"channels", s.policy == "sparf"
+                       ? llvm::json::Value(placementOf(s).channels)
+                       : llvm::json::Value(nullptr)},
       {"block",
        s.block ? llvm::json::Value(s.block) : llvm::json::Value(nullptr)},
       {"paged_block", s.pagedBlock ? llvm::json::Value(s.pagedBlock)

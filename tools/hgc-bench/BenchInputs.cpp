@@ -178,3 +178,41 @@ getProductQuantized(const hgc::NpyArray &keys, const std::string &dtype,
   }
   return {std::move(codes), std::move(books)};
 }
+
+hgc::NpyArray getChannelMajor(const hgc::NpyArray &keys,
+                              const std::string &dtype) {
+  int64_t rows = keys.shape[0] * keys.shape[1], tokens = keys.shape[2],
+          dim = keys.shape[3];
+  size_t width = size_t(getElementBytes(dtype));
+  hgc::NpyArray out = keys;
+  out.shape = {keys.shape[0], keys.shape[1], dim, tokens};
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t d = 0; d < dim; ++d)
+        std::memcpy(
+            out.data.data() + size_t((r * dim + d) * tokens + t) * width,
+            keys.data.data() + size_t((r * tokens + t) * dim + d) * width,
+            width);
+  return out;
+}
+
+hgc::NpyArray getValueSums(const hgc::NpyArray &values,
+                           const std::string &dtype, int64_t block) {
+  int64_t rows = values.shape[0] * values.shape[1], tokens = values.shape[2],
+          dim = values.shape[3];
+  int64_t blocks = (tokens + block - 1) / block;
+  size_t width = size_t(getElementBytes(dtype));
+  hgc::NpyArray sums;
+  sums.descr = "<f4";
+  sums.shape = {values.shape[0], values.shape[1], blocks, dim};
+  std::vector<float> total(size_t(rows * blocks * dim), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t d = 0; d < dim; ++d)
+        total[size_t((r * blocks + t / block) * dim + d)] += elementValue(
+            values.data.data() + size_t((r * tokens + t) * dim + d) * width,
+            dtype);
+  sums.data.resize(total.size() * 4);
+  std::memcpy(sums.data.data(), total.data(), sums.data.size());
+  return sums;
+}

@@ -44,4 +44,15 @@ std::pair<mlir::hgc::NpyArray, mlir::hgc::NpyArray>
 getProductQuantized(const mlir::hgc::NpyArray &keys, const std::string &dtype,
                     int64_t subspaces, int64_t centroids, int64_t prefill);
 
+/// `keys` [B, H, T, D] channel-major, [B, H, D, T]: the copy an engine
+/// keeps for sparf's selection.
+mlir::hgc::NpyArray getChannelMajor(const mlir::hgc::NpyArray &keys,
+                                    const std::string &dtype);
+
+/// Per-block sums of `values` [B, H, T, D] over blocks of `block` tokens
+/// from token 0, [B, H, ceil(T / block), D] f32: what an engine keeps for
+/// sparf's mean value.
+mlir::hgc::NpyArray getValueSums(const mlir::hgc::NpyArray &values,
+                                 const std::string &dtype, int64_t block);
+
 #endif // HGC_TOOLS_HGCBENCH_BENCHINPUTS_H

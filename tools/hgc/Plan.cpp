@@ -64,12 +64,18 @@ std::string selectionText(TierPolicyAttr policy) {
 
 /// Why a tier reads more than its selection needs: what the KV does not
 /// keep for it.
-StringRef readsNote(TierPolicyAttr policy, bool codesKept) {
-  if (policy.getSelection() == Selection::QuantTopK && !codesKept)
+StringRef readsNote(TierPolicyAttr policy, const KeptWithKV &kept) {
+  if (policy.getSelection() == Selection::QuantTopK && !kept.keyCodes)
     return " (no codes kept with the KV: quantizes its keys each step)";
-  if (policy.getSelection() == Selection::ChannelTopK)
+  if (policy.getSelection() != Selection::ChannelTopK)
+    return "";
+  if (!kept.channelKeys && kept.valueBlock == 0)
     return " (no channel-major keys or value sums kept with the KV: reads "
            "every key and value)";
+  if (!kept.channelKeys)
+    return " (no channel-major keys kept with the KV: reads every key)";
+  if (kept.valueBlock == 0)
+    return " (no value sums kept with the KV: reads every value)";
   return "";
 }
 
@@ -159,9 +165,12 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
     return;
   }
   SmallVector<int64_t> resident = placement.getResidentTokens(tokens);
-  // A model's past KV comes without the codes an engine or the KV runtime
-  // keeps on append.
-  bool codesKept = static_cast<bool>(bind.getKeyCodes());
+  // A model's past KV comes without the codes, copies and sums an engine or
+  // the KV runtime keeps on append.
+  KeptWithKV kept;
+  kept.keyCodes = static_cast<bool>(bind.getKeyCodes());
+  kept.channelKeys = static_cast<bool>(bind.getChannelKeys());
+  kept.valueBlock = bind.getValueBlock() ? int64_t(*bind.getValueBlock()) : 0;
   for (auto [policy, count] : llvm::zip(placement.getTiers(), resident)) {
     os << "  " << llvm::left_justify(stringifyTier(policy.getTier()), 7) << " "
        << llvm::left_justify(selectionText(policy), 26) << " tokens " << count
@@ -171,8 +180,8 @@ void printDecode(DecodeAttentionOp op, const TargetOptions &target,
        << " per kv head  reads " << (policy.getMass() ? "<= " : "")
        << bytesText(heads * policy.getStepReadBytes(count,
                                                     cacheType.getHeadDim(),
-                                                    elementBytes, codesKept))
-       << " per step" << readsNote(policy, codesKept) << "\n";
+                                                    elementBytes, kept))
+       << " per step" << readsNote(policy, kept) << "\n";
     if (target.target == "nvptx" && policy.getTier() == Tier::Device &&
         policy.isDense())
       printKernel(op, count, target, os);

@@ -65,6 +65,9 @@ typedef struct hgc_rt_kv_config {
    * arenas interleave over them. NULL or "": every online node when there
    * are several, else the kernel's default. */
   const char *host_numa_nodes;
+  /* Keep a channel-major copy of the keys and per-page sums of the values
+   * (sparf's selection and mean value). */
+  int32_t channel_keys;
 } hgc_rt_kv_config;
 
 /* One block of tokens of one sequence and layer, laid out
@@ -213,6 +216,19 @@ hgc_rt_status hgc_rt_kv_summaries(hgc_rt_kv_cache *cache, int64_t seq,
 hgc_rt_status hgc_rt_kv_codes(hgc_rt_kv_cache *cache, int64_t seq,
                               int32_t layer, const int8_t **codes,
                               const float **scales, int64_t *capacity);
+
+/* The channel-major keys and per-page value sums of (seq, layer), kept on
+ * append by a cache with channel_keys: keys [kv_heads][head_dim][*capacity]
+ * in the cache's dtype (channel d of token t of head h at
+ * (h * head_dim + d) * *capacity + t) and f32 value sums
+ * [kv_heads][*page_capacity][head_dim] over pages of page_tokens tokens
+ * (page p of head h at (h * *page_capacity + p) * head_dim). Valid (and the
+ * capacities fixed) until the sequence is next appended to or released;
+ * what compiled channel_topk selection and its mean value read in place. */
+hgc_rt_status hgc_rt_kv_channel_keys(hgc_rt_kv_cache *cache, int64_t seq,
+                                     int32_t layer, const void **keys,
+                                     const float **value_sums,
+                                     int64_t *capacity, int64_t *page_capacity);
 
 /* Partial attention of one query token over the tokens of (seq, layer) that
  * live on `tier`, computed where they live (the storage tier reads its mapped

@@ -199,7 +199,7 @@ func.func @bind_summaries_power(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x4x64xf
 
 func.func @bind_summaries_one(%k: tensor<1x8x40x64xf32>, %s: tensor<1x8x3x64xf32>) {
   // expected-error @+1 {{summaries need both the key minimum and maximum}}
-  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0, 0, 0, 0, 0>,
+  %c = "hgc.bind_kv"(%k, %k, %s) <{operandSegmentSizes = array<i32: 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0>,
       summary_block = 16 : i64}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x3x64xf32>)
       -> !hgc.kv_cache<8x64xf32>
@@ -247,7 +247,7 @@ func.func @summaries_head_group_out_of_range(%c: !hgc.kv_cache<4x64xf16>) {
 
 func.func @bind_codes_one(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>) {
   // expected-error @+1 {{codes need both the key codes and their scales}}
-  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 1, 0, 0, 0, 0>}>
+  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0>}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x40x64xi8>)
       -> !hgc.kv_cache<8x64xf32>
   return
@@ -275,7 +275,7 @@ func.func @bind_codes_scales(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x64xi8>
 
 func.func @bind_pq_one(%k: tensor<1x8x40x64xf32>, %c: tensor<1x8x40x16xi8>) {
   // expected-error @+1 {{pq needs both the codes and their codebooks}}
-  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 1, 0, 0>}>
+  %r = "hgc.bind_kv"(%k, %k, %c) <{operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0>}>
       : (tensor<1x8x40x64xf32>, tensor<1x8x40x64xf32>, tensor<1x8x40x16xi8>)
       -> !hgc.kv_cache<8x64xf32>
   return
@@ -297,5 +297,50 @@ func.func @decode_pq_subspaces(%q: tensor<1x8x64xf32>, %c: !hgc.kv_cache<8x64xf1
   %o = hgc.decode_attention %q, %c {placement = #hgc.placement<window = 16,
       tiers = [device = dense, host = pq_topk(budget = 8, subspaces = 12)]>}
       : tensor<1x8x64xf32>, !hgc.kv_cache<8x64xf16> -> tensor<1x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @channel_keys_shape(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x64xf16>) {
+  // expected-error @+1 {{'channel keys [batch, kv_heads, head_dim, tokens]' has shape [1, 8, 40, 64], expected [1, 8, 64, 40]}}
+  %r = hgc.bind_kv %k, %k channel_keys(%c : tensor<1x8x40x64xf16>)
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @channel_keys_type(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x64x40xf32>) {
+  // expected-error @+1 {{channel keys element type 'f32' differs from the cache's 'f16'}}
+  %r = hgc.bind_kv %k, %k channel_keys(%c : tensor<1x8x64x40xf32>)
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @value_sums_without_block(%k: tensor<1x8x40x64xf16>, %s: tensor<1x8x3x64xf32>) {
+  // expected-error @+1 {{value_sums and value_block go together}}
+  %r = hgc.bind_kv %k, %k value_sums(%s : tensor<1x8x3x64xf32>)
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @value_sums_blocks(%k: tensor<1x8x40x64xf16>, %s: tensor<1x8x2x64xf32>) {
+  // expected-error @+1 {{'value sums [batch, kv_heads, blocks, head_dim]' has shape [1, 8, 2, 64], expected [1, 8, 3, 64]}}
+  %r = hgc.bind_kv %k, %k value_sums(%s : tensor<1x8x2x64xf32>) {value_block = 16 : i64}
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @value_block_power(%k: tensor<1x8x40x64xf16>, %s: tensor<1x8x4x64xf32>) {
+  // expected-error @+1 {{value_block must be a positive power of two, got 12}}
+  %r = hgc.bind_kv %k, %k value_sums(%s : tensor<1x8x4x64xf32>) {value_block = 12 : i64}
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
   return
 }

@@ -107,7 +107,7 @@ func.func @paged_summaries_block(%k: tensor<?x16x8x64xf16>, %s: tensor<2x8x4x64x
 
 func.func @paged_summaries_one(%k: tensor<?x16x8x64xf16>, %s: tensor<2x8x4x64xf16>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
   // expected-error @+1 {{summaries need both the key minimum and maximum}}
-  %c = "hgc.bind_kv"(%k, %k, %n, %s, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0, 0, 0, 1>,
+  %c = "hgc.bind_kv"(%k, %k, %n, %s, %t) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1>,
       summary_block = 16 : i64}>
       : (tensor<?x16x8x64xf16>, tensor<?x16x8x64xf16>, tensor<2xi32>, tensor<2x8x4x64xf16>, tensor<2x4xi32>)
       -> !hgc.kv_cache<8x64xf16>

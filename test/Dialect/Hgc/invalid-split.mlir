@@ -594,10 +594,10 @@ func.func @select_pq_books_subspaces(%q: tensor<1x8x64xf32>, %c: tensor<1x2x100x
 
 // -----
 
-func.func @select_channels_missing(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+func.func @select_channels_missing(%q: tensor<1x8x64xf32>, %k: tensor<1x2x64x100xf16>) {
   // expected-error @+1 {{'channel_topk' needs 'channels'}}
   %i = hgc.select channel_topk %q, %k {k = 4 : i64}
-      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
+      : (tensor<1x8x64xf32>, tensor<1x2x64x100xf16>) -> tensor<1x2x4xi32>
   return
 }
 
@@ -612,19 +612,19 @@ func.func @select_channels_on_exact(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x6
 
 // -----
 
-func.func @select_channels_wide(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+func.func @select_channels_wide(%q: tensor<1x8x64xf32>, %k: tensor<1x2x64x100xf16>) {
   // expected-error @+1 {{channels (96) must be at most head_dim (64)}}
   %i = hgc.select channel_topk %q, %k {k = 4 : i64, channels = 96 : i64}
-      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
+      : (tensor<1x8x64xf32>, tensor<1x2x64x100xf16>) -> tensor<1x2x4xi32>
   return
 }
 
 // -----
 
-func.func @select_coverage_shape(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+func.func @select_coverage_shape(%q: tensor<1x8x64xf32>, %k: tensor<1x2x64x100xf16>) {
   // expected-error @+1 {{'coverage' has shape [1, 8], expected [1, 2]}}
   %i, %a = hgc.select channel_topk %q, %k {k = 4 : i64, channels = 8 : i64}
-      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> (tensor<1x2x4xi32>, tensor<1x8xf32>)
+      : (tensor<1x8x64xf32>, tensor<1x2x64x100xf16>) -> (tensor<1x2x4xi32>, tensor<1x8xf32>)
   return
 }
 
@@ -639,17 +639,52 @@ func.func @select_coverage_blocks(%q: tensor<1x8x64xf32>, %lo: tensor<1x2x10x64x
 
 // -----
 
-func.func @value_mean_shape(%v: tensor<1x2x100x64xf16>) {
+func.func @value_mean_shape(%c: !hgc.kv_cache<2x64xf16>) {
   // expected-error @+1 {{'mean' has shape [1, 2, 32], expected [1, 2, 64]}}
-  %m = hgc.value_mean %v : (tensor<1x2x100x64xf16>) -> tensor<1x2x32xf32>
+  %m = hgc.kv_value_mean %c tier host : !hgc.kv_cache<2x64xf16> -> tensor<1x2x32xf32>
   return
 }
 
 // -----
 
-func.func @value_mean_rank(%v: tensor<2x100x64xf16>) {
-  // expected-error @+1 {{value must be [batch, kv_heads, tokens, head_dim], got 'tensor<2x100x64xf16>'}}
-  %m = hgc.value_mean %v : (tensor<2x100x64xf16>) -> tensor<1x2x64xf32>
+func.func @value_mean_rank(%c: !hgc.kv_cache<2x64xf16>) {
+  // expected-error @+1 {{mean must be [batch, kv_heads, head_dim], got 'tensor<2x64xf32>'}}
+  %m = hgc.kv_value_mean %c tier host : !hgc.kv_cache<2x64xf16> -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @value_mean_head_group(%c: !hgc.kv_cache<2x64xf16>) {
+  // expected-error @+1 {{head group [1, 3) exceeds the cache's 2 KV heads}}
+  %m = hgc.kv_value_mean %c tier host {first_head = 1 : i64} : !hgc.kv_cache<2x64xf16> -> tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @value_mean_tier(%c: !hgc.kv_cache<2x64xf16>) {
+  // expected-error @+1 {{tier 'storage' is not in the placement}}
+  %m = hgc.kv_value_mean %c tier storage {placement = #hgc.placement<window = 8, tiers = [device = dense, host = dense]>}
+      : !hgc.kv_cache<2x64xf16> -> tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @channel_keys_layout(%c: !hgc.kv_cache<2x64xf16>) {
+  // expected-error @+1 {{'keys' has shape [1, 2, 100, 64], expected [1, 2, 64, 64]}}
+  %k, %n = hgc.kv_channel_keys %c tier host
+      : !hgc.kv_cache<2x64xf16> -> tensor<1x2x100x64xf16>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @channel_keys_type(%c: !hgc.kv_cache<2x64xf16>) {
+  // expected-error @+1 {{keys element type 'f32' differs from the cache's 'f16'}}
+  %k, %n = hgc.kv_channel_keys %c tier host
+      : !hgc.kv_cache<2x64xf16> -> tensor<1x2x64x?xf32>, tensor<1xi32>
   return
 }
 
@@ -668,5 +703,15 @@ func.func @mean_fold_groups(%o: tensor<1x8x64xf32>, %l: tensor<1x8xf32>, %a: ten
   // expected-error @+1 {{q_heads (8) must be a multiple of kv_heads (3)}}
   %o2, %l2 = hgc.mean_fold %o, %l, %a, %m
       : (tensor<1x8x64xf32>, tensor<1x8xf32>, tensor<1x3xf32>, tensor<1x3x64xf32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
+  return
+}
+
+
+// -----
+
+func.func @select_channels_token_major(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf16>) {
+  // expected-error @+1 {{input head_dim (100) must equal query head_dim (64)}}
+  %i = hgc.select channel_topk %q, %k {k = 4 : i64, channels = 8 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
   return
 }

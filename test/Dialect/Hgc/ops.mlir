@@ -165,6 +165,32 @@ func.func @bind_pq(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x16xi8>,
 
 // -----
 
+// A cache bound with an engine's channel-major keys and per-block value
+// sums; a tier's channel-major keys, mean value and SparF's fold.
+// CHECK-LABEL: func.func @bind_channel_keys_and_value_sums
+// CHECK: %[[C:.+]] = hgc.bind_kv %{{.+}}, %{{.+}} channel_keys(%{{.+}} : tensor<1x8x64x40xf16>) value_sums(%{{.+}} : tensor<1x8x3x64xf32>) {value_block = 16 : i64}
+// CHECK: hgc.kv_channel_keys %[[C]] tier host {{.*}}-> tensor<1x8x64x?xf16>, tensor<1xi32>
+// CHECK: %[[M:.+]] = hgc.kv_value_mean %[[C]] tier host {{.*}}-> tensor<1x8x64xf32>
+// CHECK: hgc.mean_fold %{{.+}}, %{{.+}}, %{{.+}}, %[[M]]
+func.func @bind_channel_keys_and_value_sums(
+    %k: tensor<1x8x40x64xf16>, %c: tensor<1x8x64x40xf16>,
+    %s: tensor<1x8x3x64xf32>, %o: tensor<1x32x64xf32>, %l: tensor<1x32xf32>,
+    %a: tensor<1x8xf32>) -> tensor<1x32x64xf32> {
+  %cache = hgc.bind_kv %k, %k channel_keys(%c : tensor<1x8x64x40xf16>)
+      value_sums(%s : tensor<1x8x3x64xf32>) {value_block = 16 : i64}
+      : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
+  %kt, %n = hgc.kv_channel_keys %cache tier host {placement = #hgc.placement<window = 8, tiers = [device = dense, host = channel_topk(budget = 4)]>}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x64x?xf16>, tensor<1xi32>
+  %m = hgc.kv_value_mean %cache tier host {placement = #hgc.placement<window = 8, tiers = [device = dense, host = channel_topk(budget = 4)]>}
+      : !hgc.kv_cache<8x64xf16> -> tensor<1x8x64xf32>
+  %o2, %l2 = hgc.mean_fold %o, %l, %a, %m
+      : (tensor<1x32x64xf32>, tensor<1x32xf32>, tensor<1x8xf32>, tensor<1x8x64xf32>)
+      -> (tensor<1x32x64xf32>, tensor<1x32xf32>)
+  return %o2 : tensor<1x32x64xf32>
+}
+
+// -----
+
 // A cache bound with an engine's per-block key summaries, and a tier's
 // summaries read through hgc.kv_summaries.
 // CHECK-LABEL: func.func @bind_summaries
