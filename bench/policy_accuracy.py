@@ -9,13 +9,15 @@ with outlier channels (a few channels 8x larger: what per-token int8 codes
 and min/max boxes handle worst) and values with a non-zero mean. Each decode
 step runs compiled through hgc-runner (bind, place, split, host loops) for
 hgca, hca (int8 codes, and pq16x256 codebooks fitted to the first 4096
-tokens) and quest/16 at 2%, 5% and 10% host budgets; the output's relative
+tokens), quest/16 and sparf (16 of 64 channels, the rest folded in as the
+mean value) at 2%, 5% and 10% host budgets; the output's relative
 L2 error is against float64 exact attention, and the attention mass kept
 (exact softmax mass of the attended tokens, averaged over query heads) is
 from the float64 reference selection of each policy, whose sets the tests
-assert equal to the compiled ones (test_hca_policy.py,
+assert equal to the compiled ones (test_hca_policy.py, test_sparf_policy.py,
 test_hybrid_end_to_end.py); so is the overlap of hca's code-scored set with
-the exact top-k at equal count.
+the exact top-k at equal count. sparf's mass kept counts the tokens it
+attends, not the mean value it folds in for the rest.
 
   bench/policy_accuracy.py [--build build] [--context 8192] [--out FILE.md]
 """
@@ -36,7 +38,7 @@ from runtime_codes import runtime_pq  # noqa: E402
 BUDGETS = [0.02, 0.05, 0.10]
 POLICIES = [("hgca", []), ("hca", ["--tau=0.9"]),
             ("hca/pq16x256", ["--tau=0.9", "--codebook=pq16x256"]),
-            ("quest/16", ["--block=16"])]
+            ("quest/16", ["--block=16"]), ("sparf", ["--channels=16"])]
 # pq codebooks are fitted to the first PREFILL tokens' keys, then every key
 # is encoded, as an engine does after the prompt.
 PREFILL = 4096
@@ -117,6 +119,10 @@ def kept_sets(policy, q, k, budget, context, approx=None):
         _, sets = ref.hca_decode(q, k, k, [context], SINK, WINDOW, budget, 0.9,
                                  approx=approx)
         return [hot + sets[(0, hk)] for hk in range(KV_HEADS)]
+    if policy == "sparf":
+        _, sets, _ = ref.sparf_decode(q, k, k, [context], SINK, WINDOW, budget,
+                                      16)
+        return [hot + sets[(0, hk, 1)] for hk in range(KV_HEADS)]
     group = Q_HEADS // KV_HEADS
     kept = []
     for hk in range(KV_HEADS):
@@ -201,7 +207,7 @@ def measure(runner, context, seed=0):
 def markdown(rows, context):
     lines = [f"context {context}, 1 sequence, {Q_HEADS} query / {KV_HEADS} KV "
              f"heads, head dim {DIM}, sink {SINK}, window {WINDOW}, f32; hca "
-             f"tau 0.9. Each cell: relative L2 error / mass kept / tokens "
+             f"tau 0.9; sparf 16 channels. Each cell: relative L2 error / mass kept / tokens "
              f"attended per KV head (mean).", ""]
     header = "| regime | policy | " + " | ".join(
         f"{b:.0%} budget" for b in BUDGETS) + " |"
