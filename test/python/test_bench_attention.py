@@ -53,7 +53,8 @@ def test_quick_rows(tmp_path):
     assert {r["kv_owner"] for r in rows} == {"bound", "engine", "runtime"}
     assert {(r["policy"], r["paged_block"]) for r in rows
             if r["kv_owner"] == "runtime"} >= {("full", 16), ("full", 64),
-                                               ("quest", 64), ("hca", 16)}
+                                               ("quest", 64), ("hca", 16),
+                                               ("sparf", 16)}
 
 
 def test_bad_options():
