@@ -346,3 +346,23 @@ def test_prompt_model_emits_assembling_ptx(hgc, tmp_path, chip):
     assert "0 bytes spill stores" in report
     assert report.count("0 bytes stack frame") == len(
         re.findall(r"Compiling entry function", report)), report
+
+
+def test_sparf_three_tiers_match_reference(hgc_runner, tmp_path):
+    """sparf with a host capacity on the nvptx target: the device kernels
+    over sinks + window, host and storage each selecting on the query's
+    largest channels and folding in their mean values on the host, merged
+    three ways; equal to SparF's float64 reference and to the host target."""
+    sink, window, budget, channels, capacity = 3, 40, 0.25, 16, 50
+    args = ["--policy=sparf", f"--sink={sink}", f"--window={window}",
+            f"--budget={budget}", f"--channels={channels}",
+            f"--host-capacity={capacity}"]
+    y, q, keys, vals = run_step(hgc_runner, tmp_path, "f32", 2, (8, 2), 150,
+                                64, args, seed=15)
+    lengths = [keys.shape[2]] * keys.shape[0]
+    want, _, _ = ref.sparf_decode(q, keys, vals, lengths, sink, window, budget,
+                                  channels, capacity)
+    np.testing.assert_allclose(y, want, atol=2e-5, rtol=2e-5)
+    host, _, _, _ = run_step(hgc_runner, tmp_path / "host", "f32", 2, (8, 2),
+                             150, 64, args, seed=15, target=[])
+    np.testing.assert_allclose(y, host, atol=1e-6, rtol=1e-6)

@@ -196,3 +196,49 @@ def test_sparf_reads_bound_channel_keys_and_value_sums(hgc_runner, tmp_path,
     assert np.abs(want - own).max() > 1e-3, "decoys must matter"
     np.testing.assert_allclose(run(k, v, tmp_path / "own"), own, atol=2e-5,
                                rtol=2e-5)
+
+
+@pytest.mark.parametrize("policy", ["sparf", "hgca"])
+def test_jit_three_tiers_over_runtime_pages(tmp_path, policy):
+    """The JIT over pages the KV runtime owns, with host_capacity: positions
+    decide the tiers a kernel attends (the oldest 64 cold tokens under the
+    host's selection, the rest under storage's), whatever tier holds the
+    pages (here a tight host tier spills to a storage file); sparf reads
+    the runtime's channel-major keys and page value sums. Equal to the
+    float64 references for two sequences decoded together and one alone."""
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "jit" / "python"))
+    import hgc_jit
+    ctx = hgc_jit.Context(target="host", cache_dir="")
+    sink, window, budget, channels, capacity = 4, 24, 5, 8, 64
+    config = hgc_jit.AttentionConfig(
+        q_heads=8, kv_heads=2, head_dim=32, kv_dtype="f32", policy=policy,
+        sink=sink, window=window, budget=str(budget), channels=channels,
+        host_capacity=capacity)
+    cache = ctx.create_cache(config, layers=1, page_tokens=16, device_pages=8,
+                             host_pages=6, storage_dir=str(tmp_path))
+    rng = np.random.default_rng(26)
+    lengths, exact = [300, 130], {}
+    for seq, n in enumerate(lengths):
+        cache.add_sequence(seq)
+        k = rng.standard_normal((2, n, 32)).astype(np.float32)
+        v = rng.standard_normal((2, n, 32)).astype(np.float32) + 0.2
+        for first in range(0, n, 50):
+            cache.append(seq, 0, k[:, first:first + 50], v[:, first:first + 50])
+        exact[seq] = (k.astype(np.float64), v.astype(np.float64))
+    kernel = ctx.compile(config)
+    queries = rng.standard_normal((2, 8, 32)).astype(np.float32)
+    for seqs in ([0, 1], [1]):
+        out, _ = cache.decode(kernel, 0, seqs, queries[seqs])
+        for row, seq in enumerate(seqs):
+            k, v = exact[seq]
+            q = queries[seq:seq + 1].astype(np.float64)
+            if policy == "sparf":
+                want, _, _ = ref.sparf_decode(q, k[None], v[None],
+                                              [lengths[seq]], sink, window,
+                                              budget, channels, capacity)
+            else:
+                want = hgca_by_tier(q, k[None], v[None], [lengths[seq]], sink,
+                                    window, budget, capacity)
+            np.testing.assert_allclose(out[row], want[0], atol=2e-5, rtol=0)
