@@ -19,7 +19,7 @@ llvm_config.use_default_substitutions()
 config.substitutions.append(("%hgc_src_root", config.hgc_src_root))
 config.substitutions.append(("%hgc_obj_root", config.hgc_obj_root))
 llvm_config.add_tool_substitutions(
-    ["hgc-opt", "hgc-runner"], [config.hgc_tools_dir, config.llvm_tools_dir])
+    ["hgc", "hgc-opt", "hgc-runner"], [config.hgc_tools_dir, config.llvm_tools_dir])
 # The project's virtual environment (numpy) for tests that make .npy files.
 config.substitutions.append(
     ("%venv_python", os.path.join(config.hgc_src_root, ".venv", "bin", "python")))
