@@ -40,6 +40,14 @@ def test_quick_rows(tmp_path):
         paged = row["paged_block"] is not None
         assert (share is None) == (row["mode"] == "dense" or paged)
         assert share is None or 0 < share < float("inf")
+        # Bytes per tier: the tokens of a sequence on each, and what a step
+        # reads there, summing to the row's bytes.
+        tiers = row["tiers"]
+        assert [t["tier"] for t in tiers][:1] == ["device"]
+        assert sum(t["tokens"] for t in tiers) == row["context"]
+        read = sum(t["read_bytes"] for t in tiers)
+        assert abs(read / row["time_ms"] / 1e6 - row["gbps"]) <= \
+            1e-6 * row["gbps"]
     assert {r["policy"] for r in rows if r["mode"] == "sparse"} == \
         {"hgca", "hca", "quest", "sparf"}
     assert {r["channels"] for r in rows if r["policy"] == "sparf"} == {32}

@@ -138,7 +138,14 @@ struct Row {
   std::optional<double> selectionShare;
 };
 
-/// KV bytes a decode step reads, per tier as the placement reads it
+/// What a decode step reads on one tier of a row's placement.
+struct TierRead {
+  hgc::Tier tier;
+  int64_t tokens; // per sequence
+  double bytes;   // per step, every sequence and KV head
+};
+
+/// Per tier of the row's placement, the KV bytes a step reads there
 /// (TierPolicyAttr::getStepReadBytes): dense reads every key and value;
 /// sparse reads the device tier's sink + window densely, then what the host
 /// selection scores (hgca every key, quest two summaries per block, hca an
@@ -146,20 +153,29 @@ struct Row {
 /// rows of the channel-major keys and the value sums of whole blocks), then
 /// the selected keys and values (hca's mass rule may keep fewer than its
 /// budget: an upper bound, which random keys reach).
-double bytesTouched(const Shape &s) {
+std::vector<TierRead> tierReads(const Shape &s) {
+  std::vector<TierRead> reads;
   hgc::PlacementAttr placement = placementAttrOf(s);
   if (!placement)
-    return 0;
+    return reads;
   // What the row binds beside the KV: codes (hca), channel-major keys and
   // value sums (sparf).
   hgc::KeptWithKV kept;
   kept.valueBlock = kValueBlock;
-  double perHead = 0;
   for (auto [tier, resident] :
        llvm::zip(placement.getTiers(), placement.getResidentTokens(s.context)))
-    perHead += tier.getStepReadBytes(resident, kHeadDim,
-                                     getElementBytes(s.dtype), kept);
-  return perHead * double(s.batch) * kKVHeads;
+    reads.push_back({tier.getTier(), resident,
+                     tier.getStepReadBytes(resident, kHeadDim,
+                                           getElementBytes(s.dtype), kept) *
+                         double(s.batch) * kKVHeads});
+  return reads;
+}
+
+double bytesTouched(const Shape &s) {
+  double total = 0;
+  for (const TierRead &read : tierReads(s))
+    total += read.bytes;
+  return total;
 }
 
 std::string tensorType(llvm::ArrayRef<int64_t> shape, llvm::StringRef elt) {
@@ -782,6 +798,15 @@ llvm::json::Array printRows(const std::vector<Row> &rows, double bandwidth) {
     object["selection_share"] = optionalJson(row.selectionShare);
     object["speedup_vs_iree"] = optionalJson(row.speedupVsIree);
     object["speedup_vs_onnxruntime"] = optionalJson(row.speedupVsOrt);
+    if (row.system == "hgc") {
+      llvm::json::Array tiers;
+      for (const TierRead &read : tierReads(row.shape))
+        tiers.push_back(
+            llvm::json::Object{{"tier", hgc::stringifyTier(read.tier)},
+                               {"tokens", read.tokens},
+                               {"read_bytes", read.bytes}});
+      object["tiers"] = std::move(tiers);
+    }
     json.push_back(std::move(object));
   }
   return json;
