@@ -237,6 +237,28 @@ LogicalResult AttentionOp::verify() {
 // DecodeAttentionOp
 //===----------------------------------------------------------------------===//
 
+/// Candidates chosen ahead for the second tier of `placement`: [batch,
+/// kv_heads, k] of a placement whose second of two tiers selects, without
+/// head overrides or an estimate of what it leaves out.
+static LogicalResult verifyPreselected(DecodeAttentionOp op,
+                                       PlacementAttr placement, int64_t batch) {
+  Value preselected = op.getPreselected();
+  if (!preselected)
+    return success();
+  if (!placement || placement.getTiers().size() != 2 ||
+      placement.getTiers()[1].isDense() || !placement.getHeads().empty())
+    return op.emitOpError("preselected candidates need a placement of two "
+                          "tiers whose second selects, without head "
+                          "overrides");
+  if (placement.getTiers()[1].getSelection() == Selection::ChannelTopK)
+    return op.emitOpError("preselected candidates carry no kept mass for "
+                          "channel_topk to fold the rest in with");
+  return verifyShape(
+      op, "preselected", preselected.getType(),
+      {batch, op.getCache().getType().getKvHeads(),
+       cast<RankedTensorType>(preselected.getType()).getDimSize(2)});
+}
+
 LogicalResult DecodeAttentionOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyScaleAndSoftcap(op, getScale(), getSoftcap())))
@@ -255,6 +277,8 @@ LogicalResult DecodeAttentionOp::verify() {
            << getQuery().getType();
 
   PlacementAttr placement = getPlacementAttr();
+  if (failed(verifyPreselected(*this, placement, (*q)[0])))
+    return failure();
   if (!placement)
     return success();
   if (placement.getMaxOverriddenHead() >= cache.getKvHeads())

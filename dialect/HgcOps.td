@@ -95,6 +95,15 @@ def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
     attention is exact over all tokens. `scale` defaults to `1/sqrt(head_dim)`;
     `softcap > 0` caps scores as in `hgc.attention`.
 
+    `preselected` `[batch, kv_heads, k]` (i32) are the second tier's chosen
+    candidates (tokens, or blocks for `block_topk`), selected ahead of the
+    step from another query, as ScoutAttention selects layer l+1's blocks
+    from a predicted query while layer l runs: the split attends them with
+    the real query instead of selecting. Entries past a row's valid
+    candidates are -1. It needs a placement of two tiers whose second one
+    selects without estimating what it leaves out (not `channel_topk`), and
+    no per-head overrides.
+
     ```mlir
     %o = hgc.decode_attention %q, %cache {placement = #hgc.placement<
              sink = 4, window = 256,
@@ -103,13 +112,14 @@ def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
     ```
   }];
   let arguments = (ins Hgc_FloatTensor:$query, Hgc_KVCacheType:$cache,
+      Optional<Hgc_I32Tensor>:$preselected,
       OptionalAttr<F32Attr>:$scale,
       DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
       OptionalAttr<Hgc_PlacementAttr>:$placement);
   let results = (outs Hgc_FloatTensor:$output);
   let assemblyFormat = [{
-    $query `,` $cache attr-dict `:` type($query) `,` qualified(type($cache))
-    `->` type($output)
+    $query `,` $cache (`preselected` `(` $preselected^ `:` type($preselected) `)`)?
+    attr-dict `:` type($query) `,` qualified(type($cache)) `->` type($output)
   }];
   let hasVerifier = 1;
 }

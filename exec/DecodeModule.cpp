@@ -142,8 +142,9 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     return value ? builder.getF32FloatAttr(*value) : FloatAttr();
   };
   Value output = DecodeAttentionOp::create(
-      builder, loc, types.queries, arguments[0], cache, floatAttr(spec.scale),
-      floatAttr(spec.softcap), spec.placement);
+      builder, loc, types.queries, arguments[0], cache,
+      /*preselected=*/Value(), floatAttr(spec.scale), floatAttr(spec.softcap),
+      spec.placement);
   func::ReturnOp::create(builder, loc, output);
   return module;
 }

@@ -178,8 +178,8 @@ Value buildDecode(OpBuilder &b, Location loc, AttentionOp op, Value query,
   Type queryType = query.getType();
   Value rows = tensor::CollapseShapeOp::create(b, loc, query, dropQueryAxis);
   auto decode = DecodeAttentionOp::create(
-      b, loc, rows.getType(), rows, cache, op.getScaleAttr(),
-      op.getSoftcapAttr(), /*placement=*/PlacementAttr());
+      b, loc, rows.getType(), rows, cache, /*preselected=*/Value(),
+      op.getScaleAttr(), op.getSoftcapAttr(), /*placement=*/PlacementAttr());
   Value output = tensor::ExpandShapeOp::create(
       b, loc, queryType, decode.getOutput(), dropQueryAxis);
   return castTo(b, loc, output, op.getOutput().getType());

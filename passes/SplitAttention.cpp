@@ -64,7 +64,7 @@ SmallVector<HeadGroup> getHeadGroups(PlacementAttr placement, int64_t kvHeads) {
 /// heads of `group` (`query` holds their query heads).
 Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
                         const HeadGroup &group, bool wholeCache,
-                        TierPolicyAttr policy, Value query) {
+                        TierPolicyAttr policy, Value query, Value preselected) {
   Location loc = op.getLoc();
   KVCacheType cache = op.getCache().getType();
   auto queryType = cast<RankedTensorType>(query.getType());
@@ -87,7 +87,12 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
   // their key summaries.
   Value indices, coverage;
   int64_t blockSize = 1;
-  if (selection != Selection::Dense) {
+  if (preselected) {
+    // Chosen ahead (another query's selection): attended as they are.
+    indices = preselected;
+    if (selection == Selection::BlockTopK)
+      blockSize = policy.getBlockSize();
+  } else if (selection != Selection::Dense) {
     SmallVector<Value> inputs = {view.getKey()};
     Value candidates = view.getLengths();
     if (selection == Selection::QuantTopK) {
@@ -184,9 +189,12 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
 Value emitGroup(OpBuilder &builder, DecodeAttentionOp op,
                 const HeadGroup &group, bool wholeCache, Value query) {
   SmallVector<Value> outputs, lses;
-  for (TierPolicyAttr policy : group.placement.getTiers()) {
-    Partial partial =
-        emitTierPartial(builder, op, group, wholeCache, policy, query);
+  for (auto [index, policy] : llvm::enumerate(group.placement.getTiers())) {
+    // The verifier allows preselected candidates for the second of two
+    // tiers only.
+    Value preselected = index == 1 ? op.getPreselected() : Value();
+    Partial partial = emitTierPartial(builder, op, group, wholeCache, policy,
+                                      query, preselected);
     outputs.push_back(partial.output);
     lses.push_back(partial.lse);
   }

@@ -168,6 +168,27 @@ func.func @sparf_three_tiers(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf
 
 // -----
 
+// Blocks chosen ahead (ScoutAttention's layer-ahead selection): the host
+// tier attends them with the real query; nothing is selected in the step.
+// CHECK-LABEL: func.func @preselected_blocks
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>, %[[I:[a-z0-9]+]]: tensor<1x8x4xi32>)
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK-NOT: hgc.select
+// CHECK-NOT: hgc.kv_summaries
+// CHECK: hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK-SAME: block_size = 16 : i64
+// CHECK: hgc.lse_merge
+func.func @preselected_blocks(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>,
+                              %i: tensor<1x8x4xi32>) -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      {placement = #hgc.placement<sink = 16, window = 64,
+        tiers = [device = dense, host = block_topk(budget = 4, block = 16)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
 // Without a placement there is nothing to split.
 // CHECK-LABEL: func.func @unplaced
 // CHECK: hgc.decode_attention

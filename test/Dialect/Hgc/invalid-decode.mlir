@@ -344,3 +344,42 @@ func.func @value_block_power(%k: tensor<1x8x40x64xf16>, %s: tensor<1x8x4x64xf32>
       : tensor<1x8x40x64xf16>, tensor<1x8x40x64xf16> -> !hgc.kv_cache<8x64xf16>
   return
 }
+
+// -----
+
+func.func @preselected_without_placement(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>, %i: tensor<1x8x4xi32>) {
+  // expected-error @+1 {{preselected candidates need a placement of two tiers whose second selects, without head overrides}}
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @preselected_dense_host(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>, %i: tensor<1x8x4xi32>) {
+  // expected-error @+1 {{preselected candidates need a placement of two tiers whose second selects, without head overrides}}
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = dense]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @preselected_channels(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>, %i: tensor<1x8x4xi32>) {
+  // expected-error @+1 {{preselected candidates carry no kept mass for channel_topk to fold the rest in with}}
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = channel_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}
+
+// -----
+
+func.func @preselected_heads(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>, %i: tensor<1x4x4xi32>) {
+  // expected-error @+1 {{'preselected' has shape [1, 4, 4], expected [1, 8, 4]}}
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x4x4xi32>)
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}

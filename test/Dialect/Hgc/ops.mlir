@@ -165,6 +165,19 @@ func.func @bind_pq(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x16xi8>,
 
 // -----
 
+// Candidates selected ahead from another query, attended by the step.
+// CHECK-LABEL: func.func @decode_preselected
+// CHECK: hgc.decode_attention %{{.+}}, %{{.+}} preselected(%{{.+}} : tensor<1x8x4xi32>)
+func.func @decode_preselected(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>,
+                              %i: tensor<1x8x4xi32>) -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
 // A cache bound with an engine's channel-major keys and per-block value
 // sums; a tier's channel-major keys, mean value and SparF's fold.
 // CHECK-LABEL: func.func @bind_channel_keys_and_value_sums
