@@ -432,8 +432,8 @@ def Hgc_SelectOp : Hgc_Op<"select", [Pure, AttrSizedOperandSegments]> {
   let description = [{
     Returns `[batch, kv_heads, k]` i32 indices of the highest-scoring
     candidates (in no guaranteed order: attention does not depend on it) into
-    the tier's tokens (`exact_topk`, `quant_topk`) or blocks of `block_size`
-    tokens (`block_topk`). Entries past a sequence's valid candidates are -1.
+    the tier's tokens (`exact_topk`, `quant_topk`, `pq_topk`,
+    `channel_topk`) or blocks of `block_size` tokens (`block_topk`). Entries past a sequence's valid candidates are -1.
     The budget is either a count `k` (a static result size) or a `fraction`
     in (0, 1] of each sequence's candidates, rounded up (a dynamic result
     size: the longest sequence's count).
