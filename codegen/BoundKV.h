@@ -43,6 +43,12 @@ struct BoundTier {
     return BoundTier{bind, placement, index, int64_t(tiers.size())};
   }
 
+  /// The tier a cache-level op (kv_view, kv_summaries, kv_key_codes, ...)
+  /// reads, of the cache it reads it from.
+  template <typename OpTy> static FailureOr<BoundTier> of(OpTy op) {
+    return get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  }
+
   int64_t sink() const { return placement.getSink(); }
   int64_t hot() const { return placement.getSink() + placement.getWindow(); }
   /// The tier's first token when its tokens are one range (all but a split

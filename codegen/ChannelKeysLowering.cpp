@@ -51,8 +51,7 @@ Value emitChannelMajorKeys(Emitter &e, RankedTensorType type, Value key,
 }
 
 LogicalResult lowerKVChannelKeys(RewriterBase &rewriter, KVChannelKeysOp op) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;

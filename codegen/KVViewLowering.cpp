@@ -17,8 +17,7 @@ static std::optional<int64_t> getPagedRangeStart(KVViewOp view) {
   auto bind = view.getCache().getDefiningOp<BindKVOp>();
   if (!bind || !bind.isPaged() || !view.getPlacementAttr())
     return std::nullopt;
-  FailureOr<BoundTier> tier = BoundTier::get(
-      view, view.getCache(), view.getTier(), view.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(view);
   return succeeded(tier) ? tier->rangeStart() : std::nullopt;
 }
 
@@ -210,8 +209,7 @@ LogicalResult lowerPagedKVView(RewriterBase &rewriter, KVViewOp op,
 /// or a slice when they are one range (read in place), else gathered.
 LogicalResult lowerKVView(RewriterBase &rewriter, KVViewOp op,
                           function_ref<bool(Operation *)> readsPaged) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;
@@ -258,8 +256,7 @@ LogicalResult lowerKVView(RewriterBase &rewriter, KVViewOp op,
 /// cache was bound with when their blocks line up with the tier's, else
 /// computed from the keys (one pass over them).
 LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   std::optional<int64_t> start = tier->rangeStart();
@@ -311,8 +308,7 @@ LogicalResult lowerKVSummaries(RewriterBase &rewriter, KVSummariesOp op) {
 /// was bound with (quantized as the op asks), else quantized from the keys
 /// (one pass over them).
 LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;
@@ -355,8 +351,7 @@ LogicalResult lowerKVKeyCodes(RewriterBase &rewriter, KVKeyCodesOp op) {
 /// and the head group's codebooks: codebooks are fitted to a sequence's
 /// prefill keys by k-means, which a decode step does not redo.
 LogicalResult lowerKVPqCodes(RewriterBase &rewriter, KVPqCodesOp op) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;

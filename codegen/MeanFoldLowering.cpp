@@ -87,8 +87,7 @@ Value emitValueMean(Emitter &e, RankedTensorType type, Value value, Value batch,
 }
 
 LogicalResult lowerKVValueMean(RewriterBase &rewriter, KVValueMeanOp op) {
-  FailureOr<BoundTier> tier =
-      BoundTier::get(op, op.getCache(), op.getTier(), op.getPlacementAttr());
+  FailureOr<BoundTier> tier = BoundTier::of(op);
   if (failed(tier))
     return failure();
   BindKVOp bind = tier->bind;

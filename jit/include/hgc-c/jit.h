@@ -88,8 +88,8 @@ typedef struct hgc_placement {
   const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */
   int64_t block;      /* tokens per block of quest's selection */
   double tau;         /* softmax mass in (0, 1] hca keeps (the budget a cap) */
-  const char *codebook; /* how hca codes host keys: "int8" or "pq<G>x<C>";
-                           NULL: "int8" */
+  const char *codebook;  /* how hca codes host keys: "int8" or "pq<G>x<C>";
+                            NULL: "int8" */
   int64_t channels;      /* query channels sparf scores tokens on */
   int64_t host_capacity; /* cold tokens on the host tier; the rest on a
                             storage tier under the same policy (0: no limit) */
