@@ -237,27 +237,40 @@ LogicalResult AttentionOp::verify() {
 // DecodeAttentionOp
 //===----------------------------------------------------------------------===//
 
+/// A placement whose second tier's candidates can be chosen ahead: two
+/// tiers, the second selecting, without head overrides or an estimate of
+/// what it leaves out.
+static LogicalResult verifyAheadPlacement(Operation *op,
+                                          PlacementAttr placement) {
+  if (!placement || placement.getTiers().size() != 2 ||
+      placement.getTiers()[1].isDense() || !placement.getHeads().empty())
+    return op->emitOpError("preselected candidates need a placement of two "
+                           "tiers whose second selects, without head "
+                           "overrides");
+  if (placement.getTiers()[1].getSelection() == Selection::ChannelTopK)
+    return op->emitOpError("preselected candidates carry no kept mass for "
+                           "channel_topk to fold the rest in with");
+  return success();
+}
+
 /// Candidates chosen ahead for the second tier of `placement`: [batch,
-/// kv_heads, k] of a placement whose second of two tiers selects, without
-/// head overrides or an estimate of what it leaves out.
+/// kv_heads, k].
 static LogicalResult verifyPreselected(DecodeAttentionOp op,
                                        PlacementAttr placement, int64_t batch) {
   Value preselected = op.getPreselected();
   if (!preselected)
     return success();
-  if (!placement || placement.getTiers().size() != 2 ||
-      placement.getTiers()[1].isDense() || !placement.getHeads().empty())
-    return op.emitOpError("preselected candidates need a placement of two "
-                          "tiers whose second selects, without head "
-                          "overrides");
-  if (placement.getTiers()[1].getSelection() == Selection::ChannelTopK)
-    return op.emitOpError("preselected candidates carry no kept mass for "
-                          "channel_topk to fold the rest in with");
+  if (failed(verifyAheadPlacement(op, placement)))
+    return failure();
   return verifyShape(
       op, "preselected", preselected.getType(),
       {batch, op.getCache().getType().getKvHeads(),
        cast<RankedTensorType>(preselected.getType()).getDimSize(2)});
 }
+
+static LogicalResult verifyPlacementFitsCache(Operation *op,
+                                              PlacementAttr placement,
+                                              KVCacheType cache);
 
 LogicalResult DecodeAttentionOp::verify() {
   Operation *op = getOperation();
@@ -281,8 +294,17 @@ LogicalResult DecodeAttentionOp::verify() {
     return failure();
   if (!placement)
     return success();
+  return verifyPlacementFitsCache(op, placement, cache);
+}
+
+/// What `placement` asks of `cache`: the heads it overrides exist, pq
+/// sub-spaces divide head_dim, channels fit it, and a bounded cache holds
+/// the hot set and every budget.
+static LogicalResult verifyPlacementFitsCache(Operation *op,
+                                              PlacementAttr placement,
+                                              KVCacheType cache) {
   if (placement.getMaxOverriddenHead() >= cache.getKvHeads())
-    return emitOpError("placement overrides KV head ")
+    return op->emitOpError("placement overrides KV head ")
            << placement.getMaxOverriddenHead() << " but the cache has "
            << cache.getKvHeads() << " KV heads";
   LogicalResult subspacesFit =
@@ -290,13 +312,13 @@ LogicalResult DecodeAttentionOp::verify() {
         for (TierPolicyAttr tier : p.getTiers()) {
           if (tier.getSelection() == Selection::PqTopK &&
               cache.getHeadDim() % tier.getPqSubspaces() != 0)
-            return emitOpError("pq_topk subspaces ")
+            return op->emitOpError("pq_topk subspaces ")
                    << tier.getPqSubspaces() << " of tier '"
                    << stringifyTier(tier.getTier())
                    << "' do not divide head_dim " << cache.getHeadDim();
           if (tier.getSelection() == Selection::ChannelTopK &&
               tier.getChannels() > cache.getHeadDim())
-            return emitOpError("channel_topk channels ")
+            return op->emitOpError("channel_topk channels ")
                    << tier.getChannels() << " of tier '"
                    << stringifyTier(tier.getTier()) << "' exceed head_dim "
                    << cache.getHeadDim();
@@ -308,13 +330,13 @@ LogicalResult DecodeAttentionOp::verify() {
   int64_t maxTokens = cache.getMaxTokens();
   return forEachPlacement(placement, [&](PlacementAttr p) -> LogicalResult {
     if (p.getSink() + p.getWindow() > maxTokens)
-      return emitOpError("placement hot set (sink + window = ")
+      return op->emitOpError("placement hot set (sink + window = ")
              << p.getSink() + p.getWindow() << ") exceeds the cache's "
              << "max_tokens " << maxTokens;
     for (TierPolicyAttr tier : p.getTiers())
       if (tier.getBudgetTokens() * std::max<int64_t>(tier.getBlockSize(), 1) >
           maxTokens)
-        return emitOpError("budget of tier '")
+        return op->emitOpError("budget of tier '")
                << stringifyTier(tier.getTier()) << "' exceeds the cache's "
                << "max_tokens " << maxTokens;
     return success();
@@ -322,6 +344,39 @@ LogicalResult DecodeAttentionOp::verify() {
 }
 
 void DecodeAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());
+}
+
+//===----------------------------------------------------------------------===//
+// PreselectOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PreselectOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyScaleAndSoftcap(op, getScale(), APFloat(0.0f))))
+    return failure();
+  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
+  if (failed(q))
+    return failure();
+  KVCacheType cache = getCache().getType();
+  if (failed(verifyGroups(op, (*q)[1], cache.getKvHeads())) ||
+      failed(verifyDim(op, "query head_dim", (*q)[2], "cache head_dim",
+                       cache.getHeadDim())))
+    return failure();
+  PlacementAttr placement = getPlacement();
+  if (failed(verifyAheadPlacement(op, placement)) ||
+      failed(verifyPlacementFitsCache(op, placement, cache)))
+    return failure();
+  // The selection's own result type: the budget's count, else dynamic.
+  int64_t budget = placement.getTiers()[1].getBudgetTokens();
+  return verifyShape(op, "candidates", getCandidates().getType(),
+                     {(*q)[0], cache.getKvHeads(),
+                      budget > 0 ? budget : ShapedType::kDynamic});
+}
+
+void PreselectOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   effects.emplace_back(MemoryEffects::Read::get(), &getCacheMutable());

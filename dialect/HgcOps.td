@@ -124,6 +124,38 @@ def Hgc_DecodeAttentionOp : Hgc_Op<"decode_attention",
   let hasVerifier = 1;
 }
 
+def Hgc_PreselectOp : Hgc_Op<"preselect",
+    [DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "a later decode step's second-tier candidates, chosen ahead";
+  let description = [{
+    Runs the selection of the second tier of `placement` over `cache` with
+    `query` `[batch, q_heads, head_dim]`, and returns its candidates
+    `[batch, kv_heads, k]` (i32: tokens, or blocks for `block_topk`; -1 past a
+    row's valid ones) for a later `hgc.decode_attention ... preselected(...)`
+    of the same placement. This is ScoutAttention's layer-ahead selection: the
+    host selects layer l+1's candidates from a query predicted from layer l
+    while the device runs layer l, and the step attends them with the real
+    query. `k` is the budget's count, or dynamic for a fraction. The
+    placement is one `preselected` accepts: two tiers, the second selecting
+    without an estimate of what it leaves out, no head overrides.
+
+    ```mlir
+    %i = hgc.preselect %predicted, %cache {placement = #hgc.placement<
+             sink = 4, window = 256, tiers = [device = dense,
+             host = block_topk(budget = 64, block = 16)]>}
+        : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x64xi32>
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$query, Hgc_KVCacheType:$cache,
+      OptionalAttr<F32Attr>:$scale, Hgc_PlacementAttr:$placement);
+  let results = (outs Hgc_I32Tensor:$candidates);
+  let assemblyFormat = [{
+    $query `,` $cache attr-dict `:` type($query) `,` qualified(type($cache))
+    `->` type($candidates)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hgc_BindKVOp : Hgc_Op<"bind_kv", [Pure, AttrSizedOperandSegments]> {
   let summary = "a KV cache over plain key and value tensors";
   let description = [{

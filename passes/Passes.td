@@ -131,6 +131,11 @@ def SplitAttentionPass : Pass<"hgc-split-attention"> {
     heads are a slice of the query, and the group outputs are inserted back
     in head order.
 
+    Candidates given as `preselected` are the second tier's indices: the tier
+    attends them instead of selecting. `hgc.preselect` (the selection a later
+    step attends, chosen ahead from a predicted query) becomes that tier's
+    view and selection, the same ops the split emits for a step.
+
     Decode attention without a placement is left alone (run `hgc-place-kv`
     first).
   }];

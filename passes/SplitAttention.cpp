@@ -60,6 +60,113 @@ SmallVector<HeadGroup> getHeadGroups(PlacementAttr placement, int64_t kvHeads) {
   return groups;
 }
 
+/// One tier's chosen candidates: indices into its tokens (or blocks of
+/// `blockSize`), and the share of its mass they hold for a selection that
+/// estimates the rest.
+struct TierSelection {
+  Value indices, coverage;
+  int64_t blockSize = 1;
+};
+
+/// The view of one tier of `cache` for the KV heads of `group` (of the
+/// whole cache when `wholeCache`).
+KVViewOp emitTierView(OpBuilder &builder, Location loc, Value cache,
+                      const HeadGroup &group, IntegerAttr firstHead,
+                      TierPolicyAttr policy, int64_t batch) {
+  auto cacheType = cast<KVCacheType>(cache.getType());
+  auto kvType = RankedTensorType::get(
+      {batch, group.count, ShapedType::kDynamic, cacheType.getHeadDim()},
+      cacheType.getElementType());
+  auto lengthsType = RankedTensorType::get({batch}, builder.getI32Type());
+  return KVViewOp::create(builder, loc, kvType, kvType, lengthsType, cache,
+                          policy.getTier(), group.placement, firstHead);
+}
+
+/// Emits the selection of a selecting tier viewed by `view`: its candidates
+/// (exact, from their int8 or product-quantized key codes, on the query's
+/// largest channels) or blocks scored from their key summaries.
+TierSelection emitTierSelection(OpBuilder &builder, Location loc, Value cache,
+                                FloatAttr scale, const HeadGroup &group,
+                                IntegerAttr firstHead, TierPolicyAttr policy,
+                                Value query, KVViewOp view) {
+  auto cacheType = cast<KVCacheType>(cache.getType());
+  auto kvType = cast<RankedTensorType>(view.getKey().getType());
+  auto lengthsType = cast<RankedTensorType>(view.getLengths().getType());
+  int64_t batch = kvType.getDimSize(0);
+  Selection selection = policy.getSelection();
+  TierSelection chosen;
+  SmallVector<Value> inputs = {view.getKey()};
+  Value candidates = view.getLengths();
+  if (selection == Selection::QuantTopK) {
+    auto codesType =
+        RankedTensorType::get(kvType.getShape(), builder.getIntegerType(8));
+    auto scalesType = RankedTensorType::get(kvType.getShape().take_front(3),
+                                            builder.getF32Type());
+    auto codes = KVKeyCodesOp::create(
+        builder, loc, codesType, scalesType, lengthsType, cache,
+        policy.getTier(), group.placement, policy.getQuantBits(), firstHead);
+    inputs = {codes.getCodes(), codes.getScales()};
+    candidates = codes.getLengths();
+  }
+  if (selection == Selection::PqTopK) {
+    int64_t subspaces = policy.getPqSubspaces();
+    int64_t centroids = policy.getPqCentroids();
+    Type codeType = builder.getIntegerType(centroids > 256 ? 16 : 8);
+    auto codesType = RankedTensorType::get(
+        {batch, group.count, ShapedType::kDynamic, subspaces}, codeType);
+    auto booksType =
+        RankedTensorType::get({batch, group.count, subspaces, centroids,
+                               cacheType.getHeadDim() / subspaces},
+                              builder.getF32Type());
+    auto codes = KVPqCodesOp::create(
+        builder, loc, codesType, booksType, lengthsType, cache,
+        policy.getTier(), group.placement, subspaces, centroids, firstHead);
+    inputs = {codes.getCodes(), codes.getCodebooks()};
+    candidates = codes.getLengths();
+  }
+  if (selection == Selection::ChannelTopK) {
+    auto keysType = RankedTensorType::get(
+        {batch, group.count, cacheType.getHeadDim(), ShapedType::kDynamic},
+        cacheType.getElementType());
+    auto keys = KVChannelKeysOp::create(builder, loc, keysType, lengthsType,
+                                        cache, policy.getTier(),
+                                        group.placement, firstHead);
+    inputs = {keys.getKeys()};
+    candidates = keys.getLengths();
+  }
+  if (selection == Selection::BlockTopK) {
+    chosen.blockSize = policy.getBlockSize();
+    auto summaries = KVSummariesOp::create(
+        builder, loc, kvType, kvType, lengthsType, cache, policy.getTier(),
+        group.placement, chosen.blockSize, firstHead);
+    inputs = {summaries.getKeyMin(), summaries.getKeyMax()};
+    candidates = summaries.getLengths();
+  }
+  bool byCount = policy.getBudgetTokens() > 0;
+  int64_t k = byCount ? policy.getBudgetTokens() : ShapedType::kDynamic;
+  auto indicesType =
+      RankedTensorType::get({batch, group.count, k}, builder.getI32Type());
+  // A channel selection weighs the tokens it leaves out by the mass they
+  // hold: it reports the kept share.
+  bool folds = selection == Selection::ChannelTopK;
+  Type coverageType =
+      folds ? RankedTensorType::get({batch, group.count}, builder.getF32Type())
+            : Type();
+  auto select = SelectOp::create(
+      builder, loc, indicesType, coverageType, selection, query, inputs,
+      candidates, byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
+      byCount ? FloatAttr()
+              : builder.getF64FloatAttr(
+                    policy.getBudgetFraction().convertToDouble()),
+      chosen.blockSize, scale,
+      policy.getMass() ? builder.getF64FloatAttr(*policy.getMass())
+                       : FloatAttr(),
+      folds ? builder.getI64IntegerAttr(policy.getChannels()) : IntegerAttr());
+  chosen.indices = select.getIndices();
+  chosen.coverage = select.getCoverage();
+  return chosen;
+}
+
 /// Emits the view, selection and partial attention of one tier for the KV
 /// heads of `group` (`query` holds their query heads).
 Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
@@ -70,100 +177,23 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
   auto queryType = cast<RankedTensorType>(query.getType());
   int64_t batch = queryType.getDimSize(0);
   int64_t qHeads = queryType.getDimSize(1);
-  Selection selection = policy.getSelection();
-
-  auto kvType = RankedTensorType::get(
-      {batch, group.count, ShapedType::kDynamic, cache.getHeadDim()},
-      cache.getElementType());
-  auto lengthsType = RankedTensorType::get({batch}, builder.getI32Type());
   IntegerAttr firstHead =
       wholeCache ? IntegerAttr() : builder.getI64IntegerAttr(group.first);
-  auto view =
-      KVViewOp::create(builder, loc, kvType, kvType, lengthsType, op.getCache(),
-                       policy.getTier(), group.placement, firstHead);
+  KVViewOp view = emitTierView(builder, loc, op.getCache(), group, firstHead,
+                               policy, batch);
 
-  // Candidates: the tier's tokens (exact, from their int8 or product-quantized
-  // key codes, on the query's largest channels), or its blocks scored from
-  // their key summaries.
-  Value indices, coverage;
-  int64_t blockSize = 1;
+  TierSelection chosen;
   if (preselected) {
     // Chosen ahead (another query's selection): attended as they are.
-    indices = preselected;
-    if (selection == Selection::BlockTopK)
-      blockSize = policy.getBlockSize();
-  } else if (selection != Selection::Dense) {
-    SmallVector<Value> inputs = {view.getKey()};
-    Value candidates = view.getLengths();
-    if (selection == Selection::QuantTopK) {
-      auto codesType =
-          RankedTensorType::get(kvType.getShape(), builder.getIntegerType(8));
-      auto scalesType = RankedTensorType::get(kvType.getShape().take_front(3),
-                                              builder.getF32Type());
-      auto codes = KVKeyCodesOp::create(
-          builder, loc, codesType, scalesType, lengthsType, op.getCache(),
-          policy.getTier(), group.placement, policy.getQuantBits(), firstHead);
-      inputs = {codes.getCodes(), codes.getScales()};
-      candidates = codes.getLengths();
-    }
-    if (selection == Selection::PqTopK) {
-      int64_t subspaces = policy.getPqSubspaces();
-      int64_t centroids = policy.getPqCentroids();
-      Type codeType = builder.getIntegerType(centroids > 256 ? 16 : 8);
-      auto codesType = RankedTensorType::get(
-          {batch, group.count, ShapedType::kDynamic, subspaces}, codeType);
-      auto booksType =
-          RankedTensorType::get({batch, group.count, subspaces, centroids,
-                                 cache.getHeadDim() / subspaces},
-                                builder.getF32Type());
-      auto codes = KVPqCodesOp::create(
-          builder, loc, codesType, booksType, lengthsType, op.getCache(),
-          policy.getTier(), group.placement, subspaces, centroids, firstHead);
-      inputs = {codes.getCodes(), codes.getCodebooks()};
-      candidates = codes.getLengths();
-    }
-    if (selection == Selection::ChannelTopK) {
-      auto keysType = RankedTensorType::get(
-          {batch, group.count, cache.getHeadDim(), ShapedType::kDynamic},
-          cache.getElementType());
-      auto keys = KVChannelKeysOp::create(builder, loc, keysType, lengthsType,
-                                          op.getCache(), policy.getTier(),
-                                          group.placement, firstHead);
-      inputs = {keys.getKeys()};
-      candidates = keys.getLengths();
-    }
-    if (selection == Selection::BlockTopK) {
-      blockSize = policy.getBlockSize();
-      auto summaries = KVSummariesOp::create(
-          builder, loc, kvType, kvType, lengthsType, op.getCache(),
-          policy.getTier(), group.placement, blockSize, firstHead);
-      inputs = {summaries.getKeyMin(), summaries.getKeyMax()};
-      candidates = summaries.getLengths();
-    }
-    bool byCount = policy.getBudgetTokens() > 0;
-    int64_t k = byCount ? policy.getBudgetTokens() : ShapedType::kDynamic;
-    auto indicesType =
-        RankedTensorType::get({batch, group.count, k}, builder.getI32Type());
-    // A channel selection weighs the tokens it leaves out by the mass they
-    // hold: it reports the kept share.
-    bool folds = selection == Selection::ChannelTopK;
-    Type coverageType = folds ? RankedTensorType::get({batch, group.count},
-                                                      builder.getF32Type())
-                              : Type();
-    auto select = SelectOp::create(
-        builder, loc, indicesType, coverageType, selection, query, inputs,
-        candidates, byCount ? builder.getI64IntegerAttr(k) : IntegerAttr(),
-        byCount ? FloatAttr()
-                : builder.getF64FloatAttr(
-                      policy.getBudgetFraction().convertToDouble()),
-        blockSize, op.getScaleAttr(),
-        policy.getMass() ? builder.getF64FloatAttr(*policy.getMass())
-                         : FloatAttr(),
-        folds ? builder.getI64IntegerAttr(policy.getChannels())
-              : IntegerAttr());
-    indices = select.getIndices();
-    coverage = select.getCoverage();
+    chosen.indices = preselected;
+    if (policy.getSelection() == Selection::BlockTopK)
+      chosen.blockSize = policy.getBlockSize();
+  } else if (!policy.isDense()) {
+    chosen = emitTierSelection(builder, loc, op.getCache(), op.getScaleAttr(),
+                               group, firstHead, policy, query, view);
   }
+  Value indices = chosen.indices, coverage = chosen.coverage;
+  int64_t blockSize = chosen.blockSize;
 
   auto outputType = RankedTensorType::get({batch, qHeads, cache.getHeadDim()},
                                           builder.getF32Type());
@@ -286,11 +316,38 @@ struct SplitDecodeAttention : OpRewritePattern<DecodeAttentionOp> {
   }
 };
 
+/// hgc.preselect into its placement's second-tier view and selection, as
+/// the split would emit them for the step.
+struct SplitPreselect : OpRewritePattern<PreselectOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(PreselectOp op,
+                                PatternRewriter &rewriter) const override {
+    PlacementAttr placement = op.getPlacement();
+    HeadGroup group{0, op.getCache().getType().getKvHeads(), placement};
+    TierPolicyAttr policy = placement.getTiers()[1];
+    int64_t batch = op.getQuery().getType().getDimSize(0);
+    rewriter.setInsertionPoint(op);
+    KVViewOp view = emitTierView(rewriter, op.getLoc(), op.getCache(), group,
+                                 IntegerAttr(), policy, batch);
+    TierSelection chosen =
+        emitTierSelection(rewriter, op.getLoc(), op.getCache(),
+                          op.getScaleAttr(), group, IntegerAttr(), policy,
+                          op.getQuery(), view);
+    Value candidates = chosen.indices;
+    if (candidates.getType() != op.getType())
+      candidates = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(),
+                                          candidates);
+    rewriter.replaceOp(op, candidates);
+    return success();
+  }
+};
+
 struct SplitAttentionPass
     : hgc::impl::SplitAttentionPassBase<SplitAttentionPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<SplitDecodeAttention>(&getContext());
+    patterns.add<SplitDecodeAttention, SplitPreselect>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -189,6 +189,43 @@ func.func @preselected_blocks(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128x
 
 // -----
 
+// Selection ahead: the host tier's view and the selection the step would
+// run, nothing attended; the candidates keep the op's type.
+// CHECK-LABEL: func.func @preselect_blocks
+// CHECK-SAME: (%[[P:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: hgc.kv_view %[[C]] tier host
+// CHECK: %[[LO:[a-zA-Z0-9_]+]], %[[HI:[a-zA-Z0-9_]+]], %[[N:[a-zA-Z0-9_]+]] = hgc.kv_summaries %[[C]] tier host
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select block_topk %[[P]], %[[LO]], %[[HI]] lengths(%[[N]])
+// CHECK-SAME: block_size = 16 : i64, k = 4 : i64
+// CHECK-NOT: hgc.partial_attention
+// CHECK: return %[[I]] : tensor<1x8x4xi32>
+func.func @preselect_blocks(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) -> tensor<1x8x4xi32> {
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<sink = 16, window = 64,
+        tiers = [device = dense, host = block_topk(budget = 4, block = 16)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return %i : tensor<1x8x4xi32>
+}
+
+// -----
+
+// A fraction budget selects a dynamic count; a static result type is cast
+// to.
+// CHECK-LABEL: func.func @preselect_fraction
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select exact_topk
+// CHECK-SAME: -> tensor<2x8x?xi32>
+// CHECK: %[[R:[a-z0-9_]+]] = tensor.cast %[[I]] : tensor<2x8x?xi32> to tensor<2x8x5xi32>
+// CHECK: return %[[R]]
+func.func @preselect_fraction(%p: tensor<2x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) -> tensor<2x8x5xi32> {
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 64,
+        tiers = [device = dense, host = exact_topk(budget = 0.05)]>}
+      : tensor<2x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<2x8x5xi32>
+  return %i : tensor<2x8x5xi32>
+}
+
+// -----
+
 // Without a placement there is nothing to split.
 // CHECK-LABEL: func.func @unplaced
 // CHECK: hgc.decode_attention

@@ -383,3 +383,63 @@ func.func @preselected_heads(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf
       : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
   return
 }
+
+// -----
+
+func.func @preselect_dense_host(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{preselected candidates need a placement of two tiers whose second selects, without head overrides}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = dense]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return
+}
+
+// -----
+
+func.func @preselect_channels(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{preselected candidates carry no kept mass for channel_topk to fold the rest in with}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = channel_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return
+}
+
+// -----
+
+func.func @preselect_budget(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{'candidates' has shape [1, 8, 3], expected [1, 8, 4]}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x3xi32>
+  return
+}
+
+// -----
+
+func.func @preselect_heads(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{'candidates' has shape [1, 4, 4], expected [1, 8, 4]}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @preselect_subspaces(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{pq_topk subspaces 3 of tier 'host' do not divide head_dim 128}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = pq_topk(budget = 4, subspaces = 3, centroids = 16)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return
+}
+
+// -----
+
+func.func @preselect_query_dim(%p: tensor<1x32x64xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{query head_dim (64) must equal cache head_dim (128)}}
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4)]>}
+      : tensor<1x32x64xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return
+}

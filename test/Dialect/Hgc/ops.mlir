@@ -165,6 +165,19 @@ func.func @bind_pq(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x16xi8>,
 
 // -----
 
+// A later step's candidates, selected ahead from a predicted query.
+// CHECK-LABEL: func.func @preselect
+// CHECK: hgc.preselect %{{.+}}, %{{.+}} {placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 4, block = 16)]>}
+// CHECK-SAME: : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+func.func @preselect(%p: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) -> tensor<1x8x4xi32> {
+  %i = hgc.preselect %p, %c
+      {placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 4, block = 16)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
+  return %i : tensor<1x8x4xi32>
+}
+
+// -----
+
 // Candidates selected ahead from another query, attended by the step.
 // CHECK-LABEL: func.func @decode_preselected
 // CHECK: hgc.decode_attention %{{.+}}, %{{.+}} preselected(%{{.+}} : tensor<1x8x4xi32>)
