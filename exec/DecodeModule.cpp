@@ -14,7 +14,7 @@ namespace {
 /// The types of the function's arguments, in order.
 struct DecodeTypes {
   RankedTensorType queries, kv, tables, lengths, summaries, codes, scales,
-      pqCodes, pqCodebooks, channelKeys, valueSums;
+      pqCodes, pqCodebooks, channelKeys, valueSums, candidates;
 };
 
 DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
@@ -70,6 +70,12 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
              : (tokens + spec.valueBlock - 1) / spec.valueBlock,
          spec.headDim},
         builder.getF32Type());
+  if (spec.ahead != DecodeModuleSpec::Ahead::None) {
+    int64_t budget = spec.placement.getTiers()[1].getBudgetTokens();
+    types.candidates = RankedTensorType::get(
+        {spec.batch, spec.kvHeads, budget > 0 ? budget : ShapedType::kDynamic},
+        builder.getI32Type());
+  }
   return types;
 }
 } // namespace
@@ -96,8 +102,13 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
     inputs.push_back(types.channelKeys);
   if (types.valueSums)
     inputs.push_back(types.valueSums);
+  bool selects = spec.ahead == DecodeModuleSpec::Ahead::Select;
+  if (spec.ahead == DecodeModuleSpec::Ahead::Consume)
+    inputs.push_back(types.candidates);
   auto function = func::FuncOp::create(
-      builder, loc, spec.entry, builder.getFunctionType(inputs, types.queries));
+      builder, loc, spec.entry,
+      builder.getFunctionType(inputs,
+                              selects ? types.candidates : types.queries));
   Block *body = function.addEntryBlock();
   builder.setInsertionPointToStart(body);
 
@@ -141,10 +152,17 @@ OwningOpRef<ModuleOp> hgc::buildDecodeModule(MLIRContext *context,
   auto floatAttr = [&](std::optional<float> value) {
     return value ? builder.getF32FloatAttr(*value) : FloatAttr();
   };
+  if (selects) {
+    Value candidates =
+        PreselectOp::create(builder, loc, types.candidates, arguments[0], cache,
+                            floatAttr(spec.scale), spec.placement);
+    func::ReturnOp::create(builder, loc, candidates);
+    return module;
+  }
+  Value preselected = types.candidates ? arguments.back() : Value();
   Value output = DecodeAttentionOp::create(
-      builder, loc, types.queries, arguments[0], cache,
-      /*preselected=*/Value(), floatAttr(spec.scale), floatAttr(spec.softcap),
-      spec.placement);
+      builder, loc, types.queries, arguments[0], cache, preselected,
+      floatAttr(spec.scale), floatAttr(spec.softcap), spec.placement);
   func::ReturnOp::create(builder, loc, output);
   return module;
 }

@@ -24,10 +24,16 @@ namespace mlir::hgc {
 ///   @entry(queries, keys, values[, block tables, lengths]
 ///          [, key minimum, key maximum][, key codes, key scales]
 ///          [, pq codes, pq codebooks][, channel-major keys]
-///          [, value sums]) -> outputs
+///          [, value sums][, candidates]) -> outputs | candidates
 /// Queries and outputs are [batch, query heads, head dim] f32. Any size may
 /// be ShapedType::kDynamic.
 struct DecodeModuleSpec {
+  /// The step itself, the selection of a later step chosen ahead
+  /// (`hgc.preselect`: returns the second tier's candidates [batch, kv
+  /// heads, k] i32, k the budget's count or dynamic), or the step over
+  /// candidates chosen ahead (a trailing argument of that type).
+  enum class Ahead { None, Select, Consume };
+  Ahead ahead = Ahead::None;
   std::string entry = "hgc_decode";
   int64_t batch = ShapedType::kDynamic;
   int64_t queryHeads = 0, kvHeads = 0, headDim = 0;

@@ -174,6 +174,10 @@ std::string AttentionConfig::describe() const {
     os << " paged=" << kvBlockSize << (kvLayout == HGC_KV_HND ? ":hnd" : ":nhd")
        << (kvSummaries ? ":summaries" : "") << (kvCodes ? ":codes" : "")
        << (kvChannels ? ":channels" : "");
+  if (ahead == mlir::hgc::DecodeModuleSpec::Ahead::Select)
+    os << " ahead=select";
+  if (ahead == mlir::hgc::DecodeModuleSpec::Ahead::Consume)
+    os << " ahead=consume";
   return text;
 }
 
@@ -220,5 +224,6 @@ hgc::jit::getDecodeModuleSpec(const AttentionConfig &config,
     spec.scale = config.scale;
   spec.softcap = config.softcap;
   spec.placement = placement;
+  spec.ahead = config.ahead;
   return spec;
 }

@@ -179,7 +179,9 @@ hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
   made->kernel = compiled;
   made->config = std::move(checked);
   if (runtimeOwned)
-    made->inPlace[kDefaultPageTokens] = std::move(compiled);
+    made->inPlace[{kDefaultPageTokens,
+                   mlir::hgc::DecodeModuleSpec::Ahead::None}] =
+        std::move(compiled);
   *kernel = made.release();
   return report(Failure::ok());
 }
@@ -312,6 +314,46 @@ hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
   DecodeSession session(*kernel, batch, queries, outputs, stats);
   return report(session.runOnCache(*cache, layer, seqs));
 }
+
+hgc_status hgc_select_ahead(hgc_kernel *kernel, hgc_kv_cache *cache,
+                            int32_t layer, int32_t batch, const int64_t *seqs,
+                            const float *predicted_queries,
+                            hgc_selection **selection) {
+  if (!kernel || !cache || !seqs || !predicted_queries || !selection)
+    return nullArgument("kernel, cache, seqs, predicted_queries or selection");
+  *selection = nullptr;
+  auto chosen = std::make_unique<hgc_selection>();
+  DecodeSession session(*kernel, batch, predicted_queries, nullptr, nullptr);
+  if (hgc_status status =
+          report(session.selectAhead(*cache, layer, seqs, *chosen)))
+    return status;
+  *selection = chosen.release();
+  return HGC_OK;
+}
+
+hgc_status hgc_decode_selected(hgc_kernel *kernel, hgc_kv_cache *cache,
+                               const hgc_selection *selection,
+                               const float *queries, float *outputs,
+                               hgc_step_stats *stats) {
+  if (!kernel || !cache || !selection || !queries || !outputs)
+    return nullArgument("kernel, cache, selection, queries or outputs");
+  DecodeSession session(*kernel, selection->batch, queries, outputs, stats);
+  return report(session.runOnSelection(*cache, *selection));
+}
+
+hgc_status hgc_selection_get_info(const hgc_selection *selection,
+                                  hgc_selection_info *info) {
+  if (!selection || !info)
+    return nullArgument("selection or info");
+  info->batch = selection->batch;
+  info->kv_heads = selection->kvHeads;
+  info->count = selection->count;
+  info->block = selection->blockSize;
+  info->candidates = selection->candidates.data();
+  return report(Failure::ok());
+}
+
+void hgc_selection_release(hgc_selection *selection) { delete selection; }
 
 hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
                             int32_t batch, const float *queries, float *outputs,

@@ -82,6 +82,24 @@ void takeResult(const StridedMemRefType<float, 3> &result, float *outputs,
     hgc_rt_host_free(result.basePtr);
 }
 
+/// Copies the candidates a selection ahead returned ([batch][kv_heads][k],
+/// any strides) densely into `selection`, and frees them.
+void takeCandidates(const StridedMemRefType<int32_t, 3> &selected,
+                    hgc_selection &selection) {
+  selection.count = selected.sizes[2];
+  selection.candidates.resize(selected.sizes[0] * selected.sizes[1] *
+                              selected.sizes[2]);
+  const int32_t *base = selected.data + selected.offset;
+  int32_t *out = selection.candidates.data();
+  for (int64_t b = 0; b < selected.sizes[0]; ++b)
+    for (int64_t h = 0; h < selected.sizes[1]; ++h)
+      for (int64_t i = 0; i < selected.sizes[2]; ++i)
+        *out++ = base[b * selected.strides[0] + h * selected.strides[1] +
+                      i * selected.strides[2]];
+  if (selected.basePtr)
+    hgc_rt_host_free(selected.basePtr);
+}
+
 /// Adds a sequence of `total` tokens, `device` of them on the device tier,
 /// to the tiers' token counts; head groups whose policy does not split
 /// attend their host tokens whole (the selections count the rest).
@@ -103,27 +121,96 @@ DecodeSession::DecodeSession(hgc_kernel &kernel, int32_t batch,
     : kernel(kernel), batch(batch), queries(queries), outputs(outputs),
       stats(stats), start(std::chrono::steady_clock::now()) {}
 
-Failure DecodeSession::runOnCache(hgc_kv_cache &cache, int32_t layer,
-                                  const int64_t *seqs) {
+Failure DecodeSession::prepareCacheStep(hgc_kv_cache &cache, int32_t layer,
+                                        const int64_t *seqs, Ahead ahead,
+                                        CacheStep &step) {
   if (Failure failure = checkBatch(); failure.failed())
     return failure;
   if (Failure failure = checkCacheFits(cache, layer); failure.failed())
     return failure;
-  std::vector<int64_t> lengths;
-  if (Failure failure = readLengths(cache, layer, seqs, lengths);
+  if (Failure failure = readLengths(cache, layer, seqs, step.lengths);
       failure.failed())
     return failure;
-  std::shared_ptr<Kernel> paged;
-  if (Failure failure = getInPlaceKernel(cache.pageTokens, paged);
+  if (Failure failure = getInPlaceKernel(cache.pageTokens, ahead, step.kernel);
       failure.failed())
     return failure;
-  RuntimeStep step;
-  PagedOperands kv;
-  if (Failure failure = getRuntimeOperands(cache, paged->config, layer, batch,
-                                           seqs, lengths, step, kv);
+  return getRuntimeOperands(cache, step.kernel->config, layer, batch, seqs,
+                            step.lengths, step.runtime, step.kv);
+}
+
+Failure DecodeSession::runOnCache(hgc_kv_cache &cache, int32_t layer,
+                                  const int64_t *seqs) {
+  CacheStep step;
+  if (Failure failure =
+          prepareCacheStep(cache, layer, seqs, Ahead::None, step);
       failure.failed())
     return failure;
-  return run(*paged, kv);
+  return run(*step.kernel, step.kv);
+}
+
+Failure DecodeSession::checkSelectsAhead() const {
+  const AttentionConfig &k = kernel.config;
+  const mhgc::PlacementPolicy &policy = mhgc::getPlacementPolicy(k.placement);
+  if (k.kvBlockSize > 0 || !policy.splits() || !k.overrides.empty() ||
+      k.placement.hostCapacity > 0 || policy.usesChannels() ||
+      (policy.usesCodebook() && k.placement.codebook != "int8"))
+    return makeFailure(
+        HGC_INVALID_ARGUMENT,
+        "selection ahead needs a kernel for an hgc_kv_cache whose placement "
+        "has two tiers, the host's selecting without estimating the rest "
+        "(hgca, hca with int8 codes, quest; no overrides, no "
+        "host_capacity); this kernel is " +
+            k.describe());
+  return Failure::ok();
+}
+
+Failure DecodeSession::selectAhead(hgc_kv_cache &cache, int32_t layer,
+                                   const int64_t *seqs,
+                                   hgc_selection &selection) {
+  if (Failure failure = checkSelectsAhead(); failure.failed())
+    return failure;
+  CacheStep step;
+  if (Failure failure =
+          prepareCacheStep(cache, layer, seqs, Ahead::Select, step);
+      failure.failed())
+    return failure;
+  selection.kernelKey = kernel.config.describe();
+  selection.cache = &cache;
+  selection.layer = layer;
+  selection.batch = batch;
+  selection.seqs.assign(seqs, seqs + batch);
+  selection.lengths = step.lengths;
+  selection.kvHeads = kernel.config.kvHeads;
+  selection.blockSize =
+      mhgc::getPlacementPolicy(kernel.config.placement).usesBlocks()
+          ? kernel.config.placement.block
+          : 1;
+  return run(*step.kernel, step.kv, &selection);
+}
+
+Failure DecodeSession::runOnSelection(hgc_kv_cache &cache,
+                                      const hgc_selection &selection) {
+  if (selection.kernelKey != kernel.config.describe() ||
+      selection.cache != &cache)
+    return makeFailure(HGC_INVALID_ARGUMENT,
+                       "the selection was made with another kernel or cache "
+                       "(" + selection.kernelKey + ")");
+  CacheStep step;
+  if (Failure failure = prepareCacheStep(cache, selection.layer,
+                                         selection.seqs.data(),
+                                         Ahead::Consume, step);
+      failure.failed())
+    return failure;
+  for (int32_t b = 0; b < batch; ++b)
+    if (step.lengths[b] < selection.lengths[b])
+      return makeFailure(
+          HGC_INVALID_ARGUMENT,
+          "sequence " + std::to_string(selection.seqs[b]) + " has " +
+              std::to_string(step.lengths[b]) + " tokens in layer " +
+              std::to_string(selection.layer) + ", fewer than the " +
+              std::to_string(selection.lengths[b]) +
+              " its selection was made over");
+  return run(*step.kernel, step.kv, const_cast<hgc_selection *>(&selection));
 }
 
 Failure DecodeSession::runOnPagedKV(const hgc_paged_kv &kv) {
@@ -197,13 +284,14 @@ Failure DecodeSession::readLengths(hgc_kv_cache &cache, int32_t layer,
   return Failure::ok();
 }
 
-Failure DecodeSession::getInPlaceKernel(int32_t pageTokens,
+Failure DecodeSession::getInPlaceKernel(int32_t pageTokens, Ahead ahead,
                                         std::shared_ptr<Kernel> &paged) const {
   std::lock_guard<std::mutex> lock(kernel.inPlaceMutex);
-  std::shared_ptr<Kernel> &known = kernel.inPlace[pageTokens];
+  std::shared_ptr<Kernel> &known = kernel.inPlace[{pageTokens, ahead}];
+  AttentionConfig config = inPlaceConfig(kernel.config, pageTokens);
+  config.ahead = ahead;
   if (!known)
-    if (Failure failure = kernel.context->kernels->get(
-            inPlaceConfig(kernel.config, pageTokens), known);
+    if (Failure failure = kernel.context->kernels->get(config, known);
         failure.failed())
       return failure;
   paged = known;
@@ -260,7 +348,8 @@ Failure DecodeSession::checkPagedSequence(const hgc_paged_kv &kv,
   return Failure::ok();
 }
 
-Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
+Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv,
+                           hgc_selection *selection) {
   const AttentionConfig &k = paged.config;
   int64_t queryShape[3] = {batch, k.qHeads, k.headDim};
   int64_t keyShape[4] = {kv.keyBlocks, k.kvBlockSize, k.kvHeads, k.headDim};
@@ -285,7 +374,12 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   auto channelKeys = getDenseMemRef<char>(kv.channelKeys, channelShape);
   int64_t sumShape[4] = {batch, k.kvHeads, kv.sumPages, k.headDim};
   auto valueSums = getDenseMemRef<float>(kv.valueSums, sumShape);
+  int64_t candidateShape[3] = {batch, k.kvHeads,
+                               selection ? selection->count : 0};
+  auto candidates = getDenseMemRef<int32_t>(
+      selection ? selection->candidates.data() : nullptr, candidateShape);
   StridedMemRefType<float, 3> result{};
+  StridedMemRefType<int32_t, 3> selected{};
   std::vector<void *> packed;
   appendPacked(packed, query);
   appendPacked(packed, keys);
@@ -304,7 +398,12 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
     appendPacked(packed, channelKeys);
     appendPacked(packed, valueSums);
   }
-  packed.push_back(&result);
+  if (k.ahead == Ahead::Consume)
+    appendPacked(packed, candidates);
+  if (k.ahead == Ahead::Select)
+    packed.push_back(&selected);
+  else
+    packed.push_back(&result);
 
   if (kernel.context->threads > 0)
     omp_set_num_threads(kernel.context->threads);
@@ -313,11 +412,25 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv) {
   auto computeStart = std::chrono::steady_clock::now();
   Failure failure = invokeDecode(*paged.code, packed.data());
   double computeSeconds = secondsSince(computeStart);
+  if (k.ahead == Ahead::Select) {
+    if (!failure.failed())
+      takeCandidates(selected, *selection);
+    else if (selected.basePtr)
+      hgc_rt_host_free(selected.basePtr);
+    return failure;
+  }
   takeResult(result, failure.failed() ? nullptr : outputs, queries);
   if (failure.failed())
     return failure;
   if (stats)
     recordStats(k, kv, computeSeconds);
+  if (stats && k.ahead == Ahead::Consume)
+    // Nothing selects in the step: the host tier attends the candidates.
+    stats->selected_tokens =
+        selection->blockSize *
+        std::count_if(selection->candidates.begin(),
+                      selection->candidates.end(),
+                      [](int32_t index) { return index >= 0; });
   return Failure::ok();
 }
 

@@ -32,8 +32,28 @@ public:
   Failure runOnCache(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs);
   /// hgc_decode_paged: KV the engine owns and pages.
   Failure runOnPagedKV(const hgc_paged_kv &kv);
+  /// hgc_select_ahead: the second tier's candidates of a later step for the
+  /// (predicted) queries, into `selection`.
+  Failure selectAhead(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs,
+                      hgc_selection &selection);
+  /// hgc_decode_selected: the step over `selection`'s candidates.
+  Failure runOnSelection(hgc_kv_cache &cache, const hgc_selection &selection);
 
 private:
+  using Ahead = mlir::hgc::DecodeModuleSpec::Ahead;
+  /// What a step over a runtime cache reads: the sequences' lengths, the
+  /// paged kernel of `ahead`'s role over the cache's pages and their
+  /// operands.
+  struct CacheStep {
+    std::vector<int64_t> lengths;
+    std::shared_ptr<Kernel> kernel;
+    RuntimeStep runtime;
+    PagedOperands kv;
+  };
+  Failure prepareCacheStep(hgc_kv_cache &cache, int32_t layer,
+                           const int64_t *seqs, Ahead ahead, CacheStep &step);
+  /// Fails unless the kernel's placement can choose candidates ahead.
+  Failure checkSelectsAhead() const;
   Failure checkBatch() const;
   Failure checkCacheFits(const hgc_kv_cache &cache, int32_t layer) const;
   /// Every sequence's tokens in `layer`, none empty.
@@ -41,14 +61,16 @@ private:
                       std::vector<int64_t> &lengths) const;
   /// The paged kernel reading a runtime cache of `pageTokens`-token pages,
   /// compiled on first use.
-  Failure getInPlaceKernel(int32_t pageTokens,
+  Failure getInPlaceKernel(int32_t pageTokens, Ahead ahead,
                            std::shared_ptr<Kernel> &paged) const;
   Failure checkPagedKV(const hgc_paged_kv &kv) const;
   /// Every block sequence `b`'s tokens are in is a block of the caches:
   /// the kernels read them unchecked.
   Failure checkPagedSequence(const hgc_paged_kv &kv, int32_t b) const;
-  /// Runs paged kernel `paged` over checked operands.
-  Failure run(const Kernel &paged, const PagedOperands &kv);
+  /// Runs paged kernel `paged` over checked operands; a selection ahead
+  /// fills `selection`'s candidates, a step over one reads them.
+  Failure run(const Kernel &paged, const PagedOperands &kv,
+              hgc_selection *selection = nullptr);
   void recordStats(const AttentionConfig &k, const PagedOperands &kv,
                    double computeSeconds) const;
 

@@ -65,6 +65,10 @@ struct AttentionConfig {
   /// Paged KV read with the runtime's channel-major keys and per-page value
   /// sums (hgc_rt_kv_channel_keys), for a policy that reads them.
   bool kvChannels = false;
+  /// The step, the selection of a later step chosen ahead, or the step over
+  /// candidates chosen ahead (hgc_select_ahead, hgc_decode_selected).
+  mlir::hgc::DecodeModuleSpec::Ahead ahead =
+      mlir::hgc::DecodeModuleSpec::Ahead::None;
 
   /// Checks and copies `config`; the message names the bad field.
   static Failure fromC(const hgc_attention_config &config,
@@ -168,7 +172,25 @@ struct hgc_kernel {
   std::shared_ptr<hgc::jit::Kernel> kernel;
   hgc::jit::AttentionConfig config; // as compiled (kvBlockSize 0: runtime)
   std::mutex inPlaceMutex;
-  std::map<int32_t, std::shared_ptr<hgc::jit::Kernel>> inPlace;
+  /// By page size and role (the step, or a selection ahead and the step
+  /// over it).
+  std::map<std::pair<int32_t, mlir::hgc::DecodeModuleSpec::Ahead>,
+           std::shared_ptr<hgc::jit::Kernel>>
+      inPlace;
+};
+
+/// Candidates chosen ahead for a later step (hgc_select_ahead): what the
+/// step is (kernel, cache, layer, sequences) and the second tier's
+/// candidates, [batch][kv_heads][count] (-1 past a row's valid ones).
+struct hgc_selection {
+  std::string kernelKey; // the kernel's describe()
+  const hgc_kv_cache *cache = nullptr;
+  int32_t layer = 0, batch = 0;
+  std::vector<int64_t> seqs, lengths;
+  int32_t kvHeads = 0;
+  int64_t count = 0;
+  int32_t blockSize = 1; // tokens per candidate
+  std::vector<int32_t> candidates;
 };
 
 struct hgc_kv_cache {

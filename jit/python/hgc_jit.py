@@ -111,6 +111,12 @@ class _CacheOptions(ctypes.Structure):
                 ("storage_dir", ctypes.c_char_p)]
 
 
+class _SelectionInfo(ctypes.Structure):
+    _fields_ = [("batch", ctypes.c_int32), ("kv_heads", ctypes.c_int32),
+                ("count", ctypes.c_int64), ("block", ctypes.c_int32),
+                ("candidates", ctypes.POINTER(ctypes.c_int32))]
+
+
 class _CacheStats(ctypes.Structure):
     _fields_ = [("pages", ctypes.c_int64 * 2), ("tokens", ctypes.c_int64),
                 ("device_is_cuda", ctypes.c_int32)]
@@ -156,6 +162,13 @@ _lib.hgc_decode.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
 _lib.hgc_decode_paged.argtypes = [_vp, ctypes.POINTER(_PagedKV),
                                   ctypes.c_int32, _vp, _vp,
                                   ctypes.POINTER(StepStats)]
+_lib.hgc_select_ahead.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32,
+                                  _vp, _vp, ctypes.POINTER(_vp)]
+_lib.hgc_decode_selected.argtypes = [_vp, _vp, _vp, _vp, _vp,
+                                     ctypes.POINTER(StepStats)]
+_lib.hgc_selection_get_info.argtypes = [_vp, ctypes.POINTER(_SelectionInfo)]
+_lib.hgc_selection_release.argtypes = [_vp]
+_lib.hgc_selection_release.restype = None
 _lib.hgc_attention_config_init.argtypes = [ctypes.POINTER(_AttentionConfig)]
 _lib.hgc_attention_config_init.restype = None
 
@@ -346,6 +359,35 @@ class Kernel:
             self._handle = None
 
 
+def _decode_queries(config, batch, queries):
+    """Queries [batch, q_heads, head_dim] as contiguous f32, or an Error."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if queries.shape != (batch, config.q_heads, config.head_dim):
+        raise Error(2, f"queries {queries.shape} do not fit [batch={batch}, "
+                    f"q_heads={config.q_heads}, head_dim={config.head_dim}]")
+    return queries
+
+
+class Selection:
+    """A later step's host-tier candidates chosen ahead (hgc_selection)."""
+
+    def __init__(self, handle, kernel, cache):
+        # The kernel and cache outlive the selection that names them.
+        self._handle, self._kernel, self._cache = handle, kernel, cache
+        info = _SelectionInfo()
+        _check(_lib.hgc_selection_get_info(handle, ctypes.byref(info)))
+        self.batch, self.block = info.batch, info.block
+        shape = (info.batch, info.kv_heads, info.count)
+        self.candidates = np.ctypeslib.as_array(
+            info.candidates, shape=shape).copy() if info.count else \
+            np.empty(shape, np.int32)
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_selection_release(self._handle)
+            self._handle = None
+
+
 class KVCache:
     def __init__(self, handle, config, context):
         self._handle, self.config, self._context = handle, config, context
@@ -395,18 +437,40 @@ class KVCache:
 
     def decode(self, kernel, layer, seqs, queries):
         """queries [batch, q_heads, head_dim] -> (outputs, StepStats)."""
-        c = kernel.config
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
         seqs = np.ascontiguousarray(seqs, dtype=np.int64)
-        if queries.shape != (len(seqs), c.q_heads, c.head_dim):
-            raise Error(2, f"queries {queries.shape} do not fit [batch="
-                        f"{len(seqs)}, q_heads={c.q_heads}, head_dim="
-                        f"{c.head_dim}]")
+        queries = _decode_queries(kernel.config, len(seqs), queries)
         outputs = np.empty_like(queries)
         stats = StepStats()
         _check(_lib.hgc_decode(kernel._handle, self._handle, layer, len(seqs),
                                seqs.ctypes.data, queries.ctypes.data,
                                outputs.ctypes.data, ctypes.byref(stats)))
+        return outputs, stats
+
+    def select_ahead(self, kernel, layer, seqs, predicted_queries):
+        """The host tier's candidates of a later step of `layer`, chosen
+        from predicted queries [batch, q_heads, head_dim] (hgc_select_ahead):
+        a Selection for decode_selected."""
+        seqs = np.ascontiguousarray(seqs, dtype=np.int64)
+        predicted = _decode_queries(kernel.config, len(seqs),
+                                    predicted_queries)
+        handle = _vp()
+        _check(_lib.hgc_select_ahead(kernel._handle, self._handle, layer,
+                                     len(seqs), seqs.ctypes.data,
+                                     predicted.ctypes.data,
+                                     ctypes.byref(handle)))
+        return Selection(handle, kernel, self)
+
+    def decode_selected(self, kernel, selection, queries):
+        """The step over `selection`'s candidates with the real queries
+        (hgc_decode_selected) -> (outputs, StepStats)."""
+        queries = _decode_queries(kernel.config, selection.batch, queries)
+        outputs = np.empty_like(queries)
+        stats = StepStats()
+        _check(_lib.hgc_decode_selected(kernel._handle, self._handle,
+                                        selection._handle,
+                                        queries.ctypes.data,
+                                        outputs.ctypes.data,
+                                        ctypes.byref(stats)))
         return outputs, stats
 
     def __del__(self):

@@ -237,6 +237,53 @@ HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache,
                               const float *queries, float *outputs,
                               hgc_step_stats *stats);
 
+/*===-- Layer-ahead selection (ScoutAttention) -----------------------------===*/
+
+/* A later decode step's host-tier candidates, chosen ahead. */
+typedef struct hgc_selection hgc_selection;
+
+/* Runs the host tier's selection of `layer` for `batch` sequences `seqs`
+ * of `cache` with `predicted_queries` [batch][q_heads][head_dim] f32 (as
+ * ScoutAttention does: layer l+1's query computed from layer l's hidden
+ * state) and returns its candidates for hgc_decode_selected, which attends
+ * them with the real queries. Called on another thread while the previous
+ * layer runs, the host's selection leaves the step's critical path. The
+ * kernel's placement must have two tiers whose second selects without
+ * estimating what it leaves out (hgca, hca with int8 codes, quest; no
+ * overrides, no host_capacity). The step's KV may be appended between the
+ * two calls: the host tier's start does not move, and tokens that enter it
+ * after the selection are not among its candidates. */
+HGC_API hgc_status hgc_select_ahead(hgc_kernel *kernel, hgc_kv_cache *cache,
+                                    int32_t layer, int32_t batch,
+                                    const int64_t *seqs,
+                                    const float *predicted_queries,
+                                    hgc_selection **selection);
+
+/* One decode step of the selection's layer and sequences with the real
+ * `queries`: the device tier as hgc_decode's, the host tier attending
+ * exactly the selection's candidates. `kernel` and `cache` are the ones
+ * that selected; a sequence shorter than it was at the selection is
+ * HGC_INVALID_ARGUMENT. A selection may be decoded more than once. */
+HGC_API hgc_status hgc_decode_selected(hgc_kernel *kernel, hgc_kv_cache *cache,
+                                       const hgc_selection *selection,
+                                       const float *queries, float *outputs,
+                                       hgc_step_stats *stats);
+
+typedef struct hgc_selection_info {
+  int32_t batch;
+  int32_t kv_heads;
+  int64_t count; /* candidates per sequence and KV head */
+  int32_t block; /* tokens per candidate: quest's block, else 1 */
+  /* [batch][kv_heads][count]: indices into the host tier's tokens (in
+   * blocks of `block`, from the first token past the sinks), -1 past a
+   * row's valid ones; lives as long as the selection. */
+  const int32_t *candidates;
+} hgc_selection_info;
+
+HGC_API hgc_status hgc_selection_get_info(const hgc_selection *selection,
+                                          hgc_selection_info *info);
+HGC_API void hgc_selection_release(hgc_selection *selection);
+
 /* KV the engine owns, paged as vLLM and FlashInfer keep it: token t of
  * sequence s is slot t % block_size of block block_tables[s][t / block_size]
  * of k_cache and v_cache (num_blocks blocks in the kernel's kv_layout and
