@@ -139,6 +139,22 @@ private:
   detail::Handle<hgc_kernel, hgc_kernel_release> handle;
 };
 
+/// A later step's host-tier candidates chosen ahead (see
+/// hgc_select_ahead).
+class Selection {
+public:
+  explicit Selection(hgc_selection *selection) : handle(selection) {}
+  const hgc_selection *get() const { return handle.get(); }
+  hgc_selection_info info() const {
+    hgc_selection_info result;
+    check(hgc_selection_get_info(handle.get(), &result));
+    return result;
+  }
+
+private:
+  detail::Handle<hgc_selection, hgc_selection_release> handle;
+};
+
 class KVCache {
 public:
   explicit KVCache(hgc_kv_cache *cache) : handle(cache) {}
@@ -163,6 +179,25 @@ public:
     hgc_step_stats stats;
     check(hgc_decode(kernel.get(), get(), layer, int32_t(seqs.size()),
                      seqs.data(), queries, outputs, &stats));
+    return stats;
+  }
+  /// The host tier's candidates of a later step of `layer`, chosen from
+  /// predicted queries (see hgc_select_ahead).
+  Selection selectAhead(const Kernel &kernel, int32_t layer,
+                        const std::vector<int64_t> &seqs,
+                        const float *predictedQueries) {
+    hgc_selection *selection;
+    check(hgc_select_ahead(kernel.get(), get(), layer, int32_t(seqs.size()),
+                           seqs.data(), predictedQueries, &selection));
+    return Selection(selection);
+  }
+  /// The step over `selection`'s candidates (see hgc_decode_selected).
+  hgc_step_stats decodeSelected(const Kernel &kernel,
+                                const Selection &selection,
+                                const float *queries, float *outputs) {
+    hgc_step_stats stats;
+    check(hgc_decode_selected(kernel.get(), get(), selection.get(), queries,
+                              outputs, &stats));
     return stats;
   }
 
