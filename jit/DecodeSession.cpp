@@ -141,8 +141,7 @@ Failure DecodeSession::prepareCacheStep(hgc_kv_cache &cache, int32_t layer,
 Failure DecodeSession::runOnCache(hgc_kv_cache &cache, int32_t layer,
                                   const int64_t *seqs) {
   CacheStep step;
-  if (Failure failure =
-          prepareCacheStep(cache, layer, seqs, Ahead::None, step);
+  if (Failure failure = prepareCacheStep(cache, layer, seqs, Ahead::None, step);
       failure.failed())
     return failure;
   return run(*step.kernel, step.kv);
@@ -194,11 +193,11 @@ Failure DecodeSession::runOnSelection(hgc_kv_cache &cache,
       selection.cache != &cache)
     return makeFailure(HGC_INVALID_ARGUMENT,
                        "the selection was made with another kernel or cache "
-                       "(" + selection.kernelKey + ")");
+                       "(" +
+                           selection.kernelKey + ")");
   CacheStep step;
-  if (Failure failure = prepareCacheStep(cache, selection.layer,
-                                         selection.seqs.data(),
-                                         Ahead::Consume, step);
+  if (Failure failure = prepareCacheStep(
+          cache, selection.layer, selection.seqs.data(), Ahead::Consume, step);
       failure.failed())
     return failure;
   for (int32_t b = 0; b < batch; ++b)

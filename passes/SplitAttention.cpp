@@ -128,9 +128,9 @@ TierSelection emitTierSelection(OpBuilder &builder, Location loc, Value cache,
     auto keysType = RankedTensorType::get(
         {batch, group.count, cacheType.getHeadDim(), ShapedType::kDynamic},
         cacheType.getElementType());
-    auto keys = KVChannelKeysOp::create(builder, loc, keysType, lengthsType,
-                                        cache, policy.getTier(),
-                                        group.placement, firstHead);
+    auto keys =
+        KVChannelKeysOp::create(builder, loc, keysType, lengthsType, cache,
+                                policy.getTier(), group.placement, firstHead);
     inputs = {keys.getKeys()};
     candidates = keys.getLengths();
   }
@@ -330,10 +330,9 @@ struct SplitPreselect : OpRewritePattern<PreselectOp> {
     rewriter.setInsertionPoint(op);
     KVViewOp view = emitTierView(rewriter, op.getLoc(), op.getCache(), group,
                                  IntegerAttr(), policy, batch);
-    TierSelection chosen =
-        emitTierSelection(rewriter, op.getLoc(), op.getCache(),
-                          op.getScaleAttr(), group, IntegerAttr(), policy,
-                          op.getQuery(), view);
+    TierSelection chosen = emitTierSelection(
+        rewriter, op.getLoc(), op.getCache(), op.getScaleAttr(), group,
+        IntegerAttr(), policy, op.getQuery(), view);
     Value candidates = chosen.indices;
     if (candidates.getType() != op.getType())
       candidates = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(),

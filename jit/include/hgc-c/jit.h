@@ -237,7 +237,8 @@ HGC_API hgc_status hgc_decode(hgc_kernel *kernel, hgc_kv_cache *cache,
                               const float *queries, float *outputs,
                               hgc_step_stats *stats);
 
-/*===-- Layer-ahead selection (ScoutAttention) -----------------------------===*/
+/*===-- Layer-ahead selection (ScoutAttention)
+ * -----------------------------===*/
 
 /* A later decode step's host-tier candidates, chosen ahead. */
 typedef struct hgc_selection hgc_selection;
