@@ -71,9 +71,12 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
          spec.headDim},
         builder.getF32Type());
   if (spec.ahead != DecodeModuleSpec::Ahead::None) {
+    // A selection returns its budget's count; a step takes any number (the
+    // JIT adds recalled pages to a selection's candidates).
     int64_t budget = spec.placement.getTiers()[1].getBudgetTokens();
+    bool fixed = spec.ahead == DecodeModuleSpec::Ahead::Select && budget > 0;
     types.candidates = RankedTensorType::get(
-        {spec.batch, spec.kvHeads, budget > 0 ? budget : ShapedType::kDynamic},
+        {spec.batch, spec.kvHeads, fixed ? budget : ShapedType::kDynamic},
         builder.getI32Type());
   }
   return types;

@@ -31,7 +31,7 @@ struct DecodeModuleSpec {
   /// The step itself, the selection of a later step chosen ahead
   /// (`hgc.preselect`: returns the second tier's candidates [batch, kv
   /// heads, k] i32, k the budget's count or dynamic), or the step over
-  /// candidates chosen ahead (a trailing argument of that type).
+  /// candidates chosen ahead (a trailing argument [batch, kv heads, ?]).
   enum class Ahead { None, Select, Consume };
   Ahead ahead = Ahead::None;
   std::string entry = "hgc_decode";

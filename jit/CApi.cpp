@@ -11,11 +11,13 @@
 
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
+#include "jit/Recall.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/gpu.h"
 #include "hgc-rt/kv_cache.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -52,6 +54,38 @@ hgc_status fromRuntime(hgc_rt_status status) {
 }
 
 } // namespace hgc::jit
+
+namespace {
+/// Periodic recall needs both options, a hybrid placement and, with a
+/// bounded device tier, room for the pages it recalls.
+Failure checkRecallOptions(const hgc_kv_cache_options &options,
+                           const AttentionConfig &config) {
+  auto invalid = [](std::string message) {
+    return Failure{HGC_INVALID_ARGUMENT, std::move(message)};
+  };
+  if (options.recall_period < 0 || options.recall_blocks < 0)
+    return invalid("recall_period and recall_blocks must be >= 0, got " +
+                   std::to_string(options.recall_period) + " and " +
+                   std::to_string(options.recall_blocks));
+  if ((options.recall_period > 0) != (options.recall_blocks > 0))
+    return invalid("periodic recall needs both recall_period and "
+                   "recall_blocks, got " +
+                   std::to_string(options.recall_period) + " and " +
+                   std::to_string(options.recall_blocks));
+  if (options.recall_blocks == 0)
+    return Failure::ok();
+  if (!mlir::hgc::getPlacementPolicy(config.placement).splits())
+    return invalid("periodic recall needs a hybrid placement; policy '" +
+                   config.placement.policy +
+                   "' keeps every token on the "
+                   "device tier");
+  if (options.device_pages > 0 && options.recall_blocks > options.device_pages)
+    return invalid("recall_blocks " + std::to_string(options.recall_blocks) +
+                   " exceeds the device tier's device_pages " +
+                   std::to_string(options.device_pages));
+  return Failure::ok();
+}
+} // namespace
 
 extern "C" {
 
@@ -237,6 +271,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
                               .readsKeyCodes(checked.placement);
   runtime.channel_keys =
       mlir::hgc::getPlacementPolicy(checked.placement).readsChannelKeys();
+  if (Failure failure = checkRecallOptions(*options, checked); failure.failed())
+    return report(failure);
   auto made = std::make_unique<hgc_kv_cache>();
   if (hgc_status status =
           fromRuntime(hgc_rt_kv_create(&runtime, &made->runtime)))
@@ -245,8 +281,25 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   made->config = std::move(checked);
   made->layers = options->layers;
   made->pageTokens = runtime.page_tokens;
+  if (options->recall_blocks > 0)
+    made->recall = std::make_shared<RecallTracker>(
+        options->recall_period, options->recall_blocks, runtime.page_tokens);
   *cache = made.release();
   return HGC_OK;
+}
+
+hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                               int64_t *pages, int32_t capacity,
+                               int32_t *count) {
+  if (!cache || !count || (capacity > 0 && !pages))
+    return nullArgument("cache, pages or count");
+  std::vector<int64_t> recalled;
+  if (cache->recall)
+    recalled = cache->recall->getRecalled(seq, layer);
+  *count = int32_t(recalled.size());
+  std::copy_n(recalled.begin(),
+              std::min<size_t>(recalled.size(), std::max(capacity, 0)), pages);
+  return report(Failure::ok());
 }
 
 void hgc_kv_cache_release(hgc_kv_cache *cache) { delete cache; }
@@ -260,6 +313,8 @@ hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq) {
 hgc_status hgc_kv_release_sequence(hgc_kv_cache *cache, int64_t seq) {
   if (!cache)
     return nullArgument("cache");
+  if (cache->recall)
+    cache->recall->forget(seq);
   return fromRuntime(hgc_rt_kv_release_sequence(cache->runtime, seq));
 }
 

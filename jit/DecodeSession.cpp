@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "jit/DecodeSession.h"
+#include "jit/Recall.h"
 
 #include "passes/policies/PlacementPolicy.h"
 
@@ -209,7 +210,26 @@ Failure DecodeSession::runOnSelection(hgc_kv_cache &cache,
               std::to_string(selection.layer) + ", fewer than the " +
               std::to_string(selection.lengths[b]) +
               " its selection was made over");
-  return run(*step.kernel, step.kv, const_cast<hgc_selection *>(&selection));
+  if (!cache.recall)
+    return run(*step.kernel, step.kv, const_cast<hgc_selection *>(&selection));
+  // Recalled pages are attended whole; the selection's other candidates
+  // beside them.
+  hgc_selection attended;
+  RecallCounts counts;
+  if (Failure failure = cache.recall->merge(selection, kernel.config,
+                                            step.lengths, attended, counts);
+      failure.failed())
+    return failure;
+  if (Failure failure = run(*step.kernel, step.kv, &attended); failure.failed())
+    return failure;
+  if (stats) {
+    stats->selected_tokens -= counts.recalledTokens;
+    stats->recalled_tokens = counts.recalledTokens;
+    stats->recall_hits = counts.hits;
+  }
+  cache.recall->update(cache.runtime, attended, step.kernel->config,
+                       step.lengths, step.kv, queries);
+  return Failure::ok();
 }
 
 Failure DecodeSession::runOnPagedKV(const hgc_paged_kv &kv) {

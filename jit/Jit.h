@@ -28,6 +28,8 @@
 
 namespace hgc::jit {
 
+class RecallTracker;
+
 /// A failure with the status the C API returns for it.
 struct Failure {
   hgc_status status = HGC_OK;
@@ -199,6 +201,8 @@ struct hgc_kv_cache {
   int32_t layers = 0;
   int32_t pageTokens = 0;
   hgc_rt_kv_cache *runtime = nullptr;
+  /// Periodic recall (hgc_kv_cache_options.recall_*), when enabled.
+  std::shared_ptr<hgc::jit::RecallTracker> recall;
   ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
 };
 

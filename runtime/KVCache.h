@@ -74,6 +74,7 @@ public:
                 const float *query, float scale, float *output, float *lse);
   // Movement (KVMovement.cpp).
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
+  Result demote(int64_t seq, int32_t layer, int64_t page);
   Result wait(uint64_t ticket);
   hgc_rt_kv_stats stats() const;
   /// The configuration, strings left out (the caller's may be gone).

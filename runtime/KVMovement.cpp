@@ -158,4 +158,21 @@ Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
   return Result::ok();
 }
 
+Result KVCache::demote(int64_t seq, int32_t layerIndex, int64_t page) {
+  std::shared_ptr<Sequence> sequence;
+  std::unique_lock<std::mutex> lock;
+  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
+    return r;
+  Layer &layer = sequence->layers[layerIndex];
+  if (Result r = checkPage(page, layer.pages.size()); r.failed())
+    return r;
+  Page &p = layer.pages[page];
+  p.recalled = false;
+  // A hot page stays where placement keeps it; a cold one goes down as the
+  // window's pages do (to the host, or storage when the host is full).
+  if (p.tier != HGC_RT_TIER_DEVICE || isHot(page, layer.tokens))
+    return Result::ok();
+  return move(p, HGC_RT_TIER_HOST);
+}
+
 Result KVCache::wait(uint64_t ticket) { return copies.wait(ticket); }

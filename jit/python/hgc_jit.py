@@ -108,7 +108,9 @@ class _CacheOptions(ctypes.Structure):
                 ("device_pages", ctypes.c_int64),
                 ("host_pages", ctypes.c_int64),
                 ("host_numa_nodes", ctypes.c_char_p),
-                ("storage_dir", ctypes.c_char_p)]
+                ("storage_dir", ctypes.c_char_p),
+                ("recall_period", ctypes.c_int32),
+                ("recall_blocks", ctypes.c_int32)]
 
 
 class _SelectionInfo(ctypes.Structure):
@@ -129,7 +131,9 @@ class StepStats(ctypes.Structure):
                 ("device_kernel_seconds", ctypes.c_double),
                 ("tokens", ctypes.c_int64 * 2),
                 ("selected_tokens", ctypes.c_int64),
-                ("bytes_moved", ctypes.c_int64)]
+                ("bytes_moved", ctypes.c_int64),
+                ("recalled_tokens", ctypes.c_int64),
+                ("recall_hits", ctypes.c_int64)]
 
 
 _vp = ctypes.c_void_p
@@ -168,6 +172,9 @@ _lib.hgc_decode_selected.argtypes = [_vp, _vp, _vp, _vp, _vp,
                                      ctypes.POINTER(StepStats)]
 _lib.hgc_selection_get_info.argtypes = [_vp, ctypes.POINTER(_SelectionInfo)]
 _lib.hgc_selection_release.argtypes = [_vp]
+_lib.hgc_kv_get_recalled.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                                     _vp, ctypes.c_int32,
+                                     ctypes.POINTER(ctypes.c_int32)]
 _lib.hgc_selection_release.restype = None
 _lib.hgc_attention_config_init.argtypes = [ctypes.POINTER(_AttentionConfig)]
 _lib.hgc_attention_config_init.restype = None
@@ -473,6 +480,14 @@ class KVCache:
                                         ctypes.byref(stats)))
         return outputs, stats
 
+    def recalled(self, seq, layer):
+        """The pages of `layer` of `seq` recalled now (periodic recall)."""
+        pages = (ctypes.c_int64 * 4096)()
+        count = ctypes.c_int32()
+        _check(_lib.hgc_kv_get_recalled(self._handle, seq, layer, pages,
+                                        4096, ctypes.byref(count)))
+        return list(pages[:count.value])
+
     def __del__(self):
         if getattr(self, "_handle", None):
             _lib.hgc_kv_cache_release(self._handle)
@@ -508,9 +523,11 @@ class Context:
         return Session(path, context=self, **options)
 
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
-                     host_pages=0, storage_dir=None):
+                     host_pages=0, storage_dir=None, recall_period=0,
+                     recall_blocks=0):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
-                                None, storage_dir and os.fsencode(storage_dir))
+                                None, storage_dir and os.fsencode(storage_dir),
+                                recall_period, recall_blocks)
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),

@@ -289,6 +289,12 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
         hgc_rt_status status = hgc_rt_kv_wait(cache, ticket);
         ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
             << hgc_rt_last_error();
+        // Some recalls end again: the page goes back down.
+        if (rng() % 2 == 0) {
+          status = hgc_rt_kv_demote(cache, s, layer, page);
+          ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
+              << hgc_rt_last_error();
+        }
       }
     } else {
       int64_t n = int64_t(rng() % 17);
@@ -364,9 +370,17 @@ TEST(Placement, HotSetOnDeviceColdPagesMoveDown) {
   hgc_rt_tier tier;
   ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 3, &tier), HGC_RT_OK);
   EXPECT_EQ(tier, HGC_RT_TIER_DEVICE);
+  // Demoting it sends it back to the host; a hot page stays.
+  ASSERT_EQ(hgc_rt_kv_demote(cache, 7, 0, 3), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 3, &tier), HGC_RT_OK);
+  EXPECT_EQ(tier, HGC_RT_TIER_HOST);
+  ASSERT_EQ(hgc_rt_kv_demote(cache, 7, 0, 9), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 9, &tier), HGC_RT_OK);
+  EXPECT_EQ(tier, HGC_RT_TIER_DEVICE);
+  EXPECT_EQ(hgc_rt_kv_demote(cache, 7, 0, 10), HGC_RT_OUT_OF_RANGE);
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
-  EXPECT_EQ(stats.moved_pages, 7 + 1);
+  EXPECT_EQ(stats.moved_pages, 7 + 2);
   // Summaries: 2 x (2 heads x 8 channels x (4 + 4) bytes) per 4-token
   // page = 64 (f32, and the copy in the cache's dtype, here f32 too).
   EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 64.0);

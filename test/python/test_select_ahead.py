@@ -32,12 +32,12 @@ def host_units(host, block):
     return [host[i:i + block] for i in range(0, len(host), block)]
 
 
-def choose(p, k, n, policy, budget, block):
+def choose(p, k, n, policy, budget, block, sink=SINK, window=WINDOW):
     """Per KV head, the indices of the host tier's units (tokens for hgca,
     blocks for quest) the predicted query `p` [H, D] ranks first."""
     heads, kv_heads = p.shape[0], k.shape[0]
     group = heads // kv_heads
-    host = [t for t in range(n) if t not in set(hot_tokens(n, SINK, WINDOW))]
+    host = [t for t in range(n) if t not in set(hot_tokens(n, sink, window))]
     units = host_units(host, block)
     chosen = []
     for hk in range(kv_heads):

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define HGC_JIT_API_VERSION 1
+#define HGC_JIT_API_VERSION 2
 
 #if defined(__GNUC__)
 #define HGC_API __attribute__((visibility("default")))
@@ -179,6 +179,14 @@ typedef struct hgc_kv_cache_options {
    * no room for spill; NULL: no storage tier. Decodes read spilled pages
    * through copies, the others in place. */
   const char *storage_dir;
+  /* ScoutAttention's periodic recall, for steps over selections made ahead
+   * (hgc_decode_selected): every `recall_period` steps of a sequence's
+   * layer, the `recall_blocks` cold pages whose attention mass accumulated
+   * most are recalled to the device tier through the runtime's copy engine,
+   * pages that fell out of that set go back down, and every step attends
+   * the recalled pages whole beside its candidates. 0: no recall. */
+  int32_t recall_period;
+  int32_t recall_blocks;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;
@@ -206,6 +214,13 @@ HGC_API hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
                                int64_t first, int64_t count, void *keys,
                                void *values);
 
+/* The pages of `layer` of `seq` recalled now (ascending page indices, each
+ * of page_tokens tokens from token 0): up to `capacity` into `pages`, their
+ * number into *count. */
+HGC_API hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq,
+                                       int32_t layer, int64_t *pages,
+                                       int32_t capacity, int32_t *count);
+
 /* Pages resident per tier: [0] device, [1] host. */
 typedef struct hgc_kv_cache_stats {
   int64_t pages[2];
@@ -226,6 +241,10 @@ typedef struct hgc_step_stats {
   int64_t tokens[2];            /* cached tokens attended from each tier */
   int64_t selected_tokens;      /* host tokens the selection kept */
   int64_t bytes_moved;          /* KV, queries and outputs copied */
+  /* With periodic recall (hgc_decode_selected): tokens of recalled pages
+   * attended, and how many of the selection's tokens were among them. */
+  int64_t recalled_tokens;
+  int64_t recall_hits;
 } hgc_step_stats;
 
 /* One decode step of `layer` for `batch` sequences `seqs`: queries and

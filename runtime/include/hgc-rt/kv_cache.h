@@ -160,6 +160,11 @@ hgc_rt_status hgc_rt_pq_encode(hgc_rt_dtype dtype, int32_t head_dim,
  * identifies the copy for hgc_rt_kv_wait. */
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, int64_t page, uint64_t *ticket);
+/* Ends a recall: the page goes back down as placement would put it (a cold
+ * page to the host, or storage when the host is full; a hot one stays).
+ * Waits for nothing: wait for the page's recall first. */
+hgc_rt_status hgc_rt_kv_demote(hgc_rt_kv_cache *cache, int64_t seq,
+                               int32_t layer, int64_t page);
 /* Blocks until the copy finished and returns its status. */
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
 
