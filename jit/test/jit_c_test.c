@@ -184,6 +184,32 @@ int main(void) {
         "budget 1.0 selects every host token");
   CHECK(stats.bytes_moved > 0 && stats.seconds > 0, "stats empty");
 
+  /* Selection ahead (every host token at budget 1.0): the same step. */
+  hgc_selection *ahead;
+  OK(hgc_select_ahead(hybrid, cache, 1, 2, seqs, queries, &ahead));
+  hgc_selection_info aheadInfo;
+  OK(hgc_selection_get_info(ahead, &aheadInfo));
+  CHECK(aheadInfo.batch == 2 && aheadInfo.kv_heads == KV_HEADS &&
+            aheadInfo.block == 1 && aheadInfo.count == 300 - 36,
+        "selection info %d x %d x %ld", aheadInfo.batch, aheadInfo.kv_heads,
+        (long)aheadInfo.count);
+  float selected[2 * Q_HEADS * DIM];
+  OK(hgc_decode_selected(hybrid, cache, ahead, queries, selected, &stats));
+  for (int i = 0; i < 2 * Q_HEADS * DIM; ++i)
+    CHECK(fabs(selected[i] - outputs[i]) < 1e-6,
+          "decode over a selection ahead differs at %d", i);
+  EXPECT_STATUS(hgc_decode_selected(hybrid, cache, NULL, queries, selected,
+                                    NULL),
+                HGC_INVALID_ARGUMENT);
+  EXPECT_STATUS(hgc_select_ahead(full, cache, 1, 2, seqs, queries, &ahead),
+                HGC_INVALID_ARGUMENT);
+  hgc_selection_release(ahead);
+  int64_t recalledPages[4];
+  int32_t recalledCount = -1;
+  OK(hgc_kv_get_recalled(cache, 7, 1, recalledPages, 4, &recalledCount));
+  CHECK(recalledCount == 0, "a cache without recall recalled %d pages",
+        recalledCount);
+
   /* Every error path: a code and a message, nothing changed. */
   hgc_attention_config bad = config;
   bad.kv_heads = 3;

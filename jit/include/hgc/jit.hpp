@@ -11,6 +11,7 @@
 
 #include "hgc-c/jit.h"
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -191,6 +192,15 @@ public:
                            seqs.data(), predictedQueries, &selection));
     return Selection(selection);
   }
+  /// The pages of `layer` of `seq` recalled now (see hgc_kv_get_recalled).
+  std::vector<int64_t> recalled(int64_t seq, int32_t layer) {
+    int32_t count = 0;
+    check(hgc_kv_get_recalled(get(), seq, layer, nullptr, 0, &count));
+    std::vector<int64_t> pages(count);
+    check(hgc_kv_get_recalled(get(), seq, layer, pages.data(), count, &count));
+    pages.resize(std::min<size_t>(pages.size(), count));
+    return pages;
+  }
   /// The step over `selection`'s candidates (see hgc_decode_selected).
   hgc_step_stats decodeSelected(const Kernel &kernel,
                                 const Selection &selection,
@@ -229,7 +239,8 @@ public:
   }
   KVCache createCache(const AttentionConfig &config, int32_t layers,
                       int32_t pageTokens = 64, int64_t devicePages = 0,
-                      int64_t hostPages = 0) {
+                      int64_t hostPages = 0, int32_t recallPeriod = 0,
+                      int32_t recallBlocks = 0) {
     hgc_attention_config c = config.get();
     hgc_kv_cache_options options;
     hgc_kv_cache_options_init(&options);
@@ -237,6 +248,8 @@ public:
     options.page_tokens = pageTokens;
     options.device_pages = devicePages;
     options.host_pages = hostPages;
+    options.recall_period = recallPeriod;
+    options.recall_blocks = recallBlocks;
     hgc_kv_cache *cache;
     check(hgc_kv_cache_create(get(), &c, &options, &cache));
     return KVCache(cache);
