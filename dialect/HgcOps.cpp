@@ -417,21 +417,24 @@ static LogicalResult verifyBoundCodes(BindKVOp op) {
                      ArrayRef<int64_t>(key).take_front(3));
 }
 
-/// The engine's product-quantized keys: codes and codebooks together, over
-/// whole KV, codes [batch, kv_heads, tokens, subspaces] and codebooks
-/// [batch, kv_heads, subspaces, centroids, head_dim / subspaces].
+/// The engine's product-quantized keys: codes and codebooks together, codes
+/// [batch, kv_heads, tokens, subspaces] in token order (per sequence,
+/// whatever the paging, like key codes) and codebooks [batch, kv_heads,
+/// subspaces, centroids, head_dim / subspaces].
 static LogicalResult verifyBoundPq(BindKVOp op) {
   if (static_cast<bool>(op.getPqCodes()) !=
       static_cast<bool>(op.getPqCodebooks()))
     return op.emitOpError("pq needs both the codes and their codebooks");
   if (!op.getPqCodes())
     return success();
-  if (op.isPaged())
-    return op.emitOpError("pq codes bind with whole KV tensors, not with a "
-                          "block table");
   auto codes = cast<RankedTensorType>(op.getPqCodes().getType());
   auto books = cast<RankedTensorType>(op.getPqCodebooks().getType());
-  ArrayRef<int64_t> key = op.getKey().getType().getShape();
+  SmallVector<int64_t> key(op.getKey().getType().getShape());
+  if (op.isPaged()) {
+    KVCacheType cache = op.getCache().getType();
+    key = {cast<RankedTensorType>(op.getBlockTable().getType()).getDimSize(0),
+           cache.getKvHeads(), ShapedType::kDynamic, cache.getHeadDim()};
+  }
   if (codes.getRank() != 4 || books.getRank() != 5)
     return op.emitOpError("pq codes must be [batch, kv_heads, tokens, "
                           "subspaces] and codebooks [batch, kv_heads, "

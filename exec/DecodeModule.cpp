@@ -48,7 +48,10 @@ DecodeTypes getDecodeTypes(Builder &builder, const DecodeModuleSpec &spec) {
                                          builder.getF32Type());
   }
   if (spec.pqSubspaces > 0) {
-    ArrayRef<int64_t> shape = types.kv.getShape();
+    // Per sequence in token order, whatever the paging.
+    SmallVector<int64_t, 4> shape(types.kv.getShape());
+    if (paged)
+      shape = {spec.batch, spec.kvHeads, ShapedType::kDynamic, spec.headDim};
     types.pqCodes = RankedTensorType::get(
         {shape[0], shape[1], shape[2], spec.pqSubspaces},
         spec.pqCentroids > 256 ? builder.getI16Type() : builder.getI8Type());

@@ -55,10 +55,10 @@ struct DecodeModuleSpec {
   /// scales [batch, kv heads, tokens], in token order (paged KV: tokens
   /// dynamic, the longest sequence's).
   bool keyCodes = false;
-  /// Product-quantized keys of KV bound whole (pqSubspaces > 0): codes
-  /// [batch, kv heads, tokens, pqSubspaces] (i8, or i16 beyond 256
-  /// centroids) and f32 codebooks [batch, kv heads, pqSubspaces,
-  /// pqCentroids, head dim / pqSubspaces].
+  /// Product-quantized keys (pqSubspaces > 0): codes [batch, kv heads,
+  /// tokens, pqSubspaces] (i8, or i16 beyond 256 centroids) in token order
+  /// (paged KV: tokens dynamic, the longest sequence's) and f32 codebooks
+  /// [batch, kv heads, pqSubspaces, pqCentroids, head dim / pqSubspaces].
   int64_t pqSubspaces = 0, pqCentroids = 0;
   /// Channel-major keys [batch, kv heads, head dim, tokens], in token order
   /// (paged KV: tokens dynamic, the longest sequence's).

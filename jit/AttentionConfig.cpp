@@ -173,7 +173,7 @@ std::string AttentionConfig::describe() const {
   if (kvBlockSize > 0)
     os << " paged=" << kvBlockSize << (kvLayout == HGC_KV_HND ? ":hnd" : ":nhd")
        << (kvSummaries ? ":summaries" : "") << (kvCodes ? ":codes" : "")
-       << (kvChannels ? ":channels" : "");
+       << (kvChannels ? ":channels" : "") << (kvPq ? ":pq" : "");
   if (ahead == mlir::hgc::DecodeModuleSpec::Ahead::Select)
     os << " ahead=select";
   if (ahead == mlir::hgc::DecodeModuleSpec::Ahead::Consume)
@@ -199,6 +199,11 @@ AttentionConfig hgc::jit::inPlaceConfig(const AttentionConfig &config,
   paged.kvChannels =
       mlir::hgc::getPlacementPolicy(config.placement).readsChannelKeys() &&
       config.overrides.empty();
+  // ... and its product-quantized keys.
+  paged.kvPq = mlir::hgc::getPlacementPolicy(config.placement)
+                       .getProductQuantizer(config.placement)
+                       .first > 0 &&
+               config.overrides.empty();
   return paged;
 }
 
@@ -220,6 +225,10 @@ hgc::jit::getDecodeModuleSpec(const AttentionConfig &config,
   spec.keyCodes = config.kvCodes;
   spec.channelKeys = config.kvChannels;
   spec.valueBlock = config.kvChannels ? config.kvBlockSize : 0;
+  if (config.kvPq)
+    std::tie(spec.pqSubspaces, spec.pqCentroids) =
+        mlir::hgc::getPlacementPolicy(config.placement)
+            .getProductQuantizer(config.placement);
   if (config.scale > 0)
     spec.scale = config.scale;
   spec.softcap = config.softcap;

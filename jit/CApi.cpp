@@ -271,6 +271,11 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
                               .readsKeyCodes(checked.placement);
   runtime.channel_keys =
       mlir::hgc::getPlacementPolicy(checked.placement).readsChannelKeys();
+  // ... and product-quantized keys, codebooks fitted to each prefill.
+  auto [subspaces, centroids] = mlir::hgc::getPlacementPolicy(checked.placement)
+                                    .getProductQuantizer(checked.placement);
+  runtime.pq_subspaces = int32_t(subspaces);
+  runtime.pq_centroids = int32_t(centroids);
   if (Failure failure = checkRecallOptions(*options, checked); failure.failed())
     return report(failure);
   auto made = std::make_unique<hgc_kv_cache>();

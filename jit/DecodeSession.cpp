@@ -393,6 +393,15 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv,
   auto channelKeys = getDenseMemRef<char>(kv.channelKeys, channelShape);
   int64_t sumShape[4] = {batch, k.kvHeads, kv.sumPages, k.headDim};
   auto valueSums = getDenseMemRef<float>(kv.valueSums, sumShape);
+  auto [subspaces, centroids] =
+      mhgc::getPlacementPolicy(k.placement).getProductQuantizer(k.placement);
+  // Codes of 2 bytes are read as i16 (a memref of any 2-byte type).
+  int64_t pqShape[4] = {batch, k.kvHeads, kv.pqTokens, subspaces};
+  auto pqCodes8 = getDenseMemRef<int8_t>(kv.pqCodes, pqShape);
+  auto pqCodes16 = getDenseMemRef<int16_t>(kv.pqCodes, pqShape);
+  int64_t bookShape[5] = {batch, k.kvHeads, subspaces, centroids,
+                          subspaces ? k.headDim / subspaces : 0};
+  auto pqBooks = getDenseMemRef<float>(kv.pqCodebooks, bookShape);
   int64_t candidateShape[3] = {batch, k.kvHeads,
                                selection ? selection->count : 0};
   auto candidates = getDenseMemRef<int32_t>(
@@ -412,6 +421,13 @@ Failure DecodeSession::run(const Kernel &paged, const PagedOperands &kv,
   if (k.kvCodes) {
     appendPacked(packed, codes);
     appendPacked(packed, scales);
+  }
+  if (k.kvPq) {
+    if (centroids > 256)
+      appendPacked(packed, pqCodes16);
+    else
+      appendPacked(packed, pqCodes8);
+    appendPacked(packed, pqBooks);
   }
   if (k.kvChannels) {
     appendPacked(packed, channelKeys);

@@ -67,6 +67,9 @@ struct AttentionConfig {
   /// Paged KV read with the runtime's channel-major keys and per-page value
   /// sums (hgc_rt_kv_channel_keys), for a policy that reads them.
   bool kvChannels = false;
+  /// Paged KV read with the runtime's product-quantized keys in token order
+  /// and codebooks (hgc_rt_kv_pq_codes), for a policy that scores them.
+  bool kvPq = false;
   /// The step, the selection of a later step chosen ahead, or the step over
   /// candidates chosen ahead (hgc_select_ahead, hgc_decode_selected).
   mlir::hgc::DecodeModuleSpec::Ahead ahead =

@@ -2,6 +2,8 @@
 
 #include "jit/RuntimePages.h"
 
+#include "passes/policies/PlacementPolicy.h"
+
 #include "hgc-rt/kv_cache.h"
 
 #include <algorithm>
@@ -207,6 +209,46 @@ Failure channelOperands(hgc_kv_cache &cache, const AttentionConfig &k,
   kv.sumPages = pages;
   return Failure::ok();
 }
+/// The product-quantized keys of the step's sequences: one sequence reads
+/// the runtime's codes and codebooks where they are; a batch has them
+/// copied into [batch][kv_heads][longest][subspaces] and [batch][kv_heads]
+/// [subspaces][centroids][head_dim / subspaces] buffers.
+Failure pqOperands(hgc_kv_cache &cache, const AttentionConfig &k, int32_t layer,
+                   int32_t batch, const int64_t *seqs,
+                   const std::vector<int64_t> &tokens, RuntimeStep &step,
+                   PagedOperands &kv) {
+  if (batch == 1)
+    return fromRuntimeStatus(hgc_rt_kv_pq_codes(cache.runtime, seqs[0], layer,
+                                                &kv.pqCodes, &kv.pqCodebooks,
+                                                &kv.pqTokens));
+  auto [subspaces, centroids] = mlir::hgc::getPlacementPolicy(k.placement)
+                                    .getProductQuantizer(k.placement);
+  int64_t longest = *std::max_element(tokens.begin(), tokens.end());
+  size_t width = size_t(subspaces) * (centroids > 256 ? 2 : 1);
+  size_t book = size_t(subspaces) * centroids * (k.headDim / subspaces);
+  step.pqCodes.assign(size_t(batch) * k.kvHeads * longest * width, 0);
+  step.pqCodebooks.assign(size_t(batch) * k.kvHeads * book, 0.0f);
+  for (int32_t b = 0; b < batch; ++b) {
+    const void *codes = nullptr;
+    const float *books = nullptr;
+    int64_t capacity = 0;
+    if (Failure failure = fromRuntimeStatus(hgc_rt_kv_pq_codes(
+            cache.runtime, seqs[b], layer, &codes, &books, &capacity));
+        failure.failed())
+      return failure;
+    for (int32_t h = 0; h < k.kvHeads; ++h)
+      std::memcpy(
+          step.pqCodes.data() + size_t(b * k.kvHeads + h) * longest * width,
+          static_cast<const char *>(codes) + size_t(h) * capacity * width,
+          size_t(tokens[b]) * width);
+    std::copy_n(books, size_t(k.kvHeads) * book,
+                step.pqCodebooks.data() + size_t(b) * k.kvHeads * book);
+  }
+  kv.pqCodes = step.pqCodes.data();
+  kv.pqCodebooks = step.pqCodebooks.data();
+  kv.pqTokens = longest;
+  return Failure::ok();
+}
 } // namespace
 
 Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
@@ -239,6 +281,11 @@ Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
   if (k.kvCodes)
     if (Failure failure =
             codeOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+        failure.failed())
+      return failure;
+  if (k.kvPq)
+    if (Failure failure =
+            pqOperands(cache, k, layer, batch, seqs, tokens, step, kv);
         failure.failed())
       return failure;
   if (k.kvChannels)

@@ -39,6 +39,12 @@ struct PagedOperands {
   const void *channelKeys = nullptr;
   const float *valueSums = nullptr;
   int64_t channelTokens = 0, sumPages = 0;
+  // With kvPq: codes [batch][kv_heads][pqTokens][subspaces] (1 or 2 bytes)
+  // in token order and codebooks [batch][kv_heads][subspaces][centroids]
+  // [head_dim / subspaces].
+  const void *pqCodes = nullptr;
+  const float *pqCodebooks = nullptr;
+  int64_t pqTokens = 0;
   // Pages copied for the step (those only copies reach), and how long.
   int64_t copiedBytes = 0;
   double copySeconds = 0;
@@ -53,6 +59,8 @@ struct RuntimeStep {
   std::vector<float> scales;
   std::vector<char> channelKeys; // a batch's channel-major keys, together
   std::vector<float> valueSums;
+  std::vector<char> pqCodes; // a batch's product-quantized codes, together
+  std::vector<float> pqCodebooks;
 };
 
 /// The operands of paged kernel configuration `k` (block = the cache's page)

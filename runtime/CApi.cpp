@@ -240,6 +240,15 @@ hgc_rt_status hgc_rt_kv_codes(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->keyCodes(seq, layer, *codes, *scales, *capacity));
 }
 
+hgc_rt_status hgc_rt_kv_pq_codes(hgc_rt_kv_cache *cache, int64_t seq,
+                                 int32_t layer, const void **codes,
+                                 const float **codebooks, int64_t *capacity) {
+  if (!cache || !codes || !codebooks || !capacity)
+    return nullArgument("cache, codes, codebooks or capacity");
+  return report(
+      cache->impl->pqCodes(seq, layer, *codes, *codebooks, *capacity));
+}
+
 hgc_rt_status hgc_rt_kv_channel_keys(hgc_rt_kv_cache *cache, int64_t seq,
                                      int32_t layer, const void **keys,
                                      const float **value_sums,

@@ -24,6 +24,12 @@ Result validateConfig(const hgc_rt_kv_config &c) {
                          std::to_string(c.page_tokens));
   if (c.sink < 0 || c.window < 0 || c.device_pages < 0 || c.host_pages < 0)
     return invalidConfig("sink, window and capacities must be >= 0");
+  if ((c.pq_subspaces != 0 || c.pq_centroids != 0) &&
+      !isValidProductQuantizer(c.head_dim, c.pq_subspaces, c.pq_centroids))
+    return invalidConfig("pq_subspaces " + std::to_string(c.pq_subspaces) +
+                         " must divide head_dim " + std::to_string(c.head_dim) +
+                         " and pq_centroids " + std::to_string(c.pq_centroids) +
+                         " be a power of two in [2, 65536]");
   return Result::ok();
 }
 
@@ -121,7 +127,12 @@ hgc_rt_kv_stats KVCache::stats() const {
                               (double(elementBytes) +
                                double(sizeof(float)) / config.page_tokens)
                         : 0.0;
-  s.metadata_bytes_per_token = summaries + quantized + channels;
+  // Product-quantized codes (the codebooks are per sequence, not per token).
+  double pq = config.pq_subspaces > 0
+                  ? double(config.kv_heads) * config.pq_subspaces *
+                        PqTable::codeBytes(config)
+                  : 0.0;
+  s.metadata_bytes_per_token = summaries + quantized + channels + pq;
   s.device_is_cuda = stores[HGC_RT_TIER_DEVICE]->isCuda() ? 1 : 0;
   s.host_is_pinned = stores[HGC_RT_TIER_HOST]->isPinned() ? 1 : 0;
   s.host_numa_nodes = numaNodes;

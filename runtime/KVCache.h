@@ -64,6 +64,8 @@ public:
                    int64_t &pages, int64_t &tokens);
   Result summaries(int64_t seq, int32_t layer, const void *&keyMin,
                    const void *&keyMax, int64_t &capacity);
+  Result pqCodes(int64_t seq, int32_t layer, const void *&codes,
+                 const float *&codebooks, int64_t &capacity);
   Result keyCodes(int64_t seq, int32_t layer, const int8_t *&codes,
                   const float *&scales, int64_t &capacity);
   Result channelKeys(int64_t seq, int32_t layer, const void *&keys,
@@ -98,6 +100,7 @@ private:
     SummaryTable summaries;
     CodeTable codes;
     ChannelTable channels;
+    PqTable pq;
   };
   struct Sequence {
     std::mutex mutex;
@@ -112,6 +115,18 @@ private:
   Result lockSequence(int64_t seq, int32_t layer,
                       std::shared_ptr<Sequence> &sequence,
                       std::unique_lock<std::mutex> &lock);
+  /// Runs `use` on layer `layer` of `seq` under the sequence lock: what the
+  /// accessors of a layer's tables share (the pointers they hand out stay
+  /// valid until the sequence is next appended to or released).
+  template <typename Use>
+  Result readLayer(int64_t seq, int32_t layer, Use use) {
+    std::shared_ptr<Sequence> sequence;
+    std::unique_lock<std::mutex> lock;
+    if (Result r = lockSequence(seq, layer, sequence, lock); r.failed())
+      return r;
+    use(sequence->layers[layer]);
+    return Result::ok();
+  }
   /// Runs `use` on page `page` of (seq, layer) under the sequence lock, after
   /// checking that the sequence, layer and page exist.
   Result withPage(int64_t seq, int32_t layer, int64_t page,

@@ -146,10 +146,49 @@ void ChannelTable::add(const hgc_rt_kv_config &config, int64_t token,
   }
 }
 
+void PqTable::add(const hgc_rt_kv_config &config, int64_t first,
+                  const hgc_rt_kv_block &block) {
+  int32_t dim = config.head_dim, subspaces = config.pq_subspaces,
+          centroids = config.pq_centroids;
+  size_t rowBytes = size_t(dim) * dtypeBytes(config.dtype);
+  size_t perHead = size_t(subspaces) * centroids * (dim / subspaces);
+  const char *keys = static_cast<const char *>(block.keys);
+  // The first append is the prefill: its keys fit the codebooks.
+  if (codebooks.empty()) {
+    codebooks.resize(perHead * config.kv_heads);
+    for (int32_t h = 0; h < config.kv_heads; ++h)
+      fitProductQuantizer(config.dtype, dim, block.tokens,
+                          keys + size_t(h) * block.tokens * rowBytes, subspaces,
+                          centroids, /*iterations=*/4, /*seed=*/0,
+                          codebooks.data() + h * perHead);
+  }
+  size_t width = size_t(subspaces) * codeBytes(config);
+  int64_t tokens = first + block.tokens;
+  if (tokens > capacity) {
+    // Doubling keeps the copies amortized; heads move apart on growth.
+    int64_t grown = std::max<int64_t>(tokens, 2 * capacity);
+    std::vector<char> grownCodes(size_t(config.kv_heads) * grown * width);
+    for (int32_t h = 0; h < config.kv_heads && capacity > 0; ++h)
+      std::memcpy(grownCodes.data() + size_t(h) * grown * width,
+                  codes.data() + size_t(h) * capacity * width,
+                  size_t(capacity) * width);
+    codes.swap(grownCodes);
+    capacity = grown;
+  }
+  for (int32_t h = 0; h < config.kv_heads; ++h)
+    encodeProductQuantized(config.dtype, dim, block.tokens,
+                           keys + size_t(h) * block.tokens * rowBytes,
+                           subspaces, centroids, codebooks.data() + h * perHead,
+                           codes.data() +
+                               (size_t(h) * capacity + first) * width);
+}
+
 void KVCache::addKeyMetadata(Layer &layer, const hgc_rt_kv_block &block,
                              int64_t endPage) {
   if (block.tokens == 0)
     return;
+  if (config.pq_subspaces > 0)
+    layer.pq.add(config, layer.tokens, block);
   int64_t pt = config.page_tokens;
   size_t rowBytes = size_t(config.head_dim) * elementBytes;
   const char *keys = static_cast<const char *>(block.keys);

@@ -60,6 +60,25 @@ struct CodeTable {
              const PageKeyMetadata &metadata, int64_t offset);
 };
 
+/// A layer's product-quantized keys: per KV head a codebook fitted to the
+/// keys of the layer's first append, [kv_heads][subspaces][centroids][head_dim
+/// / subspaces], and every token's codes, [kv_heads][capacity][subspaces] of
+/// one byte (centroids <= 256) or two.
+struct PqTable {
+  std::vector<float> codebooks;
+  std::vector<char> codes;
+  int64_t capacity = 0; // tokens
+
+  /// Bytes of one code.
+  static size_t codeBytes(const hgc_rt_kv_config &config) {
+    return config.pq_centroids > 256 ? 2 : 1;
+  }
+  /// Codes `block`'s keys as tokens [first, first + block.tokens), fitting
+  /// the codebooks first when there are none.
+  void add(const hgc_rt_kv_config &config, int64_t first,
+           const hgc_rt_kv_block &block);
+};
+
 /// A layer's keys channel-major in the cache's dtype,
 /// [kv_heads][head_dim][capacity] (token order), and the f32 sums of its
 /// pages' values, [kv_heads][pageCapacity][head_dim].

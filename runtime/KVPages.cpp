@@ -47,15 +47,11 @@ Result KVCache::pageTable(int64_t seq, int32_t layerIndex, int32_t *ids,
 
 Result KVCache::summaries(int64_t seq, int32_t layerIndex, const void *&keyMin,
                           const void *&keyMax, int64_t &capacity) {
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  keyMin = layer.summaries.keyMin.data();
-  keyMax = layer.summaries.keyMax.data();
-  capacity = layer.summaries.capacity;
-  return Result::ok();
+  return readLayer(seq, layerIndex, [&](const Layer &layer) {
+    keyMin = layer.summaries.keyMin.data();
+    keyMax = layer.summaries.keyMax.data();
+    capacity = layer.summaries.capacity;
+  });
 }
 
 Result KVCache::keyCodes(int64_t seq, int32_t layerIndex, const int8_t *&codes,
@@ -63,15 +59,23 @@ Result KVCache::keyCodes(int64_t seq, int32_t layerIndex, const int8_t *&codes,
   if (!config.quantize_keys)
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "the cache does not quantize keys");
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  codes = layer.codes.codes.data();
-  scales = layer.codes.scales.data();
-  capacity = layer.codes.capacity;
-  return Result::ok();
+  return readLayer(seq, layerIndex, [&](const Layer &layer) {
+    codes = layer.codes.codes.data();
+    scales = layer.codes.scales.data();
+    capacity = layer.codes.capacity;
+  });
+}
+
+Result KVCache::pqCodes(int64_t seq, int32_t layerIndex, const void *&codes,
+                        const float *&codebooks, int64_t &capacity) {
+  if (config.pq_subspaces == 0)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "the cache keeps no product-quantized keys");
+  return readLayer(seq, layerIndex, [&](const Layer &layer) {
+    codes = layer.pq.codes.data();
+    codebooks = layer.pq.codebooks.data();
+    capacity = layer.pq.capacity;
+  });
 }
 
 Result KVCache::channelKeys(int64_t seq, int32_t layerIndex, const void *&keys,
@@ -80,14 +84,10 @@ Result KVCache::channelKeys(int64_t seq, int32_t layerIndex, const void *&keys,
   if (!config.channel_keys)
     return Result::error(HGC_RT_INVALID_ARGUMENT,
                          "the cache keeps no channel-major keys");
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  const Layer &layer = sequence->layers[layerIndex];
-  keys = layer.channels.keys.data();
-  valueSums = layer.channels.valueSums.data();
-  capacity = layer.channels.capacity;
-  pageCapacity = layer.channels.pageCapacity;
-  return Result::ok();
+  return readLayer(seq, layerIndex, [&](const Layer &layer) {
+    keys = layer.channels.keys.data();
+    valueSums = layer.channels.valueSums.data();
+    capacity = layer.channels.capacity;
+    pageCapacity = layer.channels.pageCapacity;
+  });
 }

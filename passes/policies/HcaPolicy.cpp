@@ -23,6 +23,17 @@ namespace {
 /// The KV runtime keeps int8 codes (hgc_rt_kv_config.quantize_keys).
 constexpr int64_t kCodeBits = 8;
 
+/// The sub-spaces and centroids `codebook` spells as pq<G>x<C>; false when
+/// it is not that shape.
+bool parsePq(StringRef codebook, int64_t &subspaces, int64_t &centroids) {
+  StringRef spec = codebook;
+  if (!spec.consume_front("pq") || !spec.contains('x'))
+    return false;
+  auto [subspacesText, centroidsText] = spec.split('x');
+  return !subspacesText.getAsInteger(10, subspaces) &&
+         !centroidsText.getAsInteger(10, centroids);
+}
+
 /// `codebook` as a selection: int8 codes, or pq<G>x<C>.
 FailureOr<HostSelection>
 parseCodebook(StringRef codebook, double tau,
@@ -30,14 +41,7 @@ parseCodebook(StringRef codebook, double tau,
   if (codebook == "int8")
     return HostSelection{Selection::QuantTopK, /*block=*/0, kCodeBits, tau};
   int64_t subspaces = 0, centroids = 0;
-  StringRef spec = codebook;
-  bool parsed = spec.consume_front("pq") && spec.contains('x');
-  if (parsed) {
-    auto [subspacesText, centroidsText] = spec.split('x');
-    parsed = !subspacesText.getAsInteger(10, subspaces) &&
-             !centroidsText.getAsInteger(10, centroids);
-  }
-  if (!parsed) {
+  if (!parsePq(codebook, subspaces, centroids)) {
     emitError() << "unknown codebook '" << codebook
                 << "', expected int8 or pq<subspaces>x<centroids> (e.g. "
                    "pq16x256)";
@@ -68,6 +72,13 @@ public:
   bool usesCodebook() const override { return true; }
   bool readsKeyCodes(const PlacementOptions &options) const override {
     return options.codebook == "int8";
+  }
+  std::pair<int64_t, int64_t>
+  getProductQuantizer(const PlacementOptions &options) const override {
+    int64_t subspaces = 0, centroids = 0;
+    if (!parsePq(options.codebook, subspaces, centroids))
+      return {0, 0};
+    return {subspaces, centroids};
   }
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,

@@ -51,6 +51,13 @@ public:
   virtual bool readsKeyCodes(const PlacementOptions &options) const {
     return false;
   }
+  /// The product quantizer its selection under `options` scores tokens
+  /// with (sub-spaces, centroids), so a program reads the codes and
+  /// codebooks the engine or the KV runtime keeps; {0, 0} when none.
+  virtual std::pair<int64_t, int64_t>
+  getProductQuantizer(const PlacementOptions &options) const {
+    return {0, 0};
+  }
   /// Whether its selection scores tokens on a few channels of channel-major
   /// keys and folds in a mean value, so the KV runtime keeps a channel-major
   /// key copy and per-page value sums (channel_keys) for its kernels.

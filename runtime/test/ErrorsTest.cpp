@@ -37,6 +37,16 @@ TEST(Errors, InvalidConfigs) {
   EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
   EXPECT_EQ(hgc_rt_kv_create(nullptr, &cache), HGC_RT_INVALID_ARGUMENT);
   c = smallConfig();
+  c.pq_subspaces = 3; // does not divide head_dim
+  c.pq_centroids = 16;
+  EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
+  EXPECT_NE(lastError().find("pq_subspaces 3 must divide head_dim"),
+            std::string::npos)
+      << lastError();
+  c.pq_subspaces = 4;
+  c.pq_centroids = 12;
+  EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
+  c = smallConfig();
   c.storage_dir = "/nonexistent/hgc";
   EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_IO);
   EXPECT_NE(lastError().find("/nonexistent/hgc"), std::string::npos);

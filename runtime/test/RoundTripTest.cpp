@@ -183,6 +183,44 @@ void verifyChannels(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c,
     }
 }
 
+/// The layer's product-quantized keys equal their recomputation from the
+/// shadow keys: codebooks fitted to the first `fitted` tokens (the first
+/// append), every token's codes under them, bit for bit.
+void verifyPq(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
+              int32_t layer, int64_t tokens, int64_t fitted,
+              const std::vector<std::vector<uint8_t>> &keys) {
+  const void *table = nullptr;
+  const float *books = nullptr;
+  int64_t capacity = 0;
+  ASSERT_EQ(hgc_rt_kv_pq_codes(cache, s, layer, &table, &books, &capacity),
+            HGC_RT_OK)
+      << hgc_rt_last_error();
+  ASSERT_GE(capacity, tokens);
+  size_t perHead =
+      size_t(c.pq_subspaces) * c.pq_centroids * (c.head_dim / c.pq_subspaces);
+  size_t width = size_t(c.pq_subspaces) * (c.pq_centroids > 256 ? 2 : 1);
+  for (int32_t h = 0; h < c.kv_heads; ++h) {
+    std::vector<float> book(perHead);
+    ASSERT_EQ(hgc_rt_pq_fit(c.dtype, c.head_dim, fitted, keys[h].data(),
+                            c.pq_subspaces, c.pq_centroids, 4, 0, book.data()),
+              HGC_RT_OK);
+    ASSERT_EQ(
+        std::memcmp(books + h * perHead, book.data(), perHead * sizeof(float)),
+        0)
+        << "codebook of head " << h;
+    std::vector<uint8_t> codes(size_t(tokens) * width);
+    ASSERT_EQ(hgc_rt_pq_encode(c.dtype, c.head_dim, tokens, keys[h].data(),
+                               c.pq_subspaces, c.pq_centroids, book.data(),
+                               codes.data()),
+              HGC_RT_OK);
+    ASSERT_EQ(std::memcmp(static_cast<const uint8_t *>(table) +
+                              size_t(h) * capacity * width,
+                          codes.data(), codes.size()),
+              0)
+        << "pq codes of head " << h;
+  }
+}
+
 class RoundTrip : public ::testing::TestWithParam<int> {};
 
 TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
@@ -202,6 +240,10 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
   c.storage_dir = dir.c_str();
   c.quantize_keys = int32_t(rng() % 2);
   c.channel_keys = int32_t(rng() % 2);
+  if (rng() % 2) {
+    c.pq_subspaces = 2 << (rng() % 3);          // divides head_dim
+    c.pq_centroids = rng() % 3 == 0 ? 512 : 16; // u16 or u8 codes
+  }
   hgc_rt_kv_cache *cache = nullptr;
   ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
   size_t row = size_t(c.head_dim) * elementBytes(c.dtype);
@@ -209,6 +251,8 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
   // shadow[seq][layer][head] = bytes of all tokens of that head, in order.
   std::map<int64_t, std::vector<std::vector<std::vector<uint8_t>>>> keys,
       values;
+  // Tokens of each (sequence, layer)'s first append: its pq codebooks' fit.
+  std::map<std::pair<int64_t, int32_t>, int64_t> fitted;
   for (int64_t s = 0; s < 3; ++s) {
     ASSERT_EQ(hgc_rt_kv_add_sequence(cache, s), HGC_RT_OK);
     keys[s].assign(c.layers, std::vector<std::vector<uint8_t>>(c.kv_heads));
@@ -238,6 +282,9 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
     if (c.channel_keys)
       verifyChannels(cache, c, s, layer, tokens, keys[s][layer],
                      values[s][layer]);
+    if (c.pq_subspaces > 0)
+      verifyPq(cache, c, s, layer, tokens, fitted.at({s, layer}),
+               keys[s][layer]);
     const void *denseMin = nullptr, *denseMax = nullptr;
     int64_t capacity = 0;
     ASSERT_EQ(
@@ -303,6 +350,8 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
                             n,       k.data(),   v.data()};
       ASSERT_EQ(hgc_rt_kv_append(cache, s, layer, &block), HGC_RT_OK)
           << hgc_rt_last_error();
+      if (n > 0)
+        fitted.insert({{s, layer}, n});
       for (int32_t h = 0; h < c.kv_heads; ++h) {
         auto &kk = keys[s][layer][h];
         auto &vv = values[s][layer][h];

@@ -16,6 +16,7 @@ import pytest
 
 import reference as ref
 from conftest import BUILD, ROOT
+from runtime_codes import runtime_pq
 
 sys.path.insert(0, str(ROOT / "jit" / "python"))
 import hgc_jit  # noqa: E402
@@ -372,9 +373,9 @@ def test_error_paths(ctx):
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hgca", host_capacity=-1)),
          "HGC_INVALID_ARGUMENT", "host-capacity must be >= 0, got -1"),
-        # The JIT's kernels take no product-quantized codes yet.
+        # Paged KV the engine owns comes without product-quantized codes.
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
-            4, 2, 32, policy="hca", codebook="pq8x16")),
+            4, 2, 32, policy="hca", codebook="pq8x16", kv_block_size=16)),
          "HGC_COMPILE", "needs product-quantized codes bound with the cache"),
         (lambda: ctx.compile(hgc_jit.AttentionConfig(
             4, 2, 32, policy="hgca", overrides=[(1, 2, "full", "0.1")])),
@@ -459,3 +460,40 @@ def test_head_groups_on_the_emulated_cuda_target():
                           env={**os.environ, "HGC_RT_GPU": "emulate"})
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 1e-5
+
+
+@pytest.mark.parametrize("centroids", [16, 512])
+def test_hca_pq_reads_the_runtime_codes(ctx, centroids):
+    """codebook=pq8x<C>: a cache made for it fits each sequence's codebooks
+    (per layer and KV head, k-means, 4 iterations, seed 0) to its first
+    append and codes every key on append; the kernels read those codes and
+    codebooks in place. Later appends are coded with the prefill's
+    codebooks. Outputs equal HCAttention's float64 reference over the keys
+    the codes reconstruct (f16 KV, 5e-5)."""
+    config = hgc_jit.AttentionConfig(q_heads=8, kv_heads=2, head_dim=64,
+                                     kv_dtype="f16", policy="hca", sink=4,
+                                     window=48, budget="0.3", tau=0.9,
+                                     codebook=f"pq8x{centroids}")
+    lengths = [300, 129]
+    cache, exact = make_cache(ctx, config, lengths, layers=1)
+    rng = np.random.default_rng(12)
+    for seq in range(2):  # two decode steps' tokens, coded, not refitted
+        raw = rng.standard_normal((2, 2, 2, 64))
+        k, k64 = to_numpy_kv(raw[0], "f16")
+        v, v64 = to_numpy_kv(raw[1], "f16")
+        cache.append(seq, 0, k, v)
+        exact[seq, 0] = tuple(np.concatenate([a, b], 1) for a, b in
+                              zip(exact[seq, 0], (k64, v64)))
+    kernel = ctx.compile(config)
+    queries = rng.standard_normal((2, 8, 64)).astype(np.float32)
+    out, _ = cache.decode(kernel, 0, [0, 1], queries)
+    for seq, n in enumerate(lengths):
+        k, v = exact[seq, 0]
+        codes, books = runtime_pq(k[None].astype(np.float32), 8, centroids,
+                                  iterations=4, seed=0, prefill=n)
+        wide = np.uint16 if centroids > 256 else np.uint8
+        approx = ref.pq_reconstruct(codes.view(wide), books)
+        want, _ = ref.hca_decode(queries[seq:seq + 1].astype(np.float64),
+                                 k[None], v[None], [n + 2], 4, 48, 0.3, 0.9,
+                                 approx=approx)
+        np.testing.assert_allclose(out[seq], want[0], atol=5e-5, rtol=0)

@@ -68,6 +68,12 @@ typedef struct hgc_rt_kv_config {
   /* Keep a channel-major copy of the keys and per-page sums of the values
    * (sparf's selection and mean value). */
   int32_t channel_keys;
+  /* > 0: keep product-quantized keys (hca's codebook=pq<G>x<C>): per
+   * sequence, layer and KV head, a codebook of pq_subspaces sub-spaces of
+   * pq_centroids centroids fitted to the keys of the layer's first append
+   * (its prefill), and every token's codes (hgc_rt_kv_pq_codes). */
+  int32_t pq_subspaces;
+  int32_t pq_centroids;
 } hgc_rt_kv_config;
 
 /* One block of tokens of one sequence and layer, laid out
@@ -155,6 +161,17 @@ hgc_rt_status hgc_rt_pq_encode(hgc_rt_dtype dtype, int32_t head_dim,
                                int64_t tokens, const void *keys,
                                int32_t subspaces, int32_t centroids,
                                const float *codebook, void *codes);
+
+/* The product-quantized keys of (seq, layer), kept on append by a cache with
+ * pq_subspaces: codebooks [kv_heads][pq_subspaces][pq_centroids][head_dim /
+ * pq_subspaces] f32, fitted per KV head to the keys of the layer's first
+ * append (hgc_rt_pq_fit, 4 iterations, seed 0), and every token's codes
+ * (hgc_rt_pq_encode) in token order, [kv_heads][*capacity][pq_subspaces],
+ * uint8 up to 256 centroids, else uint16. Valid until the sequence is next
+ * appended to or released. */
+hgc_rt_status hgc_rt_kv_pq_codes(hgc_rt_kv_cache *cache, int64_t seq,
+                                 int32_t layer, const void **codes,
+                                 const float **codebooks, int64_t *capacity);
 
 /* Starts moving a page up to the device tier (periodic recall); *ticket
  * identifies the copy for hgc_rt_kv_wait. */

@@ -148,3 +148,15 @@ func.func @paged_codes(%k: tensor<?x16x8x64xf16>, %c: tensor<3x8x64x64xi8>, %s: 
       : tensor<?x16x8x64xf16>, tensor<?x16x8x64xf16> -> !hgc.kv_cache<8x64xf16>
   return
 }
+
+// -----
+
+func.func @paged_pq_batch(%kc: tensor<?x8x16x64xf16>, %t: tensor<2x?xi32>,
+    %n: tensor<2xi32>, %c: tensor<3x8x?x16xi8>, %b: tensor<3x8x16x16x4xf32>) {
+  // expected-error @+1 {{'pq codes' has shape [3, 8, ?, 16], expected [2, 8, ?, 16]}}
+  %cache = hgc.bind_kv %kc, %kc lengths(%n : tensor<2xi32>)
+      pq(%c, %b : tensor<3x8x?x16xi8>, tensor<3x8x16x16x4xf32>)
+      block_table(%t : tensor<2x?xi32>) {kv_layout = "hnd"}
+      : tensor<?x8x16x64xf16>, tensor<?x8x16x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return
+}

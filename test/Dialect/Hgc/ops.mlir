@@ -165,6 +165,22 @@ func.func @bind_pq(%k: tensor<1x8x40x64xf16>, %c: tensor<1x8x40x16xi8>,
 
 // -----
 
+// Paged KV with product-quantized keys per sequence in token order, as the
+// KV runtime keeps them.
+// CHECK-LABEL: func.func @bind_paged_pq
+// CHECK: hgc.bind_kv %{{.+}}, %{{.+}} lengths(%{{.+}} : tensor<2xi32>) pq(%{{.+}}, %{{.+}} : tensor<2x8x?x16xi16>, tensor<2x8x16x512x4xf32>) block_table(%{{.+}} : tensor<2x?xi32>)
+func.func @bind_paged_pq(%kc: tensor<?x8x16x64xf16>, %t: tensor<2x?xi32>,
+    %n: tensor<2xi32>, %c: tensor<2x8x?x16xi16>,
+    %b: tensor<2x8x16x512x4xf32>) -> !hgc.kv_cache<8x64xf16> {
+  %cache = hgc.bind_kv %kc, %kc lengths(%n : tensor<2xi32>)
+      pq(%c, %b : tensor<2x8x?x16xi16>, tensor<2x8x16x512x4xf32>)
+      block_table(%t : tensor<2x?xi32>) {kv_layout = "hnd"}
+      : tensor<?x8x16x64xf16>, tensor<?x8x16x64xf16> -> !hgc.kv_cache<8x64xf16>
+  return %cache : !hgc.kv_cache<8x64xf16>
+}
+
+// -----
+
 // A later step's candidates, selected ahead from a predicted query.
 // CHECK-LABEL: func.func @preselect
 // CHECK: hgc.preselect %{{.+}}, %{{.+}} {placement = #hgc.placement<sink = 4, window = 8, tiers = [device = dense, host = block_topk(budget = 4, block = 16)]>}
