@@ -11,7 +11,7 @@
 
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
-#include "jit/Recall.h"
+#include "jit/Residency.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/gpu.h"
@@ -57,12 +57,26 @@ hgc_status fromRuntime(hgc_rt_status status) {
 
 namespace {
 /// Periodic recall needs both options, a hybrid placement and, with a
-/// bounded device tier, room for the pages it recalls.
-Failure checkRecallOptions(const hgc_kv_cache_options &options,
-                           const AttentionConfig &config) {
+/// bounded device tier, room for the pages it recalls; eviction a storage
+/// tier to evict to.
+Failure checkResidencyOptions(const hgc_kv_cache_options &options,
+                              const AttentionConfig &config) {
   auto invalid = [](std::string message) {
     return Failure{HGC_INVALID_ARGUMENT, std::move(message)};
   };
+  if (options.evict_after < 0)
+    return invalid("evict_after must be >= 0, got " +
+                   std::to_string(options.evict_after));
+  if (options.evict_after > 0 &&
+      (!options.storage_dir || !*options.storage_dir))
+    return invalid("evict_after needs a storage tier to evict to "
+                   "(storage_dir)");
+  if (options.evict_after > 0 &&
+      !mlir::hgc::getPlacementPolicy(config.placement).splits())
+    return invalid("eviction needs a hybrid placement; policy '" +
+                   config.placement.policy +
+                   "' keeps every token on the "
+                   "device tier");
   if (options.recall_period < 0 || options.recall_blocks < 0)
     return invalid("recall_period and recall_blocks must be >= 0, got " +
                    std::to_string(options.recall_period) + " and " +
@@ -276,7 +290,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
                                     .getProductQuantizer(checked.placement);
   runtime.pq_subspaces = int32_t(subspaces);
   runtime.pq_centroids = int32_t(centroids);
-  if (Failure failure = checkRecallOptions(*options, checked); failure.failed())
+  if (Failure failure = checkResidencyOptions(*options, checked);
+      failure.failed())
     return report(failure);
   auto made = std::make_unique<hgc_kv_cache>();
   if (hgc_status status =
@@ -286,9 +301,11 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   made->config = std::move(checked);
   made->layers = options->layers;
   made->pageTokens = runtime.page_tokens;
-  if (options->recall_blocks > 0)
-    made->recall = std::make_shared<RecallTracker>(
-        options->recall_period, options->recall_blocks, runtime.page_tokens);
+  if (options->recall_blocks > 0 || options->evict_after > 0)
+    made->residency = std::make_shared<PageResidency>(
+        ResidencyOptions{options->recall_period, options->recall_blocks,
+                         options->evict_after},
+        runtime.page_tokens);
   *cache = made.release();
   return HGC_OK;
 }
@@ -299,8 +316,8 @@ hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq, int32_t layer,
   if (!cache || !count || (capacity > 0 && !pages))
     return nullArgument("cache, pages or count");
   std::vector<int64_t> recalled;
-  if (cache->recall)
-    recalled = cache->recall->getRecalled(seq, layer);
+  if (cache->residency)
+    recalled = cache->residency->getRecalled(seq, layer);
   *count = int32_t(recalled.size());
   std::copy_n(recalled.begin(),
               std::min<size_t>(recalled.size(), std::max(capacity, 0)), pages);
@@ -318,8 +335,8 @@ hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq) {
 hgc_status hgc_kv_release_sequence(hgc_kv_cache *cache, int64_t seq) {
   if (!cache)
     return nullArgument("cache");
-  if (cache->recall)
-    cache->recall->forget(seq);
+  if (cache->residency)
+    cache->residency->forget(seq);
   return fromRuntime(hgc_rt_kv_release_sequence(cache->runtime, seq));
 }
 
@@ -361,6 +378,7 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
     return status;
   stats->pages[0] = runtime.pages[0];
   stats->pages[1] = runtime.pages[1];
+  stats->pages[2] = runtime.pages[2];
   stats->tokens = runtime.tokens;
   stats->device_is_cuda = runtime.device_is_cuda;
   return HGC_OK;

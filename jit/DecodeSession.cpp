@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "jit/DecodeSession.h"
-#include "jit/Recall.h"
+#include "jit/Residency.h"
 
 #include "passes/policies/PlacementPolicy.h"
 
@@ -210,25 +210,27 @@ Failure DecodeSession::runOnSelection(hgc_kv_cache &cache,
               std::to_string(selection.layer) + ", fewer than the " +
               std::to_string(selection.lengths[b]) +
               " its selection was made over");
-  if (!cache.recall)
+  if (!cache.residency)
     return run(*step.kernel, step.kv, const_cast<hgc_selection *>(&selection));
   // Recalled pages are attended whole; the selection's other candidates
   // beside them.
   hgc_selection attended;
   RecallCounts counts;
-  if (Failure failure = cache.recall->merge(selection, kernel.config,
-                                            step.lengths, attended, counts);
+  if (Failure failure = cache.residency->merge(selection, kernel.config,
+                                               step.lengths, attended, counts);
       failure.failed())
     return failure;
   if (Failure failure = run(*step.kernel, step.kv, &attended); failure.failed())
     return failure;
+  cache.residency->update(cache.runtime, attended, step.kernel->config,
+                          step.lengths, step.kv, queries, counts);
   if (stats) {
     stats->selected_tokens -= counts.recalledTokens;
     stats->recalled_tokens = counts.recalledTokens;
     stats->recall_hits = counts.hits;
+    stats->evicted_pages = counts.evicted;
+    stats->restored_pages = counts.restored;
   }
-  cache.recall->update(cache.runtime, attended, step.kernel->config,
-                       step.lengths, step.kv, queries);
   return Failure::ok();
 }
 

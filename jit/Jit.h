@@ -28,7 +28,7 @@
 
 namespace hgc::jit {
 
-class RecallTracker;
+class PageResidency;
 
 /// A failure with the status the C API returns for it.
 struct Failure {
@@ -204,8 +204,9 @@ struct hgc_kv_cache {
   int32_t layers = 0;
   int32_t pageTokens = 0;
   hgc_rt_kv_cache *runtime = nullptr;
-  /// Periodic recall (hgc_kv_cache_options.recall_*), when enabled.
-  std::shared_ptr<hgc::jit::RecallTracker> recall;
+  /// Periodic recall and eviction (hgc_kv_cache_options.recall_*,
+  /// evict_after), when enabled.
+  std::shared_ptr<hgc::jit::PageResidency> residency;
   ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
 };
 

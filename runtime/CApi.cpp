@@ -181,11 +181,18 @@ hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->recall(seq, layer, page, *ticket));
 }
 
-hgc_rt_status hgc_rt_kv_demote(hgc_rt_kv_cache *cache, int64_t seq,
+hgc_rt_status hgc_rt_kv_settle(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, int64_t page) {
   if (!cache)
     return nullArgument("cache");
-  return report(cache->impl->demote(seq, layer, page));
+  return report(cache->impl->settle(seq, layer, page));
+}
+
+hgc_rt_status hgc_rt_kv_evict(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, int64_t page) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->evict(seq, layer, page));
 }
 
 hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache, const int64_t *seqs,

@@ -199,14 +199,21 @@ Result KVCache::lockSequence(int64_t seq, int32_t layer,
 
 Result KVCache::withPage(int64_t seq, int32_t layerIndex, int64_t page,
                          const std::function<Result(Page &)> &use) {
+  return withLayerPage(seq, layerIndex, page,
+                       [&](Layer &, Page &p) { return use(p); });
+}
+
+Result
+KVCache::withLayerPage(int64_t seq, int32_t layerIndex, int64_t page,
+                       const std::function<Result(Layer &, Page &)> &use) {
   std::shared_ptr<Sequence> sequence;
   std::unique_lock<std::mutex> lock;
   if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
     return r;
-  std::vector<Page> &pages = sequence->layers[layerIndex].pages;
-  if (Result r = checkPage(page, pages.size()); r.failed())
+  Layer &layer = sequence->layers[layerIndex];
+  if (Result r = checkPage(page, layer.pages.size()); r.failed())
     return r;
-  return use(pages[page]);
+  return use(layer, layer.pages[page]);
 }
 
 Result KVCache::checkPage(int64_t page, size_t pages) {

@@ -76,7 +76,8 @@ public:
                 const float *query, float scale, float *output, float *lse);
   // Movement (KVMovement.cpp).
   Result recall(int64_t seq, int32_t layer, int64_t page, uint64_t &ticket);
-  Result demote(int64_t seq, int32_t layer, int64_t page);
+  Result settle(int64_t seq, int32_t layer, int64_t page);
+  Result evict(int64_t seq, int32_t layer, int64_t page);
   Result wait(uint64_t ticket);
   hgc_rt_kv_stats stats() const;
   /// The configuration, strings left out (the caller's may be gone).
@@ -131,6 +132,9 @@ private:
   /// checking that the sequence, layer and page exist.
   Result withPage(int64_t seq, int32_t layer, int64_t page,
                   const std::function<Result(Page &)> &use);
+  /// withPage, with the page's layer.
+  Result withLayerPage(int64_t seq, int32_t layer, int64_t page,
+                       const std::function<Result(Layer &, Page &)> &use);
   /// An error unless `page` indexes one of `pages` pages.
   static Result checkPage(int64_t page, size_t pages);
   /// An error unless `tier` is one of the three tiers.

@@ -158,21 +158,48 @@ Result KVCache::recall(int64_t seq, int32_t layerIndex, int64_t page,
   return Result::ok();
 }
 
-Result KVCache::demote(int64_t seq, int32_t layerIndex, int64_t page) {
-  std::shared_ptr<Sequence> sequence;
-  std::unique_lock<std::mutex> lock;
-  if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
-    return r;
-  Layer &layer = sequence->layers[layerIndex];
-  if (Result r = checkPage(page, layer.pages.size()); r.failed())
-    return r;
-  Page &p = layer.pages[page];
-  p.recalled = false;
-  // A hot page stays where placement keeps it; a cold one goes down as the
-  // window's pages do (to the host, or storage when the host is full).
-  if (p.tier != HGC_RT_TIER_DEVICE || isHot(page, layer.tokens))
+Result KVCache::settle(int64_t seq, int32_t layerIndex, int64_t page) {
+  return withLayerPage(seq, layerIndex, page, [&](Layer &layer, Page &p) {
+    p.recalled = false;
+    hgc_rt_tier placed =
+        isHot(page, layer.tokens) ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST;
+    // Above its place (recalled): down, as the window's pages go.
+    if (p.tier < placed)
+      return move(p, placed);
+    // Below it (evicted, or spilled by a full tier): up into room only.
+    for (int t = placed; t < p.tier; ++t) {
+      PageStore *above = store(hgc_rt_tier(t));
+      Slot slot;
+      std::string error;
+      if (above && above->allocate(slot, error) == HGC_RT_OK)
+        return relocate(p, hgc_rt_tier(t), slot);
+    }
     return Result::ok();
-  return move(p, HGC_RT_TIER_HOST);
+  });
+}
+
+Result KVCache::evict(int64_t seq, int32_t layerIndex, int64_t page) {
+  PageStore *storage = store(HGC_RT_TIER_STORAGE);
+  if (!storage)
+    return Result::error(HGC_RT_INVALID_ARGUMENT,
+                         "the cache has no storage tier (storage_dir) to "
+                         "evict pages to");
+  return withLayerPage(seq, layerIndex, page, [&](Layer &layer, Page &p) {
+    if (isHot(page, layer.tokens))
+      return Result::error(HGC_RT_OUT_OF_RANGE,
+                           "page " + std::to_string(page) +
+                               " holds sink or window tokens; placement "
+                               "keeps it on the device tier");
+    p.recalled = false;
+    if (p.tier == HGC_RT_TIER_STORAGE)
+      return Result::ok();
+    Slot slot;
+    std::string error;
+    if (hgc_rt_status status = storage->allocate(slot, error);
+        status != HGC_RT_OK)
+      return Result::error(status, error);
+    return relocate(p, HGC_RT_TIER_STORAGE, slot);
+  });
 }
 
 Result KVCache::wait(uint64_t ticket) { return copies.wait(ticket); }

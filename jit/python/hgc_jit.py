@@ -110,7 +110,8 @@ class _CacheOptions(ctypes.Structure):
                 ("host_numa_nodes", ctypes.c_char_p),
                 ("storage_dir", ctypes.c_char_p),
                 ("recall_period", ctypes.c_int32),
-                ("recall_blocks", ctypes.c_int32)]
+                ("recall_blocks", ctypes.c_int32),
+                ("evict_after", ctypes.c_int32)]
 
 
 class _SelectionInfo(ctypes.Structure):
@@ -120,7 +121,7 @@ class _SelectionInfo(ctypes.Structure):
 
 
 class _CacheStats(ctypes.Structure):
-    _fields_ = [("pages", ctypes.c_int64 * 2), ("tokens", ctypes.c_int64),
+    _fields_ = [("pages", ctypes.c_int64 * 3), ("tokens", ctypes.c_int64),
                 ("device_is_cuda", ctypes.c_int32)]
 
 
@@ -133,7 +134,9 @@ class StepStats(ctypes.Structure):
                 ("selected_tokens", ctypes.c_int64),
                 ("bytes_moved", ctypes.c_int64),
                 ("recalled_tokens", ctypes.c_int64),
-                ("recall_hits", ctypes.c_int64)]
+                ("recall_hits", ctypes.c_int64),
+                ("evicted_pages", ctypes.c_int64),
+                ("restored_pages", ctypes.c_int64)]
 
 
 _vp = ctypes.c_void_p
@@ -524,10 +527,10 @@ class Context:
 
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
                      host_pages=0, storage_dir=None, recall_period=0,
-                     recall_blocks=0):
+                     recall_blocks=0, evict_after=0):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
                                 None, storage_dir and os.fsencode(storage_dir),
-                                recall_period, recall_blocks)
+                                recall_period, recall_blocks, evict_after)
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),

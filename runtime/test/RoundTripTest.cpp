@@ -336,11 +336,20 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
         hgc_rt_status status = hgc_rt_kv_wait(cache, ticket);
         ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
             << hgc_rt_last_error();
-        // Some recalls end again: the page goes back down.
+        // Some recalls end again: the page goes back down; some pages are
+        // evicted to storage, and some of those settle back.
         if (rng() % 2 == 0) {
-          status = hgc_rt_kv_demote(cache, s, layer, page);
+          status = hgc_rt_kv_settle(cache, s, layer, page);
           ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_CAPACITY)
               << hgc_rt_last_error();
+        }
+        if (rng() % 3 == 0) {
+          status = hgc_rt_kv_evict(cache, s, layer, page);
+          ASSERT_TRUE(status == HGC_RT_OK || status == HGC_RT_OUT_OF_RANGE)
+              << hgc_rt_last_error();
+          if (rng() % 2 == 0)
+            ASSERT_EQ(hgc_rt_kv_settle(cache, s, layer, page), HGC_RT_OK)
+                << hgc_rt_last_error();
         }
       }
     } else {
@@ -419,20 +428,74 @@ TEST(Placement, HotSetOnDeviceColdPagesMoveDown) {
   hgc_rt_tier tier;
   ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 3, &tier), HGC_RT_OK);
   EXPECT_EQ(tier, HGC_RT_TIER_DEVICE);
-  // Demoting it sends it back to the host; a hot page stays.
-  ASSERT_EQ(hgc_rt_kv_demote(cache, 7, 0, 3), HGC_RT_OK);
+  // Settling it sends it back to the host; a hot page stays.
+  ASSERT_EQ(hgc_rt_kv_settle(cache, 7, 0, 3), HGC_RT_OK);
   ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 3, &tier), HGC_RT_OK);
   EXPECT_EQ(tier, HGC_RT_TIER_HOST);
-  ASSERT_EQ(hgc_rt_kv_demote(cache, 7, 0, 9), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_settle(cache, 7, 0, 9), HGC_RT_OK);
   ASSERT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, 9, &tier), HGC_RT_OK);
   EXPECT_EQ(tier, HGC_RT_TIER_DEVICE);
-  EXPECT_EQ(hgc_rt_kv_demote(cache, 7, 0, 10), HGC_RT_OUT_OF_RANGE);
+  EXPECT_EQ(hgc_rt_kv_settle(cache, 7, 0, 10), HGC_RT_OUT_OF_RANGE);
+  // This cache has no storage tier to evict to.
+  EXPECT_EQ(hgc_rt_kv_evict(cache, 7, 0, 3), HGC_RT_INVALID_ARGUMENT);
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
   EXPECT_EQ(stats.moved_pages, 7 + 2);
   // Summaries: 2 x (2 heads x 8 channels x (4 + 4) bytes) per 4-token
   // page = 64 (f32, and the copy in the cache's dtype, here f32 too).
   EXPECT_DOUBLE_EQ(stats.metadata_bytes_per_token, 64.0);
+  hgc_rt_kv_destroy(cache);
+}
+
+TEST(Placement, EvictedPagesGoToStorageAndSettleBack) {
+  std::string dir = temporaryDirectory();
+  hgc_rt_kv_config c{};
+  c.layers = 1;
+  c.kv_heads = 2;
+  c.head_dim = 8;
+  c.dtype = HGC_RT_F16;
+  c.page_tokens = 4;
+  c.sink = 4;
+  c.window = 8;
+  c.storage_dir = dir.c_str();
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 7), HGC_RT_OK);
+  std::mt19937_64 rng(2);
+  std::vector<uint8_t> k = randomKV(rng, c, 40), v = randomKV(rng, c, 40);
+  hgc_rt_kv_block block{c.dtype, 2, 8, 40, k.data(), v.data()};
+  ASSERT_EQ(hgc_rt_kv_append(cache, 7, 0, &block), HGC_RT_OK);
+  auto tierOf = [&](int64_t page) {
+    hgc_rt_tier tier = HGC_RT_TIER_DEVICE;
+    EXPECT_EQ(hgc_rt_kv_page_tier(cache, 7, 0, page, &tier), HGC_RT_OK);
+    return tier;
+  };
+  auto readsBack = [&] {
+    std::vector<uint8_t> rk(k.size()), rv(v.size());
+    ASSERT_EQ(hgc_rt_kv_read(cache, 7, 0, 0, 40, rk.data(), rv.data()),
+              HGC_RT_OK);
+    EXPECT_EQ(rk, k);
+    EXPECT_EQ(rv, v);
+  };
+  // A cold page goes to storage and back; a recalled one loses its recall.
+  ASSERT_EQ(hgc_rt_kv_evict(cache, 7, 0, 3), HGC_RT_OK);
+  EXPECT_EQ(tierOf(3), HGC_RT_TIER_STORAGE);
+  readsBack();
+  uint64_t ticket = 0;
+  ASSERT_EQ(hgc_rt_kv_recall(cache, 7, 0, 5, &ticket), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_wait(cache, ticket), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_evict(cache, 7, 0, 5), HGC_RT_OK);
+  EXPECT_EQ(tierOf(5), HGC_RT_TIER_STORAGE);
+  readsBack();
+  ASSERT_EQ(hgc_rt_kv_settle(cache, 7, 0, 3), HGC_RT_OK);
+  ASSERT_EQ(hgc_rt_kv_settle(cache, 7, 0, 5), HGC_RT_OK);
+  EXPECT_EQ(tierOf(3), HGC_RT_TIER_HOST);
+  EXPECT_EQ(tierOf(5), HGC_RT_TIER_HOST);
+  readsBack();
+  // Pages of sinks or window stay with placement.
+  EXPECT_EQ(hgc_rt_kv_evict(cache, 7, 0, 0), HGC_RT_OUT_OF_RANGE);
+  EXPECT_EQ(hgc_rt_kv_evict(cache, 7, 0, 9), HGC_RT_OUT_OF_RANGE);
+  EXPECT_EQ(tierOf(9), HGC_RT_TIER_DEVICE);
   hgc_rt_kv_destroy(cache);
 }
 

@@ -375,9 +375,13 @@ std::vector<Shape> runtimeOwnedShapes(int64_t t) {
     list.push_back({"dense", 1, t, "f16", 1.0, "full", 0, page, true, true});
   list.push_back({"dense", 1, t, "f32", 1.0, "full", 0, 16, true, true});
   list.push_back({"sparse", 1, t, "f16", 0.05, "hgca", 0, 16, true, true});
-  // hca reads the runtime's int8 key codes (kept on append) in place, sparf
-  // its channel-major keys and per-page value sums.
+  // hca reads the runtime's int8 key codes (kept on append) in place, or its
+  // product-quantized codes and codebooks (fitted to the first append);
+  // sparf its channel-major keys and per-page value sums.
   list.push_back({"sparse", 1, t, "f16", 0.05, "hca", 0, 16, true, true});
+  Shape pq{"sparse", 1, t, "f16", 0.05, "hca", 0, 16, true, true};
+  pq.codebook = "pq16x256";
+  list.push_back(pq);
   list.push_back({"sparse", 1, t, "f16", 0.05, "sparf", 0, 16, true, true});
   list.push_back({"sparse", 1, t, "f16", 0.05, "quest", 64, 64, true, true});
   return list;
@@ -481,6 +485,7 @@ struct HgcRunner {
       row.window = kWindow;
       row.pageTokens = s.pagedBlock;
       row.budget = s.budget;
+      row.codebook = s.codebook;
       std::optional<double> ms = timeRuntimeOwned(row, repeats);
       if (!ms)
         return std::nullopt;

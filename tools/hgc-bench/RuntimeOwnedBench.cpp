@@ -73,6 +73,7 @@ std::optional<double> timeRuntimeOwned(const RuntimeOwnedRow &row,
   config.placement.sink = row.sink;
   config.placement.window = row.window;
   config.placement.budget = budget.c_str();
+  config.placement.codebook = row.codebook.c_str();
   if (row.block)
     config.placement.block = row.block;
   hgc_kernel *kernel = nullptr;

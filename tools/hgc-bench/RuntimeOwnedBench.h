@@ -15,8 +15,9 @@
 
 struct RuntimeOwnedRow {
   int64_t qHeads, kvHeads, headDim, batch, context;
-  std::string dtype;  // f32 | f16 | bf16
-  std::string policy; // full | hgca | hca | quest | sparf
+  std::string dtype;             // f32 | f16 | bf16
+  std::string policy;            // full | hgca | hca | quest | sparf
+  std::string codebook = "int8"; // hca: int8, or pq<G>x<C> kept by the cache
   int64_t block = 0, sink = 0, window = 0, pageTokens = 16;
   double budget = 1;
 };

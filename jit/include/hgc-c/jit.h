@@ -187,6 +187,12 @@ typedef struct hgc_kv_cache_options {
    * the recalled pages whole beside its candidates. 0: no recall. */
   int32_t recall_period;
   int32_t recall_blocks;
+  /* HCAttention's eviction, for steps over selections made ahead: a cold
+   * page none of whose tokens a selection kept for `evict_after` steps of
+   * its sequence's layer moves to the storage tier (storage_dir), and comes
+   * back to the host when a selection keeps one of its tokens again; steps
+   * read it through copies meanwhile. 0: no eviction. */
+  int32_t evict_after;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;
@@ -221,9 +227,9 @@ HGC_API hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq,
                                        int32_t layer, int64_t *pages,
                                        int32_t capacity, int32_t *count);
 
-/* Pages resident per tier: [0] device, [1] host. */
+/* Pages resident per tier: [0] device, [1] host, [2] storage. */
 typedef struct hgc_kv_cache_stats {
-  int64_t pages[2];
+  int64_t pages[3];
   int64_t tokens;
   int32_t device_is_cuda;
 } hgc_kv_cache_stats;
@@ -245,6 +251,9 @@ typedef struct hgc_step_stats {
    * attended, and how many of the selection's tokens were among them. */
   int64_t recalled_tokens;
   int64_t recall_hits;
+  /* With eviction: pages the step moved to storage, and back. */
+  int64_t evicted_pages;
+  int64_t restored_pages;
 } hgc_step_stats;
 
 /* One decode step of `layer` for `batch` sequences `seqs`: queries and

@@ -240,7 +240,8 @@ public:
   KVCache createCache(const AttentionConfig &config, int32_t layers,
                       int32_t pageTokens = 64, int64_t devicePages = 0,
                       int64_t hostPages = 0, int32_t recallPeriod = 0,
-                      int32_t recallBlocks = 0) {
+                      int32_t recallBlocks = 0, int32_t evictAfter = 0,
+                      const char *storageDir = nullptr) {
     hgc_attention_config c = config.get();
     hgc_kv_cache_options options;
     hgc_kv_cache_options_init(&options);
@@ -250,6 +251,8 @@ public:
     options.host_pages = hostPages;
     options.recall_period = recallPeriod;
     options.recall_blocks = recallBlocks;
+    options.evict_after = evictAfter;
+    options.storage_dir = storageDir;
     hgc_kv_cache *cache;
     check(hgc_kv_cache_create(get(), &c, &options, &cache));
     return KVCache(cache);

@@ -177,11 +177,19 @@ hgc_rt_status hgc_rt_kv_pq_codes(hgc_rt_kv_cache *cache, int64_t seq,
  * identifies the copy for hgc_rt_kv_wait. */
 hgc_rt_status hgc_rt_kv_recall(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, int64_t page, uint64_t *ticket);
-/* Ends a recall: the page goes back down as placement would put it (a cold
- * page to the host, or storage when the host is full; a hot one stays).
- * Waits for nothing: wait for the page's recall first. */
-hgc_rt_status hgc_rt_kv_demote(hgc_rt_kv_cache *cache, int64_t seq,
+/* Ends a recall or an eviction: the page goes where placement puts it (the
+ * device for a page of sinks or window, else the host). A recalled page
+ * goes down (spilling further when the tier is full); an evicted one comes
+ * up only into room, else it stays where it is. Waits for nothing: wait for
+ * the page's recall first. */
+hgc_rt_status hgc_rt_kv_settle(hgc_rt_kv_cache *cache, int64_t seq,
                                int32_t layer, int64_t page);
+/* Moves a cold page to the storage tier (HCAttention's eviction), ending its
+ * recall: never dropped, read through copies, brought back by
+ * hgc_rt_kv_settle. HGC_RT_INVALID_ARGUMENT without a storage tier,
+ * HGC_RT_OUT_OF_RANGE for a page holding sinks or window tokens. */
+hgc_rt_status hgc_rt_kv_evict(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, int64_t page);
 /* Blocks until the copy finished and returns its status. */
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
 

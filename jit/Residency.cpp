@@ -1,4 +1,4 @@
-//===- Recall.cpp - periodic recall of the hottest host pages -------------===//
+//===- Residency.cpp - pages moved by what the steps attend ---------------===//
 //
 // Page masses are measured on the host from the pages the step read (the
 // paged operands its kernel got) once per period, not every step: the
@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "jit/Recall.h"
+#include "jit/Residency.h"
 
 #include "runtime/Element.h"
 
@@ -112,22 +112,26 @@ std::vector<double> measurePageMass(const hgc_selection &attended, int32_t b,
 }
 } // namespace
 
-std::vector<int64_t> RecallTracker::getRecalled(int64_t seq, int32_t layer) {
+std::vector<int64_t> PageResidency::getRecalled(int64_t seq, int32_t layer) {
   std::lock_guard<std::mutex> lock(mutex);
   auto it = states.find({seq, layer});
   return it == states.end() ? std::vector<int64_t>{} : it->second.recalled;
 }
 
-void RecallTracker::forget(int64_t seq) {
+void PageResidency::forget(int64_t seq) {
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = states.begin(); it != states.end();)
     it = it->first.first == seq ? states.erase(it) : std::next(it);
 }
 
-Failure RecallTracker::merge(const hgc_selection &selection,
+Failure PageResidency::merge(const hgc_selection &selection,
                              const AttentionConfig &k,
                              const std::vector<int64_t> &lengths,
                              hgc_selection &attended, RecallCounts &counts) {
+  if (options.recallBlocks == 0) {
+    attended = selection;
+    return Failure::ok();
+  }
   int64_t block = selection.blockSize;
   if (block != 1 && (block != pageTokens || k.placement.sink % block != 0))
     return {HGC_INVALID_ARGUMENT,
@@ -181,65 +185,123 @@ Failure RecallTracker::merge(const hgc_selection &selection,
   return Failure::ok();
 }
 
-void RecallTracker::update(hgc_rt_kv_cache *runtime,
+void PageResidency::update(hgc_rt_kv_cache *runtime,
                            const hgc_selection &attended,
                            const AttentionConfig &k,
                            const std::vector<int64_t> &lengths,
-                           const PagedOperands &kv, const float *queries) {
+                           const PagedOperands &kv, const float *queries,
+                           RecallCounts &counts) {
   std::lock_guard<std::mutex> lock(mutex);
   for (int32_t b = 0; b < attended.batch; ++b) {
-    int64_t seq = attended.seqs[b];
-    State &state = states[{seq, attended.layer}];
-    if (++state.steps % period != 0)
+    State &state = states[{attended.seqs[b], attended.layer}];
+    ++state.steps;
+    if (options.evictAfter > 0)
+      evict(runtime, attended, b, state, k, lengths[b], counts);
+    if (options.recallBlocks > 0 && state.steps % options.recallPeriod == 0)
+      recall(runtime, attended, b, state, k, lengths[b], kv, queries);
+  }
+}
+
+void PageResidency::recall(hgc_rt_kv_cache *runtime,
+                           const hgc_selection &attended, int32_t b,
+                           State &state, const AttentionConfig &k,
+                           int64_t length, const PagedOperands &kv,
+                           const float *queries) {
+  int64_t seq = attended.seqs[b];
+  HostRange host = getHostRange(k, length);
+  int64_t pages = (length + pageTokens - 1) / pageTokens;
+  std::vector<double> measured =
+      measurePageMass(attended, b, k, host, pages, kv, queries);
+  state.mass.resize(pages, 0.0);
+  for (int64_t p = 0; p < pages; ++p)
+    state.mass[p] = kMassDecay * state.mass[p] + measured[p];
+
+  // The hottest cold pages (whole pages of the host tier).
+  std::vector<int64_t> cold;
+  for (int64_t p = 0; p < pages; ++p)
+    if (p * pageTokens >= host.begin && (p + 1) * pageTokens <= host.end &&
+        state.mass[p] > 0)
+      cold.push_back(p);
+  size_t keep = std::min<size_t>(options.recallBlocks, cold.size());
+  std::partial_sort(cold.begin(), cold.begin() + keep, cold.end(),
+                    [&](int64_t x, int64_t y) {
+                      return state.mass[x] > state.mass[y] ||
+                             (state.mass[x] == state.mass[y] && x < y);
+                    });
+  std::set<int64_t> hottest(cold.begin(), cold.begin() + keep);
+
+  // Pages that cooled go back down; new ones come up on the copy engine.
+  // A page the device tier has no room for stays where it is: recall moves
+  // copies, it never drops one.
+  std::vector<int64_t> recalled;
+  for (int64_t page : state.recalled) {
+    if (hottest.count(page))
+      recalled.push_back(page);
+    else
+      (void)hgc_rt_kv_settle(runtime, seq, attended.layer, page);
+  }
+  std::vector<std::pair<int64_t, uint64_t>> tickets;
+  for (int64_t page : hottest) {
+    uint64_t ticket = 0;
+    if (!std::binary_search(state.recalled.begin(), state.recalled.end(),
+                            page) &&
+        hgc_rt_kv_recall(runtime, seq, attended.layer, page, &ticket) ==
+            HGC_RT_OK)
+      tickets.push_back({page, ticket});
+  }
+  // Joined here: the next selection of this layer (maybe on another thread)
+  // reads its pages in place.
+  for (auto [page, ticket] : tickets)
+    if (hgc_rt_kv_wait(runtime, ticket) == HGC_RT_OK)
+      recalled.push_back(page);
+  std::sort(recalled.begin(), recalled.end());
+  state.recalled = std::move(recalled);
+}
+
+void PageResidency::evict(hgc_rt_kv_cache *runtime,
+                          const hgc_selection &attended, int32_t b,
+                          State &state, const AttentionConfig &k,
+                          int64_t length, RecallCounts &counts) {
+  int64_t seq = attended.seqs[b];
+  HostRange host = getHostRange(k, length);
+  int64_t pages = (length + pageTokens - 1) / pageTokens;
+  // A page is watched from the step it is first seen.
+  state.lastKept.resize(pages, state.steps);
+  state.evicted.resize(pages, false);
+  std::vector<bool> kept(pages, false);
+  for (int32_t hk = 0; hk < attended.kvHeads; ++hk) {
+    const int32_t *row = attended.candidates.data() +
+                         (b * attended.kvHeads + hk) * attended.count;
+    for (int64_t i = 0; i < attended.count; ++i) {
+      if (row[i] < 0)
+        continue;
+      auto [first, end] = getUnitTokens(host, attended.blockSize, row[i]);
+      for (int64_t t = first; t < end; t += pageTokens - t % pageTokens)
+        kept[t / pageTokens] = true;
+    }
+  }
+  for (int64_t p = 0; p < pages; ++p) {
+    bool cold =
+        p * pageTokens >= host.begin && (p + 1) * pageTokens <= host.end;
+    if (kept[p] || !cold) {
+      state.lastKept[p] = state.steps;
+      // Kept again: back where placement puts it, when there is room.
+      hgc_rt_tier tier = HGC_RT_TIER_STORAGE;
+      if (state.evicted[p] &&
+          hgc_rt_kv_settle(runtime, seq, attended.layer, p) == HGC_RT_OK &&
+          hgc_rt_kv_page_tier(runtime, seq, attended.layer, p, &tier) ==
+              HGC_RT_OK &&
+          tier != HGC_RT_TIER_STORAGE) {
+        state.evicted[p] = false;
+        ++counts.restored;
+      }
       continue;
-    int64_t n = lengths[b];
-    HostRange host = getHostRange(k, n);
-    int64_t pages = (n + pageTokens - 1) / pageTokens;
-    std::vector<double> measured =
-        measurePageMass(attended, b, k, host, pages, kv, queries);
-    state.mass.resize(pages, 0.0);
-    for (int64_t p = 0; p < pages; ++p)
-      state.mass[p] = kMassDecay * state.mass[p] + measured[p];
-
-    // The hottest cold pages (whole pages of the host tier).
-    std::vector<int64_t> cold;
-    for (int64_t p = 0; p < pages; ++p)
-      if (p * pageTokens >= host.begin && (p + 1) * pageTokens <= host.end &&
-          state.mass[p] > 0)
-        cold.push_back(p);
-    size_t keep = std::min<size_t>(blocks, cold.size());
-    std::partial_sort(cold.begin(), cold.begin() + keep, cold.end(),
-                      [&](int64_t x, int64_t y) {
-                        return state.mass[x] > state.mass[y] ||
-                               (state.mass[x] == state.mass[y] && x < y);
-                      });
-    std::set<int64_t> hottest(cold.begin(), cold.begin() + keep);
-
-    // Pages that cooled go back down; new ones come up on the copy engine.
-    // A page the device tier has no room for stays where it is: recall
-    // moves copies, it never drops one.
-    std::vector<int64_t> recalled;
-    for (int64_t page : state.recalled) {
-      if (hottest.count(page))
-        recalled.push_back(page);
-      else
-        (void)hgc_rt_kv_demote(runtime, seq, attended.layer, page);
     }
-    std::vector<std::pair<int64_t, uint64_t>> tickets;
-    for (int64_t page : hottest) {
-      uint64_t ticket = 0;
-      if (!std::binary_search(state.recalled.begin(), state.recalled.end(),
-                              page) &&
-          hgc_rt_kv_recall(runtime, seq, attended.layer, page, &ticket) ==
-              HGC_RT_OK)
-        tickets.push_back({page, ticket});
+    if (!state.evicted[p] &&
+        state.steps - state.lastKept[p] >= options.evictAfter &&
+        hgc_rt_kv_evict(runtime, seq, attended.layer, p) == HGC_RT_OK) {
+      state.evicted[p] = true;
+      ++counts.evicted;
     }
-    // Joined here: the next selection of this layer (maybe on another
-    // thread) reads its pages in place.
-    for (auto [page, ticket] : tickets)
-      if (hgc_rt_kv_wait(runtime, ticket) == HGC_RT_OK)
-        recalled.push_back(page);
-    std::sort(recalled.begin(), recalled.end());
-    state.recalled = std::move(recalled);
   }
 }
