@@ -3,6 +3,7 @@
 #include "codegen/Pipelines.h"
 #include "codegen/Passes.h"
 #include "passes/Passes.h"
+#include "passes/policies/PlacementPolicy.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -28,6 +29,10 @@ void hgc::buildPlacementPipeline(OpPassManager &pm,
   pm.addPass(createRaiseAttentionPass());
   pm.addPass(createBindKVCachePass());
   pm.addPass(createPlaceKVPass(options));
+  // An unknown policy is hgc-place-kv's error to report.
+  const PlacementPolicy *policy = lookupPlacementPolicy(options.policy);
+  if (policy && policy->selectsAhead())
+    pm.addPass(createSelectAheadPass());
 }
 
 void hgc::buildHybridPipeline(OpPassManager &pm,

@@ -89,6 +89,10 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
     * `hca`: the same tiers, the host scoring its tokens from int8 key codes
       and attending the fewest top-scoring ones whose softmax mass reaches
       `tau`, at most `budget` (HCAttention).
+    * `scout`: quest's tiers; pipelines built for it run `hgc-select-ahead`
+      after this pass (ScoutAttention).
+    * `sparf`: the host scoring its tokens on the query's largest channels
+      and folding the rest in as the mean value (InstInfer's SparF).
 
     `budget` uses the attribute's spelling: an integer is a token count, a
     number with a decimal point a fraction in (0, 1] of the host tokens. The
@@ -102,6 +106,36 @@ def PlaceKVPass : Pass<"hgc-place-kv"> {
     them.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect"];
+}
+
+def SelectAheadPass : Pass<"hgc-select-ahead"> {
+  let summary = "Select each layer's host candidates from a query predicted "
+                "one layer ahead (ScoutAttention)";
+  let description = [{
+    For two consecutive `hgc.decode_attention` ops of one block (layers l and
+    l+1), finds the residual stream layer l+1's query is computed from (the
+    first residual add `x + f(x)` walking back from the query through what
+    depends on layer l's attention) and the stream before layer l (residual
+    inputs back to one that does not depend on it). It clones layer l+1's
+    query computation (input norm, Wq, RoPE, reshapes) before layer l's
+    attention with the earlier stream substituted, adds `hgc.preselect` of
+    layer l+1's placement over its cache's past (the keys and values before
+    the step's token: the first operands of the `tensor.concat`s its
+    `hgc.bind_kv` binds), and gives layer l+1's decode attention the
+    candidates as `preselected`. The split then attends them with the real
+    query; layer l+1's selection no longer depends on layer l.
+
+    It applies to placements a step can take candidates for (two tiers, the
+    second selecting without estimating the rest, no head overrides); where
+    the structure is not found the step keeps its own selection and the op
+    gets a remark saying why. The first layer always selects for itself.
+    `--policy scout` runs it after `hgc-place-kv`.
+  }];
+  let dependentDialects = ["::mlir::hgc::HgcDialect"];
+  let statistics = [
+    Statistic<"movedSelections", "moved-selections",
+              "Selections moved one layer ahead">
+  ];
 }
 
 def SplitAttentionPass : Pass<"hgc-split-attention"> {

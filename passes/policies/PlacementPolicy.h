@@ -62,6 +62,10 @@ public:
   /// keys and folds in a mean value, so the KV runtime keeps a channel-major
   /// key copy and per-page value sums (channel_keys) for its kernels.
   virtual bool readsChannelKeys() const { return false; }
+  /// Whether compiled programs select each layer's host candidates one
+  /// layer ahead, from a query predicted from the layer before
+  /// (hgc-select-ahead after placement).
+  virtual bool selectsAhead() const { return false; }
   /// Whether `PlacementOptions::tau` is one of its options (checked, printed
   /// by `hgc plan`): a keep rule by softmax mass.
   virtual bool usesMass() const { return false; }
@@ -81,7 +85,7 @@ public:
 const PlacementPolicy *lookupPlacementPolicy(StringRef name);
 /// Every policy, in name order.
 ArrayRef<const PlacementPolicy *> getPlacementPolicies();
-/// "full, hca, hgca, quest or sparf": the names, for messages and help.
+/// "full, hca, hgca, quest, scout or sparf": the names, for messages and help.
 std::string getPlacementPolicyNames();
 /// The policy of `options`, which must name a registered one (options
 /// checked by buildPlacement or a configuration check).

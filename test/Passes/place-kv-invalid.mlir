@@ -1,8 +1,8 @@
 // Bad options fail before any IR is touched, naming the option; a placement
 // that does not fit a cache is an error at the op.
 
-// RUN: not hgc-opt %s -hgc-place-kv="policy=scout" 2>&1 | FileCheck %s --check-prefix=POLICY
-// POLICY: error: hgc-place-kv: unknown placement policy 'scout', expected {{.*}}full, hca, hgca{{.*}} quest
+// RUN: not hgc-opt %s -hgc-place-kv="policy=infinigen" 2>&1 | FileCheck %s --check-prefix=POLICY
+// POLICY: error: hgc-place-kv: unknown placement policy 'infinigen', expected {{.*}}full, hca, hgca, quest, scout or sparf
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=quest block=12" 2>&1 | FileCheck %s --check-prefix=BLOCK
 // BLOCK: error: hgc-place-kv: block must be a positive power of two, got 12

@@ -76,7 +76,7 @@ def ctx():
 
 
 @pytest.mark.parametrize("policy,budget", [("hgca", "0.25"), ("quest", "0.3"),
-                                           ("hca", "0.5")])
+                                           ("scout", "0.3"), ("hca", "0.5")])
 def test_selecting_with_the_real_query_is_the_step(ctx, policy, budget):
     config = config_for(policy, budget)
     cache, _ = make_cache(ctx, config, LENGTHS)

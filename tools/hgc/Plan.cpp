@@ -212,6 +212,9 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   module.walk([&](Operation *op) {
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
       printDecode(decode, target, os);
+      if (decode.getPreselected())
+        os << "  host candidates chosen one layer ahead, from the query "
+              "predicted from the layer before (hgc-select-ahead)\n";
       ++count;
     } else if (op->hasAttr(kDenseFallbackAttr)) {
       os << "attention '" << nameOf(op) << "': runs dense instead when the "

@@ -81,8 +81,10 @@ HGC_API const char *hgc_context_target(const hgc_context *context);
  * hgc-place-kv: same names, same defaults (hgc_attention_config_init). */
 typedef struct hgc_placement {
   const char *policy; /* "full", "hgca" (exact top-k), "hca" (int8 key codes,
-                         kept by softmax mass), "quest" (top blocks), "sparf"
-                         (top tokens on the largest query channels) */
+                         kept by softmax mass), "quest" (top blocks), "scout"
+                         (quest's blocks; select them ahead with
+                         hgc_select_ahead), "sparf" (top tokens on the
+                         largest query channels) */
   int64_t sink;       /* attention-sink tokens on the device tier */
   int64_t window;     /* most recent tokens on the device tier */
   const char *budget; /* host tokens per KV head: "256" or a fraction "0.05" */

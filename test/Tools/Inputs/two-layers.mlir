@@ -1,0 +1,30 @@
+// Two decode steps: layer 1's query is f(x1), x1 = x0 + attention(x0)
+// (test/Tools/plan-scout.test).
+#map = affine_map<(d0, d1) -> (d0, d1)>
+func.func @main(%x0: tensor<1x8xf32>, %p0: tensor<1x1x40x4xf32>, %n0: tensor<1x1x1x4xf32>,
+                      %p1: tensor<1x1x40x4xf32>, %n1: tensor<1x1x1x4xf32>) -> tensor<1x2x4xf32> {
+  %q0 = tensor.expand_shape %x0 [[0], [1, 2]] output_shape [1, 2, 4] : tensor<1x8xf32> into tensor<1x2x4xf32>
+  %k0 = tensor.concat dim(2) %p0, %n0 : (tensor<1x1x40x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x1x41x4xf32>
+  %c0 = hgc.bind_kv %k0, %k0 : tensor<1x1x41x4xf32>, tensor<1x1x41x4xf32> -> !hgc.kv_cache<1x4xf32>
+  %o0 = hgc.decode_attention %q0, %c0 : tensor<1x2x4xf32>, !hgc.kv_cache<1x4xf32> -> tensor<1x2x4xf32>
+  %flat = tensor.collapse_shape %o0 [[0], [1, 2]] : tensor<1x2x4xf32> into tensor<1x8xf32>
+  %empty = tensor.empty() : tensor<1x8xf32>
+  %x1 = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel"]}
+      ins(%x0, %flat : tensor<1x8xf32>, tensor<1x8xf32>) outs(%empty : tensor<1x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<1x8xf32>
+  %f1 = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", "parallel"]}
+      ins(%x1 : tensor<1x8xf32>) outs(%empty : tensor<1x8xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<1x8xf32>
+  %q1 = tensor.expand_shape %f1 [[0], [1, 2]] output_shape [1, 2, 4] : tensor<1x8xf32> into tensor<1x2x4xf32>
+  %k1 = tensor.concat dim(2) %p1, %n1 : (tensor<1x1x40x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x1x41x4xf32>
+  %c1 = hgc.bind_kv %k1, %k1 : tensor<1x1x41x4xf32>, tensor<1x1x41x4xf32> -> !hgc.kv_cache<1x4xf32>
+  %o1 = hgc.decode_attention %q1, %c1 : tensor<1x2x4xf32>, !hgc.kv_cache<1x4xf32> -> tensor<1x2x4xf32>
+  return %o1 : tensor<1x2x4xf32>
+}
+
