@@ -118,17 +118,23 @@ def SelectAheadPass : Pass<"hgc-select-ahead"> {
     depends on layer l's attention) and the stream before layer l (residual
     inputs back to one that does not depend on it). It clones layer l+1's
     query computation (input norm, Wq, RoPE, reshapes) before layer l's
-    attention with the earlier stream substituted, adds `hgc.preselect` of
-    layer l+1's placement over its cache's past (the keys and values before
-    the step's token: the first operands of the `tensor.concat`s its
-    `hgc.bind_kv` binds), and gives layer l+1's decode attention the
-    candidates as `preselected`. The split then attends them with the real
+    attention with the earlier stream substituted, adds `hgc.preselect` over
+    its cache's past (the keys and values before the step's token: what the
+    `tensor.concat`s its `hgc.bind_kv` binds put first, or the insert_slice
+    pair canonicalization makes of them; lengths less one) under layer l+1's
+    placement with a window one token shorter, so the past's host tokens are
+    exactly the step's (its own token is in the window), and gives layer
+    l+1's decode attention the candidates as `preselected`. A step inside a
+    run-time branch (`scf.if`: a query of run-time length, a mask checked per
+    run) gets its candidates from an `scf.if` on the same condition, with the
+    query's last steps from inside the branch; none when it does not run. The split then attends them with the real
     query; layer l+1's selection no longer depends on layer l.
 
     It applies to placements a step can take candidates for (two tiers, the
-    second selecting without estimating the rest, no head overrides); where
-    the structure is not found the step keeps its own selection and the op
-    gets a remark saying why. The first layer always selects for itself.
+    second selecting without estimating the rest, no head overrides) and to
+    steps of one block (not inside run-time branches); where the structure
+    is not found the step keeps its own selection and the op gets a remark
+    saying why. The first layer always selects for itself.
     `--policy scout` runs it after `hgc-place-kv`.
   }];
   let dependentDialects = ["::mlir::hgc::HgcDialect"];

@@ -16,8 +16,11 @@
 #include "dialect/HgcOps.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -139,39 +142,144 @@ Value getResidualInput(Value value, BlockDataflow &flow) {
   return Value();
 }
 
+/// The past of KV made as `past ++ current` along the token axis (2), with
+/// the current step's tokens last: a `tensor.concat`, or the insert_slice
+/// pair canonicalization makes of one (past at 0 into an empty tensor, the
+/// current tokens after it).
+Value getPast(Value kv) {
+  if (auto concat = kv.getDefiningOp<tensor::ConcatOp>())
+    return concat.getDim() == 2 && concat.getInputs().size() == 2
+               ? concat.getInputs()[0]
+               : Value();
+  auto current = kv.getDefiningOp<tensor::InsertSliceOp>();
+  if (!current)
+    return Value();
+  auto past = current.getDest().getDefiningOp<tensor::InsertSliceOp>();
+  if (!past || !past.getDest().getDefiningOp<tensor::EmptyOp>())
+    return Value();
+  auto zero = [](OpFoldResult value) { return isConstantIntValue(value, 0); };
+  SmallVector<OpFoldResult> pastOffsets = past.getMixedOffsets(),
+                            currentOffsets = current.getMixedOffsets();
+  SmallVector<OpFoldResult> pastSizes = past.getMixedSizes();
+  if (pastOffsets.size() != 4 || currentOffsets.size() != 4 ||
+      !llvm::all_of(pastOffsets, zero) || !zero(currentOffsets[0]) ||
+      !zero(currentOffsets[1]) || !zero(currentOffsets[3]) ||
+      !past.hasUnitStride() || !current.hasUnitStride())
+    return Value();
+  // The current tokens start where the past ends.
+  if (currentOffsets[2] != pastSizes[2] &&
+      getConstantIntValue(currentOffsets[2]) !=
+          getConstantIntValue(pastSizes[2]))
+    return Value();
+  if (getConstantIntValue(currentOffsets[2]) == std::nullopt &&
+      currentOffsets[2] != pastSizes[2])
+    return Value();
+  return past.getSource();
+}
+
+/// Layer l+1's decode step as seen from the block that also holds layer l's
+/// (or the op there holding it): the step itself, or the `scf.if` whose
+/// then-block runs it (a run-time check: a query of run-time length, a mask
+/// read per run).
+struct StepInBlock {
+  Operation *anchor = nullptr;
+  scf::IfOp guard;
+};
+
+/// `previous` and `next` lifted to ops of one block (`next`'s at most one
+/// `scf.if` up), or nothing.
+std::optional<std::pair<Operation *, StepInBlock>>
+liftToOneBlock(DecodeAttentionOp previous, DecodeAttentionOp next) {
+  auto depth = [](Operation *op) {
+    int n = 0;
+    for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
+      ++n;
+    return n;
+  };
+  Operation *p = previous, *n = next;
+  while (p && n && p->getBlock() != n->getBlock()) {
+    if (depth(p) >= depth(n))
+      p = p->getParentOp();
+    else
+      n = n->getParentOp();
+  }
+  if (!p || !n || p->getBlock() != n->getBlock())
+    return std::nullopt;
+  StepInBlock step{n, nullptr};
+  if (n != next.getOperation()) {
+    auto guard = dyn_cast<scf::IfOp>(n);
+    if (!guard || next->getBlock() != &guard.getThenRegion().front())
+      return std::nullopt;
+    step.guard = guard;
+  }
+  return std::make_pair(p, step);
+}
+
 /// Why layer `next`'s selection cannot move ahead of layer `previous`'s
 /// attention, or null after moving it.
-const char *selectAhead(DecodeAttentionOp previous, DecodeAttentionOp next,
-                        BlockDataflow &flow) {
+const char *selectAhead(DecodeAttentionOp previous, DecodeAttentionOp next) {
   PlacementAttr placement = next.getPlacementAttr();
   if (next.getPreselected() || !placement || placement.getTiers().size() != 2 ||
       placement.getTiers()[1].isDense() || !placement.getHeads().empty() ||
       placement.getTiers()[1].getSelection() == Selection::ChannelTopK)
     return "its placement selects nothing a step can take ahead";
+  // The step's own token is in its window: the past without it, under a
+  // window one token shorter, has exactly the step's host tokens.
+  if (placement.getWindow() == 0)
+    return "its placement has no window: the step's own token would be a "
+           "host token the past does not hold";
+  PlacementAttr pastPlacement = PlacementAttr::get(
+      placement.getContext(), placement.getSink(), placement.getWindow() - 1,
+      placement.getTiers(), placement.getHeads());
+  auto lifted = liftToOneBlock(previous, next);
+  if (!lifted)
+    return "it and the step before are in different regions";
+  auto [before, step] = *lifted;
+  Block *block = before->getBlock();
+  Block *guarded = step.guard ? &step.guard.getThenRegion().front() : nullptr;
+  BlockDataflow flow(*block);
+
   // The past the selection runs over: the cache's keys and values before
-  // the step's own token was appended.
+  // the step's own token was appended (and a sequence's valid tokens less
+  // that token, with lengths).
   auto bind = next.getCache().getDefiningOp<BindKVOp>();
-  if (!bind || bind->getNumOperands() != 2)
+  if (!bind || bind.getKeyMin() || bind.getKeyCodes() || bind.getPqCodes() ||
+      bind.getChannelKeys() || bind.getValueSums() || bind.getBlockTable())
     return "its cache is not past ++ current KV";
-  auto keys = bind.getKey().getDefiningOp<tensor::ConcatOp>();
-  auto values = bind.getValue().getDefiningOp<tensor::ConcatOp>();
-  if (!keys || !values || keys.getDim() != 2 || values.getDim() != 2 ||
-      keys.getInputs().size() != 2 || values.getInputs().size() != 2)
+  Value pastKeys = getPast(bind.getKey()),
+        pastValues = getPast(bind.getValue());
+  if (!pastKeys || !pastValues)
     return "its cache is not past ++ current KV";
-  Value pastKeys = keys.getInputs()[0], pastValues = values.getInputs()[0];
+  Value lengths = bind.getLengths();
+
+  // Whether a value of the block, or of the step's guarded block, is
+  // computed from the previous layer's attention.
+  DenseSet<Operation *> dependents = flow.getDependents(before);
+  std::function<bool(Value)> dependent = [&](Value value) {
+    Operation *owner = value.getDefiningOp();
+    if (!owner)
+      return false;
+    if (owner->getBlock() == guarded)
+      return llvm::any_of(getInputs(owner), dependent);
+    return dependents.contains(owner);
+  };
 
   // 1. The residual stream layer `next`'s query is computed from: walking
-  //    back from the query through what depends on the previous attention,
-  //    the first residual add.
-  DenseSet<Operation *> dependents = flow.getDependents(previous);
-  auto dependent = [&](Value value) {
-    Operation *owner = value.getDefiningOp();
-    return owner && dependents.contains(owner);
-  };
+  //    back from the query (through the guarded block to the value of the
+  //    block it reads) through what depends on the previous attention, the
+  //    first residual add.
   Value stream = next.getQuery();
+  while (guarded && stream.getDefiningOp() &&
+         stream.getDefiningOp()->getBlock() == guarded) {
+    SmallVector<Value> inputs =
+        llvm::filter_to_vector(getInputs(stream.getDefiningOp()), dependent);
+    if (inputs.size() != 1)
+      return "its query does not come from a residual stream";
+    stream = inputs.front();
+  }
   while (!getResidualInput(stream, flow)) {
     Operation *op = stream.getDefiningOp();
-    if (!op || !dependents.contains(op) || op == previous)
+    if (!op || !dependents.contains(op) || op == before)
       return "its query does not come from a residual stream";
     SmallVector<Value> inputs =
         llvm::filter_to_vector(getInputs(op), dependent);
@@ -193,80 +301,169 @@ const char *selectAhead(DecodeAttentionOp previous, DecodeAttentionOp next,
   }
   // 2. That stream before the previous layer: residual inputs back to one
   //    that does not depend on the previous attention.
-  Value before = stream;
-  while (before && dependent(before))
-    before = getResidualInput(before, flow);
-  if (!before || before.getType() != stream.getType() ||
-      (before.getDefiningOp() &&
-       !flow.isBefore(before.getDefiningOp(), previous)))
+  Value earlier = stream;
+  while (earlier && dependent(earlier))
+    earlier = getResidualInput(earlier, flow);
+  if (!earlier || earlier.getType() != stream.getType() ||
+      (earlier.getDefiningOp() &&
+       (earlier.getDefiningOp()->getBlock() != block ||
+        !flow.isBefore(earlier.getDefiningOp(), before))))
     return "the residual stream before the previous layer is not found";
 
-  // 3. The ops from the stream to the query, and the pure ops after the
-  //    previous attention they also read, cloned before it with the earlier
+  // 3. What the selection needs that is computed after the previous
+  //    attention: in the guarded block, the query's last steps (a cast to one
+  //    token, its rows); in the block, the path from the stream to the query
+  //    and the pure ops it also reads (the run-time check and lengths
+  //    included), cloned before the previous attention with the earlier
   //    stream in place of the later one.
+  SmallVector<Value> needs = {next.getQuery(), pastKeys, pastValues};
+  if (lengths)
+    needs.push_back(lengths);
+  if (step.guard)
+    needs.push_back(step.guard.getCondition());
+  DenseSet<Operation *> inner;
+  SmallVector<Value> outerNeeds;
+  for (size_t i = 0; i < needs.size(); ++i) {
+    Operation *owner = needs[i].getDefiningOp();
+    if (owner && owner->getBlock() == guarded) {
+      if (!isMemoryEffectFree(owner))
+        return "its query is made with side effects";
+      if (inner.insert(owner).second)
+        llvm::append_range(needs, getInputs(owner));
+    } else {
+      // Of the block, or of a block around it.
+      outerNeeds.push_back(needs[i]);
+    }
+  }
   DenseSet<Operation *> fromStream = flow.getDependents(stream.getDefiningOp());
-  DenseSet<Operation *> toQuery = flow.getAncestors(next.getQuery());
   DenseSet<Operation *> toStream = flow.getAncestors(stream);
-  SmallVector<Operation *> cloned;
-  for (Operation *op = previous->getNextNode(); op; op = op->getNextNode()) {
+  DenseSet<Operation *> wanted;
+  for (Value value : outerNeeds) {
+    DenseSet<Operation *> ancestors = flow.getAncestors(value);
+    wanted.insert(ancestors.begin(), ancestors.end());
+  }
+  SmallVector<Operation *> outer;
+  for (Operation *op = before->getNextNode(); op; op = op->getNextNode()) {
     // What makes the later stream is replaced by the earlier one.
-    if (!toQuery.contains(op) ||
+    if (!wanted.contains(op) ||
         (toStream.contains(op) && dependents.contains(op)))
       continue;
     bool onPath = fromStream.contains(op) && op != stream.getDefiningOp();
-    if (!onPath && (dependents.contains(op) || !isPure(op)))
+    if (!onPath && (dependents.contains(op) || !isMemoryEffectFree(op)))
       return "its query reads the previous layer other than through the "
              "residual stream";
-    cloned.push_back(op);
+    outer.push_back(op);
   }
-  for (Value input : {pastKeys, pastValues})
-    if (Operation *owner = input.getDefiningOp();
-        owner && !flow.isBefore(owner, previous))
-      return "its cache's past is made after the previous layer";
 
-  OpBuilder builder(previous);
-  IRMapping mapping;
-  mapping.map(stream, before);
-  for (Operation *op : cloned)
-    builder.clone(*op, mapping);
+  OpBuilder builder(before);
   Location loc = next.getLoc();
-  Value pastCache = BindKVOp::create(
-      builder, loc, next.getCache().getType(), pastKeys, pastValues,
-      /*lengths=*/Value(), /*keyMin=*/Value(), /*keyMax=*/Value(),
-      /*keyCodes=*/Value(), /*keyScales=*/Value(), /*pqCodes=*/Value(),
-      /*pqCodebooks=*/Value(), /*channelKeys=*/Value(),
-      /*valueSums=*/Value(), /*block_table=*/Value(),
-      /*summary_block=*/IntegerAttr(), /*value_block=*/IntegerAttr(),
-      /*kv_layout=*/StringAttr());
+  IRMapping mapping;
+  mapping.map(stream, earlier);
+  for (Operation *op : outer)
+    builder.clone(*op, mapping);
   RankedTensorType query = next.getQuery().getType();
   int64_t budget = placement.getTiers()[1].getBudgetTokens();
-  auto candidatesType = RankedTensorType::get(
-      {query.getDimSize(0), next.getCache().getType().getKvHeads(),
-       budget > 0 ? budget : ShapedType::kDynamic},
+  int64_t kvHeads = next.getCache().getType().getKvHeads();
+  auto selectedType = RankedTensorType::get(
+      {query.getDimSize(0), kvHeads,
+       budget > 0 && !step.guard ? budget : ShapedType::kDynamic},
       builder.getI32Type());
-  Value candidates = PreselectOp::create(
-      builder, loc, candidatesType, mapping.lookup(next.getQuery()), pastCache,
-      next.getScaleAttr(), placement);
+  // The selection over the past, where `builder` is.
+  auto emitSelection = [&]() -> Value {
+    if (guarded)
+      for (Operation &op : *guarded)
+        if (inner.contains(&op))
+          builder.clone(op, mapping);
+    Value pastLengths;
+    if (lengths) {
+      // The step's token is each sequence's last valid one.
+      Value all = mapping.lookupOrDefault(lengths);
+      auto type = cast<RankedTensorType>(all.getType());
+      Value one = arith::ConstantIntOp::create(builder, loc, 1, 32);
+      SmallVector<Value> sizes;
+      if (type.isDynamicDim(0))
+        sizes.push_back(tensor::DimOp::create(builder, loc, all, 0));
+      Value init = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                           type.getElementType(), sizes);
+      AffineMap identity = builder.getMultiDimIdentityMap(1);
+      pastLengths =
+          linalg::GenericOp::create(
+              builder, loc, type, all, init,
+              ArrayRef<AffineMap>{identity, identity},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                linalg::YieldOp::create(
+                    b, l,
+                    arith::SubIOp::create(b, l, args[0], one).getResult());
+              })
+              .getResult(0);
+    }
+    Value pastCache = BindKVOp::create(
+        builder, loc, next.getCache().getType(),
+        mapping.lookupOrDefault(pastKeys), mapping.lookupOrDefault(pastValues),
+        pastLengths, /*keyMin=*/Value(), /*keyMax=*/Value(),
+        /*keyCodes=*/Value(), /*keyScales=*/Value(), /*pqCodes=*/Value(),
+        /*pqCodebooks=*/Value(), /*channelKeys=*/Value(),
+        /*valueSums=*/Value(), /*block_table=*/Value(),
+        /*summary_block=*/IntegerAttr(), /*value_block=*/IntegerAttr(),
+        /*kv_layout=*/StringAttr());
+    auto preselectType =
+        RankedTensorType::get({query.getDimSize(0), kvHeads,
+                               budget > 0 ? budget : ShapedType::kDynamic},
+                              builder.getI32Type());
+    Value candidates = PreselectOp::create(
+        builder, loc, preselectType, mapping.lookup(next.getQuery()), pastCache,
+        next.getScaleAttr(), pastPlacement);
+    if (candidates.getType() != selectedType)
+      candidates =
+          tensor::CastOp::create(builder, loc, selectedType, candidates);
+    return candidates;
+  };
+  Value candidates;
+  if (!step.guard) {
+    candidates = emitSelection();
+  } else {
+    // Only when the step runs (its own run-time check); no candidates
+    // otherwise.
+    auto ahead =
+        scf::IfOp::create(builder, loc, TypeRange{selectedType},
+                          mapping.lookupOrDefault(step.guard.getCondition()),
+                          /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard insertion(builder);
+      builder.setInsertionPointToStart(&ahead.getThenRegion().front());
+      scf::YieldOp::create(builder, loc, emitSelection());
+      builder.setInsertionPointToStart(&ahead.getElseRegion().front());
+      SmallVector<Value> sizes;
+      // The batch: the residual stream's first dimension.
+      if (selectedType.isDynamicDim(0))
+        sizes.push_back(tensor::DimOp::create(builder, loc, earlier, 0));
+      SmallVector<int64_t> shape(selectedType.getShape());
+      shape[2] = 0;
+      Value none = tensor::EmptyOp::create(builder, loc, shape,
+                                           builder.getI32Type(), sizes);
+      scf::YieldOp::create(
+          builder, loc,
+          tensor::CastOp::create(builder, loc, selectedType, none).getResult());
+    }
+    candidates = ahead.getResult(0);
+  }
   next.getPreselectedMutable().assign(candidates);
   return nullptr;
 }
 
 struct SelectAheadPass : hgc::impl::SelectAheadPassBase<SelectAheadPass> {
   void runOnOperation() override {
-    // Consecutive decode steps of one block: layer l, then layer l+1.
-    DenseMap<Block *, SmallVector<DecodeAttentionOp>> steps;
-    getOperation()->walk(
-        [&](DecodeAttentionOp op) { steps[op->getBlock()].push_back(op); });
-    for (auto &[block, ops] : steps) {
-      for (size_t i = 1; i < ops.size(); ++i) {
-        BlockDataflow flow(*block);
-        if (const char *why = selectAhead(ops[i - 1], ops[i], flow)) {
-          ops[i]->emitRemark("hgc-select-ahead: the step selects for itself: ")
-              << why;
-          continue;
-        }
+    // Consecutive decode steps: layer l, then layer l+1.
+    SmallVector<DecodeAttentionOp> steps;
+    getOperation()->walk([&](DecodeAttentionOp op) { steps.push_back(op); });
+    for (size_t i = 1; i < steps.size(); ++i) {
+      DecodeAttentionOp previous = steps[i - 1], next = steps[i];
+      if (const char *why = selectAhead(previous, next))
+        next->emitRemark("hgc-select-ahead: the step selects for itself: ")
+            << why;
+      else
         ++movedSelections;
-      }
     }
   }
 };

@@ -96,6 +96,9 @@ POLICIES = {
     "full": dict(policy="full"),
     "hgca": dict(policy="hgca", sink=4, window=16, budget="1.0"),
     "quest": dict(policy="quest", sink=4, window=16, budget="1.0", block=8),
+    # Each layer's blocks chosen ahead (hgc-select-ahead), under the step's
+    # own run-time checks; all of them at this budget.
+    "scout": dict(policy="scout", sink=8, window=16, budget="1.0", block=8),
 }
 # Every policy on the f32 Llama; the split of the others under hgca.
 DECODE_CASES = [(exporter, "llama", policy) for exporter in EXPORTERS
@@ -322,3 +325,34 @@ def test_genai_decode_loop_compiles_twice(policy):
             compiled.append(step)
         feeds = next_step_feeds(feeds, session.output_names, got)
     assert compiled == [0, 1]
+
+
+@pytest.mark.parametrize("exporter,arch", EXPORTS)
+def test_scout_selects_ahead_in_exporter_graphs(hgc, exporter, arch):
+    """--policy scout moves every layer's selection but the first ahead of
+    the layer before, inside the exporters' run-time checks (masks read per
+    run); dynamo's GPT-2 keys are concatenated transposed (not past ++
+    current along the tokens), and a note says so.
+    A decode loop over two compiles (the second with a dynamic past) equals
+    onnxruntime at a keep-all budget."""
+    path = model_path(exporter, arch)
+    result = subprocess.run(
+        [hgc, "plan", path, "--dim", "batch=1", "--dim", "seq=1", "--dim",
+         "past=4000", "--dim", "total=4001", "--policy", "scout"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ahead = result.stdout.count("chosen one layer ahead")
+    if (exporter, arch) == ("dynamo", "gpt2"):
+        assert ahead == 0 and "its cache is not past ++ current KV" in \
+            result.stderr
+        return
+    assert ahead == LAYERS - 1, result.stdout + result.stderr
+    assert "hgc-select-ahead" not in result.stderr
+    session = hgc_jit.Session(path, cache_dir="", **POLICIES["scout"])
+    reference = onnxruntime.InferenceSession(str(path))
+    feeds = feeds_for(path, 2, 60, seed=11)
+    for step in range(3):
+        got = session.run(None, feeds)
+        assert_step_matches(session, got, reference.run(None, feeds), step,
+                            tolerance(path))
+        feeds = next_step_feeds(feeds, session.output_names, got)

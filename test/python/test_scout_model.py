@@ -94,8 +94,9 @@ def forward(proto, feeds, ahead):
         v = np.concatenate([past_v, v_new[:, None]], 1)
         n = k.shape[1]
         if ahead and layer > 0:
-            # Over the past, from layer `layer - 1`'s residual input.
-            chosen = quest_blocks(query_from(streams[layer - 1]), past_k, n - 1)
+            # Over the past (the step's host tokens: its own token is in the
+            # window), from layer `layer - 1`'s residual input.
+            chosen = quest_blocks(query_from(streams[layer - 1]), past_k, n)
         else:
             chosen = quest_blocks(q, k, n)
         o = attend(q, k, v, n, chosen).reshape(-1)
