@@ -210,13 +210,16 @@ Failure DecodeSession::runOnSelection(hgc_kv_cache &cache,
               std::to_string(selection.layer) + ", fewer than the " +
               std::to_string(selection.lengths[b]) +
               " its selection was made over");
+  // Host tokens that arrived since the selection are attended too.
+  hgc_selection current;
+  addTokensSinceSelection(selection, kernel.config, step.lengths, current);
   if (!cache.residency)
-    return run(*step.kernel, step.kv, const_cast<hgc_selection *>(&selection));
+    return run(*step.kernel, step.kv, &current);
   // Recalled pages are attended whole; the selection's other candidates
   // beside them.
   hgc_selection attended;
   RecallCounts counts;
-  if (Failure failure = cache.residency->merge(selection, kernel.config,
+  if (Failure failure = cache.residency->merge(current, kernel.config,
                                                step.lengths, attended, counts);
       failure.failed())
     return failure;

@@ -50,6 +50,21 @@ std::vector<int32_t> getPageUnits(HostRange host, int64_t block,
   return units;
 }
 
+/// `selection` with its candidates replaced by `rows` ([batch * kv_heads]
+/// rows of units), -1 padded to the longest.
+void setCandidateRows(const hgc_selection &selection,
+                      const std::vector<std::vector<int32_t>> &rows,
+                      hgc_selection &attended) {
+  attended = selection;
+  attended.count = 0;
+  for (const std::vector<int32_t> &row : rows)
+    attended.count = std::max<int64_t>(attended.count, row.size());
+  attended.candidates.assign(rows.size() * attended.count, -1);
+  for (size_t r = 0; r < rows.size(); ++r)
+    std::copy(rows[r].begin(), rows[r].end(),
+              attended.candidates.begin() + r * attended.count);
+}
+
 /// Per page of sequence `b`, the host partial's softmax mass (averaged over
 /// query heads) the tokens of `attended` hold under `queries`.
 std::vector<double> measurePageMass(const hgc_selection &attended, int32_t b,
@@ -174,15 +189,38 @@ Failure PageResidency::merge(const hgc_selection &selection,
       rows.push_back(std::move(units));
     }
   }
-  attended = selection;
-  attended.count = 0;
-  for (const std::vector<int32_t> &row : rows)
-    attended.count = std::max<int64_t>(attended.count, row.size());
-  attended.candidates.assign(rows.size() * attended.count, -1);
-  for (size_t r = 0; r < rows.size(); ++r)
-    std::copy(rows[r].begin(), rows[r].end(),
-              attended.candidates.begin() + r * attended.count);
+  setCandidateRows(selection, rows, attended);
   return Failure::ok();
+}
+
+void hgc::jit::addTokensSinceSelection(const hgc_selection &selection,
+                                       const AttentionConfig &k,
+                                       const std::vector<int64_t> &lengths,
+                                       hgc_selection &attended) {
+  int64_t block = selection.blockSize;
+  std::vector<std::vector<int32_t>> rows;
+  for (int32_t b = 0; b < selection.batch; ++b) {
+    HostRange then = getHostRange(k, selection.lengths[b]);
+    HostRange now = getHostRange(k, lengths[b]);
+    // The units holding the host tokens [then.end, now.end).
+    int32_t first = int32_t((then.end - now.begin) / block);
+    int32_t end = now.end > then.end
+                      ? int32_t((now.end - now.begin + block - 1) / block)
+                      : first;
+    for (int32_t hk = 0; hk < selection.kvHeads; ++hk) {
+      const int32_t *row = selection.candidates.data() +
+                           (b * selection.kvHeads + hk) * selection.count;
+      std::vector<int32_t> units;
+      for (int64_t i = 0; i < selection.count; ++i)
+        if (row[i] >= 0)
+          units.push_back(row[i]);
+      for (int32_t unit = first; unit < end; ++unit)
+        if (!llvm::is_contained(units, unit))
+          units.push_back(unit);
+      rows.push_back(std::move(units));
+    }
+  }
+  setCandidateRows(selection, rows, attended);
 }
 
 void PageResidency::update(hgc_rt_kv_cache *runtime,

@@ -31,6 +31,15 @@
 
 namespace hgc::jit {
 
+/// `selection` with the units holding the host tokens that entered the host
+/// tier since it was made (sequences now of `lengths` tokens: the window
+/// moved on) added to every row: the step over it attends every host token
+/// a selection made now could keep, so a keep-all selection stays exact.
+void addTokensSinceSelection(const hgc_selection &selection,
+                             const AttentionConfig &k,
+                             const std::vector<int64_t> &lengths,
+                             hgc_selection &attended);
+
 /// Tokens of recalled pages a step attended, how many of its selection's
 /// tokens were among them, and the pages it evicted and brought back.
 struct RecallCounts {

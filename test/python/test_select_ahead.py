@@ -120,7 +120,8 @@ def test_candidates_of_a_predicted_query(ctx, policy, budget):
 def test_kv_appended_after_the_selection(ctx):
     """ScoutAttention selects layer l+1 before its KV for the step exists:
     the step's token is appended in between and attended on the device
-    tier; the token the window lets go joins the host tier unselected."""
+    tier; the token the window lets go joins the host tier and is attended
+    beside the selection's candidates (a selection made now could keep it)."""
     config = config_for("hgca", "0.25")
     cache, exact = make_cache(ctx, config, LENGTHS, layers=1)
     kernel = ctx.compile(config)
@@ -140,8 +141,39 @@ def test_kv_appended_after_the_selection(ctx):
         k, v = grown[seq]
         chosen = choose(p[seq].astype(np.float64), k[:, :n], n, "hgca",
                         "0.25", 1)
+        arrived = len(host_tokens(n + 1)) - 1  # the token the window let go
+        if arrived >= 0 and n + 1 > SINK + WINDOW:
+            chosen = [sorted(set(c) | {arrived}) for c in chosen]
         want = attend(q[seq].astype(np.float64), k, v, n + 1, chosen, 1)
         np.testing.assert_allclose(got[seq], want, atol=5e-5, rtol=0)
+
+
+@pytest.mark.parametrize("policy", ["hgca", "quest"])
+def test_keep_all_selected_ahead_is_exact(ctx, policy):
+    """At full budget a selection made before the step's token was appended
+    still attends every token: the step equals exact attention."""
+    config = config_for(policy, "1.0")
+    cache, exact = make_cache(ctx, config, LENGTHS, layers=1)
+    kernel = ctx.compile(config)
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((3, 8, 64)).astype(np.float32)
+    selection = cache.select_ahead(kernel, 0, [0, 1, 2], q)
+    for seq in range(3):
+        raw = rng.standard_normal((2, 2, 1, 64)).astype(np.float16)
+        cache.append(seq, 0, raw[0], raw[1])
+        k, v = exact[seq, 0]
+        exact[seq, 0] = (np.concatenate([k, raw[0].astype(np.float64)], 1),
+                         np.concatenate([v, raw[1].astype(np.float64)], 1))
+    got, _ = cache.decode_selected(kernel, selection, q)
+    for seq, n in enumerate(LENGTHS):
+        k, v = exact[seq, 0]
+        everything = [list(range(len(host_tokens(n + 1))))] * 2
+        want = attend(q[seq].astype(np.float64), k, v, n + 1, everything, 1)
+        np.testing.assert_allclose(got[seq], want, atol=5e-5, rtol=0)
+
+
+def host_tokens(n):
+    return [t for t in range(n) if t not in set(hot_tokens(n, SINK, WINDOW))]
 
 
 def test_bad_uses_are_one_line_errors(ctx):
