@@ -39,16 +39,17 @@ namespace {
 /// Values `op` reads that are defined outside it: its operands and those its
 /// regions capture.
 SmallVector<Value> getInputs(Operation *op) {
+  auto definedInside = [&](Value value) {
+    Operation *where = value.getDefiningOp();
+    if (!where)
+      where = cast<BlockArgument>(value).getOwner()->getParentOp();
+    return where && op->isAncestor(where);
+  };
   llvm::SetVector<Value> inputs;
   op->walk([&](Operation *inner) {
-    for (Value value : inner->getOperands()) {
-      Operation *owner = value.getDefiningOp();
-      Region *region = owner ? owner->getParentRegion()
-                             : cast<BlockArgument>(value).getParentRegion();
-      if (!op->isAncestor(region->getParentOp()) || region->getParentOp() == op)
-        if (!owner || !op->isAncestor(owner))
-          inputs.insert(value);
-    }
+    for (Value value : inner->getOperands())
+      if (!definedInside(value))
+        inputs.insert(value);
   });
   return inputs.takeVector();
 }
