@@ -272,17 +272,25 @@ static LogicalResult verifyPlacementFitsCache(Operation *op,
                                               PlacementAttr placement,
                                               KVCacheType cache);
 
+/// A decode query `[batch, q_heads, head_dim]` that fits `cache`: its
+/// heads share the cache's KV heads, its head_dim is the cache's.
+static FailureOr<ArrayRef<int64_t>>
+verifyQueryFitsCache(Operation *op, Value query, KVCacheType cache) {
+  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, query);
+  if (failed(q) || failed(verifyGroups(op, (*q)[1], cache.getKvHeads())) ||
+      failed(verifyDim(op, "query head_dim", (*q)[2], "cache head_dim",
+                       cache.getHeadDim())))
+    return failure();
+  return q;
+}
+
 LogicalResult DecodeAttentionOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyScaleAndSoftcap(op, getScale(), getSoftcap())))
     return failure();
-  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
-  if (failed(q))
-    return failure();
   KVCacheType cache = getCache().getType();
-  if (failed(verifyGroups(op, (*q)[1], cache.getKvHeads())) ||
-      failed(verifyDim(op, "query head_dim", (*q)[2], "cache head_dim",
-                       cache.getHeadDim())))
+  FailureOr<ArrayRef<int64_t>> q = verifyQueryFitsCache(op, getQuery(), cache);
+  if (failed(q))
     return failure();
   if (getOutput().getType() != getQuery().getType())
     return emitOpError("output type ")
@@ -357,13 +365,9 @@ LogicalResult PreselectOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyScaleAndSoftcap(op, getScale(), APFloat(0.0f))))
     return failure();
-  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
-  if (failed(q))
-    return failure();
   KVCacheType cache = getCache().getType();
-  if (failed(verifyGroups(op, (*q)[1], cache.getKvHeads())) ||
-      failed(verifyDim(op, "query head_dim", (*q)[2], "cache head_dim",
-                       cache.getHeadDim())))
+  FailureOr<ArrayRef<int64_t>> q = verifyQueryFitsCache(op, getQuery(), cache);
+  if (failed(q))
     return failure();
   PlacementAttr placement = getPlacement();
   if (failed(verifyAheadPlacement(op, placement)) ||

@@ -312,12 +312,13 @@ Failure DecodeSession::getInPlaceKernel(int32_t pageTokens, Ahead ahead,
                                         std::shared_ptr<Kernel> &paged) const {
   std::lock_guard<std::mutex> lock(kernel.inPlaceMutex);
   std::shared_ptr<Kernel> &known = kernel.inPlace[{pageTokens, ahead}];
-  AttentionConfig config = inPlaceConfig(kernel.config, pageTokens);
-  config.ahead = ahead;
-  if (!known)
+  if (!known) {
+    AttentionConfig config = inPlaceConfig(kernel.config, pageTokens);
+    config.ahead = ahead;
     if (Failure failure = kernel.context->kernels->get(config, known);
         failure.failed())
       return failure;
+  }
   paged = known;
   return Failure::ok();
 }
