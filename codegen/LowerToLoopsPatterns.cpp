@@ -138,6 +138,7 @@ struct LowerAlways : OpRewritePattern<OpTy> {
 };
 using LseMergeToLoops = LowerAlways<LseMergeOp, lowerLseMerge>;
 using MeanFoldToLoops = LowerAlways<MeanFoldOp, lowerMeanFold>;
+using TailEstimateToLoops = LowerAlways<TailEstimateOp, lowerTailEstimate>;
 
 //===----------------------------------------------------------------------===//
 // Selection and KV caches
@@ -237,7 +238,8 @@ void lowering::populateLowerToLoopsPatterns(
     RewritePatternSet &patterns, const LowerToLoopsOptions &options) {
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
-               LseMergeToLoops, MeanFoldToLoops, KVSummariesToLoops,
+               LseMergeToLoops, MeanFoldToLoops, TailEstimateToLoops,
+               KVSummariesToLoops,
                KVKeyCodesToLoops, KVChannelKeysToLoops, KVValueMeanToLoops,
                KVPqCodesToLoops, DecomposeAggregatedOp, ContractionToLoops>(
       context);
@@ -249,7 +251,8 @@ void lowering::populateLowerToLoopsPatterns(
 void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
-                      LseMergeOp, MeanFoldOp, AttentionOp, SelectOp,
+                      LseMergeOp, MeanFoldOp, TailEstimateOp, AttentionOp,
+                      SelectOp,
                       KVSummariesOp, KVChannelKeysOp, KVValueMeanOp,
                       KVKeyCodesOp, KVPqCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).

@@ -51,6 +51,8 @@ void lowerPartialAttention(RewriterBase &rewriter, PartialAttentionOp op,
 void lowerLseMerge(RewriterBase &rewriter, LseMergeOp op);
 /// The mean value weighed into a partial for the mass it does not hold.
 void lowerMeanFold(RewriterBase &rewriter, MeanFoldOp op);
+/// The estimate of the unselected tokens from their blocks' moments.
+void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op);
 /// The private declaration of runtime entry point `name` in `module`
 /// (created once).
 func::FuncOp declareRuntimeFunction(ModuleOp module, StringRef name,

@@ -80,7 +80,7 @@ ParseResult parseSquareList(AsmParser &parser,
 
 // tier = selection[(budget = N|F[, block = N][, bits = N][, subspaces = N]
 //                   [, centroids = N][, channels = N][, mass = F]
-//                   [, capacity = N])]
+//                   [, capacity = N][, tail = none|summary])]
 TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   FailureOr<Tier> tier = parseEnumKeyword<Tier>(parser, "tier", symbolizeTier,
@@ -97,6 +97,7 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   int64_t budgetTokens = 0, blockSize = 0, quantBits = 0, subspaces = 0,
           centroids = 0, channels = 0, capacity = 0;
   double fraction = 0.0, mass = 0.0;
+  Tail tail = Tail::None;
   if (*selection == Selection::BlockTopK)
     blockSize = 16;
   if (*selection == Selection::QuantTopK)
@@ -135,10 +136,18 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
       return parser.parseInteger(channels);
     if (key == "capacity")
       return parser.parseInteger(capacity);
+    if (key == "tail") {
+      FailureOr<Tail> parsed = parseEnumKeyword<Tail>(
+          parser, "tail", symbolizeTail, "none, summary");
+      if (failed(parsed))
+        return failure();
+      tail = *parsed;
+      return success();
+    }
     return parser.emitError(keyLoc, "unknown selection option '")
            << key
            << "', expected budget, block, bits, subspaces, centroids, "
-              "channels, mass or capacity";
+              "channels, mass, capacity or tail";
   };
   if (succeeded(parser.parseOptionalLParen()) &&
       (parser.parseCommaSeparatedList(parseOption) || parser.parseRParen()))
@@ -146,7 +155,7 @@ TierPolicyAttr TierPolicyAttr::parseBody(AsmParser &parser) {
   return parser.getChecked<TierPolicyAttr>(
       loc, parser.getContext(), *tier, *selection, budgetTokens,
       llvm::APFloat(fraction), blockSize, quantBits, llvm::APFloat(mass),
-      subspaces, centroids, channels, capacity);
+      subspaces, centroids, channels, capacity, tail);
 }
 
 void TierPolicyAttr::printBody(AsmPrinter &printer) const {
@@ -175,6 +184,8 @@ void TierPolicyAttr::printBody(AsmPrinter &printer) const {
     printer << ", mass = " << formatFraction(getMassThreshold());
   if (getCapacity() > 0)
     printer << ", capacity = " << getCapacity();
+  if (getTail() != Tail::None)
+    printer << ", tail = " << stringifyTail(getTail());
   printer << ")";
 }
 
@@ -197,7 +208,8 @@ LogicalResult TierPolicyAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, Tier tier,
     Selection selection, int64_t budgetTokens, llvm::APFloat budgetFractionAttr,
     int64_t blockSize, int64_t quantBits, llvm::APFloat massAttr,
-    int64_t subspaces, int64_t centroids, int64_t channels, int64_t capacity) {
+    int64_t subspaces, int64_t centroids, int64_t channels, int64_t capacity,
+    Tail tail) {
   StringRef name = stringifySelection(selection);
   double budgetFraction = budgetFractionAttr.convertToDouble();
   double mass = massAttr.convertToDouble();
@@ -207,10 +219,10 @@ LogicalResult TierPolicyAttr::verify(
   if (selection == Selection::Dense) {
     if (budgetTokens != 0 || budgetFraction != 0.0 || blockSize != 0 ||
         quantBits != 0 || mass != 0.0 || subspaces != 0 || centroids != 0 ||
-        channels != 0)
+        channels != 0 || tail != Tail::None)
       return emitError() << "dense selection on tier '" << stringifyTier(tier)
                          << "' takes no budget, block, bits, codebook, "
-                            "channels or mass";
+                            "channels, mass or tail";
     return success();
   }
   if (budgetTokens < 0)
@@ -273,14 +285,14 @@ LogicalResult TierPolicyAttr::verify(
 
 TierPolicyAttr TierPolicyAttr::getDense(MLIRContext *context, Tier tier) {
   return get(context, tier, Selection::Dense, 0, llvm::APFloat(0.0), 0, 0,
-             llvm::APFloat(0.0), 0, 0, 0, 0);
+             llvm::APFloat(0.0), 0, 0, 0, 0, Tail::None);
 }
 
 TierPolicyAttr TierPolicyAttr::withTier(Tier tier, int64_t capacity) const {
   return get(getContext(), tier, getSelection(), getBudgetTokens(),
              getBudgetFraction(), getBlockSize(), getQuantBits(),
              getMassThreshold(), getPqSubspaces(), getPqCentroids(),
-             getChannels(), capacity);
+             getChannels(), capacity, getTail());
 }
 
 int64_t TierPolicyAttr::getAttendedTokens(int64_t residentTokens) const {
@@ -337,7 +349,16 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
                   : resident * row;
     break;
   }
-  return scored + 2.0 * row * double(getAttendedTokens(residentTokens));
+  // A summary tail: per block the count, key sum, key sum of squares and
+  // value sum (f32), or every key and value to make them from.
+  double tail = 0.0;
+  if (getTail() == Tail::Summary)
+    tail = kept.tailMoments
+               ? std::ceil(resident / double(kTailSummaryBlock)) *
+                     (3.0 * double(headDim) + 1.0) * 4.0
+               : 2.0 * resident * row;
+  return scored + tail +
+         2.0 * row * double(getAttendedTokens(residentTokens));
 }
 
 //===----------------------------------------------------------------------===//

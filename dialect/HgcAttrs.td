@@ -38,6 +38,16 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     mass under its scores reaches tau, the budget a hard cap on that set
     (HCAttention's keep rule).
 
+    `tail = summary` (any selection) estimates the tokens the selection
+    leaves out instead of dropping them: the tier's tokens in blocks of 16
+    by position, each block's unselected tokens summarized by their count,
+    key mean, per-channel key variance and value mean, contribute
+    log(count) + scale q.mean + scale^2 (q^2 . variance) / 2 to the
+    log-sum-exp (the lognormal mass of Gaussian scores) and their value mean
+    to the output: one more partial (`hgc.tail_estimate`) in the tier's
+    merge. Exact when every token is selected (nothing is left to estimate);
+    `channel_topk` then estimates with it instead of its mean fold.
+
     A budget is a token (or block) count when written as an integer and a
     fraction of the tier's resident tokens in (0, 1] when written as a float.
 
@@ -55,6 +65,7 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     #hgc.tier_policy<host = pq_topk(budget = 0.1, subspaces = 16, centroids = 256)>
     #hgc.tier_policy<host = exact_topk(budget = 0.05, capacity = 65536)>
     #hgc.tier_policy<storage = channel_topk(budget = 0.05, channels = 32)>
+    #hgc.tier_policy<host = exact_topk(budget = 0.05, tail = summary)>
     ```
   }];
   let parameters = (ins "::mlir::hgc::Tier":$tier,
@@ -67,7 +78,8 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
                         DefaultValuedParameter<"int64_t", "0">:$pqSubspaces,
                         DefaultValuedParameter<"int64_t", "0">:$pqCentroids,
                         DefaultValuedParameter<"int64_t", "0">:$channels,
-                        DefaultValuedParameter<"int64_t", "0">:$capacity);
+                        DefaultValuedParameter<"int64_t", "0">:$capacity,
+                        DefaultValuedParameter<"::mlir::hgc::Tail", "::mlir::hgc::Tail::None">:$tail);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -97,7 +109,7 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     /// mass rule). What the cache does not keep (`kept`) is made from the
     /// keys and values: quant_topk reads the keys to quantize them,
     /// channel_topk reads every key to transpose it and every value for the
-    /// mean.
+    /// mean, a summary tail every key and value for its blocks' moments.
     double getStepReadBytes(int64_t residentTokens, int64_t headDim,
                             int64_t elementBytes,
                             const KeptWithKV &kept = {}) const;

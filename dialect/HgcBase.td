@@ -84,6 +84,16 @@ def Hgc_Selection : I32EnumAttr<"Selection",
   let cppNamespace = "::mlir::hgc";
 }
 
+def Hgc_TailNone : I32EnumAttrCase<"None", 0, "none">;
+def Hgc_TailSummary : I32EnumAttrCase<"Summary", 1, "summary">;
+
+def Hgc_Tail : I32EnumAttr<"Tail",
+    "how a sparse tier accounts for the tokens its selection leaves out",
+    [Hgc_TailNone, Hgc_TailSummary]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::hgc";
+}
+
 def Hgc_SelectionAttr : EnumAttr<Hgc_Dialect, Hgc_Selection, "selection"> {
   let summary = "a selection policy: dense, exact_topk, block_topk, quant_topk, "
                 "pq_topk, channel_topk";

@@ -302,6 +302,18 @@ LogicalResult DecodeAttentionOp::verify() {
     return failure();
   if (!placement)
     return success();
+  if (!getSoftcap().isZero() &&
+      failed(forEachPlacement(placement, [&](PlacementAttr p) -> LogicalResult {
+        for (TierPolicyAttr tier : p.getTiers())
+          if (tier.getTail() != Tail::None)
+            return emitOpError("tier '")
+                   << stringifyTier(tier.getTier())
+                   << "' estimates its tail from uncapped scores; it cannot "
+                      "with softcap "
+                   << getSoftcap().convertToDouble();
+        return success();
+      })))
+    return failure();
   return verifyPlacementFitsCache(op, placement, cache);
 }
 

@@ -590,6 +590,49 @@ def Hgc_MeanFoldOp : Hgc_Op<"mean_fold", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Hgc_TailEstimateOp : Hgc_Op<"tail_estimate", [Pure]> {
+  let summary = "estimate the attention of the tokens a selection left out";
+  let description = [{
+    The partial (output, log-sum-exp) of the tokens of `key`/`value`
+    `[batch, kv_heads, tokens, head_dim]` that `indices` `[batch, kv_heads, k]`
+    (tokens, or blocks of `block_size` tokens; negative entries skipped) do
+    not select, estimated instead of attended: the valid tokens (`lengths`)
+    in blocks of `summary_block` by position, each block's unselected tokens
+    U summarized by |U|, their key mean mu, per-channel key variance
+    sigma^2 and value mean. Per query head (grouped-query: its KV head's
+    blocks) a block contributes
+
+        log |U| + scale * (q . mu) + scale^2 * ((q * q) . sigma^2) / 2
+
+    to the log-sum-exp (the mass of |U| tokens whose scores are Gaussian
+    with that mean and variance) and its value mean, weighted by that mass,
+    to the output. Blocks of identical keys are estimated exactly. A row
+    with no unselected token yields output 0 and LSE -inf, so merging it
+    changes nothing: a selection that keeps every token stays exact.
+
+    ```mlir
+    %o, %lse = hgc.tail_estimate %q, %k, %v, %idx lengths(%len)
+        {summary_block = 16 : i64}
+        : (tensor<1x32x128xf32>, tensor<1x8x?x128xf16>, tensor<1x8x?x128xf16>,
+           tensor<1x8x64xi32>, tensor<1xi32>)
+        -> (tensor<1x32x128xf32>, tensor<1x32xf32>)
+    ```
+  }];
+  let arguments = (ins Hgc_FloatTensor:$query, Hgc_FloatTensor:$key,
+      Hgc_FloatTensor:$value, Hgc_I32Tensor:$indices,
+      Optional<Hgc_I32Tensor>:$lengths,
+      OptionalAttr<F32Attr>:$scale,
+      DefaultValuedAttr<I64Attr, "1">:$block_size,
+      DefaultValuedAttr<I64Attr, "16">:$summary_block);
+  let results = (outs RankedTensorOf<[F32]>:$output,
+      RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $indices (`lengths` `(` $lengths^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Hgc_TransferOp : Hgc_Op<"transfer",
     [AllTypesMatch<["source", "result"]>]> {
   let summary = "asynchronous copy of a value between tiers";

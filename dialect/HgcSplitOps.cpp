@@ -349,25 +349,28 @@ LogicalResult SelectOp::verify() {
 // PartialAttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult PartialAttentionOp::verify() {
-  Operation *op = getOperation();
-  if (failed(verifyScaleAndSoftcap(op, getScale(), getSoftcap())))
-    return failure();
-  if (getBlockSize() <= 0 || !llvm::isPowerOf2_64(getBlockSize()))
-    return emitOpError("block_size must be a positive power of two, got ")
-           << getBlockSize();
-  if (getBlockSize() > 1 && !getIndices())
-    return emitOpError("block_size > 1 selects blocks and needs indices");
-  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, getQuery());
+namespace {
+/// The operands and results shared by hgc.partial_attention and
+/// hgc.tail_estimate: query, key/value [batch, kv_heads, tokens, head_dim],
+/// optional indices (of blocks of `blockSize`) and lengths, output and LSE.
+LogicalResult verifyTokenPartial(Operation *op, Value query, Value key,
+                                 Value value, Value indices, Value lengths,
+                                 int64_t blockSize, Value output, Value lse) {
+  if (blockSize <= 0 || !llvm::isPowerOf2_64(blockSize))
+    return op->emitOpError("block_size must be a positive power of two, got ")
+           << blockSize;
+  if (blockSize > 1 && !indices)
+    return op->emitOpError("block_size > 1 selects blocks and needs indices");
+  FailureOr<ArrayRef<int64_t>> q = getDecodeQueryShape(op, query);
   if (failed(q))
     return failure();
-  RankedTensorType keyType = getKey().getType();
-  RankedTensorType valueType = getValue().getType();
+  auto keyType = cast<RankedTensorType>(key.getType());
+  auto valueType = cast<RankedTensorType>(value.getType());
   if (keyType.getRank() != 4 || valueType.getRank() != 4)
-    return emitOpError("key and value must be [batch, kv_heads, tokens, "
-                       "head_dim]");
+    return op->emitOpError("key and value must be [batch, kv_heads, tokens, "
+                           "head_dim]");
   if (keyType.getElementType() != valueType.getElementType())
-    return emitOpError("key and value element types differ: ")
+    return op->emitOpError("key and value element types differ: ")
            << keyType.getElementType() << " vs " << valueType.getElementType();
   ArrayRef<int64_t> k = keyType.getShape();
   int64_t batch = (*q)[0], kvHeads = k[1], vHeadDim = valueType.getDimSize(3);
@@ -376,14 +379,38 @@ LogicalResult PartialAttentionOp::verify() {
       failed(verifyDim(op, "key head_dim", k[3], "query head_dim", (*q)[2])) ||
       failed(verifyShape(op, "value", valueType,
                          {batch, kvHeads, k[2], vHeadDim})) ||
-      failed(verifyLengths(op, getLengths(), batch)))
+      failed(verifyLengths(op, lengths, batch)))
     return failure();
-  if (Value indices = getIndices())
-    if (failed(verifyShape(op, "indices", indices.getType(),
-                           {batch, kvHeads, ShapedType::kDynamic})))
-      return failure();
-  return verifyPartial(op, getOutput().getType(), getLse().getType(),
+  if (indices && failed(verifyShape(op, "indices", indices.getType(),
+                                    {batch, kvHeads, ShapedType::kDynamic})))
+    return failure();
+  return verifyPartial(op, cast<RankedTensorType>(output.getType()),
+                       cast<RankedTensorType>(lse.getType()),
                        {batch, (*q)[1], vHeadDim});
+}
+} // namespace
+
+LogicalResult PartialAttentionOp::verify() {
+  if (failed(verifyScaleAndSoftcap(getOperation(), getScale(), getSoftcap())))
+    return failure();
+  return verifyTokenPartial(getOperation(), getQuery(), getKey(), getValue(),
+                            getIndices(), getLengths(), getBlockSize(),
+                            getOutput(), getLse());
+}
+
+//===----------------------------------------------------------------------===//
+// TailEstimateOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TailEstimateOp::verify() {
+  if (failed(verifyScaleAndSoftcap(getOperation(), getScale(), APFloat(0.0f))))
+    return failure();
+  if (getSummaryBlock() <= 0 || !llvm::isPowerOf2_64(getSummaryBlock()))
+    return emitOpError("summary_block must be a positive power of two, got ")
+           << getSummaryBlock();
+  return verifyTokenPartial(getOperation(), getQuery(), getKey(), getValue(),
+                            getIndices(), getLengths(), getBlockSize(),
+                            getOutput(), getLse());
 }
 
 //===----------------------------------------------------------------------===//

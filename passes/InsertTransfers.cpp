@@ -21,6 +21,8 @@ std::optional<Tier> getReadTier(Operation *op) {
   Value kv;
   if (auto partial = dyn_cast<PartialAttentionOp>(op))
     kv = partial.getKey();
+  else if (auto tail = dyn_cast<TailEstimateOp>(op))
+    kv = tail.getKey();
   else if (auto select = dyn_cast<SelectOp>(op))
     kv = select.getInputs().front();
   if (auto view = kv ? kv.getDefiningOp<KVViewOp>() : KVViewOp())
@@ -67,17 +69,18 @@ struct InsertTransfersPass
   void runOnOperation() override {
     // Queries read on each remote tier, and the remote partials' results.
     llvm::MapVector<std::pair<Value, Tier>, SmallVector<OpOperand *>> queries;
-    SmallVector<std::pair<PartialAttentionOp, Tier>> remotePartials;
+    SmallVector<std::pair<Operation *, Tier>> remotePartials;
     getOperation()->walk([&](Operation *op) {
       std::optional<Tier> tier = getReadTier(op);
       if (!tier || *tier == Tier::Device)
         return;
-      // The query is operand 0 of both hgc.select and hgc.partial_attention.
+      // The query is operand 0 of hgc.select, hgc.partial_attention and
+      // hgc.tail_estimate.
       OpOperand &query = op->getOpOperand(0);
       if (!query.get().getDefiningOp<WaitOp>())
         queries[{query.get(), *tier}].push_back(&query);
-      if (auto partial = dyn_cast<PartialAttentionOp>(op))
-        remotePartials.push_back({partial, *tier});
+      if (isa<PartialAttentionOp, TailEstimateOp>(op))
+        remotePartials.push_back({op, *tier});
     });
     IRRewriter rewriter(&getContext());
     for (auto &[key, users] : queries)

@@ -71,5 +71,6 @@ std::string hgc::getPlacementKey(const PlacementOptions &options) {
          " tau=" + llvm::formatv("{0}", options.tau).str() +
          " codebook=" + options.codebook +
          " channels=" + std::to_string(options.channels) +
-         " host-capacity=" + std::to_string(options.hostCapacity);
+         " host-capacity=" + std::to_string(options.hostCapacity) +
+         " tail=" + options.tail;
 }

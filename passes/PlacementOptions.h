@@ -46,6 +46,11 @@ struct PlacementOptions {
   /// cold tokens stay on the host and the rest go to a storage tier attended
   /// under the same policy, as the KV runtime spills pages down a full host.
   int64_t hostCapacity = 0;
+  /// What a selecting host tier does with the tokens it leaves out: `none`
+  /// (dropped), `summary` (estimated from per-block key and value moments,
+  /// one more partial in the merge) or `auto` (the policy's default:
+  /// summary for fluxion, none for the others).
+  std::string tail = "auto";
 };
 
 /// "placement policy: full, hca, hgca, quest or sparf"
@@ -53,8 +58,8 @@ struct PlacementOptions {
 const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,
-/// field)` for policy, sink, window, budget, block, tau, codebook, channels
-/// and host-capacity. Every entry point
+/// field)` for policy, sink, window, budget, block, tau, codebook, channels,
+/// host-capacity and tail. Every entry point
 /// declares its flags or pass options from this (PlacementOptionSet), so
 /// names, help and defaults cannot drift.
 template <typename Visitor>
@@ -84,6 +89,10 @@ void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
         "cold tokens the host tier holds, the rest on a storage tier under "
         "the same policy (0: no limit, no storage tier)",
         options.hostCapacity);
+  visit("tail",
+        "the host tokens a selection leaves out: none (dropped), summary "
+        "(estimated from per-block moments) or auto (the policy's default)",
+        options.tail);
 }
 
 /// The placement options as `Opt<std::string>`, `Opt<int64_t>` and
@@ -147,7 +156,7 @@ private:
 };
 
 /// "policy=P sink=N window=N budget=B block=N tau=F codebook=C channels=N
-/// host-capacity=N": the options as a cache key spells them.
+/// host-capacity=N tail=T": the options as a cache key spells them.
 std::string getPlacementKey(const PlacementOptions &options);
 
 /// Reads a budget as the attribute syntax does: digits only is a token count

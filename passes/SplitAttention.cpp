@@ -147,8 +147,9 @@ TierSelection emitTierSelection(OpBuilder &builder, Location loc, Value cache,
   auto indicesType =
       RankedTensorType::get({batch, group.count, k}, builder.getI32Type());
   // A channel selection weighs the tokens it leaves out by the mass they
-  // hold: it reports the kept share.
-  bool folds = selection == Selection::ChannelTopK;
+  // hold, unless they are estimated: it reports the kept share.
+  bool folds =
+      selection == Selection::ChannelTopK && policy.getTail() == Tail::None;
   Type coverageType =
       folds ? RankedTensorType::get({batch, group.count}, builder.getF32Type())
             : Type();
@@ -161,17 +162,21 @@ TierSelection emitTierSelection(OpBuilder &builder, Location loc, Value cache,
       chosen.blockSize, scale,
       policy.getMass() ? builder.getF64FloatAttr(*policy.getMass())
                        : FloatAttr(),
-      folds ? builder.getI64IntegerAttr(policy.getChannels()) : IntegerAttr());
+      selection == Selection::ChannelTopK
+          ? builder.getI64IntegerAttr(policy.getChannels())
+          : IntegerAttr());
   chosen.indices = select.getIndices();
   chosen.coverage = select.getCoverage();
   return chosen;
 }
 
 /// Emits the view, selection and partial attention of one tier for the KV
-/// heads of `group` (`query` holds their query heads).
-Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
-                        const HeadGroup &group, bool wholeCache,
-                        TierPolicyAttr policy, Value query, Value preselected) {
+/// heads of `group` (`query` holds their query heads) into `partials`, with
+/// the estimate of the tokens it leaves out when its tail is estimated.
+void emitTierPartials(OpBuilder &builder, DecodeAttentionOp op,
+                      const HeadGroup &group, bool wholeCache,
+                      TierPolicyAttr policy, Value query, Value preselected,
+                      SmallVectorImpl<Partial> &partials) {
   Location loc = op.getLoc();
   KVCacheType cache = op.getCache().getType();
   auto queryType = cast<RankedTensorType>(query.getType());
@@ -202,8 +207,22 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
       builder, loc, outputType, lseType, query, view.getKey(), view.getValue(),
       indices, view.getLengths(), op.getScaleAttr(), op.getSoftcapAttr(),
       builder.getI64IntegerAttr(blockSize));
-  if (!coverage)
-    return Partial{partial.getOutput(), partial.getLse()};
+  if (indices && policy.getTail() == Tail::Summary) {
+    // The tokens left out, estimated from their blocks' moments, merged
+    // with the attended ones (instead of a channel selection's mean fold).
+    auto tail = TailEstimateOp::create(
+        builder, loc, outputType, lseType, query, view.getKey(),
+        view.getValue(), indices, view.getLengths(), op.getScaleAttr(),
+        builder.getI64IntegerAttr(blockSize),
+        builder.getI64IntegerAttr(kTailSummaryBlock));
+    partials.push_back({partial.getOutput(), partial.getLse()});
+    partials.push_back({tail.getOutput(), tail.getLse()});
+    return;
+  }
+  if (!coverage) {
+    partials.push_back({partial.getOutput(), partial.getLse()});
+    return;
+  }
   auto meanType = RankedTensorType::get(
       {batch, group.count, cache.getHeadDim()}, builder.getF32Type());
   auto mean =
@@ -212,19 +231,22 @@ Partial emitTierPartial(OpBuilder &builder, DecodeAttentionOp op,
   auto fold =
       MeanFoldOp::create(builder, loc, outputType, lseType, partial.getOutput(),
                          partial.getLse(), coverage, mean.getMean());
-  return Partial{fold.getFoldedOutput(), fold.getFoldedLse()};
+  partials.push_back({fold.getFoldedOutput(), fold.getFoldedLse()});
 }
 
 /// The merged f32 output of one head group's tiers.
 Value emitGroup(OpBuilder &builder, DecodeAttentionOp op,
                 const HeadGroup &group, bool wholeCache, Value query) {
-  SmallVector<Value> outputs, lses;
+  SmallVector<Partial> partials;
   for (auto [index, policy] : llvm::enumerate(group.placement.getTiers())) {
     // The verifier allows preselected candidates for the second of two
     // tiers only.
     Value preselected = index == 1 ? op.getPreselected() : Value();
-    Partial partial = emitTierPartial(builder, op, group, wholeCache, policy,
-                                      query, preselected);
+    emitTierPartials(builder, op, group, wholeCache, policy, query,
+                     preselected, partials);
+  }
+  SmallVector<Value> outputs, lses;
+  for (const Partial &partial : partials) {
     outputs.push_back(partial.output);
     lses.push_back(partial.lse);
   }

@@ -73,6 +73,8 @@ public:
   virtual bool usesCodebook() const { return false; }
   /// Whether `PlacementOptions::channels` is one of its options.
   virtual bool usesChannels() const { return false; }
+  /// What `tail = auto` means for it.
+  virtual Tail getDefaultTail() const { return Tail::None; }
 
   /// The host tier of a split placement for `options` (splits() only);
   /// a failure is reported through `emitError`.
@@ -107,6 +109,11 @@ struct HostSelection {
   double mass = 0.0;
   int64_t subspaces = 0, centroids = 0, channels = 0;
 };
+
+/// The tail `options` ask for, `auto` resolved by their policy (which must
+/// be registered); a failure reported through `emitError`.
+FailureOr<Tail> parseTailOption(const PlacementOptions &options,
+                                function_ref<InFlightDiagnostic()> emitError);
 
 /// A host tier that attends `options.budget` tokens as `how` chooses them:
 /// what a selecting policy's buildHostTier returns.

@@ -22,6 +22,18 @@ FailureOr<TierPolicyAttr> PlacementPolicy::buildHostTier(
          failure();
 }
 
+FailureOr<Tail>
+hgc::parseTailOption(const PlacementOptions &options,
+                     function_ref<InFlightDiagnostic()> emitError) {
+  if (options.tail == "auto")
+    return getPlacementPolicy(options).getDefaultTail();
+  if (std::optional<Tail> tail = symbolizeTail(options.tail))
+    return *tail;
+  return emitError() << "tail '" << options.tail
+                     << "' is not auto, none or summary",
+         failure();
+}
+
 FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
     MLIRContext *context, const PlacementOptions &options,
     const HostSelection &how, function_ref<InFlightDiagnostic()> emitError) {
@@ -31,10 +43,14 @@ FailureOr<TierPolicyAttr> hgc::buildBudgetedHostTier(
     return failure();
   if (how.block > 0)
     tokens = llvm::divideCeil(tokens, how.block);
+  FailureOr<Tail> tail = parseTailOption(options, emitError);
+  if (failed(tail))
+    return failure();
   TierPolicyAttr host = TierPolicyAttr::getChecked(
       emitError, context, Tier::Host, how.selection, tokens,
       llvm::APFloat(fraction), how.block, how.bits, llvm::APFloat(how.mass),
-      how.subspaces, how.centroids, how.channels, /*capacity=*/int64_t{0});
+      how.subspaces, how.centroids, how.channels, /*capacity=*/int64_t{0},
+      *tail);
   if (!host)
     return failure();
   return host;

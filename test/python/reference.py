@@ -406,3 +406,41 @@ def attend(q, k, v):
     m = s.max()
     p = np.exp(s - m)
     return p @ v / p.sum(), m + np.log(p.sum())
+
+
+def tail_summary(q, k, v, lengths, selected, block=16, scale=None):
+    """hgc.tail_estimate in float64: per (sequence, query head), the tokens
+    [0, lengths[b]) of k/v [B, Hkv, T, D] not in selected[(b, hk)] (a set of
+    token positions), in blocks of `block` by position; each block's
+    unselected tokens U contribute log|U| + scale q.mu + scale^2
+    (q*q).var / 2 (mu, var: their key mean and per-channel variance) to the
+    LSE and their value mean to the output. (output [B, Hq, Dv], LSE)."""
+    batch, q_heads, dim = q.shape
+    kv_heads = k.shape[1]
+    group = q_heads // kv_heads
+    scale = 1.0 / np.sqrt(dim) if scale is None else scale
+    out = np.zeros((batch, q_heads, v.shape[3]))
+    lse = np.full((batch, q_heads), NEG_INF)
+    for b in range(batch):
+        n = int(lengths[b])
+        for hk in range(kv_heads):
+            chosen = selected[(b, hk)]
+            blocks = []
+            for start in range(0, n, block):
+                left = [t for t in range(start, min(start + block, n))
+                        if t not in chosen]
+                if left:
+                    keys = k[b, hk, left]
+                    blocks.append((len(left), keys.mean(0), keys.var(0),
+                                   v[b, hk, left].mean(0)))
+            if not blocks:
+                continue
+            for h in range(hk * group, (hk + 1) * group):
+                logs = np.array([np.log(c) + scale * (q[b, h] @ mu)
+                                 + 0.5 * scale ** 2 * ((q[b, h] ** 2) @ var)
+                                 for c, mu, var, _ in blocks])
+                m = logs.max()
+                w = np.exp(logs - m)
+                out[b, h] = w @ np.stack([vm for *_, vm in blocks]) / w.sum()
+                lse[b, h] = m + np.log(w.sum())
+    return out, lse

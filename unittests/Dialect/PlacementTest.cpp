@@ -136,7 +136,7 @@ TEST_F(PlacementTest, BuiltPlacementIsUniqued) {
   auto device = TierPolicyAttr::getDense(&context, Tier::Device);
   auto host = TierPolicyAttr::get(&context, Tier::Host, Selection::ExactTopK, 0,
                                   llvm::APFloat(0.05), 0, 0, llvm::APFloat(0.0),
-                                  0, 0, 0, 0);
+                                  0, 0, 0, 0, Tail::None);
   auto built = PlacementAttr::get(&context, 4, 1024, {device, host}, {});
   EXPECT_EQ(built, parseAttr<PlacementAttr>(
                        "#hgc.placement<sink = 4, window = 1024, tiers = "
@@ -158,7 +158,8 @@ TEST_F(PlacementTest, InvalidBudgetIsReportedNotCreated) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{0}, llvm::APFloat(2.0), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0},
+      Tail::None));
   EXPECT_TRUE(diagnosed("fraction in (0, 1], got 2")) << diagnostics;
 }
 
@@ -167,7 +168,8 @@ TEST_F(PlacementTest, BudgetIsCountOrFractionNotBoth) {
   EXPECT_FALSE(TierPolicyAttr::getChecked(
       emitAtUnknownLoc(), &context, Tier::Host, Selection::ExactTopK,
       int64_t{64}, llvm::APFloat(0.5), int64_t{0}, int64_t{0},
-      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0}));
+      llvm::APFloat(0.0), int64_t{0}, int64_t{0}, int64_t{0}, int64_t{0},
+      Tail::None));
   EXPECT_TRUE(diagnosed("either a count or a fraction, not both"))
       << diagnostics;
 }

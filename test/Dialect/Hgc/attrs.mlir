@@ -32,6 +32,8 @@ func.func @tiers_and_selections() attributes {
 // CHECK-SAME: q1 = #hgc.tier_policy<storage = channel_topk(budget = 0.05, channels = 32)>
 // CHECK-SAME: q2 = #hgc.tier_policy<host = channel_topk(budget = 64, channels = 8, capacity = 4096)>
 // CHECK-SAME: q3 = #hgc.tier_policy<cxl = dense(capacity = 128)>
+// CHECK-SAME: q4 = #hgc.tier_policy<host = block_topk(budget = 8, block = 16, tail = summary)>
+// CHECK-SAME: q5 = #hgc.tier_policy<host = exact_topk(budget = 0.05)>
 func.func @tier_policies() attributes {
     p0 = #hgc.tier_policy<device = dense>,
     p1 = #hgc.tier_policy<host = exact_topk(budget = 256)>,
@@ -46,7 +48,9 @@ func.func @tier_policies() attributes {
     p9a = #hgc.tier_policy<host = pq_topk(centroids = 1024, budget = 8, subspaces = 8, mass = 0.9)>,
     q1 = #hgc.tier_policy<storage = channel_topk(budget = 0.05)>,
     q2 = #hgc.tier_policy<host = channel_topk(capacity = 4096, budget = 64, channels = 8)>,
-    q3 = #hgc.tier_policy<cxl = dense(capacity = 128)>} {
+    q3 = #hgc.tier_policy<cxl = dense(capacity = 128)>,
+    q4 = #hgc.tier_policy<host = block_topk(tail = summary, budget = 8)>,
+    q5 = #hgc.tier_policy<host = exact_topk(budget = 0.05, tail = none)>} {
   return
 }
 

@@ -40,7 +40,7 @@ func.func @cache_duplicate_param(%c: !hgc.kv_cache<8x128xf16, page_size = 16, pa
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels, mass or tail}}
 func.func @dense_with_budget() attributes {p = #hgc.tier_policy<device = dense(budget = 8)>}
 
 // -----
@@ -90,7 +90,7 @@ func.func @unknown_selection() attributes {p = #hgc.tier_policy<host = topk(budg
 
 // -----
 
-// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits, subspaces, centroids, channels, mass or capacity}}
+// expected-error @+1 {{unknown selection option 'k', expected budget, block, bits, subspaces, centroids, channels, mass, capacity or tail}}
 func.func @unknown_option() attributes {p = #hgc.tier_policy<host = exact_topk(k = 8)>}
 
 // -----
@@ -191,7 +191,7 @@ func.func @mass_above_one() attributes {p = #hgc.tier_policy<host = quant_topk(b
 
 // -----
 
-// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels or mass}}
+// expected-error @+1 {{dense selection on tier 'device' takes no budget, block, bits, codebook, channels, mass or tail}}
 func.func @mass_on_dense() attributes {p = #hgc.tier_policy<device = dense(mass = 0.5)>}
 
 // -----
@@ -243,3 +243,13 @@ func.func @capacity_on_last() attributes {p = #hgc.placement<window = 8, tiers =
 
 // expected-error @+1 {{tier 'host' needs a capacity: without one the tiers after it hold nothing}}
 func.func @middle_without_capacity() attributes {p = #hgc.placement<window = 8, tiers = [device = dense, host = exact_topk(budget = 4), storage = dense]>}
+
+// -----
+
+// expected-error @+1 {{dense selection on tier 'host' takes no budget, block, bits, codebook, channels, mass or tail}}
+func.func @dense_with_tail() attributes {p = #hgc.tier_policy<host = dense(tail = summary)>}
+
+// -----
+
+// expected-error @+1 {{unknown tail 'sampled', expected one of none, summary}}
+func.func @unknown_tail() attributes {p = #hgc.tier_policy<host = exact_topk(budget = 8, tail = sampled)>}
