@@ -11,6 +11,7 @@
 
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
+#include "jit/Calibration.h"
 #include "jit/Residency.h"
 #include "passes/policies/PlacementPolicy.h"
 
@@ -77,6 +78,9 @@ Failure checkResidencyOptions(const hgc_kv_cache_options &options,
                    config.placement.policy +
                    "' keeps every token on the "
                    "device tier");
+  if (options.recalibrate_period < 0)
+    return invalid("recalibrate_period must be >= 0, got " +
+                   std::to_string(options.recalibrate_period));
   if (options.recall_period < 0 || options.recall_blocks < 0)
     return invalid("recall_period and recall_blocks must be >= 0, got " +
                    std::to_string(options.recall_period) + " and " +
@@ -205,6 +209,7 @@ void hgc_attention_config_init(hgc_attention_config *config) {
   config->placement.codebook = defaults.codebook.c_str();
   config->placement.channels = defaults.channels;
   config->placement.host_capacity = defaults.hostCapacity;
+  config->placement.tail = defaults.tail.c_str();
 }
 
 hgc_status hgc_compile(hgc_context *context, const hgc_attention_config *config,
@@ -306,6 +311,8 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
         ResidencyOptions{options->recall_period, options->recall_blocks,
                          options->evict_after},
         runtime.page_tokens);
+  made->calibration =
+      std::make_shared<HeadCalibration>(options->recalibrate_period);
   *cache = made.release();
   return HGC_OK;
 }
@@ -321,6 +328,29 @@ hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq, int32_t layer,
   *count = int32_t(recalled.size());
   std::copy_n(recalled.begin(),
               std::min<size_t>(recalled.size(), std::max(capacity, 0)), pages);
+  return report(Failure::ok());
+}
+
+hgc_status hgc_calibrate(hgc_kernel *kernel, hgc_kv_cache *cache,
+                         int32_t layer, int32_t batch, const int64_t *seqs,
+                         const float *queries) {
+  if (!kernel || !cache || !seqs || !queries)
+    return nullArgument("kernel, cache, seqs or queries");
+  DecodeSession session(*kernel, batch, queries, nullptr, nullptr);
+  return report(session.calibrate(*cache, layer, seqs));
+}
+
+hgc_status hgc_kv_get_calibration(hgc_kernel *kernel, hgc_kv_cache *cache,
+                                  int32_t layer, hgc_head_budget *budgets,
+                                  int32_t capacity, int32_t *count) {
+  if (!kernel || !cache || !count || (capacity > 0 && !budgets))
+    return nullArgument("kernel, cache, budgets or count");
+  std::vector<mlir::hgc::HeadBudget> chosen =
+      cache->calibration->getBudgets(kernel->config, layer);
+  *count = int32_t(chosen.size());
+  for (size_t h = 0; h < chosen.size() && int32_t(h) < capacity; ++h)
+    budgets[h] = {chosen[h].tokens, chosen[h].fraction, chosen[h].block,
+                  chosen[h].massKept, chosen[h].entropy};
   return report(Failure::ok());
 }
 

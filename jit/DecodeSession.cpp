@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "jit/DecodeSession.h"
+#include "jit/Calibration.h"
 #include "jit/Residency.h"
 
 #include "passes/policies/PlacementPolicy.h"
@@ -132,7 +133,7 @@ Failure DecodeSession::prepareCacheStep(hgc_kv_cache &cache, int32_t layer,
   if (Failure failure = readLengths(cache, layer, seqs, step.lengths);
       failure.failed())
     return failure;
-  if (Failure failure = getInPlaceKernel(cache.pageTokens, ahead, step.kernel);
+  if (Failure failure = getStepKernel(cache, layer, seqs, ahead, step.kernel);
       failure.failed())
     return failure;
   return getRuntimeOperands(cache, step.kernel->config, layer, batch, seqs,
@@ -306,6 +307,40 @@ Failure DecodeSession::readLengths(hgc_kv_cache &cache, int32_t layer,
                              std::to_string(layer) + "; append its KV first");
   }
   return Failure::ok();
+}
+
+Failure DecodeSession::calibrate(hgc_kv_cache &cache, int32_t layer,
+                                 const int64_t *seqs) {
+  if (!mlir::hgc::getPlacementPolicy(kernel.config.placement).calibrates())
+    return {HGC_INVALID_ARGUMENT,
+            "policy '" + kernel.config.placement.policy +
+                "' does not calibrate per-head budgets (fluxion does)"};
+  if (Failure failure = checkBatch(); failure.failed())
+    return failure;
+  if (Failure failure = checkCacheFits(cache, layer); failure.failed())
+    return failure;
+  std::vector<int64_t> lengths;
+  if (Failure failure = readLengths(cache, layer, seqs, lengths);
+      failure.failed())
+    return failure;
+  return cache.calibration->calibrate(cache, kernel.config, layer, batch, seqs,
+                                      queries);
+}
+
+Failure DecodeSession::getStepKernel(hgc_kv_cache &cache, int32_t layer,
+                                     const int64_t *seqs, Ahead ahead,
+                                     std::shared_ptr<Kernel> &paged) {
+  if (ahead != Ahead::None ||
+      !mlir::hgc::getPlacementPolicy(kernel.config.placement).calibrates())
+    return getInPlaceKernel(cache.pageTokens, ahead, paged);
+  if (cache.calibration->stepNeedsCalibration(kernel.config, layer))
+    if (Failure failure = cache.calibration->calibrate(
+            cache, kernel.config, layer, batch, seqs, queries);
+        failure.failed())
+      return failure;
+  AttentionConfig config = inPlaceConfig(
+      cache.calibration->getConfig(kernel.config, layer), cache.pageTokens);
+  return kernel.context->kernels->get(config, paged);
 }
 
 Failure DecodeSession::getInPlaceKernel(int32_t pageTokens, Ahead ahead,

@@ -38,6 +38,8 @@ public:
                       hgc_selection &selection);
   /// hgc_decode_selected: the step over `selection`'s candidates.
   Failure runOnSelection(hgc_kv_cache &cache, const hgc_selection &selection);
+  /// hgc_calibrate: the per-head budgets of `layer` from the queries.
+  Failure calibrate(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs);
 
 private:
   using Ahead = mlir::hgc::DecodeModuleSpec::Ahead;
@@ -63,6 +65,12 @@ private:
   /// compiled on first use.
   Failure getInPlaceKernel(int32_t pageTokens, Ahead ahead,
                            std::shared_ptr<Kernel> &paged) const;
+  /// For a calibrating policy, the paged kernel of `layer`'s per-head
+  /// budgets (calibrated first when the cache says so); else
+  /// getInPlaceKernel's.
+  Failure getStepKernel(hgc_kv_cache &cache, int32_t layer,
+                        const int64_t *seqs, Ahead ahead,
+                        std::shared_ptr<Kernel> &paged);
   Failure checkPagedKV(const hgc_paged_kv &kv) const;
   /// Every block sequence `b`'s tokens are in is a block of the caches:
   /// the kernels read them unchecked.

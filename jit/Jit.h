@@ -29,6 +29,7 @@
 namespace hgc::jit {
 
 class PageResidency;
+class HeadCalibration;
 
 /// A failure with the status the C API returns for it.
 struct Failure {
@@ -207,6 +208,8 @@ struct hgc_kv_cache {
   /// Periodic recall and eviction (hgc_kv_cache_options.recall_*,
   /// evict_after), when enabled.
   std::shared_ptr<hgc::jit::PageResidency> residency;
+  /// Per-head budgets of calibrating kernels (fluxion), per layer.
+  std::shared_ptr<hgc::jit::HeadCalibration> calibration;
   ~hgc_kv_cache() { hgc_rt_kv_destroy(runtime); }
 };
 

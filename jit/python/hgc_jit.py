@@ -65,7 +65,7 @@ class _Placement(ctypes.Structure):
                 ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
                 ("block", ctypes.c_int64), ("tau", ctypes.c_double),
                 ("codebook", ctypes.c_char_p), ("channels", ctypes.c_int64),
-                ("host_capacity", ctypes.c_int64)]
+                ("host_capacity", ctypes.c_int64), ("tail", ctypes.c_char_p)]
 
 
 class _HeadOverride(ctypes.Structure):
@@ -111,7 +111,15 @@ class _CacheOptions(ctypes.Structure):
                 ("storage_dir", ctypes.c_char_p),
                 ("recall_period", ctypes.c_int32),
                 ("recall_blocks", ctypes.c_int32),
-                ("evict_after", ctypes.c_int32)]
+                ("evict_after", ctypes.c_int32),
+                ("recalibrate_period", ctypes.c_int32)]
+
+
+class HeadBudget(ctypes.Structure):
+    """What Fluxion's calibration chose for one KV head (hgc_head_budget)."""
+    _fields_ = [("tokens", ctypes.c_int64), ("fraction", ctypes.c_double),
+                ("block", ctypes.c_int64), ("mass_kept", ctypes.c_double),
+                ("entropy", ctypes.c_double)]
 
 
 class _SelectionInfo(ctypes.Structure):
@@ -179,6 +187,12 @@ _lib.hgc_kv_get_recalled.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
                                      _vp, ctypes.c_int32,
                                      ctypes.POINTER(ctypes.c_int32)]
 _lib.hgc_selection_release.restype = None
+_lib.hgc_calibrate.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
+                               _vp]
+_lib.hgc_kv_get_calibration.argtypes = [_vp, _vp, ctypes.c_int32,
+                                        ctypes.POINTER(HeadBudget),
+                                        ctypes.c_int32,
+                                        ctypes.POINTER(ctypes.c_int32)]
 _lib.hgc_attention_config_init.argtypes = [ctypes.POINTER(_AttentionConfig)]
 _lib.hgc_attention_config_init.restype = None
 
@@ -200,7 +214,7 @@ _DEFAULT = _defaults()
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
     driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`,
-    `codebook`, `channels`, `host_capacity`).
+    `codebook`, `channels`, `host_capacity`, `tail`).
     `overrides` is a list of (first_kv_head, kv_heads, policy, budget[,
     block[, tau]]).
     `kv_block_size` > 0 makes kernels that decode over engine-owned paged
@@ -218,7 +232,8 @@ class AttentionConfig:
                  block=_DEFAULT.placement.block, tau=_DEFAULT.placement.tau,
                  codebook=_DEFAULT.placement.codebook.decode(),
                  channels=_DEFAULT.placement.channels,
-                 host_capacity=_DEFAULT.placement.host_capacity, overrides=(),
+                 host_capacity=_DEFAULT.placement.host_capacity,
+                 tail=_DEFAULT.placement.tail.decode(), overrides=(),
                  kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
             raise Error(1, f"kv_dtype {kv_dtype!r} is not one of "
@@ -229,6 +244,7 @@ class AttentionConfig:
         self.window, self.budget, self.block = window, str(budget), block
         self.tau, self.codebook = tau, codebook
         self.channels, self.host_capacity = channels, host_capacity
+        self.tail = tail
         self.overrides = list(overrides)
         if kv_layout not in KV_LAYOUTS:
             raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
@@ -242,13 +258,12 @@ class AttentionConfig:
                              _DTYPES[self.kv_dtype][0], self.scale,
                              int(self.causal), self.softcap)
         policy, budget = self.policy.encode(), self.budget.encode()
-        codebook = self.codebook.encode()
-        keep(policy)
-        keep(budget)
-        keep(codebook)
+        codebook, tail = self.codebook.encode(), self.tail.encode()
+        for text in (policy, budget, codebook, tail):
+            keep(text)
         c.placement = _Placement(policy, self.sink, self.window, budget,
                                  self.block, self.tau, codebook,
-                                 self.channels, self.host_capacity)
+                                 self.channels, self.host_capacity, tail)
         if self.overrides:
             array = (_HeadOverride * len(self.overrides))()
             for i, o in enumerate(self.overrides):
@@ -483,6 +498,27 @@ class KVCache:
                                         ctypes.byref(stats)))
         return outputs, stats
 
+    def calibrate(self, kernel, layer, seqs, queries):
+        """Fluxion's per-head budgets of `layer` for `kernel` from the
+        sequences' keys and queries [batch, q_heads, head_dim]
+        (hgc_calibrate); the layer's next steps decode with them."""
+        seqs = np.ascontiguousarray(seqs, dtype=np.int64)
+        queries = _decode_queries(kernel.config, len(seqs), queries)
+        _check(_lib.hgc_calibrate(kernel._handle, self._handle, layer,
+                                  len(seqs), seqs.ctypes.data,
+                                  queries.ctypes.data))
+
+    def calibration(self, kernel, layer):
+        """The HeadBudget per KV head `kernel` decodes `layer` with ([]
+        before a calibration)."""
+        heads = kernel.config.kv_heads
+        budgets = (HeadBudget * heads)()
+        count = ctypes.c_int32()
+        _check(_lib.hgc_kv_get_calibration(kernel._handle, self._handle,
+                                           layer, budgets, heads,
+                                           ctypes.byref(count)))
+        return list(budgets[:count.value])
+
     def recalled(self, seq, layer):
         """The pages of `layer` of `seq` recalled now (periodic recall)."""
         pages = (ctypes.c_int64 * 4096)()
@@ -527,10 +563,11 @@ class Context:
 
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
                      host_pages=0, storage_dir=None, recall_period=0,
-                     recall_blocks=0, evict_after=0):
+                     recall_blocks=0, evict_after=0, recalibrate_period=0):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
                                 None, storage_dir and os.fsencode(storage_dir),
-                                recall_period, recall_blocks, evict_after)
+                                recall_period, recall_blocks, evict_after,
+                                recalibrate_period)
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),
@@ -644,9 +681,10 @@ class Session:
         self._keep = []
         for key, value in placement.items():
             if key not in ("policy", "sink", "window", "budget", "block",
-                           "tau", "codebook", "channels", "host_capacity"):
+                           "tau", "codebook", "channels", "host_capacity",
+                           "tail"):
                 raise Error(1, f"unknown placement option {key!r}")
-            if key in ("policy", "budget", "codebook"):
+            if key in ("policy", "budget", "codebook", "tail"):
                 value = str(value).encode()
                 self._keep.append(value)
             setattr(options.placement, key, value)

@@ -9,7 +9,9 @@
 // in passes/policies/<Name>Policy.cpp; the build lists those files
 // (PolicyList.inc), and every entry point asks the registry here instead of
 // comparing names: the hgc-place-kv pass, the driver, the plan, the JIT, its C
-// API and the bench. docs/policies.md walks through adding one.
+// API and the bench. docs/policies.md walks through adding one. `scout`
+// selects Quest's blocks one layer ahead; `fluxion` shares a total budget
+// between KV heads by calibration.
 //
 //===----------------------------------------------------------------------===//
 
@@ -75,6 +77,10 @@ public:
   virtual bool usesChannels() const { return false; }
   /// What `tail = auto` means for it.
   virtual Tail getDefaultTail() const { return Tail::None; }
+  /// Whether the JIT calibrates per-head budgets and granularity for it on
+  /// a cache's real scores (FluxionCalibration.h) and compiles them as
+  /// per-head overrides.
+  virtual bool calibrates() const { return false; }
 
   /// The host tier of a split placement for `options` (splits() only);
   /// a failure is reported through `emitError`.

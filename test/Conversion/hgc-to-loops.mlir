@@ -335,6 +335,29 @@ func.func @merge(%a: tensor<1x4x8xf32>, %b: tensor<1x4x8xf32>, %la: tensor<1x4xf
 
 // -----
 
+// A tail estimate: per (sequence, KV head) the selected blocks marked in a
+// byte per token, the unmarked tokens' moments summed per block of 32, each
+// block's log-mass folded into an online softmax per query head.
+// CHECK-LABEL: func.func @tail_estimate
+// CHECK: scf.parallel
+// CHECK:   memref.alloc({{.+}}) : memref<?xi8>
+// CHECK:   arith.muli {{.+}}, %c16
+// CHECK:   scf.for {{.+}} step %c32
+// CHECK:     arith.cmpi eq
+// CHECK:     math.log
+// CHECK:   arith.select {{.+}}, %cst{{.*}} : f32
+// CHECK-NOT: hgc.tail_estimate
+func.func @tail_estimate(%q: tensor<1x4x8xf32>, %k: tensor<1x2x100x8xf16>,
+    %i: tensor<1x2x2xi32>, %n: tensor<1xi32>) -> tensor<1x4x8xf32> {
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i lengths(%n)
+      {block_size = 16 : i64, summary_block = 32 : i64}
+      : (tensor<1x4x8xf32>, tensor<1x2x100x8xf16>, tensor<1x2x100x8xf16>,
+         tensor<1x2x2xi32>, tensor<1xi32>) -> (tensor<1x4x8xf32>, tensor<1x4xf32>)
+  return %o : tensor<1x4x8xf32>
+}
+
+// -----
+
 // On the host the asynchronous ops are the values themselves.
 // CHECK-LABEL: func.func @transfers
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<4xf32>)

@@ -4,6 +4,9 @@
 // RUN: not hgc-opt %s -hgc-place-kv="policy=infinigen" 2>&1 | FileCheck %s --check-prefix=POLICY
 // POLICY: error: hgc-place-kv: unknown placement policy 'infinigen', expected {{.*}}full, hca, hgca, quest, scout or sparf
 
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca tail=sample" 2>&1 | FileCheck %s --check-prefix=TAIL
+// TAIL: error: hgc-place-kv: tail 'sample' is not auto, none or summary
+
 // RUN: not hgc-opt %s -hgc-place-kv="policy=quest block=12" 2>&1 | FileCheck %s --check-prefix=BLOCK
 // BLOCK: error: hgc-place-kv: block must be a positive power of two, got 12
 

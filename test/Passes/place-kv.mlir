@@ -18,6 +18,10 @@
 // RUN:   -hgc-place-kv="policy=sparf channels=16 host-capacity=65536" | FileCheck %s --check-prefix=SPARF-3
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hgca host-capacity=4096" | FileCheck %s --check-prefix=HGCA-3
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=quest tail=summary" | FileCheck %s --check-prefix=TAIL
+// RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hgca tail=none" | FileCheck %s --check-prefix=HGCA
 
 // The default policy is full: one tier, exact.
 // FULL-LABEL: func.func @unplaced
@@ -52,6 +56,11 @@
 // HCA-PQ-LABEL: func.func @unplaced
 // HCA-PQ: hgc.decode_attention
 // HCA-PQ-SAME: host = pq_topk(budget = 0.05, subspaces = 16, centroids = 1024, mass = 0.9)
+
+// A summary tail estimates the host tokens the selection leaves out.
+// TAIL-LABEL: func.func @unplaced
+// TAIL: hgc.decode_attention
+// TAIL-SAME: host = block_topk(budget = 0.05, block = 16, tail = summary)
 
 // SparF scores host tokens on the query's 32 largest channels by default.
 // SPARF-LABEL: func.func @unplaced

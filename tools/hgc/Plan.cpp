@@ -59,12 +59,17 @@ std::string selectionText(TierPolicyAttr policy) {
     os << " channels " << policy.getChannels();
   if (std::optional<double> mass = policy.getMass())
     os << " mass " << llvm::format("%g", *mass);
+  if (policy.getTail() == Tail::Summary)
+    os << " tail summary";
   return text;
 }
 
 /// Why a tier reads more than its selection needs: what the KV does not
 /// keep for it.
 StringRef readsNote(TierPolicyAttr policy, const KeptWithKV &kept) {
+  if (policy.getTail() == Tail::Summary && !kept.tailMoments)
+    return " (no block moments kept with the KV: its tail estimate reads "
+           "every key and value)";
   if (policy.getSelection() == Selection::QuantTopK && !kept.keyCodes)
     return " (no codes kept with the KV: quantizes its keys each step)";
   if (policy.getSelection() != Selection::ChannelTopK)
@@ -207,6 +212,13 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     os << ", channels " << options.channels;
   if (policy && policy->splits() && options.hostCapacity > 0)
     os << ", host capacity " << options.hostCapacity;
+  if (policy && policy->splits()) {
+    FailureOr<Tail> tail = parseTailOption(
+        options, [&] { return emitError(module.getLoc()); });
+    if (succeeded(tail) && *tail != Tail::None)
+      os << ", tail " << stringifyTail(*tail) << " (the host tokens left out "
+         << "estimated from their blocks' moments)";
+  }
   os << "\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define HGC_JIT_API_VERSION 2
+#define HGC_JIT_API_VERSION 3
 
 #if defined(__GNUC__)
 #define HGC_API __attribute__((visibility("default")))
@@ -95,6 +95,10 @@ typedef struct hgc_placement {
   int64_t channels;      /* query channels sparf scores tokens on */
   int64_t host_capacity; /* cold tokens on the host tier; the rest on a
                             storage tier under the same policy (0: no limit) */
+  const char *tail; /* the host tokens a selection leaves out: "none"
+                       (dropped), "summary" (estimated from per-block
+                       moments) or "auto" (the policy's default); NULL:
+                       "auto" */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head
@@ -195,6 +199,11 @@ typedef struct hgc_kv_cache_options {
    * back to the host when a selection keeps one of its tokens again; steps
    * read it through copies meanwhile. 0: no eviction. */
   int32_t evict_after;
+  /* Fluxion's calibration, for kernels whose policy calibrates ("fluxion"):
+   * a layer's per-KV-head budgets and granularity are chosen on its first
+   * step from that step's queries, and again every `recalibrate_period`
+   * steps of the layer (0: only then, and on hgc_calibrate). */
+  int32_t recalibrate_period;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;
@@ -228,6 +237,30 @@ HGC_API hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
 HGC_API hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq,
                                        int32_t layer, int64_t *pages,
                                        int32_t capacity, int32_t *count);
+
+/* What Fluxion's calibration chose for one KV head of a layer, and what it
+ * measured on the head's scores. */
+typedef struct hgc_head_budget {
+  int64_t tokens;   /* host tokens the head attends (its share of the total) */
+  double fraction;  /* that, of the mean host tokens at calibration */
+  int64_t block;    /* 1: tokens; else blocks of that many tokens */
+  double mass_kept; /* softmax mass those hold (mean over queries) */
+  double entropy;   /* of the head's attention over its host tokens, nats */
+} hgc_head_budget;
+
+/* Calibrates layer `layer` of `cache` for `kernel` (a policy that
+ * calibrates: "fluxion") from sequences seqs[batch] and their queries
+ * [batch][q_heads][head_dim] f32: the layer's next steps decode with the
+ * per-head budgets chosen. */
+HGC_API hgc_status hgc_calibrate(hgc_kernel *kernel, hgc_kv_cache *cache,
+                                 int32_t layer, int32_t batch,
+                                 const int64_t *seqs, const float *queries);
+/* The budgets `kernel` decodes `layer` of `cache` with, one per KV head
+ * into budgets[capacity]; *count = 0 before a calibration. */
+HGC_API hgc_status hgc_kv_get_calibration(hgc_kernel *kernel,
+                                          hgc_kv_cache *cache, int32_t layer,
+                                          hgc_head_budget *budgets,
+                                          int32_t capacity, int32_t *count);
 
 /* Pages resident per tier: [0] device, [1] host, [2] storage. */
 typedef struct hgc_kv_cache_stats {

@@ -55,6 +55,7 @@ struct AttentionConfig {
   double tau;
   std::string codebook;
   int64_t channels, hostCapacity;
+  std::string tail;
   struct Override {
     int32_t firstKvHead, kvHeads;
     std::string policy, budget;
@@ -80,6 +81,7 @@ struct AttentionConfig {
     codebook = defaults.placement.codebook;
     channels = defaults.placement.channels;
     hostCapacity = defaults.placement.host_capacity;
+    tail = defaults.placement.tail;
   }
 
   /// The C view; valid while this object lives and is not changed.
@@ -102,6 +104,7 @@ struct AttentionConfig {
     c.placement.codebook = codebook.c_str();
     c.placement.channels = channels;
     c.placement.host_capacity = hostCapacity;
+    c.placement.tail = tail.c_str();
     cOverrides.clear();
     for (const Override &o : overrides)
       cOverrides.push_back({o.firstKvHead, o.kvHeads, o.policy.c_str(),
@@ -182,6 +185,24 @@ public:
                      seqs.data(), queries, outputs, &stats));
     return stats;
   }
+  /// Fluxion's per-head budgets of `layer` for `kernel` (see
+  /// hgc_calibrate).
+  void calibrate(const Kernel &kernel, int32_t layer,
+                 const std::vector<int64_t> &seqs, const float *queries) {
+    check(hgc_calibrate(kernel.get(), get(), layer, int32_t(seqs.size()),
+                        seqs.data(), queries));
+  }
+  /// The budgets `kernel` decodes `layer` with (see hgc_kv_get_calibration).
+  std::vector<hgc_head_budget> calibration(const Kernel &kernel,
+                                           int32_t layer) {
+    int32_t count = 0;
+    check(hgc_kv_get_calibration(kernel.get(), get(), layer, nullptr, 0,
+                                 &count));
+    std::vector<hgc_head_budget> budgets(count);
+    check(hgc_kv_get_calibration(kernel.get(), get(), layer, budgets.data(),
+                                 count, &count));
+    return budgets;
+  }
   /// The host tier's candidates of a later step of `layer`, chosen from
   /// predicted queries (see hgc_select_ahead).
   Selection selectAhead(const Kernel &kernel, int32_t layer,
@@ -241,7 +262,8 @@ public:
                       int32_t pageTokens = 64, int64_t devicePages = 0,
                       int64_t hostPages = 0, int32_t recallPeriod = 0,
                       int32_t recallBlocks = 0, int32_t evictAfter = 0,
-                      const char *storageDir = nullptr) {
+                      const char *storageDir = nullptr,
+                      int32_t recalibratePeriod = 0) {
     hgc_attention_config c = config.get();
     hgc_kv_cache_options options;
     hgc_kv_cache_options_init(&options);
@@ -253,6 +275,7 @@ public:
     options.recall_blocks = recallBlocks;
     options.evict_after = evictAfter;
     options.storage_dir = storageDir;
+    options.recalibrate_period = recalibratePeriod;
     hgc_kv_cache *cache;
     check(hgc_kv_cache_create(get(), &c, &options, &cache));
     return KVCache(cache);

@@ -1,0 +1,196 @@
+//===- FluxionCalibration.cpp - per-head budgets by water-filling ---------===//
+
+#include "passes/policies/FluxionCalibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <queue>
+
+using namespace mlir;
+using namespace mlir::hgc;
+
+namespace {
+/// One sample's per-token masses (softmax over its host tokens, averaged
+/// over the group's queries), selection scores (the group's maximum) and
+/// mean entropy.
+struct SampleScores {
+  std::vector<double> mass, score;
+  double entropy = 0;
+};
+
+SampleScores scoreSample(const CalibrationSample &sample, int64_t headDim,
+                         double scale) {
+  SampleScores out;
+  int64_t n = sample.tokens;
+  out.mass.assign(n, 0.0);
+  out.score.assign(n, -std::numeric_limits<double>::infinity());
+  std::vector<double> s(n);
+  for (int64_t qi = 0; qi < sample.numQueries; ++qi) {
+    const float *q = sample.queries + qi * headDim;
+    double top = -std::numeric_limits<double>::infinity();
+    for (int64_t t = 0; t < n; ++t) {
+      const float *k = sample.keys + t * headDim;
+      double dot = 0;
+      for (int64_t d = 0; d < headDim; ++d)
+        dot += double(q[d]) * double(k[d]);
+      s[t] = dot * scale;
+      top = std::max(top, s[t]);
+      out.score[t] = std::max(out.score[t], s[t]);
+    }
+    double sum = 0;
+    for (int64_t t = 0; t < n; ++t)
+      sum += std::exp(s[t] - top);
+    double entropy = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      double p = std::exp(s[t] - top) / sum;
+      out.mass[t] += p / double(sample.numQueries);
+      if (p > 0)
+        entropy -= p * std::log(p);
+    }
+    out.entropy += entropy / double(sample.numQueries);
+  }
+  return out;
+}
+
+/// The mass the top `count` tokens by score hold, for every count:
+/// curve[c] for c in [0, n].
+std::vector<double> tokenCurve(const SampleScores &scores) {
+  std::vector<int64_t> order(scores.score.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return scores.score[a] > scores.score[b];
+  });
+  std::vector<double> curve(order.size() + 1, 0.0);
+  for (size_t i = 0; i < order.size(); ++i)
+    curve[i + 1] = curve[i] + scores.mass[order[i]];
+  return curve;
+}
+
+/// The mass the top blocks of `block` tokens (from the first host token)
+/// hold when `count` tokens' worth of blocks (rounded up) are kept, blocks
+/// ranked by Quest's bound max_q sum_d max(q_d lo_d, q_d hi_d).
+double blockMass(const CalibrationSample &sample, const SampleScores &scores,
+                 int64_t headDim, int64_t block, int64_t count) {
+  int64_t n = sample.tokens;
+  int64_t blocks = (n + block - 1) / block;
+  std::vector<double> bound(blocks), mass(blocks, 0.0);
+  std::vector<float> lo(headDim), hi(headDim);
+  for (int64_t b = 0; b < blocks; ++b) {
+    int64_t first = b * block, last = std::min(n, first + block);
+    std::fill(lo.begin(), lo.end(), std::numeric_limits<float>::infinity());
+    std::fill(hi.begin(), hi.end(), -std::numeric_limits<float>::infinity());
+    for (int64_t t = first; t < last; ++t) {
+      mass[b] += scores.mass[t];
+      for (int64_t d = 0; d < headDim; ++d) {
+        float k = sample.keys[t * headDim + d];
+        lo[d] = std::min(lo[d], k);
+        hi[d] = std::max(hi[d], k);
+      }
+    }
+    bound[b] = -std::numeric_limits<double>::infinity();
+    for (int64_t qi = 0; qi < sample.numQueries; ++qi) {
+      const float *q = sample.queries + qi * headDim;
+      double sum = 0;
+      for (int64_t d = 0; d < headDim; ++d)
+        sum += std::max(double(q[d]) * lo[d], double(q[d]) * hi[d]);
+      bound[b] = std::max(bound[b], sum);
+    }
+  }
+  std::vector<int64_t> order(blocks);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return bound[a] > bound[b]; });
+  int64_t keep = std::min(blocks, (count + block - 1) / block);
+  double kept = 0;
+  for (int64_t i = 0; i < keep; ++i)
+    kept += mass[order[i]];
+  return kept;
+}
+
+/// One head's samples, scored, with their mass curves.
+struct HeadCurves {
+  std::vector<SampleScores> scores;
+  std::vector<std::vector<double>> curves;
+  double meanTokens = 0;
+
+  /// Mean mass kept at `count` tokens per sample (clamped to its length).
+  double massAt(int64_t count) const {
+    double sum = 0;
+    for (const std::vector<double> &curve : curves)
+      sum += curve[std::min<int64_t>(count, int64_t(curve.size()) - 1)];
+    return sum / double(curves.size());
+  }
+};
+} // namespace
+
+std::vector<HeadBudget>
+hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
+                          const CalibrationOptions &options) {
+  int64_t dim = options.headDim;
+  double scale =
+      options.scale > 0 ? double(options.scale) : 1.0 / std::sqrt(double(dim));
+  int64_t chunk = std::max<int64_t>(1, options.chunk);
+  std::vector<HeadCurves> curves(heads.size());
+  std::vector<HeadBudget> budgets(heads.size());
+  for (size_t h = 0; h < heads.size(); ++h) {
+    for (const CalibrationSample &sample : heads[h]) {
+      curves[h].scores.push_back(scoreSample(sample, dim, scale));
+      curves[h].curves.push_back(tokenCurve(curves[h].scores.back()));
+      curves[h].meanTokens += double(sample.tokens) / double(heads[h].size());
+      budgets[h].entropy +=
+          curves[h].scores.back().entropy / double(heads[h].size());
+    }
+  }
+
+  // Water-filling: one chunk each, then every next chunk (the last one
+  // partial) to the head gaining the most mass from it.
+  int64_t total =
+      std::max(options.totalTokens, chunk * int64_t(heads.size()));
+  using Gain = std::pair<double, size_t>;
+  std::priority_queue<Gain> next;
+  auto gain = [&](size_t h, int64_t step) {
+    int64_t at = budgets[h].tokens;
+    return curves[h].massAt(at + step) - curves[h].massAt(at);
+  };
+  int64_t left = total;
+  for (size_t h = 0; h < heads.size(); ++h) {
+    budgets[h].tokens = chunk;
+    left -= chunk;
+  }
+  for (size_t h = 0; h < heads.size(); ++h)
+    next.push({gain(h, std::min(chunk, left)), h});
+  while (left > 0 && !next.empty()) {
+    size_t h = next.top().second;
+    next.pop();
+    int64_t step = std::min(chunk, left);
+    budgets[h].tokens += step;
+    left -= step;
+    next.push({gain(h, std::min(chunk, std::max<int64_t>(left, 1))), h});
+  }
+
+  // Granularity: the coarsest block whose mass left out stays within
+  // blockLoss (relative) and slack of the tokens'.
+  for (size_t h = 0; h < heads.size(); ++h) {
+    HeadBudget &budget = budgets[h];
+    budget.massKept = curves[h].massAt(budget.tokens);
+    budget.fraction =
+        std::min(1.0, double(budget.tokens) / std::max(1.0, curves[h].meanTokens));
+    double tokenLoss = 1.0 - budget.massKept;
+    for (int64_t block : options.blocks) {
+      double kept = 0;
+      for (size_t s = 0; s < heads[h].size(); ++s)
+        kept += blockMass(heads[h][s], curves[h].scores[s], dim, block,
+                          budget.tokens) /
+                double(heads[h].size());
+      if (1.0 - kept <= tokenLoss * (1.0 + options.blockLoss) + options.slack) {
+        budget.block = block;
+        budget.massKept = kept;
+        break;
+      }
+    }
+  }
+  return budgets;
+}
