@@ -354,6 +354,21 @@ hgc_status hgc_kv_get_calibration(hgc_kernel *kernel, hgc_kv_cache *cache,
   return report(Failure::ok());
 }
 
+hgc_status hgc_kernel_step_bytes(hgc_kernel *kernel, hgc_kv_cache *cache,
+                                 int32_t layer, int64_t length,
+                                 double bytes[3]) {
+  if (!kernel || !bytes)
+    return nullArgument("kernel or bytes");
+  if (length < 0)
+    return fail(HGC_INVALID_ARGUMENT,
+                "length must be >= 0, got " + std::to_string(length));
+  AttentionConfig config =
+      cache ? cache->calibration->getConfig(kernel->config, layer)
+            : kernel->config;
+  return report(getStepReadBytes(
+      config, length, cache ? cache->pageTokens : kDefaultPageTokens, bytes));
+}
+
 void hgc_kv_cache_release(hgc_kv_cache *cache) { delete cache; }
 
 hgc_status hgc_kv_add_sequence(hgc_kv_cache *cache, int64_t seq) {

@@ -134,6 +134,13 @@ private:
   std::map<std::string, std::shared_ptr<Entry>> entries;
 };
 
+/// Bytes one step of a sequence of `length` tokens reads on the device, host
+/// and storage tiers under `config`'s placement and overrides
+/// (TierPolicyAttr::getStepReadBytes, what `hgc plan` prints), with what a
+/// runtime cache of `pageTokens`-token pages keeps beside the KV.
+Failure getStepReadBytes(const AttentionConfig &config, int64_t length,
+                         int32_t pageTokens, double bytes[3]);
+
 /// Runs the packed @hgc_decode of `code`.
 Failure invokeDecode(mlir::hgc::CompiledCode &code, void **packedArguments);
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "jit/Jit.h"
+#include "jit/RuntimePages.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "dialect/HgcOps.h"
@@ -230,4 +231,42 @@ Failure invokeDecode(mhgc::CompiledCode &code, void **packedArguments) {
     return {HGC_DEVICE, llvm::toString(std::move(error))};
   return Failure::ok();
 }
+Failure getStepReadBytes(const AttentionConfig &config, int64_t length,
+                         int32_t pageTokens, double bytes[3]) {
+  DialectRegistry registry;
+  mhgc::registerCompilerDialects(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
+    diagnostics += diagnostic.str();
+    return success();
+  });
+  FailureOr<mhgc::PlacementAttr> placement =
+      buildFullPlacement(context, config);
+  if (failed(placement))
+    return {HGC_INVALID_ARGUMENT, diagnostics};
+  // What a runtime cache keeps for the policy (RuntimePages.h): codes when
+  // it quantizes, channel-major keys and per-page value sums for sparf; no
+  // block moments.
+  const mhgc::PlacementPolicy &policy = mhgc::getPlacementPolicy(config.placement);
+  mhgc::KeptWithKV kept;
+  kept.keyCodes = policy.readsKeyCodes(config.placement);
+  kept.channelKeys = policy.readsChannelKeys();
+  kept.valueBlock = kept.channelKeys ? pageTokens : 0;
+  std::fill(bytes, bytes + 3, 0.0);
+  for (int32_t h = 0; h < config.kvHeads; ++h) {
+    mhgc::PlacementAttr head = placement->getForHead(h);
+    SmallVector<int64_t> resident = head.getResidentTokens(length);
+    for (auto [tier, tokens] : llvm::zip(head.getTiers(), resident)) {
+      int index = tier.getTier() == mhgc::Tier::Device ? 0
+                  : tier.getTier() == mhgc::Tier::Host ? 1
+                                                       : 2;
+      bytes[index] += tier.getStepReadBytes(tokens, config.headDim,
+                                            getElementBytes(config), kept);
+    }
+  }
+  return Failure::ok();
+}
+
 } // namespace hgc::jit

@@ -189,6 +189,9 @@ _lib.hgc_kv_get_recalled.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
 _lib.hgc_selection_release.restype = None
 _lib.hgc_calibrate.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
                                _vp]
+_lib.hgc_kernel_step_bytes.argtypes = [_vp, _vp, ctypes.c_int32,
+                                       ctypes.c_int64,
+                                       ctypes.POINTER(ctypes.c_double * 3)]
 _lib.hgc_kv_get_calibration.argtypes = [_vp, _vp, ctypes.c_int32,
                                         ctypes.POINTER(HeadBudget),
                                         ctypes.c_int32,
@@ -518,6 +521,15 @@ class KVCache:
                                            layer, budgets, heads,
                                            ctypes.byref(count)))
         return list(budgets[:count.value])
+
+    def step_bytes(self, kernel, layer, length):
+        """[device, host, storage] bytes one step of a `length`-token
+        sequence of `layer` reads under `kernel`'s placement, this cache's
+        per-head budgets included (hgc_kernel_step_bytes)."""
+        out = (ctypes.c_double * 3)()
+        _check(_lib.hgc_kernel_step_bytes(kernel._handle, self._handle, layer,
+                                          length, ctypes.byref(out)))
+        return list(out)
 
     def recalled(self, seq, layer):
         """The pages of `layer` of `seq` recalled now (periodic recall)."""

@@ -132,7 +132,11 @@ hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
   int64_t dim = options.headDim;
   double scale =
       options.scale > 0 ? double(options.scale) : 1.0 / std::sqrt(double(dim));
-  int64_t chunk = std::max<int64_t>(1, options.chunk);
+  int64_t heads64 = std::max<int64_t>(1, int64_t(heads.size()));
+  int64_t chunk =
+      options.chunk > 0
+          ? options.chunk
+          : std::clamp<int64_t>(options.totalTokens / (4 * heads64), 1, 16);
   std::vector<HeadCurves> curves(heads.size());
   std::vector<HeadBudget> budgets(heads.size());
   for (size_t h = 0; h < heads.size(); ++h) {
@@ -180,6 +184,8 @@ hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
         std::min(1.0, double(budget.tokens) / std::max(1.0, curves[h].meanTokens));
     double tokenLoss = 1.0 - budget.massKept;
     for (int64_t block : options.blocks) {
+      if (block > budget.tokens)
+        continue;
       double kept = 0;
       for (size_t s = 0; s < heads[h].size(); ++s)
         kept += blockMass(heads[h][s], curves[h].scores[s], dim, block,

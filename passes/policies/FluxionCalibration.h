@@ -37,10 +37,11 @@ struct CalibrationOptions {
   float scale = 0; // 0: 1/sqrt(headDim)
   /// Host tokens attended in total over every KV head of a sequence.
   int64_t totalTokens = 0;
-  /// Tokens per water-filling step; every head gets at least one.
-  int64_t chunk = 16;
-  /// Block sizes a head may be given, coarsest first; 1 (tokens) is
-  /// always a candidate.
+  /// Tokens per water-filling step; every head gets at least one. 0: a
+  /// quarter of a head's fair share, between 1 and 16.
+  int64_t chunk = 0;
+  /// Block sizes a head may be given, coarsest first, each only when the
+  /// head's budget holds a whole block; 1 (tokens) is always a candidate.
   std::vector<int64_t> blocks = {64, 32, 16};
   /// A block granularity is taken while the mass it leaves out is at most
   /// this much more (relatively) than tokens leave out at the same count,

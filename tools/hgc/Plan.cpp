@@ -220,6 +220,9 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
          << "estimated from their blocks' moments)";
   }
   os << "\n";
+  if (policy && policy->calibrates())
+    os << "per-head budgets: the same budget for every KV head here; the JIT "
+          "calibrates each head's on a cache's scores (hgc_calibrate)\n";
   int64_t count = 0;
   module.walk([&](Operation *op) {
     if (auto decode = dyn_cast<DecodeAttentionOp>(op)) {
