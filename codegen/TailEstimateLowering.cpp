@@ -5,7 +5,9 @@
 // its unmarked tokens (the moments a cache could keep per block, less the
 // selected tokens' own rows, which a step reads anyway). Each query head of
 // the group turns a block's moments into a log-mass and a value mean and
-// folds them into an online softmax over blocks.
+// folds them into an online softmax over blocks. With exact_mass the
+// block's log-mass is the log-sum-exp of its unmarked tokens' scores
+// instead (the scores an exact selection computed), kept per query head.
 //
 //===----------------------------------------------------------------------===//
 
@@ -95,6 +97,10 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
     });
     Value keySum = vector(headDim), keySquares = vector(headDim),
           valueSum = vector(vDim);
+    bool exactMass = op.getExactMass();
+    // exact_mass: each query head's running max and sum of exp over the
+    // block's unmarked tokens.
+    Value blockMax = vector(group), blockSum = vector(group);
 
     // 3. Each block's unselected moments, folded into every query head.
     e.forLoop(zero, n, {}, block, [&](Value start, ValueRange) {
@@ -103,20 +109,48 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
       fill(keySum, headDim, e.f32(0));
       fill(keySquares, headDim, e.f32(0));
       fill(valueSum, vDim, e.f32(0));
+      if (exactMass) {
+        fill(blockMax, group, e.negInf());
+        fill(blockSum, group, e.f32(0));
+      }
       Value count =
           e.forLoop(start, end, {e.f32(0)}, [&](Value t, ValueRange carried) {
             Value left = e.icmp(arith::CmpIPredicate::eq,
                                 e.load(selected, {t}), unmarked);
             return llvm::to_vector(e.ifThen(left, carried, [&] {
-              e.forLoop(zero, headDim, {}, [&](Value d, ValueRange) {
-                Value x = e.loadF32(k, {bi, hk, t, d});
-                memref::StoreOp::create(b, e.add(e.load(keySum, {d}), x),
-                                        keySum, ValueRange{d});
-                memref::StoreOp::create(
-                    b, e.add(e.load(keySquares, {d}), e.mul(x, x)), keySquares,
-                    ValueRange{d});
-                return SmallVector<Value>{};
-              });
+              if (exactMass)
+                e.forLoop(zero, group, {}, [&](Value g, ValueRange) {
+                  Value h = arith::AddIOp::create(b, h0, g);
+                  Value dot =
+                      e.forLoop(zero, headDim, {e.f32(0)},
+                                [&](Value d, ValueRange sum) {
+                                  return SmallVector<Value>{e.add(
+                                      sum[0], e.mul(e.loadF32(q, {bi, h, d}),
+                                                    e.loadF32(
+                                                        k, {bi, hk, t, d})))};
+                                })[0];
+                  Value score = e.mul(scale, dot);
+                  Value previous = e.load(blockMax, {g});
+                  Value next = e.max(previous, score);
+                  memref::StoreOp::create(b, next, blockMax, ValueRange{g});
+                  memref::StoreOp::create(
+                      b,
+                      e.add(e.mul(e.load(blockSum, {g}),
+                                  e.exp(e.sub(previous, next))),
+                            e.exp(e.sub(score, next))),
+                      blockSum, ValueRange{g});
+                  return SmallVector<Value>{};
+                });
+              else
+                e.forLoop(zero, headDim, {}, [&](Value d, ValueRange) {
+                  Value x = e.loadF32(k, {bi, hk, t, d});
+                  memref::StoreOp::create(b, e.add(e.load(keySum, {d}), x),
+                                          keySum, ValueRange{d});
+                  memref::StoreOp::create(
+                      b, e.add(e.load(keySquares, {d}), e.mul(x, x)),
+                      keySquares, ValueRange{d});
+                  return SmallVector<Value>{};
+                });
               e.forLoop(zero, vDim, {}, [&](Value d, ValueRange) {
                 memref::StoreOp::create(
                     b, e.add(e.load(valueSum, {d}), e.loadF32(v, {bi, hk, t, d})),
@@ -130,25 +164,29 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
       e.ifThen(any, {}, [&] {
         Value inverse = e.div(e.f32(1), count);
         e.forLoop(zero, group, {}, [&](Value g, ValueRange) {
-          Value h = arith::AddIOp::create(b, h0, g);
-          // q . mean and (q * q) . variance, the variance clamped at 0
-          // against rounding.
-          ValueRange dots = e.forLoop(
-              zero, headDim, {e.f32(0), e.f32(0)},
-              [&](Value d, ValueRange sums) {
-                Value x = e.loadF32(q, {bi, h, d});
-                Value mean = e.mul(e.load(keySum, {d}), inverse);
-                Value variance =
-                    e.max(e.sub(e.mul(e.load(keySquares, {d}), inverse),
-                                e.mul(mean, mean)),
-                          e.f32(0));
-                return SmallVector<Value>{
-                    e.add(sums[0], e.mul(x, mean)),
-                    e.add(sums[1], e.mul(e.mul(x, x), variance))};
-              });
-          Value logMass =
-              e.add(e.add(e.log(count), e.mul(scale, dots[0])),
-                    e.mul(e.mul(e.f32(0.5), scale2), dots[1]));
+          Value logMass;
+          if (exactMass) {
+            logMass = e.add(e.load(blockMax, {g}), e.log(e.load(blockSum, {g})));
+          } else {
+            // q . mean and (q * q) . variance, the variance clamped at 0
+            // against rounding.
+            Value h = arith::AddIOp::create(b, h0, g);
+            ValueRange dots = e.forLoop(
+                zero, headDim, {e.f32(0), e.f32(0)},
+                [&](Value d, ValueRange sums) {
+                  Value x = e.loadF32(q, {bi, h, d});
+                  Value mean = e.mul(e.load(keySum, {d}), inverse);
+                  Value variance =
+                      e.max(e.sub(e.mul(e.load(keySquares, {d}), inverse),
+                                  e.mul(mean, mean)),
+                            e.f32(0));
+                  return SmallVector<Value>{
+                      e.add(sums[0], e.mul(x, mean)),
+                      e.add(sums[1], e.mul(e.mul(x, x), variance))};
+                });
+            logMass = e.add(e.add(e.log(count), e.mul(scale, dots[0])),
+                            e.mul(e.mul(e.f32(0.5), scale2), dots[1]));
+          }
           Value previous = e.load(runMax, {g});
           Value next = e.max(previous, logMass);
           Value decay = e.exp(e.sub(previous, next));

@@ -350,13 +350,18 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     break;
   }
   // A summary tail: per block the count, key sum, key sum of squares and
-  // value sum (f32), or every key and value to make them from.
+  // value sum (f32), or every key and value to make them from; after an
+  // exact selection (whose scores give each block's mass) only the value
+  // sums, or every value.
   double tail = 0.0;
-  if (getTail() == Tail::Summary)
-    tail = kept.tailMoments
-               ? std::ceil(resident / double(kTailSummaryBlock)) *
-                     (3.0 * double(headDim) + 1.0) * 4.0
-               : 2.0 * resident * row;
+  if (getTail() == Tail::Summary) {
+    bool exactMass = getSelection() == Selection::ExactTopK;
+    double blocks = std::ceil(resident / double(kTailSummaryBlock));
+    if (kept.tailMoments)
+      tail = blocks * ((exactMass ? 1.0 : 3.0) * double(headDim) + 1.0) * 4.0;
+    else
+      tail = (exactMass ? 1.0 : 2.0) * resident * row;
+  }
   return scored + tail +
          2.0 * row * double(getAttendedTokens(residentTokens));
 }

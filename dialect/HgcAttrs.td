@@ -43,9 +43,10 @@ def Hgc_TierPolicyAttr : Hgc_Attr<"TierPolicy", "tier_policy"> {
     by position, each block's unselected tokens summarized by their count,
     key mean, per-channel key variance and value mean, contribute
     log(count) + scale q.mean + scale^2 (q^2 . variance) / 2 to the
-    log-sum-exp (the lognormal mass of Gaussian scores) and their value mean
-    to the output: one more partial (`hgc.tail_estimate`) in the tier's
-    merge. Exact when every token is selected (nothing is left to estimate);
+    log-sum-exp (the lognormal mass of Gaussian scores; after `exact_topk`,
+    which scored every token, the exact log-sum-exp of their scores) and
+    their value mean to the output: one more partial (`hgc.tail_estimate`)
+    in the tier's merge. Exact when every token is selected (nothing is left to estimate);
     `channel_topk` then estimates with it instead of its mean fold.
 
     A budget is a token (or block) count when written as an integer and a

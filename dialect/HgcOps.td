@@ -606,9 +606,12 @@ def Hgc_TailEstimateOp : Hgc_Op<"tail_estimate", [Pure]> {
 
     to the log-sum-exp (the mass of |U| tokens whose scores are Gaussian
     with that mean and variance) and its value mean, weighted by that mass,
-    to the output. Blocks of identical keys are estimated exactly. A row
-    with no unselected token yields output 0 and LSE -inf, so merging it
-    changes nothing: a selection that keeps every token stays exact.
+    to the output. With `exact_mass` (for a selection that scored every
+    token exactly, so the scores are at hand) a block's mass is the sum of
+    exp(scale * q . k) over U instead, and only its value mean estimates.
+    Blocks of identical keys are estimated exactly either way. A row with no
+    unselected token yields output 0 and LSE -inf, so merging it changes
+    nothing: a selection that keeps every token stays exact.
 
     ```mlir
     %o, %lse = hgc.tail_estimate %q, %k, %v, %idx lengths(%len)
@@ -623,7 +626,8 @@ def Hgc_TailEstimateOp : Hgc_Op<"tail_estimate", [Pure]> {
       Optional<Hgc_I32Tensor>:$lengths,
       OptionalAttr<F32Attr>:$scale,
       DefaultValuedAttr<I64Attr, "1">:$block_size,
-      DefaultValuedAttr<I64Attr, "16">:$summary_block);
+      DefaultValuedAttr<I64Attr, "16">:$summary_block,
+      UnitAttr:$exact_mass);
   let results = (outs RankedTensorOf<[F32]>:$output,
       RankedTensorOf<[F32]>:$lse);
   let assemblyFormat = [{

@@ -208,13 +208,17 @@ void emitTierPartials(OpBuilder &builder, DecodeAttentionOp op,
       indices, view.getLengths(), op.getScaleAttr(), op.getSoftcapAttr(),
       builder.getI64IntegerAttr(blockSize));
   if (indices && policy.getTail() == Tail::Summary) {
-    // The tokens left out, estimated from their blocks' moments, merged
+    // The tokens left out, estimated from their blocks' moments (their
+    // exact mass where the selection scored every token exactly), merged
     // with the attended ones (instead of a channel selection's mean fold).
+    bool exactMass =
+        !preselected && policy.getSelection() == Selection::ExactTopK;
     auto tail = TailEstimateOp::create(
         builder, loc, outputType, lseType, query, view.getKey(),
         view.getValue(), indices, view.getLengths(), op.getScaleAttr(),
         builder.getI64IntegerAttr(blockSize),
-        builder.getI64IntegerAttr(kTailSummaryBlock));
+        builder.getI64IntegerAttr(kTailSummaryBlock),
+        exactMass ? builder.getUnitAttr() : UnitAttr());
     partials.push_back({partial.getOutput(), partial.getLse()});
     partials.push_back({tail.getOutput(), tail.getLse()});
     return;

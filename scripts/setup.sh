@@ -28,11 +28,14 @@ fi
 
 venv=$root/.venv
 requirements=$root/scripts/requirements.txt
+nodeps=$root/scripts/requirements-nodeps.txt
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-want=$(sha256sum "$requirements" | cut -d' ' -f1)
+want=$(cat "$requirements" "$nodeps" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     -r "$requirements"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --no-deps -r "$nodeps"
   echo "$want" >"$venv/.requirements.sha256"
 fi

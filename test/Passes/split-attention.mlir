@@ -268,3 +268,62 @@ func.func @head_groups(%q: tensor<1x12x64xf32>, %c: !hgc.kv_cache<3x64xf16>)
       : tensor<1x12x64xf32>, !hgc.kv_cache<3x64xf16> -> tensor<1x12x64xf32>
   return %o : tensor<1x12x64xf32>
 }
+
+// -----
+
+// A summary tail: the host tier's unselected tokens estimated per block, one
+// more partial in the merge; after an exact selection the blocks' mass comes
+// from the scores (exact_mass).
+// CHECK-LABEL: func.func @tail_summary
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x32x128xf32>, %[[C:[a-z0-9]+]]: !hgc.kv_cache<8x128xf16>)
+// CHECK: %[[OD:[a-z0-9_]+]], %[[LD:[a-z0-9_]+]] = hgc.partial_attention
+// CHECK: %[[KH:[a-z0-9_]+]], %[[VH:[a-z0-9_]+]], %[[NH:[a-z0-9_]+]] = hgc.kv_view %[[C]] tier host
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select exact_topk %[[Q]], %[[KH]] lengths(%[[NH]])
+// CHECK: %[[OH:[a-z0-9_]+]], %[[LH:[a-z0-9_]+]] = hgc.partial_attention %[[Q]], %[[KH]], %[[VH]] indices(%[[I]]) lengths(%[[NH]])
+// CHECK: %[[OT:[a-z0-9_]+]], %[[LT:[a-z0-9_]+]] = hgc.tail_estimate %[[Q]], %[[KH]], %[[VH]], %[[I]] lengths(%[[NH]])
+// CHECK-SAME: {exact_mass, scale = 5.000000e-01 : f32}
+// CHECK: hgc.lse_merge %[[OD]], %[[OH]], %[[OT]] lse %[[LD]], %[[LH]], %[[LT]]
+func.func @tail_summary(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {scale = 0.5 : f32, placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.05, tail = summary)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// Other selections estimate the blocks' mass from their key moments; sparf's
+// mean fold gives way to the estimate.
+// CHECK-LABEL: func.func @tail_summary_channels
+// CHECK: %[[I:[a-z0-9_]+]] = hgc.select channel_topk
+// CHECK-SAME: -> tensor<1x8x?xi32>
+// CHECK: hgc.tail_estimate %{{.+}}, %{{.+}}, %{{.+}}, %[[I]]
+// CHECK-NOT: exact_mass
+// CHECK-NOT: hgc.mean_fold
+// CHECK-NOT: hgc.kv_value_mean
+// CHECK: hgc.lse_merge
+func.func @tail_summary_channels(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
+    -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c {placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = channel_topk(budget = 0.05, channels = 16, tail = summary)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}
+
+// -----
+
+// Blocks chosen ahead: the tail is estimated from moments (the step's own
+// selection scored nothing).
+// CHECK-LABEL: func.func @tail_preselected
+// CHECK: hgc.tail_estimate
+// CHECK-NOT: exact_mass
+// CHECK-SAME: block_size = 16 : i64
+func.func @tail_preselected(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>,
+                            %i: tensor<1x8x4xi32>) -> tensor<1x32x128xf32> {
+  %o = hgc.decode_attention %q, %c preselected(%i : tensor<1x8x4xi32>)
+      {placement = #hgc.placement<sink = 16, window = 64,
+        tiers = [device = dense, host = block_topk(budget = 4, block = 16, tail = summary)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return %o : tensor<1x32x128xf32>
+}

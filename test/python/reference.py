@@ -408,13 +408,16 @@ def attend(q, k, v):
     return p @ v / p.sum(), m + np.log(p.sum())
 
 
-def tail_summary(q, k, v, lengths, selected, block=16, scale=None):
+def tail_summary(q, k, v, lengths, selected, block=16, scale=None,
+                 exact_mass=False):
     """hgc.tail_estimate in float64: per (sequence, query head), the tokens
     [0, lengths[b]) of k/v [B, Hkv, T, D] not in selected[(b, hk)] (a set of
     token positions), in blocks of `block` by position; each block's
     unselected tokens U contribute log|U| + scale q.mu + scale^2
     (q*q).var / 2 (mu, var: their key mean and per-channel variance) to the
-    LSE and their value mean to the output. (output [B, Hq, Dv], LSE)."""
+    LSE and their value mean to the output; with `exact_mass` (True, or the
+    KV heads it applies to) the LSE of their exact scores instead.
+    (output [B, Hq, Dv], LSE)."""
     batch, q_heads, dim = q.shape
     kv_heads = k.shape[1]
     group = q_heads // kv_heads
@@ -432,15 +435,92 @@ def tail_summary(q, k, v, lengths, selected, block=16, scale=None):
                 if left:
                     keys = k[b, hk, left]
                     blocks.append((len(left), keys.mean(0), keys.var(0),
-                                   v[b, hk, left].mean(0)))
+                                   v[b, hk, left].mean(0), keys))
             if not blocks:
                 continue
+            exact = exact_mass if isinstance(exact_mass, bool) else \
+                hk in exact_mass
             for h in range(hk * group, (hk + 1) * group):
-                logs = np.array([np.log(c) + scale * (q[b, h] @ mu)
-                                 + 0.5 * scale ** 2 * ((q[b, h] ** 2) @ var)
-                                 for c, mu, var, _ in blocks])
+                if exact:
+                    logs = []
+                    for *_, keys in blocks:
+                        s = keys @ q[b, h] * scale
+                        logs.append(s.max() + np.log(np.exp(s - s.max()).sum()))
+                    logs = np.array(logs)
+                else:
+                    logs = np.array([np.log(c) + scale * (q[b, h] @ mu)
+                                     + 0.5 * scale ** 2 * ((q[b, h] ** 2) @ var)
+                                     for c, mu, var, _, _ in blocks])
                 m = logs.max()
                 w = np.exp(logs - m)
-                out[b, h] = w @ np.stack([vm for *_, vm in blocks]) / w.sum()
+                out[b, h] = w @ np.stack([b_[3] for b_ in blocks]) / w.sum()
                 lse[b, h] = m + np.log(w.sum())
     return out, lse
+
+
+def policy_host_sets(policy, q, keys, budget, sink, window, block=16, tau=0.9,
+                     channels=4):
+    """Per (b, KV head) the absolute host positions `policy` (hgca, quest,
+    hca with int8 codes, sparf) attends at `budget` (an int count or a
+    fraction), float64."""
+    batch, q_heads, _ = q.shape
+    kv_heads, n = keys.shape[1], keys.shape[2]
+    group = q_heads // kv_heads
+    host = list(range(sink, n - window))
+    if policy == "hca":
+        _, sets = hca_decode(q, keys, keys, [n] * batch, sink, window,
+                                 budget, tau)
+        return sets
+    if policy == "sparf":
+        _, sets, _ = sparf_decode(q, keys, keys, [n] * batch, sink, window,
+                                      budget, channels)
+        return {key: sets[key + (1,)] for key in
+                ((b, hk) for b in range(batch) for hk in range(kv_heads))}
+    sets = {}
+    for b in range(batch):
+        for hk in range(kv_heads):
+            qg = q[b:b + 1, hk * group:(hk + 1) * group]
+            if policy == "hgca":
+                count = budget if isinstance(budget, int) else int(
+                    np.ceil(budget * len(host)))
+                scores = select_scores(qg, keys[b:b + 1, hk:hk + 1,
+                                                    host])[0, 0]
+                sets[(b, hk)] = [host[i] for i in top_set(scores, count)]
+            else:  # quest
+                units = [host[i:i + block] for i in range(0, len(host), block)]
+                lo = np.stack([keys[b, hk, u].min(0) for u in units])
+                hi = np.stack([keys[b, hk, u].max(0) for u in units])
+                scores = block_scores(qg, lo[None, None],
+                                          hi[None, None])[0, 0]
+                count = -(-budget // block) if isinstance(budget, int) else \
+                    int(np.ceil(budget * len(units)))
+                sets[(b, hk)] = [t for i in top_set(scores, count)
+                                 for t in units[i]]
+    return sets
+
+
+def fluxion_host_sets(q, keys, budgets, sink, window):
+    """Per (b, KV head) the host positions of fluxion's calibrated budgets
+    (objects with .fraction and .block: each head's own exact top tokens,
+    or Quest blocks, at its fraction of the host tokens or blocks)."""
+    batch, q_heads, _ = q.shape
+    n = keys.shape[2]
+    host = list(range(sink, n - window))
+    group = q_heads // keys.shape[1]
+    sets = {}
+    for b in range(batch):
+        for hk, budget in enumerate(budgets):
+            qg = q[b:b + 1, hk * group:(hk + 1) * group]
+            if budget.block == 1:
+                count = int(np.ceil(budget.fraction * len(host) - 1e-9))
+                scores = select_scores(qg, keys[b:b + 1, hk:hk + 1, host])[0, 0]
+                sets[(b, hk)] = [host[i] for i in top_set(scores, count)]
+                continue
+            units = [host[i:i + budget.block]
+                     for i in range(0, len(host), budget.block)]
+            lo = np.stack([keys[b, hk, u].min(0) for u in units])
+            hi = np.stack([keys[b, hk, u].max(0) for u in units])
+            scores = block_scores(qg, lo[None, None], hi[None, None])[0, 0]
+            count = int(np.ceil(budget.fraction * len(units) - 1e-9))
+            sets[(b, hk)] = [t for i in top_set(scores, count) for t in units[i]]
+    return sets

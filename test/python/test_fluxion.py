@@ -57,30 +57,13 @@ def make_cache(ctx, cfg, k, v, **options):
     return cache
 
 
-def reference_step(q, k, v, budgets, tail=True):
+def reference_step(q, k, v, budgets):
     """Each KV head's own budget and granularity, then the tail estimate."""
     q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
-    host = list(range(SINK, LENGTH - WINDOW))
-    group = HQ // HKV
-    sets = {}
-    for hk, budget in enumerate(budgets):
-        qg = q64[:, hk * group:(hk + 1) * group]
-        if budget.block == 1:
-            count = int(np.ceil(budget.fraction * len(host) - 1e-9))
-            scores = ref.select_scores(qg, k64[:, hk:hk + 1, host])[0, 0]
-            sets[(0, hk)] = [host[i] for i in ref.top_set(scores, count)]
-        else:
-            units = [host[i:i + budget.block]
-                     for i in range(0, len(host), budget.block)]
-            lo = np.stack([k64[0, hk, u].min(0) for u in units])
-            hi = np.stack([k64[0, hk, u].max(0) for u in units])
-            scores = ref.block_scores(qg, lo[None, None], hi[None, None])[0, 0]
-            count = int(np.ceil(budget.fraction * len(units) - 1e-9))
-            sets[(0, hk)] = [t for i in ref.top_set(scores, count)
-                             for t in units[i]]
-    if tail:
-        return with_tail(q64, k64, v64, sets, SINK, WINDOW)
-    raise NotImplementedError
+    sets = ref.fluxion_host_sets(q64, k64, budgets, SINK, WINDOW)
+    # Token heads select exactly (hgca): their blocks' mass is exact.
+    exact = {hk for hk, b in enumerate(budgets) if b.block == 1}
+    return with_tail(q64, k64, v64, sets, SINK, WINDOW, exact_mass=exact)
 
 
 @pytest.fixture(scope="module")

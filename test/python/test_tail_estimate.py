@@ -3,7 +3,8 @@ blocks' moments (hgc.tail_estimate) and merged as one more partial.
 
 Checked against reference.tail_summary, a float64 implementation of the same
 estimator, with each policy's float64 selection (f32, 1e-4: the compiled
-estimate forms the variance as E[k^2] - mean^2 in f32); exact at full budget
+estimate forms the variance as E[k^2] - mean^2 in f32; after hgca's exact
+selection a block's mass is its tokens' exact scores'); exact at full budget
 (1e-5); exact for any budget when every block's keys are identical (the
 estimator's only approximation is the spread of scores within a block); and
 its own math on Gaussian keys: the block mass estimate exp(log n + mu +
@@ -19,47 +20,10 @@ from test_hybrid_end_to_end import run_step
 SINK, WINDOW = 3, 10
 
 
-def host_sets(policy, q, keys, budget, sink, window, block=16):
-    """Per (b, KV head) the absolute host positions the policy attends."""
-    batch, q_heads, _ = q.shape
-    kv_heads, n = keys.shape[1], keys.shape[2]
-    group = q_heads // kv_heads
-    host = list(range(sink, n - window))
-    if policy == "hca":
-        _, sets = ref.hca_decode(q, keys, keys, [n] * batch, sink, window,
-                                 budget, 0.9)
-        return sets
-    if policy == "sparf":
-        _, sets, _ = ref.sparf_decode(q, keys, keys, [n] * batch, sink, window,
-                                      budget, 4)
-        return {key: sets[key + (1,)] for key in
-                ((b, hk) for b in range(batch) for hk in range(kv_heads))}
-    sets = {}
-    for b in range(batch):
-        for hk in range(kv_heads):
-            qg = q[b:b + 1, hk * group:(hk + 1) * group]
-            if policy == "hgca":
-                count = budget if isinstance(budget, int) else int(
-                    np.ceil(budget * len(host)))
-                scores = ref.select_scores(qg, keys[b:b + 1, hk:hk + 1,
-                                                    host])[0, 0]
-                sets[(b, hk)] = [host[i] for i in ref.top_set(scores, count)]
-            else:  # quest
-                units = [host[i:i + block] for i in range(0, len(host), block)]
-                lo = np.stack([keys[b, hk, u].min(0) for u in units])
-                hi = np.stack([keys[b, hk, u].max(0) for u in units])
-                scores = ref.block_scores(qg, lo[None, None],
-                                          hi[None, None])[0, 0]
-                count = -(-budget // block) if isinstance(budget, int) else \
-                    int(np.ceil(budget * len(units)))
-                sets[(b, hk)] = [t for i in ref.top_set(scores, count)
-                                 for t in units[i]]
-    return sets
-
-
-def with_tail(q, keys, vals, sets, sink, window):
+def with_tail(q, keys, vals, sets, sink, window, exact_mass=False):
     """Exact attention over the hot set and the selected host tokens, merged
-    with the reference tail estimate of the host tokens left out."""
+    with the reference tail estimate of the host tokens left out (blocks'
+    exact mass after an exact selection)."""
     batch, n = q.shape[0], keys.shape[2]
     hot = list(range(sink)) + list(range(n - window, n))
     chosen = {key: sorted(hot + list(s)) for key, s in sets.items()}
@@ -78,7 +42,7 @@ def with_tail(q, keys, vals, sets, sink, window):
     relative = {key: {t - sink for t in s} for key, s in sets.items()}
     tail_out, tail_lse = ref.tail_summary(
         q, keys[:, :, view], vals[:, :, view], [n - sink - window] * batch,
-        relative)
+        relative, exact_mass=exact_mass)
     merged, _ = ref.lse_merge([out, tail_out], [lse, tail_lse])
     return merged
 
@@ -93,8 +57,9 @@ def test_tail_matches_reference(hgc_runner, tmp_path, policy, budget):
          f"--budget={budget}", "--block=16", "--tau=0.9", "--channels=4",
          "--tail=summary"], seed=31)
     parsed = int(budget) if budget.isdigit() else float(budget)
-    sets = host_sets(policy, q, keys, parsed, SINK, WINDOW)
-    want = with_tail(q, keys, vals, sets, SINK, WINDOW)
+    sets = ref.policy_host_sets(policy, q, keys, parsed, SINK, WINDOW)
+    want = with_tail(q, keys, vals, sets, SINK, WINDOW,
+                     exact_mass=policy == "hgca")
     np.testing.assert_allclose(y, want, atol=1e-4, rtol=1e-4)
     exact, _ = ref.partial_attention(q, keys, vals)
     assert np.abs(y - exact).max() > 1e-4, "an estimate is not exact"

@@ -443,3 +443,13 @@ func.func @preselect_query_dim(%p: tensor<1x32x64xf32>, %c: !hgc.kv_cache<8x128x
       : tensor<1x32x64xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x8x4xi32>
   return
 }
+
+// -----
+
+func.func @decode_tail_softcap(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>) {
+  // expected-error @+1 {{tier 'host' estimates its tail from uncapped scores; it cannot with softcap 3.000000e+01}}
+  %o = hgc.decode_attention %q, %c {softcap = 30.0 : f32, placement = #hgc.placement<sink = 4, window = 64,
+      tiers = [device = dense, host = exact_topk(budget = 0.05, tail = summary)]>}
+      : tensor<1x32x128xf32>, !hgc.kv_cache<8x128xf16> -> tensor<1x32x128xf32>
+  return
+}

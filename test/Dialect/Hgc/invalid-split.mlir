@@ -715,3 +715,39 @@ func.func @select_channels_token_major(%q: tensor<1x8x64xf32>, %k: tensor<1x2x10
       : (tensor<1x8x64xf32>, tensor<1x2x100x64xf16>) -> tensor<1x2x4xi32>
   return
 }
+
+// -----
+
+func.func @tail_summary_block(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>, %i: tensor<1x2x4xi32>) {
+  // expected-error @+1 {{summary_block must be a positive power of two, got 12}}
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i {summary_block = 12 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x4xi32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
+  return
+}
+
+// -----
+
+func.func @tail_indices(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>, %i: tensor<1x4x4xi32>) {
+  // expected-error @+1 {{'indices' has shape [1, 4, 4], expected [1, 2, ?]}}
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x4x4xi32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
+  return
+}
+
+// -----
+
+func.func @tail_lse(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>, %i: tensor<1x2x4xi32>) {
+  // expected-error @+1 {{'lse' has shape [1, 4], expected [1, 8]}}
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x4xi32>) -> (tensor<1x8x64xf32>, tensor<1x4xf32>)
+  return
+}
+
+// -----
+
+func.func @tail_block_size(%q: tensor<1x8x64xf32>, %k: tensor<1x2x100x64xf32>, %i: tensor<1x2x4xi32>) {
+  // expected-error @+1 {{block_size must be a positive power of two, got 3}}
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i {block_size = 3 : i64}
+      : (tensor<1x8x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x4xi32>) -> (tensor<1x8x64xf32>, tensor<1x8xf32>)
+  return
+}

@@ -380,3 +380,23 @@ func.func @wait_forwards_token(%a: !hgc.token, %b: !hgc.token) -> !hgc.token {
   %t = hgc.wait %a ready %b : !hgc.token
   return %t : !hgc.token
 }
+
+// -----
+
+// The estimate of the tokens a block selection leaves out, and of those an
+// exact selection leaves out (their mass from their scores).
+// CHECK-LABEL: func.func @tail_estimate
+// CHECK: hgc.tail_estimate %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} lengths(%{{.+}}) {block_size = 16 : i64, summary_block = 32 : i64}
+// CHECK: hgc.tail_estimate %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {exact_mass}
+func.func @tail_estimate(%q: tensor<1x32x64xf32>, %k: tensor<1x8x?x64xf16>,
+                         %i: tensor<1x8x4xi32>, %n: tensor<1xi32>)
+    -> (tensor<1x32x64xf32>, tensor<1x32x64xf32>) {
+  %o, %l = hgc.tail_estimate %q, %k, %k, %i lengths(%n)
+      {block_size = 16 : i64, summary_block = 32 : i64}
+      : (tensor<1x32x64xf32>, tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>,
+         tensor<1x8x4xi32>, tensor<1xi32>) -> (tensor<1x32x64xf32>, tensor<1x32xf32>)
+  %o2, %l2 = hgc.tail_estimate %q, %k, %k, %i {exact_mass}
+      : (tensor<1x32x64xf32>, tensor<1x8x?x64xf16>, tensor<1x8x?x64xf16>,
+         tensor<1x8x4xi32>) -> (tensor<1x32x64xf32>, tensor<1x32xf32>)
+  return %o, %o2 : tensor<1x32x64xf32>, tensor<1x32x64xf32>
+}
