@@ -6,7 +6,8 @@ Every sample (bench/accuracy_workloads.py: synthetic regimes, all-MiniLM-L6-v2
 on real text, the bundled Llama-style model) is appended to a runtime KV
 cache and decoded through the JIT (libhgc, the engine path) for each policy,
 with the unselected host tokens dropped (tail=none) and estimated
-(tail=summary), at 1%, 2%, 5%, 10% and 100% of the host tokens; fluxion is
+(tail=summary), at 1%, 2%, 5%, 10% and 100% of the host tokens (hca's mass
+rule tau 0.9, and 1 at 100%: full budget keeps every token); fluxion is
 calibrated first from the sample's calibration query (the step before, or
 another token: never the query it is scored on). Per row, over the group's
 query heads: the relative L2 error of each head's output against float64
@@ -165,6 +166,9 @@ def measure_sample(runner, sample, budgets, configs):
         base = runner.config(sample, policy, tail, budgets[0], extra)
         cache = runner.cache(base, sample)
         for budget in budgets:
+            if budget == 1.0 and "tau" in extra:
+                # Full budget keeps every token: no mass rule either.
+                extra = dict(extra, tau=1.0)
             kernel = runner.kernel(runner.config(sample, policy, tail, budget,
                                                  extra))
             if policy == "fluxion":

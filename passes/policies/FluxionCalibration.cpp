@@ -155,8 +155,18 @@ hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
       std::max(options.totalTokens, chunk * int64_t(heads.size()));
   using Gain = std::pair<double, size_t>;
   std::priority_queue<Gain> next;
+  // A head holding all its tokens takes no more (its gain is nothing, and
+  // another may still need them).
+  auto longest = [&](size_t h) {
+    int64_t most = 0;
+    for (const CalibrationSample &sample : heads[h])
+      most = std::max(most, sample.tokens);
+    return most;
+  };
   auto gain = [&](size_t h, int64_t step) {
     int64_t at = budgets[h].tokens;
+    if (at >= longest(h))
+      return -1.0;
     return curves[h].massAt(at + step) - curves[h].massAt(at);
   };
   int64_t left = total;
@@ -169,7 +179,12 @@ hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
   while (left > 0 && !next.empty()) {
     size_t h = next.top().second;
     next.pop();
+    // Up to the head's tokens while any head has room; past them only when
+    // every head is full (a total above what the heads hold).
+    int64_t room = longest(h) - budgets[h].tokens;
     int64_t step = std::min(chunk, left);
+    if (room > 0)
+      step = std::min(step, room);
     budgets[h].tokens += step;
     left -= step;
     next.push({gain(h, std::min(chunk, std::max<int64_t>(left, 1))), h});
