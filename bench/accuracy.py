@@ -8,8 +8,8 @@ cache and decoded through the JIT (libhgc, the engine path) for each policy,
 with the unselected host tokens dropped (tail=none) and estimated
 (tail=summary), at 1%, 2%, 5%, 10% and 100% of the host tokens (hca's mass
 rule tau 0.9, and 1 at 100%: full budget keeps every token); fluxion is
-calibrated first from the sample's calibration query (the step before, or
-another token: never the query it is scored on). Per row, over the group's
+calibrated first from the sample's calibration queries (8 earlier steps',
+or other tokens': never the query it is scored on). Per row, over the group's
 query heads: the relative L2 error of each head's output against float64
 exact attention (mean, p90, max), the exact softmax mass of the tokens
 attended (from the policy's float64 reference selection), the tokens attended
@@ -172,7 +172,9 @@ def measure_sample(runner, sample, budgets, configs):
             kernel = runner.kernel(runner.config(sample, policy, tail, budget,
                                                  extra))
             if policy == "fluxion":
-                cache.calibrate(kernel, 0, [0], sample.q_calibration)
+                # One sample per calibration query, all of sequence 0.
+                cache.calibrate(kernel, 0, [0] * len(sample.q_calibration),
+                                sample.q_calibration)
             seconds, out, stats = [], None, None
             for _ in range(3):
                 out, stats = cache.decode(kernel, 0, [0], sample.q)
@@ -314,11 +316,13 @@ def main():
     parser.add_argument("--minilm-windows", type=int, default=4)
     parser.add_argument("--llama-past", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--build", default=str(ROOT / "build"),
+                        help="the build whose libhgc runs the steps")
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     parser.add_argument("--plot")
     args = parser.parse_args()
-    os.environ.setdefault("HGC_BUILD_DIR", str(ROOT / "build"))
+    os.environ["HGC_BUILD_DIR"] = args.build
     chosen = args.workloads.split(",")
     unknown = set(chosen) - {"synthetic", "minilm", "llama"}
     if unknown:

@@ -29,8 +29,9 @@ REGIMES = policy_accuracy.REGIMES + ["low-rank-values"]
 
 @dataclasses.dataclass
 class Sample:
-    """One layer's step: q, q_calibration [1, Hq, D]; k, v [1, Hkv, N, D]
-    (float32), grouped as `workload` / `group` in the tables."""
+    """One layer's step: q [1, Hq, D]; k, v [1, Hkv, N, D] (float32);
+    q_calibration [M, Hq, D]: the queries a calibration sees (earlier
+    steps', never q); grouped as `workload` / `group` in the tables."""
     workload: str
     group: str
     q: np.ndarray
@@ -41,9 +42,13 @@ class Sample:
     window: int
 
 
-def nearby_query(q, rng, similarity=0.9):
-    """A query of cosine ~`similarity` to q per head: the previous step's."""
-    noise = rng.standard_normal(q.shape)
+CALIBRATION_QUERIES = 8
+
+
+def nearby_queries(q, rng, count=CALIBRATION_QUERIES, similarity=0.9):
+    """`count` queries of cosine ~`similarity` to q [1, Hq, D] per head:
+    earlier steps'. [count, Hq, D]."""
+    noise = rng.standard_normal((count,) + q.shape[1:])
     noise *= np.linalg.norm(q, axis=-1, keepdims=True) / np.linalg.norm(
         noise, axis=-1, keepdims=True)
     mixed = similarity * q + np.sqrt(1 - similarity ** 2) * noise
@@ -64,14 +69,15 @@ def synthetic(context, regimes=REGIMES, seed=0):
             v = (mean + coefficients @ basis + 0.1 * rng.standard_normal(
                 v.shape)).astype(np.float32)
         out.append(Sample("synthetic", f"{regime} {context // 1024}K", q, k,
-                          v, nearby_query(q, rng), policy_accuracy.SINK,
+                          v, nearby_queries(q, rng), policy_accuracy.SINK,
                           policy_accuracy.WINDOW))
     return out
 
 
 def minilm_samples(windows=4, layers=minilm.LAYERS, length=512, sink=4,
                    window=32, model=None):
-    """One sample per (text window, layer): 12 heads, MHA."""
+    """One sample per (text window, layer): 12 heads, MHA; the last token's
+    query, calibrated with the queries of the tokens before it."""
     model = model or minilm.MiniLM()
     out = []
     for w, ids in enumerate(minilm.windows(model, windows, length)):
@@ -81,14 +87,16 @@ def minilm_samples(windows=4, layers=minilm.LAYERS, length=512, sink=4,
             out.append(Sample(
                 "minilm", f"layer {layer}", q[None, :, -1].astype(np.float32),
                 k[None].astype(np.float32), v[None].astype(np.float32),
-                q[None, :, -2].astype(np.float32), sink, window))
+                q[:, -1 - CALIBRATION_QUERIES:-1].transpose(1, 0, 2).astype(
+                    np.float32), sink, window))
     return out
 
 
 def llama_samples(past=8192, layers=2, sink=4, window=64, seed=1):
     """The bundled model's step after `past` random tokens of KV: each
     layer's query from the model's forward (float64), its past plus the
-    step's own key and value."""
+    step's own key and value; calibrated with other tokens' queries at the
+    same step."""
     import build_model
     from onnx import numpy_helper
     proto = build_model.build(layers=layers, seed=0)
@@ -111,12 +119,16 @@ def llama_samples(past=8192, layers=2, sink=4, window=64, seed=1):
 
     out = []
     token = int(feeds["input_ids"][0, 0])
-    x, other = w["embed"][token], w["embed"][(token + 1) % w["embed"].shape[0]]
+    vocab = w["embed"].shape[0]
+    x = w["embed"][token]
+    others = [w["embed"][(token + 1 + i) % vocab]
+              for i in range(CALIBRATION_QUERIES)]
     for layer in range(layers):
         p = f"l{layer}_"
         h = norm(x) * w[p + "ln1"]
         q = rope(h @ w[p + "wq"], heads)
-        q_other = rope(norm(other) * w[p + "ln1"] @ w[p + "wq"], heads)
+        q_others = [rope(norm(o) * w[p + "ln1"] @ w[p + "wq"], heads)
+                    for o in others]
         k = np.concatenate([feeds[f"past_key_{layer}"][0],
                             rope(h @ w[p + "wk"], kv_heads)[:, None]], 1)
         v = np.concatenate([feeds[f"past_value_{layer}"][0],
@@ -125,12 +137,14 @@ def llama_samples(past=8192, layers=2, sink=4, window=64, seed=1):
                           q[None].astype(np.float32),
                           k[None].astype(np.float32),
                           v[None].astype(np.float32),
-                          q_other[None].astype(np.float32), sink, window))
+                          np.stack(q_others).astype(np.float32), sink,
+                          window))
         # Each token's next layer input: this layer's exact attention and
         # MLP over the same past.
         group = heads // kv_heads
-        x, other = (_block(w, p, stream, query, k, v, group, norm)
-                    for stream, query in ((x, q), (other, q_other)))
+        x = _block(w, p, x, q, k, v, group, norm)
+        others = [_block(w, p, o, qo, k, v, group, norm)
+                  for o, qo in zip(others, q_others)]
     return out
 
 

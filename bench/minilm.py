@@ -198,9 +198,10 @@ def corpus():
 
 
 def windows(model, count, length=512):
-    """`count` windows of `length` token ids ([CLS] text [SEP]) from
-    consecutive stretches of the corpus."""
+    """`count` windows of `length` token ids ([CLS] then text, no [SEP]:
+    the last token is a word, as a decode step's is) from consecutive
+    stretches of the corpus."""
     ids = model.tokenizer.ids(corpus())
-    body = length - 2
-    return [[model.cls] + ids[i * body:(i + 1) * body] + [model.sep]
+    body = length - 1
+    return [[model.cls] + ids[i * body:(i + 1) * body]
             for i in range(count) if (i + 1) * body <= len(ids)]

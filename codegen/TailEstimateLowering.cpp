@@ -68,8 +68,8 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
       Value valid = e.icmp(arith::CmpIPredicate::sge, index, e.i32(0));
       e.ifThen(valid, {}, [&] {
         Value first = arith::MulIOp::create(b, e.toIndex(index), unit);
-        Value last = arith::MinUIOp::create(
-            b, arith::AddIOp::create(b, first, unit), n);
+        Value last =
+            arith::MinUIOp::create(b, arith::AddIOp::create(b, first, unit), n);
         e.forLoop(first, last, {}, [&](Value t, ValueRange) {
           memref::StoreOp::create(b, marked, selected, ValueRange{t});
           return SmallVector<Value>{};
@@ -115,20 +115,18 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
       }
       Value count =
           e.forLoop(start, end, {e.f32(0)}, [&](Value t, ValueRange carried) {
-            Value left = e.icmp(arith::CmpIPredicate::eq,
-                                e.load(selected, {t}), unmarked);
+            Value left = e.icmp(arith::CmpIPredicate::eq, e.load(selected, {t}),
+                                unmarked);
             return llvm::to_vector(e.ifThen(left, carried, [&] {
               if (exactMass)
                 e.forLoop(zero, group, {}, [&](Value g, ValueRange) {
                   Value h = arith::AddIOp::create(b, h0, g);
-                  Value dot =
-                      e.forLoop(zero, headDim, {e.f32(0)},
-                                [&](Value d, ValueRange sum) {
-                                  return SmallVector<Value>{e.add(
-                                      sum[0], e.mul(e.loadF32(q, {bi, h, d}),
-                                                    e.loadF32(
-                                                        k, {bi, hk, t, d})))};
-                                })[0];
+                  Value dot = e.forLoop(
+                      zero, headDim, {e.f32(0)}, [&](Value d, ValueRange sum) {
+                        return SmallVector<Value>{
+                            e.add(sum[0], e.mul(e.loadF32(q, {bi, h, d}),
+                                                e.loadF32(k, {bi, hk, t, d})))};
+                      })[0];
                   Value score = e.mul(scale, dot);
                   Value previous = e.load(blockMax, {g});
                   Value next = e.max(previous, score);
@@ -153,7 +151,8 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
                 });
               e.forLoop(zero, vDim, {}, [&](Value d, ValueRange) {
                 memref::StoreOp::create(
-                    b, e.add(e.load(valueSum, {d}), e.loadF32(v, {bi, hk, t, d})),
+                    b,
+                    e.add(e.load(valueSum, {d}), e.loadF32(v, {bi, hk, t, d})),
                     valueSum, ValueRange{d});
                 return SmallVector<Value>{};
               });
@@ -166,24 +165,25 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
         e.forLoop(zero, group, {}, [&](Value g, ValueRange) {
           Value logMass;
           if (exactMass) {
-            logMass = e.add(e.load(blockMax, {g}), e.log(e.load(blockSum, {g})));
+            logMass =
+                e.add(e.load(blockMax, {g}), e.log(e.load(blockSum, {g})));
           } else {
             // q . mean and (q * q) . variance, the variance clamped at 0
             // against rounding.
             Value h = arith::AddIOp::create(b, h0, g);
-            ValueRange dots = e.forLoop(
-                zero, headDim, {e.f32(0), e.f32(0)},
-                [&](Value d, ValueRange sums) {
-                  Value x = e.loadF32(q, {bi, h, d});
-                  Value mean = e.mul(e.load(keySum, {d}), inverse);
-                  Value variance =
-                      e.max(e.sub(e.mul(e.load(keySquares, {d}), inverse),
-                                  e.mul(mean, mean)),
-                            e.f32(0));
-                  return SmallVector<Value>{
-                      e.add(sums[0], e.mul(x, mean)),
-                      e.add(sums[1], e.mul(e.mul(x, x), variance))};
-                });
+            ValueRange dots =
+                e.forLoop(zero, headDim, {e.f32(0), e.f32(0)},
+                          [&](Value d, ValueRange sums) {
+                            Value x = e.loadF32(q, {bi, h, d});
+                            Value mean = e.mul(e.load(keySum, {d}), inverse);
+                            Value variance = e.max(
+                                e.sub(e.mul(e.load(keySquares, {d}), inverse),
+                                      e.mul(mean, mean)),
+                                e.f32(0));
+                            return SmallVector<Value>{
+                                e.add(sums[0], e.mul(x, mean)),
+                                e.add(sums[1], e.mul(e.mul(x, x), variance))};
+                          });
             logMass = e.add(e.add(e.log(count), e.mul(scale, dots[0])),
                             e.mul(e.mul(e.f32(0.5), scale2), dots[1]));
           }
@@ -223,8 +223,8 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
                                 ValueRange{bi, h, d});
         return SmallVector<Value>{};
       });
-      Value logSum = e.add(e.load(runMax, {g}),
-                           e.log(e.select(positive, sum, e.f32(1))));
+      Value logSum =
+          e.add(e.load(runMax, {g}), e.log(e.select(positive, sum, e.f32(1))));
       memref::StoreOp::create(b, e.select(positive, logSum, e.negInf()), lse,
                               ValueRange{bi, h});
       return SmallVector<Value>{};

@@ -204,12 +204,13 @@ void TierPolicyAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult TierPolicyAttr::verify(
-    function_ref<InFlightDiagnostic()> emitError, Tier tier,
-    Selection selection, int64_t budgetTokens, llvm::APFloat budgetFractionAttr,
-    int64_t blockSize, int64_t quantBits, llvm::APFloat massAttr,
-    int64_t subspaces, int64_t centroids, int64_t channels, int64_t capacity,
-    Tail tail) {
+LogicalResult
+TierPolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError, Tier tier,
+                       Selection selection, int64_t budgetTokens,
+                       llvm::APFloat budgetFractionAttr, int64_t blockSize,
+                       int64_t quantBits, llvm::APFloat massAttr,
+                       int64_t subspaces, int64_t centroids, int64_t channels,
+                       int64_t capacity, Tail tail) {
   StringRef name = stringifySelection(selection);
   double budgetFraction = budgetFractionAttr.convertToDouble();
   double mass = massAttr.convertToDouble();
@@ -362,8 +363,7 @@ double TierPolicyAttr::getStepReadBytes(int64_t residentTokens, int64_t headDim,
     else
       tail = (exactMass ? 1.0 : 2.0) * resident * row;
   }
-  return scored + tail +
-         2.0 * row * double(getAttendedTokens(residentTokens));
+  return scored + tail + 2.0 * row * double(getAttendedTokens(residentTokens));
 }
 
 //===----------------------------------------------------------------------===//

@@ -9,9 +9,9 @@
 
 #include "hgc-c/jit.h"
 
+#include "jit/Calibration.h"
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
-#include "jit/Calibration.h"
 #include "jit/Residency.h"
 #include "passes/policies/PlacementPolicy.h"
 
@@ -331,8 +331,8 @@ hgc_status hgc_kv_get_recalled(hgc_kv_cache *cache, int64_t seq, int32_t layer,
   return report(Failure::ok());
 }
 
-hgc_status hgc_calibrate(hgc_kernel *kernel, hgc_kv_cache *cache,
-                         int32_t layer, int32_t batch, const int64_t *seqs,
+hgc_status hgc_calibrate(hgc_kernel *kernel, hgc_kv_cache *cache, int32_t layer,
+                         int32_t batch, const int64_t *seqs,
                          const float *queries) {
   if (!kernel || !cache || !seqs || !queries)
     return nullArgument("kernel, cache, seqs or queries");

@@ -37,8 +37,7 @@ public:
   bool stepNeedsCalibration(const AttentionConfig &config, int32_t layer);
   /// `config` with its budgets for `layer` as per-head overrides (`config`
   /// itself before a calibration).
-  AttentionConfig getConfig(const AttentionConfig &config,
-                            int32_t layer) const;
+  AttentionConfig getConfig(const AttentionConfig &config, int32_t layer) const;
   /// The budgets of `config` for `layer`, per KV head (empty before a
   /// calibration).
   std::vector<mlir::hgc::HeadBudget> getBudgets(const AttentionConfig &config,

@@ -152,14 +152,17 @@ Failure DecodeSession::runOnCache(hgc_kv_cache &cache, int32_t layer,
 Failure DecodeSession::checkSelectsAhead() const {
   const AttentionConfig &k = kernel.config;
   const mhgc::PlacementPolicy &policy = mhgc::getPlacementPolicy(k.placement);
+  mlir::FailureOr<mhgc::Tail> tail = mhgc::parseTailOption(
+      k.placement, [] { return mlir::InFlightDiagnostic(); });
   if (k.kvBlockSize > 0 || !policy.splits() || !k.overrides.empty() ||
+      policy.calibrates() || failed(tail) || *tail != mhgc::Tail::None ||
       k.placement.hostCapacity > 0 || policy.usesChannels() ||
       (policy.usesCodebook() && k.placement.codebook != "int8"))
     return makeFailure(
         HGC_INVALID_ARGUMENT,
         "selection ahead needs a kernel for an hgc_kv_cache whose placement "
         "has two tiers, the host's selecting without estimating the rest "
-        "(hgca, hca with int8 codes, quest; no overrides, no "
+        "(hgca, hca with int8 codes, quest; no overrides, no tail, no "
         "host_capacity); this kernel is " +
             k.describe());
   return Failure::ok();

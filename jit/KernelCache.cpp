@@ -249,7 +249,8 @@ Failure getStepReadBytes(const AttentionConfig &config, int64_t length,
   // What a runtime cache keeps for the policy (RuntimePages.h): codes when
   // it quantizes, channel-major keys and per-page value sums for sparf; no
   // block moments.
-  const mhgc::PlacementPolicy &policy = mhgc::getPlacementPolicy(config.placement);
+  const mhgc::PlacementPolicy &policy =
+      mhgc::getPlacementPolicy(config.placement);
   mhgc::KeptWithKV kept;
   kept.keyCodes = policy.readsKeyCodes(config.placement);
   kept.channelKeys = policy.readsChannelKeys();

@@ -246,8 +246,8 @@ Value emitGroup(OpBuilder &builder, DecodeAttentionOp op,
     // The verifier allows preselected candidates for the second of two
     // tiers only.
     Value preselected = index == 1 ? op.getPreselected() : Value();
-    emitTierPartials(builder, op, group, wholeCache, policy, query,
-                     preselected, partials);
+    emitTierPartials(builder, op, group, wholeCache, policy, query, preselected,
+                     partials);
   }
   SmallVector<Value> outputs, lses;
   for (const Partial &partial : partials) {

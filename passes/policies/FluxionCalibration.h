@@ -24,12 +24,19 @@
 namespace mlir::hgc {
 
 /// One sequence's view of one KV head: its host tokens' keys
-/// [tokens][headDim] and its group's queries [queries][headDim], f32 rows.
+/// [tokens][headDim] and its group's queries [queries][headDim], f32 rows;
+/// with `values` [tokens][valueDim] and the hot set's (sinks and window)
+/// keys and values [hotTokens][...], the output each budget would give is
+/// predicted too.
 struct CalibrationSample {
   const float *keys = nullptr;
   int64_t tokens = 0;
   const float *queries = nullptr;
   int64_t numQueries = 0;
+  const float *values = nullptr;
+  int64_t valueDim = 0;
+  const float *hotKeys = nullptr, *hotValues = nullptr;
+  int64_t hotTokens = 0;
 };
 
 struct CalibrationOptions {
@@ -45,8 +52,11 @@ struct CalibrationOptions {
   std::vector<int64_t> blocks = {64, 32, 16};
   /// A block granularity is taken while the mass it leaves out is at most
   /// this much more (relatively) than tokens leave out at the same count,
-  /// plus `slack` absolutely.
-  double blockLoss = 0.10, slack = 1e-3;
+  /// plus `slack` absolutely: by default only when it loses nothing.
+  double blockLoss = 0.0, slack = 1e-4;
+  /// Whether the tokens a selection leaves out are estimated (tail =
+  /// summary) in the output error predicted from values.
+  bool estimateTail = true;
 };
 
 /// What the calibration chose for one KV head and what it measured.
@@ -64,7 +74,10 @@ struct HeadBudget {
 
 /// The budget of each KV head (`heads[h]`: its samples, one per sequence;
 /// at least one, none empty). The tokens sum to options.totalTokens, or to
-/// one chunk per head when that is larger.
+/// one chunk per head when that is larger. With values in every sample the
+/// water-filling minimizes the summed relative error of the heads' outputs
+/// predicted for their exact top tokens (and the estimated rest) against
+/// exact attention (Fluxion's output awareness); else the mass left out.
 std::vector<HeadBudget>
 calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
                      const CalibrationOptions &options);

@@ -3,17 +3,23 @@
 //   hgc-bench kv-stress [--seconds S] [--ops N] [--threads T] [--storage-dir D]
 //   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
 //                       [--repeats N] [--no-peers] [--only ROW]
+//   hgc-bench accuracy [--contexts N,...] [--workloads W,...]
+//                      [--minilm-windows N] [--json FILE] [--markdown FILE]
+//                      [--plot FILE.png]
 //
 // llvm::cl subcommands; `hgc-bench SUBCOMMAND --help` lists each one's
 // flags.
 //
 //===----------------------------------------------------------------------===//
 
+#include "AccuracyBench.h"
 #include "AttentionBench.h"
 #include "KVStress.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
@@ -24,6 +30,11 @@ static cl::SubCommand attentionCommand(
     "attention",
     "host decode attention: hgc dense and sparse vs the machine's read "
     "bandwidth, numpy and onnxruntime (medians)");
+static cl::SubCommand accuracyCommand(
+    "accuracy",
+    "each policy's decode step against exact attention on synthetic "
+    "regimes, all-MiniLM-L6-v2's real attention and the bundled model, at "
+    "1-100% budgets, tail dropped or estimated; bytes read and step time");
 static cl::SubCommand kvStressCommand(
     "kv-stress",
     "soak the KV runtime across device, host and storage tiers from several "
@@ -59,6 +70,34 @@ static cl::opt<std::string>
                   "matching any"),
          cl::value_desc("ROW"), cl::sub(attentionCommand),
          cl::cat(benchCategory));
+
+static cl::opt<std::string>
+    contexts("contexts", cl::desc("synthetic contexts, comma-separated"),
+             cl::init(AccuracyBenchOptions{}.contexts), cl::value_desc("N,..."),
+             cl::sub(accuracyCommand), cl::cat(benchCategory));
+static cl::opt<std::string>
+    workloads("workloads",
+              cl::desc("synthetic, minilm and/or llama, comma-separated"),
+              cl::init(AccuracyBenchOptions{}.workloads),
+              cl::sub(accuracyCommand), cl::cat(benchCategory));
+static cl::opt<int>
+    minilmWindows("minilm-windows",
+                  cl::desc("512-token windows of text for all-MiniLM"),
+                  cl::init(AccuracyBenchOptions{}.minilmWindows),
+                  cl::sub(accuracyCommand), cl::cat(benchCategory));
+static cl::opt<std::string> accuracyJson("json",
+                                         cl::desc("write the rows as JSON"),
+                                         cl::value_desc("FILE"),
+                                         cl::sub(accuracyCommand),
+                                         cl::cat(benchCategory));
+static cl::opt<std::string>
+    accuracyMarkdown("markdown", cl::desc("write the tables as markdown"),
+                     cl::value_desc("FILE"), cl::sub(accuracyCommand),
+                     cl::cat(benchCategory));
+static cl::opt<std::string> accuracyPlot("plot", cl::desc("write a PNG plot"),
+                                         cl::value_desc("FILE.png"),
+                                         cl::sub(accuracyCommand),
+                                         cl::cat(benchCategory));
 
 static cl::opt<double> seconds("seconds", cl::desc("how long to run"),
                                cl::init(KVStressOptions{}.seconds),
@@ -99,6 +138,24 @@ int main(int argc, char **argv) {
     options.peers = !noPeers;
     options.only = only;
     return runAttentionBench(options);
+  }
+  if (accuracyCommand) {
+    if (minilmWindows <= 0)
+      return fail("--minilm-windows must be positive, got " +
+                  std::to_string(minilmWindows));
+    AccuracyBenchOptions options;
+    options.contexts = contexts;
+    options.workloads = workloads;
+    options.minilmWindows = minilmWindows;
+    options.json = accuracyJson;
+    options.markdown = accuracyMarkdown;
+    options.plot = accuracyPlot;
+    // This build: libhgc is in the directory above the binary's.
+    std::string self = llvm::sys::fs::getMainExecutable(
+        argv[0], reinterpret_cast<void *>(&fail));
+    options.buildDir =
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(self)).str();
+    return runAccuracyBench(options);
   }
   if (kvStressCommand) {
     if (seconds <= 0 || seconds > 86400)

@@ -213,8 +213,8 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
   if (policy && policy->splits() && options.hostCapacity > 0)
     os << ", host capacity " << options.hostCapacity;
   if (policy && policy->splits()) {
-    FailureOr<Tail> tail = parseTailOption(
-        options, [&] { return emitError(module.getLoc()); });
+    FailureOr<Tail> tail =
+        parseTailOption(options, [&] { return emitError(module.getLoc()); });
     if (succeeded(tail) && *tail != Tail::None)
       os << ", tail " << stringifyTail(*tail) << " (the host tokens left out "
          << "estimated from their blocks' moments)";

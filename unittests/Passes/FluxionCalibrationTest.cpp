@@ -109,4 +109,35 @@ TEST(FluxionCalibrationTest, GranularityFollowsBlockCoherence) {
   EXPECT_EQ(budgets[1].block, 1);
 }
 
+TEST(FluxionCalibrationTest, OutputAwareBudgetsFollowThePredictedError) {
+  // With values, the water-filling follows each head's predicted output
+  // error: a head whose values are all equal is exact at any budget (its
+  // output is that value), so it keeps one chunk however diffuse; a
+  // diffuse head of random values takes the rest when nothing estimates
+  // its tail.
+  Head constant(30, 1.0f, 4.0f), random(31, 1.0f, 4.0f);
+  std::vector<float> same(kTokens * kDim, 0.5f), noise(kTokens * kDim);
+  std::mt19937 rng(32);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float &v : noise)
+    v = normal(rng);
+  std::vector<float> hotKeys(4 * kDim, 0.0f), hotValues(4 * kDim, 0.5f);
+  auto withValues = [&](const Head &head, const std::vector<float> &values) {
+    std::vector<CalibrationSample> samples = head.samples();
+    samples[0].values = values.data();
+    samples[0].valueDim = kDim;
+    samples[0].hotKeys = hotKeys.data();
+    samples[0].hotValues = hotValues.data();
+    samples[0].hotTokens = 4;
+    return samples;
+  };
+  std::vector<std::vector<CalibrationSample>> heads = {
+      withValues(constant, same), withValues(random, noise)};
+  CalibrationOptions o = options(512);
+  o.estimateTail = false;
+  std::vector<HeadBudget> budgets = calibrateHeadBudgets(heads, o);
+  EXPECT_EQ(budgets[0].tokens, 16);
+  EXPECT_EQ(budgets[1].tokens, 512 - 16);
+}
+
 } // namespace

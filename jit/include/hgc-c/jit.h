@@ -323,9 +323,9 @@ typedef struct hgc_selection hgc_selection;
  * layer runs, the host's selection leaves the step's critical path. The
  * kernel's placement must have two tiers whose second selects without
  * estimating what it leaves out (hgca, hca with int8 codes, quest; no
- * overrides, no host_capacity). The step's KV may be appended between the
- * two calls: the host tier's start does not move, and the step attends the
- * host tokens that entered it since beside the candidates. */
+ * overrides, no tail, no host_capacity). The step's KV may be appended
+ * between the two calls: the host tier's start does not move, and the step
+ * attends the host tokens that entered it since beside the candidates. */
 HGC_API hgc_status hgc_select_ahead(hgc_kernel *kernel, hgc_kv_cache *cache,
                                     int32_t layer, int32_t batch,
                                     const int64_t *seqs,

@@ -196,8 +196,8 @@ public:
   std::vector<hgc_head_budget> calibration(const Kernel &kernel,
                                            int32_t layer) {
     int32_t count = 0;
-    check(hgc_kv_get_calibration(kernel.get(), get(), layer, nullptr, 0,
-                                 &count));
+    check(
+        hgc_kv_get_calibration(kernel.get(), get(), layer, nullptr, 0, &count));
     std::vector<hgc_head_budget> budgets(count);
     check(hgc_kv_get_calibration(kernel.get(), get(), layer, budgets.data(),
                                  count, &count));
