@@ -21,6 +21,7 @@ import math
 import pathlib
 import struct
 import unicodedata
+import warnings
 import zipfile
 
 import numpy as np
@@ -187,13 +188,16 @@ class MiniLM:
 def corpus():
     """Real English prose: the standard-library docstrings of TEXT_MODULES."""
     parts = []
-    for name in TEXT_MODULES:
-        module = importlib.import_module(name)
-        parts.append(inspect.getdoc(module) or "")
-        for _, member in sorted(vars(module).items()):
-            if (inspect.isfunction(member) or inspect.isclass(member)) and \
-                    getattr(member, "__module__", None) == name:
-                parts.append(inspect.getdoc(member) or "")
+    with warnings.catch_warnings():
+        # Deprecated aliases (typing.io) warn when their docs are read.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for name in TEXT_MODULES:
+            module = importlib.import_module(name)
+            parts.append(inspect.getdoc(module) or "")
+            for _, member in sorted(vars(module).items()):
+                if (inspect.isfunction(member) or inspect.isclass(member)) \
+                        and getattr(member, "__module__", None) == name:
+                    parts.append(inspect.getdoc(member) or "")
     return "\n\n".join(p for p in parts if p)
 
 
