@@ -68,8 +68,11 @@ std::string selectionText(TierPolicyAttr policy) {
 /// keep for it.
 StringRef readsNote(TierPolicyAttr policy, const KeptWithKV &kept) {
   if (policy.getTail() == Tail::Summary && !kept.tailMoments)
-    return " (no block moments kept with the KV: its tail estimate reads "
-           "every key and value)";
+    return policy.getSelection() == Selection::ExactTopK
+               ? " (no block moments kept with the KV: its tail estimate "
+                 "reads every value)"
+               : " (no block moments kept with the KV: its tail estimate "
+                 "reads every key and value)";
   if (policy.getSelection() == Selection::QuantTopK && !kept.keyCodes)
     return " (no codes kept with the KV: quantizes its keys each step)";
   if (policy.getSelection() != Selection::ChannelTopK)
