@@ -239,10 +239,9 @@ void lowering::populateLowerToLoopsPatterns(
   MLIRContext *context = patterns.getContext();
   patterns.add<WaitToValues, TransferToSource, RejectDecodeAttention,
                LseMergeToLoops, MeanFoldToLoops, TailEstimateToLoops,
-               KVSummariesToLoops,
-               KVKeyCodesToLoops, KVChannelKeysToLoops, KVValueMeanToLoops,
-               KVPqCodesToLoops, DecomposeAggregatedOp, ContractionToLoops>(
-      context);
+               KVSummariesToLoops, KVKeyCodesToLoops, KVChannelKeysToLoops,
+               KVValueMeanToLoops, KVPqCodesToLoops, DecomposeAggregatedOp,
+               ContractionToLoops>(context);
   patterns.add<PartialAttentionToLoops, PartialAttentionToDeviceCall,
                AttentionToLoops, AttentionToDeviceCall, SelectToLoops,
                KVViewToLoops>(context, options);
@@ -252,8 +251,7 @@ void lowering::configureLowerToLoopsTarget(ConversionTarget &target,
                                            const LowerToLoopsOptions &options) {
   target.addIllegalOp<TransferOp, WaitOp, DecodeAttentionOp, PartialAttentionOp,
                       LseMergeOp, MeanFoldOp, TailEstimateOp, AttentionOp,
-                      SelectOp,
-                      KVSummariesOp, KVChannelKeysOp, KVValueMeanOp,
+                      SelectOp, KVSummariesOp, KVChannelKeysOp, KVValueMeanOp,
                       KVKeyCodesOp, KVPqCodesOp>();
   // A paged tier view stays for its in-place readers (PagedKV.h).
   target.addDynamicallyLegalOp<KVViewOp>([&options](KVViewOp view) {

@@ -106,10 +106,11 @@ void lowerTailEstimate(RewriterBase &rewriter, TailEstimateOp op) {
     e.forLoop(zero, n, {}, block, [&](Value start, ValueRange) {
       Value end =
           arith::MinUIOp::create(b, arith::AddIOp::create(b, start, block), n);
-      fill(keySum, headDim, e.f32(0));
-      fill(keySquares, headDim, e.f32(0));
       fill(valueSum, vDim, e.f32(0));
-      if (exactMass) {
+      if (!exactMass) {
+        fill(keySum, headDim, e.f32(0));
+        fill(keySquares, headDim, e.f32(0));
+      } else {
         fill(blockMax, group, e.negInf());
         fill(blockSum, group, e.f32(0));
       }

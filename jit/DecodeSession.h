@@ -68,9 +68,8 @@ private:
   /// For a calibrating policy, the paged kernel of `layer`'s per-head
   /// budgets (calibrated first when the cache says so); else
   /// getInPlaceKernel's.
-  Failure getStepKernel(hgc_kv_cache &cache, int32_t layer,
-                        const int64_t *seqs, Ahead ahead,
-                        std::shared_ptr<Kernel> &paged);
+  Failure getStepKernel(hgc_kv_cache &cache, int32_t layer, const int64_t *seqs,
+                        Ahead ahead, std::shared_ptr<Kernel> &paged);
   Failure checkPagedKV(const hgc_paged_kv &kv) const;
   /// Every block sequence `b`'s tokens are in is a block of the caches:
   /// the kernels read them unchecked.

@@ -87,22 +87,36 @@ buildFullPlacement(MLIRContext &context, const AttentionConfig &config) {
                                   base->getTiers(), heads);
 }
 
+DialectRegistry getCompilerRegistry() {
+  DialectRegistry registry;
+  mhgc::registerCompilerDialects(registry);
+  return registry;
+}
+
+/// A compiler context of its own (kernels compile on any thread) whose
+/// errors are collected as one message.
+struct CompilerScope {
+  DialectRegistry registry = getCompilerRegistry();
+  MLIRContext context{registry, MLIRContext::Threading::DISABLED};
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler{&context, [this](Diagnostic &diagnostic) {
+                                    if (diagnostic.getSeverity() ==
+                                        DiagnosticSeverity::Error) {
+                                      if (!diagnostics.empty())
+                                        diagnostics += "; ";
+                                      diagnostics += diagnostic.str();
+                                    }
+                                    return success();
+                                  }};
+  CompilerScope() { context.loadAllAvailableDialects(); }
+};
+
 Failure compile(const AttentionConfig &config,
                 const mhgc::TargetOptions &target, bool keepObject,
                 std::unique_ptr<mhgc::CompiledCode> &code) {
-  DialectRegistry registry;
-  mhgc::registerCompilerDialects(registry);
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  context.loadAllAvailableDialects();
-  std::string diagnostics;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
-    if (diagnostic.getSeverity() == DiagnosticSeverity::Error) {
-      if (!diagnostics.empty())
-        diagnostics += "; ";
-      diagnostics += diagnostic.str();
-    }
-    return success();
-  });
+  CompilerScope scope;
+  MLIRContext &context = scope.context;
+  std::string &diagnostics = scope.diagnostics;
   FailureOr<mhgc::PlacementAttr> placement =
       buildFullPlacement(context, config);
   if (failed(placement))
@@ -233,19 +247,11 @@ Failure invokeDecode(mhgc::CompiledCode &code, void **packedArguments) {
 }
 Failure getStepReadBytes(const AttentionConfig &config, int64_t length,
                          int32_t pageTokens, double bytes[3]) {
-  DialectRegistry registry;
-  mhgc::registerCompilerDialects(registry);
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  context.loadAllAvailableDialects();
-  std::string diagnostics;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
-    diagnostics += diagnostic.str();
-    return success();
-  });
+  CompilerScope scope;
   FailureOr<mhgc::PlacementAttr> placement =
-      buildFullPlacement(context, config);
+      buildFullPlacement(scope.context, config);
   if (failed(placement))
-    return {HGC_INVALID_ARGUMENT, diagnostics};
+    return {HGC_INVALID_ARGUMENT, scope.diagnostics};
   // What a runtime cache keeps for the policy (RuntimePages.h): codes when
   // it quantizes, channel-major keys and per-page value sums for sparf; no
   // block moments.

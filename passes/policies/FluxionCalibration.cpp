@@ -174,9 +174,9 @@ std::vector<double> errorCurve(const CalibrationSample &sample,
         }
         dropped += mass;
         for (int64_t d = 0; d < dv; ++d)
-          err[d] += (estimateTail && count > 0 ? mass * blockValue[d] / count
-                                               : 0.0) -
-                    blockWeighted[d];
+          err[d] +=
+              (estimateTail && count > 0 ? mass * blockValue[d] / count : 0.0) -
+              blockWeighted[d];
       }
       // Dropping renormalizes what is kept by the mass left out.
       double kept = estimateTail ? total : total - dropped;
@@ -186,8 +186,8 @@ std::vector<double> errorCurve(const CalibrationSample &sample,
         double delta = estimated - exact[d] / total;
         sum += delta * delta;
       }
-      errors[g] += std::sqrt(sum) / std::max(norm, 1e-300) /
-                   double(sample.numQueries);
+      errors[g] +=
+          std::sqrt(sum) / std::max(norm, 1e-300) / double(sample.numQueries);
     }
   }
   return errors;
@@ -270,10 +270,11 @@ hgc::calibrateHeadBudgets(llvm::ArrayRef<std::vector<CalibrationSample>> heads,
       std::vector<int64_t> order = selectionOrder(head.scores.back());
       head.curves.push_back(tokenCurve(head.scores.back(), order));
       head.meanTokens += double(sample.tokens) / double(heads[h].size());
-      budgets[h].entropy += head.scores.back().entropy / double(heads[h].size());
+      budgets[h].entropy +=
+          head.scores.back().entropy / double(heads[h].size());
       if (predictOutputs) {
-        std::vector<double> errors = errorCurve(
-            sample, order, head.grid, dim, scale, options.estimateTail);
+        std::vector<double> errors = errorCurve(sample, order, head.grid, dim,
+                                                scale, options.estimateTail);
         for (size_t g = 0; g < errors.size(); ++g)
           head.errors[g] += errors[g] / double(heads[h].size());
       }

@@ -25,11 +25,11 @@ public:
   }
   Tail getDefaultTail() const override { return Tail::Summary; }
   bool calibrates() const override { return true; }
+  /// Uncalibrated, every head is hgca's; the JIT's plans override heads.
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {
-    return buildBudgetedHostTier(context, options, {Selection::ExactTopK},
-                                 emitError);
+    return getHgcaPolicy().buildHostTier(context, options, emitError);
   }
 };
 } // namespace

@@ -95,10 +95,10 @@ typedef struct hgc_placement {
   int64_t channels;      /* query channels sparf scores tokens on */
   int64_t host_capacity; /* cold tokens on the host tier; the rest on a
                             storage tier under the same policy (0: no limit) */
-  const char *tail; /* the host tokens a selection leaves out: "none"
-                       (dropped), "summary" (estimated from per-block
-                       moments) or "auto" (the policy's default); NULL:
-                       "auto" */
+  const char *tail;      /* the host tokens a selection leaves out: "none"
+                            (dropped), "summary" (estimated from per-block
+                            moments) or "auto" (the policy's default); NULL:
+                            "auto" */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head
