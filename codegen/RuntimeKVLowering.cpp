@@ -29,9 +29,9 @@ namespace {
 constexpr StringLiteral kViewTokens = "hgc_rt_compiled_view_tokens";
 constexpr StringLiteral kView = "hgc_rt_compiled_view";
 
-/// The runtime's number for `tier` (hgc_rt_tier), if it has the tier; a
+/// The runtime's number for `tier` (hgc_rt_tier: cxl is its far tier); a
 /// placement of one tier reads every token (HGC_RT_COMPILED_ALL_TIERS).
-std::optional<int32_t> runtimeTier(Tier tier, PlacementAttr placement) {
+int32_t runtimeTier(Tier tier, PlacementAttr placement) {
   if (placement && placement.getTiers().size() == 1)
     return -1;
   switch (tier) {
@@ -39,11 +39,12 @@ std::optional<int32_t> runtimeTier(Tier tier, PlacementAttr placement) {
     return 0;
   case Tier::Host:
     return 1;
-  case Tier::Storage:
+  case Tier::Cxl:
     return 2;
-  default:
-    return std::nullopt;
+  case Tier::Storage:
+    return 3;
   }
+  llvm_unreachable("every tier is one of the runtime's");
 }
 
 /// The address of `memref`'s first element, as i64.
@@ -84,10 +85,7 @@ FailureOr<RuntimeView> gather(RewriterBase &rewriter, Operation *op,
                               RuntimeKVOp cache, Tier tier,
                               PlacementAttr placement, RankedTensorType kvType,
                               RankedTensorType lengthsType) {
-  std::optional<int32_t> number = runtimeTier(tier, placement);
-  if (!number)
-    return op->emitOpError("reads tier '")
-           << stringifyTier(tier) << "', which the KV runtime does not have";
+  int32_t number = runtimeTier(tier, placement);
   auto module = op->getParentOfType<ModuleOp>();
   if (!module)
     return op->emitOpError("reads a runtime cache outside a builtin.module");
@@ -103,7 +101,7 @@ FailureOr<RuntimeView> gather(RewriterBase &rewriter, Operation *op,
   Value sequences = e.buffer(cache.getSequences());
   Value batch = e.dim(sequences, 0);
   Value batch64 = arith::IndexCastOp::create(b, i64, batch);
-  Value tierValue = arith::ConstantOp::create(b, b.getI32IntegerAttr(*number));
+  Value tierValue = arith::ConstantOp::create(b, b.getI32IntegerAttr(number));
   Value sequencesAddress = addressOf(e, sequences);
   SmallVector<Value> common = {cache.getHandle(), sequencesAddress, batch64,
                                cache.getLayer(), tierValue};

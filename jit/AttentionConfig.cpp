@@ -64,6 +64,7 @@ hgc::jit::toPlacementOptions(const hgc_placement &placement) {
     options.codebook = placement.codebook;
   options.channels = placement.channels;
   options.hostCapacity = placement.host_capacity;
+  options.farCapacity = placement.far_capacity;
   if (placement.tail)
     options.tail = placement.tail;
   return options;

@@ -13,15 +13,18 @@
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
 #include "jit/Residency.h"
+#include "jit/SplitScheduler.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/gpu.h"
 #include "hgc-rt/kv_cache.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 using namespace hgc::jit;
 
@@ -209,6 +212,7 @@ void hgc_attention_config_init(hgc_attention_config *config) {
   config->placement.codebook = defaults.codebook.c_str();
   config->placement.channels = defaults.channels;
   config->placement.host_capacity = defaults.hostCapacity;
+  config->placement.far_capacity = defaults.farCapacity;
   config->placement.tail = defaults.tail.c_str();
 }
 
@@ -285,6 +289,9 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.host_pages = options->host_pages;
   runtime.host_numa_nodes = options->host_numa_nodes;
   runtime.storage_dir = options->storage_dir;
+  runtime.far_pages = options->far_pages;
+  runtime.far_numa_nodes = options->far_numa_nodes;
+  runtime.far_bandwidth_gbs = options->far_bandwidth_gbs;
   // Kernels of a policy that scores key codes read the runtime's.
   runtime.quantize_keys = mlir::hgc::getPlacementPolicy(checked.placement)
                               .readsKeyCodes(checked.placement);
@@ -421,9 +428,7 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
   if (hgc_status status =
           fromRuntime(hgc_rt_kv_get_stats(cache->runtime, &runtime)))
     return status;
-  stats->pages[0] = runtime.pages[0];
-  stats->pages[1] = runtime.pages[1];
-  stats->pages[2] = runtime.pages[2];
+  std::copy_n(runtime.pages, HGC_RT_TIERS, stats->pages);
   stats->tokens = runtime.tokens;
   stats->device_is_cuda = runtime.device_is_cuda;
   return HGC_OK;
@@ -488,3 +493,79 @@ hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
 }
 
 } // extern "C"
+
+//===-- Split scheduler ---------------------------------------------------===//
+
+struct hgc_scheduler {
+  explicit hgc_scheduler(const SchedulerOptions &options)
+      : scheduler(options) {}
+  mutable std::mutex mutex; // observations from several threads serialize
+  SplitScheduler scheduler;
+};
+
+namespace {
+void toC(const Split &split, hgc_split &out) {
+  out.window = split.window;
+  out.threads = split.threads;
+  out.moved = split.moved ? 1 : 0;
+  out.imbalance = split.imbalance;
+  out.steps = split.steps;
+}
+} // namespace
+
+hgc_status hgc_scheduler_create(const hgc_scheduler_options *options,
+                                hgc_scheduler **scheduler) {
+  if (!options || !scheduler)
+    return nullArgument("options or scheduler");
+  SchedulerOptions o;
+  o.context = options->context;
+  o.window = options->window;
+  o.minWindow = options->min_window;
+  o.maxWindow = options->max_window;
+  if (options->quantum)
+    o.quantum = options->quantum;
+  if (options->threads)
+    o.threads = options->threads;
+  o.minThreads = options->min_threads ? options->min_threads : o.threads;
+  o.maxThreads = options->max_threads ? options->max_threads : o.threads;
+  if (options->smoothing != 0)
+    o.smoothing = options->smoothing;
+  if (options->gain != 0)
+    o.gain = options->gain;
+  if (options->tolerance != 0)
+    o.tolerance = options->tolerance;
+  std::string problem = SplitScheduler::checkOptions(o);
+  if (!problem.empty())
+    return fail(HGC_INVALID_ARGUMENT, "scheduler: " + problem);
+  *scheduler = new hgc_scheduler(o);
+  return HGC_OK;
+}
+
+void hgc_scheduler_release(hgc_scheduler *scheduler) { delete scheduler; }
+
+hgc_status hgc_scheduler_observe(hgc_scheduler *scheduler,
+                                 const hgc_tier_times *times, hgc_split *next) {
+  if (!scheduler || !times)
+    return nullArgument("scheduler or times");
+  for (double seconds :
+       {times->device_seconds, times->host_seconds, times->transfer_seconds})
+    if (!std::isfinite(seconds) || seconds < 0)
+      return fail(HGC_INVALID_ARGUMENT,
+                  "scheduler: tier times must be finite and >= 0, got " +
+                      std::to_string(seconds));
+  std::lock_guard<std::mutex> lock(scheduler->mutex);
+  const Split &split = scheduler->scheduler.observe(
+      {times->device_seconds, times->host_seconds, times->transfer_seconds});
+  if (next)
+    toC(split, *next);
+  return HGC_OK;
+}
+
+hgc_status hgc_scheduler_get_split(const hgc_scheduler *scheduler,
+                                   hgc_split *split) {
+  if (!scheduler || !split)
+    return nullArgument("scheduler or split");
+  std::lock_guard<std::mutex> lock(scheduler->mutex);
+  toC(scheduler->scheduler.getSplit(), *split);
+  return HGC_OK;
+}

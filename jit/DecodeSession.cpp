@@ -117,6 +117,18 @@ void addSequenceStats(hgc_step_stats &stats, const AttentionConfig &k,
 }
 } // namespace
 
+namespace {
+/// The buffers of this thread's last step over a runtime cache.
+thread_local RuntimeStep reusableStepBuffers;
+} // namespace
+
+DecodeSession::CacheStep::CacheStep()
+    : runtime(std::move(reusableStepBuffers)) {}
+
+DecodeSession::CacheStep::~CacheStep() {
+  reusableStepBuffers = std::move(runtime);
+}
+
 DecodeSession::DecodeSession(hgc_kernel &kernel, int32_t batch,
                              const float *queries, float *outputs,
                              hgc_step_stats *stats)

@@ -45,8 +45,14 @@ private:
   using Ahead = mlir::hgc::DecodeModuleSpec::Ahead;
   /// What a step over a runtime cache reads: the sequences' lengths, the
   /// paged kernel of `ahead`'s role over the cache's pages and their
-  /// operands.
+  /// operands. A batch's copied operands go to buffers the calling thread
+  /// keeps between steps (taken here, given back on destruction): a step
+  /// reuses the last one's memory instead of faulting in fresh pages.
   struct CacheStep {
+    CacheStep();
+    ~CacheStep();
+    CacheStep(const CacheStep &) = delete;
+    CacheStep &operator=(const CacheStep &) = delete;
     std::vector<int64_t> lengths;
     std::shared_ptr<Kernel> kernel;
     RuntimeStep runtime;

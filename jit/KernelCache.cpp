@@ -252,15 +252,8 @@ Failure getStepReadBytes(const AttentionConfig &config, int64_t length,
       buildFullPlacement(scope.context, config);
   if (failed(placement))
     return {HGC_INVALID_ARGUMENT, scope.diagnostics};
-  // What a runtime cache keeps for the policy (RuntimePages.h): codes when
-  // it quantizes, channel-major keys and per-page value sums for sparf; no
-  // block moments.
-  const mhgc::PlacementPolicy &policy =
-      mhgc::getPlacementPolicy(config.placement);
-  mhgc::KeptWithKV kept;
-  kept.keyCodes = policy.readsKeyCodes(config.placement);
-  kept.channelKeys = policy.readsChannelKeys();
-  kept.valueBlock = kept.channelKeys ? pageTokens : 0;
+  mhgc::KeptWithKV kept =
+      mhgc::getKeptByKVRuntime(config.placement, pageTokens);
   std::fill(bytes, bytes + 3, 0.0);
   for (int32_t h = 0; h < config.kvHeads; ++h) {
     mhgc::PlacementAttr head = placement->getForHead(h);

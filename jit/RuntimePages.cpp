@@ -249,6 +249,12 @@ Failure pqOperands(hgc_kv_cache &cache, const AttentionConfig &k, int32_t layer,
   kv.pqTokens = longest;
   return Failure::ok();
 }
+/// The key summaries, codes, product-quantized codes and channel-major keys
+/// the kernel reads, as the configuration asks.
+Failure metadataOperands(hgc_kv_cache &cache, const AttentionConfig &k,
+                         int32_t layer, int32_t batch, const int64_t *seqs,
+                         const std::vector<int64_t> &tokens, RuntimeStep &step,
+                         PagedOperands &kv);
 } // namespace
 
 Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
@@ -273,6 +279,22 @@ Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
   kv.tables = step.tables.data();
   kv.maxBlocks = int32_t(maxPages);
   kv.lengths = step.lengths.data();
+  // A batch's key metadata is copied together: part of the gather.
+  auto metadataStart = std::chrono::steady_clock::now();
+  if (Failure failure =
+          metadataOperands(cache, k, layer, batch, seqs, tokens, step, kv);
+      failure.failed())
+    return failure;
+  if (batch > 1 && (k.kvSummaries || k.kvCodes || k.kvPq || k.kvChannels))
+    kv.copySeconds += secondsSince(metadataStart);
+  return Failure::ok();
+}
+
+namespace {
+Failure metadataOperands(hgc_kv_cache &cache, const AttentionConfig &k,
+                         int32_t layer, int32_t batch, const int64_t *seqs,
+                         const std::vector<int64_t> &tokens, RuntimeStep &step,
+                         PagedOperands &kv) {
   if (k.kvSummaries)
     if (Failure failure =
             summaryOperands(cache, k, layer, batch, seqs, tokens, step, kv);
@@ -292,3 +314,4 @@ Failure hgc::jit::getRuntimeOperands(hgc_kv_cache &cache,
     return channelOperands(cache, k, layer, batch, seqs, tokens, step, kv);
   return Failure::ok();
 }
+} // namespace

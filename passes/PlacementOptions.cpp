@@ -51,10 +51,21 @@ hgc::buildPlacement(MLIRContext *context, const PlacementOptions &options,
     return emitError() << "host-capacity must be >= 0, got "
                        << options.hostCapacity,
            failure();
+  if (options.farCapacity < 0)
+    return emitError() << "far-capacity must be >= 0, got "
+                       << options.farCapacity,
+           failure();
+  if (options.farCapacity > 0 && options.hostCapacity == 0)
+    return emitError() << "far-capacity needs a host-capacity: the far tier "
+                          "holds the cold tokens past the host's",
+           failure();
   SmallVector<TierPolicyAttr> tiers = {device, *host};
-  if (options.hostCapacity > 0)
-    tiers = {device, host->withTier(Tier::Host, options.hostCapacity),
-             host->withTier(Tier::Storage, 0)};
+  if (options.hostCapacity > 0) {
+    tiers = {device, host->withTier(Tier::Host, options.hostCapacity)};
+    if (options.farCapacity > 0)
+      tiers.push_back(host->withTier(Tier::Cxl, options.farCapacity));
+    tiers.push_back(host->withTier(Tier::Storage, 0));
+  }
   PlacementAttr placement = PlacementAttr::getChecked(
       emitError, context, options.sink, options.window,
       ArrayRef<TierPolicyAttr>(tiers), ArrayRef<HeadPlacementAttr>{});
@@ -72,5 +83,6 @@ std::string hgc::getPlacementKey(const PlacementOptions &options) {
          " codebook=" + options.codebook +
          " channels=" + std::to_string(options.channels) +
          " host-capacity=" + std::to_string(options.hostCapacity) +
+         " far-capacity=" + std::to_string(options.farCapacity) +
          " tail=" + options.tail;
 }

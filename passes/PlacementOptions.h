@@ -46,6 +46,10 @@ struct PlacementOptions {
   /// cold tokens stay on the host and the rest go to a storage tier attended
   /// under the same policy, as the KV runtime spills pages down a full host.
   int64_t hostCapacity = 0;
+  /// Cold tokens a far-memory tier (`cxl`: CXL-attached memory or another
+  /// socket's, a slower host tier) holds after the host's `hostCapacity`,
+  /// the rest on storage (0: no far tier). Needs a host capacity.
+  int64_t farCapacity = 0;
   /// What a selecting host tier does with the tokens it leaves out: `none`
   /// (dropped), `summary` (estimated from per-block key and value moments,
   /// one more partial in the merge) or `auto` (the policy's default:
@@ -59,7 +63,7 @@ const std::string &getPlacementPolicyHelp();
 
 /// Each placement option once, with its name and help: `visit(name, help,
 /// field)` for policy, sink, window, budget, block, tau, codebook, channels,
-/// host-capacity and tail. Every entry point
+/// host-capacity, far-capacity and tail. Every entry point
 /// declares its flags or pass options from this (PlacementOptionSet), so
 /// names, help and defaults cannot drift.
 template <typename Visitor>
@@ -89,6 +93,11 @@ void forEachPlacementOption(PlacementOptions &options, Visitor &&visit) {
         "cold tokens the host tier holds, the rest on a storage tier under "
         "the same policy (0: no limit, no storage tier)",
         options.hostCapacity);
+  visit("far-capacity",
+        "cold tokens a far-memory tier (cxl: CXL or another NUMA node) holds "
+        "after the host's, the rest on storage (0: no far tier; needs "
+        "host-capacity)",
+        options.farCapacity);
   visit("tail",
         "the host tokens a selection leaves out: none (dropped), summary "
         "(estimated from per-block moments) or auto (the policy's default)",
@@ -156,7 +165,8 @@ private:
 };
 
 /// "policy=P sink=N window=N budget=B block=N tau=F codebook=C channels=N
-/// host-capacity=N tail=T": the options as a cache key spells them.
+/// host-capacity=N far-capacity=N tail=T": the options as a cache key spells
+/// them.
 std::string getPlacementKey(const PlacementOptions &options);
 
 /// Reads a budget as the attribute syntax does: digits only is a token count
@@ -170,7 +180,8 @@ LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
 /// The placement `options` describe, or a failure reported through
 /// `emitError` (unknown policy, malformed budget, invalid placement): the
 /// device tier dense, and the policy's host tier where it splits (with a
-/// host capacity, up to it, and the same policy on a storage tier after).
+/// host capacity, up to it, then with a far capacity that many on a cxl
+/// tier, and the same policy on a storage tier after).
 FailureOr<PlacementAttr>
 buildPlacement(MLIRContext *context, const PlacementOptions &options,
                function_ref<InFlightDiagnostic()> emitError);

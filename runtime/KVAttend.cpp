@@ -43,6 +43,14 @@ Result KVCache::attend(int64_t seq, int32_t layerIndex, hgc_rt_tier tier,
   for (int32_t h = 0; h < qHeads; ++h)
     attendHead(layer, tier, h / group, query + size_t(h) * dim, scale,
                output + size_t(h) * dim, lse[h]);
+  // Read in place: a paced far tier charges the keys and values it read.
+  if (PageStore *pages = store(tier)) {
+    int64_t tokens = 0, pt = config.page_tokens;
+    for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p)
+      if (layer.pages[p].tier == tier)
+        tokens += std::min<int64_t>(pt, layer.tokens - p * pt);
+    pages->charge(size_t(tokens) * config.kv_heads * 2 * dim * elementBytes);
+  }
   return Result::ok();
 }
 

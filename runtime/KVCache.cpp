@@ -24,6 +24,12 @@ Result validateConfig(const hgc_rt_kv_config &c) {
                          std::to_string(c.page_tokens));
   if (c.sink < 0 || c.window < 0 || c.device_pages < 0 || c.host_pages < 0)
     return invalidConfig("sink, window and capacities must be >= 0");
+  if (c.far_pages < 0 || !(c.far_bandwidth_gbs >= 0))
+    return invalidConfig("far_pages and far_bandwidth_gbs must be >= 0");
+  if (c.far_pages == 0 &&
+      ((c.far_numa_nodes && *c.far_numa_nodes) || c.far_bandwidth_gbs > 0))
+    return invalidConfig("far_numa_nodes and far_bandwidth_gbs describe a far "
+                         "tier; set far_pages to have one");
   if ((c.pq_subspaces != 0 || c.pq_centroids != 0) &&
       !isValidProductQuantizer(c.head_dim, c.pq_subspaces, c.pq_centroids))
     return invalidConfig("pq_subspaces " + std::to_string(c.pq_subspaces) +
@@ -33,17 +39,14 @@ Result validateConfig(const hgc_rt_kv_config &c) {
   return Result::ok();
 }
 
-/// The NUMA nodes host pages interleave over: those `config` names (each
-/// online), else every online node when there are several, else none.
-Result hostNumaNodes(const hgc_rt_kv_config &config, std::vector<int> &nodes) {
-  std::vector<int> online = numa::onlineNodes();
-  if (!config.host_numa_nodes || !*config.host_numa_nodes) {
-    if (online.size() > 1)
-      nodes = online;
+/// The NUMA nodes of node list `list` (each online) in `nodes`; an empty
+/// list leaves `nodes` as it is.
+Result namedNumaNodes(const char *list, const std::vector<int> &online,
+                      std::vector<int> &nodes) {
+  if (!list || !*list)
     return Result::ok();
-  }
   std::string error;
-  if (!numa::parseNodeList(config.host_numa_nodes, nodes, error))
+  if (!numa::parseNodeList(list, nodes, error))
     return invalidConfig(error);
   for (int node : nodes)
     if (std::find(online.begin(), online.end(), node) == online.end())
@@ -51,6 +54,18 @@ Result hostNumaNodes(const hgc_rt_kv_config &config, std::vector<int> &nodes) {
                            " is not online (" + std::to_string(online.size()) +
                            " online)");
   return Result::ok();
+}
+
+/// The NUMA nodes host pages interleave over: those `config` names, else
+/// every online node when there are several, else none.
+Result hostNumaNodes(const hgc_rt_kv_config &config, std::vector<int> &nodes) {
+  std::vector<int> online = numa::onlineNodes();
+  if (!config.host_numa_nodes || !*config.host_numa_nodes) {
+    if (online.size() > 1)
+      nodes = online;
+    return Result::ok();
+  }
+  return namedNumaNodes(config.host_numa_nodes, online, nodes);
 }
 } // namespace
 
@@ -97,6 +112,21 @@ Result KVCache::create(const hgc_rt_kv_config &c,
   built->stores[HGC_RT_TIER_HOST] =
       createHostStore(HGC_RT_TIER_HOST, c.host_pages,
                       space.region(regions.size() - 1), std::move(host));
+  if (c.far_pages > 0) {
+    HostPlacement far;
+    far.driver = driver;
+    if (Result r = namedNumaNodes(c.far_numa_nodes, numa::onlineNodes(),
+                                  far.numaNodes);
+        r.failed())
+      return r;
+    built->farIsEmulated = far.numaNodes.empty();
+    built->farSpace = SlotSpace::reserve(slot, {c.far_pages}, spaceError);
+    if (!built->farSpace)
+      return Result::error(HGC_RT_CAPACITY, spaceError);
+    built->stores[HGC_RT_TIER_FAR] =
+        createFarStore(c.far_pages, built->farSpace->region(0), std::move(far),
+                       c.far_bandwidth_gbs * 1e9);
+  }
   if (!built->storageDir.empty()) {
     std::string error;
     built->stores[HGC_RT_TIER_STORAGE] =
@@ -110,7 +140,7 @@ Result KVCache::create(const hgc_rt_kv_config &c,
 
 hgc_rt_kv_stats KVCache::stats() const {
   hgc_rt_kv_stats s{};
-  for (int t = 0; t < 3; ++t)
+  for (int t = 0; t < HGC_RT_TIERS; ++t)
     s.pages[t] = stores[t] ? stores[t]->used() : 0;
   s.tokens = totalTokens;
   s.moved_pages = movedPages;
@@ -136,6 +166,7 @@ hgc_rt_kv_stats KVCache::stats() const {
   s.device_is_cuda = stores[HGC_RT_TIER_DEVICE]->isCuda() ? 1 : 0;
   s.host_is_pinned = stores[HGC_RT_TIER_HOST]->isPinned() ? 1 : 0;
   s.host_numa_nodes = numaNodes;
+  s.far_is_emulated = stores[HGC_RT_TIER_FAR] && farIsEmulated ? 1 : 0;
   return s;
 }
 

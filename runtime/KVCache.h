@@ -85,6 +85,7 @@ public:
     hgc_rt_kv_config copy = config;
     copy.storage_dir = nullptr;
     copy.host_numa_nodes = nullptr;
+    copy.far_numa_nodes = nullptr;
     return copy;
   }
 
@@ -137,7 +138,7 @@ private:
                        const std::function<Result(Layer &, Page &)> &use);
   /// An error unless `page` indexes one of `pages` pages.
   static Result checkPage(int64_t page, size_t pages);
-  /// An error unless `tier` is one of the three tiers.
+  /// An error unless `tier` is one of the tiers.
   static Result checkTier(hgc_rt_tier tier);
   /// An error unless `block` has the cache's dtype and shape, and data.
   Result checkBlock(const hgc_rt_kv_block &block) const;
@@ -217,9 +218,11 @@ private:
   std::string storageDir;
   int32_t numaNodes = 0; // host-tier NUMA nodes pages interleave over
   size_t elementBytes;
-  size_t halfPageBytes;             // keys (or values) of one page
-  std::unique_ptr<SlotSpace> space; // null without host-addressable tiers
-  std::unique_ptr<PageStore> stores[3];
+  size_t halfPageBytes;                // keys (or values) of one page
+  std::unique_ptr<SlotSpace> space;    // null without host-addressable tiers
+  std::unique_ptr<SlotSpace> farSpace; // the far tier's, apart: not in place
+  bool farIsEmulated = true;
+  std::unique_ptr<PageStore> stores[HGC_RT_TIERS];
   mutable std::mutex sequencesMutex;
   std::unordered_map<int64_t, std::shared_ptr<Sequence>> sequences;
   std::atomic<int64_t> totalTokens{0};

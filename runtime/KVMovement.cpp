@@ -1,8 +1,9 @@
 //===- KVMovement.cpp - placing pages on tiers and moving them ------------===//
 //
 // Hot pages (sinks and the recent window) go to the device, the rest to the
-// host; a full tier spills to the next one down. Appends slide the window,
-// moving pages that left it down; recalls move a page up on the copy engine.
+// host; a full tier spills to the next one down (host, far, storage). Appends
+// slide the window, moving pages that left it down; recalls move a page up on
+// the copy engine.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +21,8 @@ const char *tierName(hgc_rt_tier tier) {
     return "device";
   case HGC_RT_TIER_HOST:
     return "host";
+  case HGC_RT_TIER_FAR:
+    return "far";
   case HGC_RT_TIER_STORAGE:
     return "storage";
   }
@@ -90,9 +93,11 @@ Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
   hgc_rt_status status = HGC_RT_OK;
   // One side is always host-addressable (only the device tier may not be):
   // one copy, straight from or into pinned host pages when CUDA is there.
-  if (source.data && target.data)
+  if (source.data && target.data) {
     std::memcpy(target.data, source.data, bytes);
-  else if (source.data)
+    from->charge(bytes); // a paced far tier's link carries the move
+    to->charge(bytes);
+  } else if (source.data)
     status = to->write(target, 0, source.data, bytes, error);
   else if (target.data)
     status = from->read(source, 0, target.data, bytes, error);

@@ -38,8 +38,8 @@ Result KVCache::pageTable(int64_t seq, int32_t layerIndex, int32_t *ids,
       return Result::error(HGC_RT_OUT_OF_RANGE,
                            "page " + std::to_string(p) + " of sequence " +
                                std::to_string(seq) +
-                               " is on a tier read by "
-                               "copies only (storage or CUDA memory)");
+                               " is on a tier read by copies only (far "
+                               "memory, storage or CUDA memory)");
     ids[p] = int32_t(space->slotId(page.slot.data));
   }
   return Result::ok();

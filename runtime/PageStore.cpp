@@ -3,11 +3,14 @@
 #include "PageStore.h"
 #include "Numa.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace hgc::rt;
@@ -60,7 +63,7 @@ namespace {
 /// Host memory: slots of a SlotSpace region, committed a chunk of many slots
 /// at a time, so that NUMA binding and CUDA page registration (both per
 /// range, both costly) happen once per chunk.
-class HostStore final : public PageStore {
+class HostStore : public PageStore {
 public:
   HostStore(hgc_rt_tier tier, int64_t capacity, SlotRegion region,
             HostPlacement placement)
@@ -78,7 +81,7 @@ public:
     }
   }
   bool isPinned() const override { return placement.driver != nullptr; }
-  bool inSlotSpace() const override { return true; }
+  bool inSlotSpace() const override { return sharesSpace; }
 
 protected:
   hgc_rt_status create(Slot &slot, std::string &error) override {
@@ -124,6 +127,57 @@ private:
   SlotRegion region;
   size_t chunkBytes;
   size_t committed = 0;
+
+protected:
+  /// False for a far tier, whose region is a space of its own.
+  bool sharesSpace = true;
+};
+
+/// Far memory: host memory of its own address space (on the nodes asked
+/// for), read through copies only, each copy paced to the tier's bandwidth
+/// when one is set: reads that overlap queue behind each other, as on one
+/// link.
+class FarStore final : public HostStore {
+public:
+  FarStore(int64_t capacity, const SlotRegion &region, HostPlacement placement,
+           double bytesPerSecond)
+      : HostStore(HGC_RT_TIER_FAR, capacity, region, std::move(placement)),
+        bytesPerSecond(bytesPerSecond) {
+    sharesSpace = false;
+  }
+  hgc_rt_status write(const Slot &slot, size_t offset, const void *source,
+                      size_t count, std::string &error) override {
+    hgc_rt_status status = HostStore::write(slot, offset, source, count, error);
+    charge(count);
+    return status;
+  }
+  hgc_rt_status read(const Slot &slot, size_t offset, void *target,
+                     size_t count, std::string &error) const override {
+    hgc_rt_status status = HostStore::read(slot, offset, target, count, error);
+    charge(count);
+    return status;
+  }
+  void charge(size_t bytes) const override {
+    if (bytesPerSecond <= 0)
+      return;
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point done;
+    {
+      std::lock_guard<std::mutex> lock(pacing);
+      Clock::time_point start = std::max(Clock::now(), linkFree);
+      linkFree =
+          start +
+          std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(double(bytes) / bytesPerSecond));
+      done = linkFree;
+    }
+    std::this_thread::sleep_until(done);
+  }
+
+private:
+  double bytesPerSecond;
+  mutable std::mutex pacing;
+  mutable std::chrono::steady_clock::time_point linkFree;
 };
 
 class FileStore final : public PageStore {
@@ -212,6 +266,14 @@ std::unique_ptr<PageStore>
 hgc::rt::createCudaStore(std::shared_ptr<CudaDriver> driver, size_t bytes,
                          int64_t capacity) {
   return std::make_unique<CudaStore>(std::move(driver), bytes, capacity);
+}
+
+std::unique_ptr<PageStore> hgc::rt::createFarStore(int64_t capacity,
+                                                   const SlotRegion &region,
+                                                   HostPlacement placement,
+                                                   double bytesPerSecond) {
+  return std::make_unique<FarStore>(capacity, region, std::move(placement),
+                                    bytesPerSecond);
 }
 
 std::unique_ptr<PageStore> hgc::rt::createHostStore(hgc_rt_tier tier,

@@ -2,9 +2,10 @@
 //
 // Each tier hands out slots of one size. Host and the host-emulated device
 // tier carve them from regions of one SlotSpace (NUMA-placed, CUDA-pinned,
-// committed in chunks); the storage tier maps slots of a file (MAP_SHARED),
-// so pages larger than RAM live on disk and are addressed the same way. Slots
-// are reused through a free list; capacity is in slots.
+// committed in chunks); a far tier from a SlotSpace of its own (its NUMA
+// nodes, reads paced to its bandwidth); the storage tier maps slots of a file
+// (MAP_SHARED), so pages larger than RAM live on disk and are addressed the
+// same way. Slots are reused through a free list; capacity is in slots.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,6 +54,9 @@ public:
   virtual bool inSlotSpace() const { return false; }
   /// True when slots are host memory registered with CUDA (DMA-able).
   virtual bool isPinned() const { return false; }
+  /// Accounts for `bytes` read from the tier outside read() (attention
+  /// over its slots in place): a paced far tier waits for them.
+  virtual void charge(size_t /*bytes*/) const {}
 
   hgc_rt_tier tier() const { return kind; }
   size_t slotBytes() const { return bytes; }
@@ -84,6 +88,13 @@ struct HostPlacement {
 std::unique_ptr<PageStore> createHostStore(hgc_rt_tier tier, int64_t capacity,
                                            const SlotRegion &region,
                                            HostPlacement placement);
+
+/// Far memory: slots of `region` (a SlotSpace of its own), read through
+/// copies, paced to `bytesPerSecond` when > 0 (an emulated link).
+std::unique_ptr<PageStore> createFarStore(int64_t capacity,
+                                          const SlotRegion &region,
+                                          HostPlacement placement,
+                                          double bytesPerSecond);
 
 /// CUDA device memory.
 std::unique_ptr<PageStore> createCudaStore(std::shared_ptr<CudaDriver> driver,

@@ -65,7 +65,8 @@ class _Placement(ctypes.Structure):
                 ("window", ctypes.c_int64), ("budget", ctypes.c_char_p),
                 ("block", ctypes.c_int64), ("tau", ctypes.c_double),
                 ("codebook", ctypes.c_char_p), ("channels", ctypes.c_int64),
-                ("host_capacity", ctypes.c_int64), ("tail", ctypes.c_char_p)]
+                ("host_capacity", ctypes.c_int64), ("tail", ctypes.c_char_p),
+                ("far_capacity", ctypes.c_int64)]
 
 
 class _HeadOverride(ctypes.Structure):
@@ -112,7 +113,10 @@ class _CacheOptions(ctypes.Structure):
                 ("recall_period", ctypes.c_int32),
                 ("recall_blocks", ctypes.c_int32),
                 ("evict_after", ctypes.c_int32),
-                ("recalibrate_period", ctypes.c_int32)]
+                ("recalibrate_period", ctypes.c_int32),
+                ("far_pages", ctypes.c_int64),
+                ("far_numa_nodes", ctypes.c_char_p),
+                ("far_bandwidth_gbs", ctypes.c_double)]
 
 
 class HeadBudget(ctypes.Structure):
@@ -129,7 +133,7 @@ class _SelectionInfo(ctypes.Structure):
 
 
 class _CacheStats(ctypes.Structure):
-    _fields_ = [("pages", ctypes.c_int64 * 3), ("tokens", ctypes.c_int64),
+    _fields_ = [("pages", ctypes.c_int64 * 4), ("tokens", ctypes.c_int64),
                 ("device_is_cuda", ctypes.c_int32)]
 
 
@@ -217,7 +221,7 @@ _DEFAULT = _defaults()
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
     driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`,
-    `codebook`, `channels`, `host_capacity`, `tail`).
+    `codebook`, `channels`, `host_capacity`, `far_capacity`, `tail`).
     `overrides` is a list of (first_kv_head, kv_heads, policy, budget[,
     block[, tau]]).
     `kv_block_size` > 0 makes kernels that decode over engine-owned paged
@@ -236,6 +240,7 @@ class AttentionConfig:
                  codebook=_DEFAULT.placement.codebook.decode(),
                  channels=_DEFAULT.placement.channels,
                  host_capacity=_DEFAULT.placement.host_capacity,
+                 far_capacity=_DEFAULT.placement.far_capacity,
                  tail=_DEFAULT.placement.tail.decode(), overrides=(),
                  kv_block_size=0, kv_layout="nhd", kv_summaries=False):
         if kv_dtype not in _DTYPES:
@@ -247,7 +252,7 @@ class AttentionConfig:
         self.window, self.budget, self.block = window, str(budget), block
         self.tau, self.codebook = tau, codebook
         self.channels, self.host_capacity = channels, host_capacity
-        self.tail = tail
+        self.far_capacity, self.tail = far_capacity, tail
         self.overrides = list(overrides)
         if kv_layout not in KV_LAYOUTS:
             raise Error(1, f"kv_layout {kv_layout!r} is not nhd or hnd")
@@ -266,7 +271,8 @@ class AttentionConfig:
             keep(text)
         c.placement = _Placement(policy, self.sink, self.window, budget,
                                  self.block, self.tau, codebook,
-                                 self.channels, self.host_capacity, tail)
+                                 self.channels, self.host_capacity, tail,
+                                 self.far_capacity)
         if self.overrides:
             array = (_HeadOverride * len(self.overrides))()
             for i, o in enumerate(self.overrides):
@@ -575,11 +581,13 @@ class Context:
 
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
                      host_pages=0, storage_dir=None, recall_period=0,
-                     recall_blocks=0, evict_after=0, recalibrate_period=0):
+                     recall_blocks=0, evict_after=0, recalibrate_period=0,
+                     far_pages=0, far_bandwidth_gbs=0.0):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
                                 None, storage_dir and os.fsencode(storage_dir),
                                 recall_period, recall_blocks, evict_after,
-                                recalibrate_period)
+                                recalibrate_period, far_pages, None,
+                                far_bandwidth_gbs)
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),
@@ -590,6 +598,74 @@ class Context:
     def __del__(self):
         if getattr(self, "_handle", None):
             _lib.hgc_context_release(self._handle)
+            self._handle = None
+
+
+class _SchedulerOptions(ctypes.Structure):
+    _fields_ = [("context", ctypes.c_int64), ("window", ctypes.c_int64),
+                ("min_window", ctypes.c_int64), ("max_window", ctypes.c_int64),
+                ("quantum", ctypes.c_int64), ("threads", ctypes.c_int32),
+                ("min_threads", ctypes.c_int32),
+                ("max_threads", ctypes.c_int32),
+                ("smoothing", ctypes.c_double), ("gain", ctypes.c_double),
+                ("tolerance", ctypes.c_double)]
+
+
+class _TierTimes(ctypes.Structure):
+    _fields_ = [("device_seconds", ctypes.c_double),
+                ("host_seconds", ctypes.c_double),
+                ("transfer_seconds", ctypes.c_double)]
+
+
+class Split(ctypes.Structure):
+    """The split a step should run with (hgc_split)."""
+    _fields_ = [("window", ctypes.c_int64), ("threads", ctypes.c_int32),
+                ("moved", ctypes.c_int32), ("imbalance", ctypes.c_double),
+                ("steps", ctypes.c_int64)]
+
+
+_lib.hgc_scheduler_create.argtypes = [ctypes.POINTER(_SchedulerOptions),
+                                      ctypes.POINTER(_vp)]
+_lib.hgc_scheduler_release.argtypes = [_vp]
+_lib.hgc_scheduler_release.restype = None
+_lib.hgc_scheduler_observe.argtypes = [_vp, ctypes.POINTER(_TierTimes),
+                                       ctypes.POINTER(Split)]
+_lib.hgc_scheduler_get_split.argtypes = [_vp, ctypes.POINTER(Split)]
+
+
+class Scheduler:
+    """HybridGen-style feedback between the tiers (hgc_scheduler_*): give
+    each step's measured device and host (and transfer) seconds to
+    `observe`, run the next step with the split it returns. Zero options
+    take the C API's defaults."""
+
+    def __init__(self, context, window, min_window, max_window, quantum=0,
+                 threads=0, min_threads=0, max_threads=0, smoothing=0.0,
+                 gain=0.0, tolerance=0.0):
+        options = _SchedulerOptions(context, window, min_window, max_window,
+                                    quantum, threads, min_threads,
+                                    max_threads, smoothing, gain, tolerance)
+        handle = _vp()
+        _check(_lib.hgc_scheduler_create(ctypes.byref(options),
+                                         ctypes.byref(handle)))
+        self._handle = handle
+
+    def observe(self, device_seconds, host_seconds, transfer_seconds=0.0):
+        times = _TierTimes(device_seconds, host_seconds, transfer_seconds)
+        split = Split()
+        _check(_lib.hgc_scheduler_observe(self._handle, ctypes.byref(times),
+                                          ctypes.byref(split)))
+        return split
+
+    @property
+    def split(self):
+        split = Split()
+        _check(_lib.hgc_scheduler_get_split(self._handle, ctypes.byref(split)))
+        return split
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_scheduler_release(self._handle)
             self._handle = None
 
 
@@ -694,7 +770,7 @@ class Session:
         for key, value in placement.items():
             if key not in ("policy", "sink", "window", "budget", "block",
                            "tau", "codebook", "channels", "host_capacity",
-                           "tail"):
+                           "far_capacity", "tail"):
                 raise Error(1, f"unknown placement option {key!r}")
             if key in ("policy", "budget", "codebook", "tail"):
                 value = str(value).encode()

@@ -116,6 +116,13 @@ struct HostSelection {
   int64_t subspaces = 0, centroids = 0, channels = 0;
 };
 
+/// What a KV runtime cache made for `options`' policy keeps with its KV
+/// (pages of `pageTokens`): int8 codes when the policy scores them,
+/// channel-major keys and per-page value sums for a channel selection, no
+/// block moments. The JIT's and the throughput model's read model.
+KeptWithKV getKeptByKVRuntime(const PlacementOptions &options,
+                              int64_t pageTokens);
+
 /// The tail `options` ask for, `auto` resolved by their policy (which must
 /// be registered); a failure reported through `emitError`.
 FailureOr<Tail> parseTailOption(const PlacementOptions &options,

@@ -101,3 +101,14 @@ hgc::getPlacementPolicy(const PlacementOptions &options) {
   assert(policy && "placement options are checked before use");
   return *policy;
 }
+
+KeptWithKV hgc::getKeptByKVRuntime(const PlacementOptions &options,
+                                   int64_t pageTokens) {
+  const PlacementPolicy &policy = getPlacementPolicy(options);
+  KeptWithKV kept;
+  kept.keyCodes = policy.readsKeyCodes(options);
+  kept.channelKeys = policy.readsChannelKeys();
+  kept.valueBlock = kept.channelKeys ? pageTokens : 0;
+  kept.tailMoments = false;
+  return kept;
+}

@@ -27,12 +27,14 @@ TEST(Attend, TierPartialsMergeToExactAttention) {
   c.window = 16;
   c.device_pages = 4;
   c.host_pages = 6;
+  c.far_pages = 4;
+  c.far_bandwidth_gbs = 50; // paced: the same tokens, only slower
   c.storage_dir = dir.c_str();
   hgc_rt_kv_cache *cache = nullptr;
   ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
   ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 0), HGC_RT_OK);
   std::mt19937_64 rng(9);
-  const int64_t tokens = 150; // 19 pages: every tier holds some
+  const int64_t tokens = 150; // 19 pages: every tier of the four holds some
   std::vector<uint8_t> k = randomKV(rng, c, tokens),
                        v = randomKV(rng, c, tokens);
   hgc_rt_kv_block block{c.dtype, 2, 16, tokens, k.data(), v.data()};
@@ -42,6 +44,7 @@ TEST(Attend, TierPartialsMergeToExactAttention) {
   ASSERT_GT(stats.pages[0], 0);
   ASSERT_GT(stats.pages[1], 0);
   ASSERT_GT(stats.pages[2], 0);
+  ASSERT_GT(stats.pages[3], 0);
 
   const int32_t qHeads = 8;
   std::normal_distribution<float> normal;
@@ -49,8 +52,8 @@ TEST(Attend, TierPartialsMergeToExactAttention) {
   for (float &x : q)
     x = normal(rng);
   float scale = 0.25f;
-  std::vector<float> outs[3], lses[3];
-  for (int t = 0; t < 3; ++t) {
+  std::vector<float> outs[HGC_RT_TIERS], lses[HGC_RT_TIERS];
+  for (int t = 0; t < HGC_RT_TIERS; ++t) {
     outs[t].resize(qHeads * 16);
     lses[t].resize(qHeads);
     ASSERT_EQ(hgc_rt_kv_attend(cache, 0, 0, hgc_rt_tier(t), qHeads, q.data(),
@@ -80,17 +83,17 @@ TEST(Attend, TierPartialsMergeToExactAttention) {
       for (int d = 0; d < 16; ++d)
         want[d] += p * values[(hk * tokens + t) * 16 + d];
     }
-    // LSE merge of the three tier partials.
+    // LSE merge of the four tier partials.
     double top = -INFINITY;
-    for (int t = 0; t < 3; ++t)
+    for (int t = 0; t < HGC_RT_TIERS; ++t)
       top = std::max(top, double(lses[t][h]));
     double total = 0;
-    for (int t = 0; t < 3; ++t)
+    for (int t = 0; t < HGC_RT_TIERS; ++t)
       total += std::exp(lses[t][h] - top);
     EXPECT_NEAR(top + std::log(total), m + std::log(sum), 2e-5);
     for (int d = 0; d < 16; ++d) {
       double merged = 0;
-      for (int t = 0; t < 3; ++t)
+      for (int t = 0; t < HGC_RT_TIERS; ++t)
         merged += std::exp(lses[t][h] - top) / total * outs[t][h * 16 + d];
       EXPECT_NEAR(merged, want[d] / sum, 2e-5);
     }

@@ -11,7 +11,10 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <unistd.h>
 
@@ -48,7 +51,8 @@ float toFloat(const hgc_rt_kv_config &c, const uint8_t *p) {
 
 /// Pages read in place: every page of (s, layer) in the slot space reads
 /// back bit-exactly from base + id * slot_bytes through the page table; a
-/// page on the storage tier or in CUDA memory makes the table an error.
+/// page on the far or storage tier or in CUDA memory makes the table an
+/// error.
 void verifyInPlace(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
                    int32_t layer, int64_t tokens,
                    const std::vector<std::vector<uint8_t>> &keys,
@@ -56,11 +60,11 @@ void verifyInPlace(hgc_rt_kv_cache *cache, const hgc_rt_kv_config &c, int64_t s,
   int64_t pt = c.page_tokens, pages = (tokens + pt - 1) / pt;
   hgc_rt_kv_stats stats{};
   ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
-  bool spilled = false; // a page only copies reach: storage, CUDA memory
+  bool spilled = false; // a page only copies reach: far, storage, CUDA
   for (int64_t p = 0; p < pages; ++p) {
     hgc_rt_tier tier;
     ASSERT_EQ(hgc_rt_kv_page_tier(cache, s, layer, p, &tier), HGC_RT_OK);
-    spilled |= tier == HGC_RT_TIER_STORAGE ||
+    spilled |= tier == HGC_RT_TIER_STORAGE || tier == HGC_RT_TIER_FAR ||
                (tier == HGC_RT_TIER_DEVICE && stats.device_is_cuda);
   }
   hgc_rt_kv_slots slots{};
@@ -238,6 +242,12 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
   c.device_pages = 2 + int64_t(rng() % 8);
   c.host_pages = 4 + int64_t(rng() % 16);
   c.storage_dir = dir.c_str();
+  // Half the seeds have a far tier between host and storage, some of it
+  // paced (an emulated link): pages spill host -> far -> storage.
+  if (seed % 2) {
+    c.far_pages = 2 + int64_t(seed % 7);
+    c.far_bandwidth_gbs = seed % 4 == 1 ? 20.0 : 0.0;
+  }
   c.quantize_keys = int32_t(rng() % 2);
   c.channel_keys = int32_t(rng() % 2);
   if (rng() % 2) {
@@ -385,9 +395,12 @@ TEST_P(RoundTrip, EveryTokenReadsBackBitExactly) {
       verify(s, layer);
     }
   EXPECT_EQ(stats.tokens, tokens);
-  EXPECT_EQ(stats.pages[0] + stats.pages[1] + stats.pages[2], pages);
+  EXPECT_EQ(stats.pages[0] + stats.pages[1] + stats.pages[2] + stats.pages[3],
+            pages);
   EXPECT_LE(stats.pages[0], c.device_pages);
   EXPECT_LE(stats.pages[1], c.host_pages);
+  EXPECT_LE(stats.pages[2], c.far_pages);
+  EXPECT_EQ(stats.far_is_emulated, c.far_pages > 0 ? 1 : 0);
   hgc_rt_kv_destroy(cache);
   rmdir(dir.c_str());
 }
@@ -557,3 +570,90 @@ TEST(Quantization, CodesReconstructKeysWithinHalfAStep) {
 }
 
 } // namespace
+
+TEST(Placement, FarTierTakesWhatTheHostCannotAndIsPaced) {
+  std::string dir = temporaryDirectory();
+  hgc_rt_kv_config c{};
+  c.layers = 1;
+  c.kv_heads = 2;
+  c.head_dim = 8;
+  c.dtype = HGC_RT_F32;
+  c.page_tokens = 4;
+  c.sink = 4;
+  c.window = 4;
+  c.host_pages = 2;
+  c.far_pages = 3;
+  c.far_bandwidth_gbs = 1e-4; // 100 KB/s
+  c.storage_dir = dir.c_str();
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
+  ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 1), HGC_RT_OK);
+  std::mt19937_64 rng(3);
+  std::vector<uint8_t> k = randomKV(rng, c, 40), v = randomKV(rng, c, 40);
+  hgc_rt_kv_block block{c.dtype, 2, 8, 40, k.data(), v.data()};
+  ASSERT_EQ(hgc_rt_kv_append(cache, 1, 0, &block), HGC_RT_OK);
+  // Pages 0 and 9 are hot; of the eight cold ones the host takes 2, far
+  // memory 3, storage the rest, in page order.
+  std::vector<hgc_rt_tier> tiers;
+  for (int64_t p = 0; p < 10; ++p) {
+    hgc_rt_tier tier;
+    ASSERT_EQ(hgc_rt_kv_page_tier(cache, 1, 0, p, &tier), HGC_RT_OK);
+    tiers.push_back(tier);
+  }
+  EXPECT_EQ(std::count(tiers.begin(), tiers.end(), HGC_RT_TIER_DEVICE), 2);
+  EXPECT_EQ(std::count(tiers.begin(), tiers.end(), HGC_RT_TIER_HOST), 2);
+  EXPECT_EQ(std::count(tiers.begin(), tiers.end(), HGC_RT_TIER_FAR), 3);
+  EXPECT_EQ(std::count(tiers.begin(), tiers.end(), HGC_RT_TIER_STORAGE), 3);
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  EXPECT_EQ(stats.pages[HGC_RT_TIER_FAR], 3);
+  EXPECT_EQ(stats.far_is_emulated, 1);
+  // A far page reads back bit-exactly, no sooner than the link allows.
+  int64_t far =
+      std::find(tiers.begin(), tiers.end(), HGC_RT_TIER_FAR) - tiers.begin();
+  std::vector<uint8_t> rk(2 * 4 * 8 * 4), rv(rk.size());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(hgc_rt_kv_read(cache, 1, 0, far * 4, 4, rk.data(), rv.data()),
+            HGC_RT_OK);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  // Keys and values of two heads: four runs of 128 bytes.
+  EXPECT_GE(seconds, 4 * 128 / 1e5);
+  for (int h = 0; h < 2; ++h) {
+    EXPECT_EQ(0, std::memcmp(rk.data() + h * 128,
+                             k.data() + (h * 40 + far * 4) * 32, 128));
+    EXPECT_EQ(0, std::memcmp(rv.data() + h * 128,
+                             v.data() + (h * 40 + far * 4) * 32, 128));
+  }
+  // A far page is not in the slot space: no page table.
+  std::vector<int32_t> ids(10);
+  int64_t pages = 0, tokens = 0;
+  EXPECT_EQ(hgc_rt_kv_page_table(cache, 1, 0, ids.data(), 10, &pages, &tokens),
+            HGC_RT_OUT_OF_RANGE);
+  EXPECT_NE(std::string(hgc_rt_last_error()).find("far memory"),
+            std::string::npos);
+  hgc_rt_kv_destroy(cache);
+  rmdir(dir.c_str());
+}
+
+TEST(Placement, FarTierOptionsAreChecked) {
+  hgc_rt_kv_config c{};
+  c.layers = 1;
+  c.kv_heads = 1;
+  c.head_dim = 8;
+  c.page_tokens = 4;
+  hgc_rt_kv_cache *cache = nullptr;
+  c.far_bandwidth_gbs = 10;
+  EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
+  EXPECT_STREQ(hgc_rt_last_error(),
+               "invalid KV config: far_numa_nodes and far_bandwidth_gbs "
+               "describe a far tier; set far_pages to have one");
+  c.far_pages = -1;
+  EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
+  c.far_pages = 4;
+  c.far_numa_nodes = "1000"; // a node this machine does not have
+  EXPECT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(hgc_rt_last_error()).find("not online"),
+            std::string::npos);
+}

@@ -27,6 +27,7 @@ TEST(View, TierViewsPartitionEveryToken) {
   c.window = 6;
   c.device_pages = 8;
   c.host_pages = 5;
+  c.far_pages = 3;
   c.storage_dir = dir.c_str();
   hgc_rt_kv_cache *cache = nullptr;
   ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK);
@@ -41,8 +42,12 @@ TEST(View, TierViewsPartitionEveryToken) {
     hgc_rt_kv_block block{c.dtype, 2, 8, lengths[b], k.data(), v.data()};
     ASSERT_EQ(hgc_rt_kv_append(cache, seqs[b], 1, &block), HGC_RT_OK);
   }
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  ASSERT_GT(stats.pages[HGC_RT_TIER_FAR], 0);
+  ASSERT_GT(stats.pages[HGC_RT_TIER_STORAGE], 0);
   int64_t seen[3] = {0, 0, 0};
-  for (int t = 0; t < 3; ++t) {
+  for (int t = 0; t < HGC_RT_TIERS; ++t) {
     hgc_rt_tier tier = hgc_rt_tier(t);
     int64_t capacity = -1;
     ASSERT_EQ(hgc_rt_kv_view_tokens(cache, seqs, 3, 1, tier, &capacity),

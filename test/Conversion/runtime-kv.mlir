@@ -45,3 +45,19 @@ func.func @summaries(%handle: i64, %seqs: tensor<?xi64>, %layer: i32) -> (tensor
   return %min, %blocks : tensor<?x2x?x64xf16>, tensor<?xi32>
 }
 
+
+// -----
+
+// Each tier reads the runtime's tier of its number: cxl is the far tier (2),
+// storage 3.
+// CHECK-LABEL: func.func @far_and_storage
+// CHECK: %[[FAR:.*]] = arith.constant 2 : i32
+// CHECK: call @hgc_rt_compiled_view_tokens(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[FAR]])
+// CHECK: %[[STORAGE:.*]] = arith.constant 3 : i32
+// CHECK: call @hgc_rt_compiled_view_tokens(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[STORAGE]])
+func.func @far_and_storage(%handle: i64, %seqs: tensor<?xi64>, %layer: i32) -> (tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>) {
+  %kv = hgc.runtime_kv %handle[%seqs] layer %layer : tensor<?xi64> -> !hgc.kv_cache<2x64xf16>
+  %k, %v, %n = hgc.kv_view %kv tier cxl {placement = #hgc.placement<sink = 4, window = 64, tiers = [device = dense, host = dense(capacity = 128), cxl = dense(capacity = 256), storage = dense]>} : !hgc.kv_cache<2x64xf16> -> tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?xi32>
+  %k2, %v2, %n2 = hgc.kv_view %kv tier storage {placement = #hgc.placement<sink = 4, window = 64, tiers = [device = dense, host = dense(capacity = 128), cxl = dense(capacity = 256), storage = dense]>} : !hgc.kv_cache<2x64xf16> -> tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?xi32>
+  return %k, %k2 : tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>
+}

@@ -56,3 +56,9 @@ func.func @small_cache(%q: tensor<1x32x128xf32>,
       -> tensor<1x32x128xf32>
   return %o : tensor<1x32x128xf32>
 }
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca far-capacity=100" 2>&1 | FileCheck %s --check-prefix=FAR-ALONE
+// FAR-ALONE: error: hgc-place-kv: far-capacity needs a host-capacity: the far tier holds the cold tokens past the host's
+
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca host-capacity=8 far-capacity=-1" 2>&1 | FileCheck %s --check-prefix=FAR-NEGATIVE
+// FAR-NEGATIVE: error: hgc-place-kv: far-capacity must be >= 0, got -1

@@ -19,6 +19,8 @@
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hgca host-capacity=4096" | FileCheck %s --check-prefix=HGCA-3
 // RUN: hgc-opt %s -split-input-file \
+// RUN:   -hgc-place-kv="policy=hgca host-capacity=4096 far-capacity=16384" | FileCheck %s --check-prefix=HGCA-4
+// RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=quest tail=summary" | FileCheck %s --check-prefix=TAIL
 // RUN: hgc-opt %s -split-input-file \
 // RUN:   -hgc-place-kv="policy=hgca tail=none" | FileCheck %s --check-prefix=HGCA
@@ -76,6 +78,11 @@
 // HGCA-3-LABEL: func.func @unplaced
 // HGCA-3: hgc.decode_attention
 // HGCA-3-SAME: tiers = [device = dense, host = exact_topk(budget = 0.05, capacity = 4096), storage = exact_topk(budget = 0.05)]
+
+// A far capacity: a cxl tier between host and storage, the same selection.
+// HGCA-4-LABEL: func.func @unplaced
+// HGCA-4: hgc.decode_attention
+// HGCA-4-SAME: tiers = [device = dense, host = exact_topk(budget = 0.05, capacity = 4096), cxl = exact_topk(budget = 0.05, capacity = 16384), storage = exact_topk(budget = 0.05)]
 func.func @unplaced(%q: tensor<1x32x128xf32>, %c: !hgc.kv_cache<8x128xf16>)
     -> tensor<1x32x128xf32> {
   %o = hgc.decode_attention %q, %c

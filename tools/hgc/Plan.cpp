@@ -215,6 +215,8 @@ LogicalResult hgc::printPlan(ModuleOp module, const PlacementOptions &options,
     os << ", channels " << options.channels;
   if (policy && policy->splits() && options.hostCapacity > 0)
     os << ", host capacity " << options.hostCapacity;
+  if (policy && policy->splits() && options.farCapacity > 0)
+    os << ", far capacity " << options.farCapacity;
   if (policy && policy->splits()) {
     FailureOr<Tail> tail =
         parseTailOption(options, [&] { return emitError(module.getLoc()); });

@@ -4,6 +4,8 @@
 //               [--emit mlir|llvm|obj|ptx] -o OUT
 //   hgc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
 //   hgc plan MODEL.onnx
+//   hgc plan --hardware h100-pcie5 --model-config llama-3-8b --context N
+//            [--batch B] [--budgets 0.01,0.05] [--json]
 //
 // MODEL is an ONNX model or a StableHLO module (.mlir text as JAX prints
 // it, or .mlirbc as jax.export serializes it, read through jaxlib);
@@ -29,7 +31,9 @@
 #include "frontends/stablehlo/Importer.h"
 #include "frontends/stablehlo/Passes.h"
 #include "passes/Passes.h"
+#include "passes/policies/PlacementPolicy.h"
 #include "tools/hgc/Plan.h"
+#include "tools/hgc/ThroughputPlan.h"
 #include "tools/support/CachedHostProgram.h"
 #include "tools/support/CompiledModel.h"
 #include "tools/support/ModelSession.h"
@@ -79,7 +83,7 @@ static cl::OptionCategory placementCategory("Placement (hgc-place-kv)");
   cl::sub(compileCommand), cl::sub(runCommand), cl::sub(planCommand)
 
 static cl::opt<std::string>
-    modelPath(cl::Positional, cl::Required,
+    modelPath(cl::Positional,
               cl::desc("<model.onnx | program.mlir | program.mlirbc>"),
               HGC_ALL_SUBCOMMANDS, cl::cat(driverCategory));
 static hgc::PlacementFlags placementFlags =
@@ -124,6 +128,42 @@ static cl::opt<std::string> outputPath("o", cl::Required,
                                        cl::desc("output file"),
                                        cl::sub(compileCommand),
                                        cl::cat(driverCategory));
+
+static cl::OptionCategory throughputCategory(
+    "Throughput model (hgc plan --hardware; docs/throughput.md)");
+static cl::opt<std::string> hardware(
+    "hardware",
+    cl::desc("predict decode throughput on a hardware profile (h100-pcie5, "
+             "h200, a6000, rtx4090, host, or a JSON file) instead of "
+             "planning a model file"),
+    cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<std::string> modelConfig(
+    "model-config", cl::init("llama-3-8b"),
+    cl::desc("the decoder's shape: llama-3-8b, llama-3-70b, mistral-7b, "
+             "qwen2.5-7b, a JSON file, or layers=..,q_heads=..,kv_heads=..,"
+             "head_dim=..,kv_dtype=..,parameters=.."),
+    cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<int64_t> contextTokens("context", cl::init(131072),
+                                      cl::desc("tokens of KV per sequence"),
+                                      cl::sub(planCommand),
+                                      cl::cat(throughputCategory));
+static cl::opt<int64_t> batchSize("batch", cl::init(1),
+                                  cl::desc("sequences decoded per step"),
+                                  cl::sub(planCommand),
+                                  cl::cat(throughputCategory));
+static cl::opt<std::string> budgets(
+    "budgets", cl::init("0.01,0.02,0.05,0.1"),
+    cl::desc("the hybrid rows' budgets (default: these, or --budget when "
+             "--policy names one policy)"),
+    cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<std::string> hostRates(
+    "host-rates",
+    cl::desc("host kernel rates measured by bench/throughput.py rates "
+             "(default: docs/bench/host-rates.json, built in)"),
+    cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<bool> planJson("json", cl::desc("print the prediction as JSON"),
+                              cl::sub(planCommand),
+                              cl::cat(throughputCategory));
 
 static cl::list<std::string>
     inputs("input", cl::desc("NAME=FILE.npy: the value of a graph input"),
@@ -671,6 +711,60 @@ int compileModel(MLIRContext &context) {
                      /*isText=*/false);
 }
 
+/// `hgc plan --hardware`: the throughput model's rows.
+int planThroughput(MLIRContext &context) {
+  using namespace mlir::hgc;
+  ThroughputQuery query;
+  llvm::Expected<HardwareProfile> profile = loadHardwareProfile(hardware);
+  if (!profile)
+    failWith(profile.takeError());
+  query.hardware = std::move(*profile);
+  llvm::Expected<ModelShape> model = loadModelShape(modelConfig);
+  if (!model)
+    failWith(model.takeError());
+  query.model = std::move(*model);
+  if (contextTokens <= 0)
+    fail("--context must be > 0, got " + llvm::Twine(contextTokens));
+  if (batchSize <= 0)
+    fail("--batch must be > 0, got " + llvm::Twine(batchSize));
+  query.context = contextTokens;
+  query.batch = batchSize;
+  if (hostRates.empty()) {
+    query.rates = getBuiltinHostKernelRates();
+  } else {
+    llvm::Expected<HostKernelRates> rates = loadHostKernelRates(hostRates);
+    if (!rates)
+      failWith(rates.takeError());
+    query.rates = std::move(*rates);
+  }
+  HybridSweep sweep;
+  sweep.placement = placementFlags.get();
+  // `full` (the default) sweeps every splitting policy; another policy
+  // gives its rows alone, at --budget unless --budgets is given.
+  if (sweep.placement.policy == "full") {
+    for (const PlacementPolicy *policy : getPlacementPolicies())
+      if (policy->splits())
+        sweep.policies.push_back(policy->getName().str());
+  } else {
+    sweep.policies.push_back(sweep.placement.policy);
+  }
+  if (sweep.placement.policy != "full" && budgets.getNumOccurrences() == 0) {
+    sweep.budgets.push_back(sweep.placement.budget);
+  } else {
+    llvm::SmallVector<llvm::StringRef> items;
+    llvm::StringRef(budgets).split(items, ',', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef item : items)
+      sweep.budgets.push_back(item.trim().str());
+    if (sweep.budgets.empty())
+      fail("--budgets: expected a comma-separated list of budgets");
+  }
+  Location loc = FileLineColLoc::get(&context, "--hardware " + hardware, 0, 0);
+  if (failed(printThroughputPlan(&context, query, sweep, planJson, llvm::outs(),
+                                 [&] { return emitError(loc); })))
+    return 1;
+  return 0;
+}
+
 int planModel(MLIRContext &context) {
   hgc::TargetOptions lowering = targetOptions();
   OwningOpRef<ModuleOp> module =
@@ -690,8 +784,8 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   // Only hgc's own flags in --help; LLVM's and MLIR's (the IR printing
   // flags among them) still parse.
-  cl::HideUnrelatedOptions(
-      {&driverCategory, &placementCategory, &targetCategory});
+  cl::HideUnrelatedOptions({&driverCategory, &placementCategory,
+                            &targetCategory, &throughputCategory});
   cl::ParseCommandLineOptions(argc, argv,
                               "hgc: hybrid CPU-GPU attention "
                               "compiler for ONNX models and StableHLO "
@@ -701,6 +795,14 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   ScopedDiagnosticHandler diagnostics(&context, printDiagnostic);
+  if (planCommand && hardware.getNumOccurrences()) {
+    if (!modelPath.empty())
+      fail("--hardware predicts from --model-config, not a model file ('" +
+           modelPath + "')");
+    return planThroughput(context);
+  }
+  if (modelPath.empty())
+    fail("expected a model file (see --help)");
   if (!llvm::sys::fs::exists(modelPath))
     fail(modelPath + ": no such file");
   if (compileCommand)

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define HGC_JIT_API_VERSION 3
+#define HGC_JIT_API_VERSION 4
 
 #if defined(__GNUC__)
 #define HGC_API __attribute__((visibility("default")))
@@ -99,6 +99,9 @@ typedef struct hgc_placement {
                             (dropped), "summary" (estimated from per-block
                             moments) or "auto" (the policy's default); NULL:
                             "auto" */
+  int64_t far_capacity;  /* cold tokens on a far-memory (cxl) tier after the
+                            host's host_capacity, the rest on storage (0: no
+                            far tier) */
 } hgc_placement;
 
 /* Another host-tier policy for some KV heads (Fluxion-style per-head
@@ -204,6 +207,13 @@ typedef struct hgc_kv_cache_options {
    * step from that step's queries, and again every `recalibrate_period`
    * steps of the layer (0: only then, and on hgc_calibrate). */
   int32_t recalibrate_period;
+  /* A far-memory tier between host and storage (hgc_rt_kv_config): pages
+   * a full host tier spills go there first; 0: none. Decodes read its pages
+   * through copies, paced to far_bandwidth_gbs when > 0 (an emulated CXL
+   * link); far_numa_nodes names real far memory (a CPU-less node). */
+  int64_t far_pages;
+  const char *far_numa_nodes;
+  double far_bandwidth_gbs;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;
@@ -271,9 +281,9 @@ HGC_API hgc_status hgc_kernel_step_bytes(hgc_kernel *kernel,
                                          hgc_kv_cache *cache, int32_t layer,
                                          int64_t length, double bytes[3]);
 
-/* Pages resident per tier: [0] device, [1] host, [2] storage. */
+/* Pages resident per tier: [0] device, [1] host, [2] far, [3] storage. */
 typedef struct hgc_kv_cache_stats {
-  int64_t pages[3];
+  int64_t pages[4];
   int64_t tokens;
   int32_t device_is_cuda;
 } hgc_kv_cache_stats;
@@ -385,6 +395,53 @@ typedef struct hgc_paged_kv {
 HGC_API hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
                                     int32_t batch, const float *queries,
                                     float *outputs, hgc_step_stats *stats);
+
+/*===-- Split scheduler (HybridGen-style feedback) -----------------------===*/
+
+/* Balances a hybrid step's tiers: the engine reports each step's measured
+ * device time and host time (selection, partial attention, transfers) and
+ * gets the split of the next step: the window (the device's tokens) moves
+ * towards the split where both finish together by a damped fraction of the
+ * distance, in whole `quantum`s, and holds still within `tolerance`; at the
+ * largest window host threads are added, at the smallest given back. */
+typedef struct hgc_scheduler_options {
+  int64_t context;    /* tokens per sequence the split covers */
+  int64_t window;     /* the first step's device tokens */
+  int64_t min_window; /* at least (the sinks, the recent tokens) */
+  int64_t max_window; /* the device tier's room, < context */
+  int64_t quantum;    /* 0: 64 (a page) */
+  int32_t threads;    /* the first step's host threads; 0: 1 */
+  int32_t min_threads, max_threads; /* 0: threads */
+  double smoothing; /* weight of a new measurement in (0, 1]; 0: 0.5 */
+  double gain;      /* fraction of the distance moved in (0, 1]; 0: 0.5 */
+  double tolerance; /* balanced within this fraction; 0: 0.05 */
+} hgc_scheduler_options;
+
+typedef struct hgc_tier_times {
+  double device_seconds;
+  double host_seconds;     /* selection and partial attention */
+  double transfer_seconds; /* queries out and partials back */
+} hgc_tier_times;
+
+typedef struct hgc_split {
+  int64_t window;
+  int32_t threads;
+  int32_t moved;    /* 1: the last observation changed the split */
+  double imbalance; /* (host - device) / slower, of the last step */
+  int64_t steps;    /* observations so far */
+} hgc_split;
+
+typedef struct hgc_scheduler hgc_scheduler;
+
+HGC_API hgc_status hgc_scheduler_create(const hgc_scheduler_options *options,
+                                        hgc_scheduler **scheduler);
+HGC_API void hgc_scheduler_release(hgc_scheduler *scheduler);
+/* One step's times in, the next step's split out (`next` may be NULL). */
+HGC_API hgc_status hgc_scheduler_observe(hgc_scheduler *scheduler,
+                                         const hgc_tier_times *times,
+                                         hgc_split *next);
+HGC_API hgc_status hgc_scheduler_get_split(const hgc_scheduler *scheduler,
+                                           hgc_split *split);
 
 #ifdef __cplusplus
 }

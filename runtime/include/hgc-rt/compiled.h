@@ -37,9 +37,10 @@ void hgc_rt_compiled_view(hgc_rt_kv_cache *cache, const int64_t *seqs,
 /* What this thread's views read since the last reset, per tier (views of
  * all tiers count as the device tier's, where such a program attends). */
 typedef struct hgc_rt_compiled_stats {
-  int64_t tokens[3]; /* tokens handed to compiled code */
-  int64_t bytes[3];  /* key and value bytes copied out of the tier */
-  double seconds[3]; /* time spent gathering them */
+  /* Per tier (hgc_rt_tier: device, host, far, storage). */
+  int64_t tokens[HGC_RT_TIERS]; /* tokens handed to compiled code */
+  int64_t bytes[HGC_RT_TIERS];  /* key and value bytes copied out of it */
+  double seconds[HGC_RT_TIERS]; /* time spent gathering them */
   /* Tokens hgc.select kept (programs lowered with count-selected), summed
    * over sequences and KV heads; a kept block counts its block size. */
   int64_t selected_tokens;

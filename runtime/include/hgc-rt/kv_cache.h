@@ -1,11 +1,12 @@
 /*===- hgc-rt/kv_cache.h - the hgc KV runtime, C ABI ------------*- C -*-===*\
 |*                                                                            *|
 |* A multi-tier KV cache for long-context decoding. The runtime owns the      *|
-|* memory of every tier (device, host, file-backed storage), keeps the hot    *|
-|* set (attention sinks and the recent window) on the device, moves the rest  *|
-|* down as the window slides and up on recall, and keeps per-page key         *|
-|* summaries current. Every call returns a status; hgc_rt_last_error() holds  *|
-|* the message of the calling thread's last failure. Nothing aborts.          *|
+|* memory of every tier (device, host, far memory, file-backed storage),      *|
+|* keeps the hot set (attention sinks and the recent window) on the device,   *|
+|* moves the rest down as the window slides and up on recall, and keeps       *|
+|* per-page key summaries current. Every call returns a status;               *|
+|* hgc_rt_last_error() holds the message of the calling thread's last         *|
+|* failure. Nothing aborts.                                                   *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -36,12 +37,14 @@ typedef enum hgc_rt_dtype {
   HGC_RT_BF16 = 2,
 } hgc_rt_dtype;
 
-/* Fastest first, as #hgc.placement orders them. */
+/* Fastest first, as #hgc.placement orders them (its `cxl` is FAR). */
 typedef enum hgc_rt_tier {
   HGC_RT_TIER_DEVICE = 0,
   HGC_RT_TIER_HOST = 1,
-  HGC_RT_TIER_STORAGE = 2,
+  HGC_RT_TIER_FAR = 2, /* far memory: CXL or another socket's NUMA node */
+  HGC_RT_TIER_STORAGE = 3,
 } hgc_rt_tier;
+#define HGC_RT_TIERS 4
 
 typedef struct hgc_rt_kv_config {
   int32_t layers;
@@ -74,6 +77,16 @@ typedef struct hgc_rt_kv_config {
    * (its prefill), and every token's codes (hgc_rt_kv_pq_codes). */
   int32_t pq_subspaces;
   int32_t pq_centroids;
+  /* > 0: a far-memory tier between host and storage of this many pages
+   * (a full host spills there first). Its pages are read through copies
+   * (views, reads), never in place. */
+  int64_t far_pages;
+  /* NUMA nodes of far memory (e.g. a CXL expander's CPU-less node, "2");
+   * NULL or "": ordinary host memory, an emulation. */
+  const char *far_numa_nodes;
+  /* > 0: reads of far pages (views, reads, attention) are paced to this
+   * many GB/s, emulating a slower link on a machine without one. */
+  double far_bandwidth_gbs;
 } hgc_rt_kv_config;
 
 /* One block of tokens of one sequence and layer, laid out
@@ -88,13 +101,14 @@ typedef struct hgc_rt_kv_block {
 } hgc_rt_kv_block;
 
 typedef struct hgc_rt_kv_stats {
-  int64_t pages[3];    /* pages resident per tier */
-  int64_t tokens;      /* tokens across all sequences and layers */
-  int64_t moved_pages; /* pages moved between tiers so far */
+  int64_t pages[HGC_RT_TIERS]; /* pages resident per tier */
+  int64_t tokens;              /* tokens across all sequences and layers */
+  int64_t moved_pages;         /* pages moved between tiers so far */
   double metadata_bytes_per_token;
   int32_t device_is_cuda;  /* 0: the device tier is host-emulated */
   int32_t host_is_pinned;  /* 1: host pages are registered with CUDA */
   int32_t host_numa_nodes; /* nodes host pages interleave over; 0: default */
+  int32_t far_is_emulated; /* 1: the far tier is host memory, paced or not */
 } hgc_rt_kv_stats;
 
 typedef struct hgc_rt_kv_cache hgc_rt_kv_cache;

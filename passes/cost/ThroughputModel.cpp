@@ -1,0 +1,453 @@
+//===- ThroughputModel.cpp - predicted decode throughput ------------------===//
+
+#include "passes/cost/ThroughputModel.h"
+
+#include "passes/cost/JsonFields.h"
+#include "passes/policies/PlacementPolicy.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+
+using namespace llvm;
+using namespace mlir;
+using namespace mlir::hgc;
+using namespace mlir::hgc::cost;
+
+namespace {
+/// GPU memory left for weights and KV: the rest holds activations and the
+/// runtime's workspace.
+constexpr double kUsableGpuFraction = 0.9;
+/// Tokens per page of the KV runtime the JIT's caches use (sparf's value
+/// sums are per page).
+constexpr int64_t kPageTokens = 64;
+
+struct BuiltinShape {
+  const char *name;
+  int64_t layers, qHeads, kvHeads, headDim;
+  double parameters;
+};
+
+// From the models' published configurations (config.json).
+const BuiltinShape kBuiltinShapes[] = {
+    {"llama-3-8b", 32, 32, 8, 128, 8.03e9},
+    {"llama-3-70b", 80, 64, 8, 128, 70.6e9},
+    {"mistral-7b", 32, 32, 8, 128, 7.24e9},
+    {"qwen2.5-7b", 28, 28, 4, 128, 7.62e9},
+};
+
+Error shapeError(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+Expected<ModelShape> readShape(JsonFields fields, StringRef name) {
+  fields.checkKnown({"name", "layers", "q_heads", "kv_heads", "head_dim",
+                     "kv_dtype", "parameters"});
+  ModelShape shape;
+  shape.name = fields.string("name", /*required=*/false);
+  if (shape.name.empty())
+    shape.name = name.str();
+  shape.layers = fields.integer("layers");
+  shape.qHeads = fields.integer("q_heads");
+  shape.kvHeads = fields.integer("kv_heads");
+  shape.headDim = fields.integer("head_dim");
+  shape.kvDtype = fields.string("kv_dtype", /*required=*/false);
+  if (shape.kvDtype.empty())
+    shape.kvDtype = "f16";
+  if (shape.kvDtype != "f32" && shape.kvDtype != "f16" &&
+      shape.kvDtype != "bf16")
+    fields.fail("kv_dtype", "must be f32, f16 or bf16");
+  shape.parameters = fields.number("parameters", true, 0, /*allowZero=*/true);
+  if (shape.qHeads % shape.kvHeads != 0)
+    fields.fail("q_heads", "must be a multiple of kv_heads");
+  if (Error error = fields.takeError())
+    return std::move(error);
+  return shape;
+}
+
+/// "layers=32,q_heads=32,..." as a JSON object.
+Expected<ModelShape> readInlineShape(StringRef spec) {
+  json::Object object;
+  SmallVector<StringRef> items;
+  spec.split(items, ',');
+  for (StringRef item : items) {
+    auto [key, text] = item.split('=');
+    key = key.trim();
+    text = text.trim();
+    if (key.empty() || text.empty())
+      return shapeError("--model-config '" + spec +
+                        "': expected NAME=VALUE "
+                        "items, got '" +
+                        item + "'");
+    double number;
+    if (key == "kv_dtype" || key == "name")
+      object[key] = text.str();
+    else if (!text.getAsDouble(number))
+      object[key] = number;
+    else
+      return shapeError("--model-config: '" + key +
+                        "' must be a number, got '" + text + "'");
+  }
+  return readShape(JsonFields(&object, "--model-config"), "inline");
+}
+
+/// Both tiers' time on one host call: the roofline of its bytes over the
+/// host's bandwidth and its core-nanoseconds over the host's cores, plus
+/// the measured fixed cost of a call.
+double hostCallSeconds(const ThroughputQuery &query, double bytes,
+                       double coreNs) {
+  double memory = bytes / query.hardware.cpu.bytesPerSecond();
+  double compute = coreNs * 1e-9 / double(query.hardware.cpuCores);
+  return query.rates.stepOverheadUs * 1e-6 + std::max(memory, compute);
+}
+
+/// The measured per-(token, head) costs scale with a KV row's bytes.
+double rowScale(const ThroughputQuery &query) {
+  return double(query.model.headDim * query.model.getElementBytes()) /
+         query.rates.fittedRowBytes;
+}
+
+double gpuRate(const ThroughputQuery &query) {
+  return query.hardware.gpu->bytesPerSecond();
+}
+
+/// Queries to the host and outputs with their LSE back, one layer.
+double linkLayerBytes(const ThroughputQuery &query, bool withLse) {
+  return double(query.batch * query.model.qHeads) *
+         (2.0 * double(query.model.headDim) + (withLse ? 1.0 : 0.0)) * 4.0;
+}
+
+/// A layer's weights on the GPU, or on the host without one.
+double weightLayerSeconds(const ThroughputQuery &query) {
+  double bytes = query.model.getWeightBytes() / double(query.model.layers);
+  if (!query.hardware.gpu)
+    return bytes / query.hardware.cpu.bytesPerSecond();
+  return bytes / gpuRate(query) + query.hardware.gpuLayerOverheadUs * 1e-6;
+}
+
+/// Bytes per (token, KV head) of the key metadata the JIT copies into one
+/// buffer for a batch of more than one sequence (jit/RuntimePages.cpp):
+/// per-page key summaries (quest over pages of its block), int8 codes and
+/// scales, product-quantized codes, channel-major keys and value sums.
+double batchCopyBytesPerToken(const PlacementOptions &options,
+                              const ModelShape &model) {
+  const PlacementPolicy &policy = getPlacementPolicy(options);
+  double row = double(model.headDim * model.getElementBytes());
+  double bytes = 0;
+  if (policy.readsKeySummaries() && options.block == kPageTokens)
+    bytes += 2.0 * row / double(kPageTokens);
+  if (policy.readsKeyCodes(options))
+    bytes += double(model.headDim) + 4.0;
+  auto [subspaces, centroids] = policy.getProductQuantizer(options);
+  bytes += double(subspaces) * (centroids > 256 ? 2.0 : 1.0);
+  if (policy.readsChannelKeys())
+    bytes += row + double(model.headDim) * 4.0 / double(kPageTokens);
+  return bytes;
+}
+
+void notFitting(StepPrediction &step, const Twine &why) {
+  if (step.fits) {
+    step.fits = false;
+    step.whyNot = why.str();
+  }
+}
+
+std::string gigabytes(double bytes) {
+  return formatv("{0:f1} GB", bytes / 1e9).str();
+}
+
+/// GPU and host capacity of what `step` keeps resident (weights on the GPU
+/// when there is one, else on the host).
+void checkCapacity(const ThroughputQuery &query, StepPrediction &step,
+                   double gpuBuffers = 0) {
+  double weights = query.model.getWeightBytes();
+  const HardwareProfile &hw = query.hardware;
+  if (hw.gpu) {
+    double usable = hw.gpu->capacityGB * 1e9 * kUsableGpuFraction;
+    double needed = weights + step.deviceKVBytes + gpuBuffers;
+    if (needed > usable)
+      notFitting(step, "needs " + gigabytes(needed) + " of GPU memory, " +
+                           gigabytes(usable) + " usable");
+  } else {
+    step.hostKVBytes += step.deviceKVBytes; // the emulated device tier
+  }
+  double host = step.hostKVBytes + (hw.gpu ? 0.0 : weights);
+  if (host > hw.cpu.capacityGB * 1e9)
+    notFitting(step, "needs " + gigabytes(host) + " of host memory, " +
+                         gigabytes(hw.cpu.capacityGB * 1e9) + " there");
+}
+
+void finish(const ThroughputQuery &query, StepPrediction &step,
+            double layerSeconds) {
+  step.stepSeconds = layerSeconds * double(query.model.layers);
+  step.tokensPerSecond = double(query.batch) / step.stepSeconds;
+}
+} // namespace
+
+std::vector<std::string> mlir::hgc::getModelShapeNames() {
+  std::vector<std::string> names;
+  for (const BuiltinShape &shape : kBuiltinShapes)
+    names.push_back(shape.name);
+  return names;
+}
+
+Expected<ModelShape> mlir::hgc::loadModelShape(StringRef spec) {
+  for (const BuiltinShape &builtin : kBuiltinShapes)
+    if (spec == builtin.name) {
+      ModelShape shape;
+      shape.name = builtin.name;
+      shape.layers = builtin.layers;
+      shape.qHeads = builtin.qHeads;
+      shape.kvHeads = builtin.kvHeads;
+      shape.headDim = builtin.headDim;
+      shape.parameters = builtin.parameters;
+      return shape;
+    }
+  if (spec.contains('='))
+    return readInlineShape(spec);
+  if (!sys::fs::exists(spec))
+    return shapeError("unknown model configuration '" + spec + "' (one of " +
+                      join(getModelShapeNames(), ", ") +
+                      ", a JSON file's path, or NAME=VALUE items)");
+  ErrorOr<std::unique_ptr<MemoryBuffer>> file = MemoryBuffer::getFile(spec);
+  if (!file)
+    return shapeError(spec + ": " + file.getError().message());
+  Expected<json::Value> value = parseJsonObject((*file)->getBuffer(), spec);
+  if (!value)
+    return value.takeError();
+  return readShape(JsonFields(value->getAsObject(), spec.str()),
+                   sys::path::stem(spec));
+}
+
+StringRef mlir::hgc::stringifyStrategy(Strategy strategy) {
+  switch (strategy) {
+  case Strategy::GpuOnly:
+    return "gpu-only";
+  case Strategy::OffloadOnly:
+    return "offload-only";
+  case Strategy::CpuAttention:
+    return "cpu-attention";
+  case Strategy::Hybrid:
+    return "hybrid";
+  }
+  llvm_unreachable("every strategy is named");
+}
+
+StepPrediction mlir::hgc::predictBaseline(const ThroughputQuery &query,
+                                          Strategy strategy) {
+  assert(strategy != Strategy::Hybrid && "predictHybrid models the hybrid");
+  const ModelShape &model = query.model;
+  const HardwareProfile &hw = query.hardware;
+  StepPrediction step;
+  step.strategy = strategy;
+  double layers = double(model.layers);
+  double kvLayer =
+      double(query.batch) * double(query.context) * model.getKVBytesPerToken();
+  double weightSeconds = weightLayerSeconds(query);
+  step.weightSeconds = weightSeconds * layers;
+  if (strategy != Strategy::CpuAttention && !hw.gpu) {
+    notFitting(step, "the profile has no GPU");
+    return step;
+  }
+  switch (strategy) {
+  case Strategy::GpuOnly: {
+    step.deviceKVBytes = kvLayer * layers;
+    step.deviceReadBytes = kvLayer * layers;
+    double device = kvLayer / gpuRate(query);
+    step.deviceSeconds = device * layers;
+    checkCapacity(query, step);
+    finish(query, step, weightSeconds + device);
+    return step;
+  }
+  case Strategy::OffloadOnly: {
+    // Two layers' KV buffers on the GPU: one computed on, one arriving.
+    step.hostKVBytes = kvLayer * layers;
+    step.deviceReadBytes = kvLayer * layers;
+    step.linkBytes = kvLayer * layers;
+    double device = kvLayer / gpuRate(query);
+    double link = kvLayer / hw.link.bytesPerSecond() + hw.linkLatencyUs * 1e-6;
+    step.deviceSeconds = device * layers;
+    step.linkSeconds = link * layers;
+    checkCapacity(query, step, 2.0 * kvLayer);
+    finish(query, step, std::max(weightSeconds + device, link));
+    return step;
+  }
+  case Strategy::CpuAttention: {
+    step.hostKVBytes = kvLayer * layers;
+    step.hostReadBytes = kvLayer * layers;
+    double coreNs = query.rates.denseCoreNs * rowScale(query) *
+                    double(query.batch * query.context * model.kvHeads);
+    double host = hostCallSeconds(query, kvLayer, coreNs);
+    double link = 0;
+    if (hw.gpu) {
+      step.linkBytes = linkLayerBytes(query, /*withLse=*/false) * layers;
+      link = linkLayerBytes(query, false) / hw.link.bytesPerSecond() +
+             2.0 * hw.linkLatencyUs * 1e-6;
+    }
+    step.hostSeconds = host * layers;
+    step.linkSeconds = link * layers;
+    checkCapacity(query, step);
+    finish(query, step, weightSeconds + link + host);
+    return step;
+  }
+  case Strategy::Hybrid:
+    break;
+  }
+  llvm_unreachable("the hybrid is predictHybrid's");
+}
+
+FailureOr<StepPrediction>
+mlir::hgc::predictHybrid(MLIRContext *context, const ThroughputQuery &query,
+                         const PlacementOptions &options,
+                         function_ref<InFlightDiagnostic()> emitError) {
+  FailureOr<PlacementAttr> placement =
+      buildPlacement(context, options, emitError);
+  if (failed(placement))
+    return failure();
+  const PlacementPolicy &policy = getPlacementPolicy(options);
+  if (!policy.splits())
+    return emitError() << "policy '" << options.policy
+                       << "' keeps every token on the device: its row is "
+                          "gpu-only";
+  auto rate = query.rates.scanCoreNs.find(options.policy);
+  if (rate == query.rates.scanCoreNs.end())
+    return emitError() << "no measured host rate for policy '" << options.policy
+                       << "' in " << query.rates.source;
+  auto attendRate = query.rates.attendCoreNs.find(options.policy);
+  double attendCoreNs = attendRate == query.rates.attendCoreNs.end()
+                            ? query.rates.denseCoreNs
+                            : attendRate->second;
+  const ModelShape &model = query.model;
+  const HardwareProfile &hw = query.hardware;
+  KeptWithKV kept = getKeptByKVRuntime(options, kPageTokens);
+  int64_t elementBytes = model.getElementBytes();
+  double rowBytes = 2.0 * double(model.headDim * elementBytes);
+  double scale = rowScale(query);
+  // One sequence, one layer, all KV heads.
+  double deviceTokens = 0, hostTokens = 0, deviceRead = 0, hostRead = 0;
+  double hostCoreNs = 0;
+  for (int64_t head = 0; head < model.kvHeads; ++head) {
+    PlacementAttr forHead = placement->getForHead(head);
+    SmallVector<int64_t> resident = forHead.getResidentTokens(query.context);
+    for (auto [tier, tokens] : llvm::zip(forHead.getTiers(), resident)) {
+      double bytes =
+          tier.getStepReadBytes(tokens, model.headDim, elementBytes, kept);
+      double attended = double(tier.getAttendedTokens(tokens));
+      if (tier.getTier() == Tier::Device) {
+        deviceTokens += double(tokens);
+        deviceRead += bytes;
+        continue;
+      }
+      hostTokens += double(tokens);
+      hostRead += bytes;
+      hostCoreNs +=
+          (attendCoreNs * attended + rate->second * double(tokens)) * scale;
+    }
+  }
+  double batch = double(query.batch), layers = double(model.layers);
+  StepPrediction step;
+  step.strategy = Strategy::Hybrid;
+  step.policy = options.policy;
+  step.budget = options.budget;
+  step.deviceKVBytes = deviceTokens * rowBytes * batch * layers;
+  step.hostKVBytes = hostTokens * rowBytes * batch * layers;
+  step.deviceReadBytes = deviceRead * batch * layers;
+  step.hostReadBytes = hostRead * batch * layers;
+  double weightSeconds = weightLayerSeconds(query);
+  step.weightSeconds = weightSeconds * layers;
+  // A batch's copy of the key metadata: zeroed, then read and written.
+  double copyBytes = query.batch > 1
+                         ? 3.0 * batch * double(model.kvHeads) *
+                               double(query.context) *
+                               batchCopyBytesPerToken(options, model)
+                         : 0.0;
+  double copySeconds = copyBytes / hw.cpu.bytesPerSecond();
+  double layerSeconds;
+  if (hw.gpu) {
+    double device = deviceRead * batch / gpuRate(query);
+    double host = copySeconds +
+                  hostCallSeconds(query, hostRead * batch, hostCoreNs * batch);
+    double link =
+        linkLayerBytes(query, /*withLse=*/true) / hw.link.bytesPerSecond() +
+        2.0 * hw.linkLatencyUs * 1e-6;
+    step.deviceSeconds = device * layers;
+    step.hostSeconds = host * layers;
+    step.linkSeconds = link * layers;
+    step.linkBytes = linkLayerBytes(query, true) * layers;
+    layerSeconds = weightSeconds + std::max(device, link + host);
+  } else {
+    // The device tier emulated in host memory: one host call, as the JIT
+    // runs both tiers here.
+    double deviceCoreNs = query.rates.denseCoreNs * deviceTokens * scale;
+    double host =
+        copySeconds + hostCallSeconds(query, (deviceRead + hostRead) * batch,
+                                      (deviceCoreNs + hostCoreNs) * batch);
+    step.hostSeconds = host * layers;
+    layerSeconds = weightSeconds + host;
+  }
+  checkCapacity(query, step);
+  finish(query, step, layerSeconds);
+  return step;
+}
+
+std::vector<std::string>
+mlir::hgc::getModelAssumptions(const ThroughputQuery &query) {
+  const HardwareProfile &hw = query.hardware;
+  std::vector<std::string> lines;
+  auto add = [&](const Twine &line) { lines.push_back(line.str()); };
+  add("a step decodes one token for each sequence of the batch through "
+      "every layer; prefill, sampling and compute beyond reading the weights "
+      "and the KV are not modeled (decode at small batch is memory-bound)");
+  add("weights: parameters x " + Twine(query.model.getElementBytes()) +
+      " bytes, read once per step for the whole batch");
+  if (hw.gpu) {
+    add("GPU: " +
+        formatv("{0} GB/s x {1}", hw.gpu->bandwidthGBs, hw.gpu->efficiency) +
+        " for weights and KV, " + formatv("{0}", hw.gpuLayerOverheadUs) +
+        " us per layer (a captured graph's launches); " +
+        formatv("{0:P0}", kUsableGpuFraction) +
+        " of its memory for weights and KV");
+    add("link (" + hw.linkName + "): " +
+        formatv("{0} GB/s x {1}", hw.link.bandwidthGBs, hw.link.efficiency) +
+        " per direction, " + formatv("{0}", hw.linkLatencyUs) +
+        " us per transfer");
+    add("offload-only: all KV on the host, each layer's copied to the GPU "
+        "every step into one of two buffers while the GPU computes the layer "
+        "before (FlexGen's overlap; favourable to it)");
+    add("cpu-attention: all KV on the host, attended by hgc's dense host "
+        "kernel; queries and outputs cross the link");
+    add("hybrid: sinks and window dense on the GPU while the host attends "
+        "the rest under the policy; a layer takes the longer of the two "
+        "(queries, outputs and LSE over the link on the host's side); the "
+        "LSE merge is free; no overlap between layers (a layer's attention "
+        "waits for its query)");
+  } else {
+    add("no GPU: the device tier is host memory and every tier runs in one "
+        "host call per layer, as the JIT runs them on this machine");
+  }
+  add("host (" + hw.cpuName + "): " +
+      formatv("{0} GB/s x {1}", hw.cpu.bandwidthGBs, hw.cpu.efficiency) + ", " +
+      Twine(hw.cpuCores) +
+      " cores; a call takes its fixed cost plus the longer of its bytes over "
+      "that bandwidth and its measured core-seconds over the cores");
+  add("host kernel rates: " + query.rates.source + ", measured on " +
+      query.rates.machine + ": " +
+      formatv("{0:f1}", query.rates.stepOverheadUs) + " us per call, " +
+      formatv("{0:f1}", query.rates.denseCoreNs) +
+      " core-ns per densely attended (token, KV head), and per policy a "
+      "kept token's attention and its selection's cost per host (token, KV "
+      "head); scaled by the KV row's bytes; a core "
+      "of the profile does a core's work of the measuring machine");
+  add("bytes read per tier: the compiler's read model (hgc plan, "
+      "hgc_kernel_step_bytes) with what the KV runtime keeps for the policy, "
+      "pages of " +
+      Twine(kPageTokens) +
+      " tokens; for a batch of more than one sequence the JIT copies the "
+      "policy's key metadata (codes, channel-major keys, summaries) into one "
+      "buffer: three passes over its bytes at the host's bandwidth");
+  return lines;
+}

@@ -1,0 +1,108 @@
+//===- ThroughputModel.h - predicted decode throughput ----------*- C++ -*-===//
+//
+// Per-step time and tokens/s of one decode step of a model (every layer,
+// every sequence of a batch) on a hardware profile, for four ways to keep
+// its KV:
+//
+//   gpu-only        all KV in GPU memory, attended there (when it fits);
+//   offload-only    all KV in host memory, each layer's streamed over the
+//                   link to the GPU every step, the next layer's copy
+//                   overlapping this layer's compute (FlexGen-style);
+//   cpu-attention   all KV in host memory, attended there by hgc's host
+//                   kernels; only queries and outputs cross the link
+//                   (NEO-style);
+//   hybrid          hgc: sinks and window dense on the GPU, the rest on
+//                   the host under a placement policy and budget, the two
+//                   partials at once, then the LSE merge.
+//
+// Bytes come from the compiler's own read model
+// (TierPolicyAttr::getStepReadBytes over buildPlacement's placement, what
+// `hgc plan` and hgc_kernel_step_bytes print); GPU and link times are bytes
+// over the profile's bandwidth times its efficiency; host times are a
+// roofline of the same bytes over the host's bandwidth and the measured
+// core-seconds of hgc's host kernels (HostKernelRates.h) over its cores.
+// Without a GPU (profile `host`) the device tier is host memory and both
+// tiers run in one host call, as the JIT runs them here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HGC_PASSES_COST_THROUGHPUTMODEL_H
+#define HGC_PASSES_COST_THROUGHPUTMODEL_H
+
+#include "passes/PlacementOptions.h"
+#include "passes/cost/HardwareProfile.h"
+#include "passes/cost/HostKernelRates.h"
+
+#include "llvm/Support/JSON.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::hgc {
+
+/// The decoder's shape: what its KV and weights weigh.
+struct ModelShape {
+  std::string name;
+  int64_t layers = 0, qHeads = 0, kvHeads = 0, headDim = 0;
+  std::string kvDtype = "f16"; // f32, f16 or bf16 (weights in the same)
+  double parameters = 0;
+
+  int64_t getElementBytes() const { return kvDtype == "f32" ? 4 : 2; }
+  /// Keys and values of one token in one layer.
+  double getKVBytesPerToken() const {
+    return 2.0 * double(kvHeads * headDim * getElementBytes());
+  }
+  double getWeightBytes() const {
+    return parameters * double(getElementBytes());
+  }
+};
+
+/// The built-in model configurations' names.
+std::vector<std::string> getModelShapeNames();
+/// A built-in configuration (llama-3-8b, ...), a JSON file, or fields inline
+/// ("layers=32,q_heads=32,kv_heads=8,head_dim=128,kv_dtype=f16,
+/// parameters=8.03e9"); a one-line error otherwise.
+llvm::Expected<ModelShape> loadModelShape(llvm::StringRef spec);
+
+enum class Strategy { GpuOnly, OffloadOnly, CpuAttention, Hybrid };
+llvm::StringRef stringifyStrategy(Strategy strategy);
+
+/// One strategy's predicted step.
+struct StepPrediction {
+  Strategy strategy;
+  std::string policy, budget; // hybrid only
+  bool fits = true;
+  std::string whyNot; // when it does not fit
+  // Resident KV of the whole batch, all layers.
+  double deviceKVBytes = 0, hostKVBytes = 0;
+  // Per step (all layers, the batch).
+  double deviceReadBytes = 0, hostReadBytes = 0, linkBytes = 0;
+  double deviceSeconds = 0, hostSeconds = 0, linkSeconds = 0;
+  double weightSeconds = 0; // the layers' weights, not attention
+  double stepSeconds = 0;
+  double tokensPerSecond = 0;
+};
+
+struct ThroughputQuery {
+  ModelShape model;
+  HardwareProfile hardware;
+  HostKernelRates rates;
+  int64_t context = 0, batch = 1;
+};
+
+/// The predicted step of one baseline strategy (not Hybrid).
+StepPrediction predictBaseline(const ThroughputQuery &query, Strategy strategy);
+
+/// hgc's hybrid under `placement` (a splitting policy); a failure (bad
+/// options, no measured rate for the policy) reported through `emitError`.
+FailureOr<StepPrediction>
+predictHybrid(MLIRContext *context, const ThroughputQuery &query,
+              const PlacementOptions &placement,
+              function_ref<InFlightDiagnostic()> emitError);
+
+/// The assumptions behind every prediction, one line each.
+std::vector<std::string> getModelAssumptions(const ThroughputQuery &query);
+
+} // namespace mlir::hgc
+
+#endif // HGC_PASSES_COST_THROUGHPUTMODEL_H
