@@ -245,16 +245,17 @@ def table(args):
         for batch in (1, 8):
             command = [args.hgc, "plan", "--hardware", profile,
                        "--model-config", args.model, "--context",
-                       str(args.context), "--batch", str(batch), "--json"]
+                       str(args.context), "--batch", str(batch), "--balance",
+                       "--json"]
             out = subprocess.run(command, check=True, capture_output=True,
                                  text=True)
             results.append(json.loads(out.stdout))
     pathlib.Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"{args.model}, context {args.context} (modeled; "
              "`bench/throughput.py table`)", "",
-             "| profile | batch | strategy | policy | budget | step ms | "
-             "tok/s | vs offload-only |", "| --- | --- | --- | --- | --- | "
-             "--- | --- | --- |"]
+             "| profile | batch | strategy | policy | budget | device tokens "
+             "| step ms | tok/s | vs offload-only |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for result in results:
         for row in result["strategies"]:
             tps = row["tokens_per_second"]
@@ -262,7 +263,7 @@ def table(args):
             lines.append(
                 f"| {result['hardware']['name']} | {result['batch']} | "
                 f"{row['strategy']} | {row.get('policy', '')} | "
-                f"{row.get('budget', '')} | "
+                f"{row.get('budget', '')} | {row['device_tokens']} | "
                 f"{'%.1f' % (1e3 * step) if row['fits'] else 'does not fit'}"
                 f" | {'%.2f' % tps if row['fits'] else '-'} | "
                 f"{'%.1fx' % row['vs_offload'] if row.get('vs_offload') else '-'}"
@@ -284,8 +285,9 @@ def plot(results, path, model, context):
     for axis, index in zip(axes, range(0, len(results), 2)):
         pair = results[index:index + 2]
         labels = [
-            row["strategy"] if row["strategy"] != "hybrid" else
+            row["strategy"] if "policy" not in row else
             f"{row['policy']} {row['budget']}"
+            + (" bal" if row["strategy"] == "hybrid-balanced" else "")
             for row in pair[0]["strategies"]]
         x = np.arange(len(labels))
         for shift, result in zip((-0.2, 0.2), pair):

@@ -13,7 +13,7 @@
 #include "jit/DecodeSession.h"
 #include "jit/Jit.h"
 #include "jit/Residency.h"
-#include "jit/SplitScheduler.h"
+#include "passes/cost/SplitScheduler.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "hgc-rt/gpu.h"
@@ -420,6 +420,38 @@ hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
       hgc_rt_kv_read(cache->runtime, seq, layer, first, count, keys, values));
 }
 
+hgc_status hgc_kv_add_page_mass(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                                const float *masses, int64_t pages,
+                                float decay) {
+  if (!cache)
+    return nullArgument("cache");
+  return fromRuntime(hgc_rt_kv_add_page_mass(cache->runtime, seq, layer, masses,
+                                             pages, decay));
+}
+
+hgc_status hgc_kv_remap(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                        float margin) {
+  if (!cache)
+    return nullArgument("cache");
+  uint64_t ticket = 0;
+  if (hgc_status status = fromRuntime(
+          hgc_rt_kv_remap(cache->runtime, seq, layer, margin, &ticket)))
+    return status;
+  return fromRuntime(hgc_rt_kv_wait(cache->runtime, ticket));
+}
+
+hgc_status hgc_kv_page_tier(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                            int64_t page, int32_t *tier) {
+  if (!cache || !tier)
+    return nullArgument("cache or tier");
+  hgc_rt_tier where = HGC_RT_TIER_DEVICE;
+  if (hgc_status status = fromRuntime(
+          hgc_rt_kv_page_tier(cache->runtime, seq, layer, page, &where)))
+    return status;
+  *tier = int32_t(where);
+  return HGC_OK;
+}
+
 hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
                                   hgc_kv_cache_stats *stats) {
   if (!cache || !stats)
@@ -495,6 +527,10 @@ hgc_status hgc_decode_paged(hgc_kernel *kernel, const hgc_paged_kv *kv,
 } // extern "C"
 
 //===-- Split scheduler ---------------------------------------------------===//
+
+using mlir::hgc::SchedulerOptions;
+using mlir::hgc::Split;
+using mlir::hgc::SplitScheduler;
 
 struct hgc_scheduler {
   explicit hgc_scheduler(const SchedulerOptions &options)

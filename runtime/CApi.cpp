@@ -195,6 +195,28 @@ hgc_rt_status hgc_rt_kv_evict(hgc_rt_kv_cache *cache, int64_t seq,
   return report(cache->impl->evict(seq, layer, page));
 }
 
+hgc_rt_status hgc_rt_kv_add_page_mass(hgc_rt_kv_cache *cache, int64_t seq,
+                                      int32_t layer, const float *masses,
+                                      int64_t pages, float decay) {
+  if (!cache)
+    return nullArgument("cache");
+  return report(cache->impl->addPageMass(seq, layer, masses, pages, decay));
+}
+
+hgc_rt_status hgc_rt_kv_page_mass(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, int64_t page, double *mass) {
+  if (!cache || !mass)
+    return nullArgument("cache or mass");
+  return report(cache->impl->pageMass(seq, layer, page, *mass));
+}
+
+hgc_rt_status hgc_rt_kv_remap(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, float margin, uint64_t *ticket) {
+  if (!cache || !ticket)
+    return nullArgument("cache or ticket");
+  return report(cache->impl->remap(seq, layer, margin, *ticket));
+}
+
 hgc_rt_status hgc_rt_kv_view_tokens(hgc_rt_kv_cache *cache, const int64_t *seqs,
                                     int32_t batch, int32_t layer,
                                     hgc_rt_tier tier, int64_t *max_tokens) {

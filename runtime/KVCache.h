@@ -12,7 +12,8 @@
 // appending and reading tokens), KVMovement.cpp (placing pages on tiers,
 // moving and recalling them), KVMetadata.cpp (key summaries and int8 codes),
 // KVViews.cpp (tier views gathered for compiled code), KVPages.cpp (pages
-// read in place) and KVAttend.cpp (attention over one tier's pages).
+// read in place), KVAttend.cpp (attention over one tier's pages) and
+// KVMapping.cpp (cold pages placed by their attention mass).
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,6 +80,11 @@ public:
   Result settle(int64_t seq, int32_t layer, int64_t page);
   Result evict(int64_t seq, int32_t layer, int64_t page);
   Result wait(uint64_t ticket);
+  // Semantic mapping (KVMapping.cpp).
+  Result addPageMass(int64_t seq, int32_t layer, const float *masses,
+                     int64_t pages, float decay);
+  Result pageMass(int64_t seq, int32_t layer, int64_t page, double &mass);
+  Result remap(int64_t seq, int32_t layer, float margin, uint64_t &ticket);
   hgc_rt_kv_stats stats() const;
   /// The configuration, strings left out (the caller's may be gone).
   hgc_rt_kv_config getConfig() const {
@@ -94,6 +100,7 @@ private:
     hgc_rt_tier tier;
     Slot slot;
     bool recalled = false;
+    double mass = 0; // attention mass reported for it, decayed (mapping)
     PageKeyMetadata metadata;
   };
   struct Layer {
@@ -182,6 +189,9 @@ private:
   /// its place (its old slot released); on failure `slot` is released and
   /// the page stays where it was. What move and recall share.
   Result relocate(Page &page, hgc_rt_tier tier, const Slot &slot);
+  /// Trades the slots (and tiers) of two pages, each copied bit-exactly;
+  /// on failure both stay as they were.
+  Result swapPages(Page &a, Page &b);
   /// Copies a whole page between slots of any two tiers.
   Result copyPage(PageStore *from, const Slot &source, PageStore *to,
                   const Slot &target);

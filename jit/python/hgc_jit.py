@@ -176,6 +176,13 @@ _lib.hgc_kv_length.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
 _lib.hgc_kv_read.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
                              ctypes.c_int64, ctypes.c_int64, _vp, _vp]
 _lib.hgc_kv_cache_get_stats.argtypes = [_vp, ctypes.POINTER(_CacheStats)]
+_lib.hgc_kv_add_page_mass.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                                      _vp, ctypes.c_int64, ctypes.c_float]
+_lib.hgc_kv_remap.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                              ctypes.c_float]
+_lib.hgc_kv_page_tier.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                                  ctypes.c_int64,
+                                  ctypes.POINTER(ctypes.c_int32)]
 _lib.hgc_decode.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32, _vp,
                             _vp, _vp, ctypes.POINTER(StepStats)]
 _lib.hgc_decode_paged.argtypes = [_vp, ctypes.POINTER(_PagedKV),
@@ -452,6 +459,26 @@ class KVCache:
         _check(_lib.hgc_kv_length(self._handle, seq, layer,
                                   ctypes.byref(tokens)))
         return tokens.value
+
+    def add_page_mass(self, seq, layer, masses, decay=1.0):
+        """A step's attention mass per page (HybridGen's mapping); each
+        page's kept mass is multiplied by `decay` first."""
+        masses = np.ascontiguousarray(masses, dtype=np.float32)
+        _check(_lib.hgc_kv_add_page_mass(self._handle, seq, layer,
+                                         masses.ctypes.data, len(masses),
+                                         decay))
+
+    def remap(self, seq, layer, margin=0.1):
+        """Places the cold pages across host, far and storage by their kept
+        mass (returns when the copies are done)."""
+        _check(_lib.hgc_kv_remap(self._handle, seq, layer, margin))
+
+    def page_tier(self, seq, layer, page):
+        """0 device, 1 host, 2 far, 3 storage."""
+        tier = ctypes.c_int32()
+        _check(_lib.hgc_kv_page_tier(self._handle, seq, layer, page,
+                                     ctypes.byref(tier)))
+        return tier.value
 
     def read(self, seq, layer, first=0, count=None):
         if count is None:

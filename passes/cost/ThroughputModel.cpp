@@ -3,6 +3,7 @@
 #include "passes/cost/ThroughputModel.h"
 
 #include "passes/cost/JsonFields.h"
+#include "passes/cost/SplitScheduler.h"
 #include "passes/policies/PlacementPolicy.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -156,6 +157,11 @@ void notFitting(StepPrediction &step, const Twine &why) {
   }
 }
 
+/// `value` as %g prints it: 2000, 0.8, 83.2.
+std::string number(double value) {
+  return llvm::formatv("{0}", llvm::format("%g", value)).str();
+}
+
 std::string gigabytes(double bytes) {
   return formatv("{0:f1} GB", bytes / 1e9).str();
 }
@@ -233,13 +239,16 @@ StringRef mlir::hgc::stringifyStrategy(Strategy strategy) {
     return "cpu-attention";
   case Strategy::Hybrid:
     return "hybrid";
+  case Strategy::BalancedHybrid:
+    return "hybrid-balanced";
   }
   llvm_unreachable("every strategy is named");
 }
 
 StepPrediction mlir::hgc::predictBaseline(const ThroughputQuery &query,
                                           Strategy strategy) {
-  assert(strategy != Strategy::Hybrid && "predictHybrid models the hybrid");
+  assert(strategy != Strategy::Hybrid && strategy != Strategy::BalancedHybrid &&
+         "predictHybrid models the hybrid");
   const ModelShape &model = query.model;
   const HardwareProfile &hw = query.hardware;
   StepPrediction step;
@@ -255,6 +264,7 @@ StepPrediction mlir::hgc::predictBaseline(const ThroughputQuery &query,
   }
   switch (strategy) {
   case Strategy::GpuOnly: {
+    step.deviceTokens = query.context;
     step.deviceKVBytes = kvLayer * layers;
     step.deviceReadBytes = kvLayer * layers;
     double device = kvLayer / gpuRate(query);
@@ -295,6 +305,7 @@ StepPrediction mlir::hgc::predictBaseline(const ThroughputQuery &query,
     return step;
   }
   case Strategy::Hybrid:
+  case Strategy::BalancedHybrid:
     break;
   }
   llvm_unreachable("the hybrid is predictHybrid's");
@@ -353,6 +364,7 @@ mlir::hgc::predictHybrid(MLIRContext *context, const ThroughputQuery &query,
   step.strategy = Strategy::Hybrid;
   step.policy = options.policy;
   step.budget = options.budget;
+  step.deviceTokens = int64_t(deviceTokens) / model.kvHeads;
   step.deviceKVBytes = deviceTokens * rowBytes * batch * layers;
   step.hostKVBytes = hostTokens * rowBytes * batch * layers;
   step.deviceReadBytes = deviceRead * batch * layers;
@@ -394,6 +406,50 @@ mlir::hgc::predictHybrid(MLIRContext *context, const ThroughputQuery &query,
   return step;
 }
 
+FailureOr<StepPrediction>
+mlir::hgc::predictBalancedHybrid(MLIRContext *context,
+                                 const ThroughputQuery &query,
+                                 const PlacementOptions &placement,
+                                 function_ref<InFlightDiagnostic()> emitError) {
+  FailureOr<StepPrediction> step =
+      predictHybrid(context, query, placement, emitError);
+  if (failed(step) || !query.hardware.gpu)
+    return step;
+  // The device's room per sequence: usable GPU memory past the weights over
+  // the batch's KV per token of every layer.
+  const ModelShape &model = query.model;
+  double room =
+      (query.hardware.gpu->capacityGB * 1e9 * kUsableGpuFraction -
+       model.getWeightBytes()) /
+      (double(query.batch * model.layers) * model.getKVBytesPerToken());
+  SchedulerOptions options;
+  options.context = query.context - placement.sink; // what the split divides
+  options.window = options.minWindow = placement.window;
+  options.maxWindow =
+      std::min<int64_t>(int64_t(room) - placement.sink, options.context - 1);
+  if (options.maxWindow < options.minWindow ||
+      !SplitScheduler::checkOptions(options).empty())
+    return step; // no room to grow the window
+  SplitScheduler scheduler(options);
+  auto at = [&](int64_t window) {
+    PlacementOptions moved = placement;
+    moved.window = window;
+    return predictHybrid(context, query, moved, emitError);
+  };
+  double layers = double(model.layers);
+  for (int observed = 0; observed < 30; ++observed) {
+    step = at(scheduler.getSplit().window);
+    if (failed(step))
+      return failure();
+    scheduler.observe({step->deviceSeconds / layers, step->hostSeconds / layers,
+                       step->linkSeconds / layers});
+  }
+  step = at(scheduler.getSplit().window);
+  if (succeeded(step))
+    step->strategy = Strategy::BalancedHybrid;
+  return step;
+}
+
 std::vector<std::string>
 mlir::hgc::getModelAssumptions(const ThroughputQuery &query) {
   const HardwareProfile &hw = query.hardware;
@@ -405,16 +461,15 @@ mlir::hgc::getModelAssumptions(const ThroughputQuery &query) {
   add("weights: parameters x " + Twine(query.model.getElementBytes()) +
       " bytes, read once per step for the whole batch");
   if (hw.gpu) {
-    add("GPU: " +
-        formatv("{0} GB/s x {1}", hw.gpu->bandwidthGBs, hw.gpu->efficiency) +
-        " for weights and KV, " + formatv("{0}", hw.gpuLayerOverheadUs) +
+    add("GPU: " + number(hw.gpu->bandwidthGBs) + " GB/s x " +
+        number(hw.gpu->efficiency) + " for weights and KV, " +
+        number(hw.gpuLayerOverheadUs) +
         " us per layer (a captured graph's launches); " +
         formatv("{0:P0}", kUsableGpuFraction) +
         " of its memory for weights and KV");
-    add("link (" + hw.linkName + "): " +
-        formatv("{0} GB/s x {1}", hw.link.bandwidthGBs, hw.link.efficiency) +
-        " per direction, " + formatv("{0}", hw.linkLatencyUs) +
-        " us per transfer");
+    add("link (" + hw.linkName + "): " + number(hw.link.bandwidthGBs) +
+        " GB/s x " + number(hw.link.efficiency) + " per direction, " +
+        number(hw.linkLatencyUs) + " us per transfer");
     add("offload-only: all KV on the host, each layer's copied to the GPU "
         "every step into one of two buffers while the GPU computes the layer "
         "before (FlexGen's overlap; favourable to it)");
@@ -429,9 +484,8 @@ mlir::hgc::getModelAssumptions(const ThroughputQuery &query) {
     add("no GPU: the device tier is host memory and every tier runs in one "
         "host call per layer, as the JIT runs them on this machine");
   }
-  add("host (" + hw.cpuName + "): " +
-      formatv("{0} GB/s x {1}", hw.cpu.bandwidthGBs, hw.cpu.efficiency) + ", " +
-      Twine(hw.cpuCores) +
+  add("host (" + hw.cpuName + "): " + number(hw.cpu.bandwidthGBs) + " GB/s x " +
+      number(hw.cpu.efficiency) + ", " + Twine(hw.cpuCores) +
       " cores; a call takes its fixed cost plus the longer of its bytes over "
       "that bandwidth and its measured core-seconds over the cores");
   add("host kernel rates: " + query.rates.source + ", measured on " +

@@ -64,13 +64,20 @@ std::vector<std::string> getModelShapeNames();
 /// parameters=8.03e9"); a one-line error otherwise.
 llvm::Expected<ModelShape> loadModelShape(llvm::StringRef spec);
 
-enum class Strategy { GpuOnly, OffloadOnly, CpuAttention, Hybrid };
+enum class Strategy {
+  GpuOnly,
+  OffloadOnly,
+  CpuAttention,
+  Hybrid,
+  BalancedHybrid
+};
 llvm::StringRef stringifyStrategy(Strategy strategy);
 
 /// One strategy's predicted step.
 struct StepPrediction {
   Strategy strategy;
   std::string policy, budget; // hybrid only
+  int64_t deviceTokens = 0;   // per sequence and layer on the GPU
   bool fits = true;
   std::string whyNot; // when it does not fit
   // Resident KV of the whole batch, all layers.
@@ -99,6 +106,15 @@ FailureOr<StepPrediction>
 predictHybrid(MLIRContext *context, const ThroughputQuery &query,
               const PlacementOptions &placement,
               function_ref<InFlightDiagnostic()> emitError);
+
+/// hgc's hybrid with the window the split scheduler (SplitScheduler.h)
+/// settles on when fed the model's per-layer device time and link + host
+/// time for 30 steps, from `placement`'s window up to the GPU's room; the
+/// hybrid as given on a profile without a GPU or without room to grow.
+FailureOr<StepPrediction>
+predictBalancedHybrid(MLIRContext *context, const ThroughputQuery &query,
+                      const PlacementOptions &placement,
+                      function_ref<InFlightDiagnostic()> emitError);
 
 /// The assumptions behind every prediction, one line each.
 std::vector<std::string> getModelAssumptions(const ThroughputQuery &query);

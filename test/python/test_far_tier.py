@@ -128,3 +128,45 @@ def test_jit_far_capacity_needs_host_capacity():
     with pytest.raises(hgc_jit.Error, match="far-capacity needs a "
                                             "host-capacity"):
         ctx.compile(config)
+
+
+def test_jit_mapping_moves_hot_pages_up_and_stays_exact(tmp_path):
+    """HybridGen's semantic mapping through the JIT: pages whose reported
+    attention mass is highest move to the host, the coldest down to far
+    memory and storage; every tier keeps its page count, every token reads
+    back bit-exactly, and a keep-all step stays exact."""
+    ctx = hgc_jit.Context(target="host", cache_dir="")
+    config = hgc_jit.AttentionConfig(q_heads=4, kv_heads=2, head_dim=16,
+                                     kv_dtype="f32", policy="hgca", sink=4,
+                                     window=16, budget="1.0",
+                                     host_capacity=64, far_capacity=64)
+    cache = ctx.create_cache(config, layers=1, page_tokens=16,
+                             host_pages=4, far_pages=4,
+                             storage_dir=str(tmp_path))
+    rng = np.random.default_rng(8)
+    n = 16 * 14  # pages 0 and 13 hot; 4 host, 4 far, 4 storage
+    k, v = rng.standard_normal((2, 2, n, 16)).astype(np.float32)
+    cache.add_sequence(0)
+    cache.append(0, 0, k, v)
+    tiers = [cache.page_tier(0, 0, p) for p in range(14)]
+    assert tiers == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 0]
+    before = cache.stats()["pages"]
+    # Storage's pages hottest, the host's coldest, far's in between.
+    mass = np.array([0, .1, .2, .3, .4, 2, 2.1, 2.2, 2.3, 9, 8, 7, 6, 0])
+    cache.add_page_mass(0, 0, mass)
+    cache.remap(0, 0, margin=0.1)
+    tiers = [cache.page_tier(0, 0, p) for p in range(14)]
+    assert tiers == [0, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0]
+    assert cache.stats()["pages"] == before
+    keys, values = cache.read(0, 0)
+    np.testing.assert_array_equal(keys, k)
+    np.testing.assert_array_equal(values, v)
+    kernel = ctx.compile(config)
+    q = rng.standard_normal((1, 4, 16)).astype(np.float32)
+    out, _ = cache.decode(kernel, 0, [0], q)
+    want, _ = ref.partial_attention(q.astype(np.float64),
+                                    k[None].astype(np.float64),
+                                    v[None].astype(np.float64))
+    np.testing.assert_allclose(out, want, atol=1e-5, rtol=1e-5)
+    with pytest.raises(hgc_jit.Error, match="decay must be in"):
+        cache.add_page_mass(0, 0, mass, decay=2.0)

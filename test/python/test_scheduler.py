@@ -175,3 +175,18 @@ def test_throughput_bad_profile_file(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip() == (
         f"hgc: error: {profile}: 'cpu.efficiency' must be a number in (0, 1]")
+
+
+def test_throughput_balance_rows():
+    """--balance adds, after each hybrid row, the hybrid at the window the
+    split scheduler settles on in the model: a larger window and a step no
+    slower."""
+    run = plan("--hardware", "h100-pcie5", "--batch", "8", "--policy",
+               "hgca", "--budget", "0.05", "--balance", "--json")
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)["strategies"]
+    assert [r["strategy"] for r in rows[3:]] == ["hybrid", "hybrid-balanced"]
+    given, balanced = rows[3:]
+    assert balanced["device_tokens"] > given["device_tokens"]
+    assert balanced["step_seconds"] <= given["step_seconds"]
+    assert balanced["fits"]

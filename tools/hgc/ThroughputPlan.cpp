@@ -15,6 +15,7 @@ namespace {
 json::Object toJson(const StepPrediction &step, double offloadTokensPerSec) {
   json::Object row{{"strategy", stringifyStrategy(step.strategy)},
                    {"fits", step.fits},
+                   {"device_tokens", step.deviceTokens},
                    {"device_kv_bytes", step.deviceKVBytes},
                    {"host_kv_bytes", step.hostKVBytes},
                    {"device_read_bytes", step.deviceReadBytes},
@@ -26,7 +27,8 @@ json::Object toJson(const StepPrediction &step, double offloadTokensPerSec) {
                    {"link_seconds", step.linkSeconds},
                    {"step_seconds", step.stepSeconds},
                    {"tokens_per_second", step.tokensPerSecond}};
-  if (step.strategy == Strategy::Hybrid) {
+  if (step.strategy == Strategy::Hybrid ||
+      step.strategy == Strategy::BalancedHybrid) {
     row["policy"] = step.policy;
     row["budget"] = step.budget;
   }
@@ -58,6 +60,13 @@ hgc::printThroughputPlan(MLIRContext *context, const ThroughputQuery &query,
       if (failed(hybrid))
         return failure();
       rows.push_back(*hybrid);
+      if (!sweep.balance || !query.hardware.gpu)
+        continue;
+      FailureOr<StepPrediction> balanced =
+          predictBalancedHybrid(context, query, options, emitError);
+      if (failed(balanced))
+        return failure();
+      rows.push_back(*balanced);
     }
   const StepPrediction &offload = rows[1];
   double offloadRate = offload.fits ? offload.tokensPerSecond : 0.0;
@@ -101,20 +110,20 @@ hgc::printThroughputPlan(MLIRContext *context, const ThroughputQuery &query,
   os << "model " << model.name << ": " << model.layers << " layers, "
      << model.qHeads << " q heads, " << model.kvHeads << " kv heads, head dim "
      << model.headDim << ", " << model.kvDtype << " ("
-     << formatv("{0:g}", model.parameters) << " parameters, "
+     << llvm::format("%.3g", model.parameters) << " parameters, "
      << gb(model.getWeightBytes()) << " of weights); context " << query.context
      << ", batch " << query.batch << ": "
      << gb(model.getKVBytesPerToken() *
            double(query.context * query.batch * model.layers))
      << " of KV\n";
-  os << formatv("{0,-14} {1,-8} {2,-6} {3,10} {4,10} {5,13} {6,10} {7,9} "
-                "{8,11}\n",
-                "strategy", "policy", "budget", "device KV", "host KV",
-                "host reads", "step ms", "tok/s", "vs offload");
+  os << formatv("{0,-15} {1,-8} {2,-6} {3,8} {4,10} {5,10} {6,12} {7,10} "
+                "{8,9} {9,11}\n",
+                "strategy", "policy", "budget", "window", "device KV",
+                "host KV", "host reads", "step ms", "tok/s", "vs offload");
   for (const StepPrediction &row : rows) {
-    os << formatv("{0,-14} {1,-8} {2,-6} {3,10} {4,10} {5,13} ",
+    os << formatv("{0,-15} {1,-8} {2,-6} {3,8} {4,10} {5,10} {6,12} ",
                   stringifyStrategy(row.strategy), row.policy, row.budget,
-                  gb(row.deviceKVBytes), gb(row.hostKVBytes),
+                  row.deviceTokens, gb(row.deviceKVBytes), gb(row.hostKVBytes),
                   gb(row.hostReadBytes));
     if (!row.fits) {
       os << "does not fit: " << row.whyNot << "\n";

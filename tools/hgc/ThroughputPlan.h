@@ -19,12 +19,16 @@ struct HybridSweep {
   PlacementOptions placement;
   std::vector<std::string> policies;
   std::vector<std::string> budgets;
+  /// After each hybrid row, the hybrid at the window the split scheduler
+  /// settles on (a profile with a GPU).
+  bool balance = false;
 };
 
 /// Prints (or writes as JSON) one row per strategy of `query`: gpu-only,
 /// offload-only, cpu-attention, then the hybrid at each policy and budget
-/// of `sweep`, with per-step time, tokens/s and the ratio to offload-only,
-/// and the model's assumptions. A failure is reported through
+/// of `sweep` (each followed by its scheduler-balanced row when asked), with
+/// the device's tokens per sequence, per-step time, tokens/s and the ratio to
+/// offload-only, and the model's assumptions. A failure is reported through
 /// `emitError`.
 LogicalResult printThroughputPlan(MLIRContext *context,
                                   const ThroughputQuery &query,

@@ -161,6 +161,11 @@ static cl::opt<std::string> hostRates(
     cl::desc("host kernel rates measured by bench/throughput.py rates "
              "(default: docs/bench/host-rates.json, built in)"),
     cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<bool> balance(
+    "balance",
+    cl::desc("after each hybrid row, the hybrid at the window the split "
+             "scheduler (hgc_scheduler_*) settles on in the model"),
+    cl::sub(planCommand), cl::cat(throughputCategory));
 static cl::opt<bool> planJson("json", cl::desc("print the prediction as JSON"),
                               cl::sub(planCommand),
                               cl::cat(throughputCategory));
@@ -739,6 +744,7 @@ int planThroughput(MLIRContext &context) {
   }
   HybridSweep sweep;
   sweep.placement = placementFlags.get();
+  sweep.balance = balance;
   // `full` (the default) sweeps every splitting policy; another policy
   // gives its rows alone, at --budget unless --budgets is given.
   if (sweep.placement.policy == "full") {

@@ -212,3 +212,53 @@ TEST(ThroughputModelTest, HybridBeatsOffloadOnLlama3At128K) {
   }
 }
 } // namespace
+
+namespace {
+// The scheduler run on the model's times: from the default 1024-token
+// window it grows the GPU's share until device and host finish together
+// (batch 1) or the GPU has no room left (batch 8: 56 GB past the weights
+// hold 53K tokens of 8 sequences), and the step gets faster; without a GPU
+// the hybrid stays as given.
+TEST(ThroughputModelTest, BalancedHybridEqualisesTheTiers) {
+  MLIRContext context;
+  context.loadDialect<HgcDialect>();
+  ThroughputQuery query;
+  query.hardware = cantFail(loadHardwareProfile("h100-pcie5"));
+  query.model = cantFail(loadModelShape("llama-3-8b"));
+  query.rates = getBuiltinHostKernelRates();
+  query.context = 131072;
+  PlacementOptions options;
+  options.policy = "quest";
+  options.budget = "0.05";
+  auto emit = [&] { return emitError(UnknownLoc::get(&context)); };
+  for (int64_t batch : {1, 8}) {
+    query.batch = batch;
+    FailureOr<StepPrediction> given =
+        predictHybrid(&context, query, options, emit);
+    FailureOr<StepPrediction> balanced =
+        predictBalancedHybrid(&context, query, options, emit);
+    ASSERT_TRUE(succeeded(given) && succeeded(balanced));
+    EXPECT_EQ(balanced->strategy, Strategy::BalancedHybrid);
+    EXPECT_GT(balanced->deviceTokens, given->deviceTokens);
+    EXPECT_LT(balanced->stepSeconds, given->stepSeconds);
+    EXPECT_TRUE(balanced->fits);
+    double device = balanced->deviceSeconds;
+    double host = balanced->hostSeconds + balanced->linkSeconds;
+    if (batch == 1) {
+      EXPECT_LE(std::abs(device - host) / std::max(device, host), 0.15);
+    } else {
+      double room = (72e9 - query.model.getWeightBytes()) /
+                    (8.0 * 32 * query.model.getKVBytesPerToken());
+      EXPECT_NEAR(double(balanced->deviceTokens), room, 128);
+      EXPECT_GT(host, device);
+    }
+  }
+
+  query.hardware = cantFail(loadHardwareProfile("host"));
+  query.model.parameters = 0;
+  FailureOr<StepPrediction> noGpu =
+      predictBalancedHybrid(&context, query, options, emit);
+  ASSERT_TRUE(succeeded(noGpu));
+  EXPECT_EQ(noGpu->strategy, Strategy::Hybrid);
+}
+} // namespace

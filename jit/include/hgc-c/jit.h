@@ -241,6 +241,22 @@ HGC_API hgc_status hgc_kv_read(hgc_kv_cache *cache, int64_t seq, int32_t layer,
                                int64_t first, int64_t count, void *keys,
                                void *values);
 
+/* HybridGen's semantic mapping of cold pages (hgc_rt_kv_add_page_mass,
+ * hgc_rt_kv_remap): report a step's attention mass per page of `layer` of
+ * `seq` (each page's kept mass decayed by `decay` first), then place the
+ * cold pages across host, far and storage by their kept mass; the remap
+ * returns when its copies are done. Pages are `page_tokens` tokens each
+ * from token 0. */
+HGC_API hgc_status hgc_kv_add_page_mass(hgc_kv_cache *cache, int64_t seq,
+                                        int32_t layer, const float *masses,
+                                        int64_t pages, float decay);
+HGC_API hgc_status hgc_kv_remap(hgc_kv_cache *cache, int64_t seq, int32_t layer,
+                                float margin);
+/* The tier page `page` of `layer` of `seq` is on: 0 device, 1 host, 2 far,
+ * 3 storage (hgc_kv_cache_stats.pages' order). */
+HGC_API hgc_status hgc_kv_page_tier(hgc_kv_cache *cache, int64_t seq,
+                                    int32_t layer, int64_t page, int32_t *tier);
+
 /* The pages of `layer` of `seq` recalled now (ascending page indices, each
  * of page_tokens tokens from token 0): up to `capacity` into `pages`, their
  * number into *count. */

@@ -204,6 +204,25 @@ hgc_rt_status hgc_rt_kv_settle(hgc_rt_kv_cache *cache, int64_t seq,
  * HGC_RT_OUT_OF_RANGE for a page holding sinks or window tokens. */
 hgc_rt_status hgc_rt_kv_evict(hgc_rt_kv_cache *cache, int64_t seq,
                               int32_t layer, int64_t page);
+/* HybridGen's semantic mapping. Adds a step's attention mass per page of
+ * (seq, layer): masses[p] for pages [0, pages) (e.g. the softmax mass of
+ * the page's tokens summed over query heads; pages past `pages` get 0),
+ * each page's kept mass first multiplied by `decay` in [0, 1]. The mass
+ * travels with the page. */
+hgc_rt_status hgc_rt_kv_add_page_mass(hgc_rt_kv_cache *cache, int64_t seq,
+                                      int32_t layer, const float *masses,
+                                      int64_t pages, float decay);
+/* The kept mass of one page. */
+hgc_rt_status hgc_rt_kv_page_mass(hgc_rt_kv_cache *cache, int64_t seq,
+                                  int32_t layer, int64_t page, double *mass);
+/* Starts placing the cold pages of (seq, layer) by their kept mass, on the
+ * copy engine: while the hottest cold page of a slower tier (far, storage)
+ * holds more than (1 + margin) times the mass of the coldest cold page of
+ * a faster one (host, far), the two trade slots, each copied bit-exactly;
+ * no tier ends with more pages. Sinks, window and recalled pages stay.
+ * *ticket identifies the work for hgc_rt_kv_wait. */
+hgc_rt_status hgc_rt_kv_remap(hgc_rt_kv_cache *cache, int64_t seq,
+                              int32_t layer, float margin, uint64_t *ticket);
 /* Blocks until the copy finished and returns its status. */
 hgc_rt_status hgc_rt_kv_wait(hgc_rt_kv_cache *cache, uint64_t ticket);
 

@@ -8,14 +8,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "jit/SplitScheduler.h"
+#include "passes/cost/SplitScheduler.h"
 
 #include "gtest/gtest.h"
 
 #include <cmath>
 #include <cstdint>
 
-using namespace hgc::jit;
+using namespace mlir::hgc;
 
 namespace {
 struct CostModel {

@@ -1,11 +1,11 @@
 //===- SplitScheduler.cpp - balancing the device and host tiers -----------===//
 
-#include "jit/SplitScheduler.h"
+#include "passes/cost/SplitScheduler.h"
 
 #include <algorithm>
 #include <cmath>
 
-using namespace hgc::jit;
+using namespace mlir::hgc;
 
 std::string SplitScheduler::checkOptions(const SchedulerOptions &o) {
   if (o.context <= 0)

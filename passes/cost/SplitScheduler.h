@@ -14,15 +14,18 @@
 // them); when the window is at its smallest and the device is slower, it gives
 // threads back.
 //
+// The JIT's C API (hgc_scheduler_*) serves it to engines; `hgc plan
+// --hardware --balance` runs it on the throughput model's times.
+//
 //===----------------------------------------------------------------------===//
 
-#ifndef HGC_JIT_SPLITSCHEDULER_H
-#define HGC_JIT_SPLITSCHEDULER_H
+#ifndef HGC_PASSES_COST_SPLITSCHEDULER_H
+#define HGC_PASSES_COST_SPLITSCHEDULER_H
 
 #include <cstdint>
 #include <string>
 
-namespace hgc::jit {
+namespace mlir::hgc {
 
 struct SchedulerOptions {
   int64_t context = 0;   // tokens per sequence the split covers
@@ -76,6 +79,6 @@ private:
   double devicePerToken = -1, hostPerTokenThread = -1;
 };
 
-} // namespace hgc::jit
+} // namespace mlir::hgc
 
-#endif // HGC_JIT_SPLITSCHEDULER_H
+#endif // HGC_PASSES_COST_SPLITSCHEDULER_H
