@@ -20,6 +20,9 @@ using namespace hgc::jit;
 namespace {
 /// Share of the decayed mass a page keeps per period.
 constexpr double kMassDecay = 0.5;
+/// How much hotter a slower tier's page must be than a faster one's to
+/// trade places with it (hgc_rt_kv_remap): near-equal pages stay put.
+constexpr float kRemapMargin = 0.25f;
 
 /// The host tier's tokens [begin, end) of a sequence of `n` tokens: past the
 /// sinks, before the window.
@@ -294,6 +297,18 @@ void PageResidency::recall(hgc_rt_kv_cache *runtime,
       recalled.push_back(page);
   std::sort(recalled.begin(), recalled.end());
   state.recalled = std::move(recalled);
+
+  // HybridGen's mapping below the device: the runtime keeps the same
+  // decayed masses and places the cold pages across host, far memory and
+  // storage by them (nothing moves with a single cold tier). Joined here
+  // like the recalls.
+  std::vector<float> masses(measured.begin(), measured.end());
+  uint64_t ticket = 0;
+  if (hgc_rt_kv_add_page_mass(runtime, seq, attended.layer, masses.data(),
+                              pages, float(kMassDecay)) == HGC_RT_OK &&
+      hgc_rt_kv_remap(runtime, seq, attended.layer, kRemapMargin, &ticket) ==
+          HGC_RT_OK)
+    (void)hgc_rt_kv_wait(runtime, ticket);
 }
 
 void PageResidency::evict(hgc_rt_kv_cache *runtime,

@@ -6,7 +6,8 @@
 // page keeps it with exponential decay. A remap (on the copy engine) then
 // trades places between cold pages of the host, far and storage tiers:
 // while the hottest page of a slower tier holds more than (1 + margin) times
-// the mass of the coldest page of a faster one, the two swap slots (pages
+// the mass of the coldest page of a faster one (and more by margin times the
+// pages' mean mass), the two swap slots (pages
 // sorted by mass and matched to the tiers' current page counts, tier by
 // tier, O(n log n)), each page copied bit-exactly and no tier holding more
 // pages than before.
@@ -132,8 +133,15 @@ Result KVCache::remap(int64_t seq, int32_t layerIndex, float margin,
       return a->mass > b->mass || (a->mass == b->mass && a < b);
     });
     std::vector<hgc_rt_tier> places;
-    for (Page *page : cold)
+    double total = 0;
+    for (Page *page : cold) {
       places.push_back(page->tier);
+      total += page->mass;
+    }
+    // The gap must also beat the margin's share of the mean mass: pages
+    // next to nothing (no query looked there) do not churn between tiers.
+    double minGap =
+        cold.empty() ? 0.0 : double(margin) * total / double(cold.size());
     std::sort(places.begin(), places.end());
     for (hgc_rt_tier tier : {HGC_RT_TIER_HOST, HGC_RT_TIER_FAR}) {
       std::vector<Page *> in, out;
@@ -145,7 +153,8 @@ Result KVCache::remap(int64_t seq, int32_t layerIndex, float margin,
       }
       std::reverse(out.begin(), out.end());
       for (size_t i = 0; i < std::min(in.size(), out.size()); ++i)
-        if (in[i]->mass > (1.0 + double(margin)) * out[i]->mass)
+        if (in[i]->mass > (1.0 + double(margin)) * out[i]->mass &&
+            in[i]->mass - out[i]->mass > minGap)
           if (Result r = swapPages(*in[i], *out[i]); r.failed())
             return r;
     }

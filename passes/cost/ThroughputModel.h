@@ -32,6 +32,7 @@
 #include "passes/PlacementOptions.h"
 #include "passes/cost/HardwareProfile.h"
 #include "passes/cost/HostKernelRates.h"
+#include "passes/cost/ModelShape.h"
 
 #include "llvm/Support/JSON.h"
 
@@ -39,30 +40,6 @@
 #include <vector>
 
 namespace mlir::hgc {
-
-/// The decoder's shape: what its KV and weights weigh.
-struct ModelShape {
-  std::string name;
-  int64_t layers = 0, qHeads = 0, kvHeads = 0, headDim = 0;
-  std::string kvDtype = "f16"; // f32, f16 or bf16 (weights in the same)
-  double parameters = 0;
-
-  int64_t getElementBytes() const { return kvDtype == "f32" ? 4 : 2; }
-  /// Keys and values of one token in one layer.
-  double getKVBytesPerToken() const {
-    return 2.0 * double(kvHeads * headDim * getElementBytes());
-  }
-  double getWeightBytes() const {
-    return parameters * double(getElementBytes());
-  }
-};
-
-/// The built-in model configurations' names.
-std::vector<std::string> getModelShapeNames();
-/// A built-in configuration (llama-3-8b, ...), a JSON file, or fields inline
-/// ("layers=32,q_heads=32,kv_heads=8,head_dim=128,kv_dtype=f16,
-/// parameters=8.03e9"); a one-line error otherwise.
-llvm::Expected<ModelShape> loadModelShape(llvm::StringRef spec);
 
 enum class Strategy {
   GpuOnly,

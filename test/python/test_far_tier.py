@@ -170,3 +170,36 @@ def test_jit_mapping_moves_hot_pages_up_and_stays_exact(tmp_path):
     np.testing.assert_allclose(out, want, atol=1e-5, rtol=1e-5)
     with pytest.raises(hgc_jit.Error, match="decay must be in"):
         cache.add_page_mass(0, 0, mass, decay=2.0)
+
+
+def test_periodic_recall_maps_cold_tiers_by_mass(tmp_path):
+    """With periodic recall the JIT measures each cold page's mass from the
+    steps' real queries; the hottest page goes to the device (recall) and,
+    through the runtime's mapping, the next hottest from storage up to the
+    host, trading places with a page no query looked at. Nothing is lost."""
+    from test_recall import PAGE, config_for, make
+    ctx = hgc_jit.Context(target="host", cache_dir="")
+    config = config_for()
+    cache, stored, exact = make(ctx, config, recall_period=1, recall_blocks=1,
+                                host_pages=6, far_pages=6,
+                                storage_dir=str(tmp_path))
+    kernel = ctx.compile(config)
+    # Sequence 0's cold pages 1-6 on the host, 7-12 far, 13-15 in storage.
+    targets = (13, 14)
+    assert [cache.page_tier(0, 0, p) for p in targets] == [3, 3]
+    k = exact[0][0]
+    for step in range(4):
+        q = np.zeros((2, 8, 64), np.float32)
+        for h in range(8):
+            # Heads of KV head 0 look at page 13 hardest, KV head 1 at 14.
+            page = targets[h // 4]
+            q[:, h] = (4 if page == 13 else 3) * k[h // 4, page * PAGE + step]
+        cache.decode_selected(kernel,
+                              cache.select_ahead(kernel, 0, [0, 1], q), q)
+    tiers = sorted(cache.page_tier(0, 0, p) for p in targets)
+    assert tiers == [0, 1], tiers  # one recalled, the other on the host
+    assert cache.recalled(0, 0)[0] in targets
+    for seq in range(2):
+        keys, values = cache.read(seq, 0)
+        assert keys.tobytes() == stored[seq][0].tobytes()
+        assert values.tobytes() == stored[seq][1].tobytes()

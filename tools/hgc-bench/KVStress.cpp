@@ -1,12 +1,11 @@
 //===- KVStress.cpp - hgc-bench kv-stress --------------------------------===//
 //
-// Soak test of the KV runtime: worker threads append, read back, recall and
-// release sequences across every tier (tight device, host and far-memory
-// capacities push pages down to the file-backed storage tier) for a bounded
-// time. Token
-// contents are a pure function of (sequence, layer, token, head, channel), so
-// every read is checked without keeping copies. At the end every live token
-// is verified once more.
+// Soak test of the KV runtime: worker threads append, read back, remap by
+// random attention masses, recall and release sequences across every tier
+// (tight device, host and far-memory capacities push pages down to the
+// file-backed storage tier) for a bounded time. Token contents are a pure
+// function of (sequence, layer, token, head, channel), so every read is checked
+// without keeping copies. At the end every live token is verified once more.
 //
 //===----------------------------------------------------------------------===//
 
@@ -160,6 +159,17 @@ int runKVStress(const KVStressOptions &options) {
             verify(cache, seq, layer, first,
                    std::min<int64_t>(length - first, 64), counters);
           }
+        } else if (choice < 89) { // report masses and remap (HybridGen)
+          int64_t pages = (length + 15) / 16;
+          std::vector<float> masses(static_cast<size_t>(pages));
+          for (float &mass : masses)
+            mass = float(rng() % 1000) / 100.0f;
+          uint64_t ticket = 0;
+          if (hgc_rt_kv_add_page_mass(cache, seq, layer, masses.data(), pages,
+                                      0.5f) != HGC_RT_OK ||
+              hgc_rt_kv_remap(cache, seq, layer, 0.1f, &ticket) != HGC_RT_OK ||
+              hgc_rt_kv_wait(cache, ticket) != HGC_RT_OK)
+            ++counters.errors;
         } else if (choice < 97) { // recall a page to the device
           if (length > 0) {
             uint64_t ticket = 0;
