@@ -158,6 +158,9 @@ def test_throughput_profile_file(tmp_path):
      "/nonexistent.json: No such file"),
     (["--hardware", "host", "model.onnx"],
      "--hardware predicts from --model-config, not a model file"),
+    ([], "expected a model file"),
+    (["--hardware", "host", "--model-config", "layers=2,q_heads=x"],
+     "--model-config: 'q_heads' must be a number, got 'x'"),
 ])
 def test_throughput_errors(flags, message, tmp_path):
     run = plan(*flags)

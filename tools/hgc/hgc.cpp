@@ -139,23 +139,25 @@ static cl::opt<std::string> hardware(
     cl::sub(planCommand), cl::cat(throughputCategory));
 static cl::opt<std::string> modelConfig(
     "model-config", cl::init("llama-3-8b"),
-    cl::desc("the decoder's shape: llama-3-8b, llama-3-70b, mistral-7b, "
-             "qwen2.5-7b, a JSON file, or layers=..,q_heads=..,kv_heads=..,"
-             "head_dim=..,kv_dtype=..,parameters=.."),
+    cl::desc("the decoder's shape: llama-3-8b (the default), llama-3-70b, "
+             "mistral-7b, qwen2.5-7b, a JSON file, or layers=..,q_heads=..,"
+             "kv_heads=..,head_dim=..,kv_dtype=..,parameters=.."),
     cl::sub(planCommand), cl::cat(throughputCategory));
 static cl::opt<int64_t> contextTokens("context", cl::init(131072),
-                                      cl::desc("tokens of KV per sequence"),
+                                      cl::desc("tokens of KV per sequence "
+                                               "(default 131072)"),
                                       cl::sub(planCommand),
                                       cl::cat(throughputCategory));
 static cl::opt<int64_t> batchSize("batch", cl::init(1),
-                                  cl::desc("sequences decoded per step"),
+                                  cl::desc("sequences decoded per step "
+                                           "(default 1)"),
                                   cl::sub(planCommand),
                                   cl::cat(throughputCategory));
-static cl::opt<std::string> budgets(
-    "budgets", cl::init("0.01,0.02,0.05,0.1"),
-    cl::desc("the hybrid rows' budgets (default: these, or --budget when "
-             "--policy names one policy)"),
-    cl::sub(planCommand), cl::cat(throughputCategory));
+static cl::opt<std::string>
+    budgets("budgets", cl::init("0.01,0.02,0.05,0.1"),
+            cl::desc("the hybrid rows' budgets (default 0.01,0.02,0.05,0.1; "
+                     "--budget alone when --policy names one policy)"),
+            cl::sub(planCommand), cl::cat(throughputCategory));
 static cl::opt<std::string> hostRates(
     "host-rates",
     cl::desc("host kernel rates measured by bench/throughput.py rates "
