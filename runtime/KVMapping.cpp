@@ -39,11 +39,6 @@ Result KVCache::addPageMass(int64_t seq, int32_t layerIndex,
                              std::to_string(decay));
   if (pages < 0 || (pages > 0 && !masses))
     return Result::error(HGC_RT_INVALID_ARGUMENT, "null or negative masses");
-  for (int64_t p = 0; p < pages; ++p)
-    if (!(masses[p] >= 0.0f) || std::isinf(masses[p]))
-      return Result::error(HGC_RT_INVALID_ARGUMENT,
-                           "page " + std::to_string(p) +
-                               "'s mass must be finite and >= 0");
   std::shared_ptr<Sequence> sequence;
   std::unique_lock<std::mutex> lock;
   if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
@@ -53,6 +48,11 @@ Result KVCache::addPageMass(int64_t seq, int32_t layerIndex,
     return Result::error(HGC_RT_OUT_OF_RANGE,
                          std::to_string(pages) + " masses for " +
                              std::to_string(layer.pages.size()) + " pages");
+  for (int64_t p = 0; p < pages; ++p)
+    if (!(masses[p] >= 0.0f) || std::isinf(masses[p]))
+      return Result::error(HGC_RT_INVALID_ARGUMENT,
+                           "page " + std::to_string(p) +
+                               "'s mass must be finite and >= 0");
   for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
     Page &page = layer.pages[p];
     page.mass = decay * page.mass + (p < pages ? double(masses[p]) : 0.0);

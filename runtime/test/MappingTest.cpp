@@ -159,7 +159,8 @@ TEST(Mapping, BadArgumentsAreErrors) {
   std::vector<float> mass(10, 1.0f);
   EXPECT_EQ(hgc_rt_kv_add_page_mass(t.cache, 5, 0, mass.data(), 10, 1.5f),
             HGC_RT_INVALID_ARGUMENT);
-  EXPECT_EQ(hgc_rt_kv_add_page_mass(t.cache, 5, 0, mass.data(), 11, 1.0f),
+  std::vector<float> tooMany(11, 1.0f);
+  EXPECT_EQ(hgc_rt_kv_add_page_mass(t.cache, 5, 0, tooMany.data(), 11, 1.0f),
             HGC_RT_OUT_OF_RANGE);
   mass[3] = NAN;
   EXPECT_EQ(hgc_rt_kv_add_page_mass(t.cache, 5, 0, mass.data(), 10, 1.0f),
