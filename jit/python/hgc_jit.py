@@ -556,7 +556,7 @@ class KVCache:
         return list(budgets[:count.value])
 
     def step_bytes(self, kernel, layer, length):
-        """[device, host, storage] bytes one step of a `length`-token
+        """[device, host, far memory + storage] bytes one step of a `length`-token
         sequence of `layer` reads under `kernel`'s placement, this cache's
         per-head budgets included (hgc_kernel_step_bytes)."""
         out = (ctypes.c_double * 3)()
