@@ -289,10 +289,11 @@ HGC_API hgc_status hgc_kv_get_calibration(hgc_kernel *kernel,
                                           int32_t capacity, int32_t *count);
 
 /* Bytes one step of a sequence of `length` tokens reads per tier ([0]
- * device, [1] host, [2] the slower tiers: far memory and storage) under `kernel`'s placement, per-head
- * budgets of `layer` of `cache` included when its policy calibrates (cache
- * may be NULL): the placement's model of what its selections and partials
- * read (what `hgc plan` prints), with what a runtime cache keeps. */
+ * device, [1] host, [2] the slower tiers: far memory and storage) under
+ * `kernel`'s placement, per-head budgets of `layer` of `cache` included when
+ * its policy calibrates (cache may be NULL): the placement's model of what
+ * its selections and partials read (what `hgc plan` prints), with what a
+ * runtime cache keeps. */
 HGC_API hgc_status hgc_kernel_step_bytes(hgc_kernel *kernel,
                                          hgc_kv_cache *cache, int32_t layer,
                                          int64_t length, double bytes[3]);
