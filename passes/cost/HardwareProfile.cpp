@@ -14,6 +14,7 @@
 
 #include "passes/cost/JsonFields.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -22,13 +23,9 @@ using namespace mlir::hgc;
 using namespace mlir::hgc::cost;
 
 namespace {
-struct BuiltinProfile {
-  const char *name;
-  const char *json;
-};
-
-const BuiltinProfile kBuiltinProfiles[] = {
-    {"h100-pcie5", R"json({
+// Each names itself ("name"); the order is the one `hgc plan` lists.
+const char *const kBuiltinProfileJson[] = {
+    R"json({
   "name": "h100-pcie5",
   "description": "NVIDIA H100 PCIe 80GB on PCIe 5.0 x16, one socket of a Xeon (Sapphire Rapids) server",
   "gpu": {"bandwidth_gbs": 2000, "capacity_gb": 80, "efficiency": 0.8,
@@ -37,8 +34,8 @@ const BuiltinProfile kBuiltinProfiles[] = {
            "efficiency": 0.8},
   "cpu": {"name": "8 x DDR5-4800", "bandwidth_gbs": 307, "capacity_gb": 512,
           "cores": 32, "efficiency": 0.75}
-})json"},
-    {"h200", R"json({
+})json",
+    R"json({
   "name": "h200",
   "description": "NVIDIA H200 141GB on PCIe 5.0 x16, one socket of a Xeon (Emerald Rapids) server",
   "gpu": {"bandwidth_gbs": 4800, "capacity_gb": 141, "efficiency": 0.8,
@@ -47,8 +44,8 @@ const BuiltinProfile kBuiltinProfiles[] = {
            "efficiency": 0.8},
   "cpu": {"name": "8 x DDR5-5600", "bandwidth_gbs": 358, "capacity_gb": 1024,
           "cores": 32, "efficiency": 0.75}
-})json"},
-    {"a6000", R"json({
+})json",
+    R"json({
   "name": "a6000",
   "description": "NVIDIA RTX A6000 48GB on PCIe 4.0 x16, a Threadripper PRO workstation",
   "gpu": {"bandwidth_gbs": 768, "capacity_gb": 48, "efficiency": 0.8,
@@ -57,8 +54,8 @@ const BuiltinProfile kBuiltinProfiles[] = {
            "efficiency": 0.8},
   "cpu": {"name": "8 x DDR4-3200", "bandwidth_gbs": 204.8, "capacity_gb": 256,
           "cores": 32, "efficiency": 0.75}
-})json"},
-    {"rtx4090", R"json({
+})json",
+    R"json({
   "name": "rtx4090",
   "description": "NVIDIA GeForce RTX 4090 24GB on PCIe 4.0 x16, a Ryzen 9 7950X desktop",
   "gpu": {"bandwidth_gbs": 1008, "capacity_gb": 24, "efficiency": 0.8,
@@ -67,14 +64,14 @@ const BuiltinProfile kBuiltinProfiles[] = {
            "efficiency": 0.8},
   "cpu": {"name": "2 x DDR5-5200", "bandwidth_gbs": 83.2, "capacity_gb": 128,
           "cores": 16, "efficiency": 0.75}
-})json"},
-    {"host", R"json({
+})json",
+    R"json({
   "name": "host",
   "description": "this machine: AMD Zen 3, 2 cores, no GPU (the device tier is emulated in host memory)",
   "gpu": null,
   "cpu": {"name": "measured read bandwidth", "bandwidth_gbs": 31,
           "capacity_gb": 24, "cores": 2, "efficiency": 0.75}
-})json"},
+})json",
 };
 
 MemoryProfile readMemory(JsonFields fields, bool withCapacity) {
@@ -86,9 +83,25 @@ MemoryProfile readMemory(JsonFields fields, bool withCapacity) {
 }
 } // namespace
 
+/// The built-in profiles, parsed once (a unit test parses each).
+static const std::vector<HardwareProfile> &getBuiltinProfiles() {
+  static const std::vector<HardwareProfile> profiles = [] {
+    std::vector<HardwareProfile> parsed;
+    for (const char *json : kBuiltinProfileJson) {
+      Expected<HardwareProfile> profile =
+          parseHardwareProfile(json, "a built-in profile");
+      if (!profile)
+        report_fatal_error(profile.takeError());
+      parsed.push_back(std::move(*profile));
+    }
+    return parsed;
+  }();
+  return profiles;
+}
+
 std::vector<std::string> mlir::hgc::getHardwareProfileNames() {
   std::vector<std::string> names;
-  for (const BuiltinProfile &profile : kBuiltinProfiles)
+  for (const HardwareProfile &profile : getBuiltinProfiles())
     names.push_back(profile.name);
   return names;
 }
@@ -138,18 +151,14 @@ Expected<HardwareProfile> mlir::hgc::parseHardwareProfile(StringRef text,
 }
 
 Expected<HardwareProfile> mlir::hgc::loadHardwareProfile(StringRef nameOrPath) {
-  for (const BuiltinProfile &profile : kBuiltinProfiles)
+  for (const HardwareProfile &profile : getBuiltinProfiles())
     if (nameOrPath == profile.name)
-      return parseHardwareProfile(profile.json, profile.name);
-  if (!sys::fs::exists(nameOrPath)) {
-    std::string names;
-    for (const BuiltinProfile &profile : kBuiltinProfiles)
-      names += std::string(profile.name) + ", ";
-    return createStringError(inconvertibleErrorCode(),
-                             "unknown hardware profile '" + nameOrPath +
-                                 "' (one of " + names +
-                                 "or a JSON file's path)");
-  }
+      return profile;
+  if (!sys::fs::exists(nameOrPath))
+    return createStringError(
+        inconvertibleErrorCode(),
+        "unknown hardware profile '" + nameOrPath + "' (one of " +
+            join(getHardwareProfileNames(), ", ") + ", or a JSON file's path)");
   ErrorOr<std::unique_ptr<MemoryBuffer>> file =
       MemoryBuffer::getFile(nameOrPath);
   if (!file)

@@ -14,18 +14,12 @@ using namespace mlir::hgc;
 using namespace mlir::hgc::cost;
 
 namespace {
-struct BuiltinShape {
-  const char *name;
-  int64_t layers, qHeads, kvHeads, headDim;
-  double parameters;
-};
-
 // From the models' published configurations (config.json).
-const BuiltinShape kBuiltinShapes[] = {
-    {"llama-3-8b", 32, 32, 8, 128, 8.03e9},
-    {"llama-3-70b", 80, 64, 8, 128, 70.6e9},
-    {"mistral-7b", 32, 32, 8, 128, 7.24e9},
-    {"qwen2.5-7b", 28, 28, 4, 128, 7.62e9},
+const ModelShape kBuiltinShapes[] = {
+    {"llama-3-8b", 32, 32, 8, 128, "f16", 8.03e9},
+    {"llama-3-70b", 80, 64, 8, 128, "f16", 70.6e9},
+    {"mistral-7b", 32, 32, 8, 128, "f16", 7.24e9},
+    {"qwen2.5-7b", 28, 28, 4, 128, "f16", 7.62e9},
 };
 
 Error shapeError(const Twine &message) {
@@ -86,23 +80,15 @@ Expected<ModelShape> readInlineShape(StringRef spec) {
 
 std::vector<std::string> mlir::hgc::getModelShapeNames() {
   std::vector<std::string> names;
-  for (const BuiltinShape &shape : kBuiltinShapes)
+  for (const ModelShape &shape : kBuiltinShapes)
     names.push_back(shape.name);
   return names;
 }
 
 Expected<ModelShape> mlir::hgc::loadModelShape(StringRef spec) {
-  for (const BuiltinShape &builtin : kBuiltinShapes)
-    if (spec == builtin.name) {
-      ModelShape shape;
-      shape.name = builtin.name;
-      shape.layers = builtin.layers;
-      shape.qHeads = builtin.qHeads;
-      shape.kvHeads = builtin.kvHeads;
-      shape.headDim = builtin.headDim;
-      shape.parameters = builtin.parameters;
-      return shape;
-    }
+  for (const ModelShape &builtin : kBuiltinShapes)
+    if (spec == builtin.name)
+      return builtin;
   if (spec.contains('='))
     return readInlineShape(spec);
   if (!sys::fs::exists(spec))

@@ -219,9 +219,9 @@ hgc_rt_status hgc_rt_kv_page_mass(hgc_rt_kv_cache *cache, int64_t seq,
  * copy engine: while the hottest cold page of a slower tier (far, storage)
  * holds more than (1 + margin) times the mass of the coldest cold page of
  * a faster one (host, far), and more by margin times the cold pages' mean
- * mass (pages next to nothing do not churn), the two trade slots, each copied bit-exactly;
- * no tier ends with more pages. Sinks, window and recalled pages stay.
- * *ticket identifies the work for hgc_rt_kv_wait. */
+ * mass (pages next to nothing do not churn), the two trade slots, each copied
+ * bit-exactly; no tier ends with more pages. Sinks, window and recalled pages
+ * stay. *ticket identifies the work for hgc_rt_kv_wait. */
 hgc_rt_status hgc_rt_kv_remap(hgc_rt_kv_cache *cache, int64_t seq,
                               int32_t layer, float margin, uint64_t *ticket);
 /* Blocks until the copy finished and returns its status. */
