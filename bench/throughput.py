@@ -286,6 +286,8 @@ def plot(results, path, model, context):
         pair = results[index:index + 2]
         labels = [
             row["strategy"] if "policy" not in row else
+            f"head-stream {row['budget']}"
+            if row["strategy"] == "head-stream" else
             f"{row['policy']} {row['budget']}"
             + (" bal" if row["strategy"] == "hybrid-balanced" else "")
             for row in pair[0]["strategies"]]

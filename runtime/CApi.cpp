@@ -5,17 +5,25 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hgc-rt/head_stream.h"
 #include "hgc-rt/kv_cache.h"
 
 #include "Element.h"
+#include "HeadStream.h"
 #include "KVCache.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 using namespace hgc::rt;
 
 struct hgc_rt_kv_cache {
   std::unique_ptr<KVCache> impl;
+};
+
+struct hgc_rt_head_stream {
+  std::unique_ptr<HeadStream> impl;
 };
 
 namespace {
@@ -319,6 +327,98 @@ hgc_rt_status hgc_rt_kv_get_stats(hgc_rt_kv_cache *cache,
     return nullArgument("cache or stats");
   *stats = cache->impl->stats();
   return report(Result::ok());
+}
+
+//===----------------------------------------------------------------------===//
+// Head streams (hgc-rt/head_stream.h)
+//===----------------------------------------------------------------------===//
+
+hgc_rt_status hgc_rt_head_stream_create(const hgc_rt_head_stream_config *config,
+                                        hgc_rt_head_stream **stream) {
+  if (!config || !stream)
+    return nullArgument("config or stream");
+  auto handle = std::make_unique<hgc_rt_head_stream>();
+  if (hgc_rt_status status = report(HeadStream::create(*config, handle->impl)))
+    return status;
+  *stream = handle.release();
+  return HGC_RT_OK;
+}
+
+void hgc_rt_head_stream_destroy(hgc_rt_head_stream *stream) { delete stream; }
+
+hgc_rt_status hgc_rt_head_stream_add_sequence(hgc_rt_head_stream *stream,
+                                              int64_t seq) {
+  if (!stream)
+    return nullArgument("stream");
+  return report(stream->impl->addSequence(seq));
+}
+
+hgc_rt_status hgc_rt_head_stream_release_sequence(hgc_rt_head_stream *stream,
+                                                  int64_t seq) {
+  if (!stream)
+    return nullArgument("stream");
+  return report(stream->impl->releaseSequence(seq));
+}
+
+hgc_rt_status hgc_rt_head_stream_append(hgc_rt_head_stream *stream, int64_t seq,
+                                        int32_t layer,
+                                        const hgc_rt_kv_block *block) {
+  if (!stream || !block)
+    return nullArgument("stream or block");
+  return report(stream->impl->append(seq, layer, *block));
+}
+
+hgc_rt_status hgc_rt_head_stream_read(hgc_rt_head_stream *stream, int64_t seq,
+                                      int32_t layer, int64_t first,
+                                      int64_t count, void *keys, void *values) {
+  if (!stream)
+    return nullArgument("stream");
+  return report(stream->impl->read(seq, layer, first, count, keys, values));
+}
+
+hgc_rt_status hgc_rt_head_stream_attend(hgc_rt_head_stream *stream, int64_t seq,
+                                        int32_t layer, int32_t q_heads,
+                                        const float *query, float scale,
+                                        float *output, float *lse,
+                                        int32_t next_layer,
+                                        hgc_rt_head_step *step) {
+  if (!stream)
+    return nullArgument("stream");
+  hgc_rt_head_step ignored;
+  return report(stream->impl->attend(seq, layer, q_heads, query, scale, output,
+                                     lse, next_layer, step ? *step : ignored));
+}
+
+hgc_rt_status hgc_rt_head_stream_groups(hgc_rt_head_stream *stream,
+                                        int32_t *groups) {
+  if (!stream || !groups)
+    return nullArgument("stream or groups");
+  *groups = stream->impl->groupCount();
+  return report(Result::ok());
+}
+
+hgc_rt_status hgc_rt_head_stream_group(hgc_rt_head_stream *stream,
+                                       int32_t group, int32_t *heads,
+                                       int32_t capacity, int32_t *count,
+                                       int32_t *resident,
+                                       hgc_rt_kv_stats *stats) {
+  if (!stream || !count || !resident || !stats || (capacity > 0 && !heads))
+    return nullArgument("stream, heads, count, resident or stats");
+  std::vector<int32_t> members;
+  bool isResident = false;
+  if (hgc_rt_status status =
+          report(stream->impl->group(group, members, isResident, *stats)))
+    return status;
+  *count = int32_t(members.size());
+  if (capacity < *count)
+    return report(Result::error(HGC_RT_OUT_OF_RANGE,
+                                "head group " + std::to_string(group) +
+                                    " has " + std::to_string(members.size()) +
+                                    " heads, capacity " +
+                                    std::to_string(capacity)));
+  std::copy(members.begin(), members.end(), heads);
+  *resident = isResident;
+  return HGC_RT_OK;
 }
 
 const char *hgc_rt_last_error(void) { return lastError.c_str(); }

@@ -15,12 +15,13 @@ CopyEngine::~CopyEngine() {
   worker.join();
 }
 
-uint64_t CopyEngine::submit(std::function<Result()> copy) {
+uint64_t CopyEngine::submit(std::function<Result()> copy, Priority priority) {
   uint64_t ticket;
   {
     std::lock_guard<std::mutex> lock(mutex);
     ticket = nextTicket++;
-    queue.emplace_back(ticket, std::move(copy));
+    (priority == Priority::Critical ? critical : background)
+        .emplace_back(ticket, std::move(copy));
   }
   changed.notify_all();
   return ticket;
@@ -33,9 +34,10 @@ Result CopyEngine::wait(uint64_t ticket) {
                                                       std::to_string(ticket) +
                                                       " was never issued");
   auto isQueued = [&] {
-    for (auto &entry : queue)
-      if (entry.first == ticket)
-        return true;
+    for (const Queue *queue : {&critical, &background})
+      for (auto &entry : *queue)
+        if (entry.first == ticket)
+          return true;
     return false;
   };
   changed.wait(lock, [&] {
@@ -54,7 +56,10 @@ Result CopyEngine::wait(uint64_t ticket) {
 void CopyEngine::run() {
   std::unique_lock<std::mutex> lock(mutex);
   while (true) {
-    changed.wait(lock, [&] { return stopping || !queue.empty(); });
+    changed.wait(lock, [&] {
+      return stopping || !critical.empty() || !background.empty();
+    });
+    Queue &queue = !critical.empty() ? critical : background;
     if (queue.empty())
       return; // stopping, and every queued copy has run
     auto [ticket, copy] = std::move(queue.front());

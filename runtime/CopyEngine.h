@@ -1,8 +1,11 @@
 //===- CopyEngine.h - asynchronous tier-to-tier copies ----------*- C++ -*-===//
 //
-// A worker thread runs queued copies in order; each has a ticket the caller
-// waits on. (With CUDA these become stream copies with events; the interface
-// stays the same.)
+// A worker thread runs queued copies; each has a ticket the caller waits on.
+// Critical copies (what a step is about to read: a recall, the next staged
+// head group) run before background ones (a remap, a prefetch for a later
+// layer) that have not started yet, Fluxion's critical path first; within a
+// priority, in order. (With CUDA these become stream copies with events; the
+// interface stays the same.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,8 +29,11 @@ public:
   CopyEngine();
   ~CopyEngine();
 
+  enum class Priority { Critical, Background };
+
   /// Queues `copy`; returns its ticket.
-  uint64_t submit(std::function<Result()> copy);
+  uint64_t submit(std::function<Result()> copy,
+                  Priority priority = Priority::Critical);
   /// Blocks until the copy of `ticket` ran and returns its result, or
   /// HGC_RT_INVALID_ARGUMENT for a ticket never issued or already waited on.
   Result wait(uint64_t ticket);
@@ -38,7 +44,8 @@ private:
 
   std::mutex mutex;
   std::condition_variable changed;
-  std::deque<std::pair<uint64_t, std::function<Result()>>> queue;
+  using Queue = std::deque<std::pair<uint64_t, std::function<Result()>>>;
+  Queue critical, background;
   std::map<uint64_t, Result> finished;
   uint64_t nextTicket = 1;
   uint64_t current = 0; // the ticket the worker is running, or 0

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 using namespace hgc::rt;
 
 namespace {
@@ -37,7 +41,39 @@ uint16_t floatToHalf(float value) {
     ++half; // may carry into the exponent: still correct
   return uint16_t(sign | half);
 }
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void
+loadHalfRowF16C(const char *row, float *target, int64_t count) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(target + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(
+                         reinterpret_cast<const __m128i *>(row + 2 * i))));
+  for (; i < count; ++i)
+    target[i] = loadElement(HGC_RT_F16, row + 2 * i);
+}
+
+bool hasF16C() {
+  static const bool has = __builtin_cpu_supports("f16c");
+  return has;
+}
+#endif
 } // namespace
+
+void hgc::rt::loadRow(hgc_rt_dtype dtype, const char *row, float *target,
+                      int64_t count) {
+  if (dtype == HGC_RT_F32) {
+    std::memcpy(target, row, size_t(count) * sizeof(float));
+    return;
+  }
+#if defined(__x86_64__)
+  if (dtype == HGC_RT_F16 && hasF16C())
+    return loadHalfRowF16C(row, target, count);
+#endif
+  size_t element = dtypeBytes(dtype);
+  for (int64_t i = 0; i < count; ++i)
+    target[i] = loadElement(dtype, row + size_t(i) * element);
+}
 
 const char *hgc::rt::dtypeName(hgc_rt_dtype dtype) {
   switch (dtype) {

@@ -64,6 +64,10 @@ inline float loadElement(hgc_rt_dtype dtype, const char *element) {
   return f;
 }
 
+/// `count` elements of `dtype` at `row` as floats into `target` (exact);
+/// f16 rows convert with F16C where the CPU has it.
+void loadRow(hgc_rt_dtype dtype, const char *row, float *target, int64_t count);
+
 /// Whether `dtype` is one the runtime stores (f32, f16, bf16).
 inline bool isKnownDtype(hgc_rt_dtype dtype) {
   return dtype == HGC_RT_F32 || dtype == HGC_RT_F16 || dtype == HGC_RT_BF16;

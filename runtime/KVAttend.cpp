@@ -6,12 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Element.h"
 #include "KVCache.h"
+#include "OnlineSoftmax.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 using namespace hgc::rt;
 
@@ -57,38 +55,17 @@ Result KVCache::attend(int64_t seq, int32_t layerIndex, hgc_rt_tier tier,
 void KVCache::attendHead(const Layer &layer, hgc_rt_tier tier, int32_t kvHead,
                          const float *q, float scale, float *out,
                          float &lse) const {
-  int32_t dim = config.head_dim;
   int64_t pt = config.page_tokens;
-  size_t rowBytes = size_t(dim) * elementBytes;
-  std::fill(out, out + dim, 0.0f);
-  float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+  size_t rowBytes = size_t(config.head_dim) * elementBytes;
+  OnlineSoftmax softmax(out, config.head_dim);
   for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
     const Page &page = layer.pages[p];
     if (page.tier != tier)
       continue;
-    int64_t count = std::min<int64_t>(pt, layer.tokens - p * pt);
-    for (int64_t t = 0; t < count; ++t) {
-      const char *k = page.slot.data + (size_t(kvHead) * pt + t) * rowBytes;
-      const char *v = k + halfPageBytes;
-      float dot = 0.0f;
-      for (int32_t d = 0; d < dim; ++d)
-        dot += q[d] * loadElement(config.dtype, k + size_t(d) * elementBytes);
-      float s = dot * scale;
-      float mNew = std::max(m, s);
-      float correction = std::exp(m - mNew), weight = std::exp(s - mNew);
-      l = l * correction + weight;
-      for (int32_t d = 0; d < dim; ++d)
-        out[d] =
-            out[d] * correction +
-            weight * loadElement(config.dtype, v + size_t(d) * elementBytes);
-      m = mNew;
-    }
+    // A head's tokens within a page are contiguous rows.
+    const char *keys = page.slot.data + size_t(kvHead) * pt * rowBytes;
+    softmax.addRows(config.dtype, q, scale, keys, keys + halfPageBytes,
+                    std::min<int64_t>(pt, layer.tokens - p * pt), rowBytes);
   }
-  if (l > 0.0f) {
-    for (int32_t d = 0; d < dim; ++d)
-      out[d] /= l;
-    lse = m + std::log(l);
-  } else {
-    lse = -std::numeric_limits<float>::infinity();
-  }
+  softmax.finish(lse);
 }

@@ -261,6 +261,11 @@ Result KVCache::checkTier(hgc_rt_tier tier) {
 }
 
 Result KVCache::checkBlock(const hgc_rt_kv_block &block) const {
+  return checkBlockShape(config, block);
+}
+
+Result hgc::rt::checkBlockShape(const hgc_rt_kv_config &config,
+                                const hgc_rt_kv_block &block) {
   if (block.dtype != config.dtype || block.kv_heads != config.kv_heads ||
       block.head_dim != config.head_dim)
     return Result::error(HGC_RT_SHAPE_MISMATCH,

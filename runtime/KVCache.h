@@ -35,6 +35,11 @@
 
 namespace hgc::rt {
 
+/// An error unless `block` has the dtype and shape of a cache of `config`,
+/// and data.
+Result checkBlockShape(const hgc_rt_kv_config &config,
+                       const hgc_rt_kv_block &block);
+
 class KVCache {
 public:
   static Result create(const hgc_rt_kv_config &config,

@@ -107,58 +107,61 @@ Result KVCache::remap(int64_t seq, int32_t layerIndex, float margin,
     if (Result r = lockSequence(seq, layerIndex, sequence, lock); r.failed())
       return r;
   }
-  ticket = copies.submit([this, sequence, seq, layerIndex, margin]() {
-    std::lock_guard<std::mutex> lock(sequence->mutex);
-    if (sequence->released)
-      return Result::error(HGC_RT_UNKNOWN_SEQUENCE,
-                           "sequence " + std::to_string(seq) +
-                               " was released before its remap ran");
-    Layer &layer = sequence->layers[layerIndex];
-    // The cold pages free to move, in page order.
-    std::vector<Page *> cold;
-    for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
-      Page &page = layer.pages[p];
-      if (isColdTier(page.tier) && !page.recalled && !isHot(p, layer.tokens))
-        cold.push_back(&page);
-    }
-    // Where mass says they belong: as many pages on each tier as now, the
-    // hottest on the fastest. Then, fastest tier first, the pages that
-    // belong there (hottest first) trade with the pages there that do not
-    // (coldest first), when the mass gap beats the margin (hysteresis:
-    // near-equal pages stay put).
-    std::vector<Page *> byMass = cold;
-    // Ties in page order (the pages are one vector), so the result is
-    // deterministic.
-    std::sort(byMass.begin(), byMass.end(), [](Page *a, Page *b) {
-      return a->mass > b->mass || (a->mass == b->mass && a < b);
-    });
-    std::vector<hgc_rt_tier> places;
-    double total = 0;
-    for (Page *page : cold) {
-      places.push_back(page->tier);
-      total += page->mass;
-    }
-    // The gap must also beat the margin's share of the mean mass: pages
-    // next to nothing (no query looked there) do not churn between tiers.
-    double minGap =
-        cold.empty() ? 0.0 : double(margin) * total / double(cold.size());
-    std::sort(places.begin(), places.end());
-    for (hgc_rt_tier tier : {HGC_RT_TIER_HOST, HGC_RT_TIER_FAR}) {
-      std::vector<Page *> in, out;
-      for (size_t i = 0; i < byMass.size(); ++i) {
-        if (places[i] == tier && byMass[i]->tier != tier)
-          in.push_back(byMass[i]);
-        else if (places[i] != tier && byMass[i]->tier == tier)
-          out.push_back(byMass[i]);
-      }
-      std::reverse(out.begin(), out.end());
-      for (size_t i = 0; i < std::min(in.size(), out.size()); ++i)
-        if (in[i]->mass > (1.0 + double(margin)) * out[i]->mass &&
-            in[i]->mass - out[i]->mass > minGap)
-          if (Result r = swapPages(*in[i], *out[i]); r.failed())
-            return r;
-    }
-    return Result::ok();
-  });
+  ticket = copies.submit(
+      [this, sequence, seq, layerIndex, margin]() {
+        std::lock_guard<std::mutex> lock(sequence->mutex);
+        if (sequence->released)
+          return Result::error(HGC_RT_UNKNOWN_SEQUENCE,
+                               "sequence " + std::to_string(seq) +
+                                   " was released before its remap ran");
+        Layer &layer = sequence->layers[layerIndex];
+        // The cold pages free to move, in page order.
+        std::vector<Page *> cold;
+        for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
+          Page &page = layer.pages[p];
+          if (isColdTier(page.tier) && !page.recalled &&
+              !isHot(p, layer.tokens))
+            cold.push_back(&page);
+        }
+        // Where mass says they belong: as many pages on each tier as now, the
+        // hottest on the fastest. Then, fastest tier first, the pages that
+        // belong there (hottest first) trade with the pages there that do not
+        // (coldest first), when the mass gap beats the margin (hysteresis:
+        // near-equal pages stay put).
+        std::vector<Page *> byMass = cold;
+        // Ties in page order (the pages are one vector), so the result is
+        // deterministic.
+        std::sort(byMass.begin(), byMass.end(), [](Page *a, Page *b) {
+          return a->mass > b->mass || (a->mass == b->mass && a < b);
+        });
+        std::vector<hgc_rt_tier> places;
+        double total = 0;
+        for (Page *page : cold) {
+          places.push_back(page->tier);
+          total += page->mass;
+        }
+        // The gap must also beat the margin's share of the mean mass: pages
+        // next to nothing (no query looked there) do not churn between tiers.
+        double minGap =
+            cold.empty() ? 0.0 : double(margin) * total / double(cold.size());
+        std::sort(places.begin(), places.end());
+        for (hgc_rt_tier tier : {HGC_RT_TIER_HOST, HGC_RT_TIER_FAR}) {
+          std::vector<Page *> in, out;
+          for (size_t i = 0; i < byMass.size(); ++i) {
+            if (places[i] == tier && byMass[i]->tier != tier)
+              in.push_back(byMass[i]);
+            else if (places[i] != tier && byMass[i]->tier == tier)
+              out.push_back(byMass[i]);
+          }
+          std::reverse(out.begin(), out.end());
+          for (size_t i = 0; i < std::min(in.size(), out.size()); ++i)
+            if (in[i]->mass > (1.0 + double(margin)) * out[i]->mass &&
+                in[i]->mass - out[i]->mass > minGap)
+              if (Result r = swapPages(*in[i], *out[i]); r.failed())
+                return r;
+        }
+        return Result::ok();
+      },
+      CopyEngine::Priority::Background);
   return Result::ok();
 }

@@ -2,15 +2,14 @@
 
 #include "PageStore.h"
 #include "Numa.h"
+#include "PacedLink.h"
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <thread>
 #include <unistd.h>
 
 using namespace hgc::rt;
@@ -142,7 +141,7 @@ public:
   FarStore(int64_t capacity, const SlotRegion &region, HostPlacement placement,
            double bytesPerSecond)
       : HostStore(HGC_RT_TIER_FAR, capacity, region, std::move(placement)),
-        bytesPerSecond(bytesPerSecond) {
+        link(bytesPerSecond) {
     sharesSpace = false;
   }
   hgc_rt_status write(const Slot &slot, size_t offset, const void *source,
@@ -157,27 +156,10 @@ public:
     charge(count);
     return status;
   }
-  void charge(size_t bytes) const override {
-    if (bytesPerSecond <= 0)
-      return;
-    using Clock = std::chrono::steady_clock;
-    Clock::time_point done;
-    {
-      std::lock_guard<std::mutex> lock(pacing);
-      Clock::time_point start = std::max(Clock::now(), linkFree);
-      linkFree =
-          start +
-          std::chrono::duration_cast<Clock::duration>(
-              std::chrono::duration<double>(double(bytes) / bytesPerSecond));
-      done = linkFree;
-    }
-    std::this_thread::sleep_until(done);
-  }
+  void charge(size_t bytes) const override { link.charge(bytes); }
 
 private:
-  double bytesPerSecond;
-  mutable std::mutex pacing;
-  mutable std::chrono::steady_clock::time_point linkFree;
+  PacedLink link;
 };
 
 class FileStore final : public PageStore {

@@ -696,6 +696,154 @@ class Scheduler:
             self._handle = None
 
 
+class _RuntimeKVConfig(ctypes.Structure):
+    _fields_ = [("layers", ctypes.c_int32), ("kv_heads", ctypes.c_int32),
+                ("head_dim", ctypes.c_int32), ("dtype", ctypes.c_int32),
+                ("page_tokens", ctypes.c_int32), ("sink", ctypes.c_int64),
+                ("window", ctypes.c_int64), ("device_pages", ctypes.c_int64),
+                ("host_pages", ctypes.c_int64),
+                ("storage_dir", ctypes.c_char_p),
+                ("quantize_keys", ctypes.c_int32),
+                ("host_numa_nodes", ctypes.c_char_p),
+                ("channel_keys", ctypes.c_int32),
+                ("pq_subspaces", ctypes.c_int32),
+                ("pq_centroids", ctypes.c_int32),
+                ("far_pages", ctypes.c_int64),
+                ("far_numa_nodes", ctypes.c_char_p),
+                ("far_bandwidth_gbs", ctypes.c_double)]
+
+
+class _HeadStreamConfig(ctypes.Structure):
+    _fields_ = [("kv", _RuntimeKVConfig),
+                ("resident_heads", ctypes.POINTER(ctypes.c_int32)),
+                ("resident_count", ctypes.c_int32),
+                ("group_heads", ctypes.c_int32),
+                ("double_buffer", ctypes.c_int32),
+                ("link_bandwidth_gbs", ctypes.c_double)]
+
+
+class HeadStep(ctypes.Structure):
+    """What one head-streamed step did (hgc_rt_head_step)."""
+    _fields_ = [("seconds", ctypes.c_double),
+                ("copy_seconds", ctypes.c_double),
+                ("compute_seconds", ctypes.c_double),
+                ("stall_seconds", ctypes.c_double),
+                ("streamed_bytes", ctypes.c_int64),
+                ("streamed_groups", ctypes.c_int32),
+                ("prefetched", ctypes.c_int32)]
+
+
+_lib.hgc_rt_last_error.restype = ctypes.c_char_p
+_lib.hgc_rt_head_stream_create.argtypes = [ctypes.POINTER(_HeadStreamConfig),
+                                           ctypes.POINTER(_vp)]
+_lib.hgc_rt_head_stream_destroy.argtypes = [_vp]
+_lib.hgc_rt_head_stream_destroy.restype = None
+_lib.hgc_rt_head_stream_add_sequence.argtypes = [_vp, ctypes.c_int64]
+_lib.hgc_rt_head_stream_release_sequence.argtypes = [_vp, ctypes.c_int64]
+_lib.hgc_rt_head_stream_append.argtypes = [_vp, ctypes.c_int64,
+                                           ctypes.c_int32, _vp]
+_lib.hgc_rt_head_stream_read.argtypes = [_vp, ctypes.c_int64, ctypes.c_int32,
+                                         ctypes.c_int64, ctypes.c_int64, _vp,
+                                         _vp]
+_lib.hgc_rt_head_stream_attend.argtypes = [
+    _vp, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, _vp, ctypes.c_float,
+    _vp, _vp, ctypes.c_int32, ctypes.POINTER(HeadStep)]
+
+
+def _check_runtime(status):
+    if status != 0:
+        raise Error(status, _lib.hgc_rt_last_error().decode())
+
+
+class HeadStream:
+    """HeadInfer's head-wise residency (hgc-rt/head_stream.h): KV heads
+    `resident_heads` whole on the device, the others streamed to it in
+    groups of `group_heads` every step, double-buffered; exact."""
+
+    def __init__(self, layers, kv_heads, head_dim, resident_heads=(),
+                 group_heads=1, kv_dtype="f32", page_tokens=64, sink=0,
+                 window=0, device_pages=0, host_pages=0, far_pages=0,
+                 storage_dir=None, double_buffer=True, link_bandwidth_gbs=0.0):
+        if kv_dtype not in _DTYPES:
+            raise ValueError(f"kv_dtype {kv_dtype!r} is not one of "
+                             f"{sorted(_DTYPES)}")
+        self._dtype_code, self._dtype = _DTYPES[kv_dtype]
+        self._shape = (kv_heads, head_dim)
+        kv = _RuntimeKVConfig(
+            layers=layers, kv_heads=kv_heads, head_dim=head_dim,
+            dtype=_DTYPES[kv_dtype][0], page_tokens=page_tokens, sink=sink,
+            window=window, device_pages=device_pages, host_pages=host_pages,
+            storage_dir=storage_dir.encode() if storage_dir else None,
+            far_pages=far_pages)
+        resident = (ctypes.c_int32 * max(1, len(resident_heads)))(
+            *resident_heads)
+        config = _HeadStreamConfig(kv, resident, len(resident_heads),
+                                   group_heads, int(double_buffer),
+                                   link_bandwidth_gbs)
+        handle = _vp()
+        _check_runtime(_lib.hgc_rt_head_stream_create(ctypes.byref(config),
+                                                      ctypes.byref(handle)))
+        self._handle = handle
+
+    def add_sequence(self, seq):
+        _check_runtime(_lib.hgc_rt_head_stream_add_sequence(self._handle, seq))
+
+    def release_sequence(self, seq):
+        _check_runtime(_lib.hgc_rt_head_stream_release_sequence(self._handle,
+                                                                seq))
+
+    def append(self, seq, layer, keys, values):
+        """keys, values: [kv_heads, tokens, head_dim] of the stream's dtype."""
+        keys = np.ascontiguousarray(keys, dtype=self._dtype)
+        values = np.ascontiguousarray(values, dtype=self._dtype)
+        if keys.shape != values.shape or keys.ndim != 3 or \
+                keys.shape[0::2] != self._shape:
+            raise ValueError(f"keys and values must be [{self._shape[0]}, "
+                             f"tokens, {self._shape[1]}], got {keys.shape} "
+                             f"and {values.shape}")
+        block = _RuntimeBlock(self._dtype_code, keys.shape[0], keys.shape[2],
+                              keys.shape[1], keys.ctypes.data,
+                              values.ctypes.data)
+        _check_runtime(_lib.hgc_rt_head_stream_append(
+            self._handle, seq, layer, ctypes.addressof(block)))
+
+    def read(self, seq, layer, first, count):
+        keys = np.empty((self._shape[0], count, self._shape[1]), self._dtype)
+        values = np.empty_like(keys)
+        _check_runtime(_lib.hgc_rt_head_stream_read(
+            self._handle, seq, layer, first, count, keys.ctypes.data,
+            values.ctypes.data))
+        return keys, values
+
+    def attend(self, seq, layer, query, scale=None, next_layer=-1):
+        """query [q_heads, head_dim] f32: (output, lse, HeadStep)."""
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        if query.ndim != 2 or query.shape[1] != self._shape[1]:
+            raise ValueError(f"query must be [q_heads, {self._shape[1]}], "
+                             f"got {query.shape}")
+        if scale is None:
+            scale = 1.0 / np.sqrt(self._shape[1])
+        output = np.empty_like(query)
+        lse = np.empty(query.shape[0], np.float32)
+        step = HeadStep()
+        _check_runtime(_lib.hgc_rt_head_stream_attend(
+            self._handle, seq, layer, query.shape[0], query.ctypes.data,
+            scale, output.ctypes.data, lse.ctypes.data, next_layer,
+            ctypes.byref(step)))
+        return output, lse, step
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hgc_rt_head_stream_destroy(self._handle)
+            self._handle = None
+
+
+class _RuntimeBlock(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int32), ("kv_heads", ctypes.c_int32),
+                ("head_dim", ctypes.c_int32), ("tokens", ctypes.c_int64),
+                ("keys", _vp), ("values", _vp)]
+
+
 class _ModelOptions(ctypes.Structure):
     _fields_ = [("placement", _Placement), ("param_min_bytes", ctypes.c_int64),
                 ("cache_dir", ctypes.c_char_p),

@@ -126,6 +126,8 @@ StringRef mlir::hgc::stringifyStrategy(Strategy strategy) {
     return "gpu-only";
   case Strategy::OffloadOnly:
     return "offload-only";
+  case Strategy::HeadStream:
+    return "head-stream";
   case Strategy::CpuAttention:
     return "cpu-attention";
   case Strategy::Hybrid:
@@ -174,6 +176,35 @@ StepPrediction mlir::hgc::predictBaseline(const ThroughputQuery &query,
     step.deviceSeconds = device * layers;
     step.linkSeconds = link * layers;
     checkCapacity(query, step, 2.0 * kvLayer);
+    finish(query, step, std::max(weightSeconds + device, link));
+    return step;
+  }
+  case Strategy::HeadStream: {
+    // Every head resident when all fit; else as many as fit beside the two
+    // buffers of streamed heads; the same heads in every layer.
+    double headLayer = kvLayer / double(model.kvHeads);
+    double room =
+        hw.gpu->capacityGB * 1e9 * kUsableGpuFraction - model.getWeightBytes();
+    int64_t resident = model.kvHeads;
+    if (room < headLayer * layers * double(model.kvHeads))
+      resident = room <= 2.0 * headLayer
+                     ? 0
+                     : int64_t((room - 2.0 * headLayer) / (headLayer * layers));
+    int64_t streamed = model.kvHeads - resident;
+    step.residentHeads = resident;
+    step.policy = "full"; // exact: every head attends every token
+    step.budget = formatv("{0}/{1}", resident, model.kvHeads).str();
+    step.deviceTokens = resident == model.kvHeads ? query.context : 0;
+    step.deviceKVBytes = headLayer * double(resident) * layers;
+    step.hostKVBytes = headLayer * double(streamed) * layers;
+    step.deviceReadBytes = kvLayer * layers;
+    step.linkBytes = headLayer * double(streamed) * layers;
+    double device = kvLayer / gpuRate(query);
+    double link = headLayer * double(streamed) / hw.link.bytesPerSecond() +
+                  double(streamed) * hw.linkLatencyUs * 1e-6;
+    step.deviceSeconds = device * layers;
+    step.linkSeconds = link * layers;
+    checkCapacity(query, step, streamed ? 2.0 * headLayer : 0.0);
     finish(query, step, std::max(weightSeconds + device, link));
     return step;
   }
@@ -364,6 +395,13 @@ mlir::hgc::getModelAssumptions(const ThroughputQuery &query) {
     add("offload-only: all KV on the host, each layer's copied to the GPU "
         "every step into one of two buffers while the GPU computes the layer "
         "before (FlexGen's overlap; favourable to it)");
+    add("head-stream: HeadInfer's head-wise offload: the most KV heads "
+        "(the same in every layer) GPU memory holds after the weights and two "
+        "head buffers stay there whole; each other head's KV is copied to "
+        "the GPU every step, a transfer per head, the next head's copy "
+        "overlapping this one's compute and the next layer's first copy this "
+        "layer's last (hgc_rt_head_stream's double buffering); its budget "
+        "column is resident KV heads / KV heads");
     add("cpu-attention: all KV on the host, attended by hgc's dense host "
         "kernel; queries and outputs cross the link");
     add("hybrid: sinks and window dense on the GPU while the host attends "

@@ -1,13 +1,18 @@
 //===- ThroughputModel.h - predicted decode throughput ----------*- C++ -*-===//
 //
 // Per-step time and tokens/s of one decode step of a model (every layer,
-// every sequence of a batch) on a hardware profile, for four ways to keep
+// every sequence of a batch) on a hardware profile, for five ways to keep
 // its KV:
 //
 //   gpu-only        all KV in GPU memory, attended there (when it fits);
 //   offload-only    all KV in host memory, each layer's streamed over the
 //                   link to the GPU every step, the next layer's copy
 //                   overlapping this layer's compute (FlexGen-style);
+//   head-stream     HeadInfer: as many KV heads as GPU memory holds live
+//                   there whole; the others live on the host and are
+//                   streamed to the GPU a head at a time, each copy
+//                   overlapping the previous head's compute (the runtime's
+//                   hgc_rt_head_stream);
 //   cpu-attention   all KV in host memory, attended there by hgc's host
 //                   kernels; only queries and outputs cross the link
 //                   (NEO-style);
@@ -44,6 +49,7 @@ namespace mlir::hgc {
 enum class Strategy {
   GpuOnly,
   OffloadOnly,
+  HeadStream,
   CpuAttention,
   Hybrid,
   BalancedHybrid
@@ -55,6 +61,7 @@ struct StepPrediction {
   Strategy strategy;
   std::string policy, budget; // hybrid only
   int64_t deviceTokens = 0;   // per sequence and layer on the GPU
+  int64_t residentHeads = 0;  // head-stream: KV heads whole on the GPU
   bool fits = true;
   std::string whyNot; // when it does not fit
   // Resident KV of the whole batch, all layers.

@@ -6,15 +6,51 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CopyEngine.h"
 #include "TestSupport.h"
 
 #include "gtest/gtest.h"
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 
 using namespace hgc_rt_test;
+
+// Fluxion's critical path first: a critical copy queued behind background
+// copies that have not started runs before them; each priority in order.
+TEST(Concurrency, CriticalCopiesOvertakeQueuedBackgroundOnes) {
+  using hgc::rt::CopyEngine;
+  using hgc::rt::Result;
+  CopyEngine engine;
+  std::mutex orderMutex;
+  std::vector<int> order;
+  std::atomic<bool> release{false};
+  auto record = [&](int id) {
+    return [&, id] {
+      std::lock_guard<std::mutex> lock(orderMutex);
+      order.push_back(id);
+      return Result::ok();
+    };
+  };
+  // Occupies the worker until every other copy is queued.
+  uint64_t busy = engine.submit([&] {
+    while (!release)
+      std::this_thread::yield();
+    return Result::ok();
+  });
+  uint64_t tickets[] = {
+      engine.submit(record(1), CopyEngine::Priority::Background),
+      engine.submit(record(2), CopyEngine::Priority::Background),
+      engine.submit(record(3), CopyEngine::Priority::Critical),
+      engine.submit(record(4), CopyEngine::Priority::Critical)};
+  release = true;
+  EXPECT_FALSE(engine.wait(busy).failed());
+  for (uint64_t ticket : tickets)
+    EXPECT_FALSE(engine.wait(ticket).failed());
+  EXPECT_EQ(order, (std::vector<int>{3, 4, 1, 2}));
+}
 
 TEST(Concurrency, AppendReadRecallFromManyThreads) {
   std::string dir = temporaryDirectory();

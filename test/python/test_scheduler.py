@@ -102,8 +102,8 @@ def test_throughput_rows_and_target():
         assert run.returncode == 0, run.stderr
         result = json.loads(run.stdout)
         rows = result["strategies"]
-        assert [r["strategy"] for r in rows[:3]] == [
-            "gpu-only", "offload-only", "cpu-attention"]
+        assert [r["strategy"] for r in rows[:4]] == [
+            "gpu-only", "offload-only", "head-stream", "cpu-attention"]
         offload = rows[1]
         assert offload["fits"] and offload["vs_offload"] == 1.0
         hybrid = [r for r in rows if r["strategy"] == "hybrid"
@@ -114,6 +114,15 @@ def test_throughput_rows_and_target():
         # Offload-only streams every KV byte over the link each step.
         kv = 131072 * batch * 32 * 2 * 8 * 128 * 2
         assert offload["link_bytes"] == pytest.approx(kv)
+        # HeadInfer: every head resident at batch 1 (the KV fits); at batch
+        # 8 the heads that fit beside 16 GB of weights and two head buffers
+        # (3 of 8: 51.5 GB of 72 usable), the other 5 streamed.
+        heads = rows[2]
+        resident = 8 if batch == 1 else 3
+        assert heads["fits"] and heads["resident_heads"] == resident
+        assert heads["budget"] == f"{resident}/8"
+        assert heads["link_bytes"] == pytest.approx(kv * (8 - resident) / 8)
+        assert heads["vs_offload"] > 1.5
         assert result["assumptions"]
     # 8 x 128K of KV (137 GB) does not fit an 80 GB GPU.
     run = plan("--hardware", "h100-pcie5", "--batch", "8", "--json")
@@ -124,12 +133,12 @@ def test_throughput_policy_and_budget_select_rows():
     run = plan("--hardware", "a6000", "--policy", "quest", "--budget", "0.1",
                "--json")
     rows = json.loads(run.stdout)["strategies"]
-    assert [(r.get("policy"), r.get("budget")) for r in rows[3:]] == [
+    assert [(r.get("policy"), r.get("budget")) for r in rows[4:]] == [
         ("quest", "0.1")]
     run = plan("--hardware", "a6000", "--policy", "quest", "--budgets",
                "0.01,0.02", "--json")
     rows = json.loads(run.stdout)["strategies"]
-    assert [r["budget"] for r in rows[3:]] == ["0.01", "0.02"]
+    assert [r["budget"] for r in rows[4:]] == ["0.01", "0.02"]
 
 
 def test_throughput_profile_file(tmp_path):
@@ -188,8 +197,8 @@ def test_throughput_balance_rows():
                "hgca", "--budget", "0.05", "--balance", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)["strategies"]
-    assert [r["strategy"] for r in rows[3:]] == ["hybrid", "hybrid-balanced"]
-    given, balanced = rows[3:]
+    assert [r["strategy"] for r in rows[4:]] == ["hybrid", "hybrid-balanced"]
+    given, balanced = rows[4:]
     assert balanced["device_tokens"] > given["device_tokens"]
     assert balanced["step_seconds"] <= given["step_seconds"]
     assert balanced["fits"]

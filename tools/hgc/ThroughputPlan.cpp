@@ -28,10 +28,13 @@ json::Object toJson(const StepPrediction &step, double offloadTokensPerSec) {
                    {"step_seconds", step.stepSeconds},
                    {"tokens_per_second", step.tokensPerSecond}};
   if (step.strategy == Strategy::Hybrid ||
-      step.strategy == Strategy::BalancedHybrid) {
+      step.strategy == Strategy::BalancedHybrid ||
+      step.strategy == Strategy::HeadStream) {
     row["policy"] = step.policy;
     row["budget"] = step.budget;
   }
+  if (step.strategy == Strategy::HeadStream)
+    row["resident_heads"] = step.residentHeads;
   if (!step.fits)
     row["why_not"] = step.whyNot;
   if (step.fits && offloadTokensPerSec > 0)
@@ -47,8 +50,8 @@ hgc::printThroughputPlan(MLIRContext *context, const ThroughputQuery &query,
                          const HybridSweep &sweep, bool asJson, raw_ostream &os,
                          function_ref<InFlightDiagnostic()> emitError) {
   std::vector<StepPrediction> rows;
-  for (Strategy strategy :
-       {Strategy::GpuOnly, Strategy::OffloadOnly, Strategy::CpuAttention})
+  for (Strategy strategy : {Strategy::GpuOnly, Strategy::OffloadOnly,
+                            Strategy::HeadStream, Strategy::CpuAttention})
     rows.push_back(predictBaseline(query, strategy));
   for (const std::string &policy : sweep.policies)
     for (const std::string &budget : sweep.budgets) {

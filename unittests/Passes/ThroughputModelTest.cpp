@@ -80,6 +80,37 @@ TEST(ThroughputModelTest, BaselinesByHand) {
   EXPECT_DOUBLE_EQ(cpu.stepSeconds, 2 * (1e-3 + 4096 / 1e9 + 1.024e-5));
 }
 
+TEST(ThroughputModelTest, HeadStreamByHand) {
+  ThroughputQuery query = toyQuery();
+  // Four KV heads: 2048 bytes per token and layer; one head of one layer
+  // for 2000 sequences of 1000 tokens is 1.024e9 bytes.
+  query.model = cantFail(
+      loadModelShape("layers=2,q_heads=4,kv_heads=4,head_dim=128,kv_dtype=f16,"
+                     "parameters=1e9"));
+  query.batch = 2000;
+  // 9e9 usable - 2e9 of weights holds 7e9: not all 8 (head, layer) pairs;
+  // beside two 1.024e9 buffers, 2 heads in each layer.
+  EXPECT_FALSE(predictBaseline(query, Strategy::GpuOnly).fits);
+  StepPrediction heads = predictBaseline(query, Strategy::HeadStream);
+  ASSERT_TRUE(heads.fits) << heads.whyNot;
+  EXPECT_EQ(heads.residentHeads, 2);
+  EXPECT_EQ(heads.budget, "2/4");
+  EXPECT_DOUBLE_EQ(heads.deviceKVBytes, 2 * 2 * 1.024e9);
+  EXPECT_DOUBLE_EQ(heads.linkBytes, 2 * 2 * 1.024e9);
+  // A layer: the GPU reads all 4.096e9 bytes (4.096 ms) beside 1 ms of
+  // weights; the link carries two heads, 2.048 s: that is the layer.
+  EXPECT_DOUBLE_EQ(heads.stepSeconds, 2 * 2.048);
+  StepPrediction offload = predictBaseline(query, Strategy::OffloadOnly);
+  EXPECT_DOUBLE_EQ(offload.stepSeconds, 2 * 4.096);
+  // All heads fit at batch 1: the GPU-only step, nothing streamed.
+  query.batch = 1;
+  heads = predictBaseline(query, Strategy::HeadStream);
+  EXPECT_EQ(heads.residentHeads, 4);
+  EXPECT_DOUBLE_EQ(heads.linkBytes, 0);
+  EXPECT_DOUBLE_EQ(heads.stepSeconds,
+                   predictBaseline(query, Strategy::GpuOnly).stepSeconds);
+}
+
 TEST(ThroughputModelTest, HybridByHand) {
   MLIRContext context;
   context.loadDialect<HgcDialect>();
