@@ -5,9 +5,10 @@ Without a GPU the runtime emulates it (kernels' host twins on the SIMT
 emulator), so every case here runs on a CPU-only machine and the numerics
 are those of the kernel code that is compiled to PTX. Numerics are compared
 with float64 numpy (reference.py): f32 atol 2e-5, f16 2e-3, bf16 1.5e-2 (the
-output is rounded to the query type). PTX is assembled by the CUDA toolkit's
-ptxas for sm_80 and sm_90 with -v; a kernel that spills or keeps a stack
-frame fails. Where ptxas is missing those cases are skipped.
+output is rounded to the query type). PTX is assembled by ptxas (a CUDA
+toolkit's, else the nvidia-cuda-nvcc wheel's that scripts/setup.sh installs)
+for sm_80 and sm_90 with -v; a kernel that spills or keeps a stack frame
+fails. Where no ptxas is found those cases are skipped.
 """
 import os
 import re
@@ -22,9 +23,22 @@ import test_hybrid_end_to_end as hybrid
 from conftest import ROOT
 from test_hybrid_end_to_end import TOLERANCE, attention_program
 
-PTXAS = shutil.which("ptxas") or (
-    "/usr/local/cuda/bin/ptxas"
-    if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+
+
+def find_ptxas():
+    """ptxas on PATH, in a CUDA toolkit, or from NVIDIA's nvidia-cuda-nvcc
+    wheel (scripts/requirements.txt installs it into .venv)."""
+    candidates = [shutil.which("ptxas"), "/usr/local/cuda/bin/ptxas"]
+    try:
+        import nvidia.cuda_nvcc
+        candidates += [os.path.join(path, "bin", "ptxas")
+                       for path in nvidia.cuda_nvcc.__path__]
+    except ImportError:
+        pass
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+PTXAS = find_ptxas()
 NVPTX = ["--target=nvptx"]
 
 

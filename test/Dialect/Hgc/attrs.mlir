@@ -77,7 +77,7 @@ func.func @placement_hgca() attributes {
 
 // -----
 
-// Three tiers (HybridGen), a window-only hot set, per-head overrides
+// Three tiers (a storage tier below a capped host), a window-only hot set, per-head overrides
 // (HeadInfer: whole heads on the host; Fluxion: a per-head budget).
 // CHECK-LABEL: func.func @placement_tiers_and_heads
 // CHECK-SAME: p = #hgc.placement<window = 512,
