@@ -129,7 +129,8 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
     head.placement = config.placement;
     head.placement.policy = o.policy;
     head.placement.budget = o.budget;
-    head.placement.block = o.block;
+    if (o.block != 0)
+      head.placement.block = o.block;
     if (o.tau != 0)
       head.placement.tau = o.tau;
     if (!mlir::hgc::lookupPlacementPolicy(head.placement.policy))

@@ -177,6 +177,15 @@ bool parseBudget(StringRef text, int64_t &tokens, double &fraction);
 LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
                           function_ref<InFlightDiagnostic()> emitError);
 
+/// Every option's value, whatever the policy reads: a known policy,
+/// non-negative sink, window and capacities (a far capacity only with a host
+/// one), a positive budget, a power-of-two block, tau in (0, 1], a known
+/// codebook, positive channels, a known tail; a failure reported through
+/// `emitError`.
+LogicalResult
+checkPlacementOptions(const PlacementOptions &options,
+                      function_ref<InFlightDiagnostic()> emitError);
+
 /// The placement `options` describe, or a failure reported through
 /// `emitError` (unknown policy, malformed budget, invalid placement): the
 /// device tier dense, and the policy's host tier where it splits (with a

@@ -5,10 +5,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hgc-rt/faults.h"
 #include "hgc-rt/head_stream.h"
 #include "hgc-rt/kv_cache.h"
 
 #include "Element.h"
+#include "Faults.h"
 #include "HeadStream.h"
 #include "KVCache.h"
 
@@ -420,6 +422,24 @@ hgc_rt_status hgc_rt_head_stream_group(hgc_rt_head_stream *stream,
   *resident = isResident;
   return HGC_RT_OK;
 }
+
+//===----------------------------------------------------------------------===//
+// Fault injection (hgc-rt/faults.h)
+//===----------------------------------------------------------------------===//
+
+hgc_rt_status hgc_rt_fault_inject(hgc_rt_fault fault, int64_t skip,
+                                  int64_t count) {
+  return report(faults::inject(fault, skip, count));
+}
+
+hgc_rt_status hgc_rt_fault_inject_rate(hgc_rt_fault fault, double rate,
+                                       uint64_t seed) {
+  return report(faults::injectRate(fault, rate, seed));
+}
+
+void hgc_rt_fault_clear(void) { faults::clear(); }
+
+int64_t hgc_rt_fault_count(hgc_rt_fault fault) { return faults::count(fault); }
 
 const char *hgc_rt_last_error(void) { return lastError.c_str(); }
 

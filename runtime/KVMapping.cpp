@@ -25,6 +25,9 @@
 using namespace hgc::rt;
 
 namespace {
+/// Writes that put a page back after a failed swap, tried this many times.
+constexpr int kRestoreAttempts = 8;
+
 bool isColdTier(hgc_rt_tier tier) {
   return tier == HGC_RT_TIER_HOST || tier == HGC_RT_TIER_FAR ||
          tier == HGC_RT_TIER_STORAGE;
@@ -79,17 +82,29 @@ Result KVCache::swapPages(Page &a, Page &b) {
   if (hgc_rt_status status =
           storeB->read(b.slot, 0, second.data(), bytes, error))
     return Result::error(status, error);
-  // Written one way, then the other; should the second write fail, the
-  // first is undone so both pages stay where and what they were.
+  // Written one way, then the other. A failed write may have landed in
+  // part, so whatever was written is put back from the copies read above,
+  // retried as transient copy errors are: both pages stay what they were.
+  auto restore = [&](PageStore *tier, const Slot &slot,
+                     const std::vector<char> &bytesOf) {
+    std::string ignored;
+    for (int attempt = 0; attempt < kRestoreAttempts; ++attempt)
+      if (tier->write(slot, 0, bytesOf.data(), bytes, ignored) == HGC_RT_OK)
+        return true;
+    return false;
+  };
+  auto failed = [&](hgc_rt_status status, bool restored) {
+    return Result::error(status, restored ? error
+                                          : error + "; a page could not be "
+                                                    "restored after it");
+  };
   if (hgc_rt_status status =
           storeA->write(a.slot, 0, second.data(), bytes, error))
-    return Result::error(status, error);
+    return failed(status, restore(storeA, a.slot, first));
   if (hgc_rt_status status =
-          storeB->write(b.slot, 0, first.data(), bytes, error)) {
-    std::string undo;
-    (void)storeA->write(a.slot, 0, first.data(), bytes, undo);
-    return Result::error(status, error);
-  }
+          storeB->write(b.slot, 0, first.data(), bytes, error))
+    return failed(status, restore(storeB, b.slot, second) &&
+                              restore(storeA, a.slot, first));
   std::swap(a.tier, b.tier);
   std::swap(a.slot, b.slot);
   movedPages += 2;

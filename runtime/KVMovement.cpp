@@ -7,28 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Faults.h"
 #include "KVCache.h"
 
 #include <algorithm>
 #include <cstring>
 
 using namespace hgc::rt;
-
-namespace {
-const char *tierName(hgc_rt_tier tier) {
-  switch (tier) {
-  case HGC_RT_TIER_DEVICE:
-    return "device";
-  case HGC_RT_TIER_HOST:
-    return "host";
-  case HGC_RT_TIER_FAR:
-    return "far";
-  case HGC_RT_TIER_STORAGE:
-    return "storage";
-  }
-  return "?";
-}
-} // namespace
 
 bool KVCache::isHot(int64_t page, int64_t tokens) const {
   int64_t begin = page * config.page_tokens;
@@ -94,6 +79,14 @@ Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
   // One side is always host-addressable (only the device tier may not be):
   // one copy, straight from or into pinned host pages when CUDA is there.
   if (source.data && target.data) {
+    if (faults::shouldFail(HGC_RT_FAULT_COPY)) {
+      // As a failing copy engine would: part of the page landed.
+      std::memcpy(target.data, source.data, bytes / 2);
+      return Result::error(HGC_RT_IO, std::string("a page copy from ") +
+                                          tierName(from->tier()) + " to " +
+                                          tierName(to->tier()) +
+                                          " failed partway (injected fault)");
+    }
     std::memcpy(target.data, source.data, bytes);
     from->charge(bytes); // a paced far tier's link carries the move
     to->charge(bytes);

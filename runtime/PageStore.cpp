@@ -1,6 +1,7 @@
 //===- PageStore.cpp - fixed-size page slots of one memory tier ----------===//
 
 #include "PageStore.h"
+#include "Faults.h"
 #include "Numa.h"
 #include "PacedLink.h"
 
@@ -13,6 +14,20 @@
 #include <unistd.h>
 
 using namespace hgc::rt;
+
+const char *hgc::rt::tierName(hgc_rt_tier tier) {
+  switch (tier) {
+  case HGC_RT_TIER_DEVICE:
+    return "device";
+  case HGC_RT_TIER_HOST:
+    return "host";
+  case HGC_RT_TIER_FAR:
+    return "far";
+  case HGC_RT_TIER_STORAGE:
+    return "storage";
+  }
+  return "?";
+}
 
 hgc_rt_status PageStore::allocate(Slot &slot, std::string &error) {
   std::lock_guard<std::mutex> lock(mutex);
@@ -42,7 +57,14 @@ void PageStore::release(const Slot &slot) {
 
 hgc_rt_status PageStore::write(const Slot &slot, size_t offset,
                                const void *source, size_t count,
-                               std::string &) {
+                               std::string &error) {
+  if (faults::shouldFail(HGC_RT_FAULT_COPY)) {
+    // As a failing copy engine would: part of the bytes landed.
+    std::memcpy(slot.data + offset, source, count / 2);
+    error = std::string("a copy into a ") + tierName(kind) +
+            " page failed partway (injected fault)";
+    return HGC_RT_IO;
+  }
   std::memcpy(slot.data + offset, source, count);
   return HGC_RT_OK;
 }
@@ -100,6 +122,10 @@ protected:
 private:
   hgc_rt_status commit(std::string &error) {
     char *memory = region.base + committed * chunkBytes;
+    if (faults::shouldFail(HGC_RT_FAULT_HOST_MEMORY)) {
+      error = "out of host memory (injected fault)";
+      return HGC_RT_CAPACITY;
+    }
     if (mprotect(memory, chunkBytes, PROT_READ | PROT_WRITE) != 0) {
       error = "out of host memory";
       return HGC_RT_CAPACITY;
@@ -179,14 +205,20 @@ public:
 protected:
   hgc_rt_status create(Slot &slot, std::string &error) override {
     off_t offset = static_cast<off_t>(slot.index) * static_cast<off_t>(stride);
-    if (ftruncate(fd, offset + static_cast<off_t>(stride)) != 0) {
-      error = path + ": cannot grow: " + std::strerror(errno);
-      return HGC_RT_IO;
+    // The slot's blocks are reserved now: a full disk is an error here, not
+    // a SIGBUS on the first write through the mapping.
+    if (int failed = reserve(offset)) {
+      // Back to the slots there are: nothing half-grown stays.
+      (void)ftruncate(fd, offset);
+      error = path + ": cannot reserve a page: " + std::strerror(failed) +
+              (injected ? " (injected fault)" : "");
+      return failed == ENOSPC ? HGC_RT_CAPACITY : HGC_RT_IO;
     }
     void *mapping =
         mmap(nullptr, stride, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
     if (mapping == MAP_FAILED) {
       error = path + ": cannot map: " + std::strerror(errno);
+      (void)ftruncate(fd, offset);
       return HGC_RT_IO;
     }
     slot.data = static_cast<char *>(mapping);
@@ -195,6 +227,23 @@ protected:
   }
 
 private:
+  /// Reserves the blocks of the slot at `offset`: 0, or the errno.
+  int reserve(off_t offset) {
+    injected = true;
+    if (faults::shouldFail(HGC_RT_FAULT_STORAGE_NO_SPACE))
+      return ENOSPC;
+    if (faults::shouldFail(HGC_RT_FAULT_STORAGE_IO))
+      return EIO;
+    if (faults::shouldFail(HGC_RT_FAULT_STORAGE_SHORT)) {
+      // Part of the slot reserved, then the disk filled up.
+      (void)posix_fallocate(fd, offset, off_t(stride / 2));
+      return ENOSPC;
+    }
+    injected = false;
+    return posix_fallocate(fd, offset, off_t(stride));
+  }
+
+  bool injected = false; // the last reserve's failure was injected
   int fd;
   std::string path;
   size_t stride;

@@ -24,6 +24,9 @@
 
 namespace hgc::rt {
 
+/// "device", "host", "far" or "storage".
+const char *tierName(hgc_rt_tier tier);
+
 /// A page slot: its index in the store and where its bytes are. `data` is
 /// null for memory the host cannot address (CUDA device memory), which is
 /// then reached through PageStore::read/write only.

@@ -34,10 +34,11 @@ bool parsePq(StringRef codebook, int64_t &subspaces, int64_t &centroids) {
          !centroidsText.getAsInteger(10, centroids);
 }
 
-/// `codebook` as a selection: int8 codes, or pq<G>x<C>.
+} // namespace
+
 FailureOr<HostSelection>
-parseCodebook(StringRef codebook, double tau,
-              function_ref<InFlightDiagnostic()> emitError) {
+hgc::parseCodebook(StringRef codebook, double tau,
+                   function_ref<InFlightDiagnostic()> emitError) {
   if (codebook == "int8")
     return HostSelection{Selection::QuantTopK, /*block=*/0, kCodeBits, tau};
   int64_t subspaces = 0, centroids = 0;
@@ -59,6 +60,8 @@ parseCodebook(StringRef codebook, double tau,
   how.centroids = centroids;
   return how;
 }
+
+namespace {
 
 class HcaPolicy final : public PlacementPolicy {
 public:
@@ -83,9 +86,7 @@ public:
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {
-    if (!std::isfinite(options.tau) || options.tau <= 0.0 || options.tau > 1.0)
-      return emitError() << "tau must be in (0, 1], got " << options.tau,
-             failure();
+    // checkPlacementOptions checked tau and the codebook.
     FailureOr<HostSelection> how =
         parseCodebook(options.codebook, options.tau, emitError);
     if (failed(how))

@@ -123,6 +123,13 @@ struct HostSelection {
 KeptWithKV getKeptByKVRuntime(const PlacementOptions &options,
                               int64_t pageTokens);
 
+/// `codebook` as hca's selection: int8 codes, or pq<G>x<C> (G sub-spaces of
+/// C centroids, a power of two in [2, 65536]); a failure reported through
+/// `emitError` (HcaPolicy.cpp).
+FailureOr<HostSelection>
+parseCodebook(StringRef codebook, double tau,
+              function_ref<InFlightDiagnostic()> emitError);
+
 /// The tail `options` ask for, `auto` resolved by their policy (which must
 /// be registered); a failure reported through `emitError`.
 FailureOr<Tail> parseTailOption(const PlacementOptions &options,

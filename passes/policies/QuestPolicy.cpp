@@ -20,11 +20,7 @@ public:
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {
-    if (options.block <= 0 || !llvm::isPowerOf2_64(options.block)) {
-      emitError() << "block must be a positive power of two, got "
-                  << options.block;
-      return failure();
-    }
+    // checkPlacementOptions checked that the block is a power of two.
     return buildBudgetedHostTier(
         context, options, {Selection::BlockTopK, options.block}, emitError);
   }

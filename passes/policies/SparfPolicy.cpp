@@ -27,10 +27,7 @@ public:
   FailureOr<TierPolicyAttr>
   buildHostTier(MLIRContext *context, const PlacementOptions &options,
                 function_ref<InFlightDiagnostic()> emitError) const override {
-    if (options.channels <= 0)
-      return emitError() << "channels must be positive, got "
-                         << options.channels,
-             failure();
+    // checkPlacementOptions checked that channels are positive.
     HostSelection how{Selection::ChannelTopK};
     how.channels = options.channels;
     return buildBudgetedHostTier(context, options, how, emitError);

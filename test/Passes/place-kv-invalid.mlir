@@ -14,7 +14,7 @@
 // BUDGET: error: hgc-place-kv: budget '5%' is neither a token count (256) nor a fraction (0.05)
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=1.5" 2>&1 | FileCheck %s --check-prefix=FRACTION
-// FRACTION: error: hgc-place-kv: 'exact_topk' needs a budget: a positive count or a fraction in (0, 1], got 1.5
+// FRACTION: error: hgc-place-kv: budget must be a positive token count or a fraction in (0, 1], got '1.5'
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=0" 2>&1 | FileCheck %s --check-prefix=TAU-ZERO
 // TAU-ZERO: error: hgc-place-kv: tau must be in (0, 1], got 0
@@ -62,3 +62,9 @@ func.func @small_cache(%q: tensor<1x32x128xf32>,
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca host-capacity=8 far-capacity=-1" 2>&1 | FileCheck %s --check-prefix=FAR-NEGATIVE
 // FAR-NEGATIVE: error: hgc-place-kv: far-capacity must be >= 0, got -1
+
+// Values the policy does not read are still checked: a typo never passes.
+// RUN: not hgc-opt %s -hgc-place-kv="policy=full budget=abc" 2>&1 | FileCheck %s --check-prefix=UNREAD
+// UNREAD: error: hgc-place-kv: budget 'abc' is neither a token count (256) nor a fraction (0.05)
+// RUN: not hgc-opt %s -hgc-place-kv="policy=hgca block=3" 2>&1 | FileCheck %s --check-prefix=UNREAD-BLOCK
+// UNREAD-BLOCK: error: hgc-place-kv: block must be a positive power of two, got 3

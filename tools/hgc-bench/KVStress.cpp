@@ -6,11 +6,15 @@
 // file-backed storage tier) for a bounded time. Token contents are a pure
 // function of (sequence, layer, token, head, channel), so every read is checked
 // without keeping copies. At the end every live token is verified once more.
+// With a fault rate every fault of hgc-rt/faults.h is injected at that rate:
+// an operation an injected fault fails counts as faulted, not as an error,
+// and must still lose nothing.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KVStress.h"
 
+#include "hgc-rt/faults.h"
 #include "hgc-rt/kv_cache.h"
 
 #include <atomic>
@@ -42,7 +46,7 @@ uint16_t expected(int64_t seq, int32_t layer, int64_t token, int32_t head,
 }
 
 struct Counters {
-  std::atomic<int64_t> ops{0}, verified{0}, lost{0}, errors{0};
+  std::atomic<int64_t> ops{0}, verified{0}, lost{0}, errors{0}, faulted{0};
   // The most pages each tier held at a sample (every 256 operations).
   std::atomic<int64_t> peak[HGC_RT_TIERS] = {};
 };
@@ -86,6 +90,15 @@ void verify(hgc_rt_kv_cache *cache, int64_t seq, int32_t layer, int64_t first,
   }
 }
 
+/// Counts a failed operation: faulted when an injected fault failed it,
+/// else an error.
+void failed(Counters &counters) {
+  if (std::strstr(hgc_rt_last_error(), "injected fault"))
+    ++counters.faulted;
+  else
+    ++counters.errors;
+}
+
 } // namespace
 
 int runKVStress(const KVStressOptions &options) {
@@ -108,6 +121,10 @@ int runKVStress(const KVStressOptions &options) {
     std::fprintf(stderr, "hgc-bench kv-stress: %s\n", hgc_rt_last_error());
     return 1;
   }
+  if (options.faultRate > 0)
+    for (int fault = 0; fault < HGC_RT_FAULTS; ++fault)
+      hgc_rt_fault_inject_rate(hgc_rt_fault(fault), options.faultRate,
+                               uint64_t(fault) + 1);
   Counters counters;
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + std::chrono::duration<double>(options.seconds);
@@ -152,7 +169,7 @@ int runKVStress(const KVStressOptions &options) {
           if (hgc_rt_kv_append(cache, seq, layer, &block) == HGC_RT_OK)
             length += n;
           else
-            ++counters.errors;
+            failed(counters);
         } else if (choice < 85) { // read a random range back
           if (length > 0) {
             int64_t first = int64_t(rng() % length);
@@ -169,7 +186,7 @@ int runKVStress(const KVStressOptions &options) {
                                       0.5f) != HGC_RT_OK ||
               hgc_rt_kv_remap(cache, seq, layer, 0.1f, &ticket) != HGC_RT_OK ||
               hgc_rt_kv_wait(cache, ticket) != HGC_RT_OK)
-            ++counters.errors;
+            failed(counters);
         } else if (choice < 97) { // recall a page to the device
           if (length > 0) {
             uint64_t ticket = 0;
@@ -178,7 +195,7 @@ int runKVStress(const KVStressOptions &options) {
               ++counters.errors;
             hgc_rt_status status = hgc_rt_kv_wait(cache, ticket);
             if (status != HGC_RT_OK && status != HGC_RT_CAPACITY)
-              ++counters.errors;
+              failed(counters);
           }
         } else { // finish a sequence: verify all of it, release, start anew
           for (int32_t l = 0; l < kLayers; ++l)
@@ -205,6 +222,7 @@ int runKVStress(const KVStressOptions &options) {
     });
   for (std::thread &worker : workers)
     worker.join();
+  hgc_rt_fault_clear();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -222,7 +240,13 @@ int runKVStress(const KVStressOptions &options) {
       (long long)counters.peak[2].load(), (long long)counters.peak[3].load());
   std::printf("verified %lld\n", (long long)counters.verified.load());
   std::printf("lost %lld\n", (long long)counters.lost.load());
-  std::printf("moved %lld\n", (long long)stats.moved_pages);
+  std::printf("moved %lld (%lld token moves)\n", (long long)stats.moved_pages,
+              (long long)stats.moved_pages * config.page_tokens);
+  int64_t injected = 0;
+  for (int fault = 0; fault < HGC_RT_FAULTS; ++fault)
+    injected += hgc_rt_fault_count(hgc_rt_fault(fault));
+  std::printf("faults injected %lld, operations they failed %lld\n",
+              (long long)injected, (long long)counters.faulted.load());
   std::printf("errors %lld\n", (long long)counters.errors.load());
   std::printf("ops/s %.0f\n", double(counters.ops) / seconds);
   hgc_rt_kv_destroy(cache);

@@ -13,6 +13,7 @@ struct KVStressOptions {
   std::string storageDir = "/tmp";
   int64_t farPages = 64;      // a far-memory tier between host and storage
   double farBandwidthGBs = 0; // > 0: its reads paced (an emulated link)
+  double faultRate = 0;       // each fault of hgc-rt/faults.h at this rate
 };
 
 /// Runs the soak test; 0 when nothing was lost or corrupted.

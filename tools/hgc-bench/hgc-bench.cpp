@@ -1,6 +1,7 @@
 //===- hgc-bench.cpp - hgc benchmarks and soak tests ---------------------===//
 //
 //   hgc-bench kv-stress [--seconds S] [--ops N] [--threads T] [--storage-dir D]
+//                       [--fault-rate R]
 //                       [--far-pages N] [--far-bandwidth-gbs G]
 //   hgc-bench attention [--quick] [--json FILE] [--plot FILE.png]
 //                       [--repeats N] [--no-peers] [--only ROW]
@@ -128,6 +129,14 @@ static cl::opt<double> farBandwidth(
     cl::init(KVStressOptions{}.farBandwidthGBs), cl::sub(kvStressCommand),
     cl::cat(benchCategory));
 
+static cl::opt<double> faultRate(
+    "fault-rate",
+    cl::desc("inject every runtime fault (full disk, I/O errors, short "
+             "reservations, host memory, copies failing partway) at this "
+             "rate; operations they fail count apart from errors"),
+    cl::init(KVStressOptions{}.faultRate), cl::sub(kvStressCommand),
+    cl::cat(benchCategory));
+
 namespace {
 int fail(const std::string &message) {
   llvm::errs() << "hgc-bench: error: " << message << "\n";
@@ -187,6 +196,10 @@ int main(int argc, char **argv) {
       return fail("--far-pages and --far-bandwidth-gbs must be >= 0");
     options.farPages = farPages;
     options.farBandwidthGBs = farBandwidth;
+    if (!(faultRate >= 0 && faultRate <= 1))
+      return fail("--fault-rate must be in [0, 1], got " +
+                  std::to_string(faultRate));
+    options.faultRate = faultRate;
     return runKVStress(options);
   }
   cl::PrintHelpMessage();

@@ -113,8 +113,8 @@ typedef struct hgc_head_override {
   int32_t kv_heads; /* heads [first_kv_head, first_kv_head + kv_heads) */
   const char *policy;
   const char *budget;
-  int64_t block;
-  double tau; /* 0: the placement's tau */
+  int64_t block; /* 0: the placement's block */
+  double tau;    /* 0: the placement's tau */
 } hgc_head_override;
 
 /* How engine-owned paged KV lays out a block (hgc_decode_paged). */
