@@ -55,7 +55,10 @@ llvm::Expected<NpyArray> mlir::hgc::readNpy(StringRef path) {
   if (!file)
     return llvm::createStringError("%s: %s", path.str().c_str(),
                                    file.getError().message().c_str());
-  StringRef bytes = (*file)->getBuffer();
+  return parseNpy((*file)->getBuffer(), path);
+}
+
+llvm::Expected<NpyArray> mlir::hgc::parseNpy(StringRef bytes, StringRef path) {
   if (bytes.size() < 10 || !bytes.starts_with("\x93NUMPY"))
     return malformed(path, "missing the \\x93NUMPY magic");
   uint8_t major = bytes[6];
@@ -95,13 +98,18 @@ llvm::Expected<NpyArray> mlir::hgc::readNpy(StringRef path) {
   StringRef dims = shape->take_until([](char c) { return c == ')'; });
   llvm::SmallVector<StringRef> parts;
   dims.split(parts, ',', -1, /*KeepEmpty=*/false);
+  // The byte count in 64 bits, each step checked: a shape whose product
+  // wraps around would otherwise match a short payload.
+  uint64_t size = uint64_t(getNpyElementSize(array.descr));
   for (StringRef part : parts) {
     int64_t dim;
     if (part.trim().getAsInteger(10, dim) || dim < 0)
       return malformed(path, "bad shape '(" + dims + ")'");
+    if (dim != 0 && size > uint64_t(INT64_MAX) / uint64_t(dim))
+      return malformed(path, "shape '(" + dims + ")' is too large");
+    size *= uint64_t(dim);
     array.shape.push_back(dim);
   }
-  size_t size = array.getNumElements() * getNpyElementSize(array.descr);
   StringRef payload = bytes.drop_front(headerStart + headerLength);
   if (payload.size() != size)
     return malformed(path, "expected " + llvm::Twine(size) +

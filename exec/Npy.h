@@ -32,6 +32,8 @@ struct NpyArray {
 int64_t getNpyElementSize(llvm::StringRef descr);
 
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
+/// The array the .npy `bytes` hold; errors name `path`.
+llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes, llvm::StringRef path);
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
 /// Writes `bytes` of C-order data of `descr` and `shape`.
 llvm::Error writeNpy(llvm::StringRef path, llvm::StringRef descr,

@@ -49,9 +49,11 @@ hgc::checkPlacementOptions(const PlacementOptions &options,
   double fraction = 0;
   if (failed(checkBudget(options.budget, tokens, fraction, emitError)))
     return failure();
-  if (tokens <= 0 && !(fraction > 0.0 && fraction <= 1.0))
-    return emitError() << "budget must be a positive token count or a "
-                          "fraction in (0, 1], got '"
+  // 0 is "none", what a policy that selects nothing is given; a policy
+  // that selects rejects it when it builds its tier.
+  if (fraction != 0.0 && !(fraction > 0.0 && fraction <= 1.0))
+    return emitError() << "budget must be a token count or a fraction in "
+                          "(0, 1], got '"
                        << options.budget << "'";
   if (options.block <= 0 || !llvm::isPowerOf2_64(options.block))
     return emitError() << "block must be a positive power of two, got "

@@ -179,9 +179,9 @@ LogicalResult checkBudget(StringRef text, int64_t &tokens, double &fraction,
 
 /// Every option's value, whatever the policy reads: a known policy,
 /// non-negative sink, window and capacities (a far capacity only with a host
-/// one), a positive budget, a power-of-two block, tau in (0, 1], a known
-/// codebook, positive channels, a known tail; a failure reported through
-/// `emitError`.
+/// one), a budget that is a count or a fraction in (0, 1], a power-of-two
+/// block, tau in (0, 1], a known codebook, positive channels, a known tail; a
+/// failure reported through `emitError`.
 LogicalResult
 checkPlacementOptions(const PlacementOptions &options,
                       function_ref<InFlightDiagnostic()> emitError);

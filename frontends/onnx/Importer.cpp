@@ -577,7 +577,7 @@ mlir::hgc::onnx::importOnnxFile(MLIRContext *context, const std::string &path,
   }
   ::onnx::ModelProto model;
   std::string error;
-  if (!parseModel((*buffer)->getBuffer(), path, model, error)) {
+  if (!parseModel((*buffer)->getBuffer(), model, error)) {
     emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
     return failure();
   }
@@ -593,7 +593,7 @@ mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
                                   const ImportOptions &options) {
   ::onnx::ModelProto model;
   std::string error;
-  if (!parseModel(bytes, name, model, error)) {
+  if (!parseModel(bytes, model, error)) {
     emitError(FileLineColLoc::get(context, name, 0, 0)) << error;
     return failure();
   }

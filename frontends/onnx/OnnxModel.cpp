@@ -14,7 +14,7 @@
 
 using namespace mlir::hgc::onnx;
 
-bool mlir::hgc::onnx::parseModel(llvm::StringRef bytes, const std::string &name,
+bool mlir::hgc::onnx::parseModel(llvm::StringRef bytes,
                                  ::onnx::ModelProto &model,
                                  std::string &error) {
   google::protobuf::io::CodedInputStream stream(
@@ -23,11 +23,11 @@ bool mlir::hgc::onnx::parseModel(llvm::StringRef bytes, const std::string &name,
   stream.SetTotalBytesLimit(INT32_MAX);
   if (bytes.size() > size_t(INT32_MAX) ||
       !model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    error = name + ": not a valid ONNX model (malformed or truncated protobuf)";
+    error = "not a valid ONNX model (malformed or truncated protobuf)";
     return false;
   }
   if (!model.has_graph()) {
-    error = name + ": the model has no graph";
+    error = "the model has no graph";
     return false;
   }
   return true;
@@ -38,10 +38,10 @@ bool mlir::hgc::onnx::loadModel(const std::string &path,
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {
-    error = path + ": " + buffer.getError().message();
+    error = buffer.getError().message();
     return false;
   }
-  return parseModel((*buffer)->getBuffer(), path, model, error);
+  return parseModel((*buffer)->getBuffer(), model, error);
 }
 
 size_t mlir::hgc::onnx::getElementByteSize(int32_t type) {

@@ -19,12 +19,14 @@
 
 namespace mlir::hgc::onnx {
 
-/// Parses the serialized model `bytes` (`name` for messages).
-bool parseModel(llvm::StringRef bytes, const std::string &name,
-                ::onnx::ModelProto &model, std::string &error);
+/// Parses the serialized model `bytes`; false with a one-line reason in
+/// `error` that names no file (callers report it at the file's location).
+bool parseModel(llvm::StringRef bytes, ::onnx::ModelProto &model,
+                std::string &error);
 
 /// Reads `path` into `model`; false with a one-line reason in `error`
-/// (missing file, truncated or malformed protobuf, no graph).
+/// (missing file, truncated or malformed protobuf, no graph), naming no
+/// file, as parseModel.
 bool loadModel(const std::string &path, ::onnx::ModelProto &model,
                std::string &error);
 

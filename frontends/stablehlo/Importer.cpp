@@ -40,8 +40,6 @@ static std::vector<std::string> namesOf(ArrayAttr attrs, size_t count,
 
 FailureOr<shlo::ImportedProgram> shlo::importStablehloFile(MLIRContext *context,
                                                            StringRef path) {
-  context->loadDialect<ShloDialect, func::FuncDialect>();
-  llvm::SourceMgr sourceMgr;
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> buffer =
       isStablehloBytecodePath(path) && llvm::sys::fs::exists(path)
@@ -50,6 +48,14 @@ FailureOr<shlo::ImportedProgram> shlo::importStablehloFile(MLIRContext *context,
   if (!buffer)
     return emitError(UnknownLoc::get(context)) << path << ": " << error,
            failure();
+  return importStablehloBuffer(context, std::move(buffer));
+}
+
+FailureOr<shlo::ImportedProgram>
+shlo::importStablehloBuffer(MLIRContext *context,
+                            std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  context->loadDialect<ShloDialect, func::FuncDialect>();
+  llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, context);
   if (!module)

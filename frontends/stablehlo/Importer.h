@@ -48,6 +48,12 @@ std::unique_ptr<llvm::MemoryBuffer> readStablehloBytecode(StringRef path,
 FailureOr<ImportedProgram> importStablehloFile(MLIRContext *context,
                                                StringRef path);
 
+/// importStablehloFile on text already read (named by the buffer's
+/// identifier in diagnostics).
+FailureOr<ImportedProgram>
+importStablehloBuffer(MLIRContext *context,
+                      std::unique_ptr<llvm::MemoryBuffer> buffer);
+
 } // namespace mlir::hgc::shlo
 
 #endif // HGC_FRONTENDS_STABLEHLO_IMPORTER_H

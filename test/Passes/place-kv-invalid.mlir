@@ -14,7 +14,7 @@
 // BUDGET: error: hgc-place-kv: budget '5%' is neither a token count (256) nor a fraction (0.05)
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hgca budget=1.5" 2>&1 | FileCheck %s --check-prefix=FRACTION
-// FRACTION: error: hgc-place-kv: budget must be a positive token count or a fraction in (0, 1], got '1.5'
+// FRACTION: error: hgc-place-kv: budget must be a token count or a fraction in (0, 1], got '1.5'
 
 // RUN: not hgc-opt %s -hgc-place-kv="policy=hca tau=0" 2>&1 | FileCheck %s --check-prefix=TAU-ZERO
 // TAU-ZERO: error: hgc-place-kv: tau must be in (0, 1], got 0

@@ -2,7 +2,7 @@
 """Writes the fuzzer's extra seeds: small models of the ops exporters write
 that the ONNX backend cases do not cover (GroupQueryAttention with packed
 QKV and rotary, Split, GatherND, IsNaN/IsInf, integer ReduceSum, Shape of a
-named dim, (Skip)SimplifiedLayerNormalization). scripts/fuzz-onnx.sh copies
+named dim, (Skip)SimplifiedLayerNormalization). scripts/fuzz.sh copies
 them next to the backend models.
 
     make_seeds.py [OUT_DIR]   (default: this folder)
