@@ -15,6 +15,7 @@
 #include "KVCache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -427,19 +428,32 @@ hgc_rt_status hgc_rt_head_stream_group(hgc_rt_head_stream *stream,
 // Fault injection (hgc-rt/faults.h)
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// A C caller's enum as its integer, read without loading it as the enum
+/// type (any int may arrive; the fault functions reject unknown ones).
+int faultNumber(const hgc_rt_fault &fault) {
+  int number;
+  static_assert(sizeof(number) == sizeof(fault), "a C enum is an int");
+  std::memcpy(&number, &fault, sizeof(number));
+  return number;
+}
+} // namespace
+
 hgc_rt_status hgc_rt_fault_inject(hgc_rt_fault fault, int64_t skip,
                                   int64_t count) {
-  return report(faults::inject(fault, skip, count));
+  return report(faults::inject(faultNumber(fault), skip, count));
 }
 
 hgc_rt_status hgc_rt_fault_inject_rate(hgc_rt_fault fault, double rate,
                                        uint64_t seed) {
-  return report(faults::injectRate(fault, rate, seed));
+  return report(faults::injectRate(faultNumber(fault), rate, seed));
 }
 
 void hgc_rt_fault_clear(void) { faults::clear(); }
 
-int64_t hgc_rt_fault_count(hgc_rt_fault fault) { return faults::count(fault); }
+int64_t hgc_rt_fault_count(hgc_rt_fault fault) {
+  return faults::count(faultNumber(fault));
+}
 
 const char *hgc_rt_last_error(void) { return lastError.c_str(); }
 

@@ -22,11 +22,11 @@ std::mutex planMutex;
 Plan plans[HGC_RT_FAULTS];
 std::atomic<int64_t> injected[HGC_RT_FAULTS];
 
-bool isFault(hgc_rt_fault fault) { return fault >= 0 && fault < HGC_RT_FAULTS; }
+bool isFault(int fault) { return fault >= 0 && fault < HGC_RT_FAULTS; }
 
-Result badFault(hgc_rt_fault fault) {
+Result badFault(int fault) {
   return Result::error(HGC_RT_INVALID_ARGUMENT,
-                       "unknown fault " + std::to_string(int(fault)));
+                       "unknown fault " + std::to_string(fault));
 }
 } // namespace
 
@@ -50,7 +50,7 @@ bool faults::shouldFail(hgc_rt_fault fault) {
   return fail;
 }
 
-Result faults::inject(hgc_rt_fault fault, int64_t skip, int64_t count) {
+Result faults::inject(int fault, int64_t skip, int64_t count) {
   if (!isFault(fault))
     return badFault(fault);
   if (skip < 0 || count < 0)
@@ -62,7 +62,7 @@ Result faults::inject(hgc_rt_fault fault, int64_t skip, int64_t count) {
   return Result::ok();
 }
 
-Result faults::injectRate(hgc_rt_fault fault, double rate, uint64_t seed) {
+Result faults::injectRate(int fault, double rate, uint64_t seed) {
   if (!isFault(fault))
     return badFault(fault);
   if (!(rate >= 0 && rate <= 1))
@@ -81,6 +81,6 @@ void faults::clear() {
   anyPlan = false;
 }
 
-int64_t faults::count(hgc_rt_fault fault) {
+int64_t faults::count(int fault) {
   return isFault(fault) ? injected[fault].load() : 0;
 }

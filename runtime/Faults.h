@@ -20,10 +20,12 @@ namespace hgc::rt::faults {
 /// True when this occurrence of `fault` is to fail (and counts it).
 bool shouldFail(hgc_rt_fault fault);
 
-Result inject(hgc_rt_fault fault, int64_t skip, int64_t count);
-Result injectRate(hgc_rt_fault fault, double rate, uint64_t seed);
+/// The plans of hgc-rt/faults.h; `fault` an hgc_rt_fault as the C caller's
+/// int, unknown ones an error (count: 0).
+Result inject(int fault, int64_t skip, int64_t count);
+Result injectRate(int fault, double rate, uint64_t seed);
 void clear();
-int64_t count(hgc_rt_fault fault);
+int64_t count(int fault);
 
 } // namespace hgc::rt::faults
 

@@ -48,6 +48,8 @@ int main(void) {
   CHECK(hgc_rt_fault_inject(HGC_RT_FAULT_COPY, 0, 100) == HGC_RT_OK);
   CHECK(hgc_rt_kv_append(cache, 1, 0, &block) == HGC_RT_IO);
   CHECK(hgc_rt_fault_count(HGC_RT_FAULT_COPY) >= 1);
+  CHECK(hgc_rt_fault_inject((hgc_rt_fault)9, 0, 1) == HGC_RT_INVALID_ARGUMENT);
+  CHECK(strcmp(hgc_rt_last_error(), "unknown fault 9") == 0);
   hgc_rt_fault_clear();
   CHECK(hgc_rt_kv_read(cache, 1, 0, 0, 3, back_k, back_v) == HGC_RT_OK);
   CHECK(memcmp(keys, back_k, sizeof(keys)) == 0);
