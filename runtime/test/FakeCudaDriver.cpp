@@ -2,42 +2,67 @@
 //
 // Exports the driver entry points the runtime resolves, backed by host
 // memory, so the CUDA code paths run on machines without a GPU
-// (HGC_RT_CUDA_LIBRARY points the runtime here). It is strict where a real
+// (HGC_RT_CUDA_LIBRARY points the runtime here): the KV tiers' memory,
+// pinning and stream copies, and the kernel API compiled programs reach
+// through runtime/GpuEntryPoints.cpp (modules, functions, launches, events,
+// memsets, asynchronous copies either way). It is strict where a real
 // driver would fail late or silently: device pointers are not host
-// addresses, copies are bounds-checked, stream copies land only at
-// cuStreamSynchronize (a missing synchronize shows up as stale data), and
-// copies can be made to fail on demand.
+// addresses, copies are bounds-checked, work queued on a stream (copies,
+// memsets, launches, event records) happens only when the stream or an
+// event recorded on it is synchronized (a missing synchronize shows up as
+// stale data), a module must be PTX naming the function looked up, and a
+// launch runs a kernel the test registered, on parameters copied at launch.
+// Copies, allocations and launches fail on demand, and the device can be
+// lost: every later call fails.
 //
 //===----------------------------------------------------------------------===//
 
 #include "FakeCudaDriver.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace {
-constexpr int kSuccess = 0, kInvalidValue = 1;
+// CUresult values the runtime may see.
+constexpr int kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
+              kInvalidImage = 200, kNotFound = 500, kLaunchFailed = 719,
+              kDeviceUnavailable = 46;
 constexpr uint64_t kDeviceBase = 0x7e00000000000000ull;
 
-struct PendingCopy {
-  void *host;
-  uint64_t device;
-  size_t bytes;
-  bool toDevice;
+struct Kernel {
+  hgc_fake_cuda_kernel body;
+  std::vector<size_t> paramSizes;
 };
 
+struct Event {
+  bool recorded = false, done = true;
+  std::chrono::steady_clock::time_point at;
+};
+
+using Work = std::function<int()>;
+
 struct Driver {
-  std::mutex mutex;
+  // Recursive: a kernel body run from a synchronize asks for its memory.
+  std::recursive_mutex mutex;
   uint64_t next = kDeviceBase;
   std::map<uint64_t, std::vector<char>> allocations;
   std::map<const char *, size_t> registered; // start -> bytes
-  std::map<void *, std::vector<PendingCopy>> streams;
+  std::map<void *, std::deque<Work>> streams;
+  std::map<void *, std::string> modules; // handle -> PTX text
+  std::map<std::string, Kernel> kernels;
+  std::set<const Kernel *> functions; // handed out by cuModuleGetFunction
+  std::map<void *, Event> events;
   hgc_fake_cuda_stats stats = {};
-  int failCopies = 0;
+  int failCopies = 0, failAllocations = 0, failLaunches = 0;
+  bool lost = false;
 
   char *device(uint64_t pointer, size_t bytes) {
     auto it = allocations.upper_bound(pointer);
@@ -49,6 +74,13 @@ struct Driver {
       return nullptr;
     return it->second.data() + offset;
   }
+  /// Device memory for a pointer the driver handed out, else the host
+  /// address itself (unified addressing, as cuMemcpyAsync sees pointers).
+  char *anywhere(uint64_t pointer, size_t bytes) {
+    if (pointer >= kDeviceBase)
+      return device(pointer, bytes);
+    return reinterpret_cast<char *>(pointer);
+  }
   bool pinned(const void *host, size_t bytes) {
     const char *p = static_cast<const char *>(host);
     auto it = registered.upper_bound(p);
@@ -57,10 +89,38 @@ struct Driver {
     --it;
     return p + bytes <= it->first + it->second;
   }
-  int enqueue(void *stream, void *host, uint64_t pointer, size_t bytes,
-              bool toDevice) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!streams.count(stream) || !device(pointer, bytes))
+  /// Queues `work` on `stream` (null: the legacy default stream, which
+  /// runs it at once). Called with the mutex held.
+  int enqueue(void *stream, Work work) {
+    if (lost)
+      return kDeviceUnavailable;
+    if (!stream)
+      return work();
+    auto it = streams.find(stream);
+    if (it == streams.end())
+      return kInvalidValue;
+    it->second.push_back(std::move(work));
+    return kSuccess;
+  }
+  /// Runs the work queued on `stream`, or up to the first `count` items.
+  int drain(void *stream, size_t count = SIZE_MAX) {
+    if (lost)
+      return kDeviceUnavailable;
+    auto it = streams.find(stream);
+    if (it == streams.end())
+      return kInvalidValue;
+    std::deque<Work> &queue = it->second;
+    for (size_t done = 0; done < count && !queue.empty(); ++done) {
+      Work work = std::move(queue.front());
+      queue.pop_front();
+      if (int status = work())
+        return status;
+    }
+    return kSuccess;
+  }
+  int copy(void *stream, char *host, uint64_t pointer, size_t bytes,
+           bool toDevice) {
+    if (!device(pointer, bytes))
       return kInvalidValue;
     if (failCopies > 0) {
       --failCopies;
@@ -69,8 +129,16 @@ struct Driver {
     ++(toDevice ? stats.copies_to_device : stats.copies_to_host);
     if (pinned(host, bytes))
       ++stats.pinned_copies;
-    streams[stream].push_back({host, pointer, bytes, toDevice});
-    return kSuccess;
+    return enqueue(stream, [this, host, pointer, bytes, toDevice] {
+      char *memory = device(pointer, bytes);
+      if (!memory)
+        return kInvalidValue; // freed while the copy was in flight
+      if (toDevice)
+        std::memcpy(memory, host, bytes);
+      else
+        std::memcpy(host, memory, bytes);
+      return kSuccess;
+    });
   }
 };
 
@@ -78,6 +146,10 @@ Driver &driver() {
   static Driver instance;
   return instance;
 }
+
+#define LOCKED                                                                 \
+  Driver &d = driver();                                                        \
+  std::lock_guard<std::recursive_mutex> lock(d.mutex)
 } // namespace
 
 extern "C" {
@@ -98,12 +170,22 @@ int cuDevicePrimaryCtxRetain(void **context, int) {
 int cuCtxSetCurrent(void *context) {
   return context ? kSuccess : kInvalidValue;
 }
+int cuDeviceGetAttribute(int *value, int attribute, int) {
+  // Memory clock (kHz) and bus width (bits) of an H100 SXM's HBM3.
+  *value = attribute == 36 ? 2619000 : attribute == 37 ? 5120 : 0;
+  return kSuccess;
+}
 
 int cuMemAlloc_v2(uint64_t *pointer, size_t bytes) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
+  if (d.lost)
+    return kDeviceUnavailable;
   if (bytes == 0)
     return kInvalidValue;
+  if (d.failAllocations > 0) {
+    --d.failAllocations;
+    return kOutOfMemory;
+  }
   *pointer = d.next;
   d.allocations[d.next].resize(bytes);
   d.next += (bytes + 255) / 256 * 256 + 256; // gaps catch overruns
@@ -111,8 +193,7 @@ int cuMemAlloc_v2(uint64_t *pointer, size_t bytes) {
   return kSuccess;
 }
 int cuMemFree_v2(uint64_t pointer) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
   if (!d.allocations.erase(pointer))
     return kInvalidValue;
   --d.stats.allocations;
@@ -120,15 +201,13 @@ int cuMemFree_v2(uint64_t pointer) {
 }
 
 int cuMemHostRegister_v2(void *memory, size_t bytes, unsigned) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
   d.registered[static_cast<const char *>(memory)] = bytes;
   d.stats.registered_bytes += int64_t(bytes);
   return kSuccess;
 }
 int cuMemHostUnregister(void *memory) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
   auto it = d.registered.find(static_cast<const char *>(memory));
   if (it == d.registered.end())
     return kInvalidValue;
@@ -138,16 +217,18 @@ int cuMemHostUnregister(void *memory) {
 }
 
 int cuStreamCreate(void **stream, unsigned) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
+  if (d.lost)
+    return kDeviceUnavailable;
   *stream = new char;
   d.streams[*stream];
   ++d.stats.streams;
   return kSuccess;
 }
 int cuStreamDestroy_v2(void *stream) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
+  // Like the driver: queued work still completes.
+  (void)d.drain(stream);
   if (!d.streams.erase(stream))
     return kInvalidValue;
   delete static_cast<char *>(stream);
@@ -155,41 +236,227 @@ int cuStreamDestroy_v2(void *stream) {
   return kSuccess;
 }
 int cuStreamSynchronize(void *stream) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
-  auto it = d.streams.find(stream);
-  if (it == d.streams.end())
-    return kInvalidValue;
-  for (const PendingCopy &copy : it->second) {
-    char *memory = d.device(copy.device, copy.bytes);
-    if (!memory)
-      return kInvalidValue; // freed while the copy was in flight
-    if (copy.toDevice)
-      std::memcpy(memory, copy.host, copy.bytes);
-    else
-      std::memcpy(copy.host, memory, copy.bytes);
-  }
-  it->second.clear();
-  return kSuccess;
+  LOCKED;
+  return d.drain(stream);
 }
 int cuMemcpyHtoDAsync_v2(uint64_t target, const void *source, size_t bytes,
                          void *stream) {
-  return driver().enqueue(stream, const_cast<void *>(source), target, bytes,
-                          true);
+  LOCKED;
+  return d.copy(stream, static_cast<char *>(const_cast<void *>(source)), target,
+                bytes, true);
 }
 int cuMemcpyDtoHAsync_v2(void *target, uint64_t source, size_t bytes,
                          void *stream) {
-  return driver().enqueue(stream, target, source, bytes, false);
+  LOCKED;
+  return d.copy(stream, static_cast<char *>(target), source, bytes, false);
 }
 
+// The kernel API of compiled programs.
+
+int cuMemcpyAsync(uint64_t target, uint64_t source, size_t bytes,
+                  void *stream) {
+  LOCKED;
+  if (!d.anywhere(target, bytes) || !d.anywhere(source, bytes))
+    return kInvalidValue;
+  if (d.failCopies > 0) {
+    --d.failCopies;
+    return kInvalidValue;
+  }
+  return d.enqueue(stream, [&d, target, source, bytes] {
+    char *to = d.anywhere(target, bytes), *from = d.anywhere(source, bytes);
+    if (!to || !from)
+      return kInvalidValue;
+    std::memmove(to, from, bytes);
+    return kSuccess;
+  });
+}
+int cuMemsetD32Async(uint64_t target, unsigned value, size_t count,
+                     void *stream) {
+  LOCKED;
+  if (!d.device(target, count * 4))
+    return kInvalidValue;
+  return d.enqueue(stream, [&d, target, value, count] {
+    auto *words = reinterpret_cast<unsigned *>(d.device(target, count * 4));
+    for (size_t i = 0; i < count; ++i)
+      words[i] = value;
+    return kSuccess;
+  });
+}
+int cuMemsetD16Async(uint64_t target, unsigned short value, size_t count,
+                     void *stream) {
+  LOCKED;
+  if (!d.device(target, count * 2))
+    return kInvalidValue;
+  return d.enqueue(stream, [&d, target, value, count] {
+    auto *halves =
+        reinterpret_cast<unsigned short *>(d.device(target, count * 2));
+    for (size_t i = 0; i < count; ++i)
+      halves[i] = value;
+    return kSuccess;
+  });
+}
+
+int cuModuleLoadData(void **module, const void *image) {
+  LOCKED;
+  if (d.lost)
+    return kDeviceUnavailable;
+  const char *text = static_cast<const char *>(image);
+  // PTX text: what hgc's nvptx pipeline embeds.
+  if (!text || !std::strstr(text, ".version") || !std::strstr(text, ".target"))
+    return kInvalidImage;
+  *module = new char;
+  d.modules[*module] = text;
+  ++d.stats.modules;
+  return kSuccess;
+}
+int cuModuleUnload(void *module) {
+  LOCKED;
+  if (!d.modules.erase(module))
+    return kInvalidValue;
+  delete static_cast<char *>(module);
+  --d.stats.modules;
+  return kSuccess;
+}
+int cuModuleGetFunction(void **function, void *module, const char *name) {
+  LOCKED;
+  auto it = d.modules.find(module);
+  if (it == d.modules.end())
+    return kInvalidValue;
+  auto kernel = d.kernels.find(name);
+  if (it->second.find(std::string(".entry ") + name) == std::string::npos ||
+      kernel == d.kernels.end())
+    return kNotFound;
+  *function = &kernel->second;
+  d.functions.insert(&kernel->second);
+  return kSuccess;
+}
+int cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
+                   unsigned gridZ, unsigned blockX, unsigned blockY,
+                   unsigned blockZ, unsigned, void *stream, void **params,
+                   void **extra) {
+  LOCKED;
+  auto *kernel = static_cast<const Kernel *>(function);
+  if (!d.functions.count(kernel) || extra ||
+      (!params && !kernel->paramSizes.empty()))
+    return kInvalidValue;
+  if (d.failLaunches > 0) {
+    --d.failLaunches;
+    return kLaunchFailed;
+  }
+  // The driver copies the arguments at the launch; so does this one.
+  std::vector<std::vector<char>> copies;
+  for (size_t i = 0; i < kernel->paramSizes.size(); ++i)
+    copies.emplace_back(static_cast<char *>(params[i]),
+                        static_cast<char *>(params[i]) + kernel->paramSizes[i]);
+  unsigned grid[3] = {gridX, gridY, gridZ}, block[3] = {blockX, blockY, blockZ};
+  ++d.stats.launches;
+  return d.enqueue(stream,
+                   [kernel, copies = std::move(copies), grid, block]() mutable {
+                     std::vector<void *> pointers;
+                     for (std::vector<char> &copy : copies)
+                       pointers.push_back(copy.data());
+                     kernel->body(pointers.data(), grid, block);
+                     return kSuccess;
+                   });
+}
+
+int cuEventCreate(void **event, unsigned) {
+  LOCKED;
+  if (d.lost)
+    return kDeviceUnavailable;
+  *event = new char;
+  d.events[*event];
+  ++d.stats.events;
+  return kSuccess;
+}
+int cuEventDestroy_v2(void *event) {
+  LOCKED;
+  if (!d.events.erase(event))
+    return kInvalidValue;
+  delete static_cast<char *>(event);
+  --d.stats.events;
+  return kSuccess;
+}
+int cuEventRecord(void *event, void *stream) {
+  LOCKED;
+  auto it = d.events.find(event);
+  if (it == d.events.end())
+    return kInvalidValue;
+  it->second.recorded = true;
+  it->second.done = false;
+  return d.enqueue(stream, [&d, event] {
+    auto at = d.events.find(event);
+    if (at != d.events.end()) {
+      at->second.done = true;
+      at->second.at = std::chrono::steady_clock::now();
+    }
+    return kSuccess;
+  });
+}
+/// Runs every stream's work until `event` is done (a record is always
+/// queued behind the work it follows).
+int completeEvent(Driver &d, void *event) {
+  auto it = d.events.find(event);
+  if (it == d.events.end() || !it->second.recorded)
+    return kInvalidValue;
+  for (auto &[stream, queue] : d.streams)
+    while (!it->second.done && !queue.empty())
+      if (int status = d.drain(stream, 1))
+        return status;
+  return it->second.done ? kSuccess : kInvalidValue;
+}
+int cuEventSynchronize(void *event) {
+  LOCKED;
+  return d.lost ? kDeviceUnavailable : completeEvent(d, event);
+}
+int cuStreamWaitEvent(void *stream, void *event, unsigned) {
+  LOCKED;
+  if (d.lost)
+    return kDeviceUnavailable;
+  // Work queued on `stream` after this waits for the event: complete it now.
+  return d.streams.count(stream) ? completeEvent(d, event) : kInvalidValue;
+}
+int cuEventElapsedTime(float *milliseconds, void *start, void *end) {
+  LOCKED;
+  auto from = d.events.find(start), to = d.events.find(end);
+  if (from == d.events.end() || to == d.events.end() || !from->second.done ||
+      !to->second.done)
+    return kInvalidValue;
+  *milliseconds =
+      std::chrono::duration<float, std::milli>(to->second.at - from->second.at)
+          .count();
+  return kSuccess;
+}
+
+// Test hooks.
+
 void hgc_fake_cuda_get_stats(hgc_fake_cuda_stats *stats) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
   *stats = d.stats;
 }
 void hgc_fake_cuda_fail_copies(int count) {
-  Driver &d = driver();
-  std::lock_guard<std::mutex> lock(d.mutex);
+  LOCKED;
   d.failCopies = count;
+}
+void hgc_fake_cuda_fail_allocations(int count) {
+  LOCKED;
+  d.failAllocations = count;
+}
+void hgc_fake_cuda_fail_launches(int count) {
+  LOCKED;
+  d.failLaunches = count;
+}
+void hgc_fake_cuda_lose_device(int lost) {
+  LOCKED;
+  d.lost = lost != 0;
+}
+void hgc_fake_cuda_register_kernel(const char *name, hgc_fake_cuda_kernel body,
+                                   int params, const size_t *sizes) {
+  LOCKED;
+  d.kernels[name] = Kernel{body, std::vector<size_t>(sizes, sizes + params)};
+}
+void *hgc_fake_cuda_device_memory(uint64_t pointer, size_t bytes) {
+  LOCKED;
+  return d.device(pointer, bytes);
 }
 }
