@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A fuzzing campaign: each built fuzzer (hgc-onnx/npy/mlir-fuzzer) runs for
+# A fuzzing campaign: each built fuzzer (hgc-npy/capi/mlir/onnx-fuzzer) runs for
 # RUNS executions or SECONDS, whichever ends first, under ASan + UBSan
 # (scripts/fuzz.sh), and its libFuzzer statistics go to
 # docs/bench/fuzzing/<kind>.txt: executions, rate, corpus, crashes.
@@ -13,7 +13,7 @@ seconds=${2:-3600}
 out=$root/docs/bench/fuzzing
 mkdir -p "$out"
 status=0
-for kind in npy mlir onnx; do
+for kind in npy capi mlir onnx; do
   fuzzer=${HGC_BUILD_DIR:-$root/build}/bin/hgc-$kind-fuzzer
   [ -x "$fuzzer" ] || { echo "fuzz-campaign: no $fuzzer" >&2; status=1; continue; }
   log=$(mktemp)
@@ -24,7 +24,7 @@ for kind in npy mlir onnx; do
     echo "\$ scripts/fuzz.sh $(basename "$fuzzer") $seconds -runs=$runs" \
          "# $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
     echo "exit $code after $(($(date +%s) - start)) s"
-    grep -E '^(#[0-9]+ +DONE|stat::|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' "$log"
+    grep -E '^(Done|stat::|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' "$log"
     echo "corpus files: $(ls "${HGC_BUILD_DIR:-$root/build}/fuzz/$kind/corpus" | wc -l)"
   } >"$out/$kind.txt"
   cat "$out/$kind.txt"

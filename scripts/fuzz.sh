@@ -5,6 +5,7 @@
 #                    test/fuzz-seeds/*.onnx (models of other exporter ops)
 #   hgc-npy-fuzzer   test/fuzz-seeds/npy/
 #   hgc-mlir-fuzzer  the lit corpus (test/**/*.mlir) and examples/*.mlir
+#   hgc-capi-fuzzer  none: its bytes fill a configuration field by field
 # plus the past crashers of test/fuzz-regressions/<kind>/, replayed first
 # every run. New corpus entries go to build/fuzz/<kind>-corpus; a crash
 # leaves its input in build/fuzz/<kind>/ and fails the run.
@@ -34,6 +35,8 @@ mlir)
       cp -f "$file" "$work/seeds/$(echo "${file#"$root"/}" | tr / _)"
     done
   max_len=65536 ;;
+capi)
+  max_len=1024 ;;
 *)
   echo "fuzz.sh: no seeds known for $name" >&2
   exit 2 ;;
