@@ -123,7 +123,9 @@ mlir::hgc::onnx::readGraphInterface(MLIRContext *context,
   ::onnx::ModelProto model;
   std::string error;
   if (!loadModel(path, model, error)) {
-    emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
+    // Named in the message, not a location: engines that print only the
+    // message (libhgc's sessions) still see which file.
+    emitError(UnknownLoc::get(context)) << path << ": " << error;
     return failure();
   }
   GraphInterface interface;

@@ -578,7 +578,9 @@ mlir::hgc::onnx::importOnnxFile(MLIRContext *context, const std::string &path,
   ::onnx::ModelProto model;
   std::string error;
   if (!parseModel((*buffer)->getBuffer(), model, error)) {
-    emitError(FileLineColLoc::get(context, path, 0, 0)) << error;
+    // Named in the message, not a location: engines that print only the
+    // message (libhgc's sessions) still see which file.
+    emitError(UnknownLoc::get(context)) << path << ": " << error;
     return failure();
   }
   // Parameters read the file's own bytes (offsets from the serialized form).
@@ -594,7 +596,9 @@ mlir::hgc::onnx::importOnnxBuffer(MLIRContext *context, llvm::StringRef bytes,
   ::onnx::ModelProto model;
   std::string error;
   if (!parseModel(bytes, model, error)) {
-    emitError(FileLineColLoc::get(context, name, 0, 0)) << error;
+    // Named in the message, not a location: engines that print only the
+    // message (libhgc's sessions) still see which file.
+    emitError(UnknownLoc::get(context)) << name << ": " << error;
     return failure();
   }
   // Bytes held in memory have no file to read parameters from: only

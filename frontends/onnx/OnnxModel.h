@@ -20,7 +20,7 @@
 namespace mlir::hgc::onnx {
 
 /// Parses the serialized model `bytes`; false with a one-line reason in
-/// `error` that names no file (callers report it at the file's location).
+/// `error` that names no file (callers prefix it).
 bool parseModel(llvm::StringRef bytes, ::onnx::ModelProto &model,
                 std::string &error);
 
