@@ -26,10 +26,10 @@ namespace {
 /// Strings a field may hold: the vocabulary's and garbage.
 std::string pickString(FuzzedDataProvider &data) {
   static const char *const words[] = {
-      "full", "hgca", "hca",  "quest", "scout", "sparf",  "fluxion",
-      "0.05", "256",  "0",    "1.0",   "-1",    "1e-300", "nan",
-      "inf",  "int8", "pq16x256", "pq3x7", "auto", "none", "summary",
-      ""};
+      "full",    "hgca", "hca",     "quest", "scout",    "sparf",
+      "fluxion", "0.05", "256",     "0",     "1.0",      "-1",
+      "1e-300",  "nan",  "inf",     "int8",  "pq16x256", "pq3x7",
+      "auto",    "none", "summary", ""};
   if (data.ConsumeBool())
     return words[data.ConsumeIntegralInRange<size_t>(
         0, sizeof(words) / sizeof(words[0]) - 1)];

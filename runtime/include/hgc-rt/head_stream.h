@@ -64,8 +64,8 @@ hgc_rt_status hgc_rt_head_stream_release_sequence(hgc_rt_head_stream *stream,
                                                   int64_t seq);
 /* Appends a block of all kv_heads ([kv_heads][tokens][head_dim]); each head
  * group's cache takes its heads' rows. All or nothing. */
-hgc_rt_status hgc_rt_head_stream_append(hgc_rt_head_stream *stream,
-                                        int64_t seq, int32_t layer,
+hgc_rt_status hgc_rt_head_stream_append(hgc_rt_head_stream *stream, int64_t seq,
+                                        int32_t layer,
                                         const hgc_rt_kv_block *block);
 /* Tokens [first, first + count) of every head back, bit-exact, laid out
  * [kv_heads][count][head_dim]. */
@@ -85,10 +85,10 @@ hgc_rt_status hgc_rt_head_stream_read(hgc_rt_head_stream *stream, int64_t seq,
  * holds off the device (an append into the window does not: a decode loop
  * appends each layer's token before attending it). Calls on one stream run
  * one at a time. `step` may be NULL. */
-hgc_rt_status hgc_rt_head_stream_attend(hgc_rt_head_stream *stream,
-                                        int64_t seq, int32_t layer,
-                                        int32_t q_heads, const float *query,
-                                        float scale, float *output, float *lse,
+hgc_rt_status hgc_rt_head_stream_attend(hgc_rt_head_stream *stream, int64_t seq,
+                                        int32_t layer, int32_t q_heads,
+                                        const float *query, float scale,
+                                        float *output, float *lse,
                                         int32_t next_layer,
                                         hgc_rt_head_step *step);
 
