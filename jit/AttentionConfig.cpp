@@ -10,6 +10,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <iterator>
+#include <map>
 
 using namespace hgc::jit;
 
@@ -105,7 +107,9 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
                    "', expected " + mlir::hgc::getPlacementPolicyNames());
   if (config.placement.sink < 0 || config.placement.window < 0)
     return invalid("placement sink and window must be >= 0");
-  std::vector<bool> taken(c.kv_heads, false);
+  // Head ranges already overridden, by first head: overlaps are found per
+  // range, not per head (kv_heads may be huge).
+  std::map<int64_t, int64_t> taken; // first -> end
   for (int32_t i = 0; i < c.num_overrides; ++i) {
     const hgc_head_override &o = c.overrides[i];
     std::string which = "override " + std::to_string(i);
@@ -117,12 +121,15 @@ Failure AttentionConfig::fromC(const hgc_attention_config &c,
           which + ": KV heads [" + std::to_string(o.first_kv_head) + ", " +
           std::to_string(int64_t(o.first_kv_head) + o.kv_heads) +
           ") are not within [0, " + std::to_string(c.kv_heads) + ")");
-    for (int32_t h = o.first_kv_head; h < o.first_kv_head + o.kv_heads; ++h) {
-      if (taken[h])
-        return invalid(which + ": KV head " + std::to_string(h) +
-                       " is already overridden");
-      taken[h] = true;
-    }
+    int64_t first = o.first_kv_head, end = first + o.kv_heads;
+    auto after = taken.upper_bound(first);
+    if (after != taken.begin() && std::prev(after)->second > first)
+      return invalid(which + ": KV head " + std::to_string(first) +
+                     " is already overridden");
+    if (after != taken.end() && after->first < end)
+      return invalid(which + ": KV head " + std::to_string(after->first) +
+                     " is already overridden");
+    taken[first] = end;
     HeadPolicy head;
     head.firstKvHead = o.first_kv_head;
     head.kvHeads = o.kv_heads;
