@@ -55,11 +55,14 @@ hgc::CompiledCode::~CompiledCode() = default;
 
 llvm::Expected<std::unique_ptr<hgc::CompiledCode>>
 hgc::CompiledCode::compile(ModuleOp module, bool keepObject) {
+  hgc_rt_gpu_take_error(); // not this code's
   auto engine = createHostEngine(module, keepObject);
   if (!engine)
     return engine.takeError();
   std::unique_ptr<CompiledCode> code(new CompiledCode());
   code->engine = std::move(*engine);
+  if (llvm::Error error = code->takeLoadError())
+    return std::move(error);
   return code;
 }
 
@@ -87,6 +90,7 @@ hgc::CompiledCode::link(llvm::StringRef path) {
   if (!created)
     return created.takeError();
   std::unique_ptr<llvm::orc::LLJIT> jit = std::move(*created);
+  hgc_rt_gpu_take_error(); // not this code's
   for (const std::string &library : getRuntimeLibraryPaths()) {
     std::string message;
     if (!llvm::sys::DynamicLibrary::getPermanentLibrary(library.c_str(),
@@ -108,7 +112,18 @@ hgc::CompiledCode::link(llvm::StringRef path) {
                                    llvm::toString(std::move(error)));
   std::unique_ptr<CompiledCode> code(new CompiledCode());
   code->linked = std::move(jit);
+  if (llvm::Error error = code->takeLoadError())
+    return std::move(error);
   return code;
+}
+
+llvm::Error hgc::CompiledCode::takeLoadError() {
+  // Constructors load the GPU kernels (mgpuModuleLoad); their calls return
+  // no status, and a run takes stale errors first, so look now.
+  if (const char *gpuError = hgc_rt_gpu_take_error())
+    return llvm::createStringError(llvm::Twine("loading the GPU kernels: ") +
+                                   gpuError);
+  return llvm::Error::success();
 }
 
 void *hgc::CompiledCode::lookup(llvm::StringRef name) {

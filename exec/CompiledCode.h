@@ -53,6 +53,10 @@ public:
   void writeObject(llvm::StringRef path);
 
 private:
+  /// An error of the GPU kernels' load, which ran in the code's
+  /// constructors.
+  llvm::Error takeLoadError();
+
   CompiledCode() = default;
   std::unique_ptr<ExecutionEngine> engine;
   std::unique_ptr<llvm::orc::LLJIT> linked;

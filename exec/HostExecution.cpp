@@ -157,6 +157,9 @@ hgc::createHostEngine(ModuleOp module, bool enableObjectDump) {
   if (!engine)
     return llvm::createStringError("JIT compilation failed: " +
                                    llvm::toString(engine.takeError()));
+  // Global constructors load the GPU kernels (mgpuModuleLoad); entry points
+  // are called through lookup, which does not run them.
+  (*engine)->initialize();
   return engine;
 }
 

@@ -292,6 +292,7 @@ hgc_status hgc_kv_cache_create(hgc_context *context,
   runtime.far_pages = options->far_pages;
   runtime.far_numa_nodes = options->far_numa_nodes;
   runtime.far_bandwidth_gbs = options->far_bandwidth_gbs;
+  runtime.device_mirror = options->device_mirror;
   // Kernels of a policy that scores key codes read the runtime's.
   runtime.quantize_keys = mlir::hgc::getPlacementPolicy(checked.placement)
                               .readsKeyCodes(checked.placement);
@@ -463,6 +464,8 @@ hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
   std::copy_n(runtime.pages, HGC_RT_TIERS, stats->pages);
   stats->tokens = runtime.tokens;
   stats->device_is_cuda = runtime.device_is_cuda;
+  stats->mirrored_pages = runtime.mirrored_pages;
+  stats->failed_over_pages = runtime.failed_over_pages;
   return HGC_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "hgc-rt/gpu.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -92,10 +93,37 @@ bool usable(Backend &backend) {
   return false;
 }
 
+/// True once a call of this run failed: a later launch or copy would read
+/// what a failed allocation or copy never provided (on a GPU, an illegal
+/// address that poisons the context), and the run reports the first error.
+bool failedEarlier(Backend &backend) {
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  return !backend.error.empty();
+}
+
 void addKernelTime(Backend &backend, double seconds) {
   std::lock_guard<std::mutex> lock(backend.mutex);
   backend.kernelSeconds += seconds;
   ++backend.launches;
+}
+
+/// The host twin of kernel `name`, through the resolver a JIT set, else
+/// the process's global symbols.
+void *findTwin(Backend &backend, const char *name) {
+  std::string twinName = std::string("__hgc_emu_") + name;
+  std::lock_guard<std::mutex> lock(backend.mutex);
+  return backend.resolver
+             ? backend.resolver(backend.resolverContext, twinName.c_str())
+             : dlsym(RTLD_DEFAULT, twinName.c_str());
+}
+
+bool runTwin(void *twin, const LaunchShape &shape, void **params, size_t count,
+             std::string &error) {
+  // Workgroup memory of twins is module-global: one block at a time in the
+  // whole process.
+  static std::mutex launches;
+  std::lock_guard<std::mutex> lock(launches);
+  return emulateLaunch(twin, shape, params, count, error);
 }
 
 } // namespace
@@ -141,6 +169,26 @@ double hgc_rt_gpu_peak_bandwidth(void) {
       backend.api->deviceGetAttribute(&busBits, 37, backend.api->device))
     return 0;
   return 2.0 * clockKHz * 1e3 * busBits / 8;
+}
+
+void *hgc_rt_gpu_host_twin(const char *kernel) {
+  return kernel ? findTwin(Backend::get(), kernel) : nullptr;
+}
+
+int hgc_rt_gpu_emulate_launch(void *twin, const long long grid[3],
+                              const long long block[3], void **params,
+                              size_t count, char *error, size_t errorSize) {
+  std::string why;
+  if (!twin || !grid || !block || (count && !params))
+    why = "no twin, grid, block or parameters";
+  else if (runTwin(
+               twin,
+               {{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}},
+               params, count, why))
+    return 0;
+  if (error && errorSize)
+    std::snprintf(error, errorSize, "%s", why.c_str());
+  return 1;
 }
 
 const char *hgc_rt_gpu_take_error(void) {
@@ -189,24 +237,17 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
     return nullptr;
   if (backend.api) {
     void *function = nullptr;
-    if (module && current(backend))
+    if (!module)
+      backend.fail("kernel " + std::string(name) + ": its module did not load");
+    else if (current(backend))
       backend.check(backend.api->moduleGetFunction(&function, module, name),
                     "cuModuleGetFunction");
     return function;
   }
-  std::string twinName = std::string("__hgc_emu_") + name;
-  void *twin = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(backend.mutex);
-    twin = backend.resolver
-               ? backend.resolver(backend.resolverContext, twinName.c_str())
-               : dlsym(RTLD_DEFAULT, twinName.c_str());
-  }
-  if (!twin) {
+  void *twin = findTwin(backend, name);
+  if (!twin)
     backend.fail("kernel " + std::string(name) +
-                 " has no host twin to emulate (" + twinName + ")");
-    return nullptr;
-  }
+                 " has no host twin to emulate (__hgc_emu_" + name + ")");
   return twin;
 }
 
@@ -215,8 +256,13 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t sharedBytes, void *stream,
                       void **params, void **extra, size_t paramsCount) {
   Backend &backend = Backend::get();
-  if (!function)
-    return; // Its lookup failed and said why.
+  if (failedEarlier(backend))
+    return;
+  if (!function) {
+    // Its lookup failed and said why, unless that error was taken already.
+    backend.fail("launch of a kernel that was not found");
+    return;
+  }
   if (backend.api) {
     if (!current(backend))
       return;
@@ -239,14 +285,10 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
         api.eventDestroy(event);
     return;
   }
-  // Workgroup memory of twins is module-global: one block at a time in the
-  // whole process.
-  static std::mutex launches;
-  std::lock_guard<std::mutex> lock(launches);
   LaunchShape shape{{gridX, gridY, gridZ}, {blockX, blockY, blockZ}};
   std::string error;
   auto begin = std::chrono::steady_clock::now();
-  if (!emulateLaunch(function, shape, params, paramsCount, error))
+  if (!runTwin(function, shape, params, paramsCount, error))
     backend.fail("emulated kernel launch: " + error);
   if (backend.timing)
     addKernelTime(backend, std::chrono::duration<double>(
@@ -355,8 +397,8 @@ void mgpuMemFree(void *pointer, void *stream) {
 
 void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
   Backend &backend = Backend::get();
-  // A failed allocation (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target)
+  // A failed allocation or copy (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target || failedEarlier(backend))
     return;
   if (!backend.api) {
     if (bytes && source)
@@ -372,8 +414,8 @@ void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
 
 void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
   Backend &backend = Backend::get();
-  // A failed allocation (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target)
+  // A failed allocation or copy (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target || failedEarlier(backend))
     return;
   if (!backend.api) {
     auto *words = static_cast<unsigned *>(target);
@@ -390,8 +432,8 @@ void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
 void mgpuMemset16(void *target, unsigned short value, size_t count,
                   void *stream) {
   Backend &backend = Backend::get();
-  // A failed allocation (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target)
+  // A failed allocation or copy (already reported) leaves nothing to touch.
+  if (!usable(backend) || !target || failedEarlier(backend))
     return;
   if (!backend.api) {
     auto *halves = static_cast<unsigned short *>(target);

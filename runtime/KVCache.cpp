@@ -134,6 +134,9 @@ Result KVCache::create(const hgc_rt_kv_config &c,
     if (!built->stores[HGC_RT_TIER_STORAGE])
       return Result::error(HGC_RT_IO, error);
   }
+  const char *mirror = std::getenv("HGC_RT_DEVICE_MIRROR");
+  built->mirrorDevice =
+      c.device_mirror != 0 || (mirror && std::string(mirror) == "1");
   cache = std::move(built);
   return Result::ok();
 }
@@ -142,6 +145,8 @@ hgc_rt_kv_stats KVCache::stats() const {
   hgc_rt_kv_stats s{};
   for (int t = 0; t < HGC_RT_TIERS; ++t)
     s.pages[t] = stores[t] ? stores[t]->used() : 0;
+  // Each page counts once, where it lives; host copies are counted apart.
+  s.pages[HGC_RT_TIER_HOST] -= mirroredPages;
   s.tokens = totalTokens;
   s.moved_pages = movedPages;
   // f32 summaries per page, and their copy in the cache's dtype.
@@ -167,6 +172,9 @@ hgc_rt_kv_stats KVCache::stats() const {
   s.host_is_pinned = stores[HGC_RT_TIER_HOST]->isPinned() ? 1 : 0;
   s.host_numa_nodes = numaNodes;
   s.far_is_emulated = stores[HGC_RT_TIER_FAR] && farIsEmulated ? 1 : 0;
+  s.device_mirror = mirrorDevice ? 1 : 0;
+  s.mirrored_pages = mirroredPages;
+  s.failed_over_pages = failedOverPages;
   return s;
 }
 
@@ -199,7 +207,7 @@ Result KVCache::releaseSequence(int64_t seq) {
   sequence->released = true;
   for (Layer &layer : sequence->layers) {
     for (Page &page : layer.pages)
-      store(page.tier)->release(page.slot);
+      releasePage(page);
     totalTokens -= layer.tokens;
     layer = Layer();
   }
@@ -291,7 +299,18 @@ Result KVCache::writeKeysValues(const Page &page, size_t offset,
                                 size_t bytes) const {
   std::string error;
   PageStore *tier = store(page.tier);
-  hgc_rt_status status = tier->write(page.slot, offset, keys, bytes, error);
+  hgc_rt_status status = HGC_RT_OK;
+  // The host copy first: a device write that fails then loses nothing.
+  if (page.mirrored) {
+    PageStore *host = store(HGC_RT_TIER_HOST);
+    status = host->write(page.mirror, offset, keys, bytes, error);
+    if (status == HGC_RT_OK)
+      status = host->write(page.mirror, halfPageBytes + offset, values, bytes,
+                           error);
+    if (status != HGC_RT_OK)
+      return Result::error(status, error);
+  }
+  status = tier->write(page.slot, offset, keys, bytes, error);
   if (status == HGC_RT_OK)
     status =
         tier->write(page.slot, halfPageBytes + offset, values, bytes, error);
@@ -301,11 +320,12 @@ Result KVCache::writeKeysValues(const Page &page, size_t offset,
 Result KVCache::readKeysValues(const Page &page, size_t offset, char *keys,
                                char *values, size_t bytes) const {
   std::string error;
-  PageStore *tier = store(page.tier);
-  hgc_rt_status status = tier->read(page.slot, offset, keys, bytes, error);
+  // A device page's host copy holds the same bytes, nearer.
+  PageStore *tier = store(page.mirrored ? HGC_RT_TIER_HOST : page.tier);
+  const Slot &slot = page.mirrored ? page.mirror : page.slot;
+  hgc_rt_status status = tier->read(slot, offset, keys, bytes, error);
   if (status == HGC_RT_OK)
-    status =
-        tier->read(page.slot, halfPageBytes + offset, values, bytes, error);
+    status = tier->read(slot, halfPageBytes + offset, values, bytes, error);
   return status == HGC_RT_OK ? Result::ok() : Result::error(status, error);
 }
 
@@ -350,14 +370,23 @@ Result KVCache::append(int64_t seq, int32_t layerIndex,
   // copy leaves the sequence as it was.
   const char *keys = static_cast<const char *>(block.keys);
   const char *values = static_cast<const char *>(block.values);
-  if (Result r = forEachRun(
-          layer, layer.tokens, block.tokens,
-          [&](const Page &page, size_t inPage, size_t inBlock, size_t bytes) {
-            return writeKeysValues(page, inPage, keys + inBlock,
-                                   values + inBlock, bytes);
-          });
-      r.failed())
-    return r;
+  auto write = [&] {
+    return forEachRun(
+        layer, layer.tokens, block.tokens,
+        [&](const Page &page, size_t inPage, size_t inBlock, size_t bytes) {
+          return writeKeysValues(page, inPage, keys + inBlock, values + inBlock,
+                                 bytes);
+        });
+  };
+  Result written = write();
+  // A failed device keeps no KV of a mirrored cache: its pages become their
+  // host copies and the (idempotent) write runs again there.
+  if (written.status == HGC_RT_DEVICE && mirrorDevice) {
+    failOver(layer);
+    written = write();
+  }
+  if (written.failed())
+    return written;
   addKeyMetadata(layer, block, pagesNeeded);
   layer.tokens = tokens;
   totalTokens += block.tokens;

@@ -104,6 +104,9 @@ private:
   struct Page {
     hgc_rt_tier tier;
     Slot slot;
+    /// With device_mirror, a device page's host copy (a host-tier slot).
+    Slot mirror;
+    bool mirrored = false;
     bool recalled = false;
     double mass = 0; // attention mass reported for it, decayed (mapping)
     PageKeyMetadata metadata;
@@ -197,6 +200,11 @@ private:
   /// Trades the slots (and tiers) of two pages, each copied bit-exactly;
   /// on failure both stay as they were.
   Result swapPages(Page &a, Page &b);
+  /// Releases the slots of `page` (its host copy too).
+  void releasePage(Page &page);
+  /// With device_mirror: turns every mirrored device page of `layer` into
+  /// its host copy (after a device failure); the device slots are dropped.
+  void failOver(Layer &layer);
   /// Copies a whole page between slots of any two tiers.
   Result copyPage(PageStore *from, const Slot &source, PageStore *to,
                   const Slot &target);
@@ -242,6 +250,9 @@ private:
   std::unordered_map<int64_t, std::shared_ptr<Sequence>> sequences;
   std::atomic<int64_t> totalTokens{0};
   std::atomic<int64_t> movedPages{0};
+  bool mirrorDevice = false; // device_mirror or HGC_RT_DEVICE_MIRROR=1
+  std::atomic<int64_t> mirroredPages{0};
+  std::atomic<int64_t> failedOverPages{0};
   CopyEngine copies;
 };
 

@@ -43,6 +43,29 @@ Result KVCache::allocate(hgc_rt_tier preferred, hgc_rt_tier &tier, Slot &slot) {
                        "no tier has room for a page (" + reasons + ")");
 }
 
+void KVCache::releasePage(Page &page) {
+  store(page.tier)->release(page.slot);
+  if (page.mirrored) {
+    store(HGC_RT_TIER_HOST)->release(page.mirror);
+    page.mirrored = false;
+    --mirroredPages;
+  }
+}
+
+void KVCache::failOver(Layer &layer) {
+  for (Page &page : layer.pages) {
+    if (!page.mirrored)
+      continue;
+    store(HGC_RT_TIER_DEVICE)->release(page.slot);
+    page.tier = HGC_RT_TIER_HOST;
+    page.slot = page.mirror;
+    page.mirrored = false;
+    page.recalled = false;
+    --mirroredPages;
+    ++failedOverPages;
+  }
+}
+
 void KVCache::slideWindow(Layer &layer, int64_t tokens) {
   for (int64_t p = 0; p < int64_t(layer.pages.size()); ++p) {
     Page &page = layer.pages[p];
@@ -58,10 +81,27 @@ Result KVCache::addPages(Layer &layer, int64_t pages, int64_t tokens) {
     Page page;
     hgc_rt_tier preferred =
         isHot(p, tokens) ? HGC_RT_TIER_DEVICE : HGC_RT_TIER_HOST;
-    if (Result r = allocate(preferred, page.tier, page.slot); r.failed()) {
+    // A mirrored cache has no device page without its host copy: without
+    // host room for one, the page starts on the host.
+    if (preferred == HGC_RT_TIER_DEVICE && mirrorDevice) {
+      std::string ignored;
+      page.mirrored =
+          store(HGC_RT_TIER_HOST)->allocate(page.mirror, ignored) == HGC_RT_OK;
+      if (page.mirrored)
+        ++mirroredPages;
+      else
+        preferred = HGC_RT_TIER_HOST;
+    }
+    Result placed = allocate(preferred, page.tier, page.slot);
+    if (page.mirrored && (placed.failed() || page.tier != HGC_RT_TIER_DEVICE)) {
+      store(HGC_RT_TIER_HOST)->release(page.mirror); // the device was full
+      page.mirrored = false;
+      --mirroredPages;
+    }
+    if (placed.failed()) {
       for (Page &undo : fresh)
-        store(undo.tier)->release(undo.slot);
-      return r;
+        releasePage(undo);
+      return placed;
     }
     page.metadata = PageKeyMetadata::empty(config);
     fresh.push_back(std::move(page));
@@ -102,6 +142,16 @@ Result KVCache::copyPage(PageStore *from, const Slot &source, PageStore *to,
 Result KVCache::move(Page &page, hgc_rt_tier target) {
   if (page.tier == target)
     return Result::ok();
+  // Down from the device to the host: the host copy becomes the page.
+  if (page.mirrored && target == HGC_RT_TIER_HOST) {
+    store(HGC_RT_TIER_DEVICE)->release(page.slot);
+    page.tier = HGC_RT_TIER_HOST;
+    page.slot = page.mirror;
+    page.mirrored = false;
+    --mirroredPages;
+    ++movedPages;
+    return Result::ok();
+  }
   hgc_rt_tier tier;
   Slot slot;
   if (Result r = allocate(target, tier, slot); r.failed())
@@ -110,12 +160,48 @@ Result KVCache::move(Page &page, hgc_rt_tier target) {
 }
 
 Result KVCache::relocate(Page &page, hgc_rt_tier tier, const Slot &slot) {
-  if (Result r = copyPage(store(page.tier), page.slot, store(tier), slot);
-      r.failed()) {
+  PageStore *host = store(HGC_RT_TIER_HOST);
+  // Onto a mirrored device, a page keeps a host copy: its host slot, or one
+  // it is staged through from a lower tier.
+  bool mirrorIt = tier == HGC_RT_TIER_DEVICE && mirrorDevice;
+  Slot staged;
+  if (mirrorIt && page.tier != HGC_RT_TIER_HOST) {
+    std::string error;
+    if (hgc_rt_status status = host->allocate(staged, error);
+        status != HGC_RT_OK) {
+      store(tier)->release(slot);
+      return Result::error(status, "no host room for the copy of a page on "
+                                   "the mirrored device: " +
+                                       error);
+    }
+    if (Result r = copyPage(store(page.tier), page.slot, host, staged);
+        r.failed()) {
+      host->release(staged);
+      store(tier)->release(slot);
+      return r;
+    }
+  }
+  // A mirrored page is read from its host copy, never from the device.
+  PageStore *from =
+      page.mirrored || staged.index >= 0 ? host : store(page.tier);
+  const Slot &source = page.mirrored       ? page.mirror
+                       : staged.index >= 0 ? staged
+                                           : page.slot;
+  if (Result r = copyPage(from, source, store(tier), slot); r.failed()) {
+    if (staged.index >= 0)
+      host->release(staged);
     store(tier)->release(slot);
     return r;
   }
-  store(page.tier)->release(page.slot);
+  if (mirrorIt) {
+    if (staged.index >= 0)
+      store(page.tier)->release(page.slot);
+    page.mirror = staged.index >= 0 ? staged : page.slot;
+    page.mirrored = true;
+    ++mirroredPages;
+  } else {
+    releasePage(page);
+  }
   page.tier = tier;
   page.slot = slot;
   ++movedPages;
@@ -169,8 +255,12 @@ Result KVCache::settle(int64_t seq, int32_t layerIndex, int64_t page) {
       PageStore *above = store(hgc_rt_tier(t));
       Slot slot;
       std::string error;
-      if (above && above->allocate(slot, error) == HGC_RT_OK)
-        return relocate(p, hgc_rt_tier(t), slot);
+      if (!above || above->allocate(slot, error) != HGC_RT_OK)
+        continue;
+      // No host room for a mirrored device page's copy is no room either.
+      Result moved = relocate(p, hgc_rt_tier(t), slot);
+      if (moved.status != HGC_RT_CAPACITY)
+        return moved;
     }
     return Result::ok();
   });

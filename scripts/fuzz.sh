@@ -4,7 +4,8 @@
 #   hgc-onnx-fuzzer  the ONNX backend models (test/onnx-backend-node) and
 #                    test/fuzz-seeds/*.onnx (models of other exporter ops)
 #   hgc-npy-fuzzer   test/fuzz-seeds/npy/
-#   hgc-mlir-fuzzer  the lit corpus (test/**/*.mlir) and examples/*.mlir
+#   hgc-mlir-fuzzer  the lit corpus (test/**/*.mlir, one seed per
+#                    split-input-file case) and examples/*.mlir
 #   hgc-capi-fuzzer  none: its bytes fill a configuration field by field
 # plus the past crashers of test/fuzz-regressions/<kind>/, replayed first
 # every run. New corpus entries go to build/fuzz/<kind>-corpus; a crash
@@ -30,9 +31,13 @@ npy)
   cp -f "$root"/test/fuzz-seeds/npy/* "$work/seeds/"
   max_len=4096 ;;
 mlir)
+  # One seed per split-input-file case: a whole lit file seldom verifies as
+  # one module, so its cases would never reach the pipelines.
   find "$root/test" "$root/examples" -name '*.mlir' -size -64k |
     while read -r file; do
-      cp -f "$file" "$work/seeds/$(echo "${file#"$root"/}" | tr / _)"
+      awk -v prefix="$work/seeds/$(echo "${file#"$root"/}" | tr / _)" '
+        /^\/\/ -----/ { ++part; next }
+        { print > (prefix "." part+0) }' "$file"
     done
   max_len=65536 ;;
 capi)

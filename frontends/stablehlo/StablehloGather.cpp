@@ -129,6 +129,13 @@ LogicalResult GatherOp::verify() {
   if (offsets.size() != slice.size() ||
       result.getRank() != int64_t(batch.size() + slice.size()))
     return emitOpError("result ") << result << " has the wrong rank";
+  // Each result dim is an offset dim or the next batch dim: offset dims out
+  // of range or repeated would hand out more batch dims than there are.
+  for (auto [i, d] : llvm::enumerate(offsets))
+    if (d < 0 || d >= result.getRank() || (i > 0 && d <= offsets[i - 1]))
+      return emitOpError("offset_dims must be sorted, unique and within the "
+                         "result's rank (")
+             << result.getRank() << ")";
   int64_t nextBatch = 0, nextOffset = 0;
   for (int64_t d = 0; d < result.getRank(); ++d) {
     int64_t want = isIn(offsets, d) ? sizes[slice[nextOffset++]]
@@ -138,8 +145,6 @@ LogicalResult GatherOp::verify() {
              << result << " is not the gathered shape (dimension " << d << ": "
              << want << ")";
   }
-  if (!llvm::is_sorted(offsets))
-    return emitOpError("offset_dims must be sorted");
   return success();
 }
 

@@ -112,9 +112,11 @@ LogicalResult ScatterOp::verify() {
       if (d < 0 || d >= rank || isIn(dims.take_front(i), d))
         return emitOpError("invalid or repeated operand dim ") << d;
   SmallVector<int64_t> windowDims = windowDimsOf(numbers, rank);
-  if (window.size() != windowDims.size() || !llvm::is_sorted(window))
-    return emitOpError("update_window_dims must be sorted, one per window "
-                       "dim of the operand (")
+  if (window.size() != windowDims.size() ||
+      llvm::adjacent_find(window, std::greater_equal<int64_t>()) !=
+          window.end())
+    return emitOpError("update_window_dims must be sorted, unique, one per "
+                       "window dim of the operand (")
            << windowDims.size() << ")";
   // Update scatter dims are the scatter indices' dims but the index vector.
   int64_t scatterDims = indices.getRank() - (ivd < indices.getRank() ? 1 : 0);

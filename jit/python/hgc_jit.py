@@ -116,7 +116,8 @@ class _CacheOptions(ctypes.Structure):
                 ("recalibrate_period", ctypes.c_int32),
                 ("far_pages", ctypes.c_int64),
                 ("far_numa_nodes", ctypes.c_char_p),
-                ("far_bandwidth_gbs", ctypes.c_double)]
+                ("far_bandwidth_gbs", ctypes.c_double),
+                ("device_mirror", ctypes.c_int32)]
 
 
 class HeadBudget(ctypes.Structure):
@@ -134,7 +135,9 @@ class _SelectionInfo(ctypes.Structure):
 
 class _CacheStats(ctypes.Structure):
     _fields_ = [("pages", ctypes.c_int64 * 4), ("tokens", ctypes.c_int64),
-                ("device_is_cuda", ctypes.c_int32)]
+                ("device_is_cuda", ctypes.c_int32),
+                ("mirrored_pages", ctypes.c_int64),
+                ("failed_over_pages", ctypes.c_int64)]
 
 
 class StepStats(ctypes.Structure):
@@ -494,7 +497,9 @@ class KVCache:
         stats = _CacheStats()
         _check(_lib.hgc_kv_cache_get_stats(self._handle, ctypes.byref(stats)))
         return {"pages": list(stats.pages), "tokens": stats.tokens,
-                "device_is_cuda": bool(stats.device_is_cuda)}
+                "device_is_cuda": bool(stats.device_is_cuda),
+                "mirrored_pages": stats.mirrored_pages,
+                "failed_over_pages": stats.failed_over_pages}
 
     def decode(self, kernel, layer, seqs, queries):
         """queries [batch, q_heads, head_dim] -> (outputs, StepStats)."""
@@ -609,12 +614,13 @@ class Context:
     def create_cache(self, config, layers, page_tokens=64, device_pages=0,
                      host_pages=0, storage_dir=None, recall_period=0,
                      recall_blocks=0, evict_after=0, recalibrate_period=0,
-                     far_pages=0, far_bandwidth_gbs=0.0):
+                     far_pages=0, far_bandwidth_gbs=0.0,
+                     device_mirror=False):
         options = _CacheOptions(layers, page_tokens, device_pages, host_pages,
                                 None, storage_dir and os.fsencode(storage_dir),
                                 recall_period, recall_blocks, evict_after,
                                 recalibrate_period, far_pages, None,
-                                far_bandwidth_gbs)
+                                far_bandwidth_gbs, int(bool(device_mirror)))
         handle = _vp()
         c = config._c()
         _check(_lib.hgc_kv_cache_create(self._handle, ctypes.byref(c),
@@ -710,7 +716,8 @@ class _RuntimeKVConfig(ctypes.Structure):
                 ("pq_centroids", ctypes.c_int32),
                 ("far_pages", ctypes.c_int64),
                 ("far_numa_nodes", ctypes.c_char_p),
-                ("far_bandwidth_gbs", ctypes.c_double)]
+                ("far_bandwidth_gbs", ctypes.c_double),
+                ("device_mirror", ctypes.c_int32)]
 
 
 class _HeadStreamConfig(ctypes.Structure):

@@ -11,9 +11,14 @@
 // memsets, launches, event records) happens only when the stream or an
 // event recorded on it is synchronized (a missing synchronize shows up as
 // stale data), a module must be PTX naming the function looked up, and a
-// launch runs a kernel the test registered, on parameters copied at launch.
-// Copies, allocations and launches fail on demand, and the device can be
-// lost: every later call fails.
+// launch runs, on parameters copied at launch, a kernel the test registered
+// or else the kernel's host twin from the compiled program (the runtime's
+// SIMT emulator runs it on the device memory behind its pointers): so hgc's
+// compiled programs run their whole CUDA path here. Copies, allocations and
+// launches fail on demand (test hooks, or HGC_FAKE_CUDA_FAIL_COPIES /
+// _ALLOCATIONS / _LAUNCHES=N for the next N in a process), and the device
+// can be lost (HGC_FAKE_CUDA_LOSE_DEVICE_AT_LAUNCH=N: when the Nth launch
+// runs): every later call fails.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,8 +26,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <dlfcn.h>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -38,9 +45,75 @@ constexpr int kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
 constexpr uint64_t kDeviceBase = 0x7e00000000000000ull;
 
 struct Kernel {
-  hgc_fake_cuda_kernel body;
+  hgc_fake_cuda_kernel body = nullptr; // a kernel the test registered
   std::vector<size_t> paramSizes;
+  void *twin = nullptr; // else the compiled program's host twin
 };
+
+/// The runtime's emulator entry points (hgc-rt/gpu.h), found in the process
+/// whether the runtime was loaded globally or (as ctypes does) locally.
+struct TwinRunner {
+  void *(*find)(const char *) = nullptr;
+  int (*launch)(void *, const long long *, const long long *, void **, size_t,
+                char *, size_t) = nullptr;
+
+  static const TwinRunner &get() {
+    static TwinRunner runner = [] {
+      TwinRunner found;
+      auto lookup = [](const char *name) {
+        void *symbol = dlsym(RTLD_DEFAULT, name);
+        if (void *runtime =
+                symbol ? nullptr
+                       : dlopen("libhgc_runtime.so", RTLD_LAZY | RTLD_NOLOAD)) {
+          symbol = dlsym(runtime, name);
+          dlclose(runtime);
+        }
+        return symbol;
+      };
+      found.find =
+          reinterpret_cast<decltype(find)>(lookup("hgc_rt_gpu_host_twin"));
+      found.launch = reinterpret_cast<decltype(launch)>(
+          lookup("hgc_rt_gpu_emulate_launch"));
+      return found;
+    }();
+    return runner;
+  }
+};
+
+/// The bytes of each parameter of `.entry name(...)` in `ptx`; false when
+/// the entry is absent or a parameter's type is not one PTX spells.
+bool entryParams(const std::string &ptx, const std::string &name,
+                 std::vector<size_t> &sizes) {
+  size_t at = ptx.find(".entry " + name + "(");
+  if (at == std::string::npos)
+    return false;
+  size_t end = ptx.find(')', at);
+  if (end == std::string::npos)
+    return false;
+  std::string list = ptx.substr(at, end - at);
+  for (size_t param = list.find(".param"); param != std::string::npos;
+       param = list.find(".param", param + 6)) {
+    size_t stop = list.find_first_of(",)", param);
+    std::string declaration = list.substr(param, stop - param);
+    size_t bytes = 0;
+    for (auto [type, size] :
+         {std::pair{"8 ", 1}, {"16 ", 2}, {"32 ", 4}, {"64 ", 8}})
+      for (const char *kind : {".u", ".s", ".b", ".f"})
+        if (declaration.find(std::string(kind) + type) != std::string::npos)
+          bytes = size;
+    if (!bytes)
+      return false;
+    if (size_t bracket = declaration.find('['); bracket != std::string::npos)
+      bytes *= std::strtoull(declaration.c_str() + bracket + 1, nullptr, 10);
+    sizes.push_back(bytes);
+  }
+  return true;
+}
+
+int countFromEnvironment(const char *name) {
+  const char *text = std::getenv(name);
+  return text ? std::atoi(text) : 0;
+}
 
 struct Event {
   bool recorded = false, done = true;
@@ -58,10 +131,17 @@ struct Driver {
   std::map<void *, std::deque<Work>> streams;
   std::map<void *, std::string> modules; // handle -> PTX text
   std::map<std::string, Kernel> kernels;
+  // Host twins per module: each compiled program resolves its own.
+  std::map<std::pair<void *, std::string>, Kernel> twins;
   std::set<const Kernel *> functions; // handed out by cuModuleGetFunction
   std::map<void *, Event> events;
   hgc_fake_cuda_stats stats = {};
-  int failCopies = 0, failAllocations = 0, failLaunches = 0;
+  int failCopies = countFromEnvironment("HGC_FAKE_CUDA_FAIL_COPIES");
+  int failAllocations = countFromEnvironment("HGC_FAKE_CUDA_FAIL_ALLOCATIONS");
+  int failLaunches = countFromEnvironment("HGC_FAKE_CUDA_FAIL_LAUNCHES");
+  int loseAtLaunch =
+      countFromEnvironment("HGC_FAKE_CUDA_LOSE_DEVICE_AT_LAUNCH");
+  int launchesRun = 0;
   bool lost = false;
 
   char *device(uint64_t pointer, size_t bytes) {
@@ -313,6 +393,13 @@ int cuModuleUnload(void *module) {
   LOCKED;
   if (!d.modules.erase(module))
     return kInvalidValue;
+  for (auto it = d.twins.begin(); it != d.twins.end();)
+    if (it->first.first == module) {
+      d.functions.erase(&it->second);
+      it = d.twins.erase(it);
+    } else {
+      ++it;
+    }
   delete static_cast<char *>(module);
   --d.stats.modules;
   return kSuccess;
@@ -322,13 +409,62 @@ int cuModuleGetFunction(void **function, void *module, const char *name) {
   auto it = d.modules.find(module);
   if (it == d.modules.end())
     return kInvalidValue;
-  auto kernel = d.kernels.find(name);
-  if (it->second.find(std::string(".entry ") + name) == std::string::npos ||
-      kernel == d.kernels.end())
+  std::vector<size_t> sizes;
+  if (!entryParams(it->second, name, sizes))
     return kNotFound;
-  *function = &kernel->second;
-  d.functions.insert(&kernel->second);
+  Kernel *kernel = nullptr;
+  if (auto registered = d.kernels.find(name); registered != d.kernels.end()) {
+    kernel = &registered->second;
+  } else {
+    const TwinRunner &runner = TwinRunner::get();
+    void *twin = runner.find && runner.launch ? runner.find(name) : nullptr;
+    if (!twin)
+      return kNotFound;
+    kernel = &d.twins[{module, name}];
+    *kernel = Kernel{nullptr, std::move(sizes), twin};
+  }
+  *function = kernel;
+  d.functions.insert(kernel);
   return kSuccess;
+}
+
+/// Runs `kernel` on `params` (copies of the launch's arguments).
+int runKernel(Driver &d, const Kernel &kernel,
+              std::vector<std::vector<char>> &params, const unsigned grid[3],
+              const unsigned block[3]) {
+  if (d.loseAtLaunch > 0 && ++d.launchesRun == d.loseAtLaunch) {
+    d.lost = true;
+    return kDeviceUnavailable;
+  }
+  std::vector<void *> pointers;
+  for (std::vector<char> &param : params)
+    pointers.push_back(param.data());
+  if (kernel.body) {
+    kernel.body(pointers.data(), grid, block);
+    return kSuccess;
+  }
+  // A twin dereferences what it is given: device pointers become the host
+  // memory behind them (no size or stride falls between the first and the
+  // next device address; -1 and the like are beyond it).
+  for (std::vector<char> &param : params) {
+    if (param.size() != sizeof(uint64_t))
+      return kInvalidValue; // twins take 8-byte words only
+    uint64_t value;
+    std::memcpy(&value, param.data(), sizeof value);
+    if (value >= kDeviceBase && value < d.next) {
+      char *memory = d.device(value, 0);
+      if (!memory)
+        return kLaunchFailed; // a dangling device pointer
+      std::memcpy(param.data(), &memory, sizeof value);
+    }
+  }
+  long long grid64[3] = {grid[0], grid[1], grid[2]},
+            block64[3] = {block[0], block[1], block[2]};
+  char error[256];
+  return TwinRunner::get().launch(kernel.twin, grid64, block64, pointers.data(),
+                                  pointers.size(), error, sizeof error)
+             ? kLaunchFailed
+             : kSuccess;
 }
 int cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
                    unsigned gridZ, unsigned blockX, unsigned blockY,
@@ -350,14 +486,10 @@ int cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
                         static_cast<char *>(params[i]) + kernel->paramSizes[i]);
   unsigned grid[3] = {gridX, gridY, gridZ}, block[3] = {blockX, blockY, blockZ};
   ++d.stats.launches;
-  return d.enqueue(stream,
-                   [kernel, copies = std::move(copies), grid, block]() mutable {
-                     std::vector<void *> pointers;
-                     for (std::vector<char> &copy : copies)
-                       pointers.push_back(copy.data());
-                     kernel->body(pointers.data(), grid, block);
-                     return kSuccess;
-                   });
+  return d.enqueue(
+      stream, [&d, kernel, copies = std::move(copies), grid, block]() mutable {
+        return runKernel(d, *kernel, copies, grid, block);
+      });
 }
 
 int cuEventCreate(void **event, unsigned) {

@@ -217,7 +217,8 @@ TEST_F(FakeCudaKernels, DriverFailuresAreReportedErrors) {
   EXPECT_EQ(takeError(), "");
 }
 
-TEST_F(FakeCudaKernels, AKVCacheOnALostDeviceFailsWithAStatus) {
+/// One layer of 2 f32 KV heads of 8, pages of 4 tokens, 4 sink tokens.
+static hgc_rt_kv_config smallCache(int64_t window, bool mirror) {
   hgc_rt_kv_config c{};
   c.layers = 1;
   c.kv_heads = 2;
@@ -225,7 +226,13 @@ TEST_F(FakeCudaKernels, AKVCacheOnALostDeviceFailsWithAStatus) {
   c.dtype = HGC_RT_F32;
   c.page_tokens = 4;
   c.sink = 4;
-  c.window = 4;
+  c.window = window;
+  c.device_mirror = mirror;
+  return c;
+}
+
+TEST_F(FakeCudaKernels, AKVCacheOnALostDeviceFailsWithAStatus) {
+  hgc_rt_kv_config c = smallCache(/*window=*/4, /*mirror=*/false);
   hgc_rt_kv_cache *cache = nullptr;
   ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
   ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 1), HGC_RT_OK);
@@ -268,5 +275,64 @@ TEST_F(FakeCudaKernels, AKVCacheOnALostDeviceFailsWithAStatus) {
   expectHost(24, 24, k2, 24, 0);
   hooks().get<decltype(&hgc_fake_cuda_lose_device)>(
       "hgc_fake_cuda_lose_device")(0);
+  hgc_rt_kv_destroy(cache);
+}
+
+TEST_F(FakeCudaKernels, AMirroredKVCacheLosesNothingWithItsDevice) {
+  hgc_rt_kv_config c = smallCache(/*window=*/8, /*mirror=*/true);
+  hgc_rt_kv_cache *cache = nullptr;
+  ASSERT_EQ(hgc_rt_kv_create(&c, &cache), HGC_RT_OK) << hgc_rt_last_error();
+  ASSERT_EQ(hgc_rt_kv_add_sequence(cache, 1), HGC_RT_OK);
+  std::mt19937_64 rng(4);
+  std::vector<uint8_t> k = hgc_rt_test::randomKV(rng, c, 24),
+                       v = hgc_rt_test::randomKV(rng, c, 24);
+  hgc_rt_kv_block block{c.dtype, 2, 8, 24, k.data(), v.data()};
+  ASSERT_EQ(hgc_rt_kv_append(cache, 1, 0, &block), HGC_RT_OK);
+  hgc_rt_kv_stats stats{};
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  ASSERT_EQ(stats.device_is_cuda, 1);
+  EXPECT_EQ(stats.pages[HGC_RT_TIER_DEVICE], 3); // the sink and window pages
+  EXPECT_EQ(stats.mirrored_pages, 3);
+  auto lose = hooks().get<decltype(&hgc_fake_cuda_lose_device)>(
+      "hgc_fake_cuda_lose_device");
+  lose(1);
+  size_t row = 8 * 4;
+  auto expectTokens = [&](int64_t count,
+                          const std::vector<std::vector<uint8_t>> &parts) {
+    std::vector<uint8_t> rk(2 * count * row), rv(rk.size());
+    ASSERT_EQ(hgc_rt_kv_read(cache, 1, 0, 0, count, rk.data(), rv.data()),
+              HGC_RT_OK)
+        << hgc_rt_last_error();
+    // parts: keys of 24-token appends, [heads][24][dim] each.
+    for (int h = 0; h < 2; ++h)
+      for (size_t part = 0; part < parts.size(); ++part)
+        EXPECT_EQ(std::memcmp(rk.data() + (h * count + 24 * part) * row,
+                              parts[part].data() + h * 24 * row, 24 * row),
+                  0)
+            << "head " << h << ", append " << part;
+  };
+  // Every token, the device pages' included, reads back from the copies.
+  expectTokens(24, {k});
+  // An append onto the lost device's pages turns them into their copies.
+  std::vector<uint8_t> k2 = hgc_rt_test::randomKV(rng, c, 24),
+                       v2 = hgc_rt_test::randomKV(rng, c, 24);
+  hgc_rt_kv_block more{c.dtype, 2, 8, 24, k2.data(), v2.data()};
+  EXPECT_EQ(hgc_rt_kv_append(cache, 1, 0, &more), HGC_RT_OK)
+      << hgc_rt_last_error();
+  ASSERT_EQ(hgc_rt_kv_get_stats(cache, &stats), HGC_RT_OK);
+  EXPECT_GT(stats.failed_over_pages, 0);
+  EXPECT_EQ(stats.mirrored_pages, 0);
+  EXPECT_EQ(stats.pages[HGC_RT_TIER_DEVICE], 0);
+  EXPECT_EQ(stats.pages[HGC_RT_TIER_HOST], 12);
+  expectTokens(48, {k, k2});
+  // A recall to the lost device is a status; the page stays on the host.
+  uint64_t ticket = 0;
+  ASSERT_EQ(hgc_rt_kv_recall(cache, 1, 0, 5, &ticket), HGC_RT_OK);
+  EXPECT_NE(hgc_rt_kv_wait(cache, ticket), HGC_RT_OK);
+  hgc_rt_tier tier;
+  ASSERT_EQ(hgc_rt_kv_page_tier(cache, 1, 0, 5, &tier), HGC_RT_OK);
+  EXPECT_EQ(tier, HGC_RT_TIER_HOST);
+  expectTokens(48, {k, k2});
+  lose(0);
   hgc_rt_kv_destroy(cache);
 }

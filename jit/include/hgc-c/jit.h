@@ -214,6 +214,9 @@ typedef struct hgc_kv_cache_options {
   int64_t far_pages;
   const char *far_numa_nodes;
   double far_bandwidth_gbs;
+  /* Nonzero: every device page keeps a host copy (hgc_rt_kv_config's
+   * device_mirror), so a lost or failing GPU loses no cached token. */
+  int32_t device_mirror;
 } hgc_kv_cache_options;
 
 typedef struct hgc_kv_cache hgc_kv_cache;
@@ -303,6 +306,9 @@ typedef struct hgc_kv_cache_stats {
   int64_t pages[4];
   int64_t tokens;
   int32_t device_is_cuda;
+  int64_t mirrored_pages;    /* device pages with a host copy (device_mirror) */
+  int64_t failed_over_pages; /* device pages turned into their host copies
+                                after a device failure */
 } hgc_kv_cache_stats;
 HGC_API hgc_status hgc_kv_cache_get_stats(hgc_kv_cache *cache,
                                           hgc_kv_cache_stats *stats);

@@ -11,6 +11,8 @@
 #ifndef HGC_RT_GPU_H
 #define HGC_RT_GPU_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,6 +40,17 @@ double hgc_rt_gpu_peak_bandwidth(void);
 typedef void *(*hgc_rt_kernel_resolver)(void *context, const char *name);
 void hgc_rt_gpu_set_kernel_resolver(hgc_rt_kernel_resolver resolver,
                                     void *context);
+
+/* For a CUDA driver that stands in for a GPU (the test driver,
+ * runtime/test/FakeCudaDriver.cpp), so compiled programs run their CUDA
+ * path without one: the host twin of kernel `kernel` (NULL when there is
+ * none), and a launch of it on the SIMT emulator with the kernel's
+ * parameters (`count` 8-byte words; device pointers already host
+ * addresses). Returns 0, or nonzero with the reason in `error`. */
+void *hgc_rt_gpu_host_twin(const char *kernel);
+int hgc_rt_gpu_emulate_launch(void *twin, const long long grid[3],
+                              const long long block[3], void **params,
+                              size_t count, char *error, size_t error_size);
 
 /* The first error of an mgpu* call since the last take (they return no
  * status), or NULL; the caller owns nothing, the text lives until the next

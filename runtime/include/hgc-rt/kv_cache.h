@@ -87,6 +87,13 @@ typedef struct hgc_rt_kv_config {
   /* > 0: reads of far pages (views, reads, attention) are paced to this
    * many GB/s, emulating a slower link on a machine without one. */
   double far_bandwidth_gbs;
+  /* Nonzero: every device page keeps a host copy (a slot of the host tier),
+   * written with it, so a device that fails or is lost loses no KV: reads
+   * come from the copy, a page leaving the device adopts it (no copy back),
+   * and a device write that fails turns the layer's device pages into
+   * their host copies. Costs a host slot per device page. Also set by the
+   * environment: HGC_RT_DEVICE_MIRROR=1. */
+  int32_t device_mirror;
 } hgc_rt_kv_config;
 
 /* One block of tokens of one sequence and layer, laid out
@@ -105,10 +112,15 @@ typedef struct hgc_rt_kv_stats {
   int64_t tokens;              /* tokens across all sequences and layers */
   int64_t moved_pages;         /* pages moved between tiers so far */
   double metadata_bytes_per_token;
-  int32_t device_is_cuda;  /* 0: the device tier is host-emulated */
-  int32_t host_is_pinned;  /* 1: host pages are registered with CUDA */
-  int32_t host_numa_nodes; /* nodes host pages interleave over; 0: default */
-  int32_t far_is_emulated; /* 1: the far tier is host memory, paced or not */
+  int32_t device_is_cuda;    /* 0: the device tier is host-emulated */
+  int32_t host_is_pinned;    /* 1: host pages are registered with CUDA */
+  int32_t host_numa_nodes;   /* nodes host pages interleave over; 0: default */
+  int32_t far_is_emulated;   /* 1: the far tier is host memory, paced or not */
+  int32_t device_mirror;     /* 1: device pages keep host copies */
+  int64_t mirrored_pages;    /* device pages with a host copy now (each
+                                copy holds a host slot besides pages[host]) */
+  int64_t failed_over_pages; /* device pages turned into their host copies
+                                after a device failure, so far */
 } hgc_rt_kv_stats;
 
 typedef struct hgc_rt_kv_cache hgc_rt_kv_cache;

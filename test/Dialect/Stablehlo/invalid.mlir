@@ -371,7 +371,7 @@ func.func @scatter_updates(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor
 // -----
 
 func.func @scatter_window(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
-  // expected-error @+1 {{update_window_dims must be sorted, one per window dim of the operand (1)}}
+  // expected-error @+1 {{update_window_dims must be sorted, unique, one per window dim of the operand (1)}}
   %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [0, 1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
   ^bb0(%a: tensor<f32>, %b: tensor<f32>):
     stablehlo.return %b : tensor<f32>
@@ -536,4 +536,22 @@ func.func @reduce_precision_type(%a: tensor<4xf32>) -> tensor<4xf16> {
   // expected-error @+1 {{result type 'tensor<4xf16>' differs from the operand's 'tensor<4xf32>'}}
   %0 = "stablehlo.reduce_precision"(%a) <{exponent_bits = 5 : i32, mantissa_bits = 10 : i32}> : (tensor<4xf32>) -> tensor<4xf16>
   return %0 : tensor<4xf16>
+}
+
+// -----
+
+// offset_dims past the result's rank (a fuzzer's find: the verifier read
+// past its batch dims).
+func.func @gather_offset_dims_out_of_range(%t: tensor<50x16xf32>, %i: tensor<7x1xi32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{offset_dims must be sorted, unique and within the result's rank (2)}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [5], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16>}> : (tensor<50x16xf32>, tensor<7x1xi32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @gather_offset_dims_repeated(%t: tensor<50x16x4xf32>, %i: tensor<7x1xi32>) -> tensor<7x16x4xf32> {
+  // expected-error @+1 {{offset_dims must be sorted, unique and within the result's rank (3)}}
+  %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1, 1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16, 4>}> : (tensor<50x16x4xf32>, tensor<7x1xi32>) -> tensor<7x16x4xf32>
+  return %0 : tensor<7x16x4xf32>
 }
