@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Peers for `hgc-bench attention`: numpy, onnxruntime and IREE decode
-attention.
+"""Peers for `hgc-bench attention`: numpy, onnxruntime (ONNX Attention and
+com.microsoft GroupQueryAttention), PyTorch's scaled_dot_product_attention
+and IREE decode attention.
 
 Reads the dense shapes hgc-bench measures (JSON list: batch, context,
 kv_dtype, q_heads, kv_heads, head_dim), times one decode step per shape and
@@ -8,7 +9,14 @@ system on all cores (median of --repeats after a warm-up), and writes rows
 {system, batch, context, kv_dtype, time_ms} (time_ms null where the system
 cannot run the shape: the peers get no bfloat16 inputs from numpy).
 
-onnxruntime runs ONNX Attention (opset 23) with the query in the KV's type;
+onnxruntime runs ONNX Attention (opset 23) with the query in the KV's type,
+and `com.microsoft.GroupQueryAttention`, the op its LLM path
+(onnxruntime-genai) runs: the past in a buffer of the whole context shared
+with the present (bound as both, as genai's past_present_share_buffer), the
+step's key and value appended by the op; PyTorch runs
+`torch.nn.functional.scaled_dot_product_attention` on CPU tensors in the
+KV's type with `enable_gqa=True` (the kernel it picked is named in the
+row's `note`) where torch is installed; where it is not, its rows say why;
 IREE (llvm-cpu, tuned for the host CPU, local-task on all cores) compiles
 the same step written with linalg (Q.K^T batch matmul, softmax, P.V, f32
 accumulation, the query in the KV's type); numpy computes in float32 from
@@ -87,6 +95,90 @@ def ort_session(shape, threads):
     return onnxruntime.InferenceSession(model.SerializeToString(), options)
 
 
+def ort_gqa_step(shape, q, k, v, threads):
+    """GroupQueryAttention over the context: past = all but the last token,
+    in a [batch, kv_heads, context, head_dim] buffer the op appends the
+    step's key and value to, bound as present too (no copy)."""
+    b, t, hq, hkv, d = (shape["batch"], shape["context"], shape["q_heads"],
+                        shape["kv_heads"], shape["head_dim"])
+    kind = ONNX_TYPE[shape["kv_dtype"]]
+    node = helper.make_node(
+        "GroupQueryAttention",
+        ["query", "key", "value", "past_key", "past_value", "seqlens_k",
+         "total_sequence_length"],
+        ["output", "present_key", "present_value"], domain="com.microsoft",
+        num_heads=hq, kv_num_heads=hkv)
+    cache = [b, hkv, t, d]
+    graph = helper.make_graph(
+        [node], "decode",
+        [helper.make_tensor_value_info("query", kind, [b, 1, hq * d]),
+         helper.make_tensor_value_info("key", kind, [b, 1, hkv * d]),
+         helper.make_tensor_value_info("value", kind, [b, 1, hkv * d]),
+         helper.make_tensor_value_info("past_key", kind, cache),
+         helper.make_tensor_value_info("past_value", kind, cache),
+         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [b]),
+         helper.make_tensor_value_info("total_sequence_length",
+                                       TensorProto.INT32, [])],
+        [helper.make_tensor_value_info("output", kind, [b, 1, hq * d]),
+         helper.make_tensor_value_info("present_key", kind, cache),
+         helper.make_tensor_value_info("present_value", kind, cache)])
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options)
+    past_k = np.ascontiguousarray(k)
+    past_v = np.ascontiguousarray(v)
+    values = {
+        "query": np.ascontiguousarray(q.transpose(0, 2, 1, 3)).reshape(
+            b, 1, hq * d),
+        "key": np.ascontiguousarray(k[:, :, t - 1]).reshape(b, 1, hkv * d),
+        "value": np.ascontiguousarray(v[:, :, t - 1]).reshape(b, 1, hkv * d),
+        "seqlens_k": np.full(b, t - 1, np.int32),
+        "total_sequence_length": np.array(t, np.int32)}
+    binding = session.io_binding()
+    for name, array in values.items():
+        binding.bind_cpu_input(name, array)
+    binding.bind_output("output")  # outputs come back in bound order
+    shared = {}
+    for name, array in (("key", past_k), ("value", past_v)):
+        shared[name] = onnxruntime.OrtValue.ortvalue_from_numpy(array)
+        binding.bind_ortvalue_input(f"past_{name}", shared[name])
+        binding.bind_ortvalue_output(f"present_{name}", shared[name])
+
+    def run():
+        session.run_with_iobinding(binding)
+        out = binding.get_outputs()[0].numpy()
+        return out.reshape(b, 1, hq, d).transpose(0, 2, 1, 3)
+    return run
+
+
+def torch_sdpa_step(shape, q, k, v, threads):
+    """scaled_dot_product_attention on CPU tensors (no copy of the numpy
+    inputs), GQA through enable_gqa; also the name of the kernel it ran."""
+    import torch  # only where installed
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
+    kernel = "unknown"
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            F.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
+        names = [e.key for e in prof.key_averages()]
+        kernel = next((n for n in names if "flash" in n or "math" in n
+                       or "efficient" in n), ",".join(names[:3]))
+    except Exception as error:  # the profiler is only for the label
+        kernel = f"unknown ({str(error)[:40]})"
+
+    def run():
+        with torch.inference_mode():
+            return F.scaled_dot_product_attention(tq, tk, tv,
+                                                  enable_gqa=True).numpy()
+    return run, kernel
+
+
 def iree_step(shape, q, k, v):
     """The decode step compiled by IREE, as a function of no arguments (the
     inputs already in its device memory)."""
@@ -151,24 +243,31 @@ def main():
     threads = os.cpu_count()
     rng = np.random.default_rng(0)
     rows = []
+    peers = ("onnxruntime", "onnxruntime-gqa", "torch-sdpa", "iree")
     for shape in shapes:
         base = {k: shape[k] for k in ("batch", "context", "kv_dtype")}
         if shape["kv_dtype"] not in NUMPY_TYPE:
-            rows += [dict(base, system=s, time_ms=None)
-                     for s in ("numpy", "onnxruntime", "iree")]
+            rows += [dict(base, system=s, time_ms=None,
+                          note="no bfloat16 inputs from numpy")
+                     for s in ("numpy",) + peers]
             continue
         q, k, v = inputs(shape, rng)
         want = numpy_step(q, k, v).reshape(q.shape)
-        rows.append(dict(base, system="numpy", time_ms=median_ms(
-            lambda: numpy_step(q, k, v), args.repeats)))
+        numpy_ms = median_ms(lambda: numpy_step(q, k, v), args.repeats)
+        rows.append(dict(base, system="numpy", time_ms=numpy_ms))
         tolerance = TOLERANCE[shape["kv_dtype"]]
         times = {}
-        for name in ("onnxruntime", "iree"):
+        for name in peers:
+            note = None
             try:
                 if name == "onnxruntime":
                     session = ort_session(shape, threads)
                     feeds = {"Q": q, "K": k, "V": v}
                     run = lambda: session.run(None, feeds)[0]  # noqa: E731
+                elif name == "onnxruntime-gqa":
+                    run = ort_gqa_step(shape, q, k, v, threads)
+                elif name == "torch-sdpa":
+                    run, note = torch_sdpa_step(shape, q, k, v, threads)
                 elif iree is None:
                     raise RuntimeError("iree-base-compiler/runtime not installed")
                 else:
@@ -176,10 +275,14 @@ def main():
                 times[name] = checked_ms(name, run, want, tolerance,
                                          args.repeats)
             except Exception as error:  # a shape/type the peer cannot run
-                print(f"{name} cannot run {base}: {str(error)[:160]}")
+                note = f"{type(error).__name__}: {str(error)[:160]}"
+                print(f"{name} cannot run {base}: {note}")
                 times[name] = None
-            rows.append(dict(base, system=name, time_ms=times[name]))
-        print(f"peers: {base} numpy {rows[-3]['time_ms']:.3f} ms, " +
+            row = dict(base, system=name, time_ms=times[name])
+            if note:
+                row["note"] = note
+            rows.append(row)
+        print(f"peers: {base} numpy {numpy_ms:.3f} ms, " +
               ", ".join(f"{n} {t if t is None else round(t, 3)} ms"
                         for n, t in times.items()), flush=True)
     with open(args.out, "w") as f:

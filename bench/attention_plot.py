@@ -17,7 +17,8 @@ def main(rows_path, png_path):
         rows = json.load(f)
     lines = collections.defaultdict(list)
     for row in rows:
-        if row["mode"] == "dense" and row["batch"] == 1:
+        if (row["mode"] == "dense" and row["batch"] == 1
+                and row["time_ms"] is not None):
             lines[(row["system"], row["kv_dtype"])].append(row)
     fig, (gbps, ms) = plt.subplots(1, 2, figsize=(12, 4.5))
     for (system, dtype), points in sorted(lines.items()):

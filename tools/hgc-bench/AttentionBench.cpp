@@ -134,8 +134,14 @@ struct Row {
   Shape shape;
   double timeMs = 0, bytes = 0;
   std::optional<double> speedupVsOrt, speedupVsIree;
+  /// hgc's dense rows: against the fastest peer that ran the shape.
+  std::optional<double> speedupVsFastest;
+  std::string fastestPeer;
   /// Sparse: the selection alone, as a share of the whole step.
   std::optional<double> selectionShare;
+  /// A peer that could not run the shape keeps its row, with why.
+  bool ran = true;
+  std::string note;
 };
 
 /// What a decode step reads on one tier of a row's placement.
@@ -690,10 +696,10 @@ std::vector<Row> runPeers(const std::vector<Shape> &list, int repeats) {
     row.shape.context = object->getInteger("context").value_or(0);
     row.shape.dtype = object->getString("kv_dtype").value_or("?").str();
     row.shape.budget = 1.0;
+    row.note = object->getString("note").value_or("").str();
     std::optional<double> ms = object->getNumber("time_ms");
-    if (!ms)
-      continue; // the peer cannot run this shape
-    row.timeMs = *ms;
+    row.ran = ms.has_value(); // else the peer cannot run this shape
+    row.timeMs = ms.value_or(0);
     row.bytes = bytesTouched(row.shape);
     rows.push_back(row);
   }
@@ -727,8 +733,11 @@ bool timeHgcRows(const std::vector<Shape> &list, int repeats,
       return false;
     }
     double ms = timed->first;
-    Row row{"hgc",        s,           ms, bytesTouched(s), std::nullopt,
-            std::nullopt, std::nullopt};
+    Row row;
+    row.system = "hgc";
+    row.shape = s;
+    row.timeMs = ms;
+    row.bytes = bytesTouched(s);
     if (timed->second)
       row.selectionShare = *timed->second / ms;
     rows.push_back(row);
@@ -749,15 +758,28 @@ void addPeerRatios(std::vector<Row> &rows) {
   auto timesOf = [&](llvm::StringRef system) {
     std::map<std::string, double> times;
     for (const Row &row : rows)
-      if (row.system == system)
+      if (row.system == system && row.ran)
         times[key(row.shape)] = row.timeMs;
     return times;
   };
   std::map<std::string, double> ort = timesOf("onnxruntime"),
                                 iree = timesOf("iree");
-  for (Row &row : rows) {
-    if (row.shape.mode != "dense" || row.shape.pagedBlock)
+  std::map<std::string, const Row *> fastest;
+  for (const Row &row : rows) {
+    if (row.system == "hgc" || !row.ran)
       continue;
+    const Row *&best = fastest[key(row.shape)];
+    if (!best || row.timeMs < best->timeMs)
+      best = &row;
+  }
+  for (Row &row : rows) {
+    if (row.shape.mode != "dense" || row.shape.pagedBlock || !row.ran)
+      continue;
+    if (auto best = fastest.find(key(row.shape));
+        row.system == "hgc" && best != fastest.end()) {
+      row.speedupVsFastest = best->second->timeMs / row.timeMs;
+      row.fastestPeer = best->second->system;
+    }
     auto found = ort.find(key(row.shape));
     if (found != ort.end())
       row.speedupVsOrt = found->second / row.timeMs;
@@ -773,18 +795,34 @@ llvm::json::Value optionalJson(std::optional<double> value) {
 
 /// Prints the table of `rows`; returns them as JSON objects.
 llvm::json::Array printRows(const std::vector<Row> &rows, double bandwidth) {
-  llvm::outs() << "\nsystem       mode   policy   batch context kv    budget "
-                  "  time_ms     GB/s  of_bw  vs_ort vs_iree  select\n";
+  llvm::outs()
+      << "\nsystem          mode   policy   batch context kv    budget "
+         "  time_ms     GB/s  of_bw  vs_ort vs_iree vs_best  select\n";
   llvm::json::Array json;
   for (const Row &row : rows) {
+    if (!row.ran) {
+      llvm::outs() << llvm::format(
+          "%-15s %-6s %-8s %5lld %7lld %-5s   not run: %s\n",
+          row.system.c_str(), row.shape.mode.c_str(),
+          policyText(row.shape).c_str(), (long long)row.shape.batch,
+          (long long)row.shape.context, row.shape.dtype.c_str(),
+          row.note.c_str());
+      llvm::json::Object object = shapeJson(row.shape);
+      object["system"] = row.system;
+      object["time_ms"] = nullptr;
+      object["note"] = row.note;
+      json.push_back(std::move(object));
+      continue;
+    }
     double gbps = row.bytes / row.timeMs / 1e6;
     llvm::outs() << llvm::format(
-        "%-12s %-6s %-8s %5lld %7lld %-5s %6.2f %9.3f %8.1f %5.0f%% ",
+        "%-15s %-6s %-8s %5lld %7lld %-5s %6.2f %9.3f %8.1f %5.0f%% ",
         row.system.c_str(), row.shape.mode.c_str(),
         policyText(row.shape).c_str(), (long long)row.shape.batch,
         (long long)row.shape.context, row.shape.dtype.c_str(), row.shape.budget,
         row.timeMs, gbps, 100 * gbps / bandwidth);
-    for (std::optional<double> ratio : {row.speedupVsOrt, row.speedupVsIree}) {
+    for (std::optional<double> ratio :
+         {row.speedupVsOrt, row.speedupVsIree, row.speedupVsFastest}) {
       if (ratio)
         llvm::outs() << llvm::format("%7.2fx", *ratio);
       else
@@ -803,6 +841,11 @@ llvm::json::Array printRows(const std::vector<Row> &rows, double bandwidth) {
     object["selection_share"] = optionalJson(row.selectionShare);
     object["speedup_vs_iree"] = optionalJson(row.speedupVsIree);
     object["speedup_vs_onnxruntime"] = optionalJson(row.speedupVsOrt);
+    object["speedup_vs_fastest_peer"] = optionalJson(row.speedupVsFastest);
+    if (!row.fastestPeer.empty())
+      object["fastest_peer"] = row.fastestPeer;
+    if (!row.note.empty())
+      object["note"] = row.note;
     if (row.system == "hgc") {
       llvm::json::Array tiers;
       for (const TierRead &read : tierReads(row.shape))

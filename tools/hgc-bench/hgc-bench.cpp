@@ -31,7 +31,8 @@ namespace cl = llvm::cl;
 static cl::SubCommand attentionCommand(
     "attention",
     "host decode attention: hgc dense and sparse vs the machine's read "
-    "bandwidth, numpy and onnxruntime (medians)");
+    "bandwidth and the peers: numpy, onnxruntime (Attention, "
+    "GroupQueryAttention), PyTorch SDPA, IREE (medians)");
 static cl::SubCommand accuracyCommand(
     "accuracy",
     "each policy's decode step against exact attention on synthetic "
@@ -62,8 +63,7 @@ static cl::opt<int> repeats("repeats",
                                      "for a stable median)"),
                             cl::init(AttentionBenchOptions{}.repeats),
                             cl::sub(attentionCommand), cl::cat(benchCategory));
-static cl::opt<bool> noPeers("no-peers",
-                             cl::desc("skip the numpy and onnxruntime rows"),
+static cl::opt<bool> noPeers("no-peers", cl::desc("skip the peers' rows"),
                              cl::sub(attentionCommand), cl::cat(benchCategory));
 static cl::opt<std::string>
     only("only",
