@@ -41,7 +41,7 @@ except ImportError:  # the peer is skipped, with a message
     iree = None
 
 ONNX_TYPE = {"f32": TensorProto.FLOAT, "f16": TensorProto.FLOAT16}
-TOLERANCE = {"f32": 1e-4, "f16": 2e-2}
+TOLERANCE = {"f32": 1e-4, "f16": 2e-2, "bf16": 2e-2}
 NUMPY_TYPE = {"f32": np.float32, "f16": np.float16}
 
 
@@ -63,6 +63,17 @@ def inputs(shape, rng):
     k = rng.standard_normal((b, hkv, t, d)).astype(dtype)
     v = rng.standard_normal((b, hkv, t, d)).astype(dtype)
     return q, k, v
+
+
+def bf16_inputs(shape, rng):
+    """bf16 inputs as raw bits (uint16, truncated from float32), and the
+    float32 values they hold (for numpy's reference)."""
+    bits, values = [], []
+    for x in inputs(dict(shape, kv_dtype="f32"), rng):
+        raw = (x.view(np.uint32) >> 16).astype(np.uint16)
+        bits.append(raw)
+        values.append((raw.astype(np.uint32) << 16).view(np.float32))
+    return bits, values
 
 
 def numpy_step(q, k, v):
@@ -160,7 +171,11 @@ def torch_sdpa_step(shape, q, k, v, threads):
     import torch  # only where installed
     import torch.nn.functional as F
     torch.set_num_threads(threads)
-    tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
+    if shape["kv_dtype"] == "bf16":  # raw bits in, bf16 tensors (no copy)
+        tq, tk, tv = (torch.from_numpy(x.view(np.int16)).view(torch.bfloat16)
+                      for x in (q, k, v))
+    else:
+        tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
     kernel = "unknown"
     try:
         from torch.profiler import ProfilerActivity, profile
@@ -174,8 +189,8 @@ def torch_sdpa_step(shape, q, k, v, threads):
 
     def run():
         with torch.inference_mode():
-            return F.scaled_dot_product_attention(tq, tk, tv,
-                                                  enable_gqa=True).numpy()
+            return F.scaled_dot_product_attention(
+                tq, tk, tv, enable_gqa=True).float().numpy()
     return run, kernel
 
 
@@ -246,10 +261,24 @@ def main():
     peers = ("onnxruntime", "onnxruntime-gqa", "torch-sdpa", "iree")
     for shape in shapes:
         base = {k: shape[k] for k in ("batch", "context", "kv_dtype")}
-        if shape["kv_dtype"] not in NUMPY_TYPE:
+        if shape["kv_dtype"] == "bf16":
+            # Only torch takes bf16 arrays; the others get none from numpy.
             rows += [dict(base, system=s, time_ms=None,
                           note="no bfloat16 inputs from numpy")
-                     for s in ("numpy",) + peers]
+                     for s in ("numpy",) + peers if s != "torch-sdpa"]
+            bits, values = bf16_inputs(shape, rng)
+            want = numpy_step(*values).reshape(values[0].shape)
+            try:
+                run, note = torch_sdpa_step(shape, *bits, threads)
+                row = dict(base, system="torch-sdpa", note=note,
+                           time_ms=checked_ms("torch-sdpa", run, want,
+                                              TOLERANCE["bf16"],
+                                              args.repeats))
+            except Exception as error:
+                row = dict(base, system="torch-sdpa", time_ms=None,
+                           note=f"{type(error).__name__}: {str(error)[:160]}")
+            rows.append(row)
+            print(f"peers: {base} torch-sdpa {row['time_ms']} ms", flush=True)
             continue
         q, k, v = inputs(shape, rng)
         want = numpy_step(q, k, v).reshape(q.shape)

@@ -166,3 +166,45 @@ def test_bad_layouts_are_errors():
     with pytest.raises(hgc.ShapeMismatchError):
         decoder.decode(np.zeros((1, 8, 64), np.float32), cache,
                        np.zeros((2, 1), np.int32), np.array([3], np.int32))
+
+
+class DLPackTensor:
+    """A CPU tensor of another library, seen only through DLPack (what a
+    torch CPU tensor offers)."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __dlpack__(self, **kwargs):
+        return self._array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
+
+
+def test_dlpack_tensors_are_used_in_place():
+    """The cache handed over as a DLPack tensor is written where it lives
+    (no copy), and decodes like the numpy array it wraps."""
+    decoder = hgc_vllm.PagedDecoder(8, 64, 2, 16, kv_dtype="f32",
+                                    placement={"policy": "full"},
+                                    context=hgc.Context(target="host",
+                                                        cache_dir=""))
+    rng = np.random.default_rng(9)
+    cache = np.zeros((2, 4, 16, 2, 64), np.float32)
+    keys = rng.standard_normal((20, 2, 64)).astype(np.float32)
+    values = rng.standard_normal((20, 2, 64)).astype(np.float32)
+    table = np.array([[3, 1]], np.int32)
+    slots = np.array([3 * 16 + i for i in range(16)] +
+                     [1 * 16 + i for i in range(4)], np.int64)
+    decoder.write_kv(DLPackTensor(cache), DLPackTensor(keys),
+                     DLPackTensor(values), DLPackTensor(slots))
+    np.testing.assert_array_equal(cache[0, 3], keys[:16])
+    np.testing.assert_array_equal(cache[1, 1, :4], values[16:])
+    q = rng.standard_normal((1, 8, 64)).astype(np.float32)
+    out = decoder.decode(DLPackTensor(q), DLPackTensor(cache),
+                         DLPackTensor(table),
+                         DLPackTensor(np.array([20], np.int32)))
+    want, _ = ref.partial_attention(
+        q.astype(np.float64), keys.transpose(1, 0, 2)[None].astype(np.float64),
+        values.transpose(1, 0, 2)[None].astype(np.float64), [20])
+    np.testing.assert_allclose(out, want, atol=2e-5, rtol=2e-5)
