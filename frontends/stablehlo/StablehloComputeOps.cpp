@@ -256,7 +256,7 @@ void ReduceOp::print(OpAsmPrinter &printer) {
   Operation *single = nullptr;
   if (n == 1 && block.getOperations().size() == 2) {
     Operation &first = block.front();
-    auto ret = dyn_cast<ReturnOp>(block.back());
+    ReturnOp ret = returnOf(getBody());
     if (first.getNumOperands() == 2 &&
         first.getOperand(0) == block.getArgument(0) &&
         first.getOperand(1) == block.getArgument(1) && ret &&
@@ -314,7 +314,7 @@ LogicalResult ReduceOp::verify() {
                                      << " is not the input without the "
                                         "reduced dimensions";
   }
-  auto ret = dyn_cast<ReturnOp>(block.getTerminator());
+  ReturnOp ret = returnOf(getBody());
   if (!ret || ret->getNumOperands() != n)
     return emitOpError("reducer must return ") << n << " values";
   return success();

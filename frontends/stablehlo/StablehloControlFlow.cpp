@@ -16,13 +16,18 @@
 using namespace mlir;
 using namespace mlir::hgc::shlo;
 
+ReturnOp mlir::hgc::shlo::returnOf(Region &region) {
+  if (region.empty() || region.front().empty())
+    return nullptr;
+  return dyn_cast<ReturnOp>(region.front().back());
+}
+
 namespace {
 /// That the single block of `region` takes no arguments and ends in a
 /// stablehlo.return of `types`; `what` names the region in errors.
 LogicalResult verifyReturns(Operation *op, Region &region, TypeRange types,
                             StringRef what) {
-  Block &block = region.front();
-  auto ret = dyn_cast<ReturnOp>(block.getTerminator());
+  ReturnOp ret = returnOf(region);
   if (!ret)
     return op->emitOpError() << what << " must end in stablehlo.return";
   if (ret->getOperandTypes() != types) {

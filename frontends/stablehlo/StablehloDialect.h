@@ -53,6 +53,12 @@ void printDimensionFields(AsmPrinter &printer, ArrayRef<StringRef> listNames,
 #include "frontends/stablehlo/StablehloOps.h.inc"
 
 namespace mlir::hgc::shlo {
+/// The stablehlo.return ending the single block of `region`, or null when
+/// the block is empty or ends otherwise. Verifiers run before MLIR checks a
+/// block's terminator, so they must not assume one (Block::getTerminator
+/// of an empty block reads out of bounds).
+ReturnOp returnOf(Region &region);
+
 /// Replaces every stablehlo.composite under `root` by a call of its
 /// decomposition (its meaning), so inlining exposes what it computes.
 void callDecompositions(Operation *root);

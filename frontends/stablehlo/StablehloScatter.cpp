@@ -49,8 +49,8 @@ FailureOr<Operation *> combinerOf(ScatterOp op) {
   Block &body = op.getUpdateComputation().front();
   if (body.getNumArguments() != 2)
     return failure();
-  Operation *terminator = body.getTerminator();
-  if (terminator->getNumOperands() != 1)
+  Operation *terminator = returnOf(op.getUpdateComputation());
+  if (!terminator || terminator->getNumOperands() != 1)
     return failure();
   Value returned = terminator->getOperand(0);
   if (returned == body.getArgument(1))

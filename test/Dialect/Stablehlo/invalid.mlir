@@ -555,3 +555,38 @@ func.func @gather_offset_dims_repeated(%t: tensor<50x16x4xf32>, %i: tensor<7x1xi
   %0 = "stablehlo.gather"(%t, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1, 1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 16, 4>}> : (tensor<50x16x4xf32>, tensor<7x1xi32>) -> tensor<7x16x4xf32>
   return %0 : tensor<7x16x4xf32>
 }
+
+// -----
+
+// Regions whose block has no terminator at all (a fuzzer's find: the
+// verifiers run before MLIR checks terminators, and read an empty block's
+// last op).
+func.func @while_cond_empty(%a: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{cond must end in stablehlo.return}}
+  %0 = stablehlo.while(%iterArg = %a) : tensor<4xf32>
+   cond {
+  } do {
+    stablehlo.return %iterArg : tensor<4xf32>
+  }
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @reduce_body_empty(%a: tensor<2x3xf32>, %c: tensor<f32>) -> tensor<2xf32> {
+  // expected-error @+1 {{reducer must return 1 values}}
+  %0 = "stablehlo.reduce"(%a, %c) <{dimensions = array<i64: 1>}> ({
+  ^bb0(%x: tensor<f32>, %y: tensor<f32>):
+  }) : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @scatter_body_empty(%x: tensor<12x4xf32>, %i: tensor<6x1xi32>, %u: tensor<6x4xf32>) -> tensor<12x4xf32> {
+  // expected-error @+1 {{combiner must return the update or apply one of add, multiply, maximum, minimum to both arguments}}
+  %0 = "stablehlo.scatter"(%x, %i, %u) <{scatter_dimension_numbers = #stablehlo.scatter<update_window_dims = [1], inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], index_vector_dim = 1>}> ({
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+  }) : (tensor<12x4xf32>, tensor<6x1xi32>, tensor<6x4xf32>) -> tensor<12x4xf32>
+  return %0 : tensor<12x4xf32>
+}
