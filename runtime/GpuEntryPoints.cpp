@@ -4,7 +4,7 @@
 // MLIR's CUDA runtime wrappers. The CUDA back end forwards to the driver;
 // the emulated one keeps "device" memory on the host, runs streams eagerly
 // (a copy or launch is complete when its call returns) and launches a
-// kernel's host twin on the SIMT emulator. Errors are kept for
+// kernel's host twin on the SIMT emulator. Errors are kept per thread for
 // hgc_rt_gpu_take_error, since these calls return no status.
 //
 //===----------------------------------------------------------------------===//
@@ -25,11 +25,22 @@ using namespace hgc::rt;
 
 namespace {
 
+/// The first failure on this thread since its last take. A compiled
+/// program makes its mgpu calls on the thread that runs it (its OpenMP
+/// regions make none), so a run or compile sees its own errors only, never
+/// another thread's.
+struct ThreadError {
+  std::string error, taken;
+};
+ThreadError &threadError() {
+  thread_local ThreadError slot;
+  return slot;
+}
+
 struct Backend {
   std::shared_ptr<CudaDriver> driver; // null: emulated
   const CudaDriver::KernelApi *api = nullptr;
-  std::mutex mutex;
-  std::string error, taken;
+  std::mutex mutex; // guards the launch timing
   hgc_rt_kernel_resolver resolver = nullptr;
   void *resolverContext = nullptr;
   bool timing = false;
@@ -41,9 +52,9 @@ struct Backend {
     return backend;
   }
   void fail(const std::string &what) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (error.empty())
-      error = what;
+    ThreadError &slot = threadError();
+    if (slot.error.empty())
+      slot.error = what;
   }
   bool check(CudaDriver::Status status, const char *call) {
     if (status == 0)
@@ -96,10 +107,7 @@ bool usable(Backend &backend) {
 /// True once a call of this run failed: a later launch or copy would read
 /// what a failed allocation or copy never provided (on a GPU, an illegal
 /// address that poisons the context), and the run reports the first error.
-bool failedEarlier(Backend &backend) {
-  std::lock_guard<std::mutex> lock(backend.mutex);
-  return !backend.error.empty();
-}
+bool failedEarlier() { return !threadError().error.empty(); }
 
 void addKernelTime(Backend &backend, double seconds) {
   std::lock_guard<std::mutex> lock(backend.mutex);
@@ -192,13 +200,12 @@ int hgc_rt_gpu_emulate_launch(void *twin, const long long grid[3],
 }
 
 const char *hgc_rt_gpu_take_error(void) {
-  Backend &backend = Backend::get();
-  std::lock_guard<std::mutex> lock(backend.mutex);
-  if (backend.error.empty())
+  ThreadError &slot = threadError();
+  if (slot.error.empty())
     return nullptr;
-  backend.taken = std::move(backend.error);
-  backend.error.clear();
-  return backend.taken.c_str();
+  slot.taken = std::move(slot.error);
+  slot.error.clear();
+  return slot.taken.c_str();
 }
 
 void mgpuSetDefaultDevice(int32_t) {}
@@ -256,7 +263,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t sharedBytes, void *stream,
                       void **params, void **extra, size_t paramsCount) {
   Backend &backend = Backend::get();
-  if (failedEarlier(backend))
+  if (failedEarlier())
     return;
   if (!function) {
     // Its lookup failed and said why, unless that error was taken already.
@@ -398,7 +405,7 @@ void mgpuMemFree(void *pointer, void *stream) {
 void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
   Backend &backend = Backend::get();
   // A failed allocation or copy (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target || failedEarlier(backend))
+  if (!usable(backend) || !target || failedEarlier())
     return;
   if (!backend.api) {
     if (bytes && source)
@@ -415,7 +422,7 @@ void mgpuMemcpy(void *target, void *source, size_t bytes, void *stream) {
 void mgpuMemset32(void *target, unsigned value, size_t count, void *stream) {
   Backend &backend = Backend::get();
   // A failed allocation or copy (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target || failedEarlier(backend))
+  if (!usable(backend) || !target || failedEarlier())
     return;
   if (!backend.api) {
     auto *words = static_cast<unsigned *>(target);
@@ -433,7 +440,7 @@ void mgpuMemset16(void *target, unsigned short value, size_t count,
                   void *stream) {
   Backend &backend = Backend::get();
   // A failed allocation or copy (already reported) leaves nothing to touch.
-  if (!usable(backend) || !target || failedEarlier(backend))
+  if (!usable(backend) || !target || failedEarlier())
     return;
   if (!backend.api) {
     auto *halves = static_cast<unsigned short *>(target);

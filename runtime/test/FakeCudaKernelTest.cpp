@@ -23,6 +23,8 @@
 
 #include <dlfcn.h>
 #include <string>
+#include <thread>
+#include <vector>
 
 extern "C" {
 void *mgpuModuleLoadJIT(void *, int);
@@ -214,6 +216,47 @@ TEST_F(FakeCudaKernels, DriverFailuresAreReportedErrors) {
       "hgc_fake_cuda_lose_device")(0);
   mgpuModuleUnload(module);
   mgpuStreamDestroy(stream);
+  EXPECT_EQ(takeError(), "");
+}
+
+/// Two threads, one failing: each takes only its own errors, and the one
+/// that did not fail goes on launching (engines run programs on many
+/// threads; a shared error slot made one thread's run fail with another's
+/// error and stop launching).
+TEST_F(FakeCudaKernels, ErrorsBelongToTheThreadThatMadeThem) {
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kPtx), 0);
+  std::string failingError, healthyError;
+  std::vector<float> values(64, 2.0f);
+  auto healthyRun = [&] {
+    // Nothing failed on this thread: its launch runs.
+    void *stream = mgpuStreamCreate();
+    void *x = mgpuMemAlloc(values.size() * sizeof(float), stream, 0);
+    mgpuMemcpy(x, values.data(), values.size() * sizeof(float), stream);
+    uint64_t pointer = reinterpret_cast<uint64_t>(x);
+    int64_t count = int64_t(values.size());
+    float factor = 3;
+    void *params[] = {&pointer, &count, &factor};
+    mgpuLaunchKernel(mgpuModuleGetFunction(module, "scale"), 2, 1, 1, 32, 1, 1,
+                     0, stream, params, nullptr, 3);
+    mgpuMemcpy(values.data(), x, values.size() * sizeof(float), stream);
+    mgpuStreamSynchronize(stream);
+    mgpuMemFree(x, stream);
+    mgpuStreamDestroy(stream);
+    healthyError = takeError();
+  };
+  std::thread failing([&] {
+    // This thread's error is pending while the other thread runs.
+    EXPECT_EQ(mgpuModuleGetFunction(module, "missing"), nullptr);
+    std::thread healthy(healthyRun);
+    healthy.join();
+    failingError = takeError();
+  });
+  failing.join();
+  EXPECT_EQ(failingError, "cuModuleGetFunction failed with CUDA error 500");
+  EXPECT_EQ(healthyError, "");
+  for (float value : values)
+    ASSERT_EQ(value, 6.0f);
+  mgpuModuleUnload(module);
   EXPECT_EQ(takeError(), "");
 }
 

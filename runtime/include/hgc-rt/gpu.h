@@ -52,9 +52,11 @@ int hgc_rt_gpu_emulate_launch(void *twin, const long long grid[3],
                               const long long block[3], void **params,
                               size_t count, char *error, size_t error_size);
 
-/* The first error of an mgpu* call since the last take (they return no
- * status), or NULL; the caller owns nothing, the text lives until the next
- * take. */
+/* The first error of an mgpu* call on this thread since this thread's last
+ * take (they return no status), or NULL; the caller owns nothing, the text
+ * lives until the thread's next take. Threads do not see each other's
+ * errors: a compiled program makes its mgpu* calls on the thread running
+ * it. */
 const char *hgc_rt_gpu_take_error(void);
 
 #ifdef __cplusplus
