@@ -273,6 +273,18 @@ def _defaults():
 _DEFAULT = _defaults()
 
 
+class _Owned:
+    """An object owning a C handle: `_release` names the C function that
+    frees it when the object goes."""
+    _handle = None
+    _release = None
+
+    def __del__(self):
+        if self._handle:
+            getattr(_lib, self._release)(self._handle)
+            self._handle = None
+
+
 class AttentionConfig:
     """The attention of one layer; placement names and defaults are the
     driver's (`policy`, `sink`, `window`, `budget`, `block`, `tau`,
@@ -355,7 +367,9 @@ def _host_array(value):
     return np.asarray(value)
 
 
-class Kernel:
+class Kernel(_Owned):
+    _release = "hgc_kernel_release"
+
     def __init__(self, handle, config, context):
         self._handle, self.config, self._context = handle, config, context
 
@@ -442,11 +456,6 @@ class Kernel:
                                      ctypes.byref(stats)))
         return outputs, stats
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_kernel_release(self._handle)
-            self._handle = None
-
 
 def _decode_queries(config, batch, queries):
     """Queries [batch, q_heads, head_dim] as contiguous f32, or an Error."""
@@ -457,8 +466,10 @@ def _decode_queries(config, batch, queries):
     return queries
 
 
-class Selection:
+class Selection(_Owned):
     """A later step's host-tier candidates chosen ahead (hgc_selection)."""
+
+    _release = "hgc_selection_release"
 
     def __init__(self, handle, kernel, cache):
         # The kernel and cache outlive the selection that names them.
@@ -471,13 +482,10 @@ class Selection:
             info.candidates, shape=shape).copy() if info.count else \
             np.empty(shape, np.int32)
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_selection_release(self._handle)
-            self._handle = None
 
+class KVCache(_Owned):
+    _release = "hgc_kv_cache_release"
 
-class KVCache:
     def __init__(self, handle, config, context):
         self._handle, self.config, self._context = handle, config, context
         self._dtype = _DTYPES[config.kv_dtype][1]
@@ -622,13 +630,10 @@ class KVCache:
                                         4096, ctypes.byref(count)))
         return list(pages[:count.value])
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_kv_cache_release(self._handle)
-            self._handle = None
 
+class Context(_Owned):
+    _release = "hgc_context_release"
 
-class Context:
     def __init__(self, target="auto", threads=0, cache_dir=None, chip=None):
         if target not in _TARGETS:
             raise Error(1, f"target {target!r} is not auto, host, cuda or nvptx")
@@ -673,11 +678,6 @@ class Context:
                                         ctypes.byref(handle)))
         return KVCache(handle, config, self)
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_context_release(self._handle)
-            self._handle = None
-
 
 class _SchedulerOptions(ctypes.Structure):
     _fields_ = [("context", ctypes.c_int64), ("window", ctypes.c_int64),
@@ -711,11 +711,13 @@ _lib.hgc_scheduler_observe.argtypes = [_vp, ctypes.POINTER(_TierTimes),
 _lib.hgc_scheduler_get_split.argtypes = [_vp, ctypes.POINTER(Split)]
 
 
-class Scheduler:
+class Scheduler(_Owned):
     """HybridGen-style feedback between the tiers (hgc_scheduler_*): give
     each step's measured device and host (and transfer) seconds to
     `observe`, run the next step with the split it returns. Zero options
     take the C API's defaults."""
+
+    _release = "hgc_scheduler_release"
 
     def __init__(self, context, window, min_window, max_window, quantum=0,
                  threads=0, min_threads=0, max_threads=0, smoothing=0.0,
@@ -740,11 +742,6 @@ class Scheduler:
         split = Split()
         _check(_lib.hgc_scheduler_get_split(self._handle, ctypes.byref(split)))
         return split
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_scheduler_release(self._handle)
-            self._handle = None
 
 
 class _RuntimeKVConfig(ctypes.Structure):
@@ -807,10 +804,12 @@ def _check_runtime(status):
         raise Error(status, _lib.hgc_rt_last_error().decode())
 
 
-class HeadStream:
+class HeadStream(_Owned):
     """HeadInfer's head-wise residency (hgc-rt/head_stream.h): KV heads
     `resident_heads` whole on the device, the others streamed to it in
     groups of `group_heads` every step, double-buffered; exact."""
+
+    _release = "hgc_rt_head_stream_destroy"
 
     def __init__(self, layers, kv_heads, head_dim, resident_heads=(),
                  group_heads=1, kv_dtype="f32", page_tokens=64, sink=0,
@@ -883,11 +882,6 @@ class HeadStream:
             scale, output.ctypes.data, lse.ctypes.data, next_layer,
             ctypes.byref(step)))
         return output, lse, step
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_rt_head_stream_destroy(self._handle)
-            self._handle = None
 
 
 class _RuntimeBlock(ctypes.Structure):
@@ -965,7 +959,7 @@ def _strided_or_contiguous(value):
     return np.ascontiguousarray(array)
 
 
-class Session:
+class Session(_Owned):
     """An ONNX model compiled by hgc, in onnxruntime's shape:
 
         session = Session("model.onnx", policy="hgca", window=1024)
@@ -986,6 +980,8 @@ class Session:
     `buf[:, :, :past + new]`: feed it back as the next past and nothing is
     copied (onnxruntime-genai's shared past/present buffer, for any graph).
     """
+
+    _release = "hgc_model_release"
 
     def __init__(self, path, target="host", threads=0, context=None,
                  param_min_bytes=None, cache_dir=None, append_in_place=False,
@@ -1103,7 +1099,3 @@ class Session:
         raise Error(5, f"output {self.output_names[index]!r} is a view of "
                        "no input")
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            _lib.hgc_model_release(self._handle)
-            self._handle = None
